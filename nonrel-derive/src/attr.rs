@@ -1,0 +1,83 @@
+//! The derives' attributes, parsed with darling.
+
+use darling::util::Override;
+use darling::{ast, FromDeriveInput, FromField};
+use syn::{Ident, Path, Type, Visibility};
+
+/// `#[derive(Model)]` input.
+#[derive(FromDeriveInput)]
+#[darling(attributes(model), supports(struct_named))]
+pub struct ModelInput {
+    pub ident: Ident,
+    pub vis: Visibility,
+    pub generics: syn::Generics,
+    pub data: ast::Data<(), FieldInput>,
+    #[darling(default)]
+    pub collection: Option<String>,
+    #[darling(default, multiple)]
+    pub index: Vec<syn::LitStr>,
+}
+
+/// `#[derive(Embedded)]` input.
+#[derive(FromDeriveInput)]
+#[darling(supports(struct_named))]
+pub struct EmbeddedInput {
+    pub ident: Ident,
+    pub generics: syn::Generics,
+    pub data: ast::Data<(), FieldInput>,
+}
+
+/// One field and its `#[field(...)]` attribute.
+#[derive(FromField)]
+#[darling(attributes(field))]
+pub struct FieldInput {
+    pub ident: Option<Ident>,
+    pub ty: Type,
+    #[darling(default)]
+    pub key: darling::util::Flag,
+    #[darling(default)]
+    pub rename: Option<syn::LitStr>,
+    #[darling(default)]
+    pub index: darling::util::Flag,
+    #[darling(default)]
+    pub unique: darling::util::Flag,
+    #[darling(default)]
+    pub skip: darling::util::Flag,
+    #[darling(default)]
+    pub default: Option<Override<Path>>,
+    #[darling(default)]
+    pub extra: darling::util::Flag,
+}
+
+impl FieldInput {
+    pub fn clone_input(&self) -> FieldInput {
+        FieldInput {
+            ident: self.ident.clone(),
+            ty: self.ty.clone(),
+            key: self.key,
+            rename: self.rename.clone(),
+            index: self.index,
+            unique: self.unique,
+            skip: self.skip,
+            default: self.default.clone(),
+            extra: self.extra,
+        }
+    }
+
+    pub fn ident(&self) -> &Ident {
+        self.ident.as_ref().expect("named fields only (darling checks supports)")
+    }
+
+    /// The name in the stored document.
+    pub fn stored_name(&self) -> String {
+        match &self.rename {
+            Some(r) => r.value(),
+            None => self.ident().to_string().trim_start_matches("r#").to_owned(),
+        }
+    }
+
+    /// Whether the field is written to the document as a plain element.
+    pub fn is_stored(&self) -> bool {
+        !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present()
+    }
+}

@@ -1,0 +1,99 @@
+//! `#[derive(Embedded)]`.
+
+use super::{fields, nr};
+use crate::attr::EmbeddedInput;
+use crate::check;
+use darling::FromDeriveInput;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// Entry point on token streams, so tests can drive it.
+pub fn derive(input: TokenStream) -> TokenStream {
+    let ast: syn::DeriveInput = match syn::parse2(input) {
+        Ok(ast) => ast,
+        Err(e) => return e.to_compile_error(),
+    };
+    match from_ast(&ast) {
+        Ok(tokens) => tokens,
+        Err(e) => e.write_errors(),
+    }
+}
+
+fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
+    let input = EmbeddedInput::from_derive_input(ast)?;
+    let mut errors = darling::Error::accumulator();
+    errors.handle(check::check_no_generics(&input.generics, "an embedded model"));
+    let fields = &input.data.as_ref().take_struct().expect("named struct").fields;
+    let owned: Vec<_> = fields.iter().map(|f| (*f).clone_input()).collect();
+    errors.handle(check::check_names(&owned));
+    errors.handle(check::check_field_attrs(&owned, false));
+    errors.finish()?;
+    Ok(expand(&input, &owned))
+}
+
+fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream {
+    let nr = nr();
+    let ident = &input.ident;
+    let encode = fields::encode_body(all);
+    let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!());
+    let construct = fields::constructor(all, None);
+    let field_descs = fields::field_descs(all);
+    let vis = syn::parse_quote!(pub);
+    let descriptors = fields::descriptors(all, &vis, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self));
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #nr::Encode for #ident {
+                fn encode(&self, __name: &[u8], __out: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
+                    #nr::header(__out, #nr::DOCUMENT, __name);
+                    #encode
+                }
+            }
+
+            #[automatically_derived]
+            impl #nr::Decode for #ident {
+                fn decode(__ty: u8, __value: &[u8]) -> #nr::Result<Self> {
+                    #decode
+                    #nr::Ok(Self { #construct })
+                }
+            }
+
+            #[automatically_derived]
+            impl #nr::EmbeddedModel for #ident {
+                const FIELDS: &'static [#nr::FieldDesc] = #field_descs;
+            }
+
+            /// Paths into the embedded model, for filters and ordering.
+            pub struct __Paths<M> {
+                path: #nr::Cow<'static, str>,
+                _model: #nr::PhantomData<fn() -> M>,
+            }
+
+            impl<M> __Paths<M> {
+                #descriptors
+
+                /// Null or missing (`true`), or present (`false`).
+                pub fn isnull(&self, is_null: bool) -> #nr::Condition<M> {
+                    #nr::Field::<M, #ident>::at(self.path.clone()).isnull(is_null)
+                }
+
+                /// The whole embedded value, for `eq` and `ne`.
+                pub fn value(&self) -> #nr::Field<M, #ident> {
+                    #nr::Field::at(self.path.clone())
+                }
+            }
+
+            #[automatically_derived]
+            impl #nr::Describe for #ident {
+                type Path<M> = __Paths<M>;
+                type ListPath<M> = __Paths<M>;
+                fn describe<M>(path: #nr::Cow<'static, str>) -> __Paths<M> {
+                    __Paths { path, _model: #nr::PhantomData }
+                }
+                fn describe_list<M>(path: #nr::Cow<'static, str>) -> __Paths<M> {
+                    __Paths { path, _model: #nr::PhantomData }
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,132 @@
+//! Code shared by both derives: field encoding and decoding, descriptions and descriptors.
+
+use super::nr;
+use crate::attr::FieldInput;
+use darling::util::Override;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+/// Statements writing every stored field and the kept unknown fields into `__out`.
+pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let stored = fields.iter().filter(|f| f.is_stored()).map(|f| {
+        let ident = f.ident();
+        let name = f.stored_name();
+        let cname = syn::LitByteStr::new(format!("{name}\0").as_bytes(), Span::call_site());
+        quote_spanned!(f.ty.span()=> #nr::encode_field(&self.#ident, #cname, #name, __out)?;)
+    });
+    let extra = fields.iter().filter(|f| f.extra.is_present()).map(|f| {
+        let ident = f.ident();
+        quote!(#nr::Extra::write_to(&self.#ident, __out);)
+    });
+    quote! {
+        let __start = #nr::begin_document(__out);
+        #(#stored)*
+        #(#extra)*
+        #nr::end_document(__out, __start)
+    }
+}
+
+fn slot(f: &FieldInput) -> syn::Ident {
+    format_ident!("__f_{}", f.ident().to_string().trim_start_matches("r#"))
+}
+
+/// A loop over `elements` filling one slot per stored field; `key_arm` handles `_id`.
+pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenStream) -> TokenStream {
+    let nr = nr();
+    let slots = fields.iter().filter(|f| f.is_stored()).map(|f| {
+        let (slot, ty) = (slot(f), &f.ty);
+        quote!(let mut #slot: #nr::Option<#ty> = #nr::None;)
+    });
+    let arms = fields.iter().filter(|f| f.is_stored()).map(|f| {
+        let slot = slot(f);
+        let name = f.stored_name();
+        let pattern = syn::LitByteStr::new(name.as_bytes(), Span::call_site());
+        quote_spanned!(f.ty.span()=> #pattern => #slot = #nr::Some(#nr::decode_field(&__el, #name)?),)
+    });
+    let has_extra = fields.iter().any(|f| f.extra.is_present());
+    let (extra_decl, other_arm) = if has_extra {
+        (quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();), quote!(_ => __extra.push_raw(__el.raw),))
+    } else {
+        (quote!(), quote!(_ => {}))
+    };
+    quote! {
+        #(#slots)*
+        #extra_decl
+        for __el in #elements {
+            let __el = __el?;
+            match __el.name {
+                #(#arms)*
+                #key_arm
+                #other_arm
+            }
+        }
+    }
+}
+
+/// The field initialisers of `Self { ... }` after [`decode_loop`]; `key` builds the key field.
+pub fn constructor(fields: &[FieldInput], key: Option<TokenStream>) -> TokenStream {
+    let nr = nr();
+    let inits = fields.iter().map(|f| {
+        let ident = f.ident();
+        let ty = &f.ty;
+        let value = if f.key.is_present() {
+            key.clone().unwrap_or_default()
+        } else if f.extra.is_present() {
+            quote!(__extra)
+        } else if f.skip.is_present() {
+            quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
+        } else {
+            let (slot, name) = (slot(f), f.stored_name());
+            match &f.default {
+                None => quote!(#nr::missing_field(#slot, #name)?),
+                Some(Override::Inherit) => {
+                    quote_spanned!(ty.span()=> #slot.unwrap_or_else(<#ty as ::core::default::Default>::default))
+                }
+                Some(Override::Explicit(path)) => quote!(#slot.unwrap_or_else(#path)),
+            }
+        };
+        quote!(#ident: #value,)
+    });
+    quote!(#(#inits)*)
+}
+
+/// The static descriptions of the stored fields.
+pub fn field_descs(fields: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let descs = fields.iter().filter(|f| f.is_stored()).map(|f| {
+        let name = f.stored_name();
+        let rust_name = f.ident().to_string();
+        let ty = f.ty.clone();
+        let ty = quote!(#ty).to_string();
+        quote!(#nr::FieldDesc { name: #name, rust_name: #rust_name, ty: #ty },)
+    });
+    quote!(&[#(#descs)*])
+}
+
+/// One descriptor function per stored field, rooted at `base` (a path expression) with
+/// model type `model`.
+pub fn descriptors(
+    fields: &[FieldInput],
+    vis: &syn::Visibility,
+    model: &TokenStream,
+    base: impl Fn(&str) -> TokenStream,
+    receiver: TokenStream,
+) -> TokenStream {
+    let nr = nr();
+    let fns = fields.iter().filter(|f| f.is_stored()).map(|f| {
+        let (ident, ty) = (f.ident(), &f.ty);
+        let name = f.stored_name();
+        let doc = format!("The descriptor of field `{name}`, for filters and ordering.");
+        let path = base(&name);
+        quote_spanned! {ty.span()=>
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis fn #ident(#receiver) -> <#ty as #nr::Describe>::Path<#model> {
+                <#ty as #nr::Describe>::describe(#path)
+            }
+        }
+    });
+    quote!(#(#fns)*)
+}

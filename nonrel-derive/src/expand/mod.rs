@@ -1,0 +1,13 @@
+//! Code generation: one file per derive, shared field code in `fields`.
+
+pub mod embedded;
+mod fields;
+pub mod model;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// The path generated code names runtime items through.
+fn nr() -> TokenStream {
+    quote!(::nonrel_runtime::__private)
+}

@@ -1,0 +1,200 @@
+//! `#[derive(Model)]`.
+
+use super::{fields, nr};
+use crate::attr::{FieldInput, ModelInput};
+use crate::check;
+use darling::FromDeriveInput;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+/// Entry point on token streams, so tests can drive it.
+pub fn derive(input: TokenStream) -> TokenStream {
+    let ast: syn::DeriveInput = match syn::parse2(input) {
+        Ok(ast) => ast,
+        Err(e) => return e.to_compile_error(),
+    };
+    match from_ast(&ast) {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            let stub = fallback(&ast);
+            let errors = e.write_errors();
+            quote!(#errors #stub)
+        }
+    }
+}
+
+fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
+    let input = ModelInput::from_derive_input(ast)?;
+    let fields = input.data.as_ref().take_struct().expect("named struct").fields;
+    let fields: Vec<FieldInput> = fields.into_iter().map(FieldInput::clone_input).collect();
+    let mut errors = darling::Error::accumulator();
+    errors.handle(check::check_no_generics(&input.generics, "a model"));
+    errors.handle(check::check_names(&fields));
+    errors.handle(check::check_field_attrs(&fields, true));
+    errors.handle(check::check_index_paths(&input.index, &fields));
+    let key = errors.handle(check::check_key(&input.ident, &fields));
+    errors.finish()?;
+    Ok(expand(&input, &fields, key.expect("checked")))
+}
+
+/// `BlogPost` -> `blog_posts`.
+fn default_collection(ident: &syn::Ident) -> String {
+    let mut out = String::new();
+    for (i, c) in ident.to_string().chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out.push('s');
+    out
+}
+
+fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStream {
+    let nr = nr();
+    let ident = &input.ident;
+    let mut all: Vec<FieldInput> = all.iter().map(FieldInput::clone_input).collect();
+    for f in &mut all {
+        if f.ident() == key.ident() {
+            f.key = darling::util::Flag::present();
+        }
+    }
+    let name = ident.to_string();
+    let collection = input.collection.clone().unwrap_or_else(|| default_collection(ident));
+    let (key_ident, key_ty) = (key.ident(), &key.ty);
+    let key_name = key_ident.to_string();
+    let field_descs = fields::field_descs(&all);
+    let indexes = index_descs(input, &all);
+    let has_extra = all.iter().any(|f| f.extra.is_present());
+    let encode = fields::encode_body(&all);
+    let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_field(&__el, "_id")?),);
+    let decode = fields::decode_loop(&all, quote!(#nr::Elements::new(__doc)?), key_arm);
+    let key_init = quote!(#nr::decode_key(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
+    let construct = fields::constructor(&all, Some(key_init));
+    let model_ty = quote!(#ident);
+    let descriptors =
+        fields::descriptors(&all, &input.vis, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!());
+    let as_key = natural_key_impls(ident, key_ty);
+    let key_kind = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField>::KIND);
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #nr::Model for #ident {
+                const DESC: &'static #nr::ModelDesc = &#nr::ModelDesc {
+                    name: #name,
+                    collection: #collection,
+                    key: #nr::KeyDesc { field: #key_name, kind: #key_kind },
+                    fields: #field_descs,
+                    indexes: #indexes,
+                    has_extra: #has_extra,
+                };
+
+                fn key_value(&self) -> #nr::Option<#nr::KeyValue> {
+                    #nr::KeyField::key_value(&self.#key_ident)
+                }
+
+                fn set_key_value(&mut self, key: #nr::KeyValue) -> #nr::Result<()> {
+                    self.#key_ident = #nr::KeyField::from_key_value(&key)?;
+                    #nr::Ok(())
+                }
+
+                fn encode(&self, __out: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
+                    #encode
+                }
+
+                fn decode(__key: #nr::Option<&#nr::KeyValue>, __doc: &[u8]) -> #nr::Result<Self> {
+                    let mut __key = __key.cloned();
+                    #decode
+                    #nr::Ok(Self { #construct })
+                }
+            }
+
+            #[automatically_derived]
+            impl #ident {
+                #descriptors
+            }
+
+            #as_key
+
+            #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
+        };
+    }
+}
+
+fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let on_fields = fields.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
+        let (path, unique) = (f.stored_name(), f.unique.is_present());
+        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
+    });
+    let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
+    quote!(&[#(#on_fields)* #(#on_paths)*])
+}
+
+/// Natural keys can be passed by value: `db.get::<User>("ann")`.
+fn natural_key_impls(model: &syn::Ident, key_ty: &syn::Type) -> TokenStream {
+    let nr = nr();
+    let is_option = matches!(key_ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"));
+    if is_option {
+        return quote!();
+    }
+    let is_string = matches!(key_ty, syn::Type::Path(p) if p.path.is_ident("String"));
+    let body = quote!(#nr::KeyField::key_value(self).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new())));
+    let str_impl = is_string.then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #nr::AsKey<#model> for &str {
+                fn as_key(&self) -> #nr::KeyValue {
+                    #nr::KeyValue::Str((*self).into())
+                }
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #nr::AsKey<#model> for #key_ty {
+            fn as_key(&self) -> #nr::KeyValue {
+                #body
+            }
+        }
+        #[automatically_derived]
+        impl #nr::AsKey<#model> for &#key_ty {
+            fn as_key(&self) -> #nr::KeyValue {
+                let this: &#key_ty = self;
+                #nr::KeyField::key_value(this).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new()))
+            }
+        }
+        #str_impl
+    }
+}
+
+/// Stub impls emitted beside errors, so one mistake does not cause a cascade.
+fn fallback(ast: &syn::DeriveInput) -> TokenStream {
+    if !ast.generics.params.is_empty() {
+        return quote!();
+    }
+    let nr = nr();
+    let ident = &ast.ident;
+    let name = ident.to_string();
+    quote! {
+        const _: () = {
+            impl #nr::Model for #ident {
+                const DESC: &'static #nr::ModelDesc = &#nr::ModelDesc {
+                    name: #name,
+                    collection: #name,
+                    key: #nr::KeyDesc { field: "", kind: #nr::KeyKind::Auto },
+                    fields: &[],
+                    indexes: &[],
+                    has_extra: false,
+                };
+                fn key_value(&self) -> #nr::Option<#nr::KeyValue> { #nr::None }
+                fn set_key_value(&mut self, _: #nr::KeyValue) -> #nr::Result<()> { #nr::Ok(()) }
+                fn encode(&self, _: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> { #nr::Ok(()) }
+                fn decode(_: #nr::Option<&#nr::KeyValue>, _: &[u8]) -> #nr::Result<Self> {
+                    #nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Model derive failed"))
+                }
+            }
+        };
+    }
+}

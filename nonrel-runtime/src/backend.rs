@@ -1,0 +1,133 @@
+//! The backend trait: what a store must do for nonrel to run models on it (F23).
+//!
+//! A backend works on untyped data: the static [`ModelDesc`] of the model, keys as
+//! [`KeyValue`], records as BSON document bytes (without `_id`; the backend stores the key
+//! its own way), and queries as a [`Plan`]. Generated code turns the bytes into models, so a
+//! backend never sees a user type.
+//!
+//! # Writing a backend
+//!
+//! 1. Implement [`Backend`]. Every method returns a `Send` future; a store with a blocking
+//!    client runs slow work on a blocking pool (see the embedded backend: writes and
+//!    collection scans go to `spawn_blocking`, point reads run inline).
+//! 2. Filter and sort with [`eval`](crate::query::eval) if the store cannot: it gives every
+//!    backend the same semantics (MongoDB's), which the conformance suite checks.
+//! 3. Keep declared indexes ([`ModelDesc::indexes`]) with the record in one atomic write,
+//!    reject a second record with the same value of a unique index with
+//!    [`ErrorKind::UniqueViolation`](crate::ErrorKind::UniqueViolation), and report
+//!    disagreements from [`Backend::integrity_check`].
+//! 4. Keep fields the model does not know (F22): a backend that replaces documents merges
+//!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false.
+//! 5. Run the conformance suite: `nonrel_runtime::conformance::run_all(|| async { ... })`
+//!    with a factory of fresh, empty databases (feature `conformance`).
+//!
+//! # Capabilities
+//!
+//! What a backend can do beyond this trait is declared by marker traits that plans requiring
+//! it take as bounds, so an unsupported plan is a compile error naming the fix. Today's are
+//! below; joins, native case-insensitive matching and transactions join them as they land.
+
+use crate::error::Result;
+use crate::key::{KeyKind, KeyValue};
+use crate::model::ModelDesc;
+use crate::query::Plan;
+use crate::value::Value;
+use std::future::Future;
+
+/// How `put` treats an existing record with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace it, or create the record: no existence check (F4).
+    Upsert,
+    /// Fail with [`ErrorKind::DuplicateKey`](crate::ErrorKind::DuplicateKey).
+    Insert,
+}
+
+/// One record to write.
+#[derive(Debug, Clone)]
+pub struct PutItem {
+    /// The key, or `None` for the backend to assign one (automatic keys).
+    pub key: Option<KeyValue>,
+    /// The document, without `_id`.
+    pub doc: Vec<u8>,
+}
+
+/// A structured result row (F1): the record, its related selections and its annotations, by
+/// name, never by position.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    /// The record's key.
+    pub key: Option<KeyValue>,
+    /// The record's document (without `_id`, unless the store keeps it inline).
+    pub doc: Vec<u8>,
+    /// Related records selected with the row, by relation name.
+    pub related: Vec<(String, Vec<Row>)>,
+    /// Computed values, by name.
+    pub annotations: Vec<(String, Value)>,
+}
+
+/// What [`Backend::integrity_check`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrityReport {
+    /// Records checked.
+    pub records: u64,
+    /// Index entries checked.
+    pub entries: u64,
+    /// Every disagreement found.
+    pub problems: Vec<IntegrityProblem>,
+}
+
+impl IntegrityReport {
+    /// Whether every index agrees with its records.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// One disagreement between an index and its records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrityProblem {
+    /// The model.
+    pub model: &'static str,
+    /// The indexed path.
+    pub index: &'static str,
+    /// The record's key, when known.
+    pub key: Option<KeyValue>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A store nonrel can run models on. See the [module docs](self) for how to write one.
+pub trait Backend: Send + Sync + 'static {
+    /// The backend's name, for messages.
+    const NAME: &'static str;
+
+    /// The key kind this backend assigns to automatic keys.
+    fn auto_key_kind(&self) -> KeyKind;
+
+    /// Writes records, all or none where the store allows; returns each record's key.
+    fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode)
+        -> impl Future<Output = Result<Vec<KeyValue>>> + Send;
+
+    /// Reads one record's document.
+    fn get(&self, model: &'static ModelDesc, key: KeyValue) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+
+    /// Reads many records, in the order of `keys`, in one round trip.
+    fn get_many(&self, model: &'static ModelDesc, keys: Vec<KeyValue>)
+        -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
+
+    /// Deletes records by key without reading them; returns how many existed.
+    fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Runs a query.
+    fn query(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
+
+    /// Counts matches, stopping at `upto` when given (the cost stays bounded by it).
+    fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Checks every declared index of `models` against the records.
+    fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<IntegrityReport>> + Send;
+
+    /// Rebuilds every declared index of `models` from the records; returns the entries written.
+    fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<u64>> + Send;
+}

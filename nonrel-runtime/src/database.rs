@@ -1,0 +1,328 @@
+//! The database handle: typed operations on any backend.
+
+use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
+use crate::embedded::Embedded;
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{AsKey, Key, KeyKind, KeyValue};
+use crate::model::{registered_models, Model, ModelDesc};
+use crate::query::{Condition, Order, Query};
+use crate::value::Value;
+use std::future::{Future, IntoFuture};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A database on backend `B`: cheap to clone, shareable across tasks.
+///
+/// ```
+/// use nonrel_runtime::{Database, Key, Model};
+///
+/// #[derive(Model, Debug, PartialEq)]
+/// struct Post {
+///     #[field(key)]
+///     id: Option<Key<Post>>,
+///     #[field(index)]
+///     title: String,
+///     views: u32,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// let db = Database::in_memory()?;
+/// let mut post = Post { id: None, title: "Hello".into(), views: 3 };
+/// let key = db.save(&mut post).await?;          // an upsert; assigns the automatic key
+/// assert_eq!(db.get(&key).await?, Some(post));
+/// let found = db.query::<Post>().filter(Post::title().eq("Hello")).all().await?;
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(db.query::<Post>().count_upto(10).await?, 1);
+/// assert!(db.delete(&key).await?);
+/// # Ok(()) }
+/// ```
+pub struct Database<B> {
+    backend: Arc<B>,
+}
+
+impl<B> Clone for Database<B> {
+    fn clone(&self) -> Self {
+        Database { backend: self.backend.clone() }
+    }
+}
+
+impl Database<Embedded> {
+    /// Opens (creating if missing) an embedded database file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Embedded::open(path).map(Database::new)
+    }
+
+    /// Opens an existing embedded database file; a missing file is an error.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Embedded::open_existing(path).map(Database::new)
+    }
+
+    /// An embedded database in memory (for tests).
+    pub fn in_memory() -> Result<Self> {
+        Embedded::in_memory().map(Database::new)
+    }
+}
+
+fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
+    let mut doc = Vec::with_capacity(256);
+    m.encode(&mut doc).map_err(|e| {
+        let e = e.with_model(M::DESC.name);
+        match m.key_value() {
+            Some(k) => e.with_key(k),
+            None => e,
+        }
+    })?;
+    Ok(doc)
+}
+
+fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
+    M::decode(key, doc).map_err(|e| {
+        let e = e.with_model(M::DESC.name);
+        match key {
+            Some(k) => e.with_key(k),
+            None => e,
+        }
+    })
+}
+
+fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
+    let key = m.key_value();
+    if key.is_none() && M::DESC.key.kind != KeyKind::Auto {
+        let msg = format!("natural key field `{}` has no storable value", M::DESC.key.field);
+        return Err(Error::new(ErrorKind::InvalidKey, msg).with_model(M::DESC.name));
+    }
+    Ok(key)
+}
+
+impl<B: Backend> Database<B> {
+    /// A database on an opened backend.
+    pub fn new(backend: B) -> Self {
+        Database { backend: Arc::new(backend) }
+    }
+
+    /// The backend, for what only it can do.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
+        let item = PutItem { key: key_of(m)?, doc: encode(m)? };
+        let key = self.backend.put(M::DESC, vec![item], mode).await?.pop();
+        let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
+        if m.key_value().is_none() {
+            m.set_key_value(key.clone())?;
+        }
+        Ok(Key::from_value(key))
+    }
+
+    /// Saves a record: creates it or replaces the stored one, without checking which (F4).
+    /// An automatic key is assigned on the first save and written into the model.
+    pub async fn save<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
+        self.put_one(record, WriteMode::Upsert).await
+    }
+
+    /// Creates a record; fails with [`ErrorKind::DuplicateKey`] if its key exists.
+    pub async fn insert<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
+        self.put_one(record, WriteMode::Insert).await
+    }
+
+    /// Saves many records in one write (F8); on failure [`Error::item`] names the record that
+    /// failed and nothing is written.
+    pub async fn save_many<M: Model>(&self, records: &mut [M]) -> Result<Vec<Key<M>>> {
+        let mut items = Vec::with_capacity(records.len());
+        for (i, m) in records.iter().enumerate() {
+            let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
+            items.push(item);
+        }
+        let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
+        for (m, k) in records.iter_mut().zip(&keys) {
+            if m.key_value().is_none() {
+                m.set_key_value(k.clone())?;
+            }
+        }
+        Ok(keys.into_iter().map(Key::from_value).collect())
+    }
+
+    /// Reads the record with this key.
+    pub async fn get<M: Model>(&self, key: impl AsKey<M>) -> Result<Option<M>> {
+        let key = key.as_key();
+        match self.backend.get(M::DESC, key.clone()).await? {
+            Some(doc) => decode(Some(&key), &doc).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads many records in one round trip (F8), in the order of `keys`.
+    pub async fn get_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<M>>> {
+        let keys: Vec<KeyValue> = keys.into_iter().map(|k| k.as_key()).collect();
+        let docs = self.backend.get_many(M::DESC, keys.clone()).await?;
+        keys.iter().zip(docs).map(|(k, d)| d.map(|d| decode(Some(k), &d)).transpose()).collect()
+    }
+
+    /// Deletes the record with this key without reading it; returns whether it existed.
+    pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
+        Ok(self.backend.delete(M::DESC, vec![key.as_key()]).await? > 0)
+    }
+
+    /// Deletes records by key without reading them (F8); returns how many existed.
+    pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
+        self.backend.delete(M::DESC, keys.into_iter().map(|k| k.as_key()).collect()).await
+    }
+
+    /// Starts a query on `M`.
+    pub fn query<M: Model>(&self) -> QueryBuilder<'_, B, M> {
+        QueryBuilder { db: self, query: Query::new() }
+    }
+
+    /// Checks every declared index of every registered model against the records (F21).
+    pub async fn integrity_check(&self) -> Result<IntegrityReport> {
+        self.backend.integrity_check(all_models()?).await
+    }
+
+    /// Rebuilds every declared index of every registered model; returns the entries written.
+    pub async fn rebuild_indexes(&self) -> Result<u64> {
+        self.backend.rebuild_indexes(all_models()?).await
+    }
+}
+
+/// Every registered model.
+fn all_models() -> Result<Vec<&'static ModelDesc>> {
+    let mut models: Vec<&'static ModelDesc> = registered_models().collect();
+    models.sort_by_key(|m| (m.collection, m.name));
+    Ok(models)
+}
+
+/// A record with its related selections and annotations (F1).
+#[derive(Debug, Clone)]
+pub struct Record<M: Model> {
+    /// The record.
+    pub record: M,
+    /// Related records selected with it, by relation name (raw rows, decoded by their model).
+    pub related: Vec<(String, Vec<Row>)>,
+    /// Computed values, by name.
+    pub annotations: Vec<(String, Value)>,
+}
+
+impl<M: Model> Record<M> {
+    /// An annotation by name.
+    pub fn annotation(&self, name: &str) -> Option<&Value> {
+        self.annotations.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// A query being built on a database; await it (or call [`all`](Self::all)) for the records.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Key, Model};
+/// # #[derive(Model)]
+/// # struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] views: u32 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// # let db = Database::in_memory()?;
+/// let popular: Vec<Post> = db.query::<Post>().filter(Post::views().gt(100u32)).order_by(Post::views().desc()).limit(5).await?;
+/// # assert!(popular.is_empty());
+/// # Ok(()) }
+/// ```
+#[must_use = "a query does nothing until awaited"]
+pub struct QueryBuilder<'db, B, M> {
+    db: &'db Database<B>,
+    query: Query<M>,
+}
+
+impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+    /// Adds a condition; every condition must hold.
+    pub fn filter(mut self, condition: Condition<M>) -> Self {
+        self.query = self.query.filter(condition);
+        self
+    }
+
+    /// Adds an ordering term; the key breaks ties.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.query = self.query.order_by(order);
+        self
+    }
+
+    /// Returns at most `n` records.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.query = self.query.limit(n);
+        self
+    }
+
+    /// Skips the first `n` records.
+    pub fn offset(mut self, n: usize) -> Self {
+        self.query = self.query.offset(n);
+        self
+    }
+
+    /// Replaces the query with a prepared one.
+    pub fn with(mut self, query: Query<M>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// The matching rows: records with their related selections and annotations.
+    pub async fn rows(self) -> Result<Vec<Record<M>>> {
+        let plan = self.query.plan()?.clone();
+        let rows = self.db.backend.query(M::DESC, plan).await?;
+        rows.into_iter()
+            .map(|r| {
+                let record = decode(r.key.as_ref(), &r.doc)?;
+                Ok(Record { record, related: r.related, annotations: r.annotations })
+            })
+            .collect()
+    }
+
+    /// The matching records.
+    pub async fn all(self) -> Result<Vec<M>> {
+        let plan = self.query.plan()?.clone();
+        let rows = self.db.backend.query(M::DESC, plan).await?;
+        rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
+    }
+
+    /// The first matching record.
+    pub async fn first(self) -> Result<Option<M>> {
+        Ok(self.limit(1).all().await?.pop())
+    }
+
+    /// How many records match (honouring offset and limit).
+    pub async fn count(self) -> Result<u64> {
+        self.bounded_count(None).await
+    }
+
+    /// How many records match, counting no further than `n` (F5): the cost is bounded by `n`.
+    pub async fn count_upto(self, n: u64) -> Result<u64> {
+        self.bounded_count(Some(n)).await
+    }
+
+    /// Whether any record matches.
+    pub async fn exists(self) -> Result<bool> {
+        Ok(self.count_upto(1).await? > 0)
+    }
+
+    async fn bounded_count(self, n: Option<u64>) -> Result<u64> {
+        let mut plan = self.query.plan()?.clone();
+        let offset = std::mem::take(&mut plan.offset) as u64;
+        let cap = match (plan.limit.take().map(|l| l as u64), n) {
+            (Some(l), Some(n)) => Some(l.min(n)),
+            (l, n) => l.or(n),
+        };
+        if cap == Some(0) {
+            return Ok(0);
+        }
+        let upto = cap.map(|c| c.saturating_add(offset));
+        let found = self.db.backend.count(M::DESC, plan, upto).await?;
+        let after_offset = found.saturating_sub(offset);
+        Ok(cap.map_or(after_offset, |c| after_offset.min(c)))
+    }
+}
+
+impl<'db, B: Backend, M: Model> IntoFuture for QueryBuilder<'db, B, M> {
+    type Output = Result<Vec<M>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Vec<M>>> + Send + 'db>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.all())
+    }
+}

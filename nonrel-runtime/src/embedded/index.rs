@@ -1,0 +1,149 @@
+//! Index entries of a record, and the index scan a plan can use.
+
+use super::keys::{self, encoded, escaped_prefix, successor};
+use crate::error::Result;
+use crate::model::{IndexDesc, ModelDesc};
+use crate::query::{eval::values_at, Filter, Op, Plan};
+use crate::value::Value;
+use std::ops::Bound;
+
+/// The entry keys of one index for one record: the encoded values (each list element
+/// separately; null when missing), followed by the record key unless the index is unique.
+/// Unique indexes skip null, so many records may lack a unique field.
+pub(crate) fn entries(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut values = Vec::new();
+    for leaf in values_at(doc, index.path)? {
+        match leaf {
+            Value::Array(items) => values.extend(items),
+            other => values.push(other),
+        }
+    }
+    if values.is_empty() {
+        values.push(Value::Null);
+    }
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(values.len());
+    for v in values {
+        if index.unique && matches!(v, Value::Null) {
+            continue;
+        }
+        let mut key = encoded(&v);
+        if !index.unique {
+            key.extend_from_slice(pk);
+        }
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+/// A byte range of an index.
+pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// How a plan reads its candidate records.
+pub(crate) enum Source {
+    /// Every record, in key order.
+    Scan,
+    /// The records named by ranges of an index.
+    Index {
+        index: &'static IndexDesc,
+        ranges: Vec<KeyRange>,
+        /// Whether the index order is the plan's order (its first term).
+        ordered: bool,
+        reverse: bool,
+        /// Whether the index alone decides the plan's filters (a count needs no records).
+        exact: bool,
+    },
+}
+
+fn prefix_range(prefix: Vec<u8>) -> KeyRange {
+    let end = successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    (Bound::Included(prefix), end)
+}
+
+fn class_range(v: &Value) -> KeyRange {
+    let tag = keys::class_tag(v);
+    (Bound::Included(vec![tag]), Bound::Excluded(vec![tag + 1]))
+}
+
+fn at_least(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
+    let e = encoded(v);
+    if inclusive {
+        Bound::Included(e)
+    } else {
+        successor(&e).map_or(Bound::Unbounded, Bound::Included)
+    }
+}
+
+fn at_most(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
+    let e = encoded(v);
+    if inclusive {
+        successor(&e).map_or(Bound::Unbounded, Bound::Excluded)
+    } else {
+        Bound::Excluded(e)
+    }
+}
+
+/// The index ranges that hold every record matching `op` (None: the index cannot serve it).
+fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
+    // Entries hold list elements one by one, so a whole list cannot be looked up.
+    let whole_list = |v: &Value| matches!(v, Value::Array(_));
+    Some(match op {
+        Op::Eq(v) | Op::Ne(v) | Op::Has(v) | Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) if whole_list(v) => {
+            return None
+        }
+        Op::Eq(v) | Op::Has(v) if !matches!(v, Value::Null) => vec![prefix_range(encoded(v))],
+        Op::IsNull(true) if !unique => vec![prefix_range(encoded(&Value::Null))],
+        Op::In(vs) if !vs.iter().any(|v| matches!(v, Value::Null)) => {
+            let mut encodings: Vec<Vec<u8>> = vs.iter().map(encoded).collect();
+            encodings.sort();
+            encodings.dedup();
+            encodings.into_iter().map(prefix_range).collect()
+        }
+        Op::Gt(v) | Op::Gte(v) => vec![(at_least(v, matches!(op, Op::Gte(_))), class_range(v).1)],
+        Op::Lt(v) | Op::Lte(v) => vec![(class_range(v).0, at_most(v, matches!(op, Op::Lte(_))))],
+        Op::Range(lo, hi) => vec![(at_least(lo, true), at_most(hi, true))],
+        Op::StartsWith(p) => {
+            let mut prefix = vec![keys::class_tag(&Value::String(String::new()))];
+            escaped_prefix(p.as_bytes(), &mut prefix);
+            vec![prefix_range(prefix)]
+        }
+        _ => return None,
+    })
+}
+
+fn selectivity(op: &Op) -> u8 {
+    match op {
+        Op::Eq(_) | Op::Has(_) | Op::In(_) => 3,
+        Op::Range(..) | Op::IsNull(_) => 2,
+        _ => 1,
+    }
+}
+
+/// Picks the index scan for a plan: the most selective filter an index serves, else an
+/// index in the order's first term, else a scan.
+pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan, built: impl Fn(&IndexDesc) -> bool) -> Source {
+    let first_order = plan.order.first();
+    let mut best: Option<(u8, &Filter, &'static IndexDesc, Vec<KeyRange>)> = None;
+    for f in &plan.filters {
+        let Some(index) = model.index_on(&f.path).filter(|i| built(i)) else { continue };
+        let Some(ranges) = ranges_for(&f.op, index.unique) else { continue };
+        let score = selectivity(&f.op);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, f, index, ranges));
+        }
+    }
+    if let Some((_, f, index, ranges)) = best {
+        let ordered = ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path);
+        let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
+        return Source::Index { index, ranges, ordered, reverse, exact: plan.filters.len() == 1 };
+    }
+    if let Some(o) = first_order {
+        if let Some(index) = model.index_on(&o.path).filter(|i| !i.unique && built(i)) {
+            let reverse = o.direction == crate::query::Direction::Desc;
+            let all = (Bound::Unbounded, Bound::Unbounded);
+            return Source::Index { index, ranges: vec![all], ordered: true, reverse, exact: plan.filters.is_empty() };
+        }
+    }
+    Source::Scan
+}

@@ -1,0 +1,181 @@
+//! Order-preserving byte encodings of values, for index keys.
+//!
+//! Within a type class the bytes sort like the values (MongoDB's order): numbers of every
+//! width and doubles together, text by bytes, dates by time. Documents and lists are
+//! encoded for equality only.
+
+use crate::value::Value;
+
+const MIN_KEY: u8 = 0x01;
+const NULL: u8 = 0x05;
+pub(crate) const NUMBER: u8 = 0x10;
+const DECIMAL: u8 = 0x12;
+const STRING: u8 = 0x20;
+const DOCUMENT: u8 = 0x30;
+const ARRAY: u8 = 0x40;
+const BINARY: u8 = 0x50;
+const OBJECT_ID: u8 = 0x60;
+const BOOL: u8 = 0x70;
+const DATETIME: u8 = 0x80;
+const OTHER: u8 = 0x90;
+const MAX_KEY: u8 = 0xF0;
+
+/// The first byte of every value of `v`'s type class.
+pub(crate) fn class_tag(v: &Value) -> u8 {
+    match v {
+        Value::Raw(0xFF, _) => MIN_KEY,
+        Value::Null => NULL,
+        Value::Int32(_) | Value::Int64(_) | Value::Double(_) => NUMBER,
+        Value::Decimal(_) => DECIMAL,
+        Value::String(_) => STRING,
+        Value::Document(_) => DOCUMENT,
+        Value::Array(_) => ARRAY,
+        Value::Binary(_) => BINARY,
+        Value::ObjectId(_) => OBJECT_ID,
+        Value::Bool(_) => BOOL,
+        Value::DateTime(_) => DATETIME,
+        Value::Raw(0x7F, _) => MAX_KEY,
+        Value::Raw(..) => OTHER,
+    }
+}
+
+/// Appends the order-preserving encoding of `v`.
+pub(crate) fn encode(v: &Value, out: &mut Vec<u8>) {
+    out.push(class_tag(v));
+    match v {
+        Value::Null => {}
+        Value::Int32(n) => number(*n as f64, *n as i128, out),
+        Value::Int64(n) => number(*n as f64, *n as i128, out),
+        Value::Double(f) => number(*f, 0, out),
+        Value::Decimal(d) => decimal(d, out),
+        Value::String(s) => escaped(s.as_bytes(), out),
+        Value::Binary(b) => {
+            out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+        Value::ObjectId(o) => out.extend_from_slice(&o.bytes()),
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::DateTime(d) => out.extend_from_slice(&flip(d.timestamp_millis())),
+        Value::Document(_) | Value::Array(_) | Value::Raw(..) => {
+            let mut bson = Vec::new();
+            let _ = crate::codec::Encode::encode(v, b"\0", &mut bson);
+            escaped(&bson, out);
+        }
+    }
+}
+
+fn flip(n: i64) -> [u8; 8] {
+    ((n as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// A double's order key, then the integer's distance from it (0 for doubles), so that
+/// large integers that share a double still sort exactly.
+fn number(f: f64, exact: i128, out: &mut Vec<u8>) {
+    let f = if f == 0.0 { 0.0 } else { f };
+    let bits = f.to_bits();
+    let key = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    out.extend_from_slice(&key.to_be_bytes());
+    let residual = if exact == 0 { 0 } else { (exact - f as i128) as i64 };
+    out.extend_from_slice(&flip(residual));
+}
+
+/// Sign, then the decimal exponent, then the significant digits.
+fn decimal(d: &rust_decimal::Decimal, out: &mut Vec<u8>) {
+    let d = d.normalize();
+    if d.is_zero() {
+        out.push(0x81);
+        return;
+    }
+    let digits = d.mantissa().unsigned_abs().to_string();
+    let exponent = (digits.len() as i32 - d.scale() as i32 + 64) as u8;
+    let digits = digits.trim_end_matches('0');
+    if d.is_sign_negative() {
+        out.push(0x80);
+        out.push(255 - exponent);
+        out.extend(digits.bytes().map(|b| 255 - b));
+        out.push(0xFF);
+    } else {
+        out.push(0x82);
+        out.push(exponent);
+        out.extend_from_slice(digits.as_bytes());
+        out.push(0x00);
+    }
+}
+
+/// Bytes with 0x00 escaped as 0x00 0xFF and a 0x00 0x00 terminator: sorts like the bytes,
+/// and a prefix's escaping is a prefix of the escaping of every string it starts.
+fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    escaped_prefix(bytes, out);
+    out.extend_from_slice(&[0, 0]);
+}
+
+pub(crate) fn escaped_prefix(bytes: &[u8], out: &mut Vec<u8>) {
+    for &b in bytes {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+/// The encoding of `v` as a fresh buffer.
+pub(crate) fn encoded(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    encode(v, &mut out);
+    out
+}
+
+/// The smallest byte string greater than every string starting with `prefix`.
+pub(crate) fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut p = prefix.to_vec();
+    while let Some(last) = p.pop() {
+        if last < 0xFF {
+            p.push(last + 1);
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn assert_sorted(values: &[Value]) {
+        for w in values.windows(2) {
+            assert!(encoded(&w[0]) < encoded(&w[1]), "{:?} < {:?}", w[0], w[1]);
+        }
+    }
+
+    #[test]
+    fn numbers_sort_across_widths() {
+        let big = (1i64 << 53) + 1;
+        assert_sorted(&[
+            Value::Double(f64::NEG_INFINITY),
+            Value::Int64(i64::MIN),
+            Value::Int32(-5),
+            Value::Double(-0.5),
+            Value::Int32(0),
+            Value::Double(0.25),
+            Value::Int64(1 << 53),
+            Value::Int64(big),
+            Value::Int64(i64::MAX),
+        ]);
+        assert_eq!(encoded(&Value::Int32(7)), encoded(&Value::Int64(7)));
+        assert_eq!(encoded(&Value::Double(-0.0)), encoded(&Value::Int32(0)));
+    }
+
+    #[test]
+    fn decimals_text_and_dates_sort() {
+        let d = |s| Value::Decimal(Decimal::from_str(s).unwrap());
+        assert_sorted(&[d("-10.5"), d("-0.125"), d("-0.12"), d("0"), d("0.12"), d("0.125"), d("3"), d("12.5")]);
+        assert_eq!(encoded(&d("1.50")), encoded(&d("1.5")));
+        let s = |s: &str| Value::String(s.into());
+        assert_sorted(&[s(""), s("a"), s("a\0"), s("a\0b"), s("ab"), s("b")]);
+        let mut prefix = vec![STRING];
+        escaped_prefix(b"a", &mut prefix);
+        assert!(encoded(&s("ab")).starts_with(&prefix));
+    }
+}

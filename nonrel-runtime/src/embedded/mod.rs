@@ -1,0 +1,130 @@
+//! The embedded backend: a redb file (or memory), the default (F21 indexes kept in the same
+//! write transaction as their record).
+//!
+//! Layout: one table of records per collection (ordered key bytes to BSON document), one
+//! table per declared index (ordered value bytes, then key bytes, to key bytes; a unique index
+//! maps the value alone to the key). A filter on an indexed field with `exact`, `in`,
+//! `contains` on a list, a range or `startswith` reads only the index entries in range, so
+//! its cost grows with the result, not the collection; a query with no such filter reads every
+//! record (a scan), or walks the index of its first ordering term.
+//!
+//! Async: writes (which wait for the disk) and scans run on tokio's blocking pool; point
+//! reads and index-served queries touch a few cached pages and run on the calling task.
+
+mod index;
+mod keys;
+mod store;
+
+use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyKind, KeyValue};
+use crate::model::ModelDesc;
+use crate::query::Plan;
+use std::path::Path;
+use std::sync::Arc;
+use store::{storage, Store};
+
+/// The embedded backend on redb. Open it with [`Database::open`](crate::Database::open) or
+/// [`Database::in_memory`](crate::Database::in_memory).
+#[derive(Clone)]
+pub struct Embedded {
+    store: Arc<Store>,
+}
+
+impl Embedded {
+    /// Opens (creating if missing) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
+        Ok(Embedded { store: Arc::new(Store { db }) })
+    }
+
+    /// Opens an existing database file; a missing file is an error.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let db = redb::Database::open(path).map_err(|e| open_error(path, e))?;
+        Ok(Embedded { store: Arc::new(Store { db }) })
+    }
+
+    /// A database in memory, gone when the last handle drops.
+    pub fn in_memory() -> Result<Self> {
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(storage)?;
+        Ok(Embedded { store: Arc::new(Store { db }) })
+    }
+
+    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
+        let store = self.store.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || work(&store))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Storage, format!("embedded store task failed: {e}")))?,
+            Err(_) => work(&store),
+        }
+    }
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    let err = storage(e);
+    let what = match err.kind() {
+        ErrorKind::Locked => "is open in another process or handle",
+        ErrorKind::Corrupt => "is damaged or is not a nonrel database",
+        _ => "cannot be opened",
+    };
+    Error::new(err.kind(), format!("database file {} {what}", path.display())).with_source(err)
+}
+
+/// Whether a plan may read every record (then it runs on the blocking pool).
+fn may_scan(m: &ModelDesc, plan: &Plan) -> bool {
+    let served = |p: &str| m.index_on(p).is_some();
+    !plan.filters.iter().any(|f| served(&f.path)) && !plan.order.first().is_some_and(|o| served(&o.path))
+}
+
+impl Backend for Embedded {
+    const NAME: &'static str = "embedded";
+
+    fn auto_key_kind(&self) -> KeyKind {
+        KeyKind::Int
+    }
+
+    async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+        self.blocking(move |s| s.put(model, items, mode)).await
+    }
+
+    async fn get(&self, model: &'static ModelDesc, key: KeyValue) -> Result<Option<Vec<u8>>> {
+        self.store.get(model, &key)
+    }
+
+    async fn get_many(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
+        self.store.get_many(model, &keys)
+    }
+
+    async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        self.blocking(move |s| s.delete(model, &keys)).await
+    }
+
+    async fn query(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        if may_scan(model, &plan) {
+            return self.blocking(move |s| s.run(model, &plan, None).map(|r| r.0)).await;
+        }
+        self.store.run(model, &plan, None).map(|r| r.0)
+    }
+
+    async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        let upto = Some(upto.unwrap_or(u64::MAX));
+        if may_scan(model, &plan) {
+            return self.blocking(move |s| s.run(model, &plan, upto).map(|r| r.1)).await;
+        }
+        self.store.run(model, &plan, upto).map(|r| r.1)
+    }
+
+    async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
+        self.blocking(move |s| s.integrity_check(&models)).await
+    }
+
+    async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        self.blocking(move |s| s.rebuild_indexes(&models)).await
+    }
+}

@@ -1,0 +1,463 @@
+//! The synchronous redb operations behind the embedded backend.
+
+use super::index::{self, Source};
+use crate::backend::{IntegrityProblem, IntegrityReport, PutItem, Row, WriteMode};
+use crate::codec::{self, Elements};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::KeyValue;
+use crate::model::{IndexDesc, ModelDesc};
+use crate::query::eval::{compare_keys, matches_all, sort_key};
+use crate::query::Plan;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition, TableError};
+use std::collections::{BTreeSet, HashSet};
+
+type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+
+/// Last automatic key of each collection.
+const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("nonrel:sequences");
+/// Indexes whose entries cover every record (an index declared after records were written
+/// is used once its first write or `rebuild_indexes` has filled it).
+const BUILT: TableDefinition<&str, u8> = TableDefinition::new("nonrel:built-indexes");
+
+fn records_table(m: &ModelDesc) -> String {
+    format!("records:{}", m.collection)
+}
+
+fn index_table(m: &ModelDesc, i: &IndexDesc) -> String {
+    let kind = if i.unique { "unique" } else { "index" };
+    format!("{kind}:{}:{}", m.collection, i.path)
+}
+
+/// Maps a redb failure to nonrel's error kinds.
+pub(crate) fn storage(e: impl Into<redb::Error>) -> Error {
+    let e: redb::Error = e.into();
+    let kind = match &e {
+        redb::Error::DatabaseAlreadyOpen | redb::Error::LockProtocolMismatch => ErrorKind::Locked,
+        redb::Error::Corrupted(_) | redb::Error::UpgradeRequired(_) => ErrorKind::Corrupt,
+        redb::Error::ValueTooLarge(_) => ErrorKind::TooLarge,
+        _ => ErrorKind::Storage,
+    };
+    Error::new(kind, "embedded store").with_source(e)
+}
+
+/// The redb database with nonrel's table layout: one table of records per collection (key
+/// bytes to BSON), one table per declared index (value and key bytes to key bytes).
+pub(crate) struct Store {
+    pub(crate) db: redb::Database,
+}
+
+impl Store {
+    pub(crate) fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let keys = {
+            let name = records_table(m);
+            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut indexes = open_indexes(&tx, m, &records)?;
+            let mut sequences = tx.open_table(SEQUENCES).map_err(storage)?;
+            let mut keys = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let key = match item.key {
+                    Some(k) => k,
+                    None => next_key(m, &mut sequences, &records)?,
+                };
+                let at = |e: Error| e.with_model(m.name).with_key(&key).with_item(i);
+                write_one(m, &mut records, &mut indexes, &key, item.doc, mode).map_err(at)?;
+                keys.push(key);
+            }
+            keys
+        };
+        tx.commit().map_err(storage)?;
+        Ok(keys)
+    }
+
+    pub(crate) fn get(&self, m: &ModelDesc, key: &KeyValue) -> Result<Option<Vec<u8>>> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let name = records_table(m);
+        let table = match tx.open_table(Bytes::new(&name)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(storage(e)),
+        };
+        let found = table.get(key.to_storage().as_slice()).map_err(storage)?;
+        Ok(found.map(|g| g.value().to_vec()))
+    }
+
+    pub(crate) fn get_many(&self, m: &ModelDesc, keys: &[KeyValue]) -> Result<Vec<Option<Vec<u8>>>> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let name = records_table(m);
+        let table = match tx.open_table(Bytes::new(&name)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(vec![None; keys.len()]),
+            Err(e) => return Err(storage(e)),
+        };
+        keys.iter()
+            .map(|k| Ok(table.get(k.to_storage().as_slice()).map_err(storage)?.map(|g| g.value().to_vec())))
+            .collect()
+    }
+
+    pub(crate) fn delete(&self, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<u64> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let mut removed = 0;
+        {
+            let name = records_table(m);
+            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut indexes = open_indexes(&tx, m, &records)?;
+            for key in keys {
+                let pk = key.to_storage();
+                let old = records.remove(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
+                if let Some(old) = old {
+                    removed += 1;
+                    for (desc, table) in &mut indexes {
+                        for entry in index::entries(desc, &old, &pk)? {
+                            table.remove(entry.as_slice()).map_err(storage)?;
+                        }
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(removed)
+    }
+
+    /// Runs a plan; `upto` makes it a bounded count (no documents kept).
+    pub(crate) fn run(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64)> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let name = records_table(m);
+        let records = match tx.open_table(Bytes::new(&name)) {
+            Ok(t) => t,
+            Err(TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(storage(e)),
+        };
+        let built = built_set(&tx, m)?;
+        let source = index::choose(m, plan, |i| built.contains(i.path));
+        let mut run = Run::new(plan, count_upto);
+        match source {
+            Source::Scan => {
+                for item in records.iter().map_err(storage)? {
+                    let (k, v) = item.map_err(storage)?;
+                    if run.offer(k.value(), v.value())? {
+                        break;
+                    }
+                }
+            }
+            Source::Index { index, ranges, ordered, reverse, exact } => {
+                run.ordered = ordered;
+                let iname = index_table(m, index);
+                let table = match tx.open_table(Bytes::new(&iname)) {
+                    Ok(t) => t,
+                    Err(TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), 0)),
+                    Err(e) => return Err(storage(e)),
+                };
+                let mut seen = HashSet::new();
+                'ranges: for (lo, hi) in &ranges {
+                    let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
+                    let range = table.range::<&[u8]>(bounds).map_err(storage)?;
+                    let entries: Box<dyn Iterator<Item = _>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
+                    for entry in entries {
+                        let (_, pk) = entry.map_err(storage)?;
+                        let pk = pk.value();
+                        if !seen.insert(pk.to_vec()) {
+                            continue;
+                        }
+                        let done = if exact && count_upto.is_some() {
+                            run.count_only()
+                        } else {
+                            let Some(doc) = records.get(pk).map_err(storage)? else { continue };
+                            run.offer(pk, doc.value())?
+                        };
+                        if done {
+                            break 'ranges;
+                        }
+                    }
+                }
+            }
+        }
+        Ok((run.finish(), run.matched))
+    }
+
+    pub(crate) fn integrity_check(&self, models: &[&'static ModelDesc]) -> Result<IntegrityReport> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let mut report = IntegrityReport::default();
+        for &m in models {
+            let name = records_table(m);
+            let records = match tx.open_table(Bytes::new(&name)) {
+                Ok(t) => t,
+                Err(TableError::TableDoesNotExist(_)) => continue,
+                Err(e) => return Err(storage(e)),
+            };
+            report.records += records.len().map_err(storage)?;
+            for idx in m.indexes {
+                check_index(&tx, m, idx, &records, &mut report)?;
+            }
+        }
+        Ok(report)
+    }
+
+    pub(crate) fn rebuild_indexes(&self, models: &[&'static ModelDesc]) -> Result<u64> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let mut written = 0;
+        {
+            let mut built = tx.open_table(BUILT).map_err(storage)?;
+            for &m in models {
+                let name = records_table(m);
+                let records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+                for idx in m.indexes {
+                    let iname = index_table(m, idx);
+                    tx.delete_table(Bytes::new(&iname)).map_err(storage)?;
+                    let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
+                    written += fill_index(m, idx, &records, &mut table)?;
+                    built.insert(iname.as_str(), 1).map_err(storage)?;
+                }
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(written)
+    }
+}
+
+type Indexes<'tx> = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;
+
+/// Opens the model's index tables, filling any index declared after records were written.
+fn open_indexes<'tx>(
+    tx: &'tx redb::WriteTransaction,
+    m: &'static ModelDesc,
+    records: &Table<'tx, &'static [u8], &'static [u8]>,
+) -> Result<Indexes<'tx>> {
+    let mut built = tx.open_table(BUILT).map_err(storage)?;
+    let mut out = Vec::with_capacity(m.indexes.len());
+    for idx in m.indexes {
+        let iname = index_table(m, idx);
+        let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
+        if built.get(iname.as_str()).map_err(storage)?.is_none() {
+            fill_index(m, idx, records, &mut table)?;
+            built.insert(iname.as_str(), 1).map_err(storage)?;
+        }
+        out.push((idx, table));
+    }
+    Ok(out)
+}
+
+fn fill_index(
+    m: &'static ModelDesc,
+    idx: &'static IndexDesc,
+    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+) -> Result<u64> {
+    let mut n = 0;
+    for item in records.iter().map_err(storage)? {
+        let (k, v) = item.map_err(storage)?;
+        for entry in index::entries(idx, v.value(), k.value())? {
+            insert_entry(m, idx, table, &entry, k.value())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn next_key(
+    m: &ModelDesc,
+    sequences: &mut Table<'_, &'static str, u64>,
+    records: &Table<'_, &'static [u8], &'static [u8]>,
+) -> Result<KeyValue> {
+    let mut n = sequences.get(m.collection).map_err(storage)?.map_or(0, |g| g.value());
+    loop {
+        n += 1;
+        let key = KeyValue::Int(n as i64);
+        if records.get(key.to_storage().as_slice()).map_err(storage)?.is_none() {
+            sequences.insert(m.collection, n).map_err(storage)?;
+            return Ok(key);
+        }
+    }
+}
+
+fn write_one(
+    m: &'static ModelDesc,
+    records: &mut Table<'_, &'static [u8], &'static [u8]>,
+    indexes: &mut Indexes<'_>,
+    key: &KeyValue,
+    mut doc: Vec<u8>,
+    mode: WriteMode,
+) -> Result<()> {
+    let pk = key.to_storage();
+    let old = records.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
+    if mode == WriteMode::Insert && old.is_some() {
+        return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
+    }
+    if let (Some(old), false) = (&old, m.has_extra) {
+        keep_unknown_fields(m, old, &mut doc)?;
+    }
+    for (idx, table) in indexes.iter_mut() {
+        let new: BTreeSet<Vec<u8>> = index::entries(idx, &doc, &pk)?.into_iter().collect();
+        let old: BTreeSet<Vec<u8>> = match &old {
+            Some(old) => index::entries(idx, old, &pk)?.into_iter().collect(),
+            None => BTreeSet::new(),
+        };
+        for gone in old.difference(&new) {
+            table.remove(gone.as_slice()).map_err(storage)?;
+        }
+        for added in new.difference(&old) {
+            insert_entry(m, idx, table, added, &pk)?;
+        }
+    }
+    records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?;
+    Ok(())
+}
+
+fn insert_entry(
+    m: &ModelDesc,
+    idx: &IndexDesc,
+    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    entry: &[u8],
+    pk: &[u8],
+) -> Result<()> {
+    if idx.unique {
+        if let Some(other) = table.get(entry).map_err(storage)? {
+            if other.value() != pk {
+                let owner = KeyValue::from_storage(other.value()).map(|k| k.to_string()).unwrap_or_default();
+                let msg = format!("unique field `{}` already has this value in record {owner}", idx.path);
+                return Err(Error::new(ErrorKind::UniqueViolation, msg).with_model(m.name).with_field(idx.path));
+            }
+        }
+    }
+    table.insert(entry, pk).map_err(storage)?;
+    Ok(())
+}
+
+/// Copies the stored document's fields the model does not know into the new document (F22).
+fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<()> {
+    let mut kept = Vec::new();
+    for el in Elements::new(old)? {
+        let el = el?;
+        if !m.knows_field(el.name) {
+            kept.extend_from_slice(el.raw);
+        }
+    }
+    if kept.is_empty() {
+        return Ok(());
+    }
+    doc.pop();
+    doc.extend_from_slice(&kept);
+    doc.push(0);
+    let len = doc.len();
+    if len > codec::MAX_DOCUMENT_SIZE {
+        return Err(Error::new(ErrorKind::TooLarge, "document with kept unknown fields exceeds the size limit"));
+    }
+    doc[..4].copy_from_slice(&(len as i32).to_le_bytes());
+    Ok(())
+}
+
+fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<HashSet<&'static str>> {
+    let table = match tx.open_table(BUILT) {
+        Ok(t) => t,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(HashSet::new()),
+        Err(e) => return Err(storage(e)),
+    };
+    let mut out = HashSet::new();
+    for idx in m.indexes {
+        if table.get(index_table(m, idx).as_str()).map_err(storage)?.is_some() {
+            out.insert(idx.path);
+        }
+    }
+    Ok(out)
+}
+
+fn check_index(
+    tx: &redb::ReadTransaction,
+    m: &'static ModelDesc,
+    idx: &'static IndexDesc,
+    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    report: &mut IntegrityReport,
+) -> Result<()> {
+    let problem = |key: Option<KeyValue>, message: String| IntegrityProblem { model: m.name, index: idx.path, key, message };
+    let iname = index_table(m, idx);
+    let mut actual = std::collections::BTreeMap::new();
+    match tx.open_table(Bytes::new(&iname)) {
+        Ok(t) => {
+            for item in t.iter().map_err(storage)? {
+                let (k, v) = item.map_err(storage)?;
+                actual.insert(k.value().to_vec(), v.value().to_vec());
+            }
+        }
+        Err(TableError::TableDoesNotExist(_)) => {}
+        Err(e) => return Err(storage(e)),
+    }
+    report.entries += actual.len() as u64;
+    let built = built_set(tx, m)?.contains(idx.path);
+    if !built && !records.is_empty().map_err(storage)? {
+        report.problems.push(problem(None, "index not built yet: run rebuild_indexes()".into()));
+        return Ok(());
+    }
+    for item in records.iter().map_err(storage)? {
+        let (k, v) = item.map_err(storage)?;
+        for entry in index::entries(idx, v.value(), k.value())? {
+            match actual.remove(&entry) {
+                Some(pk) if pk == k.value() => {}
+                _ => report.problems.push(problem(KeyValue::from_storage(k.value()).ok(), "index entry missing".into())),
+            }
+        }
+    }
+    for (_, pk) in actual {
+        let key = KeyValue::from_storage(&pk).ok();
+        report.problems.push(problem(key, "index entry does not match its record".into()));
+    }
+    Ok(())
+}
+
+/// Collects the rows of a plan as candidates arrive.
+struct Run<'p> {
+    plan: &'p Plan,
+    count_upto: Option<u64>,
+    ordered: bool,
+    rows: Vec<(Vec<crate::value::Value>, Row)>,
+    matched: u64,
+}
+
+impl<'p> Run<'p> {
+    fn new(plan: &'p Plan, count_upto: Option<u64>) -> Self {
+        Run { plan, count_upto, ordered: false, rows: Vec::new(), matched: 0 }
+    }
+
+    /// How many rows the plan needs before it can stop, if it can stop early.
+    fn needed(&self) -> Option<usize> {
+        let single_term = self.plan.order.len() <= 1;
+        let in_order = self.plan.order.is_empty() || (self.ordered && single_term);
+        self.plan.limit.filter(|_| in_order).map(|l| l + self.plan.offset)
+    }
+
+    fn count_only(&mut self) -> bool {
+        self.matched += 1;
+        self.count_upto.is_some_and(|n| self.matched >= n)
+    }
+
+    /// Considers one record; returns whether the plan has all it needs.
+    fn offer(&mut self, pk: &[u8], doc: &[u8]) -> Result<bool> {
+        let key = KeyValue::from_storage(pk)?;
+        if !matches_all(&self.plan.filters, doc).map_err(|e| e.with_key(&key))? {
+            return Ok(false);
+        }
+        if self.count_upto.is_some() {
+            return Ok(self.count_only());
+        }
+        let sort = sort_key(doc, &self.plan.order)?;
+        if let Some(needed) = self.needed() {
+            // Ties on the sort value must all be seen before the key breaks them.
+            let tie = self.rows.last().is_some_and(|(last, _)| last == &sort);
+            if self.rows.len() >= needed && !tie {
+                return Ok(true);
+            }
+        }
+        self.matched += 1;
+        self.rows.push((sort, Row { key: Some(key), doc: doc.to_vec(), ..Row::default() }));
+        Ok(false)
+    }
+
+    fn finish(&mut self) -> Vec<Row> {
+        let order = &self.plan.order;
+        let mut rows = std::mem::take(&mut self.rows);
+        if !order.is_empty() {
+            rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key)));
+        }
+        let limit = self.plan.limit.unwrap_or(usize::MAX);
+        rows.into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
+    }
+}

@@ -1,0 +1,602 @@
+//! Keys: one API for int, string and ObjectId keys, typed by model, URL-safe (F3, F12).
+
+use crate::codec::{self, header, put_str, Decode, Encode};
+use crate::error::{decode_error, Error, ErrorKind, Result};
+use crate::model::Model;
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+
+/// How a model's keys are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// Assigned by the backend on first save: an int on the embedded backend, an ObjectId
+    /// on MongoDB.
+    Auto,
+    /// A natural integer key.
+    Int,
+    /// A natural string key.
+    Str,
+}
+
+/// The value of a key, untyped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyValue {
+    /// An integer key.
+    Int(i64),
+    /// A string key.
+    Str(String),
+    /// A MongoDB ObjectId.
+    ObjectId(ObjectId),
+}
+
+const TAG_INT: u8 = 0x10;
+const TAG_STR: u8 = 0x20;
+const TAG_OID: u8 = 0x30;
+
+/// Characters kept as they are in a URL-safe string key (RFC 3986 unreserved).
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+impl KeyValue {
+    /// Bytes that sort like the keys themselves (used as the embedded store's record key).
+    pub fn to_storage(&self) -> Vec<u8> {
+        match self {
+            KeyValue::Int(n) => {
+                let mut v = vec![TAG_INT];
+                v.extend_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
+                v
+            }
+            KeyValue::Str(s) => {
+                let mut v = Vec::with_capacity(s.len() + 1);
+                v.push(TAG_STR);
+                v.extend_from_slice(s.as_bytes());
+                v
+            }
+            KeyValue::ObjectId(o) => {
+                let mut v = vec![TAG_OID];
+                v.extend_from_slice(&o.0);
+                v
+            }
+        }
+    }
+
+    /// Reads bytes written by [`KeyValue::to_storage`].
+    pub fn from_storage(bytes: &[u8]) -> Result<KeyValue> {
+        let bad = || Error::new(ErrorKind::InvalidKey, "stored key bytes are malformed");
+        match bytes.split_first() {
+            Some((&TAG_INT, rest)) => {
+                let n = u64::from_be_bytes(rest.try_into().map_err(|_| bad())?) ^ (1 << 63);
+                Ok(KeyValue::Int(n as i64))
+            }
+            Some((&TAG_STR, rest)) => std::str::from_utf8(rest).map(|s| KeyValue::Str(s.to_owned())).map_err(|_| bad()),
+            Some((&TAG_OID, rest)) => Ok(KeyValue::ObjectId(ObjectId(rest.try_into().map_err(|_| bad())?))),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The key as a URL-safe string: digits for ints, 24 hex digits for ObjectIds,
+    /// percent-encoding of everything but `A-Z a-z 0-9 - . _ ~` for strings.
+    pub fn to_url_safe(&self) -> String {
+        match self {
+            KeyValue::Int(n) => n.to_string(),
+            KeyValue::ObjectId(o) => o.to_hex(),
+            KeyValue::Str(s) => {
+                let mut out = String::with_capacity(s.len());
+                for &b in s.as_bytes() {
+                    if unreserved(b) {
+                        out.push(b as char);
+                    } else {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Parses a URL-safe string for a model whose keys are of `kind`.
+    pub fn parse(kind: KeyKind, s: &str) -> Result<KeyValue> {
+        match kind {
+            KeyKind::Int => parse_int(s).map(KeyValue::Int),
+            KeyKind::Str => percent_decode(s).map(KeyValue::Str),
+            KeyKind::Auto if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                ObjectId::parse(s).map(KeyValue::ObjectId)
+            }
+            KeyKind::Auto => parse_int(s).map(KeyValue::Int).map_err(|_| {
+                invalid(format!("{s:?} is neither an integer nor a 24-digit hex ObjectId"))
+            }),
+        }
+    }
+
+    /// Whether this value can be a key of the given kind.
+    pub fn fits(&self, kind: KeyKind) -> bool {
+        matches!(
+            (kind, self),
+            (KeyKind::Int, KeyValue::Int(_)) | (KeyKind::Str, KeyValue::Str(_)) | (KeyKind::Auto, KeyValue::Int(_) | KeyValue::ObjectId(_))
+        )
+    }
+}
+
+fn invalid(msg: String) -> Error {
+    Error::new(ErrorKind::InvalidKey, msg)
+}
+
+fn parse_int(s: &str) -> Result<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!("{s:?} is not an integer key")));
+    }
+    s.parse().map_err(|_| invalid(format!("{s:?} is out of range for an integer key")))
+}
+
+fn percent_decode(s: &str) -> Result<String> {
+    if s.is_empty() {
+        return Err(invalid("a string key cannot be empty".into()));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+                let hex = hex.ok_or_else(|| invalid(format!("{s:?} has a malformed %-escape at byte {i}")))?;
+                out.push(u8::from_str_radix(hex, 16).expect("hex digits"));
+                i += 3;
+            }
+            b if unreserved(b) => {
+                out.push(b);
+                i += 1;
+            }
+            b => return Err(invalid(format!("{s:?} has the character {:?}, which is not URL-safe", b as char))),
+        }
+    }
+    String::from_utf8(out).map_err(|_| invalid(format!("{s:?} does not decode to UTF-8 text")))
+}
+
+impl fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_url_safe())
+    }
+}
+
+impl Encode for KeyValue {
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            KeyValue::Int(n) => n.encode(name, out),
+            KeyValue::Str(s) => {
+                header(out, codec::STRING, name);
+                put_str(out, s);
+                Ok(())
+            }
+            KeyValue::ObjectId(o) => o.encode(name, out),
+        }
+    }
+}
+
+impl Decode for KeyValue {
+    fn decode(ty: u8, value: &[u8]) -> Result<Self> {
+        match ty {
+            codec::INT32 | codec::INT64 => i64::decode(ty, value).map(KeyValue::Int),
+            codec::STRING => String::decode(ty, value).map(KeyValue::Str),
+            codec::OBJECT_ID => ObjectId::decode(ty, value).map(KeyValue::ObjectId),
+            _ => Err(decode_error("a key (int, string or objectId)", ty)),
+        }
+    }
+}
+
+/// A MongoDB ObjectId: 4 bytes of seconds, 5 of process randomness, 3 of counter.
+///
+/// ```
+/// use nonrel_runtime::ObjectId;
+/// let a = ObjectId::new();
+/// assert_eq!(ObjectId::parse(&a.to_hex()).unwrap(), a);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId([u8; 12]);
+
+impl ObjectId {
+    /// A fresh, process-unique id.
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::OnceLock;
+        static RANDOM: OnceLock<[u8; 5]> = OnceLock::new();
+        static COUNTER: OnceLock<AtomicU32> = OnceLock::new();
+        let random = RANDOM.get_or_init(|| {
+            let h = RandomState::new().hash_one(std::process::id());
+            h.to_le_bytes()[..5].try_into().expect("5 bytes")
+        });
+        let seed = || AtomicU32::new(RandomState::new().hash_one(0u8) as u32);
+        let count = COUNTER.get_or_init(seed).fetch_add(1, Ordering::Relaxed);
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as u32)
+            .unwrap_or(0);
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&secs.to_be_bytes());
+        b[4..9].copy_from_slice(random);
+        b[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+        ObjectId(b)
+    }
+
+    /// The id of these 12 bytes.
+    pub const fn from_bytes(bytes: [u8; 12]) -> Self {
+        ObjectId(bytes)
+    }
+
+    /// The 12 bytes.
+    pub const fn bytes(&self) -> [u8; 12] {
+        self.0
+    }
+
+    /// 24 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses 24 hex digits.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(format!("{s:?} is not a 24-digit hex ObjectId")));
+        }
+        let mut b = [0u8; 12];
+        for (i, byte) in b.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex digits");
+        }
+        Ok(ObjectId(b))
+    }
+}
+
+impl Default for ObjectId {
+    fn default() -> Self {
+        ObjectId::new()
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectId({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Encode for ObjectId {
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        header(out, codec::OBJECT_ID, name);
+        out.extend_from_slice(&self.0);
+        Ok(())
+    }
+}
+
+impl Decode for ObjectId {
+    fn decode(ty: u8, value: &[u8]) -> Result<Self> {
+        if ty != codec::OBJECT_ID {
+            return Err(decode_error("objectId", ty));
+        }
+        Ok(ObjectId(value.try_into().expect("12 bytes")))
+    }
+}
+
+/// The key of a record of model `M`: a `Key<Post>` cannot fetch a `User`.
+///
+/// Every key has a URL-safe string form ([`Display`](fmt::Display)) that parses back
+/// ([`FromStr`]); for a model with numeric keys a numeric string parses to the int key.
+///
+/// ```
+/// use nonrel_runtime::{Key, Model};
+/// #[derive(Model)]
+/// struct Post { #[field(key)] id: Option<Key<Post>>, title: String }
+/// #[derive(Model)]
+/// struct User { #[field(key)] name: String }
+///
+/// let k: Key<Post> = "42".parse().unwrap();
+/// assert_eq!(k, Key::from(42));
+/// let u: Key<User> = Key::from("ann lee/2");
+/// assert_eq!(u.to_string(), "ann%20lee%2F2");
+/// assert_eq!("ann%20lee%2F2".parse::<Key<User>>().unwrap(), u);
+/// assert!("%zz".parse::<Key<User>>().is_err());
+/// ```
+pub struct Key<M> {
+    value: KeyValue,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Key<M> {
+    /// A key of `M` with this value.
+    pub fn from_value(value: KeyValue) -> Self {
+        Key { value, _model: PhantomData }
+    }
+
+    /// The untyped value.
+    pub fn value(&self) -> &KeyValue {
+        &self.value
+    }
+
+    /// Consumes the key into its value.
+    pub fn into_value(self) -> KeyValue {
+        self.value
+    }
+
+    /// The URL-safe string form.
+    pub fn to_url_safe(&self) -> String {
+        self.value.to_url_safe()
+    }
+}
+
+impl<M: Model> Key<M> {
+    /// Parses a URL-safe string as a key of `M`.
+    pub fn parse(s: &str) -> Result<Self> {
+        KeyValue::parse(M::DESC.key.kind, s).map(Key::from_value).map_err(|e| e.with_model(M::DESC.name))
+    }
+}
+
+impl<M: Model> FromStr for Key<M> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Key::parse(s)
+    }
+}
+
+impl<M> Clone for Key<M> {
+    fn clone(&self) -> Self {
+        Key::from_value(self.value.clone())
+    }
+}
+
+impl<M> PartialEq for Key<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl<M> Eq for Key<M> {}
+
+impl<M> std::hash::Hash for Key<M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.hash(state)
+    }
+}
+
+impl<M> PartialOrd for Key<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<M> Ord for Key<M> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.value.cmp(&other.value)
+    }
+}
+
+impl<M> fmt::Debug for Key<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({})", self.value)
+    }
+}
+
+impl<M> fmt::Display for Key<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.value, f)
+    }
+}
+
+impl<M> From<i64> for Key<M> {
+    fn from(n: i64) -> Self {
+        Key::from_value(KeyValue::Int(n))
+    }
+}
+
+impl<M> From<&str> for Key<M> {
+    fn from(s: &str) -> Self {
+        Key::from_value(KeyValue::Str(s.to_owned()))
+    }
+}
+
+impl<M> From<String> for Key<M> {
+    fn from(s: String) -> Self {
+        Key::from_value(KeyValue::Str(s))
+    }
+}
+
+impl<M> From<ObjectId> for Key<M> {
+    fn from(o: ObjectId) -> Self {
+        Key::from_value(KeyValue::ObjectId(o))
+    }
+}
+
+impl<M> Encode for Key<M> {
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.value.encode(name, out)
+    }
+}
+
+impl<M> Decode for Key<M> {
+    fn decode(ty: u8, value: &[u8]) -> Result<Self> {
+        KeyValue::decode(ty, value).map(Key::from_value)
+    }
+}
+
+/// A reference to a record of another model: stores only its key.
+///
+/// ```
+/// use nonrel_runtime::{Key, Model, Ref};
+/// #[derive(Model)]
+/// struct User { #[field(key)] name: String }
+/// let author: Ref<User> = Ref::new(Key::from("ann"));
+/// assert_eq!(author.key().to_string(), "ann");
+/// ```
+pub struct Ref<T> {
+    key: Key<T>,
+}
+
+impl<T> Ref<T> {
+    /// A reference to the record with this key.
+    pub fn new(key: Key<T>) -> Self {
+        Ref { key }
+    }
+
+    /// The referenced record's key.
+    pub fn key(&self) -> &Key<T> {
+        &self.key
+    }
+}
+
+impl<T> From<Key<T>> for Ref<T> {
+    fn from(key: Key<T>) -> Self {
+        Ref::new(key)
+    }
+}
+
+impl<T> Clone for Ref<T> {
+    fn clone(&self) -> Self {
+        Ref::new(self.key.clone())
+    }
+}
+
+impl<T> PartialEq for Ref<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<T> Eq for Ref<T> {}
+
+impl<T> std::hash::Hash for Ref<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state)
+    }
+}
+
+impl<T> fmt::Debug for Ref<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ref({})", self.key.value)
+    }
+}
+
+impl<T> Encode for Ref<T> {
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.key.encode(name, out)
+    }
+}
+
+impl<T> Decode for Ref<T> {
+    fn decode(ty: u8, value: &[u8]) -> Result<Self> {
+        Key::decode(ty, value).map(Ref::new)
+    }
+}
+
+/// A type that can be a model's key field.
+///
+/// `Option<Key<Self>>` makes an automatic key (assigned on first save); an integer type or
+/// `String` makes a natural key.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a key field",
+    label = "not a key type",
+    note = "a key field is `Option<Key<Self>>` (automatic), an integer type or `String` (natural)"
+)]
+pub trait KeyField: Sized {
+    /// How keys of this field are made.
+    const KIND: KeyKind;
+    /// The key, if it has one (an automatic key before the first save has none).
+    fn key_value(&self) -> Option<KeyValue>;
+    /// The field holding this key.
+    fn from_key_value(key: &KeyValue) -> Result<Self>;
+    /// The field of a record stored without a key (only automatic keys allow it).
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// The key field of a decoded record (used by generated decoders).
+#[doc(hidden)]
+pub fn decode_key<K: KeyField>(key: Option<&KeyValue>) -> Result<K> {
+    match key {
+        Some(k) => K::from_key_value(k),
+        None => K::absent().ok_or_else(|| invalid("the stored record has no key".into())),
+    }
+}
+
+impl<M> KeyField for Option<Key<M>> {
+    const KIND: KeyKind = KeyKind::Auto;
+    fn key_value(&self) -> Option<KeyValue> {
+        self.as_ref().map(|k| k.value.clone())
+    }
+    fn from_key_value(key: &KeyValue) -> Result<Self> {
+        Ok(Some(Key::from_value(key.clone())))
+    }
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl KeyField for String {
+    const KIND: KeyKind = KeyKind::Str;
+    fn key_value(&self) -> Option<KeyValue> {
+        Some(KeyValue::Str(self.clone()))
+    }
+    fn from_key_value(key: &KeyValue) -> Result<Self> {
+        match key {
+            KeyValue::Str(s) => Ok(s.clone()),
+            other => Err(invalid(format!("stored key {other} is not a string"))),
+        }
+    }
+}
+
+macro_rules! int_key {
+    ($($t:ty),*) => {$(
+        impl KeyField for $t {
+            const KIND: KeyKind = KeyKind::Int;
+            fn key_value(&self) -> Option<KeyValue> {
+                i64::try_from(*self).ok().map(KeyValue::Int)
+            }
+            fn from_key_value(key: &KeyValue) -> Result<Self> {
+                match key {
+                    KeyValue::Int(n) => <$t>::try_from(*n)
+                        .map_err(|_| invalid(format!("stored key {n} is out of range for {}", stringify!($t)))),
+                    other => Err(invalid(format!("stored key {other} is not an integer"))),
+                }
+            }
+        }
+    )*};
+}
+
+int_key!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+/// Anything that names a record of `M`: its [`Key`], or the value of a natural key.
+pub trait AsKey<M> {
+    /// The key value.
+    fn as_key(&self) -> KeyValue;
+}
+
+impl<M> AsKey<M> for Key<M> {
+    fn as_key(&self) -> KeyValue {
+        self.value.clone()
+    }
+}
+
+impl<M> AsKey<M> for &Key<M> {
+    fn as_key(&self) -> KeyValue {
+        self.value.clone()
+    }
+}
+
+impl<M> AsKey<M> for Ref<M> {
+    fn as_key(&self) -> KeyValue {
+        self.key.value.clone()
+    }
+}
+
+impl<M> AsKey<M> for &Ref<M> {
+    fn as_key(&self) -> KeyValue {
+        self.key.value.clone()
+    }
+}

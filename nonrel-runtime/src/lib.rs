@@ -1,0 +1,107 @@
+//! # nonrel
+//!
+//! A typed model layer for non-relational databases. Derive [`Model`] on a plain struct and
+//! get, at compile time, field descriptors for typed queries, conversion to and from stored
+//! BSON documents, key encoding and index maintenance; run it on the embedded default
+//! backend (a redb file) or another [`Backend`].
+//!
+//! ```
+//! use nonrel_runtime::{Database, Key, Model, Ref};
+//!
+//! #[derive(Model, Debug)]
+//! struct User {
+//!     #[field(key)]
+//!     username: String,
+//!     #[field(unique)]
+//!     email: String,
+//! }
+//!
+//! #[derive(nonrel_runtime::Embedded, Debug)]
+//! struct Comment {
+//!     author: String,
+//!     text: String,
+//! }
+//!
+//! #[derive(Model, Debug)]
+//! #[model(collection = "posts")]
+//! struct Post {
+//!     #[field(key)]
+//!     id: Option<Key<Post>>,
+//!     #[field(index)]
+//!     title: String,
+//!     author: Ref<User>,
+//!     #[field(index)]
+//!     tags: Vec<String>,
+//!     comments: Vec<Comment>,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> nonrel_runtime::Result<()> {
+//! let db = Database::in_memory()?;
+//! let mut ann = User { username: "ann".into(), email: "ann@example.com".into() };
+//! let ann_key = db.save(&mut ann).await?;
+//! let mut post = Post {
+//!     id: None,
+//!     title: "Hello".into(),
+//!     author: ann_key.into(),
+//!     tags: vec!["intro".into()],
+//!     comments: vec![Comment { author: "bob".into(), text: "hi!".into() }],
+//! };
+//! db.save(&mut post).await?;
+//! let by_bob = db
+//!     .query::<Post>()
+//!     .filter(Post::comments().author().eq("bob"))
+//!     .filter(Post::tags().contains("intro"))
+//!     .all()
+//!     .await?;
+//! assert_eq!(by_bob[0].title, "Hello");
+//! # Ok(()) }
+//! ```
+
+extern crate self as nonrel_runtime;
+
+pub mod backend;
+pub mod codec;
+mod database;
+mod embedded;
+mod error;
+mod key;
+mod model;
+pub mod query;
+mod value;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row};
+pub use chrono::{self, DateTime, Utc};
+pub use database::{Database, QueryBuilder, Record};
+pub use embedded::Embedded;
+pub use error::{Error, ErrorKind, Result};
+pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
+pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc};
+pub use nonrel_derive::{Embedded, Model};
+pub use query::{Condition, Field, Order, Query};
+pub use rust_decimal::{self, Decimal};
+pub use value::{Blob, Extra, Value};
+
+/// Items the derives' generated code names. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::codec::{
+        begin_document, decode_field, embedded_elements, encode_field, end_document, header, missing_field, Decode, Element, Elements, Encode,
+    };
+    pub use crate::error::{Error, Result};
+    pub use crate::key::{decode_key, AsKey, KeyField, KeyKind, KeyValue};
+    pub use crate::error::ErrorKind;
+    pub use crate::query::Condition;
+    pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
+    pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
+    pub use crate::query::{assert_storable, join, to_value, Describe, Field};
+    pub use crate::value::{Extra, Value};
+    pub use inventory;
+    pub use std::borrow::Cow;
+    pub use std::marker::PhantomData;
+    pub use std::option::Option::{self, None, Some};
+    pub use std::result::Result::{Err, Ok};
+}

@@ -1,0 +1,8 @@
+//! Typed queries: field descriptors, conditions, ordering and the plan backends run.
+
+pub mod eval;
+mod field;
+mod plan;
+
+pub use field::{join, to_value, assert_storable, Containable, Describe, Field, IntoLookup, Ordered, Text};
+pub use plan::{Condition, Direction, Filter, Op, Order, OrderBy, Plan, Query};

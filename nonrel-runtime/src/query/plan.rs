@@ -1,0 +1,209 @@
+//! The backend-neutral query plan.
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::value::Value;
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+/// A comparison of one field, as the backend sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Equal (for a list: the list, or any element, is equal).
+    Eq(Value),
+    /// Not equal (no element equal).
+    Ne(Value),
+    /// Equal to one of the values.
+    In(Vec<Value>),
+    /// Greater than.
+    Gt(Value),
+    /// Greater than or equal.
+    Gte(Value),
+    /// Less than.
+    Lt(Value),
+    /// Less than or equal.
+    Lte(Value),
+    /// Between two values, both included.
+    Range(Value, Value),
+    /// `true`: null or missing; `false`: present and not null.
+    IsNull(bool),
+    /// Text starting with the prefix.
+    StartsWith(String),
+    /// Text containing the substring.
+    Contains(String),
+    /// A list holding the element.
+    Has(Value),
+}
+
+impl Op {
+    /// The lookup's name, as users write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Eq(_) => "exact",
+            Op::Ne(_) => "ne",
+            Op::In(_) => "in",
+            Op::Gt(_) => "gt",
+            Op::Gte(_) => "gte",
+            Op::Lt(_) => "lt",
+            Op::Lte(_) => "lte",
+            Op::Range(..) => "range",
+            Op::IsNull(_) => "isnull",
+            Op::StartsWith(_) => "startswith",
+            Op::Contains(_) => "contains",
+            Op::Has(_) => "contains",
+        }
+    }
+}
+
+/// One condition on a field path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// Dotted path in the stored document; through a list it matches when any element does.
+    pub path: Cow<'static, str>,
+    /// The comparison.
+    pub op: Op,
+}
+
+/// Ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// One ordering term.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    /// Dotted path.
+    pub path: Cow<'static, str>,
+    /// Direction.
+    pub direction: Direction,
+}
+
+/// The untyped plan a backend executes: every filter must hold; rows sorted by `order` then
+/// key; `offset` rows skipped; at most `limit` returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Conditions, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// Ordering terms, the key breaking ties.
+    pub order: Vec<OrderBy>,
+    /// Rows to skip.
+    pub offset: usize,
+    /// Most rows to return.
+    pub limit: Option<usize>,
+}
+
+/// A typed condition on model `M`: only `M`'s field descriptors make one.
+#[must_use]
+pub struct Condition<M> {
+    pub(crate) filter: Result<Filter>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Condition<M> {
+    pub(crate) fn new(path: Cow<'static, str>, op: Result<Op>) -> Self {
+        let filter = op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path));
+        Condition { filter, _model: PhantomData }
+    }
+
+    /// The untyped filter (or the error building it met).
+    pub fn filter(&self) -> Result<&Filter, &Error> {
+        self.filter.as_ref()
+    }
+}
+
+/// A typed ordering term on model `M`.
+#[must_use]
+pub struct Order<M> {
+    pub(crate) order: OrderBy,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Order<M> {
+    pub(crate) fn new(path: Cow<'static, str>, direction: Direction) -> Self {
+        Order { order: OrderBy { path, direction }, _model: PhantomData }
+    }
+}
+
+/// A query on model `M`: filters, ordering, offset and limit. Build it from the model's field
+/// descriptors; run it with [`Database::query`](crate::Database::query) or
+/// [`QueryBuilder::with`](crate::QueryBuilder::with).
+///
+/// ```
+/// use nonrel_runtime::{Key, Model, Query};
+/// #[derive(Model)]
+/// struct Post { #[field(key)] id: Option<Key<Post>>, title: String, views: u32 }
+///
+/// let q = Query::<Post>::new()
+///     .filter(Post::title().startswith("Rust"))
+///     .filter(Post::views().gte(100u32))
+///     .order_by(Post::views().desc())
+///     .limit(10);
+/// assert_eq!(q.plan().unwrap().filters.len(), 2);
+/// ```
+#[must_use]
+pub struct Query<M> {
+    plan: Plan,
+    error: Option<Error>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Default for Query<M> {
+    fn default() -> Self {
+        Query { plan: Plan::default(), error: None, _model: PhantomData }
+    }
+}
+
+impl<M: Model> Clone for Query<M> {
+    fn clone(&self) -> Self {
+        Query { plan: self.plan.clone(), error: self.error.clone(), _model: PhantomData }
+    }
+}
+
+impl<M: Model> Query<M> {
+    /// A query matching every record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a condition; every condition must hold.
+    pub fn filter(mut self, condition: Condition<M>) -> Self {
+        match condition.filter {
+            Ok(f) => self.plan.filters.push(f),
+            Err(e) => {
+                self.error.get_or_insert(e.with_model(M::DESC.name));
+            }
+        }
+        self
+    }
+
+    /// Adds an ordering term; earlier terms take precedence, the key breaks ties.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.plan.order.push(order.order);
+        self
+    }
+
+    /// Returns at most `n` records.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.plan.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` records.
+    pub fn offset(mut self, n: usize) -> Self {
+        self.plan.offset = n;
+        self
+    }
+
+    /// The plan, or the first error met while building it (a lookup value that cannot be
+    /// stored, say).
+    pub fn plan(&self) -> Result<&Plan> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(&self.plan),
+        }
+    }
+}
