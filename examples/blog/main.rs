@@ -1,1 +1,145 @@
-fn main(){}
+//! The blog example: users, posts with embedded comments, tags and a reference to the
+//! author, on the embedded default backend (a redb file).
+//!
+//! Run it with `cargo run -p examples --bin blog` (optionally pass a database path).
+
+use nonrel_runtime::{Database, Key, Model, Ref, Utc};
+
+/// A user, found by a natural string key.
+#[derive(Model, Debug, Clone)]
+#[model(collection = "users")]
+struct User {
+    #[field(key)]
+    username: String,
+    #[field(unique)]
+    email: String,
+    display_name: String,
+}
+
+/// A comment, stored inside its post.
+#[derive(nonrel_runtime::Embedded, Debug, Clone)]
+struct Comment {
+    author: String,
+    text: String,
+    likes: u32,
+}
+
+/// A post with an automatic key.
+#[derive(Model, Debug, Clone)]
+#[model(collection = "posts", index = "comments.author")]
+struct Post {
+    #[field(key)]
+    id: Option<Key<Post>>,
+    #[field(index)]
+    title: String,
+    author: Ref<User>,
+    #[field(index)]
+    tags: Vec<String>,
+    comments: Vec<Comment>,
+    #[field(index)]
+    views: u64,
+    published_at: nonrel_runtime::DateTime<Utc>,
+}
+
+fn comment(author: &str, text: &str, likes: u32) -> Comment {
+    Comment { author: author.into(), text: text.into(), likes }
+}
+
+#[tokio::main]
+async fn main() -> nonrel_runtime::Result<()> {
+    let path = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let path = std::env::temp_dir().join("nonrel-blog-example.db");
+        let _ = std::fs::remove_file(&path);
+        path
+    });
+    let db = Database::open(&path)?;
+    println!("opened the embedded database at {}", path.display());
+
+    let mut users = vec![
+        User { username: "ann".into(), email: "ann@example.com".into(), display_name: "Ann".into() },
+        User { username: "bob".into(), email: "bob@example.com".into(), display_name: "Bob".into() },
+    ];
+    db.save_many(&mut users).await?;
+    println!("saved {} users in one write", users.len());
+
+    let now = Utc::now();
+    let mut posts = vec![
+        Post {
+            id: None,
+            title: "Why embedded databases".into(),
+            author: Ref::new(Key::from("ann")),
+            tags: vec!["databases".into(), "rust".into()],
+            comments: vec![comment("bob", "Great read", 3), comment("cy", "Agreed", 1)],
+            views: 1200,
+            published_at: now,
+        },
+        Post {
+            id: None,
+            title: "Typed queries in Rust".into(),
+            author: Ref::new(Key::from("ann")),
+            tags: vec!["rust".into()],
+            comments: vec![comment("cy", "More please", 5)],
+            views: 640,
+            published_at: now,
+        },
+        Post {
+            id: None,
+            title: "Notes on key-value stores".into(),
+            author: Ref::new(Key::from("bob")),
+            tags: vec!["databases".into()],
+            comments: vec![],
+            views: 85,
+            published_at: now,
+        },
+    ];
+    let keys = db.save_many(&mut posts).await?;
+    let urls: Vec<String> = keys.iter().map(|k| format!("/posts/{k}")).collect();
+    println!("saved {} posts; their URLs: {}", keys.len(), urls.join(", "));
+
+    let rust = db.query::<Post>().filter(Post::tags().contains("rust")).order_by(Post::views().desc()).all().await?;
+    println!("posts tagged rust, most viewed first:");
+    for p in &rust {
+        println!("  {:>5} views  {}", p.views, p.title);
+    }
+
+    let by_bob = db.query::<Post>().filter(Post::comments().author().eq("bob")).all().await?;
+    println!("posts with a comment by bob: {:?}", by_bob.iter().map(|p| &p.title).collect::<Vec<_>>());
+
+    let popular = db.query::<Post>().filter(Post::views().gte(500u64)).count().await?;
+    let any_typed = db.query::<Post>().filter(Post::title().startswith("Typed")).exists().await?;
+    let capped = db.query::<Post>().count_upto(2).await?;
+    println!("posts with at least 500 views: {popular}; a title starting with \"Typed\": {any_typed}; count up to 2: {capped}");
+
+    let from_url: Key<Post> = urls[2].trim_start_matches("/posts/").parse()?;
+    let mut post = db.get(&from_url).await?.expect("the post was just saved");
+    post.views += 1;
+    post.comments.push(comment("ann", "Thanks for reading", 0));
+    db.save(&mut post).await?;
+    let author = db.get(post.author.key()).await?.expect("the author exists");
+    println!(
+        "updated \"{}\" by {}: {} views, {} comment(s)",
+        post.title,
+        author.display_name,
+        post.views,
+        post.comments.len()
+    );
+
+    let duplicate = User { username: "eve".into(), email: "ann@example.com".into(), display_name: "Eve".into() };
+    match db.insert(&mut duplicate.clone()).await {
+        Err(e) => println!("rejected as expected: {e}"),
+        Ok(_) => println!("unexpected: a duplicate email was accepted"),
+    }
+
+    let deleted = db.delete_many(&keys[..2]).await?;
+    let left = db.query::<Post>().count().await?;
+    println!("deleted {deleted} posts by key; {left} left");
+
+    let report = db.integrity_check().await?;
+    println!(
+        "integrity check: {} records, {} index entries, {} problems",
+        report.records,
+        report.entries,
+        report.problems.len()
+    );
+    Ok(())
+}

@@ -83,10 +83,26 @@ pub fn check_field_attrs(fields: &[FieldInput], is_model: bool) -> Result<()> {
         let key = f.key.is_present();
         let indexed = f.index.is_present() || f.unique.is_present();
         bad(!is_model && key, f.key.span(), "an embedded model has no key; remove #[field(key)]");
-        bad(!is_model && indexed, f.ident().span(), "index embedded fields from the model: #[model(index = \"field.path\")]");
-        bad(f.skip.is_present() && (key || indexed || f.extra.is_present()), f.skip.span(), "a skipped field is not stored, so it cannot be a key, indexed or extra");
-        bad(key && (indexed || f.rename.is_some() || f.default.is_some()), f.key.span(), "the key field is stored as `_id`; it takes no rename, index or default");
-        bad(f.extra.is_present() && (key || indexed || f.rename.is_some()), f.extra.span(), "the extra field holds unknown fields; it takes no key, index or rename");
+        bad(
+            !is_model && indexed,
+            f.ident().span(),
+            "index embedded fields from the model: #[model(index = \"field.path\")]",
+        );
+        bad(
+            f.skip.is_present() && (key || indexed || f.extra.is_present()),
+            f.skip.span(),
+            "a skipped field is not stored, so it cannot be a key, indexed or extra",
+        );
+        bad(
+            key && (indexed || f.rename.is_some() || f.default.is_some()),
+            f.key.span(),
+            "the key field is stored as `_id`; it takes no rename, index or default",
+        );
+        bad(
+            f.extra.is_present() && (key || indexed || f.rename.is_some()),
+            f.extra.span(),
+            "the extra field holds unknown fields; it takes no key, index or rename",
+        );
         bad(f.extra.is_present() && extra_seen, f.extra.span(), "only one field can hold unknown fields");
         extra_seen |= f.extra.is_present();
     }

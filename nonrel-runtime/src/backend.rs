@@ -106,15 +106,22 @@ pub trait Backend: Send + Sync + 'static {
     fn auto_key_kind(&self) -> KeyKind;
 
     /// Writes records, all or none where the store allows; returns each record's key.
-    fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode)
-        -> impl Future<Output = Result<Vec<KeyValue>>> + Send;
+    fn put(
+        &self,
+        model: &'static ModelDesc,
+        items: Vec<PutItem>,
+        mode: WriteMode,
+    ) -> impl Future<Output = Result<Vec<KeyValue>>> + Send;
 
     /// Reads one record's document.
     fn get(&self, model: &'static ModelDesc, key: KeyValue) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
 
     /// Reads many records, in the order of `keys`, in one round trip.
-    fn get_many(&self, model: &'static ModelDesc, keys: Vec<KeyValue>)
-        -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
+    fn get_many(
+        &self,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
 
     /// Deletes records by key without reading them; returns how many existed.
     fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> impl Future<Output = Result<u64>> + Send;
@@ -123,7 +130,12 @@ pub trait Backend: Send + Sync + 'static {
     fn query(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
 
     /// Counts matches, stopping at `upto` when given (the cost stays bounded by it).
-    fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> impl Future<Output = Result<u64>> + Send;
+    fn count(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+        upto: Option<u64>,
+    ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Checks every declared index of `models` against the records.
     fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<IntegrityReport>> + Send;

@@ -109,7 +109,7 @@ impl<B: Backend> Database<B> {
 
     async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
         let item = PutItem { key: key_of(m)?, doc: encode(m)? };
-        let key = self.backend.put(M::DESC, vec![item], mode).await?.pop();
+        let key = self.backend.put(M::DESC, vec![item], mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
         if m.key_value().is_none() {
             m.set_key_value(key.clone())?;

@@ -63,7 +63,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        let inner = Inner { kind, model: None, field: None, key: None, item: None, message: message.into(), source: None };
+        let inner =
+            Inner { kind, model: None, field: None, key: None, item: None, message: message.into(), source: None };
         Error { inner: Box::new(inner) }
     }
 
@@ -96,6 +97,12 @@ impl Error {
     /// Names the position of the failed item in a batch.
     pub fn with_item(mut self, item: usize) -> Self {
         self.inner.item = Some(item);
+        self
+    }
+
+    /// Drops the batch position (for a batch of one written on the caller's behalf).
+    pub(crate) fn without_item(mut self) -> Self {
+        self.inner.item = None;
         self
     }
 
@@ -163,10 +170,7 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.inner.kind)
-            .field("message", &self.to_string())
-            .finish()
+        f.debug_struct("Error").field("kind", &self.inner.kind).field("message", &self.to_string()).finish()
     }
 }
 

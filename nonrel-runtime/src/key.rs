@@ -104,9 +104,9 @@ impl KeyValue {
             KeyKind::Auto if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 ObjectId::parse(s).map(KeyValue::ObjectId)
             }
-            KeyKind::Auto => parse_int(s).map(KeyValue::Int).map_err(|_| {
-                invalid(format!("{s:?} is neither an integer nor a 24-digit hex ObjectId"))
-            }),
+            KeyKind::Auto => parse_int(s)
+                .map(KeyValue::Int)
+                .map_err(|_| invalid(format!("{s:?} is neither an integer nor a 24-digit hex ObjectId"))),
         }
     }
 
@@ -114,7 +114,9 @@ impl KeyValue {
     pub fn fits(&self, kind: KeyKind) -> bool {
         matches!(
             (kind, self),
-            (KeyKind::Int, KeyValue::Int(_)) | (KeyKind::Str, KeyValue::Str(_)) | (KeyKind::Auto, KeyValue::Int(_) | KeyValue::ObjectId(_))
+            (KeyKind::Int, KeyValue::Int(_))
+                | (KeyKind::Str, KeyValue::Str(_))
+                | (KeyKind::Auto, KeyValue::Int(_) | KeyValue::ObjectId(_))
         )
     }
 }
@@ -211,10 +213,8 @@ impl ObjectId {
         });
         let seed = || AtomicU32::new(RandomState::new().hash_one(0u8) as u32);
         let count = COUNTER.get_or_init(seed).fetch_add(1, Ordering::Relaxed);
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or(0);
+        let secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0);
         let mut b = [0u8; 12];
         b[..4].copy_from_slice(&secs.to_be_bytes());
         b[4..9].copy_from_slice(random);

@@ -76,7 +76,7 @@ pub mod conformance;
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row};
 pub use chrono::{self, DateTime, Utc};
 pub use database::{Database, QueryBuilder, Record};
-pub use embedded::Embedded;
+pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
 pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc};
@@ -89,11 +89,12 @@ pub use value::{Blob, Extra, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::codec::{
-        begin_document, decode_field, embedded_elements, encode_field, end_document, header, missing_field, Decode, Element, Elements, Encode,
+        begin_document, decode_field, embedded_elements, encode_field, end_document, header, missing_field, Decode,
+        Element, Elements, Encode,
     };
+    pub use crate::error::ErrorKind;
     pub use crate::error::{Error, Result};
     pub use crate::key::{decode_key, AsKey, KeyField, KeyKind, KeyValue};
-    pub use crate::error::ErrorKind;
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};

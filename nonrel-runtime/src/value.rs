@@ -64,7 +64,9 @@ impl Value {
                 Err(_) => Value::Raw(ty, value.to_vec()),
             },
             codec::ARRAY => Value::Array(
-                Elements::new(value)?.map(|el| el.and_then(|e| Value::from_element(e.ty, e.value))).collect::<Result<_>>()?,
+                Elements::new(value)?
+                    .map(|el| el.and_then(|e| Value::from_element(e.ty, e.value)))
+                    .collect::<Result<_>>()?,
             ),
             codec::DOCUMENT => Value::Document(Value::fields_of(value)?),
             other => Value::Raw(other, value.to_vec()),
@@ -158,7 +160,8 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
         (Value::ObjectId(x), Value::ObjectId(y)) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) => compare_seq(x.iter(), y.iter()),
         (Value::Document(x), Value::Document(y)) => {
-            let fields = |d: &'_ Vec<(String, Value)>| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+            let fields =
+                |d: &'_ Vec<(String, Value)>| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
             let (x, y) = (fields(x), fields(y));
             for ((kx, vx), (ky, vy)) in x.iter().zip(y.iter()) {
                 let c = compare(vx, vy).then_with(|| kx.cmp(ky));
@@ -185,6 +188,45 @@ fn compare_seq<'a>(x: impl Iterator<Item = &'a Value>, y: impl Iterator<Item = &
         }
     }
     x.len().cmp(&y.len())
+}
+
+/// Values as a person reads them in messages: text quoted, numbers plain.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int32(n) => write!(f, "{n}"),
+            Value::Int64(n) => write!(f, "{n}"),
+            Value::Double(x) => write!(f, "{x}"),
+            Value::Decimal(d) => write!(f, "{d}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::DateTime(d) => write!(f, "{}", d.to_rfc3339()),
+            Value::Binary(b) => write!(f, "<{} bytes>", b.len()),
+            Value::ObjectId(o) => write!(f, "ObjectId({o})"),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Document(fields) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::Raw(ty, _) => write!(f, "<{}>", codec::type_name(*ty)),
+        }
+    }
 }
 
 impl PartialEq for Value {

@@ -47,7 +47,10 @@ pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenS
     });
     let has_extra = fields.iter().any(|f| f.extra.is_present());
     let (extra_decl, other_arm) = if has_extra {
-        (quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();), quote!(_ => __extra.push_raw(__el.raw),))
+        (
+            quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();),
+            quote!(_ => __extra.push_raw(__el.raw),),
+        )
     } else {
         (quote!(), quote!(_ => {}))
     };

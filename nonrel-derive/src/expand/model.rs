@@ -73,8 +73,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let key_init = quote!(#nr::decode_key(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
     let construct = fields::constructor(&all, Some(key_init));
     let model_ty = quote!(#ident);
-    let descriptors =
-        fields::descriptors(&all, &input.vis, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!());
+    let descriptors = fields::descriptors(&all, &input.vis, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!());
     let as_key = natural_key_impls(ident, key_ty);
     let key_kind = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField>::KIND);
     quote! {
@@ -124,10 +123,11 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
 fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
-    let on_fields = fields.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
-        let (path, unique) = (f.stored_name(), f.unique.is_present());
-        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
-    });
+    let on_fields =
+        fields.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
+            let (path, unique) = (f.stored_name(), f.unique.is_present());
+            quote!(#nr::IndexDesc { path: #path, unique: #unique },)
+        });
     let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
     quote!(&[#(#on_fields)* #(#on_paths)*])
 }
@@ -140,7 +140,8 @@ fn natural_key_impls(model: &syn::Ident, key_ty: &syn::Type) -> TokenStream {
         return quote!();
     }
     let is_string = matches!(key_ty, syn::Type::Path(p) if p.path.is_ident("String"));
-    let body = quote!(#nr::KeyField::key_value(self).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new())));
+    let body =
+        quote!(#nr::KeyField::key_value(self).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new())));
     let str_impl = is_string.then(|| {
         quote! {
             #[automatically_derived]

@@ -320,9 +320,8 @@ pub fn decode_field<T: Decode>(el: &Element<'_>, field: &str) -> Result<T> {
 pub fn missing_field<T: Decode>(slot: Option<T>, field: &str) -> Result<T> {
     match slot {
         Some(v) => Ok(v),
-        None => T::when_missing().ok_or_else(|| {
-            Error::new(ErrorKind::Decode, "missing from the stored document").with_field(field)
-        }),
+        None => T::when_missing()
+            .ok_or_else(|| Error::new(ErrorKind::Decode, "missing from the stored document").with_field(field)),
     }
 }
 

@@ -223,12 +223,24 @@ pub async fn lookups<B: Backend>(db: &Database<B>) {
     assert_eq!(matching(db, q().filter(Post::views().gte(120))).await, ["Python typing", "Rust ownership"]);
     assert_eq!(matching(db, q().filter(Post::views().lt(7))).await, ["rusty tools"]);
     assert_eq!(matching(db, q().filter(Post::views().lte(7))).await, ["Go channels", "rusty tools"]);
-    assert_eq!(matching(db, q().filter(Post::views().range(7, 45))).await, ["Go channels", "Ruby blocks", "Rust async"]);
-    assert_eq!(matching(db, q().filter(Post::rating().range(4.5, 12.0))).await, ["Ruby blocks", "Rust async", "Rust ownership"]);
-    assert_eq!(matching(db, q().filter(Post::subtitle().isnull(true))).await, ["Go channels", "Ruby blocks", "Rust async"]);
+    assert_eq!(
+        matching(db, q().filter(Post::views().range(7, 45))).await,
+        ["Go channels", "Ruby blocks", "Rust async"]
+    );
+    assert_eq!(
+        matching(db, q().filter(Post::rating().range(4.5, 12.0))).await,
+        ["Ruby blocks", "Rust async", "Rust ownership"]
+    );
+    assert_eq!(
+        matching(db, q().filter(Post::subtitle().isnull(true))).await,
+        ["Go channels", "Ruby blocks", "Rust async"]
+    );
     assert_eq!(matching(db, q().filter(Post::subtitle().isnull(false))).await.len(), 3);
     assert_eq!(matching(db, q().filter(Post::title().startswith("Rust"))).await, ["Rust async", "Rust ownership"]);
-    assert_eq!(matching(db, q().filter(Post::title().contains("ust"))).await, ["Rust async", "Rust ownership", "rusty tools"]);
+    assert_eq!(
+        matching(db, q().filter(Post::title().contains("ust"))).await,
+        ["Rust async", "Rust ownership", "rusty tools"]
+    );
     assert_eq!(matching(db, q().filter(Post::tags().contains("async"))).await, ["Go channels", "Rust async"]);
     assert_eq!(matching(db, q().filter(Post::published().eq(false))).await, ["Go channels", "rusty tools"]);
     let both = q().filter(Post::tags().contains("rust")).filter(Post::views().gt(100));
@@ -241,7 +253,10 @@ pub async fn lookups<B: Backend>(db: &Database<B>) {
 pub async fn lookups_agree_with_and_without_index<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let pairs = [
-        (Query::new().filter(Post::title().eq("Rust async")), Query::new().filter(Post::title_plain().eq("Rust async"))),
+        (
+            Query::new().filter(Post::title().eq("Rust async")),
+            Query::new().filter(Post::title_plain().eq("Rust async")),
+        ),
         (Query::new().filter(Post::title().startswith("R")), Query::new().filter(Post::title_plain().startswith("R"))),
         (Query::new().filter(Post::title().gt("Python")), Query::new().filter(Post::title_plain().gt("Python"))),
         (Query::new().filter(Post::views().range(0, 45)), Query::new().filter(Post::views_plain().range(0, 45))),
@@ -263,15 +278,24 @@ pub async fn lookups_agree_with_and_without_index<B: Backend>(db: &Database<B>) 
 pub async fn lookups_into_embedded_models_and_lists<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let q = Query::<Post>::new;
-    assert_eq!(matching(db, q().filter(Post::comments().author().eq("bob"))).await, ["Go channels", "Ruby blocks", "Rust ownership"]);
+    assert_eq!(
+        matching(db, q().filter(Post::comments().author().eq("bob"))).await,
+        ["Go channels", "Ruby blocks", "Rust ownership"]
+    );
     assert_eq!(matching(db, q().filter(Post::comments().votes().gte(1))).await, ["Ruby blocks", "Rust ownership"]);
     assert_eq!(matching(db, q().filter(Post::comments().replies().author().eq("zed"))).await, ["Rust async"]);
     assert_eq!(matching(db, q().filter(Post::comments().author().startswith("d"))).await, ["Ruby blocks"]);
     let mut e = everything(5);
     db.save(&mut e).await.unwrap();
-    let found = db.query::<Everything>().filter(Everything::comment().replies().author().eq("deep")).count().await.unwrap();
+    let found =
+        db.query::<Everything>().filter(Everything::comment().replies().author().eq("deep")).count().await.unwrap();
     assert_eq!(found, 1);
-    let by_dict = db.query::<Everything>().filter(Everything::dict().get("s").eq(Value::String("v".into()))).count().await.unwrap();
+    let by_dict = db
+        .query::<Everything>()
+        .filter(Everything::dict().get("s").eq(Value::String("v".into())))
+        .count()
+        .await
+        .unwrap();
     assert_eq!(by_dict, 1);
 }
 
@@ -282,10 +306,29 @@ pub async fn ordering_limit_offset<B: Backend>(db: &Database<B>) {
     let expected = ["Python typing", "Rust ownership", "Ruby blocks", "Rust async", "Go channels", "rusty tools"];
     assert_eq!(titles(&by), expected);
     let by = db.query::<Post>().order_by(Post::views().asc()).order_by(Post::title_plain().desc()).all().await.unwrap();
-    assert_eq!(titles(&by), ["rusty tools", "Go channels", "Rust async", "Ruby blocks", "Rust ownership", "Python typing"]);
-    let page = db.query::<Post>().order_by(Post::views_plain().desc()).order_by(Post::title().asc()).offset(1).limit(3).all().await.unwrap();
+    assert_eq!(
+        titles(&by),
+        ["rusty tools", "Go channels", "Rust async", "Ruby blocks", "Rust ownership", "Python typing"]
+    );
+    let page = db
+        .query::<Post>()
+        .order_by(Post::views_plain().desc())
+        .order_by(Post::title().asc())
+        .offset(1)
+        .limit(3)
+        .all()
+        .await
+        .unwrap();
     assert_eq!(titles(&page), &expected[1..4]);
-    let page = db.query::<Post>().order_by(Post::views().desc()).order_by(Post::title().asc()).offset(2).limit(2).all().await.unwrap();
+    let page = db
+        .query::<Post>()
+        .order_by(Post::views().desc())
+        .order_by(Post::title().asc())
+        .offset(2)
+        .limit(2)
+        .all()
+        .await
+        .unwrap();
     assert_eq!(titles(&page), &expected[2..4]);
     let tied = db.query::<Post>().filter(Post::views().eq(45)).order_by(Post::views().asc()).all().await.unwrap();
     assert!(tied[0].id < tied[1].id, "the key breaks ties");
@@ -322,7 +365,10 @@ pub async fn unique_violation<B: Backend>(db: &Database<B>) {
     let err = db.save(&mut bob).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UniqueViolation);
     assert_eq!(err.field(), Some("email"));
-    assert!(err.to_string().contains("User") && err.to_string().contains("email"), "{err}");
+    assert!(
+        err.to_string().contains("User") && err.to_string().contains("email") && err.to_string().contains("\"same@x\""),
+        "{err}"
+    );
     assert_eq!(db.get::<User>("bob").await.unwrap(), None);
     let mut batch = vec![
         User { username: "cy".into(), email: "cy@x".into(), age: 3 },

@@ -8,8 +8,8 @@
 //! nonrel_runtime::conformance_tests!(nonrel_runtime::Database::in_memory().unwrap());
 //! ```
 
-pub mod models;
 mod cases;
+pub mod models;
 
 pub use cases::*;
 

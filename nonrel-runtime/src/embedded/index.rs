@@ -11,6 +11,11 @@ use std::ops::Bound;
 /// separately; null when missing), followed by the record key unless the index is unique.
 /// Unique indexes skip null, so many records may lack a unique field.
 pub(crate) fn entries(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(entries_with_values(index, doc, pk)?.into_iter().map(|(k, _)| k).collect())
+}
+
+/// [`entries`] with the value each entry holds (for messages).
+pub(crate) fn entries_with_values(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> Result<Vec<(Vec<u8>, Value)>> {
     let mut values = Vec::new();
     for leaf in values_at(doc, index.path)? {
         match leaf {
@@ -21,7 +26,7 @@ pub(crate) fn entries(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> Result<Vec<Ve
     if values.is_empty() {
         values.push(Value::Null);
     }
-    let mut out: Vec<Vec<u8>> = Vec::with_capacity(values.len());
+    let mut out: Vec<(Vec<u8>, Value)> = Vec::with_capacity(values.len());
     for v in values {
         if index.unique && matches!(v, Value::Null) {
             continue;
@@ -30,8 +35,8 @@ pub(crate) fn entries(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> Result<Vec<Ve
         if !index.unique {
             key.extend_from_slice(pk);
         }
-        if !out.contains(&key) {
-            out.push(key);
+        if !out.iter().any(|(k, _)| k == &key) {
+            out.push((key, v));
         }
     }
     Ok(out)

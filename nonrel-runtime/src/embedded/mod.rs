@@ -48,10 +48,24 @@ impl Embedded {
 
     /// A database in memory, gone when the last handle drops.
     pub fn in_memory() -> Result<Self> {
-        let db = redb::Builder::new()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(storage)?;
+        let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
         Ok(Embedded { store: Arc::new(Store { db }) })
+    }
+
+    /// How the embedded backend would run a query: which index, if any, it reads.
+    ///
+    /// ```
+    /// use nonrel_runtime::{Database, Key, Model, Query};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String, body: String }
+    /// let db = Database::in_memory().unwrap();
+    /// let by_title = Query::<Post>::new().filter(Post::title().eq("Hi"));
+    /// assert_eq!(db.backend().explain(&by_title).unwrap().index, Some("title"));
+    /// let by_body = Query::<Post>::new().filter(Post::body().eq("Hi"));
+    /// assert_eq!(db.backend().explain(&by_body).unwrap().index, None); // a scan
+    /// ```
+    pub fn explain<M: crate::Model>(&self, query: &crate::Query<M>) -> Result<Explain> {
+        self.store.explain(M::DESC, query.plan()?)
     }
 
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
@@ -64,6 +78,17 @@ impl Embedded {
             Err(_) => work(&store),
         }
     }
+}
+
+/// The access path of a query on the embedded backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explain {
+    /// The index read (its path), or `None` for a scan of every record.
+    pub index: Option<&'static str>,
+    /// How many ranges of the index are read (an `in` lookup reads one per value).
+    pub ranges: usize,
+    /// Whether the index order gives the query's order, so a limit stops the read early.
+    pub ordered: bool,
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {

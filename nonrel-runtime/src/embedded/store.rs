@@ -152,7 +152,8 @@ impl Store {
                 'ranges: for (lo, hi) in &ranges {
                     let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
                     let range = table.range::<&[u8]>(bounds).map_err(storage)?;
-                    let entries: Box<dyn Iterator<Item = _>> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
+                    let entries: Box<dyn Iterator<Item = _>> =
+                        if reverse { Box::new(range.rev()) } else { Box::new(range) };
                     for entry in entries {
                         let (_, pk) = entry.map_err(storage)?;
                         let pk = pk.value();
@@ -173,6 +174,18 @@ impl Store {
             }
         }
         Ok((run.finish(), run.matched))
+    }
+
+    /// How `run` would read a plan's candidates.
+    pub(crate) fn explain(&self, m: &'static ModelDesc, plan: &Plan) -> Result<super::Explain> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let built = built_set(&tx, m)?;
+        Ok(match index::choose(m, plan, |i| built.contains(i.path)) {
+            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false },
+            Source::Index { index, ranges, ordered, .. } => {
+                super::Explain { index: Some(index.path), ranges: ranges.len(), ordered }
+            }
+        })
     }
 
     pub(crate) fn integrity_check(&self, models: &[&'static ModelDesc]) -> Result<IntegrityReport> {
@@ -246,8 +259,8 @@ fn fill_index(
     let mut n = 0;
     for item in records.iter().map_err(storage)? {
         let (k, v) = item.map_err(storage)?;
-        for entry in index::entries(idx, v.value(), k.value())? {
-            insert_entry(m, idx, table, &entry, k.value())?;
+        for (entry, value) in index::entries_with_values(idx, v.value(), k.value())? {
+            insert_entry(m, idx, table, &entry, &value, k.value())?;
             n += 1;
         }
     }
@@ -287,16 +300,16 @@ fn write_one(
         keep_unknown_fields(m, old, &mut doc)?;
     }
     for (idx, table) in indexes.iter_mut() {
-        let new: BTreeSet<Vec<u8>> = index::entries(idx, &doc, &pk)?.into_iter().collect();
+        let new = index::entries_with_values(idx, &doc, &pk)?;
         let old: BTreeSet<Vec<u8>> = match &old {
             Some(old) => index::entries(idx, old, &pk)?.into_iter().collect(),
             None => BTreeSet::new(),
         };
-        for gone in old.difference(&new) {
+        for gone in old.iter().filter(|o| !new.iter().any(|(n, _)| n == *o)) {
             table.remove(gone.as_slice()).map_err(storage)?;
         }
-        for added in new.difference(&old) {
-            insert_entry(m, idx, table, added, &pk)?;
+        for (added, value) in new.iter().filter(|(n, _)| !old.contains(n)) {
+            insert_entry(m, idx, table, added, value, &pk)?;
         }
     }
     records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?;
@@ -308,13 +321,14 @@ fn insert_entry(
     idx: &IndexDesc,
     table: &mut Table<'_, &'static [u8], &'static [u8]>,
     entry: &[u8],
+    value: &crate::value::Value,
     pk: &[u8],
 ) -> Result<()> {
     if idx.unique {
         if let Some(other) = table.get(entry).map_err(storage)? {
             if other.value() != pk {
                 let owner = KeyValue::from_storage(other.value()).map(|k| k.to_string()).unwrap_or_default();
-                let msg = format!("unique field `{}` already has this value in record {owner}", idx.path);
+                let msg = format!("value {value} of unique field `{}` already belongs to record {owner}", idx.path);
                 return Err(Error::new(ErrorKind::UniqueViolation, msg).with_model(m.name).with_field(idx.path));
             }
         }
@@ -368,7 +382,8 @@ fn check_index(
     records: &impl ReadableTable<&'static [u8], &'static [u8]>,
     report: &mut IntegrityReport,
 ) -> Result<()> {
-    let problem = |key: Option<KeyValue>, message: String| IntegrityProblem { model: m.name, index: idx.path, key, message };
+    let problem =
+        |key: Option<KeyValue>, message: String| IntegrityProblem { model: m.name, index: idx.path, key, message };
     let iname = index_table(m, idx);
     let mut actual = std::collections::BTreeMap::new();
     match tx.open_table(Bytes::new(&iname)) {
@@ -392,7 +407,9 @@ fn check_index(
         for entry in index::entries(idx, v.value(), k.value())? {
             match actual.remove(&entry) {
                 Some(pk) if pk == k.value() => {}
-                _ => report.problems.push(problem(KeyValue::from_storage(k.value()).ok(), "index entry missing".into())),
+                _ => {
+                    report.problems.push(problem(KeyValue::from_storage(k.value()).ok(), "index entry missing".into()))
+                }
             }
         }
     }

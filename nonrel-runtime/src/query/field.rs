@@ -288,10 +288,50 @@ macro_rules! ordered {
     ($($t:ty),* $(,)?) => {$( impl Ordered for $t {} )*};
 }
 
-plain!(bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, String,
-    Decimal, DateTime<Utc>, Blob, Value, ObjectId);
-ordered!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, String,
-    Decimal, DateTime<Utc>, Value, ObjectId);
+plain!(
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    String,
+    Decimal,
+    DateTime<Utc>,
+    Blob,
+    Value,
+    ObjectId
+);
+ordered!(
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    String,
+    Decimal,
+    DateTime<Utc>,
+    Value,
+    ObjectId
+);
 
 impl<K> Ordered for Key<K> {}
 

@@ -1,0 +1,147 @@
+//! Behaviour specific to the embedded backend: files, reopening, faults, index use.
+
+use nonrel_runtime::{Database, ErrorKind, Key, Model, Query};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "notes")]
+struct Note {
+    #[field(key)]
+    id: Option<Key<Note>>,
+    #[field(index)]
+    title: String,
+    #[field(unique)]
+    slug: String,
+    words: u32,
+}
+
+/// A draft, as the first version of a program stores it.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "drafts")]
+struct Draft {
+    #[field(key)]
+    id: Option<Key<Draft>>,
+    words: u32,
+}
+
+/// The same collection seen by a later version of the program that indexes `words`.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "drafts")]
+struct DraftV2 {
+    #[field(key)]
+    id: Option<Key<DraftV2>>,
+    #[field(index)]
+    words: u32,
+}
+
+fn note(title: &str, words: u32) -> Note {
+    Note { id: None, title: title.into(), slug: title.to_lowercase().replace(' ', "-"), words }
+}
+
+#[tokio::test]
+async fn reopening_the_file_finds_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let (first, second) = {
+        let db = Database::open(&path).unwrap();
+        let mut a = note("First note", 10);
+        let mut b = note("Second note", 20);
+        (db.save(&mut a).await.unwrap(), db.save(&mut b).await.unwrap())
+    };
+    let db = Database::open_existing(&path).unwrap();
+    assert_eq!(db.get(&first).await.unwrap().unwrap().title, "First note");
+    let by_title = db.query::<Note>().filter(Note::title().eq("Second note")).all().await.unwrap();
+    assert_eq!(by_title[0].id.as_ref(), Some(&second));
+    let mut c = note("Third note", 30);
+    let third = db.save(&mut c).await.unwrap();
+    assert!(third != first && third != second, "the key sequence continues after reopening");
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn a_file_open_elsewhere_is_a_locked_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let _held = Database::open(&path).unwrap();
+    let err = Database::open(&path).err().expect("second open fails");
+    assert_eq!(err.kind(), ErrorKind::Locked);
+    assert!(err.to_string().contains("locked.db"), "{err}");
+}
+
+#[tokio::test]
+async fn a_corrupt_file_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.db");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let err = Database::open(&path).err().expect("garbage is not a database");
+    assert!(matches!(err.kind(), ErrorKind::Corrupt | ErrorKind::Storage), "{err:?}");
+    assert!(err.to_string().contains("corrupt.db"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), vec![0x5a; 8192], "the file is left as it was");
+}
+
+#[tokio::test]
+async fn a_missing_file_or_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Database::open_existing(dir.path().join("absent.db")).err().expect("missing file");
+    assert!(err.to_string().contains("absent.db"), "{err}");
+    let err = Database::open(dir.path().join("no/such/dir/app.db")).err().expect("missing directory");
+    assert!(err.to_string().contains("no/such/dir"), "{err}");
+}
+
+#[tokio::test]
+async fn indexed_filters_read_the_index_and_others_scan() {
+    let db = Database::in_memory().unwrap();
+    db.save(&mut note("x", 1)).await.unwrap();
+    let explain = |q: Query<Note>| db.backend().explain(&q).unwrap();
+    let eq = explain(Query::new().filter(Note::title().eq("x")));
+    assert_eq!((eq.index, eq.ranges), (Some("title"), 1));
+    assert_eq!(explain(Query::new().filter(Note::title().is_in(["a", "b", "a"]))).ranges, 2);
+    assert_eq!(explain(Query::new().filter(Note::title().startswith("x"))).index, Some("title"));
+    assert_eq!(explain(Query::new().filter(Note::slug().gt("m"))).index, Some("slug"));
+    assert_eq!(explain(Query::new().filter(Note::words().eq(3u32))).index, None);
+    let walk = explain(Query::new().order_by(Note::title().desc()).limit(5));
+    assert!(walk.ordered && walk.index == Some("title"));
+    assert_eq!(explain(Query::new().filter(Note::words().gt(1u32)).filter(Note::title().eq("x"))).index, Some("title"));
+}
+
+#[tokio::test]
+async fn an_index_declared_later_is_filled_before_it_is_used() {
+    let db = Database::in_memory().unwrap();
+    for i in 0..5 {
+        db.save(&mut Draft { id: None, words: i % 2 }).await.unwrap();
+    }
+    let by_words = Query::<DraftV2>::new().filter(DraftV2::words().eq(1u32));
+    assert_eq!(db.backend().explain(&by_words).unwrap().index, None, "not filled yet: scan");
+    assert_eq!(db.query::<DraftV2>().with(by_words.clone()).count().await.unwrap(), 2);
+    let report = db.integrity_check().await.unwrap();
+    assert!(report.problems.iter().any(|p| p.index == "words" && p.message.contains("rebuild")), "{report:?}");
+    let mut later = DraftV2 { id: None, words: 1 };
+    db.save(&mut later).await.unwrap();
+    assert_eq!(db.backend().explain(&by_words).unwrap().index, Some("words"));
+    assert_eq!(
+        db.query::<DraftV2>().with(by_words).count().await.unwrap(),
+        3,
+        "old records are found through the index"
+    );
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn unique_values_are_checked_against_existing_records() {
+    let db = Database::in_memory().unwrap();
+    db.save(&mut note("Same", 1)).await.unwrap();
+    let err = db.save(&mut note("Same", 2)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UniqueViolation);
+    assert!(err.to_string().contains("Note.slug") && err.to_string().contains("\"same\""), "{err}");
+    assert_eq!(db.query::<Note>().count().await.unwrap(), 1, "nothing half-written");
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
+
+#[test]
+fn operations_work_without_an_async_runtime_handle_too() {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let db = Database::in_memory().unwrap();
+    rt.block_on(async {
+        let key = db.save(&mut note("sync", 1)).await.unwrap();
+        assert_eq!(db.get(&key).await.unwrap().unwrap().title, "sync");
+    });
+}

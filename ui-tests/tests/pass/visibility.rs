@@ -1,0 +1,37 @@
+//! Models in modules: descriptors are as visible as the model, and a private embedded type
+//! behind a private field does not leak through a public descriptor.
+
+#![deny(warnings)]
+
+mod blog {
+    use nonrel_runtime::{Embedded, Key, Model};
+
+    #[derive(Embedded)]
+    pub struct Body {
+        pub text: String,
+    }
+
+    #[derive(Model)]
+    pub struct Post {
+        #[field(key)]
+        pub id: Option<Key<Post>>,
+        pub title: String,
+        pub body: Body,
+        secret: String,
+    }
+
+    impl Post {
+        pub fn new(title: &str) -> Post {
+            Post { id: None, title: title.into(), body: Body { text: String::new() }, secret: String::new() }
+        }
+    }
+}
+
+use blog::Post;
+use nonrel_runtime::Query;
+
+fn main() {
+    let q = Query::<Post>::new().filter(Post::title().eq("x")).filter(Post::body().text().contains("y"));
+    assert_eq!(q.plan().unwrap().filters.len(), 2);
+    let _ = Post::new("t");
+}

@@ -1,0 +1,12 @@
+//! Compile-pass and compile-fail cases for the derives and the typed query API.
+//!
+//! Regenerate the expected output with `TRYBUILD=overwrite cargo test -p ui-tests`, then
+//! read every changed `.stderr`: each error must point at the user's field, attribute or
+//! expression.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/pass/*.rs");
+    t.compile_fail("tests/fail/*/*.rs");
+}
