@@ -27,3 +27,44 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_embedded(input: TokenStream) -> TokenStream {
     expand::embedded::derive(input.into()).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn model(input: proc_macro2::TokenStream) -> String {
+        crate::expand::model::derive(input).to_string()
+    }
+
+    #[test]
+    fn expands_a_model_to_its_impls_and_registration() {
+        let out = model(quote! {
+            #[model(collection = "posts")]
+            struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String }
+        });
+        assert!(out.contains("impl :: nonrel_runtime :: __private :: Model for Post"), "{out}");
+        assert!(out.contains("collection : \"posts\""), "{out}");
+        assert!(out.contains("b\"title\\0\""), "static element names: {out}");
+        assert!(out.contains("inventory :: submit"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn default_collection_is_snake_case_plural() {
+        let out = model(quote! { struct BlogPost { id: i64 } });
+        assert!(out.contains("collection : \"blog_posts\""), "{out}");
+    }
+
+    #[test]
+    fn collects_every_error_and_still_emits_a_stub() {
+        let out = model(quote! {
+            struct Bad {
+                #[field(rename = "a.b")] x: i32,
+                #[field(skip, index)] y: i32,
+            }
+        });
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+        assert!(out.contains("has no key field"), "{out}");
+        assert!(out.contains("impl :: nonrel_runtime :: __private :: Model for Bad"), "stub impl: {out}");
+    }
+}

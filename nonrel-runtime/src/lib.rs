@@ -106,3 +106,8 @@ pub mod __private {
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{Err, Ok};
 }
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

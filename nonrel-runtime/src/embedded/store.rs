@@ -128,7 +128,7 @@ impl Store {
             Err(TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), 0)),
             Err(e) => return Err(storage(e)),
         };
-        let built = built_set(&tx, m)?;
+        let built = usable_indexes(&tx, m, false)?;
         let source = index::choose(m, plan, |i| built.contains(i.path));
         let mut run = Run::new(plan, count_upto);
         match source {
@@ -179,7 +179,13 @@ impl Store {
     /// How `run` would read a plan's candidates.
     pub(crate) fn explain(&self, m: &'static ModelDesc, plan: &Plan) -> Result<super::Explain> {
         let tx = self.db.begin_read().map_err(storage)?;
-        let built = built_set(&tx, m)?;
+        let name = records_table(m);
+        let empty = match tx.open_table(Bytes::new(&name)) {
+            Ok(t) => t.is_empty().map_err(storage)?,
+            Err(TableError::TableDoesNotExist(_)) => true,
+            Err(e) => return Err(storage(e)),
+        };
+        let built = usable_indexes(&tx, m, empty)?;
         Ok(match index::choose(m, plan, |i| built.contains(i.path)) {
             Source::Scan => super::Explain { index: None, ranges: 0, ordered: false },
             Source::Index { index, ranges, ordered, .. } => {
@@ -358,6 +364,14 @@ fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<(
     }
     doc[..4].copy_from_slice(&(len as i32).to_le_bytes());
     Ok(())
+}
+
+/// The indexes a query may read: those filled, or all of them while there are no records.
+fn usable_indexes(tx: &redb::ReadTransaction, m: &ModelDesc, no_records: bool) -> Result<HashSet<&'static str>> {
+    if no_records {
+        return Ok(m.indexes.iter().map(|i| i.path).collect());
+    }
+    built_set(tx, m)
 }
 
 fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<HashSet<&'static str>> {
