@@ -14,7 +14,12 @@ use report::Ratio;
 use std::time::{Duration, SystemTime};
 
 const RATIOS: &[Ratio] = &[
-    Ratio { name: "encode_vs_raw_document_buf", ours: "encode/nonrel", baseline: "encode/raw_document_buf", target: 1.0 },
+    Ratio {
+        name: "encode_vs_raw_document_buf",
+        ours: "encode/nonrel",
+        baseline: "encode/raw_document_buf",
+        target: 1.0,
+    },
     Ratio { name: "encode_vs_serde", ours: "encode/nonrel", baseline: "encode/serde", target: 0.9 },
     Ratio { name: "decode_vs_serde", ours: "decode/nonrel", baseline: "decode/serde", target: 0.7 },
     Ratio { name: "get_vs_redb", ours: "get/nonrel", baseline: "get/redb_by_hand", target: 1.15 },
