@@ -56,8 +56,8 @@ pub(crate) enum Source {
         /// Whether the index order is the plan's order (its first term).
         ordered: bool,
         reverse: bool,
-        /// Whether the index alone decides the plan's filters (a count needs no records).
-        exact: bool,
+        /// The filter the index answers exactly (it need not be checked on the records).
+        served: Option<usize>,
     },
 }
 
@@ -89,7 +89,9 @@ fn at_most(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
     }
 }
 
-/// The index ranges that hold every record matching `op` (None: the index cannot serve it).
+/// The index ranges that hold exactly the records matching `op` (None: the index cannot
+/// serve it). Entries hold each list element and null for a missing field, and ranges stay
+/// within the operand's type class, so the ranges answer the lookup with MongoDB's semantics.
 fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
     // Entries hold list elements one by one, so a whole list cannot be looked up.
     let whole_list = |v: &Value| matches!(v, Value::Array(_));
@@ -129,25 +131,25 @@ fn selectivity(op: &Op) -> u8 {
 /// index in the order's first term, else a scan.
 pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan, built: impl Fn(&IndexDesc) -> bool) -> Source {
     let first_order = plan.order.first();
-    let mut best: Option<(u8, &Filter, &'static IndexDesc, Vec<KeyRange>)> = None;
-    for f in &plan.filters {
+    let mut best: Option<(u8, usize, &Filter, &'static IndexDesc, Vec<KeyRange>)> = None;
+    for (position, f) in plan.filters.iter().enumerate() {
         let Some(index) = model.index_on(&f.path).filter(|i| built(i)) else { continue };
         let Some(ranges) = ranges_for(&f.op, index.unique) else { continue };
         let score = selectivity(&f.op);
         if best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, f, index, ranges));
+            best = Some((score, position, f, index, ranges));
         }
     }
-    if let Some((_, f, index, ranges)) = best {
+    if let Some((_, position, f, index, ranges)) = best {
         let ordered = ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
-        return Source::Index { index, ranges, ordered, reverse, exact: plan.filters.len() == 1 };
+        return Source::Index { index, ranges, ordered, reverse, served: Some(position) };
     }
     if let Some(o) = first_order {
         if let Some(index) = model.index_on(&o.path).filter(|i| !i.unique && built(i)) {
             let reverse = o.direction == crate::query::Direction::Desc;
             let all = (Bound::Unbounded, Bound::Unbounded);
-            return Source::Index { index, ranges: vec![all], ordered: true, reverse, exact: plan.filters.is_empty() };
+            return Source::Index { index, ranges: vec![all], ordered: true, reverse, served: None };
         }
     }
     Source::Scan

@@ -140,8 +140,17 @@ impl Store {
                     }
                 }
             }
-            Source::Index { index, ranges, ordered, reverse, exact } => {
+            Source::Index { index, ranges, ordered, reverse, served } => {
                 run.ordered = ordered;
+                let residual: Vec<_> = plan
+                    .filters
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != served)
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                let exact = residual.is_empty();
+                run.filters = residual;
                 let iname = index_table(m, index);
                 let table = match tx.open_table(Bytes::new(&iname)) {
                     Ok(t) => t,
@@ -437,6 +446,8 @@ fn check_index(
 /// Collects the rows of a plan as candidates arrive.
 struct Run<'p> {
     plan: &'p Plan,
+    /// The filters still to check on each record.
+    filters: Vec<crate::query::Filter>,
     count_upto: Option<u64>,
     ordered: bool,
     rows: Vec<(Vec<crate::value::Value>, Row)>,
@@ -445,7 +456,7 @@ struct Run<'p> {
 
 impl<'p> Run<'p> {
     fn new(plan: &'p Plan, count_upto: Option<u64>) -> Self {
-        Run { plan, count_upto, ordered: false, rows: Vec::new(), matched: 0 }
+        Run { plan, filters: plan.filters.clone(), count_upto, ordered: false, rows: Vec::new(), matched: 0 }
     }
 
     /// How many rows the plan needs before it can stop, if it can stop early.
@@ -463,7 +474,7 @@ impl<'p> Run<'p> {
     /// Considers one record; returns whether the plan has all it needs.
     fn offer(&mut self, pk: &[u8], doc: &[u8]) -> Result<bool> {
         let key = KeyValue::from_storage(pk)?;
-        if !matches_all(&self.plan.filters, doc).map_err(|e| e.with_key(&key))? {
+        if !matches_all(&self.filters, doc).map_err(|e| e.with_key(&key))? {
             return Ok(false);
         }
         if self.count_upto.is_some() {
