@@ -9,11 +9,10 @@ use syn::{Ident, Path, Type, Visibility};
 #[darling(attributes(model), supports(struct_named))]
 pub struct ModelInput {
     pub ident: Ident,
-    pub vis: Visibility,
     pub generics: syn::Generics,
     pub data: ast::Data<(), FieldInput>,
     #[darling(default)]
-    pub collection: Option<String>,
+    pub collection: Option<syn::LitStr>,
     #[darling(default, multiple)]
     pub index: Vec<syn::LitStr>,
 }
@@ -32,6 +31,7 @@ pub struct EmbeddedInput {
 #[darling(attributes(field))]
 pub struct FieldInput {
     pub ident: Option<Ident>,
+    pub vis: Visibility,
     pub ty: Type,
     #[darling(default)]
     pub key: darling::util::Flag,
@@ -53,6 +53,7 @@ impl FieldInput {
     pub fn clone_input(&self) -> FieldInput {
         FieldInput {
             ident: self.ident.clone(),
+            vis: self.vis.clone(),
             ty: self.ty.clone(),
             key: self.key,
             rename: self.rename.clone(),

@@ -124,3 +124,22 @@ pub fn check_index_paths(paths: &[syn::LitStr], fields: &[FieldInput]) -> Result
     }
     errors.finish()
 }
+
+/// A collection name must be usable as a MongoDB collection and a redb table name.
+pub fn check_collection(collection: Option<&syn::LitStr>) -> Result<()> {
+    let Some(lit) = collection else { return Ok(()) };
+    let name = lit.value();
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name.contains('$') || name.contains('\0') {
+        Some("contains '$' or a NUL character")
+    } else if name.starts_with("system.") {
+        Some("starts with \"system.\", which MongoDB reserves")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::custom(format!("collection name {name:?} {p}")).with_span(lit)),
+        None => Ok(()),
+    }
+}

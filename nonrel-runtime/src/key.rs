@@ -499,11 +499,11 @@ impl<T> Decode for Ref<T> {
 /// `Option<Key<Self>>` makes an automatic key (assigned on first save); an integer type or
 /// `String` makes a natural key.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a key field",
-    label = "not a key type",
-    note = "a key field is `Option<Key<Self>>` (automatic), an integer type or `String` (natural)"
+    message = "`{Self}` cannot be the key field of `{M}`",
+    label = "not a key type of `{M}`",
+    note = "a key field is `Option<Key<{M}>>` (automatic), an integer type or `String` (natural)"
 )]
-pub trait KeyField: Sized {
+pub trait KeyField<M>: Sized {
     /// How keys of this field are made.
     const KIND: KeyKind;
     /// The key, if it has one (an automatic key before the first save has none).
@@ -516,16 +516,22 @@ pub trait KeyField: Sized {
     }
 }
 
+/// Reads a stored `_id` element (used by generated decoders).
+#[doc(hidden)]
+pub fn decode_id(el: &crate::codec::Element<'_>) -> Result<KeyValue> {
+    KeyValue::decode(el.ty, el.value).map_err(|e| e.with_field("_id"))
+}
+
 /// The key field of a decoded record (used by generated decoders).
 #[doc(hidden)]
-pub fn decode_key<K: KeyField>(key: Option<&KeyValue>) -> Result<K> {
+pub fn decode_key<M, K: KeyField<M>>(key: Option<&KeyValue>) -> Result<K> {
     match key {
         Some(k) => K::from_key_value(k),
         None => K::absent().ok_or_else(|| invalid("the stored record has no key".into())),
     }
 }
 
-impl<M> KeyField for Option<Key<M>> {
+impl<M> KeyField<M> for Option<Key<M>> {
     const KIND: KeyKind = KeyKind::Auto;
     fn key_value(&self) -> Option<KeyValue> {
         self.as_ref().map(|k| k.value.clone())
@@ -538,7 +544,7 @@ impl<M> KeyField for Option<Key<M>> {
     }
 }
 
-impl KeyField for String {
+impl<M> KeyField<M> for String {
     const KIND: KeyKind = KeyKind::Str;
     fn key_value(&self) -> Option<KeyValue> {
         Some(KeyValue::Str(self.clone()))
@@ -553,7 +559,7 @@ impl KeyField for String {
 
 macro_rules! int_key {
     ($($t:ty),*) => {$(
-        impl KeyField for $t {
+        impl<M> KeyField<M> for $t {
             const KIND: KeyKind = KeyKind::Int;
             fn key_value(&self) -> Option<KeyValue> {
                 i64::try_from(*self).ok().map(KeyValue::Int)
@@ -572,6 +578,11 @@ macro_rules! int_key {
 int_key!(i8, i16, i32, i64, u8, u16, u32, u64);
 
 /// Anything that names a record of `M`: its [`Key`], or the value of a natural key.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a key of `{M}`",
+    label = "not a key of `{M}`",
+    note = "a `Key<T>` or `Ref<T>` names records of `T` only; a natural key's value (`&str`, an integer) names records of the model whose key field has its type"
+)]
 pub trait AsKey<M> {
     /// The key value.
     fn as_key(&self) -> KeyValue;

@@ -94,11 +94,12 @@ pub mod __private {
     };
     pub use crate::error::ErrorKind;
     pub use crate::error::{Error, Result};
-    pub use crate::key::{decode_key, AsKey, KeyField, KeyKind, KeyValue};
+    pub use crate::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
+    pub use crate::key::Key;
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
-    pub use crate::query::{assert_storable, join, to_value, Describe, Field};
+    pub use crate::query::{join, to_value, Describe, Field, IntoLookup};
     pub use crate::value::{Extra, Value};
     pub use inventory;
     pub use std::borrow::Cow;

@@ -3,6 +3,9 @@
 //! Regenerate the expected output with `TRYBUILD=overwrite cargo test -p ui-tests`, then
 //! read every changed `.stderr`: each error must point at the user's field, attribute or
 //! expression.
+//!
+//! `tests/pending/` holds cases that do not behave as they should yet (each file says why and
+//! where it belongs); they are not run. Move one into `pass/` or `fail/<topic>/` once fixed.
 
 #[test]
 fn ui() {

@@ -15,7 +15,44 @@ pub fn derive(input: TokenStream) -> TokenStream {
     };
     match from_ast(&ast) {
         Ok(tokens) => tokens,
-        Err(e) => e.write_errors(),
+        Err(e) => {
+            let errors = e.write_errors();
+            let stub = fallback(&ast);
+            quote!(#errors #stub)
+        }
+    }
+}
+
+/// Stub impls emitted beside errors, so models holding this type report nothing more.
+fn fallback(ast: &syn::DeriveInput) -> TokenStream {
+    if !ast.generics.params.is_empty() {
+        return quote!();
+    }
+    let nr = nr();
+    let ident = &ast.ident;
+    quote! {
+        const _: () = {
+            impl #nr::Encode for #ident {
+                fn encode(&self, _: &[u8], _: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
+                    #nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Embedded derive failed"))
+                }
+            }
+            impl #nr::Decode for #ident {
+                fn decode(_: u8, _: &[u8]) -> #nr::Result<Self> {
+                    #nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Embedded derive failed"))
+                }
+            }
+            impl #nr::Describe for #ident {
+                type Path<M> = #nr::Field<M, #ident>;
+                type ListPath<M> = #nr::Field<M, #ident>;
+                fn describe<M>(path: #nr::Cow<'static, str>) -> Self::Path<M> {
+                    #nr::Field::at(path)
+                }
+                fn describe_list<M>(path: #nr::Cow<'static, str>) -> Self::ListPath<M> {
+                    #nr::Field::at(path)
+                }
+            }
+        };
     }
 }
 
@@ -38,8 +75,8 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
     let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);
-    let vis = syn::parse_quote!(pub);
-    let descriptors = fields::descriptors(all, &vis, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self));
+    let descriptors = fields::descriptors(all, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self));
+    let paths = quote::format_ident!("{}Path", ident);
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -64,13 +101,23 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
             }
 
             /// Paths into the embedded model, for filters and ordering.
-            pub struct __Paths<M> {
+            pub struct #paths<M> {
                 path: #nr::Cow<'static, str>,
                 _model: #nr::PhantomData<fn() -> M>,
             }
 
-            impl<M> __Paths<M> {
+            impl<M> #paths<M> {
                 #descriptors
+
+                /// Equal to the whole embedded value.
+                pub fn eq(&self, v: impl #nr::IntoLookup<#ident>) -> #nr::Condition<M> {
+                    self.value().eq(v)
+                }
+
+                /// Not equal to the whole embedded value.
+                pub fn ne(&self, v: impl #nr::IntoLookup<#ident>) -> #nr::Condition<M> {
+                    self.value().ne(v)
+                }
 
                 /// Null or missing (`true`), or present (`false`).
                 pub fn isnull(&self, is_null: bool) -> #nr::Condition<M> {
@@ -85,13 +132,13 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
 
             #[automatically_derived]
             impl #nr::Describe for #ident {
-                type Path<M> = __Paths<M>;
-                type ListPath<M> = __Paths<M>;
-                fn describe<M>(path: #nr::Cow<'static, str>) -> __Paths<M> {
-                    __Paths { path, _model: #nr::PhantomData }
+                type Path<M> = #paths<M>;
+                type ListPath<M> = #paths<M>;
+                fn describe<M>(path: #nr::Cow<'static, str>) -> #paths<M> {
+                    #paths { path, _model: #nr::PhantomData }
                 }
-                fn describe_list<M>(path: #nr::Cow<'static, str>) -> __Paths<M> {
-                    __Paths { path, _model: #nr::PhantomData }
+                fn describe_list<M>(path: #nr::Cow<'static, str>) -> #paths<M> {
+                    #paths { path, _model: #nr::PhantomData }
                 }
             }
         };

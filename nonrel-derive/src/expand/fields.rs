@@ -18,7 +18,7 @@ pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
     });
     let extra = fields.iter().filter(|f| f.extra.is_present()).map(|f| {
         let ident = f.ident();
-        quote!(#nr::Extra::write_to(&self.#ident, __out);)
+        quote_spanned!(f.ty.span()=> #nr::Extra::write_to(&self.#ident, __out);)
     });
     quote! {
         let __start = #nr::begin_document(__out);
@@ -37,7 +37,7 @@ pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenS
     let nr = nr();
     let slots = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let (slot, ty) = (slot(f), &f.ty);
-        quote!(let mut #slot: #nr::Option<#ty> = #nr::None;)
+        quote_spanned!(ty.span()=> let mut #slot: #nr::Option<#ty> = #nr::None;)
     });
     let arms = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let slot = slot(f);
@@ -77,13 +77,13 @@ pub fn constructor(fields: &[FieldInput], key: Option<TokenStream>) -> TokenStre
         let value = if f.key.is_present() {
             key.clone().unwrap_or_default()
         } else if f.extra.is_present() {
-            quote!(__extra)
+            quote_spanned!(ty.span()=> __extra)
         } else if f.skip.is_present() {
             quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
         } else {
             let (slot, name) = (slot(f), f.stored_name());
             match &f.default {
-                None => quote!(#nr::missing_field(#slot, #name)?),
+                None => quote_spanned!(ty.span()=> #nr::missing_field(#slot, #name)?),
                 Some(Override::Inherit) => {
                     quote_spanned!(ty.span()=> #slot.unwrap_or_else(<#ty as ::core::default::Default>::default))
                 }
@@ -112,14 +112,13 @@ pub fn field_descs(fields: &[FieldInput]) -> TokenStream {
 /// model type `model`.
 pub fn descriptors(
     fields: &[FieldInput],
-    vis: &syn::Visibility,
     model: &TokenStream,
     base: impl Fn(&str) -> TokenStream,
     receiver: TokenStream,
 ) -> TokenStream {
     let nr = nr();
     let fns = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let (ident, ty) = (f.ident(), &f.ty);
+        let (ident, ty, vis) = (f.ident(), &f.ty, &f.vis);
         let name = f.stored_name();
         let doc = format!("The descriptor of field `{name}`, for filters and ordering.");
         let path = base(&name);

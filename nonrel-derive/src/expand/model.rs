@@ -33,6 +33,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
     errors.handle(check::check_names(&fields));
     errors.handle(check::check_field_attrs(&fields, true));
     errors.handle(check::check_index_paths(&input.index, &fields));
+    errors.handle(check::check_collection(input.collection.as_ref()));
     let key = errors.handle(check::check_key(&input.ident, &fields));
     errors.finish()?;
     Ok(expand(&input, &fields, key.expect("checked")))
@@ -61,21 +62,23 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
         }
     }
     let name = ident.to_string();
-    let collection = input.collection.clone().unwrap_or_else(|| default_collection(ident));
+    let collection = input.collection.as_ref().map_or_else(|| default_collection(ident), syn::LitStr::value);
     let (key_ident, key_ty) = (key.ident(), &key.ty);
     let key_name = key_ident.to_string();
     let field_descs = fields::field_descs(&all);
     let indexes = index_descs(input, &all);
     let has_extra = all.iter().any(|f| f.extra.is_present());
     let encode = fields::encode_body(&all);
-    let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_field(&__el, "_id")?),);
+    let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?),);
     let decode = fields::decode_loop(&all, quote!(#nr::Elements::new(__doc)?), key_arm);
-    let key_init = quote!(#nr::decode_key(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
+    let key_init = quote_spanned!(key_ty.span()=>
+        #nr::decode_key::<#ident, #key_ty>(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
     let construct = fields::constructor(&all, Some(key_init));
     let model_ty = quote!(#ident);
-    let descriptors = fields::descriptors(&all, &input.vis, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!());
+    let descriptors = fields::descriptors(&all, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!());
     let as_key = natural_key_impls(ident, key_ty);
-    let key_kind = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField>::KIND);
+    let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
+    let key_kind = quote!(#key_field::KIND);
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -90,11 +93,11 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
                 };
 
                 fn key_value(&self) -> #nr::Option<#nr::KeyValue> {
-                    #nr::KeyField::key_value(&self.#key_ident)
+                    #key_field::key_value(&self.#key_ident)
                 }
 
                 fn set_key_value(&mut self, key: #nr::KeyValue) -> #nr::Result<()> {
-                    self.#key_ident = #nr::KeyField::from_key_value(&key)?;
+                    self.#key_ident = #key_field::from_key_value(&key)?;
                     #nr::Ok(())
                 }
 
@@ -135,13 +138,15 @@ fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
 /// Natural keys can be passed by value: `db.get::<User>("ann")`.
 fn natural_key_impls(model: &syn::Ident, key_ty: &syn::Type) -> TokenStream {
     let nr = nr();
-    let is_option = matches!(key_ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Option"));
-    if is_option {
-        return quote!();
-    }
-    let is_string = matches!(key_ty, syn::Type::Path(p) if p.path.is_ident("String"));
-    let body =
-        quote!(#nr::KeyField::key_value(self).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new())));
+    const NATURAL: [&str; 9] = ["String", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
+    let natural = match key_ty {
+        syn::Type::Path(p) => p.path.get_ident().map(|i| i.to_string()).filter(|i| NATURAL.contains(&i.as_str())),
+        _ => None,
+    };
+    let Some(natural) = natural else { return quote!() };
+    let is_string = natural == "String";
+    let key_field = quote!(<#key_ty as #nr::KeyField<#model>>);
+    let body = quote!(#key_field::key_value(self).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new())));
     let str_impl = is_string.then(|| {
         quote! {
             #[automatically_derived]
@@ -163,7 +168,7 @@ fn natural_key_impls(model: &syn::Ident, key_ty: &syn::Type) -> TokenStream {
         impl #nr::AsKey<#model> for &#key_ty {
             fn as_key(&self) -> #nr::KeyValue {
                 let this: &#key_ty = self;
-                #nr::KeyField::key_value(this).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new()))
+                #key_field::key_value(this).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new()))
             }
         }
         #str_impl
@@ -178,8 +183,14 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
     let nr = nr();
     let ident = &ast.ident;
     let name = ident.to_string();
+    let descriptors = fallback_descriptors(ast);
     quote! {
         const _: () = {
+            #[automatically_derived]
+            impl #ident {
+                #descriptors
+            }
+
             impl #nr::Model for #ident {
                 const DESC: &'static #nr::ModelDesc = &#nr::ModelDesc {
                     name: #name,
@@ -198,4 +209,25 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
             }
         };
     }
+}
+
+/// Descriptor functions for every named field, read straight from the syntax tree, so that
+/// queries written against a model with an attribute mistake report only that mistake.
+fn fallback_descriptors(ast: &syn::DeriveInput) -> TokenStream {
+    let nr = nr();
+    let syn::Data::Struct(syn::DataStruct { fields: syn::Fields::Named(named), .. }) = &ast.data else {
+        return quote!();
+    };
+    let model = &ast.ident;
+    let fns = named.named.iter().filter_map(|f| {
+        let (ident, ty, vis) = (f.ident.as_ref()?, &f.ty, &f.vis);
+        let name = ident.to_string();
+        Some(quote! {
+            #[allow(dead_code)]
+            #vis fn #ident() -> <#ty as #nr::Describe>::Path<#model> {
+                <#ty as #nr::Describe>::describe(#nr::Cow::Borrowed(#name))
+            }
+        })
+    });
+    quote!(#(#fns)*)
 }

@@ -311,13 +311,13 @@ pub(crate) fn sub_elements<'a>(ty: u8, want: u8, value: &'a [u8]) -> Result<Elem
 
 /// Decodes a field, naming it in any error.
 #[inline]
-pub fn decode_field<T: Decode>(el: &Element<'_>, field: &str) -> Result<T> {
+pub fn decode_field<T: crate::query::Describe>(el: &Element<'_>, field: &str) -> Result<T> {
     T::decode(el.ty, el.value).map_err(|e| e.with_field(field))
 }
 
 /// A field's value when it is absent from a document.
 #[inline]
-pub fn missing_field<T: Decode>(slot: Option<T>, field: &str) -> Result<T> {
+pub fn missing_field<T: crate::query::Describe>(slot: Option<T>, field: &str) -> Result<T> {
     match slot {
         Some(v) => Ok(v),
         None => T::when_missing()
@@ -327,7 +327,7 @@ pub fn missing_field<T: Decode>(slot: Option<T>, field: &str) -> Result<T> {
 
 /// Encodes a field, naming it in any error.
 #[inline]
-pub fn encode_field<T: Encode + ?Sized>(v: &T, name: &[u8], field: &str, out: &mut Vec<u8>) -> Result<()> {
+pub fn encode_field<T: crate::query::Describe>(v: &T, name: &[u8], field: &str, out: &mut Vec<u8>) -> Result<()> {
     v.encode(name, out).map_err(|e| e.with_field(field))
 }
 

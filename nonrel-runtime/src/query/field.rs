@@ -258,7 +258,7 @@ list_containable!(Vec<T>, BTreeSet<T>, HashSet<T, S>);
     note = "supported: bool, integers, f32, f64, String, Decimal, DateTime<Utc>, Blob, Value, ObjectId, Key<T>, Ref<T>, Option<T>, Vec<T>, BTreeSet<T>, HashSet<T>, BTreeMap<String, T>, HashMap<String, T>, Box<T>, and types with #[derive(Embedded)]",
     note = "mark a field that is not stored with #[field(skip)]"
 )]
-pub trait Describe {
+pub trait Describe: Encode + Decode {
     /// The descriptor of a field of this type in model `M`.
     type Path<M>;
     /// The descriptor of a list of this type in model `M`.
@@ -337,7 +337,10 @@ impl<K> Ordered for Key<K> {}
 
 macro_rules! generic_plain {
     ($($t:ident < $($p:ident),* >),* $(,)?) => {$(
-        impl<$($p),*> Describe for $t<$($p),*> {
+        impl<$($p),*> Describe for $t<$($p),*>
+        where
+            Self: Encode + Decode,
+        {
             type Path<M> = Field<M, $t<$($p),*>>;
             type ListPath<M> = Field<M, Vec<$t<$($p),*>>>;
             fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
@@ -352,7 +355,10 @@ macro_rules! generic_plain {
 
 generic_plain!(Key<K>, Ref<K>, BTreeSet<T>, HashSet<T, S>, BTreeMap<K, V>, HashMap<K, V, S>);
 
-impl<T: Describe> Describe for Vec<T> {
+impl<T: Describe> Describe for Vec<T>
+where
+    Self: Encode + Decode,
+{
     type Path<M> = T::ListPath<M>;
     type ListPath<M> = Field<M, Vec<Vec<T>>>;
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
@@ -363,7 +369,10 @@ impl<T: Describe> Describe for Vec<T> {
     }
 }
 
-impl<T: Describe> Describe for Option<T> {
+impl<T: Describe> Describe for Option<T>
+where
+    Self: Encode + Decode,
+{
     type Path<M> = T::Path<M>;
     type ListPath<M> = T::ListPath<M>;
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
@@ -374,7 +383,10 @@ impl<T: Describe> Describe for Option<T> {
     }
 }
 
-impl<T: Describe> Describe for Box<T> {
+impl<T: Describe> Describe for Box<T>
+where
+    Self: Encode + Decode,
+{
     type Path<M> = T::Path<M>;
     type ListPath<M> = T::ListPath<M>;
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
@@ -390,7 +402,3 @@ impl<T: Describe> Describe for Box<T> {
 pub fn join(parent: &str, name: &'static str) -> Cow<'static, str> {
     Cow::Owned(format!("{parent}.{name}"))
 }
-
-/// Checks at compile time that a field type can be stored and read.
-#[doc(hidden)]
-pub fn assert_storable<T: Encode + Decode + Describe>() {}

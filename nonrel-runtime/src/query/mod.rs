@@ -4,5 +4,5 @@ pub mod eval;
 mod field;
 mod plan;
 
-pub use field::{assert_storable, join, to_value, Containable, Describe, Field, IntoLookup, Ordered, Text};
+pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Ordered, Text};
 pub use plan::{Condition, Direction, Filter, Op, Order, OrderBy, Plan, Query};

@@ -81,7 +81,7 @@ struct Everything {
     object_id: ObjectId,
     #[field(rename = "pub")]
     published: bool,
-    #[field(rename = "r#type")]
+    #[field(rename = "type")]
     kind: String,
     r#match: String,
     #[field(skip)]

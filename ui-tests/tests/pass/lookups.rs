@@ -126,7 +126,15 @@ fn conditions(ann: Key<User>, post: Key<Post>, now: DateTime<Utc>) -> Query<Post
 }
 
 fn whole_embedded_value() -> Query<Post> {
-    Query::<Post>::new().filter(Post::comment().address().value().isnull(false))
+    Query::<Post>::new()
+        .filter(Post::comment().address().value().isnull(false))
+        .filter(Post::comment().address().value().eq(Address { city: "Berlin".into() }))
+        .filter(Post::comments().value().ne(Comment {
+            author: "eve".into(),
+            votes: 0,
+            address: Address { city: "Oslo".into() },
+            replies: Vec::new(),
+        }))
 }
 
 async fn database_calls(db: Database<nonrel_runtime::Embedded>, post: Key<Post>) -> nonrel_runtime::Result<()> {
@@ -134,11 +142,11 @@ async fn database_calls(db: Database<nonrel_runtime::Embedded>, post: Key<Post>)
     let _: Option<Post> = db.get(post.clone()).await?;
     let _: Option<User> = db.get::<User>("ann").await?;
     let _: Option<User> = db.get::<User>(String::from("ann")).await?;
-    let _: Option<Counter> = db.get::<Counter>(7i64).await?;
+    let _: Option<Counter> = db.get::<Counter>(7).await?;
     let _: Vec<Option<Post>> = db.get_many::<Post, _>([post.clone()]).await?;
     let found: Vec<Post> = db.query::<Post>().filter(Post::tags().contains("rust")).await?;
     let _ = found;
-    let _ = db.query::<User>().filter(User::age().gte(18u8)).count_upto(100).await?;
+    let _ = db.query::<User>().filter(User::age().gte(18)).count_upto(100).await?;
     let _ = db.delete(post).await?;
     Ok(())
 }
@@ -151,5 +159,5 @@ fn main() {
     assert!(plan.filters.iter().any(|f| f.path == "comments.replies.replies.votes"));
     assert!(plan.filters.iter().any(|f| f.path == "by_lang.en.author"));
     assert!(whole_embedded_value().plan().is_ok());
-    drop(database_calls);
+    let _ = database_calls;
 }

@@ -1,5 +1,4 @@
-//! Models in modules: descriptors are as visible as the model, and a private embedded type
-//! behind a private field does not leak through a public descriptor.
+//! A public model in a module, with public and private fields, queried from outside.
 
 #![deny(warnings)]
 

@@ -1,0 +1,10 @@
+use nonrel_runtime::Embedded;
+
+#[derive(Embedded)]
+struct Comment {
+    #[field(key)]
+    id: i64,
+    text: String,
+}
+
+fn main() {}

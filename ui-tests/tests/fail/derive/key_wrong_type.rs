@@ -1,0 +1,10 @@
+use nonrel_runtime::{Key, Model};
+
+#[derive(Model)]
+struct Post {
+    #[field(key)]
+    id: Key<Post>,
+    title: String,
+}
+
+fn main() {}

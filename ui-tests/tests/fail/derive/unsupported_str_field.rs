@@ -1,0 +1,10 @@
+use nonrel_runtime::{Key, Model};
+
+#[derive(Model)]
+struct Label {
+    #[field(key)]
+    id: Option<Key<Label>>,
+    text: &'static str,
+}
+
+fn main() {}
