@@ -97,6 +97,39 @@ pub struct IntegrityProblem {
     pub message: String,
 }
 
+/// One atomic update operation on the records a plan matches (F17).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateOp {
+    /// Dotted path of the field (not through a list).
+    pub path: std::borrow::Cow<'static, str>,
+    /// What to do.
+    pub kind: UpdateKind,
+    /// The operand.
+    pub value: Value,
+}
+
+/// The kinds of update operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// Set the field to the value.
+    Set,
+    /// Add the value to a number (a missing field counts as 0).
+    Inc,
+    /// Append the value to a list (a missing field counts as empty).
+    Push,
+    /// Remove every element equal to the value from a list.
+    Pull,
+}
+
+/// What an update did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateCounts {
+    /// Records the filter matched.
+    pub matched: u64,
+    /// Records whose stored document changed.
+    pub modified: u64,
+}
+
 /// A store nonrel can run models on. See the [module docs](self) for how to write one.
 pub trait Backend: Send + Sync + 'static {
     /// The backend's name, for messages.
@@ -112,6 +145,11 @@ pub trait Backend: Send + Sync + 'static {
         items: Vec<PutItem>,
         mode: WriteMode,
     ) -> impl Future<Output = Result<Vec<KeyValue>>> + Send;
+
+    /// The most values one `in` lookup may carry; the runtime splits larger ones (F13).
+    fn max_in_values(&self) -> usize {
+        usize::MAX
+    }
 
     /// Reads one record's document.
     fn get(&self, model: &'static ModelDesc, key: KeyValue) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
@@ -136,6 +174,19 @@ pub trait Backend: Send + Sync + 'static {
         plan: Plan,
         upto: Option<u64>,
     ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Applies update operations to every record the plan matches, in the store, without a
+    /// read-modify-write in the caller; index entries follow.
+    fn update(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+        ops: Vec<UpdateOp>,
+    ) -> impl Future<Output = Result<UpdateCounts>> + Send;
+
+    /// Creates every declared index of `models` that does not exist yet (idempotent); returns
+    /// how many declared indexes were processed.
+    fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<u64>> + Send;
 
     /// Checks every declared index of `models` against the records.
     fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<IntegrityReport>> + Send;

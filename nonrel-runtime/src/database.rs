@@ -40,11 +40,12 @@ use std::sync::Arc;
 /// ```
 pub struct Database<B> {
     backend: Arc<B>,
+    max_in: Option<usize>,
 }
 
 impl<B> Clone for Database<B> {
     fn clone(&self) -> Self {
-        Database { backend: self.backend.clone() }
+        Database { backend: self.backend.clone(), max_in: self.max_in }
     }
 }
 
@@ -99,7 +100,18 @@ fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
 impl<B: Backend> Database<B> {
     /// A database on an opened backend.
     pub fn new(backend: B) -> Self {
-        Database { backend: Arc::new(backend) }
+        Database { backend: Arc::new(backend), max_in: None }
+    }
+
+    /// Splits `in` lookups with more than `n` values into several queries whose results are
+    /// merged, de-duplicated and ordered as one (F13). The default is the backend's limit.
+    pub fn with_max_in_values(mut self, n: usize) -> Self {
+        self.max_in = Some(n.max(1));
+        self
+    }
+
+    fn max_in(&self) -> usize {
+        self.max_in.unwrap_or_else(|| self.backend.max_in_values())
     }
 
     /// The backend, for what only it can do.
@@ -185,6 +197,44 @@ impl<B: Backend> Database<B> {
     pub async fn rebuild_indexes(&self) -> Result<u64> {
         self.backend.rebuild_indexes(all_models()?).await
     }
+
+    /// Creates every declared index of every registered model that does not exist yet
+    /// (idempotent; never done implicitly by a save or a query on stores with native indexes).
+    pub async fn sync_indexes(&self) -> Result<u64> {
+        self.backend.sync_indexes(all_models()?).await
+    }
+
+    /// Copies every record of `M` to another database, keys and data exactly (F18); returns
+    /// how many were copied.
+    pub async fn copy_to<M: Model, B2: Backend>(&self, to: &Database<B2>) -> Result<u64> {
+        self.copy_model_to(M::DESC, to).await
+    }
+
+    /// Copies every record of every registered model to another database (F18).
+    pub async fn copy_all_to<B2: Backend>(&self, to: &Database<B2>) -> Result<u64> {
+        let mut n = 0;
+        for m in all_models()? {
+            n += self.copy_model_to(m, to).await?;
+        }
+        Ok(n)
+    }
+
+    async fn copy_model_to<B2: Backend>(&self, m: &'static ModelDesc, to: &Database<B2>) -> Result<u64> {
+        const BATCH: usize = 1000;
+        let rows = self.backend.query(m, crate::query::Plan::default()).await?;
+        let n = rows.len() as u64;
+        let mut items = Vec::with_capacity(BATCH.min(rows.len()));
+        for row in rows {
+            items.push(PutItem { key: row.key, doc: row.doc });
+            if items.len() == BATCH {
+                to.backend.put(m, std::mem::take(&mut items), WriteMode::Upsert).await?;
+            }
+        }
+        if !items.is_empty() {
+            to.backend.put(m, items, WriteMode::Upsert).await?;
+        }
+        Ok(n)
+    }
 }
 
 /// Every registered model.
@@ -262,10 +312,29 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         self
     }
 
+    /// Atomic update operations on the matching records (F17).
+    pub fn update(self) -> crate::update::UpdateBuilder<'db, B, M> {
+        crate::update::UpdateBuilder::new(self)
+    }
+
+    pub(crate) async fn run_update(self, ops: Vec<crate::backend::UpdateOp>) -> Result<crate::backend::UpdateCounts> {
+        let plan = self.query.plan()?.clone();
+        self.db.backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))
+    }
+
+    /// Runs the plan, splitting `in` lookups larger than the backend takes (F13).
+    async fn run(&self) -> Result<Vec<Row>> {
+        let plan = self.query.plan()?.clone();
+        let max_in = self.db.max_in();
+        if !crate::split::needs_split(&plan, max_in) {
+            return self.db.backend.query(M::DESC, plan).await;
+        }
+        crate::split::query(&*self.db.backend, M::DESC, plan, max_in).await
+    }
+
     /// The matching rows: records with their related selections and annotations.
     pub async fn rows(self) -> Result<Vec<Record<M>>> {
-        let plan = self.query.plan()?.clone();
-        let rows = self.db.backend.query(M::DESC, plan).await?;
+        let rows = self.run().await?;
         rows.into_iter()
             .map(|r| {
                 let record = decode(r.key.as_ref(), &r.doc)?;
@@ -276,8 +345,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
 
     /// The matching records.
     pub async fn all(self) -> Result<Vec<M>> {
-        let plan = self.query.plan()?.clone();
-        let rows = self.db.backend.query(M::DESC, plan).await?;
+        let rows = self.run().await?;
         rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
     }
 
@@ -312,7 +380,12 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
             return Ok(0);
         }
         let upto = cap.map(|c| c.saturating_add(offset));
-        let found = self.db.backend.count(M::DESC, plan, upto).await?;
+        let max_in = self.db.max_in();
+        let found = if crate::split::needs_split(&plan, max_in) {
+            crate::split::count(&*self.db.backend, M::DESC, plan, upto, max_in).await?
+        } else {
+            self.db.backend.count(M::DESC, plan, upto).await?
+        };
         let after_offset = found.saturating_sub(offset);
         Ok(cap.map_or(after_offset, |c| after_offset.min(c)))
     }

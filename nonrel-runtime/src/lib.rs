@@ -72,17 +72,24 @@ mod value;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "mongodb")]
+pub mod mongo;
+mod split;
+mod update;
 
-pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row};
+pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
 pub use chrono::{self, DateTime, Utc};
 pub use database::{Database, QueryBuilder, Record};
 pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
 pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc};
+#[cfg(feature = "mongodb")]
+pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Model};
 pub use query::{Condition, Field, Order, Query};
 pub use rust_decimal::{self, Decimal};
+pub use update::UpdateBuilder;
 pub use value::{Blob, Extra, Value};
 
 /// Items the derives' generated code names. Not a public API.

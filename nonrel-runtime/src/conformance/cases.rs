@@ -476,3 +476,69 @@ pub async fn integrity_check_and_rebuild<B: Backend>(db: &Database<B>) {
     assert!(db.integrity_check().await.unwrap().is_ok());
     assert_eq!(db.query::<Post>().filter(Post::tags().contains("rust")).count().await.unwrap(), 1);
 }
+
+/// `in` lookups larger than the limit are split, merged, de-duplicated and ordered (F13).
+pub async fn large_in_lookups_are_split<B: Backend>(db: &Database<B>) {
+    seed(db).await;
+    let small = db.clone().with_max_in_values(2);
+    let views = [300i64, 0, 45, 7, 45, 1000, 120];
+    let whole =
+        db.query::<Post>().filter(Post::views().is_in(views)).order_by(Post::views_plain().desc()).all().await.unwrap();
+    let split = small
+        .query::<Post>()
+        .filter(Post::views().is_in(views))
+        .order_by(Post::views_plain().desc())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(titles(&split), titles(&whole));
+    assert_eq!(split.len(), 6, "no duplicates");
+    let paged = small
+        .query::<Post>()
+        .filter(Post::views_plain().is_in(views))
+        .order_by(Post::views().asc())
+        .offset(1)
+        .limit(3)
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(titles(&paged), ["Go channels", "Rust async", "Ruby blocks"]);
+    let titles_in = ["Go channels", "Rust async", "nope", "Ruby blocks", "Go channels", "rusty tools"];
+    assert_eq!(small.query::<Post>().filter(Post::title().is_in(titles_in)).count().await.unwrap(), 4);
+    assert_eq!(small.query::<Post>().filter(Post::title_plain().is_in(titles_in)).count_upto(2).await.unwrap(), 2);
+}
+
+/// Updates run in the store, return matched and modified counts, and keep indexes right (F17).
+pub async fn atomic_updates<B: Backend>(db: &Database<B>) {
+    seed(db).await;
+    let rust = || db.query::<Post>().filter(Post::tags().contains("rust"));
+    let done = rust().update().inc(Post::views(), 1000).push(Post::tags(), "hot").await.unwrap();
+    assert_eq!((done.matched, done.modified), (2, 2));
+    let hot =
+        db.query::<Post>().filter(Post::tags().contains("hot")).order_by(Post::views().asc()).all().await.unwrap();
+    assert_eq!(titles(&hot), ["Rust async", "Rust ownership"]);
+    assert_eq!(hot[0].views, 1045);
+    assert_eq!(db.query::<Post>().filter(Post::views().gte(1000)).count().await.unwrap(), 2, "the index follows");
+    let done =
+        db.query::<Post>().filter(Post::title().eq("Go channels")).update().set(Post::title(), "Go").await.unwrap();
+    assert_eq!((done.matched, done.modified), (1, 1));
+    assert!(db.query::<Post>().filter(Post::title().eq("Go")).exists().await.unwrap());
+    assert!(!db.query::<Post>().filter(Post::title().eq("Go channels")).exists().await.unwrap());
+    let same = db.query::<Post>().filter(Post::title().eq("Go")).update().set(Post::title(), "Go").await.unwrap();
+    assert_eq!((same.matched, same.modified), (1, 0));
+    let pulled = db.query::<Post>().update().pull(Post::tags(), "async").await.unwrap();
+    assert_eq!((pulled.matched, pulled.modified), (6, 2));
+    assert_eq!(db.query::<Post>().filter(Post::tags().contains("async")).count().await.unwrap(), 0);
+    let none = db.query::<Post>().filter(Post::views().gt(1_000_000)).update().inc(Post::views(), 1).await.unwrap();
+    assert_eq!((none.matched, none.modified), (0, 0));
+    let err = db.query::<Post>().update().set(Post::views(), 1).inc(Post::views(), 1).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let mut ann = User { username: "ann".into(), email: "a@x".into(), age: 1 };
+    let mut bob = User { username: "bob".into(), email: "b@x".into(), age: 2 };
+    db.save(&mut ann).await.unwrap();
+    db.save(&mut bob).await.unwrap();
+    let err = db.query::<User>().filter(User::email().eq("b@x")).update().set(User::email(), "a@x").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+    assert_eq!(db.get::<User>("bob").await.unwrap().unwrap().email, "b@x");
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}

@@ -15,7 +15,7 @@ mod index;
 mod keys;
 mod store;
 
-use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
+use crate::backend::{Backend, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyKind, KeyValue};
 use crate::model::ModelDesc;
@@ -143,6 +143,14 @@ impl Backend for Embedded {
             return self.blocking(move |s| s.run(model, &plan, upto).map(|r| r.1)).await;
         }
         self.store.run(model, &plan, upto).map(|r| r.1)
+    }
+
+    async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
+        self.blocking(move |s| s.update(model, &plan, &ops)).await
+    }
+
+    async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        self.blocking(move |s| s.sync_indexes(&models)).await
     }
 
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {

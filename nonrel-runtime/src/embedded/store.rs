@@ -1,7 +1,7 @@
 //! The synchronous redb operations behind the embedded backend.
 
 use super::index::{self, Source};
-use crate::backend::{IntegrityProblem, IntegrityReport, PutItem, Row, WriteMode};
+use crate::backend::{IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
 use crate::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
@@ -185,6 +185,48 @@ impl Store {
         Ok((run.finish(), run.matched))
     }
 
+    /// Applies update operations to every matching record in one write transaction.
+    pub(crate) fn update(&self, m: &'static ModelDesc, plan: &Plan, ops: &[UpdateOp]) -> Result<UpdateCounts> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let mut counts = UpdateCounts::default();
+        {
+            let name = records_table(m);
+            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut indexes = open_indexes(&tx, m, &records)?;
+            for pk in candidates(m, plan, &records, &indexes)? {
+                let Some(old) = records.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec()) else {
+                    continue;
+                };
+                let key = KeyValue::from_storage(&pk)?;
+                if !matches_all(&plan.filters, &old).map_err(|e| e.with_key(&key))? {
+                    continue;
+                }
+                counts.matched += 1;
+                let new = crate::update::apply(&old, ops).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                if new != old {
+                    counts.modified += 1;
+                    write_one(m, &mut records, &mut indexes, &key, new, WriteMode::Upsert)
+                        .map_err(|e| e.with_model(m.name).with_key(&key))?;
+                }
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(counts)
+    }
+
+    /// Fills every declared index not filled yet.
+    pub(crate) fn sync_indexes(&self, models: &[&'static ModelDesc]) -> Result<u64> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let mut n = 0;
+        for &m in models.iter().filter(|m| !m.indexes.is_empty()) {
+            let name = records_table(m);
+            let records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            n += open_indexes(&tx, m, &records)?.len() as u64;
+        }
+        tx.commit().map_err(storage)?;
+        Ok(n)
+    }
+
     /// How `run` would read a plan's candidates.
     pub(crate) fn explain(&self, m: &'static ModelDesc, plan: &Plan) -> Result<super::Explain> {
         let tx = self.db.begin_read().map_err(storage)?;
@@ -244,6 +286,38 @@ impl Store {
 }
 
 type Indexes<'tx> = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;
+
+/// The keys of the records a plan may match, read inside a write transaction (the caller
+/// checks the filters on each record).
+fn candidates(
+    m: &'static ModelDesc,
+    plan: &Plan,
+    records: &Table<'_, &'static [u8], &'static [u8]>,
+    indexes: &Indexes<'_>,
+) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    match index::choose(m, plan, |_| true) {
+        Source::Index { index, ranges, .. } => {
+            let (_, table) = indexes.iter().find(|(d, _)| std::ptr::eq(*d, index)).expect("every index is open");
+            let mut seen = HashSet::new();
+            for (lo, hi) in &ranges {
+                let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
+                for entry in table.range::<&[u8]>(bounds).map_err(storage)? {
+                    let pk = entry.map_err(storage)?.1.value().to_vec();
+                    if seen.insert(pk.clone()) {
+                        out.push(pk);
+                    }
+                }
+            }
+        }
+        Source::Scan => {
+            for item in records.iter().map_err(storage)? {
+                out.push(item.map_err(storage)?.0.value().to_vec());
+            }
+        }
+    }
+    Ok(out)
+}
 
 /// Opens the model's index tables, filling any index declared after records were written.
 fn open_indexes<'tx>(

@@ -32,6 +32,10 @@ impl<M, T> Field<M, T> {
         &self.path
     }
 
+    pub(crate) fn into_path(self) -> Cow<'static, str> {
+        self.path
+    }
+
     fn condition(self, op: Result<Op>) -> Condition<M> {
         Condition::new(self.path, op)
     }

@@ -1,0 +1,145 @@
+//! Plans and documents in MongoDB's terms.
+
+use crate::codec::{self, begin_document, end_document, Elements, Encode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::KeyValue;
+use crate::query::{Direction, Filter, Op, Plan};
+use crate::value::Value;
+use bson::{Document, RawDocument};
+
+/// A document built as a `Value` tree, as the driver's `Document`.
+pub(crate) fn document(fields: Vec<(String, Value)>) -> Result<Document> {
+    let bytes = raw_document(fields)?;
+    let raw = RawDocument::from_bytes(&bytes).map_err(driver_bson)?;
+    Document::try_from(raw).map_err(driver_bson)
+}
+
+/// A document built as a `Value` tree, as BSON bytes.
+pub(crate) fn raw_document(fields: Vec<(String, Value)>) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    let start = begin_document(&mut out);
+    for (k, v) in &fields {
+        v.encode(&codec::cname(k)?, &mut out)?;
+    }
+    end_document(&mut out, start)?;
+    Ok(out)
+}
+
+fn driver_bson(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Encode, format!("document rejected by the driver: {e}"))
+}
+
+/// `v` as the value of a key (`_id`).
+pub(crate) fn key_value(k: &KeyValue) -> Value {
+    match k {
+        KeyValue::Int(n) => Value::Int64(*n),
+        KeyValue::Str(s) => Value::String(s.clone()),
+        KeyValue::ObjectId(o) => Value::ObjectId(*o),
+    }
+}
+
+/// A filter on `_id` for these keys.
+pub(crate) fn keys_filter(keys: &[KeyValue]) -> Result<Document> {
+    let ids = Value::Array(keys.iter().map(key_value).collect());
+    document(vec![("_id".into(), Value::Document(vec![("$in".into(), ids)]))])
+}
+
+fn op(name: &str, v: Value) -> Value {
+    Value::Document(vec![(name.into(), v)])
+}
+
+/// A regex matching text that contains (or starts with) `s` literally.
+fn regex(s: &str, anchored: bool) -> Value {
+    let mut pattern = String::with_capacity(s.len() + 1);
+    if anchored {
+        pattern.push('^');
+    }
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}/".contains(c) {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    let mut bytes = pattern.into_bytes();
+    bytes.retain(|&b| b != 0);
+    bytes.extend_from_slice(b"\0\0");
+    Value::Raw(0x0B, bytes)
+}
+
+fn condition(f: &Filter) -> Value {
+    match &f.op {
+        Op::Eq(v) | Op::Has(v) => v.clone(),
+        Op::Ne(v) => op("$ne", v.clone()),
+        Op::In(vs) => op("$in", Value::Array(vs.clone())),
+        Op::Gt(v) => op("$gt", v.clone()),
+        Op::Gte(v) => op("$gte", v.clone()),
+        Op::Lt(v) => op("$lt", v.clone()),
+        Op::Lte(v) => op("$lte", v.clone()),
+        Op::Range(lo, hi) => Value::Document(vec![("$gte".into(), lo.clone()), ("$lte".into(), hi.clone())]),
+        Op::IsNull(true) => Value::Null,
+        Op::IsNull(false) => op("$ne", Value::Null),
+        Op::StartsWith(p) => op("$regex", regex(p, true)),
+        Op::Contains(s) => op("$regex", regex(s, false)),
+    }
+}
+
+/// The filter document of a plan: every condition under `$and`.
+pub(crate) fn filter(plan: &Plan) -> Result<Document> {
+    let terms: Vec<Value> =
+        plan.filters.iter().map(|f| Value::Document(vec![(f.path.to_string(), condition(f))])).collect();
+    if terms.is_empty() {
+        return Ok(Document::new());
+    }
+    document(vec![("$and".into(), Value::Array(terms))])
+}
+
+/// The sort document of a plan, the key breaking ties.
+pub(crate) fn sort(plan: &Plan) -> Result<Document> {
+    let mut terms: Vec<(String, Value)> = plan
+        .order
+        .iter()
+        .map(|o| (o.path.to_string(), Value::Int32(if o.direction == Direction::Asc { 1 } else { -1 })))
+        .collect();
+    terms.push(("_id".into(), Value::Int32(1)));
+    document(terms)
+}
+
+/// The `_id` of a stored document.
+pub(crate) fn id_of(doc: &[u8]) -> Result<KeyValue> {
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if el.name == b"_id" {
+            return crate::key::decode_id(&el);
+        }
+    }
+    Err(Error::new(ErrorKind::Decode, "stored document has no _id"))
+}
+
+/// A model document (no `_id`) with `_id` appended.
+pub(crate) fn with_id(mut doc: Vec<u8>, key: &KeyValue) -> Result<Vec<u8>> {
+    doc.pop();
+    key.encode(b"_id\0", &mut doc)?;
+    doc.push(0);
+    let len = doc.len();
+    doc[..4].copy_from_slice(&(len as i32).to_le_bytes());
+    Ok(doc)
+}
+
+/// Whether a document has any element.
+pub(crate) fn has_fields(doc: &[u8]) -> bool {
+    doc.len() > 5
+}
+
+/// A stored document without its `_id` (the backend contract: keys travel beside documents).
+pub(crate) fn without_id(doc: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(doc.len());
+    let start = begin_document(&mut out);
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if el.name != b"_id" {
+            out.extend_from_slice(el.raw);
+        }
+    }
+    end_document(&mut out, start)?;
+    Ok(out)
+}

@@ -1,0 +1,257 @@
+//! The MongoDB backend, on the official `mongodb` driver (feature `mongodb`).
+//!
+//! Every operation is one command (plus the `getMore`s a large result needs): `save` and
+//! `save_many` are one `update` command per batch of upserts, `insert` one `insert`,
+//! `get`/`get_many` one `find` on `_id`, `delete_many` one `delete`, a query one `find`,
+//! `count_upto(n)` one count limited to `n`. Records are stored as the document the derive
+//! writes, with the key as `_id`; automatic keys are ObjectIds made by the client.
+//!
+//! A model with an [`Extra`](crate::Extra) field is saved by replacement (its unknown fields
+//! travel in it); a model without one is saved with `$set` of its fields, so fields written
+//! by other programs survive without a read (F22).
+//!
+//! Indexes are created from the models' declarations by [`Database::sync_indexes`]
+//! (`createIndexes`, idempotent), never implicitly by a save or a query.
+
+mod convert;
+mod write;
+
+use crate::backend::{Backend, IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyKind, KeyValue, ObjectId};
+use crate::model::{Model, ModelDesc};
+use crate::query::Plan;
+use crate::value::Value;
+use crate::Database;
+use bson::{doc, Document, RawDocumentBuf};
+use mongodb::options::ClientOptions;
+use std::time::Duration;
+
+pub use mongodb;
+
+/// The MongoDB backend. Connect with [`Database::connect`](crate::Database::connect).
+#[derive(Clone)]
+pub struct Mongo {
+    client: mongodb::Client,
+    db: mongodb::Database,
+}
+
+/// How long connecting waits for a server before it reports the address unreachable.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Mongo {
+    /// Connects to the server at `uri` and uses `database`, waiting at most
+    /// [`DEFAULT_CONNECT_TIMEOUT`] for a server.
+    pub async fn connect(uri: &str, database: &str) -> Result<Self> {
+        let mut options = ClientOptions::parse(uri).await.map_err(|e| driver(e, "parsing the connection string"))?;
+        options.server_selection_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
+        options.connect_timeout.get_or_insert(DEFAULT_CONNECT_TIMEOUT);
+        Self::connect_with(options, database).await
+    }
+
+    /// Connects with driver options (timeouts, command monitoring, ...) and checks that a
+    /// server answers within the options' server selection timeout.
+    pub async fn connect_with(options: ClientOptions, database: &str) -> Result<Self> {
+        let hosts: Vec<String> = options.hosts.iter().map(|h| h.to_string()).collect();
+        let client = mongodb::Client::with_options(options).map_err(|e| driver(e, "creating the client"))?;
+        let db = client.database(database);
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .map_err(|e| driver(e, &format!("connecting to MongoDB at {}", hosts.join(","))))?;
+        Ok(Mongo { client, db })
+    }
+
+    /// The driver's client.
+    pub fn client(&self) -> &mongodb::Client {
+        &self.client
+    }
+
+    /// The driver's database.
+    pub fn database(&self) -> &mongodb::Database {
+        &self.db
+    }
+
+    /// The driver collection behind a model, holding raw documents (F19).
+    pub fn raw_collection(&self, model: &ModelDesc) -> mongodb::Collection<RawDocumentBuf> {
+        self.db.collection(model.collection)
+    }
+}
+
+/// Maps a driver error, saying what was being done.
+pub(crate) fn driver(e: mongodb::error::Error, doing: &str) -> Error {
+    use mongodb::error::ErrorKind as K;
+    let kind = match e.kind.as_ref() {
+        K::InvalidArgument { .. } => ErrorKind::Unsupported,
+        _ => ErrorKind::Storage,
+    };
+    Error::new(kind, format!("MongoDB failed {doing}")).with_source(e)
+}
+
+impl Database<Mongo> {
+    /// Connects to MongoDB at `uri` and uses `database`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> nonrel_runtime::Result<()> {
+    /// let db = nonrel_runtime::Database::connect("mongodb://127.0.0.1:27017", "blog").await?;
+    /// db.sync_indexes().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(uri: &str, database: &str) -> Result<Self> {
+        Mongo::connect(uri, database).await.map(Database::new)
+    }
+
+    /// The driver collection behind `M`, for what only the driver can do (F19).
+    pub fn collection<M: Model>(&self) -> mongodb::Collection<RawDocumentBuf> {
+        self.backend().raw_collection(M::DESC)
+    }
+
+    /// Runs an aggregation pipeline on `M`'s collection and decodes the results as `M` (F19).
+    pub async fn aggregate<M: Model>(&self, pipeline: Vec<Document>) -> Result<Vec<M>> {
+        let coll = self.collection::<M>();
+        let mut cursor = coll.aggregate(pipeline).await.map_err(|e| driver(e, "running an aggregation"))?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(|e| driver(e, "reading an aggregation"))? {
+            let raw = cursor.current().as_bytes();
+            let key = convert::id_of(raw).ok();
+            out.push(M::decode(key.as_ref(), raw).map_err(|e| e.with_model(M::DESC.name))?);
+        }
+        Ok(out)
+    }
+}
+
+impl Backend for Mongo {
+    const NAME: &'static str = "mongodb";
+
+    fn auto_key_kind(&self) -> KeyKind {
+        KeyKind::Auto
+    }
+
+    fn max_in_values(&self) -> usize {
+        10_000
+    }
+
+    async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+        let items: Vec<(KeyValue, Vec<u8>)> =
+            items.into_iter().map(|i| (i.key.unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new())), i.doc)).collect();
+        write::put(self, model, items, mode).await
+    }
+
+    async fn get(&self, model: &'static ModelDesc, key: KeyValue) -> Result<Option<Vec<u8>>> {
+        let filter = convert::document(vec![("_id".into(), convert::key_value(&key))])?;
+        let found = self.raw_collection(model).find_one(filter).await.map_err(|e| driver(e, "reading a record"))?;
+        found.map(|d| convert::without_id(d.as_bytes())).transpose()
+    }
+
+    async fn get_many(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut cursor = self
+            .raw_collection(model)
+            .find(convert::keys_filter(&keys)?)
+            .await
+            .map_err(|e| driver(e, "reading records"))?;
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        while cursor.advance().await.map_err(|e| driver(e, "reading records"))? {
+            let raw = cursor.current().as_bytes();
+            found.insert(convert::id_of(raw)?, convert::without_id(raw)?);
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
+    async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        let result = self
+            .raw_collection(model)
+            .delete_many(convert::keys_filter(&keys)?)
+            .await
+            .map_err(|e| driver(e, "deleting records"))?;
+        Ok(result.deleted_count)
+    }
+
+    async fn query(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let coll = self.raw_collection(model);
+        let mut find = coll.find(convert::filter(&plan)?).sort(convert::sort(&plan)?);
+        if plan.offset > 0 {
+            find = find.skip(plan.offset as u64);
+        }
+        if let Some(limit) = plan.limit {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            find = find.limit(limit as i64);
+        }
+        let mut cursor = find.await.map_err(|e| driver(e, "running a query"))?;
+        let mut rows = Vec::new();
+        while cursor.advance().await.map_err(|e| driver(e, "reading query results"))? {
+            let raw = cursor.current().as_bytes();
+            rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
+        }
+        Ok(rows)
+    }
+
+    async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        let coll = self.raw_collection(model);
+        let mut count = coll.count_documents(convert::filter(&plan)?);
+        if let Some(n) = upto {
+            count = count.limit(n);
+        }
+        count.await.map_err(|e| driver(e, "counting records"))
+    }
+
+    async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
+        let update = write::update_document(&ops)?;
+        let result = self
+            .raw_collection(model)
+            .update_many(convert::filter(&plan)?, update)
+            .await
+            .map_err(|e| write::write_error(e, model).unwrap_or_else(|e| driver(e, "updating records")))?;
+        Ok(UpdateCounts { matched: result.matched_count, modified: result.modified_count })
+    }
+
+    async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        let mut created = 0;
+        for m in models.iter().filter(|m| !m.indexes.is_empty()) {
+            let indexes: Vec<Value> = m
+                .indexes
+                .iter()
+                .map(|i| {
+                    Value::Document(vec![
+                        ("key".into(), Value::Document(vec![(i.path.into(), Value::Int32(1))])),
+                        ("name".into(), Value::String(i.path.into())),
+                        ("unique".into(), Value::Bool(i.unique)),
+                    ])
+                })
+                .collect();
+            let command = convert::document(vec![
+                ("createIndexes".into(), Value::String(m.collection.into())),
+                ("indexes".into(), Value::Array(indexes)),
+            ])?;
+            self.db.run_command(command).await.map_err(|e| driver(e, &format!("creating indexes of {}", m.name)))?;
+            created += m.indexes.len() as u64;
+        }
+        Ok(created)
+    }
+
+    async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
+        let mut report = IntegrityReport::default();
+        for m in models {
+            let coll = self.raw_collection(m);
+            report.records += coll.estimated_document_count().await.map_err(|e| driver(e, "counting records"))?;
+            let names = coll.list_index_names().await.unwrap_or_default();
+            for idx in m.indexes {
+                report.entries += 1;
+                if !names.iter().any(|n| n == idx.path) {
+                    let message = "index not created: run sync_indexes()".to_string();
+                    report.problems.push(IntegrityProblem { model: m.name, index: idx.path, key: None, message });
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        for m in &models {
+            for idx in m.indexes {
+                let _ = self.raw_collection(m).drop_index(idx.path).await;
+            }
+        }
+        self.sync_indexes(models).await
+    }
+}

@@ -1,0 +1,166 @@
+//! Batched writes as raw `update` and `insert` commands, and their errors.
+
+use super::{convert, driver, Mongo};
+use crate::backend::{UpdateKind, UpdateOp, WriteMode};
+use crate::codec::{self, begin_document, end_document, header, Encode, IndexName};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::KeyValue;
+use crate::model::ModelDesc;
+use crate::value::Value;
+use bson::{Document, RawDocumentBuf};
+
+/// Most statements in one command, and most bytes of documents (under the 48 MB message).
+const BATCH_ITEMS: usize = 1000;
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Splits items into batches that fit one command.
+fn batches(items: &[(KeyValue, Vec<u8>)]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, doc)) in items.iter().enumerate() {
+        if i > start && (i - start >= BATCH_ITEMS || bytes + doc.len() > BATCH_BYTES) {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += doc.len();
+    }
+    if start < items.len() {
+        out.push(start..items.len());
+    }
+    out
+}
+
+pub(super) async fn put(
+    mongo: &Mongo,
+    model: &'static ModelDesc,
+    items: Vec<(KeyValue, Vec<u8>)>,
+    mode: WriteMode,
+) -> Result<Vec<KeyValue>> {
+    for range in batches(&items) {
+        let command = match mode {
+            WriteMode::Upsert => upsert_command(model, &items[range.clone()])?,
+            WriteMode::Insert => insert_command(model, &items[range.clone()])?,
+        };
+        let command = RawDocumentBuf::from_bytes(command)
+            .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))?;
+        let reply = mongo.db.run_raw_command(command).await.map_err(|e| driver(e, "writing records"))?;
+        check_reply(&reply, model, &items, range.start)?;
+    }
+    Ok(items.into_iter().map(|(k, _)| k).collect())
+}
+
+/// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
+/// document when the model keeps unknown fields itself, else `$set`s its fields.
+fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
+    let start = begin_document(&mut out);
+    model.collection.encode(b"update\0", &mut out)?;
+    header(&mut out, codec::ARRAY, b"updates\0");
+    let list = begin_document(&mut out);
+    for (i, (key, doc)) in items.iter().enumerate() {
+        header(&mut out, codec::DOCUMENT, IndexName::new(i).as_bytes());
+        let statement = begin_document(&mut out);
+        header(&mut out, codec::DOCUMENT, b"q\0");
+        let q = begin_document(&mut out);
+        key.encode(b"_id\0", &mut out)?;
+        end_document(&mut out, q)?;
+        header(&mut out, codec::DOCUMENT, b"u\0");
+        if model.has_extra || !convert::has_fields(doc) {
+            out.extend_from_slice(doc);
+        } else {
+            let u = begin_document(&mut out);
+            header(&mut out, codec::DOCUMENT, b"$set\0");
+            out.extend_from_slice(doc);
+            end_document(&mut out, u)?;
+        }
+        true.encode(b"upsert\0", &mut out)?;
+        end_document(&mut out, statement)?;
+    }
+    end_document(&mut out, list)?;
+    true.encode(b"ordered\0", &mut out)?;
+    end_document(&mut out, start)?;
+    Ok(out)
+}
+
+/// `{insert: coll, documents: [...], ordered: true}`.
+fn insert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 32).sum::<usize>() + 64);
+    let start = begin_document(&mut out);
+    model.collection.encode(b"insert\0", &mut out)?;
+    header(&mut out, codec::ARRAY, b"documents\0");
+    let list = begin_document(&mut out);
+    for (i, (key, doc)) in items.iter().enumerate() {
+        header(&mut out, codec::DOCUMENT, IndexName::new(i).as_bytes());
+        out.extend_from_slice(&convert::with_id(doc.clone(), key)?);
+    }
+    end_document(&mut out, list)?;
+    true.encode(b"ordered\0", &mut out)?;
+    end_document(&mut out, start)?;
+    Ok(out)
+}
+
+/// Turns the first write error of a reply into an error naming the failed item.
+fn check_reply(
+    reply: &Document,
+    model: &'static ModelDesc,
+    items: &[(KeyValue, Vec<u8>)],
+    offset: usize,
+) -> Result<()> {
+    let Ok(errors) = reply.get_array("writeErrors") else { return Ok(()) };
+    let Some(first) = errors.iter().find_map(|e| e.as_document()) else { return Ok(()) };
+    let index = first.get_i32("index").map_or(0, |i| i as usize) + offset;
+    let code = first.get_i32("code").unwrap_or(0);
+    let message = first.get_str("errmsg").unwrap_or("write failed");
+    let err = error_for_code(code, message, model);
+    let err = match items.get(index) {
+        Some((key, _)) => err.with_key(key),
+        None => err,
+    };
+    Err(err.with_item(index))
+}
+
+/// A duplicate-key error as nonrel's, naming the unique field and value.
+fn error_for_code(code: i32, message: &str, model: &'static ModelDesc) -> Error {
+    if code != 11000 && code != 11001 {
+        return Error::new(ErrorKind::Storage, format!("MongoDB rejected the write: {message}")).with_model(model.name);
+    }
+    let index = message.split("index: ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("");
+    if index == "_id_" || index.is_empty() {
+        return Error::new(ErrorKind::DuplicateKey, "a record with this key already exists").with_model(model.name);
+    }
+    let value = message.split("dup key: ").nth(1).map(|s| {
+        let s = s.trim().trim_start_matches('{').trim_end_matches('}').trim();
+        s.split_once(": ").map_or(s, |(_, v)| v).to_string()
+    });
+    let value = value.unwrap_or_else(|| "?".into());
+    let msg = format!("value {value} of unique field `{index}` already belongs to another record");
+    Error::new(ErrorKind::UniqueViolation, msg).with_model(model.name).with_field(index)
+}
+
+/// A driver error that is a write error, as nonrel's (or the driver error back).
+pub(super) fn write_error(e: mongodb::error::Error, model: &'static ModelDesc) -> Result<Error, mongodb::error::Error> {
+    use mongodb::error::{ErrorKind as K, WriteFailure};
+    match e.kind.as_ref() {
+        K::Write(WriteFailure::WriteError(w)) => Ok(error_for_code(w.code, &w.message, model)),
+        _ => Err(e),
+    }
+}
+
+/// `{$set: {...}, $inc: {...}, $push: {...}, $pull: {...}}` from update operations.
+pub(super) fn update_document(ops: &[UpdateOp]) -> Result<Document> {
+    let mut groups: Vec<(String, Vec<(String, Value)>)> = Vec::new();
+    for op in ops {
+        let name = match op.kind {
+            UpdateKind::Set => "$set",
+            UpdateKind::Inc => "$inc",
+            UpdateKind::Push => "$push",
+            UpdateKind::Pull => "$pull",
+        };
+        match groups.iter_mut().find(|(n, _)| n == name) {
+            Some((_, fields)) => fields.push((op.path.to_string(), op.value.clone())),
+            None => groups.push((name.into(), vec![(op.path.to_string(), op.value.clone())])),
+        }
+    }
+    convert::document(groups.into_iter().map(|(n, f)| (n, Value::Document(f))).collect())
+}

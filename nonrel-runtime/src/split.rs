@@ -1,0 +1,78 @@
+//! Large `in` lookups (F13): split to the backend's limit, run, merged, de-duplicated and
+//! ordered as the plan says.
+
+use crate::backend::{Backend, Row};
+use crate::error::Result;
+use crate::key::KeyValue;
+use crate::model::ModelDesc;
+use crate::query::eval::{compare_keys, sort_key};
+use crate::query::{Op, Plan};
+use std::collections::HashSet;
+
+/// The first `in` filter with more values than `max_in`.
+fn oversized(plan: &Plan, max_in: usize) -> Option<usize> {
+    plan.filters.iter().position(|f| matches!(&f.op, Op::In(vs) if vs.len() > max_in))
+}
+
+pub(crate) fn needs_split(plan: &Plan, max_in: usize) -> bool {
+    oversized(plan, max_in).is_some()
+}
+
+/// The plan once per chunk of the oversized lookup's values, unlimited (the merge applies
+/// offset and limit).
+fn parts(plan: &Plan, max_in: usize) -> Vec<Plan> {
+    let at = oversized(plan, max_in).expect("checked by needs_split");
+    let Op::In(values) = &plan.filters[at].op else { unreachable!("oversized finds in lookups") };
+    values
+        .chunks(max_in)
+        .map(|chunk| {
+            let mut part = plan.clone();
+            part.filters[at].op = Op::In(chunk.to_vec());
+            part.offset = 0;
+            part.limit = plan.limit.map(|l| l + plan.offset);
+            part
+        })
+        .collect()
+}
+
+/// Runs the parts (each may split further), then merges them into the plan's answer.
+pub(crate) async fn query<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    plan: Plan,
+    max_in: usize,
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut seen: HashSet<KeyValue> = HashSet::new();
+    for part in parts(&plan, max_in) {
+        let found = if needs_split(&part, max_in) {
+            Box::pin(query(backend, m, part, max_in)).await?
+        } else {
+            backend.query(m, part).await?
+        };
+        for row in found {
+            if row.key.as_ref().is_none_or(|k| seen.insert(k.clone())) {
+                rows.push(row);
+            }
+        }
+    }
+    let mut keyed: Vec<(Vec<crate::value::Value>, Row)> =
+        rows.into_iter().map(|r| Ok((sort_key(&r.doc, &plan.order)?, r))).collect::<Result<_>>()?;
+    keyed.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    Ok(keyed.into_iter().skip(plan.offset).take(limit).map(|(_, r)| r).collect())
+}
+
+/// Counts the distinct records the parts match, stopping at `upto`.
+pub(crate) async fn count<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    mut plan: Plan,
+    upto: Option<u64>,
+    max_in: usize,
+) -> Result<u64> {
+    plan.offset = 0;
+    plan.limit = upto.map(|u| u as usize);
+    let rows = query(backend, m, plan, max_in).await?;
+    Ok(rows.len() as u64)
+}

@@ -1,0 +1,228 @@
+//! Atomic updates (F17): typed builder, and the document rewriting backends without
+//! native update operators use.
+
+use crate::backend::{Backend, UpdateCounts, UpdateKind, UpdateOp};
+use crate::codec::{begin_document, cname, end_document, Encode};
+use crate::database::QueryBuilder;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Model;
+use crate::query::{Field, IntoLookup};
+use crate::value::Value;
+use rust_decimal::Decimal;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+/// Number types: `inc` applies.
+#[diagnostic::on_unimplemented(
+    message = "`inc` needs a number field, and `{Self}` is not a number",
+    label = "not a number field"
+)]
+pub trait Numeric {}
+
+macro_rules! numeric {
+    ($($t:ty),*) => {$( impl Numeric for $t {} )*};
+}
+
+numeric!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, Decimal);
+
+/// Update operations on the records a query matches, run in the store in one step: no
+/// record is read into the program (F17). Await it for the matched and modified counts.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Key, Model};
+/// #[derive(Model)]
+/// struct Post { #[field(key)] id: Option<Key<Post>>, title: String, views: u32, tags: Vec<String> }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// let db = Database::in_memory()?;
+/// let mut p = Post { id: None, title: "Hi".into(), views: 1, tags: vec![] };
+/// db.save(&mut p).await?;
+/// let done = db
+///     .query::<Post>()
+///     .filter(Post::title().eq("Hi"))
+///     .update()
+///     .inc(Post::views(), 1u32)
+///     .push(Post::tags(), "new")
+///     .await?;
+/// assert_eq!((done.matched, done.modified), (1, 1));
+/// assert_eq!(db.get(p.id.as_ref().unwrap()).await?.unwrap().views, 2);
+/// # Ok(()) }
+/// ```
+#[must_use = "an update does nothing until awaited"]
+pub struct UpdateBuilder<'db, B, M> {
+    query: QueryBuilder<'db, B, M>,
+    ops: Vec<UpdateOp>,
+    error: Option<Error>,
+}
+
+impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
+    pub(crate) fn new(query: QueryBuilder<'db, B, M>) -> Self {
+        UpdateBuilder { query, ops: Vec::new(), error: None }
+    }
+
+    fn op<T>(mut self, field: Field<M, T>, kind: UpdateKind, value: Result<Value>) -> Self {
+        let path = field.into_path();
+        match value {
+            Ok(value) => self.ops.push(UpdateOp { path, kind, value }),
+            Err(e) => {
+                self.error.get_or_insert(e.with_model(M::DESC.name).with_field(&path));
+            }
+        }
+        self
+    }
+
+    /// Sets a field.
+    pub fn set<T: Encode>(self, field: Field<M, T>, value: impl IntoLookup<T>) -> Self {
+        self.op(field, UpdateKind::Set, value.into_lookup())
+    }
+
+    /// Adds to a number field (a missing field counts as 0).
+    pub fn inc<T: Numeric>(self, field: Field<M, T>, by: impl IntoLookup<T>) -> Self {
+        self.op(field, UpdateKind::Inc, by.into_lookup())
+    }
+
+    /// Appends to a list field.
+    pub fn push<T>(self, field: Field<M, Vec<T>>, value: impl IntoLookup<T>) -> Self {
+        self.op(field, UpdateKind::Push, value.into_lookup())
+    }
+
+    /// Removes every element equal to `value` from a list field.
+    pub fn pull<T>(self, field: Field<M, Vec<T>>, value: impl IntoLookup<T>) -> Self {
+        self.op(field, UpdateKind::Pull, value.into_lookup())
+    }
+
+    async fn run(self) -> Result<UpdateCounts> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        check_paths(&self.ops).map_err(|e| e.with_model(M::DESC.name))?;
+        if self.ops.is_empty() {
+            return Ok(UpdateCounts::default());
+        }
+        self.query.run_update(self.ops).await
+    }
+}
+
+impl<'db, B: Backend, M: Model> IntoFuture for UpdateBuilder<'db, B, M> {
+    type Output = Result<UpdateCounts>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<UpdateCounts>> + Send + 'db>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// Two operations on one path (or a path and its parent) would conflict on every store.
+fn check_paths(ops: &[UpdateOp]) -> Result<()> {
+    for (i, a) in ops.iter().enumerate() {
+        for b in &ops[i + 1..] {
+            let nested =
+                |x: &str, y: &str| y.strip_prefix(x).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+            if nested(&a.path, &b.path) || nested(&b.path, &a.path) {
+                let msg = format!("one update cannot change both `{}` and `{}`", a.path, b.path);
+                return Err(Error::new(ErrorKind::Unsupported, msg).with_field(&a.path));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies operations to a stored document (for backends without update operators).
+pub(crate) fn apply(doc: &[u8], ops: &[UpdateOp]) -> Result<Vec<u8>> {
+    let mut fields = Value::fields_of(doc)?;
+    for op in ops {
+        let segments: Vec<&str> = op.path.split('.').collect();
+        apply_at(&mut fields, &segments, op).map_err(|e| e.with_field(&op.path))?;
+    }
+    let mut out = Vec::with_capacity(doc.len() + 16);
+    let start = begin_document(&mut out);
+    for (k, v) in &fields {
+        v.encode(&cname(k)?, &mut out)?;
+    }
+    end_document(&mut out, start)?;
+    Ok(out)
+}
+
+fn apply_at(fields: &mut Vec<(String, Value)>, segments: &[&str], op: &UpdateOp) -> Result<()> {
+    let (first, rest) = segments.split_first().expect("paths have a segment");
+    let slot = match fields.iter().position(|(k, _)| k == first) {
+        Some(i) => &mut fields[i].1,
+        None => {
+            fields.push((first.to_string(), Value::Null));
+            &mut fields.last_mut().expect("just pushed").1
+        }
+    };
+    if rest.is_empty() {
+        return apply_value(slot, op);
+    }
+    match slot {
+        Value::Document(inner) => apply_at(inner, rest, op),
+        Value::Null => {
+            *slot = Value::Document(Vec::new());
+            let Value::Document(inner) = slot else { unreachable!("just set") };
+            apply_at(inner, rest, op)
+        }
+        other => Err(Error::new(ErrorKind::Unsupported, format!("cannot update inside a {}", kind_of(other)))),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    crate::codec::type_name(v.bson_type())
+}
+
+fn apply_value(slot: &mut Value, op: &UpdateOp) -> Result<()> {
+    match op.kind {
+        UpdateKind::Set => *slot = op.value.clone(),
+        UpdateKind::Inc => *slot = add(slot, &op.value)?,
+        UpdateKind::Push => match slot {
+            Value::Array(items) => items.push(op.value.clone()),
+            Value::Null => *slot = Value::Array(vec![op.value.clone()]),
+            other => return Err(Error::new(ErrorKind::Unsupported, format!("cannot push to a {}", kind_of(other)))),
+        },
+        UpdateKind::Pull => match slot {
+            Value::Array(items) => items.retain(|x| x != &op.value),
+            Value::Null => {}
+            other => return Err(Error::new(ErrorKind::Unsupported, format!("cannot pull from a {}", kind_of(other)))),
+        },
+    }
+    Ok(())
+}
+
+/// `a + b` with MongoDB's promotions: int32 overflow widens to int64, any double makes a
+/// double, any decimal a decimal; int64 overflow is an error.
+fn add(a: &Value, b: &Value) -> Result<Value> {
+    let overflow = || Error::new(ErrorKind::Encode, format!("{a} + {b} overflows a 64-bit integer"));
+    Ok(match (a, b) {
+        (Value::Null, b) => b.clone(),
+        (Value::Int32(x), Value::Int32(y)) => {
+            x.checked_add(*y).map_or(Value::Int64(*x as i64 + *y as i64), Value::Int32)
+        }
+        (Value::Int32(x), Value::Int64(y)) | (Value::Int64(y), Value::Int32(x)) => {
+            Value::Int64(y.checked_add(*x as i64).ok_or_else(overflow)?)
+        }
+        (Value::Int64(x), Value::Int64(y)) => Value::Int64(x.checked_add(*y).ok_or_else(overflow)?),
+        (Value::Decimal(x), y) | (y, Value::Decimal(x)) => {
+            let y = decimal_of(y).ok_or_else(|| not_a_number(y))?;
+            Value::Decimal(x.checked_add(y).ok_or_else(overflow)?)
+        }
+        (x, y) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => Value::Double(x + y),
+            (None, _) => return Err(not_a_number(x)),
+            (_, None) => return Err(not_a_number(y)),
+        },
+    })
+}
+
+fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Decimal(d) => Some(*d),
+        Value::Int32(n) => Some(Decimal::from(*n)),
+        Value::Int64(n) => Some(Decimal::from(*n)),
+        Value::Double(f) => Decimal::try_from(*f).ok(),
+        _ => None,
+    }
+}
+
+fn not_a_number(v: &Value) -> Error {
+    Error::new(ErrorKind::Unsupported, format!("cannot add to a {}", kind_of(v)))
+}
