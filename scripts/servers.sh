@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Test servers for nonrel: a MongoDB-compatible server (SecantusDB, from PyPI) and Redis.
+#
+#   scripts/servers.sh start    start both (or use MONGODB_URI / REDIS_URL if already set),
+#                               write .servers/env (export MONGODB_URI=... / REDIS_URL=...)
+#   scripts/servers.sh stop     stop what start started; keep the venv for reuse
+#   scripts/servers.sh status   show the pids and .servers/env
+#
+# Executed, it leaves the environment in .servers/env (`source .servers/env`).
+# Sourced (`source scripts/servers.sh start`), it also exports it into the calling shell.
+# State lives in .servers/ at the repository root (add it to .gitignore).
+
+if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
+    # Sourced: run in a child bash so `set -e` and `exit` never touch the caller's shell.
+    _nonrel_servers_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    if bash "${BASH_SOURCE[0]}" "$@"; then
+        # shellcheck source=/dev/null
+        if [[ "${1:-}" == start ]]; then source "$_nonrel_servers_root/.servers/env"; fi
+        unset _nonrel_servers_root
+    else
+        unset _nonrel_servers_root
+        return 1
+    fi
+    return 0
+fi
+
+set -euo pipefail
+
+SECANTUS_VERSION="0.7.0b3" # newest on PyPI when pinned; a prerelease, so always pin exactly
+START_TIMEOUT="${SERVERS_START_TIMEOUT:-30}" # seconds to wait for each server
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="$ROOT/.servers"
+VENV="$STATE/venv"
+
+say() { echo "servers.sh: $*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null || die "apt-get not found; install $* by hand"
+    if [[ $APT_UPDATED == 0 ]]; then
+        say "apt-get update (output in .servers/apt.log)"
+        DEBIAN_FRONTEND=noninteractive apt-get update >>"$STATE/apt.log" 2>&1 ||
+            { tail -n 20 "$STATE/apt.log" >&2; die "apt-get update failed"; }
+        APT_UPDATED=1
+    fi
+    say "apt-get install -y $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >>"$STATE/apt.log" 2>&1 ||
+        { tail -n 20 "$STATE/apt.log" >&2; die "apt-get install $* failed"; }
+}
+
+free_port() {
+    command -v python3 >/dev/null || apt_install python3 python3-venv >&2
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+redis_ping() {
+    if command -v redis-cli >/dev/null; then
+        [[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == PONG ]]
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'PING\r\n' >&3 && read -r -t 2 line <&3 &&
+            [[ "$line" == "+PONG"* ]]) 2>/dev/null
+    fi
+}
+
+# is_ours NAME: the pid in $STATE/NAME.pid is alive and still runs the program we started.
+is_ours() {
+    local pidfile="$STATE/$1.pid" pattern="$2" pid
+    [[ -f "$pidfile" ]] || return 1
+    pid="$(cat "$pidfile")"
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"
+}
+
+stop_one() { # stop_one NAME PATTERN
+    local name="$1" pid i
+    if is_ours "$name" "$2"; then
+        pid="$(cat "$STATE/$name.pid")"
+        say "stopping $name (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            say "$name (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$STATE/$name.pid"
+}
+
+# wait_ready NAME PID CHECK PORT: poll CHECK PORT until it succeeds, the process dies, or time runs out.
+wait_ready() {
+    local name="$1" pid="$2" check="$3" port="$4" deadline=$((SECONDS + START_TIMEOUT))
+    until "$check" "$port"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            say "$name exited during start-up; last lines of .servers/$name.log:"
+            tail -n 40 "$STATE/$name.log" >&2 || true
+            cmd_stop
+            exit 1
+        fi
+        if ((SECONDS >= deadline)); then
+            say "$name not ready on 127.0.0.1:$port after ${START_TIMEOUT}s; last lines of .servers/$name.log:"
+            tail -n 40 "$STATE/$name.log" >&2 || true
+            stop_one "$name" .
+            cmd_stop
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+ensure_venv() {
+    if [[ -x "$VENV/bin/secantusd-py" ]] &&
+        [[ "$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("secantusdb"))' 2>/dev/null)" == "$SECANTUS_VERSION" ]]; then
+        return 0
+    fi
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        say "creating virtualenv .servers/venv"
+        if ! python3 -m venv "$VENV" >&2; then
+            rm -rf "$VENV"
+            apt_install python3-venv
+            python3 -m venv "$VENV" >&2
+        fi
+    fi
+    say "pip install secantusdb==$SECANTUS_VERSION"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "secantusdb==$SECANTUS_VERSION" >&2 ||
+        die "pip install secantusdb==$SECANTUS_VERSION failed"
+}
+
+start_mongo() {
+    local port pid
+    ensure_venv
+    port="$(free_port)"
+    say "starting SecantusDB $SECANTUS_VERSION on 127.0.0.1:$port (log .servers/mongo.log)"
+    # cwd .servers: secantusd-py looks for ./secantusd.toml; keep the repository's files out of it.
+    # TMPDIR: ':memory:' is a temp dir, removed on SIGTERM; one left by a crash goes with the next start.
+    rm -rf "$STATE/tmp" && mkdir -p "$STATE/tmp"
+    (cd "$STATE" && TMPDIR="$STATE/tmp" exec setsid "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" \
+        --storage-path :memory: </dev/null >"$STATE/mongo.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$STATE/mongo.pid"
+    wait_ready mongo "$pid" port_open "$port"
+    MONGO_URI="mongodb://127.0.0.1:$port/"
+}
+
+start_redis() {
+    local port pid
+    command -v redis-server >/dev/null || apt_install redis-server
+    port="$(free_port)"
+    say "starting redis-server on 127.0.0.1:$port (log .servers/redis.log)"
+    (cd "$STATE" && exec setsid redis-server --bind 127.0.0.1 --port "$port" --save '' \
+        --appendonly no --daemonize no --dir "$STATE" </dev/null >"$STATE/redis.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$STATE/redis.pid"
+    wait_ready redis "$pid" redis_ping "$port"
+    REDIS_URI="redis://127.0.0.1:$port/"
+}
+
+cmd_stop() {
+    stop_one mongo secantusd
+    stop_one redis redis-server
+    rm -f "$STATE/env"
+}
+
+cmd_start() {
+    mkdir -p "$STATE"
+    # Values that came from our own earlier .servers/env are not the caller's servers: forget them.
+    if [[ -f "$STATE/env" ]]; then
+        local old
+        # shellcheck source=/dev/null
+        old="$(unset MONGODB_URI REDIS_URL; source "$STATE/env"; printf '%s\n%s' "${MONGODB_URI:-}" "${REDIS_URL:-}")"
+        [[ "${MONGODB_URI:-}" == "$(sed -n 1p <<<"$old")" ]] && unset MONGODB_URI
+        [[ "${REDIS_URL:-}" == "$(sed -n 2p <<<"$old")" ]] && unset REDIS_URL
+    fi
+    cmd_stop # a re-run restarts cleanly
+    if [[ -n "${MONGODB_URI:-}" ]]; then
+        say "MONGODB_URI is set; using it, starting no MongoDB server"
+        MONGO_URI="$MONGODB_URI"
+    else
+        start_mongo
+    fi
+    if [[ -n "${REDIS_URL:-}" ]]; then
+        say "REDIS_URL is set; using it, starting no Redis server"
+        REDIS_URI="$REDIS_URL"
+    else
+        start_redis
+    fi
+    printf 'export MONGODB_URI=%q\nexport REDIS_URL=%q\n' "$MONGO_URI" "$REDIS_URI" >"$STATE/env"
+    say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI (source .servers/env)"
+}
+
+cmd_status() {
+    local name
+    for name in mongo:secantusd redis:redis-server; do
+        if is_ours "${name%%:*}" "${name#*:}"; then
+            say "${name%%:*} running, pid $(cat "$STATE/${name%%:*}.pid")"
+        else
+            say "${name%%:*} not running"
+        fi
+    done
+    [[ -f "$STATE/env" ]] && cat "$STATE/env"
+    return 0
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+*) die "usage: scripts/servers.sh start|stop|status" ;;
+esac
