@@ -4,7 +4,7 @@
 //! `serialize_to_vec` allocate their own, so ours does too).
 
 use crate::model::{hand_decode, item, raw_encode, twin, Item, SerdeItem};
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
 use nonrel_runtime::Model;
 use std::hint::black_box;
 
@@ -12,6 +12,7 @@ pub fn encode(c: &mut Criterion) {
     let m = item(7, 20_000);
     let t = twin(&m);
     let mut g = c.benchmark_group("encode");
+    g.sampling_mode(SamplingMode::Flat);
     g.bench_function("nonrel", |b| {
         b.iter(|| {
             let mut out = Vec::new();
@@ -28,6 +29,7 @@ pub fn decode(c: &mut Criterion) {
     let mut bytes = Vec::new();
     item(7, 20_000).encode(&mut bytes).expect("encode");
     let mut g = c.benchmark_group("decode");
+    g.sampling_mode(SamplingMode::Flat);
     g.bench_function("nonrel", |b| b.iter(|| Item::decode(None, black_box(&bytes)).expect("decode")));
     g.bench_function("serde", |b| {
         b.iter(|| bson::deserialize_from_slice::<SerdeItem>(black_box(&bytes)).expect("deserialize"))

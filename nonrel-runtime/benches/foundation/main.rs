@@ -39,7 +39,7 @@ fn main() {
         .output_directory(&out)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
-        .sample_size(30)
+        .sample_size(50)
         .configure_from_args();
 
     model::check_codecs();

@@ -106,6 +106,12 @@ pub fn raw_encode(m: &Item) -> RawDocumentBuf {
 #[derive(Debug)]
 pub struct BadDoc(pub String);
 
+impl std::fmt::Display for BadDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 fn bad(what: impl std::fmt::Display) -> BadDoc {
     BadDoc(what.to_string())
 }

@@ -20,21 +20,35 @@ pub fn output_dir() -> PathBuf {
     tmp.parent().unwrap_or(tmp).join("criterion")
 }
 
-/// The median time in ns of benchmark `id` (`group/function`), if this run measured it.
-///
-/// The median rather than the mean: the cores are shared, and the median ignores the
-/// samples a neighbour's compile job slowed down.
-fn median_ns(out: &Path, id: &str, since: SystemTime) -> Option<f64> {
-    let path = out.join(id).join("new").join("estimates.json");
+/// This run's criterion file `name` of benchmark `id` (`group/function`), if any.
+fn fresh_json(out: &Path, id: &str, name: &str, since: SystemTime) -> Option<serde_json::Value> {
+    let path = out.join(id).join("new").join(name);
     let fresh = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
     if !fresh {
         return None;
     }
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    json["median"]["point_estimate"].as_f64()
+    serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
 }
 
-/// Prints one `time <id> <ns>` line per benchmark and one `ratio <name> <value> <target>` line
+/// Criterion's median estimate, in ns per iteration.
+fn median_ns(out: &Path, id: &str, since: SystemTime) -> Option<f64> {
+    fresh_json(out, id, "estimates.json", since)?["median"]["point_estimate"].as_f64()
+}
+
+/// The fastest sample's time per iteration, in ns: what the ratios use.
+///
+/// The two cores are shared with other jobs, which only ever add time; the fastest of the
+/// equal-sized samples is the one they disturbed least, so ratios of minima stay stable
+/// where ratios of means or medians swing with the neighbours' load.
+fn min_ns(out: &Path, id: &str, since: SystemTime) -> Option<f64> {
+    let sample = fresh_json(out, id, "sample.json", since)?;
+    let iters = sample["iters"].as_array()?;
+    let times = sample["times"].as_array()?;
+    let per_iter = iters.iter().zip(times).filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()?));
+    per_iter.reduce(f64::min)
+}
+
+/// Prints one `time <id> ...` line per benchmark and one `ratio <name> <value> <target>` line
 /// per ratio whose two sides this run measured.
 pub fn print(out: &Path, since: SystemTime, ratios: &[Ratio]) {
     let mut ids: Vec<&str> = Vec::new();
@@ -44,12 +58,12 @@ pub fn print(out: &Path, since: SystemTime, ratios: &[Ratio]) {
         }
     }
     for id in &ids {
-        if let Some(ns) = median_ns(out, id, since) {
-            println!("time {id} {ns:.1}ns");
+        if let (Some(min), Some(median)) = (min_ns(out, id, since), median_ns(out, id, since)) {
+            println!("time {id} min {min:.1}ns median {median:.1}ns");
         }
     }
     for r in ratios {
-        match (median_ns(out, r.ours, since), median_ns(out, r.baseline, since)) {
+        match (min_ns(out, r.ours, since), min_ns(out, r.baseline, since)) {
             (Some(ours), Some(base)) => println!("ratio {} {:.3} {}", r.name, ours / base, r.target),
             _ => eprintln!("ratio {}: not measured in this run (filtered out?)", r.name),
         }

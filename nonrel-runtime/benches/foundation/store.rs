@@ -8,9 +8,9 @@
 //! (criterion's `to_async`).
 
 use crate::model::{hand_decode, item, Item};
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
 use nonrel_runtime::{Database, Embedded, Key};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, TableDefinition};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -121,6 +121,7 @@ pub fn get(c: &mut Criterion, rt: &Runtime, f: &Fixture) {
     check(rt, f);
     let n = f.keys.len() as i64;
     let mut g = c.benchmark_group("get");
+    g.sampling_mode(SamplingMode::Flat);
     g.bench_function("nonrel", |b| {
         let mut i = 0u64;
         b.to_async(rt).iter(|| {
@@ -146,6 +147,7 @@ pub fn query(c: &mut Criterion, rt: &Runtime, f: &Fixture, size: &str) {
     check(rt, f);
     let values = f.values;
     let mut g = c.benchmark_group(format!("query_{size}"));
+    g.sampling_mode(SamplingMode::Flat);
     g.bench_function("nonrel", |b| {
         let mut i = 0u64;
         b.to_async(rt).iter(|| {
