@@ -18,19 +18,30 @@ const RATIOS: &[Ratio] = &[
         name: "encode_vs_raw_document_buf",
         ours: "encode/nonrel",
         baseline: "encode/raw_document_buf",
-        target: 1.0,
+        target: Some(1.0),
     },
-    Ratio { name: "encode_vs_serde", ours: "encode/nonrel", baseline: "encode/serde", target: 0.9 },
-    Ratio { name: "decode_vs_serde", ours: "decode/nonrel", baseline: "decode/serde", target: 0.7 },
-    Ratio { name: "get_vs_redb", ours: "get/nonrel", baseline: "get/redb_by_hand", target: 1.15 },
+    Ratio { name: "encode_vs_serde", ours: "encode/nonrel", baseline: "encode/serde", target: Some(0.9) },
+    Ratio { name: "decode_vs_serde", ours: "decode/nonrel", baseline: "decode/serde", target: Some(0.7) },
+    Ratio { name: "get_vs_redb", ours: "get/nonrel", baseline: "get/redb_by_hand", target: Some(1.15) },
     Ratio {
         name: "indexed_query_vs_redb",
         ours: "query_200k/nonrel",
         baseline: "query_200k/redb_by_hand",
-        target: 1.25,
+        target: Some(1.25),
     },
-    Ratio { name: "indexed_query_scaling", ours: "query_200k/nonrel", baseline: "query_20k/nonrel", target: 1.3 },
+    Ratio { name: "indexed_query_scaling", ours: "query_200k/nonrel", baseline: "query_20k/nonrel", target: Some(1.3) },
+    // The same growth for the hand-written redb reads: what the storage engine and the
+    // memory hierarchy cost on a collection ten times larger, before nonrel adds anything.
+    Ratio {
+        name: "indexed_query_scaling_redb_by_hand",
+        ours: "query_200k/redb_by_hand",
+        baseline: "query_20k/redb_by_hand",
+        target: None,
+    },
 ];
+
+/// Measured for context only.
+const EXTRA: &[&str] = &["decode/raw_document"];
 
 fn main() {
     let since = SystemTime::now();
@@ -58,5 +69,5 @@ fn main() {
     }
 
     c.final_summary();
-    report::print(&out, since, RATIOS);
+    report::print(&out, since, RATIOS, EXTRA);
 }

@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// A ratio: ours over the baseline (lower is better), and the largest value allowed.
+/// A ratio: ours over the baseline (lower is better), and the largest value allowed; without
+/// a target it is printed as a `note` (context for reading the ratios, not a goal).
 pub struct Ratio {
     pub name: &'static str,
     pub ours: &'static str,
     pub baseline: &'static str,
-    pub target: f64,
+    pub target: Option<f64>,
 }
 
 /// Where criterion writes: `$CRITERION_HOME`, else `<target>/criterion`.
@@ -48,11 +49,12 @@ fn min_ns(out: &Path, id: &str, since: SystemTime) -> Option<f64> {
     per_iter.reduce(f64::min)
 }
 
-/// Prints one `time <id> ...` line per benchmark and one `ratio <name> <value> <target>` line
-/// per ratio whose two sides this run measured.
-pub fn print(out: &Path, since: SystemTime, ratios: &[Ratio]) {
+/// Prints one `time <id> ...` line per benchmark (`extra` ones too), then one
+/// `ratio <name> <value> <target>` (or `note <name> <value>`) line per ratio whose two sides
+/// this run measured.
+pub fn print(out: &Path, since: SystemTime, ratios: &[Ratio], extra: &[&'static str]) {
     let mut ids: Vec<&str> = Vec::new();
-    for id in ratios.iter().flat_map(|r| [r.ours, r.baseline]) {
+    for id in ratios.iter().flat_map(|r| [r.ours, r.baseline]).chain(extra.iter().copied()) {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -64,7 +66,10 @@ pub fn print(out: &Path, since: SystemTime, ratios: &[Ratio]) {
     }
     for r in ratios {
         match (min_ns(out, r.ours, since), min_ns(out, r.baseline, since)) {
-            (Some(ours), Some(base)) => println!("ratio {} {:.3} {}", r.name, ours / base, r.target),
+            (Some(ours), Some(base)) => match r.target {
+                Some(target) => println!("ratio {} {:.3} {target}", r.name, ours / base),
+                None => println!("note {} {:.3}", r.name, ours / base),
+            },
             _ => eprintln!("ratio {}: not measured in this run (filtered out?)", r.name),
         }
     }
