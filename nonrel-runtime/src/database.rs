@@ -332,21 +332,40 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         crate::split::query(&*self.db.backend, M::DESC, plan, max_in).await
     }
 
+    /// Loads only this field (call once per field); the others load as their type's default
+    /// and MongoDB does not send them.
+    pub fn only<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+        self.query = self.query.only(field);
+        self
+    }
+
+    /// Does not load this field (call once per field); it loads as its type's default.
+    pub fn defer<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+        self.query = self.query.defer(field);
+        self
+    }
+
     /// The matching rows: records with their related selections and annotations.
     pub async fn rows(self) -> Result<Vec<Record<M>>> {
+        let projection = self.query.plan()?.projection.clone();
         let rows = self.run().await?;
-        rows.into_iter()
-            .map(|r| {
-                let record = decode(r.key.as_ref(), &r.doc)?;
-                Ok(Record { record, related: r.related, annotations: r.annotations })
-            })
-            .collect()
+        crate::codec::with_projection(projection.as_ref(), || {
+            rows.into_iter()
+                .map(|r| {
+                    let record = decode(r.key.as_ref(), &r.doc)?;
+                    Ok(Record { record, related: r.related, annotations: r.annotations })
+                })
+                .collect()
+        })
     }
 
     /// The matching records.
     pub async fn all(self) -> Result<Vec<M>> {
+        let projection = self.query.plan()?.projection.clone();
         let rows = self.run().await?;
-        rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
+        crate::codec::with_projection(projection.as_ref(), || {
+            rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
+        })
     }
 
     /// The first matching record.

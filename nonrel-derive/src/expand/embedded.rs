@@ -124,6 +124,16 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
                     #nr::Field::<M, #ident>::at(self.path.clone()).isnull(is_null)
                 }
 
+                /// One list element for which every condition holds (MongoDB's `$elemMatch`);
+                /// the closure gets the element's paths.
+                pub fn elem_match<const N: usize>(
+                    &self,
+                    conditions: impl FnOnce(&#paths<#ident>) -> [#nr::Condition<#ident>; N],
+                ) -> #nr::Condition<M> {
+                    let element = #paths::<#ident> { path: #nr::Cow::Borrowed(""), _model: #nr::PhantomData };
+                    #nr::elem_match(self.path.clone(), conditions(&element))
+                }
+
                 /// The whole embedded value, for `eq` and `ne`.
                 pub fn value(&self) -> #nr::Field<M, #ident> {
                     #nr::Field::at(self.path.clone())

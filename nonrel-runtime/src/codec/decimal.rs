@@ -59,6 +59,10 @@ impl Encode for Decimal {
 }
 
 impl Decode for Decimal {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty != DECIMAL128 {
             return Err(decode_error("decimal128", ty));

@@ -74,6 +74,30 @@ pub trait Decode: Sized {
     fn when_missing() -> Option<Self> {
         None
     }
+
+    /// The value of a field a query did not load (`only`/`defer`): the type's default.
+    fn placeholder() -> Option<Self> {
+        Self::when_missing()
+    }
+}
+
+thread_local! {
+    static PROJECTION: std::cell::RefCell<Option<crate::query::Projection>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which decodes query results) knowing which fields the query did not load.
+pub(crate) fn with_projection<R>(projection: Option<&crate::query::Projection>, f: impl FnOnce() -> R) -> R {
+    if projection.is_none() {
+        return f();
+    }
+    PROJECTION.with(|p| *p.borrow_mut() = projection.cloned());
+    let out = f();
+    PROJECTION.with(|p| *p.borrow_mut() = None);
+    out
+}
+
+fn not_loaded(field: &str) -> bool {
+    PROJECTION.with(|p| p.borrow().as_ref().is_some_and(|p| !p.loads(field.as_bytes())))
 }
 
 /// Starts a document; returns the position to pass to [`end_document`].
@@ -320,8 +344,14 @@ pub fn decode_field<T: crate::query::Describe>(el: &Element<'_>, field: &str) ->
 pub fn missing_field<T: crate::query::Describe>(slot: Option<T>, field: &str) -> Result<T> {
     match slot {
         Some(v) => Ok(v),
-        None => T::when_missing()
-            .ok_or_else(|| Error::new(ErrorKind::Decode, "missing from the stored document").with_field(field)),
+        None => match T::when_missing() {
+            Some(v) => Ok(v),
+            None if not_loaded(field) => T::placeholder().ok_or_else(|| {
+                let msg = "was not loaded (only/defer) and its type has no default";
+                Error::new(ErrorKind::Decode, msg).with_field(field)
+            }),
+            None => Err(Error::new(ErrorKind::Decode, "missing from the stored document").with_field(field)),
+        },
     }
 }
 

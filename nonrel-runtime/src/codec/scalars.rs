@@ -15,6 +15,10 @@ impl Encode for bool {
 }
 
 impl Decode for bool {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         match (ty, value) {
             (BOOL, [0]) => Ok(false),
@@ -56,6 +60,10 @@ macro_rules! small_int {
             }
         }
         impl Decode for $t {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
             fn decode(ty: u8, value: &[u8]) -> Result<Self> {
                 decode_int(ty, value, stringify!($t))
             }
@@ -78,6 +86,10 @@ macro_rules! big_int {
             }
         }
         impl Decode for $t {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
             fn decode(ty: u8, value: &[u8]) -> Result<Self> {
                 decode_int(ty, value, stringify!($t))
             }
@@ -98,6 +110,10 @@ impl Encode for i64 {
 }
 
 impl Decode for i64 {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty == INT64 {
@@ -115,6 +131,10 @@ impl Encode for isize {
 }
 
 impl Decode for isize {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         decode_int(ty, value, "isize")
     }
@@ -140,6 +160,10 @@ impl Encode for f64 {
 }
 
 impl Decode for f64 {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         Ok(match read_number("double", ty, value)? {
@@ -157,6 +181,10 @@ impl Encode for f32 {
 }
 
 impl Decode for f32 {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         f64::decode(ty, value).map(|f| f as f32)
     }
@@ -179,6 +207,10 @@ impl Encode for str {
 }
 
 impl Decode for String {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         read_str(ty, value).map(str::to_owned)
@@ -195,6 +227,10 @@ impl Encode for DateTime<Utc> {
 }
 
 impl Decode for DateTime<Utc> {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty != DATETIME {
             return Err(decode_error("date", ty));
@@ -216,6 +252,10 @@ impl Encode for Blob {
 }
 
 impl Decode for Blob {
+    fn placeholder() -> Option<Self> {
+        Some(Self::default())
+    }
+
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty != BINARY {
             return Err(decode_error("binary", ty));

@@ -542,3 +542,41 @@ pub async fn atomic_updates<B: Backend>(db: &Database<B>) {
     assert_eq!(db.get::<User>("bob").await.unwrap().unwrap().email, "b@x");
     assert!(db.integrity_check().await.unwrap().is_ok());
 }
+
+/// Conditions on one element of a list of embedded models hold together (`$elemMatch`).
+pub async fn conditions_on_one_list_element<B: Backend>(db: &Database<B>) {
+    seed(db).await;
+    // "Ruby blocks" has dee (votes 0) and bob (votes 1); "Rust ownership" bob (0) and cy (1).
+    let any = Query::<Post>::new().filter(Post::comments().author().eq("bob")).filter(Post::comments().votes().eq(1));
+    assert_eq!(matching(db, any).await, ["Ruby blocks", "Rust ownership"], "separate conditions: any elements");
+    let same = Query::<Post>::new().filter(Post::comments().elem_match(|c| [c.author().eq("bob"), c.votes().eq(1)]));
+    assert_eq!(matching(db, same).await, ["Ruby blocks"], "one element must satisfy both");
+    let nested = Query::<Post>::new().filter(Post::comments().elem_match(|c| [c.replies().author().eq("zed")]));
+    assert_eq!(matching(db, nested).await, ["Rust async"]);
+}
+
+/// `only` and `defer` load some fields; the others take their type's default.
+pub async fn only_and_defer<B: Backend>(db: &Database<B>) {
+    seed(db).await;
+    let light = db
+        .query::<Post>()
+        .filter(Post::title().eq("Rust async"))
+        .defer(Post::comments().value())
+        .defer(Post::title_plain())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(light.len(), 1);
+    assert!(light[0].comments.is_empty() && light[0].title_plain.is_empty());
+    assert_eq!((light[0].title.as_str(), light[0].views), ("Rust async", 45));
+    assert!(light[0].id.is_some(), "the key always loads");
+    let only =
+        db.query::<Post>().filter(Post::views().eq(300)).only(Post::title()).only(Post::author()).rows().await.unwrap();
+    assert_eq!(only[0].record.title, "Python typing");
+    assert_eq!((only[0].record.views, only[0].record.tags.len()), (0, 0));
+    let full = db.query::<Post>().filter(Post::views().eq(300)).all().await.unwrap();
+    assert_eq!(full[0].tags, ["python"], "a plain query loads everything");
+    let err = db.query::<Post>().only(Post::title()).all().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "a Ref has no default: {err}");
+    assert!(err.to_string().contains("author") && err.to_string().contains("not loaded"), "{err}");
+}

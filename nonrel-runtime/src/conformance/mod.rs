@@ -25,7 +25,8 @@ macro_rules! conformance_tests {
             lookups_into_embedded_models_and_lists, ordering_limit_offset, counts,
             unique_violation, unknown_fields_survive_with_extra, unknown_fields_survive_without_extra,
             wrong_shape_is_a_clear_error, bad_values_are_rejected_and_nothing_is_written,
-            structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates);
+            structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates,
+            conditions_on_one_list_element, only_and_defer);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

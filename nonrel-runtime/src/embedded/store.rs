@@ -563,7 +563,11 @@ impl<'p> Run<'p> {
             }
         }
         self.matched += 1;
-        self.rows.push((sort, Row { key: Some(key), doc: doc.to_vec(), ..Row::default() }));
+        let doc = match &self.plan.projection {
+            Some(p) => project(doc, p)?,
+            None => doc.to_vec(),
+        };
+        self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
         Ok(false)
     }
 
@@ -576,4 +580,18 @@ impl<'p> Run<'p> {
         let limit = self.plan.limit.unwrap_or(usize::MAX);
         rows.into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
     }
+}
+
+/// The document with only the fields a projection loads.
+fn project(doc: &[u8], projection: &crate::query::Projection) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(doc.len());
+    let start = codec::begin_document(&mut out);
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if projection.loads(el.name) {
+            out.extend_from_slice(el.raw);
+        }
+    }
+    codec::end_document(&mut out, start)?;
+    Ok(out)
 }

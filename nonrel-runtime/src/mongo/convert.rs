@@ -80,17 +80,45 @@ fn condition(f: &Filter) -> Value {
         Op::IsNull(false) => op("$ne", Value::Null),
         Op::StartsWith(p) => op("$regex", regex(p, true)),
         Op::Contains(s) => op("$regex", regex(s, false)),
+        Op::ElemMatch(filters) => op("$elemMatch", element_conditions(filters)),
     }
+}
+
+/// The conditions of `$elemMatch`: one field per path when no path repeats (the form every
+/// server accepts), else `$and`.
+fn element_conditions(filters: &[Filter]) -> Value {
+    let mut paths: Vec<&str> = filters.iter().map(|f| f.path.as_ref()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    if paths.len() < filters.len() {
+        return and(filters);
+    }
+    Value::Document(filters.iter().map(|f| (f.path.to_string(), condition(f))).collect())
+}
+
+/// Every filter under `$and` (one document, so repeated paths do not collide).
+fn and(filters: &[Filter]) -> Value {
+    let terms = filters.iter().map(|f| Value::Document(vec![(f.path.to_string(), condition(f))])).collect();
+    Value::Document(vec![("$and".into(), Value::Array(terms))])
+}
+
+/// The projection document of a plan, if it has one.
+pub(crate) fn projection(plan: &Plan) -> Result<Option<Document>> {
+    let Some(p) = &plan.projection else { return Ok(None) };
+    let (names, keep) = match p {
+        crate::query::Projection::Only(names) => (names, 1),
+        crate::query::Projection::Defer(names) => (names, 0),
+    };
+    document(names.iter().map(|n| (n.clone(), Value::Int32(keep))).collect()).map(Some)
 }
 
 /// The filter document of a plan: every condition under `$and`.
 pub(crate) fn filter(plan: &Plan) -> Result<Document> {
-    let terms: Vec<Value> =
-        plan.filters.iter().map(|f| Value::Document(vec![(f.path.to_string(), condition(f))])).collect();
-    if terms.is_empty() {
+    if plan.filters.is_empty() {
         return Ok(Document::new());
     }
-    document(vec![("$and".into(), Value::Array(terms))])
+    let Value::Document(fields) = and(&plan.filters) else { unreachable!("and builds a document") };
+    document(fields)
 }
 
 /// The sort document of a plan, the key breaking ties.

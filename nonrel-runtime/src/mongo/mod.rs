@@ -171,6 +171,9 @@ impl Backend for Mongo {
         if plan.offset > 0 {
             find = find.skip(plan.offset as u64);
         }
+        if let Some(projection) = convert::projection(&plan)? {
+            find = find.projection(projection);
+        }
         if let Some(limit) = plan.limit {
             if limit == 0 {
                 return Ok(Vec::new());

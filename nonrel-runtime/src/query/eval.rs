@@ -101,6 +101,10 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
             x.type_rank() == lo.type_rank() && compare(x, lo) != Ordering::Less && compare(x, hi) != Ordering::Greater
         }),
         Op::IsNull(is_null) => equal(leaves, &Value::Null) == *is_null,
+        Op::ElemMatch(filters) => leaves.iter().any(|leaf| match leaf {
+            Value::Array(items) => items.iter().any(|item| element_matches(item, filters)),
+            _ => false,
+        }),
         Op::StartsWith(p) => text(leaves, |s| s.starts_with(p.as_str())),
         Op::Contains(p) => text(leaves, |s| s.contains(p.as_str())),
     }
@@ -121,4 +125,18 @@ pub fn compare_keys(a: &[Value], b: &[Value], order: &[OrderBy]) -> Ordering {
         }
     }
     Ordering::Equal
+}
+
+/// Whether every filter holds for one embedded document of a list.
+fn element_matches(item: &Value, filters: &[Filter]) -> bool {
+    let Value::Document(fields) = item else { return false };
+    let mut doc = Vec::new();
+    let start = crate::codec::begin_document(&mut doc);
+    for (k, v) in fields {
+        let Ok(name) = crate::codec::cname(k) else { return false };
+        if crate::codec::Encode::encode(v, &name, &mut doc).is_err() {
+            return false;
+        }
+    }
+    crate::codec::end_document(&mut doc, start).is_ok() && matches_all(filters, &doc).unwrap_or(false)
 }

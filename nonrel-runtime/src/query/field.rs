@@ -404,5 +404,8 @@ where
 /// Joins a parent path and a field name (used by generated embedded descriptors).
 #[doc(hidden)]
 pub fn join(parent: &str, name: &'static str) -> Cow<'static, str> {
+    if parent.is_empty() {
+        return Cow::Borrowed(name);
+    }
     Cow::Owned(format!("{parent}.{name}"))
 }

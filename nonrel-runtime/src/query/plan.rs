@@ -33,6 +33,9 @@ pub enum Op {
     Contains(String),
     /// A list holding the element.
     Has(Value),
+    /// A list with one element (an embedded document) for which every filter holds; the
+    /// filters' paths are relative to the element.
+    ElemMatch(Vec<Filter>),
 }
 
 impl Op {
@@ -51,6 +54,7 @@ impl Op {
             Op::StartsWith(_) => "startswith",
             Op::Contains(_) => "contains",
             Op::Has(_) => "contains",
+            Op::ElemMatch(_) => "elem_match",
         }
     }
 }
@@ -62,6 +66,26 @@ pub struct Filter {
     pub path: Cow<'static, str>,
     /// The comparison.
     pub op: Op,
+}
+
+/// Which stored fields a query loads (MongoDB projects them away; the embedded backend
+/// strips them before decoding). Deferred fields load as their type's default.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projection {
+    /// Load only these top-level fields (and the key).
+    Only(Vec<String>),
+    /// Load everything but these top-level fields.
+    Defer(Vec<String>),
+}
+
+impl Projection {
+    /// Whether a top-level field is loaded.
+    pub fn loads(&self, name: &[u8]) -> bool {
+        match self {
+            Projection::Only(names) => name == b"_id" || names.iter().any(|n| n.as_bytes() == name),
+            Projection::Defer(names) => !names.iter().any(|n| n.as_bytes() == name),
+        }
+    }
 }
 
 /// Ascending or descending.
@@ -94,6 +118,8 @@ pub struct Plan {
     pub offset: usize,
     /// Most rows to return.
     pub limit: Option<usize>,
+    /// Fields not to load, if any.
+    pub projection: Option<Projection>,
 }
 
 /// A typed condition on model `M`: only `M`'s field descriptors make one.
@@ -101,6 +127,13 @@ pub struct Plan {
 pub struct Condition<M> {
     pub(crate) filter: Result<Filter>,
     _model: PhantomData<fn() -> M>,
+}
+
+/// A condition on one element of a list of embedded models (used by generated code).
+#[doc(hidden)]
+pub fn elem_match<M, E, const N: usize>(path: Cow<'static, str>, conditions: [Condition<E>; N]) -> Condition<M> {
+    let filters: Result<Vec<Filter>> = conditions.into_iter().map(|c| c.filter).collect();
+    Condition::new(path, filters.map(Op::ElemMatch))
 }
 
 impl<M> Condition<M> {
@@ -198,6 +231,27 @@ impl<M: Model> Query<M> {
         self
     }
 
+    /// Loads only these fields (call once per field); the others load as their type's
+    /// default. MongoDB does not send the others.
+    pub fn only<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+        let name = top_level(field.path());
+        match &mut self.plan.projection {
+            Some(Projection::Only(names)) => names.push(name),
+            _ => self.plan.projection = Some(Projection::Only(vec![name])),
+        }
+        self
+    }
+
+    /// Does not load this field (call once per field); it loads as its type's default.
+    pub fn defer<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+        let name = top_level(field.path());
+        match &mut self.plan.projection {
+            Some(Projection::Defer(names)) => names.push(name),
+            _ => self.plan.projection = Some(Projection::Defer(vec![name])),
+        }
+        self
+    }
+
     /// The plan, or the first error met while building it (a lookup value that cannot be
     /// stored, say).
     pub fn plan(&self) -> Result<&Plan> {
@@ -206,4 +260,8 @@ impl<M: Model> Query<M> {
             None => Ok(&self.plan),
         }
     }
+}
+
+fn top_level(path: &str) -> String {
+    path.split('.').next().unwrap_or(path).to_owned()
 }
