@@ -162,13 +162,25 @@ async fn an_unreachable_server_is_an_error_naming_the_address() {
     assert_eq!(err.kind(), ErrorKind::Storage);
 }
 
-/// Starts a private server process this test may stop and restart.
-fn start_server(port: u16) -> std::process::Child {
+/// Starts a private server process this test may stop and restart: `NONREL_TEST_MONGOD` names
+/// a `secantusd-py` (set by scripts/test) or a `mongod` binary.
+fn start_server(port: u16, dir: &std::path::Path) -> std::process::Child {
     let bin = std::env::var("NONREL_TEST_MONGOD").unwrap_or_else(|_| {
-        panic!("NONREL_TEST_MONGOD is not set: run scripts/test, which installs SecantusDB and sets it")
+        panic!(
+            "NONREL_TEST_MONGOD is not set: run scripts/test (it installs SecantusDB and sets it), \
+             or set it to a mongod binary this test may start and stop"
+        )
     });
+    let port = port.to_string();
+    let is_mongod = std::path::Path::new(&bin).file_name().is_some_and(|n| n.to_string_lossy().starts_with("mongod"));
+    let dbpath = dir.to_string_lossy().into_owned();
+    let args: Vec<&str> = if is_mongod {
+        vec!["--bind_ip", "127.0.0.1", "--port", &port, "--dbpath", &dbpath]
+    } else {
+        vec!["--host", "127.0.0.1", "--port", &port, "--storage-path", ":memory:"]
+    };
     std::process::Command::new(bin)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path", ":memory:"])
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -188,7 +200,8 @@ async fn wait_for(port: u16) {
 #[tokio::test]
 async fn a_server_that_goes_away_gives_errors_and_the_handle_recovers() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = start_server(port);
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_server(port, dir.path());
     wait_for(port).await;
     let uri = format!("mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=1000&connectTimeoutMS=1000");
     let db = Database::connect(&uri, "restart").await.expect("connect");
@@ -201,7 +214,7 @@ async fn a_server_that_goes_away_gives_errors_and_the_handle_recovers() {
     assert_eq!(down.unwrap_err().kind(), ErrorKind::Storage);
     let down = tokio::time::timeout(guard, db.save(&mut item(2))).await.expect("no hang");
     assert!(down.is_err());
-    let mut server = start_server(port);
+    let mut server = start_server(port, dir.path());
     wait_for(port).await;
     let mut again = item(3);
     let saved = tokio::time::timeout(guard, db.save(&mut again)).await.expect("no hang");
