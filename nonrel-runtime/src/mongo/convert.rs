@@ -80,13 +80,12 @@ fn condition(f: &Filter) -> Value {
         Op::IsNull(false) => op("$ne", Value::Null),
         Op::StartsWith(p) => op("$regex", regex(p, true)),
         Op::Contains(s) => op("$regex", regex(s, false)),
-        Op::ElemMatch(filters) => op("$elemMatch", element_conditions(filters)),
+        Op::ElemMatch(filters) => op("$elemMatch", conditions(filters)),
     }
 }
 
-/// The conditions of `$elemMatch`: one field per path when no path repeats (the form every
-/// server accepts), else `$and`.
-fn element_conditions(filters: &[Filter]) -> Value {
+/// Conditions as one field per path when no path repeats, else under `$and`.
+fn conditions(filters: &[Filter]) -> Value {
     let mut paths: Vec<&str> = filters.iter().map(|f| f.path.as_ref()).collect();
     paths.sort_unstable();
     paths.dedup();
@@ -112,12 +111,13 @@ pub(crate) fn projection(plan: &Plan) -> Result<Option<Document>> {
     document(names.iter().map(|n| (n.clone(), Value::Int32(keep))).collect()).map(Some)
 }
 
-/// The filter document of a plan: every condition under `$and`.
+/// The filter document of a plan: one field per path (the form servers plan best, with
+/// their indexes), or `$and` when a path repeats.
 pub(crate) fn filter(plan: &Plan) -> Result<Document> {
     if plan.filters.is_empty() {
         return Ok(Document::new());
     }
-    let Value::Document(fields) = and(&plan.filters) else { unreachable!("and builds a document") };
+    let Value::Document(fields) = conditions(&plan.filters) else { unreachable!("conditions builds a document") };
     document(fields)
 }
 
