@@ -5,13 +5,35 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
 use crate::query::{Direction, Filter, Op, Plan};
 use crate::value::Value;
-use bson::{Document, RawDocument};
+use bson::{Bson, Document, RawDocument};
 
-/// A document built as a `Value` tree, as the driver's `Document`.
+/// A document built as a `Value` tree, as the driver's `Document` (built directly: no
+/// bytes in between).
 pub(crate) fn document(fields: Vec<(String, Value)>) -> Result<Document> {
-    let bytes = raw_document(fields)?;
-    let raw = RawDocument::from_bytes(&bytes).map_err(driver_bson)?;
-    Document::try_from(raw).map_err(driver_bson)
+    fields.into_iter().map(|(k, v)| Ok((k, to_bson(v)?))).collect()
+}
+
+/// A value as the driver's `Bson`.
+fn to_bson(v: Value) -> Result<Bson> {
+    Ok(match v {
+        Value::Null => Bson::Null,
+        Value::Bool(b) => Bson::Boolean(b),
+        Value::Int32(n) => Bson::Int32(n),
+        Value::Int64(n) => Bson::Int64(n),
+        Value::Double(f) => Bson::Double(f),
+        Value::String(s) => Bson::String(s),
+        Value::ObjectId(o) => Bson::ObjectId(bson::oid::ObjectId::from_bytes(o.bytes())),
+        Value::DateTime(d) => Bson::DateTime(bson::DateTime::from_millis(d.timestamp_millis())),
+        Value::Array(items) => Bson::Array(items.into_iter().map(to_bson).collect::<Result<_>>()?),
+        Value::Document(fields) => Bson::Document(document(fields)?),
+        other => {
+            // Decimals, binaries and the rarer types: through their BSON bytes.
+            let bytes = raw_document(vec![("v".into(), other)])?;
+            let raw = RawDocument::from_bytes(&bytes).map_err(driver_bson)?;
+            let value = raw.get("v").map_err(driver_bson)?.ok_or_else(|| driver_bson("value lost"))?;
+            Bson::try_from(value).map_err(driver_bson)?
+        }
+    })
 }
 
 /// A document built as a `Value` tree, as BSON bytes.
@@ -109,6 +131,14 @@ pub(crate) fn projection(plan: &Plan) -> Result<Option<Document>> {
         crate::query::Projection::Defer(names) => (names, 0),
     };
     document(names.iter().map(|n| (n.clone(), Value::Int32(keep))).collect()).map(Some)
+}
+
+/// The filter of a plan as a `Value` document (for raw commands).
+pub(crate) fn filter_value(plan: &Plan) -> Value {
+    if plan.filters.is_empty() {
+        return Value::Document(Vec::new());
+    }
+    conditions(&plan.filters)
 }
 
 /// The filter document of a plan: one field per path (the form servers plan best, with

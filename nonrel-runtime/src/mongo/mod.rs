@@ -199,13 +199,8 @@ impl Backend for Mongo {
     }
 
     async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
-        let update = write::update_document(&ops)?;
-        let result = self
-            .raw_collection(model)
-            .update_many(convert::filter(&plan)?, update)
-            .await
-            .map_err(|e| write::write_error(e, model).unwrap_or_else(|e| driver(e, "updating records")))?;
-        Ok(UpdateCounts { matched: result.matched_count, modified: result.modified_count })
+        let (matched, modified) = write::update(self, model, &plan, &ops).await?;
+        Ok(UpdateCounts { matched, modified })
     }
 
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {

@@ -138,17 +138,40 @@ fn error_for_code(code: i32, message: &str, model: &'static ModelDesc) -> Error 
     Error::new(ErrorKind::UniqueViolation, msg).with_model(model.name).with_field(index)
 }
 
-/// A driver error that is a write error, as nonrel's (or the driver error back).
-pub(super) fn write_error(e: mongodb::error::Error, model: &'static ModelDesc) -> Result<Error, mongodb::error::Error> {
-    use mongodb::error::{ErrorKind as K, WriteFailure};
-    match e.kind.as_ref() {
-        K::Write(WriteFailure::WriteError(w)) => Ok(error_for_code(w.code, &w.message, model)),
-        _ => Err(e),
-    }
+/// Runs update operations on every record a filter matches as one raw `update` command
+/// (`multi: true`); returns the matched and modified counts.
+pub(super) async fn update(
+    mongo: &Mongo,
+    model: &'static ModelDesc,
+    plan: &crate::query::Plan,
+    ops: &[UpdateOp],
+) -> Result<(u64, u64)> {
+    let filter = convert::filter_value(plan);
+    let Value::Document(update) = update_value(ops) else { unreachable!("update_value builds a document") };
+    let mut out = Vec::with_capacity(256);
+    let start = begin_document(&mut out);
+    model.collection.encode(b"update\0", &mut out)?;
+    header(&mut out, codec::ARRAY, b"updates\0");
+    let list = begin_document(&mut out);
+    header(&mut out, codec::DOCUMENT, b"0\0");
+    let statement = begin_document(&mut out);
+    filter.encode(b"q\0", &mut out)?;
+    Value::Document(update).encode(b"u\0", &mut out)?;
+    true.encode(b"multi\0", &mut out)?;
+    end_document(&mut out, statement)?;
+    end_document(&mut out, list)?;
+    true.encode(b"ordered\0", &mut out)?;
+    end_document(&mut out, start)?;
+    let command = RawDocumentBuf::from_bytes(out)
+        .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))?;
+    let reply = mongo.db.run_raw_command(command).await.map_err(|e| driver(e, "updating records"))?;
+    check_reply(&reply, model, &[], 0).map_err(Error::without_item)?;
+    let count = |name| reply.get(name).and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
+    Ok((count("n") as u64, count("nModified") as u64))
 }
 
 /// `{$set: {...}, $inc: {...}, $push: {...}, $pull: {...}}` from update operations.
-pub(super) fn update_document(ops: &[UpdateOp]) -> Result<Document> {
+fn update_value(ops: &[UpdateOp]) -> Value {
     let mut groups: Vec<(String, Vec<(String, Value)>)> = Vec::new();
     for op in ops {
         let name = match op.kind {
@@ -162,5 +185,5 @@ pub(super) fn update_document(ops: &[UpdateOp]) -> Result<Document> {
             None => groups.push((name.into(), vec![(op.path.to_string(), op.value.clone())])),
         }
     }
-    convert::document(groups.into_iter().map(|(n, f)| (n, Value::Document(f))).collect())
+    Value::Document(groups.into_iter().map(|(n, f)| (n, Value::Document(f))).collect())
 }
