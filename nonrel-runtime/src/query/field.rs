@@ -292,30 +292,15 @@ macro_rules! ordered {
     ($($t:ty),* $(,)?) => {$( impl Ordered for $t {} )*};
 }
 
-plain!(
-    bool,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    f32,
-    f64,
-    String,
-    Decimal,
-    DateTime<Utc>,
-    Blob,
-    Value,
-    ObjectId
-);
-ordered!(
+macro_rules! plain_ordered {
+    ($($t:ty),* $(,)?) => {
+        plain!($($t),*);
+        ordered!($($t),*);
+    };
+}
+
+plain!(bool, Blob);
+plain_ordered!(
     i8,
     i16,
     i32,
