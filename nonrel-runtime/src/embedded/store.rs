@@ -40,6 +40,18 @@ pub(crate) fn storage(e: impl Into<redb::Error>) -> Error {
     Error::new(kind, "embedded store").with_source(e)
 }
 
+/// Opens a table for reading; `None` when nothing was ever written to it.
+fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+    match tx.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(storage(e)),
+    }
+}
+
 /// The redb database with nonrel's table layout: one table of records per collection (key
 /// bytes to BSON), one table per declared index (value and key bytes to key bytes).
 pub(crate) struct Store {
@@ -73,11 +85,7 @@ impl Store {
     pub(crate) fn get(&self, m: &ModelDesc, key: &KeyValue) -> Result<Option<Vec<u8>>> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
-        let table = match tx.open_table(Bytes::new(&name)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(storage(e)),
-        };
+        let Some(table) = open_read(&tx, Bytes::new(&name))? else { return Ok(None) };
         let found = table.get(key.to_storage().as_slice()).map_err(storage)?;
         Ok(found.map(|g| g.value().to_vec()))
     }
@@ -85,11 +93,7 @@ impl Store {
     pub(crate) fn get_many(&self, m: &ModelDesc, keys: &[KeyValue]) -> Result<Vec<Option<Vec<u8>>>> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
-        let table = match tx.open_table(Bytes::new(&name)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(vec![None; keys.len()]),
-            Err(e) => return Err(storage(e)),
-        };
+        let Some(table) = open_read(&tx, Bytes::new(&name))? else { return Ok(vec![None; keys.len()]) };
         keys.iter()
             .map(|k| Ok(table.get(k.to_storage().as_slice()).map_err(storage)?.map(|g| g.value().to_vec())))
             .collect()
@@ -123,11 +127,7 @@ impl Store {
     pub(crate) fn run(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64)> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
-        let records = match tx.open_table(Bytes::new(&name)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), 0)),
-            Err(e) => return Err(storage(e)),
-        };
+        let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok((Vec::new(), 0)) };
         let built = usable_indexes(&tx, m, false)?;
         let source = index::choose(m, plan, |i| built.contains(i.path));
         let mut run = Run::new(plan, count_upto);
@@ -152,11 +152,7 @@ impl Store {
                 let exact = residual.is_empty();
                 run.filters = residual;
                 let iname = index_table(m, index);
-                let table = match tx.open_table(Bytes::new(&iname)) {
-                    Ok(t) => t,
-                    Err(TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), 0)),
-                    Err(e) => return Err(storage(e)),
-                };
+                let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok((Vec::new(), 0)) };
                 let mut seen = HashSet::new();
                 'ranges: for (lo, hi) in &ranges {
                     let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
@@ -231,10 +227,9 @@ impl Store {
     pub(crate) fn explain(&self, m: &'static ModelDesc, plan: &Plan) -> Result<super::Explain> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
-        let empty = match tx.open_table(Bytes::new(&name)) {
-            Ok(t) => t.is_empty().map_err(storage)?,
-            Err(TableError::TableDoesNotExist(_)) => true,
-            Err(e) => return Err(storage(e)),
+        let empty = match open_read(&tx, Bytes::new(&name))? {
+            Some(t) => t.is_empty().map_err(storage)?,
+            None => true,
         };
         let built = usable_indexes(&tx, m, empty)?;
         Ok(match index::choose(m, plan, |i| built.contains(i.path)) {
@@ -250,11 +245,7 @@ impl Store {
         let mut report = IntegrityReport::default();
         for &m in models {
             let name = records_table(m);
-            let records = match tx.open_table(Bytes::new(&name)) {
-                Ok(t) => t,
-                Err(TableError::TableDoesNotExist(_)) => continue,
-                Err(e) => return Err(storage(e)),
-            };
+            let Some(records) = open_read(&tx, Bytes::new(&name))? else { continue };
             report.records += records.len().map_err(storage)?;
             for idx in m.indexes {
                 check_index(&tx, m, idx, &records, &mut report)?;
@@ -458,11 +449,7 @@ fn usable_indexes(tx: &redb::ReadTransaction, m: &ModelDesc, no_records: bool) -
 }
 
 fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<HashSet<&'static str>> {
-    let table = match tx.open_table(BUILT) {
-        Ok(t) => t,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(HashSet::new()),
-        Err(e) => return Err(storage(e)),
-    };
+    let Some(table) = open_read(tx, BUILT)? else { return Ok(HashSet::new()) };
     let mut out = HashSet::new();
     for idx in m.indexes {
         if table.get(index_table(m, idx).as_str()).map_err(storage)?.is_some() {
@@ -483,15 +470,11 @@ fn check_index(
         |key: Option<KeyValue>, message: String| IntegrityProblem { model: m.name, index: idx.path, key, message };
     let iname = index_table(m, idx);
     let mut actual = std::collections::BTreeMap::new();
-    match tx.open_table(Bytes::new(&iname)) {
-        Ok(t) => {
-            for item in t.iter().map_err(storage)? {
-                let (k, v) = item.map_err(storage)?;
-                actual.insert(k.value().to_vec(), v.value().to_vec());
-            }
+    if let Some(t) = open_read(tx, Bytes::new(&iname))? {
+        for item in t.iter().map_err(storage)? {
+            let (k, v) = item.map_err(storage)?;
+            actual.insert(k.value().to_vec(), v.value().to_vec());
         }
-        Err(TableError::TableDoesNotExist(_)) => {}
-        Err(e) => return Err(storage(e)),
     }
     report.entries += actual.len() as u64;
     let built = built_set(tx, m)?.contains(idx.path);
