@@ -24,8 +24,8 @@
 //! # Capabilities
 //!
 //! What a backend can do beyond this trait is declared by marker traits that plans requiring
-//! it take as bounds, so an unsupported plan is a compile error naming the fix. Today's are
-//! below; joins, native case-insensitive matching and transactions join them as they land.
+//! it take as bounds, so an unsupported plan is a compile error naming the fix: see
+//! [`capability`](crate::capability).
 
 use crate::error::Result;
 use crate::key::{KeyKind, KeyValue};

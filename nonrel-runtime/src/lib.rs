@@ -61,6 +61,7 @@
 extern crate self as nonrel_runtime;
 
 pub mod backend;
+pub mod capability;
 pub mod codec;
 mod database;
 mod embedded;
