@@ -13,6 +13,22 @@
 //! | [`Transactions`] | yes (write transactions) | yes (session transactions) |
 
 use crate::backend::Backend;
+use crate::query::Native;
+
+/// Backend `Self` can run a plan with requirement `R` ([`Condition`](crate::Condition) and
+/// [`Order`](crate::Order) carry one; [`Native`] for what every backend runs).
+///
+/// Each requirement type implements this for the backends that satisfy it, natively (a
+/// blanket impl over a capability trait above) or through a declaration on the model (an
+/// impl bounded on a trait the derive generates for the declaration). The unmet bound's
+/// `on_unimplemented` message names what to declare.
+#[diagnostic::on_unimplemented(
+    message = "the `{Self}` backend cannot run this query: it needs `{R}`",
+    label = "not supported by this backend"
+)]
+pub trait Runs<R>: Backend {}
+
+impl<B: Backend> Runs<Native> for B {}
 
 /// The backend runs lookups across a `Ref` (JOINs) natively.
 #[diagnostic::on_unimplemented(

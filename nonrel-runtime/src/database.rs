@@ -1,6 +1,7 @@
 //! The database handle: typed operations on any backend.
 
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
+use crate::capability::Runs;
 use crate::embedded::Embedded;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{AsKey, Key, KeyKind, KeyValue};
@@ -283,14 +284,24 @@ pub struct QueryBuilder<'db, B, M> {
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// Adds a condition; every condition must hold.
-    pub fn filter(mut self, condition: Condition<M>) -> Self {
-        self.query = self.query.filter(condition);
+    ///
+    /// A condition that needs a capability the backend lacks (an emulated lookup whose index
+    /// is not declared, a JOIN on a backend without joins) does not compile: see
+    /// [`Runs`](crate::capability::Runs).
+    pub fn filter<R>(mut self, condition: Condition<M, R>) -> Self
+    where
+        B: Runs<R>,
+    {
+        self.query = self.query.filter(condition.require());
         self
     }
 
     /// Adds an ordering term; the key breaks ties.
-    pub fn order_by(mut self, order: Order<M>) -> Self {
-        self.query = self.query.order_by(order);
+    pub fn order_by<R>(mut self, order: Order<M, R>) -> Self
+    where
+        B: Runs<R>,
+    {
+        self.query = self.query.order_by(order.require());
         self
     }
 

@@ -5,4 +5,4 @@ mod field;
 mod plan;
 
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Ordered, Text};
-pub use plan::{elem_match, Condition, Direction, Filter, Op, Order, OrderBy, Plan, Projection, Query};
+pub use plan::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query};

@@ -123,11 +123,20 @@ pub struct Plan {
 }
 
 /// A typed condition on model `M`: only `M`'s field descriptors make one.
+///
+/// `R` is what the condition needs of the backend that runs it: [`Native`] (every backend)
+/// for the plain lookups; emulated lookups and lookups across a `Ref` carry their own
+/// requirement, which [`QueryBuilder::filter`](crate::QueryBuilder::filter) checks with
+/// [`Runs`](crate::capability::Runs) at compile time.
 #[must_use]
-pub struct Condition<M> {
+pub struct Condition<M, R = Native> {
     pub(crate) filter: Result<Filter>,
-    _model: PhantomData<fn() -> M>,
+    _model: PhantomData<fn() -> (M, R)>,
 }
+
+/// The requirement of a plan every backend runs: no capability beyond [`Backend`](crate::Backend).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Native;
 
 /// A condition on one element of a list of embedded models (used by generated code).
 #[doc(hidden)]
@@ -141,6 +150,20 @@ impl<M> Condition<M> {
         let filter = op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path));
         Condition { filter, _model: PhantomData }
     }
+}
+
+impl<M, R> Condition<M, R> {
+    /// The same condition, carrying requirement `R2` instead of `R`.
+    #[doc(hidden)]
+    pub fn require<R2>(self) -> Condition<M, R2> {
+        Condition { filter: self.filter, _model: PhantomData }
+    }
+
+    /// A condition from an untyped filter, carrying requirement `R`.
+    #[doc(hidden)]
+    pub fn from_filter(filter: Result<Filter>) -> Self {
+        Condition { filter, _model: PhantomData }
+    }
 
     /// The untyped filter (or the error building it met).
     pub fn filter(&self) -> Result<&Filter, &Error> {
@@ -148,16 +171,29 @@ impl<M> Condition<M> {
     }
 }
 
-/// A typed ordering term on model `M`.
+/// A typed ordering term on model `M`; `R` is what it needs of the backend (see [`Condition`]).
 #[must_use]
-pub struct Order<M> {
+pub struct Order<M, R = Native> {
     pub(crate) order: OrderBy,
-    _model: PhantomData<fn() -> M>,
+    _model: PhantomData<fn() -> (M, R)>,
 }
 
 impl<M> Order<M> {
     pub(crate) fn new(path: Cow<'static, str>, direction: Direction) -> Self {
         Order { order: OrderBy { path, direction }, _model: PhantomData }
+    }
+}
+
+impl<M, R> Order<M, R> {
+    /// The same ordering term, carrying requirement `R2` instead of `R`.
+    #[doc(hidden)]
+    pub fn require<R2>(self) -> Order<M, R2> {
+        Order { order: self.order, _model: PhantomData }
+    }
+
+    /// The untyped ordering term.
+    pub fn order_by(&self) -> &OrderBy {
+        &self.order
     }
 }
 
