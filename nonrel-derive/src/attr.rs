@@ -9,6 +9,7 @@ use syn::{Ident, Path, Type, Visibility};
 #[darling(attributes(model), supports(struct_named))]
 pub struct ModelInput {
     pub ident: Ident,
+    pub vis: Visibility,
     pub generics: syn::Generics,
     pub data: ast::Data<(), FieldInput>,
     #[darling(default)]

@@ -345,13 +345,13 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
 
     /// Loads only this field (call once per field); the others load as their type's default
     /// and MongoDB does not send them.
-    pub fn only<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+    pub fn only<T, F>(mut self, field: crate::query::Field<M, T, F>) -> Self {
         self.query = self.query.only(field);
         self
     }
 
     /// Does not load this field (call once per field); it loads as its type's default.
-    pub fn defer<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+    pub fn defer<T, F>(mut self, field: crate::query::Field<M, T, F>) -> Self {
         self.query = self.query.defer(field);
         self
     }

@@ -107,7 +107,7 @@ pub mod __private {
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::key::Key;
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
-    pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup};
+    pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
     pub use crate::value::{Extra, Value};
     pub use inventory;
     pub use std::borrow::Cow;

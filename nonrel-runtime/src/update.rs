@@ -60,7 +60,7 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
         UpdateBuilder { query, ops: Vec::new(), error: None }
     }
 
-    fn op<T>(mut self, field: Field<M, T>, kind: UpdateKind, value: Result<Value>) -> Self {
+    fn op<T, F>(mut self, field: Field<M, T, F>, kind: UpdateKind, value: Result<Value>) -> Self {
         let path = field.into_path();
         match value {
             Ok(value) => self.ops.push(UpdateOp { path, kind, value }),
@@ -72,22 +72,22 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
     }
 
     /// Sets a field.
-    pub fn set<T: Encode>(self, field: Field<M, T>, value: impl IntoLookup<T>) -> Self {
+    pub fn set<T: Encode, F>(self, field: Field<M, T, F>, value: impl IntoLookup<T>) -> Self {
         self.op(field, UpdateKind::Set, value.into_lookup())
     }
 
     /// Adds to a number field (a missing field counts as 0).
-    pub fn inc<T: Numeric>(self, field: Field<M, T>, by: impl IntoLookup<T>) -> Self {
+    pub fn inc<T: Numeric, F>(self, field: Field<M, T, F>, by: impl IntoLookup<T>) -> Self {
         self.op(field, UpdateKind::Inc, by.into_lookup())
     }
 
     /// Appends to a list field.
-    pub fn push<T>(self, field: Field<M, Vec<T>>, value: impl IntoLookup<T>) -> Self {
+    pub fn push<T, F>(self, field: Field<M, Vec<T>, F>, value: impl IntoLookup<T>) -> Self {
         self.op(field, UpdateKind::Push, value.into_lookup())
     }
 
     /// Removes every element equal to `value` from a list field.
-    pub fn pull<T>(self, field: Field<M, Vec<T>>, value: impl IntoLookup<T>) -> Self {
+    pub fn pull<T, F>(self, field: Field<M, Vec<T>, F>, value: impl IntoLookup<T>) -> Self {
         self.op(field, UpdateKind::Pull, value.into_lookup())
     }
 

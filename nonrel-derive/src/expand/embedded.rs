@@ -75,7 +75,7 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
     let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);
-    let descriptors = fields::descriptors(all, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self));
+    let descriptors = fields::descriptors(all, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self), None);
     let paths = quote::format_ident!("{}Path", ident);
     quote! {
         const _: () = {
@@ -137,6 +137,14 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
                 /// The whole embedded value, for `eq` and `ne`.
                 pub fn value(&self) -> #nr::Field<M, #ident> {
                     #nr::Field::at(self.path.clone())
+                }
+            }
+
+            #[automatically_derived]
+            impl<M, F> #nr::Mark<F> for #paths<M> {
+                type Marked = Self;
+                fn mark(self) -> Self {
+                    self
                 }
             }
 

@@ -75,7 +75,9 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
         #nr::decode_key::<#ident, #key_ty>(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
     let construct = fields::constructor(&all, Some(key_init));
     let model_ty = quote!(#ident);
-    let descriptors = fields::descriptors(&all, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!());
+    let module = fields::marker_module(ident);
+    let markers = fields::marker_types(ident, &input.vis, &all);
+    let descriptors = fields::descriptors(&all, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!(), Some(&module));
     let as_key = natural_key_impls(ident, key_ty);
     let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
     let key_kind = quote!(#key_field::KIND);
@@ -121,6 +123,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
             #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
         };
+
+        #markers
     }
 }
 

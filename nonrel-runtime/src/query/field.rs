@@ -15,13 +15,31 @@ use std::marker::PhantomData;
 ///
 /// Made by the generated descriptor functions (`Post::title()`); its lookup methods exist
 /// only for fitting types: `startswith` on text, `gt` on ordered values, `contains` on text
-/// and lists.
-pub struct Field<M, T> {
+/// and lists. `F` names the model's field for declarations made on it (a marker type the
+/// derive generates for each top-level field, `()` for paths below it).
+pub struct Field<M, T, F = ()> {
     path: Cow<'static, str>,
-    _types: PhantomData<fn() -> (M, T)>,
+    _types: PhantomData<fn() -> (M, T, F)>,
 }
 
-impl<M, T> Field<M, T> {
+/// Tags a descriptor with the marker type `F` of the model field it describes (used by
+/// generated code): plain fields become `Field<M, T, F>`, embedded paths stay as they are.
+#[doc(hidden)]
+pub trait Mark<F> {
+    /// The tagged descriptor.
+    type Marked;
+    /// Tags it.
+    fn mark(self) -> Self::Marked;
+}
+
+impl<M, T, F> Mark<F> for Field<M, T> {
+    type Marked = Field<M, T, F>;
+    fn mark(self) -> Field<M, T, F> {
+        Field { path: self.path, _types: PhantomData }
+    }
+}
+
+impl<M, T, F> Field<M, T, F> {
     #[doc(hidden)]
     pub fn at(path: Cow<'static, str>) -> Self {
         Field { path, _types: PhantomData }
@@ -138,14 +156,14 @@ impl<M, T> Field<M, T> {
     }
 }
 
-impl<M, V: Describe> Field<M, BTreeMap<String, V>> {
+impl<M, V: Describe, F> Field<M, BTreeMap<String, V>, F> {
     /// The value under `key` in a map field.
     pub fn get(self, key: &str) -> V::Path<M> {
         V::describe(Cow::Owned(format!("{}.{key}", self.path)))
     }
 }
 
-impl<M, V: Describe, S> Field<M, HashMap<String, V, S>> {
+impl<M, V: Describe, S, F> Field<M, HashMap<String, V, S>, F> {
     /// The value under `key` in a map field.
     pub fn get(self, key: &str) -> V::Path<M> {
         V::describe(Cow::Owned(format!("{}.{key}", self.path)))

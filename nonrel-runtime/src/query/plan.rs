@@ -269,7 +269,7 @@ impl<M: Model> Query<M> {
 
     /// Loads only these fields (call once per field); the others load as their type's
     /// default. MongoDB does not send the others.
-    pub fn only<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+    pub fn only<T, F>(mut self, field: crate::query::Field<M, T, F>) -> Self {
         let name = top_level(field.path());
         match &mut self.plan.projection {
             Some(Projection::Only(names)) => names.push(name),
@@ -279,7 +279,7 @@ impl<M: Model> Query<M> {
     }
 
     /// Does not load this field (call once per field); it loads as its type's default.
-    pub fn defer<T>(mut self, field: crate::query::Field<M, T>) -> Self {
+    pub fn defer<T, F>(mut self, field: crate::query::Field<M, T, F>) -> Self {
         let name = top_level(field.path());
         match &mut self.plan.projection {
             Some(Projection::Defer(names)) => names.push(name),
