@@ -150,7 +150,7 @@ pub fn descriptors(
 
 /// The marker type naming field `f` in its model's marker module.
 pub fn marker_ident(f: &FieldInput) -> syn::Ident {
-    format_ident!("{}", f.ident().to_string().trim_start_matches("r#"))
+    f.ident().clone()
 }
 
 /// The name of model `ident`'s marker module: `Post` -> `Post_fields`.

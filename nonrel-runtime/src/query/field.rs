@@ -19,8 +19,11 @@ use std::marker::PhantomData;
 /// derive generates for each top-level field, `()` for paths below it).
 pub struct Field<M, T, F = ()> {
     path: Cow<'static, str>,
-    _types: PhantomData<fn() -> (M, T, F)>,
+    _types: PhantomData<Marker<M, T, F>>,
 }
+
+/// What a [`Field`] is about, without owning any of it (covariant, `Send` and `Sync`).
+type Marker<M, T, F> = fn() -> (M, T, F);
 
 /// Tags a descriptor with the marker type `F` of the model field it describes (used by
 /// generated code): plain fields become `Field<M, T, F>`, embedded paths stay as they are.
