@@ -66,6 +66,7 @@ pub mod codec;
 mod database;
 mod embedded;
 mod error;
+pub mod json;
 mod key;
 mod model;
 pub mod query;
