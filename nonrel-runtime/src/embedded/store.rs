@@ -318,7 +318,7 @@ fn open_indexes<'tx>(
 ) -> Result<Indexes<'tx>> {
     let mut built = tx.open_table(BUILT).map_err(storage)?;
     let mut out = Vec::with_capacity(m.indexes.len());
-    for idx in m.indexes {
+    for idx in crate::poly::collection_indexes(m) {
         let iname = index_table(m, idx);
         let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
         if built.get(iname.as_str()).map_err(storage)?.is_none() {
