@@ -15,6 +15,12 @@ pub struct ModelInput {
     pub collection: Option<syn::LitStr>,
     #[darling(default, multiple)]
     pub index: Vec<syn::LitStr>,
+    /// The base of a polymorphic hierarchy (F11).
+    #[darling(default)]
+    pub polymorphic: darling::util::Flag,
+    /// A subclass of this polymorphic base (F11).
+    #[darling(default)]
+    pub extends: Option<Path>,
 }
 
 /// `#[derive(Embedded)]` input.
@@ -22,6 +28,16 @@ pub struct ModelInput {
 #[darling(supports(struct_named))]
 pub struct EmbeddedInput {
     pub ident: Ident,
+    pub generics: syn::Generics,
+    pub data: ast::Data<(), FieldInput>,
+}
+
+/// `#[derive(Fields)]` input: an abstract group of fields (F11).
+#[derive(FromDeriveInput)]
+#[darling(supports(struct_named))]
+pub struct FieldsInput {
+    pub ident: Ident,
+    pub vis: Visibility,
     pub generics: syn::Generics,
     pub data: ast::Data<(), FieldInput>,
 }
@@ -47,6 +63,9 @@ pub struct FieldInput {
     pub default: Option<Override<Path>>,
     #[darling(default)]
     pub extra: darling::util::Flag,
+    /// A `#[derive(Fields)]` group stored as top-level fields (F11).
+    #[darling(default)]
+    pub flatten: darling::util::Flag,
 }
 
 impl FieldInput {
@@ -62,6 +81,7 @@ impl FieldInput {
             skip: self.skip,
             default: self.default.clone(),
             extra: self.extra,
+            flatten: self.flatten,
         }
     }
 
@@ -79,6 +99,6 @@ impl FieldInput {
 
     /// Whether the field is written to the document as a plain element.
     pub fn is_stored(&self) -> bool {
-        !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present()
+        !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present() && !self.flatten.is_present()
     }
 }

@@ -33,7 +33,7 @@
 //! assert!(Post::DESC.knows_field(b"created_at"));
 //! assert!(Post::DESC.index_on("created_at").is_some());
 //! let db = Database::in_memory()?;
-//! let now = Utc::now();
+//! let now = DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(); // stored in ms
 //! let mut post = Post { id: None, title: "Hi".into(), stamps: Stamps { created_at: now, edited: 0 } };
 //! db.save(&mut post).await?;
 //! let found = db.query::<Post>().filter(Post::created_at().lte(Utc::now())).all().await?;
