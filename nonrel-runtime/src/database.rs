@@ -222,14 +222,15 @@ impl<B: Backend> Database<B> {
 
     async fn copy_model_to<B2: Backend>(&self, m: &'static ModelDesc, to: &Database<B2>) -> Result<u64> {
         let rows = self.backend.query(m, crate::query::Plan::default()).await?;
-        to.put_batches(m, rows.into_iter().map(|row| PutItem { key: row.key, doc: row.doc })).await
+        to.put_batches(m, rows.into_iter().map(|row| PutItem { key: row.key, doc: row.doc }), WriteMode::Upsert).await
     }
 
-    /// Upserts stored documents as they are, in batches of 1,000; returns how many.
+    /// Writes stored documents as they are, in batches of 1,000; returns how many.
     pub(crate) async fn put_batches(
         &self,
         m: &'static ModelDesc,
         items: impl IntoIterator<Item = PutItem>,
+        mode: WriteMode,
     ) -> Result<u64> {
         const BATCH: usize = 1000;
         let (mut n, mut batch) = (0, Vec::new());
@@ -237,11 +238,11 @@ impl<B: Backend> Database<B> {
             batch.push(item);
             n += 1;
             if batch.len() == BATCH {
-                self.backend.put(m, std::mem::take(&mut batch), WriteMode::Upsert).await?;
+                self.backend.put(m, std::mem::take(&mut batch), mode).await?;
             }
         }
         if !batch.is_empty() {
-            self.backend.put(m, batch, WriteMode::Upsert).await?;
+            self.backend.put(m, batch, mode).await?;
         }
         Ok(n)
     }

@@ -12,7 +12,7 @@
 //! same bytes, fields the models do not know included. A collection several models share (a
 //! polymorphic hierarchy, narrow views) is dumped once, named by the first of its models.
 
-use crate::backend::{Backend, PutItem};
+use crate::backend::{Backend, PutItem, WriteMode};
 use crate::codec::Decode;
 use crate::database::{all_models, Database};
 use crate::error::{Error, ErrorKind, Result};
@@ -109,7 +109,8 @@ impl<B: Backend> Database<B> {
     }
 
     /// Loads JSON lines written by [`dump`](Self::dump), keys and data exactly, into this
-    /// database (records with the same key are replaced, as by a save).
+    /// database: each record is stored as the line has it, replacing a stored record with
+    /// the same key (fields and their order as in the dump).
     ///
     /// Every line is read and checked before anything is written: a malformed line, an
     /// unknown collection or a key the model cannot have is an error naming the line, and
@@ -134,7 +135,7 @@ impl<B: Backend> Database<B> {
         while let Some(first) = rest.first() {
             let run = rest.iter().take_while(|it| std::ptr::eq(it.model, first.model)).count();
             let puts = rest[..run].iter().map(|it| PutItem { key: Some(it.key.clone()), doc: it.doc.clone() });
-            report.loaded += self.put_batches(first.model, puts).await?;
+            report.loaded += self.put_batches(first.model, puts, WriteMode::Replace).await?;
             rest = &rest[run..];
         }
         Ok(report)

@@ -81,7 +81,9 @@ fn cat(name: &str) -> Cat {
 /// The stored field names of a record, in stored order.
 async fn stored_names<B: Backend>(db: &Database<B>, m: &'static crate::ModelDesc, key: KeyValue) -> Vec<String> {
     let doc = db.backend().get(m, key).await.expect("get").expect("found");
-    Value::fields_of(&doc).expect("document").into_iter().map(|(n, _)| n).collect()
+    let mut names: Vec<String> = Value::fields_of(&doc).expect("document").into_iter().map(|(n, _)| n).collect();
+    names.sort(); // MongoDB's $set stores new fields in name order
+    names
 }
 
 /// A group's fields are stored at the top level, described, indexed and queryable (F11).
@@ -91,7 +93,7 @@ pub async fn field_groups_are_stored_flat<B: Backend>(db: &Database<B>) {
         .map(|i| Note { id: i, text: format!("n{i}"), stamps: Stamps { created_at: ms(i * 1000), revision: i as u32 } })
         .collect();
     db.save_many(&mut notes).await.unwrap();
-    assert_eq!(stored_names(db, Note::DESC, KeyValue::Int(1)).await, ["text", "created_at", "rev"]);
+    assert_eq!(stored_names(db, Note::DESC, KeyValue::Int(1)).await, ["created_at", "rev", "text"]);
     assert_eq!(db.get::<Note>(2).await.unwrap().as_ref(), Some(&notes[1]));
     let late = db.query::<Note>().filter(Note::created_at().gte(ms(2000))).order_by(Note::revision().desc()).all();
     assert_eq!(late.await.unwrap(), vec![notes[2].clone(), notes[1].clone()]);
@@ -99,7 +101,7 @@ pub async fn field_groups_are_stored_flat<B: Backend>(db: &Database<B>) {
     let mut changed = notes[0].clone();
     changed.stamps.revision = 9;
     db.save(&mut changed).await.unwrap();
-    assert_eq!(stored_names(db, Note::DESC, KeyValue::Int(1)).await, ["text", "created_at", "rev"], "no duplicates");
+    assert_eq!(stored_names(db, Note::DESC, KeyValue::Int(1)).await, ["created_at", "rev", "text"], "no duplicates");
     assert_eq!(db.get::<Note>(1).await.unwrap().unwrap().stamps.revision, 9);
     assert!(db.integrity_check().await.unwrap().is_ok());
 }

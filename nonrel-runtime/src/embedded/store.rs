@@ -376,7 +376,7 @@ fn write_one(
     if mode == WriteMode::Insert && old.is_some() {
         return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
     }
-    if let (Some(old), false) = (&old, m.has_extra) {
+    if let (Some(old), false) = (&old, m.has_extra || mode == WriteMode::Replace) {
         keep_unknown_fields(m, old, &mut doc)?;
     }
     for (idx, table) in indexes.iter_mut() {
