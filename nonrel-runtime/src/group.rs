@@ -47,6 +47,11 @@ use crate::model::{FieldDesc, IndexDesc};
 
 /// A group of fields stored flat in the models that hold it: implemented by
 /// `#[derive(Fields)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a field group",
+    label = "#[field(flatten)] needs a type with #[derive(Fields)]",
+    note = "embed a #[derive(Embedded)] type without `flatten` to store it as a sub-document"
+)]
 pub trait FieldGroup: Sized + Send + Sync + 'static {
     /// The group's stored fields.
     const FIELDS: &'static [FieldDesc];

@@ -5,7 +5,7 @@ use crate::attr::{FieldInput, ModelInput};
 use crate::check;
 use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 /// Entry point on token streams, so tests can drive it.
@@ -232,7 +232,7 @@ fn fallback_descriptors(ast: &syn::DeriveInput) -> TokenStream {
         return quote!();
     };
     let model = &ast.ident;
-    let fns = named.named.iter().filter_map(|f| {
+    let fns = named.named.iter().filter(|f| !is_flattened(f)).filter_map(|f| {
         let (ident, ty, vis) = (f.ident.as_ref()?, &f.ty, &f.vis);
         let name = ident.to_string();
         Some(quote! {
@@ -243,4 +243,10 @@ fn fallback_descriptors(ast: &syn::DeriveInput) -> TokenStream {
         })
     });
     quote!(#(#fns)*)
+}
+
+/// Whether a field carries `flatten` in its `#[field(...)]` attribute (read from the syntax
+/// tree: a flattened group has no descriptor of its own).
+fn is_flattened(f: &syn::Field) -> bool {
+    f.attrs.iter().any(|a| a.path().is_ident("field") && a.meta.to_token_stream().to_string().contains("flatten"))
 }
