@@ -150,6 +150,10 @@ async fn main() -> nonrel_runtime::Result<()> {
     println!("dumped {written} records to {}", dump.display());
     let copy = Database::in_memory()?;
     let loaded = copy.load_from_file(&dump, nonrel_runtime::LoadOptions::default()).await?;
-    println!("loaded {} records into a fresh in-memory database: {} posts", loaded.loaded, copy.query::<Post>().count().await?);
+    println!(
+        "loaded {} records into a fresh in-memory database: {} posts",
+        loaded.loaded,
+        copy.query::<Post>().count().await?
+    );
     Ok(())
 }

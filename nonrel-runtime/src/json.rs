@@ -319,7 +319,7 @@ fn base64_encode(bytes: &[u8], out: &mut String) {
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
@@ -551,7 +551,7 @@ impl<'a> Parser<'a> {
 
     fn number(&mut self) -> Result<Json> {
         let start = self.pos;
-        let rest = self.text[start..].as_bytes();
+        let rest = &self.text.as_bytes()[start..];
         let len = rest.iter().position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
         let text = &self.text[start..start + len.unwrap_or(rest.len())];
         if !valid_number(text) {
@@ -707,7 +707,7 @@ fn wrapper(kind: &str, v: &Json, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
 /// `{"$bson": "TTVV…"}`: a type byte and value bytes, checked to be one well-formed element.
 fn raw_element(hex_text: &str, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let malformed = || bad("$bson must hold a type byte and value bytes in hex");
-    if hex_text.len() < 2 || hex_text.len() % 2 != 0 || !hex_text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex_text.len() < 2 || !hex_text.len().is_multiple_of(2) || !hex_text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(malformed());
     }
     let bytes: Vec<u8> =

@@ -88,11 +88,11 @@ pub use database::{Database, QueryBuilder, Record};
 pub use dump::{LoadOptions, LoadReport};
 pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
+pub use group::{FieldGroup, Flattens};
 pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc};
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
-pub use group::{FieldGroup, Flattens};
 pub use nonrel_derive::{Embedded, Fields, Model};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use query::{Condition, Field, Order, Query};
@@ -108,14 +108,14 @@ pub mod __private {
         Element, Elements, Encode,
     };
     pub use crate::error::ErrorKind;
+    pub use crate::error::{Error, Result};
     pub use crate::group::{
         concat_fields, concat_indexes, covers, distinct_names, group_elements, FieldGroup, Flattens,
     };
+    pub use crate::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
     pub use crate::poly::{
         decode_boxed, encode_class, type_id_of, ClassDesc, ClassRegistration, Extends, PolymorphicBase,
     };
-    pub use crate::error::{Error, Result};
-    pub use crate::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::key::Key;

@@ -81,12 +81,15 @@ pub trait PolymorphicBase: Model {}
 /// A subclass of `B`: implemented by `#[model(extends = B)]`.
 pub trait Extends<B: PolymorphicBase>: Model {}
 
+/// Decodes a stored record as a subclass, boxed.
+type DecodeFn = fn(Option<&KeyValue>, &[u8]) -> Result<Box<dyn Any + Send + Sync>>;
+
 /// A registered subclass (the derive submits one per `#[model(extends = ...)]`).
 #[doc(hidden)]
 pub struct ClassRegistration {
     pub base: fn() -> TypeId,
     pub name: &'static str,
-    pub decode: fn(Option<&KeyValue>, &[u8]) -> Result<Box<dyn Any + Send + Sync>>,
+    pub decode: DecodeFn,
 }
 
 inventory::collect!(ClassRegistration);
@@ -235,9 +238,7 @@ impl<B: PolymorphicBase> Poly<B> {
         let class = listed.last().cloned().unwrap_or_else(|| B::DESC.name.to_owned());
         // The most specific class the program knows; the base when it knows none.
         let known = listed.iter().rev().find_map(|name| {
-            inventory::iter::<ClassRegistration>
-                .into_iter()
-                .find(|r| r.name == name && (r.base)() == TypeId::of::<B>())
+            inventory::iter::<ClassRegistration>.into_iter().find(|r| r.name == name && (r.base)() == TypeId::of::<B>())
         });
         let record = known.map(|r| (r.decode)(key, &doc)).transpose().map_err(|e| in_record(e, B::DESC.name, key))?;
         Ok(Poly { base, class, record, doc })

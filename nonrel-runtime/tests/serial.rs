@@ -6,8 +6,8 @@ mod support;
 
 use nonrel_runtime::backend::Backend;
 use nonrel_runtime::{
-    Blob, Database, DateTime, Decimal, Embedded, Fields, Key, KeyValue, LoadOptions, Model, ModelDesc, ObjectId,
-    Ref, Utc, Value,
+    Blob, Database, DateTime, Decimal, Embedded, Fields, Key, KeyValue, LoadOptions, Model, ModelDesc, ObjectId, Ref,
+    Utc, Value,
 };
 use std::str::FromStr;
 
@@ -102,7 +102,10 @@ fn post(i: i64, author: &str) -> Post {
             ("nan".into(), Value::Double(f64::NAN)),
         ]),
         subtitle: (i % 2 == 0).then(|| "even".into()),
-        stamps: Stamps { created_at: DateTime::from_timestamp_millis(1_700_000_000_123 - i * 86_400_000).unwrap(), revision: i as u32 },
+        stamps: Stamps {
+            created_at: DateTime::from_timestamp_millis(1_700_000_000_123 - i * 86_400_000).unwrap(),
+            revision: i as u32,
+        },
     }
 }
 

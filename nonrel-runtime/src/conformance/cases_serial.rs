@@ -247,7 +247,8 @@ pub async fn dump_and_load_round_trip<B: Backend>(db: &Database<B>) {
 /// A malformed line fails the load before anything is written, naming the line; asked to,
 /// the load skips bad lines and reports them.
 pub async fn malformed_dump_lines_load_nothing<B: Backend>(db: &Database<B>) {
-    let good = r#"{"collection":"conf_users","model":"User","_id":"ann","record":{"email":"a@x","age":{"$numberInt":"3"}}}"#;
+    let good =
+        r#"{"collection":"conf_users","model":"User","_id":"ann","record":{"email":"a@x","age":{"$numberInt":"3"}}}"#;
     let cases = [
         (r#"{"collection":"conf_users","_id":"bob","record":{"email":"b@x",}}"#, "JSON"),
         (r#"{"collection":"nowhere","_id":"bob","record":{}}"#, "nowhere"),
