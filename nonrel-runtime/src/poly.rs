@@ -88,6 +88,7 @@ type DecodeFn = fn(Option<&KeyValue>, &[u8]) -> Result<Box<dyn Any + Send + Sync
 #[doc(hidden)]
 pub struct ClassRegistration {
     pub base: fn() -> TypeId,
+    pub collection: &'static str,
     pub name: &'static str,
     pub decode: DecodeFn,
 }
@@ -116,10 +117,14 @@ pub fn encode_class(out: &mut Vec<u8>, class: &ClassDesc) -> Result<()> {
     codec::end_document(out, start)
 }
 
-/// The indexes a write through `m` keeps: its own, then those of the other registered models
-/// of its collection (a base deleting a subclass record removes the subclass's entries too).
+/// The indexes a write through `m` keeps: its own, then, in the collection of a polymorphic
+/// hierarchy, those of the other registered models of the collection (a base deleting a
+/// subclass record removes the subclass's entries too).
 pub(crate) fn collection_indexes(m: &'static ModelDesc) -> Vec<&'static IndexDesc> {
     let mut out: Vec<&'static IndexDesc> = m.indexes.iter().collect();
+    if !inventory::iter::<ClassRegistration>.into_iter().any(|r| r.collection == m.collection) {
+        return out;
+    }
     for other in crate::model::registered_models().filter(|o| o.collection == m.collection) {
         for idx in other.indexes {
             if !out.iter().any(|i| i.path == idx.path && i.unique == idx.unique) {

@@ -114,6 +114,7 @@ pub fn impls(input: &ModelInput, all: &[FieldInput]) -> TokenStream {
             #nr::inventory::submit! {
                 #nr::ClassRegistration {
                     base: #nr::type_id_of::<#base>,
+                    collection: <#base as #nr::Model>::DESC.collection,
                     name: #name,
                     decode: #nr::decode_boxed::<#ident>,
                 }
