@@ -116,14 +116,14 @@ pub(crate) fn write_key(key: &KeyValue, out: &mut String) {
 /// A stored document (BSON bytes) as a JSON object.
 ///
 /// ```
-/// # use nonrel_runtime::{json, Value};
+/// use nonrel_runtime::{json, Model};
+/// #[derive(Model)]
+/// struct Point { #[field(key)] id: i64, x: f64, label: Option<String> }
+///
 /// let mut doc = Vec::new();
-/// # use nonrel_runtime::codec::Encode;
-/// # let start = nonrel_runtime::__private::begin_document(&mut doc);
-/// # 1.5f64.encode(b"x\0", &mut doc).unwrap();
-/// # nonrel_runtime::__private::end_document(&mut doc, start).unwrap();
+/// Point { id: 1, x: 1.5, label: None }.encode(&mut doc).unwrap(); // the stored document
 /// let text = json::document_to_json(&doc).unwrap();
-/// assert_eq!(text, r#"{"x":1.5}"#);
+/// assert_eq!(text, r#"{"x":1.5,"label":null}"#);
 /// assert_eq!(json::document_from_json(&text).unwrap(), doc);
 /// ```
 pub fn document_to_json(doc: &[u8]) -> Result<String> {
