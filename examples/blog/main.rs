@@ -1,7 +1,9 @@
 //! The blog example: users, posts with embedded comments, tags and a reference to the
 //! author, on the embedded default backend (a redb file).
 //!
-//! Run it with `cargo run -p examples --bin blog` (optionally pass a database path).
+//! Run it with `cargo run -p examples --bin blog` (optionally pass a database path). It ends
+//! by dumping every record to a JSON-lines file beside the database, which
+//! `Database::load_from_file` reads into any backend.
 
 use nonrel_runtime::{Database, Key, Model, Ref, Utc};
 
@@ -140,6 +142,18 @@ async fn main() -> nonrel_runtime::Result<()> {
         report.records,
         report.entries,
         report.problems.len()
+    );
+
+    println!("the post as JSON, its author as a key: {}", nonrel_runtime::json::to_json(&post)?);
+    let dump = path.with_extension("jsonl");
+    let written = db.dump_to_file(&dump).await?;
+    println!("dumped {written} records to {}", dump.display());
+    let copy = Database::in_memory()?;
+    let loaded = copy.load_from_file(&dump, nonrel_runtime::LoadOptions::default()).await?;
+    println!(
+        "loaded {} records into a fresh in-memory database: {} posts",
+        loaded.loaded,
+        copy.query::<Post>().count().await?
     );
     Ok(())
 }

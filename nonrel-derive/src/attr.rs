@@ -16,6 +16,12 @@ pub struct ModelInput {
     pub collection: Option<syn::LitStr>,
     #[darling(default, multiple)]
     pub index: Vec<syn::LitStr>,
+    /// The base of a polymorphic hierarchy (F11).
+    #[darling(default)]
+    pub polymorphic: darling::util::Flag,
+    /// A subclass of this polymorphic base (F11).
+    #[darling(default)]
+    pub extends: Option<Path>,
 }
 
 /// `#[derive(Embedded)]` input.
@@ -23,6 +29,16 @@ pub struct ModelInput {
 #[darling(supports(struct_named))]
 pub struct EmbeddedInput {
     pub ident: Ident,
+    pub generics: syn::Generics,
+    pub data: ast::Data<(), FieldInput>,
+}
+
+/// `#[derive(Fields)]` input: an abstract group of fields (F11).
+#[derive(FromDeriveInput)]
+#[darling(supports(struct_named))]
+pub struct FieldsInput {
+    pub ident: Ident,
+    pub vis: Visibility,
     pub generics: syn::Generics,
     pub data: ast::Data<(), FieldInput>,
 }
@@ -48,6 +64,9 @@ pub struct FieldInput {
     pub default: Option<Override<Path>>,
     #[darling(default)]
     pub extra: darling::util::Flag,
+    /// A `#[derive(Fields)]` group stored as top-level fields (F11).
+    #[darling(default)]
+    pub flatten: darling::util::Flag,
 }
 
 impl FieldInput {
@@ -63,6 +82,7 @@ impl FieldInput {
             skip: self.skip,
             default: self.default.clone(),
             extra: self.extra,
+            flatten: self.flatten,
         }
     }
 
@@ -80,6 +100,6 @@ impl FieldInput {
 
     /// Whether the field is written to the document as a plain element.
     pub fn is_stored(&self) -> bool {
-        !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present()
+        !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present() && !self.flatten.is_present()
     }
 }

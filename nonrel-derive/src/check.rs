@@ -104,6 +104,14 @@ pub fn check_field_attrs(fields: &[FieldInput], is_model: bool) -> Result<()> {
             "the extra field holds unknown fields; it takes no key, index or rename",
         );
         bad(f.extra.is_present() && extra_seen, f.extra.span(), "only one field can hold unknown fields");
+        bad(!is_model && f.flatten.is_present(), f.flatten.span(), "only a model can flatten a field group");
+        bad(
+            f.flatten.is_present()
+                && (key || indexed || f.rename.is_some() || f.default.is_some() || f.skip.is_present())
+                || f.flatten.is_present() && f.extra.is_present(),
+            f.flatten.span(),
+            "a flattened group is stored as its own fields: it takes no key, index, rename, default, skip or extra",
+        );
         extra_seen |= f.extra.is_present();
     }
     errors.finish()
@@ -120,6 +128,37 @@ pub fn check_index_paths(paths: &[syn::LitStr], fields: &[FieldInput]) -> Result
         } else if !fields.iter().any(|f| f.is_stored() && f.stored_name() == first) {
             let msg = format!("index path {path:?} does not start with a stored field of this model");
             errors.push(Error::custom(msg).with_span(p));
+        }
+    }
+    errors.finish()
+}
+
+/// A hierarchy is two levels deep and lives in its base's collection.
+pub fn check_inheritance(input: &crate::attr::ModelInput) -> Result<()> {
+    let mut errors = Error::accumulator();
+    if let Some(base) = &input.extends {
+        if input.polymorphic.is_present() {
+            let msg = "a subclass cannot be a polymorphic base too: hierarchies are two levels deep";
+            errors.push(Error::custom(msg).with_span(&input.polymorphic.span()));
+        }
+        if let Some(c) = &input.collection {
+            let msg = "a subclass lives in its base's collection; remove `collection`";
+            errors.push(Error::custom(msg).with_span(c));
+        }
+        let _ = base;
+    }
+    errors.finish()
+}
+
+/// A field group's fields are plain stored fields.
+pub fn check_group_fields(fields: &[FieldInput]) -> Result<()> {
+    let mut errors = Error::accumulator();
+    for f in fields {
+        for (flag, what) in [(f.key, "key"), (f.extra, "extra"), (f.flatten, "flatten")] {
+            if flag.is_present() {
+                let msg = format!("a field group holds plain fields: remove #[field({what})]");
+                errors.push(Error::custom(msg).with_span(&flag.span()));
+            }
         }
     }
     errors.finish()

@@ -28,6 +28,15 @@ pub fn derive_embedded(input: TokenStream) -> TokenStream {
     expand::embedded::derive(input.into()).into()
 }
 
+/// Derives an abstract group of fields (F11): a struct whose fields are stored at the top
+/// level of every model that holds it with `#[field(flatten)]`, with descriptors for them in
+/// the generated trait `<Name>Fields`. Field attributes as for `Model`, without `key` and
+/// `extra`.
+#[proc_macro_derive(Fields, attributes(field))]
+pub fn derive_fields(input: TokenStream) -> TokenStream {
+    expand::group::derive(input.into()).into()
+}
+
 #[cfg(test)]
 mod tests {
     use quote::quote;

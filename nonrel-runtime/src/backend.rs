@@ -41,6 +41,9 @@ pub enum WriteMode {
     Upsert,
     /// Fail with [`ErrorKind::DuplicateKey`](crate::ErrorKind::DuplicateKey).
     Insert,
+    /// Store the document exactly as given, creating or replacing the record: no unknown
+    /// fields merged from a stored record, field order kept (loading a dump, F7).
+    Replace,
 }
 
 /// One record to write.

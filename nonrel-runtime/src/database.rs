@@ -162,8 +162,8 @@ impl<B: Backend> Database<B> {
     pub async fn get<M: Model>(&self, key: impl AsKey<M>) -> Result<Option<M>> {
         let key = key.as_key();
         match self.backend.get(M::DESC, key.clone()).await? {
-            Some(doc) => decode(Some(&key), &doc).map(Some),
-            None => Ok(None),
+            Some(doc) if crate::poly::is_instance::<M>(&doc)? => decode(Some(&key), &doc).map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -171,6 +171,7 @@ impl<B: Backend> Database<B> {
     pub async fn get_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<M>>> {
         let keys: Vec<KeyValue> = keys.into_iter().map(|k| k.as_key()).collect();
         let docs = self.backend.get_many(M::DESC, keys.clone()).await?;
+        let docs = docs.into_iter().map(|d| d.filter(|d| crate::poly::is_instance::<M>(d).unwrap_or(true)));
         keys.iter().zip(docs).map(|(k, d)| d.map(|d| decode(Some(k), &d)).transpose()).collect()
     }
 
@@ -221,25 +222,35 @@ impl<B: Backend> Database<B> {
     }
 
     async fn copy_model_to<B2: Backend>(&self, m: &'static ModelDesc, to: &Database<B2>) -> Result<u64> {
-        const BATCH: usize = 1000;
         let rows = self.backend.query(m, crate::query::Plan::default()).await?;
-        let n = rows.len() as u64;
-        let mut items = Vec::with_capacity(BATCH.min(rows.len()));
-        for row in rows {
-            items.push(PutItem { key: row.key, doc: row.doc });
-            if items.len() == BATCH {
-                to.backend.put(m, std::mem::take(&mut items), WriteMode::Upsert).await?;
+        to.put_batches(m, rows.into_iter().map(|row| PutItem { key: row.key, doc: row.doc }), WriteMode::Upsert).await
+    }
+
+    /// Writes stored documents as they are, in batches of 1,000; returns how many.
+    pub(crate) async fn put_batches(
+        &self,
+        m: &'static ModelDesc,
+        items: impl IntoIterator<Item = PutItem>,
+        mode: WriteMode,
+    ) -> Result<u64> {
+        const BATCH: usize = 1000;
+        let (mut n, mut batch) = (0, Vec::new());
+        for item in items {
+            batch.push(item);
+            n += 1;
+            if batch.len() == BATCH {
+                self.backend.put(m, std::mem::take(&mut batch), mode).await?;
             }
         }
-        if !items.is_empty() {
-            to.backend.put(m, items, WriteMode::Upsert).await?;
+        if !batch.is_empty() {
+            self.backend.put(m, batch, mode).await?;
         }
         Ok(n)
     }
 }
 
 /// Every registered model.
-fn all_models() -> Result<Vec<&'static ModelDesc>> {
+pub(crate) fn all_models() -> Result<Vec<&'static ModelDesc>> {
     let mut models: Vec<&'static ModelDesc> = registered_models().collect();
     models.sort_by_key(|m| (m.collection, m.name));
     Ok(models)
@@ -334,7 +345,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     }
 
     /// Runs the plan, splitting `in` lookups larger than the backend takes (F13).
-    async fn run(&self) -> Result<Vec<Row>> {
+    pub(crate) async fn run(&self) -> Result<Vec<Row>> {
         let plan = self.query.plan()?.clone();
         let max_in = self.db.max_in();
         if !crate::split::needs_split(&plan, max_in) {

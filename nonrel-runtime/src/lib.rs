@@ -64,10 +64,14 @@ pub mod backend;
 pub mod capability;
 pub mod codec;
 mod database;
+pub mod dump;
 mod embedded;
 mod error;
+pub mod group;
+pub mod json;
 mod key;
 mod model;
+pub mod poly;
 pub mod query;
 mod value;
 
@@ -81,13 +85,16 @@ mod update;
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
 pub use chrono::{self, DateTime, Utc};
 pub use database::{Database, QueryBuilder, Record};
+pub use dump::{LoadOptions, LoadReport};
 pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
+pub use group::{FieldGroup, Flattens};
 pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc};
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
-pub use nonrel_derive::{Embedded, Model};
+pub use nonrel_derive::{Embedded, Fields, Model};
+pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use query::{Condition, Field, Order, Query};
 pub use rust_decimal::{self, Decimal};
 pub use update::UpdateBuilder;
@@ -102,7 +109,13 @@ pub mod __private {
     };
     pub use crate::error::ErrorKind;
     pub use crate::error::{Error, Result};
+    pub use crate::group::{
+        concat_fields, concat_indexes, covers, distinct_names, group_elements, FieldGroup, Flattens,
+    };
     pub use crate::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
+    pub use crate::poly::{
+        decode_boxed, encode_class, type_id_of, ClassDesc, ClassRegistration, Extends, PolymorphicBase,
+    };
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::key::Key;

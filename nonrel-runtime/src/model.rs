@@ -39,6 +39,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Reads a stored document. The key comes from `key` or from the document's `_id`.
     fn decode(key: Option<&KeyValue>, doc: &[u8]) -> Result<Self>;
 
+    /// The model's place in a polymorphic hierarchy, for a subclass
+    /// (`#[model(extends = Base)]`, F11): its queries only see its own records.
+    const CLASS: Option<&'static crate::poly::ClassDesc> = None;
+
     /// The record's typed key.
     fn key(&self) -> Option<Key<Self>> {
         self.key_value().map(Key::from_value)
@@ -91,7 +95,7 @@ pub struct KeyDesc {
 }
 
 /// A stored field.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct FieldDesc {
     /// The name in the stored document.
     pub name: &'static str,
@@ -102,7 +106,7 @@ pub struct FieldDesc {
 }
 
 /// A declared index.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct IndexDesc {
     /// The dotted path in the stored document.
     pub path: &'static str,

@@ -9,7 +9,29 @@ use syn::spanned::Spanned;
 
 /// Statements writing every stored field and the kept unknown fields into `__out`.
 pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
+    encode_body_with(quote!(), fields)
+}
+
+/// [`encode_body`] with `prefix` statements writing elements first (a class list).
+pub fn encode_body_with(prefix: TokenStream, fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
+    let elements = encode_elements(fields);
+    quote! {
+        let __start = #nr::begin_document(__out);
+        #prefix
+        #elements
+        #nr::end_document(__out, __start)
+    }
+}
+
+/// Statements writing the stored fields, flattened groups and kept unknown fields as
+/// elements (no document framing).
+pub fn encode_elements(fields: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let flattened = fields.iter().filter(|f| f.flatten.is_present()).map(|f| {
+        let ident = f.ident();
+        quote_spanned!(f.ty.span()=> #nr::FieldGroup::encode_fields(&self.#ident, __out)?;)
+    });
     let stored = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let ident = f.ident();
         let name = f.stored_name();
@@ -21,10 +43,9 @@ pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
         quote_spanned!(f.ty.span()=> #nr::Extra::write_to(&self.#ident, __out);)
     });
     quote! {
-        let __start = #nr::begin_document(__out);
         #(#stored)*
+        #(#flattened)*
         #(#extra)*
-        #nr::end_document(__out, __start)
     }
 }
 
@@ -78,6 +99,9 @@ pub fn constructor(fields: &[FieldInput], key: Option<TokenStream>) -> TokenStre
             key.clone().unwrap_or_default()
         } else if f.extra.is_present() {
             quote_spanned!(ty.span()=> __extra)
+        } else if f.flatten.is_present() {
+            let buf = group_buffer(f);
+            quote_spanned!(ty.span()=> <#ty as #nr::FieldGroup>::decode_fields(&#buf)?)
         } else if f.skip.is_present() {
             quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
         } else {
@@ -93,6 +117,11 @@ pub fn constructor(fields: &[FieldInput], key: Option<TokenStream>) -> TokenStre
         quote!(#ident: #value,)
     });
     quote!(#(#inits)*)
+}
+
+/// The buffer collecting a flattened group's elements while a document is decoded.
+pub fn group_buffer(f: &FieldInput) -> syn::Ident {
+    format_ident!("__g_{}", f.ident().to_string().trim_start_matches("r#"))
 }
 
 /// The static descriptions of the stored fields.

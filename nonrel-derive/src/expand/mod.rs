@@ -2,6 +2,8 @@
 
 pub mod embedded;
 mod fields;
+pub mod group;
+mod inherit;
 pub mod model;
 
 use proc_macro2::TokenStream;

@@ -1,11 +1,11 @@
 //! `#[derive(Model)]`.
 
-use super::{fields, nr};
+use super::{fields, group, inherit, nr};
 use crate::attr::{FieldInput, ModelInput};
 use crate::check;
 use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 
 /// Entry point on token streams, so tests can drive it.
@@ -34,6 +34,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
     errors.handle(check::check_field_attrs(&fields, true));
     errors.handle(check::check_index_paths(&input.index, &fields));
     errors.handle(check::check_collection(input.collection.as_ref()));
+    errors.handle(check::check_inheritance(&input));
     let key = errors.handle(check::check_key(&input.ident, &fields));
     errors.finish()?;
     Ok(expand(&input, &fields, key.expect("checked")))
@@ -68,9 +69,15 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let field_descs = fields::field_descs(&all);
     let indexes = index_descs(input, &all);
     let has_extra = all.iter().any(|f| f.extra.is_present());
-    let encode = fields::encode_body(&all);
-    let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?),);
+    let (desc_items, field_descs, indexes) = inherit::desc_parts(input, &all, field_descs, indexes);
+    let collection = inherit::collection(input, &collection);
+    let encode = fields::encode_body_with(inherit::encode_prefix(input), &all);
+    let inherit_arms = inherit::decode_arms(input, &all);
+    let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?), #inherit_arms);
+    let buffers = group::buffers(&all);
     let decode = fields::decode_loop(&all, quote!(#nr::Elements::new(__doc)?), key_arm);
+    let class_const = inherit::class_const(input);
+    let inherit_impls = inherit::impls(input, &all);
     let key_init = quote_spanned!(key_ty.span()=>
         #nr::decode_key::<#ident, #key_ty>(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
     let construct = fields::constructor(&all, Some(key_init));
@@ -83,8 +90,11 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let key_kind = quote!(#key_field::KIND);
     quote! {
         const _: () = {
+            #desc_items
+
             #[automatically_derived]
             impl #nr::Model for #ident {
+                #class_const
                 const DESC: &'static #nr::ModelDesc = &#nr::ModelDesc {
                     name: #name,
                     collection: #collection,
@@ -109,6 +119,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
                 fn decode(__key: #nr::Option<&#nr::KeyValue>, __doc: &[u8]) -> #nr::Result<Self> {
                     let mut __key = __key.cloned();
+                    #buffers
                     #decode
                     #nr::Ok(Self { #construct })
                 }
@@ -120,6 +131,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
             }
 
             #as_key
+
+            #inherit_impls
 
             #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
         };
@@ -223,7 +236,7 @@ fn fallback_descriptors(ast: &syn::DeriveInput) -> TokenStream {
         return quote!();
     };
     let model = &ast.ident;
-    let fns = named.named.iter().filter_map(|f| {
+    let fns = named.named.iter().filter(|f| !is_flattened(f)).filter_map(|f| {
         let (ident, ty, vis) = (f.ident.as_ref()?, &f.ty, &f.vis);
         let name = ident.to_string();
         Some(quote! {
@@ -234,4 +247,10 @@ fn fallback_descriptors(ast: &syn::DeriveInput) -> TokenStream {
         })
     });
     quote!(#(#fns)*)
+}
+
+/// Whether a field carries `flatten` in its `#[field(...)]` attribute (read from the syntax
+/// tree: a flattened group has no descriptor of its own).
+fn is_flattened(f: &syn::Field) -> bool {
+    f.attrs.iter().any(|a| a.path().is_ident("field") && a.meta.to_token_stream().to_string().contains("flatten"))
 }

@@ -7,6 +7,7 @@
 mod collections;
 pub(crate) use collections::encode_seq;
 mod decimal;
+pub(crate) use decimal::{from_decimal128, to_decimal128};
 mod scalars;
 
 use crate::error::{decode_error, Error, ErrorKind, Result};

@@ -57,7 +57,7 @@ async fn matching<B: Backend>(db: &Database<B>, q: Query<Post>) -> Vec<String> {
     t
 }
 
-fn everything(id: i64) -> Everything {
+pub(crate) fn everything(id: i64) -> Everything {
     let c = Comment { author: "a".into(), text: "t".into(), votes: -3, replies: vec![comment("deep", 1)] };
     Everything {
         id,

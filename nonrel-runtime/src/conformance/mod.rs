@@ -9,9 +9,11 @@
 //! ```
 
 mod cases;
+mod cases_serial;
 pub mod models;
 
 pub use cases::*;
+pub use cases_serial::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -27,6 +29,10 @@ macro_rules! conformance_tests {
             wrong_shape_is_a_clear_error, bad_values_are_rejected_and_nothing_is_written,
             structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates,
             conditions_on_one_list_element, only_and_defer);
+        $crate::conformance_tests!(@cases $fresh;
+            field_groups_are_stored_flat, subclass_queries_see_only_their_records,
+            saving_through_the_base_keeps_subclass_fields, unknown_class_loads_as_the_base,
+            models_to_json_and_back, dump_and_load_round_trip, malformed_dump_lines_load_nothing);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

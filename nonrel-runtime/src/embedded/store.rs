@@ -318,7 +318,7 @@ fn open_indexes<'tx>(
 ) -> Result<Indexes<'tx>> {
     let mut built = tx.open_table(BUILT).map_err(storage)?;
     let mut out = Vec::with_capacity(m.indexes.len());
-    for idx in m.indexes {
+    for idx in crate::poly::collection_indexes(m) {
         let iname = index_table(m, idx);
         let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
         if built.get(iname.as_str()).map_err(storage)?.is_none() {
@@ -376,7 +376,7 @@ fn write_one(
     if mode == WriteMode::Insert && old.is_some() {
         return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
     }
-    if let (Some(old), false) = (&old, m.has_extra) {
+    if let (Some(old), false) = (&old, m.has_extra || mode == WriteMode::Replace) {
         keep_unknown_fields(m, old, &mut doc)?;
     }
     for (idx, table) in indexes.iter_mut() {

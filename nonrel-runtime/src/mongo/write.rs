@@ -39,7 +39,8 @@ pub(super) async fn put(
 ) -> Result<Vec<KeyValue>> {
     for range in batches(&items) {
         let command = match mode {
-            WriteMode::Upsert => upsert_command(model, &items[range.clone()])?,
+            WriteMode::Upsert => upsert_command(model, &items[range.clone()], false)?,
+            WriteMode::Replace => upsert_command(model, &items[range.clone()], true)?,
             WriteMode::Insert => insert_command(model, &items[range.clone()])?,
         };
         let command = RawDocumentBuf::from_bytes(command)
@@ -52,7 +53,7 @@ pub(super) async fn put(
 
 /// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
 /// document when the model keeps unknown fields itself, else `$set`s its fields.
-fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
+fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
     let start = begin_document(&mut out);
     model.collection.encode(b"update\0", &mut out)?;
@@ -66,7 +67,7 @@ fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Ve
         key.encode(b"_id\0", &mut out)?;
         end_document(&mut out, q)?;
         header(&mut out, codec::DOCUMENT, b"u\0");
-        if model.has_extra || !convert::has_fields(doc) {
+        if model.has_extra || replace || !convert::has_fields(doc) {
             out.extend_from_slice(doc);
         } else {
             let u = begin_document(&mut out);

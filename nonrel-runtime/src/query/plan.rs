@@ -222,7 +222,9 @@ pub struct Query<M> {
 
 impl<M: Model> Default for Query<M> {
     fn default() -> Self {
-        Query { plan: Plan::default(), error: None, _model: PhantomData }
+        // A subclass (F11) only sees its own records.
+        let filters = M::CLASS.map(crate::poly::class_filter).into_iter().collect();
+        Query { plan: Plan { filters, ..Plan::default() }, error: None, _model: PhantomData }
     }
 }
 

@@ -1,0 +1,163 @@
+//! `#[derive(Fields)]`: an abstract group of fields, and the model-side code that flattens
+//! groups (F11).
+
+use super::{fields, nr};
+use crate::attr::{FieldInput, FieldsInput};
+use crate::check;
+use darling::FromDeriveInput;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+/// Entry point on token streams, so tests can drive it.
+pub fn derive(input: TokenStream) -> TokenStream {
+    let ast: syn::DeriveInput = match syn::parse2(input) {
+        Ok(ast) => ast,
+        Err(e) => return e.to_compile_error(),
+    };
+    match from_ast(&ast) {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            let errors = e.write_errors();
+            let stub = fallback(&ast);
+            quote!(#errors #stub)
+        }
+    }
+}
+
+fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
+    let input = FieldsInput::from_derive_input(ast)?;
+    let mut errors = darling::Error::accumulator();
+    errors.handle(check::check_no_generics(&input.generics, "a field group"));
+    let fields = &input.data.as_ref().take_struct().expect("named struct").fields;
+    let owned: Vec<FieldInput> = fields.iter().map(|f| (*f).clone_input()).collect();
+    errors.handle(check::check_names(&owned));
+    errors.handle(check::check_group_fields(&owned));
+    errors.handle(check::check_field_attrs(&owned, true));
+    errors.finish()?;
+    Ok(expand(&input, &owned))
+}
+
+/// Stub impls emitted beside errors, so models flattening this group report nothing more.
+fn fallback(ast: &syn::DeriveInput) -> TokenStream {
+    if !ast.generics.params.is_empty() {
+        return quote!();
+    }
+    let nr = nr();
+    let ident = &ast.ident;
+    let failed = quote!(#nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Fields derive failed")));
+    quote! {
+        const _: () = {
+            impl #nr::FieldGroup for #ident {
+                const FIELDS: &'static [#nr::FieldDesc] = &[];
+                const INDEXES: &'static [#nr::IndexDesc] = &[];
+                fn encode_fields(&self, _: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> { #failed }
+                fn decode_fields(_: &[u8]) -> #nr::Result<Self> { #failed }
+            }
+        };
+    }
+}
+
+fn expand(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let ident = &input.ident;
+    let encode = fields::encode_elements(all);
+    let decode = fields::decode_loop(all, quote!(#nr::group_elements(__raw)), quote!());
+    let construct = fields::constructor(all, None);
+    let field_descs = fields::field_descs(all);
+    let indexes = all.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
+        let (path, unique) = (f.stored_name(), f.unique.is_present());
+        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
+    });
+    let descriptors = descriptor_trait(input, all);
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #nr::FieldGroup for #ident {
+                const FIELDS: &'static [#nr::FieldDesc] = #field_descs;
+                const INDEXES: &'static [#nr::IndexDesc] = &[#(#indexes)*];
+
+                fn encode_fields(&self, __out: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
+                    #encode
+                    #nr::Ok(())
+                }
+
+                fn decode_fields(__raw: &[u8]) -> #nr::Result<Self> {
+                    #decode
+                    #nr::Ok(Self { #construct })
+                }
+            }
+        };
+
+        #descriptors
+    }
+}
+
+/// `trait <Group>Fields`: one descriptor function per group field, for every model that
+/// flattens the group.
+fn descriptor_trait(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let (ident, vis) = (&input.ident, &input.vis);
+    let name = format_ident!("{}Fields", ident);
+    let stored: Vec<&FieldInput> = all.iter().filter(|f| f.is_stored()).collect();
+    let sigs = stored.iter().map(|f| {
+        let (field, ty) = (f.ident(), &f.ty);
+        let doc = format!("The descriptor of field `{}`, for filters and ordering.", f.stored_name());
+        quote_spanned!(ty.span()=> #[doc = #doc] fn #field() -> <#ty as #nr::Describe>::Path<Self>;)
+    });
+    let bodies = stored.iter().map(|f| {
+        let (field, ty, stored_name) = (f.ident(), &f.ty, f.stored_name());
+        quote_spanned! {ty.span()=>
+            fn #field() -> <#ty as #nr::Describe>::Path<Self> {
+                <#ty as #nr::Describe>::describe(#nr::Cow::Borrowed(#stored_name))
+            }
+        }
+    });
+    let doc = format!("The descriptors of the fields of group [`{ident}`], for every model that flattens it.");
+    quote! {
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #vis trait #name: ::core::marker::Sized {
+            #(#sigs)*
+        }
+
+        #[automatically_derived]
+        impl<__M: #nr::Flattens<#ident>> #name for __M {
+            #(#bodies)*
+        }
+    }
+}
+
+/// The flattened fields of a model.
+pub fn flattened(all: &[FieldInput]) -> Vec<&FieldInput> {
+    all.iter().filter(|f| f.flatten.is_present()).collect()
+}
+
+/// Buffers for the flattened groups' elements, declared before the decode loop.
+pub fn buffers(all: &[FieldInput]) -> TokenStream {
+    let decls = flattened(all).into_iter().map(|f| {
+        let buf = fields::group_buffer(f);
+        quote!(let mut #buf: ::std::vec::Vec<u8> = ::std::vec::Vec::new();)
+    });
+    quote!(#(#decls)*)
+}
+
+/// Decode-loop arms collecting each group's elements into its buffer.
+pub fn arms(all: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let arms = flattened(all).into_iter().map(|f| {
+        let (buf, ty) = (fields::group_buffer(f), &f.ty);
+        quote_spanned!(ty.span()=> __n if <#ty as #nr::FieldGroup>::knows(__n) => #buf.extend_from_slice(__el.raw),)
+    });
+    quote!(#(#arms)*)
+}
+
+/// `impl Flattens<Group> for Model` for each flattened group.
+pub fn flattens_impls(model: &syn::Ident, all: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let impls = flattened(all).into_iter().map(|f| {
+        let ty = &f.ty;
+        quote_spanned!(ty.span()=> #[automatically_derived] impl #nr::Flattens<#ty> for #model {})
+    });
+    quote!(#(#impls)*)
+}
