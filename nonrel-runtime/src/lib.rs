@@ -67,6 +67,7 @@ mod database;
 mod embedded;
 mod error;
 mod key;
+pub mod lookup;
 mod model;
 pub mod query;
 mod value;
@@ -109,6 +110,10 @@ pub mod __private {
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
     pub use crate::value::{Extra, Value};
+    pub use crate::lookup::{
+        encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
+        LookupKind, TextLookupNames,
+    };
     pub use inventory;
     pub use std::borrow::Cow;
     pub use std::marker::PhantomData;

@@ -8,7 +8,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 /// Statements writing every stored field and the kept unknown fields into `__out`.
-pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
+/// `derived` writes fields computed from the others (the index fields of declared lookups).
+pub fn encode_body(fields: &[FieldInput], derived: TokenStream) -> TokenStream {
     let nr = nr();
     let stored = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let ident = f.ident();
@@ -23,6 +24,7 @@ pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
     quote! {
         let __start = #nr::begin_document(__out);
         #(#stored)*
+        #derived
         #(#extra)*
         #nr::end_document(__out, __start)
     }
@@ -49,7 +51,8 @@ pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenS
     let (extra_decl, other_arm) = if has_extra {
         (
             quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();),
-            quote!(_ => __extra.push_raw(__el.raw),),
+            // Index fields of emulated lookups are recomputed on save, never kept as unknown.
+            quote!(_ if __el.name.starts_with(b"_ix_") => {} _ => __extra.push_raw(__el.raw),),
         )
     } else {
         (quote!(), quote!(_ => {}))

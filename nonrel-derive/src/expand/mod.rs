@@ -2,6 +2,7 @@
 
 pub mod embedded;
 mod fields;
+mod lookups;
 pub mod model;
 
 use proc_macro2::TokenStream;

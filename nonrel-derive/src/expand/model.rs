@@ -68,7 +68,9 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let field_descs = fields::field_descs(&all);
     let indexes = index_descs(input, &all);
     let has_extra = all.iter().any(|f| f.extra.is_present());
-    let encode = fields::encode_body(&all);
+    let encode = fields::encode_body(&all, super::lookups::encode(&all));
+    let lookups = super::lookups::lookups_const(&all);
+    let declared = super::lookups::declared_impls(ident, &all);
     let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?),);
     let decode = fields::decode_loop(&all, quote!(#nr::Elements::new(__doc)?), key_arm);
     let key_init = quote_spanned!(key_ty.span()=>
@@ -93,6 +95,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
                     indexes: #indexes,
                     has_extra: #has_extra,
                 };
+
+                #lookups
 
                 fn key_value(&self) -> #nr::Option<#nr::KeyValue> {
                     #key_field::key_value(&self.#key_ident)
@@ -121,6 +125,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
             #as_key
 
+            #declared
+
             #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
         };
 
@@ -131,12 +137,13 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
     let on_fields =
-        fields.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
+        fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique.is_present())).map(|f| {
             let (path, unique) = (f.stored_name(), f.unique.is_present());
             quote!(#nr::IndexDesc { path: #path, unique: #unique },)
         });
     let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
-    quote!(&[#(#on_fields)* #(#on_paths)*])
+    let lookups = super::lookups::index_descs(fields);
+    quote!(&[#(#on_fields)* #(#on_paths)* #lookups])
 }
 
 /// Natural keys can be passed by value: `db.get::<User>("ann")`.
