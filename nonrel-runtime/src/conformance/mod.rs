@@ -9,9 +9,11 @@
 //! ```
 
 mod cases;
+mod cases_lookups;
 pub mod models;
 
 pub use cases::*;
+pub use cases_lookups::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -27,6 +29,9 @@ macro_rules! conformance_tests {
             wrong_shape_is_a_clear_error, bad_values_are_rejected_and_nothing_is_written,
             structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates,
             conditions_on_one_list_element, only_and_defer);
+        $crate::conformance_tests!(@cases $fresh;
+            emulated_text_lookups, emulated_date_lookups, emulated_lookups_follow_saves_and_updates,
+            emulated_lookup_bad_values);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

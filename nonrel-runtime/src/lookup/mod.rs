@@ -65,9 +65,11 @@
 
 mod compute;
 mod rewrite;
+mod update;
 
 pub use compute::{encode_date_lookups, encode_text_lookups, DateLookupNames, DateSource, TextLookupNames, TextSource};
 pub(crate) use rewrite::{holds, rewrite};
+pub(crate) use update::derived_updates;
 
 use crate::capability::{NativeCaseInsensitive, NativeDateParts, NativeRegex, Runs};
 use crate::embedded::Embedded;
@@ -106,7 +108,7 @@ pub struct Emulated<L, F>(PhantomData<fn() -> (L, F)>);
 /// Field marker `Self` declares lookup `L` (implemented by `#[derive(Model)]` for each lookup
 /// in `#[field(index(...))]`), so backend `B` can run it through the field's index.
 #[diagnostic::on_unimplemented(
-    message = "the `{B}` backend cannot run the `{L}` lookup on `{Self}`: the lookup is not declared",
+    message = "the `{B}` backend cannot run the `{L}` lookup on field `{Self}`: the field does not declare it",
     label = "`{L}` needs its index on this backend",
     note = "declare it on the field: `#[field(index({L}))]` (a `regex` declares each pattern: \
             `#[field(index(regex = \"^a.*z$\"))]`), then `rebuild_indexes_of::<Model>()` fills \
@@ -114,10 +116,39 @@ pub struct Emulated<L, F>(PhantomData<fn() -> (L, F)>);
 )]
 pub trait Declared<L, B> {}
 
+/// How backend `Self` runs lookup `L`: natively ([`ViaNative`], from its capability trait) or
+/// through the declared index ([`ViaIndex`]).
+///
+/// One `Runs` impl covers every emulated lookup and dispatches through this, so when a
+/// declaration is missing the unmet bound is [`Declared`], whose message names the fix.
+pub trait RunsLookup<L>: crate::Backend {
+    /// [`ViaNative`] or [`ViaIndex`].
+    type Via;
+}
+
+/// Runs the lookup natively.
+pub enum ViaNative {}
+
+/// Runs the lookup through the field's declared index.
+pub enum ViaIndex {}
+
+/// Lookup `L` on field `F` can run on backend `B` this way.
+pub trait Satisfies<L, F, B> {}
+
+impl<L, F, B> Satisfies<L, F, B> for ViaNative {}
+
+impl<L, F: Declared<L, B>, B> Satisfies<L, F, B> for ViaIndex {}
+
+impl<B: RunsLookup<L>, L, F> Runs<Emulated<L, F>> for B where B::Via: Satisfies<L, F, B> {}
+
 macro_rules! emulated {
     ($capability:ident: $($kind:ident),*) => {$(
-        impl<B: $capability, F> Runs<Emulated<kinds::$kind, F>> for B {}
-        impl<F: Declared<kinds::$kind, Embedded>> Runs<Emulated<kinds::$kind, F>> for Embedded {}
+        impl<B: $capability> RunsLookup<kinds::$kind> for B {
+            type Via = ViaNative;
+        }
+        impl RunsLookup<kinds::$kind> for Embedded {
+            type Via = ViaIndex;
+        }
     )*};
 }
 
@@ -258,53 +289,80 @@ fn in_range(what: &str, n: u32, low: u32, high: u32) -> Result<u32> {
     Err(Error::new(ErrorKind::Encode, format!("{what} must be {low} to {high}, got {n}")))
 }
 
-impl<M, T: TextLookups, F> Field<M, T, F> {
+impl<M, T, F> Field<M, T, F> {
     /// Equal to `s`, ignoring case (Unicode lowercase).
-    pub fn iexact(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::iexact, F>> {
+    pub fn iexact(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::iexact, F>>
+    where
+        T: TextLookups,
+    {
         emulated(self.into_path(), Ok(Lookup::IExact(s.into())))
     }
 
     /// Starts with `s`, ignoring case.
-    pub fn istartswith(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::istartswith, F>> {
+    pub fn istartswith(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::istartswith, F>>
+    where
+        T: TextLookups,
+    {
         emulated(self.into_path(), Ok(Lookup::IStartsWith(s.into())))
     }
 
     /// Ends with `s` (case-sensitive).
-    pub fn endswith(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::endswith, F>> {
+    pub fn endswith(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::endswith, F>>
+    where
+        T: TextLookups,
+    {
         emulated(self.into_path(), Ok(Lookup::EndsWith(s.into())))
     }
 
     /// Contains `s`, ignoring case.
-    pub fn icontains(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::icontains, F>> {
+    pub fn icontains(self, s: impl Into<String>) -> Condition<M, Emulated<kinds::icontains, F>>
+    where
+        T: TextLookups,
+    {
         emulated(self.into_path(), Ok(Lookup::IContains(s.into())))
     }
 
     /// Matches the regular expression `pattern`. On a backend without native regular
     /// expressions the pattern must be one the field declares (`index(regex = "...")`),
     /// else running the query is an [`ErrorKind::Unsupported`] error naming it.
-    pub fn regex(self, pattern: impl Into<String>) -> Condition<M, Emulated<kinds::regex, F>> {
+    pub fn regex(self, pattern: impl Into<String>) -> Condition<M, Emulated<kinds::regex, F>>
+    where
+        T: TextLookups,
+    {
         emulated(self.into_path(), Ok(Lookup::Regex(pattern.into())))
     }
 }
 
-impl<M, T: DateLookups, F> Field<M, T, F> {
+impl<M, T, F> Field<M, T, F> {
     /// In year `year` (UTC).
-    pub fn year(self, year: i32) -> Condition<M, Emulated<kinds::year, F>> {
+    pub fn year(self, year: i32) -> Condition<M, Emulated<kinds::year, F>>
+    where
+        T: DateLookups,
+    {
         emulated(self.into_path(), Ok(Lookup::Year(year)))
     }
 
     /// In month `month`, 1 to 12 (UTC); another number is an error when the query runs.
-    pub fn month(self, month: u32) -> Condition<M, Emulated<kinds::month, F>> {
+    pub fn month(self, month: u32) -> Condition<M, Emulated<kinds::month, F>>
+    where
+        T: DateLookups,
+    {
         emulated(self.into_path(), in_range("month", month, 1, 12).map(Lookup::Month))
     }
 
     /// On day `day` of the month, 1 to 31 (UTC).
-    pub fn day(self, day: u32) -> Condition<M, Emulated<kinds::day, F>> {
+    pub fn day(self, day: u32) -> Condition<M, Emulated<kinds::day, F>>
+    where
+        T: DateLookups,
+    {
         emulated(self.into_path(), in_range("day", day, 1, 31).map(Lookup::Day))
     }
 
     /// On day `week_day` of the week, 1 (Sunday) to 7 (Saturday) (UTC).
-    pub fn week_day(self, week_day: u32) -> Condition<M, Emulated<kinds::week_day, F>> {
+    pub fn week_day(self, week_day: u32) -> Condition<M, Emulated<kinds::week_day, F>>
+    where
+        T: DateLookups,
+    {
         emulated(self.into_path(), in_range("week_day", week_day, 1, 7).map(Lookup::WeekDay))
     }
 }

@@ -9,7 +9,7 @@ use crate::value::Value;
 use std::borrow::Cow;
 
 /// The name of the index field holding `suffix` of field `field` (the derive writes the same).
-pub(crate) fn index_field(field: &str, suffix: &str) -> String {
+pub(super) fn index_field(field: &str, suffix: &str) -> String {
     format!("_ix_{field}_{suffix}")
 }
 
