@@ -76,6 +76,7 @@ mod value;
 pub mod conformance;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
+mod rebuild;
 mod split;
 mod update;
 
