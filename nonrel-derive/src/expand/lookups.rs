@@ -165,6 +165,45 @@ pub fn declared_impls(model: &syn::Ident, fields: &[FieldInput]) -> TokenStream 
 
 #[cfg(test)]
 mod tests {
+    use quote::quote;
+
+    #[test]
+    fn declared_lookups_expand_to_index_fields_impls_and_descriptions() {
+        let out = crate::expand::model::derive(quote! {
+            struct Post {
+                #[field(key)] id: Option<Key<Post>>,
+                #[field(index(exact, icontains, regex = "^a"))] title: String,
+                #[field(index(month))] published: DateTime<Utc>,
+            }
+        })
+        .to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        for part in [
+            "path : \"title\"",
+            "path : \"_ix_title_grams\"",
+            "path : \"_ix_title_regex\"",
+            "path : \"_ix_published_month\"",
+            "b\"_ix_title_lower\\0\"",
+            "Declared < :: nonrel_runtime :: __private :: lookup_kinds :: icontains , __B > for Post_fields :: title",
+            "LookupKind :: Month",
+        ] {
+            assert!(out.contains(part), "{part} in {out}");
+        }
+        assert!(!out.contains("path : \"_ix_title_lower\""), "icontains alone stores but does not index the lowercased value");
+    }
+
+    #[test]
+    fn bad_declarations_are_all_reported() {
+        let out = crate::expand::model::derive(quote! {
+            struct Post {
+                #[field(key)] id: Option<Key<Post>>,
+                #[field(index(icontains, nope, regex = "("))] title: String,
+            }
+        })
+        .to_string();
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+    }
+
     #[test]
     fn kind_variants_name_the_runtime_enum() {
         assert_eq!(super::kind_variant("week_day"), "WeekDay");
