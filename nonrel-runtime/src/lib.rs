@@ -108,13 +108,13 @@ pub mod __private {
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::key::Key;
-    pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
-    pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
-    pub use crate::value::{Extra, Value};
     pub use crate::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
         LookupKind, TextLookupNames,
     };
+    pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
+    pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
+    pub use crate::value::{Extra, Value};
     pub use inventory;
     pub use std::borrow::Cow;
     pub use std::marker::PhantomData;

@@ -54,7 +54,10 @@ async fn emulated_lookups_read_their_index() {
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().icontains("world"))), Some("_ix_title_grams"));
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().icontains("wo"))), Some("_ix_title_grams"));
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().icontains(""))), Some("_ix_title_grams"));
-    assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().iexact("HELLO world"))), Some("_ix_title_lower"));
+    assert_eq!(
+        explain(db.query::<ArticleV2>().filter(ArticleV2::title().iexact("HELLO world"))),
+        Some("_ix_title_lower")
+    );
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().regex("^[A-Z]"))), Some("_ix_title_regex"));
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::published().month(3))), Some("_ix_published_month"));
 }

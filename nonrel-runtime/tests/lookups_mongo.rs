@@ -53,7 +53,8 @@ async fn titles<R>(db: &Database<Mongo>, c: nonrel_runtime::Condition<Article, R
 where
     Mongo: nonrel_runtime::capability::Runs<R>,
 {
-    let mut t: Vec<String> = db.query::<Article>().filter(c).all().await.unwrap().into_iter().map(|a| a.title).collect();
+    let mut t: Vec<String> =
+        db.query::<Article>().filter(c).all().await.unwrap().into_iter().map(|a| a.title).collect();
     t.sort();
     t
 }

@@ -189,7 +189,10 @@ mod tests {
         ] {
             assert!(out.contains(part), "{part} in {out}");
         }
-        assert!(!out.contains("path : \"_ix_title_lower\""), "icontains alone stores but does not index the lowercased value");
+        assert!(
+            !out.contains("path : \"_ix_title_lower\""),
+            "icontains alone stores but does not index the lowercased value"
+        );
     }
 
     #[test]

@@ -25,8 +25,18 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::runtime::Runtime;
 
 const RATIOS: &[Ratio] = &[
-    Ratio { name: "icontains_index_scaling", ours: "icontains_100k/nonrel", baseline: "icontains_10k/nonrel", target: Some(1.5) },
-    Ratio { name: "save_5_emulated_indexes", ours: "save/5_emulated_indexes", baseline: "save/no_index", target: Some(2.0) },
+    Ratio {
+        name: "icontains_index_scaling",
+        ours: "icontains_100k/nonrel",
+        baseline: "icontains_10k/nonrel",
+        target: Some(1.5),
+    },
+    Ratio {
+        name: "save_5_emulated_indexes",
+        ours: "save/5_emulated_indexes",
+        baseline: "save/no_index",
+        target: Some(2.0),
+    },
     Ratio {
         name: "save_many_5_emulated_indexes",
         ours: "save_many_1000/5_emulated_indexes",
@@ -62,17 +72,20 @@ struct PlainPost {
     views: i64,
 }
 
-const SYLLABLES: [&str; 16] = ["ka", "lo", "mi", "nu", "pe", "ra", "so", "ti", "ve", "du", "go", "ha", "je", "bi", "fo", "cu"];
+const SYLLABLES: [&str; 16] =
+    ["ka", "lo", "mi", "nu", "pe", "ra", "so", "ti", "ve", "du", "go", "ha", "je", "bi", "fo", "cu"];
 
 /// A title of four made-up words (letters that never spell the needle).
 fn title(i: u64) -> String {
     let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
     let mut words = Vec::with_capacity(4);
     for _ in 0..4 {
-        let w: String = (0..3).map(|_| {
-            x = x.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
-            SYLLABLES[(x >> 60) as usize]
-        }).collect();
+        let w: String = (0..3)
+            .map(|_| {
+                x = x.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
+                SYLLABLES[(x >> 60) as usize]
+            })
+            .collect();
         words.push(w);
     }
     let mut t = words.join(" ");
@@ -142,16 +155,36 @@ fn saves(c: &mut Criterion, rt: &Runtime, dir: &Path) {
     let mut i = 0u64;
     g.bench_function("5_emulated_indexes", |b| {
         b.to_async(rt).iter_batched(
-            || (0..1000).map(|_| { i += 1; post(i, 1_000_000) }).collect::<Vec<_>>(),
-            |mut batch| { let db = &db; async move { black_box(db.save_many(&mut batch).await.expect("save_many")) } },
+            || {
+                (0..1000)
+                    .map(|_| {
+                        i += 1;
+                        post(i, 1_000_000)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |mut batch| {
+                let db = &db;
+                async move { black_box(db.save_many(&mut batch).await.expect("save_many")) }
+            },
             BatchSize::PerIteration,
         )
     });
     let mut i = 0u64;
     g.bench_function("no_index", |b| {
         b.to_async(rt).iter_batched(
-            || (0..1000).map(|_| { i += 1; plain(&post(i, 1_000_000)) }).collect::<Vec<_>>(),
-            |mut batch| { let db = &db; async move { black_box(db.save_many(&mut batch).await.expect("save_many")) } },
+            || {
+                (0..1000)
+                    .map(|_| {
+                        i += 1;
+                        plain(&post(i, 1_000_000))
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |mut batch| {
+                let db = &db;
+                async move { black_box(db.save_many(&mut batch).await.expect("save_many")) }
+            },
             BatchSize::PerIteration,
         )
     });

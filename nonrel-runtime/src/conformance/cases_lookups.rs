@@ -99,10 +99,8 @@ async fn seed<B: Backend>(db: &Database<B>) {
 
 /// The indexes (into `TITLES`) of the articles found, sorted.
 fn found(articles: Vec<Article>) -> Vec<usize> {
-    let mut out: Vec<usize> = articles
-        .iter()
-        .map(|a| TITLES.iter().position(|t| *t == a.title).expect("a seeded title"))
-        .collect();
+    let mut out: Vec<usize> =
+        articles.iter().map(|a| TITLES.iter().position(|t| *t == a.title).expect("a seeded title")).collect();
     out.sort();
     out
 }

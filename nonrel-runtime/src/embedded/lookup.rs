@@ -36,10 +36,15 @@ fn is_index_field(path: &str) -> bool {
 }
 
 /// Entries of an index whose value is `v`, counted up to `cap`.
-fn count_entries(table: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>, v: &crate::Value, cap: usize) -> Result<usize> {
+fn count_entries(
+    table: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    v: &crate::Value,
+    cap: usize,
+) -> Result<usize> {
     let lo = encoded(v);
     let hi = successor(&lo).map_or(Bound::Unbounded, Bound::Excluded);
-    let range = table.range::<&[u8]>((Bound::Included(lo.as_slice()), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
+    let range =
+        table.range::<&[u8]>((Bound::Included(lo.as_slice()), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
     Ok(range.take(cap).count())
 }
 

@@ -110,9 +110,8 @@ pub(crate) fn reversed(s: &str) -> String {
 /// prefix of one of them.
 pub(crate) fn grams(s: &str) -> Vec<String> {
     let starts: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();
-    let mut out: Vec<String> = (0..starts.len() - 1)
-        .map(|i| s[starts[i]..starts[(i + 3).min(starts.len() - 1)]].to_owned())
-        .collect();
+    let mut out: Vec<String> =
+        (0..starts.len() - 1).map(|i| s[starts[i]..starts[(i + 3).min(starts.len() - 1)]].to_owned()).collect();
     if out.is_empty() {
         out.push(String::new());
     }

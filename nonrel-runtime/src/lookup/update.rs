@@ -60,7 +60,12 @@ fn index_values(declared: &[&LookupDesc], value: &Value) -> Result<Vec<(&'static
         Value::DateTime(d) => Some(date_parts(d)),
         _ => None,
     };
-    let kinds = [(LookupKind::Year, "year"), (LookupKind::Month, "month"), (LookupKind::Day, "day"), (LookupKind::WeekDay, "week_day")];
+    let kinds = [
+        (LookupKind::Year, "year"),
+        (LookupKind::Month, "month"),
+        (LookupKind::Day, "day"),
+        (LookupKind::WeekDay, "week_day"),
+    ];
     for (i, (kind, suffix)) in kinds.into_iter().enumerate() {
         if has(kind) {
             out.push((suffix, parts.map_or(Value::Null, |p| Value::Int32(p[i]))));
