@@ -116,7 +116,6 @@ fn kind_variant(lookup: &str) -> syn::Ident {
             "istartswith" => "IStartsWith".to_owned(),
             "endswith" => "EndsWith".to_owned(),
             "icontains" => "IContains".to_owned(),
-            "week" => "Week".to_owned(),
             other => other[..1].to_uppercase() + &other[1..],
         })
         .collect();
