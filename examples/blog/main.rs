@@ -32,7 +32,9 @@ struct Comment {
 struct Post {
     #[field(key)]
     id: Option<Key<Post>>,
-    #[field(index)]
+    /// `exact` keeps the plain index; `icontains` declares the emulated lookup the embedded
+    /// store cannot run natively (its trigram index is kept on every save).
+    #[field(index(exact, icontains))]
     title: String,
     author: Ref<User>,
     #[field(index)]
@@ -111,6 +113,11 @@ async fn main() -> nonrel_runtime::Result<()> {
     let any_typed = db.query::<Post>().filter(Post::title().startswith("Typed")).exists().await?;
     let capped = db.query::<Post>().count_upto(2).await?;
     println!("posts with at least 500 views: {popular}; a title starting with \"Typed\": {any_typed}; count up to 2: {capped}");
+
+    // An emulated lookup: without `icontains` in the title's declaration this line would not
+    // compile on the embedded backend; with it, the query reads the trigram index.
+    let about_rust = db.query::<Post>().filter(Post::title().icontains("RUST")).all().await?;
+    println!("titles containing \"rust\" in any case: {:?}", about_rust.iter().map(|p| &p.title).collect::<Vec<_>>());
 
     let from_url: Key<Post> = urls[2].trim_start_matches("/posts/").parse()?;
     let mut post = db.get(&from_url).await?.expect("the post was just saved");

@@ -55,7 +55,7 @@ pub struct FieldInput {
     #[darling(default)]
     pub rename: Option<syn::LitStr>,
     #[darling(default)]
-    pub index: darling::util::Flag,
+    pub index: crate::index_attr::IndexAttr,
     #[darling(default)]
     pub unique: darling::util::Flag,
     #[darling(default)]
@@ -77,7 +77,7 @@ impl FieldInput {
             ty: self.ty.clone(),
             key: self.key,
             rename: self.rename.clone(),
-            index: self.index,
+            index: self.index.clone(),
             unique: self.unique,
             skip: self.skip,
             default: self.default.clone(),

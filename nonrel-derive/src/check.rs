@@ -63,6 +63,8 @@ fn name_problem(name: &str) -> Option<&'static str> {
         Some("contains '.', which separates path segments")
     } else if name.starts_with('$') {
         Some("starts with '$', which marks operators")
+    } else if name.starts_with("_ix_") {
+        Some("starts with `_ix_`, which names the index fields of emulated lookups")
     } else if name.contains('\0') {
         Some("contains a NUL character")
     } else {

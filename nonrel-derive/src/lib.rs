@@ -6,6 +6,7 @@
 mod attr;
 mod check;
 mod expand;
+mod index_attr;
 
 use proc_macro::TokenStream;
 
@@ -14,7 +15,8 @@ use proc_macro::TokenStream;
 /// Struct attribute `#[model(...)]`: `collection = "name"` (default: the struct name in
 /// snake case with an `s`), `index = "path.into.embedded"` (repeatable) for an index on a path
 /// inside embedded models. Field attribute `#[field(...)]`: `key`, `rename = "name"`,
-/// `index`, `unique`, `skip`, `default` or `default = "path::to::fn"`, `extra`.
+/// `index` or `index(exact, iexact, istartswith, endswith, icontains, year, month, day,
+/// week_day, regex = "pattern")` (emulated lookups), `unique`, `skip`, `default` or `default = "path::to::fn"`, `extra`.
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     expand::model::derive(input.into()).into()

@@ -138,6 +138,10 @@ pub trait Backend: Send + Sync + 'static {
     /// The backend's name, for messages.
     const NAME: &'static str;
 
+    /// Whether the backend runs emulated lookups (F14) natively when the model does not
+    /// declare them (MongoDB); otherwise an undeclared one is an error naming the declaration.
+    const NATIVE_LOOKUPS: bool = false;
+
     /// The key kind this backend assigns to automatic keys.
     fn auto_key_kind(&self) -> KeyKind;
 

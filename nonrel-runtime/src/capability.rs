@@ -8,9 +8,13 @@
 //! |---|---|---|
 //! | [`Joins`] | no: declare a denormalized copy or an in-memory join | yes (`$lookup`) |
 //! | [`NativeCaseInsensitive`] | no: declare the lookup's index | yes |
-//! | [`NativeRegex`] | no: declare the pattern | yes |
+//! | [`NativeRegex`] | no: declare the pattern (`endswith`: declare it) | yes |
 //! | [`NativeDateParts`] | no: declare the lookup's index | yes |
 //! | [`Transactions`] | yes (write transactions) | yes (session transactions) |
+//!
+//! Emulated lookups (F14) check these through [`RunsLookup`](crate::lookup::RunsLookup): a
+//! backend with the capability runs the lookup natively, the embedded backend runs it when the
+//! field declares it ([`Declared`](crate::lookup::Declared), whose message names the fix).
 
 use crate::backend::Backend;
 use crate::query::Native;
@@ -47,7 +51,7 @@ pub trait Joins: Backend {}
 )]
 pub trait NativeCaseInsensitive: Backend {}
 
-/// The backend matches regular expressions natively.
+/// The backend matches regular expressions (`regex`, and `endswith`) natively.
 #[diagnostic::on_unimplemented(
     message = "the `{Self}` backend has no native regular expressions",
     label = "this regex lookup needs a declared pattern on this backend",

@@ -339,14 +339,26 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         crate::update::UpdateBuilder::new(self)
     }
 
+    /// The plan as the backend runs it: emulated lookups rewritten onto their index fields (F14).
+    pub(crate) fn plan(&self) -> Result<crate::query::Plan> {
+        let mut plan = self.query.plan()?.clone();
+        crate::lookup::rewrite(M::DESC, M::LOOKUPS, B::NAME, B::NATIVE_LOOKUPS, &mut plan)?;
+        Ok(plan)
+    }
+
+    /// The database the query runs on.
+    pub(crate) fn database(&self) -> &'db Database<B> {
+        self.db
+    }
+
     pub(crate) async fn run_update(self, ops: Vec<crate::backend::UpdateOp>) -> Result<crate::backend::UpdateCounts> {
-        let plan = self.query.plan()?.clone();
+        let plan = self.plan()?;
         self.db.backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))
     }
 
     /// Runs the plan, splitting `in` lookups larger than the backend takes (F13).
     pub(crate) async fn run(&self) -> Result<Vec<Row>> {
-        let plan = self.query.plan()?.clone();
+        let plan = self.plan()?;
         let max_in = self.db.max_in();
         if !crate::split::needs_split(&plan, max_in) {
             return self.db.backend.query(M::DESC, plan).await;
@@ -411,7 +423,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     }
 
     async fn bounded_count(self, n: Option<u64>) -> Result<u64> {
-        let mut plan = self.query.plan()?.clone();
+        let mut plan = self.plan()?;
         let offset = std::mem::take(&mut plan.offset) as u64;
         let cap = match (plan.limit.take().map(|l| l as u64), n) {
             (Some(l), Some(n)) => Some(l.min(n)),

@@ -70,6 +70,7 @@ mod error;
 pub mod group;
 pub mod json;
 mod key;
+pub mod lookup;
 mod model;
 pub mod poly;
 pub mod query;
@@ -79,6 +80,7 @@ mod value;
 pub mod conformance;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
+mod rebuild;
 mod split;
 mod update;
 
@@ -119,6 +121,10 @@ pub mod __private {
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::key::Key;
+    pub use crate::lookup::{
+        encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
+        LookupKind, TextLookupNames,
+    };
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
     pub use crate::value::{Extra, Value};

@@ -27,6 +27,9 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The static description of the model.
     const DESC: &'static ModelDesc;
 
+    /// The emulated lookups the model declares (`#[field(index(icontains, ...))]`, F14).
+    const LOOKUPS: &'static [crate::lookup::LookupDesc] = &[];
+
     /// The record's key, if it has one (an automatic key has none before the first save).
     fn key_value(&self) -> Option<KeyValue>;
 
@@ -76,7 +79,8 @@ pub struct ModelDesc {
 impl ModelDesc {
     /// Whether `name` is a stored field of the model (or `_id`).
     pub fn knows_field(&self, name: &[u8]) -> bool {
-        name == b"_id" || self.fields.iter().any(|f| f.name.as_bytes() == name)
+        // `_ix_` fields are the index fields of emulated lookups, recomputed on every save.
+        name == b"_id" || name.starts_with(b"_ix_") || self.fields.iter().any(|f| f.name.as_bytes() == name)
     }
 
     /// The index declared on a dotted path.

@@ -99,7 +99,9 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
         if self.ops.is_empty() {
             return Ok(UpdateCounts::default());
         }
-        self.query.run_update(self.ops).await
+        let mut ops = self.ops;
+        crate::lookup::derived_updates(M::LOOKUPS, &mut ops).map_err(|e| e.with_model(M::DESC.name))?;
+        self.query.run_update(ops).await
     }
 }
 

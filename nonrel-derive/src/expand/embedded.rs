@@ -71,7 +71,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
 fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream {
     let nr = nr();
     let ident = &input.ident;
-    let encode = fields::encode_body(all);
+    let encode = fields::encode_body(all, quote!());
     let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);

@@ -8,14 +8,15 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 /// Statements writing every stored field and the kept unknown fields into `__out`.
-pub fn encode_body(fields: &[FieldInput]) -> TokenStream {
-    encode_body_with(quote!(), fields)
+/// `derived` writes fields computed from the others (the index fields of declared lookups).
+pub fn encode_body(fields: &[FieldInput], derived: TokenStream) -> TokenStream {
+    encode_body_with(quote!(), fields, derived)
 }
 
 /// [`encode_body`] with `prefix` statements writing elements first (a class list).
-pub fn encode_body_with(prefix: TokenStream, fields: &[FieldInput]) -> TokenStream {
+pub fn encode_body_with(prefix: TokenStream, fields: &[FieldInput], derived: TokenStream) -> TokenStream {
     let nr = nr();
-    let elements = encode_elements(fields);
+    let elements = encode_elements(fields, derived);
     quote! {
         let __start = #nr::begin_document(__out);
         #prefix
@@ -26,7 +27,7 @@ pub fn encode_body_with(prefix: TokenStream, fields: &[FieldInput]) -> TokenStre
 
 /// Statements writing the stored fields, flattened groups and kept unknown fields as
 /// elements (no document framing).
-pub fn encode_elements(fields: &[FieldInput]) -> TokenStream {
+pub fn encode_elements(fields: &[FieldInput], derived: TokenStream) -> TokenStream {
     let nr = nr();
     let flattened = fields.iter().filter(|f| f.flatten.is_present()).map(|f| {
         let ident = f.ident();
@@ -45,6 +46,7 @@ pub fn encode_elements(fields: &[FieldInput]) -> TokenStream {
     quote! {
         #(#stored)*
         #(#flattened)*
+        #derived
         #(#extra)*
     }
 }
@@ -70,7 +72,8 @@ pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenS
     let (extra_decl, other_arm) = if has_extra {
         (
             quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();),
-            quote!(_ => __extra.push_raw(__el.raw),),
+            // Index fields of emulated lookups are recomputed on save, never kept as unknown.
+            quote!(_ if __el.name.starts_with(b"_ix_") => {} _ => __extra.push_raw(__el.raw),),
         )
     } else {
         (quote!(), quote!(_ => {}))

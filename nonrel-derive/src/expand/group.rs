@@ -61,7 +61,7 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
 fn expand(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
     let nr = nr();
     let ident = &input.ident;
-    let encode = fields::encode_elements(all);
+    let encode = fields::encode_elements(all, quote!());
     let decode = fields::decode_loop(all, quote!(#nr::group_elements(__raw)), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);

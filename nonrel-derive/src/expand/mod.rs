@@ -4,6 +4,7 @@ pub mod embedded;
 mod fields;
 pub mod group;
 mod inherit;
+mod lookups;
 pub mod model;
 
 use proc_macro2::TokenStream;

@@ -71,7 +71,9 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let has_extra = all.iter().any(|f| f.extra.is_present());
     let (desc_items, field_descs, indexes) = inherit::desc_parts(input, &all, field_descs, indexes);
     let collection = inherit::collection(input, &collection);
-    let encode = fields::encode_body_with(inherit::encode_prefix(input), &all);
+    let encode = fields::encode_body_with(inherit::encode_prefix(input), &all, super::lookups::encode(&all));
+    let lookups = super::lookups::lookups_const(&all);
+    let declared = super::lookups::declared_impls(ident, &all);
     let inherit_arms = inherit::decode_arms(input, &all);
     let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?), #inherit_arms);
     let buffers = group::buffers(&all);
@@ -104,6 +106,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
                     has_extra: #has_extra,
                 };
 
+                #lookups
+
                 fn key_value(&self) -> #nr::Option<#nr::KeyValue> {
                     #key_field::key_value(&self.#key_ident)
                 }
@@ -134,6 +138,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
             #inherit_impls
 
+            #declared
+
             #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
         };
 
@@ -143,13 +149,13 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
 fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
-    let on_fields =
-        fields.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
-            let (path, unique) = (f.stored_name(), f.unique.is_present());
-            quote!(#nr::IndexDesc { path: #path, unique: #unique },)
-        });
+    let on_fields = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique.is_present())).map(|f| {
+        let (path, unique) = (f.stored_name(), f.unique.is_present());
+        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
+    });
     let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
-    quote!(&[#(#on_fields)* #(#on_paths)*])
+    let lookups = super::lookups::index_descs(fields);
+    quote!(&[#(#on_fields)* #(#on_paths)* #lookups])
 }
 
 /// Natural keys can be passed by value: `db.get::<User>("ann")`.

@@ -9,10 +9,12 @@
 //! ```
 
 mod cases;
+mod cases_lookups;
 mod cases_serial;
 pub mod models;
 
 pub use cases::*;
+pub use cases_lookups::*;
 pub use cases_serial::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
@@ -33,6 +35,9 @@ macro_rules! conformance_tests {
             field_groups_are_stored_flat, subclass_queries_see_only_their_records,
             saving_through_the_base_keeps_subclass_fields, unknown_class_loads_as_the_base,
             models_to_json_and_back, dump_and_load_round_trip, malformed_dump_lines_load_nothing);
+        $crate::conformance_tests!(@cases $fresh;
+            emulated_text_lookups, emulated_date_lookups, emulated_lookups_follow_saves_and_updates,
+            emulated_lookup_bad_values);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,6 +13,7 @@
 
 mod index;
 mod keys;
+mod lookup;
 mod store;
 
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};

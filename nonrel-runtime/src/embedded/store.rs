@@ -11,7 +11,7 @@ use crate::query::Plan;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition, TableError};
 use std::collections::{BTreeSet, HashSet};
 
-type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+pub(super) type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
 /// Last automatic key of each collection.
 const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("nonrel:sequences");
@@ -23,7 +23,7 @@ fn records_table(m: &ModelDesc) -> String {
     format!("records:{}", m.collection)
 }
 
-fn index_table(m: &ModelDesc, i: &IndexDesc) -> String {
+pub(super) fn index_table(m: &ModelDesc, i: &IndexDesc) -> String {
     let kind = if i.unique { "unique" } else { "index" };
     format!("{kind}:{}:{}", m.collection, i.path)
 }
@@ -41,7 +41,7 @@ pub(crate) fn storage(e: impl Into<redb::Error>) -> Error {
 }
 
 /// Opens a table for reading; `None` when nothing was ever written to it.
-fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+pub(super) fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
     tx: &redb::ReadTransaction,
     def: TableDefinition<K, V>,
 ) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
@@ -129,7 +129,12 @@ impl Store {
         let name = records_table(m);
         let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok((Vec::new(), 0)) };
         let built = usable_indexes(&tx, m, false)?;
+        let reordered = super::lookup::rarest_first(&tx, m, plan)?;
+        let plan = reordered.as_ref().unwrap_or(plan);
         let source = index::choose(m, plan, |i| built.contains(i.path));
+        if matches!(source, Source::Scan) {
+            super::lookup::check_filled(m, plan, &built)?;
+        }
         let mut run = Run::new(plan, count_upto);
         match source {
             Source::Scan => {

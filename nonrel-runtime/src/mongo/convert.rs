@@ -103,23 +103,34 @@ fn condition(f: &Filter) -> Value {
         Op::StartsWith(p) => op("$regex", regex(p, true)),
         Op::Contains(s) => op("$regex", regex(s, false)),
         Op::ElemMatch(filters) => op("$elemMatch", conditions(filters)),
+        Op::Lookup(l) => super::lookup::condition(l),
+    }
+}
+
+/// A filter as one field of a filter document: its path and condition, or a top-level
+/// operator for lookups that need one (`$expr` for date parts).
+fn term(f: &Filter) -> (String, Value) {
+    match &f.op {
+        Op::Lookup(l) => super::lookup::term(&f.path, l).unwrap_or_else(|| (f.path.to_string(), condition(f))),
+        _ => (f.path.to_string(), condition(f)),
     }
 }
 
 /// Conditions as one field per path when no path repeats, else under `$and`.
 fn conditions(filters: &[Filter]) -> Value {
-    let mut paths: Vec<&str> = filters.iter().map(|f| f.path.as_ref()).collect();
+    let terms: Vec<(String, Value)> = filters.iter().map(term).collect();
+    let mut paths: Vec<&str> = terms.iter().map(|(p, _)| p.as_str()).collect();
     paths.sort_unstable();
     paths.dedup();
     if paths.len() < filters.len() {
         return and(filters);
     }
-    Value::Document(filters.iter().map(|f| (f.path.to_string(), condition(f))).collect())
+    Value::Document(terms)
 }
 
 /// Every filter under `$and` (one document, so repeated paths do not collide).
 fn and(filters: &[Filter]) -> Value {
-    let terms = filters.iter().map(|f| Value::Document(vec![(f.path.to_string(), condition(f))])).collect();
+    let terms = filters.iter().map(|f| Value::Document(vec![term(f)])).collect();
     Value::Document(vec![("$and".into(), Value::Array(terms))])
 }
 

@@ -14,6 +14,7 @@
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
 mod convert;
+mod lookup;
 mod write;
 
 use crate::backend::{Backend, IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
@@ -121,6 +122,7 @@ impl Database<Mongo> {
 
 impl Backend for Mongo {
     const NAME: &'static str = "mongodb";
+    const NATIVE_LOOKUPS: bool = true;
 
     fn auto_key_kind(&self) -> KeyKind {
         KeyKind::Auto

@@ -107,6 +107,7 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         }),
         Op::StartsWith(p) => text(leaves, |s| s.starts_with(p.as_str())),
         Op::Contains(p) => text(leaves, |s| s.contains(p.as_str())),
+        Op::Lookup(l) => crate::lookup::holds(l, leaves),
     }
 }
 

@@ -36,6 +36,9 @@ pub enum Op {
     /// A list with one element (an embedded document) for which every filter holds; the
     /// filters' paths are relative to the element.
     ElemMatch(Vec<Filter>),
+    /// An emulated lookup (F14): rewritten onto the field's declared index fields before a
+    /// backend sees it, or run natively by a backend that can.
+    Lookup(crate::lookup::Lookup),
 }
 
 impl Op {
@@ -55,6 +58,7 @@ impl Op {
             Op::Contains(_) => "contains",
             Op::Has(_) => "contains",
             Op::ElemMatch(_) => "elem_match",
+            Op::Lookup(l) => l.name(),
         }
     }
 }
