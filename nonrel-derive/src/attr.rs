@@ -16,6 +16,12 @@ pub struct ModelInput {
     pub collection: Option<syn::LitStr>,
     #[darling(default, multiple)]
     pub index: Vec<syn::LitStr>,
+    /// `denormalize(author.username, ...)`: copies of related fields (F15).
+    #[darling(default, multiple)]
+    pub denormalize: Vec<crate::expand::related::CopyList>,
+    /// `join_in_memory(author, ...)`: `Ref` fields joined in two steps (F15).
+    #[darling(default, multiple)]
+    pub join_in_memory: Vec<darling::util::PathList>,
 }
 
 /// `#[derive(Embedded)]` input.

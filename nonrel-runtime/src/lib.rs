@@ -69,6 +69,7 @@ mod error;
 mod key;
 mod model;
 pub mod query;
+mod related;
 mod value;
 
 #[cfg(feature = "conformance")]
@@ -89,6 +90,7 @@ pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc,
 pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Model};
 pub use query::{Condition, Field, Order, Query};
+pub use related::{registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinOrder, Joined, Selection};
 pub use rust_decimal::{self, Decimal};
 pub use update::UpdateBuilder;
 pub use value::{Blob, Extra, Value};
@@ -108,6 +110,7 @@ pub mod __private {
     pub use crate::key::Key;
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
+    pub use crate::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};
     pub use crate::value::{Extra, Value};
     pub use inventory;
     pub use std::borrow::Cow;

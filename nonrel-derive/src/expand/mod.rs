@@ -3,6 +3,7 @@
 pub mod embedded;
 mod fields;
 pub mod model;
+pub mod related;
 
 use proc_macro2::TokenStream;
 use quote::quote;

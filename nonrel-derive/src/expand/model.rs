@@ -34,6 +34,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
     errors.handle(check::check_field_attrs(&fields, true));
     errors.handle(check::check_index_paths(&input.index, &fields));
     errors.handle(check::check_collection(input.collection.as_ref()));
+    errors.handle(super::related::check(&input.denormalize, &input.join_in_memory, &fields));
     let key = errors.handle(check::check_key(&input.ident, &fields));
     errors.finish()?;
     Ok(expand(&input, &fields, key.expect("checked")))
@@ -81,6 +82,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let as_key = natural_key_impls(ident, key_ty);
     let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
     let key_kind = quote!(#key_field::KIND);
+    let related = super::related::expand(ident, &input.denormalize, &input.join_in_memory, &all);
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -125,6 +127,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
         };
 
         #markers
+        #related
     }
 }
 
@@ -136,7 +139,8 @@ fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
             quote!(#nr::IndexDesc { path: #path, unique: #unique },)
         });
     let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
-    quote!(&[#(#on_fields)* #(#on_paths)*])
+    let copies = super::related::copy_indexes(&input.denormalize, fields);
+    quote!(&[#(#on_fields)* #(#on_paths)* #copies])
 }
 
 /// Natural keys can be passed by value: `db.get::<User>("ann")`.
