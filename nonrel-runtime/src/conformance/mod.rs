@@ -9,9 +9,11 @@
 //! ```
 
 mod cases;
+mod cases_joins;
 pub mod models;
 
 pub use cases::*;
+pub use cases_joins::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -27,6 +29,10 @@ macro_rules! conformance_tests {
             wrong_shape_is_a_clear_error, bad_values_are_rejected_and_nothing_is_written,
             structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates,
             conditions_on_one_list_element, only_and_defer);
+        $crate::conformance_tests!(@cases $fresh;
+            joins_on_denormalized_copies, denormalized_copies_follow_their_records,
+            integrity_check_reports_stale_copies, rebuild_backfills_new_copies, two_step_joins,
+            select_related_loads_related_records);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

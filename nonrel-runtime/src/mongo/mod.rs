@@ -127,7 +127,8 @@ impl Mongo {
         keys: Vec<KeyValue>,
         projection: Option<Document>,
     ) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut find = self.raw_collection(model).find(convert::keys_filter(&keys)?);
+        let coll = self.raw_collection(model);
+        let mut find = coll.find(convert::keys_filter(&keys)?);
         if let Some(p) = projection {
             find = find.projection(p);
         }
