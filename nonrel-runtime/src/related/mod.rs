@@ -9,7 +9,7 @@
 //!   (`#[model(denormalize(author.username))]`), every backend runs the lookup on the local
 //!   copy, one indexed query; the copy is written at save and kept current when the related
 //!   record changes (see [`copies`](self) below);
-//! - without one, a backend with joins ([`Joins`]: MongoDB) and a model that declares an
+//! - without one, a backend with joins ([`Joins`](crate::capability::Joins): MongoDB) and a model that declares an
 //!   in-memory join (`#[model(join_in_memory(author))]`) run it in two steps: the keys of
 //!   the related records that match, then one `in` lookup on the `Ref`;
 //! - anything else does not compile, and the message names the declaration to add.
@@ -26,7 +26,7 @@ pub(crate) use select::{load, project, projections};
 pub(crate) use resolve::resolve;
 pub use select::Selection;
 
-use crate::capability::{Joins, Runs};
+use crate::capability::Runs;
 use crate::codec::Encode;
 use crate::embedded::Embedded;
 use crate::key::Ref;
@@ -46,25 +46,28 @@ pub struct JoinOrder<A, R>(PhantomData<fn() -> (A, R)>);
 /// `Ref` field `Self` may be joined to related field `R` on a backend without joins: a
 /// denormalized copy or an in-memory join is declared. Implemented by `#[derive(Model)]`.
 #[diagnostic::on_unimplemented(
-    message = "the embedded backend cannot join `{Self}` to `{R}`: no denormalized copy or in-memory join is declared",
+    message = "the embedded backend cannot follow `Ref` field `{Self}` to `{R}`: declare a denormalized copy or an in-memory join",
     label = "this lookup follows a `Ref` to another model",
-    note = "declare a copy on the model holding the `Ref`, e.g. `#[model(denormalize(author.username))]` \
-            for `{Self}` -> `{R}` (written at save, kept current, indexed), \
-            or `#[model(join_in_memory(author))]` for a two-step query, or use a backend with joins (MongoDB)"
+    note = "add `#[model(denormalize({Self}.{R}))]` to the model holding the `Ref` (a copy written at save, \
+            kept current and indexed), or `#[model(join_in_memory({Self}))]` (a two-step query), \
+            or use a backend with joins (MongoDB)"
 )]
 pub trait DeclaredJoin<R> {}
 
 /// `Ref` field `Self` holds a denormalized copy of related field `R`. Implemented by
 /// `#[derive(Model)]` for `#[model(denormalize(...))]`.
 #[diagnostic::on_unimplemented(
-    message = "ordering by `{R}` through `{Self}` needs a denormalized copy of it",
+    message = "ordering by `{R}` through `Ref` field `{Self}` needs a denormalized copy of it",
     label = "this orders by a field of another model",
-    note = "declare the copy on the model holding the `Ref`, e.g. `#[model(denormalize(author.username))]` \
-            for `{Self}` -> `{R}`: every backend then sorts on the local copy, with its index"
+    note = "add `#[model(denormalize({Self}.{R}))]` to the model holding the `Ref`: every backend then sorts \
+            on the local copy, with its index"
 )]
 pub trait DenormalizedCopy<R> {}
 
-impl<B: Joins, A, R> Runs<Join<A, R>> for B {}
+// One impl per backend (not one for every `B: Joins`): with a single candidate for a backend,
+// rustc reports the unmet declaration with its message, which names the fix.
+#[cfg(feature = "mongodb")]
+impl<A, R> Runs<Join<A, R>> for crate::Mongo {}
 impl<A: DeclaredJoin<R>, R> Runs<Join<A, R>> for Embedded {}
 impl<B: crate::Backend, A: DenormalizedCopy<R>, R> Runs<JoinOrder<A, R>> for B {}
 
