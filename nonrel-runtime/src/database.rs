@@ -346,7 +346,10 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         crate::update::UpdateBuilder::new(self)
     }
 
-    pub(crate) async fn run_update(self, mut ops: Vec<crate::backend::UpdateOp>) -> Result<crate::backend::UpdateCounts> {
+    pub(crate) async fn run_update(
+        self,
+        mut ops: Vec<crate::backend::UpdateOp>,
+    ) -> Result<crate::backend::UpdateCounts> {
         let plan = self.plan().await?;
         let backend = &*self.db.backend;
         let copies = crate::related::before_update(backend, M::DESC, &plan, &mut ops).await?;

@@ -63,7 +63,8 @@ async fn seed(db: &Database<Mongo>) -> Vec<Key<User>> {
     let mut users: Vec<User> =
         (0..10).map(|i| User { id: None, name: format!("user {i}"), bio: "x".repeat(100) }).collect();
     let keys = db.save_many(&mut users).await.unwrap();
-    let mut posts: Vec<Post> = (0..100).map(|n| Post { id: None, n, author: keys[n as usize % 10].clone().into() }).collect();
+    let mut posts: Vec<Post> =
+        (0..100).map(|n| Post { id: None, n, author: keys[n as usize % 10].clone().into() }).collect();
     db.save_many(&mut posts).await.unwrap();
     let mut notes: Vec<Note> = (0..100).map(|n| Note { id: None, author: keys[n % 10].clone().into() }).collect();
     db.save_many(&mut notes).await.unwrap();
@@ -113,7 +114,8 @@ async fn copies_cost_one_batched_read_per_save_and_one_update_per_changed_record
     let (db, seen) = monitored().await;
     let keys = seed(&db).await;
     take(&seen);
-    let mut posts: Vec<Post> = (0..100).map(|n| Post { id: None, n, author: keys[n as usize % 10].clone().into() }).collect();
+    let mut posts: Vec<Post> =
+        (0..100).map(|n| Post { id: None, n, author: keys[n as usize % 10].clone().into() }).collect();
     db.save_many(&mut posts).await.unwrap();
     assert_eq!(take(&seen), ["find", "update"], "100 holders: one read of their 10 authors, one write");
     let mut user = db.get(&keys[0]).await.unwrap().unwrap();

@@ -157,7 +157,11 @@ pub fn expand(
             }
         });
         let (reference, copy) = (f.stored_name(), copy_name(c, fields));
-        let registration = format_ident!("__NONREL_COPY_{}_{}", r.to_string().trim_start_matches("r#"), field.to_string().trim_start_matches("r#"));
+        let registration = format_ident!(
+            "__NONREL_COPY_{}_{}",
+            r.to_string().trim_start_matches("r#"),
+            field.to_string().trim_start_matches("r#")
+        );
         Some(quote! {
             #[automatically_derived]
             impl #nr::DenormalizedCopy<#target> for #module::#r {}

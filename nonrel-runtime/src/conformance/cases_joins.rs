@@ -115,8 +115,12 @@ async fn seed<B: Backend>(db: &Database<B>) -> Vec<Key<Author>> {
     keys
 }
 
-async fn article_titles<B: JoinBackend>(db: &Database<B>, c: crate::Condition<Article, ArticleUsername>) -> Vec<String> {
-    let mut t: Vec<String> = db.query::<Article>().filter(c).all().await.expect("join").into_iter().map(|a| a.title).collect();
+async fn article_titles<B: JoinBackend>(
+    db: &Database<B>,
+    c: crate::Condition<Article, ArticleUsername>,
+) -> Vec<String> {
+    let mut t: Vec<String> =
+        db.query::<Article>().filter(c).all().await.expect("join").into_iter().map(|a| a.title).collect();
     t.sort();
     t
 }
@@ -125,7 +129,8 @@ async fn note_texts<B: JoinBackend, R>(db: &Database<B>, c: crate::Condition<Not
 where
     B: Runs<NoteJoin<R>>,
 {
-    let mut t: Vec<String> = db.query::<Note>().filter(c).all().await.expect("join").into_iter().map(|n| n.text).collect();
+    let mut t: Vec<String> =
+        db.query::<Note>().filter(c).all().await.expect("join").into_iter().map(|n| n.text).collect();
     t.sort();
     t
 }
@@ -207,7 +212,8 @@ pub async fn integrity_check_reports_stale_copies<B: JoinBackend>(db: &Database<
 pub async fn rebuild_backfills_new_copies<B: JoinBackend>(db: &Database<B>) {
     let mut authors = vec![author("ann", 30)];
     let keys = db.save_many(&mut authors).await.unwrap();
-    let mut old = vec![ArticleBefore { id: None, title: "old".into(), author: Key::from_value(keys[0].value().clone()).into() }];
+    let mut old =
+        vec![ArticleBefore { id: None, title: "old".into(), author: Key::from_value(keys[0].value().clone()).into() }];
     db.save_many(&mut old).await.unwrap();
     let username = || Article::author().join(Author::username());
     assert!(article_titles(db, username().eq("ann")).await.is_empty(), "no copy yet");
@@ -259,7 +265,8 @@ pub async fn select_related_loads_related_records<B: JoinBackend>(db: &Database<
     db.delete(&keys[2]).await.unwrap();
     let rows = db.query::<Note>().filter(Note::text().eq("n-cy")).select_related(Note::author()).rows().await.unwrap();
     assert_eq!(rows[0].related(Note::author()).unwrap(), None, "a dangling reference loads nothing");
-    let only = db.query::<Article>().select_related(Article::author()).only_related(Author::age()).rows().await.unwrap();
+    let only =
+        db.query::<Article>().select_related(Article::author()).only_related(Author::age()).rows().await.unwrap();
     let a = only[0].related(Article::author()).unwrap().unwrap();
     assert!(a.username.is_empty() && a.age > 0, "only the age loaded: {a:?}");
     let plain = db.query::<Article>().rows().await.unwrap();

@@ -168,20 +168,28 @@ pub(crate) async fn before_update<B: Backend>(
             continue;
         }
         if op.kind != UpdateKind::Set {
-            return Err(Error::new(crate::ErrorKind::Unsupported, "only `set` updates a `Ref` with denormalized copies")
-                .with_model(m.name)
-                .with_field(&op.path));
+            return Err(Error::new(
+                crate::ErrorKind::Unsupported,
+                "only `set` updates a `Ref` with denormalized copies",
+            )
+            .with_model(m.name)
+            .with_field(&op.path));
         }
         let doc = match ref_key_of_value(&op.value) {
             Some(k) => backend.get(copies[0].related, k).await?,
             None => None,
         };
         for c in copies {
-            extra.push(UpdateOp { path: Cow::Borrowed(c.copy), kind: UpdateKind::Set, value: copied_value(doc.as_ref(), c.field)? });
+            extra.push(UpdateOp {
+                path: Cow::Borrowed(c.copy),
+                kind: UpdateKind::Set,
+                value: copied_value(doc.as_ref(), c.field)?,
+            });
         }
     }
     ops.extend(extra);
-    let touched = copies_of(m).any(|c| ops.iter().any(|o| o.path == c.field || o.path.starts_with(&format!("{}.", c.field))));
+    let touched =
+        copies_of(m).any(|c| ops.iter().any(|o| o.path == c.field || o.path.starts_with(&format!("{}.", c.field))));
     let changed = if touched {
         let mut keys_only = plan.clone();
         keys_only.projection = Some(Projection::Only(vec!["_id".into()]));
@@ -208,8 +216,11 @@ impl UpdateCopies {
         let Some(keys) = self.changed else { return Ok(()) };
         for chunk in keys.chunks(BATCH) {
             let docs = backend.get_many(self.related, chunk.to_vec()).await?;
-            let items: Vec<PutItem> =
-                chunk.iter().zip(docs).filter_map(|(k, d)| d.map(|doc| PutItem { key: Some(k.clone()), doc })).collect();
+            let items: Vec<PutItem> = chunk
+                .iter()
+                .zip(docs)
+                .filter_map(|(k, d)| d.map(|doc| PutItem { key: Some(k.clone()), doc }))
+                .collect();
             let keys: Vec<KeyValue> = items.iter().filter_map(|i| i.key.clone()).collect();
             Pending::new(self.related, &items).run(backend, &keys).await?;
         }
@@ -222,10 +233,7 @@ type Stale = (KeyValue, Value, Value);
 
 /// Every stale copy of one declaration, read in batches.
 async fn stale_copies<B: Backend>(backend: &B, c: &'static CopyDesc) -> Result<(u64, Vec<Stale>)> {
-    let plan = Plan {
-        projection: Some(Projection::Only(vec![c.reference.into(), c.copy.into()])),
-        ..Plan::default()
-    };
+    let plan = Plan { projection: Some(Projection::Only(vec![c.reference.into(), c.copy.into()])), ..Plan::default() };
     let rows = backend.query(c.holder, plan).await?;
     let mut stale = Vec::new();
     for chunk in rows.chunks(BATCH) {
@@ -237,7 +245,8 @@ async fn stale_copies<B: Backend>(backend: &B, c: &'static CopyDesc) -> Result<(
             let Some(doc) = related.get(key) else { continue };
             let expected = copied_value(Some(doc), c.field)?;
             let stored = values_at(&row.doc, c.copy)?.into_iter().next();
-            if stored.as_ref() != Some(&expected) || stored.as_ref().map(Value::bson_type) != Some(expected.bson_type()) {
+            if stored.as_ref() != Some(&expected) || stored.as_ref().map(Value::bson_type) != Some(expected.bson_type())
+            {
                 if let Some(holder_key) = &row.key {
                     stale.push((holder_key.clone(), stored.unwrap_or(Value::Null), expected));
                 }
@@ -282,7 +291,10 @@ pub(crate) async fn refresh_copies<B: Backend>(backend: &B, models: &[&'static M
                 let mut items = Vec::with_capacity(chunk.len());
                 for ((key, _, expected), doc) in chunk.iter().zip(docs) {
                     let Some(doc) = doc else { continue };
-                    items.push(PutItem { key: Some(key.clone()), doc: set_copies(&doc, &[(c.copy, expected.clone())])? });
+                    items.push(PutItem {
+                        key: Some(key.clone()),
+                        doc: set_copies(&doc, &[(c.copy, expected.clone())])?,
+                    });
                 }
                 written += items.len() as u64;
                 backend.put(c.holder, items, WriteMode::Upsert).await?;

@@ -22,9 +22,9 @@ mod resolve;
 mod select;
 
 pub(crate) use copies::{before_update, check_copies, refresh_copies, with_copies, Pending};
-pub(crate) use select::{load, project, projections};
 pub(crate) use resolve::resolve;
 pub use select::Selection;
+pub(crate) use select::{load, project, projections};
 
 use crate::capability::Runs;
 use crate::codec::Encode;

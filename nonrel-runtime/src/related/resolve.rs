@@ -23,7 +23,12 @@ pub(crate) async fn run_plan<B: Backend>(
 
 /// The plan with every join replaced by an `in` lookup on its `Ref`: one query on the
 /// related model per join, reading keys only.
-pub(crate) async fn resolve<B: Backend>(backend: &B, mut plan: Plan, joins: &[JoinFilter], max_in: usize) -> Result<Plan> {
+pub(crate) async fn resolve<B: Backend>(
+    backend: &B,
+    mut plan: Plan,
+    joins: &[JoinFilter],
+    max_in: usize,
+) -> Result<Plan> {
     for j in joins {
         let related = Plan {
             filters: vec![j.filter.clone()],
