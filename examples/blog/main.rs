@@ -48,7 +48,7 @@ async fn joins(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Resul
     let by_ann = Post::author().join(User::display_name()).eq("Ann");
     let titles: Vec<String> = db.query::<Post>().filter(by_ann).all().await?.into_iter().map(|p| p.title).collect();
     println!("posts by the user displayed as Ann (a JOIN on the local copy): {titles:?}");
-    let mut bob = db.get("bob").await?.expect("bob was saved");
+    let mut bob: User = db.get("bob").await?.expect("bob was saved");
     bob.display_name = "Robert".into();
     db.save(&mut bob).await?;
     let by_robert = db.query::<Post>().filter(Post::author().join(User::display_name()).eq("Robert")).count().await?;

@@ -125,9 +125,9 @@ async fn article_titles<B: JoinBackend>(
     t
 }
 
-async fn note_texts<B: JoinBackend, R>(db: &Database<B>, c: crate::Condition<Note, NoteJoin<R>>) -> Vec<String>
+async fn note_texts<B, R>(db: &Database<B>, c: crate::Condition<Note, NoteJoin<R>>) -> Vec<String>
 where
-    B: Runs<NoteJoin<R>>,
+    B: JoinBackend + Runs<NoteJoin<R>>,
 {
     let mut t: Vec<String> =
         db.query::<Note>().filter(c).all().await.expect("join").into_iter().map(|n| n.text).collect();
