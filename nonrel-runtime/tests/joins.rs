@@ -47,3 +47,24 @@ async fn a_file_keeps_copies_across_reopening() {
     assert_eq!(n, 1);
     assert!(db.integrity_check().await.unwrap().is_ok());
 }
+
+#[derive(Model, Debug)]
+#[model(collection = "posts")]
+struct PostBefore {
+    #[field(key)]
+    id: Option<Key<PostBefore>>,
+    author: Ref<User>,
+}
+
+#[tokio::test]
+async fn records_saved_before_a_copy_was_declared_are_found_after_rebuilding_the_model() {
+    let db = Database::in_memory().unwrap();
+    let ann = db.save(&mut User { id: None, name: "ann".into() }).await.unwrap();
+    let old = Key::<User>::from_value(ann.value().clone());
+    db.save(&mut PostBefore { id: None, author: old.into() }).await.unwrap();
+    let by_ann = || Post::author().join(User::name()).eq("ann");
+    assert_eq!(db.query::<Post>().filter(by_ann()).count().await.unwrap(), 0, "no copy yet");
+    assert!(db.rebuild_indexes_of::<Post>().await.unwrap() >= 1);
+    assert_eq!(db.query::<Post>().filter(by_ann()).count().await.unwrap(), 1);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}

@@ -351,3 +351,26 @@ impl<M: Model, T: Model, V, F, G> Joined<M, T, V, F, G> {
         Field::at(Cow::Owned(self.field.path().to_owned()))
     }
 }
+
+impl<B: crate::Backend> crate::Database<B> {
+    /// Rebuilds the declared indexes of model `M` only, after bringing its stale denormalized
+    /// copies up to date: how records saved before a `denormalize` declaration become
+    /// findable through it. Returns the copies and index entries written.
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Key, Model, Ref};
+    /// # #[derive(Model)] struct User { #[field(key)] id: Option<Key<User>>, name: String }
+    /// # #[derive(Model)] #[model(denormalize(author.name))]
+    /// # struct Post { #[field(key)] id: Option<Key<Post>>, author: Ref<User> }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// db.rebuild_indexes_of::<Post>().await?;
+    /// assert!(db.integrity_check().await?.is_ok());
+    /// # Ok(()) }
+    /// ```
+    pub async fn rebuild_indexes_of<M: Model>(&self) -> crate::Result<u64> {
+        let copies = refresh_copies(self.backend(), &[M::DESC]).await?;
+        Ok(copies + self.backend().rebuild_indexes(vec![M::DESC]).await?)
+    }
+}
