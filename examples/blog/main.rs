@@ -26,9 +26,10 @@ struct Comment {
     likes: u32,
 }
 
-/// A post with an automatic key.
+/// A post with an automatic key, and a copy of its author's display name (so posts can be
+/// found by it on the embedded backend, which has no joins).
 #[derive(Model, Debug, Clone)]
-#[model(collection = "posts", index = "comments.author")]
+#[model(collection = "posts", index = "comments.author", denormalize(author.display_name))]
 struct Post {
     #[field(key)]
     id: Option<Key<Post>>,
@@ -43,6 +44,25 @@ struct Post {
     #[field(index)]
     views: u64,
     published_at: nonrel_runtime::DateTime<Utc>,
+}
+
+/// A lookup across the `Ref` through the denormalized copy, the copy following its user, and
+/// the posts with their authors loaded in one batched read.
+async fn joins(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Result<()> {
+    let by_ann = Post::author().join(User::display_name()).eq("Ann");
+    let titles: Vec<String> = db.query::<Post>().filter(by_ann).all().await?.into_iter().map(|p| p.title).collect();
+    println!("posts by the user displayed as Ann (a JOIN on the local copy): {titles:?}");
+    let mut bob: User = db.get("bob").await?.expect("bob was saved");
+    bob.display_name = "Robert".into();
+    db.save(&mut bob).await?;
+    let by_robert = db.query::<Post>().filter(Post::author().join(User::display_name()).eq("Robert")).count().await?;
+    println!("bob renamed to Robert: {by_robert} post(s) found by the new name (every copy was updated)");
+    let rows = db.query::<Post>().order_by(Post::title().asc()).select_related(Post::author()).rows().await?;
+    for row in &rows {
+        let author = row.related(Post::author())?.map_or_else(|| "?".into(), |u| u.display_name);
+        println!("  {:<28} by {author}", row.record.title);
+    }
+    Ok(())
 }
 
 fn comment(author: &str, text: &str, likes: u32) -> Comment {
@@ -108,6 +128,8 @@ async fn main() -> nonrel_runtime::Result<()> {
 
     let by_bob = db.query::<Post>().filter(Post::comments().author().eq("bob")).all().await?;
     println!("posts with a comment by bob: {:?}", by_bob.iter().map(|p| &p.title).collect::<Vec<_>>());
+
+    joins(&db).await?;
 
     let popular = db.query::<Post>().filter(Post::views().gte(500u64)).count().await?;
     let any_typed = db.query::<Post>().filter(Post::title().startswith("Typed")).exists().await?;

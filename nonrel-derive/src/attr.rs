@@ -22,6 +22,12 @@ pub struct ModelInput {
     /// A subclass of this polymorphic base (F11).
     #[darling(default)]
     pub extends: Option<Path>,
+    /// `denormalize(author.username, ...)`: copies of related fields (F15).
+    #[darling(default, multiple)]
+    pub denormalize: Vec<crate::expand::related::CopyList>,
+    /// `join_in_memory(author, ...)`: `Ref` fields joined in two steps (F15).
+    #[darling(default, multiple)]
+    pub join_in_memory: Vec<darling::util::PathList>,
 }
 
 /// `#[derive(Embedded)]` input.

@@ -168,6 +168,21 @@ pub trait Backend: Send + Sync + 'static {
         keys: Vec<KeyValue>,
     ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
 
+    /// Reads many records like [`get_many`](Self::get_many), loading only the fields
+    /// `projection` keeps (deferred fields of related selections, F2). The default strips
+    /// the others after reading; a server that can project should not send them.
+    fn get_many_projected(
+        &self,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+        projection: crate::query::Projection,
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+        async move {
+            let docs = self.get_many(model, keys).await?;
+            docs.into_iter().map(|d| d.map(|d| crate::related::project(&d, &projection)).transpose()).collect()
+        }
+    }
+
     /// Deletes records by key without reading them; returns how many existed.
     fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> impl Future<Output = Result<u64>> + Send;
 

@@ -121,9 +121,12 @@ impl<B: Backend> Database<B> {
     }
 
     async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
-        let item = PutItem { key: key_of(m)?, doc: encode(m)? };
-        let key = self.backend.put(M::DESC, vec![item], mode).await.map_err(Error::without_item)?.pop();
+        let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
+        crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
+        let copies = crate::related::Pending::new(M::DESC, &items);
+        let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
+        copies.run(&*self.backend, std::slice::from_ref(&key)).await?;
         if m.key_value().is_none() {
             m.set_key_value(key.clone())?;
         }
@@ -149,7 +152,10 @@ impl<B: Backend> Database<B> {
             let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
             items.push(item);
         }
+        crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
+        let copies = crate::related::Pending::new(M::DESC, &items);
         let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
+        copies.run(&*self.backend, &keys).await?;
         for (m, k) in records.iter_mut().zip(&keys) {
             if m.key_value().is_none() {
                 m.set_key_value(k.clone())?;
@@ -187,17 +193,26 @@ impl<B: Backend> Database<B> {
 
     /// Starts a query on `M`.
     pub fn query<M: Model>(&self) -> QueryBuilder<'_, B, M> {
-        QueryBuilder { db: self, query: Query::new() }
+        QueryBuilder { db: self, query: Query::new(), related: Vec::new() }
     }
 
     /// Checks every declared index of every registered model against the records (F21).
+    /// Stale denormalized copies (F15) are reported too, under the copy's reserved name.
     pub async fn integrity_check(&self) -> Result<IntegrityReport> {
-        self.backend.integrity_check(all_models()?).await
+        let models = all_models()?;
+        let mut report = self.backend.integrity_check(models.clone()).await?;
+        let (copies, problems) = crate::related::check_copies(&*self.backend, &models).await?;
+        report.entries += copies;
+        report.problems.extend(problems);
+        Ok(report)
     }
 
-    /// Rebuilds every declared index of every registered model; returns the entries written.
+    /// Rebuilds every declared index of every registered model, after bringing stale
+    /// denormalized copies up to date (F15); returns the entries and copies written.
     pub async fn rebuild_indexes(&self) -> Result<u64> {
-        self.backend.rebuild_indexes(all_models()?).await
+        let models = all_models()?;
+        let copies = crate::related::refresh_copies(&*self.backend, &models).await?;
+        Ok(copies + self.backend.rebuild_indexes(models).await?)
     }
 
     /// Creates every declared index of every registered model that does not exist yet
@@ -265,6 +280,8 @@ pub struct Record<M: Model> {
     pub related: Vec<(String, Vec<Row>)>,
     /// Computed values, by name.
     pub annotations: Vec<(String, Value)>,
+    /// The fields loaded of each related selection, to decode the others as defaults.
+    pub(crate) related_projections: Vec<(String, crate::query::Projection)>,
 }
 
 impl<M: Model> Record<M> {
@@ -291,6 +308,7 @@ impl<M: Model> Record<M> {
 pub struct QueryBuilder<'db, B, M> {
     db: &'db Database<B>,
     query: Query<M>,
+    pub(crate) related: Vec<crate::related::Selection>,
 }
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
@@ -339,11 +357,22 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         crate::update::UpdateBuilder::new(self)
     }
 
-    /// The plan as the backend runs it: emulated lookups rewritten onto their index fields (F14).
-    pub(crate) fn plan(&self) -> Result<crate::query::Plan> {
+    /// The plan as the backend runs it, before lookups across a `Ref` are resolved: emulated
+    /// lookups rewritten onto their index fields (F14).
+    pub(crate) fn local_plan(&self) -> Result<crate::query::Plan> {
         let mut plan = self.query.plan()?.clone();
         crate::lookup::rewrite(M::DESC, M::LOOKUPS, B::NAME, B::NATIVE_LOOKUPS, &mut plan)?;
         Ok(plan)
+    }
+
+    /// The plan as the backend runs it: [`Self::local_plan`], with lookups across a `Ref`
+    /// resolved (two-step joins, F15).
+    async fn plan(&self) -> Result<crate::query::Plan> {
+        let plan = self.local_plan()?;
+        match self.query.joins() {
+            [] => Ok(plan),
+            joins => crate::related::resolve(&*self.db.backend, plan, joins, self.db.max_in()).await,
+        }
     }
 
     /// The database the query runs on.
@@ -351,14 +380,21 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         self.db
     }
 
-    pub(crate) async fn run_update(self, ops: Vec<crate::backend::UpdateOp>) -> Result<crate::backend::UpdateCounts> {
-        let plan = self.plan()?;
-        self.db.backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))
+    pub(crate) async fn run_update(
+        self,
+        mut ops: Vec<crate::backend::UpdateOp>,
+    ) -> Result<crate::backend::UpdateCounts> {
+        let plan = self.plan().await?;
+        let backend = &*self.db.backend;
+        let copies = crate::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
+        let counts = backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))?;
+        copies.after(backend).await?;
+        Ok(counts)
     }
 
     /// Runs the plan, splitting `in` lookups larger than the backend takes (F13).
     pub(crate) async fn run(&self) -> Result<Vec<Row>> {
-        let plan = self.plan()?;
+        let plan = self.plan().await?;
         let max_in = self.db.max_in();
         if !crate::split::needs_split(&plan, max_in) {
             return self.db.backend.query(M::DESC, plan).await;
@@ -382,12 +418,15 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// The matching rows: records with their related selections and annotations.
     pub async fn rows(self) -> Result<Vec<Record<M>>> {
         let projection = self.query.plan()?.projection.clone();
-        let rows = self.run().await?;
+        let mut rows = self.run().await?;
+        crate::related::load(&*self.db.backend, &self.related, &mut rows).await?;
+        let related_projections = crate::related::projections(&self.related);
         crate::codec::with_projection(projection.as_ref(), || {
             rows.into_iter()
                 .map(|r| {
                     let record = decode(r.key.as_ref(), &r.doc)?;
-                    Ok(Record { record, related: r.related, annotations: r.annotations })
+                    let related_projections = related_projections.clone();
+                    Ok(Record { record, related: r.related, annotations: r.annotations, related_projections })
                 })
                 .collect()
         })
@@ -423,7 +462,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     }
 
     async fn bounded_count(self, n: Option<u64>) -> Result<u64> {
-        let mut plan = self.plan()?;
+        let mut plan = self.plan().await?;
         let offset = std::mem::take(&mut plan.offset) as u64;
         let cap = match (plan.limit.take().map(|l| l as u64), n) {
             (Some(l), Some(n)) => Some(l.min(n)),

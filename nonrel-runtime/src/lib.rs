@@ -74,6 +74,7 @@ pub mod lookup;
 mod model;
 pub mod poly;
 pub mod query;
+mod related;
 mod value;
 
 #[cfg(feature = "conformance")]
@@ -98,6 +99,7 @@ pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Fields, Model};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use query::{Condition, Field, Order, Query};
+pub use related::{registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinOrder, Joined, Selection};
 pub use rust_decimal::{self, Decimal};
 pub use update::UpdateBuilder;
 pub use value::{Blob, Extra, Value};
@@ -127,6 +129,7 @@ pub mod __private {
     };
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
+    pub use crate::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};
     pub use crate::value::{Extra, Value};
     pub use inventory;
     pub use std::borrow::Cow;

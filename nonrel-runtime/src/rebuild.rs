@@ -12,10 +12,11 @@ const BATCH: usize = 1000;
 
 impl<B: Backend> Database<B> {
     /// Recomputes every stored record of `M` and rewrites it with its index entries: the
-    /// fields the model computes on save (the index fields of emulated lookups) are written
-    /// for records saved before they were declared, then every declared index of `M` is
-    /// rebuilt (embedded) or created (MongoDB). Returns the index entries written (embedded)
-    /// or the indexes processed (MongoDB).
+    /// fields the model computes on save (the index fields of emulated lookups, F14) are
+    /// written for records saved before they were declared, its denormalized copies (F15) are
+    /// brought up to date, then every declared index of `M` is rebuilt (embedded) or created
+    /// (MongoDB). Returns the copies written plus the index entries written (embedded) or the
+    /// indexes processed (MongoDB).
     ///
     /// Each record is decoded as `M` and encoded again; fields the model does not know
     /// survive as on every save (F22). A record that does not decode as `M` stops the
@@ -50,7 +51,8 @@ impl<B: Backend> Database<B> {
         if !items.is_empty() {
             self.backend().put(M::DESC, items, WriteMode::Upsert).await?;
         }
-        self.backend().rebuild_indexes(vec![M::DESC]).await
+        let copies = crate::related::refresh_copies(self.backend(), &[M::DESC]).await?;
+        Ok(copies + self.backend().rebuild_indexes(vec![M::DESC]).await?)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod group;
 mod inherit;
 mod lookups;
 pub mod model;
+pub mod related;
 
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -35,6 +35,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
     errors.handle(check::check_index_paths(&input.index, &fields));
     errors.handle(check::check_collection(input.collection.as_ref()));
     errors.handle(check::check_inheritance(&input));
+    errors.handle(super::related::check(&input.denormalize, &input.join_in_memory, &fields));
     let key = errors.handle(check::check_key(&input.ident, &fields));
     errors.finish()?;
     Ok(expand(&input, &fields, key.expect("checked")))
@@ -90,6 +91,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let as_key = natural_key_impls(ident, key_ty);
     let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
     let key_kind = quote!(#key_field::KIND);
+    let related = super::related::expand(ident, &input.denormalize, &input.join_in_memory, &all);
     quote! {
         const _: () = {
             #desc_items
@@ -144,6 +146,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
         };
 
         #markers
+        #related
     }
 }
 
@@ -155,7 +158,8 @@ fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     });
     let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
     let lookups = super::lookups::index_descs(fields);
-    quote!(&[#(#on_fields)* #(#on_paths)* #lookups])
+    let copies = super::related::copy_indexes(&input.denormalize, fields);
+    quote!(&[#(#on_fields)* #(#on_paths)* #lookups #copies])
 }
 
 /// Natural keys can be passed by value: `db.get::<User>("ann")`.

@@ -9,11 +9,13 @@
 //! ```
 
 mod cases;
+mod cases_joins;
 mod cases_lookups;
 mod cases_serial;
 pub mod models;
 
 pub use cases::*;
+pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_serial::*;
 
@@ -38,6 +40,10 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             emulated_text_lookups, emulated_date_lookups, emulated_lookups_follow_saves_and_updates,
             emulated_lookup_bad_values);
+        $crate::conformance_tests!(@cases $fresh;
+            joins_on_denormalized_copies, denormalized_copies_follow_their_records,
+            integrity_check_reports_stale_copies, rebuild_backfills_new_copies, two_step_joins,
+            select_related_loads_related_records);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ impl<M: Model> QueryBuilder<'_, Embedded, M> {
     /// assert_eq!(plan.index, Some("_ix_title_grams"));
     /// ```
     pub fn explain(&self) -> Result<Explain> {
-        let plan = self.plan()?;
+        let plan = self.local_plan()?;
         self.database().backend().store.explain(M::DESC, &plan)
     }
 }

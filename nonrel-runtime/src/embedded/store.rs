@@ -425,9 +425,18 @@ fn insert_entry(
 /// Copies the stored document's fields the model does not know into the new document (F22).
 fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<()> {
     let mut kept = Vec::new();
+    let mut written: Option<Vec<&[u8]>> = None;
     for el in Elements::new(old)? {
         let el = el?;
-        if !m.knows_field(el.name) {
+        if m.knows_field(el.name) {
+            continue;
+        }
+        // Reserved fields the save writes itself (denormalized copies) are not kept twice.
+        let written = match &mut written {
+            Some(w) => w,
+            None => written.insert(Elements::new(doc)?.map(|el| el.map(|el| el.name)).collect::<Result<_>>()?),
+        };
+        if !written.contains(&el.name) {
             kept.extend_from_slice(el.raw);
         }
     }

@@ -120,6 +120,29 @@ impl Database<Mongo> {
     }
 }
 
+impl Mongo {
+    /// One `find` on `_id` for these keys, projected when asked; documents in key order.
+    async fn find_keys(
+        &self,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+        projection: Option<Document>,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let coll = self.raw_collection(model);
+        let mut find = coll.find(convert::keys_filter(&keys)?);
+        if let Some(p) = projection {
+            find = find.projection(p);
+        }
+        let mut cursor = find.await.map_err(|e| driver(e, "reading records"))?;
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        while cursor.advance().await.map_err(|e| driver(e, "reading records"))? {
+            let raw = cursor.current().as_bytes();
+            found.insert(convert::id_of(raw)?, convert::without_id(raw)?);
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+}
+
 impl Backend for Mongo {
     const NAME: &'static str = "mongodb";
     const NATIVE_LOOKUPS: bool = true;
@@ -145,17 +168,17 @@ impl Backend for Mongo {
     }
 
     async fn get_many(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
-        let mut cursor = self
-            .raw_collection(model)
-            .find(convert::keys_filter(&keys)?)
-            .await
-            .map_err(|e| driver(e, "reading records"))?;
-        let mut found = std::collections::HashMap::with_capacity(keys.len());
-        while cursor.advance().await.map_err(|e| driver(e, "reading records"))? {
-            let raw = cursor.current().as_bytes();
-            found.insert(convert::id_of(raw)?, convert::without_id(raw)?);
-        }
-        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+        self.find_keys(model, keys, None).await
+    }
+
+    async fn get_many_projected(
+        &self,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+        projection: crate::query::Projection,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let plan = Plan { projection: Some(projection), ..Plan::default() };
+        self.find_keys(model, keys, convert::projection(&plan)?).await
     }
 
     async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {

@@ -135,6 +135,9 @@ pub struct Plan {
 #[must_use]
 pub struct Condition<M, R = Native> {
     pub(crate) filter: Result<Filter>,
+    /// For a lookup across a `Ref` run as a two-step join: the `Ref` and the related model
+    /// (`filter` is then on the related model).
+    pub(crate) via: Option<crate::related::Via>,
     _model: PhantomData<fn() -> (M, R)>,
 }
 
@@ -152,7 +155,7 @@ pub fn elem_match<M, E, const N: usize>(path: Cow<'static, str>, conditions: [Co
 impl<M> Condition<M> {
     pub(crate) fn new(path: Cow<'static, str>, op: Result<Op>) -> Self {
         let filter = op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path));
-        Condition { filter, _model: PhantomData }
+        Condition { filter, via: None, _model: PhantomData }
     }
 }
 
@@ -160,13 +163,13 @@ impl<M, R> Condition<M, R> {
     /// The same condition, carrying requirement `R2` instead of `R`.
     #[doc(hidden)]
     pub fn require<R2>(self) -> Condition<M, R2> {
-        Condition { filter: self.filter, _model: PhantomData }
+        Condition { filter: self.filter, via: self.via, _model: PhantomData }
     }
 
     /// A condition from an untyped filter, carrying requirement `R`.
     #[doc(hidden)]
     pub fn from_filter(filter: Result<Filter>) -> Self {
-        Condition { filter, _model: PhantomData }
+        Condition { filter, via: None, _model: PhantomData }
     }
 
     /// The untyped filter (or the error building it met).
@@ -220,6 +223,8 @@ impl<M, R> Order<M, R> {
 #[must_use]
 pub struct Query<M> {
     plan: Plan,
+    /// Lookups across a `Ref` resolved before the plan runs (two-step joins).
+    joins: Vec<crate::related::JoinFilter>,
     error: Option<Error>,
     _model: PhantomData<fn() -> M>,
 }
@@ -228,13 +233,13 @@ impl<M: Model> Default for Query<M> {
     fn default() -> Self {
         // A subclass (F11) only sees its own records.
         let filters = M::CLASS.map(crate::poly::class_filter).into_iter().collect();
-        Query { plan: Plan { filters, ..Plan::default() }, error: None, _model: PhantomData }
+        Query { plan: Plan { filters, ..Plan::default() }, joins: Vec::new(), error: None, _model: PhantomData }
     }
 }
 
 impl<M: Model> Clone for Query<M> {
     fn clone(&self) -> Self {
-        Query { plan: self.plan.clone(), error: self.error.clone(), _model: PhantomData }
+        Query { plan: self.plan.clone(), joins: self.joins.clone(), error: self.error.clone(), _model: PhantomData }
     }
 }
 
@@ -247,7 +252,10 @@ impl<M: Model> Query<M> {
     /// Adds a condition; every condition must hold.
     pub fn filter(mut self, condition: Condition<M>) -> Self {
         match condition.filter {
-            Ok(f) => self.plan.filters.push(f),
+            Ok(f) => match condition.via {
+                Some(via) => self.joins.push(via.with(f)),
+                None => self.plan.filters.push(f),
+            },
             Err(e) => {
                 self.error.get_or_insert(e.with_model(M::DESC.name));
             }
@@ -292,6 +300,11 @@ impl<M: Model> Query<M> {
             _ => self.plan.projection = Some(Projection::Defer(vec![name])),
         }
         self
+    }
+
+    /// The lookups across a `Ref` that run as a two-step join before the plan.
+    pub(crate) fn joins(&self) -> &[crate::related::JoinFilter] {
+        &self.joins
     }
 
     /// The plan, or the first error met while building it (a lookup value that cannot be

@@ -1,0 +1,205 @@
+//! Related selections and JOIN strategies on MongoDB, wall time per operation (round trips
+//! dominate), each side measured in the same run and reported as
+//! `ratio <name> <value> <max allowed>` lines:
+//!
+//! - `select_related_100_vs_1`: a query of 100 posts with their 100 distinct authors
+//!   (`select_related`, two round trips) over the same query of 1 post with its author;
+//! - `join_two_step_vs_lookup`: posts whose author has a given name, by nonrel's two-step
+//!   join (the author's key, then one `$in` on the reference) over the same result by one
+//!   `$lookup` aggregation written by hand (from the matching users to their posts: the
+//!   form that can use both indexes);
+//! - `join_copy_vs_two_step`: the same lookup through a denormalized copy over the two-step
+//!   join.
+//!
+//! Needs `MONGODB_URI`; `scripts/bench` starts a server when it is unset. Alone:
+//! `cargo bench -p nonrel-runtime --features mongodb --bench joins`.
+
+use bson::doc;
+use criterion::Criterion;
+use nonrel_runtime::mongo::mongodb::options::ClientOptions;
+use nonrel_runtime::{Database, Key, Model, Mongo, Ref};
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Model, Debug, Clone)]
+#[model(collection = "users")]
+struct User {
+    #[field(key)]
+    id: Option<Key<User>>,
+    #[field(index)]
+    name: String,
+    bio: String,
+}
+
+/// Joined in two steps (no copy).
+#[derive(Model, Debug, Clone)]
+#[model(collection = "posts")]
+struct Post {
+    #[field(key)]
+    id: Option<Key<Post>>,
+    #[field(index)]
+    n: i64,
+    #[field(index)]
+    author: Ref<User>,
+    body: String,
+}
+
+/// The same posts with a copy of the author's name.
+#[derive(Model, Debug, Clone)]
+#[model(collection = "copied_posts", denormalize(author.name))]
+struct CopiedPost {
+    #[field(key)]
+    id: Option<Key<CopiedPost>>,
+    #[field(index)]
+    n: i64,
+    #[field(index)]
+    author: Ref<User>,
+    body: String,
+}
+
+const USERS: i64 = 1_000;
+const POSTS_PER_USER: i64 = 10;
+
+/// Times `op` with criterion; returns the fastest per-operation time seen.
+fn measure<F, Fut>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, op: F) -> f64
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = usize>,
+{
+    let best = Rc::new(Cell::new(f64::MAX));
+    let seen = best.clone();
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                std::hint::black_box(rt.block_on(op()));
+                let one = t.elapsed();
+                seen.set(seen.get().min(one.as_secs_f64() * 1e9));
+                total += one;
+            }
+            total
+        })
+    });
+    best.get()
+}
+
+async fn load(db: &Database<Mongo>) {
+    db.sync_indexes().await.expect("indexes");
+    let mut users: Vec<User> =
+        (0..USERS).map(|i| User { id: None, name: format!("user {i}"), bio: "b".repeat(200) }).collect();
+    let keys = db.save_many(&mut users).await.expect("users");
+    let author = |n: i64| keys[(n % USERS) as usize].clone().into();
+    let mut posts: Vec<Post> =
+        (0..USERS * POSTS_PER_USER).map(|n| Post { id: None, n, author: author(n), body: "p".repeat(200) }).collect();
+    db.save_many(&mut posts).await.expect("posts");
+    let mut copied: Vec<CopiedPost> = (0..USERS * POSTS_PER_USER)
+        .map(|n| CopiedPost { id: None, n, author: author(n), body: "p".repeat(200) })
+        .collect();
+    db.save_many(&mut copied).await.expect("copied posts");
+}
+
+async fn select_related(db: &Database<Mongo>, parents: usize) -> usize {
+    let rows = db
+        .query::<Post>()
+        .filter(Post::n().lt(parents as i64))
+        .select_related(Post::author())
+        .rows()
+        .await
+        .expect("select_related");
+    assert_eq!(rows.len(), parents);
+    assert!(rows.iter().all(|r| r.related(Post::author()).expect("decodes").is_some()));
+    rows.len()
+}
+
+async fn two_step(db: &Database<Mongo>) -> usize {
+    let found = db.query::<Post>().filter(Post::author().join(User::name()).eq("user 7")).all().await.expect("join");
+    assert_eq!(found.len(), POSTS_PER_USER as usize);
+    found.len()
+}
+
+async fn copy(db: &Database<Mongo>) -> usize {
+    let found = db
+        .query::<CopiedPost>()
+        .filter(CopiedPost::author().join(User::name()).eq("user 7"))
+        .all()
+        .await
+        .expect("copy");
+    assert_eq!(found.len(), POSTS_PER_USER as usize);
+    found.len()
+}
+
+async fn lookup(db: &Database<Mongo>) -> usize {
+    let pipeline = vec![
+        doc! { "$match": { "name": "user 7" } },
+        doc! { "$lookup": { "from": "posts", "localField": "_id", "foreignField": "author", "as": "posts" } },
+        doc! { "$unwind": "$posts" },
+        doc! { "$replaceRoot": { "newRoot": "$posts" } },
+    ];
+    let found: Vec<Post> = db.aggregate_from::<User, Post>(pipeline).await;
+    assert_eq!(found.len(), POSTS_PER_USER as usize);
+    found.len()
+}
+
+trait AggregateFrom {
+    async fn aggregate_from<S: Model, M: Model>(&self, pipeline: Vec<bson::Document>) -> Vec<M>;
+}
+
+impl AggregateFrom for Database<Mongo> {
+    /// A pipeline run on `S`'s collection whose results are `M` records.
+    async fn aggregate_from<S: Model, M: Model>(&self, pipeline: Vec<bson::Document>) -> Vec<M> {
+        let coll = self.collection::<S>();
+        let mut cursor = coll.aggregate(pipeline).await.expect("aggregate");
+        let mut out = Vec::new();
+        while cursor.advance().await.expect("cursor") {
+            out.push(M::decode(None, cursor.current().as_bytes()).expect("decodes"));
+        }
+        out
+    }
+}
+
+fn main() {
+    let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI is set (scripts/bench starts a server)");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let name = format!("nonrel_bench_joins_{}_{stamp}", std::process::id());
+    let options = rt.block_on(async { ClientOptions::parse(&uri).await }).expect("MONGODB_URI parses");
+    let db = Database::new(rt.block_on(Mongo::connect_with(options, &name)).expect("connect"));
+    rt.block_on(load(&db));
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20)
+        .configure_from_args();
+    let one = measure(&mut c, &rt, "select_related/1", || select_related(&db, 1));
+    let hundred = measure(&mut c, &rt, "select_related/100", || select_related(&db, 100));
+    let plain = measure(&mut c, &rt, "query/100", || async {
+        db.query::<Post>().filter(Post::n().lt(100)).all().await.expect("query").len()
+    });
+    let users: Vec<Key<User>> =
+        rt.block_on(db.query::<User>().limit(100).all()).expect("users").iter().filter_map(Model::key).collect();
+    let get_many =
+        measure(&mut c, &rt, "get_many/100", || async { db.get_many(&users).await.expect("get_many").len() });
+    let two = measure(&mut c, &rt, "join/two_step", || two_step(&db));
+    let agg = measure(&mut c, &rt, "join/lookup", || lookup(&db));
+    let local = measure(&mut c, &rt, "join/copy", || copy(&db));
+    rt.block_on(async { db.backend().database().drop().await }).expect("drop the benchmark database");
+    c.final_summary();
+    println!("time select_related/1 {:.0}us select_related/100 {:.0}us (fastest)", one / 1e3, hundred / 1e3);
+    println!(
+        "time query/100 {:.0}us get_many/100 {:.0}us (fastest; the two steps of select_related/100)",
+        plain / 1e3,
+        get_many / 1e3
+    );
+    println!(
+        "time join/two_step {:.0}us join/lookup {:.0}us join/copy {:.0}us (fastest)",
+        two / 1e3,
+        agg / 1e3,
+        local / 1e3
+    );
+    println!("ratio select_related_100_vs_1 {:.3} 3", hundred / one);
+    println!("ratio join_two_step_vs_lookup {:.3} 1", two / agg);
+    println!("ratio join_copy_vs_two_step {:.3} 1", local / two);
+}

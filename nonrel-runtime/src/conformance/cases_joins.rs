@@ -1,0 +1,270 @@
+//! JOIN cases (F15) and related selections (F2): every form on every backend, with the same
+//! expected results.
+#![allow(missing_docs)]
+
+use crate::capability::Runs;
+use crate::related::{Join, JoinOrder};
+use crate::{Backend, Database, Key, Ref};
+
+/// A related model: the copied fields, one renamed, and one that is never copied.
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_authors")]
+pub struct Author {
+    #[field(key)]
+    pub id: Option<Key<Author>>,
+    #[field(index)]
+    pub username: String,
+    #[field(rename = "yrs")]
+    pub age: i32,
+    pub bio: String,
+}
+
+/// The same collection written by another program that knows nothing of the copies.
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_authors")]
+pub struct AuthorElsewhere {
+    #[field(key)]
+    pub id: Option<Key<AuthorElsewhere>>,
+    #[field(index)]
+    pub username: String,
+    #[field(rename = "yrs")]
+    pub age: i32,
+    pub bio: String,
+}
+
+/// Holds denormalized copies of its author's username and age.
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_papers", denormalize(author.username, author.age))]
+pub struct Paper {
+    #[field(key)]
+    pub id: Option<Key<Paper>>,
+    pub title: String,
+    #[field(index)]
+    pub author: Ref<Author>,
+}
+
+/// The articles collection as it was before the copies were declared.
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_papers")]
+pub struct PaperBefore {
+    #[field(key)]
+    pub id: Option<Key<PaperBefore>>,
+    pub title: String,
+    #[field(index)]
+    pub author: Ref<Author>,
+}
+
+/// Joined to its author in two steps (no copies).
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_memos", join_in_memory(author))]
+pub struct Memo {
+    #[field(key)]
+    pub id: Option<Key<Memo>>,
+    pub text: String,
+    #[field(index)]
+    pub author: Option<Ref<Author>>,
+}
+
+type ArticleUsername = Join<Paper_fields::author, Author_fields::username>;
+type ArticleAge = Join<Paper_fields::author, Author_fields::age>;
+type NoteJoin<R> = Join<Memo_fields::author, R>;
+
+/// What the JOIN cases need of a backend: every backend has it, through joins or through
+/// the models' declarations.
+pub trait JoinBackend:
+    Backend
+    + Runs<ArticleUsername>
+    + Runs<ArticleAge>
+    + Runs<JoinOrder<Paper_fields::author, Author_fields::username>>
+    + Runs<NoteJoin<Author_fields::username>>
+    + Runs<NoteJoin<Author_fields::age>>
+{
+}
+
+impl<B> JoinBackend for B where
+    B: Backend
+        + Runs<ArticleUsername>
+        + Runs<ArticleAge>
+        + Runs<JoinOrder<Paper_fields::author, Author_fields::username>>
+        + Runs<NoteJoin<Author_fields::username>>
+        + Runs<NoteJoin<Author_fields::age>>
+{
+}
+
+fn author(name: &str, age: i32) -> Author {
+    Author { id: None, username: name.into(), age, bio: format!("{name} writes") }
+}
+
+fn article(title: &str, by: &Key<Author>) -> Paper {
+    Paper { id: None, title: title.into(), author: by.clone().into() }
+}
+
+fn note(text: &str, by: Option<&Key<Author>>) -> Memo {
+    Memo { id: None, text: text.into(), author: by.map(|k| k.clone().into()) }
+}
+
+/// Authors ann (30), bob (40), cy (50); articles by ann (2) and bob (1); notes by ann, cy
+/// and nobody.
+async fn seed<B: Backend>(db: &Database<B>) -> Vec<Key<Author>> {
+    let mut authors = vec![author("ann", 30), author("bob", 40), author("cy", 50)];
+    let keys = db.save_many(&mut authors).await.expect("authors");
+    let mut articles = vec![article("A1", &keys[0]), article("A2", &keys[0]), article("B1", &keys[1])];
+    db.save_many(&mut articles).await.expect("articles");
+    let mut notes = vec![note("n-ann", Some(&keys[0])), note("n-cy", Some(&keys[2])), note("n-none", None)];
+    db.save_many(&mut notes).await.expect("notes");
+    keys
+}
+
+async fn article_titles<B: JoinBackend>(db: &Database<B>, c: crate::Condition<Paper, ArticleUsername>) -> Vec<String> {
+    let mut t: Vec<String> =
+        db.query::<Paper>().filter(c).all().await.expect("join").into_iter().map(|a| a.title).collect();
+    t.sort();
+    t
+}
+
+async fn note_texts<B, R>(db: &Database<B>, c: crate::Condition<Memo, NoteJoin<R>>) -> Vec<String>
+where
+    B: JoinBackend + Runs<NoteJoin<R>>,
+{
+    let mut t: Vec<String> =
+        db.query::<Memo>().filter(c).all().await.expect("join").into_iter().map(|n| n.text).collect();
+    t.sort();
+    t
+}
+
+/// Lookups across a `Ref` through denormalized copies: every lookup, ordering, counting.
+pub async fn joins_on_denormalized_copies<B: JoinBackend>(db: &Database<B>) {
+    seed(db).await;
+    let username = || Paper::author().join(Author::username());
+    assert_eq!(article_titles(db, username().eq("ann")).await, ["A1", "A2"]);
+    assert_eq!(article_titles(db, username().ne("ann")).await, ["B1"]);
+    assert_eq!(article_titles(db, username().is_in(["bob", "cy"])).await, ["B1"]);
+    assert_eq!(article_titles(db, username().startswith("b")).await, ["B1"]);
+    assert_eq!(article_titles(db, username().gt("ann")).await, ["B1"]);
+    assert!(article_titles(db, username().eq("cy")).await.is_empty(), "cy wrote no article");
+    let older = db.query::<Paper>().filter(Paper::author().join(Author::age()).gte(35)).all().await.unwrap();
+    assert_eq!(older.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(), ["B1"], "a renamed field copies too");
+    let ordered = db
+        .query::<Paper>()
+        .order_by(Paper::author().join(Author::username()).desc())
+        .order_by(Paper::title().asc())
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(ordered.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(), ["B1", "A1", "A2"]);
+    let n = db.query::<Paper>().filter(username().eq("ann")).filter(Paper::title().eq("A2")).count().await;
+    assert_eq!(n.unwrap(), 1, "a join combines with local conditions");
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
+
+/// Copies follow the related record when it is saved or updated, and the holder when its
+/// `Ref` changes.
+pub async fn denormalized_copies_follow_their_records<B: JoinBackend>(db: &Database<B>) {
+    let keys = seed(db).await;
+    let username = || Paper::author().join(Author::username());
+    let mut ann = db.get(&keys[0]).await.unwrap().unwrap();
+    ann.username = "anna".into();
+    db.save(&mut ann).await.unwrap();
+    assert_eq!(article_titles(db, username().eq("anna")).await, ["A1", "A2"], "a save of the related record");
+    assert!(article_titles(db, username().eq("ann")).await.is_empty());
+    let done = db.query::<Author>().filter(Author::username().eq("bob")).update().set(Author::username(), "rob").await;
+    assert_eq!(done.unwrap().modified, 1);
+    assert_eq!(article_titles(db, username().eq("rob")).await, ["B1"], "an update of the related record");
+    let mut b1 = db.query::<Paper>().filter(Paper::title().eq("B1")).first().await.unwrap().unwrap();
+    b1.author = keys[2].clone().into();
+    db.save(&mut b1).await.unwrap();
+    assert_eq!(article_titles(db, username().eq("cy")).await, ["B1"], "a save of the holder");
+    let done = db.query::<Paper>().filter(Paper::title().eq("A2")).update().set(Paper::author(), &keys[2]).await;
+    assert_eq!(done.unwrap().matched, 1);
+    assert_eq!(article_titles(db, username().eq("cy")).await, ["A2", "B1"], "an update of the holder's Ref");
+    let mut many = vec![author("dee", 60)];
+    let dee = db.save_many(&mut many).await.unwrap().remove(0);
+    let mut moved = db.query::<Paper>().filter(Paper::title().eq("A1")).all().await.unwrap();
+    moved[0].author = dee.into();
+    db.save_many(&mut moved).await.unwrap();
+    assert_eq!(article_titles(db, username().eq("dee")).await, ["A1"], "save_many of holders");
+    let report = db.integrity_check().await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+/// A related record written without the copies' knowledge leaves them stale:
+/// `integrity_check` names each, `rebuild_indexes` brings them up to date.
+pub async fn integrity_check_reports_stale_copies<B: JoinBackend>(db: &Database<B>) {
+    let keys = seed(db).await;
+    let mut ann = db.get(Key::<AuthorElsewhere>::from_value(keys[0].value().clone())).await.unwrap().unwrap();
+    ann.username = "ann2".into();
+    db.save(&mut ann).await.unwrap();
+    let report = db.integrity_check().await.unwrap();
+    let stale: Vec<_> = report.problems.iter().filter(|p| p.index == "_dn_author_username").collect();
+    assert_eq!(stale.len(), 2, "{:?}", report.problems);
+    assert!(stale.iter().all(|p| p.model == "Paper" && p.message.contains("stale")), "{stale:?}");
+    assert!(stale[0].message.contains("\"ann\"") && stale[0].message.contains("\"ann2\""), "{}", stale[0].message);
+    assert!(db.rebuild_indexes().await.unwrap() >= 2);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+    assert_eq!(article_titles(db, Paper::author().join(Author::username()).eq("ann2")).await, ["A1", "A2"]);
+}
+
+/// Records saved before the copies were declared are found once `rebuild_indexes` has
+/// backfilled them.
+pub async fn rebuild_backfills_new_copies<B: JoinBackend>(db: &Database<B>) {
+    let mut authors = vec![author("ann", 30)];
+    let keys = db.save_many(&mut authors).await.unwrap();
+    let mut old =
+        vec![PaperBefore { id: None, title: "old".into(), author: Key::from_value(keys[0].value().clone()).into() }];
+    db.save_many(&mut old).await.unwrap();
+    let username = || Paper::author().join(Author::username());
+    assert!(article_titles(db, username().eq("ann")).await.is_empty(), "no copy yet");
+    assert!(!db.integrity_check().await.unwrap().is_ok(), "a missing copy is stale");
+    db.rebuild_indexes().await.unwrap();
+    assert_eq!(article_titles(db, username().eq("ann")).await, ["old"]);
+    let old = db.query::<Paper>().first().await.unwrap().unwrap();
+    assert_eq!(old.title, "old", "the copies do not disturb decoding");
+}
+
+/// In-memory (two-step) joins: the related keys first, then one `in` lookup.
+pub async fn two_step_joins<B: JoinBackend>(db: &Database<B>) {
+    seed(db).await;
+    let username = || Memo::author().join(Author::username());
+    assert_eq!(note_texts(db, username().eq("ann")).await, ["n-ann"]);
+    assert_eq!(note_texts(db, username().is_in(["ann", "cy"])).await, ["n-ann", "n-cy"]);
+    assert_eq!(note_texts(db, Memo::author().join(Author::age()).range(40, 60)).await, ["n-cy"]);
+    assert!(note_texts(db, username().eq("nobody")).await.is_empty());
+    let n = db.query::<Memo>().filter(username().startswith("c")).count().await.unwrap();
+    assert_eq!(n, 1);
+    let both = db.query::<Memo>().filter(username().is_in(["ann", "cy"])).filter(Memo::text().ne("n-cy")).all().await;
+    assert_eq!(both.unwrap().len(), 1);
+    let split = db.clone().with_max_in_values(1);
+    let found = split.query::<Memo>().filter(Memo::author().join(Author::age()).gte(0)).all().await.unwrap();
+    assert_eq!(found.len(), 2, "the keys found are split into `in` lookups the backend takes");
+}
+
+/// `select_related`: the related records of the whole result, with deferred fields.
+pub async fn select_related_loads_related_records<B: JoinBackend>(db: &Database<B>) {
+    let keys = seed(db).await;
+    let rows = db.query::<Paper>().order_by(Paper::title().asc()).select_related(Paper::author()).rows().await;
+    let rows = rows.unwrap();
+    let names: Vec<String> = rows.iter().map(|r| r.related(Paper::author()).unwrap().unwrap().username).collect();
+    assert_eq!(names, ["ann", "ann", "bob"]);
+    let first = rows[0].related(Paper::author()).unwrap().unwrap();
+    assert_eq!(first, db.get(&keys[0]).await.unwrap().unwrap(), "the whole record");
+    let rows = db
+        .query::<Memo>()
+        .order_by(Memo::text().asc())
+        .select_related(Memo::author())
+        .defer_related(Author::bio())
+        .rows()
+        .await
+        .unwrap();
+    let authors: Vec<Option<Author>> = rows.iter().map(|r| r.related(Memo::author()).unwrap()).collect();
+    assert_eq!(authors[0].as_ref().map(|a| (a.username.as_str(), a.bio.as_str())), Some(("ann", "")), "bio deferred");
+    assert_eq!(authors[1].as_ref().map(|a| a.age), Some(50));
+    assert_eq!(authors[2], None, "no reference, no related record");
+    db.delete(&keys[2]).await.unwrap();
+    let rows = db.query::<Memo>().filter(Memo::text().eq("n-cy")).select_related(Memo::author()).rows().await.unwrap();
+    assert_eq!(rows[0].related(Memo::author()).unwrap(), None, "a dangling reference loads nothing");
+    let only = db.query::<Paper>().select_related(Paper::author()).only_related(Author::age()).rows().await.unwrap();
+    let a = only[0].related(Paper::author()).unwrap().unwrap();
+    assert!(a.username.is_empty() && a.age > 0, "only the age loaded: {a:?}");
+    let plain = db.query::<Paper>().rows().await.unwrap();
+    assert_eq!(plain[0].related(Paper::author()).unwrap(), None, "not selected");
+}

@@ -1,0 +1,164 @@
+//! Related selections (F2): the records a result set's `Ref`s point to, loaded for the
+//! whole set in one batched key read (MongoDB: one `find` with `$in`), so a query with
+//! `select_related` costs two round trips for any number of rows.
+
+use crate::backend::{Backend, Row};
+use crate::codec::{self, Elements};
+use crate::database::{QueryBuilder, Record};
+use crate::error::Result;
+use crate::key::{KeyValue, Ref};
+use crate::model::{Model, ModelDesc};
+use crate::query::{Field, Projection};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+/// A related selection of a query: the `Ref` followed, the model it refers to, and the
+/// fields loaded of it.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    reference: Cow<'static, str>,
+    related: &'static ModelDesc,
+    projection: Option<Projection>,
+}
+
+impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+    /// Loads, with the rows, the record each row's `Ref` field refers to: one batched key
+    /// read for the whole result, whatever its size (F2). Read them with
+    /// [`Record::related`] on the rows of [`rows`](Self::rows).
+    ///
+    /// ```
+    /// use nonrel_runtime::{Database, Key, Model, Ref};
+    /// #[derive(Model, Debug, PartialEq)]
+    /// struct User { #[field(key)] id: Option<Key<User>>, name: String, bio: String }
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, title: String, author: Ref<User> }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// let ann = db.save(&mut User { id: None, name: "Ann".into(), bio: "long".into() }).await?;
+    /// db.save(&mut Post { id: None, title: "Hi".into(), author: ann.into() }).await?;
+    /// let rows = db.query::<Post>().select_related(Post::author()).defer_related(User::bio()).rows().await?;
+    /// let author = rows[0].related(Post::author())?.unwrap();
+    /// assert_eq!((author.name.as_str(), author.bio.as_str()), ("Ann", "")); // bio deferred
+    /// # Ok(()) }
+    /// ```
+    pub fn select_related<T: Model, F>(mut self, field: Field<M, Ref<T>, F>) -> Self {
+        let reference = field.into_path();
+        if !self.related.iter().any(|s| s.reference == reference) {
+            self.related.push(Selection { reference, related: T::DESC, projection: None });
+        }
+        self
+    }
+
+    /// Loads only this field of the related records of model `T` selected with
+    /// [`select_related`](Self::select_related) (call once per field); the others load as
+    /// their type's default, and MongoDB does not send them.
+    pub fn only_related<T: Model, V, G>(self, field: Field<T, V, G>) -> Self {
+        self.project_related::<T>(field.path(), true)
+    }
+
+    /// Does not load this field of the related records of model `T` (call once per field);
+    /// it loads as its type's default, and MongoDB does not send it.
+    pub fn defer_related<T: Model, V, G>(self, field: Field<T, V, G>) -> Self {
+        self.project_related::<T>(field.path(), false)
+    }
+
+    fn project_related<T: Model>(mut self, path: &str, only: bool) -> Self {
+        let name = path.split('.').next().unwrap_or(path).to_owned();
+        for s in self.related.iter_mut().filter(|s| super::same_model(s.related, T::DESC)) {
+            s.projection = Some(match (s.projection.take(), only) {
+                (Some(Projection::Only(mut names)), true) => {
+                    names.push(name.clone());
+                    Projection::Only(names)
+                }
+                (Some(Projection::Defer(mut names)), false) => {
+                    names.push(name.clone());
+                    Projection::Defer(names)
+                }
+                (_, true) => Projection::Only(vec![name.clone()]),
+                (_, false) => Projection::Defer(vec![name.clone()]),
+            });
+        }
+        self
+    }
+}
+
+/// Fills each row's related selections: one batched read per selection.
+pub(crate) async fn load<B: Backend>(backend: &B, selections: &[Selection], rows: &mut [Row]) -> Result<()> {
+    for s in selections {
+        let keys: Vec<Option<KeyValue>> =
+            rows.iter().map(|r| super::copies::ref_key(&r.doc, &s.reference)).collect::<Result<_>>()?;
+        let mut seen = HashSet::new();
+        let distinct: Vec<KeyValue> = keys.iter().flatten().filter(|k| seen.insert((*k).clone())).cloned().collect();
+        let docs = if distinct.is_empty() {
+            Vec::new()
+        } else {
+            match &s.projection {
+                Some(p) => backend.get_many_projected(s.related, distinct.clone(), p.clone()).await?,
+                None => backend.get_many(s.related, distinct.clone()).await?,
+            }
+        };
+        let found: HashMap<KeyValue, Vec<u8>> =
+            distinct.into_iter().zip(docs).filter_map(|(k, d)| d.map(|d| (k, d))).collect();
+        for (row, key) in rows.iter_mut().zip(keys) {
+            let related: Vec<Row> = key
+                .and_then(|k| found.get(&k).map(|d| Row { doc: d.clone(), key: Some(k), ..Row::default() }))
+                .into_iter()
+                .collect();
+            row.related.push((s.reference.to_string(), related));
+        }
+    }
+    Ok(())
+}
+
+/// The projections of a query's related selections, by relation name (kept on its records
+/// to decode deferred fields as defaults).
+pub(crate) fn projections(selections: &[Selection]) -> Vec<(String, Projection)> {
+    selections.iter().filter_map(|s| Some((s.reference.to_string(), s.projection.clone()?))).collect()
+}
+
+/// The document with only the fields a projection loads.
+pub(crate) fn project(doc: &[u8], projection: &Projection) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(doc.len());
+    let start = codec::begin_document(&mut out);
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if projection.loads(el.name) {
+            out.extend_from_slice(el.raw);
+        }
+    }
+    codec::end_document(&mut out, start)?;
+    Ok(out)
+}
+
+impl<M: Model> Record<M> {
+    /// The record this row's `Ref` field refers to, loaded by
+    /// [`select_related`](QueryBuilder::select_related): `None` when the query did not select
+    /// it or the referred record does not exist.
+    ///
+    /// ```
+    /// use nonrel_runtime::{Database, Key, Model, Ref};
+    /// #[derive(Model)]
+    /// struct User { #[field(key)] id: Option<Key<User>>, name: String }
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, author: Ref<User> }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// let ann = db.save(&mut User { id: None, name: "Ann".into() }).await?;
+    /// db.save(&mut Post { id: None, author: ann.into() }).await?;
+    /// let rows = db.query::<Post>().select_related(Post::author()).rows().await?;
+    /// assert_eq!(rows[0].related(Post::author())?.unwrap().name, "Ann");
+    /// # Ok(()) }
+    /// ```
+    pub fn related<T: Model, F>(&self, field: Field<M, Ref<T>, F>) -> Result<Option<T>> {
+        let name = field.path();
+        let Some((_, rows)) = self.related.iter().find(|(n, _)| n == name) else { return Ok(None) };
+        let Some(row) = rows.first() else { return Ok(None) };
+        let projection = self.related_projections.iter().find(|(n, _)| n == name).map(|(_, p)| p);
+        codec::with_projection(projection, || T::decode(row.key.as_ref(), &row.doc))
+            .map(Some)
+            .map_err(|e| e.with_model(T::DESC.name))
+    }
+}

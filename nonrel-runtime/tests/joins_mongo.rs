@@ -1,0 +1,129 @@
+//! JOINs and related selections on MongoDB: round trips counted with the driver's command
+//! monitoring (F2, F15).
+
+mod support;
+
+use nonrel_runtime::mongo::mongodb::event::command::CommandEvent;
+use nonrel_runtime::mongo::mongodb::event::EventHandler;
+use nonrel_runtime::{Database, Key, Model, Mongo, Ref};
+use std::sync::{Arc, Mutex};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_users")]
+struct User {
+    #[field(key)]
+    id: Option<Key<User>>,
+    #[field(index)]
+    name: String,
+    bio: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_posts", denormalize(author.name))]
+struct Post {
+    #[field(key)]
+    id: Option<Key<Post>>,
+    #[field(index)]
+    n: i64,
+    #[field(index)]
+    author: Ref<User>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_notes")]
+struct Note {
+    #[field(key)]
+    id: Option<Key<Note>>,
+    #[field(index)]
+    author: Ref<User>,
+}
+
+async fn monitored() -> (Database<Mongo>, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut options = support::options().await;
+    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
+        if let CommandEvent::Started(started) = e {
+            sink.lock().unwrap().push(started.command_name);
+        }
+    }));
+    let mongo = Mongo::connect_with(options, &support::fresh_name("joins")).await.expect("connect");
+    let db = Database::new(mongo);
+    db.sync_indexes().await.unwrap();
+    seen.lock().unwrap().clear();
+    (db, seen)
+}
+
+fn take(seen: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+    std::mem::take(&mut *seen.lock().unwrap())
+}
+
+/// Ten users, each the author of ten posts and ten notes.
+async fn seed(db: &Database<Mongo>) -> Vec<Key<User>> {
+    let mut users: Vec<User> =
+        (0..10).map(|i| User { id: None, name: format!("user {i}"), bio: "x".repeat(100) }).collect();
+    let keys = db.save_many(&mut users).await.unwrap();
+    let mut posts: Vec<Post> =
+        (0..100).map(|n| Post { id: None, n, author: keys[n as usize % 10].clone().into() }).collect();
+    db.save_many(&mut posts).await.unwrap();
+    let mut notes: Vec<Note> = (0..100).map(|n| Note { id: None, author: keys[n % 10].clone().into() }).collect();
+    db.save_many(&mut notes).await.unwrap();
+    keys
+}
+
+#[tokio::test]
+async fn select_related_costs_two_round_trips_for_any_number_of_parents() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    take(&seen);
+    for parents in [1, 100] {
+        let rows = db
+            .query::<Post>()
+            .order_by(Post::n().asc())
+            .limit(parents)
+            .select_related(Post::author())
+            .defer_related(User::bio())
+            .rows()
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), parents);
+        assert_eq!(take(&seen), ["find", "find"], "{parents} parents: the query, then one find of the related keys");
+        for r in &rows {
+            let author = r.related(Post::author()).unwrap().expect("loaded");
+            assert_eq!(author.name, format!("user {}", r.record.n % 10));
+            assert_eq!(author.bio, "", "deferred: not sent");
+        }
+    }
+}
+
+#[tokio::test]
+async fn joins_cost_one_round_trip_on_a_copy_and_two_without() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    take(&seen);
+    let posts = db.query::<Post>().filter(Post::author().join(User::name()).eq("user 3")).all().await.unwrap();
+    assert_eq!(posts.len(), 10);
+    assert_eq!(take(&seen), ["find"], "the copy is a field of the post");
+    let notes = db.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).all().await.unwrap();
+    assert_eq!(notes.len(), 10);
+    assert_eq!(take(&seen), ["find", "find"], "the user's key, then one `$in` on the reference");
+}
+
+#[tokio::test]
+async fn copies_cost_one_batched_read_per_save_and_one_update_per_changed_record() {
+    let (db, seen) = monitored().await;
+    let keys = seed(&db).await;
+    take(&seen);
+    let mut posts: Vec<Post> =
+        (0..100).map(|n| Post { id: None, n, author: keys[n as usize % 10].clone().into() }).collect();
+    db.save_many(&mut posts).await.unwrap();
+    assert_eq!(take(&seen), ["find", "update"], "100 holders: one read of their 10 authors, one write");
+    let mut user = db.get(&keys[0]).await.unwrap().unwrap();
+    take(&seen);
+    user.name = "renamed".into();
+    db.save(&mut user).await.unwrap();
+    assert_eq!(take(&seen), ["update", "update"], "the user, then every copy of its name in one update");
+    let n = db.query::<Post>().filter(Post::author().join(User::name()).eq("renamed")).count().await.unwrap();
+    assert_eq!(n, 20);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}

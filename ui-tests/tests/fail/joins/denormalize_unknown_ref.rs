@@ -1,0 +1,19 @@
+use nonrel_runtime::{Key, Model, Ref};
+
+#[derive(Model)]
+struct User {
+    #[field(key)]
+    id: Option<Key<User>>,
+    username: String,
+    age: u8,
+}
+
+#[derive(Model)]
+#[model(denormalize(writer.username))]
+struct Post {
+    #[field(key)]
+    id: Option<Key<Post>>,
+    author: Ref<User>,
+}
+
+fn main() {}

@@ -1,0 +1,23 @@
+use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+
+#[derive(Model)]
+struct User {
+    #[field(key)]
+    id: Option<Key<User>>,
+    username: String,
+    age: u8,
+}
+
+#[derive(Model)]
+#[model(denormalize(author.username))]
+struct Post {
+    #[field(key)]
+    id: Option<Key<Post>>,
+    author: Ref<User>,
+}
+
+async fn posts_by_age(db: &Database<Embedded>) {
+    let _ = db.query::<Post>().filter(Post::author().join(User::age()).gt(30u8)).all().await;
+}
+
+fn main() {}

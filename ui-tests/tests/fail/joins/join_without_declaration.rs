@@ -1,0 +1,22 @@
+use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+
+#[derive(Model)]
+struct User {
+    #[field(key)]
+    id: Option<Key<User>>,
+    username: String,
+    age: u8,
+}
+
+#[derive(Model)]
+struct Post {
+    #[field(key)]
+    id: Option<Key<Post>>,
+    author: Ref<User>,
+}
+
+async fn posts_by_ann(db: &Database<Embedded>) {
+    let _ = db.query::<Post>().filter(Post::author().join(User::username()).eq("ann")).all().await;
+}
+
+fn main() {}
