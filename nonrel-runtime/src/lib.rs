@@ -62,6 +62,7 @@ extern crate self as nonrel_runtime;
 
 pub mod backend;
 pub mod capability;
+mod cascade;
 pub mod codec;
 mod database;
 mod embedded;
@@ -76,9 +77,11 @@ pub mod conformance;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 mod split;
+pub mod transaction;
 mod update;
 
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
+pub use cascade::{cascades_to, Cascade, RefTarget};
 pub use chrono::{self, DateTime, Utc};
 pub use database::{Database, QueryBuilder, Record};
 pub use embedded::{Embedded, Explain};
@@ -90,6 +93,7 @@ pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Model};
 pub use query::{Condition, Field, Order, Query};
 pub use rust_decimal::{self, Decimal};
+pub use transaction::{Transaction, TransactionBuilder};
 pub use update::UpdateBuilder;
 pub use value::{Blob, Extra, Value};
 
@@ -105,6 +109,7 @@ pub mod __private {
     pub use crate::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
+    pub use crate::cascade::{Cascade, RefTarget};
     pub use crate::key::Key;
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup};

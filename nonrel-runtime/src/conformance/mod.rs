@@ -9,9 +9,11 @@
 //! ```
 
 mod cases;
+mod cases_tx;
 pub mod models;
 
 pub use cases::*;
+pub use cases_tx::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -35,4 +37,15 @@ macro_rules! conformance_tests {
             $crate::conformance::$case(&db).await;
         }
     )*};
+}
+
+/// Makes one `#[tokio::test]` per transaction case (F9), for backends with the
+/// [`Transactions`](crate::capability::Transactions) capability.
+#[macro_export]
+macro_rules! conformance_transaction_tests {
+    ($fresh:expr) => {
+        $crate::conformance_tests!(@cases $fresh;
+            concurrent_increments_are_exact, transactions_see_their_writes_and_roll_back,
+            transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing);
+    };
 }

@@ -14,6 +14,7 @@
 mod index;
 mod keys;
 mod store;
+mod tx;
 
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -36,20 +37,20 @@ impl Embedded {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
-        Ok(Embedded { store: Arc::new(Store { db }) })
+        Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
     /// Opens an existing database file; a missing file is an error.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::open(path).map_err(|e| open_error(path, e))?;
-        Ok(Embedded { store: Arc::new(Store { db }) })
+        Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
     /// A database in memory, gone when the last handle drops.
     pub fn in_memory() -> Result<Self> {
         let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
-        Ok(Embedded { store: Arc::new(Store { db }) })
+        Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
     /// How the embedded backend would run a query: which index, if any, it reads.

@@ -14,6 +14,7 @@
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
 mod convert;
+mod tx;
 mod write;
 
 use crate::backend::{Backend, IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
