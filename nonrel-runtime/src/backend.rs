@@ -167,6 +167,20 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a query.
     fn query(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
 
+    /// Runs a query from a position, for cursor pagination (F10): the rows strictly after
+    /// (or, with [`Seek::backward`](crate::page::Seek::backward), before) the position in the
+    /// plan's order then key, at most `plan.limit` of them (the closest), in the plan's order.
+    /// The default runs the plan without its limit and filters in memory; a backend overrides
+    /// it to start reading at the position (an index range, a range filter).
+    fn query_seek(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+        seek: crate::page::Seek,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        crate::page::seek_in_memory(self, model, plan, seek)
+    }
+
     /// Counts matches, stopping at `upto` when given (the cost stays bounded by it).
     fn count(
         &self,

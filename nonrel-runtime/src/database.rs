@@ -312,6 +312,12 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         self
     }
 
+    /// Pages of `size` records with cursors to the next and previous pages (F10); see
+    /// [`PageBuilder`](crate::page::PageBuilder).
+    pub fn page(self, size: usize) -> crate::page::PageBuilder<'db, B, M> {
+        crate::page::PageBuilder::new(self.db, self.query, size)
+    }
+
     /// Atomic update operations on the matching records (F17).
     pub fn update(self) -> crate::update::UpdateBuilder<'db, B, M> {
         crate::update::UpdateBuilder::new(self)

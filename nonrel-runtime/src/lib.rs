@@ -69,6 +69,7 @@ mod embedded;
 mod error;
 mod key;
 mod model;
+pub mod page;
 pub mod query;
 mod value;
 
@@ -91,6 +92,7 @@ pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc,
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Model};
+pub use page::{Page, PageBuilder};
 pub use query::{Condition, Field, Order, Query};
 pub use rust_decimal::{self, Decimal};
 pub use transaction::{Transaction, TransactionBuilder};

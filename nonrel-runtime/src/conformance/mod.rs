@@ -9,10 +9,12 @@
 //! ```
 
 mod cases;
+mod cases_page;
 mod cases_tx;
 pub mod models;
 
 pub use cases::*;
+pub use cases_page::*;
 pub use cases_tx::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
@@ -29,6 +31,8 @@ macro_rules! conformance_tests {
             wrong_shape_is_a_clear_error, bad_values_are_rejected_and_nothing_is_written,
             structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates,
             conditions_on_one_list_element, only_and_defer);
+        $crate::conformance_tests!(@cases $fresh;
+            pages_walk_forward_and_back, pages_resume_after_changes, bad_cursors_are_clear_errors);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

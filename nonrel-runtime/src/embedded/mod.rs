@@ -13,6 +13,7 @@
 
 mod index;
 mod keys;
+mod seek;
 mod store;
 mod tx;
 
@@ -136,6 +137,15 @@ impl Backend for Embedded {
             return self.blocking(move |s| s.run(model, &plan, None).map(|r| r.0)).await;
         }
         self.store.run(model, &plan, None).map(|r| r.0)
+    }
+
+    async fn query_seek(&self, model: &'static ModelDesc, plan: Plan, seek: crate::page::Seek) -> Result<Vec<Row>> {
+        if !may_scan(model, &plan) {
+            if let Some(rows) = seek::from_index(&self.store, model, &plan, &seek)? {
+                return Ok(rows);
+            }
+        }
+        crate::page::seek_in_memory(self, model, plan, seek).await
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
