@@ -47,6 +47,9 @@ pub struct FieldInput {
     pub default: Option<Override<Path>>,
     #[darling(default)]
     pub extra: darling::util::Flag,
+    /// `on_delete = cascade` on a reference: deleting the referenced record deletes this one.
+    #[darling(default)]
+    pub on_delete: Option<Path>,
 }
 
 impl FieldInput {
@@ -62,6 +65,7 @@ impl FieldInput {
             skip: self.skip,
             default: self.default.clone(),
             extra: self.extra,
+            on_delete: self.on_delete.clone(),
         }
     }
 
@@ -80,5 +84,12 @@ impl FieldInput {
     /// Whether the field is written to the document as a plain element.
     pub fn is_stored(&self) -> bool {
         !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present()
+    }
+}
+
+impl FieldInput {
+    /// Whether the field declares `on_delete = cascade`.
+    pub fn cascades(&self) -> bool {
+        self.on_delete.as_ref().is_some_and(|p| p.is_ident("cascade"))
     }
 }

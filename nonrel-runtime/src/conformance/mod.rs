@@ -9,11 +9,13 @@
 //! ```
 
 mod cases;
+mod cases_cascade;
 mod cases_page;
 mod cases_tx;
 pub mod models;
 
 pub use cases::*;
+pub use cases_cascade::*;
 pub use cases_page::*;
 pub use cases_tx::*;
 
@@ -32,7 +34,8 @@ macro_rules! conformance_tests {
             structured_rows, integrity_check_and_rebuild, large_in_lookups_are_split, atomic_updates,
             conditions_on_one_list_element, only_and_defer);
         $crate::conformance_tests!(@cases $fresh;
-            pages_walk_forward_and_back, pages_resume_after_changes, bad_cursors_are_clear_errors);
+            pages_walk_forward_and_back, pages_resume_after_changes, bad_cursors_are_clear_errors,
+            declared_cascades_delete_dependents, cascades_follow_trees_and_cycles);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,6 +53,7 @@ macro_rules! conformance_transaction_tests {
     ($fresh:expr) => {
         $crate::conformance_tests!(@cases $fresh;
             concurrent_increments_are_exact, transactions_see_their_writes_and_roll_back,
-            transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing);
+            transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing,
+            cascades_in_transactions_are_atomic);
     };
 }
