@@ -99,7 +99,7 @@ pub trait TransactionBackend: Backend {
     fn abort(&self, session: Self::Session) -> impl Future<Output = ()> + Send;
 }
 
-impl<B: Transactions> Database<B> {
+impl<B: Backend> Database<B> {
     /// Runs `work` in a transaction, retried on conflict (F9). Await the returned builder;
     /// set the number of tries with [`TransactionBuilder::tries`].
     ///
@@ -126,6 +126,9 @@ impl<B: Transactions> Database<B> {
     /// ```
     pub fn transaction<F, Fut, T>(&self, work: F) -> TransactionBuilder<'_, B, F>
     where
+        // On the method, not the impl, so that a backend without transactions gets the
+        // capability's message rather than "method not found".
+        B: Transactions,
         F: Fn(Transaction<B>) -> Fut + Send,
         Fut: Future<Output = Result<T>> + Send,
         T: Send,
