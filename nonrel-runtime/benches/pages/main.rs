@@ -177,7 +177,7 @@ fn mongo(c: &mut Criterion, rt: &Runtime) -> Vec<&'static Ratio> {
     });
     eprintln!("built the MongoDB fixture: {RECORDS} records in {:.1?}", started.elapsed());
     pages(c, rt, &db, "mongodb");
-    let _ = rt.block_on(db.backend().database().drop());
+    let _ = rt.block_on(async { db.backend().database().drop().await });
     MONGO.iter().collect()
 }
 

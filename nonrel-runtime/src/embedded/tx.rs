@@ -24,6 +24,8 @@ use redb::{ReadableDatabase, ReadableTable};
 use std::collections::HashMap;
 
 type RecordId = (&'static str, Vec<u8>);
+/// The rows a query gave: each key and document.
+type Seen = Vec<(Option<KeyValue>, Vec<u8>)>;
 
 /// One attempt of an embedded transaction: what it read and what it will write.
 #[derive(Default)]
@@ -31,7 +33,7 @@ pub struct EmbeddedSession {
     /// Each record read, with the document seen (`None`: absent).
     reads: HashMap<RecordId, (&'static ModelDesc, KeyValue, Option<Vec<u8>>)>,
     /// Each query run, with the rows seen.
-    queries: Vec<(&'static ModelDesc, Plan, Vec<(Option<KeyValue>, Vec<u8>)>)>,
+    queries: Vec<(&'static ModelDesc, Plan, Seen)>,
     /// Writes in order; a later write of the same record replaces the earlier one.
     writes: Vec<Write>,
     positions: HashMap<RecordId, usize>,
