@@ -167,7 +167,7 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         let mut doc = Vec::new();
         record.encode(&mut doc).map_err(|e| e.with_model(M::DESC.name))?;
         let row = Row { key: record.key_value(), doc, ..Row::default() };
-        cursor_for(M::DESC, &plan, &row)
+        cursor_for(M::DESC, &plan, fingerprint(M::DESC, &plan), &row)
     }
 
     /// The plan of a page query: no offset or limit of its own, and the ordering fields
@@ -203,11 +203,12 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         plan.limit = Some(size.saturating_add(1));
         let backend = self.db.backend();
         let at = |e: Error| e.with_model(m.name);
+        let fp = fingerprint(m, &plan);
         let (mut rows, cursor, backward) = match &self.from {
             From::Start => (backend.query(m, plan.clone()).await.map_err(at)?, None, false),
             From::After(c) | From::Before(c) => {
                 let backward = matches!(self.from, From::Before(_));
-                let (values, key) = open(m, &plan, c)?;
+                let (values, key) = open(m, &plan, fp, c)?;
                 let seek = Seek { values, key, backward };
                 (backend.query_seek(m, plan.clone(), seek).await.map_err(at)?, Some(c.clone()), backward)
             }
@@ -218,14 +219,22 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         } else {
             rows.truncate(size);
         }
-        let first = rows.first().map(|r| cursor_for(m, &plan, r)).transpose()?;
-        let last = rows.last().map(|r| cursor_for(m, &plan, r)).transpose()?;
-        // An empty page after (before) a cursor leads back from where it was asked.
-        let (next, prev) = match (&cursor, backward) {
-            (None, _) => (last.filter(|_| more), None),
-            (Some(c), false) => (last.filter(|_| more), first.or_else(|| Some(c.clone()))),
-            (Some(c), true) => (last.or_else(|| Some(c.clone())), first.filter(|_| more)),
+        let cursor_at = |row: Option<&Row>| row.map(|r| cursor_for(m, &plan, fp, r)).transpose();
+        // Which cursors the page has; an empty page after (before) a cursor leads back to it.
+        let (has_next, has_prev) = match (&cursor, backward) {
+            (None, _) => (more, false),
+            (Some(_), false) => (more, true),
+            (Some(_), true) => (true, more),
         };
+        let mut next = if has_next { cursor_at(rows.last())? } else { None };
+        let mut prev = if has_prev { cursor_at(rows.first())? } else { None };
+        if let (Some(c), true) = (&cursor, rows.is_empty()) {
+            if backward {
+                next = Some(c.clone());
+            } else {
+                prev = Some(c.clone());
+            }
+        }
         let projection = plan.projection.clone();
         let items = crate::codec::with_projection(projection.as_ref(), || {
             rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect::<Result<Vec<M>>>()
@@ -258,14 +267,14 @@ fn fingerprint(m: &ModelDesc, plan: &Plan) -> u64 {
 }
 
 /// The cursor of a row: version, fingerprint, `{k: key, v: [ordering values]}`, checksum.
-fn cursor_for(m: &ModelDesc, plan: &Plan, row: &Row) -> Result<String> {
+fn cursor_for(m: &ModelDesc, plan: &Plan, fingerprint: u64, row: &Row) -> Result<String> {
     let key = row
         .key
         .as_ref()
         .ok_or_else(|| Error::new(ErrorKind::InvalidKey, "a record without a key has no cursor").with_model(m.name))?;
     let values = sort_key(&row.doc, &plan.order)?;
     let mut bytes = vec![VERSION];
-    bytes.extend_from_slice(&fingerprint(m, plan).to_be_bytes());
+    bytes.extend_from_slice(&fingerprint.to_be_bytes());
     let start = begin_document(&mut bytes);
     key.encode(b"k\0", &mut bytes)?;
     Value::Array(values).encode(b"v\0", &mut bytes)?;
@@ -280,7 +289,7 @@ fn invalid(m: &ModelDesc, why: &str) -> Error {
 }
 
 /// The position a cursor holds, checked against the query.
-fn open(m: &ModelDesc, plan: &Plan, cursor: &str) -> Result<(Vec<Value>, KeyValue)> {
+fn open(m: &ModelDesc, plan: &Plan, fingerprint: u64, cursor: &str) -> Result<(Vec<Value>, KeyValue)> {
     let bytes = unbase64url(cursor).ok_or_else(|| invalid(m, "is not a cursor: it has characters no cursor has"))?;
     let damaged = || invalid(m, "is damaged or truncated");
     if bytes.len() < 1 + 8 + 5 + 8 {
@@ -293,7 +302,7 @@ fn open(m: &ModelDesc, plan: &Plan, cursor: &str) -> Result<(Vec<Value>, KeyValu
     if body[0] != VERSION {
         return Err(invalid(m, "has a format this version does not read"));
     }
-    if body[1..9] != fingerprint(m, plan).to_be_bytes() {
+    if body[1..9] != fingerprint.to_be_bytes() {
         return Err(invalid(
             m,
             "belongs to another query: the model, filters and ordering must be the ones it was made with",
@@ -328,8 +337,19 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
+/// Each byte's base64url digit, or 0xFF.
+const DIGITS: [u8; 256] = {
+    let mut table = [0xFF; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 fn unbase64url(s: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|d| d as u32);
+    let digit = |c: u8| Some(DIGITS[c as usize]).filter(|&d| d != 0xFF).map(u32::from);
     if s.len() % 4 == 1 {
         return None;
     }
