@@ -20,6 +20,11 @@
 //!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false.
 //! 5. Run the conformance suite: `nonrel_runtime::conformance::run_all(|| async { ... })`
 //!    with a factory of fresh, empty databases (feature `conformance`).
+//! 6. Optionally override [`Backend::query_seek`] so that a page from a cursor starts reading
+//!    at the cursor (F10), and implement
+//!    [`TransactionBackend`](crate::transaction::TransactionBackend) plus the
+//!    [`Transactions`](crate::capability::Transactions) capability to offer transactions (F9);
+//!    `conformance_transaction_tests!` then checks them.
 //!
 //! # Capabilities
 //!

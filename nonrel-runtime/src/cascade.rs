@@ -54,7 +54,7 @@ pub struct Cascade {
 
 inventory::collect!(Cascade);
 
-/// The cascades declared towards `model`.
+/// The cascades declared towards `model` (see the example on [`Cascade`]).
 pub fn cascades_to(model: &'static ModelDesc) -> impl Iterator<Item = &'static Cascade> {
     let same = move |m: &ModelDesc| m.name == model.name && m.collection == model.collection;
     inventory::iter::<Cascade>.into_iter().filter(move |c| same(c.target))
@@ -62,6 +62,13 @@ pub fn cascades_to(model: &'static ModelDesc) -> impl Iterator<Item = &'static C
 
 /// Field types a cascade can be declared on: references, optional references and lists of
 /// references.
+///
+/// ```
+/// use nonrel_runtime::{Model, Ref, RefTarget};
+/// #[derive(Model)] struct User { #[field(key)] name: String }
+/// fn target<T: RefTarget>() -> &'static str { <T::Target as Model>::DESC.name }
+/// assert_eq!(target::<Vec<Ref<User>>>(), "User");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`on_delete = cascade` needs a reference field, and `{Self}` is not one",
     label = "not a `Ref<T>`",

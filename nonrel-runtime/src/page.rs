@@ -28,7 +28,19 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 /// A position to read a page from: the rows strictly after it in the plan's order (its
-/// ordering terms, then the key ascending), or strictly before it when `backward`.
+/// ordering terms, then the key ascending), or strictly before it when `backward`. Backends
+/// receive it in [`Backend::query_seek`].
+///
+/// ```
+/// use nonrel_runtime::page::Seek;
+/// use nonrel_runtime::query::{Direction, OrderBy, Plan};
+/// use nonrel_runtime::{KeyValue, Value};
+/// let plan = Plan { order: vec![OrderBy { path: "views".into(), direction: Direction::Desc }], ..Plan::default() };
+/// let seek = Seek { values: vec![Value::Int64(10)], key: KeyValue::Int(7), backward: false };
+/// assert!(seek.wants(&plan, &[Value::Int64(9)], Some(&KeyValue::Int(1))));   // fewer views: after
+/// assert!(seek.wants(&plan, &[Value::Int64(10)], Some(&KeyValue::Int(8))));  // a tie, greater key
+/// assert!(!seek.wants(&plan, &[Value::Int64(10)], Some(&KeyValue::Int(7)))); // the position itself
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seek {
     /// The position's value of each ordering term of the plan.
@@ -79,6 +91,19 @@ pub(crate) async fn seek_in_memory<B: Backend + ?Sized>(
 }
 
 /// One page of a query: the records, and the cursors to the pages around it.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Model, Page};
+/// # #[derive(Model, Debug)] struct Note { #[field(key)] id: i64 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// # let db = Database::in_memory()?;
+/// for id in 1..=3 { db.save(&mut Note { id }).await?; }
+/// let page: Page<Note> = db.query::<Note>().page(2).await?;
+/// assert_eq!(page.items.len(), 2);
+/// assert!(page.next.is_some() && page.prev.is_none());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Page<M> {
     /// The records, in the query's order.
@@ -133,13 +158,13 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         PageBuilder { db, query, size, from: From::Start }
     }
 
-    /// Reads the page after a cursor (a page's `next`).
+    /// Reads the page after a cursor (a page's `next`); see the example on [`PageBuilder`].
     pub fn after(mut self, cursor: impl Into<String>) -> Self {
         self.from = From::After(cursor.into());
         self
     }
 
-    /// Reads the page before a cursor (a page's `prev`).
+    /// Reads the page before a cursor (a page's `prev`); see the example on [`PageBuilder`].
     pub fn before(mut self, cursor: impl Into<String>) -> Self {
         self.from = From::Before(cursor.into());
         self

@@ -46,12 +46,25 @@ use std::time::Duration;
 
 /// How many times a transaction runs before it reports the conflict, unless set with
 /// [`TransactionBuilder::tries`].
+///
+/// ```
+/// assert_eq!(nonrel_runtime::transaction::DEFAULT_TRIES, 10);
+/// ```
 pub const DEFAULT_TRIES: u32 = 10;
 
 /// The backend side of transactions: what a backend implements to offer
 /// [`Database::transaction`] (with the [`Transactions`] capability). One `Session` is one
 /// attempt. An operation or a commit that meets a concurrent write returns an error of kind
 /// [`ErrorKind::Conflict`], and the runtime retries.
+///
+/// ```
+/// use nonrel_runtime::capability::Transactions;
+/// use nonrel_runtime::transaction::TransactionBackend;
+/// fn offers_transactions<B: Transactions>() {}
+/// offers_transactions::<nonrel_runtime::Embedded>();
+/// fn session_is_send<B: TransactionBackend>() -> impl Send { std::marker::PhantomData::<B::Session> }
+/// let _ = session_is_send::<nonrel_runtime::Embedded>();
+/// ```
 pub trait TransactionBackend: Backend {
     /// The state of one attempt.
     type Session: Send + 'static;
@@ -137,7 +150,8 @@ impl<B: Backend> Database<B> {
     }
 }
 
-/// A transaction waiting to run; await it for the closure's result.
+/// A transaction waiting to run; await it for the closure's result (see
+/// [`Database::transaction`]).
 #[must_use = "a transaction does nothing until awaited"]
 pub struct TransactionBuilder<'db, B, F> {
     db: &'db Database<B>,
@@ -263,7 +277,27 @@ fn jitter() -> u64 {
 }
 
 /// The handle a transaction's closure works with: typed operations inside one attempt.
-/// Every write is kept only if the attempt commits.
+/// Every write is kept only if the attempt commits. Cloning it is cheap; a handle kept past
+/// its transaction only returns errors.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Embedded, Model, Transaction};
+/// # #[derive(Model)] struct Note { #[field(key)] id: i64, text: String }
+/// async fn rename(tx: Transaction<Embedded>, id: i64) -> nonrel_runtime::Result<()> {
+///     if let Some(mut note) = tx.get::<Note>(id).await? {
+///         note.text = note.text.to_uppercase();
+///         tx.save(&mut note).await?;
+///     }
+///     Ok(())
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// # let db = Database::in_memory()?;
+/// db.save(&mut Note { id: 1, text: "hi".into() }).await?;
+/// db.transaction(|tx| rename(tx, 1)).await?;
+/// assert_eq!(db.get::<Note>(1).await?.unwrap().text, "HI");
+/// # Ok(()) }
+/// ```
 pub struct Transaction<B: Transactions> {
     db: Database<B>,
     state: Arc<tokio::sync::Mutex<Option<B::Session>>>,
