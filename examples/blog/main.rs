@@ -37,6 +37,8 @@ struct Post {
     /// store cannot run natively (its trigram index is kept on every save).
     #[field(index(exact, icontains))]
     title: String,
+    /// Deleting a user deletes their posts (F16); nothing cascades unless declared.
+    #[field(on_delete = cascade)]
     author: Ref<User>,
     #[field(index)]
     tags: Vec<String>,
@@ -165,6 +167,8 @@ async fn main() -> nonrel_runtime::Result<()> {
     let left = db.query::<Post>().count().await?;
     println!("deleted {deleted} posts by key; {left} left");
 
+    pages_transactions_and_cascades(&db).await?;
+
     let report = db.integrity_check().await?;
     println!(
         "integrity check: {} records, {} index entries, {} problems",
@@ -184,5 +188,66 @@ async fn main() -> nonrel_runtime::Result<()> {
         loaded.loaded,
         copy.query::<Post>().count().await?
     );
+    Ok(())
+}
+
+/// Pages through posts with cursors (F10), bumps a post's views and adds a comment in one
+/// transaction (F9), and deletes a user with their posts (F16).
+async fn pages_transactions_and_cascades(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Result<()> {
+    db.save(&mut User { username: "dee".into(), email: "dee@example.com".into(), display_name: "Dee".into() }).await?;
+    let mut more: Vec<Post> = (0..45)
+        .map(|i| Post {
+            id: None,
+            title: format!("Weekly notes #{i}"),
+            author: Ref::new(Key::from("dee")),
+            tags: vec!["notes".into()],
+            comments: vec![],
+            views: (i * 37) % 50,
+            published_at: Utc::now(),
+        })
+        .collect();
+    db.save_many(&mut more).await?;
+
+    // Most viewed first; ties broken by key. A cursor is URL-safe: /posts?after=<cursor>.
+    let by_views = || db.query::<Post>().filter(Post::tags().contains("notes")).order_by(Post::views().desc());
+    let mut page = by_views().page(20).await?;
+    let mut number = 1;
+    loop {
+        let views: Vec<u64> = page.items.iter().map(|p| p.views).collect();
+        println!("page {number}: {} posts, views {:?} .. {:?}", page.items.len(), views.first(), views.last());
+        let Some(next) = page.next.clone() else { break };
+        println!("  next page: /posts?after={next}");
+        page = by_views().page(20).after(next).await?;
+        number += 1;
+    }
+    if let Some(prev) = page.prev {
+        let back = by_views().page(20).before(prev).await?;
+        println!("back one page: {} posts, starting at {} views", back.items.len(), back.items[0].views);
+    }
+    match by_views().page(20).after("not-a-cursor").await {
+        Err(e) => println!("a tampered cursor is rejected: {e}"),
+        Ok(_) => println!("unexpected: a bad cursor was accepted"),
+    }
+
+    // Read, modify and write two records as one: retried if another writer gets in between.
+    let target = more[0].id.clone().expect("saved");
+    let target = &target;
+    let views = db
+        .transaction(move |tx| async move {
+            let mut post = tx.get(target).await?.expect("the post exists");
+            let author = tx.get(post.author.key()).await?.expect("the author exists");
+            post.views += 1;
+            post.comments.push(comment(&author.username, "Thanks, everyone", 0));
+            tx.save(&mut post).await?;
+            Ok(post.views)
+        })
+        .tries(5)
+        .await?;
+    println!("in one transaction: {views} views and a new comment on \"{}\"", more[0].title);
+
+    let before = db.query::<Post>().count().await?;
+    db.delete::<User>("dee").await?;
+    let after = db.query::<Post>().count().await?;
+    println!("deleted user dee and, by the declared cascade, {} of their posts", before - after);
     Ok(())
 }

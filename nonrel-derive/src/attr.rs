@@ -73,6 +73,9 @@ pub struct FieldInput {
     /// A `#[derive(Fields)]` group stored as top-level fields (F11).
     #[darling(default)]
     pub flatten: darling::util::Flag,
+    /// `on_delete = cascade` on a reference: deleting the referenced record deletes this one.
+    #[darling(default)]
+    pub on_delete: Option<Path>,
 }
 
 impl FieldInput {
@@ -89,6 +92,7 @@ impl FieldInput {
             default: self.default.clone(),
             extra: self.extra,
             flatten: self.flatten,
+            on_delete: self.on_delete.clone(),
         }
     }
 
@@ -107,5 +111,12 @@ impl FieldInput {
     /// Whether the field is written to the document as a plain element.
     pub fn is_stored(&self) -> bool {
         !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present() && !self.flatten.is_present()
+    }
+}
+
+impl FieldInput {
+    /// Whether the field declares `on_delete = cascade`.
+    pub fn cascades(&self) -> bool {
+        self.on_delete.as_ref().is_some_and(|p| p.is_ident("cascade"))
     }
 }

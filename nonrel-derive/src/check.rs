@@ -184,3 +184,24 @@ pub fn check_collection(collection: Option<&syn::LitStr>) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// `on_delete` names what deleting the referenced record does to this one: `cascade` deletes
+/// it, `keep` (the default) leaves it; only a model's stored reference can declare it.
+pub fn check_on_delete(fields: &[FieldInput], is_model: bool) -> Result<()> {
+    let mut errors = Error::accumulator();
+    for f in fields {
+        let Some(action) = &f.on_delete else { continue };
+        if !action.is_ident("cascade") && !action.is_ident("keep") {
+            let msg = "unknown on_delete action: write `on_delete = cascade` (delete this record with the one it refers to) or `on_delete = keep` (the default)";
+            errors.push(Error::custom(msg).with_span(action));
+        } else if !is_model {
+            let msg =
+                "declare on_delete on the model's field: an embedded model is deleted with the record that holds it";
+            errors.push(Error::custom(msg).with_span(action));
+        } else if !f.is_stored() {
+            let msg = "on_delete needs a stored reference field, not the key, a skipped or the extra field";
+            errors.push(Error::custom(msg).with_span(action));
+        }
+    }
+    errors.finish()
+}

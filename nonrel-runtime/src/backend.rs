@@ -20,6 +20,11 @@
 //!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false.
 //! 5. Run the conformance suite: `nonrel_runtime::conformance::run_all(|| async { ... })`
 //!    with a factory of fresh, empty databases (feature `conformance`).
+//! 6. Optionally override [`Backend::query_seek`] so that a page from a cursor starts reading
+//!    at the cursor (F10), and implement
+//!    [`TransactionBackend`](crate::transaction::TransactionBackend) plus the
+//!    [`Transactions`](crate::capability::Transactions) capability to offer transactions (F9);
+//!    `conformance_transaction_tests!` then checks them.
 //!
 //! # Capabilities
 //!
@@ -188,6 +193,20 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Runs a query.
     fn query(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
+
+    /// Runs a query from a position, for cursor pagination (F10): the rows strictly after
+    /// (or, with [`Seek::backward`](crate::page::Seek::backward), before) the position in the
+    /// plan's order then key, at most `plan.limit` of them (the closest), in the plan's order.
+    /// The default runs the plan without its limit and filters in memory; a backend overrides
+    /// it to start reading at the position (an index range, a range filter).
+    fn query_seek(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+        seek: crate::page::Seek,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        crate::page::seek_in_memory(self, model, plan, seek)
+    }
 
     /// Counts matches, stopping at `upto` when given (the cost stays bounded by it).
     fn count(

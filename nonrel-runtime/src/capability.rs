@@ -73,7 +73,7 @@ pub trait NativeDateParts: Backend {}
     label = "`transaction` needs a backend with transactions",
     note = "use the embedded backend or MongoDB (a replica set), or do without the transaction"
 )]
-pub trait Transactions: Backend {}
+pub trait Transactions: crate::transaction::TransactionBackend {}
 
 impl Transactions for crate::Embedded {}
 

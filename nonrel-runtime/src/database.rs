@@ -67,7 +67,7 @@ impl Database<Embedded> {
     }
 }
 
-fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
+pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
     let mut doc = Vec::with_capacity(256);
     m.encode(&mut doc).map_err(|e| {
         let e = e.with_model(M::DESC.name);
@@ -79,7 +79,7 @@ fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
     Ok(doc)
 }
 
-fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
+pub(crate) fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
     M::decode(key, doc).map_err(|e| {
         let e = e.with_model(M::DESC.name);
         match key {
@@ -89,7 +89,7 @@ fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
     })
 }
 
-fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
+pub(crate) fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
     let key = m.key_value();
     if key.is_none() && M::DESC.key.kind != KeyKind::Auto {
         let msg = format!("natural key field `{}` has no storable value", M::DESC.key.field);
@@ -183,12 +183,12 @@ impl<B: Backend> Database<B> {
 
     /// Deletes the record with this key without reading it; returns whether it existed.
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
-        Ok(self.backend.delete(M::DESC, vec![key.as_key()]).await? > 0)
+        Ok(crate::cascade::delete(self, M::DESC, vec![key.as_key()]).await? > 0)
     }
 
     /// Deletes records by key without reading them (F8); returns how many existed.
     pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
-        self.backend.delete(M::DESC, keys.into_iter().map(|k| k.as_key()).collect()).await
+        crate::cascade::delete(self, M::DESC, keys.into_iter().map(|k| k.as_key()).collect()).await
     }
 
     /// Starts a query on `M`.
@@ -350,6 +350,12 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     pub fn with(mut self, query: Query<M>) -> Self {
         self.query = query;
         self
+    }
+
+    /// Pages of `size` records with cursors to the next and previous pages (F10); see
+    /// [`PageBuilder`](crate::page::PageBuilder).
+    pub fn page(self, size: usize) -> crate::page::PageBuilder<'db, B, M> {
+        crate::page::PageBuilder::new(self.db, self.query, size)
     }
 
     /// Atomic update operations on the matching records (F17).

@@ -28,6 +28,11 @@ pub enum ErrorKind {
     Integrity,
     /// A query the backend cannot run as written.
     Unsupported,
+    /// A transaction kept conflicting with concurrent writes until its tries ran out (F9);
+    /// nothing it wrote was kept.
+    Conflict,
+    /// A page cursor that is damaged, truncated, or belongs to another query (F10).
+    InvalidCursor,
 }
 
 /// The error of every nonrel operation: a kind to match on and a message that names the

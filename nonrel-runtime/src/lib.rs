@@ -62,6 +62,7 @@ extern crate self as nonrel_runtime;
 
 pub mod backend;
 pub mod capability;
+mod cascade;
 pub mod codec;
 mod database;
 pub mod dump;
@@ -72,6 +73,7 @@ pub mod json;
 mod key;
 pub mod lookup;
 mod model;
+pub mod page;
 pub mod poly;
 pub mod query;
 mod related;
@@ -83,9 +85,11 @@ pub mod conformance;
 pub mod mongo;
 mod rebuild;
 mod split;
+pub mod transaction;
 mod update;
 
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
+pub use cascade::{cascades_to, Cascade, RefTarget};
 pub use chrono::{self, DateTime, Utc};
 pub use database::{Database, QueryBuilder, Record};
 pub use dump::{LoadOptions, LoadReport};
@@ -97,10 +101,12 @@ pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc,
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Fields, Model};
+pub use page::{Page, PageBuilder};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use query::{Condition, Field, Order, Query};
 pub use related::{registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinOrder, Joined, Selection};
 pub use rust_decimal::{self, Decimal};
+pub use transaction::{Transaction, TransactionBuilder};
 pub use update::UpdateBuilder;
 pub use value::{Blob, Extra, Value};
 
@@ -122,6 +128,7 @@ pub mod __private {
     };
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
+    pub use crate::cascade::{Cascade, RefTarget};
     pub use crate::key::Key;
     pub use crate::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,

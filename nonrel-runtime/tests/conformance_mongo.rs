@@ -3,3 +3,8 @@
 mod support;
 
 nonrel_runtime::conformance_tests!(support::fresh_mongo().await);
+
+mod transactions {
+    use super::support;
+    nonrel_runtime::conformance_transaction_tests!(support::fresh_mongo().await);
+}

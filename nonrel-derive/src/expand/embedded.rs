@@ -64,6 +64,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
     let owned: Vec<_> = fields.iter().map(|f| (*f).clone_input()).collect();
     errors.handle(check::check_names(&owned));
     errors.handle(check::check_field_attrs(&owned, false));
+    errors.handle(check::check_on_delete(&owned, false));
     errors.finish()?;
     Ok(expand(&input, &owned))
 }

@@ -36,6 +36,7 @@ fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
     errors.handle(check::check_collection(input.collection.as_ref()));
     errors.handle(check::check_inheritance(&input));
     errors.handle(super::related::check(&input.denormalize, &input.join_in_memory, &fields));
+    errors.handle(check::check_on_delete(&fields, true));
     let key = errors.handle(check::check_key(&input.ident, &fields));
     errors.finish()?;
     Ok(expand(&input, &fields, key.expect("checked")))
@@ -92,6 +93,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
     let key_kind = quote!(#key_field::KIND);
     let related = super::related::expand(ident, &input.denormalize, &input.join_in_memory, &all);
+    let cascades = cascades(ident, &all);
     quote! {
         const _: () = {
             #desc_items
@@ -143,6 +145,8 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
             #declared
 
             #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
+
+            #cascades
         };
 
         #markers
@@ -160,6 +164,22 @@ fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     let lookups = super::lookups::index_descs(fields);
     let copies = super::related::copy_indexes(&input.denormalize, fields);
     quote!(&[#(#on_fields)* #(#on_paths)* #lookups #copies])
+}
+
+/// One registered cascade per `on_delete = cascade` reference (F16); the referenced model comes
+/// from the field's type, whose bound error points at the field when it is not a reference.
+fn cascades(model: &syn::Ident, fields: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let each = fields.iter().filter(|f| f.cascades() && f.is_stored()).map(|f| {
+        let (path, ty) = (f.stored_name(), &f.ty);
+        let target = quote_spanned!(ty.span()=> <<#ty as #nr::RefTarget>::Target as #nr::Model>::DESC);
+        quote! {
+            #nr::inventory::submit! {
+                #nr::Cascade { model: <#model as #nr::Model>::DESC, path: #path, target: #target }
+            }
+        }
+    });
+    quote!(#(#each)*)
 }
 
 /// Natural keys can be passed by value: `db.get::<User>("ann")`.

@@ -268,3 +268,36 @@ pub async fn select_related_loads_related_records<B: JoinBackend>(db: &Database<
     let plain = db.query::<Paper>().rows().await.unwrap();
     assert_eq!(plain[0].related(Paper::author()).unwrap(), None, "not selected");
 }
+
+/// Records saved inside a transaction keep their copies (F9 with F15): a holder saved there
+/// gets its author's fields, and renaming the author there updates every copy once the
+/// transaction commits.
+pub async fn transactions_keep_denormalized_copies<B>(db: &Database<B>)
+where
+    B: JoinBackend + crate::capability::Transactions,
+{
+    let keys = seed(db).await;
+    let ann = keys[0].clone();
+    let saved = ann.clone();
+    db.transaction(move |tx| {
+        let by = saved.clone();
+        async move { tx.save(&mut article("T1", &by)).await }
+    })
+    .await
+    .expect("save in a transaction");
+    let username = || Paper::author().join(Author::username());
+    assert_eq!(article_titles(db, username().eq("ann")).await, ["A1", "A2", "T1"]);
+    db.transaction(move |tx| {
+        let key = ann.clone();
+        async move {
+            let mut a = tx.get::<Author>(&key).await?.expect("ann");
+            a.username = "anne".into();
+            tx.save(&mut a).await
+        }
+    })
+    .await
+    .expect("rename in a transaction");
+    assert_eq!(article_titles(db, username().eq("anne")).await, ["A1", "A2", "T1"]);
+    assert!(article_titles(db, username().eq("ann")).await.is_empty());
+    assert!(db.integrity_check().await.expect("integrity_check").is_ok(), "no stale copy");
+}

@@ -9,15 +9,21 @@
 //! ```
 
 mod cases;
+mod cases_cascade;
 mod cases_joins;
 mod cases_lookups;
+mod cases_page;
 mod cases_serial;
+mod cases_tx;
 pub mod models;
 
 pub use cases::*;
+pub use cases_cascade::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
+pub use cases_page::*;
 pub use cases_serial::*;
+pub use cases_tx::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -44,6 +50,9 @@ macro_rules! conformance_tests {
             joins_on_denormalized_copies, denormalized_copies_follow_their_records,
             integrity_check_reports_stale_copies, rebuild_backfills_new_copies, two_step_joins,
             select_related_loads_related_records);
+        $crate::conformance_tests!(@cases $fresh;
+            pages_walk_forward_and_back, pages_resume_after_changes, bad_cursors_are_clear_errors,
+            declared_cascades_delete_dependents, cascades_follow_trees_and_cycles);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,4 +61,16 @@ macro_rules! conformance_tests {
             $crate::conformance::$case(&db).await;
         }
     )*};
+}
+
+/// Makes one `#[tokio::test]` per transaction case (F9), for backends with the
+/// [`Transactions`](crate::capability::Transactions) capability.
+#[macro_export]
+macro_rules! conformance_transaction_tests {
+    ($fresh:expr) => {
+        $crate::conformance_tests!(@cases $fresh;
+            concurrent_increments_are_exact, transactions_see_their_writes_and_roll_back,
+            transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing,
+            cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies);
+    };
 }

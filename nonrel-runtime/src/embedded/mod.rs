@@ -14,7 +14,9 @@
 mod index;
 mod keys;
 mod lookup;
+mod seek;
 mod store;
+mod tx;
 
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -37,20 +39,20 @@ impl Embedded {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
-        Ok(Embedded { store: Arc::new(Store { db }) })
+        Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
     /// Opens an existing database file; a missing file is an error.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::open(path).map_err(|e| open_error(path, e))?;
-        Ok(Embedded { store: Arc::new(Store { db }) })
+        Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
     /// A database in memory, gone when the last handle drops.
     pub fn in_memory() -> Result<Self> {
         let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
-        Ok(Embedded { store: Arc::new(Store { db }) })
+        Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
     /// How the embedded backend would run a query: which index, if any, it reads.
@@ -136,6 +138,15 @@ impl Backend for Embedded {
             return self.blocking(move |s| s.run(model, &plan, None).map(|r| r.0)).await;
         }
         self.store.run(model, &plan, None).map(|r| r.0)
+    }
+
+    async fn query_seek(&self, model: &'static ModelDesc, plan: Plan, seek: crate::page::Seek) -> Result<Vec<Row>> {
+        if !may_scan(model, &plan) {
+            if let Some(rows) = seek::from_index(&self.store, model, &plan, &seek)? {
+                return Ok(rows);
+            }
+        }
+        crate::page::seek_in_memory(self, model, plan, seek).await
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {

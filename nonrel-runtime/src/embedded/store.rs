@@ -14,12 +14,12 @@ use std::collections::{BTreeSet, HashSet};
 pub(super) type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
 /// Last automatic key of each collection.
-const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("nonrel:sequences");
+pub(super) const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("nonrel:sequences");
 /// Indexes whose entries cover every record (an index declared after records were written
 /// is used once its first write or `rebuild_indexes` has filled it).
 const BUILT: TableDefinition<&str, u8> = TableDefinition::new("nonrel:built-indexes");
 
-fn records_table(m: &ModelDesc) -> String {
+pub(super) fn records_table(m: &ModelDesc) -> String {
     format!("records:{}", m.collection)
 }
 
@@ -56,9 +56,15 @@ pub(super) fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
 /// bytes to BSON), one table per declared index (value and key bytes to key bytes).
 pub(crate) struct Store {
     pub(crate) db: redb::Database,
+    /// Automatic keys handed to transactions not committed yet, by collection (F9).
+    pub(super) reserved: std::sync::Mutex<std::collections::HashMap<&'static str, u64>>,
 }
 
 impl Store {
+    pub(crate) fn new(db: redb::Database) -> Self {
+        Store { db, reserved: Default::default() }
+    }
+
     pub(crate) fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let tx = self.db.begin_write().map_err(storage)?;
         let keys = {
@@ -281,7 +287,7 @@ impl Store {
     }
 }
 
-type Indexes<'tx> = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;
+pub(super) type Indexes<'tx> = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;
 
 /// The keys of the records a plan may match, read inside a write transaction (the caller
 /// checks the filters on each record).
@@ -316,7 +322,7 @@ fn candidates(
 }
 
 /// Opens the model's index tables, filling any index declared after records were written.
-fn open_indexes<'tx>(
+pub(super) fn open_indexes<'tx>(
     tx: &'tx redb::WriteTransaction,
     m: &'static ModelDesc,
     records: &Table<'tx, &'static [u8], &'static [u8]>,
@@ -368,7 +374,7 @@ fn next_key(
     }
 }
 
-fn write_one(
+pub(super) fn write_one(
     m: &'static ModelDesc,
     records: &mut Table<'_, &'static [u8], &'static [u8]>,
     indexes: &mut Indexes<'_>,
@@ -455,7 +461,11 @@ fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<(
 }
 
 /// The indexes a query may read: those filled, or all of them while there are no records.
-fn usable_indexes(tx: &redb::ReadTransaction, m: &ModelDesc, no_records: bool) -> Result<HashSet<&'static str>> {
+pub(super) fn usable_indexes(
+    tx: &redb::ReadTransaction,
+    m: &ModelDesc,
+    no_records: bool,
+) -> Result<HashSet<&'static str>> {
     if no_records {
         return Ok(m.indexes.iter().map(|i| i.path).collect());
     }
@@ -580,7 +590,7 @@ impl<'p> Run<'p> {
 }
 
 /// The document with only the fields a projection loads.
-fn project(doc: &[u8], projection: &crate::query::Projection) -> Result<Vec<u8>> {
+pub(super) fn project(doc: &[u8], projection: &crate::query::Projection) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(doc.len());
     let start = codec::begin_document(&mut out);
     for el in Elements::new(doc)? {

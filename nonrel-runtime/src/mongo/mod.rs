@@ -15,6 +15,8 @@
 
 mod convert;
 mod lookup;
+mod seek;
+mod tx;
 mod write;
 
 use crate::backend::{Backend, IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
@@ -212,6 +214,10 @@ impl Backend for Mongo {
             rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
         }
         Ok(rows)
+    }
+
+    async fn query_seek(&self, model: &'static ModelDesc, plan: Plan, seek: crate::page::Seek) -> Result<Vec<Row>> {
+        seek::query_seek(self, model, plan, seek).await
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {

@@ -53,7 +53,7 @@ pub(super) async fn put(
 
 /// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
 /// document when the model keeps unknown fields itself, else `$set`s its fields.
-fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
+pub(super) fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
     let start = begin_document(&mut out);
     model.collection.encode(b"update\0", &mut out)?;
@@ -85,7 +85,7 @@ fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: boo
 }
 
 /// `{insert: coll, documents: [...], ordered: true}`.
-fn insert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
+pub(super) fn insert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 32).sum::<usize>() + 64);
     let start = begin_document(&mut out);
     model.collection.encode(b"insert\0", &mut out)?;
@@ -102,7 +102,7 @@ fn insert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Ve
 }
 
 /// Turns the first write error of a reply into an error naming the failed item.
-fn check_reply(
+pub(super) fn check_reply(
     reply: &Document,
     model: &'static ModelDesc,
     items: &[(KeyValue, Vec<u8>)],

@@ -1,0 +1,183 @@
+//! Declared cascading deletes (F16).
+//!
+//! Nothing cascades unless declared: deleting a record leaves the records that refer to it
+//! as they are. A `Ref<T>` field (or `Option<Ref<T>>`, `Vec<Ref<T>>`) declared with
+//! `#[field(on_delete = cascade)]` registers a [`Cascade`]; deleting a `T` then first deletes,
+//! in batches, the records whose field refers to it (and their own dependents, to any depth,
+//! cycles included), and then the record itself.
+//!
+//! Atomicity: `Database::delete` and `delete_many` run a cascade as a series of batched
+//! deletes, each atomic on its own. It is not atomic as a whole: if it fails half-way, some
+//! dependents are gone and the rest (and the record) are still there, and running the same
+//! delete again finishes it. Dependents go first, so the record is never gone while records
+//! that depend on it remain. On a backend with transactions, `tx.delete` inside
+//! [`Database::transaction`](crate::Database::transaction) runs the cascade inside the
+//! transaction, all or nothing (on MongoDB within the server's limits on a transaction's
+//! size and duration).
+
+use crate::backend::Backend;
+use crate::capability::Transactions;
+use crate::database::Database;
+use crate::error::Result;
+use crate::key::{KeyValue, Ref};
+use crate::model::{Model, ModelDesc};
+use crate::query::{to_value, Filter, Op, Plan, Projection};
+use crate::transaction::Transaction;
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Records deleted per batch, and parent keys per lookup of their dependents.
+const BATCH: usize = 500;
+
+/// A declared cascade: deleting a record of `target` deletes the records of `model` whose
+/// field at `path` refers to it. Registered by the derive for `#[field(on_delete = cascade)]`.
+///
+/// ```
+/// use nonrel_runtime::{Key, Model, Ref};
+/// #[derive(Model)]
+/// struct Blog { #[field(key)] id: i64 }
+/// #[derive(Model)]
+/// struct Entry { #[field(key)] id: i64, #[field(on_delete = cascade)] blog: Ref<Blog> }
+/// let c = nonrel_runtime::cascades_to(Blog::DESC).next().unwrap();
+/// assert_eq!((c.model.name, c.path), ("Entry", "blog"));
+/// ```
+#[derive(Debug)]
+pub struct Cascade {
+    /// The dependent model.
+    pub model: &'static ModelDesc,
+    /// The stored path of its reference field.
+    pub path: &'static str,
+    /// The model whose deletion cascades.
+    pub target: &'static ModelDesc,
+}
+
+inventory::collect!(Cascade);
+
+/// The cascades declared towards `model` (see the example on [`Cascade`]).
+pub fn cascades_to(model: &'static ModelDesc) -> impl Iterator<Item = &'static Cascade> {
+    let same = move |m: &ModelDesc| m.name == model.name && m.collection == model.collection;
+    inventory::iter::<Cascade>.into_iter().filter(move |c| same(c.target))
+}
+
+/// Field types a cascade can be declared on: references, optional references and lists of
+/// references.
+///
+/// ```
+/// use nonrel_runtime::{Model, Ref, RefTarget};
+/// #[derive(Model)] struct User { #[field(key)] name: String }
+/// fn target<T: RefTarget>() -> &'static str { <T::Target as Model>::DESC.name }
+/// assert_eq!(target::<Vec<Ref<User>>>(), "User");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`on_delete = cascade` needs a reference field, and `{Self}` is not one",
+    label = "not a `Ref<T>`",
+    note = "declare the cascade on a field of type `Ref<T>`, `Option<Ref<T>>` or `Vec<Ref<T>>`"
+)]
+pub trait RefTarget {
+    /// The referenced model.
+    type Target: Model;
+}
+
+impl<T: Model> RefTarget for Ref<T> {
+    type Target = T;
+}
+
+impl<T: RefTarget> RefTarget for Option<T> {
+    type Target = T::Target;
+}
+
+impl<T: RefTarget> RefTarget for Vec<T> {
+    type Target = T::Target;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a cascade finds and deletes records: the database, or a transaction.
+trait Target: Sync {
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>>;
+    fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>>;
+}
+
+impl<B: Backend> Target for Database<B> {
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
+        Box::pin(
+            async move { Ok(self.backend().query(model, plan).await?.into_iter().filter_map(|r| r.key).collect()) },
+        )
+    }
+    fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(self.backend().delete(model, keys))
+    }
+}
+
+impl<B: Transactions> Target for Transaction<B> {
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
+        Box::pin(async move { Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| r.key).collect()) })
+    }
+    fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(self.delete_keys(model, keys))
+    }
+}
+
+/// Deletes records by key, after their declared dependents; returns how many of `keys`
+/// existed.
+pub(crate) async fn delete<B: Backend>(
+    db: &Database<B>,
+    model: &'static ModelDesc,
+    keys: Vec<KeyValue>,
+) -> Result<u64> {
+    if cascades_to(model).next().is_some() {
+        let mut seen: HashSet<(&'static str, KeyValue)> = keys.iter().map(|k| (model.collection, k.clone())).collect();
+        dependents(db, model, &keys, &mut seen).await?;
+    }
+    db.backend().delete(model, keys).await
+}
+
+/// Deletes the declared dependents of records inside a transaction (the records themselves
+/// are the caller's to delete).
+pub(crate) async fn in_transaction<B: Transactions>(
+    tx: &Transaction<B>,
+    model: &'static ModelDesc,
+    keys: Vec<KeyValue>,
+) -> Result<()> {
+    if cascades_to(model).next().is_none() {
+        return Ok(());
+    }
+    let mut seen: HashSet<(&'static str, KeyValue)> = keys.iter().map(|k| (model.collection, k.clone())).collect();
+    dependents(tx, model, &keys, &mut seen).await
+}
+
+/// Deletes, batch by batch, every record that depends on `keys` through a declared cascade,
+/// deepest first. `seen` holds the records already on their way out, so cycles end.
+fn dependents<'a, T: Target>(
+    target: &'a T,
+    model: &'static ModelDesc,
+    keys: &'a [KeyValue],
+    seen: &'a mut HashSet<(&'static str, KeyValue)>,
+) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        for c in cascades_to(model) {
+            for parents in keys.chunks(BATCH) {
+                let found =
+                    target.find(c.model, referring(c, parents)?).await.map_err(|e| e.with_model(c.model.name))?;
+                let fresh: Vec<KeyValue> =
+                    found.into_iter().filter(|k| seen.insert((c.model.collection, k.clone()))).collect();
+                for batch in fresh.chunks(BATCH) {
+                    dependents(target, c.model, batch, seen).await?;
+                    target.remove(c.model, batch.to_vec()).await.map_err(|e| e.with_model(c.model.name))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The keys of the records of the cascade's model that refer to one of `parents`.
+fn referring(c: &Cascade, parents: &[KeyValue]) -> Result<Plan> {
+    let values = parents.iter().map(to_value).collect::<Result<Vec<_>>>()?;
+    Ok(Plan {
+        filters: vec![Filter { path: c.path.into(), op: Op::In(values) }],
+        projection: Some(Projection::Only(vec!["_id".into()])),
+        ..Plan::default()
+    })
+}

@@ -1,0 +1,118 @@
+//! Pages from a cursor on the embedded backend (F10): when an index serves the query's first
+//! ordering term, the index scan starts at the cursor's value, so a page costs the same
+//! however deep it is.
+
+use super::index::{self, Source};
+use super::keys::{encoded, successor};
+use super::store::{index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store};
+use crate::backend::Row;
+use crate::error::Result;
+use crate::key::KeyValue;
+use crate::model::ModelDesc;
+use crate::page::Seek;
+use crate::query::eval::{compare_keys, matches_all, sort_key};
+use crate::query::Plan;
+use crate::value::Value;
+use redb::ReadableDatabase;
+use std::collections::HashSet;
+use std::ops::Bound::{self, Excluded, Included, Unbounded};
+
+type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The rows a seek wants, read from the cursor's place in the index of the first ordering
+/// term; `None` when no index gives that order (the caller filters the whole result).
+pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek: &Seek) -> Result<Option<Vec<Row>>> {
+    let tx = store.db.begin_read().map_err(storage)?;
+    let name = records_table(m);
+    let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok(Some(Vec::new())) };
+    let built = usable_indexes(&tx, m, false)?;
+    let Source::Index { index, ranges, ordered: true, reverse, served } =
+        index::choose(m, plan, |i| built.contains(i.path))
+    else {
+        return Ok(None);
+    };
+    let (Some(first), [range]) = (plan.order.first(), ranges.as_slice()) else { return Ok(None) };
+    if first.path != index.path {
+        return Ok(None);
+    }
+    // Forward on an ascending index, or backward on a descending one, reads upwards.
+    let upwards = reverse == seek.backward;
+    let Some((lo, hi)) = narrowed(range.clone(), &seek.values[0], upwards) else { return Ok(Some(Vec::new())) };
+    let iname = index_table(m, index);
+    let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok(Some(Vec::new())) };
+    let range =
+        table.range::<&[u8]>((lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
+    let entries: Box<dyn Iterator<Item = _>> = if upwards { Box::new(range) } else { Box::new(range.rev()) };
+    let residual: Vec<_> =
+        plan.filters.iter().enumerate().filter(|(i, _)| Some(*i) != served).map(|(_, f)| f.clone()).collect();
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    let mut rows: Vec<(Vec<Value>, Row)> = Vec::new();
+    let mut seen = HashSet::new();
+    for entry in entries {
+        let (_, pk) = entry.map_err(storage)?;
+        let pk = pk.value();
+        if !seen.insert(pk.to_vec()) {
+            continue;
+        }
+        let Some(doc) = records.get(pk).map_err(storage)? else { continue };
+        let doc = doc.value();
+        let key = KeyValue::from_storage(pk)?;
+        if !matches_all(&residual, doc).map_err(|e| e.with_key(&key))? {
+            continue;
+        }
+        let values = sort_key(doc, &plan.order)?;
+        if !seek.wants(plan, &values, Some(&key)) {
+            continue;
+        }
+        // Rows tied on the indexed value may come in any order: read the whole tie.
+        if rows.len() >= limit && rows.last().is_some_and(|(last, _)| last[0] != values[0]) {
+            break;
+        }
+        let doc = match &plan.projection {
+            Some(p) => project(doc, p)?,
+            None => doc.to_vec(),
+        };
+        rows.push((values, Row { key: Some(key), doc, ..Row::default() }));
+    }
+    rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
+    let skip = if seek.backward { rows.len().saturating_sub(limit) } else { 0 };
+    Ok(Some(rows.into_iter().skip(skip).take(limit).map(|(_, r)| r).collect()))
+}
+
+/// The index range cut to start at the cursor's value (`None`: nothing is left).
+fn narrowed((lo, hi): Range, value: &Value, upwards: bool) -> Option<Range> {
+    let at = encoded(value);
+    let (lo, hi) = if upwards {
+        (tighter(lo, Included(at), true), hi)
+    } else {
+        let past = successor(&at).map_or(Unbounded, Excluded);
+        (lo, tighter(hi, past, false))
+    };
+    let empty = match (&lo, &hi) {
+        (Included(a), Included(b)) => a > b,
+        (Included(a) | Excluded(a), Included(b) | Excluded(b)) => a >= b,
+        _ => false,
+    };
+    (!empty).then_some((lo, hi))
+}
+
+/// The tighter of two lower (or upper) bounds.
+fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+    let (va, vb) = match (&a, &b) {
+        (Unbounded, _) => return b,
+        (_, Unbounded) => return a,
+        (Included(x) | Excluded(x), Included(y) | Excluded(y)) => (x, y),
+    };
+    match va.cmp(vb) {
+        std::cmp::Ordering::Equal => {
+            if matches!(a, Excluded(_)) {
+                a
+            } else {
+                b
+            }
+        }
+        std::cmp::Ordering::Greater if lower => a,
+        std::cmp::Ordering::Less if !lower => a,
+        _ => b,
+    }
+}

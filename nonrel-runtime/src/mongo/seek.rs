@@ -1,0 +1,132 @@
+//! Pages from a cursor on MongoDB (F10): the position becomes a range filter on the sort keys.
+//!
+//! "After (a1, ..., an, k)" in the order `t1, ..., tn, _id` is the union of the rows beyond
+//! `a1` on `t1`, the rows equal on `t1` and beyond `a2` on `t2`, ..., and the rows equal on
+//! every term with a greater `_id`. MongoDB's `$gt`/`$lt` compare within one type class only,
+//! so "beyond" also names, with `$type`, the classes that sort past the value's (null and
+//! missing fields sort first), which keeps the pages exact on fields that mix types.
+
+use super::{convert, driver, Mongo};
+use crate::backend::Row;
+use crate::error::Result;
+use crate::model::ModelDesc;
+use crate::page::Seek;
+use crate::query::{Direction, Plan};
+use crate::value::Value;
+
+/// BSON type aliases by place in the sort order (as `Value::type_rank`).
+const TYPES: &[(u8, &str)] = &[
+    (2, "double"),
+    (2, "int"),
+    (2, "long"),
+    (2, "decimal"),
+    (3, "string"),
+    (3, "symbol"),
+    (4, "object"),
+    (5, "array"),
+    (6, "binData"),
+    (7, "objectId"),
+    (8, "bool"),
+    (9, "date"),
+    (10, "timestamp"),
+    (10, "regex"),
+    (10, "javascript"),
+    (11, "maxKey"),
+];
+
+fn field(path: &str, condition: Value) -> Value {
+    Value::Document(vec![(path.into(), condition)])
+}
+
+fn op(name: &str, v: Value) -> Value {
+    Value::Document(vec![(name.into(), v)])
+}
+
+fn any(mut alternatives: Vec<Value>) -> Value {
+    if alternatives.len() == 1 {
+        return alternatives.remove(0);
+    }
+    op("$or", Value::Array(alternatives))
+}
+
+/// Values of `path` strictly past `value` in the direction read.
+fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
+    let rank = value.type_rank();
+    let mut alternatives = Vec::new();
+    if !matches!(value, Value::Null) {
+        alternatives.push(field(path, op(if upwards { "$gt" } else { "$lt" }, value.clone())));
+    }
+    let past: Vec<Value> = TYPES
+        .iter()
+        .filter(|(r, _)| if upwards { *r > rank } else { *r < rank })
+        .map(|(_, name)| Value::String((*name).into()))
+        .collect();
+    if !past.is_empty() {
+        alternatives.push(field(path, op("$type", Value::Array(past))));
+    }
+    if !upwards && rank > 1 {
+        // Null and missing fields sort below every value.
+        alternatives.push(field(path, Value::Null));
+    }
+    if alternatives.is_empty() {
+        // Nothing sorts past: a condition no document meets.
+        return field(path, op("$in", Value::Array(Vec::new())));
+    }
+    any(alternatives)
+}
+
+/// The filter for the rows a seek wants.
+fn position(plan: &Plan, seek: &Seek) -> Value {
+    let mut branches = Vec::new();
+    let mut equal = Vec::new();
+    for (o, value) in plan.order.iter().zip(&seek.values) {
+        let upwards = (o.direction == Direction::Asc) != seek.backward;
+        let mut terms = equal.clone();
+        terms.push(beyond(&o.path, value, upwards));
+        branches.push(op("$and", Value::Array(terms)));
+        equal.push(field(&o.path, value.clone()));
+    }
+    equal.push(beyond("_id", &convert::key_value(&seek.key), !seek.backward));
+    branches.push(op("$and", Value::Array(equal)));
+    any(branches)
+}
+
+/// The sort of the read: the plan's, reversed when reading backward.
+fn sort(plan: &Plan, backward: bool) -> Value {
+    let dir = |asc: bool| Value::Int32(if asc != backward { 1 } else { -1 });
+    let mut terms: Vec<(String, Value)> =
+        plan.order.iter().map(|o| (o.path.to_string(), dir(o.direction == Direction::Asc))).collect();
+    terms.push(("_id".into(), dir(true)));
+    Value::Document(terms)
+}
+
+pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: Plan, seek: Seek) -> Result<Vec<Row>> {
+    if plan.limit == Some(0) {
+        return Ok(Vec::new());
+    }
+    let filter = match convert::filter_value(&plan) {
+        Value::Document(fields) if fields.is_empty() => position(&plan, &seek),
+        filters => op("$and", Value::Array(vec![filters, position(&plan, &seek)])),
+    };
+    let (Value::Document(filter), Value::Document(sort)) = (filter, sort(&plan, seek.backward)) else {
+        unreachable!("filters and sorts are documents")
+    };
+    let coll = mongo.raw_collection(model);
+    let mut find = coll.find(convert::document(filter)?).sort(convert::document(sort)?);
+    if let Some(projection) = convert::projection(&plan)? {
+        find = find.projection(projection);
+    }
+    if let Some(limit) = plan.limit {
+        find = find.limit(limit as i64);
+    }
+    let mut cursor = find.await.map_err(|e| driver(e, "reading a page"))?;
+    let mut rows = Vec::new();
+    while cursor.advance().await.map_err(|e| driver(e, "reading a page"))? {
+        let raw = cursor.current().as_bytes();
+        rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
+    }
+    if seek.backward {
+        rows.reverse();
+    }
+    Ok(rows)
+}

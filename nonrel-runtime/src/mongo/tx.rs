@@ -1,0 +1,156 @@
+//! Session transactions on MongoDB (F9): every operation of an attempt carries its session.
+
+use super::{convert, driver, write, Mongo};
+use crate::backend::{PutItem, Row, WriteMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::key::{KeyValue, ObjectId};
+use crate::model::ModelDesc;
+use crate::query::Plan;
+use crate::transaction::TransactionBackend;
+use bson::RawDocumentBuf;
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use mongodb::ClientSession;
+
+/// The server's code for a write that conflicts with another transaction.
+const WRITE_CONFLICT: i32 = 112;
+
+/// How many times a commit whose outcome is unknown is sent again (commits are idempotent).
+const COMMIT_RETRIES: u32 = 3;
+
+/// One attempt of a MongoDB transaction: a session with a transaction started.
+pub struct MongoSession {
+    session: ClientSession,
+}
+
+fn is_conflict(e: &mongodb::error::Error) -> bool {
+    let code = match e.kind.as_ref() {
+        mongodb::error::ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    };
+    e.contains_label(TRANSIENT_TRANSACTION_ERROR) || code == Some(WRITE_CONFLICT)
+}
+
+/// A driver error inside a transaction: a conflict (retried) or a failure.
+fn tx_error(e: mongodb::error::Error, m: &ModelDesc, doing: &str) -> Error {
+    if is_conflict(&e) {
+        let msg = format!("a concurrent transaction wrote the same records while {doing}");
+        return Error::new(ErrorKind::Conflict, msg).with_model(m.name).with_source(e);
+    }
+    driver(e, doing).with_model(m.name)
+}
+
+/// A write error of code 112 in a reply is a conflict too.
+fn reply_conflict(reply: &bson::Document, m: &ModelDesc) -> Option<Error> {
+    let errors = reply.get_array("writeErrors").ok()?;
+    let conflicted =
+        errors.iter().filter_map(|e| e.as_document()).any(|e| e.get_i32("code").ok() == Some(WRITE_CONFLICT));
+    conflicted
+        .then(|| Error::new(ErrorKind::Conflict, "a concurrent transaction wrote the same record").with_model(m.name))
+}
+
+fn raw(command: Vec<u8>) -> Result<RawDocumentBuf> {
+    RawDocumentBuf::from_bytes(command)
+        .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))
+}
+
+impl TransactionBackend for Mongo {
+    type Session = MongoSession;
+
+    async fn begin(&self) -> Result<MongoSession> {
+        let mut session = self.client.start_session().await.map_err(|e| driver(e, "starting a session"))?;
+        session.start_transaction().await.map_err(|e| driver(e, "starting a transaction"))?;
+        Ok(MongoSession { session })
+    }
+
+    async fn tx_get(&self, s: &mut MongoSession, m: &'static ModelDesc, key: KeyValue) -> Result<Option<Vec<u8>>> {
+        let filter = convert::document(vec![("_id".into(), convert::key_value(&key))])?;
+        let found = self
+            .raw_collection(m)
+            .find_one(filter)
+            .session(&mut s.session)
+            .await
+            .map_err(|e| tx_error(e, m, "reading a record"))?;
+        found.map(|d| convert::without_id(d.as_bytes())).transpose()
+    }
+
+    async fn tx_put(
+        &self,
+        s: &mut MongoSession,
+        m: &'static ModelDesc,
+        item: PutItem,
+        mode: WriteMode,
+    ) -> Result<KeyValue> {
+        let key = item.key.unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()));
+        let items = vec![(key, item.doc)];
+        let command = match mode {
+            WriteMode::Upsert => write::upsert_command(m, &items, false)?,
+            WriteMode::Replace => write::upsert_command(m, &items, true)?,
+            WriteMode::Insert => write::insert_command(m, &items)?,
+        };
+        let reply = self
+            .db
+            .run_raw_command(raw(command)?)
+            .session(&mut s.session)
+            .await
+            .map_err(|e| tx_error(e, m, "writing a record"))?;
+        if let Some(conflict) = reply_conflict(&reply, m) {
+            return Err(conflict);
+        }
+        write::check_reply(&reply, m, &items, 0).map_err(Error::without_item)?;
+        Ok(items.into_iter().next().map(|(k, _)| k).expect("one item"))
+    }
+
+    async fn tx_delete(&self, s: &mut MongoSession, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        let done = self
+            .raw_collection(m)
+            .delete_many(convert::keys_filter(&keys)?)
+            .session(&mut s.session)
+            .await
+            .map_err(|e| tx_error(e, m, "deleting records"))?;
+        Ok(done.deleted_count)
+    }
+
+    async fn tx_query(&self, s: &mut MongoSession, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        if plan.limit == Some(0) {
+            return Ok(Vec::new());
+        }
+        let coll = self.raw_collection(m);
+        let mut find = coll.find(convert::filter(&plan)?).sort(convert::sort(&plan)?);
+        if plan.offset > 0 {
+            find = find.skip(plan.offset as u64);
+        }
+        if let Some(projection) = convert::projection(&plan)? {
+            find = find.projection(projection);
+        }
+        if let Some(limit) = plan.limit {
+            find = find.limit(limit as i64);
+        }
+        let mut cursor = find.session(&mut s.session).await.map_err(|e| tx_error(e, m, "running a query"))?;
+        let mut rows = Vec::new();
+        while cursor.advance(&mut s.session).await.map_err(|e| tx_error(e, m, "reading query results"))? {
+            let raw = cursor.current().as_bytes();
+            rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
+        }
+        Ok(rows)
+    }
+
+    async fn commit(&self, mut s: MongoSession) -> Result<()> {
+        let mut tries = 0;
+        loop {
+            match s.session.commit_transaction().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) && tries < COMMIT_RETRIES => tries += 1,
+                Err(e) if is_conflict(&e) => {
+                    let msg = "a concurrent transaction wrote the same records; the commit was refused";
+                    return Err(Error::new(ErrorKind::Conflict, msg).with_source(e));
+                }
+                Err(e) => return Err(driver(e, "committing a transaction")),
+            }
+        }
+    }
+
+    async fn abort(&self, mut s: MongoSession) {
+        // The server drops an unfinished transaction by itself; aborting only frees it sooner.
+        let _ = s.session.abort_transaction().await;
+    }
+}
