@@ -40,20 +40,27 @@ use crate::key::KeyValue;
 use crate::model::Model;
 use std::fmt::Write as _;
 
-/// A record as JSON: `_id` first, then its stored fields.
+/// A record as JSON: `_id` first, then its stored fields. The index fields of emulated
+/// lookups (`_ix_*`, F14) are left out: they are computed from the other fields on every
+/// save, so they are not part of the record's data (a dump, which stores records exactly,
+/// keeps them).
 ///
 /// ```
 /// # use nonrel_runtime::{json, Model};
 /// #[derive(Model)]
 /// struct Tag { #[field(key)] name: String, uses: i64 }
+/// #[derive(Model)]
+/// struct Word { #[field(key)] id: i64, #[field(index(icontains))] text: String }
 /// let t = Tag { name: "rust".into(), uses: 3 };
 /// assert_eq!(json::to_json(&t).unwrap(), r#"{"_id":"rust","uses":3}"#);
+/// let w = Word { id: 1, text: "Hi".into() };
+/// assert_eq!(json::to_json(&w).unwrap(), r#"{"_id":1,"text":"Hi"}"#);
 /// ```
 pub fn to_json<M: Model>(record: &M) -> Result<String> {
     let mut doc = Vec::with_capacity(256);
     record.encode(&mut doc).map_err(|e| e.with_model(M::DESC.name))?;
     let mut out = String::with_capacity(doc.len() * 2);
-    write_record(record.key_value().as_ref(), &doc, &mut out)?;
+    write_fields(record.key_value().as_ref(), &doc, &mut out, |name| !name.starts_with(b"_ix_"))?;
     Ok(out)
 }
 
@@ -77,6 +84,11 @@ pub fn from_json<M: Model>(text: &str) -> Result<M> {
 
 /// Writes a record's key as `_id`, then the fields of its stored document, as one object.
 pub(crate) fn write_record(key: Option<&KeyValue>, doc: &[u8], out: &mut String) -> Result<()> {
+    write_fields(key, doc, out, |_| true)
+}
+
+/// [`write_record`] with only the fields `keep` accepts.
+fn write_fields(key: Option<&KeyValue>, doc: &[u8], out: &mut String, keep: impl Fn(&[u8]) -> bool) -> Result<()> {
     out.push('{');
     let mut first = true;
     if let Some(key) = key {
@@ -86,7 +98,7 @@ pub(crate) fn write_record(key: Option<&KeyValue>, doc: &[u8], out: &mut String)
     }
     for el in Elements::new(doc)? {
         let el = el?;
-        if el.name == b"_id" && key.is_some() {
+        if (el.name == b"_id" && key.is_some()) || !keep(el.name) {
             continue;
         }
         if !first {
