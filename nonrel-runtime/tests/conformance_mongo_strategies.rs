@@ -19,10 +19,10 @@ mod lookup_from_parent {
     nonrel_runtime::conformance_tests!(fresh(JoinStrategy::Lookup, RelatedStrategy::KeyRead).await);
 }
 
-/// Joins by `$lookup` from the related collection; related records by `$lookup`.
-mod lookup_from_related {
+/// Two-step joins; related records by `$lookup`.
+mod two_step_and_lookup {
     use super::*;
-    nonrel_runtime::conformance_tests!(fresh(JoinStrategy::LookupFromRelated, RelatedStrategy::Lookup).await);
+    nonrel_runtime::conformance_tests!(fresh(JoinStrategy::TwoStep, RelatedStrategy::Lookup).await);
 }
 
 /// Two-step joins with related records by key reads (the forms before `$lookup`).

@@ -13,7 +13,7 @@
 //!   record through the `Ref` filtered by the related condition, or one aggregate that starts
 //!   from the matching related records and looks up their parents.
 //!
-//! Every form gives the same rows (the conformance suite runs on each); an `in` lookup too
+//! Counts and updates with a join always run the two steps. Every form gives the same rows (the conformance suite runs on each); an `in` lookup too
 //! large for one command (F13) makes the query fall back to the split two-step form.
 
 use super::{convert, driver, Mongo};
@@ -29,13 +29,13 @@ use bson::{doc, Document};
 ///
 /// ```
 /// use nonrel_runtime::mongo::JoinStrategy;
-/// assert_eq!(JoinStrategy::default(), JoinStrategy::TwoStep);
+/// assert_eq!(JoinStrategy::default(), JoinStrategy::LookupFromRelated);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum JoinStrategy {
     /// The keys of the matching related records (one `find`), then one `$in` on the `Ref`
-    /// (one `find`): two round trips, each on an index. Also what counts and updates use.
-    #[default]
+    /// (one `find`): two round trips, each on an index. Also what counts and updates use
+    /// whatever the strategy.
     TwoStep,
     /// One `aggregate` on the parent collection: its own `$match`, a `$lookup` of the record
     /// each `Ref` points to, filtered by the related condition, a `$match` on a non-empty
@@ -45,7 +45,9 @@ pub enum JoinStrategy {
     /// One `aggregate` on the related collection: the related condition, a `$lookup` of the
     /// parents that refer to each match (through the `Ref`'s index), filtered by the local
     /// conditions, then the parents' order, offset, limit and fields. A query with more than
-    /// one join runs as [`Lookup`](Self::Lookup).
+    /// one join runs as [`Lookup`](Self::Lookup). The default: as fast as the two steps
+    /// when the related condition decides, much faster when local conditions narrow it too.
+    #[default]
     LookupFromRelated,
 }
 
@@ -73,7 +75,7 @@ pub(crate) struct Strategies {
 
 impl Mongo {
     /// This handle with lookups across a `Ref` run by `strategy` (default
-    /// [`JoinStrategy::TwoStep`], the fastest measured on the test server).
+    /// [`JoinStrategy::LookupFromRelated`], the fastest measured).
     ///
     /// ```no_run
     /// # async fn f() -> nonrel_runtime::Result<()> {
@@ -88,7 +90,7 @@ impl Mongo {
     }
 
     /// This handle with related selections loaded by `strategy` (default
-    /// [`RelatedStrategy::Lookup`]).
+    /// [`RelatedStrategy::Lookup`], the fastest measured).
     ///
     /// ```no_run
     /// # async fn f() -> nonrel_runtime::Result<()> {
@@ -108,7 +110,7 @@ impl Mongo {
     /// # async fn f() -> nonrel_runtime::Result<()> {
     /// use nonrel_runtime::{mongo::JoinStrategy, Mongo};
     /// let mongo = Mongo::connect("mongodb://127.0.0.1:27017", "blog").await?;
-    /// assert_eq!(mongo.join_strategy(), JoinStrategy::TwoStep);
+    /// assert_eq!(mongo.join_strategy(), JoinStrategy::LookupFromRelated);
     /// # Ok(()) }
     /// ```
     pub fn join_strategy(&self) -> JoinStrategy {
