@@ -135,8 +135,7 @@ async fn joins_cost_one_round_trip_on_a_copy_or_by_lookup_and_two_in_two_steps()
     assert_eq!(n, 10);
     assert_eq!(take(&seen), ["find", "aggregate"], "a count: the user's key, then a count of the `$in`");
     let two_steps = with(&db, JoinStrategy::TwoStep, RelatedStrategy::Lookup);
-    let notes =
-        two_steps.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).all().await.unwrap();
+    let notes = two_steps.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).all().await.unwrap();
     assert_eq!(notes.len(), 10);
     assert_eq!(take(&seen), ["find", "find"], "the user's key, then one `$in` on the reference");
 }

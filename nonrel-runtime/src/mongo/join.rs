@@ -177,7 +177,9 @@ pub(super) async fn query(
     }
     let in_pipeline = if related_by_lookup { related } else { &[] };
     let (collection, pipeline) = match (lookup_joins, s.joins) {
-        ([join], JoinStrategy::LookupFromRelated) => (join.related.collection, from_related(model, &plan, join, in_pipeline)?),
+        ([join], JoinStrategy::LookupFromRelated) => {
+            (join.related.collection, from_related(model, &plan, join, in_pipeline)?)
+        }
         _ => (model.collection, from_parent(&plan, lookup_joins, in_pipeline)?),
     };
     let mut rows = aggregate(mongo, collection, pipeline, in_pipeline).await.map_err(|e| e.with_model(model.name))?;
