@@ -188,6 +188,23 @@ pub trait Backend: Send + Sync + 'static {
         }
     }
 
+    /// Runs a query together with its lookups across a `Ref` (`joins`, not yet resolved in
+    /// `plan`) and its related selections (`related`), each row's selections filled, when the
+    /// store does so in fewer round trips (MongoDB's `$lookup`). `None`, the default, leaves
+    /// both to the runtime: two-step joins, then one batched key read per selection.
+    #[doc(hidden)]
+    fn query_joined(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        joins: &[crate::related::JoinFilter],
+        related: &[crate::related::Selection],
+        max_in: usize,
+    ) -> impl Future<Output = Result<Option<Vec<Row>>>> + Send {
+        let _ = (model, plan, joins, related, max_in);
+        async { Ok(None) }
+    }
+
     /// Deletes records by key without reading them; returns how many existed.
     fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> impl Future<Output = Result<u64>> + Send;
 

@@ -400,12 +400,25 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
 
     /// Runs the plan, splitting `in` lookups larger than the backend takes (F13).
     pub(crate) async fn run(&self) -> Result<Vec<Row>> {
+        if let Some(rows) = self.run_joined(&[]).await? {
+            return Ok(rows);
+        }
         let plan = self.plan().await?;
         let max_in = self.db.max_in();
         if !crate::split::needs_split(&plan, max_in) {
             return self.db.backend.query(M::DESC, plan).await;
         }
         crate::split::query(&*self.db.backend, M::DESC, plan, max_in).await
+    }
+
+    /// The rows with their joins and `related` selections, when the backend runs them in one
+    /// command (MongoDB's `$lookup`); `None` when the runtime runs them in steps.
+    async fn run_joined(&self, related: &[crate::related::Selection]) -> Result<Option<Vec<Row>>> {
+        if self.query.joins().is_empty() && related.is_empty() {
+            return Ok(None);
+        }
+        let plan = self.local_plan()?;
+        self.db.backend.query_joined(M::DESC, &plan, self.query.joins(), related, self.db.max_in()).await
     }
 
     /// Loads only this field (call once per field); the others load as their type's default
@@ -424,8 +437,14 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// The matching rows: records with their related selections and annotations.
     pub async fn rows(self) -> Result<Vec<Record<M>>> {
         let projection = self.query.plan()?.projection.clone();
-        let mut rows = self.run().await?;
-        crate::related::load(&*self.db.backend, &self.related, &mut rows).await?;
+        let rows = match self.run_joined(&self.related).await? {
+            Some(rows) => rows,
+            None => {
+                let mut rows = self.run().await?;
+                crate::related::load(&*self.db.backend, &self.related, &mut rows).await?;
+                rows
+            }
+        };
         let related_projections = crate::related::projections(&self.related);
         crate::codec::with_projection(projection.as_ref(), || {
             rows.into_iter()

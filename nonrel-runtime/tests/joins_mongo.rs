@@ -5,6 +5,7 @@ mod support;
 
 use nonrel_runtime::mongo::mongodb::event::command::CommandEvent;
 use nonrel_runtime::mongo::mongodb::event::EventHandler;
+use nonrel_runtime::mongo::{JoinStrategy, RelatedStrategy};
 use nonrel_runtime::{Database, Key, Model, Mongo, Ref};
 use std::sync::{Arc, Mutex};
 
@@ -71,33 +72,56 @@ async fn seed(db: &Database<Mongo>) -> Vec<Key<User>> {
     keys
 }
 
-#[tokio::test]
-async fn select_related_costs_two_round_trips_for_any_number_of_parents() {
-    let (db, seen) = monitored().await;
-    seed(&db).await;
-    take(&seen);
-    for parents in [1, 100] {
-        let rows = db
-            .query::<Post>()
-            .order_by(Post::n().asc())
-            .limit(parents)
-            .select_related(Post::author())
-            .defer_related(User::bio())
-            .rows()
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), parents);
-        assert_eq!(take(&seen), ["find", "find"], "{parents} parents: the query, then one find of the related keys");
-        for r in &rows {
-            let author = r.related(Post::author()).unwrap().expect("loaded");
-            assert_eq!(author.name, format!("user {}", r.record.n % 10));
-            assert_eq!(author.bio, "", "deferred: not sent");
-        }
+/// The same database seen through a handle with other strategies.
+fn with(db: &Database<Mongo>, joins: JoinStrategy, related: RelatedStrategy) -> Database<Mongo> {
+    Database::new(db.backend().clone().with_join_strategy(joins).with_related_strategy(related))
+}
+
+/// The first `parents` posts with their authors (bio deferred), checked.
+async fn posts_with_authors(db: &Database<Mongo>, parents: usize) {
+    let rows = db
+        .query::<Post>()
+        .order_by(Post::n().asc())
+        .limit(parents)
+        .select_related(Post::author())
+        .defer_related(User::bio())
+        .rows()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), parents);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.record.n, i as i64, "the query's order");
+        let author = r.related(Post::author()).unwrap().expect("loaded");
+        assert_eq!(author.name, format!("user {}", r.record.n % 10));
+        assert_eq!(author.bio, "", "deferred: not sent");
     }
 }
 
 #[tokio::test]
-async fn joins_cost_one_round_trip_on_a_copy_and_two_without() {
+async fn select_related_costs_one_round_trip_for_any_number_of_parents() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    take(&seen);
+    for parents in [1, 100] {
+        posts_with_authors(&db, parents).await;
+        assert_eq!(take(&seen), ["aggregate"], "{parents} parents: the query and one $lookup of the authors");
+    }
+}
+
+#[tokio::test]
+async fn select_related_by_key_read_costs_two_round_trips_for_any_number_of_parents() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    let db = with(&db, JoinStrategy::TwoStep, RelatedStrategy::KeyRead);
+    take(&seen);
+    for parents in [1, 100] {
+        posts_with_authors(&db, parents).await;
+        assert_eq!(take(&seen), ["find", "find"], "{parents} parents: the query, then one find of the related keys");
+    }
+}
+
+#[tokio::test]
+async fn joins_cost_one_round_trip_on_a_copy_or_by_lookup_and_two_in_two_steps() {
     let (db, seen) = monitored().await;
     seed(&db).await;
     take(&seen);
@@ -106,7 +130,60 @@ async fn joins_cost_one_round_trip_on_a_copy_and_two_without() {
     assert_eq!(take(&seen), ["find"], "the copy is a field of the post");
     let notes = db.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).all().await.unwrap();
     assert_eq!(notes.len(), 10);
+    assert_eq!(take(&seen), ["aggregate"], "by default: the user, then a $lookup of its notes");
+    let n = db.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).count().await.unwrap();
+    assert_eq!(n, 10);
+    assert_eq!(take(&seen), ["find", "aggregate"], "a count: the user's key, then a count of the `$in`");
+    let two_steps = with(&db, JoinStrategy::TwoStep, RelatedStrategy::Lookup);
+    let notes = two_steps.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).all().await.unwrap();
+    assert_eq!(notes.len(), 10);
     assert_eq!(take(&seen), ["find", "find"], "the user's key, then one `$in` on the reference");
+}
+
+#[tokio::test]
+async fn joins_by_lookup_cost_one_round_trip() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    for strategy in [JoinStrategy::Lookup, JoinStrategy::LookupFromRelated] {
+        let db = with(&db, strategy, RelatedStrategy::Lookup);
+        take(&seen);
+        let notes = db.query::<Note>().filter(Note::author().join(User::name()).eq("user 3")).all().await.unwrap();
+        assert_eq!(notes.len(), 10, "{strategy:?}");
+        assert_eq!(take(&seen), ["aggregate"], "{strategy:?}: one aggregate with $lookup");
+        let rows = db
+            .query::<Note>()
+            .filter(Note::author().join(User::name()).is_in(["user 3", "user 4"]))
+            .limit(5)
+            .select_related(Note::author())
+            .rows()
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 5, "{strategy:?}");
+        assert_eq!(take(&seen), ["aggregate"], "{strategy:?}: the join and the related records in one aggregate");
+        for r in &rows {
+            let author = r.related(Note::author()).unwrap().expect("loaded");
+            assert!(author.name == "user 3" || author.name == "user 4", "{strategy:?}: {}", author.name);
+            assert_eq!(author.bio, "x".repeat(100), "{strategy:?}: the whole record");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_two_step_join_with_related_records_costs_two_round_trips() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    let db = with(&db, JoinStrategy::TwoStep, RelatedStrategy::Lookup);
+    take(&seen);
+    let rows = db
+        .query::<Note>()
+        .filter(Note::author().join(User::name()).eq("user 3"))
+        .select_related(Note::author())
+        .rows()
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r.related(Note::author()).unwrap().expect("loaded").name == "user 3"));
+    assert_eq!(take(&seen), ["find", "aggregate"], "the user's key, then the notes with their $lookup");
 }
 
 #[tokio::test]

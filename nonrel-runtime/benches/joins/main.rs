@@ -3,12 +3,23 @@
 //! `ratio <name> <value> <max allowed>` lines:
 //!
 //! - `select_related_100_vs_1`: a query of 100 posts with their 100 distinct authors
-//!   (`select_related`, two round trips) over the same query of 1 post with its author;
+//!   (`select_related` as the handle runs it by default: one `aggregate` with `$lookup`)
+//!   over the same query of 1 post with its author;
+//! - `select_related_100_vs_1_key_read`: the same with `RelatedStrategy::KeyRead` (a `find`,
+//!   then a `find` of the authors with `$in`);
+//! - `select_related_lookup_vs_key_read`: 100 parents, `$lookup` over the key read;
 //! - `join_two_step_vs_lookup`: posts whose author has a given name, by nonrel's two-step
 //!   join (the author's key, then one `$in` on the reference) over the same result by one
 //!   `$lookup` aggregation written by hand (from the matching users to their posts: the
 //!   form that can use both indexes);
-//! - `join_copy_vs_two_step`: the same lookup through a denormalized copy over the two-step
+//! - `join_lookup_parent_vs_two_step`, `join_lookup_related_vs_two_step`: the same lookup
+//!   by nonrel's `$lookup` forms (`JoinStrategy::Lookup`, from the posts;
+//!   `JoinStrategy::LookupFromRelated`, from the users) over the two-step join;
+//! - `join_selective_*`: the same three forms when a local condition leaves 100 posts
+//!   (`n < 100` and the author's name);
+//! - `join_broad_*`: the same forms when the related condition matches every user and the
+//!   query takes the first 10 posts by `n`;
+//! - `join_copy_vs_two_step`: the lookup through a denormalized copy over the two-step
 //!   join.
 //!
 //! Needs `MONGODB_URI`; `scripts/bench` starts a server when it is unset. Alone:
@@ -17,6 +28,7 @@
 use bson::doc;
 use criterion::Criterion;
 use nonrel_runtime::mongo::mongodb::options::ClientOptions;
+use nonrel_runtime::mongo::{JoinStrategy, RelatedStrategy};
 use nonrel_runtime::{Database, Key, Model, Mongo, Ref};
 use std::cell::Cell;
 use std::future::Future;
@@ -120,6 +132,33 @@ async fn two_step(db: &Database<Mongo>) -> usize {
     found.len()
 }
 
+/// Posts among the first 100 whose author is "user 7" (one post).
+async fn selective(db: &Database<Mongo>) -> usize {
+    let found = db
+        .query::<Post>()
+        .filter(Post::n().lt(100))
+        .filter(Post::author().join(User::name()).eq("user 7"))
+        .all()
+        .await
+        .expect("join");
+    assert_eq!(found.len(), 1);
+    found.len()
+}
+
+/// The first 10 posts by `n` whose author's name starts with "user" (every user).
+async fn broad(db: &Database<Mongo>) -> usize {
+    let found = db
+        .query::<Post>()
+        .filter(Post::author().join(User::name()).startswith("user"))
+        .order_by(Post::n().asc())
+        .limit(10)
+        .all()
+        .await
+        .expect("join");
+    assert_eq!(found.iter().map(|p| p.n).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    found.len()
+}
+
 async fn copy(db: &Database<Mongo>) -> usize {
     let found = db
         .query::<CopiedPost>()
@@ -173,8 +212,17 @@ fn main() {
         .measurement_time(Duration::from_secs(3))
         .sample_size(20)
         .configure_from_args();
+    let with = |joins: JoinStrategy, related: RelatedStrategy| {
+        Database::new(db.backend().clone().with_join_strategy(joins).with_related_strategy(related))
+    };
+    let key_read = with(JoinStrategy::TwoStep, RelatedStrategy::KeyRead);
+    let two_steps = with(JoinStrategy::TwoStep, RelatedStrategy::Lookup);
+    let from_parent = with(JoinStrategy::Lookup, RelatedStrategy::Lookup);
+    let from_related = with(JoinStrategy::LookupFromRelated, RelatedStrategy::Lookup);
     let one = measure(&mut c, &rt, "select_related/1", || select_related(&db, 1));
     let hundred = measure(&mut c, &rt, "select_related/100", || select_related(&db, 100));
+    let one_kr = measure(&mut c, &rt, "select_related_key_read/1", || select_related(&key_read, 1));
+    let hundred_kr = measure(&mut c, &rt, "select_related_key_read/100", || select_related(&key_read, 100));
     let plain = measure(&mut c, &rt, "query/100", || async {
         db.query::<Post>().filter(Post::n().lt(100)).all().await.expect("query").len()
     });
@@ -182,12 +230,25 @@ fn main() {
         rt.block_on(db.query::<User>().limit(100).all()).expect("users").iter().filter_map(Model::key).collect();
     let get_many =
         measure(&mut c, &rt, "get_many/100", || async { db.get_many(&users).await.expect("get_many").len() });
-    let two = measure(&mut c, &rt, "join/two_step", || two_step(&db));
+    let two = measure(&mut c, &rt, "join/two_step", || two_step(&two_steps));
     let agg = measure(&mut c, &rt, "join/lookup", || lookup(&db));
+    let parent = measure(&mut c, &rt, "join/lookup_parent", || two_step(&from_parent));
+    let related = measure(&mut c, &rt, "join/lookup_related", || two_step(&from_related));
+    let sel_two = measure(&mut c, &rt, "join_selective/two_step", || selective(&two_steps));
+    let sel_parent = measure(&mut c, &rt, "join_selective/lookup_parent", || selective(&from_parent));
+    let sel_related = measure(&mut c, &rt, "join_selective/lookup_related", || selective(&from_related));
+    let broad_two = measure(&mut c, &rt, "join_broad/two_step", || broad(&two_steps));
+    let broad_parent = measure(&mut c, &rt, "join_broad/lookup_parent", || broad(&from_parent));
+    let broad_related = measure(&mut c, &rt, "join_broad/lookup_related", || broad(&from_related));
     let local = measure(&mut c, &rt, "join/copy", || copy(&db));
     rt.block_on(async { db.backend().database().drop().await }).expect("drop the benchmark database");
     c.final_summary();
-    println!("time select_related/1 {:.0}us select_related/100 {:.0}us (fastest)", one / 1e3, hundred / 1e3);
+    println!("time select_related/1 {:.0}us select_related/100 {:.0}us (fastest; $lookup)", one / 1e3, hundred / 1e3);
+    println!(
+        "time select_related_key_read/1 {:.0}us select_related_key_read/100 {:.0}us (fastest; find + find $in)",
+        one_kr / 1e3,
+        hundred_kr / 1e3
+    );
     println!(
         "time query/100 {:.0}us get_many/100 {:.0}us (fastest; the two steps of select_related/100)",
         plain / 1e3,
@@ -199,7 +260,32 @@ fn main() {
         agg / 1e3,
         local / 1e3
     );
+    println!(
+        "time join/lookup_parent {:.0}us join/lookup_related {:.0}us (fastest; nonrel's $lookup forms)",
+        parent / 1e3,
+        related / 1e3
+    );
+    println!(
+        "time join_selective/two_step {:.0}us join_selective/lookup_parent {:.0}us join_selective/lookup_related {:.0}us (fastest)",
+        sel_two / 1e3,
+        sel_parent / 1e3,
+        sel_related / 1e3
+    );
+    println!(
+        "time join_broad/two_step {:.0}us join_broad/lookup_parent {:.0}us join_broad/lookup_related {:.0}us (fastest)",
+        broad_two / 1e3,
+        broad_parent / 1e3,
+        broad_related / 1e3
+    );
     println!("ratio select_related_100_vs_1 {:.3} 3", hundred / one);
+    println!("ratio select_related_100_vs_1_key_read {:.3} 3", hundred_kr / one_kr);
+    println!("ratio select_related_lookup_vs_key_read {:.3} 1", hundred / hundred_kr);
     println!("ratio join_two_step_vs_lookup {:.3} 1", two / agg);
+    println!("ratio join_lookup_parent_vs_two_step {:.3} 1", parent / two);
+    println!("ratio join_lookup_related_vs_two_step {:.3} 1", related / two);
+    println!("ratio join_selective_lookup_parent_vs_two_step {:.3} 1", sel_parent / sel_two);
+    println!("ratio join_selective_lookup_related_vs_two_step {:.3} 1", sel_related / sel_two);
+    println!("ratio join_broad_lookup_parent_vs_two_step {:.3} 1", broad_parent / broad_two);
+    println!("ratio join_broad_lookup_related_vs_two_step {:.3} 1", broad_related / broad_two);
     println!("ratio join_copy_vs_two_step {:.3} 1", local / two);
 }

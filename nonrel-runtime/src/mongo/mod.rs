@@ -14,6 +14,7 @@
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
 mod convert;
+mod join;
 mod lookup;
 mod seek;
 mod tx;
@@ -30,6 +31,7 @@ use bson::{doc, Document, RawDocumentBuf};
 use mongodb::options::ClientOptions;
 use std::time::Duration;
 
+pub use join::{JoinStrategy, RelatedStrategy};
 pub use mongodb;
 
 /// The MongoDB backend. Connect with [`Database::connect`](crate::Database::connect).
@@ -37,6 +39,7 @@ pub use mongodb;
 pub struct Mongo {
     client: mongodb::Client,
     db: mongodb::Database,
+    strategies: join::Strategies,
 }
 
 /// How long connecting waits for a server before it reports the address unreachable.
@@ -61,7 +64,7 @@ impl Mongo {
         db.run_command(doc! { "ping": 1 })
             .await
             .map_err(|e| driver(e, &format!("connecting to MongoDB at {}", hosts.join(","))))?;
-        Ok(Mongo { client, db })
+        Ok(Mongo { client, db, strategies: join::Strategies::default() })
     }
 
     /// The driver's client.
@@ -181,6 +184,17 @@ impl Backend for Mongo {
     ) -> Result<Vec<Option<Vec<u8>>>> {
         let plan = Plan { projection: Some(projection), ..Plan::default() };
         self.find_keys(model, keys, convert::projection(&plan)?).await
+    }
+
+    async fn query_joined(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        joins: &[crate::related::JoinFilter],
+        related: &[crate::related::Selection],
+        max_in: usize,
+    ) -> Result<Option<Vec<Row>>> {
+        join::query(self, model, plan, joins, related, max_in).await
     }
 
     async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {

@@ -22,7 +22,7 @@ mod resolve;
 mod select;
 
 pub(crate) use copies::{before_update, check_copies, refresh_copies, with_copies, Pending};
-pub(crate) use resolve::resolve;
+pub(crate) use resolve::{resolve, run_plan};
 pub use select::Selection;
 pub(crate) use select::{load, project, projections};
 
@@ -172,9 +172,10 @@ impl Via {
 }
 
 /// A lookup across a `Ref` run in two steps: `filter` on the related model gives keys, then
-/// `reference in keys`.
+/// `reference in keys` (or by MongoDB's `$lookup`).
+#[doc(hidden)]
 #[derive(Debug, Clone)]
-pub(crate) struct JoinFilter {
+pub struct JoinFilter {
     pub(crate) reference: Cow<'static, str>,
     pub(crate) related: &'static ModelDesc,
     pub(crate) filter: Filter,

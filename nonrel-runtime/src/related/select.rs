@@ -16,9 +16,9 @@ use std::collections::{HashMap, HashSet};
 /// fields loaded of it.
 #[derive(Debug, Clone)]
 pub struct Selection {
-    reference: Cow<'static, str>,
-    related: &'static ModelDesc,
-    projection: Option<Projection>,
+    pub(crate) reference: Cow<'static, str>,
+    pub(crate) related: &'static ModelDesc,
+    pub(crate) projection: Option<Projection>,
 }
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
