@@ -11,12 +11,14 @@
 mod cases;
 mod cases_joins;
 mod cases_lookups;
+mod cases_related;
 mod cases_serial;
 pub mod models;
 
 pub use cases::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
+pub use cases_related::*;
 pub use cases_serial::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
@@ -44,6 +46,8 @@ macro_rules! conformance_tests {
             joins_on_denormalized_copies, denormalized_copies_follow_their_records,
             integrity_check_reports_stale_copies, rebuild_backfills_new_copies, two_step_joins,
             select_related_loads_related_records);
+        $crate::conformance_tests!(@cases $fresh;
+            joins_and_related_compose_with_the_query, several_related_selections);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
