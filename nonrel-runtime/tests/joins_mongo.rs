@@ -169,6 +169,23 @@ async fn joins_by_lookup_cost_one_round_trip() {
 }
 
 #[tokio::test]
+async fn a_join_with_an_in_larger_than_one_command_takes_runs_split_in_two_steps() {
+    let (db, seen) = monitored().await;
+    seed(&db).await;
+    let split = db.clone().with_max_in_values(1);
+    take(&seen);
+    let notes = split
+        .query::<Note>()
+        .filter(Note::author().join(User::name()).is_in(["user 3", "user 4"]))
+        .all()
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 20);
+    let commands = take(&seen);
+    assert!(commands.len() > 2 && commands.iter().all(|c| c == "find"), "split finds, no aggregate: {commands:?}");
+}
+
+#[tokio::test]
 async fn a_two_step_join_with_related_records_costs_two_round_trips() {
     let (db, seen) = monitored().await;
     seed(&db).await;

@@ -13,6 +13,7 @@ mod cases_cascade;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
+mod cases_related;
 mod cases_serial;
 mod cases_tx;
 pub mod models;
@@ -22,6 +23,7 @@ pub use cases_cascade::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
+pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_tx::*;
 
@@ -53,6 +55,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             pages_walk_forward_and_back, pages_resume_after_changes, bad_cursors_are_clear_errors,
             declared_cascades_delete_dependents, cascades_follow_trees_and_cycles);
+        $crate::conformance_tests!(@cases $fresh;
+            joins_and_related_compose_with_the_query, several_related_selections);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

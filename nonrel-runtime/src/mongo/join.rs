@@ -152,8 +152,7 @@ pub(super) async fn query(
     max_in: usize,
 ) -> Result<Option<Vec<Row>>> {
     let s = mongo.strategies;
-    let join_by_lookup =
-        !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !crate::split::needs_split(plan, max_in);
+    let join_by_lookup = !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !too_large(plan, joins, max_in);
     let related_by_lookup = !related.is_empty() && s.related == RelatedStrategy::Lookup;
     if !join_by_lookup && !related_by_lookup {
         return Ok(None);
@@ -187,6 +186,15 @@ pub(super) async fn query(
         crate::related::load(mongo, related, &mut rows).await?;
     }
     Ok(Some(rows))
+}
+
+/// Whether the query's own conditions or a join's related condition hold an `in` larger than
+/// one command takes (F13): those run in two steps, split.
+fn too_large(plan: &Plan, joins: &[JoinFilter], max_in: usize) -> bool {
+    crate::split::needs_split(plan, max_in)
+        || joins
+            .iter()
+            .any(|j| crate::split::needs_split(&Plan { filters: vec![j.filter.clone()], ..Plan::default() }, max_in))
 }
 
 fn filter_of(filters: Vec<crate::query::Filter>) -> Result<Document> {

@@ -11,7 +11,8 @@
 //!   record changes (see [`copies`](self) below);
 //! - without one, a backend with joins ([`Joins`](crate::capability::Joins): MongoDB) and a model that declares an
 //!   in-memory join (`#[model(join_in_memory(author))]`) run it in two steps: the keys of
-//!   the related records that match, then one `in` lookup on the `Ref`;
+//!   the related records that match, then one `in` lookup on the `Ref`; MongoDB runs it as
+//!   one `$lookup` aggregate by default (`mongo::JoinStrategy`);
 //! - anything else does not compile, and the message names the declaration to add.
 //!
 //! Ordering by a related field needs the copy on every backend (a sort through a join reads

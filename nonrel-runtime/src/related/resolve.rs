@@ -1,5 +1,6 @@
 //! Two-step joins: the keys of the related records that match, then one `in` lookup on the
-//! `Ref` (MongoDB without a copy, and in-memory joins declared on a model).
+//! `Ref` (in-memory joins declared on a model; on MongoDB, counts, updates and
+//! `JoinStrategy::TwoStep`).
 
 use super::JoinFilter;
 use crate::backend::{Backend, Row};

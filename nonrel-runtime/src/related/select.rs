@@ -1,6 +1,7 @@
 //! Related selections (F2): the records a result set's `Ref`s point to, loaded for the
-//! whole set in one batched key read (MongoDB: one `find` with `$in`), so a query with
-//! `select_related` costs two round trips for any number of rows.
+//! whole set in one batched key read, so a query with `select_related` costs two round trips
+//! for any number of rows. MongoDB runs the query and the selections as one `$lookup`
+//! aggregate instead (one round trip; `mongo::RelatedStrategy`).
 
 use crate::backend::{Backend, Row};
 use crate::codec::{self, Elements};
