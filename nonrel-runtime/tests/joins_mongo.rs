@@ -3,11 +3,10 @@
 
 mod support;
 
-use nonrel_runtime::mongo::mongodb::event::command::CommandEvent;
-use nonrel_runtime::mongo::mongodb::event::EventHandler;
+use support::{monitored, take};
+
 use nonrel_runtime::mongo::{JoinStrategy, RelatedStrategy};
 use nonrel_runtime::{Database, Key, Model, Mongo, Ref};
-use std::sync::{Arc, Mutex};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(collection = "rt_users")]
@@ -37,26 +36,6 @@ struct Note {
     id: Option<Key<Note>>,
     #[field(index)]
     author: Ref<User>,
-}
-
-async fn monitored() -> (Database<Mongo>, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let mut options = support::options().await;
-    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
-        if let CommandEvent::Started(started) = e {
-            sink.lock().unwrap().push(started.command_name);
-        }
-    }));
-    let mongo = Mongo::connect_with(options, &support::fresh_name("joins")).await.expect("connect");
-    let db = Database::new(mongo);
-    db.sync_indexes().await.unwrap();
-    seen.lock().unwrap().clear();
-    (db, seen)
-}
-
-fn take(seen: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
-    std::mem::take(&mut *seen.lock().unwrap())
 }
 
 /// Ten users, each the author of ten posts and ten notes.
@@ -99,7 +78,7 @@ async fn posts_with_authors(db: &Database<Mongo>, parents: usize) {
 
 #[tokio::test]
 async fn select_related_costs_one_round_trip_for_any_number_of_parents() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     seed(&db).await;
     take(&seen);
     for parents in [1, 100] {
@@ -110,7 +89,7 @@ async fn select_related_costs_one_round_trip_for_any_number_of_parents() {
 
 #[tokio::test]
 async fn select_related_by_key_read_costs_two_round_trips_for_any_number_of_parents() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     seed(&db).await;
     let db = with(&db, JoinStrategy::TwoStep, RelatedStrategy::KeyRead);
     take(&seen);
@@ -122,7 +101,7 @@ async fn select_related_by_key_read_costs_two_round_trips_for_any_number_of_pare
 
 #[tokio::test]
 async fn joins_cost_one_round_trip_on_a_copy_or_by_lookup_and_two_in_two_steps() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     seed(&db).await;
     take(&seen);
     let posts = db.query::<Post>().filter(Post::author().join(User::name()).eq("user 3")).all().await.unwrap();
@@ -142,7 +121,7 @@ async fn joins_cost_one_round_trip_on_a_copy_or_by_lookup_and_two_in_two_steps()
 
 #[tokio::test]
 async fn joins_by_lookup_cost_one_round_trip() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     seed(&db).await;
     for strategy in [JoinStrategy::Lookup, JoinStrategy::LookupFromRelated] {
         let db = with(&db, strategy, RelatedStrategy::Lookup);
@@ -170,7 +149,7 @@ async fn joins_by_lookup_cost_one_round_trip() {
 
 #[tokio::test]
 async fn a_join_with_an_in_larger_than_one_command_takes_runs_split_in_two_steps() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     seed(&db).await;
     let split = db.clone().with_max_in_values(1);
     take(&seen);
@@ -187,7 +166,7 @@ async fn a_join_with_an_in_larger_than_one_command_takes_runs_split_in_two_steps
 
 #[tokio::test]
 async fn a_two_step_join_with_related_records_costs_two_round_trips() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     seed(&db).await;
     let db = with(&db, JoinStrategy::TwoStep, RelatedStrategy::Lookup);
     take(&seen);
@@ -205,7 +184,7 @@ async fn a_two_step_join_with_related_records_costs_two_round_trips() {
 
 #[tokio::test]
 async fn copies_cost_one_batched_read_per_save_and_one_update_per_changed_record() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("joins").await;
     let keys = seed(&db).await;
     take(&seen);
     let mut posts: Vec<Post> =

@@ -3,10 +3,9 @@
 
 mod support;
 
-use nonrel_runtime::mongo::mongodb::event::command::CommandEvent;
-use nonrel_runtime::mongo::mongodb::event::EventHandler;
-use nonrel_runtime::{Database, ErrorKind, Key, Model, Mongo};
-use std::sync::{Arc, Mutex};
+use support::{monitored, take};
+
+use nonrel_runtime::{Database, ErrorKind, Key, Model};
 use std::time::Duration;
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -24,30 +23,9 @@ fn item(i: i64) -> Item {
     Item { id: None, name: format!("item {i}"), qty: i, tags: vec![format!("t{}", i % 3)] }
 }
 
-/// A database whose commands are recorded by name.
-async fn monitored() -> (Database<Mongo>, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let mut options = support::options().await;
-    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
-        if let CommandEvent::Started(started) = e {
-            sink.lock().unwrap().push(started.command_name);
-        }
-    }));
-    let mongo = Mongo::connect_with(options, &support::fresh_name("rt")).await.expect("connect");
-    let db = Database::new(mongo);
-    db.sync_indexes().await.unwrap();
-    seen.lock().unwrap().clear();
-    (db, seen)
-}
-
-fn take(seen: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
-    std::mem::take(&mut *seen.lock().unwrap())
-}
-
 #[tokio::test]
 async fn every_operation_costs_the_commands_it_needs_and_no_more() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("rt").await;
     let mut one = item(1);
     db.save(&mut one).await.unwrap();
     assert_eq!(take(&seen), ["update"], "save is one replace-or-set with upsert");
@@ -83,7 +61,7 @@ async fn every_operation_costs_the_commands_it_needs_and_no_more() {
 
 #[tokio::test]
 async fn indexes_are_created_only_by_sync_and_idempotently() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("rt").await;
     db.save(&mut item(1)).await.unwrap();
     db.query::<Item>().filter(Item::name().eq("item 1")).all().await.unwrap();
     assert!(!take(&seen).iter().any(|n| n == "createIndexes"));

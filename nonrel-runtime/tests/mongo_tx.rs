@@ -3,10 +3,9 @@
 
 mod support;
 
-use nonrel_runtime::mongo::mongodb::event::command::CommandEvent;
-use nonrel_runtime::mongo::mongodb::event::EventHandler;
-use nonrel_runtime::{Database, Error, ErrorKind, Key, Model, Mongo, Ref};
-use std::sync::{Arc, Mutex};
+use support::{monitored, take};
+
+use nonrel_runtime::{Error, ErrorKind, Key, Model, Ref};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(collection = "tx_accounts")]
@@ -27,34 +26,13 @@ struct Entry {
     amount: i64,
 }
 
-/// A database whose commands are recorded by name.
-async fn monitored() -> (Database<Mongo>, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    let mut options = support::options().await;
-    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
-        if let CommandEvent::Started(started) = e {
-            sink.lock().unwrap().push(started.command_name);
-        }
-    }));
-    let mongo = Mongo::connect_with(options, &support::fresh_name("tx")).await.expect("connect");
-    let db = Database::new(mongo);
-    db.sync_indexes().await.unwrap();
-    seen.lock().unwrap().clear();
-    (db, seen)
-}
-
-fn take(seen: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
-    std::mem::take(&mut *seen.lock().unwrap())
-}
-
 fn account(name: &str, balance: i64) -> Account {
     Account { name: name.into(), balance }
 }
 
 #[tokio::test]
 async fn a_transaction_costs_its_operations_and_one_commit() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("tx").await;
     db.save_many(&mut [account("ann", 100), account("bob", 0)]).await.unwrap();
     take(&seen);
     db.transaction(|tx| async move {
@@ -90,7 +68,7 @@ async fn a_transaction_costs_its_operations_and_one_commit() {
 
 #[tokio::test]
 async fn a_page_is_one_find_first_or_from_a_cursor() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("tx").await;
     let mut accounts: Vec<Account> = (0..30).map(|i| account(&format!("a{i:02}"), i % 4)).collect();
     db.save_many(&mut accounts).await.unwrap();
     take(&seen);
@@ -106,7 +84,7 @@ async fn a_page_is_one_find_first_or_from_a_cursor() {
 
 #[tokio::test]
 async fn a_cascade_finds_dependents_once_per_batch_and_deletes_them() {
-    let (db, seen) = monitored().await;
+    let (db, seen) = monitored("tx").await;
     db.save(&mut account("ann", 1)).await.unwrap();
     let mut entries: Vec<Entry> =
         (0..40).map(|i| Entry { id: None, account: Key::from("ann").into(), amount: i }).collect();

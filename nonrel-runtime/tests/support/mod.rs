@@ -2,9 +2,12 @@
 
 #![allow(dead_code)]
 
+use nonrel_runtime::mongo::mongodb::event::command::CommandEvent;
+use nonrel_runtime::mongo::mongodb::event::EventHandler;
 use nonrel_runtime::mongo::mongodb::options::ClientOptions;
 use nonrel_runtime::{Database, Mongo};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The server's URI; a test that needs a server fails, with how to start one, without it.
@@ -40,4 +43,30 @@ pub async fn fresh_mongo() -> Database<Mongo> {
     let db = Database::new(mongo);
     db.sync_indexes().await.expect("sync_indexes");
     db
+}
+
+/// The names of the commands a client sent, in order.
+pub type Commands = Arc<Mutex<Vec<String>>>;
+
+/// A fresh database (named after `prefix`) whose commands are recorded by name, with every
+/// declared index created and the record cleared after that.
+pub async fn monitored(prefix: &str) -> (Database<Mongo>, Commands) {
+    let seen = Commands::default();
+    let sink = seen.clone();
+    let mut options = options().await;
+    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
+        if let CommandEvent::Started(started) = e {
+            sink.lock().unwrap().push(started.command_name);
+        }
+    }));
+    let mongo = Mongo::connect_with(options, &fresh_name(prefix)).await.expect("connect");
+    let db = Database::new(mongo);
+    db.sync_indexes().await.unwrap();
+    seen.lock().unwrap().clear();
+    (db, seen)
+}
+
+/// The commands recorded since the last call.
+pub fn take(seen: &Commands) -> Vec<String> {
+    std::mem::take(&mut *seen.lock().unwrap())
 }
