@@ -88,25 +88,18 @@ const NO_INDEX: IndexDesc = IndexDesc { path: "", unique: false };
 /// The field descriptions of a model and its groups, as one array (used by generated code).
 #[doc(hidden)]
 pub const fn concat_fields<const N: usize>(parts: &[&[FieldDesc]]) -> [FieldDesc; N] {
-    let mut out = [NO_FIELD; N];
-    let (mut p, mut k) = (0, 0);
-    while p < parts.len() {
-        let mut i = 0;
-        while i < parts[p].len() {
-            out[k] = parts[p][i];
-            k += 1;
-            i += 1;
-        }
-        p += 1;
-    }
-    assert!(k == N, "the parts hold N fields");
-    out
+    concat(parts, NO_FIELD)
 }
 
 /// The index descriptions of a model and its groups, as one array (used by generated code).
 #[doc(hidden)]
 pub const fn concat_indexes<const N: usize>(parts: &[&[IndexDesc]]) -> [IndexDesc; N] {
-    let mut out = [NO_INDEX; N];
+    concat(parts, NO_INDEX)
+}
+
+/// `parts` one after another in an array of exactly `N` (`fill` is only a placeholder).
+const fn concat<T: Copy, const N: usize>(parts: &[&[T]], fill: T) -> [T; N] {
+    let mut out = [fill; N];
     let (mut p, mut k) = (0, 0);
     while p < parts.len() {
         let mut i = 0;
@@ -117,7 +110,7 @@ pub const fn concat_indexes<const N: usize>(parts: &[&[IndexDesc]]) -> [IndexDes
         }
         p += 1;
     }
-    assert!(k == N, "the parts hold N indexes");
+    assert!(k == N, "the parts hold exactly N elements");
     out
 }
 
