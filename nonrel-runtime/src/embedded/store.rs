@@ -396,7 +396,8 @@ pub(super) fn write_one(
             Some(old) => index::entries(idx, old, &pk)?.into_iter().collect(),
             None => BTreeSet::new(),
         };
-        for gone in old.iter().filter(|o| !new.iter().any(|(n, _)| n == *o)) {
+        let new_keys: BTreeSet<&Vec<u8>> = new.iter().map(|(k, _)| k).collect();
+        for gone in old.iter().filter(|o| !new_keys.contains(o)) {
             table.remove(gone.as_slice()).map_err(storage)?;
         }
         for (added, value) in new.iter().filter(|(n, _)| !old.contains(n)) {
