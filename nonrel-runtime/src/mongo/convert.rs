@@ -1,5 +1,6 @@
 //! Plans and documents in MongoDB's terms.
 
+use crate::backend::Row;
 use crate::codec::{self, begin_document, end_document, Elements, Encode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
@@ -197,6 +198,25 @@ pub(crate) fn with_id(mut doc: Vec<u8>, key: &KeyValue) -> Result<Vec<u8>> {
 /// Whether a document has any element.
 pub(crate) fn has_fields(doc: &[u8]) -> bool {
     doc.len() > 5
+}
+
+/// A stored document as a row: its `_id` as the key and the rest as the document, in one
+/// pass over the elements.
+pub(crate) fn row(doc: &[u8]) -> Result<Row> {
+    let mut key = None;
+    let mut out = Vec::with_capacity(doc.len());
+    let start = begin_document(&mut out);
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if el.name == b"_id" {
+            key = Some(crate::key::decode_id(&el)?);
+        } else {
+            out.extend_from_slice(el.raw);
+        }
+    }
+    end_document(&mut out, start)?;
+    let key = key.ok_or_else(|| Error::new(ErrorKind::Decode, "stored document has no _id"))?;
+    Ok(Row { key: Some(key), doc: out, ..Row::default() })
 }
 
 /// A stored document without its `_id` (the backend contract: keys travel beside documents).

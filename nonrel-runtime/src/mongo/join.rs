@@ -312,9 +312,14 @@ fn row(raw: &[u8], related: &[Selection], names: &[String]) -> Result<Row> {
     let mut doc = Vec::with_capacity(raw.len());
     let start = crate::codec::begin_document(&mut doc);
     let mut found: Vec<Vec<Row>> = vec![Vec::new(); related.len()];
+    let mut key = None;
     for el in Elements::new(raw)? {
         let el = el?;
-        if el.name == b"_id" || el.name.starts_with(b"_nr_join_") {
+        if el.name == b"_id" {
+            key = Some(crate::key::decode_id(&el)?);
+            continue;
+        }
+        if el.name.starts_with(b"_nr_join_") {
             continue;
         }
         match names.iter().position(|n| n.as_bytes() == el.name) {
@@ -323,7 +328,8 @@ fn row(raw: &[u8], related: &[Selection], names: &[String]) -> Result<Row> {
         }
     }
     crate::codec::end_document(&mut doc, start)?;
-    let mut row = Row { key: Some(convert::id_of(raw)?), doc, ..Row::default() };
+    let key = key.ok_or_else(|| Error::new(ErrorKind::Decode, "stored document has no _id"))?;
+    let mut row = Row { key: Some(key), doc, ..Row::default() };
     row.related = related.iter().map(|s| s.reference.to_string()).zip(found).collect();
     Ok(row)
 }
@@ -339,7 +345,7 @@ fn related_rows(ty: u8, value: &[u8]) -> Result<Vec<Row>> {
         if el.ty != 0x03 {
             return Err(Error::new(ErrorKind::Decode, "a $lookup result holds a value that is not a document"));
         }
-        rows.push(Row { key: Some(convert::id_of(el.value)?), doc: convert::without_id(el.value)?, ..Row::default() });
+        rows.push(convert::row(el.value)?);
     }
     rows.truncate(1);
     Ok(rows)

@@ -141,8 +141,8 @@ impl Mongo {
         let mut cursor = find.await.map_err(|e| driver(e, "reading records"))?;
         let mut found = std::collections::HashMap::with_capacity(keys.len());
         while cursor.advance().await.map_err(|e| driver(e, "reading records"))? {
-            let raw = cursor.current().as_bytes();
-            found.insert(convert::id_of(raw)?, convert::without_id(raw)?);
+            let row = convert::row(cursor.current().as_bytes())?;
+            found.insert(row.key.expect("a row has a key"), row.doc);
         }
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
@@ -225,7 +225,7 @@ impl Backend for Mongo {
         let mut rows = Vec::new();
         while cursor.advance().await.map_err(|e| driver(e, "reading query results"))? {
             let raw = cursor.current().as_bytes();
-            rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
+            rows.push(convert::row(raw)?);
         }
         Ok(rows)
     }

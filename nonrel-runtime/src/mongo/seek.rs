@@ -123,7 +123,7 @@ pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: P
     let mut rows = Vec::new();
     while cursor.advance().await.map_err(|e| driver(e, "reading a page"))? {
         let raw = cursor.current().as_bytes();
-        rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
+        rows.push(convert::row(raw)?);
     }
     if seek.backward {
         rows.reverse();

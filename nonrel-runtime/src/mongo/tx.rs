@@ -129,7 +129,7 @@ impl TransactionBackend for Mongo {
         let mut rows = Vec::new();
         while cursor.advance(&mut s.session).await.map_err(|e| tx_error(e, m, "reading query results"))? {
             let raw = cursor.current().as_bytes();
-            rows.push(Row { key: Some(convert::id_of(raw)?), doc: convert::without_id(raw)?, ..Row::default() });
+            rows.push(convert::row(raw)?);
         }
         Ok(rows)
     }
