@@ -7,7 +7,6 @@ use crate::key::{KeyValue, ObjectId};
 use crate::model::ModelDesc;
 use crate::query::Plan;
 use crate::transaction::TransactionBackend;
-use bson::RawDocumentBuf;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::ClientSession;
 
@@ -48,11 +47,6 @@ fn reply_conflict(reply: &bson::Document, m: &ModelDesc) -> Option<Error> {
         .then(|| Error::new(ErrorKind::Conflict, "a concurrent transaction wrote the same record").with_model(m.name))
 }
 
-fn raw(command: Vec<u8>) -> Result<RawDocumentBuf> {
-    RawDocumentBuf::from_bytes(command)
-        .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))
-}
-
 impl TransactionBackend for Mongo {
     type Session = MongoSession;
 
@@ -82,14 +76,10 @@ impl TransactionBackend for Mongo {
     ) -> Result<KeyValue> {
         let key = item.key.unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()));
         let items = vec![(key, item.doc)];
-        let command = match mode {
-            WriteMode::Upsert => write::upsert_command(m, &items, false)?,
-            WriteMode::Replace => write::upsert_command(m, &items, true)?,
-            WriteMode::Insert => write::insert_command(m, &items)?,
-        };
+        let command = write::write_command(m, &items, mode)?;
         let reply = self
             .db
-            .run_raw_command(raw(command)?)
+            .run_raw_command(command)
             .session(&mut s.session)
             .await
             .map_err(|e| tx_error(e, m, "writing a record"))?;

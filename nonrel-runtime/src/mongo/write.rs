@@ -38,22 +38,35 @@ pub(super) async fn put(
     mode: WriteMode,
 ) -> Result<Vec<KeyValue>> {
     for range in batches(&items) {
-        let command = match mode {
-            WriteMode::Upsert => upsert_command(model, &items[range.clone()], false)?,
-            WriteMode::Replace => upsert_command(model, &items[range.clone()], true)?,
-            WriteMode::Insert => insert_command(model, &items[range.clone()])?,
-        };
-        let command = RawDocumentBuf::from_bytes(command)
-            .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))?;
+        let command = write_command(model, &items[range.clone()], mode)?;
         let reply = mongo.db.run_raw_command(command).await.map_err(|e| driver(e, "writing records"))?;
         check_reply(&reply, model, &items, range.start)?;
     }
     Ok(items.into_iter().map(|(k, _)| k).collect())
 }
 
+/// The command writing `items` as `mode` says, ready for the driver.
+pub(super) fn write_command(
+    model: &ModelDesc,
+    items: &[(KeyValue, Vec<u8>)],
+    mode: WriteMode,
+) -> Result<RawDocumentBuf> {
+    raw(match mode {
+        WriteMode::Upsert => upsert_command(model, items, false)?,
+        WriteMode::Replace => upsert_command(model, items, true)?,
+        WriteMode::Insert => insert_command(model, items)?,
+    })
+}
+
+/// Command bytes as the driver's raw document.
+pub(super) fn raw(command: Vec<u8>) -> Result<RawDocumentBuf> {
+    RawDocumentBuf::from_bytes(command)
+        .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))
+}
+
 /// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
 /// document when the model keeps unknown fields itself, else `$set`s its fields.
-pub(super) fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
+fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
     let start = begin_document(&mut out);
     model.collection.encode(b"update\0", &mut out)?;
@@ -85,7 +98,7 @@ pub(super) fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], r
 }
 
 /// `{insert: coll, documents: [...], ordered: true}`.
-pub(super) fn insert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
+fn insert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 32).sum::<usize>() + 64);
     let start = begin_document(&mut out);
     model.collection.encode(b"insert\0", &mut out)?;
@@ -163,9 +176,7 @@ pub(super) async fn update(
     end_document(&mut out, list)?;
     true.encode(b"ordered\0", &mut out)?;
     end_document(&mut out, start)?;
-    let command = RawDocumentBuf::from_bytes(out)
-        .map_err(|e| Error::new(ErrorKind::Encode, format!("command rejected by the driver: {e}")))?;
-    let reply = mongo.db.run_raw_command(command).await.map_err(|e| driver(e, "updating records"))?;
+    let reply = mongo.db.run_raw_command(raw(out)?).await.map_err(|e| driver(e, "updating records"))?;
     check_reply(&reply, model, &[], 0).map_err(Error::without_item)?;
     let count = |name| reply.get(name).and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
     Ok((count("n") as u64, count("nModified") as u64))
