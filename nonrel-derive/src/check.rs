@@ -162,6 +162,11 @@ pub fn check_group_fields(fields: &[FieldInput]) -> Result<()> {
                 errors.push(Error::custom(msg).with_span(&flag.span()));
             }
         }
+        if let Some(span) = f.index.first_lookup_span() {
+            let msg = "emulated lookups are declared on a model's own field, not in a field group: \
+                       keep `index` here and declare the lookups on a model field";
+            errors.push(Error::custom(msg).with_span(&span));
+        }
     }
     errors.finish()
 }

@@ -42,6 +42,11 @@ impl IndexAttr {
         !self.lookups.is_empty() || !self.patterns.is_empty()
     }
 
+    /// Where the first emulated lookup is declared.
+    pub fn first_lookup_span(&self) -> Option<Span> {
+        self.lookups.first().map(|(_, s)| *s).or_else(|| self.patterns.first().map(LitStr::span))
+    }
+
     fn add(&mut self, item: &NestedMeta) -> Result<()> {
         match item {
             NestedMeta::Meta(Meta::Path(p)) => {

@@ -210,3 +210,14 @@ pub fn marker_types(ident: &syn::Ident, vis: &syn::Visibility, fields: &[FieldIn
         }
     }
 }
+
+/// The index descriptions `#[field(index)]` (or `index(exact, ..)`) and `#[field(unique)]`
+/// declare on stored fields; emulated lookups' indexes are described separately.
+pub fn field_index_descs(fields: &[FieldInput]) -> TokenStream {
+    let nr = nr();
+    let descs = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique.is_present())).map(|f| {
+        let (path, unique) = (f.stored_name(), f.unique.is_present());
+        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
+    });
+    quote!(#(#descs)*)
+}

@@ -65,17 +65,14 @@ fn expand(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
     let decode = fields::decode_loop(all, quote!(#nr::group_elements(__raw)), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);
-    let indexes = all.iter().filter(|f| f.is_stored() && (f.index.is_present() || f.unique.is_present())).map(|f| {
-        let (path, unique) = (f.stored_name(), f.unique.is_present());
-        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
-    });
+    let indexes = fields::field_index_descs(all);
     let descriptors = descriptor_trait(input, all);
     quote! {
         const _: () = {
             #[automatically_derived]
             impl #nr::FieldGroup for #ident {
                 const FIELDS: &'static [#nr::FieldDesc] = #field_descs;
-                const INDEXES: &'static [#nr::IndexDesc] = &[#(#indexes)*];
+                const INDEXES: &'static [#nr::IndexDesc] = &[#indexes];
 
                 fn encode_fields(&self, __out: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
                     #encode

@@ -156,14 +156,11 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 
 fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
-    let on_fields = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique.is_present())).map(|f| {
-        let (path, unique) = (f.stored_name(), f.unique.is_present());
-        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
-    });
+    let on_fields = fields::field_index_descs(fields);
     let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
     let lookups = super::lookups::index_descs(fields);
     let copies = super::related::copy_indexes(&input.denormalize, fields);
-    quote!(&[#(#on_fields)* #(#on_paths)* #lookups #copies])
+    quote!(&[#on_fields #(#on_paths)* #lookups #copies])
 }
 
 /// One registered cascade per `on_delete = cascade` reference (F16); the referenced model comes
