@@ -5,7 +5,6 @@ use crate::backend::{Backend, PutItem, WriteMode};
 use crate::database::Database;
 use crate::error::Result;
 use crate::model::Model;
-use crate::query::Plan;
 
 /// Records rewritten per write.
 const BATCH: usize = 1000;
@@ -40,7 +39,9 @@ impl<B: Backend> Database<B> {
     /// # Ok(()) }
     /// ```
     pub async fn rebuild_indexes_of<M: Model>(&self) -> Result<u64> {
-        let rows = self.backend().query(M::DESC, Plan::default()).await?;
+        // Every record of `M` and no other: a subclass (F11) reads only its own class.
+        let plan = crate::query::Query::<M>::new().plan()?.clone();
+        let rows = self.backend().query(M::DESC, plan).await?;
         let mut items = Vec::with_capacity(BATCH.min(rows.len()));
         for row in rows {
             items.push(recomputed::<M>(row.key, &row.doc)?);

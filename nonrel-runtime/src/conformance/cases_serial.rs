@@ -146,6 +146,23 @@ pub async fn subclass_queries_see_only_their_records<B: Backend>(db: &Database<B
     let fido = all.into_iter().next().unwrap().downcast::<Dog>().unwrap();
     assert_eq!((fido.common.name.as_str(), fido.breed.as_str(), fido.common.legs), ("Fido", "pug", 3));
     assert!(db.integrity_check().await.unwrap().is_ok());
+
+    // Rebuilding one subclass rewrites its own records only, never another class's.
+    db.rebuild_indexes_of::<Cat>().await.expect("rebuild the cats");
+    db.rebuild_indexes_of::<Dog>().await.expect("rebuild the dogs");
+    assert_eq!(db.query::<Cat>().all().await.unwrap(), vec![tom.clone()]);
+    assert_eq!(db.query::<Dog>().count().await.unwrap(), 2);
+    let classes: Vec<String> = db
+        .query::<Animal>()
+        .order_by(Animal::name().asc())
+        .polymorphic()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.class().to_string())
+        .collect();
+    assert_eq!(classes, ["Dog", "Dog", "Animal", "Cat"]);
+    assert!(db.integrity_check().await.unwrap().is_ok());
 }
 
 /// A subclass record loaded and saved through the base keeps its class and its own fields
