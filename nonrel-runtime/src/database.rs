@@ -111,7 +111,7 @@ impl<B: Backend> Database<B> {
         self
     }
 
-    fn max_in(&self) -> usize {
+    pub(crate) fn max_in(&self) -> usize {
         self.max_in.unwrap_or_else(|| self.backend.max_in_values())
     }
 

@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
 use crate::model::{Model, ModelDesc};
 use crate::query::eval::{compare_keys, sort_key};
-use crate::query::{Plan, Projection, Query};
+use crate::query::{Filter, Plan, Projection, Query};
 use crate::value::Value;
 use std::cmp::Ordering;
 use std::future::{Future, IntoFuture};
@@ -228,7 +228,21 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         plan.limit = Some(size.saturating_add(1));
         let backend = self.db.backend();
         let at = |e: Error| e.with_model(m.name);
-        let fp = fingerprint(m, &plan);
+        let joins = self.query.joins();
+        let fp = if joins.is_empty() {
+            fingerprint(m, &plan)
+        } else {
+            // Conditions across a `Ref` (F15) bind the cursor too, then become the related
+            // keys' `in` lookup the backend runs, as for any query.
+            let mut bound = plan.clone();
+            bound.filters.extend(joins.iter().map(|j| Filter {
+                path: format!("{}.{}", j.reference, j.filter.path).into(),
+                op: j.filter.op.clone(),
+            }));
+            let fp = fingerprint(m, &bound);
+            plan = crate::related::resolve(backend, plan, joins, self.db.max_in()).await.map_err(at)?;
+            fp
+        };
         let (mut rows, cursor, backward) = match &self.from {
             From::Start => (backend.query(m, plan.clone()).await.map_err(at)?, None, false),
             From::After(c) | From::Before(c) => {

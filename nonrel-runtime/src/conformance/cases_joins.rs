@@ -236,6 +236,16 @@ pub async fn two_step_joins<B: JoinBackend>(db: &Database<B>) {
     let split = db.clone().with_max_in_values(1);
     let found = split.query::<Memo>().filter(Memo::author().join(Author::age()).gte(0)).all().await.unwrap();
     assert_eq!(found.len(), 2, "the keys found are split into `in` lookups the backend takes");
+    let page = db.query::<Memo>().filter(username().is_in(["ann", "cy"])).order_by(Memo::text().asc()).page(1);
+    let first = page.await.expect("a page with a join");
+    assert_eq!(first.items.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["n-ann"]);
+    let next = first.next.expect("a second page");
+    let q = || db.query::<Memo>().filter(username().is_in(["ann", "cy"])).order_by(Memo::text().asc()).page(1);
+    let second = q().after(next.clone()).await.expect("the second page");
+    assert_eq!(second.items.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["n-cy"]);
+    assert!(second.next.is_none(), "only two notes match");
+    let other = db.query::<Memo>().filter(username().eq("ann")).order_by(Memo::text().asc()).page(1).after(next);
+    assert_eq!(other.await.unwrap_err().kind(), crate::ErrorKind::InvalidCursor, "another join condition");
 }
 
 /// `select_related`: the related records of the whole result, with deferred fields.
