@@ -20,6 +20,9 @@ pub struct IndexAttr {
     span: Option<Span>,
     /// A plain index on the value (`index`, or `exact` in the list).
     pub plain: bool,
+    /// The plain (or unique) index holds a copy of each record (`covering` in the list;
+    /// implies the plain index).
+    pub covering: bool,
     /// The emulated lookups, by name, with where they are written.
     pub lookups: Vec<(String, Span)>,
     /// The declared `regex` patterns.
@@ -51,8 +54,22 @@ impl IndexAttr {
         match item {
             NestedMeta::Meta(Meta::Path(p)) => {
                 let name = p.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                if name == "covering" {
+                    if self.covering {
+                        return Err(Error::custom("`covering` is declared twice").with_span(p));
+                    }
+                    if self.plain {
+                        return Err(Error::custom("`covering` declares the plain index; drop `exact`").with_span(p));
+                    }
+                    self.covering = true;
+                    self.plain = true;
+                    return Ok(());
+                }
                 if !LOOKUPS.contains(&name.as_str()) {
                     return Err(unknown(&name).with_span(p));
+                }
+                if name == "exact" && self.covering {
+                    return Err(Error::custom("`covering` already declares the plain index; drop `exact`").with_span(p));
                 }
                 if name == "exact" && !self.plain {
                     self.plain = true;
@@ -90,7 +107,7 @@ impl IndexAttr {
 
 fn unknown(name: &str) -> Error {
     Error::custom(format!(
-        "unknown lookup `{name}` in `index(...)`; expected {}, or `regex = \"pattern\"`",
+        "unknown lookup `{name}` in `index(...)`; expected {}, `covering`, or `regex = \"pattern\"`",
         LOOKUPS.map(|l| format!("`{l}`")).join(", ")
     ))
 }

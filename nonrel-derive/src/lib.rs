@@ -16,7 +16,9 @@ use proc_macro::TokenStream;
 /// snake case with an `s`), `index = "path.into.embedded"` (repeatable) for an index on a path
 /// inside embedded models. Field attribute `#[field(...)]`: `key`, `rename = "name"`,
 /// `index` or `index(exact, iexact, istartswith, endswith, icontains, year, month, day,
-/// week_day, regex = "pattern")` (emulated lookups), `unique`, `skip`, `default` or `default = "path::to::fn"`, `extra`.
+/// week_day, regex = "pattern")` (emulated lookups; `covering` in the list makes the plain or
+/// unique index hold a copy of each record, so the embedded backend answers from the index
+/// alone), `unique`, `skip`, `default` or `default = "path::to::fn"`, `extra`.
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     expand::model::derive(input.into()).into()

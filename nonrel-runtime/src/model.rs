@@ -116,6 +116,10 @@ pub struct IndexDesc {
     pub path: &'static str,
     /// Whether two records may not share a value.
     pub unique: bool,
+    /// Whether each entry holds a copy of its record (`#[field(index(covering))]`), so a
+    /// query the index serves reads the index alone. The embedded backend honours it;
+    /// MongoDB keeps its own indexes and ignores it.
+    pub covering: bool,
 }
 
 /// An entry of the model registry: every `#[derive(Model)]` submits one.

@@ -145,3 +145,123 @@ fn operations_work_without_an_async_runtime_handle_too() {
         assert_eq!(db.get(&key).await.unwrap().unwrap().title, "sync");
     });
 }
+
+/// Notes whose title index holds the records (`index(covering)`).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "covered_notes")]
+struct CoveredNote {
+    #[field(key)]
+    id: Option<Key<CoveredNote>>,
+    #[field(index(covering))]
+    title: String,
+    words: u32,
+}
+
+/// Outlines, as a program version with a plain index on `words` stores them.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "outlines")]
+struct Outline {
+    #[field(key)]
+    id: Option<Key<Outline>>,
+    #[field(index)]
+    words: u32,
+}
+
+/// The same collection seen by a later version that makes the index covering.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "outlines")]
+struct OutlineV2 {
+    #[field(key)]
+    id: Option<Key<OutlineV2>>,
+    #[field(index(covering))]
+    words: u32,
+}
+
+type RawTable = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
+const COVERING_TITLE: RawTable = redb::TableDefinition::new("covering:covered_notes:title");
+
+/// Rewrites every entry of the covering title index with `edit` (the file must be closed).
+fn edit_covering_entries(path: &std::path::Path, edit: impl Fn(&mut Vec<u8>)) {
+    let raw = redb::Database::open(path).unwrap();
+    let tx = raw.begin_write().unwrap();
+    {
+        let mut table = tx.open_table(COVERING_TITLE).unwrap();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = redb::ReadableTable::iter(&table)
+            .unwrap()
+            .map(|e| e.map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).unwrap())
+            .collect();
+        for (k, mut v) in entries {
+            edit(&mut v);
+            table.insert(k.as_slice(), v.as_slice()).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+#[tokio::test]
+async fn a_covering_index_answers_from_its_entries_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("covering.db");
+    {
+        let db = Database::open(&path).unwrap();
+        let mut notes: Vec<CoveredNote> =
+            ["alpha", "beta", "alpha"].iter().map(|t| CoveredNote { id: None, title: (*t).into(), words: 3 }).collect();
+        db.save_many(&mut notes).await.unwrap();
+        let by_title = Query::<CoveredNote>::new().filter(CoveredNote::title().eq("alpha"));
+        let explain = db.backend().explain(&by_title).unwrap();
+        assert_eq!((explain.index, explain.covering), (Some("title"), true));
+        assert!(db.integrity_check().await.unwrap().is_ok());
+    }
+
+    // The query reads the copies the entries hold, not the records table: an entry edited
+    // behind nonrel's back shows through, and integrity_check names it.
+    edit_covering_entries(&path, |v| {
+        let at = v.windows(5).position(|w| w == b"alpha").map(|i| i + 4);
+        if let Some(i) = at {
+            v[i] = b'X';
+        }
+    });
+    {
+        let db = Database::open_existing(&path).unwrap();
+        let read = db.query::<CoveredNote>().filter(CoveredNote::title().eq("alpha")).all().await.unwrap();
+        assert_eq!(read.iter().map(|n| n.title.as_str()).collect::<Vec<_>>(), ["alphX", "alphX"]);
+        let report = db.integrity_check().await.unwrap();
+        let stale = report.problems.iter().filter(|p| p.message.contains("stale copy")).count();
+        assert_eq!(stale, 2, "{report:?}");
+        db.rebuild_indexes().await.unwrap();
+        assert!(db.integrity_check().await.unwrap().is_ok());
+        let read = db.query::<CoveredNote>().filter(CoveredNote::title().eq("alpha")).all().await.unwrap();
+        assert!(read.iter().all(|n| n.title == "alpha") && read.len() == 2);
+    }
+
+    // An entry that holds no document is a clear error, not a panic or a wrong record.
+    edit_covering_entries(&path, |v| v.truncate(3));
+    let db = Database::open_existing(&path).unwrap();
+    let err = db.query::<CoveredNote>().filter(CoveredNote::title().eq("beta")).all().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("covering index on `title`"), "{err}");
+    assert!(!db.integrity_check().await.unwrap().is_ok());
+    db.rebuild_indexes().await.unwrap();
+    assert_eq!(db.query::<CoveredNote>().filter(CoveredNote::title().eq("beta")).count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn an_index_made_covering_later_is_filled_in_its_own_table_and_read_from_it() {
+    let db = Database::in_memory().unwrap();
+    for i in 0..6 {
+        db.save(&mut Outline { id: None, words: i % 3 }).await.unwrap();
+    }
+    let by_words = Query::<OutlineV2>::new().filter(OutlineV2::words().eq(1u32));
+    assert_eq!(db.backend().explain(&by_words).unwrap().index, None, "the covering table is not filled yet");
+    assert_eq!(db.query::<OutlineV2>().with(by_words.clone()).count().await.unwrap(), 2);
+    db.save(&mut OutlineV2 { id: None, words: 1 }).await.unwrap();
+    let explain = db.backend().explain(&by_words).unwrap();
+    assert_eq!((explain.index, explain.covering), (Some("words"), true));
+    let found = db.query::<OutlineV2>().with(by_words).all().await.unwrap();
+    assert_eq!(found.len(), 3, "old records are read from the new covering entries");
+    let report = db.integrity_check().await.unwrap();
+    // Both declarations are registered in this program: the covering table is whole, while
+    // the plain one (the first version's) lacks the record saved through the second.
+    assert!(report.problems.iter().all(|p| p.index == "words" && p.message == "index entry missing"), "{report:?}");
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+}

@@ -216,8 +216,8 @@ pub fn marker_types(ident: &syn::Ident, vis: &syn::Visibility, fields: &[FieldIn
 pub fn field_index_descs(fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
     let descs = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique.is_present())).map(|f| {
-        let (path, unique) = (f.stored_name(), f.unique.is_present());
-        quote!(#nr::IndexDesc { path: #path, unique: #unique },)
+        let (path, unique, covering) = (f.stored_name(), f.unique.is_present(), f.index.covering);
+        quote!(#nr::IndexDesc { path: #path, unique: #unique, covering: #covering },)
     });
     quote!(#(#descs)*)
 }

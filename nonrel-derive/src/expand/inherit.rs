@@ -24,7 +24,7 @@ pub fn desc_parts(
     let (class_fields, class_indexes) = match input.extends {
         Some(_) => (
             quote!(&[#nr::FieldDesc { name: "_class", rust_name: "_class", ty: "class list" }]),
-            quote!(&[#nr::IndexDesc { path: "_class", unique: false }]),
+            quote!(&[#nr::IndexDesc { path: "_class", unique: false, covering: false }]),
         ),
         None => (quote!(&[]), quote!(&[])),
     };

@@ -56,7 +56,7 @@ pub fn index_descs(fields: &[FieldInput]) -> TokenStream {
     for f in with_lookups(fields) {
         for s in suffixes(f) {
             let path = index_field(f, s);
-            descs.push(quote!(#nr::IndexDesc { path: #path, unique: false },));
+            descs.push(quote!(#nr::IndexDesc { path: #path, unique: false, covering: false },));
         }
     }
     quote!(#(#descs)*)

@@ -157,7 +157,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
 fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
     let on_fields = fields::field_index_descs(fields);
-    let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false },));
+    let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false, covering: false },));
     let lookups = super::lookups::index_descs(fields);
     let copies = super::related::copy_indexes(&input.denormalize, fields);
     quote!(&[#on_fields #(#on_paths)* #lookups #copies])

@@ -114,7 +114,7 @@ pub fn copy_indexes(copies: &[CopyList], fields: &[FieldInput]) -> TokenStream {
     let nr = nr();
     let descs = copies.iter().flat_map(|l| &l.0).map(|c| {
         let path = copy_name(c, fields);
-        quote!(#nr::IndexDesc { path: #path, unique: false },)
+        quote!(#nr::IndexDesc { path: #path, unique: false, covering: false },)
     });
     quote!(#(#descs)*)
 }

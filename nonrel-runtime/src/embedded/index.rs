@@ -1,10 +1,11 @@
 //! Index entries of a record, and the index scan a plan can use.
 
 use super::keys::{self, encoded, escaped_prefix, successor};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{IndexDesc, ModelDesc};
 use crate::query::{eval::values_at, Filter, Op, Plan};
 use crate::value::Value;
+use std::borrow::Cow;
 use std::ops::Bound;
 
 /// The entry keys of one index for one record: the encoded values (each list element
@@ -42,6 +43,34 @@ pub(crate) fn entries_with_values(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> R
     Ok(out)
 }
 
+/// The value an index entry holds: the record key, and on a covering index the record's
+/// document before it (a BSON document states its own length, so no separator is needed).
+pub(crate) fn entry_value<'a>(index: &IndexDesc, doc: &[u8], pk: &'a [u8]) -> Cow<'a, [u8]> {
+    if !index.covering {
+        return Cow::Borrowed(pk);
+    }
+    let mut value = Vec::with_capacity(doc.len() + pk.len());
+    value.extend_from_slice(doc);
+    value.extend_from_slice(pk);
+    Cow::Owned(value)
+}
+
+/// An index entry's value read back: the record key, and the record on a covering index.
+pub(crate) fn read_value<'a>(index: &IndexDesc, value: &'a [u8]) -> Result<(&'a [u8], Option<&'a [u8]>)> {
+    if !index.covering {
+        return Ok((value, None));
+    }
+    let corrupt = || {
+        let msg = format!("an entry of the covering index on `{}` does not hold a document", index.path);
+        Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
+    };
+    let len = value.get(..4).ok_or_else(corrupt)?;
+    let len = i32::from_le_bytes([len[0], len[1], len[2], len[3]]);
+    let len = usize::try_from(len).ok().filter(|&n| n >= 5 && n <= value.len()).ok_or_else(corrupt)?;
+    let (doc, pk) = value.split_at(len);
+    Ok((pk, Some(doc)))
+}
+
 /// A byte range of an index.
 pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -61,7 +90,7 @@ pub(crate) enum Source {
     },
 }
 
-fn prefix_range(prefix: Vec<u8>) -> KeyRange {
+pub(crate) fn prefix_range(prefix: Vec<u8>) -> KeyRange {
     let end = successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
     (Bound::Included(prefix), end)
 }
@@ -71,7 +100,7 @@ fn class_range(v: &Value) -> KeyRange {
     (Bound::Included(vec![tag]), Bound::Excluded(vec![tag + 1]))
 }
 
-fn at_least(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
+pub(crate) fn at_least(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
     let e = encoded(v);
     if inclusive {
         Bound::Included(e)
@@ -80,7 +109,7 @@ fn at_least(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
     }
 }
 
-fn at_most(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
+pub(crate) fn at_most(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
     let e = encoded(v);
     if inclusive {
         successor(&e).map_or(Bound::Unbounded, Bound::Excluded)
@@ -117,6 +146,11 @@ fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
         }
         _ => return None,
     })
+}
+
+/// The filters an index scan leaves to check on each record: all but the one it serves.
+pub(crate) fn residual(plan: &Plan, served: Option<usize>) -> Vec<&Filter> {
+    plan.filters.iter().enumerate().filter(|(i, _)| Some(*i) != served).map(|(_, f)| f).collect()
 }
 
 fn selectivity(op: &Op) -> u8 {

@@ -2,7 +2,7 @@
 //! read first, a declared index that is not filled yet reported instead of scanned, and
 //! `explain` for queries with emulated lookups.
 
-use super::keys::{encoded, successor};
+use super::keys::encoded;
 use super::store::{index_table, open_read, storage, Bytes};
 use super::{Embedded, Explain};
 use crate::database::QueryBuilder;
@@ -10,7 +10,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Model, ModelDesc};
 use crate::query::{Op, Plan};
 use std::collections::HashSet;
-use std::ops::Bound;
 
 impl<M: Model> QueryBuilder<'_, Embedded, M> {
     /// How the embedded backend would run this query (emulated lookups rewritten onto their
@@ -41,10 +40,9 @@ fn count_entries(
     v: &crate::Value,
     cap: usize,
 ) -> Result<usize> {
-    let lo = encoded(v);
-    let hi = successor(&lo).map_or(Bound::Unbounded, Bound::Excluded);
+    let (lo, hi) = super::index::prefix_range(encoded(v));
     let range =
-        table.range::<&[u8]>((Bound::Included(lo.as_slice()), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
+        table.range::<&[u8]>((lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
     Ok(range.take(cap).count())
 }
 

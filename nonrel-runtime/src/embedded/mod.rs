@@ -92,6 +92,9 @@ pub struct Explain {
     pub ranges: usize,
     /// Whether the index order gives the query's order, so a limit stops the read early.
     pub ordered: bool,
+    /// Whether the index holds the records themselves (`#[field(index(covering))]`), so the
+    /// records table is not read.
+    pub covering: bool,
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {

@@ -3,8 +3,7 @@
 //! however deep it is.
 
 use super::index::{self, Source};
-use super::keys::{encoded, successor};
-use super::store::{index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store};
+use super::store::{doc_of, index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store};
 use crate::backend::Row;
 use crate::error::Result;
 use crate::key::KeyValue;
@@ -43,21 +42,20 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let range =
         table.range::<&[u8]>((lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
     let entries: Box<dyn Iterator<Item = _>> = if upwards { Box::new(range) } else { Box::new(range.rev()) };
-    let residual: Vec<_> =
-        plan.filters.iter().enumerate().filter(|(i, _)| Some(*i) != served).map(|(_, f)| f.clone()).collect();
+    let residual = index::residual(plan, served);
     let limit = plan.limit.unwrap_or(usize::MAX);
     let mut rows: Vec<(Vec<Value>, Row)> = Vec::new();
     let mut seen = HashSet::new();
     for entry in entries {
-        let (_, pk) = entry.map_err(storage)?;
-        let pk = pk.value();
+        let (_, value) = entry.map_err(storage)?;
+        let (pk, inline) = index::read_value(index, value.value())?;
         if !seen.insert(pk.to_vec()) {
             continue;
         }
-        let Some(doc) = records.get(pk).map_err(storage)? else { continue };
-        let doc = doc.value();
+        let Some(doc) = doc_of(inline, pk, &records)? else { continue };
+        let doc = doc.bytes();
         let key = KeyValue::from_storage(pk)?;
-        if !matches_all(&residual, doc).map_err(|e| e.with_key(&key))? {
+        if !matches_all(residual.iter().copied(), doc).map_err(|e| e.with_key(&key))? {
             continue;
         }
         let values = sort_key(doc, &plan.order)?;
@@ -81,12 +79,10 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
 
 /// The index range cut to start at the cursor's value (`None`: nothing is left).
 fn narrowed((lo, hi): Range, value: &Value, upwards: bool) -> Option<Range> {
-    let at = encoded(value);
     let (lo, hi) = if upwards {
-        (tighter(lo, Included(at), true), hi)
+        (tighter(lo, index::at_least(value, true), true), hi)
     } else {
-        let past = successor(&at).map_or(Unbounded, Excluded);
-        (lo, tighter(hi, past, false))
+        (lo, tighter(hi, index::at_most(value, true), false))
     };
     let empty = match (&lo, &hi) {
         (Included(a), Included(b)) => a > b,

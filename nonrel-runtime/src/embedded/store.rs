@@ -24,7 +24,14 @@ pub(super) fn records_table(m: &ModelDesc) -> String {
 }
 
 pub(super) fn index_table(m: &ModelDesc, i: &IndexDesc) -> String {
-    let kind = if i.unique { "unique" } else { "index" };
+    // A covering index's entries hold documents: its own table, so a declaration that
+    // changes is filled afresh rather than read in the other layout.
+    let kind = match (i.unique, i.covering) {
+        (false, false) => "index",
+        (true, false) => "unique",
+        (false, true) => "covering",
+        (true, true) => "unique-covering",
+    };
     format!("{kind}:{}:{}", m.collection, i.path)
 }
 
@@ -113,16 +120,7 @@ impl Store {
             let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
             for key in keys {
-                let pk = key.to_storage();
-                let old = records.remove(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
-                if let Some(old) = old {
-                    removed += 1;
-                    for (desc, table) in &mut indexes {
-                        for entry in index::entries(desc, &old, &pk)? {
-                            table.remove(entry.as_slice()).map_err(storage)?;
-                        }
-                    }
-                }
+                removed += u64::from(remove_one(&mut records, &mut indexes, &key.to_storage())?);
             }
         }
         tx.commit().map_err(storage)?;
@@ -153,15 +151,8 @@ impl Store {
             }
             Source::Index { index, ranges, ordered, reverse, served } => {
                 run.ordered = ordered;
-                let residual: Vec<_> = plan
-                    .filters
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| Some(*i) != served)
-                    .map(|(_, f)| f.clone())
-                    .collect();
-                let exact = residual.is_empty();
-                run.filters = residual;
+                run.filters = index::residual(plan, served);
+                let exact = run.filters.is_empty();
                 let iname = index_table(m, index);
                 let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok((Vec::new(), 0)) };
                 let mut seen = HashSet::new();
@@ -171,16 +162,16 @@ impl Store {
                     let entries: Box<dyn Iterator<Item = _>> =
                         if reverse { Box::new(range.rev()) } else { Box::new(range) };
                     for entry in entries {
-                        let (_, pk) = entry.map_err(storage)?;
-                        let pk = pk.value();
+                        let (_, value) = entry.map_err(storage)?;
+                        let (pk, inline) = index::read_value(index, value.value())?;
                         if !seen.insert(pk.to_vec()) {
                             continue;
                         }
                         let done = if exact && count_upto.is_some() {
                             run.count_only()
                         } else {
-                            let Some(doc) = records.get(pk).map_err(storage)? else { continue };
-                            run.offer(pk, doc.value())?
+                            let Some(doc) = doc_of(inline, pk, &records)? else { continue };
+                            run.offer(pk, doc.bytes())?
                         };
                         if done {
                             break 'ranges;
@@ -244,9 +235,9 @@ impl Store {
         };
         let built = usable_indexes(&tx, m, empty)?;
         Ok(match index::choose(m, plan, |i| built.contains(i.path)) {
-            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false },
+            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false },
             Source::Index { index, ranges, ordered, .. } => {
-                super::Explain { index: Some(index.path), ranges: ranges.len(), ordered }
+                super::Explain { index: Some(index.path), ranges: ranges.len(), ordered, covering: index.covering }
             }
         })
     }
@@ -305,7 +296,7 @@ fn candidates(
             for (lo, hi) in &ranges {
                 let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
                 for entry in table.range::<&[u8]>(bounds).map_err(storage)? {
-                    let pk = entry.map_err(storage)?.1.value().to_vec();
+                    let pk = index::read_value(index, entry.map_err(storage)?.1.value())?.0.to_vec();
                     if seen.insert(pk.clone()) {
                         out.push(pk);
                     }
@@ -350,8 +341,9 @@ fn fill_index(
     let mut n = 0;
     for item in records.iter().map_err(storage)? {
         let (k, v) = item.map_err(storage)?;
+        let stored = index::entry_value(idx, v.value(), k.value());
         for (entry, value) in index::entries_with_values(idx, v.value(), k.value())? {
-            insert_entry(m, idx, table, &entry, &value, k.value())?;
+            insert_entry(m, idx, table, &entry, &value, &stored)?;
             n += 1;
         }
     }
@@ -400,8 +392,10 @@ pub(super) fn write_one(
         for gone in old.iter().filter(|o| !new_keys.contains(o)) {
             table.remove(gone.as_slice()).map_err(storage)?;
         }
-        for (added, value) in new.iter().filter(|(n, _)| !old.contains(n)) {
-            insert_entry(m, idx, table, added, value, &pk)?;
+        // A covering entry holds the document, so every entry is written again.
+        let stored = index::entry_value(idx, &doc, &pk);
+        for (added, value) in new.iter().filter(|(n, _)| idx.covering || !old.contains(n)) {
+            insert_entry(m, idx, table, added, value, &stored)?;
         }
     }
     records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?;
@@ -414,19 +408,65 @@ fn insert_entry(
     table: &mut Table<'_, &'static [u8], &'static [u8]>,
     entry: &[u8],
     value: &crate::value::Value,
-    pk: &[u8],
+    stored: &[u8],
 ) -> Result<()> {
     if idx.unique {
         if let Some(other) = table.get(entry).map_err(storage)? {
-            if other.value() != pk {
-                let owner = KeyValue::from_storage(other.value()).map(|k| k.to_string()).unwrap_or_default();
+            let (owner, _) = index::read_value(idx, other.value())?;
+            if owner != index::read_value(idx, stored)?.0 {
+                let owner = KeyValue::from_storage(owner).map(|k| k.to_string()).unwrap_or_default();
                 let msg = format!("value {value} of unique field `{}` already belongs to record {owner}", idx.path);
                 return Err(Error::new(ErrorKind::UniqueViolation, msg).with_model(m.name).with_field(idx.path));
             }
         }
     }
-    table.insert(entry, pk).map_err(storage)?;
+    table.insert(entry, stored).map_err(storage)?;
     Ok(())
+}
+
+/// Removes a record and its index entries; whether it existed.
+pub(super) fn remove_one(
+    records: &mut Table<'_, &'static [u8], &'static [u8]>,
+    indexes: &mut Indexes<'_>,
+    pk: &[u8],
+) -> Result<bool> {
+    let Some(old) = records.remove(pk).map_err(storage)?.map(|g| g.value().to_vec()) else { return Ok(false) };
+    for (desc, table) in indexes.iter_mut() {
+        for entry in index::entries(desc, &old, pk)? {
+            table.remove(entry.as_slice()).map_err(storage)?;
+        }
+    }
+    Ok(true)
+}
+
+/// A record's document read through an index entry.
+pub(super) enum Doc<'a> {
+    /// Held by the entry itself (a covering index).
+    Entry(&'a [u8]),
+    /// Read from the records table.
+    Record(redb::AccessGuard<'a, &'static [u8]>),
+}
+
+impl Doc<'_> {
+    pub(super) fn bytes(&self) -> &[u8] {
+        match self {
+            Doc::Entry(doc) => doc,
+            Doc::Record(guard) => guard.value(),
+        }
+    }
+}
+
+/// The document of record `pk`: the copy a covering entry holds (`inline`), else a read of
+/// the records table (`None`: the record is gone).
+pub(super) fn doc_of<'a>(
+    inline: Option<&'a [u8]>,
+    pk: &[u8],
+    records: &'a impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Option<Doc<'a>>> {
+    Ok(match inline {
+        Some(doc) => Some(Doc::Entry(doc)),
+        None => records.get(pk).map_err(storage)?.map(Doc::Record),
+    })
 }
 
 /// Copies the stored document's fields the model does not know into the new document (F22).
@@ -509,17 +549,20 @@ fn check_index(
     }
     for item in records.iter().map_err(storage)? {
         let (k, v) = item.map_err(storage)?;
+        let expected = index::entry_value(idx, v.value(), k.value());
         for entry in index::entries(idx, v.value(), k.value())? {
+            let key = || KeyValue::from_storage(k.value()).ok();
             match actual.remove(&entry) {
-                Some(pk) if pk == k.value() => {}
-                _ => {
-                    report.problems.push(problem(KeyValue::from_storage(k.value()).ok(), "index entry missing".into()))
+                Some(held) if held == *expected => {}
+                Some(held) if idx.covering && index::read_value(idx, &held).is_ok_and(|(pk, _)| pk == k.value()) => {
+                    report.problems.push(problem(key(), "covering index entry holds a stale copy of its record".into()))
                 }
+                _ => report.problems.push(problem(key(), "index entry missing".into())),
             }
         }
     }
-    for (_, pk) in actual {
-        let key = KeyValue::from_storage(&pk).ok();
+    for (_, held) in actual {
+        let key = index::read_value(idx, &held).ok().and_then(|(pk, _)| KeyValue::from_storage(pk).ok());
         report.problems.push(problem(key, "index entry does not match its record".into()));
     }
     Ok(())
@@ -529,7 +572,7 @@ fn check_index(
 struct Run<'p> {
     plan: &'p Plan,
     /// The filters still to check on each record.
-    filters: Vec<crate::query::Filter>,
+    filters: Vec<&'p crate::query::Filter>,
     count_upto: Option<u64>,
     ordered: bool,
     rows: Vec<(Vec<crate::value::Value>, Row)>,
@@ -538,7 +581,7 @@ struct Run<'p> {
 
 impl<'p> Run<'p> {
     fn new(plan: &'p Plan, count_upto: Option<u64>) -> Self {
-        Run { plan, filters: plan.filters.clone(), count_upto, ordered: false, rows: Vec::new(), matched: 0 }
+        Run { plan, filters: plan.filters.iter().collect(), count_upto, ordered: false, rows: Vec::new(), matched: 0 }
     }
 
     /// How many rows the plan needs before it can stop, if it can stop early.
@@ -556,7 +599,7 @@ impl<'p> Run<'p> {
     /// Considers one record; returns whether the plan has all it needs.
     fn offer(&mut self, pk: &[u8], doc: &[u8]) -> Result<bool> {
         let key = KeyValue::from_storage(pk)?;
-        if !matches_all(&self.filters, doc).map_err(|e| e.with_key(&key))? {
+        if !matches_all(self.filters.iter().copied(), doc).map_err(|e| e.with_key(&key))? {
             return Ok(false);
         }
         if self.count_upto.is_some() {

@@ -10,7 +10,6 @@
 //! writes happen under the single writer lock, a committed attempt behaves as if it ran whole
 //! at its commit (serializable), which is what makes concurrent read-modify-write exact.
 
-use super::index;
 use super::store::{self, open_indexes, open_read, records_table, storage, write_one, Bytes, Store, SEQUENCES};
 use super::Embedded;
 use crate::backend::{Backend, PutItem, Row, WriteMode};
@@ -211,15 +210,7 @@ fn apply<'w>(
                 }
             }
             None => {
-                let pk = w.key.to_storage();
-                let old = records.remove(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
-                if let Some(old) = old {
-                    for (desc, table) in &mut indexes {
-                        for entry in index::entries(desc, &old, &pk).map_err(at)? {
-                            table.remove(entry.as_slice()).map_err(storage)?;
-                        }
-                    }
-                }
+                store::remove_one(&mut records, &mut indexes, &w.key.to_storage()).map_err(at)?;
             }
         }
     }

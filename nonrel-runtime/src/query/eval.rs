@@ -46,9 +46,9 @@ fn step(ty: u8, value: &[u8], rest: &[&str], out: &mut Vec<Value>) -> Result<()>
 }
 
 /// Whether every filter holds for the document.
-pub fn matches_all(filters: &[Filter], doc: &[u8]) -> Result<bool> {
+pub fn matches_all<F: std::borrow::Borrow<Filter>>(filters: impl IntoIterator<Item = F>, doc: &[u8]) -> Result<bool> {
     for f in filters {
-        if !matches(f, doc)? {
+        if !matches(f.borrow(), doc)? {
             return Ok(false);
         }
     }
