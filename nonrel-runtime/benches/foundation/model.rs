@@ -5,7 +5,7 @@
 //! stands in for `DateTime<Utc>`, both are a BSON date), so both write identical bytes.
 
 use bson::raw::{cstr, RawArrayBuf, RawBsonRef, RawDocument, RawDocumentBuf};
-use nonrel_runtime::{DateTime, Key, Model, Utc};
+use nonrel_runtime::{Condition, DateTime, Key, Model, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The nonrel model.
@@ -25,6 +25,70 @@ pub struct Item {
     pub nickname: Option<String>,
     pub tags: Vec<String>,
     pub created: DateTime<Utc>,
+}
+
+/// [`Item`] with a covering index on `group` (each index entry holds its record), in a
+/// collection of its own.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "bench_items_covered")]
+pub struct CoveredItem {
+    #[field(key)]
+    pub id: Option<Key<CoveredItem>>,
+    #[field(index(covering))]
+    pub group: i64,
+    pub name: String,
+    pub email: String,
+    pub city: String,
+    pub active: bool,
+    pub score: f64,
+    pub level: i32,
+    pub nickname: Option<String>,
+    pub tags: Vec<String>,
+    pub created: DateTime<Utc>,
+}
+
+/// A benchmarked model: made from record number `i`, queried by its `group` field.
+pub trait Grouped: Model + Clone {
+    fn make(i: i64, groups: i64) -> Self;
+    fn in_group(v: i64) -> Condition<Self>;
+    fn name(&self) -> &str;
+}
+
+impl Grouped for Item {
+    fn make(i: i64, groups: i64) -> Self {
+        item(i, groups)
+    }
+    fn in_group(v: i64) -> Condition<Self> {
+        Item::group().eq(v)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Grouped for CoveredItem {
+    fn make(i: i64, groups: i64) -> Self {
+        let m = item(i, groups);
+        CoveredItem {
+            id: None,
+            group: m.group,
+            name: m.name,
+            email: m.email,
+            city: m.city,
+            active: m.active,
+            score: m.score,
+            level: m.level,
+            nickname: m.nickname,
+            tags: m.tags,
+            created: m.created,
+        }
+    }
+    fn in_group(v: i64) -> Condition<Self> {
+        CoveredItem::group().eq(v)
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// The same document for serde, and the target of the hand-written decoder.

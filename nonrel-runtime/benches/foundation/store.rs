@@ -7,21 +7,34 @@
 //! same pages. Both sides run inside the same current-thread tokio runtime loop
 //! (criterion's `to_async`).
 
-use crate::model::{hand_decode, item, Item};
+use crate::model::{hand_decode, Grouped, Item};
 use criterion::{Criterion, SamplingMode};
-use nonrel_runtime::{Database, Embedded, Key};
+use nonrel_runtime::{Database, Embedded, Key, Model};
 use redb::{ReadableDatabase, TableDefinition};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 use tokio::runtime::Runtime;
 
-type Bytes = TableDefinition<'static, &'static [u8], &'static [u8]>;
+type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
-/// nonrel's layout (embedded/store.rs): `records:<collection>`, key bytes -> BSON document.
-const RECORDS: Bytes = TableDefinition::new("records:bench_items");
-/// nonrel's layout (embedded/index.rs): `index:<collection>:<path>`, value ++ key -> key.
-const GROUP_INDEX: Bytes = TableDefinition::new("index:bench_items:group");
+/// nonrel's layout (embedded/store.rs) of model `M`'s tables: `records:<collection>`, key
+/// bytes -> BSON document; `index:<collection>:<path>`, value ++ key -> key, or for a
+/// covering index `covering:<collection>:<path>`, value ++ key -> document ++ key.
+pub struct Tables {
+    records: String,
+    group: String,
+    covering: bool,
+}
+
+impl Tables {
+    fn of<M: Model>() -> Self {
+        let index = M::DESC.index_on("group").expect("group is indexed");
+        let kind = if index.covering { "covering" } else { "index" };
+        let c = M::DESC.collection;
+        Tables { records: format!("records:{c}"), group: format!("{kind}:{c}:group"), covering: index.covering }
+    }
+}
 
 /// Records saved per write transaction while loading.
 const BATCH: i64 = 5_000;
@@ -29,15 +42,16 @@ const BATCH: i64 = 5_000;
 const PER_VALUE: i64 = 10;
 
 /// A database written by nonrel and an identical copy opened with plain redb.
-pub struct Fixture {
+pub struct Fixture<M: Model> {
     pub db: Database<Embedded>,
     pub raw: redb::Database,
-    pub keys: Vec<Key<Item>>,
+    pub tables: Tables,
+    pub keys: Vec<Key<M>>,
     pub values: i64,
 }
 
 /// Builds `records` records with `values` distinct values of the indexed field under `dir`.
-pub fn fixture(rt: &Runtime, dir: &Path, name: &str, records: i64, values: i64) -> Fixture {
+pub fn fixture<M: Grouped>(rt: &Runtime, dir: &Path, name: &str, records: i64, values: i64) -> Fixture<M> {
     let started = Instant::now();
     let path = dir.join(format!("{name}.redb"));
     let raw_path = dir.join(format!("{name}-raw.redb"));
@@ -45,7 +59,7 @@ pub fn fixture(rt: &Runtime, dir: &Path, name: &str, records: i64, values: i64) 
     {
         let db = Database::open(&path).expect("create database");
         for start in (0..records).step_by(BATCH as usize) {
-            let mut batch: Vec<Item> = (start..(start + BATCH).min(records)).map(|i| item(i, values)).collect();
+            let mut batch: Vec<M> = (start..(start + BATCH).min(records)).map(|i| M::make(i, values)).collect();
             keys.extend(rt.block_on(db.save_many(&mut batch)).expect("save_many"));
         }
     }
@@ -53,7 +67,7 @@ pub fn fixture(rt: &Runtime, dir: &Path, name: &str, records: i64, values: i64) 
     let db = Database::open(&path).expect("reopen database");
     let raw = redb::Database::open(&raw_path).expect("open copy with redb");
     eprintln!("built {name}: {records} records in {:.1?}", started.elapsed());
-    Fixture { db, raw, keys, values }
+    Fixture { db, raw, tables: Tables::of::<M>(), keys, values }
 }
 
 /// `KeyValue::Int(n).to_storage()` (key.rs): tag 0x10, then n with its sign bit flipped, big-endian.
@@ -80,20 +94,30 @@ fn group_prefix(v: i64) -> ([u8; 17], [u8; 17]) {
 }
 
 /// Hand-written get: one read transaction, the records table, one lookup, decoded in place.
-fn raw_get(raw: &redb::Database, n: i64) -> Option<crate::model::SerdeItem> {
+fn raw_get(raw: &redb::Database, tables: &Tables, n: i64) -> Option<crate::model::SerdeItem> {
     let tx = raw.begin_read().expect("begin_read");
-    let table = tx.open_table(RECORDS).expect("open_table");
+    let table = tx.open_table(Bytes::new(&tables.records)).expect("open_table");
     let doc = table.get(int_key(n).as_slice()).expect("get")?;
     Some(hand_decode(doc.value()).expect("decode"))
 }
 
-/// Hand-written indexed equality: range over the index prefix, get each record, decode it.
-fn raw_query(raw: &redb::Database, v: i64) -> Vec<crate::model::SerdeItem> {
+/// Hand-written indexed equality: range over the index prefix, get each record, decode it;
+/// on a covering index, decode the document each entry holds instead.
+fn raw_query(raw: &redb::Database, tables: &Tables, v: i64) -> Vec<crate::model::SerdeItem> {
     let tx = raw.begin_read().expect("begin_read");
-    let index = tx.open_table(GROUP_INDEX).expect("open index");
-    let records = tx.open_table(RECORDS).expect("open records");
+    let index = tx.open_table(Bytes::new(&tables.group)).expect("open index");
     let (lo, hi) = group_prefix(v);
     let mut out = Vec::new();
+    if tables.covering {
+        for entry in index.range::<&[u8]>(lo.as_slice()..hi.as_slice()).expect("range") {
+            let (_, held) = entry.expect("entry");
+            let held = held.value();
+            let len = i32::from_le_bytes(held[..4].try_into().expect("length")) as usize;
+            out.push(hand_decode(&held[..len]).expect("decode"));
+        }
+        return out;
+    }
+    let records = tx.open_table(Bytes::new(&tables.records)).expect("open records");
     for entry in index.range::<&[u8]>(lo.as_slice()..hi.as_slice()).expect("range") {
         let (_, pk) = entry.expect("entry");
         let doc = records.get(pk.value()).expect("get").expect("indexed record exists");
@@ -107,17 +131,18 @@ fn spread(i: u64, n: i64) -> i64 {
     (i.wrapping_mul(7919) % n as u64) as i64
 }
 
-fn check(rt: &Runtime, f: &Fixture) {
+fn check<M: Grouped>(rt: &Runtime, f: &Fixture<M>) {
     let v = f.values / 2;
-    let ours = rt.block_on(f.db.query::<Item>().filter(Item::group().eq(v)).all()).expect("query");
-    let theirs = raw_query(&f.raw, v);
+    let ours = rt.block_on(f.db.query::<M>().filter(M::in_group(v)).all()).expect("query");
+    let theirs = raw_query(&f.raw, &f.tables, v);
     assert_eq!(ours.len() as i64, PER_VALUE, "each value should have {PER_VALUE} records");
-    assert_eq!(theirs.len(), ours.len(), "baseline finds other records");
+    let names = |n: Vec<&str>| n.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(names(theirs.iter().map(|t| t.name.as_str()).collect()), names(ours.iter().map(M::name).collect()));
     let got = rt.block_on(f.db.get(&f.keys[3])).expect("get").expect("record 3");
-    assert_eq!(raw_get(&f.raw, 4).expect("record 4").name, got.name);
+    assert_eq!(raw_get(&f.raw, &f.tables, 4).expect("record 4").name, got.name());
 }
 
-pub fn get(c: &mut Criterion, rt: &Runtime, f: &Fixture) {
+pub fn get(c: &mut Criterion, rt: &Runtime, f: &Fixture<Item>) {
     check(rt, f);
     let n = f.keys.len() as i64;
     let mut g = c.benchmark_group("get");
@@ -136,32 +161,33 @@ pub fn get(c: &mut Criterion, rt: &Runtime, f: &Fixture) {
             i += 1;
             // Automatic keys are 1..=n, in save order.
             let key = spread(i, n) + 1;
-            async move { raw_get(&f.raw, key).expect("found") }
+            async move { raw_get(&f.raw, &f.tables, key).expect("found") }
         })
     });
     g.finish();
 }
 
-/// The query on a fixture as `<size>/nonrel` and `<size>/redb_by_hand` in group `query`.
-pub fn query(c: &mut Criterion, rt: &Runtime, f: &Fixture, size: &str) {
+/// The query on a fixture as `nonrel<suffix>` and `redb_by_hand<suffix>` in group
+/// `query_<size>`.
+pub fn query<M: Grouped>(c: &mut Criterion, rt: &Runtime, f: &Fixture<M>, size: &str, suffix: &str) {
     check(rt, f);
     let values = f.values;
     let mut g = c.benchmark_group(format!("query_{size}"));
     g.sampling_mode(SamplingMode::Flat);
-    g.bench_function("nonrel", |b| {
+    g.bench_function(format!("nonrel{suffix}"), |b| {
         let mut i = 0u64;
         b.to_async(rt).iter(|| {
             i += 1;
             let v = spread(i, values);
-            async move { black_box(f.db.query::<Item>().filter(Item::group().eq(v)).all().await.expect("query")) }
+            async move { black_box(f.db.query::<M>().filter(M::in_group(v)).all().await.expect("query")) }
         })
     });
-    g.bench_function("redb_by_hand", |b| {
+    g.bench_function(format!("redb_by_hand{suffix}"), |b| {
         let mut i = 0u64;
         b.to_async(rt).iter(|| {
             i += 1;
             let v = spread(i, values);
-            async move { black_box(raw_query(&f.raw, v)) }
+            async move { black_box(raw_query(&f.raw, &f.tables, v)) }
         })
     });
     g.finish();
