@@ -87,6 +87,9 @@ pub(crate) enum Source {
         reverse: bool,
         /// The filter the index answers exactly (it need not be checked on the records).
         served: Option<usize>,
+        /// Whether each record appears at most once in the ranges (they hold one value, and a
+        /// record has one entry per distinct value), so no record needs skipping as seen.
+        distinct: bool,
     },
 }
 
@@ -177,13 +180,14 @@ pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan, built: impl Fn(&Ind
     if let Some((_, position, f, index, ranges)) = best {
         let ordered = ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
-        return Source::Index { index, ranges, ordered, reverse, served: Some(position) };
+        let distinct = matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
+        return Source::Index { index, ranges, ordered, reverse, served: Some(position), distinct };
     }
     if let Some(o) = first_order {
         if let Some(index) = model.index_on(&o.path).filter(|i| !i.unique && built(i)) {
             let reverse = o.direction == crate::query::Direction::Desc;
             let all = (Bound::Unbounded, Bound::Unbounded);
-            return Source::Index { index, ranges: vec![all], ordered: true, reverse, served: None };
+            return Source::Index { index, ranges: vec![all], ordered: true, reverse, served: None, distinct: false };
         }
     }
     Source::Scan

@@ -25,7 +25,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let name = records_table(m);
     let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok(Some(Vec::new())) };
     let built = usable_indexes(&tx, m, false)?;
-    let Source::Index { index, ranges, ordered: true, reverse, served } =
+    let Source::Index { index, ranges, ordered: true, reverse, served, .. } =
         index::choose(m, plan, |i| built.contains(i.path))
     else {
         return Ok(None);

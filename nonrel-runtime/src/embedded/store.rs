@@ -149,7 +149,7 @@ impl Store {
                     }
                 }
             }
-            Source::Index { index, ranges, ordered, reverse, served } => {
+            Source::Index { index, ranges, ordered, reverse, served, distinct } => {
                 run.ordered = ordered;
                 run.filters = index::residual(plan, served);
                 let exact = run.filters.is_empty();
@@ -164,7 +164,7 @@ impl Store {
                     for entry in entries {
                         let (_, value) = entry.map_err(storage)?;
                         let (pk, inline) = index::read_value(index, value.value())?;
-                        if !seen.insert(pk.to_vec()) {
+                        if !distinct && !seen.insert(pk.to_vec()) {
                             continue;
                         }
                         let done = if exact && count_upto.is_some() {
