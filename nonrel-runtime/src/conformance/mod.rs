@@ -10,6 +10,7 @@
 
 mod cases;
 mod cases_cascade;
+mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
@@ -20,6 +21,7 @@ pub mod models;
 
 pub use cases::*;
 pub use cases_cascade::*;
+pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
@@ -57,6 +59,8 @@ macro_rules! conformance_tests {
             declared_cascades_delete_dependents, cascades_follow_trees_and_cycles);
         $crate::conformance_tests!(@cases $fresh;
             joins_and_related_compose_with_the_query, several_related_selections);
+        $crate::conformance_tests!(@cases $fresh;
+            unique_fields_without_a_value_never_clash);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,122 @@
+//! Cases for behaviour at the edges of copies (F15), inheritance (F11) and unique fields
+//! (F21): a deleted related record, a key of another class, projections of polymorphic
+//! queries, and unique fields without a value.
+#![allow(missing_docs)]
+
+use super::cases_joins::{Author, JoinBackend, Paper};
+use crate::capability::Transactions;
+use crate::{Backend, Database, ErrorKind, Fields, Key, Model};
+
+/// The fields every shape stores.
+#[derive(Fields, Debug, Clone, PartialEq)]
+pub struct ShapeParts {
+    #[field(index)]
+    pub name: String,
+    pub notes: String,
+}
+
+/// A polymorphic base.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(polymorphic, collection = "conf_gap_shapes")]
+pub struct Shape {
+    #[field(key)]
+    pub id: i64,
+    #[field(flatten)]
+    pub parts: ShapeParts,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(extends = Shape)]
+pub struct Circle {
+    #[field(key)]
+    pub id: i64,
+    #[field(flatten)]
+    pub parts: ShapeParts,
+    pub r: f64,
+}
+
+/// A subclass with a unique field the other classes' records do not have.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(extends = Shape)]
+pub struct Square {
+    #[field(key)]
+    pub id: i64,
+    #[field(flatten)]
+    pub parts: ShapeParts,
+    pub side: f64,
+    #[field(unique)]
+    pub code: String,
+}
+
+/// A unique field that may have no value.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_gap_accounts")]
+pub struct Account {
+    #[field(key)]
+    pub id: i64,
+    #[field(unique)]
+    pub nickname: Option<String>,
+}
+
+fn parts(name: &str) -> ShapeParts {
+    ShapeParts { name: name.into(), notes: format!("notes on {name}") }
+}
+
+fn shape(id: i64, name: &str) -> Shape {
+    Shape { id, parts: parts(name) }
+}
+
+fn circle(id: i64, name: &str) -> Circle {
+    Circle { id, parts: parts(name), r: 2.5 }
+}
+
+fn square(id: i64, name: &str, code: &str) -> Square {
+    Square { id, parts: parts(name), side: 4.0, code: code.into() }
+}
+
+/// Shape 1, circle 2, square 3.
+async fn shapes<B: Backend>(db: &Database<B>) {
+    db.save(&mut shape(1, "blob")).await.expect("shape");
+    db.save(&mut circle(2, "ring")).await.expect("circle");
+    db.save(&mut square(3, "box", "SQ-3")).await.expect("square");
+}
+
+async fn titles_by<B: JoinBackend>(db: &Database<B>, username: &str) -> Vec<String> {
+    let found = db.query::<Paper>().filter(Paper::author().join(Author::username()).eq(username)).all().await;
+    let mut titles: Vec<String> = found.expect("join").into_iter().map(|p| p.title).collect();
+    titles.sort();
+    titles
+}
+
+/// A unique field follows SQL's semantics on every backend: `None` (or a missing field)
+/// never clashes with another, a value clashes with the same value.
+pub async fn unique_fields_without_a_value_never_clash<B: Backend>(db: &Database<B>) {
+    for id in 1..=3 {
+        db.save(&mut Account { id, nickname: None }).await.expect("None does not clash with None");
+    }
+    let mut batch = vec![Account { id: 4, nickname: None }, Account { id: 5, nickname: Some("a".into()) }];
+    db.save_many(&mut batch).await.expect("a batch with None");
+    let err = db.save(&mut Account { id: 6, nickname: Some("a".into()) }).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+    assert_eq!(err.field(), Some("nickname"), "{err}");
+    assert!(db.get::<Account>(6i64).await.unwrap().is_none());
+    db.save(&mut Account { id: 1, nickname: Some("b".into()) }).await.expect("a value where there was none");
+    let err = db.save(&mut Account { id: 2, nickname: Some("b".into()) }).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+    db.save(&mut Account { id: 1, nickname: None }).await.expect("back to None");
+    db.save(&mut Account { id: 2, nickname: Some("b".into()) }).await.expect("the value is free again");
+    let none = db.query::<Account>().filter(Account::nickname().isnull(true)).count().await.unwrap();
+    assert_eq!(none, 3);
+
+    // A subclass's unique field is missing from the records of the other classes.
+    for id in 10..=11 {
+        db.save(&mut shape(id, "plain")).await.expect("base records lack the subclass's unique field");
+        db.save(&mut circle(id + 10, "round")).await.expect("sibling records lack it too");
+    }
+    db.save(&mut square(30, "s", "X")).await.expect("the first X");
+    let err = db.save(&mut square(31, "t", "X")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+    db.save(&mut square(31, "t", "Y")).await.expect("another value");
+    assert_eq!(db.query::<Shape>().count().await.unwrap(), 6);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
