@@ -88,6 +88,47 @@ async fn titles_by<B: JoinBackend>(db: &Database<B>, username: &str) -> Vec<Stri
     titles
 }
 
+/// Deleting a related record leaves the copies its holders keep as the last known values
+/// (nothing cascades, F16); `integrity_check` reports each holder's reference as dangling,
+/// naming model, field and keys, and `rebuild_indexes` leaves those copies alone.
+pub async fn deleted_related_records_leave_dangling_copies<B: JoinBackend>(db: &Database<B>) {
+    let mut authors = vec![
+        Author { id: None, username: "ann".into(), age: 30, bio: "a".into() },
+        Author { id: None, username: "bob".into(), age: 40, bio: "b".into() },
+    ];
+    let keys = db.save_many(&mut authors).await.expect("authors");
+    let paper = |title: &str, by: &Key<Author>| Paper { id: None, title: title.into(), author: by.clone().into() };
+    let mut papers = vec![paper("A1", &keys[0]), paper("A2", &keys[0]), paper("B1", &keys[1])];
+    let paper_keys = db.save_many(&mut papers).await.expect("papers");
+    assert!(db.integrity_check().await.unwrap().is_ok());
+
+    assert!(db.delete(&keys[0]).await.unwrap());
+    assert_eq!(db.query::<Paper>().count().await.unwrap(), 3, "the holders stay");
+    assert_eq!(titles_by(db, "ann").await, ["A1", "A2"], "the copies keep the last known value");
+
+    let report = db.integrity_check().await.unwrap();
+    assert_eq!(report.problems.len(), 2, "one dangling reference per holder, no stale copy: {:?}", report.problems);
+    for key in &paper_keys[..2] {
+        let problem = report.problems.iter().find(|p| p.key.as_ref() == Some(key.value()));
+        let problem = problem.unwrap_or_else(|| panic!("no problem for paper {key}: {:?}", report.problems));
+        assert_eq!((problem.model, problem.index), ("Paper", "author"), "{problem:?}");
+        let expected = format!("Paper {key}: author refers to Author {}, which does not exist", keys[0]);
+        assert_eq!(problem.message, expected);
+    }
+
+    db.rebuild_indexes().await.expect("rebuild");
+    assert_eq!(titles_by(db, "ann").await, ["A1", "A2"], "the rebuild cannot invent a value and leaves the copies");
+    assert_eq!(db.integrity_check().await.unwrap().problems.len(), 2, "still dangling after the rebuild");
+
+    let mut a1 = db.get(&paper_keys[0]).await.unwrap().expect("A1");
+    a1.author = keys[1].clone().into();
+    db.save(&mut a1).await.unwrap();
+    assert_eq!(titles_by(db, "bob").await, ["A1", "B1"], "a new reference takes the new record's values");
+    let report = db.integrity_check().await.unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!(report.problems[0].key.as_ref(), Some(paper_keys[1].value()));
+}
+
 /// A unique field follows SQL's semantics on every backend: `None` (or a missing field)
 /// never clashes with another, a value clashes with the same value.
 pub async fn unique_fields_without_a_value_never_clash<B: Backend>(db: &Database<B>) {
