@@ -54,7 +54,7 @@ use crate::database::{Database, QueryBuilder};
 use crate::error::{Error, Result};
 use crate::key::{AsKey, Key, KeyValue};
 use crate::model::{IndexDesc, Model, ModelDesc};
-use crate::query::{Filter, Op};
+use crate::query::{Filter, Op, Projection};
 use crate::value::Value;
 use std::any::{Any, TypeId};
 
@@ -270,6 +270,35 @@ impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
         let rows: Vec<Row> = self.run().await?;
         rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
     }
+}
+
+/// Deletes records of `M` by key, after their declared dependents (F16); returns how many
+/// were deleted. A subclass deletes only its own records: a key whose record is of another
+/// class (a sibling, the base) is left alone and counts as missing, as `get` finds nothing
+/// there. That costs one batched read of the records' class lists first; a record whose
+/// class changes between that read and the delete (saved again as another class meanwhile)
+/// is deleted as it was read.
+pub(crate) async fn delete<M: Model, B: Backend>(db: &Database<B>, keys: Vec<KeyValue>) -> Result<u64> {
+    let keys = match M::CLASS {
+        Some(_) if !keys.is_empty() => {
+            let class_only = Projection::Only(vec![CLASS_FIELD.into()]);
+            let docs = db.backend().get_many_projected(M::DESC, keys.clone(), class_only).await?;
+            let mut own = Vec::with_capacity(keys.len());
+            for (key, doc) in keys.into_iter().zip(docs) {
+                if let Some(doc) = doc {
+                    if is_instance::<M>(&doc).map_err(|e| in_record(e, M::DESC.name, Some(&key)))? {
+                        own.push(key);
+                    }
+                }
+            }
+            own
+        }
+        _ => keys,
+    };
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    crate::cascade::delete(db, M::DESC, keys).await
 }
 
 impl<B: Backend> Database<B> {

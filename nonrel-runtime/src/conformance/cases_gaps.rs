@@ -129,6 +129,45 @@ pub async fn deleted_related_records_leave_dangling_copies<B: JoinBackend>(db: &
     assert_eq!(report.problems[0].key.as_ref(), Some(paper_keys[1].value()));
 }
 
+/// `delete` and `delete_many` through a subclass leave the records of other classes (a
+/// sibling, the base) alone and count them as missing, as `get` finds nothing there.
+pub async fn subclass_deletes_only_its_own_records<B: Backend>(db: &Database<B>) {
+    shapes(db).await;
+    assert!(!db.delete::<Circle>(3i64).await.unwrap(), "a sibling's record is not a circle");
+    assert!(!db.delete::<Circle>(1i64).await.unwrap(), "the base's record is not a circle");
+    assert!(!db.delete::<Circle>(99i64).await.unwrap(), "a missing key");
+    assert!(db.get::<Square>(3i64).await.unwrap().is_some(), "the square is still there");
+    assert!(db.get::<Shape>(1i64).await.unwrap().is_some(), "the shape is still there");
+    assert_eq!(db.query::<Shape>().count().await.unwrap(), 3);
+
+    assert_eq!(db.delete_many::<Circle, i64>([1, 2, 3, 99]).await.unwrap(), 1, "only the circle");
+    assert!(db.get::<Circle>(2i64).await.unwrap().is_none());
+    assert_eq!(db.query::<Shape>().count().await.unwrap(), 2, "the shape and the square stay");
+    assert_eq!(db.delete_many::<Square, i64>([1, 3]).await.unwrap(), 1, "only the square");
+    assert!(db.delete::<Shape>(1i64).await.unwrap(), "the base deletes any class");
+    assert_eq!(db.query::<Shape>().count().await.unwrap(), 0);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
+
+/// `tx.delete` and `tx.get` through a subclass see only its records too.
+pub async fn subclass_deletes_in_transactions<B: Transactions>(db: &Database<B>) {
+    shapes(db).await;
+    let (wrong_class, found) = db
+        .transaction(|tx| async move {
+            let deleted = tx.delete::<Circle>(3i64).await?;
+            let found = tx.get::<Circle>(3i64).await?;
+            Ok((deleted, found))
+        })
+        .await
+        .expect("transaction");
+    assert!(!wrong_class, "a square is not deleted as a circle");
+    assert_eq!(found, None, "nor read as one");
+    assert!(db.get::<Square>(3i64).await.unwrap().is_some());
+    let deleted = db.transaction(|tx| async move { tx.delete::<Circle>(2i64).await }).await.unwrap();
+    assert!(deleted);
+    assert_eq!(db.query::<Shape>().count().await.unwrap(), 2);
+}
+
 /// A unique field follows SQL's semantics on every backend: `None` (or a missing field)
 /// never clashes with another, a value clashes with the same value.
 pub async fn unique_fields_without_a_value_never_clash<B: Backend>(db: &Database<B>) {

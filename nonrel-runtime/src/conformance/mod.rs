@@ -60,7 +60,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             joins_and_related_compose_with_the_query, several_related_selections);
         $crate::conformance_tests!(@cases $fresh;
-            unique_fields_without_a_value_never_clash, deleted_related_records_leave_dangling_copies);
+            unique_fields_without_a_value_never_clash, deleted_related_records_leave_dangling_copies,
+            subclass_deletes_only_its_own_records);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,6 +80,7 @@ macro_rules! conformance_transaction_tests {
         $crate::conformance_tests!(@cases $fresh;
             concurrent_increments_are_exact, transactions_see_their_writes_and_roll_back,
             transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing,
-            cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies);
+            cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies,
+            subclass_deletes_in_transactions);
     };
 }
