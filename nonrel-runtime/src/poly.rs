@@ -54,7 +54,7 @@ use crate::database::{Database, QueryBuilder};
 use crate::error::{Error, Result};
 use crate::key::{AsKey, Key, KeyValue};
 use crate::model::{IndexDesc, Model, ModelDesc};
-use crate::query::{Filter, Op, Projection};
+use crate::query::{Field, Filter, Op, Projection};
 use crate::value::Value;
 use std::any::{Any, TypeId};
 
@@ -266,9 +266,40 @@ impl<B: PolymorphicBase + std::fmt::Debug> std::fmt::Debug for Poly<B> {
 
 impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
     /// The matching records, each as its own class (F11).
-    pub async fn polymorphic(self) -> Result<Vec<Poly<M>>> {
+    ///
+    /// `only` and `defer` apply to every class: a field they leave out loads as its type's
+    /// default, in the base and in the subclass alike (the class list is always read).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # #[model(polymorphic, collection = "poly_doc_only")]
+    /// # struct Shape { #[field(key)] id: i64, name: String, notes: String }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # #[model(extends = Shape)]
+    /// # struct Circle { #[field(key)] id: i64, name: String, notes: String, r: f64 }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// db.save(&mut Circle { id: 1, name: "c".into(), notes: "long".into(), r: 2.0 }).await?;
+    /// let found = db.query::<Shape>().only(Shape::name()).polymorphic().await?;
+    /// let circle = found[0].downcast_ref::<Circle>().unwrap();
+    /// assert_eq!((circle.name.as_str(), circle.notes.as_str(), circle.r), ("c", "", 0.0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn polymorphic(mut self) -> Result<Vec<Poly<M>>> {
+        let only = |p: &Option<Projection>| match p {
+            Some(Projection::Only(names)) => !names.iter().any(|n| n == CLASS_FIELD),
+            _ => false,
+        };
+        if only(&self.local_plan()?.projection) {
+            self = self.only(Field::<M, Vec<String>>::at(CLASS_FIELD.into()));
+        }
+        let projection = self.local_plan()?.projection;
         let rows: Vec<Row> = self.run().await?;
-        rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
+        codec::with_projection(projection.as_ref(), || {
+            rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
+        })
     }
 }
 

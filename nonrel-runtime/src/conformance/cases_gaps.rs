@@ -168,6 +168,33 @@ pub async fn subclass_deletes_in_transactions<B: Transactions>(db: &Database<B>)
     assert_eq!(db.query::<Shape>().count().await.unwrap(), 2);
 }
 
+/// `only` and `defer` hold for a polymorphic query: the fields left out load as their type's
+/// default in every class, subclass fields included.
+pub async fn polymorphic_queries_honour_only_and_defer<B: Backend>(db: &Database<B>) {
+    shapes(db).await;
+    let mut found = db.query::<Shape>().only(Shape::name()).polymorphic().await.expect("only");
+    found.sort_by_key(|p| p.base().id);
+    let classes: Vec<&str> = found.iter().map(|p| p.class()).collect();
+    assert_eq!(classes, ["Shape", "Circle", "Square"], "the class list is read with `only`");
+    assert_eq!(found[0].base(), &Shape { id: 1, parts: ShapeParts { name: "blob".into(), notes: String::new() } });
+    let ring = found[1].downcast_ref::<Circle>().expect("a circle");
+    assert_eq!((ring.id, ring.parts.name.as_str(), ring.parts.notes.as_str(), ring.r), (2, "ring", "", 0.0));
+    let boxed = found[2].downcast_ref::<Square>().expect("a square");
+    assert_eq!((boxed.parts.name.as_str(), boxed.code.as_str(), boxed.side), ("box", "", 0.0));
+
+    let mut found = db.query::<Shape>().defer(Shape::notes()).polymorphic().await.expect("defer");
+    found.sort_by_key(|p| p.base().id);
+    let ring = found[1].downcast_ref::<Circle>().expect("a circle");
+    assert_eq!((ring.parts.name.as_str(), ring.parts.notes.as_str(), ring.r), ("ring", "", 2.5));
+    let boxed = found[2].downcast_ref::<Square>().expect("a square");
+    assert_eq!((boxed.code.as_str(), boxed.side, boxed.parts.notes.as_str()), ("SQ-3", 4.0, ""));
+
+    let one = db.query::<Shape>().filter(Shape::name().eq("box")).only(Shape::notes()).polymorphic().await;
+    let one = one.expect("filtered");
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].downcast_ref::<Square>().map(|s| s.parts.notes.as_str()), Some("notes on box"));
+}
+
 /// A unique field follows SQL's semantics on every backend: `None` (or a missing field)
 /// never clashes with another, a value clashes with the same value.
 pub async fn unique_fields_without_a_value_never_clash<B: Backend>(db: &Database<B>) {

@@ -60,8 +60,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             joins_and_related_compose_with_the_query, several_related_selections);
         $crate::conformance_tests!(@cases $fresh;
-            unique_fields_without_a_value_never_clash, deleted_related_records_leave_dangling_copies,
-            subclass_deletes_only_its_own_records);
+            deleted_related_records_leave_dangling_copies, subclass_deletes_only_its_own_records,
+            polymorphic_queries_honour_only_and_defer, unique_fields_without_a_value_never_clash);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
