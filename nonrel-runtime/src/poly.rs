@@ -9,7 +9,7 @@
 //!   stores every field of the base (the compiler checks; share them through a
 //!   [`Fields`](crate::Fields) group) plus its own, and a class list, `_class: ["Base",
 //!   "Sub"]` (indexed). Querying, counting or updating a subclass only sees its records,
-//!   and `get` of another class's key finds nothing;
+//!   `get` of another class's key finds nothing, and `delete` of one deletes nothing;
 //! - [`QueryBuilder::polymorphic`] on the base returns each record as its own class: a
 //!   [`Poly`] to downcast. A record whose class this program does not know (a newer
 //!   program wrote it) loads as the base, with its class name and data kept.
@@ -74,7 +74,8 @@ pub struct ClassDesc {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a polymorphic base model",
     label = "`extends` needs a model declared with #[model(polymorphic)]",
-    note = "declare the base with #[model(polymorphic)]; a subclass cannot itself be extended"
+    note = "declare the base with #[model(polymorphic)]; hierarchies are two levels deep: a subclass cannot \
+            itself be extended (extend its base instead, sharing fields through a #[derive(Fields)] group)"
 )]
 pub trait PolymorphicBase: Model {}
 
