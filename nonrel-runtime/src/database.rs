@@ -182,13 +182,15 @@ impl<B: Backend> Database<B> {
     }
 
     /// Deletes the record with this key without reading it; returns whether it existed.
+    /// A subclass (F11) deletes only records of its class (others count as missing).
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
-        Ok(crate::cascade::delete(self, M::DESC, vec![key.as_key()]).await? > 0)
+        Ok(crate::poly::delete::<M, B>(self, vec![key.as_key()]).await? > 0)
     }
 
     /// Deletes records by key without reading them (F8); returns how many existed.
+    /// A subclass (F11) deletes only records of its class (others count as missing).
     pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
-        crate::cascade::delete(self, M::DESC, keys.into_iter().map(|k| k.as_key()).collect()).await
+        crate::poly::delete::<M, B>(self, keys.into_iter().map(|k| k.as_key()).collect()).await
     }
 
     /// Starts a query on `M`.

@@ -9,7 +9,7 @@
 //!   stores every field of the base (the compiler checks; share them through a
 //!   [`Fields`](crate::Fields) group) plus its own, and a class list, `_class: ["Base",
 //!   "Sub"]` (indexed). Querying, counting or updating a subclass only sees its records,
-//!   and `get` of another class's key finds nothing;
+//!   `get` of another class's key finds nothing, and `delete` of one deletes nothing;
 //! - [`QueryBuilder::polymorphic`] on the base returns each record as its own class: a
 //!   [`Poly`] to downcast. A record whose class this program does not know (a newer
 //!   program wrote it) loads as the base, with its class name and data kept.
@@ -54,7 +54,7 @@ use crate::database::{Database, QueryBuilder};
 use crate::error::{Error, Result};
 use crate::key::{AsKey, Key, KeyValue};
 use crate::model::{IndexDesc, Model, ModelDesc};
-use crate::query::{Filter, Op};
+use crate::query::{Field, Filter, Op, Projection};
 use crate::value::Value;
 use std::any::{Any, TypeId};
 
@@ -74,7 +74,8 @@ pub struct ClassDesc {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a polymorphic base model",
     label = "`extends` needs a model declared with #[model(polymorphic)]",
-    note = "declare the base with #[model(polymorphic)]; a subclass cannot itself be extended"
+    note = "declare the base with #[model(polymorphic)]; hierarchies are two levels deep: a subclass cannot \
+            itself be extended (extend its base instead, sharing fields through a #[derive(Fields)] group)"
 )]
 pub trait PolymorphicBase: Model {}
 
@@ -266,10 +267,70 @@ impl<B: PolymorphicBase + std::fmt::Debug> std::fmt::Debug for Poly<B> {
 
 impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
     /// The matching records, each as its own class (F11).
-    pub async fn polymorphic(self) -> Result<Vec<Poly<M>>> {
+    ///
+    /// `only` and `defer` apply to every class: a field they leave out loads as its type's
+    /// default, in the base and in the subclass alike (the class list is always read).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # #[model(polymorphic, collection = "poly_doc_only")]
+    /// # struct Shape { #[field(key)] id: i64, name: String, notes: String }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # #[model(extends = Shape)]
+    /// # struct Circle { #[field(key)] id: i64, name: String, notes: String, r: f64 }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// db.save(&mut Circle { id: 1, name: "c".into(), notes: "long".into(), r: 2.0 }).await?;
+    /// let found = db.query::<Shape>().only(Shape::name()).polymorphic().await?;
+    /// let circle = found[0].downcast_ref::<Circle>().unwrap();
+    /// assert_eq!((circle.name.as_str(), circle.notes.as_str(), circle.r), ("c", "", 0.0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn polymorphic(mut self) -> Result<Vec<Poly<M>>> {
+        let only = |p: &Option<Projection>| match p {
+            Some(Projection::Only(names)) => !names.iter().any(|n| n == CLASS_FIELD),
+            _ => false,
+        };
+        if only(&self.local_plan()?.projection) {
+            self = self.only(Field::<M, Vec<String>>::at(CLASS_FIELD.into()));
+        }
+        let projection = self.local_plan()?.projection;
         let rows: Vec<Row> = self.run().await?;
-        rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
+        codec::with_projection(projection.as_ref(), || {
+            rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
+        })
     }
+}
+
+/// Deletes records of `M` by key, after their declared dependents (F16); returns how many
+/// were deleted. A subclass deletes only its own records: a key whose record is of another
+/// class (a sibling, the base) is left alone and counts as missing, as `get` finds nothing
+/// there. That costs one batched read of the records' class lists first; a record whose
+/// class changes between that read and the delete (saved again as another class meanwhile)
+/// is deleted as it was read.
+pub(crate) async fn delete<M: Model, B: Backend>(db: &Database<B>, keys: Vec<KeyValue>) -> Result<u64> {
+    let keys = match M::CLASS {
+        Some(_) if !keys.is_empty() => {
+            let class_only = Projection::Only(vec![CLASS_FIELD.into()]);
+            let docs = db.backend().get_many_projected(M::DESC, keys.clone(), class_only).await?;
+            let mut own = Vec::with_capacity(keys.len());
+            for (key, doc) in keys.into_iter().zip(docs) {
+                if let Some(doc) = doc {
+                    if is_instance::<M>(&doc).map_err(|e| in_record(e, M::DESC.name, Some(&key)))? {
+                        own.push(key);
+                    }
+                }
+            }
+            own
+        }
+        _ => keys,
+    };
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    crate::cascade::delete(db, M::DESC, keys).await
 }
 
 impl<B: Backend> Database<B> {

@@ -350,6 +350,8 @@ impl<B: Transactions> Transaction<B> {
         let mut guard = self.state.lock().await;
         let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;
         let doc = self.db.backend().tx_get(session, M::DESC, key.clone()).await.map_err(|e| at::<M>(e, &key))?;
+        // A subclass (F11) finds only its own records.
+        let doc = doc.filter(|d| crate::poly::is_instance::<M>(d).unwrap_or(true));
         doc.map(|d| decode(Some(&key), &d)).transpose()
     }
 
@@ -423,6 +425,10 @@ impl<B: Transactions> Transaction<B> {
     /// ```
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
         let key = key.as_key();
+        // A subclass (F11) deletes only its own records; another class's counts as missing.
+        if M::CLASS.is_some() && self.get(Key::<M>::from_value(key.clone())).await?.is_none() {
+            return Ok(false);
+        }
         crate::cascade::in_transaction(self, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
         let mut guard = self.state.lock().await;
         let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;

@@ -11,6 +11,7 @@
 mod cases;
 mod cases_cascade;
 mod cases_covering;
+mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
@@ -22,6 +23,7 @@ pub mod models;
 pub use cases::*;
 pub use cases_cascade::*;
 pub use cases_covering::*;
+pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
@@ -60,6 +62,9 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             joins_and_related_compose_with_the_query, several_related_selections);
         $crate::conformance_tests!(@cases $fresh; covering_indexes_answer_with_current_records);
+        $crate::conformance_tests!(@cases $fresh;
+            deleted_related_records_leave_dangling_copies, subclass_deletes_only_its_own_records,
+            polymorphic_queries_honour_only_and_defer, unique_fields_without_a_value_never_clash);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,6 +83,7 @@ macro_rules! conformance_transaction_tests {
         $crate::conformance_tests!(@cases $fresh;
             concurrent_increments_are_exact, transactions_see_their_writes_and_roll_back,
             transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing,
-            cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies);
+            cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies,
+            subclass_deletes_in_transactions);
     };
 }

@@ -18,6 +18,7 @@ mod join;
 mod lookup;
 mod seek;
 mod tx;
+mod unique;
 mod write;
 
 use crate::backend::{Backend, IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
@@ -251,22 +252,22 @@ impl Backend for Mongo {
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         let mut created = 0;
         for m in models.iter().filter(|m| !m.indexes.is_empty()) {
-            let indexes: Vec<Value> = m
-                .indexes
-                .iter()
-                .map(|i| {
-                    Value::Document(vec![
-                        ("key".into(), Value::Document(vec![(i.path.into(), Value::Int32(1))])),
-                        ("name".into(), Value::String(i.path.into())),
-                        ("unique".into(), Value::Bool(i.unique)),
-                    ])
-                })
-                .collect();
+            let indexes: Vec<Value> = m.indexes.iter().map(unique::spec).collect();
             let command = convert::document(vec![
                 ("createIndexes".into(), Value::String(m.collection.into())),
                 ("indexes".into(), Value::Array(indexes)),
             ])?;
-            self.db.run_command(command).await.map_err(|e| driver(e, &format!("creating indexes of {}", m.name)))?;
+            let doing = || format!("creating indexes of {}", m.name);
+            if let Err(e) = self.db.run_command(command.clone()).await {
+                if !unique::is_conflict(&e) {
+                    return Err(driver(e, &doing()));
+                }
+                // A unique index made before unique indexes were partial: replaced once.
+                for idx in m.indexes.iter().filter(|i| i.unique) {
+                    let _ = self.raw_collection(m).drop_index(idx.path).await;
+                }
+                self.db.run_command(command).await.map_err(|e| driver(e, &doing()))?;
+            }
             created += m.indexes.len() as u64;
         }
         Ok(created)

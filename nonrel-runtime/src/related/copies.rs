@@ -231,32 +231,78 @@ impl UpdateCopies {
 /// A copy that disagrees with its related record: (holder key, stored value, expected).
 type Stale = (KeyValue, Value, Value);
 
-/// Every stale copy of one declaration, read in batches.
-async fn stale_copies<B: Backend>(backend: &B, c: &'static CopyDesc) -> Result<(u64, Vec<Stale>)> {
-    let plan = Plan { projection: Some(Projection::Only(vec![c.reference.into(), c.copy.into()])), ..Plan::default() };
-    let rows = backend.query(c.holder, plan).await?;
-    let mut stale = Vec::new();
+/// What one pass over the copies a `Ref` field holds found.
+struct Scan {
+    /// The `Ref` field.
+    reference: &'static str,
+    /// The model it refers to.
+    related: &'static ModelDesc,
+    /// Copies compared with their related record.
+    checked: u64,
+    /// Stale copies, with their declaration.
+    stale: Vec<(&'static CopyDesc, Stale)>,
+    /// Holders whose `Ref` names a record that does not exist: (holder key, related key).
+    dangling: Vec<(KeyValue, KeyValue)>,
+}
+
+/// Compares every copy held through one `Ref` field with the related records, reading the
+/// holders' references and copies in one projected query and the related records in
+/// batches of [`BATCH`] keys.
+///
+/// A holder whose related record was deleted keeps its copies as the last known values
+/// (nothing cascades, F16): they are not stale, since nothing says what they should be, but
+/// the reference is reported as dangling.
+async fn scan_reference<B: Backend>(
+    backend: &B,
+    holder: &'static ModelDesc,
+    reference: &'static str,
+    related: &'static ModelDesc,
+    group: &[&'static CopyDesc],
+) -> Result<Scan> {
+    let mut names: Vec<String> = vec![reference.into()];
+    names.extend(group.iter().map(|c| c.copy.to_owned()));
+    let plan = Plan { projection: Some(Projection::Only(names)), ..Plan::default() };
+    let rows = backend.query(holder, plan).await?;
+    let mut scan = Scan { reference, related, checked: 0, stale: Vec::new(), dangling: Vec::new() };
     for chunk in rows.chunks(BATCH) {
-        let keys: Vec<Option<KeyValue>> = chunk.iter().map(|r| ref_key(&r.doc, c.reference)).collect::<Result<_>>()?;
-        let related = related_docs(backend, c.related, keys.iter().flatten().cloned()).await?;
+        let keys: Vec<Option<KeyValue>> = chunk.iter().map(|r| ref_key(&r.doc, reference)).collect::<Result<_>>()?;
+        let docs = related_docs(backend, related, keys.iter().flatten().cloned()).await?;
         for (row, key) in chunk.iter().zip(&keys) {
-            let Some(key) = key else { continue };
-            // A reference to a deleted record keeps its last copy (nothing cascades, F16).
-            let Some(doc) = related.get(key) else { continue };
-            let expected = copied_value(Some(doc), c.field)?;
-            let stored = values_at(&row.doc, c.copy)?.into_iter().next();
-            if stored.as_ref() != Some(&expected) || stored.as_ref().map(Value::bson_type) != Some(expected.bson_type())
-            {
-                if let Some(holder_key) = &row.key {
-                    stale.push((holder_key.clone(), stored.unwrap_or(Value::Null), expected));
+            let (Some(key), Some(holder_key)) = (key, &row.key) else { continue };
+            let Some(doc) = docs.get(key) else {
+                scan.dangling.push((holder_key.clone(), key.clone()));
+                continue;
+            };
+            for c in group {
+                scan.checked += 1;
+                let expected = copied_value(Some(doc), c.field)?;
+                let stored = values_at(&row.doc, c.copy)?.into_iter().next();
+                if stored.as_ref() != Some(&expected)
+                    || stored.as_ref().map(Value::bson_type) != Some(expected.bson_type())
+                {
+                    scan.stale.push((c, (holder_key.clone(), stored.unwrap_or(Value::Null), expected)));
                 }
             }
         }
     }
-    Ok((rows.len() as u64, stale))
+    Ok(scan)
 }
 
-/// Reports every stale copy of the models' declarations (F15, F21).
+/// Scans every `Ref` field of `m` that holds copies.
+async fn scan_model<B: Backend>(backend: &B, m: &'static ModelDesc) -> Result<Vec<Scan>> {
+    let copies: Vec<&'static CopyDesc> = copies_held_by(m).collect();
+    let mut out = Vec::new();
+    for (reference, related, group) in by_reference(&copies) {
+        out.push(scan_reference(backend, m, reference, related, &group).await?);
+    }
+    Ok(out)
+}
+
+/// Reports every stale copy of the models' declarations and every reference that holds
+/// copies of a record that does not exist (F15, F21).
+///
+/// A dangling reference reads `Paper 12: author refers to Author 3, which does not exist`,
+/// under the `Ref` field's name; its copies keep the last values they had.
 pub(crate) async fn check_copies<B: Backend>(
     backend: &B,
     models: &[&'static ModelDesc],
@@ -264,15 +310,21 @@ pub(crate) async fn check_copies<B: Backend>(
     let mut checked = 0;
     let mut problems = Vec::new();
     for m in models {
-        for c in copies_held_by(m) {
-            let (n, stale) = stale_copies(backend, c).await?;
-            checked += n;
-            for (key, stored, expected) in stale {
+        for scan in scan_model(backend, m).await? {
+            checked += scan.checked + scan.dangling.len() as u64;
+            for (c, (key, stored, expected)) in scan.stale {
                 let message = format!(
                     "stale denormalized copy of {}.{}: holds {stored}, the related {} record has {expected}",
                     c.reference, c.field, c.related.name
                 );
                 problems.push(IntegrityProblem { model: m.name, index: c.copy, key: Some(key), message });
+            }
+            for (key, related_key) in scan.dangling {
+                let message = format!(
+                    "{} {key}: {} refers to {} {related_key}, which does not exist",
+                    m.name, scan.reference, scan.related.name
+                );
+                problems.push(IntegrityProblem { model: m.name, index: scan.reference, key: Some(key), message });
             }
         }
     }
@@ -280,24 +332,31 @@ pub(crate) async fn check_copies<B: Backend>(
 }
 
 /// Rewrites every stale copy of the models' declarations; returns how many were rewritten.
+///
+/// Copies held through a dangling reference are left as they are: there is no related
+/// record to take a value from, and `integrity_check` keeps reporting the reference.
 pub(crate) async fn refresh_copies<B: Backend>(backend: &B, models: &[&'static ModelDesc]) -> Result<u64> {
     let mut written = 0;
     for m in models {
-        for c in copies_held_by(m) {
-            let (_, stale) = stale_copies(backend, c).await?;
-            for chunk in stale.chunks(BATCH) {
-                let keys: Vec<KeyValue> = chunk.iter().map(|(k, _, _)| k.clone()).collect();
-                let docs = backend.get_many(c.holder, keys).await?;
+        for scan in scan_model(backend, m).await? {
+            // One rewrite per holder, with every stale copy it holds.
+            let mut holders: Vec<(KeyValue, Vec<(&'static str, Value)>)> = Vec::new();
+            for (c, (key, _, expected)) in scan.stale {
+                match holders.last_mut() {
+                    Some((k, copies)) if *k == key => copies.push((c.copy, expected)),
+                    _ => holders.push((key, vec![(c.copy, expected)])),
+                }
+            }
+            for chunk in holders.chunks(BATCH) {
+                let keys: Vec<KeyValue> = chunk.iter().map(|(k, _)| k.clone()).collect();
+                let docs = backend.get_many(m, keys).await?;
                 let mut items = Vec::with_capacity(chunk.len());
-                for ((key, _, expected), doc) in chunk.iter().zip(docs) {
+                for ((key, copies), doc) in chunk.iter().zip(docs) {
                     let Some(doc) = doc else { continue };
-                    items.push(PutItem {
-                        key: Some(key.clone()),
-                        doc: set_copies(&doc, &[(c.copy, expected.clone())])?,
-                    });
+                    items.push(PutItem { key: Some(key.clone()), doc: set_copies(&doc, copies)? });
                 }
                 written += items.len() as u64;
-                backend.put(c.holder, items, WriteMode::Upsert).await?;
+                backend.put(m, items, WriteMode::Upsert).await?;
             }
         }
     }

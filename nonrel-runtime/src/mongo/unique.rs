@@ -1,0 +1,74 @@
+//! Unique indexes on MongoDB with SQL's semantics for null (F21): a missing field or null
+//! (`None`) never clashes with another, a value clashes with the same value.
+//!
+//! A plain unique index on MongoDB indexes a missing field and null as null, so two records
+//! without a value would clash, while the embedded backend does not index null at all. The
+//! index is therefore partial: it covers only the records whose field holds a value of a
+//! non-null type (`partialFilterExpression: {field: {$type: [...]}}`; `$exists` would not
+//! do, since `None` is stored as an explicit null). Through a list, a record is covered when
+//! an element is a value, and an empty list is not covered, as on the embedded backend.
+
+use crate::model::IndexDesc;
+use crate::value::Value;
+
+/// Every BSON type but null, undefined, MinKey and MaxKey, by the names `$type` takes.
+/// `array` is left out: `$type` looks into a list's elements, so a list holding a value is
+/// covered through that value, and an empty list is not covered.
+const VALUE_TYPES: &[&str] = &[
+    "double",
+    "string",
+    "object",
+    "binData",
+    "objectId",
+    "bool",
+    "date",
+    "regex",
+    "dbPointer",
+    "javascript",
+    "symbol",
+    "int",
+    "timestamp",
+    "long",
+    "decimal",
+];
+
+/// The `createIndexes` specification of a declared index: named after its path, and partial
+/// when unique.
+pub(super) fn spec(i: &IndexDesc) -> Value {
+    let mut spec = vec![
+        ("key".into(), Value::Document(vec![(i.path.into(), Value::Int32(1))])),
+        ("name".into(), Value::String(i.path.into())),
+        ("unique".into(), Value::Bool(i.unique)),
+    ];
+    if i.unique {
+        let types = Value::Array(VALUE_TYPES.iter().map(|t| Value::String((*t).into())).collect());
+        let filter = Value::Document(vec![(i.path.into(), Value::Document(vec![("$type".into(), types)]))]);
+        spec.push(("partialFilterExpression".into(), filter));
+    }
+    Value::Document(spec)
+}
+
+/// Whether `createIndexes` failed because an index of the same name exists with other
+/// options (a unique index created before it was made partial): `IndexOptionsConflict` or
+/// `IndexKeySpecsConflict`.
+pub(super) fn is_conflict(e: &mongodb::error::Error) -> bool {
+    matches!(e.kind.as_ref(), mongodb::error::ErrorKind::Command(c) if c.code == 85 || c.code == 86)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_indexes_leave_null_out() {
+        let unique = spec(&IndexDesc { path: "email", unique: true });
+        let Value::Document(fields) = &unique else { panic!("a document") };
+        let (_, filter) = fields.iter().find(|(n, _)| n == "partialFilterExpression").expect("partial");
+        let text = filter.to_string();
+        assert!(text.contains("email") && text.contains("$type") && text.contains("string"), "{text}");
+        assert!(!text.contains("\"null\""), "{text}");
+        let plain = spec(&IndexDesc { path: "title", unique: false });
+        let Value::Document(fields) = &plain else { panic!("a document") };
+        assert!(fields.iter().all(|(n, _)| n != "partialFilterExpression"));
+    }
+}
