@@ -13,6 +13,7 @@ mod cases_cascade;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
+mod cases_prefetch;
 mod cases_related;
 mod cases_serial;
 mod cases_tx;
@@ -23,6 +24,7 @@ pub use cases_cascade::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
+pub use cases_prefetch::*;
 pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_tx::*;
@@ -57,6 +59,9 @@ macro_rules! conformance_tests {
             declared_cascades_delete_dependents, cascades_follow_trees_and_cycles);
         $crate::conformance_tests!(@cases $fresh;
             joins_and_related_compose_with_the_query, several_related_selections);
+        $crate::conformance_tests!(@cases $fresh;
+            select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
+            prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
