@@ -328,7 +328,11 @@ async fn prefetch_reverse_costs_two_round_trips_for_any_number_of_parents() {
             .rows()
             .await
             .unwrap();
-        assert_eq!(take(&seen), ["find", "find", "find"], "{parents} parents: the query, then one `in` per reverse set");
+        assert_eq!(
+            take(&seen),
+            ["find", "find", "find"],
+            "{parents} parents: the query, then one `in` per reverse set"
+        );
         assert_eq!(rows.len(), parents);
         for r in &rows {
             let i = users.iter().position(|k| Some(k) == r.record.id.as_ref()).expect("a seeded user") as i64;

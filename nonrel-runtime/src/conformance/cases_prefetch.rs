@@ -6,50 +6,50 @@
 
 use crate::{Backend, Database, Key, Query, Ref};
 
-/// A person, referred to by entries as author and (optionally) editor; natural keys.
+/// A contributor, referred to by writeups as author and (optionally) editor; natural keys.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
 #[model(collection = "conf_pf_people")]
-pub struct Person {
+pub struct Contributor {
     #[field(key)]
     pub name: String,
     pub age: i32,
     pub bio: String,
 }
 
-/// A label that entries list; automatic keys.
+/// A sticker that writeups list; automatic keys.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
 #[model(collection = "conf_pf_labels")]
-pub struct Label {
+pub struct Sticker {
     #[field(key)]
-    pub id: Option<Key<Label>>,
+    pub id: Option<Key<Sticker>>,
     pub text: String,
     pub note: String,
 }
 
-/// An entry: one author, an optional editor (stored under another name, not indexed) and a
-/// list of labels.
+/// A writeup: one author, an optional editor (stored under another name, not indexed) and a
+/// list of stickers.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
 #[model(collection = "conf_pf_entries")]
-pub struct Entry {
+pub struct Writeup {
     #[field(key)]
-    pub id: Option<Key<Entry>>,
+    pub id: Option<Key<Writeup>>,
     #[field(index)]
     pub n: i32,
     #[field(index)]
-    pub author: Ref<Person>,
+    pub author: Ref<Contributor>,
     #[field(rename = "ed")]
-    pub editor: Option<Ref<Person>>,
+    pub editor: Option<Ref<Contributor>>,
     #[field(index)]
-    pub labels: Vec<Ref<Label>>,
+    pub labels: Vec<Ref<Sticker>>,
     pub body: String,
 }
 
-fn person(name: &str) -> Key<Person> {
+fn person(name: &str) -> Key<Contributor> {
     Key::from(name)
 }
 
-/// People ann, bob, cy (no entries) and dee (deleted: a dangling reference); labels l0..l3
-/// (l3 deleted); entries 0..=5:
+/// Contributors ann, bob, cy (no writeups) and dee (deleted: a dangling reference); labels l0..l3
+/// (l3 deleted); writeups 0..=5:
 ///
 /// | n | author | editor | labels         |
 /// |---|--------|--------|----------------|
@@ -59,14 +59,14 @@ fn person(name: &str) -> Key<Person> {
 /// | 3 | ann    | ann    | l3, l1         |
 /// | 4 | dee    | —      | l1             |
 /// | 5 | ann    | bob    | l2, l3, l0, l1 |
-async fn seed<B: Backend>(db: &Database<B>) -> Vec<Key<Label>> {
-    let mut people: Vec<Person> = [("ann", 30), ("bob", 40), ("cy", 50), ("dee", 60)]
+async fn seed<B: Backend>(db: &Database<B>) -> Vec<Key<Sticker>> {
+    let mut people: Vec<Contributor> = [("ann", 30), ("bob", 40), ("cy", 50), ("dee", 60)]
         .into_iter()
-        .map(|(n, age)| Person { name: n.into(), age, bio: format!("{n}'s bio") })
+        .map(|(n, age)| Contributor { name: n.into(), age, bio: format!("{n}'s bio") })
         .collect();
     db.save_many(&mut people).await.expect("people");
-    let mut labels: Vec<Label> =
-        (0..4).map(|i| Label { id: None, text: format!("l{i}"), note: format!("note {i}") }).collect();
+    let mut labels: Vec<Sticker> =
+        (0..4).map(|i| Sticker { id: None, text: format!("l{i}"), note: format!("note {i}") }).collect();
     let l = db.save_many(&mut labels).await.expect("labels");
     let rows: [(&str, Option<&str>, Vec<usize>); 6] = [
         ("ann", Some("bob"), vec![0, 1]),
@@ -76,10 +76,10 @@ async fn seed<B: Backend>(db: &Database<B>) -> Vec<Key<Label>> {
         ("dee", None, vec![1]),
         ("ann", Some("bob"), vec![2, 3, 0, 1]),
     ];
-    let mut entries: Vec<Entry> = rows
+    let mut entries: Vec<Writeup> = rows
         .into_iter()
         .enumerate()
-        .map(|(n, (author, editor, labels))| Entry {
+        .map(|(n, (author, editor, labels))| Writeup {
             id: None,
             n: n as i32,
             author: person(author).into(),
@@ -109,19 +109,19 @@ fn splits<B: Backend>(db: &Database<B>) -> [(Database<B>, &'static str); 3] {
 pub async fn select_related_follows_optional_refs<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let rows = db
-        .query::<Entry>()
-        .order_by(Entry::n().asc())
-        .select_related(Entry::editor())
-        .select_related(Entry::author())
-        .defer_related(Person::bio())
+        .query::<Writeup>()
+        .order_by(Writeup::n().asc())
+        .select_related(Writeup::editor())
+        .select_related(Writeup::author())
+        .defer_related(Contributor::bio())
         .rows()
         .await
         .unwrap();
     let got: Vec<(i32, Option<(String, i32, String)>, Option<String>)> = rows
         .iter()
         .map(|r| {
-            let editor = r.related(Entry::editor()).unwrap().map(|p| (p.name, p.age, p.bio));
-            let author = r.related(Entry::author()).unwrap().map(|p| p.name);
+            let editor = r.related(Writeup::editor()).unwrap().map(|p| (p.name, p.age, p.bio));
+            let author = r.related(Writeup::author()).unwrap().map(|p| p.name);
             (r.record.n, editor, author)
         })
         .collect();
@@ -137,18 +137,19 @@ pub async fn select_related_follows_optional_refs<B: Backend>(db: &Database<B>) 
     ];
     assert_eq!(got, want, "editors (bio deferred) and authors; none, or dangling, gives None");
     let rows = db
-        .query::<Entry>()
-        .filter(Entry::n().is_in([0, 3]))
-        .select_related(Entry::editor())
-        .only_related(Person::age())
+        .query::<Writeup>()
+        .filter(Writeup::n().is_in([0, 3]))
+        .select_related(Writeup::editor())
+        .only_related(Contributor::age())
         .rows()
         .await
         .unwrap();
-    let got: Vec<Person> = rows.iter().map(|r| r.related(Entry::editor()).unwrap().expect("an editor")).collect();
-    let want = [("bob", 40), ("ann", 30)].map(|(n, age)| Person { name: n.into(), age, bio: String::new() });
+    let got: Vec<Contributor> =
+        rows.iter().map(|r| r.related(Writeup::editor()).unwrap().expect("an editor")).collect();
+    let want = [("bob", 40), ("ann", 30)].map(|(n, age)| Contributor { name: n.into(), age, bio: String::new() });
     assert_eq!(got, want, "only the age loaded (and the key)");
-    let plain = db.query::<Entry>().rows().await.unwrap();
-    assert_eq!(plain[0].related(Entry::editor()).unwrap(), None, "not selected");
+    let plain = db.query::<Writeup>().rows().await.unwrap();
+    assert_eq!(plain[0].related(Writeup::editor()).unwrap(), None, "not selected");
 }
 
 /// `prefetch_related` on a `Vec<Ref>`: the list's order, duplicates kept, empty lists,
@@ -157,18 +158,18 @@ pub async fn prefetch_related_follows_lists_of_refs<B: Backend>(db: &Database<B>
     let l = seed(db).await;
     for (db, how) in splits(db) {
         let rows = db
-            .query::<Entry>()
-            .order_by(Entry::n().desc())
-            .prefetch_related(Entry::labels())
-            .defer_related(Label::note())
+            .query::<Writeup>()
+            .order_by(Writeup::n().desc())
+            .prefetch_related(Writeup::labels())
+            .defer_related(Sticker::note())
             .rows()
             .await
             .unwrap();
-        let got: Vec<(i32, Vec<String>, Vec<Key<Label>>)> = rows
+        let got: Vec<(i32, Vec<String>, Vec<Key<Sticker>>)> = rows
             .iter()
             .map(|r| {
-                let texts = r.related_many(Entry::labels()).unwrap().into_iter().map(|t| t.text).collect();
-                (r.record.n, texts, r.missing_related(Entry::labels()))
+                let texts = r.related_many(Writeup::labels()).unwrap().into_iter().map(|t| t.text).collect();
+                (r.record.n, texts, r.missing_related(Writeup::labels()))
             })
             .collect();
         let t = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -181,23 +182,25 @@ pub async fn prefetch_related_follows_lists_of_refs<B: Backend>(db: &Database<B>
             (0, t(&["l0", "l1"]), vec![]),
         ];
         assert_eq!(got, want, "{how}: in each list's order, duplicates kept, the deleted label reported");
-        let first = &rows[3].related_many(Entry::labels()).unwrap()[0];
+        let first = &rows[3].related_many(Writeup::labels()).unwrap()[0];
         assert_eq!((first.id.as_ref(), first.note.as_str()), (Some(&l[2]), ""), "{how}: keys loaded, note deferred");
         let only = db
-            .query::<Entry>()
-            .filter(Entry::n().eq(0))
-            .prefetch_related(Entry::labels())
-            .only_related(Label::note())
+            .query::<Writeup>()
+            .filter(Writeup::n().eq(0))
+            .prefetch_related(Writeup::labels())
+            .only_related(Sticker::note())
             .rows()
             .await
             .unwrap();
         let got: Vec<(String, String)> =
-            only[0].related_many(Entry::labels()).unwrap().into_iter().map(|t| (t.text, t.note)).collect();
+            only[0].related_many(Writeup::labels()).unwrap().into_iter().map(|t| (t.text, t.note)).collect();
         assert_eq!(got, [("", "note 0"), ("", "note 1")].map(|(a, b)| (a.into(), b.into())), "{how}: only the note");
     }
-    let none = db.query::<Entry>().filter(Entry::n().eq(1)).prefetch_related(Entry::labels()).rows().await.unwrap();
-    assert!(none[0].related_many(Entry::labels()).unwrap().is_empty(), "an empty list");
-    let empty = db.query::<Entry>().filter(Entry::n().gt(99)).prefetch_related(Entry::labels()).rows().await.unwrap();
+    let none =
+        db.query::<Writeup>().filter(Writeup::n().eq(1)).prefetch_related(Writeup::labels()).rows().await.unwrap();
+    assert!(none[0].related_many(Writeup::labels()).unwrap().is_empty(), "an empty list");
+    let empty =
+        db.query::<Writeup>().filter(Writeup::n().gt(99)).prefetch_related(Writeup::labels()).rows().await.unwrap();
     assert!(empty.is_empty(), "no rows, nothing to read");
 }
 
@@ -206,21 +209,21 @@ pub async fn prefetch_related_follows_lists_of_refs<B: Backend>(db: &Database<B>
 /// `in` split; deferred fields; a query on the reverse set with order and a limit per row.
 pub async fn prefetch_reverse_groups_referring_records<B: Backend>(db: &Database<B>) {
     let l = seed(db).await;
-    let ns = |entries: Vec<Entry>| entries.into_iter().map(|e| e.n).collect::<Vec<_>>();
+    let ns = |entries: Vec<Writeup>| entries.into_iter().map(|e| e.n).collect::<Vec<_>>();
     for (db, how) in splits(db) {
         let rows = db
-            .query::<Person>()
-            .prefetch_reverse(Entry::author())
-            .prefetch_reverse(Entry::editor())
-            .defer_related(Entry::body())
+            .query::<Contributor>()
+            .prefetch_reverse(Writeup::author())
+            .prefetch_reverse(Writeup::editor())
+            .defer_related(Writeup::body())
             .rows()
             .await
             .unwrap();
         let got: Vec<(String, Vec<i32>, Vec<i32>)> = rows
             .iter()
             .map(|r| {
-                let wrote = ns(r.reverse(Entry::author()).unwrap());
-                let edited = ns(r.reverse(Entry::editor()).unwrap());
+                let wrote = ns(r.reverse(Writeup::author()).unwrap());
+                let edited = ns(r.reverse(Writeup::editor()).unwrap());
                 (r.record.name.clone(), wrote, edited)
             })
             .collect();
@@ -229,44 +232,45 @@ pub async fn prefetch_reverse_groups_referring_records<B: Backend>(db: &Database
             ("bob".to_string(), vec![2], vec![0, 5]),
             ("cy".to_string(), vec![], vec![]),
         ];
-        assert_eq!(got, want, "{how}: each person's entries as author and as editor");
-        let ann = &rows[0].reverse(Entry::author()).unwrap()[1];
+        assert_eq!(got, want, "{how}: each person's writeups as author and as editor");
+        let ann = &rows[0].reverse(Writeup::author()).unwrap()[1];
         assert_eq!(
             (ann.author.key(), ann.labels.is_empty(), ann.body.as_str()),
             (&person("ann"), true, ""),
             "{how}: the reference loaded, the body deferred"
         );
         let labels = db
-            .query::<Label>()
-            .order_by(Label::text().asc())
-            .prefetch_reverse(Entry::labels())
-            .only_related(Entry::n())
-            .only_related(Entry::author())
+            .query::<Sticker>()
+            .order_by(Sticker::text().asc())
+            .prefetch_reverse(Writeup::labels())
+            .only_related(Writeup::n())
+            .only_related(Writeup::author())
             .rows()
             .await
             .unwrap();
         let got: Vec<(String, Vec<i32>)> =
-            labels.iter().map(|r| (r.record.text.clone(), ns(r.reverse(Entry::labels()).unwrap()))).collect();
+            labels.iter().map(|r| (r.record.text.clone(), ns(r.reverse(Writeup::labels()).unwrap()))).collect();
         let want = [("l0", vec![0, 2, 5]), ("l1", vec![0, 3, 4, 5]), ("l2", vec![2, 5])];
         assert_eq!(got, want.map(|(t, n)| (t.to_string(), n)), "{how}: through lists, a label listed twice once");
-        let e = &labels[0].reverse(Entry::labels()).unwrap()[0];
+        let e = &labels[0].reverse(Writeup::labels()).unwrap()[0];
         assert!(e.labels.is_empty() && e.body.is_empty(), "{how}: only the number and author loaded: {e:?}");
-        let top = Query::<Entry>::new().filter(Entry::n().gt(0)).order_by(Entry::n().desc()).offset(1).limit(2);
+        let top = Query::<Writeup>::new().filter(Writeup::n().gt(0)).order_by(Writeup::n().desc()).offset(1).limit(2);
         let rows = db
-            .query::<Person>()
-            .filter(Person::age().lte(40))
-            .order_by(Person::age().desc())
-            .prefetch_reverse_with(Entry::author(), top)
+            .query::<Contributor>()
+            .filter(Contributor::age().lte(40))
+            .order_by(Contributor::age().desc())
+            .prefetch_reverse_with(Writeup::author(), top)
             .rows()
             .await
             .unwrap();
         let got: Vec<(String, Vec<i32>)> =
-            rows.iter().map(|r| (r.record.name.clone(), ns(r.reverse(Entry::author()).unwrap()))).collect();
+            rows.iter().map(|r| (r.record.name.clone(), ns(r.reverse(Writeup::author()).unwrap()))).collect();
         let want = [("bob", vec![]), ("ann", vec![3, 1])];
         assert_eq!(got, want.map(|(n, e)| (n.to_string(), e)), "{how}: filtered, ordered, offset and limit per person");
     }
     let _ = l;
-    let none = db.query::<Person>().filter(Person::age().gt(99)).prefetch_reverse(Entry::author()).rows().await;
+    let none =
+        db.query::<Contributor>().filter(Contributor::age().gt(99)).prefetch_reverse(Writeup::author()).rows().await;
     assert!(none.unwrap().is_empty(), "no rows, nothing to read");
 }
 
@@ -274,11 +278,11 @@ pub async fn prefetch_reverse_groups_referring_records<B: Backend>(db: &Database
 pub async fn every_kind_of_reference_on_one_query<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let rows = db
-        .query::<Entry>()
-        .filter(Entry::n().is_in([0, 2]))
-        .select_related(Entry::author())
-        .select_related(Entry::editor())
-        .prefetch_related(Entry::labels())
+        .query::<Writeup>()
+        .filter(Writeup::n().is_in([0, 2]))
+        .select_related(Writeup::author())
+        .select_related(Writeup::editor())
+        .prefetch_related(Writeup::labels())
         .rows()
         .await
         .unwrap();
@@ -287,22 +291,22 @@ pub async fn every_kind_of_reference_on_one_query<B: Backend>(db: &Database<B>) 
         .map(|r| {
             (
                 r.record.n,
-                r.related(Entry::author()).unwrap().expect("author").name,
-                r.related(Entry::editor()).unwrap().map(|p| p.name),
-                r.related_many(Entry::labels()).unwrap().len(),
+                r.related(Writeup::author()).unwrap().expect("author").name,
+                r.related(Writeup::editor()).unwrap().map(|p| p.name),
+                r.related_many(Writeup::labels()).unwrap().len(),
             )
         })
         .collect();
     assert_eq!(got, [(0, "ann".into(), Some("bob".into()), 2), (2, "bob".into(), None, 3)]);
     let people = db
-        .query::<Person>()
-        .filter(Person::age().eq(40))
-        .prefetch_reverse(Entry::author())
-        .prefetch_reverse(Entry::editor())
+        .query::<Contributor>()
+        .filter(Contributor::age().eq(40))
+        .prefetch_reverse(Writeup::author())
+        .prefetch_reverse(Writeup::editor())
         .rows()
         .await
         .unwrap();
-    let edited = people[0].reverse(Entry::editor()).unwrap();
+    let edited = people[0].reverse(Writeup::editor()).unwrap();
     assert_eq!(edited.iter().map(|e| e.body.as_str()).collect::<Vec<_>>(), ["body 0", "body 5"], "whole records");
-    assert_eq!(people[0].reverse(Entry::author()).unwrap()[0].n, 2);
+    assert_eq!(people[0].reverse(Writeup::author()).unwrap()[0].n, 2);
 }

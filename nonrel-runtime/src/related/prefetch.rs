@@ -60,35 +60,29 @@ impl<T: Model> SingleRef for Option<Ref<T>> {
     type Target = T;
 }
 
-/// A field that refers to records of a model: `Ref<T>`, `Option<Ref<T>>` or `Vec<Ref<T>>`,
-/// for [`prefetch_reverse`](QueryBuilder::prefetch_reverse).
+/// A field that refers to records of model `M`: `Ref<M>`, `Option<Ref<M>>` or
+/// `Vec<Ref<M>>`, for [`prefetch_reverse`](QueryBuilder::prefetch_reverse).
 ///
 /// ```
-/// use nonrel_runtime::{AnyRef, Key, Model, Ref};
+/// use nonrel_runtime::{Key, Model, Ref, RefersTo};
 /// #[derive(Model)] struct Tag { #[field(key)] name: String }
-/// fn target<V: AnyRef>() -> &'static str { <V::Target as Model>::DESC.name }
-/// assert_eq!(target::<Vec<Ref<Tag>>>(), "Tag");
+/// fn refers<V: RefersTo<Tag>>() {}
+/// refers::<Vec<Ref<Tag>>>();
+/// refers::<Option<Ref<Tag>>>();
 /// ```
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a reference to another model",
-    label = "`prefetch_reverse` follows a field of type `Ref<T>`, `Option<Ref<T>>` or `Vec<Ref<T>>`"
+    message = "`{Self}` is not a reference to `{M}`",
+    label = "not a field that refers to `{M}`",
+    note = "`prefetch_reverse` on a query of `{M}` follows a field of another model of type `Ref<{M}>`, \
+            `Option<Ref<{M}>>` or `Vec<Ref<{M}>>`"
 )]
-pub trait AnyRef {
-    /// The model referred to.
-    type Target: Model;
-}
+pub trait RefersTo<M> {}
 
-impl<T: Model> AnyRef for Ref<T> {
-    type Target = T;
-}
+impl<T: Model> RefersTo<T> for Ref<T> {}
 
-impl<T: Model> AnyRef for Option<Ref<T>> {
-    type Target = T;
-}
+impl<T: Model> RefersTo<T> for Option<Ref<T>> {}
 
-impl<T: Model> AnyRef for Vec<Ref<T>> {
-    type Target = T;
-}
+impl<T: Model> RefersTo<T> for Vec<Ref<T>> {}
 
 /// The relation name a reverse set is kept under on a row: `<-` then the referring model's
 /// collection and reference path (`<-posts.author`), which no field path can be.
@@ -156,7 +150,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// assert!(users[1].reverse(Post::author())?.is_empty()); // bob wrote nothing
     /// # Ok(()) }
     /// ```
-    pub fn prefetch_reverse<T: Model, V: AnyRef<Target = M>, F>(self, field: Field<T, V, F>) -> Self {
+    pub fn prefetch_reverse<T: Model, V: RefersTo<M>, F>(self, field: Field<T, V, F>) -> Self {
         self.prefetch_reverse_with(field, Query::new())
     }
 
@@ -185,11 +179,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// assert_eq!(users[0].reverse(Post::author())?[0].views, 500); // each user's most viewed
     /// # Ok(()) }
     /// ```
-    pub fn prefetch_reverse_with<T: Model, V: AnyRef<Target = M>, F>(
-        self,
-        field: Field<T, V, F>,
-        query: Query<T>,
-    ) -> Self {
+    pub fn prefetch_reverse_with<T: Model, V: RefersTo<M>, F>(self, field: Field<T, V, F>, query: Query<T>) -> Self {
         let plan = match (query.plan(), query.joins()) {
             (Ok(plan), []) => Ok(plan.clone()),
             (Ok(_), _) => Err(Error::new(
@@ -280,7 +270,7 @@ impl<M: Model> Record<M> {
     /// assert_eq!(users[0].reverse(Post::author())?.len(), 1);
     /// # Ok(()) }
     /// ```
-    pub fn reverse<T: Model, V: AnyRef<Target = M>, F>(&self, field: Field<T, V, F>) -> Result<Vec<T>> {
+    pub fn reverse<T: Model, V: RefersTo<M>, F>(&self, field: Field<T, V, F>) -> Result<Vec<T>> {
         self.related_rows(&reverse_name(T::DESC, field.path()))
     }
 }
@@ -381,12 +371,8 @@ async fn reverse_sets<B: Backend>(
         return Ok(sets);
     }
     let mut seen = HashSet::new();
-    let keys: Vec<Value> = rows
-        .iter()
-        .filter_map(|r| r.key.as_ref())
-        .filter(|k| seen.insert(*k))
-        .map(to_value)
-        .collect::<Result<_>>()?;
+    let keys: Vec<Value> =
+        rows.iter().filter_map(|r| r.key.as_ref()).filter(|k| seen.insert(*k)).map(to_value).collect::<Result<_>>()?;
     // Offset and limit apply to each row's set: every match is read.
     let (offset, limit) = (std::mem::take(&mut plan.offset), plan.limit.take());
     // The reference must be read to group by it; left out again afterwards if not wanted.
