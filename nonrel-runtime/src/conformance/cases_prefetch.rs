@@ -44,6 +44,9 @@ pub struct Writeup {
     pub body: String,
 }
 
+/// A contributor's name, age and bio.
+type Summary = (String, i32, String);
+
 fn person(name: &str) -> Key<Contributor> {
     Key::from(name)
 }
@@ -117,7 +120,7 @@ pub async fn select_related_follows_optional_refs<B: Backend>(db: &Database<B>) 
         .rows()
         .await
         .unwrap();
-    let got: Vec<(i32, Option<(String, i32, String)>, Option<String>)> = rows
+    let got: Vec<(i32, Option<Summary>, Option<String>)> = rows
         .iter()
         .map(|r| {
             let editor = r.related(Writeup::editor()).unwrap().map(|p| (p.name, p.age, p.bio));
