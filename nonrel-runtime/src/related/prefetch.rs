@@ -9,6 +9,11 @@
 //!   grouped by row.
 //!
 //! Either costs one round trip after the query, whatever the number of rows: two in all.
+//!
+//! On a row ([`Record::related`](crate::Record::related)), a list's records are kept under
+//! the field's path, one row per key in the list's order; a key whose record does not exist
+//! keeps its slot with an empty document (no stored document is empty). A reverse set is
+//! kept under `<-` then the referring collection and path (`<-posts.author`).
 
 use super::select::Selection;
 use crate::backend::{Backend, Row};
