@@ -48,8 +48,9 @@ struct Post {
     published_at: nonrel_runtime::DateTime<Utc>,
 }
 
-/// A lookup across the `Ref` through the denormalized copy, the copy following its user, and
-/// the posts with their authors loaded in one batched read.
+/// A lookup across the `Ref` through the denormalized copy, the copy following its user, the
+/// posts with their authors loaded in one batched read, and the users with their posts (a
+/// reverse prefetch: one query for all of them).
 async fn joins(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Result<()> {
     let by_ann = Post::author().join(User::display_name()).eq("Ann");
     let titles: Vec<String> = db.query::<Post>().filter(by_ann).all().await?.into_iter().map(|p| p.title).collect();
@@ -63,6 +64,12 @@ async fn joins(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Resul
     for row in &rows {
         let author = row.related(Post::author())?.map_or_else(|| "?".into(), |u| u.display_name);
         println!("  {:<28} by {author}", row.record.title);
+    }
+    // The other way round: every user with the posts referring to them, in one `in` query.
+    let users = db.query::<User>().prefetch_reverse(Post::author()).defer_related(Post::tags()).rows().await?;
+    for user in &users {
+        let titles: Vec<String> = user.reverse(Post::author())?.into_iter().map(|p| p.title).collect();
+        println!("  {:<10} wrote {titles:?}", user.record.username);
     }
     Ok(())
 }

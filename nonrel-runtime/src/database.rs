@@ -439,14 +439,17 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// The matching rows: records with their related selections and annotations.
     pub async fn rows(self) -> Result<Vec<Record<M>>> {
         let projection = self.query.plan()?.projection.clone();
-        let rows = match self.run_joined(&self.related).await? {
+        // Selections of one `Ref` may run with the query ($lookup); prefetches run after it.
+        let (single, prefetches) = crate::related::partition(&self.related);
+        let mut rows = match self.run_joined(&single).await? {
             Some(rows) => rows,
             None => {
                 let mut rows = self.run().await?;
-                crate::related::load(&*self.db.backend, &self.related, &mut rows).await?;
+                crate::related::load(&*self.db.backend, &single, &mut rows).await?;
                 rows
             }
         };
+        crate::related::load_prefetches(&*self.db.backend, &prefetches, &mut rows, self.db.max_in()).await?;
         let related_projections = crate::related::projections(&self.related);
         crate::codec::with_projection(projection.as_ref(), || {
             rows.into_iter()

@@ -105,6 +105,7 @@ pub use page::{Page, PageBuilder};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use query::{Condition, Field, Order, Query};
 pub use related::{registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinOrder, Joined, Selection};
+pub use related::{RefersTo, SingleRef};
 pub use rust_decimal::{self, Decimal};
 pub use transaction::{Transaction, TransactionBuilder};
 pub use update::UpdateBuilder;

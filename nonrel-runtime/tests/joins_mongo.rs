@@ -200,3 +200,175 @@ async fn copies_cost_one_batched_read_per_save_and_one_update_per_changed_record
     assert_eq!(n, 20);
     assert!(db.integrity_check().await.unwrap().is_ok());
 }
+
+/// A tag that articles list.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_pf_tags")]
+struct Tag {
+    #[field(key)]
+    id: Option<Key<Tag>>,
+    label: String,
+    about: String,
+}
+
+/// An article: an author, an optional editor and a list of tags.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_pf_articles")]
+struct Article {
+    #[field(key)]
+    id: Option<Key<Article>>,
+    #[field(index)]
+    n: i64,
+    #[field(index)]
+    author: Ref<User>,
+    editor: Option<Ref<User>>,
+    #[field(index)]
+    tags: Vec<Ref<Tag>>,
+}
+
+/// Ten users and twenty tags; 100 articles, article `n` by user `n % 10`, edited by user
+/// `(n + 1) % 10` when `n` is even, tagged with tags `n % 20`, `(n + 7) % 20` and `n % 20`
+/// again.
+async fn seed_articles(db: &Database<Mongo>) -> (Vec<Key<User>>, Vec<Key<Tag>>) {
+    let users = seed(db).await;
+    let mut tags: Vec<Tag> =
+        (0..20).map(|i| Tag { id: None, label: format!("tag {i}"), about: "y".repeat(100) }).collect();
+    let tags = db.save_many(&mut tags).await.unwrap();
+    let mut articles: Vec<Article> = (0..100usize)
+        .map(|n| Article {
+            id: None,
+            n: n as i64,
+            author: users[n % 10].clone().into(),
+            editor: (n % 2 == 0).then(|| users[(n + 1) % 10].clone().into()),
+            tags: [n % 20, (n + 7) % 20, n % 20].map(|i| tags[i].clone().into()).to_vec(),
+        })
+        .collect();
+    db.save_many(&mut articles).await.unwrap();
+    (users, tags)
+}
+
+#[tokio::test]
+async fn select_related_on_optional_refs_costs_one_round_trip_by_lookup_and_two_by_key_reads() {
+    let (db, seen) = monitored("prefetch").await;
+    seed_articles(&db).await;
+    for (db, want) in [
+        (db.clone(), vec!["aggregate"]),
+        (with(&db, JoinStrategy::TwoStep, RelatedStrategy::KeyRead), vec!["find", "find"]),
+    ] {
+        for parents in [1, 100] {
+            take(&seen);
+            let rows = db
+                .query::<Article>()
+                .order_by(Article::n().asc())
+                .limit(parents)
+                .select_related(Article::editor())
+                .defer_related(User::bio())
+                .rows()
+                .await
+                .unwrap();
+            assert_eq!(take(&seen), want, "{parents} parents");
+            assert_eq!(rows.len(), parents);
+            for r in &rows {
+                let editor = r.related(Article::editor()).unwrap();
+                match r.record.n % 2 {
+                    0 => {
+                        let e = editor.expect("even articles have an editor");
+                        assert_eq!((e.name, e.bio), (format!("user {}", (r.record.n + 1) % 10), String::new()));
+                    }
+                    _ => assert_eq!(editor, None, "odd articles have none"),
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn prefetch_related_costs_two_round_trips_for_any_number_of_parents() {
+    let (db, seen) = monitored("prefetch").await;
+    seed_articles(&db).await;
+    for parents in [1, 100] {
+        take(&seen);
+        let rows = db
+            .query::<Article>()
+            .order_by(Article::n().asc())
+            .limit(parents)
+            .prefetch_related(Article::tags())
+            .defer_related(Tag::about())
+            .rows()
+            .await
+            .unwrap();
+        assert_eq!(take(&seen), ["find", "find"], "{parents} parents: the query, then one read of every list's keys");
+        for r in &rows {
+            let tags = r.related_many(Article::tags()).unwrap();
+            let n = r.record.n as usize;
+            let want = [n % 20, (n + 7) % 20, n % 20].map(|i| format!("tag {i}"));
+            assert_eq!(tags.iter().map(|t| t.label.clone()).collect::<Vec<_>>(), want, "the list's order");
+            assert!(tags.iter().all(|t| t.about.is_empty()), "deferred: not sent");
+        }
+    }
+    // Past the `in` limit, the key read is split: 20 distinct tags by 8 make three reads.
+    let split = db.clone().with_max_in_values(8);
+    take(&seen);
+    let rows = split.query::<Article>().prefetch_related(Article::tags()).rows().await.unwrap();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(take(&seen), ["find", "find", "find", "find"], "the query, then 3 reads of at most 8 keys");
+}
+
+#[tokio::test]
+async fn prefetch_reverse_costs_two_round_trips_for_any_number_of_parents() {
+    let (db, seen) = monitored("prefetch").await;
+    let (users, _) = seed_articles(&db).await;
+    for parents in [1, 10] {
+        take(&seen);
+        let rows = db
+            .query::<User>()
+            .filter(User::name().is_in((0..parents).map(|i| format!("user {i}"))))
+            .prefetch_reverse(Article::author())
+            .prefetch_reverse(Article::editor())
+            .rows()
+            .await
+            .unwrap();
+        assert_eq!(
+            take(&seen),
+            ["find", "find", "find"],
+            "{parents} parents: the query, then one `in` per reverse set"
+        );
+        assert_eq!(rows.len(), parents);
+        for r in &rows {
+            let i = users.iter().position(|k| Some(k) == r.record.id.as_ref()).expect("a seeded user") as i64;
+            let wrote: Vec<i64> = r.reverse(Article::author()).unwrap().into_iter().map(|a| a.n).collect();
+            assert_eq!(wrote, (0..10).map(|k| i + 10 * k).collect::<Vec<_>>(), "user {i}'s articles, in key order");
+            let edited: Vec<i64> = r.reverse(Article::editor()).unwrap().into_iter().map(|a| a.n).collect();
+            let want: Vec<i64> = if i % 2 == 1 { (0..10).map(|k| i - 1 + 10 * k).collect() } else { Vec::new() };
+            assert_eq!(edited, want, "odd users edit the (even) articles of the user before them");
+        }
+    }
+    take(&seen);
+    let rows = db.query::<User>().prefetch_reverse(Article::author()).rows().await.unwrap();
+    assert_eq!(take(&seen), ["find", "find"], "every user: the query, then one `in` of their keys");
+    assert!(rows.iter().all(|r| r.reverse(Article::author()).unwrap().len() == 10));
+    let split = db.clone().with_max_in_values(4);
+    take(&seen);
+    let rows = split.query::<User>().prefetch_reverse(Article::author()).rows().await.unwrap();
+    assert_eq!(take(&seen), ["find", "find", "find", "find"], "the query, then the `in` of 10 keys split by 4");
+    assert!(rows.iter().all(|r| r.reverse(Article::author()).unwrap().len() == 10));
+}
+
+#[tokio::test]
+async fn every_kind_of_selection_costs_one_round_trip_each_after_the_query() {
+    let (db, seen) = monitored("prefetch").await;
+    seed_articles(&db).await;
+    take(&seen);
+    let rows = db
+        .query::<Article>()
+        .select_related(Article::author())
+        .select_related(Article::editor())
+        .prefetch_related(Article::tags())
+        .rows()
+        .await
+        .unwrap();
+    assert_eq!(take(&seen), ["aggregate", "find"], "the query with both $lookups, then one read of the tags");
+    assert_eq!(rows.len(), 100);
+    assert!(rows.iter().all(|r| r.related(Article::author()).unwrap().is_some()));
+    assert!(rows.iter().all(|r| r.related_many(Article::tags()).unwrap().len() == 3));
+}

@@ -15,6 +15,7 @@ mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
+mod cases_prefetch;
 mod cases_related;
 mod cases_serial;
 mod cases_tx;
@@ -27,6 +28,7 @@ pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
+pub use cases_prefetch::*;
 pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_tx::*;
@@ -65,6 +67,9 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             deleted_related_records_leave_dangling_copies, subclass_deletes_only_its_own_records,
             polymorphic_queries_honour_only_and_defer, unique_fields_without_a_value_never_clash);
+        $crate::conformance_tests!(@cases $fresh;
+            select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
+            prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

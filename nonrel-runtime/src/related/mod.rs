@@ -19,10 +19,13 @@
 //! every record of both models).
 
 mod copies;
+mod prefetch;
 mod resolve;
 mod select;
 
 pub(crate) use copies::{before_update, check_copies, refresh_copies, with_copies, Pending};
+pub(crate) use prefetch::{load as load_prefetches, partition};
+pub use prefetch::{RefersTo, SingleRef};
 pub(crate) use resolve::{resolve, run_plan};
 pub use select::Selection;
 pub(crate) use select::{load, project, projections};

@@ -2,12 +2,15 @@
 //! whole set in one batched key read, so a query with `select_related` costs two round trips
 //! for any number of rows. MongoDB runs the query and the selections as one `$lookup`
 //! aggregate instead (one round trip; `mongo::RelatedStrategy`).
+//!
+//! `select_related` follows a `Ref<T>` or an `Option<Ref<T>>`; lists of references and
+//! reverse sets are prefetched (`prefetch.rs`), one batched read or one `in` query each.
 
 use crate::backend::{Backend, Row};
 use crate::codec::{self, Elements};
 use crate::database::{QueryBuilder, Record};
 use crate::error::Result;
-use crate::key::{KeyValue, Ref};
+use crate::key::KeyValue;
 use crate::model::{Model, ModelDesc};
 use crate::query::{Field, Projection};
 use std::borrow::Cow;
@@ -20,12 +23,26 @@ pub struct Selection {
     pub(crate) reference: Cow<'static, str>,
     pub(crate) related: &'static ModelDesc,
     pub(crate) projection: Option<Projection>,
+    /// How the related records are found: a `Ref` of the rows, a list of them, or the
+    /// records of `related` that refer to the rows.
+    pub(crate) kind: super::prefetch::Kind,
+}
+
+impl Selection {
+    /// The name the rows' related records are kept under.
+    pub(crate) fn name(&self) -> String {
+        match &self.kind {
+            super::prefetch::Kind::Reverse(_) => super::prefetch::reverse_name(self.related, &self.reference),
+            _ => self.reference.to_string(),
+        }
+    }
 }
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
-    /// Loads, with the rows, the record each row's `Ref` field refers to: one batched key
-    /// read for the whole result, whatever its size (F2). Read them with
-    /// [`Record::related`] on the rows of [`rows`](Self::rows).
+    /// Loads, with the rows, the record each row's `Ref` (or `Option<Ref>`) field refers to:
+    /// one batched key read for the whole result, whatever its size (F2). Read them with
+    /// [`Record::related`] on the rows of [`rows`](Self::rows); a row whose optional
+    /// reference is `None` has none.
     ///
     /// ```
     /// use nonrel_runtime::{Database, Key, Model, Ref};
@@ -44,17 +61,28 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// assert_eq!((author.name.as_str(), author.bio.as_str()), ("Ann", "")); // bio deferred
     /// # Ok(()) }
     /// ```
-    pub fn select_related<T: Model, F>(mut self, field: Field<M, Ref<T>, F>) -> Self {
-        let reference = field.into_path();
-        if !self.related.iter().any(|s| s.reference == reference) {
-            self.related.push(Selection { reference, related: T::DESC, projection: None });
+    pub fn select_related<V: super::prefetch::SingleRef, F>(self, field: Field<M, V, F>) -> Self {
+        self.add_selection(field.into_path(), V::Target::DESC, super::prefetch::Kind::One)
+    }
+
+    /// Adds a selection unless the query has one of that name.
+    pub(super) fn add_selection(
+        mut self,
+        reference: Cow<'static, str>,
+        related: &'static ModelDesc,
+        kind: super::prefetch::Kind,
+    ) -> Self {
+        let s = Selection { reference, related, projection: None, kind };
+        if !self.related.iter().any(|o| o.name() == s.name()) {
+            self.related.push(s);
         }
         self
     }
 
     /// Loads only this field of the related records of model `T` selected with
-    /// [`select_related`](Self::select_related) (call once per field); the others load as
-    /// their type's default, and MongoDB does not send them.
+    /// [`select_related`](Self::select_related), [`prefetch_related`](Self::prefetch_related)
+    /// or [`prefetch_reverse`](Self::prefetch_reverse) (call once per field); the others load
+    /// as their type's default, and MongoDB does not send them.
     pub fn only_related<T: Model, V, G>(self, field: Field<T, V, G>) -> Self {
         self.project_related::<T>(field.path(), true)
     }
@@ -85,9 +113,12 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     }
 }
 
-/// Fills each row's related selections: one batched read per selection.
+/// Fills each row's related selections: one batched read per selection. Only selections
+/// of one `Ref` come here (and to a backend's `query_joined`); see [`super::prefetch::load`]
+/// for the others.
 pub(crate) async fn load<B: Backend>(backend: &B, selections: &[Selection], rows: &mut [Row]) -> Result<()> {
     for s in selections {
+        debug_assert!(matches!(s.kind, super::prefetch::Kind::One), "prefetches load apart");
         let keys: Vec<Option<KeyValue>> =
             rows.iter().map(|r| super::copies::ref_key(&r.doc, &s.reference)).collect::<Result<_>>()?;
         let mut seen = HashSet::new();
@@ -116,7 +147,7 @@ pub(crate) async fn load<B: Backend>(backend: &B, selections: &[Selection], rows
 /// The projections of a query's related selections, by relation name (kept on its records
 /// to decode deferred fields as defaults).
 pub(crate) fn projections(selections: &[Selection]) -> Vec<(String, Projection)> {
-    selections.iter().filter_map(|s| Some((s.reference.to_string(), s.projection.clone()?))).collect()
+    selections.iter().filter_map(|s| Some((s.name(), s.projection.clone()?))).collect()
 }
 
 /// The document with only the fields a projection loads.
@@ -134,9 +165,9 @@ pub(crate) fn project(doc: &[u8], projection: &Projection) -> Result<Vec<u8>> {
 }
 
 impl<M: Model> Record<M> {
-    /// The record this row's `Ref` field refers to, loaded by
+    /// The record this row's `Ref` (or `Option<Ref>`) field refers to, loaded by
     /// [`select_related`](QueryBuilder::select_related): `None` when the query did not select
-    /// it or the referred record does not exist.
+    /// it, the optional reference is `None` or the referred record does not exist.
     ///
     /// ```
     /// use nonrel_runtime::{Database, Key, Model, Ref};
@@ -153,13 +184,20 @@ impl<M: Model> Record<M> {
     /// assert_eq!(rows[0].related(Post::author())?.unwrap().name, "Ann");
     /// # Ok(()) }
     /// ```
-    pub fn related<T: Model, F>(&self, field: Field<M, Ref<T>, F>) -> Result<Option<T>> {
-        let name = field.path();
-        let Some((_, rows)) = self.related.iter().find(|(n, _)| n == name) else { return Ok(None) };
-        let Some(row) = rows.first() else { return Ok(None) };
+    pub fn related<V: super::prefetch::SingleRef, F>(&self, field: Field<M, V, F>) -> Result<Option<V::Target>> {
+        Ok(self.related_rows::<V::Target>(field.path())?.into_iter().next())
+    }
+
+    /// The records kept under relation `name`, decoded, in order (slots of missing records,
+    /// which have no document, left out).
+    pub(super) fn related_rows<T: Model>(&self, name: &str) -> Result<Vec<T>> {
+        let Some((_, rows)) = self.related.iter().find(|(n, _)| n == name) else { return Ok(Vec::new()) };
         let projection = self.related_projections.iter().find(|(n, _)| n == name).map(|(_, p)| p);
-        codec::with_projection(projection, || T::decode(row.key.as_ref(), &row.doc))
-            .map(Some)
-            .map_err(|e| e.with_model(T::DESC.name))
+        codec::with_projection(projection, || {
+            rows.iter()
+                .filter(|row| !row.doc.is_empty())
+                .map(|row| crate::database::decode::<T>(row.key.as_ref(), &row.doc))
+                .collect()
+        })
     }
 }
