@@ -207,9 +207,14 @@ impl<B: Backend> Database<B> {
         Ok(report)
     }
 
-    /// Rebuilds every declared index of every registered model, after bringing stale
+    /// Rebuilds every declared index of every registered model, after recomputing the index
+    /// fields of emulated lookups (F14) of every registered model that declares some (as
+    /// [`rebuild_indexes_of`](Self::rebuild_indexes_of) does for one) and bringing stale
     /// denormalized copies up to date (F15); returns the entries and copies written.
     pub async fn rebuild_indexes(&self) -> Result<u64> {
+        for r in crate::rebuild::registered_lookup_models() {
+            self.recompute(r).await?;
+        }
         let models = all_models()?;
         let copies = crate::related::refresh_copies(&*self.backend, &models).await?;
         Ok(copies + self.backend.rebuild_indexes(models).await?)
@@ -248,9 +253,29 @@ impl<B: Backend> Database<B> {
         items: impl IntoIterator<Item = PutItem>,
         mode: WriteMode,
     ) -> Result<u64> {
+        self.try_put_batches(m, items.into_iter().map(Ok), mode).await
+    }
+
+    /// [`Self::put_batches`] for items that may fail to build: at the first failure, the
+    /// items before it are written and the error is returned.
+    pub(crate) async fn try_put_batches(
+        &self,
+        m: &'static ModelDesc,
+        items: impl IntoIterator<Item = Result<PutItem>>,
+        mode: WriteMode,
+    ) -> Result<u64> {
         const BATCH: usize = 1000;
         let (mut n, mut batch) = (0, Vec::new());
         for item in items {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    if !batch.is_empty() {
+                        self.backend.put(m, batch, mode).await?;
+                    }
+                    return Err(e);
+                }
+            };
             batch.push(item);
             n += 1;
             if batch.len() == BATCH {

@@ -450,7 +450,8 @@ impl<B: Transactions> Transaction<B> {
         let at = |e: Error| e.with_model(M::DESC.name);
         // Emulated lookups on their index fields (F14); conditions across a `Ref` (F15) as
         // the keys of the related records the attempt sees.
-        let plan = crate::prepare::backend_plan::<B, M>(self, query.plan()?.clone(), query.joins()).await.map_err(at)?;
+        let plan =
+            crate::prepare::backend_plan::<B, M>(self, query.plan()?.clone(), query.joins()).await.map_err(at)?;
         let projection = plan.projection.clone();
         let rows = self.rows(M::DESC, plan).await.map_err(at)?;
         crate::codec::with_projection(projection.as_ref(), || {

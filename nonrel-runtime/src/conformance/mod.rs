@@ -13,6 +13,7 @@ mod cases_cascade;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
+mod cases_plans;
 mod cases_related;
 mod cases_serial;
 mod cases_tx;
@@ -23,6 +24,7 @@ pub use cases_cascade::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
+pub use cases_plans::*;
 pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_tx::*;
@@ -57,6 +59,7 @@ macro_rules! conformance_tests {
             declared_cascades_delete_dependents, cascades_follow_trees_and_cycles);
         $crate::conformance_tests!(@cases $fresh;
             joins_and_related_compose_with_the_query, several_related_selections);
+        $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,5 +79,6 @@ macro_rules! conformance_transaction_tests {
             concurrent_increments_are_exact, transactions_see_their_writes_and_roll_back,
             transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing,
             cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies);
+        $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
     };
 }

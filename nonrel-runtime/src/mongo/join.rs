@@ -372,8 +372,12 @@ mod tests {
             indexes: &[],
             has_extra: false,
         };
-        let join =
-            JoinFilter { reference: Cow::Borrowed("author"), related: &USERS, lookups: &[], filters: vec![eq("name", "ann")] };
+        let join = JoinFilter {
+            reference: Cow::Borrowed("author"),
+            related: &USERS,
+            lookups: &[],
+            filters: vec![eq("name", "ann")],
+        };
         let plan = Plan { filters: vec![eq("title", "Hi")], limit: Some(5), ..Plan::default() };
         let p = from_parent(&plan, &[join], &[]).unwrap();
         let stages: Vec<&str> = p.iter().map(|d| d.keys().next().unwrap().as_str()).collect();

@@ -23,8 +23,8 @@ mod lookups;
 mod resolve;
 mod select;
 
-pub use lookups::JoinLookup;
 pub(crate) use copies::{before_update, check_copies, refresh_copies, with_copies, Pending};
+pub use lookups::JoinLookup;
 pub(crate) use resolve::{resolve, resolve_in};
 pub use select::Selection;
 pub(crate) use select::{load, project, projections};
