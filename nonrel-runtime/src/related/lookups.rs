@@ -36,7 +36,10 @@ use std::marker::PhantomData;
 /// assert_eq!(posts[0].title, "Hi");
 /// # Ok(()) }
 /// ```
-pub struct JoinLookup<A, R, L>(PhantomData<fn() -> (A, R, L)>);
+pub struct JoinLookup<A, R, L>(PhantomData<Markers<A, R, L>>);
+
+/// The marker types a [`JoinLookup`] carries (never values).
+type Markers<A, R, L> = fn() -> (A, R, L);
 
 impl<B: Runs<Join<A, R>> + Runs<Emulated<L, R>>, A, R, L> Runs<JoinLookup<A, R, L>> for B {}
 
