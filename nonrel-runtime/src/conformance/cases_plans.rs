@@ -186,6 +186,11 @@ pub async fn every_query_path_reads_declared_lookup_indexes<B: PlanBackend>(db: 
         .await
         .unwrap();
     assert_eq!(rest.items.iter().map(|e| e.id).collect::<Vec<_>>(), [3]);
+    // A cursor made from a record binds the JOIN's condition as the page's own cursors do.
+    let ann_page =
+        || db.query::<PlanEntry>().filter(PlanEntry::author().join(PlanMember::username()).iexact("ann")).page(1);
+    let cursor = ann_page().cursor_of(&joined_page.items[0]).unwrap();
+    assert_eq!(ann_page().after(cursor).await.unwrap().items.iter().map(|e| e.id).collect::<Vec<_>>(), [3]);
 
     // A record saved by the declaring model is found at once.
     db.save(&mut PlanNote { id: 6, title: "rusty nails".into(), rank: 6 }).await.unwrap();
