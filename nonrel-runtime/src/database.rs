@@ -209,9 +209,14 @@ impl<B: Backend> Database<B> {
         Ok(report)
     }
 
-    /// Rebuilds every declared index of every registered model, after bringing stale
+    /// Rebuilds every declared index of every registered model, after recomputing the index
+    /// fields of emulated lookups (F14) of every registered model that declares some (as
+    /// [`rebuild_indexes_of`](Self::rebuild_indexes_of) does for one) and bringing stale
     /// denormalized copies up to date (F15); returns the entries and copies written.
     pub async fn rebuild_indexes(&self) -> Result<u64> {
+        for r in crate::rebuild::registered_lookup_models() {
+            self.recompute(r).await?;
+        }
         let models = all_models()?;
         let copies = crate::related::refresh_copies(&*self.backend, &models).await?;
         Ok(copies + self.backend.rebuild_indexes(models).await?)
@@ -250,9 +255,29 @@ impl<B: Backend> Database<B> {
         items: impl IntoIterator<Item = PutItem>,
         mode: WriteMode,
     ) -> Result<u64> {
+        self.try_put_batches(m, items.into_iter().map(Ok), mode).await
+    }
+
+    /// [`Self::put_batches`] for items that may fail to build: at the first failure, the
+    /// items before it are written and the error is returned.
+    pub(crate) async fn try_put_batches(
+        &self,
+        m: &'static ModelDesc,
+        items: impl IntoIterator<Item = Result<PutItem>>,
+        mode: WriteMode,
+    ) -> Result<u64> {
         const BATCH: usize = 1000;
         let (mut n, mut batch) = (0, Vec::new());
         for item in items {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    if !batch.is_empty() {
+                        self.backend.put(m, batch, mode).await?;
+                    }
+                    return Err(e);
+                }
+            };
             batch.push(item);
             n += 1;
             if batch.len() == BATCH {
@@ -365,22 +390,26 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         crate::update::UpdateBuilder::new(self)
     }
 
-    /// The plan as the backend runs it, before lookups across a `Ref` are resolved: emulated
-    /// lookups rewritten onto their index fields (F14).
-    pub(crate) fn local_plan(&self) -> Result<crate::query::Plan> {
-        let mut plan = self.query.plan()?.clone();
-        crate::lookup::rewrite(M::DESC, M::LOOKUPS, B::NAME, B::NATIVE_LOOKUPS, &mut plan)?;
-        Ok(plan)
+    /// The query rewritten for the backend (emulated lookups onto their index fields, F14),
+    /// its lookups across a `Ref` not yet resolved: see [`crate::prepare`].
+    fn prepared(&self) -> Result<crate::prepare::Prepared> {
+        crate::prepare::Prepared::new::<B, M>(self.query.plan()?.clone(), self.query.joins())
     }
 
-    /// The plan as the backend runs it: [`Self::local_plan`], with lookups across a `Ref`
-    /// resolved (two-step joins, F15).
+    /// The plan as the backend runs it, before lookups across a `Ref` are resolved.
+    pub(crate) fn local_plan(&self) -> Result<crate::query::Plan> {
+        Ok(self.prepared()?.plan)
+    }
+
+    /// Where the query's steps read: the backend, splitting large `in` lookups (F13).
+    fn reads(&self) -> crate::prepare::Direct<'db, B> {
+        crate::prepare::Direct { backend: &*self.db.backend, max_in: self.db.max_in() }
+    }
+
+    /// The plan as the backend runs it: rewritten, with lookups across a `Ref` resolved
+    /// (two-step joins, F15).
     async fn plan(&self) -> Result<crate::query::Plan> {
-        let plan = self.local_plan()?;
-        match self.query.joins() {
-            [] => Ok(plan),
-            joins => crate::related::resolve(&*self.db.backend, plan, joins, self.db.max_in()).await,
-        }
+        crate::prepare::backend_plan::<B, M>(&self.reads(), self.query.plan()?.clone(), self.query.joins()).await
     }
 
     /// The database the query runs on.
@@ -400,27 +429,28 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         Ok(counts)
     }
 
-    /// Runs the plan, splitting `in` lookups larger than the backend takes (F13).
+    /// Runs the query, splitting `in` lookups larger than the backend takes (F13).
     pub(crate) async fn run(&self) -> Result<Vec<Row>> {
-        if let Some(rows) = self.run_joined(&[]).await? {
-            return Ok(rows);
-        }
-        let plan = self.plan().await?;
-        let max_in = self.db.max_in();
-        if !crate::split::needs_split(&plan, max_in) {
-            return self.db.backend.query(M::DESC, plan).await;
-        }
-        crate::split::query(&*self.db.backend, M::DESC, plan, max_in).await
+        self.fetch(&[]).await
     }
 
-    /// The rows with their joins and `related` selections, when the backend runs them in one
-    /// command (MongoDB's `$lookup`); `None` when the runtime runs them in steps.
-    async fn run_joined(&self, related: &[crate::related::Selection]) -> Result<Option<Vec<Row>>> {
-        if self.query.joins().is_empty() && related.is_empty() {
-            return Ok(None);
+    /// The rows with their `related` selections: the plan prepared once, then run with its
+    /// joins and selections in one command where the backend can (MongoDB's `$lookup`), else
+    /// the two-step joins, the (split) query and one batched key read per selection.
+    async fn fetch(&self, related: &[crate::related::Selection]) -> Result<Vec<Row>> {
+        let prepared = self.prepared()?;
+        let (backend, max_in) = (&*self.db.backend, self.db.max_in());
+        if !prepared.joins.is_empty() || !related.is_empty() {
+            if let Some(rows) = backend.query_joined(M::DESC, &prepared.plan, &prepared.joins, related, max_in).await? {
+                return Ok(rows);
+            }
         }
-        let plan = self.local_plan()?;
-        self.db.backend.query_joined(M::DESC, &plan, self.query.joins(), related, self.db.max_in()).await
+        let plan = prepared.resolve(&self.reads()).await?;
+        let mut rows = crate::split::query(backend, M::DESC, plan, max_in).await?;
+        if !related.is_empty() {
+            crate::related::load(backend, related, &mut rows).await?;
+        }
+        Ok(rows)
     }
 
     /// Loads only this field (call once per field); the others load as their type's default
@@ -441,14 +471,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         let projection = self.query.plan()?.projection.clone();
         // Selections of one `Ref` may run with the query ($lookup); prefetches run after it.
         let (single, prefetches) = crate::related::partition(&self.related);
-        let mut rows = match self.run_joined(&single).await? {
-            Some(rows) => rows,
-            None => {
-                let mut rows = self.run().await?;
-                crate::related::load(&*self.db.backend, &single, &mut rows).await?;
-                rows
-            }
-        };
+        let mut rows = self.fetch(&single).await?;
         crate::related::load_prefetches(&*self.db.backend, &prefetches, &mut rows, self.db.max_in()).await?;
         let related_projections = crate::related::projections(&self.related);
         crate::codec::with_projection(projection.as_ref(), || {
@@ -502,12 +525,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
             return Ok(0);
         }
         let upto = cap.map(|c| c.saturating_add(offset));
-        let max_in = self.db.max_in();
-        let found = if crate::split::needs_split(&plan, max_in) {
-            crate::split::count(&*self.db.backend, M::DESC, plan, upto, max_in).await?
-        } else {
-            self.db.backend.count(M::DESC, plan, upto).await?
-        };
+        let found = crate::split::count(&*self.db.backend, M::DESC, plan, upto, self.db.max_in()).await?;
         let after_offset = found.saturating_sub(offset);
         Ok(cap.map_or(after_offset, |c| after_offset.min(c)))
     }

@@ -75,6 +75,7 @@ pub mod lookup;
 mod model;
 pub mod page;
 pub mod poly;
+mod prepare;
 pub mod query;
 mod related;
 mod value;
@@ -104,7 +105,9 @@ pub use nonrel_derive::{Embedded, Fields, Model};
 pub use page::{Page, PageBuilder};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use query::{Condition, Field, Order, Query};
-pub use related::{registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinOrder, Joined, Selection};
+pub use related::{
+    registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined, Selection,
+};
 pub use related::{RefersTo, SingleRef};
 pub use rust_decimal::{self, Decimal};
 pub use transaction::{Transaction, TransactionBuilder};
@@ -137,6 +140,7 @@ pub mod __private {
     };
     pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
+    pub use crate::rebuild::{registered_lookup_models, LookupRegistration};
     pub use crate::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};
     pub use crate::value::{Extra, Value};
     pub use inventory;

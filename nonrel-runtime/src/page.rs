@@ -192,7 +192,21 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         let mut doc = Vec::new();
         record.encode(&mut doc).map_err(|e| e.with_model(M::DESC.name))?;
         let row = Row { key: record.key_value(), doc, ..Row::default() };
-        cursor_for(M::DESC, &plan, fingerprint(M::DESC, &plan), &row)
+        cursor_for(M::DESC, &plan, self.fingerprint(&plan), &row)
+    }
+
+    /// What a cursor of this query is bound to: the model, the conditions as written (those
+    /// across a `Ref`, F15, included) and the order.
+    fn fingerprint(&self, plan: &Plan) -> u64 {
+        let joins = self.query.joins();
+        if joins.is_empty() {
+            return fingerprint(M::DESC, plan);
+        }
+        let mut bound = plan.clone();
+        bound.filters.extend(joins.iter().flat_map(|j| {
+            j.filters.iter().map(|f| Filter { path: format!("{}.{}", j.reference, f.path).into(), op: f.op.clone() })
+        }));
+        fingerprint(M::DESC, &bound)
     }
 
     /// The plan of a page query: no offset or limit of its own, and the ordering fields
@@ -228,21 +242,11 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         plan.limit = Some(size.saturating_add(1));
         let backend = self.db.backend();
         let at = |e: Error| e.with_model(m.name);
-        let joins = self.query.joins();
-        let fp = if joins.is_empty() {
-            fingerprint(m, &plan)
-        } else {
-            // Conditions across a `Ref` (F15) bind the cursor too, then become the related
-            // keys' `in` lookup the backend runs, as for any query.
-            let mut bound = plan.clone();
-            bound.filters.extend(joins.iter().map(|j| Filter {
-                path: format!("{}.{}", j.reference, j.filter.path).into(),
-                op: j.filter.op.clone(),
-            }));
-            let fp = fingerprint(m, &bound);
-            plan = crate::related::resolve(backend, plan, joins, self.db.max_in()).await.map_err(at)?;
-            fp
-        };
+        let fp = self.fingerprint(&plan);
+        // The plan as the backend runs it: emulated lookups on their index fields (F14),
+        // conditions across a `Ref` (F15) as the related keys' `in` lookup.
+        let reads = crate::prepare::Direct { backend, max_in: self.db.max_in() };
+        let plan = crate::prepare::backend_plan::<B, M>(&reads, plan, self.query.joins()).await.map_err(at)?;
         let (mut rows, cursor, backward) = match &self.from {
             From::Start => (backend.query(m, plan.clone()).await.map_err(at)?, None, false),
             From::After(c) | From::Before(c) => {

@@ -1,13 +1,13 @@
 //! `rebuild_indexes_of::<M>()`: every record of one model recomputed and rewritten, so index
-//! fields declared after the records were saved cover them (F21, F14).
+//! fields declared after the records were saved cover them (F21, F14); the whole-database
+//! `rebuild_indexes()` does the same for every registered model that declares lookups.
 
 use crate::backend::{Backend, PutItem, WriteMode};
-use crate::database::Database;
+use crate::database::{decode, encode, Database};
 use crate::error::Result;
-use crate::model::Model;
-
-/// Records rewritten per write.
-const BATCH: usize = 1000;
+use crate::key::KeyValue;
+use crate::model::{Model, ModelDesc};
+use crate::query::Plan;
 
 impl<B: Backend> Database<B> {
     /// Recomputes every stored record of `M` and rewrites it with its index entries: the
@@ -39,35 +39,72 @@ impl<B: Backend> Database<B> {
     /// # Ok(()) }
     /// ```
     pub async fn rebuild_indexes_of<M: Model>(&self) -> Result<u64> {
-        // Every record of `M` and no other: a subclass (F11) reads only its own class.
-        let plan = crate::query::Query::<M>::new().plan()?.clone();
-        let rows = self.backend().query(M::DESC, plan).await?;
-        let mut items = Vec::with_capacity(BATCH.min(rows.len()));
-        for row in rows {
-            items.push(recomputed::<M>(row.key, &row.doc)?);
-            if items.len() == BATCH {
-                self.backend().put(M::DESC, std::mem::take(&mut items), WriteMode::Upsert).await?;
-            }
-        }
-        if !items.is_empty() {
-            self.backend().put(M::DESC, items, WriteMode::Upsert).await?;
-        }
+        self.recompute(&LookupRegistration::of::<M>()).await?;
         let copies = crate::related::refresh_copies(self.backend(), &[M::DESC]).await?;
         Ok(copies + self.backend().rebuild_indexes(vec![M::DESC]).await?)
     }
+
+    /// Rewrites every stored record of a model as the model writes it today (its index
+    /// fields recomputed); returns how many. A record that does not decode stops it with an
+    /// error naming the model and key; the records before it are rewritten.
+    pub(crate) async fn recompute(&self, r: &LookupRegistration) -> Result<u64> {
+        let rows = self.backend().query(r.model, (r.plan)()?).await?;
+        let items = rows.into_iter().map(|row| (r.recompute)(row.key, &row.doc));
+        self.try_put_batches(r.model, items, WriteMode::Upsert).await
+    }
 }
 
-/// A stored record as `M` writes it today.
-fn recomputed<M: Model>(key: Option<crate::KeyValue>, doc: &[u8]) -> Result<PutItem> {
-    let at = |e: crate::Error| {
-        let e = e.with_model(M::DESC.name);
-        match &key {
-            Some(k) => e.with_key(k),
-            None => e,
-        }
-    };
-    let record = M::decode(key.as_ref(), doc).map_err(at)?;
-    let mut out = Vec::with_capacity(doc.len() + 64);
-    record.encode(&mut out).map_err(at)?;
-    Ok(PutItem { key, doc: out })
+/// A model whose records carry computed index fields (it declares emulated lookups, F14),
+/// registered by `#[derive(Model)]`: the whole-database
+/// [`rebuild_indexes`](Database::rebuild_indexes) recomputes them for its records.
+///
+/// ```
+/// use nonrel_runtime::{Key, Model};
+/// #[derive(Model)]
+/// struct Note { #[field(key)] id: Option<Key<Note>>, #[field(index(iexact))] text: String }
+/// #[derive(Model)]
+/// struct Plain { #[field(key)] id: Option<Key<Plain>>, text: String }
+/// let names: Vec<&str> = nonrel_runtime::__private::registered_lookup_models().map(|r| r.model().name).collect();
+/// assert!(names.contains(&"Note") && !names.contains(&"Plain"));
+/// ```
+#[doc(hidden)]
+pub struct LookupRegistration {
+    model: &'static ModelDesc,
+    /// The plan reading every record of the model and no other (a subclass reads its own).
+    plan: fn() -> Result<Plan>,
+    /// A stored record as the model writes it today.
+    recompute: fn(Option<KeyValue>, &[u8]) -> Result<PutItem>,
+}
+
+impl LookupRegistration {
+    /// The registration of `M`.
+    pub const fn of<M: Model>() -> Self {
+        LookupRegistration { model: M::DESC, plan: plan_of::<M>, recompute: recomputed::<M> }
+    }
+
+    /// The registered model.
+    pub fn model(&self) -> &'static ModelDesc {
+        self.model
+    }
+}
+
+inventory::collect!(LookupRegistration);
+
+/// Every registered model that declares emulated lookups, by collection then name.
+#[doc(hidden)]
+pub fn registered_lookup_models() -> impl Iterator<Item = &'static LookupRegistration> {
+    let mut all: Vec<&'static LookupRegistration> = inventory::iter::<LookupRegistration>.into_iter().collect();
+    all.sort_by_key(|r| (r.model.collection, r.model.name));
+    all.into_iter()
+}
+
+fn plan_of<M: Model>() -> Result<Plan> {
+    Ok(crate::query::Query::<M>::new().plan()?.clone())
+}
+
+/// A stored record as `M` writes it today (errors name the model and key, as every decode
+/// and encode does).
+fn recomputed<M: Model>(key: Option<KeyValue>, doc: &[u8]) -> Result<PutItem> {
+    let record: M = decode(key.as_ref(), doc)?;
+    Ok(PutItem { key, doc: encode(&record)? })
 }

@@ -14,6 +14,7 @@ fn oversized(plan: &Plan, max_in: usize) -> Option<usize> {
     plan.filters.iter().position(|f| matches!(&f.op, Op::In(vs) if vs.len() > max_in))
 }
 
+/// Whether the plan holds an `in` lookup with more values than `max_in`.
 pub(crate) fn needs_split(plan: &Plan, max_in: usize) -> bool {
     oversized(plan, max_in).is_some()
 }
@@ -21,8 +22,8 @@ pub(crate) fn needs_split(plan: &Plan, max_in: usize) -> bool {
 /// The plan once per chunk of the oversized lookup's values, unlimited (the merge applies
 /// offset and limit).
 fn parts(plan: &Plan, max_in: usize) -> Vec<Plan> {
-    let at = oversized(plan, max_in).expect("checked by needs_split");
-    let Op::In(values) = &plan.filters[at].op else { unreachable!("oversized finds in lookups") };
+    let Some(at) = oversized(plan, max_in) else { return vec![plan.clone()] };
+    let Op::In(values) = &plan.filters[at].op else { return vec![plan.clone()] };
     values
         .chunks(max_in)
         .map(|chunk| {
@@ -35,21 +36,22 @@ fn parts(plan: &Plan, max_in: usize) -> Vec<Plan> {
         .collect()
 }
 
-/// Runs the parts (each may split further), then merges them into the plan's answer.
+/// Runs a plan: directly when its `in` lookups fit the backend, else split into parts (each
+/// may split further) whose rows are merged into the plan's answer. The one place a query
+/// decides whether to split.
 pub(crate) async fn query<B: Backend>(
     backend: &B,
     m: &'static ModelDesc,
     plan: Plan,
     max_in: usize,
 ) -> Result<Vec<Row>> {
+    if !needs_split(&plan, max_in) {
+        return backend.query(m, plan).await;
+    }
     let mut rows = Vec::new();
     let mut seen: HashSet<KeyValue> = HashSet::new();
     for part in parts(&plan, max_in) {
-        let found = if needs_split(&part, max_in) {
-            Box::pin(query(backend, m, part, max_in)).await?
-        } else {
-            backend.query(m, part).await?
-        };
+        let found = Box::pin(query(backend, m, part, max_in)).await?;
         for row in found {
             if row.key.as_ref().is_none_or(|k| seen.insert(k.clone())) {
                 rows.push(row);
@@ -63,7 +65,8 @@ pub(crate) async fn query<B: Backend>(
     Ok(keyed.into_iter().skip(plan.offset).take(limit).map(|(_, r)| r).collect())
 }
 
-/// Counts the distinct records the parts match, stopping at `upto`.
+/// Counts the records a plan matches, stopping at `upto`: the backend's count when its `in`
+/// lookups fit, else the distinct records the parts match.
 pub(crate) async fn count<B: Backend>(
     backend: &B,
     m: &'static ModelDesc,
@@ -71,6 +74,9 @@ pub(crate) async fn count<B: Backend>(
     upto: Option<u64>,
     max_in: usize,
 ) -> Result<u64> {
+    if !needs_split(&plan, max_in) {
+        return backend.count(m, plan, upto).await;
+    }
     plan.offset = 0;
     plan.limit = upto.map(|u| u as usize);
     let rows = query(backend, m, plan, max_in).await?;

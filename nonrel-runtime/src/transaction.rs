@@ -453,9 +453,13 @@ impl<B: Transactions> Transaction<B> {
     /// # Ok(()) }
     /// ```
     pub async fn query<M: Model>(&self, query: Query<M>) -> Result<Vec<M>> {
-        let plan = query.plan()?.clone();
+        let at = |e: Error| e.with_model(M::DESC.name);
+        // Emulated lookups on their index fields (F14); conditions across a `Ref` (F15) as
+        // the keys of the related records the attempt sees.
+        let plan =
+            crate::prepare::backend_plan::<B, M>(self, query.plan()?.clone(), query.joins()).await.map_err(at)?;
         let projection = plan.projection.clone();
-        let rows = self.rows(M::DESC, plan).await.map_err(|e| e.with_model(M::DESC.name))?;
+        let rows = self.rows(M::DESC, plan).await.map_err(at)?;
         crate::codec::with_projection(projection.as_ref(), || {
             rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
         })
@@ -473,6 +477,12 @@ impl<B: Transactions> Transaction<B> {
         let mut guard = self.state.lock().await;
         let session = guard.as_mut().ok_or_else(|| finished(model.name))?;
         self.db.backend().tx_delete(session, model, keys).await
+    }
+}
+
+impl<B: Transactions> crate::prepare::Reads for Transaction<B> {
+    fn rows(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        Transaction::rows(self, model, plan)
     }
 }
 

@@ -107,3 +107,94 @@ async fn declared_lookups_use_their_index_fields() {
         assert!(names.iter().any(|n| n == index), "{index} in {names:?}");
     }
 }
+
+/// Members with `iexact` declared on `username`.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "m_members")]
+struct Member {
+    #[field(key)]
+    id: String,
+    #[field(index(iexact))]
+    username: String,
+}
+
+/// Posts that follow their author across a `Ref`.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "m_posts")]
+struct Post {
+    #[field(key)]
+    id: i64,
+    text: String,
+    #[field(index)]
+    author: nonrel_runtime::Ref<Member>,
+}
+
+/// A fresh database recording the full text of every command sent (name, then body).
+async fn recording() -> (Database<Mongo>, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use nonrel_runtime::mongo::mongodb::event::{command::CommandEvent, EventHandler};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut options = support::options().await;
+    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
+        if let CommandEvent::Started(s) = e {
+            sink.lock().unwrap().push((s.command_name, s.command.to_string()));
+        }
+    }));
+    let mongo = Mongo::connect_with(options, &support::fresh_name("plans")).await.expect("connect");
+    let db = Database::new(mongo);
+    db.sync_indexes().await.unwrap();
+    (db, seen)
+}
+
+/// The commands recorded since the last call, as `name: body`.
+fn sent(seen: &std::sync::Mutex<Vec<(String, String)>>) -> Vec<String> {
+    std::mem::take(&mut *seen.lock().unwrap()).into_iter().map(|(n, b)| format!("{n}: {b}")).collect()
+}
+
+/// Asserts that the commands filter on index field `field` and never run the lookup natively
+/// on the declaring field `plain` (`$regex` on it, or `$expr` with a date operator).
+fn filter_on(commands: &[String], field: &str, plain: &str) {
+    assert!(commands.iter().any(|c| c.contains(&format!("\"{field}\""))), "{field} in {commands:#?}");
+    let native = format!("\"{plain}\": {{ \"$regex\"");
+    assert!(commands.iter().all(|c| !c.contains(&native) && !c.contains("$expr")), "native lookup in {commands:#?}");
+}
+
+#[tokio::test]
+async fn pages_counts_updates_and_joins_send_the_declared_index_fields() {
+    let (db, seen) = recording().await;
+    seed(&db).await;
+    let mut members =
+        vec![Member { id: "m1".into(), username: "Ann".into() }, Member { id: "m2".into(), username: "bob".into() }];
+    db.save_many(&mut members).await.unwrap();
+    let mut posts = vec![
+        Post { id: 1, text: "first".into(), author: nonrel_runtime::Key::from("m1").into() },
+        Post { id: 2, text: "second".into(), author: nonrel_runtime::Key::from("m2").into() },
+    ];
+    db.save_many(&mut posts).await.unwrap();
+    sent(&seen);
+
+    let page = db.query::<Article>().filter(Article::title().icontains("rust")).page(1).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    filter_on(&sent(&seen), "_ix_title_grams", "title");
+
+    assert_eq!(db.query::<Article>().filter(Article::title().iexact("RUST OWNERSHIP")).count().await.unwrap(), 1);
+    filter_on(&sent(&seen), "_ix_title_lower", "title");
+
+    let done = db
+        .query::<Article>()
+        .filter(Article::published().month(3))
+        .update()
+        .set(Article::body(), "march")
+        .await
+        .unwrap();
+    assert_eq!(done.matched, 3);
+    filter_on(&sent(&seen), "_ix_published_month", "published");
+
+    let by_ann = db.query::<Post>().filter(Post::author().join(Member::username()).iexact("ANN")).all().await.unwrap();
+    assert_eq!(by_ann.iter().map(|p| p.id).collect::<Vec<_>>(), [1]);
+    filter_on(&sent(&seen), "_ix_username_lower", "username");
+
+    let n = db.query::<Post>().filter(Post::author().join(Member::username()).iexact("bob")).count().await.unwrap();
+    assert_eq!(n, 1);
+    filter_on(&sent(&seen), "_ix_username_lower", "username");
+}

@@ -1,5 +1,6 @@
 //! Generated code of declared emulated lookups (F14): index fields written on every save,
-//! indexes on them, the `Declared` impls the capability checks look for, and `LOOKUPS`.
+//! indexes on them, the `Declared` impls the capability checks look for, `LOOKUPS`, and the
+//! model's registration for the whole-database rebuild.
 //!
 //! Index field names: `_ix_<field>_<suffix>` (the runtime's `lookup::index_field` reads them).
 
@@ -158,6 +159,12 @@ pub fn declared_impls(model: &syn::Ident, fields: &[FieldInput]) -> TokenStream 
                 impl<__B> #nr::Declared<#nr::lookup_kinds::#kind, __B> for #module::#marker {}
             });
         }
+    }
+    if with_lookups(fields).next().is_some() {
+        // The whole-database rebuild recomputes the index fields of the model's records.
+        impls.push(quote! {
+            #nr::inventory::submit! { #nr::LookupRegistration::of::<#model>() }
+        });
     }
     quote!(#(#impls)*)
 }

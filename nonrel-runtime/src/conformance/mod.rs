@@ -16,6 +16,7 @@ mod cases_joins;
 mod cases_lookups;
 mod cases_page;
 mod cases_prefetch;
+mod cases_plans;
 mod cases_related;
 mod cases_serial;
 mod cases_tx;
@@ -29,6 +30,7 @@ pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
 pub use cases_prefetch::*;
+pub use cases_plans::*;
 pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_tx::*;
@@ -70,6 +72,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
+        $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,5 +93,6 @@ macro_rules! conformance_transaction_tests {
             transactions_that_keep_conflicting_give_up, transaction_unique_violation_writes_nothing,
             cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies,
             subclass_deletes_in_transactions);
+        $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
     };
 }

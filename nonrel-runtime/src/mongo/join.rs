@@ -166,7 +166,7 @@ pub(super) async fn query(
         }
         if crate::split::needs_split(&plan, max_in) {
             // Too large for one command: the split query, then the key reads.
-            let mut rows = crate::related::run_plan(mongo, model, plan, max_in).await?;
+            let mut rows = crate::split::query(mongo, model, plan, max_in).await?;
             crate::related::load(mongo, related, &mut rows).await?;
             return Ok(Some(rows));
         }
@@ -194,7 +194,7 @@ fn too_large(plan: &Plan, joins: &[JoinFilter], max_in: usize) -> bool {
     crate::split::needs_split(plan, max_in)
         || joins
             .iter()
-            .any(|j| crate::split::needs_split(&Plan { filters: vec![j.filter.clone()], ..Plan::default() }, max_in))
+            .any(|j| crate::split::needs_split(&Plan { filters: j.filters.clone(), ..Plan::default() }, max_in))
 }
 
 fn filter_of(filters: Vec<crate::query::Filter>) -> Result<Document> {
@@ -211,7 +211,7 @@ fn from_parent(plan: &Plan, joins: &[JoinFilter], related: &[Selection]) -> Resu
     }
     let mut found = Document::new();
     for (i, j) in joins.iter().enumerate() {
-        let sub = vec![doc! { "$match": filter_of(vec![j.filter.clone()])? }, doc! { "$project": { "_id": 1 } }];
+        let sub = vec![doc! { "$match": filter_of(j.filters.clone())? }, doc! { "$project": { "_id": 1 } }];
         pipeline.push(doc! { "$lookup": {
             "from": j.related.collection,
             "localField": j.reference.as_ref(),
@@ -242,7 +242,7 @@ fn from_related(parent: &ModelDesc, plan: &Plan, join: &JoinFilter, related: &[S
         lookup.insert("pipeline", vec![doc! { "$match": convert::filter(plan)? }]);
     }
     let mut pipeline = vec![
-        doc! { "$match": filter_of(vec![join.filter.clone()])? },
+        doc! { "$match": filter_of(join.filters.clone())? },
         doc! { "$project": { "_id": 1 } },
         doc! { "$lookup": lookup },
         doc! { "$unwind": format!("${}", join_field(0)) },
@@ -372,7 +372,12 @@ mod tests {
             indexes: &[],
             has_extra: false,
         };
-        let join = JoinFilter { reference: Cow::Borrowed("author"), related: &USERS, filter: eq("name", "ann") };
+        let join = JoinFilter {
+            reference: Cow::Borrowed("author"),
+            related: &USERS,
+            lookups: &[],
+            filters: vec![eq("name", "ann")],
+        };
         let plan = Plan { filters: vec![eq("title", "Hi")], limit: Some(5), ..Plan::default() };
         let p = from_parent(&plan, &[join], &[]).unwrap();
         let stages: Vec<&str> = p.iter().map(|d| d.keys().next().unwrap().as_str()).collect();

@@ -20,13 +20,15 @@
 
 mod copies;
 mod prefetch;
+mod lookups;
 mod resolve;
 mod select;
 
 pub(crate) use copies::{before_update, check_copies, refresh_copies, with_copies, Pending};
+pub use lookups::JoinLookup;
 pub(crate) use prefetch::{load as load_prefetches, partition};
 pub use prefetch::{RefersTo, SingleRef};
-pub(crate) use resolve::{resolve, run_plan};
+pub(crate) use resolve::{resolve, resolve_in};
 pub use select::Selection;
 pub(crate) use select::{load, project, projections};
 
@@ -167,22 +169,29 @@ fn copy_for(holder: &ModelDesc, reference: &str, field: &str) -> Option<&'static
 pub(crate) struct Via {
     reference: Cow<'static, str>,
     related: &'static ModelDesc,
+    /// The emulated lookups the related model declares (its conditions are rewritten onto
+    /// their index fields before they run, F14).
+    lookups: &'static [crate::lookup::LookupDesc],
 }
 
 impl Via {
     pub(crate) fn with(self, filter: Filter) -> JoinFilter {
-        JoinFilter { reference: self.reference, related: self.related, filter }
+        JoinFilter { reference: self.reference, related: self.related, lookups: self.lookups, filters: vec![filter] }
     }
 }
 
-/// A lookup across a `Ref` run in two steps: `filter` on the related model gives keys, then
+/// A lookup across a `Ref` run in two steps: `filters` on the related model give keys, then
 /// `reference in keys` (or by MongoDB's `$lookup`).
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct JoinFilter {
     pub(crate) reference: Cow<'static, str>,
     pub(crate) related: &'static ModelDesc,
-    pub(crate) filter: Filter,
+    /// The emulated lookups `related` declares.
+    pub(crate) lookups: &'static [crate::lookup::LookupDesc],
+    /// Conditions on the related model, all of which must hold: the one written, or the
+    /// index-field conditions it was rewritten onto.
+    pub(crate) filters: Vec<Filter>,
 }
 
 impl<M, T: Model, F> Field<M, Ref<T>, F> {
@@ -231,7 +240,7 @@ impl<M: Model, T: Model, V, F, G> Joined<M, T, V, F, G> {
             Some(copy) => Condition::from_filter(filter.map(|f| Filter { path: Cow::Borrowed(copy.copy), op: f.op })),
             None => {
                 let mut c = Condition::from_filter(filter);
-                c.via = Some(Via { reference: self.reference, related: T::DESC });
+                c.via = Some(Via { reference: self.reference, related: T::DESC, lookups: T::LOOKUPS });
                 c
             }
         }

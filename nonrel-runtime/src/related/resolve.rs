@@ -3,40 +3,28 @@
 //! `JoinStrategy::TwoStep`).
 
 use super::JoinFilter;
-use crate::backend::{Backend, Row};
+use crate::backend::Backend;
 use crate::error::Result;
-use crate::model::ModelDesc;
+use crate::prepare::{Direct, Reads};
 use crate::query::{to_value, Filter, Op, Plan, Projection};
 use crate::value::Value;
 
-/// Runs a plan, splitting `in` lookups larger than the backend takes (F13).
-pub(crate) async fn run_plan<B: Backend>(
-    backend: &B,
-    m: &'static ModelDesc,
-    plan: Plan,
-    max_in: usize,
-) -> Result<Vec<Row>> {
-    if crate::split::needs_split(&plan, max_in) {
-        return crate::split::query(backend, m, plan, max_in).await;
-    }
-    backend.query(m, plan).await
+/// The plan with every join replaced by an `in` lookup on its `Ref`: one query on the
+/// related model per join, reading keys only, from the backend. The joins' conditions are
+/// already rewritten for the backend ([`Prepared`](crate::prepare::Prepared)).
+pub(crate) async fn resolve<B: Backend>(backend: &B, plan: Plan, joins: &[JoinFilter], max_in: usize) -> Result<Plan> {
+    resolve_in(&Direct { backend, max_in }, plan, joins).await
 }
 
-/// The plan with every join replaced by an `in` lookup on its `Ref`: one query on the
-/// related model per join, reading keys only.
-pub(crate) async fn resolve<B: Backend>(
-    backend: &B,
-    mut plan: Plan,
-    joins: &[JoinFilter],
-    max_in: usize,
-) -> Result<Plan> {
+/// [`resolve`], reading the related keys from `reads` (the backend or a transaction).
+pub(crate) async fn resolve_in<R: Reads>(reads: &R, mut plan: Plan, joins: &[JoinFilter]) -> Result<Plan> {
     for j in joins {
         let related = Plan {
-            filters: vec![j.filter.clone()],
+            filters: j.filters.clone(),
             projection: Some(Projection::Only(vec!["_id".into()])),
             ..Plan::default()
         };
-        let rows = run_plan(backend, j.related, related, max_in).await.map_err(|e| e.with_model(j.related.name))?;
+        let rows = reads.rows(j.related, related).await.map_err(|e| e.with_model(j.related.name))?;
         let keys: Vec<Value> = rows.iter().filter_map(|r| r.key.as_ref()).map(to_value).collect::<Result<_>>()?;
         plan.filters.push(Filter { path: j.reference.clone(), op: Op::In(keys) });
     }
