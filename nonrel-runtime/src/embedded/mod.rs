@@ -68,7 +68,9 @@ impl Embedded {
     /// assert_eq!(db.backend().explain(&by_body).unwrap().index, None); // a scan
     /// ```
     pub fn explain<M: crate::Model>(&self, query: &crate::Query<M>) -> Result<Explain> {
-        self.store.explain(M::DESC, query.plan()?)
+        // The plan as a query runs it: emulated lookups on their index fields.
+        let prepared = crate::prepare::Prepared::new::<Embedded, M>(query.plan()?.clone(), query.joins())?;
+        self.store.explain(M::DESC, &prepared.plan)
     }
 
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
