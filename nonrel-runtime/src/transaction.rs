@@ -423,10 +423,7 @@ impl<B: Transactions> Transaction<B> {
     /// ```
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
         let key = key.as_key();
-        crate::cascade::in_transaction(self, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
-        let mut guard = self.state.lock().await;
-        let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;
-        let n = self.db.backend().tx_delete(session, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
+        let n = crate::cascade::delete(self, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
         Ok(n > 0)
     }
 
