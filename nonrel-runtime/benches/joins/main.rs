@@ -25,38 +25,16 @@
 //! Needs `MONGODB_URI`; `scripts/bench` starts a server when it is unset. Alone:
 //! `cargo bench -p nonrel-runtime --features mongodb --bench joins`.
 
+mod related;
+
 use bson::doc;
 use criterion::Criterion;
 use nonrel_runtime::mongo::mongodb::options::ClientOptions;
 use nonrel_runtime::mongo::{JoinStrategy, RelatedStrategy};
 use nonrel_runtime::{Database, Key, Model, Mongo, Ref};
-use std::cell::Cell;
-use std::future::Future;
-use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-#[derive(Model, Debug, Clone)]
-#[model(collection = "users")]
-struct User {
-    #[field(key)]
-    id: Option<Key<User>>,
-    #[field(index)]
-    name: String,
-    bio: String,
-}
-
-/// Joined in two steps (no copy).
-#[derive(Model, Debug, Clone)]
-#[model(collection = "posts")]
-struct Post {
-    #[field(key)]
-    id: Option<Key<Post>>,
-    #[field(index)]
-    n: i64,
-    #[field(index)]
-    author: Ref<User>,
-    body: String,
-}
+// `User_fields` holds the field markers that `denormalize(author.name)` names.
+use related::{measure, select_related, Post, User, User_fields, POSTS_PER_USER, USERS};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The same posts with a copy of the author's name.
 #[derive(Model, Debug, Clone)]
@@ -71,59 +49,13 @@ struct CopiedPost {
     body: String,
 }
 
-const USERS: i64 = 1_000;
-const POSTS_PER_USER: i64 = 10;
-
-/// Times `op` with criterion; returns the fastest per-operation time seen.
-fn measure<F, Fut>(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, op: F) -> f64
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = usize>,
-{
-    let best = Rc::new(Cell::new(f64::MAX));
-    let seen = best.clone();
-    c.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
-                std::hint::black_box(rt.block_on(op()));
-                let one = t.elapsed();
-                seen.set(seen.get().min(one.as_secs_f64() * 1e9));
-                total += one;
-            }
-            total
-        })
-    });
-    best.get()
-}
-
 async fn load(db: &Database<Mongo>) {
     db.sync_indexes().await.expect("indexes");
-    let mut users: Vec<User> =
-        (0..USERS).map(|i| User { id: None, name: format!("user {i}"), bio: "b".repeat(200) }).collect();
-    let keys = db.save_many(&mut users).await.expect("users");
-    let author = |n: i64| keys[(n % USERS) as usize].clone().into();
-    let mut posts: Vec<Post> =
-        (0..USERS * POSTS_PER_USER).map(|n| Post { id: None, n, author: author(n), body: "p".repeat(200) }).collect();
-    db.save_many(&mut posts).await.expect("posts");
+    let keys = related::load(db).await;
     let mut copied: Vec<CopiedPost> = (0..USERS * POSTS_PER_USER)
-        .map(|n| CopiedPost { id: None, n, author: author(n), body: "p".repeat(200) })
+        .map(|n| CopiedPost { id: None, n, author: keys[(n % USERS) as usize].clone().into(), body: "p".repeat(200) })
         .collect();
     db.save_many(&mut copied).await.expect("copied posts");
-}
-
-async fn select_related(db: &Database<Mongo>, parents: usize) -> usize {
-    let rows = db
-        .query::<Post>()
-        .filter(Post::n().lt(parents as i64))
-        .select_related(Post::author())
-        .rows()
-        .await
-        .expect("select_related");
-    assert_eq!(rows.len(), parents);
-    assert!(rows.iter().all(|r| r.related(Post::author()).expect("decodes").is_some()));
-    rows.len()
 }
 
 async fn two_step(db: &Database<Mongo>) -> usize {
