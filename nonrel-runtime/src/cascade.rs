@@ -94,8 +94,10 @@ impl<T: RefTarget> RefTarget for Vec<T> {
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a cascade finds and deletes records: the database, or a transaction.
-trait Target: Sync {
+pub(crate) trait Target: Sync {
+    /// The keys of the records of `model` the plan matches.
     fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>>;
+    /// Deletes records by key; returns how many existed.
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>>;
 }
 
@@ -120,31 +122,14 @@ impl<B: Transactions> Target for Transaction<B> {
 }
 
 /// Deletes records by key, after their declared dependents; returns how many of `keys`
-/// existed.
-pub(crate) async fn delete<B: Backend>(
-    db: &Database<B>,
-    model: &'static ModelDesc,
-    keys: Vec<KeyValue>,
-) -> Result<u64> {
+/// existed. On the database each batch is atomic on its own; in a transaction the whole
+/// cascade is part of the transaction.
+pub(crate) async fn delete<T: Target>(target: &T, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
     if cascades_to(model).next().is_some() {
         let mut seen: HashSet<(&'static str, KeyValue)> = keys.iter().map(|k| (model.collection, k.clone())).collect();
-        dependents(db, model, &keys, &mut seen).await?;
+        dependents(target, model, &keys, &mut seen).await?;
     }
-    db.backend().delete(model, keys).await
-}
-
-/// Deletes the declared dependents of records inside a transaction (the records themselves
-/// are the caller's to delete).
-pub(crate) async fn in_transaction<B: Transactions>(
-    tx: &Transaction<B>,
-    model: &'static ModelDesc,
-    keys: Vec<KeyValue>,
-) -> Result<()> {
-    if cascades_to(model).next().is_none() {
-        return Ok(());
-    }
-    let mut seen: HashSet<(&'static str, KeyValue)> = keys.iter().map(|k| (model.collection, k.clone())).collect();
-    dependents(tx, model, &keys, &mut seen).await
+    target.remove(model, keys).await
 }
 
 /// Deletes, batch by batch, every record that depends on `keys` through a declared cascade,

@@ -34,7 +34,7 @@
 //! assert_eq!(json::from_json::<Post>(&text).unwrap(), post);
 //! ```
 
-use crate::codec::{self, begin_document, end_document, header, Elements};
+use crate::codec::{self, base64, begin_document, end_document, header, Elements};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
 use crate::model::Model;
@@ -230,7 +230,7 @@ fn write_value(ty: u8, value: &[u8], out: &mut String) -> Result<()> {
         }
         codec::BINARY => {
             out.push_str("{\"$binary\":{\"base64\":\"");
-            base64_encode(&value[5..], out);
+            base64::STANDARD.encode_into(&value[5..], out);
             let _ = write!(out, "\",\"subType\":\"{:02x}\"}}}}", value[4]);
         }
         codec::DATETIME => write_date(i64::from_le_bytes(value.try_into().expect("8 bytes")), out),
@@ -311,46 +311,6 @@ fn hex(bytes: &[u8], out: &mut String) {
     for b in bytes {
         let _ = write!(out, "{b:02x}");
     }
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(bytes: &[u8], out: &mut String) {
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (i, chunk) in bytes.chunks(4).enumerate() {
-        let last = i + 1 == bytes.len() / 4;
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            let v = BASE64.iter().position(|&b| b == c)? as u32;
-            n = (n << 6) | v;
-        }
-        n <<= 6 * pad as u32;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&decoded[..3 - pad]);
-    }
-    Some(out)
 }
 
 /// Parsed JSON, objects keeping their field order and duplicate names.
@@ -693,7 +653,7 @@ fn wrapper(kind: &str, v: &Json, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
         }
         "$binary" => {
             let data = v.get("base64").map(|b| text(b, "base64")).transpose()?;
-            let data = data.and_then(base64_decode).ok_or_else(|| number("base64 text"))?;
+            let data = data.and_then(|d| base64::STANDARD.decode(d)).ok_or_else(|| number("base64 text"))?;
             let sub = v.get("subType").map(|s| text(s, "subType")).transpose()?;
             let sub = sub.and_then(|s| u8::from_str_radix(s, 16).ok()).ok_or_else(|| number("subType"))?;
             header(out, codec::BINARY, name);
@@ -764,12 +724,12 @@ mod tests {
     fn base64_matches_the_standard_alphabet() {
         for (raw, enc) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"\xff\xfe", "//4=")] {
             let mut s = String::new();
-            base64_encode(raw, &mut s);
+            base64::STANDARD.encode_into(raw, &mut s);
             assert_eq!(s, enc);
-            assert_eq!(base64_decode(enc).unwrap(), raw);
+            assert_eq!(base64::STANDARD.decode(enc).unwrap(), raw);
         }
-        assert!(base64_decode("Zg=").is_none());
-        assert!(base64_decode("Z===").is_none());
+        assert!(base64::STANDARD.decode("Zg=").is_none());
+        assert!(base64::STANDARD.decode("Z===").is_none());
     }
 
     #[test]

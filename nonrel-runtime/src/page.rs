@@ -324,7 +324,7 @@ fn cursor_for(m: &ModelDesc, plan: &Plan, fingerprint: u64, row: &Row) -> Result
     end_document(&mut bytes, start)?;
     let mac = siphash24(MAC_KEY.0, MAC_KEY.1, &bytes);
     bytes.extend_from_slice(&mac.to_be_bytes());
-    Ok(base64url(&bytes))
+    Ok(crate::codec::base64::URL.encode(&bytes))
 }
 
 fn invalid(m: &ModelDesc, why: &str) -> Error {
@@ -333,7 +333,9 @@ fn invalid(m: &ModelDesc, why: &str) -> Error {
 
 /// The position a cursor holds, checked against the query.
 fn open(m: &ModelDesc, plan: &Plan, fingerprint: u64, cursor: &str) -> Result<(Vec<Value>, KeyValue)> {
-    let bytes = unbase64url(cursor).ok_or_else(|| invalid(m, "is not a cursor: it has characters no cursor has"))?;
+    let bytes = crate::codec::base64::URL
+        .decode(cursor)
+        .ok_or_else(|| invalid(m, "is not a cursor: it has characters no cursor has"))?;
     let damaged = || invalid(m, "is damaged or truncated");
     if bytes.len() < 1 + 8 + 5 + 8 {
         return Err(damaged());
@@ -364,49 +366,6 @@ fn open(m: &ModelDesc, plan: &Plan, fingerprint: u64, cursor: &str) -> Result<(V
         (Some(key), Some(Value::Array(values))) if values.len() == plan.order.len() => Ok((values, key)),
         _ => Err(damaged()),
     }
-}
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Base64url without padding (RFC 4648 §5).
-fn base64url(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// Each byte's base64url digit, or 0xFF.
-const DIGITS: [u8; 256] = {
-    let mut table = [0xFF; 256];
-    let mut i = 0;
-    while i < 64 {
-        table[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-
-fn unbase64url(s: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| Some(DIGITS[c as usize]).filter(|&d| d != 0xFF).map(u32::from);
-    if s.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut n = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= digit(c)? << (18 - 6 * i);
-        }
-        for i in 0..chunk.len() - 1 {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// SipHash-2-4 of `data` under the key `(k0, k1)`.
@@ -469,11 +428,11 @@ mod tests {
     fn base64url_round_trips() {
         for n in 0..40u8 {
             let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
-            let s = base64url(&bytes);
+            let s = crate::codec::base64::URL.encode(&bytes);
             assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-            assert_eq!(unbase64url(&s), Some(bytes));
+            assert_eq!(crate::codec::base64::URL.decode(&s), Some(bytes));
         }
-        assert_eq!(base64url(b"foob"), "Zm9vYg");
-        assert_eq!(unbase64url("Zm9v+g"), None);
+        assert_eq!(crate::codec::base64::URL.encode(b"foob"), "Zm9vYg");
+        assert_eq!(crate::codec::base64::URL.decode("Zm9v+g"), None);
     }
 }

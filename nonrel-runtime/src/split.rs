@@ -6,12 +6,17 @@ use crate::error::Result;
 use crate::key::KeyValue;
 use crate::model::ModelDesc;
 use crate::query::eval::{compare_keys, sort_key};
-use crate::query::{Op, Plan};
+use crate::query::{Filter, Op, Plan};
 use std::collections::HashSet;
 
 /// The first `in` filter with more values than `max_in`.
 fn oversized(plan: &Plan, max_in: usize) -> Option<usize> {
-    plan.filters.iter().position(|f| matches!(&f.op, Op::In(vs) if vs.len() > max_in))
+    plan.filters.iter().position(|f| oversized_filter(f, max_in))
+}
+
+/// Whether one condition is an `in` with more values than `max_in`.
+pub(crate) fn oversized_filter(f: &Filter, max_in: usize) -> bool {
+    matches!(&f.op, Op::In(vs) if vs.len() > max_in)
 }
 
 /// Whether the plan holds an `in` lookup with more values than `max_in`.

@@ -429,10 +429,7 @@ impl<B: Transactions> Transaction<B> {
         if M::CLASS.is_some() && self.get(Key::<M>::from_value(key.clone())).await?.is_none() {
             return Ok(false);
         }
-        crate::cascade::in_transaction(self, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
-        let mut guard = self.state.lock().await;
-        let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;
-        let n = self.db.backend().tx_delete(session, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
+        let n = crate::cascade::delete(self, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
         Ok(n > 0)
     }
 

@@ -1,5 +1,6 @@
 //! Reads this run's criterion estimates and prints the ratios.
 
+use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -52,9 +53,12 @@ fn min_ns(out: &Path, id: &str, since: SystemTime) -> Option<f64> {
 /// Prints one `time <id> ...` line per benchmark (`extra` ones too), then one
 /// `ratio <name> <value> <target>` (or `note <name> <value>`) line per ratio whose two sides
 /// this run measured.
-pub fn print(out: &Path, since: SystemTime, ratios: &[Ratio], extra: &[&'static str]) {
+/// `ratios` holds the ratios or references to them (a benchmark that picks its ratios from
+/// several lists).
+pub fn print<R: Borrow<Ratio>>(out: &Path, since: SystemTime, ratios: &[R], extra: &[&'static str]) {
+    let ratios = ratios.iter().map(Borrow::borrow);
     let mut ids: Vec<&str> = Vec::new();
-    for id in ratios.iter().flat_map(|r| [r.ours, r.baseline]).chain(extra.iter().copied()) {
+    for id in ratios.clone().flat_map(|r: &Ratio| [r.ours, r.baseline]).chain(extra.iter().copied()) {
         if !ids.contains(&id) {
             ids.push(id);
         }

@@ -1,10 +1,11 @@
 //! Cursor pages and transactions, reported as `ratio <name> <ours/baseline> <max allowed>`
-//! lines (lower is better; target `-`: context, no target):
+//! lines (lower is better), and `note <name> <ours/baseline>` lines for the controls (context,
+//! no target):
 //!
 //! - `page_1000_vs_page_1_<backend>`: page 1,000 (20 a page) read through its cursor / page 1
 //!   of the same query (ordered by an indexed field, descending, with ties), at most 1.2;
-//! - `offset_page_1000_vs_page_1_<backend>`: the same page read with `offset(19_980)` / page 1,
-//!   the control that shows what the cursor saves;
+//! - `offset_page_1000_vs_page_1_<backend>` (a note): the same page read with
+//!   `offset(19_980)` / page 1, the control that shows what the cursor saves;
 //! - `transaction_vs_plain_embedded`: a transaction that reads and writes one record / the
 //!   same `get` and `save` without one, on a database file, at most 2.
 //!
@@ -12,6 +13,7 @@
 //! in its stage); the MongoDB part needs `MONGODB_URI` and the `mongodb` feature. Alone:
 //! `cargo bench -p nonrel-runtime --features mongodb --bench pages`.
 
+#[path = "../foundation/report.rs"]
 mod report;
 
 use criterion::Criterion;
@@ -207,5 +209,5 @@ fn main() {
         ratios.extend(mongo(&mut c, &rt));
     }
     c.final_summary();
-    report::print(&out, since, &ratios);
+    report::print(&out, since, &ratios, &[]);
 }

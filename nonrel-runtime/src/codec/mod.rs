@@ -4,6 +4,7 @@
 //! C string, and one [`Decode::decode`] call per recognised element. Everything here works on
 //! a `Vec<u8>` being built or a `&[u8]` being read.
 
+pub(crate) mod base64;
 mod collections;
 pub(crate) use collections::encode_seq;
 mod decimal;

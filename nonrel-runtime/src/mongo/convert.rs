@@ -4,9 +4,10 @@ use crate::backend::Row;
 use crate::codec::{self, begin_document, end_document, Elements, Encode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
-use crate::query::{Direction, Filter, Op, Plan};
+use crate::query::{Direction, Filter, Op, OrderBy, Plan, Projection};
 use crate::value::Value;
 use bson::{Bson, Document, RawDocument};
+use mongodb::options::FindOptions;
 
 /// A document built as a `Value` tree, as the driver's `Document` (built directly: no
 /// bytes in between).
@@ -135,43 +136,54 @@ fn and(filters: &[Filter]) -> Value {
     Value::Document(vec![("$and".into(), Value::Array(terms))])
 }
 
-/// The projection document of a plan, if it has one.
-pub(crate) fn projection(plan: &Plan) -> Result<Option<Document>> {
-    let Some(p) = &plan.projection else { return Ok(None) };
+/// The projection document of a set of fields, if there is one.
+pub(crate) fn projection(fields: Option<&Projection>) -> Result<Option<Document>> {
+    let Some(p) = fields else { return Ok(None) };
     let (names, keep) = match p {
-        crate::query::Projection::Only(names) => (names, 1),
-        crate::query::Projection::Defer(names) => (names, 0),
+        Projection::Only(names) => (names, 1),
+        Projection::Defer(names) => (names, 0),
     };
     document(names.iter().map(|n| (n.clone(), Value::Int32(keep))).collect()).map(Some)
 }
 
-/// The filter of a plan as a `Value` document (for raw commands).
-pub(crate) fn filter_value(plan: &Plan) -> Value {
-    if plan.filters.is_empty() {
+/// Conditions as a filter `Value` document (for raw commands).
+pub(crate) fn filter_value(filters: &[Filter]) -> Value {
+    if filters.is_empty() {
         return Value::Document(Vec::new());
     }
-    conditions(&plan.filters)
+    conditions(filters)
 }
 
-/// The filter document of a plan: one field per path (the form servers plan best, with
+/// Conditions as a filter document: one field per path (the form servers plan best, with
 /// their indexes), or `$and` when a path repeats.
-pub(crate) fn filter(plan: &Plan) -> Result<Document> {
-    if plan.filters.is_empty() {
-        return Ok(Document::new());
-    }
-    let Value::Document(fields) = conditions(&plan.filters) else { unreachable!("conditions builds a document") };
+pub(crate) fn filter(filters: &[Filter]) -> Result<Document> {
+    let Value::Document(fields) = filter_value(filters) else { unreachable!("conditions builds a document") };
     document(fields)
 }
 
-/// The sort document of a plan, the key breaking ties.
-pub(crate) fn sort(plan: &Plan) -> Result<Document> {
-    let mut terms: Vec<(String, Value)> = plan
-        .order
-        .iter()
-        .map(|o| (o.path.to_string(), Value::Int32(if o.direction == Direction::Asc { 1 } else { -1 })))
-        .collect();
-    terms.push(("_id".into(), Value::Int32(1)));
+/// The sort document of an order, the key breaking ties; every term reversed when reading
+/// `backward` (the pages before a cursor).
+pub(crate) fn sort(order: &[OrderBy], backward: bool) -> Result<Document> {
+    let dir = |asc: bool| Value::Int32(if asc != backward { 1 } else { -1 });
+    let mut terms: Vec<(String, Value)> =
+        order.iter().map(|o| (o.path.to_string(), dir(o.direction == Direction::Asc))).collect();
+    terms.push(("_id".into(), dir(true)));
     document(terms)
+}
+
+/// How a `find` reads a plan's rows: in its order (reversed when `backward`), past its
+/// offset, with its fields, at most its limit. `None` when the limit is 0, which the driver
+/// would read as no limit: nothing is to be read.
+pub(crate) fn find_options(plan: &Plan, backward: bool) -> Result<Option<FindOptions>> {
+    if plan.limit == Some(0) {
+        return Ok(None);
+    }
+    let mut options = FindOptions::default();
+    options.sort = Some(sort(&plan.order, backward)?);
+    options.skip = (plan.offset > 0).then_some(plan.offset as u64);
+    options.projection = projection(plan.projection.as_ref())?;
+    options.limit = plan.limit.map(|l| l as i64);
+    Ok(Some(options))
 }
 
 /// The `_id` of a stored document.

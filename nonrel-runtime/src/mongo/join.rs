@@ -192,13 +192,7 @@ pub(super) async fn query(
 /// one command takes (F13): those run in two steps, split.
 fn too_large(plan: &Plan, joins: &[JoinFilter], max_in: usize) -> bool {
     crate::split::needs_split(plan, max_in)
-        || joins
-            .iter()
-            .any(|j| crate::split::needs_split(&Plan { filters: j.filters.clone(), ..Plan::default() }, max_in))
-}
-
-fn filter_of(filters: Vec<crate::query::Filter>) -> Result<Document> {
-    convert::filter(&Plan { filters, ..Plan::default() })
+        || joins.iter().any(|j| j.filters.iter().any(|f| crate::split::oversized_filter(f, max_in)))
 }
 
 /// The pipeline on the parent collection: its conditions, one `$lookup` per join (its
@@ -207,11 +201,11 @@ fn filter_of(filters: Vec<crate::query::Filter>) -> Result<Document> {
 fn from_parent(plan: &Plan, joins: &[JoinFilter], related: &[Selection]) -> Result<Vec<Document>> {
     let mut pipeline = Vec::new();
     if !plan.filters.is_empty() {
-        pipeline.push(doc! { "$match": convert::filter(plan)? });
+        pipeline.push(doc! { "$match": convert::filter(&plan.filters)? });
     }
     let mut found = Document::new();
     for (i, j) in joins.iter().enumerate() {
-        let sub = vec![doc! { "$match": filter_of(j.filters.clone())? }, doc! { "$project": { "_id": 1 } }];
+        let sub = vec![doc! { "$match": convert::filter(&j.filters)? }, doc! { "$project": { "_id": 1 } }];
         pipeline.push(doc! { "$lookup": {
             "from": j.related.collection,
             "localField": j.reference.as_ref(),
@@ -239,10 +233,10 @@ fn from_related(parent: &ModelDesc, plan: &Plan, join: &JoinFilter, related: &[S
         "as": join_field(0),
     };
     if !plan.filters.is_empty() {
-        lookup.insert("pipeline", vec![doc! { "$match": convert::filter(plan)? }]);
+        lookup.insert("pipeline", vec![doc! { "$match": convert::filter(&plan.filters)? }]);
     }
     let mut pipeline = vec![
-        doc! { "$match": filter_of(join.filters.clone())? },
+        doc! { "$match": convert::filter(&join.filters)? },
         doc! { "$project": { "_id": 1 } },
         doc! { "$lookup": lookup },
         doc! { "$unwind": format!("${}", join_field(0)) },
@@ -255,14 +249,14 @@ fn from_related(parent: &ModelDesc, plan: &Plan, join: &JoinFilter, related: &[S
 /// Order, offset, limit, the parent's fields (the join arrays left out), then one `$lookup`
 /// on `_id` per related selection.
 fn finish(pipeline: &mut Vec<Document>, plan: &Plan, joins: usize, related: &[Selection]) -> Result<()> {
-    pipeline.push(doc! { "$sort": convert::sort(plan)? });
+    pipeline.push(doc! { "$sort": convert::sort(&plan.order, false)? });
     if plan.offset > 0 {
         pipeline.push(doc! { "$skip": plan.offset as i64 });
     }
     if let Some(limit) = plan.limit {
         pipeline.push(doc! { "$limit": limit as i64 });
     }
-    let mut fields = convert::projection(plan)?;
+    let mut fields = convert::projection(plan.projection.as_ref())?;
     if !matches!(plan.projection, Some(Projection::Only(_))) {
         let fields = fields.get_or_insert_with(Document::new);
         for i in 0..joins {
@@ -279,8 +273,7 @@ fn finish(pipeline: &mut Vec<Document>, plan: &Plan, joins: usize, related: &[Se
             "foreignField": "_id",
             "as": related_field(i),
         };
-        let projection = Plan { projection: s.projection.clone(), ..Plan::default() };
-        if let Some(fields) = convert::projection(&projection)? {
+        if let Some(fields) = convert::projection(s.projection.as_ref())? {
             lookup.insert("pipeline", vec![doc! { "$project": fields }]);
         }
         pipeline.push(doc! { "$lookup": lookup });

@@ -29,7 +29,7 @@ use crate::query::Plan;
 use crate::value::Value;
 use crate::Database;
 use bson::{doc, Document, RawDocumentBuf};
-use mongodb::options::ClientOptions;
+use mongodb::options::{ClientOptions, FindOptions};
 use std::time::Duration;
 
 pub use join::{JoinStrategy, RelatedStrategy};
@@ -149,6 +149,27 @@ impl Mongo {
     }
 }
 
+impl Mongo {
+    /// Runs one `find` (its `getMore`s included); each stored document becomes a row. The
+    /// driver's errors say what was being done: `running` the command, `reading` its results.
+    async fn find_rows(
+        &self,
+        model: &'static ModelDesc,
+        filter: Document,
+        options: FindOptions,
+        running: &str,
+        reading: &str,
+    ) -> Result<Vec<Row>> {
+        let coll = self.raw_collection(model);
+        let mut cursor = coll.find(filter).with_options(options).await.map_err(|e| driver(e, running))?;
+        let mut rows = Vec::new();
+        while cursor.advance().await.map_err(|e| driver(e, reading))? {
+            rows.push(convert::row(cursor.current().as_bytes())?);
+        }
+        Ok(rows)
+    }
+}
+
 impl Backend for Mongo {
     const NAME: &'static str = "mongodb";
     const NATIVE_LOOKUPS: bool = true;
@@ -183,8 +204,7 @@ impl Backend for Mongo {
         keys: Vec<KeyValue>,
         projection: crate::query::Projection,
     ) -> Result<Vec<Option<Vec<u8>>>> {
-        let plan = Plan { projection: Some(projection), ..Plan::default() };
-        self.find_keys(model, keys, convert::projection(&plan)?).await
+        self.find_keys(model, keys, convert::projection(Some(&projection))?).await
     }
 
     async fn query_joined(
@@ -208,27 +228,9 @@ impl Backend for Mongo {
     }
 
     async fn query(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
-        let coll = self.raw_collection(model);
-        let mut find = coll.find(convert::filter(&plan)?).sort(convert::sort(&plan)?);
-        if plan.offset > 0 {
-            find = find.skip(plan.offset as u64);
-        }
-        if let Some(projection) = convert::projection(&plan)? {
-            find = find.projection(projection);
-        }
-        if let Some(limit) = plan.limit {
-            if limit == 0 {
-                return Ok(Vec::new());
-            }
-            find = find.limit(limit as i64);
-        }
-        let mut cursor = find.await.map_err(|e| driver(e, "running a query"))?;
-        let mut rows = Vec::new();
-        while cursor.advance().await.map_err(|e| driver(e, "reading query results"))? {
-            let raw = cursor.current().as_bytes();
-            rows.push(convert::row(raw)?);
-        }
-        Ok(rows)
+        let filter = convert::filter(&plan.filters)?;
+        let Some(options) = convert::find_options(&plan, false)? else { return Ok(Vec::new()) };
+        self.find_rows(model, filter, options, "running a query", "reading query results").await
     }
 
     async fn query_seek(&self, model: &'static ModelDesc, plan: Plan, seek: crate::page::Seek) -> Result<Vec<Row>> {
@@ -237,7 +239,7 @@ impl Backend for Mongo {
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let coll = self.raw_collection(model);
-        let mut count = coll.count_documents(convert::filter(&plan)?);
+        let mut count = coll.count_documents(convert::filter(&plan.filters)?);
         if let Some(n) = upto {
             count = count.limit(n);
         }

@@ -6,7 +6,7 @@
 //! so "beyond" also names, with `$type`, the classes that sort past the value's (null and
 //! missing fields sort first), which keeps the pages exact on fields that mix types.
 
-use super::{convert, driver, Mongo};
+use super::{convert, Mongo};
 use crate::backend::Row;
 use crate::error::Result;
 use crate::model::ModelDesc;
@@ -91,40 +91,18 @@ fn position(plan: &Plan, seek: &Seek) -> Value {
     any(branches)
 }
 
-/// The sort of the read: the plan's, reversed when reading backward.
-fn sort(plan: &Plan, backward: bool) -> Value {
-    let dir = |asc: bool| Value::Int32(if asc != backward { 1 } else { -1 });
-    let mut terms: Vec<(String, Value)> =
-        plan.order.iter().map(|o| (o.path.to_string(), dir(o.direction == Direction::Asc))).collect();
-    terms.push(("_id".into(), dir(true)));
-    Value::Document(terms)
-}
-
 pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: Plan, seek: Seek) -> Result<Vec<Row>> {
-    if plan.limit == Some(0) {
-        return Ok(Vec::new());
-    }
-    let filter = match convert::filter_value(&plan) {
+    // A seek starts at its position: the plan's offset does not apply (as when paging in
+    // memory).
+    let plan = Plan { offset: 0, ..plan };
+    let Some(options) = convert::find_options(&plan, seek.backward)? else { return Ok(Vec::new()) };
+    let filter = match convert::filter_value(&plan.filters) {
         Value::Document(fields) if fields.is_empty() => position(&plan, &seek),
         filters => op("$and", Value::Array(vec![filters, position(&plan, &seek)])),
     };
-    let (Value::Document(filter), Value::Document(sort)) = (filter, sort(&plan, seek.backward)) else {
-        unreachable!("filters and sorts are documents")
-    };
-    let coll = mongo.raw_collection(model);
-    let mut find = coll.find(convert::document(filter)?).sort(convert::document(sort)?);
-    if let Some(projection) = convert::projection(&plan)? {
-        find = find.projection(projection);
-    }
-    if let Some(limit) = plan.limit {
-        find = find.limit(limit as i64);
-    }
-    let mut cursor = find.await.map_err(|e| driver(e, "reading a page"))?;
-    let mut rows = Vec::new();
-    while cursor.advance().await.map_err(|e| driver(e, "reading a page"))? {
-        let raw = cursor.current().as_bytes();
-        rows.push(convert::row(raw)?);
-    }
+    let Value::Document(filter) = filter else { unreachable!("filters are documents") };
+    let mut rows =
+        mongo.find_rows(model, convert::document(filter)?, options, "reading a page", "reading a page").await?;
     if seek.backward {
         rows.reverse();
     }

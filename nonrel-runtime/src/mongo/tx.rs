@@ -101,20 +101,9 @@ impl TransactionBackend for Mongo {
     }
 
     async fn tx_query(&self, s: &mut MongoSession, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
-        if plan.limit == Some(0) {
-            return Ok(Vec::new());
-        }
+        let Some(options) = convert::find_options(&plan, false)? else { return Ok(Vec::new()) };
         let coll = self.raw_collection(m);
-        let mut find = coll.find(convert::filter(&plan)?).sort(convert::sort(&plan)?);
-        if plan.offset > 0 {
-            find = find.skip(plan.offset as u64);
-        }
-        if let Some(projection) = convert::projection(&plan)? {
-            find = find.projection(projection);
-        }
-        if let Some(limit) = plan.limit {
-            find = find.limit(limit as i64);
-        }
+        let find = coll.find(convert::filter(&plan.filters)?).with_options(options);
         let mut cursor = find.session(&mut s.session).await.map_err(|e| tx_error(e, m, "running a query"))?;
         let mut rows = Vec::new();
         while cursor.advance(&mut s.session).await.map_err(|e| tx_error(e, m, "reading query results"))? {

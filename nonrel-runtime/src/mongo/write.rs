@@ -160,7 +160,7 @@ pub(super) async fn update(
     plan: &crate::query::Plan,
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
-    let filter = convert::filter_value(plan);
+    let filter = convert::filter_value(&plan.filters);
     let Value::Document(update) = update_value(ops) else { unreachable!("update_value builds a document") };
     let mut out = Vec::with_capacity(256);
     let start = begin_document(&mut out);

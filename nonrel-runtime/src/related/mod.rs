@@ -19,8 +19,8 @@
 //! every record of both models).
 
 mod copies;
-mod prefetch;
 mod lookups;
+mod prefetch;
 mod resolve;
 mod select;
 
