@@ -27,7 +27,7 @@ fn book(i: u32) -> Book {
         id: None,
         shelf: ["a", "b", "c"][(i % 3) as usize].into(),
         isbn: format!("isbn-{i:03}"),
-        tags: if i % 2 == 0 { vec!["even".into(), "all".into()] } else { vec!["all".into()] },
+        tags: if i.is_multiple_of(2) { vec!["even".into(), "all".into()] } else { vec!["all".into()] },
         title: format!("Book {i:02}"),
         pages: 100 + i,
     }
