@@ -74,6 +74,11 @@ pub(crate) fn read_value<'a>(index: &IndexDesc, value: &'a [u8]) -> Result<(&'a 
 /// A byte range of an index.
 pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
+/// A range's bounds as redb's `range` takes them.
+pub(crate) fn bounds((lo, hi): &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))
+}
+
 /// How a plan reads its candidate records.
 pub(crate) enum Source {
     /// Every record, in key order.

@@ -40,9 +40,8 @@ fn count_entries(
     v: &crate::Value,
     cap: usize,
 ) -> Result<usize> {
-    let (lo, hi) = super::index::prefix_range(encoded(v));
-    let range =
-        table.range::<&[u8]>((lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
+    let range = super::index::prefix_range(encoded(v));
+    let range = table.range::<&[u8]>(super::index::bounds(&range)).map_err(storage)?;
     Ok(range.take(cap).count())
 }
 

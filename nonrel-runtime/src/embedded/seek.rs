@@ -36,11 +36,10 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     }
     // Forward on an ascending index, or backward on a descending one, reads upwards.
     let upwards = reverse == seek.backward;
-    let Some((lo, hi)) = narrowed(range.clone(), &seek.values[0], upwards) else { return Ok(Some(Vec::new())) };
+    let Some(narrow) = narrowed(range.clone(), &seek.values[0], upwards) else { return Ok(Some(Vec::new())) };
     let iname = index_table(m, index);
     let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok(Some(Vec::new())) };
-    let range =
-        table.range::<&[u8]>((lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice))).map_err(storage)?;
+    let range = table.range::<&[u8]>(index::bounds(&narrow)).map_err(storage)?;
     let entries: Box<dyn Iterator<Item = _>> = if upwards { Box::new(range) } else { Box::new(range.rev()) };
     let residual = index::residual(plan, served);
     let limit = plan.limit.unwrap_or(usize::MAX);

@@ -156,9 +156,8 @@ impl Store {
                 let iname = index_table(m, index);
                 let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok((Vec::new(), 0)) };
                 let mut seen = HashSet::new();
-                'ranges: for (lo, hi) in &ranges {
-                    let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
-                    let range = table.range::<&[u8]>(bounds).map_err(storage)?;
+                'ranges: for range in &ranges {
+                    let range = table.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
                     let entries: Box<dyn Iterator<Item = _>> =
                         if reverse { Box::new(range.rev()) } else { Box::new(range) };
                     for entry in entries {
@@ -293,9 +292,8 @@ fn candidates(
         Source::Index { index, ranges, .. } => {
             let (_, table) = indexes.iter().find(|(d, _)| std::ptr::eq(*d, index)).expect("every index is open");
             let mut seen = HashSet::new();
-            for (lo, hi) in &ranges {
-                let bounds = (lo.as_ref().map(Vec::as_slice), hi.as_ref().map(Vec::as_slice));
-                for entry in table.range::<&[u8]>(bounds).map_err(storage)? {
+            for range in &ranges {
+                for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
                     let pk = index::read_value(index, entry.map_err(storage)?.1.value())?.0.to_vec();
                     if seen.insert(pk.clone()) {
                         out.push(pk);
