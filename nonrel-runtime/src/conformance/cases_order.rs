@@ -95,6 +95,17 @@ fn keys_of<M: Model>(records: &[M]) -> Vec<KeyValue> {
 
 /// Checks every way of reading `query` against the expected keys, in order.
 async fn check<B: Backend, M: Model>(db: &Database<B>, what: &str, query: &Query<M>, expected: &[KeyValue]) {
+    check_with_pages(db, what, query, expected, &[4, 9]).await;
+}
+
+/// [`check`], walking pages of each of these sizes.
+async fn check_with_pages<B: Backend, M: Model>(
+    db: &Database<B>,
+    what: &str,
+    query: &Query<M>,
+    expected: &[KeyValue],
+    sizes: &[usize],
+) {
     let q = || db.query::<M>().with(query.clone());
     assert_eq!(keys_of(&q().all().await.expect("all")), expected, "{what}: all");
     let first = q().first().await.expect("first").map(|m| key_of(&m));
@@ -108,7 +119,7 @@ async fn check<B: Backend, M: Model>(db: &Database<B>, what: &str, query: &Query
         let counted = q().offset(offset).limit(limit).count().await.expect("count window");
         assert_eq!(counted, want.len() as u64, "{what}: count at offset {offset}, limit {limit}");
     }
-    for size in [4, 9] {
+    for &size in sizes {
         walk(db, what, query, size, expected).await;
     }
 }
@@ -226,12 +237,13 @@ pub async fn ties_on_an_ordering_are_broken_by_key<B: Backend>(db: &Database<B>)
         ("label desc", |q| q.order_by(Item::label().desc()), label_desc),
         ("group desc, label asc", |q| q.order_by(Item::group().desc()).order_by(Item::label().asc()), group_desc_label),
     ];
-    for (what, query, pred) in item_queries() {
+    let served = ["no filter", "parts.name startswith \"\"", "tags contains", "group in", "group range", "label in"];
+    for (what, query, pred) in item_queries().into_iter().filter(|(w, ..)| served.contains(w)) {
         for (order, by, cmp) in &orders {
             let mut expected: Vec<&Item> = items.iter().filter(|i| pred(i)).collect();
             expected.sort_by(|a, b| cmp(a, b).then(a.id.cmp(&b.id)));
             let expected: Vec<KeyValue> = expected.into_iter().map(|i| KeyValue::Int(i.id)).collect();
-            check(db, &format!("{what}, by {order}"), &by(query.clone()), &expected).await;
+            check_with_pages(db, &format!("{what}, by {order}"), &by(query.clone()), &expected, &[7]).await;
         }
     }
 }
@@ -319,7 +331,8 @@ fn reading_queries<F>(field: Field<F>) -> Vec<(String, Query<Reading>, Box<dyn F
     let in_pred = |vs: [f64; 2]| move |x: f64| vs.iter().any(|&v| mongo_cmp(x, v).is_eq());
     out.push(("in [-0, 2]".into(), q().filter(field().is_in([-0.0, 2.0])), Box::new(in_pred([-0.0, 2.0]))));
     out.push(("in [NaN, 7]".into(), q().filter(field().is_in([nan, 7.0])), Box::new(in_pred([nan, 7.0]))));
-    for (lo, hi) in [(-0.0, 0.0), (-1.5, -0.0), (0.0, 2.0), (nan, nan), (nan, 1.0), (f64::NEG_INFINITY, f64::INFINITY)] {
+    let ranges = [(-0.0, 0.0), (-1.5, -0.0), (0.0, 2.0), (2.0, 0.0), (nan, nan), (nan, 1.0), (1.0, nan)];
+    for (lo, hi) in ranges.into_iter().chain([(f64::NEG_INFINITY, f64::INFINITY)]) {
         let pred = move |x: f64| mongo_range(x, lo, ge) && mongo_range(x, hi, le);
         out.push((format!("range {lo:?}..={hi:?}"), q().filter(field().range(lo, hi)), Box::new(pred)));
     }
@@ -331,7 +344,7 @@ fn reading_queries<F>(field: Field<F>) -> Vec<(String, Query<Reading>, Box<dyn F
 /// semantics).
 pub async fn negative_zero_and_nan_compare_as_on_mongodb<B: Backend>(db: &Database<B>) {
     let mut rng = Rng(0x5851_f42d_4c95_7f2d);
-    let values = [-0.0, 0.0, 1.5, -1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 2.0, -2.0, 1e-300, -1e-300, 7.0];
+    let values = [-0.0, 0.0, 1.5, -1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 2.0, -2.0, 1e-9, -1e-9, 7.0];
     let mut ids: Vec<i64> = (-60..60).collect();
     rng.shuffle(&mut ids);
     let mut readings: Vec<Reading> = ids[..48]
@@ -343,8 +356,8 @@ pub async fn negative_zero_and_nan_compare_as_on_mongodb<B: Backend>(db: &Databa
         })
         .collect();
     db.save_many(&mut readings).await.expect("seed readings");
-    check_readings(db, &readings, "x", Reading::x).await;
     check_readings(db, &readings, "x_plain", Reading::x_plain).await;
+    check_readings(db, &readings, "x", Reading::x).await;
 }
 
 async fn check_readings<B: Backend, F>(db: &Database<B>, readings: &[Reading], name: &str, field: Field<F>) {
@@ -353,7 +366,7 @@ async fn check_readings<B: Backend, F>(db: &Database<B>, readings: &[Reading], n
         expected.sort();
         let expected: Vec<KeyValue> = expected.into_iter().map(KeyValue::Int).collect();
         let got = keys_of(&db.query::<Reading>().with(query.clone()).all().await.expect("all"));
-        assert_eq!(got, expected, "{name} {what}");
+        assert_eq!(got, expected, "{name} {what}: {:?}", readings.iter().map(|r| (r.id, r.x)).collect::<Vec<_>>());
         let count = db.query::<Reading>().with(query).count().await.expect("count");
         assert_eq!(count, expected.len() as u64, "{name} {what}: count");
     }
