@@ -126,7 +126,13 @@ async fn check_with_pages<B: Backend, M: Model>(
 
 /// Walks the pages of a query forward, then backward from the last page, against the
 /// expected keys.
-async fn walk<B: Backend, M: Model>(db: &Database<B>, what: &str, query: &Query<M>, size: usize, expected: &[KeyValue]) {
+async fn walk<B: Backend, M: Model>(
+    db: &Database<B>,
+    what: &str,
+    query: &Query<M>,
+    size: usize,
+    expected: &[KeyValue],
+) {
     let page = || db.query::<M>().with(query.clone()).page(size);
     let mut pages: Vec<Vec<KeyValue>> = Vec::new();
     let mut cursor: Option<String> = None;
@@ -161,8 +167,9 @@ fn item(rng: &mut Rng, id: i64) -> Item {
     const LABELS: [&str; 5] = ["a", "ab", "abc", "b", "ba"];
     const TAGS: [&str; 4] = ["t1", "t2", "t3", "t4"];
     let group = rng.below(4) as i64;
-    let parts: Vec<Part> =
-        (0..rng.below(4)).map(|_| Part { name: NAMES[rng.below(6) as usize].into(), size: rng.below(9) as i64 }).collect();
+    let parts: Vec<Part> = (0..rng.below(4))
+        .map(|_| Part { name: NAMES[rng.below(6) as usize].into(), size: rng.below(9) as i64 })
+        .collect();
     let tags: Vec<String> = (0..rng.below(3)).map(|_| TAGS[rng.below(4) as usize].to_string()).collect();
     Item { id, group, group_plain: group, label: LABELS[rng.below(5) as usize].into(), tags, parts }
 }
@@ -188,7 +195,9 @@ fn item_queries() -> Vec<(&'static str, Query<Item>, Pred)> {
     vec![
         ("no filter", q(), |_| true),
         ("parts.name startswith \"\"", q().filter(Item::parts().name().startswith("")), |i| !i.parts.is_empty()),
-        ("parts.name startswith b", q().filter(Item::parts().name().startswith("b")), |i| i.parts.iter().any(|x| x.name.starts_with('b'))),
+        ("parts.name startswith b", q().filter(Item::parts().name().startswith("b")), |i| {
+            i.parts.iter().any(|x| x.name.starts_with('b'))
+        }),
         ("parts.name in", q().filter(Item::parts().name().is_in(["cog", "axle", "nut"])), |i| {
             i.parts.iter().any(|p| ["cog", "axle", "nut"].contains(&p.name.as_str()))
         }),
@@ -199,7 +208,9 @@ fn item_queries() -> Vec<(&'static str, Query<Item>, Pred)> {
         ("group eq", q().filter(Item::group().eq(2i64)), |i| i.group == 2),
         ("group_plain eq", q().filter(Item::group_plain().eq(2i64)), |i| i.group_plain == 2),
         ("label startswith", q().filter(Item::label().startswith("a")), |i| i.label.starts_with('a')),
-        ("label in", q().filter(Item::label().is_in(["ba", "abc", "a"])), |i| ["ba", "abc", "a"].contains(&i.label.as_str())),
+        ("label in", q().filter(Item::label().is_in(["ba", "abc", "a"])), |i| {
+            ["ba", "abc", "a"].contains(&i.label.as_str())
+        }),
         ("tags and group", q().filter(Item::tags().contains("t1")).filter(Item::group().gte(1i64)), |i| {
             i.tags.iter().any(|t| t == "t1") && i.group >= 1
         }),
@@ -229,7 +240,8 @@ pub async fn ties_on_an_ordering_are_broken_by_key<B: Backend>(db: &Database<B>)
     let label: Cmp = |a, b| a.label.cmp(&b.label);
     let label_desc: Cmp = |a, b| b.label.cmp(&a.label);
     let group_desc_label: Cmp = |a, b| b.group.cmp(&a.group).then(a.label.cmp(&b.label));
-    let orders: Vec<(&str, fn(Query<Item>) -> Query<Item>, Cmp)> = vec![
+    type By = fn(Query<Item>) -> Query<Item>;
+    let orders: Vec<(&str, By, Cmp)> = vec![
         ("group asc", |q| q.order_by(Item::group().asc()), group),
         ("group desc", |q| q.order_by(Item::group().desc()), group_desc),
         ("group_plain desc", |q| q.order_by(Item::group_plain().desc()), group_desc),
@@ -315,11 +327,14 @@ fn mongo_range(x: f64, v: f64, ok: fn(Ordering) -> bool) -> bool {
 
 type Field<F> = fn() -> crate::query::Field<Reading, f64, F>;
 
-fn reading_queries<F>(field: Field<F>) -> Vec<(String, Query<Reading>, Box<dyn Fn(f64) -> bool>)> {
+/// A query named for messages, with the oracle of the records it matches.
+type Case = (String, Query<Reading>, Box<dyn Fn(f64) -> bool>);
+
+fn reading_queries<F>(field: Field<F>) -> Vec<Case> {
     let q = Query::<Reading>::new;
     let nan = f64::NAN;
     let (lt, le, gt, ge) = (Ordering::is_lt, Ordering::is_le, Ordering::is_gt, Ordering::is_ge);
-    let mut out: Vec<(String, Query<Reading>, Box<dyn Fn(f64) -> bool>)> = Vec::new();
+    let mut out: Vec<Case> = Vec::new();
     for v in [0.0, -0.0, nan, 1.5, f64::NEG_INFINITY] {
         out.push((format!("eq {v:?}"), q().filter(field().eq(v)), Box::new(move |x| mongo_cmp(x, v).is_eq())));
         out.push((format!("ne {v:?}"), q().filter(field().ne(v)), Box::new(move |x| !mongo_cmp(x, v).is_eq())));
