@@ -611,3 +611,52 @@ impl<M> AsKey<M> for &Ref<M> {
         self.key.value.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order results come in without `order_by` is `KeyValue`'s: the embedded backend
+    /// reads keys in their storage bytes' order and MongoDB in `_id` order (numbers, then
+    /// strings by their bytes, then ObjectIds by theirs); all three must agree.
+    #[test]
+    fn key_order_is_the_storage_byte_order() {
+        let oid = |b: u8, last: u8| KeyValue::ObjectId(ObjectId::from_bytes([b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]));
+        let s = |s: &str| KeyValue::Str(s.into());
+        let sorted = [
+            KeyValue::Int(i64::MIN),
+            KeyValue::Int(-300),
+            KeyValue::Int(-1),
+            KeyValue::Int(0),
+            KeyValue::Int(1),
+            KeyValue::Int(256),
+            KeyValue::Int(i64::MAX),
+            s(""),
+            s("0"),
+            s("10"),
+            s("9"),
+            s("A"),
+            s("a"),
+            s("a\u{0}"),
+            s("a b"),
+            s("aa"),
+            s("a\u{7f}"),
+            s("b"),
+            s("é"),
+            s("ź"),
+            s("\u{10000}"),
+            oid(0, 0),
+            oid(0, 1),
+            oid(0, 255),
+            oid(0x7f, 0),
+            oid(0x80, 0),
+            oid(0xff, 0),
+        ];
+        for a in &sorted {
+            for b in &sorted {
+                assert_eq!(a.cmp(b), a.to_storage().cmp(&b.to_storage()), "{a:?} against {b:?}");
+            }
+        }
+        assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+}

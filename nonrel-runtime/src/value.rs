@@ -148,10 +148,8 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
         return rank;
     }
     match (a, b) {
-        (Value::Int32(x), Value::Int32(y)) => x.cmp(y),
-        (Value::Int64(x), Value::Int64(y)) => x.cmp(y),
-        (Value::Int32(x), Value::Int64(y)) => (*x as i64).cmp(y),
-        (Value::Int64(x), Value::Int32(y)) => x.cmp(&(*y as i64)),
+        (Value::Int32(_) | Value::Int64(_), Value::Int32(_) | Value::Int64(_) | Value::Double(_))
+        | (Value::Double(_), Value::Int32(_) | Value::Int64(_) | Value::Double(_)) => compare_numbers(a, b),
         (Value::Decimal(x), Value::Decimal(y)) => x.cmp(y),
         (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
@@ -173,10 +171,52 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
         }
         (Value::Raw(tx, x), Value::Raw(ty, y)) => tx.cmp(ty).then_with(|| x.cmp(y)),
         (x, y) => match (x.as_f64(), y.as_f64()) {
-            (Some(fx), Some(fy)) => fx.total_cmp(&fy),
+            (Some(fx), Some(fy)) => compare_doubles(fx, fy),
             _ => Ordering::Equal,
         },
     }
+}
+
+/// Integers and doubles compared exactly, as MongoDB compares them: −0.0 equals 0.0, NaN
+/// equals NaN and sorts below every other number.
+fn compare_numbers(a: &Value, b: &Value) -> Ordering {
+    let int = |v: &Value| match v {
+        Value::Int32(n) => Some(i64::from(*n)),
+        Value::Int64(n) => Some(*n),
+        _ => None,
+    };
+    match (int(a), int(b), a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y), ..) => x.cmp(&y),
+        (Some(x), None, _, Some(y)) => compare_int_double(x, y),
+        (None, Some(y), Some(x), _) => compare_int_double(y, x).reverse(),
+        (_, _, Some(x), Some(y)) => compare_doubles(x, y),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Doubles in MongoDB's order: NaN (any sign or payload) first and equal to itself, −0.0
+/// equal to 0.0.
+pub(crate) fn compare_doubles(x: f64, y: f64) -> Ordering {
+    match (x.is_nan(), y.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// An integer against a double, exactly (no rounding of the integer to a double).
+fn compare_int_double(i: i64, f: f64) -> Ordering {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || f < -TWO_63 {
+        return Ordering::Greater;
+    }
+    if f >= TWO_63 {
+        return Ordering::Less;
+    }
+    // |f| < 2^63: its integer part is an exact i64.
+    let t = f.trunc();
+    i.cmp(&(t as i64)).then_with(|| t.partial_cmp(&f).unwrap_or(Ordering::Equal))
 }
 
 fn compare_seq<'a>(x: impl Iterator<Item = &'a Value>, y: impl Iterator<Item = &'a Value>) -> Ordering {

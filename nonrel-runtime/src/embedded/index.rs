@@ -144,8 +144,11 @@ fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
             encodings.dedup();
             encodings.into_iter().map(prefix_range).collect()
         }
+        Op::Gt(v) | Op::Lt(v) | Op::Gte(v) | Op::Lte(v) | Op::Range(v, _) | Op::Range(_, v) if is_nan(v) => {
+            nan_ranges(op)
+        }
         Op::Gt(v) | Op::Gte(v) => vec![(at_least(v, matches!(op, Op::Gte(_))), class_range(v).1)],
-        Op::Lt(v) | Op::Lte(v) => vec![(class_range(v).0, at_most(v, matches!(op, Op::Lte(_))))],
+        Op::Lt(v) | Op::Lte(v) => vec![(lowest(v), at_most(v, matches!(op, Op::Lte(_))))],
         Op::Range(lo, hi) => vec![(at_least(lo, true), at_most(hi, true))],
         Op::StartsWith(p) => {
             let mut prefix = vec![keys::class_tag(&Value::String(String::new()))];
@@ -154,6 +157,30 @@ fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
         }
         _ => return None,
     })
+}
+
+fn is_nan(v: &Value) -> bool {
+    matches!(v, Value::Double(f) if f.is_nan())
+}
+
+/// A range lookup with a NaN bound: as on MongoDB, NaN meets only NaN, and only where the
+/// lookup allows equality.
+fn nan_ranges(op: &Op) -> Vec<KeyRange> {
+    let nan = || vec![prefix_range(encoded(&Value::Double(f64::NAN)))];
+    match op {
+        Op::Gte(_) | Op::Lte(_) => nan(),
+        Op::Range(lo, hi) if is_nan(lo) && is_nan(hi) => nan(),
+        _ => Vec::new(),
+    }
+}
+
+/// The lower end of a `lt`/`lte` range: the bottom of the operand's type class, above NaN
+/// for numbers (NaN sorts below every number, but no range of numbers holds it).
+fn lowest(v: &Value) -> Bound<Vec<u8>> {
+    match keys::class_tag(v) {
+        keys::NUMBER => Bound::Included(encoded(&Value::Double(f64::NEG_INFINITY))),
+        _ => class_range(v).0,
+    }
 }
 
 /// The filters an index scan leaves to check on each record: all but the one it serves.

@@ -69,11 +69,18 @@ fn flip(n: i64) -> [u8; 8] {
 }
 
 /// A double's order key, then the integer's distance from it (0 for doubles), so that
-/// large integers that share a double still sort exactly.
+/// large integers that share a double still sort exactly. As on MongoDB, −0.0 is 0.0, and
+/// every NaN is one value below every other number.
 fn number(f: f64, exact: i128, out: &mut Vec<u8>) {
     let f = if f == 0.0 { 0.0 } else { f };
     let bits = f.to_bits();
-    let key = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    let key = if f.is_nan() {
+        0
+    } else if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
     out.extend_from_slice(&key.to_be_bytes());
     let residual = if exact == 0 { 0 } else { (exact - f as i128) as i64 };
     out.extend_from_slice(&flip(residual));
@@ -165,6 +172,26 @@ mod tests {
         ]);
         assert_eq!(encoded(&Value::Int32(7)), encoded(&Value::Int64(7)));
         assert_eq!(encoded(&Value::Double(-0.0)), encoded(&Value::Int32(0)));
+        assert_sorted(&[Value::Null, Value::Double(f64::NAN), Value::Double(f64::NEG_INFINITY)]);
+        assert_eq!(encoded(&Value::Double(-f64::NAN)), encoded(&Value::Double(f64::NAN)));
+    }
+
+    #[test]
+    fn number_encodings_order_like_values() {
+        // The index order and the in-memory comparison must agree on every pair.
+        let mut values: Vec<Value> = [f64::NAN, -f64::NAN, f64::NEG_INFINITY, -1.5, -0.0, 0.0, 1e-300, 0.5, 2.0]
+            .into_iter()
+            .chain([f64::INFINITY, i64::MAX as f64, i64::MIN as f64, (1u64 << 53) as f64 + 2.0])
+            .map(Value::Double)
+            .collect();
+        values.extend([i64::MIN, -2, 0, 1, 2, 9007199254740993, i64::MAX].map(Value::Int64));
+        values.extend([-1, 0, 2].map(Value::Int32));
+        for a in &values {
+            for b in &values {
+                let want = crate::value::compare(a, b);
+                assert_eq!(encoded(a).cmp(&encoded(b)), want, "{a:?} against {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -142,6 +142,7 @@ impl Store {
         let mut run = Run::new(plan, count_upto);
         match source {
             Source::Scan => {
+                run.in_order = plan.order.is_empty();
                 for item in records.iter().map_err(storage)? {
                     let (k, v) = item.map_err(storage)?;
                     if run.offer(k.value(), v.value())? {
@@ -150,7 +151,8 @@ impl Store {
                 }
             }
             Source::Index { index, ranges, ordered, reverse, served, distinct } => {
-                run.ordered = ordered;
+                // One value of an index lists its records in key order.
+                run.in_order = if plan.order.is_empty() { distinct } else { ordered && plan.order.len() == 1 };
                 run.filters = index::residual(plan, served);
                 let exact = run.filters.is_empty();
                 let iname = index_table(m, index);
@@ -566,27 +568,29 @@ fn check_index(
     Ok(())
 }
 
-/// Collects the rows of a plan as candidates arrive.
+/// Collects the rows of a plan as candidates arrive, and gives them in the plan's order: its
+/// ordering terms, then the key.
 struct Run<'p> {
     plan: &'p Plan,
     /// The filters still to check on each record.
     filters: Vec<&'p crate::query::Filter>,
     count_upto: Option<u64>,
-    ordered: bool,
+    /// Whether candidates arrive in the plan's order, ties on its ordering aside (a scan of
+    /// the records, or one value of an index, is in key order; an index on the one ordering
+    /// term is in its order), so a limit can stop the reading early.
+    in_order: bool,
     rows: Vec<(Vec<crate::value::Value>, Row)>,
     matched: u64,
 }
 
 impl<'p> Run<'p> {
     fn new(plan: &'p Plan, count_upto: Option<u64>) -> Self {
-        Run { plan, filters: plan.filters.iter().collect(), count_upto, ordered: false, rows: Vec::new(), matched: 0 }
+        Run { plan, filters: plan.filters.iter().collect(), count_upto, in_order: false, rows: Vec::new(), matched: 0 }
     }
 
-    /// How many rows the plan needs before it can stop, if it can stop early.
+    /// How many rows the plan needs (offset and limit), if it has a limit.
     fn needed(&self) -> Option<usize> {
-        let single_term = self.plan.order.len() <= 1;
-        let in_order = self.plan.order.is_empty() || (self.ordered && single_term);
-        self.plan.limit.filter(|_| in_order).map(|l| l + self.plan.offset)
+        self.plan.limit.map(|l| l.saturating_add(self.plan.offset))
     }
 
     fn count_only(&mut self) -> bool {
@@ -604,9 +608,9 @@ impl<'p> Run<'p> {
             return Ok(self.count_only());
         }
         let sort = sort_key(doc, &self.plan.order)?;
-        if let Some(needed) = self.needed() {
+        if let (Some(needed), true) = (self.needed(), self.in_order) {
             // Ties on the sort value must all be seen before the key breaks them.
-            let tie = self.rows.last().is_some_and(|(last, _)| last == &sort);
+            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _)| last == &sort);
             if self.rows.len() >= needed && !tie {
                 return Ok(true);
             }
@@ -617,17 +621,29 @@ impl<'p> Run<'p> {
             None => doc.to_vec(),
         };
         self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
+        self.trim();
         Ok(false)
     }
 
-    fn finish(&mut self) -> Vec<Row> {
-        let order = &self.plan.order;
-        let mut rows = std::mem::take(&mut self.rows);
-        if !order.is_empty() {
-            rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key)));
+    /// Out of order, a limited plan keeps only the rows it may still return, so memory stays
+    /// bounded by the limit however many records match.
+    fn trim(&mut self) {
+        let Some(needed) = self.needed().filter(|_| !self.in_order) else { return };
+        if self.rows.len() >= needed.saturating_mul(2).max(64) {
+            self.sort();
+            self.rows.truncate(needed);
         }
+    }
+
+    fn sort(&mut self) {
+        let order = &self.plan.order;
+        self.rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key)));
+    }
+
+    fn finish(&mut self) -> Vec<Row> {
+        self.sort();
         let limit = self.plan.limit.unwrap_or(usize::MAX);
-        rows.into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
+        std::mem::take(&mut self.rows).into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
     }
 }
 

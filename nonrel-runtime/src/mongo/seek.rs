@@ -53,8 +53,16 @@ fn any(mut alternatives: Vec<Value>) -> Value {
 fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
     let rank = value.type_rank();
     let mut alternatives = Vec::new();
-    if !matches!(value, Value::Null) {
+    let nan = matches!(value, Value::Double(f) if f.is_nan());
+    if nan && upwards {
+        // NaN sorts below every number, but `$gt: NaN` matches none: every other number.
+        alternatives.push(field(path, op("$gte", Value::Double(f64::NEG_INFINITY))));
+    } else if !matches!(value, Value::Null) {
         alternatives.push(field(path, op(if upwards { "$gt" } else { "$lt" }, value.clone())));
+    }
+    if rank == 2 && !nan && !upwards {
+        // `$lt` on a number never matches NaN, which sorts below every number.
+        alternatives.push(field(path, Value::Double(f64::NAN)));
     }
     let past: Vec<Value> = TYPES
         .iter()

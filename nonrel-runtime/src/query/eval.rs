@@ -80,7 +80,24 @@ fn equal(leaves: &[Value], v: &Value) -> bool {
 }
 
 fn bracketed(leaves: &[Value], v: &Value, ok: impl Fn(Ordering) -> bool) -> bool {
-    candidates(leaves).any(|x| x.type_rank() == v.type_rank() && ok(compare(x, v)))
+    candidates(leaves).any(|x| ranged(x, v, &ok))
+}
+
+/// Whether `x` stands in a wanted relation to `v` for a range lookup: only values of one type
+/// class compare, and, as on MongoDB, NaN meets only NaN and only where equality is wanted
+/// (it sorts below every number, but no range of numbers holds it).
+fn ranged(x: &Value, v: &Value, ok: impl Fn(Ordering) -> bool) -> bool {
+    if x.type_rank() != v.type_rank() {
+        return false;
+    }
+    match (is_nan(x), is_nan(v)) {
+        (false, false) => ok(compare(x, v)),
+        (nan_x, nan_v) => nan_x && nan_v && ok(Ordering::Equal),
+    }
+}
+
+fn is_nan(v: &Value) -> bool {
+    matches!(v, Value::Double(f) if f.is_nan())
 }
 
 fn text(leaves: &[Value], ok: impl Fn(&str) -> bool) -> bool {
@@ -97,9 +114,9 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         Op::Gte(v) => bracketed(leaves, v, |o| o != Ordering::Less),
         Op::Lt(v) => bracketed(leaves, v, |o| o == Ordering::Less),
         Op::Lte(v) => bracketed(leaves, v, |o| o != Ordering::Greater),
-        Op::Range(lo, hi) => candidates(leaves).any(|x| {
-            x.type_rank() == lo.type_rank() && compare(x, lo) != Ordering::Less && compare(x, hi) != Ordering::Greater
-        }),
+        Op::Range(lo, hi) => {
+            candidates(leaves).any(|x| ranged(x, lo, |o| o != Ordering::Less) && in_range_above(x, hi))
+        }
         Op::IsNull(is_null) => equal(leaves, &Value::Null) == *is_null,
         Op::ElemMatch(filters) => leaves.iter().any(|leaf| match leaf {
             Value::Array(items) => items.iter().any(|item| element_matches(item, filters)),
@@ -108,6 +125,15 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         Op::StartsWith(p) => text(leaves, |s| s.starts_with(p.as_str())),
         Op::Contains(p) => text(leaves, |s| s.contains(p.as_str())),
         Op::Lookup(l) => crate::lookup::holds(l, leaves),
+    }
+}
+
+/// The upper bound of a range: compared whatever its type class (as before NaN's rule), but
+/// NaN meets only NaN.
+fn in_range_above(x: &Value, hi: &Value) -> bool {
+    match (is_nan(x), is_nan(hi)) {
+        (false, false) => compare(x, hi) != Ordering::Greater,
+        (nan_x, nan_hi) => nan_x && nan_hi,
     }
 }
 
