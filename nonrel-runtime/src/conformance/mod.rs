@@ -11,6 +11,7 @@
 mod cases;
 mod cases_cascade;
 mod cases_covering;
+mod cases_diff;
 mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
@@ -25,6 +26,7 @@ pub mod models;
 pub use cases::*;
 pub use cases_cascade::*;
 pub use cases_covering::*;
+pub use cases_diff::*;
 pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
@@ -73,6 +75,7 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh; differential_operations);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,5 +97,6 @@ macro_rules! conformance_transaction_tests {
             cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies,
             subclass_deletes_in_transactions);
         $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh; differential_transactions);
     };
 }
