@@ -75,7 +75,8 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
-        $crate::conformance_tests!(@cases $fresh; differential_operations);
+        $crate::conformance_tests!(@cases $fresh; differential_operations, list_values_through_indexes,
+            ordering_twice_by_one_field_keeps_the_first);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -230,6 +230,15 @@ pub enum Cond {
     Emulated(Emulated),
 }
 
+/// A comparison on a path through a list: a range there only when list ranges are in the
+/// run (MongoDB matches each bound on any element, possibly different ones).
+fn through_list<T>(c: Cmp<T>, d: &Draw) -> Cmp<T> {
+    match c {
+        Cmp::Range(lo, _) if !d.areas.list_ranges => Cmp::Gte(lo),
+        c => c,
+    }
+}
+
 impl Cond {
     pub fn draw(d: &mut Draw) -> Self {
         match d.rng.below(26) {
@@ -251,8 +260,11 @@ impl Cond {
             18 => Cond::Price(Cmp::draw(d, |d| d.decimal(), false)),
             19 => Cond::MainLabel(TextOp::draw(d, false)),
             20 => Cond::MainQty(Cmp::draw(d, |d| d.int(), false)),
-            21 => Cond::PartsLabel(TextOp::draw(d, false)),
-            22 => Cond::PartsQty(Cmp::draw(d, |d| d.int(), false)),
+            21 => Cond::PartsLabel(match TextOp::draw(d, false) {
+                TextOp::Cmp(c) => TextOp::Cmp(through_list(c, d)),
+                t => t,
+            }),
+            22 => Cond::PartsQty(through_list(Cmp::draw(d, |d| d.int(), false), d)),
             23 => Cond::ElemMatch(TextOp::draw(d, false), Cmp::draw(d, |d| d.int(), false)),
             _ => Cond::Emulated(Emulated::draw(d)),
         }
