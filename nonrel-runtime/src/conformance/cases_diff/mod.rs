@@ -82,9 +82,11 @@ impl Areas {
 
 fn seeds() -> Vec<u64> {
     match std::env::var("NONREL_DIFF_SEEDS") {
-        Ok(s) if s.contains(',') => {
-            s.split(',').filter(|t| !t.trim().is_empty()).map(|t| t.trim().parse().expect("NONREL_DIFF_SEEDS: a seed")).collect()
-        }
+        Ok(s) if s.contains(',') => s
+            .split(',')
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.trim().parse().expect("NONREL_DIFF_SEEDS: a seed"))
+            .collect(),
         Ok(s) => (1..=s.trim().parse().expect("NONREL_DIFF_SEEDS: a count of seeds")).collect(),
         Err(_) => (1..=DEFAULT_SEEDS).collect(),
     }
@@ -96,17 +98,16 @@ fn op_count() -> usize {
 
 /// Runs a transaction's steps; returns its result and what each query step read in the
 /// last attempt.
-type TxRun<B> = for<'a> fn(
-    &'a Database<B>,
-    Vec<TxStep>,
-    bool,
-) -> Pin<Box<dyn Future<Output = (Result<()>, Vec<Vec<DiffItem>>)> + Send + 'a>>;
+type TxRun<B> = for<'a> fn(&'a Database<B>, Vec<TxStep>, bool) -> TxFuture<'a>;
+
+/// A transaction's result and what its query steps read.
+type TxFuture<'a> = Pin<Box<dyn Future<Output = (Result<()>, Vec<Vec<DiffItem>>)> + Send + 'a>>;
 
 fn run_transaction<B: RunsDiffLookups + Transactions>(
     db: &Database<B>,
     steps: Vec<TxStep>,
     fail: bool,
-) -> Pin<Box<dyn Future<Output = (Result<()>, Vec<Vec<DiffItem>>)> + Send + '_>> {
+) -> TxFuture<'_> {
     Box::pin(async move {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let result = db
@@ -117,7 +118,7 @@ fn run_transaction<B: RunsDiffLookups + Transactions>(
                     for step in steps {
                         match step {
                             TxStep::Save(mut r) => {
-                                tx.save(&mut r).await?;
+                                tx.save(&mut *r).await?;
                             }
                             TxStep::Delete(id) => {
                                 tx.delete::<DiffItem>(id).await?;
@@ -205,7 +206,13 @@ async fn clear<B: RunsDiffLookups>(db: &Database<B>) -> Result<()> {
 }
 
 /// Whether `prefix` then `last`, on a cleared database, fails at `last`.
-async fn fails<B: RunsDiffLookups>(db: &Database<B>, tx: Option<TxRun<B>>, prefix: &[Op], last: &Op, areas: &Areas) -> bool {
+async fn fails<B: RunsDiffLookups>(
+    db: &Database<B>,
+    tx: Option<TxRun<B>>,
+    prefix: &[Op],
+    last: &Op,
+    areas: &Areas,
+) -> bool {
     if clear(db).await.is_err() {
         return false;
     }

@@ -123,8 +123,32 @@ const LIST_INTS: [i64; 8] = [0, 1, -1, 2, 7, 42, i64::MAX, i64::MIN];
 const SMALLS: [i32; 7] = [0, 1, -1, 2, 5, -5, 1000];
 const FLOATS: [f64; 9] = [0.0, 1.5, -1.5, 2.0, 1e-9, -1e300, 3.25, 0.1, 1e300];
 const TEXTS: [&str; 26] = [
-    "", "a", "A", "ab", "aB", "Ab", "abc", "abd", "b", "ä", "Ä", "äb", "straße", "STRASSE", "日本", "日本語", "a b",
-    " a", "%", ".*", "a.b", "\\", "(", "[x", "a+b", "İ",
+    "",
+    "a",
+    "A",
+    "ab",
+    "aB",
+    "Ab",
+    "abc",
+    "abd",
+    "b",
+    "ä",
+    "Ä",
+    "äb",
+    "straße",
+    "STRASSE",
+    "日本",
+    "日本語",
+    "a b",
+    " a",
+    "%",
+    ".*",
+    "a.b",
+    "\\",
+    "(",
+    "[x",
+    "a+b",
+    "İ",
 ];
 /// Text that MongoDB's regular expressions are known to mishandle (NUL, a final newline).
 const REGEX_TEXTS: [&str; 4] = ["a\0b", "\0", "ab\n", "a\nb"];

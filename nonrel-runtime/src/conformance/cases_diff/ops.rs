@@ -37,7 +37,7 @@ pub enum Change {
 /// A step inside a transaction.
 #[derive(Debug, Clone)]
 pub enum TxStep {
-    Save(DiffItem),
+    Save(Box<DiffItem>),
     Delete(i64),
     /// A query inside the transaction, which must see its earlier steps.
     Check(ItemQuery),
@@ -176,7 +176,7 @@ impl Gen {
             .map(|_| match d.rng.below(4) {
                 0 | 1 => {
                     let id = d.id();
-                    TxStep::Save(self.fresh_item(d, id))
+                    TxStep::Save(Box::new(self.fresh_item(d, id)))
                 }
                 2 => TxStep::Delete(d.id()),
                 _ => {
@@ -247,7 +247,7 @@ fn same_records<M: Model + Debug + PartialEq>(what: &str, expected: &[M], actual
 /// With key order left out of the run, unordered answers are compared as sets.
 fn by_key<M: Model>(mut rs: Vec<M>, unordered: bool, areas: &Areas) -> Vec<M> {
     if unordered && !areas.key_order {
-        rs.sort_by(|a, b| a.key().cmp(&b.key()));
+        rs.sort_by_key(Model::key);
     }
     rs
 }
@@ -330,7 +330,12 @@ pub async fn run_op<B: RunsDiffLookups>(
     Ok(())
 }
 
-async fn run_update<B: RunsDiffLookups>(db: &Database<B>, o: &mut Oracle, conds: &[Cond], changes: &[Change]) -> Outcome {
+async fn run_update<B: RunsDiffLookups>(
+    db: &Database<B>,
+    o: &mut Oracle,
+    conds: &[Cond],
+    changes: &[Change],
+) -> Outcome {
     let mut q = crate::Query::<DiffItem>::new();
     for c in conds {
         q = q.filter(c.condition());
@@ -376,7 +381,7 @@ async fn run_tx<B: RunsDiffLookups>(
     for step in steps {
         match step {
             TxStep::Save(r) => {
-                inside.insert(r.id, r.clone());
+                inside.insert(r.id, (**r).clone());
             }
             TxStep::Delete(id) => {
                 inside.remove(id);
@@ -397,7 +402,13 @@ async fn run_tx<B: RunsDiffLookups>(
     Ok(())
 }
 
-async fn check_items<B: RunsDiffLookups>(db: &Database<B>, o: &Oracle, q: &ItemQuery, form: Form, areas: &Areas) -> Outcome {
+async fn check_items<B: RunsDiffLookups>(
+    db: &Database<B>,
+    o: &Oracle,
+    q: &ItemQuery,
+    form: Form,
+    areas: &Areas,
+) -> Outcome {
     let expected = q.answer(&o.items);
     check_form(db, q.query(), expected, form, q.order.is_empty(), areas).await
 }

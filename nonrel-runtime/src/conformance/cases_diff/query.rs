@@ -296,9 +296,7 @@ impl Cond {
             Cond::MainQty(c) => c.condition(DiffItem::main().qty()),
             Cond::PartsLabel(t) => t.condition(DiffItem::parts().label()),
             Cond::PartsQty(c) => c.condition(DiffItem::parts().qty()),
-            Cond::ElemMatch(t, c) => {
-                DiffItem::parts().elem_match(|p| [t.condition(p.label()), c.condition(p.qty())])
-            }
+            Cond::ElemMatch(t, c) => DiffItem::parts().elem_match(|p| [t.condition(p.label()), c.condition(p.qty())]),
             Cond::Emulated(e) => e.condition(),
         }
     }
@@ -314,7 +312,7 @@ impl Cond {
             Cond::Flag(eq, b) => (r.flag == *b) == *eq,
             Cond::Name(t) => t.holds(&[Some(r.name.clone())]),
             Cond::NamePlain(t) => t.holds(&[Some(r.name_plain.clone())]),
-            Cond::Code(t) => t.holds(&[r.code.clone()]),
+            Cond::Code(t) => t.holds(std::slice::from_ref(&r.code)),
             Cond::Maybe(c) => c.holds(&[r.maybe]),
             Cond::Tags(l) => l.holds(&r.tags),
             Cond::Nums(l) => l.holds(&r.nums),
@@ -327,7 +325,9 @@ impl Cond {
             Cond::MainQty(c) => c.holds(&[Some(r.main.qty)]),
             Cond::PartsLabel(t) => t.holds(&labels()),
             Cond::PartsQty(c) => c.holds(&r.parts.iter().map(|p| Some(p.qty)).collect::<Vec<_>>()),
-            Cond::ElemMatch(t, c) => r.parts.iter().any(|p| t.holds(&[Some(p.label.clone())]) && c.holds(&[Some(p.qty)])),
+            Cond::ElemMatch(t, c) => {
+                r.parts.iter().any(|p| t.holds(&[Some(p.label.clone())]) && c.holds(&[Some(p.qty)]))
+            }
             Cond::Emulated(e) => e.holds(r),
         }
     }
@@ -349,8 +349,12 @@ impl fmt::Display for Cond {
             Cond::Tags(l) => write!(f, "DiffItem::tags().{l}"),
             Cond::Nums(l) => write!(f, "DiffItem::nums().{l}"),
             Cond::Attr(k, c) => write!(f, "DiffItem::attrs().get({k:?}).{c}"),
-            Cond::Attrs(true, m) => write!(f, "DiffItem::attrs().eq(BTreeMap::from({:?}))", m.iter().collect::<Vec<_>>()),
-            Cond::Attrs(false, m) => write!(f, "DiffItem::attrs().ne(BTreeMap::from({:?}))", m.iter().collect::<Vec<_>>()),
+            Cond::Attrs(true, m) => {
+                write!(f, "DiffItem::attrs().eq(BTreeMap::from({:?}))", m.iter().collect::<Vec<_>>())
+            }
+            Cond::Attrs(false, m) => {
+                write!(f, "DiffItem::attrs().ne(BTreeMap::from({:?}))", m.iter().collect::<Vec<_>>())
+            }
             Cond::Data(b) => write!(f, "DiffItem::data().eq({b:?})"),
             Cond::When(c) => write!(f, "DiffItem::when().{c}"),
             Cond::Price(c) => write!(f, "DiffItem::price().{c}"),
