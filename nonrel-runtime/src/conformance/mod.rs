@@ -11,6 +11,7 @@
 mod cases;
 mod cases_cascade;
 mod cases_covering;
+mod cases_diff;
 mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
@@ -26,6 +27,7 @@ pub mod models;
 pub use cases::*;
 pub use cases_cascade::*;
 pub use cases_covering::*;
+pub use cases_diff::*;
 pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
@@ -78,6 +80,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             results_without_order_by_come_in_key_order, ties_on_an_ordering_are_broken_by_key,
             string_and_object_id_keys_order_alike, negative_zero_and_nan_compare_as_on_mongodb);
+        $crate::conformance_tests!(@cases $fresh; differential_operations, list_values_through_indexes,
+            ordering_twice_by_one_field_keeps_the_first);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,5 +103,6 @@ macro_rules! conformance_transaction_tests {
             cascades_in_transactions_are_atomic, transactions_keep_denormalized_copies,
             subclass_deletes_in_transactions);
         $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh; differential_transactions);
     };
 }

@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use std::ops::Bound;
 
 /// The entry keys of one index for one record: the encoded values (each list element
-/// separately; null when missing), followed by the record key unless the index is unique.
-/// Unique indexes skip null, so many records may lack a unique field.
+/// separately, an empty list as itself; null when missing), followed by the record key unless the index is unique.
+/// Unique indexes skip null and empty lists, so many records may lack a unique field.
 pub(crate) fn entries(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(entries_with_values(index, doc, pk)?.into_iter().map(|(k, _)| k).collect())
 }
@@ -20,6 +20,9 @@ pub(crate) fn entries_with_values(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> R
     let mut values = Vec::new();
     for leaf in values_at(doc, index.path)? {
         match leaf {
+            // An empty list is a value, not null (MongoDB's `{tags: null}` does not match
+            // `tags: []`): it keeps an entry of its own, out of the null range.
+            Value::Array(items) if items.is_empty() => values.push(Value::Array(items)),
             Value::Array(items) => values.extend(items),
             other => values.push(other),
         }
@@ -29,7 +32,7 @@ pub(crate) fn entries_with_values(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> R
     }
     let mut out: Vec<(Vec<u8>, Value)> = Vec::with_capacity(values.len());
     for v in values {
-        if index.unique && matches!(v, Value::Null) {
+        if index.unique && matches!(&v, Value::Null | Value::Array(_)) {
             continue;
         }
         let mut key = encoded(&v);
@@ -136,6 +139,7 @@ fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
         Op::Eq(v) | Op::Ne(v) | Op::Has(v) | Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) if whole_list(v) => {
             return None
         }
+        Op::In(vs) if vs.iter().any(whole_list) => return None,
         Op::Eq(v) | Op::Has(v) if !matches!(v, Value::Null) => vec![prefix_range(encoded(v))],
         Op::IsNull(true) if !unique => vec![prefix_range(encoded(&Value::Null))],
         Op::In(vs) if !vs.iter().any(|v| matches!(v, Value::Null)) => {

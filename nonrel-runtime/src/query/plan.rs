@@ -263,9 +263,13 @@ impl<M: Model> Query<M> {
         self
     }
 
-    /// Adds an ordering term; earlier terms take precedence, the key breaks ties.
+    /// Adds an ordering term; earlier terms take precedence, the key breaks ties. A term on
+    /// a path already ordered by is left out: it could never break a tie (and MongoDB's
+    /// sort document cannot name a path twice).
     pub fn order_by(mut self, order: Order<M>) -> Self {
-        self.plan.order.push(order.order);
+        if !self.plan.order.iter().any(|o| o.path == order.order.path) {
+            self.plan.order.push(order.order);
+        }
         self
     }
 

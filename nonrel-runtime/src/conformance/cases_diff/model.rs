@@ -1,0 +1,292 @@
+//! The differential harness's models, its random source and the values it draws.
+#![allow(missing_docs)]
+
+use super::Areas;
+use crate::capability::Runs;
+use crate::lookup::{kinds, Emulated};
+use crate::{Backend, Blob, DateTime, Decimal, Key, Utc};
+use std::collections::BTreeMap;
+
+/// A part embedded in a [`DiffItem`], alone and in a list.
+#[derive(crate::Embedded, Debug, Clone, PartialEq)]
+pub struct DiffPart {
+    pub label: String,
+    pub qty: i64,
+}
+
+/// A record with a natural key and every kind of field the harness queries.
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_diff_items", index = "parts.label")]
+pub struct DiffItem {
+    #[field(key)]
+    pub id: i64,
+    #[field(index)]
+    pub n: i64,
+    /// Drawn from the same values as `n`, without an index.
+    pub n_plain: i64,
+    pub small: i32,
+    #[field(index)]
+    pub score: f64,
+    pub flag: bool,
+    #[field(index(exact, iexact, istartswith, endswith, icontains))]
+    pub name: String,
+    /// Drawn from the same values as `name`, without an index.
+    pub name_plain: String,
+    #[field(unique)]
+    pub code: Option<String>,
+    pub maybe: Option<i64>,
+    #[field(index)]
+    pub tags: Vec<String>,
+    pub nums: Vec<i64>,
+    pub attrs: BTreeMap<String, i64>,
+    pub data: Blob,
+    #[field(index(exact, year, month, day, week_day))]
+    pub when: DateTime<Utc>,
+    pub price: Decimal,
+    pub main: DiffPart,
+    pub parts: Vec<DiffPart>,
+}
+
+/// A record with an automatic key.
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_diff_notes")]
+pub struct DiffNote {
+    #[field(key)]
+    pub id: Option<Key<DiffNote>>,
+    #[field(index)]
+    pub rank: i64,
+    pub text: String,
+    pub weight: Option<f64>,
+}
+
+/// A backend that runs every lookup [`DiffItem`] declares (every backend, through the
+/// declarations).
+pub trait RunsDiffLookups:
+    Backend
+    + Runs<Emulated<kinds::iexact, DiffItem_fields::name>>
+    + Runs<Emulated<kinds::istartswith, DiffItem_fields::name>>
+    + Runs<Emulated<kinds::endswith, DiffItem_fields::name>>
+    + Runs<Emulated<kinds::icontains, DiffItem_fields::name>>
+    + Runs<Emulated<kinds::year, DiffItem_fields::when>>
+    + Runs<Emulated<kinds::month, DiffItem_fields::when>>
+    + Runs<Emulated<kinds::day, DiffItem_fields::when>>
+    + Runs<Emulated<kinds::week_day, DiffItem_fields::when>>
+{
+}
+
+impl<B> RunsDiffLookups for B where
+    B: Backend
+        + Runs<Emulated<kinds::iexact, DiffItem_fields::name>>
+        + Runs<Emulated<kinds::istartswith, DiffItem_fields::name>>
+        + Runs<Emulated<kinds::endswith, DiffItem_fields::name>>
+        + Runs<Emulated<kinds::icontains, DiffItem_fields::name>>
+        + Runs<Emulated<kinds::year, DiffItem_fields::when>>
+        + Runs<Emulated<kinds::month, DiffItem_fields::when>>
+        + Runs<Emulated<kinds::day, DiffItem_fields::when>>
+        + Runs<Emulated<kinds::week_day, DiffItem_fields::when>>
+{
+}
+
+/// SplitMix64: small, seedable, the same sequence everywhere.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True with probability `1 / n`.
+    pub fn one_in(&mut self, n: usize) -> bool {
+        self.below(n) == 0
+    }
+
+    pub fn pick<T: Clone>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len())].clone()
+    }
+}
+
+const INTS: [i64; 12] = [0, 1, -1, 2, 3, 7, -7, 42, 100, -100, 1_000_000_007, -(1 << 40)];
+const LIST_INTS: [i64; 8] = [0, 1, -1, 2, 7, 42, i64::MAX, i64::MIN];
+const SMALLS: [i32; 7] = [0, 1, -1, 2, 5, -5, 1000];
+const FLOATS: [f64; 9] = [0.0, 1.5, -1.5, 2.0, 1e-9, -1e300, 3.25, 0.1, 1e300];
+const TEXTS: [&str; 26] = [
+    "",
+    "a",
+    "A",
+    "ab",
+    "aB",
+    "Ab",
+    "abc",
+    "abd",
+    "b",
+    "ä",
+    "Ä",
+    "äb",
+    "straße",
+    "STRASSE",
+    "日本",
+    "日本語",
+    "a b",
+    " a",
+    "%",
+    ".*",
+    "a.b",
+    "\\",
+    "(",
+    "[x",
+    "a+b",
+    "İ",
+];
+/// Text that MongoDB's regular expressions are known to mishandle (NUL, a final newline).
+const REGEX_TEXTS: [&str; 4] = ["a\0b", "\0", "ab\n", "a\nb"];
+const MAP_KEYS: [&str; 4] = ["k", "K", "k2", "long_key"];
+/// Keys MongoDB reads as paths or operators.
+const DOTTED_KEYS: [&str; 2] = ["a.b", "k.k2"];
+const DOLLAR_KEYS: [&str; 3] = ["$ne", "$gt", "$exists"];
+const DATES: [&str; 8] = [
+    "2024-03-05T10:00:00Z",
+    "2024-02-29T23:59:59.999Z",
+    "2023-12-31T00:00:00Z",
+    "1969-07-20T20:17:40Z",
+    "2024-03-05T10:00:00.001Z",
+    "2000-01-01T00:00:00Z",
+    "2024-12-01T06:00:00Z",
+    "1970-01-01T00:00:00Z",
+];
+const DECIMALS: [&str; 8] = ["0", "1.5", "1.50", "-1.5", "100", "0.001", "-7", "79228162514264337593543950335"];
+const CODES: [&str; 5] = ["c", "C", "", "é", "c "];
+
+/// Draws the harness's values, leaving out the areas the run skips.
+pub struct Draw<'a> {
+    pub rng: &'a mut Rng,
+    pub areas: &'a Areas,
+}
+
+impl Draw<'_> {
+    pub fn int(&mut self) -> i64 {
+        self.rng.pick(&INTS)
+    }
+
+    pub fn list_int(&mut self) -> i64 {
+        self.rng.pick(&LIST_INTS)
+    }
+
+    pub fn small(&mut self) -> i32 {
+        self.rng.pick(&SMALLS)
+    }
+
+    pub fn float(&mut self) -> f64 {
+        if self.areas.negative_zero && self.rng.one_in(8) {
+            return -0.0;
+        }
+        self.rng.pick(&FLOATS)
+    }
+
+    pub fn text(&mut self) -> String {
+        if self.areas.regex_needles && self.rng.one_in(10) {
+            return self.rng.pick(&REGEX_TEXTS).to_owned();
+        }
+        self.rng.pick(&TEXTS).to_owned()
+    }
+
+    pub fn texts(&mut self, max: usize) -> Vec<String> {
+        let n = self.rng.below(max + 1);
+        (0..n).map(|_| self.text()).collect()
+    }
+
+    pub fn map_key(&mut self) -> String {
+        if self.areas.map_keys && self.rng.one_in(6) {
+            return self.rng.pick(&DOTTED_KEYS).to_owned();
+        }
+        if self.areas.injection && self.rng.one_in(6) {
+            return self.rng.pick(&DOLLAR_KEYS).to_owned();
+        }
+        self.rng.pick(&MAP_KEYS).to_owned()
+    }
+
+    /// A key to look up with `get`: keys with `.` or a leading `$` only when map keys are
+    /// in the run.
+    pub fn path_key(&mut self) -> String {
+        let key = self.map_key();
+        if !self.areas.map_keys && key.starts_with('$') {
+            return "k".into();
+        }
+        key
+    }
+
+    pub fn map(&mut self) -> BTreeMap<String, i64> {
+        let n = self.rng.below(3);
+        (0..n).map(|_| (self.map_key(), self.int())).collect()
+    }
+
+    pub fn date(&mut self) -> DateTime<Utc> {
+        self.rng.pick(&DATES).parse().expect("a date-time")
+    }
+
+    pub fn decimal(&mut self) -> Decimal {
+        self.rng.pick(&DECIMALS).parse().expect("a decimal")
+    }
+
+    pub fn blob(&mut self) -> Blob {
+        Blob(self.rng.pick(&[&[][..], &[0], &[0, 255], &[1, 2, 3]]).to_vec())
+    }
+
+    pub fn part(&mut self) -> DiffPart {
+        DiffPart { label: self.text(), qty: self.int() }
+    }
+
+    /// One of a few codes, so that saves clash on the unique field now and then.
+    pub fn clashing_code(&mut self) -> Option<String> {
+        (!self.rng.one_in(3)).then(|| self.rng.pick(&CODES).to_owned())
+    }
+
+    pub fn item(&mut self, id: i64, code: Option<String>) -> DiffItem {
+        DiffItem {
+            id,
+            n: self.int(),
+            n_plain: self.int(),
+            small: self.small(),
+            score: self.float(),
+            flag: self.rng.one_in(2),
+            name: self.text(),
+            name_plain: self.text(),
+            code,
+            maybe: (!self.rng.one_in(3)).then(|| self.int()),
+            tags: self.texts(3),
+            nums: (0..self.rng.below(4)).map(|_| self.list_int()).collect(),
+            attrs: self.map(),
+            data: self.blob(),
+            when: self.date(),
+            price: self.decimal(),
+            main: self.part(),
+            parts: (0..self.rng.below(4)).map(|_| self.part()).collect(),
+        }
+    }
+
+    pub fn note(&mut self) -> DiffNote {
+        DiffNote {
+            id: None,
+            rank: self.rng.below(5) as i64 - 2,
+            text: self.text(),
+            weight: (!self.rng.one_in(3)).then(|| self.float()),
+        }
+    }
+
+    /// A key in the harness's small key space, so that writes meet existing records.
+    pub fn id(&mut self) -> i64 {
+        self.rng.below(32) as i64 - 4
+    }
+}
