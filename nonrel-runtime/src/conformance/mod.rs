@@ -13,6 +13,7 @@ mod cases_cascade;
 mod cases_covering;
 mod cases_gaps;
 mod cases_joins;
+mod cases_literal;
 mod cases_lookups;
 mod cases_page;
 mod cases_plans;
@@ -27,6 +28,7 @@ pub use cases_cascade::*;
 pub use cases_covering::*;
 pub use cases_gaps::*;
 pub use cases_joins::*;
+pub use cases_literal::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
 pub use cases_plans::*;
@@ -73,6 +75,7 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh; operator_like_values_are_literal, updates_store_operator_like_values_literally, text_needles_are_literal, unreadable_map_keys_are_refused);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,6 +156,20 @@ fn and(filters: &[Filter]) -> Value {
     Value::Document(vec![("$and".into(), Value::Array(terms))])
 }
 
+/// Whether a value of the filters holds a `$where` key at any depth: MongoDB refuses one
+/// anywhere in an aggregation's `$match`, even as a literal operand, so such filters run
+/// through `find`-style commands (which compare it literally).
+pub(crate) fn names_where(filters: &[Filter]) -> bool {
+    fn holds(v: &Value) -> bool {
+        match v {
+            Value::Document(fields) => fields.iter().any(|(k, v)| k == "$where" || holds(v)),
+            Value::Array(items) => items.iter().any(holds),
+            _ => false,
+        }
+    }
+    holds(&filter_value(filters))
+}
+
 /// The projection document of a set of fields, if there is one.
 pub(crate) fn projection(fields: Option<&Projection>) -> Result<Option<Document>> {
     let Some(p) = fields else { return Ok(None) };

@@ -151,6 +151,10 @@ pub(super) async fn query(
     related: &[Selection],
     max_in: usize,
 ) -> Result<Option<Vec<Row>>> {
+    if convert::names_where(&plan.filters) || joins.iter().any(|j| convert::names_where(&j.filters)) {
+        // An aggregation refuses these filters: the two steps and key reads run on `find`.
+        return Ok(None);
+    }
     let s = mongo.strategies;
     let join_by_lookup = !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !too_large(plan, joins, max_in);
     let related_by_lookup = !related.is_empty() && s.related == RelatedStrategy::Lookup;

@@ -154,7 +154,10 @@ pub fn elem_match<M, E, const N: usize>(path: Cow<'static, str>, conditions: [Co
 
 impl<M> Condition<M> {
     pub(crate) fn new(path: Cow<'static, str>, op: Result<Op>) -> Self {
-        let filter = op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path));
+        let filter = match super::field::check_path(&path) {
+            Err(e) => Err(e),
+            Ok(()) => op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path)),
+        };
         Condition { filter, via: None, _model: PhantomData }
     }
 }
@@ -265,6 +268,9 @@ impl<M: Model> Query<M> {
 
     /// Adds an ordering term; earlier terms take precedence, the key breaks ties.
     pub fn order_by(mut self, order: Order<M>) -> Self {
+        if let Err(e) = super::field::check_path(&order.order.path) {
+            self.error.get_or_insert(e.with_model(M::DESC.name));
+        }
         self.plan.order.push(order.order);
         self
     }
