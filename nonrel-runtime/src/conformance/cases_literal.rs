@@ -259,10 +259,7 @@ impl<B> RunsPassageLookups for B where
 {
 }
 
-async fn passages<B: Backend, R>(db: &Database<B>, c: Condition<Passage, R>) -> Vec<i64>
-where
-    B: Runs<R>,
-{
+async fn passages<B: Backend + Runs<R>, R>(db: &Database<B>, c: Condition<Passage, R>) -> Vec<i64> {
     let mut ids: Vec<i64> =
         db.query::<Passage>().filter(c).all().await.expect("text lookup").iter().map(|p| p.id).collect();
     ids.sort_unstable();
