@@ -62,6 +62,10 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
 
     fn op<T, F>(mut self, field: Field<M, T, F>, kind: UpdateKind, value: Result<Value>) -> Self {
         let path = field.into_path();
+        if let Err(e) = crate::query::check_path(&path) {
+            self.error.get_or_insert(e.with_model(M::DESC.name));
+            return self;
+        }
         match value {
             Ok(value) => self.ops.push(UpdateOp { path, kind, value }),
             Err(e) => {

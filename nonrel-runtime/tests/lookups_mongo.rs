@@ -198,3 +198,54 @@ async fn pages_counts_updates_and_joins_send_the_declared_index_fields() {
     assert_eq!(n, 1);
     filter_on(&sent(&seen), "_ix_username_lower", "username");
 }
+
+/// Texts and needles holding regex syntax, every ASCII punctuation character, NUL, newlines
+/// and non-ASCII text.
+fn tricky() -> Vec<String> {
+    let punctuation: String = (0x21u8..0x7f).filter(u8::is_ascii_punctuation).map(char::from).collect();
+    let mut out: Vec<String> = [
+        "", "\0", "a\0b", "ab", "AB", "ab\n", "Ab\n\n", "a\nb", "\n", "a.b", "axb", ".*", "^a", "b$", "(a|b)",
+        "[a-z]+", "\\", "\\z", "$", "é", "É", "日本", "ü€", "\u{1}", " ", "a?", "/a/", "xab", "abab",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    out.extend(punctuation.chars().map(String::from));
+    out.push(punctuation);
+    out
+}
+
+#[tokio::test]
+async fn undeclared_text_lookups_read_every_needle_literally() {
+    let db = support::fresh_mongo().await;
+    let texts = tricky();
+    let day = date("2024-01-01T00:00:00Z");
+    let mut articles: Vec<Article> = texts
+        .iter()
+        .map(|t| Article { id: None, title: t.clone(), body: t.clone(), published: day, edited: day })
+        .collect();
+    db.save_many(&mut articles).await.unwrap();
+    let lower = |s: &str| s.to_lowercase();
+    let which = |keep: &dyn Fn(&str) -> bool| -> Vec<String> {
+        let mut t: Vec<String> = texts.iter().filter(|t| keep(t)).cloned().collect();
+        t.sort();
+        t
+    };
+    let (t, b) = (Article::title, Article::body);
+    for n in tricky() {
+        let iexact = which(&|s| lower(s) == lower(&n));
+        assert_eq!(titles(&db, b().iexact(n.clone())).await, iexact, "native iexact {n:?}");
+        assert_eq!(titles(&db, t().iexact(n.clone())).await, iexact, "declared iexact {n:?}");
+        let istarts = which(&|s| lower(s).starts_with(&lower(&n)));
+        assert_eq!(titles(&db, b().istartswith(n.clone())).await, istarts, "native istartswith {n:?}");
+        assert_eq!(titles(&db, t().istartswith(n.clone())).await, istarts, "declared istartswith {n:?}");
+        let ends = which(&|s| s.ends_with(&n));
+        assert_eq!(titles(&db, b().endswith(n.clone())).await, ends, "native endswith {n:?}");
+        assert_eq!(titles(&db, t().endswith(n.clone())).await, ends, "declared endswith {n:?}");
+        let icontains = which(&|s| lower(s).contains(&lower(&n)));
+        assert_eq!(titles(&db, b().icontains(n.clone())).await, icontains, "native icontains {n:?}");
+    }
+    // A pattern holding NUL matches it literally (it used to be dropped).
+    assert_eq!(titles(&db, b().regex("^a\0b$")).await, ["a\0b"]);
+    assert_eq!(titles(&db, b().regex("^a\\\0b$")).await, ["a\0b"], "an escaped NUL");
+}

@@ -1,7 +1,7 @@
 //! Lists and sets (BSON arrays) and string-keyed maps (BSON documents).
 
 use super::{begin_document, cname, end_document, header, sub_elements, Decode, Encode, IndexName, ARRAY, DOCUMENT};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 
@@ -32,6 +32,36 @@ fn decode_seq<T: Decode, C: FromIterator<T>>(ty: u8, value: &[u8]) -> Result<C> 
         .collect()
 }
 
+/// Why a map key cannot be stored, if it cannot: an empty key, a key containing `.` or NUL,
+/// or one starting with `$`. A lookup reads `.` as a path step and `$` as an operator, and a
+/// document key cannot hold NUL, so such a key could be stored but never found again.
+fn map_key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("is empty")
+    } else if key.contains('.') {
+        Some("contains `.`, which a lookup reads as a path step")
+    } else if key.starts_with('$') {
+        Some("starts with `$`, which MongoDB reads as an operator")
+    } else if key.contains('\0') {
+        Some("contains a NUL byte, which a document key cannot hold")
+    } else {
+        None
+    }
+}
+
+/// The error for a map key that cannot be stored or looked up (`kind` says which).
+pub(crate) fn bad_map_key(key: &str, kind: ErrorKind) -> Option<Error> {
+    let problem = map_key_problem(key)?;
+    let shown: String = format!("{key:?}").chars().take(80).collect();
+    let msg =
+        format!("map key {shown} {problem}; map keys must be non-empty, without `.` or NUL, not starting with `$`");
+    Some(Error::new(kind, msg))
+}
+
+fn check_map_key(key: &str, kind: ErrorKind) -> Result<()> {
+    bad_map_key(key, kind).map_or(Ok(()), Err)
+}
+
 fn encode_map<'a, V: Encode + 'a>(
     entries: impl Iterator<Item = (&'a String, &'a V)>,
     name: &[u8],
@@ -40,6 +70,7 @@ fn encode_map<'a, V: Encode + 'a>(
     header(out, DOCUMENT, name);
     let start = begin_document(out);
     for (k, v) in entries {
+        check_map_key(k, ErrorKind::Encode)?;
         v.encode(&cname(k)?, out).map_err(|e| e.with_field(k))?;
     }
     end_document(out, start)
@@ -50,6 +81,7 @@ fn decode_map<V: Decode, C: FromIterator<(String, V)>>(ty: u8, value: &[u8]) -> 
         .map(|el| {
             let el = el?;
             let key = std::str::from_utf8(el.name).map_err(|_| super::malformed("key is not UTF-8"))?;
+            check_map_key(key, ErrorKind::Decode)?;
             let v = V::decode(el.ty, el.value).map_err(|e| e.with_field(key))?;
             Ok((key.to_owned(), v))
         })

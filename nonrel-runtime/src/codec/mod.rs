@@ -6,7 +6,7 @@
 
 pub(crate) mod base64;
 mod collections;
-pub(crate) use collections::encode_seq;
+pub(crate) use collections::{bad_map_key, encode_seq};
 mod decimal;
 pub(crate) use decimal::{from_decimal128, to_decimal128};
 mod scalars;

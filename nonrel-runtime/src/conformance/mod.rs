@@ -14,6 +14,7 @@ mod cases_covering;
 mod cases_diff;
 mod cases_gaps;
 mod cases_joins;
+mod cases_literal;
 mod cases_lookups;
 mod cases_order;
 mod cases_page;
@@ -30,6 +31,7 @@ pub use cases_covering::*;
 pub use cases_diff::*;
 pub use cases_gaps::*;
 pub use cases_joins::*;
+pub use cases_literal::*;
 pub use cases_lookups::*;
 pub use cases_order::*;
 pub use cases_page::*;
@@ -82,6 +84,7 @@ macro_rules! conformance_tests {
             string_and_object_id_keys_order_alike, negative_zero_and_nan_compare_as_on_mongodb);
         $crate::conformance_tests!(@cases $fresh; differential_operations, list_values_through_indexes,
             ordering_twice_by_one_field_keeps_the_first);
+        $crate::conformance_tests!(@cases $fresh; operator_like_values_are_literal, updates_store_operator_like_values_literally, text_needles_are_literal, unreadable_map_keys_are_refused);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

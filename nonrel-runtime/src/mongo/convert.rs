@@ -74,25 +74,32 @@ fn op(name: &str, v: Value) -> Value {
 
 /// A regex matching text that contains (or starts with) `s` literally.
 fn regex(s: &str, anchored: bool) -> Value {
-    let mut pattern = String::with_capacity(s.len() + 1);
-    if anchored {
-        pattern.push('^');
-    }
-    for c in s.chars() {
-        if "\\^$.|?*+()[]{}/".contains(c) {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    let mut bytes = pattern.into_bytes();
-    bytes.retain(|&b| b != 0);
-    bytes.extend_from_slice(b"\0\0");
-    Value::Raw(0x0B, bytes)
+    let anchor = if anchored { "^" } else { "" };
+    super::lookup::regex(&format!("{anchor}{}", super::lookup::escape(s)), "")
+}
+
+/// `v` compared literally: `{$eq: v}` (a bare document would be read as operators, a bare
+/// regular expression as a pattern).
+fn literal(v: &Value) -> Value {
+    op("$eq", v.clone())
+}
+
+/// Whether `v` is a BSON regular expression, which MongoDB reads as a pattern in `$in` and
+/// refuses in `$ne`.
+fn is_regex(v: &Value) -> bool {
+    matches!(v, Value::Raw(0x0B, _))
+}
+
+/// Whether `$in` cannot hold `v` literally: a document (one whose first key starts with `$`
+/// is refused) or a regular expression (a pattern there).
+fn not_in_safe(v: &Value) -> bool {
+    matches!(v, Value::Document(_)) || is_regex(v)
 }
 
 fn condition(f: &Filter) -> Value {
     match &f.op {
-        Op::Eq(v) | Op::Has(v) => v.clone(),
+        Op::Eq(v) | Op::Has(v) => literal(v),
+        Op::Ne(v) if is_regex(v) => op("$not", literal(v)),
         Op::Ne(v) => op("$ne", v.clone()),
         Op::In(vs) => op("$in", Value::Array(vs.clone())),
         Op::Gt(v) => op("$gt", v.clone()),
@@ -109,11 +116,24 @@ fn condition(f: &Filter) -> Value {
     }
 }
 
+/// An `in` holding documents or regular expressions: `$or` of the plain values' `$in` and
+/// one `$eq` per other value, so every value is compared literally.
+fn literal_in(path: &str, values: &[Value]) -> (String, Value) {
+    let (odd, plain): (Vec<&Value>, Vec<&Value>) = values.iter().partition(|v| not_in_safe(v));
+    let field = |c: Value| Value::Document(vec![(path.to_string(), c)]);
+    let mut alternatives: Vec<Value> = odd.into_iter().map(|v| field(literal(v))).collect();
+    if !plain.is_empty() {
+        alternatives.push(field(op("$in", Value::Array(plain.into_iter().cloned().collect()))));
+    }
+    ("$or".into(), Value::Array(alternatives))
+}
+
 /// A filter as one field of a filter document: its path and condition, or a top-level
 /// operator for lookups that need one (`$expr` for date parts).
 fn term(f: &Filter) -> (String, Value) {
     match &f.op {
         Op::Lookup(l) => super::lookup::term(&f.path, l).unwrap_or_else(|| (f.path.to_string(), condition(f))),
+        Op::In(vs) if vs.iter().any(not_in_safe) => literal_in(&f.path, vs),
         _ => (f.path.to_string(), condition(f)),
     }
 }
@@ -134,6 +154,20 @@ fn conditions(filters: &[Filter]) -> Value {
 fn and(filters: &[Filter]) -> Value {
     let terms = filters.iter().map(|f| Value::Document(vec![term(f)])).collect();
     Value::Document(vec![("$and".into(), Value::Array(terms))])
+}
+
+/// Whether a value of the filters holds a `$where` key at any depth: MongoDB refuses one
+/// anywhere in an aggregation's `$match`, even as a literal operand, so such filters run
+/// through `find`-style commands (which compare it literally).
+pub(crate) fn names_where(filters: &[Filter]) -> bool {
+    fn holds(v: &Value) -> bool {
+        match v {
+            Value::Document(fields) => fields.iter().any(|(k, v)| k == "$where" || holds(v)),
+            Value::Array(items) => items.iter().any(holds),
+            _ => false,
+        }
+    }
+    holds(&filter_value(filters))
 }
 
 /// The projection document of a set of fields, if there is one.

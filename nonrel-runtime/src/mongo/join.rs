@@ -151,6 +151,10 @@ pub(super) async fn query(
     related: &[Selection],
     max_in: usize,
 ) -> Result<Option<Vec<Row>>> {
+    if convert::names_where(&plan.filters) || joins.iter().any(|j| convert::names_where(&j.filters)) {
+        // An aggregation refuses these filters: the two steps and key reads run on `find`.
+        return Ok(None);
+    }
     let s = mongo.strategies;
     let join_by_lookup = !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !too_large(plan, joins, max_in);
     let related_by_lookup = !related.is_empty() && s.related == RelatedStrategy::Lookup;
@@ -377,5 +381,23 @@ mod tests {
         assert_eq!(stages, ["$match", "$lookup", "$match", "$sort", "$limit", "$project"]);
         assert_eq!(p[5], doc! { "$project": { "_nr_join_0": 0 } });
         assert_eq!(p[2], doc! { "$match": { "_nr_join_0": { "$ne": [] } } });
+    }
+
+    #[test]
+    fn join_conditions_compare_user_documents_literally() {
+        let operator = Value::Document(vec![("$ne".into(), Value::Int64(7))]);
+        let filters = vec![
+            Filter { path: Cow::Borrowed("meta"), op: Op::Eq(operator.clone()) },
+            Filter { path: Cow::Borrowed("tags"), op: Op::In(vec![operator.clone(), Value::Int64(1)]) },
+        ];
+        let filter = convert::filter(&filters).unwrap();
+        let literal = doc! { "$eq": { "$ne": 7_i64 } };
+        assert_eq!(filter.get_document("meta").unwrap(), &literal);
+        let either =
+            vec![bson::Bson::from(doc! { "tags": literal }), bson::Bson::from(doc! { "tags": { "$in": [1_i64] } })];
+        assert_eq!(filter.get_array("$or").unwrap(), &either);
+        assert!(!convert::names_where(&filters));
+        let script = Value::Document(vec![("$where".into(), Value::String("1".into()))]);
+        assert!(convert::names_where(&[Filter { path: Cow::Borrowed("m"), op: Op::Has(script) }]));
     }
 }

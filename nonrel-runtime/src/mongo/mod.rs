@@ -150,6 +150,18 @@ impl Mongo {
 }
 
 impl Mongo {
+    /// A count by the `count` command, for filters an aggregation's `$match` refuses
+    /// ([`convert::names_where`]).
+    async fn count_command(&self, model: &'static ModelDesc, plan: &Plan, upto: Option<u64>) -> Result<u64> {
+        let mut command = doc! { "count": model.collection, "query": convert::filter(&plan.filters)? };
+        if let Some(n) = upto {
+            command.insert("limit", n as i64);
+        }
+        let reply = self.db.run_command(command).await.map_err(|e| driver(e, "counting records"))?;
+        let n = reply.get("n").and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from))).unwrap_or(0);
+        Ok(n as u64)
+    }
+
     /// Runs one `find` (its `getMore`s included); each stored document becomes a row. The
     /// driver's errors say what was being done: `running` the command, `reading` its results.
     async fn find_rows(
@@ -238,6 +250,9 @@ impl Backend for Mongo {
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        if convert::names_where(&plan.filters) {
+            return self.count_command(model, &plan, upto).await;
+        }
         let coll = self.raw_collection(model);
         let mut count = coll.count_documents(convert::filter(&plan.filters)?);
         if let Some(n) = upto {

@@ -92,7 +92,8 @@ fn position(plan: &Plan, seek: &Seek) -> Value {
         let mut terms = equal.clone();
         terms.push(beyond(&o.path, value, upwards));
         branches.push(op("$and", Value::Array(terms)));
-        equal.push(field(&o.path, value.clone()));
+        // `$eq`: the position's value is compared literally, never read as operators.
+        equal.push(field(&o.path, op("$eq", value.clone())));
     }
     equal.push(beyond("_id", &convert::key_value(&seek.key), !seek.backward));
     branches.push(op("$and", Value::Array(equal)));

@@ -192,10 +192,23 @@ fn update_value(ops: &[UpdateOp]) -> Value {
             UpdateKind::Push => "$push",
             UpdateKind::Pull => "$pull",
         };
+        let field = (op.path.to_string(), operand(op.kind, &op.value));
         match groups.iter_mut().find(|(n, _)| n == name) {
-            Some((_, fields)) => fields.push((op.path.to_string(), op.value.clone())),
-            None => groups.push((name.into(), vec![(op.path.to_string(), op.value.clone())])),
+            Some((_, fields)) => fields.push(field),
+            None => groups.push((name.into(), vec![field])),
         }
     }
     Value::Document(groups.into_iter().map(|(n, f)| (n, Value::Document(f))).collect())
+}
+
+/// An update operation's value as its operator takes it literally: `$push` of `{$each: [v]}`
+/// (a document of `$` keys would be read as modifiers), `$pull` of a document or regular
+/// expression as `{$eq: v}` (bare, they would be a condition or a pattern).
+fn operand(kind: UpdateKind, v: &Value) -> Value {
+    let wrap = |name: &str, v: Value| Value::Document(vec![(name.into(), v)]);
+    match kind {
+        UpdateKind::Push => wrap("$each", Value::Array(vec![v.clone()])),
+        UpdateKind::Pull if matches!(v, Value::Document(_) | Value::Raw(0x0B, _)) => wrap("$eq", v.clone()),
+        _ => v.clone(),
+    }
 }

@@ -160,17 +160,46 @@ impl<M, T, F> Field<M, T, F> {
 }
 
 impl<M, V: Describe, F> Field<M, BTreeMap<String, V>, F> {
-    /// The value under `key` in a map field.
+    /// The value under `key` in a map field. A key no map can store (empty, containing `.`
+    /// or NUL, or starting with `$`) makes the query that uses it fail with
+    /// [`ErrorKind::Encode`].
     pub fn get(self, key: &str) -> V::Path<M> {
-        V::describe(Cow::Owned(format!("{}.{key}", self.path)))
+        V::describe(map_path(&self.path, key))
     }
 }
 
 impl<M, V: Describe, S, F> Field<M, HashMap<String, V, S>, F> {
-    /// The value under `key` in a map field.
+    /// The value under `key` in a map field (see [`Field::get`] on `BTreeMap` fields).
     pub fn get(self, key: &str) -> V::Path<M> {
-        V::describe(Cow::Owned(format!("{}.{key}", self.path)))
+        V::describe(map_path(&self.path, key))
     }
+}
+
+/// Marks, in a path, a map key no map can store: `map.\0<key in hex>\0` (NUL, which no
+/// valid key or field name holds). [`check_path`] turns it into the error when a condition,
+/// an ordering or an update uses the path.
+const BAD_KEY: char = '\0';
+
+/// The path of the value under `key` in the map at `path`.
+fn map_path(path: &str, key: &str) -> Cow<'static, str> {
+    if crate::codec::bad_map_key(key, ErrorKind::Encode).is_none() {
+        return Cow::Owned(format!("{path}.{key}"));
+    }
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    Cow::Owned(format!("{path}.{BAD_KEY}{hex}{BAD_KEY}"))
+}
+
+/// A path made with a map key no map can store is an error naming the map field and the key.
+pub(crate) fn check_path(path: &str) -> Result<()> {
+    let Some(at) = path.find(BAD_KEY) else { return Ok(()) };
+    let field = path[..at].trim_end_matches('.');
+    let hex = path[at + 1..].split(BAD_KEY).next().unwrap_or_default();
+    let bytes: Vec<u8> =
+        (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+    let key = String::from_utf8_lossy(&bytes);
+    let err = crate::codec::bad_map_key(&key, ErrorKind::Encode)
+        .unwrap_or_else(|| Error::new(ErrorKind::Encode, format!("map key {key:?} cannot be looked up")));
+    Err(err.with_field(field))
 }
 
 /// A value usable as the operand of a lookup on a field of type `T`.

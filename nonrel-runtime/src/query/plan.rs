@@ -154,7 +154,10 @@ pub fn elem_match<M, E, const N: usize>(path: Cow<'static, str>, conditions: [Co
 
 impl<M> Condition<M> {
     pub(crate) fn new(path: Cow<'static, str>, op: Result<Op>) -> Self {
-        let filter = op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path));
+        let filter = match super::field::check_path(&path) {
+            Err(e) => Err(e),
+            Ok(()) => op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path)),
+        };
         Condition { filter, via: None, _model: PhantomData }
     }
 }
@@ -267,6 +270,9 @@ impl<M: Model> Query<M> {
     /// a path already ordered by is left out: it could never break a tie (and MongoDB's
     /// sort document cannot name a path twice).
     pub fn order_by(mut self, order: Order<M>) -> Self {
+        if let Err(e) = super::field::check_path(&order.order.path) {
+            self.error.get_or_insert(e.with_model(M::DESC.name));
+        }
         if !self.plan.order.iter().any(|o| o.path == order.order.path) {
             self.plan.order.push(order.order);
         }
