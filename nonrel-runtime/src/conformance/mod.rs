@@ -14,6 +14,7 @@ mod cases_covering;
 mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
+mod cases_maintenance;
 mod cases_page;
 mod cases_plans;
 mod cases_prefetch;
@@ -28,6 +29,7 @@ pub use cases_covering::*;
 pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
+pub use cases_maintenance::*;
 pub use cases_page::*;
 pub use cases_plans::*;
 pub use cases_prefetch::*;
@@ -73,6 +75,9 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh;
+            rebuild_beside_writes_undoes_nothing, integrity_check_beside_writes,
+            copy_refresh_beside_writes_undoes_nothing, cascades_beside_writes_undo_nothing);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@ fn filter(out: &mut Vec<u8>, name: &[u8], key: &KeyValue, expected: &[u8]) -> Re
     key.encode(b"_id\0", out)?;
     header(out, codec::DOCUMENT, b"$expr\0");
     let expr = begin_document(out);
-    header(out, codec::DOCUMENT, b"$eq\0");
+    header(out, codec::ARRAY, b"$eq\0");
     let args = begin_document(out);
     "$$ROOT".encode(b"0\0", out)?;
     header(out, codec::DOCUMENT, b"1\0");
