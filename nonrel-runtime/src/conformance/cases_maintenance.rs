@@ -93,13 +93,12 @@ async fn seed_store<B: Backend>(db: &Database<B>) -> BTreeMap<i64, Option<Item>>
 }
 
 /// One writer: saves and deletes its own items; returns the last acknowledged state of each.
-/// With `doomed` labels about to be deleted, it moves items onto safe labels only.
-async fn writer<B: Backend>(db: Database<B>, w: i64, seed: u64, doomed: bool) -> BTreeMap<i64, Option<Item>> {
+async fn writer<B: Backend>(db: Database<B>, w: i64, seed: u64) -> BTreeMap<i64, Option<Item>> {
     let mut rng = Rng(seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut acked = BTreeMap::new();
     for round in 1..=rounds() {
         let id = w * ITEMS + rng.below(ITEMS as u64) as i64;
-        let label = if doomed { SAFE + rng.below((LABELS - SAFE) as u64) as i64 } else { rng.below(LABELS as u64) as i64 };
+        let label = rng.below(LABELS as u64) as i64;
         if rng.below(4) == 0 {
             db.delete(crate::Key::<Item>::from_value(crate::KeyValue::Int(id))).await.expect("delete");
             acked.insert(id, None);
@@ -142,12 +141,15 @@ async fn maintain<B: Backend>(db: Database<B>, what: Maintenance, stop: tokio::s
             Maintenance::Refresh => {
                 db.rebuild_indexes_of::<Item>().await.expect("refresh");
             }
-            Maintenance::Cascade => match doomed.next() {
-                Some(id) => {
-                    db.delete(crate::Key::<Label>::from_value(crate::KeyValue::Int(id))).await.expect("cascade");
-                }
-                None => tokio::task::yield_now().await,
-            },
+            Maintenance::Cascade => {
+                // Deleted (its items with it) and made again, over and over.
+                let id = doomed.next().unwrap_or_else(|| {
+                    doomed = 0..SAFE;
+                    doomed.next().unwrap_or(0)
+                });
+                db.delete(crate::Key::<Label>::from_value(crate::KeyValue::Int(id))).await.expect("cascade");
+                db.save(&mut Label { id, name: format!("label {id}") }).await.expect("label again");
+            }
         }
         if *stop.borrow() {
             break;
@@ -172,8 +174,7 @@ async fn beside_writes<B: Backend>(db: &Database<B>, what: Maintenance) {
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let maintenance = tokio::spawn(maintain(db.clone(), what, stopped));
-    let doomed = matches!(what, Maintenance::Cascade);
-    let writers: Vec<_> = (0..WRITERS).map(|w| tokio::spawn(writer(db.clone(), w, seed, doomed))).collect();
+    let writers: Vec<_> = (0..WRITERS).map(|w| tokio::spawn(writer(db.clone(), w, seed))).collect();
     let renames = tokio::spawn(renamer(db.clone(), seed));
     for w in writers {
         expected.extend(w.await.unwrap_or_else(|e| panic!("writer failed (seed {seed}): {e}")));
@@ -181,18 +182,6 @@ async fn beside_writes<B: Backend>(db: &Database<B>, what: Maintenance) {
     renames.await.unwrap_or_else(|e| panic!("renamer failed (seed {seed}): {e}"));
     stop.send(true).expect("stop");
     maintenance.await.unwrap_or_else(|e| panic!("{what:?} failed (seed {seed}): {e}"));
-    if doomed {
-        // An item its writer never moved off a deleted label went with it.
-        for (_, last) in expected.iter_mut() {
-            if last.as_ref().is_some_and(|i| i.label.key().value() < &crate::KeyValue::Int(SAFE)) {
-                *last = None;
-            }
-        }
-        // A cascade still running when the writers stopped is finished.
-        for id in 0..SAFE {
-            db.delete(crate::Key::<Label>::from_value(crate::KeyValue::Int(id))).await.expect("cascade");
-        }
-    }
     check(db, &expected, seed, what).await;
 }
 
@@ -202,11 +191,17 @@ async fn check<B: Backend>(db: &Database<B>, expected: &BTreeMap<i64, Option<Ite
     let ctx = format!("{what:?} beside writes, seed {seed} (NONREL_STRESS_SEED={seed} replays it)");
     let keys: Vec<crate::Key<Item>> = expected.keys().map(|id| crate::Key::from_value(crate::KeyValue::Int(*id))).collect();
     let stored = db.get_many(keys).await.expect("get_many");
+    let mut present = 0;
     for ((id, want), got) in expected.iter().zip(&stored) {
-        assert_eq!(got, want, "item {id}: {ctx}");
+        // An item last saved on a label that a cascade deleted (and made again) may have
+        // gone with it; any other acknowledged write is there exactly.
+        let on_doomed = want.as_ref().is_some_and(|i| i.label.key().value() < &crate::KeyValue::Int(SAFE));
+        let cascaded = matches!(what, Maintenance::Cascade) && on_doomed && got.is_none();
+        assert!(got == want || cascaded, "item {id}: {ctx}: stored {got:?}, acknowledged {want:?}");
+        present += usize::from(got.is_some());
     }
     let all = db.query::<Item>().all().await.expect("scan");
-    assert_eq!(all.len(), expected.values().flatten().count(), "no other item exists: {ctx}");
+    assert_eq!(all.len(), present, "no other item exists: {ctx}");
     for n in 0..5 {
         let indexed = db.query::<Item>().filter(Item::n().eq(n)).all().await.expect("indexed");
         let scanned: Vec<&Item> = all.iter().filter(|i| i.n == n).collect();
@@ -232,7 +227,23 @@ pub async fn copy_refresh_beside_writes_undoes_nothing<B: Backend>(db: &Database
     beside_writes(db, Maintenance::Refresh).await;
 }
 
-/// Cascades beside writes: an item moved off a label being deleted survives.
+/// Cascades beside writes: labels are deleted (their items with them) and made again while
+/// writers move items between labels; an item moved off a label being deleted survives.
 pub async fn cascades_beside_writes_undo_nothing<B: Backend>(db: &Database<B>) {
     beside_writes(db, Maintenance::Cascade).await;
+}
+
+/// A holder saved while its related record is renamed never ends with the older value: each
+/// round renames a label and saves a new item on it at the same time, then checks the copies.
+pub async fn copies_never_end_older_than_their_record<B: Backend>(db: &Database<B>) {
+    db.save(&mut Label { id: 100, name: "v0".into() }).await.expect("label");
+    for round in 1..=rounds() {
+        let (a, b) = (db.clone(), db.clone());
+        let rename = tokio::spawn(async move { a.save(&mut Label { id: 100, name: format!("v{round}") }).await });
+        let hold = tokio::spawn(async move { b.save(&mut item(1000 + round as i64, round, 100)).await });
+        rename.await.expect("rename task").expect("rename");
+        hold.await.expect("holder task").expect("holder");
+        let report = db.integrity_check().await.expect("integrity_check");
+        assert!(report.is_ok(), "round {round}: {:?}", report.problems);
+    }
 }

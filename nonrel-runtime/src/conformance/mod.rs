@@ -77,7 +77,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
         $crate::conformance_tests!(@cases $fresh;
             rebuild_beside_writes_undoes_nothing, integrity_check_beside_writes,
-            copy_refresh_beside_writes_undoes_nothing, cascades_beside_writes_undo_nothing);
+            copy_refresh_beside_writes_undoes_nothing, cascades_beside_writes_undo_nothing,
+            copies_never_end_older_than_their_record);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
