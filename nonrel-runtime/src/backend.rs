@@ -236,7 +236,11 @@ pub trait Backend: Send + Sync + 'static {
     /// when nothing writes meanwhile. A backend overrides it to compare inside its write (the
     /// embedded backend re-reads in the write transaction; MongoDB puts the document as read
     /// in the write's filter).
-    fn swap(&self, model: &'static ModelDesc, items: Vec<SwapItem>) -> impl Future<Output = Result<Vec<Swapped>>> + Send {
+    fn swap(
+        &self,
+        model: &'static ModelDesc,
+        items: Vec<SwapItem>,
+    ) -> impl Future<Output = Result<Vec<Swapped>>> + Send {
         async move {
             let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
             let current = self.get_many(model, keys).await?;

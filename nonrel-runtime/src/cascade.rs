@@ -92,12 +92,15 @@ impl<T: RefTarget> RefTarget for Vec<T> {
     type Target = T::Target;
 }
 
+/// A record found by a cascade: its key and document.
+type Found = (KeyValue, Vec<u8>);
+
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a cascade finds and deletes records: the database, or a transaction.
 pub(crate) trait Target: Sync {
     /// The records of `model` the plan matches: each key and document.
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<(KeyValue, Vec<u8>)>>>;
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>>;
     /// Deletes records by key; returns how many existed.
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>>;
     /// Deletes dependents found by `plan`, each only while it still matches it.
@@ -110,7 +113,7 @@ pub(crate) trait Target: Sync {
 }
 
 impl<B: Backend> Target for Database<B> {
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<(KeyValue, Vec<u8>)>>> {
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>> {
         Box::pin(async move {
             Ok(self.backend().query(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
         })
@@ -152,11 +155,11 @@ impl<B: Backend> Target for Database<B> {
 }
 
 impl<B: Transactions> Target for Transaction<B> {
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<(KeyValue, Vec<u8>)>>> {
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>> {
         let plan = Plan { projection: Some(Projection::Only(vec!["_id".into()])), ..plan };
-        Box::pin(
-            async move { Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect()) },
-        )
+        Box::pin(async move {
+            Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
+        })
     }
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
         Box::pin(self.delete_keys(model, keys))
@@ -204,7 +207,10 @@ fn dependents<'a, T: Target>(
                 for batch in fresh.chunks(BATCH) {
                     let keys: Vec<KeyValue> = batch.iter().map(|(k, _)| k.clone()).collect();
                     dependents(target, c.model, &keys, seen).await?;
-                    target.remove_found(c.model, batch.to_vec(), &plan).await.map_err(|e| e.with_model(c.model.name))?;
+                    target
+                        .remove_found(c.model, batch.to_vec(), &plan)
+                        .await
+                        .map_err(|e| e.with_model(c.model.name))?;
                 }
             }
         }

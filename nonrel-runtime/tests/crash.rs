@@ -67,18 +67,18 @@ type Op = Vec<String>;
 fn random_op(rng: &mut Rng, round: i64) -> Op {
     let mut pick = |n: u64| rng.below(n) as i64;
     let words: Vec<String> = match pick(20) {
-        0..=5 => vec!["S".into(), pick(ITEMS as u64).to_string(), round.to_string(), pick(LABELS as u64).to_string()],
+        0..=5 => vec!["S".into(), pick(ITEMS).to_string(), round.to_string(), pick(LABELS).to_string()],
         6..=8 => {
-            let mut w = vec!["B".into(), round.to_string(), pick(LABELS as u64).to_string()];
-            let first = pick(ITEMS as u64);
+            let mut w = vec!["B".into(), round.to_string(), pick(LABELS).to_string()];
+            let first = pick(ITEMS);
             w.extend((0..1 + pick(6)).map(|i| ((first + i) % ITEMS as i64).to_string()));
             w
         }
-        9..=10 => vec!["U".into(), pick(LABELS as u64).to_string()],
-        11..=13 => vec!["R".into(), pick(LABELS as u64).to_string(), round.to_string()],
-        14..=16 => vec!["D".into(), pick(ITEMS as u64).to_string()],
+        9..=10 => vec!["U".into(), pick(LABELS).to_string()],
+        11..=13 => vec!["R".into(), pick(LABELS).to_string(), round.to_string()],
+        14..=16 => vec!["D".into(), pick(ITEMS).to_string()],
         17..=18 => {
-            let a = pick(ITEMS as u64);
+            let a = pick(ITEMS);
             vec!["T".into(), round.to_string(), a.to_string(), ((a + 1 + pick(5)) % ITEMS as i64).to_string()]
         }
         _ => vec!["X".into()],

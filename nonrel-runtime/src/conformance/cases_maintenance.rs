@@ -80,7 +80,12 @@ enum Maintenance {
 }
 
 fn item(id: i64, round: u64, label: i64) -> Item {
-    Item { id, text: format!("Item {id} round {round}"), n: (round % 5) as i64, label: Ref::new(crate::Key::from_value(crate::KeyValue::Int(label))) }
+    Item {
+        id,
+        text: format!("Item {id} round {round}"),
+        n: (round % 5) as i64,
+        label: Ref::new(crate::Key::from_value(crate::KeyValue::Int(label))),
+    }
 }
 
 /// Labels 0..LABELS and every writer's items, each on a label.
@@ -164,11 +169,15 @@ async fn beside_writes<B: Backend>(db: &Database<B>, what: Maintenance) {
     if matches!(what, Maintenance::Rebuild | Maintenance::Refresh) {
         // Stale copies for the refresh to rewrite while the writers run.
         db.backend()
-            .update(<Label as crate::Model>::DESC, crate::query::Plan::default(), vec![crate::backend::UpdateOp {
-                path: "name".into(),
-                kind: crate::backend::UpdateKind::Set,
-                value: crate::Value::String("renamed behind the copies".into()),
-            }])
+            .update(
+                <Label as crate::Model>::DESC,
+                crate::query::Plan::default(),
+                vec![crate::backend::UpdateOp {
+                    path: "name".into(),
+                    kind: crate::backend::UpdateKind::Set,
+                    value: crate::Value::String("renamed behind the copies".into()),
+                }],
+            )
             .await
             .expect("stale copies");
     }
@@ -189,7 +198,8 @@ async fn beside_writes<B: Backend>(db: &Database<B>, what: Maintenance) {
 /// agrees with a full scan, and the integrity check is clean.
 async fn check<B: Backend>(db: &Database<B>, expected: &BTreeMap<i64, Option<Item>>, seed: u64, what: Maintenance) {
     let ctx = format!("{what:?} beside writes, seed {seed} (NONREL_STRESS_SEED={seed} replays it)");
-    let keys: Vec<crate::Key<Item>> = expected.keys().map(|id| crate::Key::from_value(crate::KeyValue::Int(*id))).collect();
+    let keys: Vec<crate::Key<Item>> =
+        expected.keys().map(|id| crate::Key::from_value(crate::KeyValue::Int(*id))).collect();
     let stored = db.get_many(keys).await.expect("get_many");
     let mut present = 0;
     for ((id, want), got) in expected.iter().zip(&stored) {

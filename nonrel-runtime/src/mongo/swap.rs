@@ -102,8 +102,7 @@ async fn run(mongo: &Mongo, model: &'static ModelDesc, command: Vec<u8>) -> Resu
 pub(super) async fn swap(mongo: &Mongo, model: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(BATCH) {
-        let writes: Vec<(&SwapItem, &[u8])> =
-            chunk.iter().filter_map(|i| i.doc.as_deref().map(|d| (i, d))).collect();
+        let writes: Vec<(&SwapItem, &[u8])> = chunk.iter().filter_map(|i| i.doc.as_deref().map(|d| (i, d))).collect();
         let deletes: Vec<&SwapItem> = chunk.iter().filter(|i| i.doc.is_none()).collect();
         let mut matched = 0;
         if !writes.is_empty() {

@@ -128,9 +128,12 @@ fn same_values(a: &[Value], b: &[Value]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y && x.bson_type() == y.bson_type())
 }
 
+/// One related model's copies a save wrote: the values it read for each related key.
+type CopiedGroup = (&'static ModelDesc, Vec<&'static CopyDesc>, HashMap<KeyValue, Vec<Value>>);
+
 /// The copies a save wrote, by related model: the values it read for each related key.
 pub(crate) struct Copied {
-    groups: Vec<(&'static ModelDesc, Vec<&'static CopyDesc>, HashMap<KeyValue, Vec<Value>>)>,
+    groups: Vec<CopiedGroup>,
 }
 
 impl Copied {
@@ -510,7 +513,8 @@ async fn refresh_holders<B: Backend>(
 ) -> Result<u64> {
     let mut written = 0;
     for _ in 0..REWRITE_ROUNDS {
-        let mut fresh: Vec<PutItem> = read.iter().map(|(k, d)| PutItem { key: Some(k.clone()), doc: d.clone() }).collect();
+        let mut fresh: Vec<PutItem> =
+            read.iter().map(|(k, d)| PutItem { key: Some(k.clone()), doc: d.clone() }).collect();
         with_copies(backend, m, &mut fresh).await?;
         let items: Vec<SwapItem> = read
             .into_iter()

@@ -98,7 +98,8 @@ pub(crate) async fn written<B: Backend>(
     m: &'static ModelDesc,
     keys: &[KeyValue],
 ) -> Result<Vec<(KeyValue, Vec<u8>)>> {
-    let ids: Vec<KeyValue> = keys.iter().map(|k| entry(m, k)).filter_map(|e| e.map(|e| e.key).transpose()).collect::<Result<_>>()?;
+    let ids: Vec<KeyValue> =
+        keys.iter().map(|k| entry(m, k)).filter_map(|e| e.map(|e| e.key).transpose()).collect::<Result<_>>()?;
     let docs = backend.get_many(&OUTBOX, ids.clone()).await?;
     Ok(ids.into_iter().zip(docs).filter_map(|(k, d)| d.map(|d| (k, d))).collect())
 }
