@@ -151,9 +151,8 @@ impl<B: Backend> Database<B> {
 
     async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
         let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
-        self.finish_pending_once().await?;
         let copied = crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
-        let copies = crate::related::Pending::noted(&*self.backend, M::DESC, &items).await?;
+        let copies = crate::related::Pending::noted(self, M::DESC, &items).await?;
         let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
         copied.check(&*self.backend).await?;
@@ -183,9 +182,8 @@ impl<B: Backend> Database<B> {
             let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
             items.push(item);
         }
-        self.finish_pending_once().await?;
         let copied = crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
-        let copies = crate::related::Pending::noted(&*self.backend, M::DESC, &items).await?;
+        let copies = crate::related::Pending::noted(self, M::DESC, &items).await?;
         let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
         copied.check(&*self.backend).await?;
         copies.run(&*self.backend, &keys).await?;
@@ -236,8 +234,8 @@ impl<B: Backend> Database<B> {
     /// outbox with (or just before) the write, and removes the note once the copies are
     /// current. A note a crash left is finished here; returns how many were finished.
     ///
-    /// This runs by itself when an embedded file is opened and before the first write
-    /// through a new database handle; call it before
+    /// This runs by itself when an embedded file is opened, and before a new database
+    /// handle first writes a record whose fields other models copy; call it before
     /// [`integrity_check`](Self::integrity_check) to check a store that another process
     /// left after a crash.
     ///
@@ -253,7 +251,7 @@ impl<B: Backend> Database<B> {
         crate::related::outbox::finish_all(&*self.backend).await
     }
 
-    /// Finishes pending fan-out once per handle, before its first write.
+    /// Finishes pending fan-out once per handle, before its first write that owes a fan-out.
     pub(crate) async fn finish_pending_once(&self) -> Result<()> {
         self.recovered.get_or_try_init(|| async { self.finish_pending_copies().await.map(|_| ()) }).await?;
         Ok(())
@@ -484,8 +482,10 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     ) -> Result<crate::backend::UpdateCounts> {
         let plan = self.plan().await?;
         let backend = &*self.db.backend;
-        self.db.finish_pending_once().await?;
         let mut copies = crate::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
+        if copies.is_active() {
+            self.db.finish_pending_once().await?;
+        }
         copies.note(backend).await?;
         let counts = backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))?;
         copies.after(backend).await?;

@@ -174,12 +174,26 @@ pub(crate) async fn settle<B: Backend>(
     related: &'static ModelDesc,
     keys: Vec<KeyValue>,
 ) -> Result<Vec<KeyValue>> {
+    settle_from(backend, related, keys, None).await
+}
+
+/// [`settle`] starting from the documents just written (`written`, in the order of `keys`)
+/// rather than a read: the re-read that follows catches any newer value.
+async fn settle_from<B: Backend>(
+    backend: &B,
+    related: &'static ModelDesc,
+    keys: Vec<KeyValue>,
+    written: Option<Vec<Option<Vec<u8>>>>,
+) -> Result<Vec<KeyValue>> {
     let copies: Vec<&'static CopyDesc> = copies_of(related).collect();
     if copies.is_empty() || keys.is_empty() {
         return Ok(Vec::new());
     }
     let mut keys = keys;
-    let mut docs = backend.get_many(related, keys.clone()).await?;
+    let mut docs = match written {
+        Some(docs) if docs.len() == keys.len() => docs,
+        _ => backend.get_many(related, keys.clone()).await?,
+    };
     for _ in 0..SETTLE_ROUNDS {
         for (key, doc) in keys.iter().zip(&docs) {
             let Some(doc) = doc else { continue };
@@ -210,21 +224,32 @@ pub(crate) struct Pending {
     active: bool,
     /// Entries the runtime wrote before the write (backends without the outbox in the write).
     noted: Vec<(KeyValue, Vec<u8>)>,
+    /// The documents written, in order, when known.
+    docs: Option<Vec<Option<Vec<u8>>>>,
 }
 
 impl Pending {
     /// The fan-out of a write of `m` inside a transaction (noted by the backend's commit
     /// where it writes the outbox itself).
-    pub(crate) fn new(m: &'static ModelDesc, _items: &[PutItem]) -> Pending {
-        Pending { model: m, active: copies_of(m).next().is_some(), noted: Vec::new() }
+    pub(crate) fn new(m: &'static ModelDesc, items: &[PutItem]) -> Pending {
+        let active = copies_of(m).next().is_some();
+        let docs = active.then(|| items.iter().map(|i| Some(i.doc.clone())).collect());
+        Pending { model: m, active, noted: Vec::new(), docs }
     }
 
     /// The fan-out of a write of `items` of `m`, noted in the outbox before the write on a
     /// backend that does not note it in the write itself.
-    pub(crate) async fn noted<B: Backend>(backend: &B, m: &'static ModelDesc, items: &[PutItem]) -> Result<Pending> {
+    /// The first such write through a handle finishes what a crash left pending first.
+    pub(crate) async fn noted<B: Backend>(
+        db: &crate::Database<B>,
+        m: &'static ModelDesc,
+        items: &[PutItem],
+    ) -> Result<Pending> {
         let mut pending = Pending::new(m, items);
         if pending.active {
-            pending.noted = super::outbox::note(backend, m, items.iter().filter_map(|i| i.key.as_ref())).await?;
+            db.finish_pending_once().await?;
+            let keys = items.iter().filter_map(|i| i.key.as_ref());
+            pending.noted = super::outbox::note(db.backend(), m, keys).await?;
         }
         Ok(pending)
     }
@@ -239,7 +264,7 @@ impl Pending {
         if B::OUTBOX_IN_WRITE {
             entries = super::outbox::written(backend, self.model, keys).await?;
         }
-        let left = settle(backend, self.model, keys.to_vec()).await?;
+        let left = settle_from(backend, self.model, keys.to_vec(), self.docs).await?;
         if !left.is_empty() {
             let ids: HashSet<KeyValue> =
                 left.iter().map(|k| super::outbox::entry(self.model, k)).filter_map(|e| e.ok()?.key).collect();
@@ -340,6 +365,11 @@ fn ref_key_of_value(v: &Value) -> Option<KeyValue> {
 }
 
 impl UpdateCopies {
+    /// Whether the update changes copied fields (then it owes a fan-out).
+    pub(crate) fn is_active(&self) -> bool {
+        self.changed.is_some()
+    }
+
     /// Notes the changed related records in the outbox before the update, on a backend that
     /// does not note them in the update itself.
     pub(crate) async fn note<B: Backend>(&mut self, backend: &B) -> Result<()> {
@@ -364,7 +394,7 @@ impl UpdateCopies {
         let Some(keys) = self.changed else { return Ok(()) };
         let mut noted = self.noted;
         for chunk in keys.chunks(BATCH) {
-            let pending = Pending { model: self.related, active: true, noted: std::mem::take(&mut noted) };
+            let pending = Pending { model: self.related, active: true, noted: std::mem::take(&mut noted), docs: None };
             pending.run(backend, chunk).await?;
         }
         Ok(())

@@ -7,7 +7,8 @@
 //! happen, and finishing it changes nothing). After the write the runtime brings the copies to
 //! the related record's current value and removes the entry, compare-and-set, so an entry a
 //! newer write left stays for that write. An entry a crash left is finished on the next open of
-//! an embedded file, before the first write through a new database handle, or by
+//! an embedded file, before a new database handle first writes a record whose fields are
+//! copied, or by
 //! [`Database::finish_pending_copies`](crate::Database::finish_pending_copies).
 
 use super::copies::{ref_key, settle};
