@@ -60,6 +60,29 @@ pub struct PutItem {
     pub doc: Vec<u8>,
 }
 
+/// One compare-and-set write ([`Backend::swap`]): the record is replaced by `doc` (or
+/// deleted, when `doc` is `None`) only if its stored document is still exactly `expected`.
+#[derive(Debug, Clone)]
+pub struct SwapItem {
+    /// The record's key.
+    pub key: KeyValue,
+    /// The stored document as it was read, byte for byte.
+    pub expected: Vec<u8>,
+    /// The document to write (unknown fields kept as by an upsert), or `None` to delete.
+    pub doc: Option<Vec<u8>>,
+}
+
+/// What [`Backend::swap`] did with one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Swapped {
+    /// The record still held the expected document and was written (or deleted).
+    Written,
+    /// A concurrent write changed the record: nothing was written; its current document.
+    Changed(Vec<u8>),
+    /// The record does not exist (deleted meanwhile): nothing was written or recreated.
+    Missing,
+}
+
 /// A structured result row (F1): the record, its related selections and its annotations, by
 /// name, never by position.
 #[derive(Debug, Clone, Default)]
@@ -204,6 +227,52 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (model, plan, joins, related, max_in);
         async { Ok(None) }
     }
+
+    /// Writes each item only if its record still holds exactly the document the caller read
+    /// (compare-and-set), so maintenance (rebuilds, copy refresh, cascades) never overwrites
+    /// or resurrects a record a concurrent write changed; returns, per item, what happened.
+    ///
+    /// The default reads the records, compares and writes in separate steps: correct only
+    /// when nothing writes meanwhile. A backend overrides it to compare inside its write (the
+    /// embedded backend re-reads in the write transaction; MongoDB puts the document as read
+    /// in the write's filter).
+    fn swap(
+        &self,
+        model: &'static ModelDesc,
+        items: Vec<SwapItem>,
+    ) -> impl Future<Output = Result<Vec<Swapped>>> + Send {
+        async move {
+            let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
+            let current = self.get_many(model, keys).await?;
+            let mut outcome = Vec::with_capacity(items.len());
+            let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+            for (item, now) in items.into_iter().zip(current) {
+                outcome.push(match now {
+                    None => Swapped::Missing,
+                    Some(now) if now != item.expected => Swapped::Changed(now),
+                    Some(_) => {
+                        match item.doc {
+                            Some(doc) => puts.push(PutItem { key: Some(item.key), doc }),
+                            None => deletes.push(item.key),
+                        }
+                        Swapped::Written
+                    }
+                });
+            }
+            if !puts.is_empty() {
+                self.put(model, puts, WriteMode::Upsert).await?;
+            }
+            if !deletes.is_empty() {
+                self.delete(model, deletes).await?;
+            }
+            Ok(outcome)
+        }
+    }
+
+    /// Whether [`put`](Self::put) and [`update`](Self::update) record the pending fan-out to
+    /// denormalized copies (the outbox, F15) in the same atomic write as the records. When
+    /// not (the default), the runtime records it in a write of its own just before.
+    const OUTBOX_IN_WRITE: bool = false;
 
     /// Deletes records by key without reading them; returns how many existed.
     fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> impl Future<Output = Result<u64>> + Send;

@@ -15,12 +15,13 @@
 //! transaction, all or nothing (on MongoDB within the server's limits on a transaction's
 //! size and duration).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, SwapItem, Swapped};
 use crate::capability::Transactions;
 use crate::database::Database;
 use crate::error::Result;
 use crate::key::{KeyValue, Ref};
 use crate::model::{Model, ModelDesc};
+use crate::query::eval::matches_all;
 use crate::query::{to_value, Filter, Op, Plan, Projection};
 use crate::transaction::Transaction;
 use std::collections::HashSet;
@@ -91,33 +92,89 @@ impl<T: RefTarget> RefTarget for Vec<T> {
     type Target = T::Target;
 }
 
+/// A record found by a cascade: its key and document.
+type Found = (KeyValue, Vec<u8>);
+
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a cascade finds and deletes records: the database, or a transaction.
 pub(crate) trait Target: Sync {
-    /// The keys of the records of `model` the plan matches.
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>>;
+    /// The records of `model` the plan matches: each key and document.
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>>;
     /// Deletes records by key; returns how many existed.
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>>;
+    /// Deletes dependents found by `plan`, each only while it still matches it.
+    fn remove_found(
+        &self,
+        model: &'static ModelDesc,
+        found: Vec<(KeyValue, Vec<u8>)>,
+        plan: &Plan,
+    ) -> BoxFuture<'_, Result<()>>;
 }
 
 impl<B: Backend> Target for Database<B> {
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
-        Box::pin(
-            async move { Ok(self.backend().query(model, plan).await?.into_iter().filter_map(|r| r.key).collect()) },
-        )
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>> {
+        Box::pin(async move {
+            Ok(self.backend().query(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
+        })
     }
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
         Box::pin(self.backend().delete(model, keys))
     }
+    /// Compare-and-set deletes ([`Backend::swap`]): a dependent a concurrent write changed is
+    /// read again and deleted only if it still refers to a record being deleted, so a
+    /// dependent saved meanwhile with another reference survives.
+    fn remove_found(
+        &self,
+        model: &'static ModelDesc,
+        found: Vec<(KeyValue, Vec<u8>)>,
+        plan: &Plan,
+    ) -> BoxFuture<'_, Result<()>> {
+        let filters = plan.filters.clone();
+        Box::pin(async move {
+            let mut found = found;
+            for _ in 0..crate::related::REWRITE_ROUNDS {
+                let items: Vec<SwapItem> =
+                    found.into_iter().map(|(key, expected)| SwapItem { key, expected, doc: None }).collect();
+                let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
+                found = Vec::new();
+                for (key, outcome) in keys.into_iter().zip(self.backend().swap(model, items).await?) {
+                    if let Swapped::Changed(now) = outcome {
+                        if matches_all(&filters, &now)? {
+                            found.push((key, now));
+                        }
+                    }
+                }
+                if found.is_empty() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 impl<B: Transactions> Target for Transaction<B> {
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
-        Box::pin(async move { Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| r.key).collect()) })
+    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>> {
+        let plan = Plan { projection: Some(Projection::Only(vec!["_id".into()])), ..plan };
+        Box::pin(async move {
+            Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
+        })
     }
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
         Box::pin(self.delete_keys(model, keys))
+    }
+    /// Inside a transaction the reads are checked at commit: a plain delete is enough.
+    fn remove_found(
+        &self,
+        model: &'static ModelDesc,
+        found: Vec<(KeyValue, Vec<u8>)>,
+        _plan: &Plan,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.delete_keys(model, found.into_iter().map(|(k, _)| k).collect()).await?;
+            Ok(())
+        })
     }
 }
 
@@ -143,13 +200,17 @@ fn dependents<'a, T: Target>(
     Box::pin(async move {
         for c in cascades_to(model) {
             for parents in keys.chunks(BATCH) {
-                let found =
-                    target.find(c.model, referring(c, parents)?).await.map_err(|e| e.with_model(c.model.name))?;
-                let fresh: Vec<KeyValue> =
-                    found.into_iter().filter(|k| seen.insert((c.model.collection, k.clone()))).collect();
+                let plan = referring(c, parents)?;
+                let found = target.find(c.model, plan.clone()).await.map_err(|e| e.with_model(c.model.name))?;
+                let fresh: Vec<(KeyValue, Vec<u8>)> =
+                    found.into_iter().filter(|(k, _)| seen.insert((c.model.collection, k.clone()))).collect();
                 for batch in fresh.chunks(BATCH) {
-                    dependents(target, c.model, batch, seen).await?;
-                    target.remove(c.model, batch.to_vec()).await.map_err(|e| e.with_model(c.model.name))?;
+                    let keys: Vec<KeyValue> = batch.iter().map(|(k, _)| k.clone()).collect();
+                    dependents(target, c.model, &keys, seen).await?;
+                    target
+                        .remove_found(c.model, batch.to_vec(), &plan)
+                        .await
+                        .map_err(|e| e.with_model(c.model.name))?;
                 }
             }
         }
@@ -157,12 +218,8 @@ fn dependents<'a, T: Target>(
     })
 }
 
-/// The keys of the records of the cascade's model that refer to one of `parents`.
+/// The records of the cascade's model that refer to one of `parents`.
 fn referring(c: &Cascade, parents: &[KeyValue]) -> Result<Plan> {
     let values = parents.iter().map(to_value).collect::<Result<Vec<_>>>()?;
-    Ok(Plan {
-        filters: vec![Filter { path: c.path.into(), op: Op::In(values) }],
-        projection: Some(Projection::Only(vec!["_id".into()])),
-        ..Plan::default()
-    })
+    Ok(Plan { filters: vec![Filter { path: c.path.into(), op: Op::In(values) }], ..Plan::default() })
 }

@@ -42,23 +42,52 @@ use std::sync::Arc;
 pub struct Database<B> {
     backend: Arc<B>,
     max_in: Option<usize>,
+    /// Set once the fan-out a crash left pending (the outbox, F15) has been finished.
+    recovered: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl<B> Clone for Database<B> {
     fn clone(&self) -> Self {
-        Database { backend: self.backend.clone(), max_in: self.max_in }
+        Database { backend: self.backend.clone(), max_in: self.max_in, recovered: self.recovered.clone() }
     }
 }
 
 impl Database<Embedded> {
     /// Opens (creating if missing) an embedded database file.
+    ///
+    /// Fan-out to denormalized copies that a crash left pending (the outbox, F15) is
+    /// finished before it returns.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Embedded::open(path).map(Database::new)
+        Embedded::open(path).map(Database::new)?.recovered_now()
     }
 
-    /// Opens an existing embedded database file; a missing file is an error.
+    /// Opens an existing embedded database file; a missing file is an error. Pending fan-out
+    /// is finished as by [`open`](Self::open).
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
-        Embedded::open_existing(path).map(Database::new)
+        Embedded::open_existing(path).map(Database::new)?.recovered_now()
+    }
+
+    /// Finishes the pending fan-out of a freshly opened file. The embedded backend's
+    /// operations complete without a runtime when none is current, so this runs them on a
+    /// thread of its own, whatever runtime the caller is on.
+    fn recovered_now(self) -> Result<Self> {
+        let db = self.clone();
+        let finished = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut work = std::pin::pin!(db.finish_pending_copies());
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                loop {
+                    if let std::task::Poll::Ready(r) = work.as_mut().poll(&mut cx) {
+                        return r;
+                    }
+                    std::thread::yield_now();
+                }
+            })
+            .join()
+        });
+        finished.map_err(|_| Error::new(ErrorKind::Storage, "finishing pending copies failed"))??;
+        let _ = self.recovered.set(());
+        Ok(self)
     }
 
     /// An embedded database in memory (for tests).
@@ -101,7 +130,7 @@ pub(crate) fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
 impl<B: Backend> Database<B> {
     /// A database on an opened backend.
     pub fn new(backend: B) -> Self {
-        Database { backend: Arc::new(backend), max_in: None }
+        Database { backend: Arc::new(backend), max_in: None, recovered: Default::default() }
     }
 
     /// Splits `in` lookups with more than `n` values into several queries whose results are
@@ -122,10 +151,11 @@ impl<B: Backend> Database<B> {
 
     async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
         let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
-        crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
-        let copies = crate::related::Pending::new(M::DESC, &items);
+        let copied = crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
+        let copies = crate::related::Pending::noted(self, M::DESC, &items).await?;
         let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
+        copied.check(&*self.backend).await?;
         copies.run(&*self.backend, std::slice::from_ref(&key)).await?;
         if m.key_value().is_none() {
             m.set_key_value(key.clone())?;
@@ -152,9 +182,10 @@ impl<B: Backend> Database<B> {
             let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
             items.push(item);
         }
-        crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
-        let copies = crate::related::Pending::new(M::DESC, &items);
+        let copied = crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
+        let copies = crate::related::Pending::noted(self, M::DESC, &items).await?;
         let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
+        copied.check(&*self.backend).await?;
         copies.run(&*self.backend, &keys).await?;
         for (m, k) in records.iter_mut().zip(&keys) {
             if m.key_value().is_none() {
@@ -196,6 +227,34 @@ impl<B: Backend> Database<B> {
     /// Starts a query on `M`.
     pub fn query<M: Model>(&self) -> QueryBuilder<'_, B, M> {
         QueryBuilder { db: self, query: Query::new(), related: Vec::new() }
+    }
+
+    /// Finishes the fan-out to denormalized copies (F15) that writes left pending: each
+    /// write of a record whose fields other models copy notes the fan-out durably in an
+    /// outbox with (or just before) the write, and removes the note once the copies are
+    /// current. A note a crash left is finished here; returns how many were finished.
+    ///
+    /// This runs by itself when an embedded file is opened, and before a new database
+    /// handle first writes a record whose fields other models copy; call it before
+    /// [`integrity_check`](Self::integrity_check) to check a store that another process
+    /// left after a crash.
+    ///
+    /// ```
+    /// # use nonrel_runtime::Database;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// assert_eq!(db.finish_pending_copies().await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn finish_pending_copies(&self) -> Result<u64> {
+        crate::related::outbox::finish_all(&*self.backend).await
+    }
+
+    /// Finishes pending fan-out once per handle, before its first write that owes a fan-out.
+    pub(crate) async fn finish_pending_once(&self) -> Result<()> {
+        self.recovered.get_or_try_init(|| async { self.finish_pending_copies().await.map(|_| ()) }).await?;
+        Ok(())
     }
 
     /// Checks every declared index of every registered model against the records (F21).
@@ -423,7 +482,11 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     ) -> Result<crate::backend::UpdateCounts> {
         let plan = self.plan().await?;
         let backend = &*self.db.backend;
-        let copies = crate::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
+        let mut copies = crate::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
+        if copies.is_active() {
+            self.db.finish_pending_once().await?;
+        }
+        copies.note(backend).await?;
         let counts = backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))?;
         copies.after(backend).await?;
         Ok(counts)

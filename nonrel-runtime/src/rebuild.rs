@@ -2,7 +2,7 @@
 //! fields declared after the records were saved cover them (F21, F14); the whole-database
 //! `rebuild_indexes()` does the same for every registered model that declares lookups.
 
-use crate::backend::{Backend, PutItem, WriteMode};
+use crate::backend::{Backend, PutItem, SwapItem, Swapped};
 use crate::database::{decode, encode, Database};
 use crate::error::Result;
 use crate::key::KeyValue;
@@ -47,11 +47,62 @@ impl<B: Backend> Database<B> {
     /// Rewrites every stored record of a model as the model writes it today (its index
     /// fields recomputed); returns how many. A record that does not decode stops it with an
     /// error naming the model and key; the records before it are rewritten.
+    ///
+    /// Each batch is written compare-and-set ([`Backend::swap`]): a record a concurrent write
+    /// changed since it was read is recomputed from its current document, and one deleted
+    /// meanwhile stays deleted, so a rebuild never undoes a save or a delete.
     pub(crate) async fn recompute(&self, r: &LookupRegistration) -> Result<u64> {
+        const BATCH: usize = 1000;
         let rows = self.backend().query(r.model, (r.plan)()?).await?;
-        let items = rows.into_iter().map(|row| (r.recompute)(row.key, &row.doc));
-        self.try_put_batches(r.model, items, WriteMode::Upsert).await
+        let mut n = 0;
+        for chunk in rows.chunks(BATCH) {
+            let read = chunk.iter().filter_map(|row| Some((row.key.clone()?, row.doc.clone()))).collect();
+            n += rewrite(self.backend(), r.model, read, r.recompute).await?;
+        }
+        Ok(n)
     }
+}
+
+/// Writes `recompute` of each record `read` (key and document as read) compare-and-set; a
+/// record changed meanwhile is recomputed from its current document and tried again, a
+/// deleted one is left deleted. At the first record that fails to recompute, the records
+/// before it are written and the error is returned. Returns how many records were written.
+async fn rewrite<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    mut read: Vec<(KeyValue, Vec<u8>)>,
+    recompute: fn(Option<KeyValue>, &[u8]) -> Result<PutItem>,
+) -> Result<u64> {
+    let mut written = 0;
+    for _ in 0..crate::related::REWRITE_ROUNDS {
+        let mut items = Vec::with_capacity(read.len());
+        let mut failed = None;
+        for (key, expected) in read {
+            match recompute(Some(key.clone()), &expected) {
+                Ok(item) => items.push(SwapItem { key, expected, doc: Some(item.doc) }),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
+        read = Vec::new();
+        for (key, outcome) in keys.into_iter().zip(backend.swap(m, items).await?) {
+            match outcome {
+                Swapped::Written => written += 1,
+                Swapped::Changed(now) => read.push((key, now)),
+                Swapped::Missing => {}
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if read.is_empty() {
+            break;
+        }
+    }
+    Ok(written)
 }
 
 /// A model whose records carry computed index fields (it declares emulated lookups, F14),

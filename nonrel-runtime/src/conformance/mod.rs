@@ -16,6 +16,7 @@ mod cases_gaps;
 mod cases_joins;
 mod cases_literal;
 mod cases_lookups;
+mod cases_maintenance;
 mod cases_order;
 mod cases_page;
 mod cases_plans;
@@ -33,6 +34,7 @@ pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_literal::*;
 pub use cases_lookups::*;
+pub use cases_maintenance::*;
 pub use cases_order::*;
 pub use cases_page::*;
 pub use cases_plans::*;
@@ -85,6 +87,10 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; differential_operations, list_values_through_indexes,
             ordering_twice_by_one_field_keeps_the_first);
         $crate::conformance_tests!(@cases $fresh; operator_like_values_are_literal, updates_store_operator_like_values_literally, text_needles_are_literal, unreadable_map_keys_are_refused);
+        $crate::conformance_tests!(@cases $fresh;
+            rebuild_beside_writes_undoes_nothing, integrity_check_beside_writes,
+            copy_refresh_beside_writes_undoes_nothing, cascades_beside_writes_undo_nothing,
+            copies_never_end_older_than_their_record);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

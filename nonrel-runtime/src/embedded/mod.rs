@@ -18,7 +18,7 @@ mod seek;
 mod store;
 mod tx;
 
-use crate::backend::{Backend, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
+use crate::backend::{Backend, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyKind, KeyValue};
 use crate::model::ModelDesc;
@@ -117,6 +117,7 @@ fn may_scan(m: &ModelDesc, plan: &Plan) -> bool {
 
 impl Backend for Embedded {
     const NAME: &'static str = "embedded";
+    const OUTBOX_IN_WRITE: bool = true;
 
     fn auto_key_kind(&self) -> KeyKind {
         KeyKind::Int
@@ -136,6 +137,10 @@ impl Backend for Embedded {
 
     async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
         self.blocking(move |s| s.delete(model, &keys)).await
+    }
+
+    async fn swap(&self, model: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        self.blocking(move |s| s.swap(model, items)).await
     }
 
     async fn query(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {

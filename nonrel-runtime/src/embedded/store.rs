@@ -1,7 +1,9 @@
 //! The synchronous redb operations behind the embedded backend.
 
 use super::index::{self, Source};
-use crate::backend::{IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
+use crate::backend::{
+    IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+};
 use crate::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
@@ -91,8 +93,40 @@ impl Store {
             }
             keys
         };
+        note_outbox(&tx, m, &keys)?;
         tx.commit().map_err(storage)?;
         Ok(keys)
+    }
+
+    /// Writes each item only if its record still holds the expected document, compared in
+    /// the write transaction, so nothing commits between the comparison and the write.
+    pub(crate) fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        let tx = self.db.begin_write().map_err(storage)?;
+        let mut out = Vec::with_capacity(items.len());
+        {
+            let name = records_table(m);
+            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut indexes = open_indexes(&tx, m, &records)?;
+            for item in items {
+                let pk = item.key.to_storage();
+                let current = records.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
+                out.push(match current {
+                    None => Swapped::Missing,
+                    Some(now) if now != item.expected => Swapped::Changed(now),
+                    Some(_) => {
+                        let at = |e: Error| e.with_model(m.name).with_key(&item.key);
+                        match item.doc {
+                            Some(doc) => write_one(m, &mut records, &mut indexes, &item.key, doc, WriteMode::Upsert),
+                            None => remove_one(&mut records, &mut indexes, &pk).map(|_| ()),
+                        }
+                        .map_err(at)?;
+                        Swapped::Written
+                    }
+                });
+            }
+        }
+        tx.commit().map_err(storage)?;
+        Ok(out)
     }
 
     pub(crate) fn get(&self, m: &ModelDesc, key: &KeyValue) -> Result<Option<Vec<u8>>> {
@@ -188,6 +222,7 @@ impl Store {
     pub(crate) fn update(&self, m: &'static ModelDesc, plan: &Plan, ops: &[UpdateOp]) -> Result<UpdateCounts> {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut counts = UpdateCounts::default();
+        let mut changed = Vec::new();
         {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
@@ -206,8 +241,12 @@ impl Store {
                     counts.modified += 1;
                     write_one(m, &mut records, &mut indexes, &key, new, WriteMode::Upsert)
                         .map_err(|e| e.with_model(m.name).with_key(&key))?;
+                    changed.push(key);
                 }
             }
+        }
+        if crate::related::touches_copies(m, ops) {
+            note_outbox(&tx, m, &changed)?;
         }
         tx.commit().map_err(storage)?;
         Ok(counts)
@@ -277,6 +316,23 @@ impl Store {
         tx.commit().map_err(storage)?;
         Ok(written)
     }
+}
+
+/// Notes in the outbox, in the write transaction of the records, that the copies other models
+/// keep of records `keys` of `m` are to be brought up to date (F15): a crash before the
+/// fan-out finishes leaves the note, finished on the next open.
+pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[KeyValue]) -> Result<()> {
+    if keys.is_empty() || crate::related::copies_of(m).next().is_none() {
+        return Ok(());
+    }
+    let name = records_table(&crate::related::outbox::OUTBOX);
+    let mut table = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+    for key in keys {
+        let entry = crate::related::outbox::entry(m, key)?;
+        let id = entry.key.as_ref().map(KeyValue::to_storage).unwrap_or_default();
+        table.insert(id.as_slice(), entry.doc.as_slice()).map_err(storage)?;
+    }
+    Ok(())
 }
 
 pub(super) type Indexes<'tx> = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;

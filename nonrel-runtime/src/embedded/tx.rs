@@ -194,6 +194,7 @@ fn apply<'w>(
     let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
     let mut indexes = open_indexes(tx, m, &records)?;
     let mut last_auto = 0;
+    let mut written = Vec::new();
     for w in writes {
         let at = |e: Error| e.with_model(m.name).with_key(&w.key);
         match &w.doc {
@@ -208,12 +209,16 @@ fn apply<'w>(
                 if let (true, KeyValue::Int(n)) = (w.auto, &w.key) {
                     last_auto = last_auto.max(*n as u64);
                 }
+                written.push(w.key.clone());
             }
             None => {
                 store::remove_one(&mut records, &mut indexes, &w.key.to_storage()).map_err(at)?;
             }
         }
     }
+    drop(indexes);
+    drop(records);
+    store::note_outbox(tx, m, &written)?;
     if last_auto > 0 {
         let mut sequences = tx.open_table(SEQUENCES).map_err(storage)?;
         let current = sequences.get(m.collection).map_err(storage)?.map_or(0, |g| g.value());

@@ -17,11 +17,14 @@ mod convert;
 mod join;
 mod lookup;
 mod seek;
+mod swap;
 mod tx;
 mod unique;
 mod write;
 
-use crate::backend::{Backend, IntegrityProblem, IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
+use crate::backend::{
+    Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyKind, KeyValue, ObjectId};
 use crate::model::{Model, ModelDesc};
@@ -237,6 +240,10 @@ impl Backend for Mongo {
             .await
             .map_err(|e| driver(e, "deleting records"))?;
         Ok(result.deleted_count)
+    }
+
+    async fn swap(&self, model: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        swap::swap(self, model, items).await
     }
 
     async fn query(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {

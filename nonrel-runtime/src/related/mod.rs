@@ -20,11 +20,14 @@
 
 mod copies;
 mod lookups;
+pub(crate) mod outbox;
 mod prefetch;
 mod resolve;
 mod select;
 
-pub(crate) use copies::{before_update, check_copies, refresh_copies, with_copies, Pending};
+pub(crate) use copies::{
+    before_update, check_copies, refresh_copies, touches_copies, with_copies, Pending, REWRITE_ROUNDS,
+};
 pub use lookups::JoinLookup;
 pub(crate) use prefetch::{load as load_prefetches, partition};
 pub use prefetch::{RefersTo, SingleRef};
