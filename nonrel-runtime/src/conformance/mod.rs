@@ -15,6 +15,7 @@ mod cases_gaps;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
+mod cases_parse;
 mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
@@ -29,6 +30,7 @@ pub use cases_gaps::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
+pub use cases_parse::*;
 pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
@@ -73,6 +75,7 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh; empty_string_keys_are_refused, dump_records_that_do_not_decode_load_nothing, damaged_bson_in_dump_lines_is_a_bad_line);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
