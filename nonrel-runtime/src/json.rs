@@ -349,8 +349,10 @@ pub(crate) struct Parser<'a> {
     pos: usize,
 }
 
-/// Values nest one level deeper than the documents they become (a dump line holds its record).
-const MAX_DEPTH: usize = codec::MAX_DEPTH + 1;
+/// How deep JSON values may nest: enough for every document [`document_to_json`] writes
+/// (up to [`codec::MAX_DEPTH`] levels, each possibly escaped as `{"$document": …}`, the last
+/// holding a wrapper such as `{"$binary": {…}}`) inside a dump line.
+const MAX_DEPTH: usize = 2 * codec::MAX_DEPTH + 4;
 
 impl<'a> Parser<'a> {
     /// Parses one JSON value filling the whole text (surrounding whitespace allowed).
