@@ -6,9 +6,12 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A key string or key value that cannot be a key of the model.
+    /// A key string or key value that cannot be a key of the model (an empty natural
+    /// string key included).
     InvalidKey,
-    /// A stored document that does not have the shape the model expects.
+    /// A stored document that does not have the shape the model expects, or malformed
+    /// input: JSON, a dump line, BSON bytes, documents nested past
+    /// [`MAX_DEPTH`](crate::codec::MAX_DEPTH).
     Decode,
     /// A value that cannot be stored (out of range, bad map key, ...).
     Encode,

@@ -401,7 +401,8 @@ fn the_key_parsers_never_panic_and_string_keys_round_trip() {
                 if rng.chance(3) {
                     s.push(char::from_u32(rng.below(0x11_0000) as u32).unwrap_or('x'));
                 } else {
-                    s.push_str(*rng.pick(&PIECES));
+                    let piece: &&str = rng.pick(&PIECES);
+                    s.push_str(piece);
                 }
             }
             if rng.chance(8) {
