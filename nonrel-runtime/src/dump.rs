@@ -239,6 +239,9 @@ impl LoadCheck {
 inventory::collect!(LoadCheck);
 
 fn decodes(model: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<()> {
+    // Every value, those of fields the model does not know included, is well-formed and
+    // nested at most `MAX_DEPTH` levels deep.
+    crate::value::Value::fields_of(doc)?;
     let check = inventory::iter::<LoadCheck>.into_iter().find(|c| std::ptr::eq(c.model, model));
     check.map_or(Ok(()), |c| (c.decodes)(key, doc))
 }

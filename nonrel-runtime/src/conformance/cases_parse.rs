@@ -43,22 +43,20 @@ pub async fn dump_records_that_do_not_decode_load_nothing<B: Backend>(db: &Datab
 /// nested past the limit) is a bad line, never a panic or a stack overflow.
 pub async fn damaged_bson_in_dump_lines_is_a_bad_line<B: Backend>(db: &Database<B>) {
     let pointer = format!("0c0d000000{}00", "61".repeat(12));
-    let mut deep = String::from("{\"a\":1}");
-    for _ in 0..200 {
-        deep = format!("{{\"a\":{deep}}}");
-    }
-    let mut replies = String::from("[]");
-    for _ in 0..5_000 {
-        replies = format!(r#"[{{"author":"a","text":"t","votes":{{"$numberInt":"1"}},"replies":{replies}}}]"#);
-    }
+    let deep = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+    let reply = r#"[{"author":"a","text":"t","votes":{"$numberInt":"1"},"replies":"#;
+    let replies = format!("{}[]{}", reply.repeat(5_000), "}]".repeat(5_000));
     let lines = [
-        format!(r#"{{"collection":"conf_users","_id":"bob","record":{{"email":{{"$bson":"{pointer}"}}}}}}"#),
-        format!(r#"{{"collection":"conf_users","_id":"bob","record":{{"email":"b@x","deep":{deep}}}}}"#),
+        format!(
+            r#"{{"collection":"conf_users","_id":"bob","record":{{"email":"b@x","age":1,"p":{{"$bson":"{pointer}"}}}}}}"#
+        ),
+        format!(r#"{{"collection":"conf_users","_id":"bob","record":{{"email":"b@x","age":1,"deep":{deep}}}}}"#),
         format!(r#"{{"collection":"conf_posts","_id":1,"record":{{"comments":{replies}}}}}"#),
     ];
-    for line in &lines {
+    for (line, says) in lines.iter().zip(["$bson", "nested more than 100", "nested too deeply"]) {
         let err = db.load(line.as_bytes(), LoadOptions::default()).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+        assert!(err.to_string().contains(says), "{err}");
         let report = db.load(line.as_bytes(), LoadOptions::default().skip_bad_lines()).await.unwrap();
         assert_eq!((report.loaded, report.skipped.len()), (0, 1));
     }
