@@ -121,7 +121,10 @@ pub(crate) fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> 
 pub(crate) fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
     let key = m.key_value();
     if key.is_none() && M::DESC.key.kind != KeyKind::Auto {
-        let msg = format!("natural key field `{}` has no storable value", M::DESC.key.field);
+        let msg = format!(
+            "natural key field `{}` has no storable value (an empty string, or an integer beyond the 64-bit signed range)",
+            M::DESC.key.field
+        );
         return Err(Error::new(ErrorKind::InvalidKey, msg).with_model(M::DESC.name));
     }
     Ok(key)

@@ -15,10 +15,10 @@
 use crate::backend::{Backend, PutItem, WriteMode};
 use crate::codec::Decode;
 use crate::database::{all_models, Database};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{echo, short, Error, ErrorKind, Result};
 use crate::json::{self, Json, Parser};
 use crate::key::KeyValue;
-use crate::model::ModelDesc;
+use crate::model::{Model, ModelDesc};
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -113,9 +113,10 @@ impl<B: Backend> Database<B> {
     /// the same key (fields and their order as in the dump).
     ///
     /// Every line is read and checked before anything is written: a malformed line, an
-    /// unknown collection or a key the model cannot have is an error naming the line, and
-    /// nothing is loaded — unless [`LoadOptions::skip_bad_lines`] asks to load the others.
-    /// Records are checked to be well-formed documents, not decoded: a record with fields its
+    /// unknown collection, a key the model cannot have (an empty string key included) or a
+    /// record its model cannot decode (a required field missing, a value of the wrong type
+    /// or out of range) is an error naming the line, and nothing is loaded — unless
+    /// [`LoadOptions::skip_bad_lines`] asks to load the others. A record with fields its
     /// model does not know loads with them. Blank lines are ignored.
     pub async fn load<R: BufRead + Send>(&self, input: R, options: LoadOptions) -> Result<LoadReport> {
         let mut report = LoadReport::default();
@@ -179,7 +180,9 @@ fn load_line(line: &str) -> Result<Item> {
             "model" => &mut model,
             "_id" => &mut key,
             "record" => &mut record,
-            other => return Err(bad(format!("unknown field {other:?} (expected collection, model, _id, record)"))),
+            other => {
+                return Err(bad(format!("unknown field {} (expected collection, model, _id, record)", echo(other))))
+            }
         };
         if slot.replace(value).is_some() {
             return Err(bad(format!("field {name:?} appears twice")));
@@ -199,7 +202,48 @@ fn load_line(line: &str) -> Result<Item> {
         Some(_) => return Err(bad("record must be an object").with_key(&key)),
         None => return Err(bad("record is missing").with_key(&key)),
     };
+    decodes(model, &key, &doc).map_err(|e| e.with_model(model.name).with_key(&key))?;
     Ok(Item { model, key, doc })
+}
+
+/// Checks that a loaded record decodes as its model, so a record every later read would
+/// refuse is refused here instead.
+///
+/// ```
+/// # use nonrel_runtime::{Database, LoadOptions, Model, ErrorKind};
+/// #[derive(Model)]
+/// #[model(collection = "load_check_doc")]
+/// struct Tag { #[field(key)] name: String, uses: i64 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let db = Database::in_memory().unwrap();
+/// let line = r#"{"collection":"load_check_doc","_id":"rust","record":{}}"#;
+/// let err = db.load(line.as_bytes(), LoadOptions::default()).await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Decode);
+/// assert!(err.to_string().contains("Tag.uses"), "{err}");
+/// # }
+/// ```
+#[doc(hidden)]
+pub struct LoadCheck {
+    model: &'static ModelDesc,
+    decodes: fn(&KeyValue, &[u8]) -> Result<()>,
+}
+
+impl LoadCheck {
+    /// The check of `M`.
+    pub const fn of<M: Model>() -> Self {
+        LoadCheck { model: M::DESC, decodes: |key, doc| M::decode(Some(key), doc).map(drop) }
+    }
+}
+
+inventory::collect!(LoadCheck);
+
+fn decodes(model: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<()> {
+    // Every value, those of fields the model does not know included, is well-formed and
+    // nested at most `MAX_DEPTH` levels deep.
+    crate::value::Value::fields_of(doc)?;
+    let check = inventory::iter::<LoadCheck>.into_iter().find(|c| std::ptr::eq(c.model, model));
+    check.map_or(Ok(()), |c| (c.decodes)(key, doc))
 }
 
 /// The registered model of a collection, by name when the line names one of its models.
@@ -207,7 +251,7 @@ fn model_for(collection: &str, name: Option<&str>) -> Result<&'static ModelDesc>
     let models: Vec<_> = all_models()?.into_iter().filter(|m| m.collection == collection).collect();
     let named = models.iter().find(|m| Some(m.name) == name);
     named.or(models.first()).copied().ok_or_else(|| {
-        bad(format!("collection {collection:?} belongs to no model of this program (registered_models())"))
+        bad(format!("collection {} belongs to no model of this program (registered_models())", echo(collection)))
     })
 }
 
@@ -216,7 +260,13 @@ fn key_of(value: &Json, model: &'static ModelDesc) -> Result<KeyValue> {
     json::element(value, b"_id\0", &mut doc).map_err(|e| e.with_field("_id"))?;
     let el = crate::codec::Elements::concatenated(&doc).next().expect("one element")?;
     let key = KeyValue::decode(el.ty, el.value).map_err(|e| e.with_field("_id").with_model(model.name))?;
+    if key == KeyValue::Str(String::new()) {
+        let msg = "the empty string cannot be a key (a natural string key is never empty)";
+        return Err(Error::new(ErrorKind::InvalidKey, msg).with_model(model.name));
+    }
     if !key.fits(model.key.kind) {
+        let key = key.to_string();
+        let key = short(&key);
         let msg = format!("key {key} cannot be a key of this model (its keys are {:?})", model.key.kind);
         return Err(Error::new(ErrorKind::InvalidKey, msg).with_model(model.name));
     }

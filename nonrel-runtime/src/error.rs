@@ -6,9 +6,12 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A key string or key value that cannot be a key of the model.
+    /// A key string or key value that cannot be a key of the model (an empty natural
+    /// string key included).
     InvalidKey,
-    /// A stored document that does not have the shape the model expects.
+    /// A stored document that does not have the shape the model expects, or malformed
+    /// input: JSON, a dump line, BSON bytes, documents nested past
+    /// [`MAX_DEPTH`](crate::codec::MAX_DEPTH).
     Decode,
     /// A value that cannot be stored (out of range, bad map key, ...).
     Encode,
@@ -123,19 +126,23 @@ impl Error {
     }
 
     /// Names the field, prefixing a field already named (so nested paths read outside-in).
+    /// A name longer than an error message quotes (a member name read from input) is cut
+    /// to its first characters.
     pub fn with_field(mut self, field: &str) -> Self {
+        let field = short(field);
         self.inner.field = Some(match self.inner.field.take() {
             Some(inner) if inner.starts_with('[') => format!("{field}{inner}"),
             Some(inner) => format!("{field}.{inner}"),
-            None => field.to_owned(),
+            None => field.into_owned(),
         });
         self
     }
 
-    /// Names the key, unless a key is already named.
+    /// Names the key, unless a key is already named; a key longer than an error message
+    /// quotes is cut to its first characters.
     pub fn with_key(mut self, key: impl fmt::Display) -> Self {
         if self.inner.key.is_none() {
-            self.inner.key = Some(key.to_string());
+            self.inner.key = Some(short(&key.to_string()).into_owned());
         }
         self
     }
@@ -182,6 +189,27 @@ impl fmt::Debug for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.inner.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A name or key as an error message shows it: whole when short, else its first characters
+/// and its length.
+pub(crate) fn short(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(ECHO_CHARS) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len())),
+    }
+}
+
+/// How much of an input an error message quotes.
+const ECHO_CHARS: usize = 64;
+
+/// Input quoted in an error message: the text in quotes when short, else its first
+/// characters and its length, so a megabyte of garbage never becomes a megabyte of message.
+pub(crate) fn echo(input: &str) -> String {
+    match input.char_indices().nth(ECHO_CHARS) {
+        None => format!("{input:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &input[..end], input.len()),
     }
 }
 

@@ -34,8 +34,9 @@
 //! assert_eq!(json::from_json::<Post>(&text).unwrap(), post);
 //! ```
 
+use crate::codec::Decode as _;
 use crate::codec::{self, base64, begin_document, end_document, header, Elements};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{echo, Error, ErrorKind, Result};
 use crate::key::KeyValue;
 use crate::model::Model;
 use std::fmt::Write as _;
@@ -204,39 +205,43 @@ fn write_value(ty: u8, value: &[u8], out: &mut String) -> Result<()> {
         codec::NULL => out.push_str("null"),
         codec::BOOL => out.push_str(if value == [1] { "true" } else { "false" }),
         codec::INT64 => {
-            let _ = write!(out, "{}", i64::from_le_bytes(value.try_into().expect("8 bytes")));
+            let _ = write!(out, "{}", i64::from_le_bytes(codec::fixed_bytes(value)?));
         }
         codec::INT32 => {
-            let _ = write!(out, "{{\"$numberInt\":\"{}\"}}", i32::from_le_bytes(value.try_into().expect("4 bytes")));
+            let _ = write!(out, "{{\"$numberInt\":\"{}\"}}", i32::from_le_bytes(codec::fixed_bytes(value)?));
         }
-        codec::DOUBLE => write_double(f64::from_le_bytes(value.try_into().expect("8 bytes")), out),
+        codec::DOUBLE => write_double(f64::from_le_bytes(codec::fixed_bytes(value)?), out),
         codec::STRING => write_str(codec::read_str(ty, value)?, out),
-        codec::DOCUMENT => write_document(value, out)?,
-        codec::ARRAY => {
-            out.push('[');
-            for (i, el) in Elements::new(value)?.enumerate() {
-                let el = el?;
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(el.ty, el.value, out)?;
-            }
-            out.push(']');
-        }
+        codec::DOCUMENT => codec::nested(|| write_document(value, out))?,
+        codec::ARRAY => codec::nested(|| write_array(value, out))?,
         codec::OBJECT_ID => {
             out.push_str("{\"$oid\":\"");
             hex(value, out);
             out.push_str("\"}");
         }
         codec::BINARY => {
+            let data = crate::value::Blob::decode(ty, value)?;
             out.push_str("{\"$binary\":{\"base64\":\"");
-            base64::STANDARD.encode_into(&value[5..], out);
+            base64::STANDARD.encode_into(&data, out);
             let _ = write!(out, "\",\"subType\":\"{:02x}\"}}}}", value[4]);
         }
-        codec::DATETIME => write_date(i64::from_le_bytes(value.try_into().expect("8 bytes")), out),
-        codec::DECIMAL128 => write_decimal(value, out),
+        codec::DATETIME => write_date(i64::from_le_bytes(codec::fixed_bytes(value)?), out),
+        codec::DECIMAL128 => write_decimal(codec::fixed_bytes(value)?, out),
         other => write_raw(other, value, out),
     }
+    Ok(())
+}
+
+fn write_array(value: &[u8], out: &mut String) -> Result<()> {
+    out.push('[');
+    for (i, el) in Elements::new(value)?.enumerate() {
+        let el = el?;
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(el.ty, el.value, out)?;
+    }
+    out.push(']');
     Ok(())
 }
 
@@ -277,15 +282,14 @@ fn write_date(ms: i64, out: &mut String) {
     }
 }
 
-fn write_decimal(value: &[u8], out: &mut String) {
-    let bytes: [u8; 16] = value.try_into().expect("16 bytes");
+fn write_decimal(bytes: [u8; 16], out: &mut String) {
     match codec::from_decimal128(bytes).ok() {
         // Only when the text reads back as the same bytes (decimal128 has several encodings
         // of some values); anything else keeps its bytes.
         Some(d) if codec::to_decimal128(&d) == bytes => {
             let _ = write!(out, "{{\"$numberDecimal\":\"{d}\"}}");
         }
-        _ => write_raw(codec::DECIMAL128, value, out),
+        _ => write_raw(codec::DECIMAL128, &bytes, out),
     }
 }
 
@@ -313,7 +317,7 @@ fn hex(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// Parsed JSON, objects keeping their field order and duplicate names.
+/// Parsed JSON, objects keeping their field order (a name appears once per object).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Json {
     Null,
@@ -345,7 +349,10 @@ pub(crate) struct Parser<'a> {
     pos: usize,
 }
 
-const MAX_DEPTH: usize = 200;
+/// How deep JSON values may nest: enough for every document [`document_to_json`] writes
+/// (up to [`codec::MAX_DEPTH`] levels, each possibly escaped as `{"$document": …}`, the last
+/// holding a wrapper such as `{"$binary": {…}}`) inside a dump line.
+const MAX_DEPTH: usize = 2 * codec::MAX_DEPTH + 4;
 
 impl<'a> Parser<'a> {
     /// Parses one JSON value filling the whole text (surrounding whitespace allowed).
@@ -360,7 +367,10 @@ impl<'a> Parser<'a> {
     }
 
     fn error(&self, what: &str) -> Error {
-        bad(format!("{what} at column {}", self.text[..self.pos.min(self.text.len())].chars().count() + 1))
+        // Counted on bytes: the position may sit inside a character after a bad escape.
+        let before = &self.text.as_bytes()[..self.pos.min(self.text.len())];
+        let column = before.iter().filter(|&&b| b & 0xC0 != 0x80).count() + 1;
+        bad(format!("{what} at column {column}"))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -412,6 +422,7 @@ impl<'a> Parser<'a> {
     fn object(&mut self, depth: usize) -> Result<Json> {
         self.pos += 1;
         let mut fields = Vec::new();
+        let mut names = std::collections::HashSet::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -423,8 +434,12 @@ impl<'a> Parser<'a> {
                 return Err(self.error("expected a field name"));
             }
             let name = self.string()?;
+            if !names.insert(name.clone()) {
+                return Err(self.error(&format!("member {} appears twice in one object", echo(&name))));
+            }
             self.expect(b':')?;
-            fields.push((name, self.value(depth + 1)?));
+            let value = self.value(depth + 1).map_err(|e| e.with_field(&name))?;
+            fields.push((name, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -446,7 +461,8 @@ impl<'a> Parser<'a> {
             return Ok(Json::Array(items));
         }
         loop {
-            items.push(self.value(depth + 1)?);
+            let value = self.value(depth + 1).map_err(|e| e.with_field(&format!("[{}]", items.len())))?;
+            items.push(value);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -527,12 +543,13 @@ impl<'a> Parser<'a> {
         let len = rest.iter().position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
         let text = &self.text[start..start + len.unwrap_or(rest.len())];
         if !valid_number(text) {
-            return Err(self.error(&format!("malformed number {text:?}")));
+            return Err(self.error(&format!("malformed number {}", echo(text))));
         }
         let value = if text.contains(['.', 'e', 'E']) {
             Json::Float(text.parse().map_err(|_| self.error("malformed number"))?)
         } else {
-            Json::Int(text.parse().map_err(|_| self.error(&format!("integer {text} does not fit 64 bits")))?)
+            let too_large = || self.error(&format!("integer {} does not fit a 64-bit signed integer", echo(text)));
+            Json::Int(text.parse().map_err(|_| too_large())?)
         };
         self.pos += text.len();
         Ok(value)

@@ -1,7 +1,7 @@
 //! Keys: one API for int, string and ObjectId keys, typed by model, URL-safe (F3, F12).
 
 use crate::codec::{self, header, put_str, Decode, Encode};
-use crate::error::{decode_error, Error, ErrorKind, Result};
+use crate::error::{decode_error, echo, Error, ErrorKind, Result};
 use crate::model::Model;
 use std::fmt;
 use std::marker::PhantomData;
@@ -106,7 +106,7 @@ impl KeyValue {
             }
             KeyKind::Auto => parse_int(s)
                 .map(KeyValue::Int)
-                .map_err(|_| invalid(format!("{s:?} is neither an integer nor a 24-digit hex ObjectId"))),
+                .map_err(|_| invalid(format!("{} is neither an integer nor a 24-digit hex ObjectId", echo(s)))),
         }
     }
 
@@ -128,9 +128,9 @@ fn invalid(msg: String) -> Error {
 fn parse_int(s: &str) -> Result<i64> {
     let digits = s.strip_prefix('-').unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(format!("{s:?} is not an integer key")));
+        return Err(invalid(format!("{} is not an integer key", echo(s))));
     }
-    s.parse().map_err(|_| invalid(format!("{s:?} is out of range for an integer key")))
+    s.parse().map_err(|_| invalid(format!("{} is out of range for an integer key", echo(s))))
 }
 
 fn percent_decode(s: &str) -> Result<String> {
@@ -144,7 +144,7 @@ fn percent_decode(s: &str) -> Result<String> {
         match bytes[i] {
             b'%' => {
                 let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
-                let hex = hex.ok_or_else(|| invalid(format!("{s:?} has a malformed %-escape at byte {i}")))?;
+                let hex = hex.ok_or_else(|| invalid(format!("{} has a malformed %-escape at byte {i}", echo(s))))?;
                 out.push(u8::from_str_radix(hex, 16).expect("hex digits"));
                 i += 3;
             }
@@ -152,10 +152,13 @@ fn percent_decode(s: &str) -> Result<String> {
                 out.push(b);
                 i += 1;
             }
-            b => return Err(invalid(format!("{s:?} has the character {:?}, which is not URL-safe", b as char))),
+            _ => {
+                let c = s[i..].chars().next().unwrap_or_default();
+                return Err(invalid(format!("{} has the character {c:?}, which is not URL-safe", echo(s))));
+            }
         }
     }
-    String::from_utf8(out).map_err(|_| invalid(format!("{s:?} does not decode to UTF-8 text")))
+    String::from_utf8(out).map_err(|_| invalid(format!("{} does not decode to UTF-8 text", echo(s))))
 }
 
 impl fmt::Display for KeyValue {
@@ -240,7 +243,7 @@ impl ObjectId {
     /// Parses 24 hex digits.
     pub fn parse(s: &str) -> Result<Self> {
         if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(format!("{s:?} is not a 24-digit hex ObjectId")));
+            return Err(invalid(format!("{} is not a 24-digit hex ObjectId", echo(s))));
         }
         let mut b = [0u8; 12];
         for (i, byte) in b.iter_mut().enumerate() {
@@ -281,7 +284,7 @@ impl Decode for ObjectId {
         if ty != codec::OBJECT_ID {
             return Err(decode_error("objectId", ty));
         }
-        Ok(ObjectId(value.try_into().expect("12 bytes")))
+        Ok(ObjectId(codec::fixed_bytes(value)?))
     }
 }
 
@@ -546,8 +549,10 @@ impl<M> KeyField<M> for Option<Key<M>> {
 
 impl<M> KeyField<M> for String {
     const KIND: KeyKind = KeyKind::Str;
+    /// The empty string is no key: its URL-safe form would be the empty string, which
+    /// names no record, so a record with an empty natural key is refused at save.
     fn key_value(&self) -> Option<KeyValue> {
-        Some(KeyValue::Str(self.clone()))
+        (!self.is_empty()).then(|| KeyValue::Str(self.clone()))
     }
     fn from_key_value(key: &KeyValue) -> Result<Self> {
         match key {

@@ -133,6 +133,7 @@ pub mod __private {
     pub use crate::query::Condition;
     pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
     pub use crate::cascade::{Cascade, RefTarget};
+    pub use crate::dump::LoadCheck;
     pub use crate::key::Key;
     pub use crate::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,

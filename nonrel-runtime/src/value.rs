@@ -57,18 +57,16 @@ impl Value {
             codec::DOUBLE => Value::Double(f64::decode(ty, value)?),
             codec::STRING => Value::String(String::decode(ty, value)?),
             codec::DATETIME => Value::DateTime(DateTime::decode(ty, value)?),
-            codec::BINARY if value[4] == 0 => Value::Binary(value[5..].to_vec()),
-            codec::OBJECT_ID => Value::ObjectId(ObjectId::from_bytes(value.try_into().expect("12 bytes"))),
+            codec::BINARY if value.get(4) == Some(&0) => Value::Binary(Blob::decode(ty, value)?.0),
+            codec::OBJECT_ID => Value::ObjectId(ObjectId::decode(ty, value)?),
             codec::DECIMAL128 => match Decimal::decode(ty, value) {
                 Ok(d) => Value::Decimal(d),
                 Err(_) => Value::Raw(ty, value.to_vec()),
             },
-            codec::ARRAY => Value::Array(
-                Elements::new(value)?
-                    .map(|el| el.and_then(|e| Value::from_element(e.ty, e.value)))
-                    .collect::<Result<_>>()?,
-            ),
-            codec::DOCUMENT => Value::Document(Value::fields_of(value)?),
+            codec::ARRAY => Value::Array(codec::nested(|| {
+                Elements::new(value)?.map(|el| el.and_then(|e| Value::from_element(e.ty, e.value))).collect()
+            })?),
+            codec::DOCUMENT => Value::Document(codec::nested(|| Value::fields_of(value))?),
             other => Value::Raw(other, value.to_vec()),
         })
     }

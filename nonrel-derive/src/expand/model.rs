@@ -145,6 +145,7 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
             #declared
 
             #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
+            #nr::inventory::submit! { #nr::LoadCheck::of::<#ident>() }
 
             #cascades
         };

@@ -134,6 +134,33 @@ mod tests {
         assert_eq!(URL.decode("Zm9vY"), None, "a length no encoding has");
     }
 
+    /// Random texts (digits, padding, other bytes) never panic the decoder, and what it
+    /// accepts is a text of the right length; `NONREL_FUZZ_CASES` runs more.
+    #[test]
+    fn arbitrary_text_never_panics() {
+        let cases = std::env::var("NONREL_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for case in 0..cases {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut s = state;
+            for _ in 0..(s % 23) {
+                s = s.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D);
+                text.push(
+                    *[b'A', b'z', b'0', b'+', b'/', b'-', b'_', b'=', b' ', 0xC3].get((s % 10) as usize).unwrap()
+                        as char,
+                );
+            }
+            for form in [&STANDARD, &URL] {
+                if let Some(bytes) = form.decode(&text) {
+                    assert_eq!(form.encode(&bytes).len(), text.len(), "case {case} of seed {state}: {text:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_length_round_trips_in_both_forms() {
         for n in 0..40u8 {

@@ -67,7 +67,7 @@ impl Decode for Decimal {
         if ty != DECIMAL128 {
             return Err(decode_error("decimal128", ty));
         }
-        from_decimal128(value.try_into().expect("16 bytes"))
+        from_decimal128(super::fixed_bytes(value)?)
     }
 }
 

@@ -16,6 +16,10 @@ use crate::error::{decode_error, Error, ErrorKind, Result};
 /// The largest document a store accepts (MongoDB's limit, kept on every backend).
 pub const MAX_DOCUMENT_SIZE: usize = 16 * 1024 * 1024;
 
+/// How deep documents and arrays may nest inside a document being read (MongoDB's limit):
+/// a deeper one is a [`ErrorKind::Decode`] error, never a stack overflow.
+pub const MAX_DEPTH: usize = 100;
+
 pub(crate) const DOUBLE: u8 = 0x01;
 pub(crate) const STRING: u8 = 0x02;
 pub(crate) const DOCUMENT: u8 = 0x03;
@@ -96,6 +100,34 @@ pub(crate) fn with_projection<R>(projection: Option<&crate::query::Projection>, 
     let out = f();
     PROJECTION.with(|p| *p.borrow_mut() = None);
     out
+}
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Leaves one nesting level when dropped (also when decoding returns early).
+struct Level;
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `f`, which reads a document or array one level deeper than its caller, refusing a
+/// level past [`MAX_DEPTH`]. Readers that recurse into nested values go through it, so the
+/// depth a document can push them to is bounded whatever its bytes.
+pub(crate) fn nested<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let _level = Level;
+    if depth > MAX_DEPTH {
+        return Err(malformed(&format!("documents and arrays nested more than {MAX_DEPTH} levels deep")));
+    }
+    f()
 }
 
 fn not_loaded(field: &str) -> bool {
@@ -267,9 +299,13 @@ pub(crate) fn malformed(what: &str) -> Error {
 }
 
 pub(crate) fn read_i32(b: &[u8], at: usize) -> Result<i32> {
-    b.get(at..at + 4)
-        .map(|s| i32::from_le_bytes(s.try_into().expect("4 bytes")))
-        .ok_or_else(|| malformed("truncated value"))
+    Ok(i32::from_le_bytes(fixed_bytes(b.get(at..).unwrap_or_default())?))
+}
+
+/// The `N` bytes of a fixed-size value; a value of another length is malformed (the
+/// [`Decode`] implementations are public, so they check what they are given).
+pub(crate) fn fixed_bytes<const N: usize>(value: &[u8]) -> Result<[u8; N]> {
+    value.get(..N).and_then(|v| v.try_into().ok()).ok_or_else(|| malformed("truncated value"))
 }
 
 fn fixed(rest: &[u8], n: usize) -> Result<usize> {
@@ -287,6 +323,15 @@ fn length_prefixed(rest: &[u8], extra: usize, min: i32) -> Result<usize> {
     fixed(rest, 4 + extra + n as usize)
 }
 
+/// A BSON string (length, bytes, NUL): its whole length, the NUL checked.
+fn string_len(rest: &[u8]) -> Result<usize> {
+    let n = length_prefixed(rest, 0, 1)?;
+    if rest[n - 1] != 0 {
+        return Err(malformed("string is not NUL-terminated"));
+    }
+    Ok(n)
+}
+
 fn cstring_len(rest: &[u8]) -> Result<usize> {
     rest.iter().position(|&b| b == 0).map(|p| p + 1).ok_or_else(|| malformed("unterminated string"))
 }
@@ -295,7 +340,7 @@ fn cstring_len(rest: &[u8]) -> Result<usize> {
 fn value_len(ty: u8, rest: &[u8]) -> Result<usize> {
     match ty {
         DOUBLE | DATETIME | INT64 | 0x11 => fixed(rest, 8),
-        STRING | 0x0D | 0x0E => length_prefixed(rest, 0, 1),
+        STRING | 0x0D | 0x0E => string_len(rest),
         DOCUMENT | ARRAY | 0x0F => {
             let n = read_i32(rest, 0)?;
             if n < 5 {
@@ -311,7 +356,11 @@ fn value_len(ty: u8, rest: &[u8]) -> Result<usize> {
             let a = cstring_len(rest)?;
             Ok(a + cstring_len(&rest[a..])?)
         }
-        0x0C => Ok(length_prefixed(rest, 0, 1)? + fixed(&rest[4..], 12)?),
+        0x0C => {
+            // A namespace string, then a 12-byte ObjectId after it.
+            let ns = string_len(rest)?;
+            Ok(ns + fixed(&rest[ns..], 12)?)
+        }
         INT32 => fixed(rest, 4),
         DECIMAL128 => fixed(rest, 16),
         other => Err(malformed(&format!("unknown element type 0x{other:02x}"))),
@@ -323,7 +372,7 @@ pub(crate) fn read_str(ty: u8, value: &[u8]) -> Result<&str> {
     if ty != STRING {
         return Err(decode_error("string", ty));
     }
-    let bytes = &value[4..value.len() - 1];
+    let bytes = value.get(4..value.len().saturating_sub(1)).ok_or_else(|| malformed("truncated string"))?;
     std::str::from_utf8(bytes).map_err(|_| malformed("string is not valid UTF-8"))
 }
 
@@ -338,7 +387,9 @@ pub(crate) fn sub_elements<'a>(ty: u8, want: u8, value: &'a [u8]) -> Result<Elem
 /// Decodes a field, naming it in any error.
 #[inline]
 pub fn decode_field<T: crate::query::Describe>(el: &Element<'_>, field: &str) -> Result<T> {
-    T::decode(el.ty, el.value).map_err(|e| e.with_field(field))
+    let value = || T::decode(el.ty, el.value);
+    let value = if matches!(el.ty, DOCUMENT | ARRAY) { nested(value) } else { value() };
+    value.map_err(|e| e.with_field(field))
 }
 
 /// A field's value when it is absent from a document.

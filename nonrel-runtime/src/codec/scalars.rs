@@ -1,6 +1,8 @@
 //! Booleans, numbers, strings, dates, blobs, options and boxes.
 
-use super::{header, put_str, read_str, Decode, Encode, BINARY, BOOL, DATETIME, DOUBLE, INT32, INT64, NULL, STRING};
+use super::{
+    fixed_bytes, header, put_str, read_str, Decode, Encode, BINARY, BOOL, DATETIME, DOUBLE, INT32, INT64, NULL, STRING,
+};
 use crate::error::{decode_error, Error, ErrorKind, Result};
 use crate::value::Blob;
 use chrono::{DateTime, Utc};
@@ -38,9 +40,9 @@ enum Number {
 
 fn read_number(expected: &str, ty: u8, value: &[u8]) -> Result<Number> {
     Ok(match ty {
-        INT32 => Number::Int(i32::from_le_bytes(value.try_into().expect("4 bytes")) as i64),
-        INT64 => Number::Int(i64::from_le_bytes(value.try_into().expect("8 bytes"))),
-        DOUBLE => Number::Float(f64::from_le_bytes(value.try_into().expect("8 bytes"))),
+        INT32 => Number::Int(i32::from_le_bytes(fixed_bytes(value)?) as i64),
+        INT64 => Number::Int(i64::from_le_bytes(fixed_bytes(value)?)),
+        DOUBLE => Number::Float(f64::from_le_bytes(fixed_bytes(value)?)),
         _ => return Err(decode_error(expected, ty)),
     })
 }
@@ -117,7 +119,7 @@ impl Decode for i64 {
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty == INT64 {
-            return Ok(i64::from_le_bytes(value.try_into().expect("8 bytes")));
+            return Ok(i64::from_le_bytes(fixed_bytes(value)?));
         }
         decode_int(ty, value, "i64")
     }
@@ -235,7 +237,7 @@ impl Decode for DateTime<Utc> {
         if ty != DATETIME {
             return Err(decode_error("date", ty));
         }
-        let ms = i64::from_le_bytes(value.try_into().expect("8 bytes"));
+        let ms = i64::from_le_bytes(fixed_bytes(value)?);
         DateTime::from_timestamp_millis(ms).ok_or_else(|| out_of_range(ms, "a date-time"))
     }
 }
@@ -260,7 +262,8 @@ impl Decode for Blob {
         if ty != BINARY {
             return Err(decode_error("binary", ty));
         }
-        Ok(Blob(value[5..].to_vec()))
+        let data = value.get(5..).ok_or_else(|| super::malformed("truncated binary"))?;
+        Ok(Blob(data.to_vec()))
     }
 }
 

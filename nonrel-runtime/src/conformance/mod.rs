@@ -19,6 +19,7 @@ mod cases_lookups;
 mod cases_maintenance;
 mod cases_order;
 mod cases_page;
+mod cases_parse;
 mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
@@ -37,6 +38,7 @@ pub use cases_lookups::*;
 pub use cases_maintenance::*;
 pub use cases_order::*;
 pub use cases_page::*;
+pub use cases_parse::*;
 pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
@@ -91,6 +93,7 @@ macro_rules! conformance_tests {
             rebuild_beside_writes_undoes_nothing, integrity_check_beside_writes,
             copy_refresh_beside_writes_undoes_nothing, cascades_beside_writes_undo_nothing,
             copies_never_end_older_than_their_record);
+        $crate::conformance_tests!(@cases $fresh; empty_string_keys_are_refused, dump_records_that_do_not_decode_load_nothing, damaged_bson_in_dump_lines_is_a_bad_line);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,7 +100,14 @@ pub struct Explain {
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
-    let err = storage(e);
+    // redb reports a file that is not one of its databases (no magic number, a header it
+    // cannot read) as invalid data from the file, not as corruption.
+    let not_a_database = matches!(&e, redb::DatabaseError::Storage(redb::StorageError::Io(io))
+        if matches!(io.kind(), std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof));
+    let mut err = storage(e);
+    if not_a_database {
+        err = Error::new(ErrorKind::Corrupt, err.message().to_owned()).with_source(err);
+    }
     let what = match err.kind() {
         ErrorKind::Locked => "is open in another process or handle",
         ErrorKind::Corrupt => "is damaged or is not a nonrel database",
