@@ -20,6 +20,7 @@ mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
 mod cases_serial;
+mod cases_sort_values;
 mod cases_tx;
 pub mod models;
 
@@ -35,6 +36,7 @@ pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
 pub use cases_serial::*;
+pub use cases_sort_values::*;
 pub use cases_tx::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
@@ -78,6 +80,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh;
             results_without_order_by_come_in_key_order, ties_on_an_ordering_are_broken_by_key,
             string_and_object_id_keys_order_alike, negative_zero_and_nan_compare_as_on_mongodb);
+        $crate::conformance_tests!(@cases $fresh;
+            ordering_by_a_list_uses_its_smallest_or_largest_element, decimals_compare_exactly_with_other_numbers);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use crate::backend::Row;
 use crate::error::Result;
 use crate::model::ModelDesc;
 use crate::page::Seek;
+use crate::query::eval::{sort_key, EMPTY_LIST};
 use crate::query::{Direction, Plan};
 use crate::value::Value;
 
@@ -51,6 +52,11 @@ fn any(mut alternatives: Vec<Value>) -> Value {
 
 /// Values of `path` strictly past `value` in the direction read.
 fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
+    if *value == EMPTY_LIST {
+        // An empty list sorts below every value: upwards every record may be past it (the
+        // rows are checked against the position after reading), downwards none is.
+        return if upwards { field("_id", op("$exists", Value::Bool(true))) } else { nothing(path) };
+    }
     let rank = value.type_rank();
     let mut alternatives = Vec::new();
     let nan = matches!(value, Value::Double(f) if f.is_nan());
@@ -77,10 +83,22 @@ fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
         alternatives.push(field(path, Value::Null));
     }
     if alternatives.is_empty() {
-        // Nothing sorts past: a condition no document meets.
-        return field(path, op("$in", Value::Array(Vec::new())));
+        return nothing(path);
     }
     any(alternatives)
+}
+
+/// Nothing sorts past: a condition no document meets.
+fn nothing(path: &str) -> Value {
+    field(path, op("$in", Value::Array(Vec::new())))
+}
+
+/// Records whose sort value on `path` may be `value` (an empty list: the records holding one).
+fn equal_to(path: &str, value: &Value) -> Value {
+    if *value == EMPTY_LIST {
+        return field(path, op("$in", Value::Array(vec![Value::Array(Vec::new()), EMPTY_LIST])));
+    }
+    field(path, value.clone())
 }
 
 /// The filter for the rows a seek wants.
@@ -92,7 +110,7 @@ fn position(plan: &Plan, seek: &Seek) -> Value {
         let mut terms = equal.clone();
         terms.push(beyond(&o.path, value, upwards));
         branches.push(op("$and", Value::Array(terms)));
-        equal.push(field(&o.path, value.clone()));
+        equal.push(equal_to(&o.path, value));
     }
     equal.push(beyond("_id", &convert::key_value(&seek.key), !seek.backward));
     branches.push(op("$and", Value::Array(equal)));
@@ -103,14 +121,33 @@ pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: P
     // A seek starts at its position: the plan's offset does not apply (as when paging in
     // memory).
     let plan = Plan { offset: 0, ..plan };
-    let Some(options) = convert::find_options(&plan, seek.backward)? else { return Ok(Vec::new()) };
+    let Some(mut options) = convert::find_options(&plan, seek.backward)? else { return Ok(Vec::new()) };
     let filter = match convert::filter_value(&plan.filters) {
         Value::Document(fields) if fields.is_empty() => position(&plan, &seek),
         filters => op("$and", Value::Array(vec![filters, position(&plan, &seek)])),
     };
     let Value::Document(filter) = filter else { unreachable!("filters are documents") };
-    let mut rows =
-        mongo.find_rows(model, convert::document(filter)?, options, "reading a page", "reading a page").await?;
+    let filter = convert::document(filter)?;
+    // On a path holding lists the position filter is wider than the position (a list sorts
+    // by its smallest or largest element, a filter matches any element): the rows it lets
+    // through are checked against the position here, and read on until the page is full.
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    let mut rows = Vec::new();
+    let mut skipped = 0u64;
+    loop {
+        options.skip = (skipped > 0).then_some(skipped);
+        let batch = mongo.find_rows(model, filter.clone(), options.clone(), "reading a page", "reading a page").await?;
+        let full = plan.limit.is_some_and(|l| batch.len() >= l);
+        skipped += batch.len() as u64;
+        for row in batch {
+            if rows.len() < limit && seek.wants(&plan, &sort_key(&row.doc, &plan.order)?, row.key.as_ref()) {
+                rows.push(row);
+            }
+        }
+        if rows.len() >= limit || !full {
+            break;
+        }
+    }
     if seek.backward {
         rows.reverse();
     }

@@ -137,9 +137,32 @@ fn in_range_above(x: &Value, hi: &Value) -> bool {
     }
 }
 
-/// The values a document sorts by (the first value at each path, null when missing).
+/// The values a document sorts by, as MongoDB sorts: for each term the smallest value at its
+/// path ascending and the largest descending, a list standing for its elements, an empty list
+/// as [`EMPTY_LIST`] (below null) and a missing field as null.
 pub fn sort_key(doc: &[u8], order: &[OrderBy]) -> Result<Vec<Value>> {
-    order.iter().map(|o| Ok(values_at(doc, &o.path)?.into_iter().next().unwrap_or(Value::Null))).collect()
+    order.iter().map(|o| Ok(sort_value(values_at(doc, &o.path)?, o.direction))).collect()
+}
+
+/// The sort value of an empty list: MinKey, the one value below null (MongoDB sorts `[]`
+/// before null and missing fields).
+pub(crate) const EMPTY_LIST: Value = Value::Raw(0xFF, Vec::new());
+
+/// The value a record sorts by among the values found at a path.
+pub(crate) fn sort_value(leaves: Vec<Value>, direction: Direction) -> Value {
+    let mut candidates = Vec::with_capacity(leaves.len());
+    for leaf in leaves {
+        match leaf {
+            Value::Array(items) if items.is_empty() => candidates.push(EMPTY_LIST),
+            Value::Array(items) => candidates.extend(items),
+            other => candidates.push(other),
+        }
+    }
+    let first = |a: &Value, b: &Value| match direction {
+        Direction::Asc => compare(a, b) != Ordering::Greater,
+        Direction::Desc => compare(a, b) != Ordering::Less,
+    };
+    candidates.into_iter().reduce(|a, b| if first(&a, &b) { a } else { b }).unwrap_or(Value::Null)
 }
 
 /// Compares two sort keys under the ordering terms.
