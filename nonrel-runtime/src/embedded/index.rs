@@ -3,7 +3,7 @@
 use super::keys::{self, encoded, escaped_prefix, successor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{IndexDesc, ModelDesc};
-use crate::query::{eval::values_at, Filter, Op, Plan};
+use crate::query::{eval::single_valued, eval::values_at, Filter, Op, Plan};
 use crate::value::Value;
 use std::borrow::Cow;
 use std::ops::Bound;
@@ -188,29 +188,7 @@ pub(crate) fn class_of(tag: u8) -> KeyRange {
 /// that), and where decimals are not mixed with other numbers (their index keys are a class
 /// of their own).
 fn orderable(model: &ModelDesc, index: &IndexDesc, holds: &impl Fn(&IndexDesc, u8) -> bool) -> bool {
-    let single = match model.fields.iter().find(|f| f.name == index.path) {
-        Some(field) => scalar_type(field.ty),
-        // Fields the derive adds (copies of related fields) are scalars; dotted paths may
-        // cross lists.
-        None => !index.path.contains('.'),
-    };
-    single && !(holds(index, keys::NUMBER) && holds(index, keys::DECIMAL))
-}
-
-/// Whether a Rust type, as written, stores one scalar value (not a list, map, embedded model
-/// or dynamic `Value`).
-fn scalar_type(ty: &str) -> bool {
-    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-    while let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
-        ty = inner.to_string();
-    }
-    let head = ty.split('<').next().unwrap_or_default();
-    let name = head.rsplit("::").next().unwrap_or_default();
-    const SCALARS: &[&str] = &[
-        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
-        "char", "String", "Decimal", "DateTime", "Key", "Ref", "ObjectId", "Blob",
-    ];
-    SCALARS.contains(&name)
+    single_valued(model, index.path) && !(holds(index, keys::NUMBER) && holds(index, keys::DECIMAL))
 }
 
 fn is_nan(v: &Value) -> bool {
@@ -286,19 +264,4 @@ pub(crate) fn choose(
         }
     }
     Source::Scan
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scalar_type;
-
-    #[test]
-    fn scalar_types_are_told_from_lists_maps_and_values() {
-        for ty in ["i64", "Option<String>", "Option < chrono :: DateTime < Utc > >", "Ref<User>", "crate::Decimal"] {
-            assert!(scalar_type(ty), "{ty}");
-        }
-        for ty in ["Vec<i64>", "Option<Vec<String>>", "Value", "BTreeMap<String, i64>", "Comment", "Tags"] {
-            assert!(!scalar_type(ty), "{ty}");
-        }
-    }
 }

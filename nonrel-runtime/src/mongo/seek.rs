@@ -11,7 +11,7 @@ use crate::backend::Row;
 use crate::error::Result;
 use crate::model::ModelDesc;
 use crate::page::Seek;
-use crate::query::eval::{sort_key, EMPTY_LIST};
+use crate::query::eval::{single_valued, sort_key, EMPTY_LIST};
 use crate::query::{Direction, Plan};
 use crate::value::Value;
 
@@ -80,7 +80,11 @@ fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
     }
     if !upwards && rank > 1 {
         // Null and missing fields sort below every value.
-        alternatives.push(field(path, Value::Null));
+        alternatives.push(null_or_missing(path));
+    }
+    if !upwards {
+        // An empty list sorts below null.
+        alternatives.push(field(path, Value::Array(Vec::new())));
     }
     if alternatives.is_empty() {
         return nothing(path);
@@ -98,7 +102,15 @@ fn equal_to(path: &str, value: &Value) -> Value {
     if *value == EMPTY_LIST {
         return field(path, op("$in", Value::Array(vec![Value::Array(Vec::new()), EMPTY_LIST])));
     }
+    if matches!(value, Value::Null) {
+        return null_or_missing(path);
+    }
     field(path, value.clone())
+}
+
+/// Null or missing, also where the path crosses an empty list (which `{path: null}` misses).
+fn null_or_missing(path: &str) -> Value {
+    any(vec![field(path, Value::Null), field(path, op("$exists", Value::Bool(false)))])
 }
 
 /// The filter for the rows a seek wants.
@@ -131,6 +143,9 @@ pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: P
     // On a path holding lists the position filter is wider than the position (a list sorts
     // by its smallest or largest element, a filter matches any element): the rows it lets
     // through are checked against the position here, and read on until the page is full.
+    if seek.backward && !plan.order.iter().all(|o| single_valued(model, &o.path)) {
+        return before_on_lists(mongo, model, plan, seek, filter).await;
+    }
     let limit = plan.limit.unwrap_or(usize::MAX);
     let mut rows = Vec::new();
     let mut skipped = 0u64;
@@ -151,5 +166,29 @@ pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: P
     if seek.backward {
         rows.reverse();
     }
+    Ok(rows)
+}
+
+/// A page before a position when an ordering path may hold lists: read forward, as the
+/// server sorts in the plan's own direction (reversed, it would sort a list ascending by its
+/// largest element, not its smallest), and keep the last rows before the position.
+async fn before_on_lists(
+    mongo: &Mongo,
+    model: &'static ModelDesc,
+    plan: Plan,
+    seek: Seek,
+    filter: mongodb::bson::Document,
+) -> Result<Vec<Row>> {
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    let all = Plan { limit: None, ..plan.clone() };
+    let Some(options) = convert::find_options(&all, false)? else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    for row in mongo.find_rows(model, filter, options, "reading a page", "reading a page").await? {
+        if seek.wants(&plan, &sort_key(&row.doc, &plan.order)?, row.key.as_ref()) {
+            rows.push(row);
+        }
+    }
+    let extra = rows.len().saturating_sub(limit);
+    rows.drain(..extra);
     Ok(rows)
 }

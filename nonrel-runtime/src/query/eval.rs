@@ -165,6 +165,33 @@ pub(crate) fn sort_value(leaves: Vec<Value>, direction: Direction) -> Value {
     candidates.into_iter().reduce(|a, b| if first(&a, &b) { a } else { b }).unwrap_or(Value::Null)
 }
 
+/// Whether every record holds at most one value at `path`, as its declared type says (a list
+/// sorts by its smallest element ascending and its largest descending, which reading values
+/// in order does not give). Fields the derive adds (copies of related fields) are scalars;
+/// dotted paths may cross lists.
+pub(crate) fn single_valued(model: &crate::model::ModelDesc, path: &str) -> bool {
+    match model.fields.iter().find(|f| f.name == path) {
+        Some(field) => scalar_type(field.ty),
+        None => !path.contains('.'),
+    }
+}
+
+/// Whether a Rust type, as written, stores one scalar value (not a list, map, embedded model
+/// or dynamic `Value`).
+fn scalar_type(ty: &str) -> bool {
+    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    while let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
+        ty = inner.to_string();
+    }
+    let head = ty.split('<').next().unwrap_or_default();
+    let name = head.rsplit("::").next().unwrap_or_default();
+    const SCALARS: &[&str] = &[
+        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
+        "char", "String", "Decimal", "DateTime", "Key", "Ref", "ObjectId", "Blob",
+    ];
+    SCALARS.contains(&name)
+}
+
 /// Compares two sort keys under the ordering terms.
 pub fn compare_keys(a: &[Value], b: &[Value], order: &[OrderBy]) -> Ordering {
     for ((x, y), o) in a.iter().zip(b).zip(order) {
@@ -189,4 +216,19 @@ fn element_matches(item: &Value, filters: &[Filter]) -> bool {
         }
     }
     crate::codec::end_document(&mut doc, start).is_ok() && matches_all(filters, &doc).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scalar_type;
+
+    #[test]
+    fn scalar_types_are_told_from_lists_maps_and_values() {
+        for ty in ["i64", "Option<String>", "Option < chrono :: DateTime < Utc > >", "Ref<User>", "crate::Decimal"] {
+            assert!(scalar_type(ty), "{ty}");
+        }
+        for ty in ["Vec<i64>", "Option<Vec<String>>", "Value", "BTreeMap<String, i64>", "Comment", "Tags"] {
+            assert!(!scalar_type(ty), "{ty}");
+        }
+    }
 }
