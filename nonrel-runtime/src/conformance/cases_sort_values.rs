@@ -144,6 +144,9 @@ fn ladder() -> Vec<Vec<Value>> {
     ]
 }
 
+/// A lookup named for messages, with the oracle of the ranks it matches.
+type AmountCase = (&'static str, Query<Amount>, Box<dyn Fn(usize) -> bool>);
+
 /// Records of the ladder, with each one's rank.
 type Ranked = Vec<(usize, Amount)>;
 
@@ -194,7 +197,7 @@ async fn check_amounts<B: Backend, F>(
     }
     for (rank, group) in ladder().into_iter().enumerate() {
         for operand in group {
-            let cases: Vec<(&str, Query<Amount>, Box<dyn Fn(usize) -> bool>)> = vec![
+            let cases: Vec<AmountCase> = vec![
                 ("eq", Query::new().filter(field().eq(&operand)), Box::new(move |r| r == rank)),
                 ("gt", Query::new().filter(field().gt(&operand)), Box::new(move |r| r > rank)),
                 ("gte", Query::new().filter(field().gte(&operand)), Box::new(move |r| r >= rank)),
