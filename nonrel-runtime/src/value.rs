@@ -149,6 +149,8 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
         (Value::Int32(_) | Value::Int64(_), Value::Int32(_) | Value::Int64(_) | Value::Double(_))
         | (Value::Double(_), Value::Int32(_) | Value::Int64(_) | Value::Double(_)) => compare_numbers(a, b),
         (Value::Decimal(x), Value::Decimal(y)) => x.cmp(y),
+        (Value::Decimal(x), y) => compare_decimal(x, y),
+        (x, Value::Decimal(y)) => compare_decimal(y, x).reverse(),
         (Value::String(x), Value::String(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::DateTime(x), Value::DateTime(y)) => x.cmp(y),
@@ -215,6 +217,81 @@ fn compare_int_double(i: i64, f: f64) -> Ordering {
     // |f| < 2^63: its integer part is an exact i64.
     let t = f.trunc();
     i.cmp(&(t as i64)).then_with(|| t.partial_cmp(&f).unwrap_or(Ordering::Equal))
+}
+
+/// A decimal against an integer or a double, exactly (MongoDB compares decimal128 with the
+/// other numbers by value; an f64 would round digits away).
+fn compare_decimal(d: &Decimal, other: &Value) -> Ordering {
+    match other {
+        Value::Int32(n) => d.cmp(&Decimal::from(*n)),
+        Value::Int64(n) => d.cmp(&Decimal::from(*n)),
+        Value::Double(f) => compare_decimal_double(d, *f),
+        _ => Ordering::Equal,
+    }
+}
+
+/// A decimal against a double: integer parts first, then the fractions as exact ratios.
+fn compare_decimal_double(d: &Decimal, f: f64) -> Ordering {
+    // 2^96: every decimal lies strictly between its negation and it.
+    const TWO_96: f64 = 79_228_162_514_264_337_593_543_950_336.0;
+    if f.is_nan() || f <= -TWO_96 {
+        return Ordering::Greater;
+    }
+    if f >= TWO_96 {
+        return Ordering::Less;
+    }
+    let t = f.trunc();
+    let whole = Decimal::from_i128_with_scale(t as i128, 0);
+    let c = d.trunc().cmp(&whole);
+    if c != Ordering::Equal {
+        return c;
+    }
+    // Same integer part (so the fractions do not have opposite signs unless one is zero).
+    let (df, ff) = (d.fract(), f - t);
+    let sign = |neg: bool, zero: bool| {
+        if zero {
+            0
+        } else if neg {
+            -1
+        } else {
+            1
+        }
+    };
+    let (sd, sf) = (sign(df.is_sign_negative(), df.is_zero()), sign(ff < 0.0, ff == 0.0));
+    if sd != sf || sd == 0 {
+        return sd.cmp(&sf);
+    }
+    let magnitude = fraction_cmp(df.mantissa().unsigned_abs(), df.scale(), ff.abs());
+    if sd < 0 {
+        magnitude.reverse()
+    } else {
+        magnitude
+    }
+}
+
+/// `n / 10^s` against `x` (both in (0, 1)), exactly: with `x = m / 2^k`, compares
+/// `n * 2^k` with `m * 5^s * 2^s`.
+fn fraction_cmp(n: u128, s: u32, x: f64) -> Ordering {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7FF) as i32;
+    let (mut m, mut k) = if exponent == 0 {
+        (bits & ((1 << 52) - 1), 1074)
+    } else {
+        ((bits & ((1 << 52) - 1)) | (1 << 52), 1075 - exponent)
+    };
+    while m % 2 == 0 && k > 0 {
+        m /= 2;
+        k -= 1;
+    }
+    let (m, k, s) = (u128::from(m), k as u32, s);
+    // m < 2^53 and 5^s <= 5^28 < 2^66: the right side fits before the power of two.
+    let right = m * 5u128.pow(s);
+    let shifted = |v: u128, by: u32| if by >= 128 { None } else { v.checked_mul(1u128 << by) };
+    if k >= s {
+        shifted(n, k - s).map_or(Ordering::Greater, |left| left.cmp(&right))
+    } else {
+        shifted(right, s - k).map_or(Ordering::Less, |right| n.cmp(&right))
+    }
 }
 
 fn compare_seq<'a>(x: impl Iterator<Item = &'a Value>, y: impl Iterator<Item = &'a Value>) -> Ordering {

@@ -64,7 +64,7 @@ pub struct Reading {
 }
 
 /// A small deterministic generator (xorshift64*), so every backend sees the same records.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -74,7 +74,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
@@ -89,7 +89,7 @@ fn key_of<M: Model>(m: &M) -> KeyValue {
     m.key_value().expect("a stored record has a key")
 }
 
-fn keys_of<M: Model>(records: &[M]) -> Vec<KeyValue> {
+pub(super) fn keys_of<M: Model>(records: &[M]) -> Vec<KeyValue> {
     records.iter().map(key_of).collect()
 }
 
@@ -99,7 +99,7 @@ async fn check<B: Backend, M: Model>(db: &Database<B>, what: &str, query: &Query
 }
 
 /// [`check`], walking pages of each of these sizes.
-async fn check_with_pages<B: Backend, M: Model>(
+pub(super) async fn check_with_pages<B: Backend, M: Model>(
     db: &Database<B>,
     what: &str,
     query: &Query<M>,

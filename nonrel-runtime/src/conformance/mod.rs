@@ -24,6 +24,7 @@ mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
 mod cases_serial;
+mod cases_sort_values;
 mod cases_tx;
 pub mod models;
 
@@ -43,6 +44,7 @@ pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
 pub use cases_serial::*;
+pub use cases_sort_values::*;
 pub use cases_tx::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
@@ -94,6 +96,8 @@ macro_rules! conformance_tests {
             copy_refresh_beside_writes_undoes_nothing, cascades_beside_writes_undo_nothing,
             copies_never_end_older_than_their_record);
         $crate::conformance_tests!(@cases $fresh; empty_string_keys_are_refused, dump_records_that_do_not_decode_load_nothing, damaged_bson_in_dump_lines_is_a_bad_line);
+        $crate::conformance_tests!(@cases $fresh;
+            ordering_by_a_list_uses_its_smallest_or_largest_element, decimals_compare_exactly_with_other_numbers);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

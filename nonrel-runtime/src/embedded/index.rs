@@ -3,7 +3,7 @@
 use super::keys::{self, encoded, escaped_prefix, successor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{IndexDesc, ModelDesc};
-use crate::query::{eval::values_at, Filter, Op, Plan};
+use crate::query::{eval::single_valued, eval::values_at, Filter, Op, Plan};
 use crate::value::Value;
 use std::borrow::Cow;
 use std::ops::Bound;
@@ -107,8 +107,7 @@ pub(crate) fn prefix_range(prefix: Vec<u8>) -> KeyRange {
 }
 
 fn class_range(v: &Value) -> KeyRange {
-    let tag = keys::class_tag(v);
-    (Bound::Included(vec![tag]), Bound::Excluded(vec![tag + 1]))
+    class_of(keys::class_tag(v))
 }
 
 pub(crate) fn at_least(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
@@ -132,18 +131,28 @@ pub(crate) fn at_most(v: &Value, inclusive: bool) -> Bound<Vec<u8>> {
 /// The index ranges that hold exactly the records matching `op` (None: the index cannot
 /// serve it). Entries hold each list element and null for a missing field, and ranges stay
 /// within the operand's type class, so the ranges answer the lookup with MongoDB's semantics.
-fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
+/// `crosses` says whether the index also holds numbers of the other numeric class than a
+/// value's (decimals are a class of their own in index keys): equality then reads both
+/// classes, and a range cannot be served.
+fn ranges_for(op: &Op, unique: bool, crosses: impl Fn(&Value) -> bool) -> Option<Vec<KeyRange>> {
     // Entries hold list elements one by one, so a whole list cannot be looked up.
     let whole_list = |v: &Value| matches!(v, Value::Array(_));
+    let equal = |v: &Value| {
+        let other = if crosses(v) { keys::other_class(v) } else { None };
+        std::iter::once(encoded(v)).chain(other.as_ref().map(encoded))
+    };
     Some(match op {
         Op::Eq(v) | Op::Ne(v) | Op::Has(v) | Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) if whole_list(v) => {
             return None
         }
         Op::In(vs) if vs.iter().any(whole_list) => return None,
-        Op::Eq(v) | Op::Has(v) if !matches!(v, Value::Null) => vec![prefix_range(encoded(v))],
+        Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) | Op::Range(v, _) | Op::Range(_, v) if crosses(v) => {
+            return None
+        }
+        Op::Eq(v) | Op::Has(v) if !matches!(v, Value::Null) => equal(v).map(prefix_range).collect(),
         Op::IsNull(true) if !unique => vec![prefix_range(encoded(&Value::Null))],
         Op::In(vs) if !vs.iter().any(|v| matches!(v, Value::Null)) => {
-            let mut encodings: Vec<Vec<u8>> = vs.iter().map(encoded).collect();
+            let mut encodings: Vec<Vec<u8>> = vs.iter().flat_map(equal).collect();
             encodings.sort();
             encodings.dedup();
             encodings.into_iter().map(prefix_range).collect()
@@ -161,6 +170,29 @@ fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
         }
         _ => return None,
     })
+}
+
+/// The class tag of the numbers `v` is not (decimals against integers and doubles).
+fn other_numeric_class(v: &Value) -> Option<u8> {
+    match keys::class_tag(v) {
+        keys::NUMBER => Some(keys::DECIMAL),
+        keys::DECIMAL => Some(keys::NUMBER),
+        _ => None,
+    }
+}
+
+/// The range of every entry of one type class.
+pub(crate) fn class_of(tag: u8) -> KeyRange {
+    (Bound::Included(vec![tag]), Bound::Excluded(vec![tag + 1]))
+}
+
+/// Whether index order is the sort order of a path: only where each record holds at most one
+/// value there, as its declared type says (a list sorts by its smallest element ascending and
+/// its largest descending, an empty list below null: one entry per element does not give
+/// that), and where decimals are not mixed with other numbers (their index keys are a class
+/// of their own).
+fn orderable(model: &ModelDesc, index: &IndexDesc, holds: &impl Fn(&IndexDesc, u8) -> bool) -> bool {
+    single_valued(model, index.path) && !(holds(index, keys::NUMBER) && holds(index, keys::DECIMAL))
 }
 
 fn is_nan(v: &Value) -> bool {
@@ -201,26 +233,35 @@ fn selectivity(op: &Op) -> u8 {
 }
 
 /// Picks the index scan for a plan: the most selective filter an index serves, else an
-/// index in the order's first term, else a scan.
-pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan, built: impl Fn(&IndexDesc) -> bool) -> Source {
+/// index in the order's first term, else a scan. `holds` says whether an index holds any
+/// entry of a type class.
+pub(crate) fn choose(
+    model: &'static ModelDesc,
+    plan: &Plan,
+    built: impl Fn(&IndexDesc) -> bool,
+    holds: impl Fn(&IndexDesc, u8) -> bool,
+) -> Source {
     let first_order = plan.order.first();
     let mut best: Option<(u8, usize, &Filter, &'static IndexDesc, Vec<KeyRange>)> = None;
     for (position, f) in plan.filters.iter().enumerate() {
         let Some(index) = model.index_on(&f.path).filter(|i| built(i)) else { continue };
-        let Some(ranges) = ranges_for(&f.op, index.unique) else { continue };
+        let crosses = |v: &Value| other_numeric_class(v).is_some_and(|tag| holds(index, tag));
+        let Some(ranges) = ranges_for(&f.op, index.unique, crosses) else { continue };
         let score = selectivity(&f.op);
         if best.as_ref().is_none_or(|b| score > b.0) {
             best = Some((score, position, f, index, ranges));
         }
     }
     if let Some((_, position, f, index, ranges)) = best {
-        let ordered = ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path);
+        let ordered =
+            ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path) && orderable(model, index, &holds);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
-        let distinct = matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
+        let distinct = ranges.len() == 1 && matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
         return Source::Index { index, ranges, ordered, reverse, served: Some(position), distinct };
     }
     if let Some(o) = first_order {
-        if let Some(index) = model.index_on(&o.path).filter(|i| !i.unique && built(i)) {
+        let index = model.index_on(&o.path).filter(|i| !i.unique && built(i));
+        if let Some(index) = index.filter(|i| orderable(model, i, &holds)) {
             let reverse = o.direction == crate::query::Direction::Desc;
             let all = (Bound::Unbounded, Bound::Unbounded);
             return Source::Index { index, ranges: vec![all], ordered: true, reverse, served: None, distinct: false };

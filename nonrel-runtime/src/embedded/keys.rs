@@ -9,7 +9,7 @@ use crate::value::Value;
 const MIN_KEY: u8 = 0x01;
 const NULL: u8 = 0x05;
 pub(crate) const NUMBER: u8 = 0x10;
-const DECIMAL: u8 = 0x12;
+pub(crate) const DECIMAL: u8 = 0x12;
 const STRING: u8 = 0x20;
 const DOCUMENT: u8 = 0x30;
 const ARRAY: u8 = 0x40;
@@ -37,6 +37,24 @@ pub(crate) fn class_tag(v: &Value) -> u8 {
         Value::Raw(0x7F, _) => MAX_KEY,
         Value::Raw(..) => OTHER,
     }
+}
+
+/// The same number in the other numeric type class (a decimal for an integer or a double, an
+/// integer or a double for a decimal), if one holds it exactly. Decimals keep a class of their
+/// own in index keys, so an equality lookup reads both classes where the index holds both.
+pub(crate) fn other_class(v: &Value) -> Option<Value> {
+    use rust_decimal::prelude::ToPrimitive;
+    let found = match v {
+        Value::Int32(n) => Value::Decimal((*n).into()),
+        Value::Int64(n) => Value::Decimal((*n).into()),
+        Value::Double(f) => Value::Decimal(rust_decimal::Decimal::from_f64_retain(*f)?),
+        Value::Decimal(d) => match d.to_i64().filter(|_| d.fract().is_zero()) {
+            Some(n) => Value::Int64(n),
+            None => Value::Double(d.to_f64()?),
+        },
+        _ => return None,
+    };
+    (crate::value::compare(v, &found) == std::cmp::Ordering::Equal).then_some(found)
 }
 
 /// Appends the order-preserving encoding of `v`.

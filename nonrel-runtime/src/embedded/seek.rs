@@ -3,7 +3,9 @@
 //! however deep it is.
 
 use super::index::{self, Source};
-use super::store::{doc_of, index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store};
+use super::store::{
+    doc_of, index_holds, index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store,
+};
 use crate::backend::Row;
 use crate::error::Result;
 use crate::key::KeyValue;
@@ -26,7 +28,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok(Some(Vec::new())) };
     let built = usable_indexes(&tx, m, false)?;
     let Source::Index { index, ranges, ordered: true, reverse, served, .. } =
-        index::choose(m, plan, |i| built.contains(i.path))
+        index::choose(m, plan, |i| built.contains(i.path), |i, tag| index_holds(&tx, m, i, tag))
     else {
         return Ok(None);
     };

@@ -61,6 +61,23 @@ pub(super) fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
     }
 }
 
+/// Whether an index table holds any entry of a type class (an error counts as holding one,
+/// which only keeps the index from serving what it might not answer exactly).
+pub(super) fn holds_class(table: &impl ReadableTable<&'static [u8], &'static [u8]>, tag: u8) -> bool {
+    let class = index::class_of(tag);
+    table.range::<&[u8]>(index::bounds(&class)).map_or(true, |mut r| r.next().is_some())
+}
+
+/// [`holds_class`] for an index of a read transaction (a missing table holds nothing).
+pub(super) fn index_holds(tx: &redb::ReadTransaction, m: &ModelDesc, idx: &IndexDesc, tag: u8) -> bool {
+    let name = index_table(m, idx);
+    match open_read(tx, Bytes::new(&name)) {
+        Ok(Some(table)) => holds_class(&table, tag),
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
 /// The redb database with nonrel's table layout: one table of records per collection (key
 /// bytes to BSON), one table per declared index (value and key bytes to key bytes).
 pub(crate) struct Store {
@@ -169,7 +186,7 @@ impl Store {
         let built = usable_indexes(&tx, m, false)?;
         let reordered = super::lookup::rarest_first(&tx, m, plan)?;
         let plan = reordered.as_ref().unwrap_or(plan);
-        let source = index::choose(m, plan, |i| built.contains(i.path));
+        let source = index::choose(m, plan, |i| built.contains(i.path), |i, tag| index_holds(&tx, m, i, tag));
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
         }
@@ -274,7 +291,7 @@ impl Store {
             None => true,
         };
         let built = usable_indexes(&tx, m, empty)?;
-        Ok(match index::choose(m, plan, |i| built.contains(i.path)) {
+        Ok(match index::choose(m, plan, |i| built.contains(i.path), |i, tag| index_holds(&tx, m, i, tag)) {
             Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false },
             Source::Index { index, ranges, ordered, .. } => {
                 super::Explain { index: Some(index.path), ranges: ranges.len(), ordered, covering: index.covering }
@@ -346,7 +363,9 @@ fn candidates(
     indexes: &Indexes<'_>,
 ) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
-    match index::choose(m, plan, |_| true) {
+    let holds =
+        |i: &IndexDesc, tag| indexes.iter().find(|(d, _)| std::ptr::eq(*d, i)).is_none_or(|(_, t)| holds_class(t, tag));
+    match index::choose(m, plan, |_| true, holds) {
         Source::Index { index, ranges, .. } => {
             let (_, table) = indexes.iter().find(|(d, _)| std::ptr::eq(*d, index)).expect("every index is open");
             let mut seen = HashSet::new();

@@ -11,6 +11,7 @@ use crate::backend::Row;
 use crate::error::Result;
 use crate::model::ModelDesc;
 use crate::page::Seek;
+use crate::query::eval::{single_valued, sort_key, EMPTY_LIST};
 use crate::query::{Direction, Plan};
 use crate::value::Value;
 
@@ -51,6 +52,11 @@ fn any(mut alternatives: Vec<Value>) -> Value {
 
 /// Values of `path` strictly past `value` in the direction read.
 fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
+    if *value == EMPTY_LIST {
+        // An empty list sorts below every value: upwards every record may be past it (the
+        // rows are checked against the position after reading), downwards none is.
+        return if upwards { field("_id", op("$exists", Value::Bool(true))) } else { nothing(path) };
+    }
     let rank = value.type_rank();
     let mut alternatives = Vec::new();
     let nan = matches!(value, Value::Double(f) if f.is_nan());
@@ -74,13 +80,38 @@ fn beyond(path: &str, value: &Value, upwards: bool) -> Value {
     }
     if !upwards && rank > 1 {
         // Null and missing fields sort below every value.
-        alternatives.push(field(path, Value::Null));
+        alternatives.push(null_or_missing(path));
+    }
+    if !upwards {
+        // An empty list sorts below null.
+        alternatives.push(field(path, Value::Array(Vec::new())));
     }
     if alternatives.is_empty() {
-        // Nothing sorts past: a condition no document meets.
-        return field(path, op("$in", Value::Array(Vec::new())));
+        return nothing(path);
     }
     any(alternatives)
+}
+
+/// Nothing sorts past: a condition no document meets.
+fn nothing(path: &str) -> Value {
+    field(path, op("$in", Value::Array(Vec::new())))
+}
+
+/// Records whose sort value on `path` may be `value` (an empty list: the records holding one).
+fn equal_to(path: &str, value: &Value) -> Value {
+    if *value == EMPTY_LIST {
+        return field(path, op("$in", Value::Array(vec![Value::Array(Vec::new()), EMPTY_LIST])));
+    }
+    if matches!(value, Value::Null) {
+        return null_or_missing(path);
+    }
+    // `$eq`: the position's value is compared literally, never read as operators.
+    field(path, op("$eq", value.clone()))
+}
+
+/// Null or missing, also where the path crosses an empty list (which `{path: null}` misses).
+fn null_or_missing(path: &str) -> Value {
+    any(vec![field(path, Value::Null), field(path, op("$exists", Value::Bool(false)))])
 }
 
 /// The filter for the rows a seek wants.
@@ -92,8 +123,7 @@ fn position(plan: &Plan, seek: &Seek) -> Value {
         let mut terms = equal.clone();
         terms.push(beyond(&o.path, value, upwards));
         branches.push(op("$and", Value::Array(terms)));
-        // `$eq`: the position's value is compared literally, never read as operators.
-        equal.push(field(&o.path, op("$eq", value.clone())));
+        equal.push(equal_to(&o.path, value));
     }
     equal.push(beyond("_id", &convert::key_value(&seek.key), !seek.backward));
     branches.push(op("$and", Value::Array(equal)));
@@ -104,16 +134,62 @@ pub(super) async fn query_seek(mongo: &Mongo, model: &'static ModelDesc, plan: P
     // A seek starts at its position: the plan's offset does not apply (as when paging in
     // memory).
     let plan = Plan { offset: 0, ..plan };
-    let Some(options) = convert::find_options(&plan, seek.backward)? else { return Ok(Vec::new()) };
+    let Some(mut options) = convert::find_options(&plan, seek.backward)? else { return Ok(Vec::new()) };
     let filter = match convert::filter_value(&plan.filters) {
         Value::Document(fields) if fields.is_empty() => position(&plan, &seek),
         filters => op("$and", Value::Array(vec![filters, position(&plan, &seek)])),
     };
     let Value::Document(filter) = filter else { unreachable!("filters are documents") };
-    let mut rows =
-        mongo.find_rows(model, convert::document(filter)?, options, "reading a page", "reading a page").await?;
+    let filter = convert::document(filter)?;
+    // On a path holding lists the position filter is wider than the position (a list sorts
+    // by its smallest or largest element, a filter matches any element): the rows it lets
+    // through are checked against the position here, and read on until the page is full.
+    if seek.backward && !plan.order.iter().all(|o| single_valued(model, &o.path)) {
+        return before_on_lists(mongo, model, plan, seek, filter).await;
+    }
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    let mut rows = Vec::new();
+    let mut skipped = 0u64;
+    loop {
+        options.skip = (skipped > 0).then_some(skipped);
+        let batch = mongo.find_rows(model, filter.clone(), options.clone(), "reading a page", "reading a page").await?;
+        let full = plan.limit.is_some_and(|l| batch.len() >= l);
+        skipped += batch.len() as u64;
+        for row in batch {
+            if rows.len() < limit && seek.wants(&plan, &sort_key(&row.doc, &plan.order)?, row.key.as_ref()) {
+                rows.push(row);
+            }
+        }
+        if rows.len() >= limit || !full {
+            break;
+        }
+    }
     if seek.backward {
         rows.reverse();
     }
+    Ok(rows)
+}
+
+/// A page before a position when an ordering path may hold lists: read forward, as the
+/// server sorts in the plan's own direction (reversed, it would sort a list ascending by its
+/// largest element, not its smallest), and keep the last rows before the position.
+async fn before_on_lists(
+    mongo: &Mongo,
+    model: &'static ModelDesc,
+    plan: Plan,
+    seek: Seek,
+    filter: mongodb::bson::Document,
+) -> Result<Vec<Row>> {
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    let all = Plan { limit: None, ..plan.clone() };
+    let Some(options) = convert::find_options(&all, false)? else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    for row in mongo.find_rows(model, filter, options, "reading a page", "reading a page").await? {
+        if seek.wants(&plan, &sort_key(&row.doc, &plan.order)?, row.key.as_ref()) {
+            rows.push(row);
+        }
+    }
+    let extra = rows.len().saturating_sub(limit);
+    rows.drain(..extra);
     Ok(rows)
 }

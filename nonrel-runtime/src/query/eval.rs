@@ -137,9 +137,59 @@ fn in_range_above(x: &Value, hi: &Value) -> bool {
     }
 }
 
-/// The values a document sorts by (the first value at each path, null when missing).
+/// The values a document sorts by, as MongoDB sorts: for each term the smallest value at its
+/// path ascending and the largest descending, a list standing for its elements, an empty list
+/// as [`EMPTY_LIST`] (below null) and a missing field as null.
 pub fn sort_key(doc: &[u8], order: &[OrderBy]) -> Result<Vec<Value>> {
-    order.iter().map(|o| Ok(values_at(doc, &o.path)?.into_iter().next().unwrap_or(Value::Null))).collect()
+    order.iter().map(|o| Ok(sort_value(values_at(doc, &o.path)?, o.direction))).collect()
+}
+
+/// The sort value of an empty list: MinKey, the one value below null (MongoDB sorts `[]`
+/// before null and missing fields).
+pub(crate) const EMPTY_LIST: Value = Value::Raw(0xFF, Vec::new());
+
+/// The value a record sorts by among the values found at a path.
+pub(crate) fn sort_value(leaves: Vec<Value>, direction: Direction) -> Value {
+    let mut candidates = Vec::with_capacity(leaves.len());
+    for leaf in leaves {
+        match leaf {
+            Value::Array(items) if items.is_empty() => candidates.push(EMPTY_LIST),
+            Value::Array(items) => candidates.extend(items),
+            other => candidates.push(other),
+        }
+    }
+    let first = |a: &Value, b: &Value| match direction {
+        Direction::Asc => compare(a, b) != Ordering::Greater,
+        Direction::Desc => compare(a, b) != Ordering::Less,
+    };
+    candidates.into_iter().reduce(|a, b| if first(&a, &b) { a } else { b }).unwrap_or(Value::Null)
+}
+
+/// Whether every record holds at most one value at `path`, as its declared type says (a list
+/// sorts by its smallest element ascending and its largest descending, which reading values
+/// in order does not give). Fields the derive adds (copies of related fields) are scalars;
+/// dotted paths may cross lists.
+pub(crate) fn single_valued(model: &crate::model::ModelDesc, path: &str) -> bool {
+    match model.fields.iter().find(|f| f.name == path) {
+        Some(field) => scalar_type(field.ty),
+        None => !path.contains('.'),
+    }
+}
+
+/// Whether a Rust type, as written, stores one scalar value (not a list, map, embedded model
+/// or dynamic `Value`).
+fn scalar_type(ty: &str) -> bool {
+    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    while let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
+        ty = inner.to_string();
+    }
+    let head = ty.split('<').next().unwrap_or_default();
+    let name = head.rsplit("::").next().unwrap_or_default();
+    const SCALARS: &[&str] = &[
+        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
+        "char", "String", "Decimal", "DateTime", "Key", "Ref", "ObjectId", "Blob",
+    ];
+    SCALARS.contains(&name)
 }
 
 /// Compares two sort keys under the ordering terms.
@@ -166,4 +216,19 @@ fn element_matches(item: &Value, filters: &[Filter]) -> bool {
         }
     }
     crate::codec::end_document(&mut doc, start).is_ok() && matches_all(filters, &doc).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scalar_type;
+
+    #[test]
+    fn scalar_types_are_told_from_lists_maps_and_values() {
+        for ty in ["i64", "Option<String>", "Option < chrono :: DateTime < Utc > >", "Ref<User>", "crate::Decimal"] {
+            assert!(scalar_type(ty), "{ty}");
+        }
+        for ty in ["Vec<i64>", "Option<Vec<String>>", "Value", "BTreeMap<String, i64>", "Comment", "Tags"] {
+            assert!(!scalar_type(ty), "{ty}");
+        }
+    }
 }
