@@ -12,6 +12,7 @@ mod cases;
 mod cases_cascade;
 mod cases_covering;
 mod cases_gaps;
+mod cases_inc;
 mod cases_joins;
 mod cases_lookups;
 mod cases_page;
@@ -26,6 +27,7 @@ pub use cases::*;
 pub use cases_cascade::*;
 pub use cases_covering::*;
 pub use cases_gaps::*;
+pub use cases_inc::*;
 pub use cases_joins::*;
 pub use cases_lookups::*;
 pub use cases_page::*;
@@ -73,6 +75,7 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
+        $crate::conformance_tests!(@cases $fresh; inc_counts_null_as_missing, inc_of_a_non_number_is_a_clear_error);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

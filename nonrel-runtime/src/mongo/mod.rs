@@ -16,6 +16,7 @@
 mod convert;
 mod join;
 mod lookup;
+mod pipeline;
 mod seek;
 mod tx;
 mod unique;

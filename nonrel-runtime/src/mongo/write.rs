@@ -1,6 +1,6 @@
 //! Batched writes as raw `update` and `insert` commands, and their errors.
 
-use super::{convert, driver, Mongo};
+use super::{convert, driver, pipeline, Mongo};
 use crate::backend::{UpdateKind, UpdateOp, WriteMode};
 use crate::codec::{self, begin_document, end_document, header, Encode, IndexName};
 use crate::error::{Error, ErrorKind, Result};
@@ -153,7 +153,9 @@ fn error_for_code(code: i32, message: &str, model: &'static ModelDesc) -> Error 
 }
 
 /// Runs update operations on every record a filter matches as one raw `update` command
-/// (`multi: true`); returns the matched and modified counts.
+/// (`multi: true`); returns the matched and modified counts. Updates with `inc` are a
+/// pipeline (a stored null counts as 0, which `$inc` refuses); the others use update
+/// operators.
 pub(super) async fn update(
     mongo: &Mongo,
     model: &'static ModelDesc,
@@ -161,7 +163,8 @@ pub(super) async fn update(
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
     let filter = convert::filter_value(&plan.filters);
-    let Value::Document(update) = update_value(ops) else { unreachable!("update_value builds a document") };
+    let pipeline = pipeline::needs_pipeline(ops);
+    let update = if pipeline { pipeline::update(ops) } else { update_value(ops) };
     let mut out = Vec::with_capacity(256);
     let start = begin_document(&mut out);
     model.collection.encode(b"update\0", &mut out)?;
@@ -170,14 +173,19 @@ pub(super) async fn update(
     header(&mut out, codec::DOCUMENT, b"0\0");
     let statement = begin_document(&mut out);
     filter.encode(b"q\0", &mut out)?;
-    Value::Document(update).encode(b"u\0", &mut out)?;
+    update.encode(b"u\0", &mut out)?;
     true.encode(b"multi\0", &mut out)?;
     end_document(&mut out, statement)?;
     end_document(&mut out, list)?;
     true.encode(b"ordered\0", &mut out)?;
     end_document(&mut out, start)?;
-    let reply = mongo.db.run_raw_command(raw(out)?).await.map_err(|e| driver(e, "updating records"))?;
-    check_reply(&reply, model, &[], 0).map_err(Error::without_item)?;
+    let reply = mongo.db.run_raw_command(raw(out)?).await.map_err(|e| driver(e, "updating records"));
+    let checked = reply.and_then(|r| check_reply(&r, model, &[], 0).map_err(Error::without_item).map(|_| r));
+    let reply = match checked {
+        Ok(reply) => reply,
+        Err(e) if pipeline => return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e)),
+        Err(e) => return Err(e),
+    };
     let count = |name| reply.get(name).and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
     Ok((count("n") as u64, count("nModified") as u64))
 }
