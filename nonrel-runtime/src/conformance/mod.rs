@@ -21,6 +21,7 @@ mod cases_prefetch;
 mod cases_related;
 mod cases_serial;
 mod cases_tx;
+mod cases_unknown;
 pub mod models;
 
 pub use cases::*;
@@ -36,6 +37,7 @@ pub use cases_prefetch::*;
 pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_tx::*;
+pub use cases_unknown::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -75,7 +77,8 @@ macro_rules! conformance_tests {
             select_related_follows_optional_refs, prefetch_related_follows_lists_of_refs,
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
-        $crate::conformance_tests!(@cases $fresh; inc_counts_null_as_missing, inc_of_a_non_number_is_a_clear_error);
+        $crate::conformance_tests!(@cases $fresh; inc_counts_null_as_missing, inc_of_a_non_number_is_a_clear_error,
+            unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! Updates as aggregation pipelines, for what update operators cannot say in one step: an
-//! `inc` that counts a stored null as 0.
+//! `inc` that counts a stored null as 0, and a save that keeps the fields the program does
+//! not know inside embedded models (F22), both without reading the record first.
 //!
 //! Every user value in a pipeline is wrapped in `$literal`, so none is ever read as a field
 //! path or an expression.
@@ -7,6 +8,7 @@
 use super::{convert, driver, Mongo};
 use crate::backend::{UpdateKind, UpdateOp};
 use crate::error::{Error, Result};
+use crate::model::{FieldDesc, Shape};
 use crate::query::Plan;
 use crate::value::Value;
 
@@ -127,5 +129,71 @@ fn value_at<'a>(fields: &'a [(String, Value)], path: &str) -> Option<&'a Value> 
         (None, v) => Some(v),
         (Some(rest), Value::Document(inner)) => value_at(inner, rest),
         _ => None,
+    }
+}
+
+/// Whether saving `doc` (a document of `fields`) must merge embedded models with the stored
+/// ones: some embedded model or list of them holds a value.
+pub(super) fn needs_merge(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
+    if !crate::unknown::has_embedded(fields) {
+        return Ok(false);
+    }
+    for el in crate::codec::Elements::new(doc)? {
+        let el = el?;
+        let nested = fields.iter().find(|f| f.name.as_bytes() == el.name).is_some_and(|f| !f.shape.is_plain());
+        if nested && (el.ty == crate::codec::DOCUMENT || el.ty == crate::codec::ARRAY) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `[{$replaceWith: ...}]`: the record becomes `doc` (with its `_id`), each embedded model
+/// merged with the stored one so the fields the program does not know stay, at every depth
+/// (F22); the top level keeps its unknown fields too, unless the model holds them itself
+/// (`has_extra`).
+pub(super) fn save(fields: &'static [FieldDesc], has_extra: bool, record: Vec<(String, Value)>) -> Value {
+    let root = merged(string("$$ROOT"), record, fields, has_extra);
+    Value::Array(vec![doc([("$replaceWith", root)])])
+}
+
+/// A document of `fields` with the values `doc`, over the stored value `src`.
+fn merged(src: Value, doc_fields: Vec<(String, Value)>, fields: &'static [FieldDesc], has_extra: bool) -> Value {
+    let mut parts = Vec::new();
+    if !has_extra {
+        // A position past the end of a stored list is missing: `$ifNull` makes it a null
+        // for every server (one reported the type of a missing value as "object").
+        let stored = doc([("$ifNull", Value::Array(vec![string("$$s"), Value::Null]))]);
+        let is_doc = doc([("$eq", Value::Array(vec![doc([("$type", stored)]), string("object")]))]);
+        parts.push(doc([("$cond", Value::Array(vec![is_doc, string("$$s"), Value::Document(vec![])]))]));
+    }
+    let mut nested = Vec::new();
+    for (name, v) in &doc_fields {
+        let shape = fields.iter().find(|f| f.name == name).map_or(Shape::Plain, |f| f.shape);
+        if !shape.is_plain() && matches!(v, Value::Document(_) | Value::Array(_)) {
+            nested.push((name.clone(), value(string(&format!("$$s.{name}")), v.clone(), shape)));
+        }
+    }
+    parts.push(literal(Value::Document(doc_fields)));
+    if !nested.is_empty() {
+        parts.push(Value::Document(nested));
+    }
+    let body = doc([("$mergeObjects", Value::Array(parts))]);
+    doc([("$let", doc([("vars", doc([("s", src)])), ("in", body)]))])
+}
+
+/// The value `v` of shape `shape` over the stored value `src`.
+fn value(src: Value, v: Value, shape: Shape) -> Value {
+    match (shape, v) {
+        (Shape::Embedded { fields, has_extra }, Value::Document(d)) => merged(src, d, fields(), has_extra),
+        (Shape::List(inner), Value::Array(items)) => {
+            let list = doc([("$isArray", Value::Array(vec![string("$$a")]))]);
+            let stored = doc([("$cond", Value::Array(vec![list, string("$$a"), Value::Array(vec![])]))]);
+            let at = |i: usize| doc([("$arrayElemAt", Value::Array(vec![string("$$l"), Value::Int64(i as i64)]))]);
+            let items = items.into_iter().enumerate().map(|(i, item)| value(at(i), item, *inner)).collect();
+            let inner = doc([("$let", doc([("vars", doc([("l", stored)])), ("in", Value::Array(items))]))]);
+            doc([("$let", doc([("vars", doc([("a", src)])), ("in", inner)]))])
+        }
+        (_, v) => literal(v),
     }
 }

@@ -65,7 +65,8 @@ pub(super) fn raw(command: Vec<u8>) -> Result<RawDocumentBuf> {
 }
 
 /// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
-/// document when the model keeps unknown fields itself, else `$set`s its fields.
+/// document when the model keeps unknown fields itself, else `$set`s its fields; a document
+/// holding embedded models is a pipeline merging them with the stored ones (F22).
 fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
     let start = begin_document(&mut out);
@@ -79,6 +80,13 @@ fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: boo
         let q = begin_document(&mut out);
         key.encode(b"_id\0", &mut out)?;
         end_document(&mut out, q)?;
+        if !replace && pipeline::needs_merge(model.fields, doc)? {
+            let fields = Value::fields_of(&convert::with_id(doc.clone(), key)?)?;
+            pipeline::save(model.fields, model.has_extra, fields).encode(b"u\0", &mut out)?;
+            true.encode(b"upsert\0", &mut out)?;
+            end_document(&mut out, statement)?;
+            continue;
+        }
         header(&mut out, codec::DOCUMENT, b"u\0");
         if model.has_extra || replace || !convert::has_fields(doc) {
             out.extend_from_slice(doc);
