@@ -133,7 +133,7 @@ fn value_at<'a>(fields: &'a [(String, Value)], path: &str) -> Option<&'a Value> 
 }
 
 /// Whether saving `doc` (a document of `fields`) must merge embedded models with the stored
-/// ones: some embedded model or list of them holds a value.
+/// ones: some embedded model, or a list of them with an element, holds a value.
 pub(super) fn needs_merge(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
     if !crate::unknown::has_embedded(fields) {
         return Ok(false);
@@ -141,7 +141,8 @@ pub(super) fn needs_merge(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
     for el in crate::codec::Elements::new(doc)? {
         let el = el?;
         let nested = fields.iter().find(|f| f.name.as_bytes() == el.name).is_some_and(|f| !f.shape.is_plain());
-        if nested && (el.ty == crate::codec::DOCUMENT || el.ty == crate::codec::ARRAY) {
+        // An empty list (5 bytes of framing) has no element to merge.
+        if nested && (el.ty == crate::codec::DOCUMENT || el.ty == crate::codec::ARRAY && el.value.len() > 5) {
             return Ok(true);
         }
     }
@@ -170,7 +171,8 @@ fn merged(src: Value, doc_fields: Vec<(String, Value)>, fields: &'static [FieldD
     let mut nested = Vec::new();
     for (name, v) in &doc_fields {
         let shape = fields.iter().find(|f| f.name == name).map_or(Shape::Plain, |f| f.shape);
-        if !shape.is_plain() && matches!(v, Value::Document(_) | Value::Array(_)) {
+        let holds = matches!(v, Value::Document(_)) || matches!(v, Value::Array(items) if !items.is_empty());
+        if !shape.is_plain() && holds {
             nested.push((name.clone(), value(string(&format!("$$s.{name}")), v.clone(), shape)));
         }
     }
