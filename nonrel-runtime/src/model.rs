@@ -120,7 +120,7 @@ pub enum Shape {
     Plain,
     /// An embedded model (directly, in an `Option` or a `Box`): a document of `fields()`
     /// (a function, as a model may hold itself), or null.
-    Embedded {
+    Nested {
         /// The embedded model's stored fields.
         fields: fn() -> &'static [FieldDesc],
         /// Whether the embedded model keeps its unknown fields itself, in an

@@ -53,7 +53,7 @@ fn merge_element(shape: Shape, old: &Element<'_>, new: &Element<'_>, out: &mut V
     let mut name = new.name.to_vec();
     name.push(0);
     match shape {
-        Shape::Embedded { fields, has_extra } if old.ty == codec::DOCUMENT && new.ty == codec::DOCUMENT => {
+        Shape::Nested { fields, has_extra } if old.ty == codec::DOCUMENT && new.ty == codec::DOCUMENT => {
             header(out, codec::DOCUMENT, &name);
             out.extend_from_slice(&merge_document(fields(), has_extra, old.value, new.value, true)?);
         }

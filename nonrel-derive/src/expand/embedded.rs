@@ -154,7 +154,7 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
             impl #nr::Describe for #ident {
                 type Path<M> = #paths<M>;
                 type ListPath<M> = #paths<M>;
-                const SHAPE: #nr::Shape = #nr::Shape::Embedded {
+                const SHAPE: #nr::Shape = #nr::Shape::Nested {
                     fields: || <#ident as #nr::EmbeddedModel>::FIELDS,
                     has_extra: #has_extra,
                 };

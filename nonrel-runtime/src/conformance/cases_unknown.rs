@@ -230,3 +230,48 @@ pub async fn unknown_fields_survive_in_polymorphic_models<B: Backend>(db: &Datab
     assert_eq!(db.get::<BigShelf>(1).await.unwrap().unwrap(), big);
     assert_unknown_kept(&before, &stored().await, 40);
 }
+
+/// An embedded model keeping its unknown fields itself.
+#[derive(crate::Embedded, Debug, Clone, PartialEq)]
+struct Tagged {
+    name: String,
+    leaf: Leaf,
+    #[field(extra)]
+    extra: Extra,
+}
+
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_deep_tagged")]
+struct Holder {
+    #[field(key)]
+    id: i64,
+    tagged: Tagged,
+}
+
+#[derive(crate::Model, Debug, Clone, PartialEq)]
+#[model(collection = "conf_deep_tagged")]
+struct RawHolder {
+    #[field(key)]
+    id: i64,
+    #[field(extra)]
+    stored: Extra,
+}
+
+/// An embedded model with an `Extra` field holds its level's unknown fields: what the
+/// program removes from it is gone after the save; the levels below are still merged.
+pub async fn embedded_extra_fields_hold_their_level<B: Backend>(db: &Database<B>) {
+    let record = format!(r#"{{"tagged":{{"name":"t","leaf":{},"x_a":1,"x_b":2}}}}"#, leaf("l"));
+    let line = format!(r#"{{"collection":"conf_deep_tagged","_id":1,"record":{record}}}"#);
+    db.load(line.as_bytes(), LoadOptions::default()).await.unwrap();
+    let mut h: Holder = db.get(1).await.unwrap().unwrap();
+    assert_eq!(h.tagged.extra.names(), ["x_a", "x_b"]);
+    h.tagged.extra = Extra::default();
+    h.tagged.extra.insert("x_a", Value::Int64(10)).unwrap();
+    h.tagged.leaf.name = "L".into();
+    db.save(&mut h).await.unwrap();
+    let stored = as_value(&db.get::<RawHolder>(1).await.unwrap().unwrap().stored);
+    assert_eq!(at(&stored, "tagged.x_a"), Some(&Value::Int64(10)));
+    assert_eq!(at(&stored, "tagged.x_b"), None, "removed from the Extra field, so removed");
+    assert_eq!(at(&stored, "tagged.leaf.x_l"), Some(&Value::String("l".into())), "the level below is merged");
+    assert_eq!(db.get::<Holder>(1).await.unwrap().unwrap(), h);
+}

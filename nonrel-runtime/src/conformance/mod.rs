@@ -78,7 +78,8 @@ macro_rules! conformance_tests {
             prefetch_reverse_groups_referring_records, every_kind_of_reference_on_one_query);
         $crate::conformance_tests!(@cases $fresh; every_query_path_reads_declared_lookup_indexes);
         $crate::conformance_tests!(@cases $fresh; inc_counts_null_as_missing, inc_of_a_non_number_is_a_clear_error,
-            unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models);
+            unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models,
+            embedded_extra_fields_hold_their_level);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,7 +187,7 @@ fn merged(src: Value, doc_fields: Vec<(String, Value)>, fields: &'static [FieldD
 /// The value `v` of shape `shape` over the stored value `src`.
 fn value(src: Value, v: Value, shape: Shape) -> Value {
     match (shape, v) {
-        (Shape::Embedded { fields, has_extra }, Value::Document(d)) => merged(src, d, fields(), has_extra),
+        (Shape::Nested { fields, has_extra }, Value::Document(d)) => merged(src, d, fields(), has_extra),
         (Shape::List(inner), Value::Array(items)) => {
             let list = doc([("$isArray", Value::Array(vec![string("$$a")]))]);
             let stored = doc([("$cond", Value::Array(vec![list, string("$$a"), Value::Array(vec![])]))]);
