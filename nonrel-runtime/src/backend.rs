@@ -17,7 +17,9 @@
 //!    [`ErrorKind::UniqueViolation`](crate::ErrorKind::UniqueViolation), and report
 //!    disagreements from [`Backend::integrity_check`].
 //! 4. Keep fields the model does not know (F22): a backend that replaces documents merges
-//!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false.
+//!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false, and those
+//!    inside embedded models at every depth, along each field's
+//!    [`Shape`](crate::Shape) (lists by position).
 //! 5. Run the conformance suite: `nonrel_runtime::conformance::run_all(|| async { ... })`
 //!    with a factory of fresh, empty databases (feature `conformance`).
 //! 6. Optionally override [`Backend::query_seek`] so that a page from a cursor starts reading
@@ -144,7 +146,8 @@ pub struct UpdateOp {
 pub enum UpdateKind {
     /// Set the field to the value.
     Set,
-    /// Add the value to a number (a missing field counts as 0).
+    /// Add the value to a number (a missing or null field counts as 0; anything else that
+    /// is not a number is a `Decode` error naming the value).
     Inc,
     /// Append the value to a list (a missing field counts as empty).
     Push,

@@ -87,6 +87,7 @@ pub mod mongo;
 mod rebuild;
 mod split;
 pub mod transaction;
+mod unknown;
 mod update;
 
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
@@ -98,7 +99,7 @@ pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
 pub use group::{FieldGroup, Flattens};
 pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
-pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc};
+pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Shape};
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Fields, Model};
@@ -139,7 +140,7 @@ pub mod __private {
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
         LookupKind, TextLookupNames,
     };
-    pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration};
+    pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration, Shape};
     pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
     pub use crate::rebuild::{registered_lookup_models, LookupRegistration};
     pub use crate::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};

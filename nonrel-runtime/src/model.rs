@@ -107,6 +107,43 @@ pub struct FieldDesc {
     pub rust_name: &'static str,
     /// The Rust type, as written.
     pub ty: &'static str,
+    /// Where the stored value holds embedded models.
+    pub shape: Shape,
+}
+
+/// Where a stored value holds embedded models, whose documents may carry fields the program
+/// does not know: a save keeps those (F22), at every depth.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// A value without embedded models (a map's or a dynamic value's keys are data): stored
+    /// as the program has it.
+    Plain,
+    /// An embedded model (directly, in an `Option` or a `Box`): a document of `fields()`
+    /// (a function, as a model may hold itself), or null.
+    Nested {
+        /// The embedded model's stored fields.
+        fields: fn() -> &'static [FieldDesc],
+        /// Whether the embedded model keeps its unknown fields itself, in an
+        /// [`Extra`](crate::Extra) field.
+        has_extra: bool,
+    },
+    /// A list whose elements have this shape; matched with the stored list by position.
+    List(&'static Shape),
+}
+
+impl Shape {
+    /// `List` of `inner`, or `Plain` when the elements hold no embedded model.
+    pub const fn list(inner: &'static Shape) -> Shape {
+        match inner {
+            Shape::Plain => Shape::Plain,
+            _ => Shape::List(inner),
+        }
+    }
+
+    /// Whether the value holds no embedded model.
+    pub const fn is_plain(&self) -> bool {
+        matches!(self, Shape::Plain)
+    }
 }
 
 /// A declared index.

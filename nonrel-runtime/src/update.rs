@@ -12,18 +12,26 @@ use rust_decimal::Decimal;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
-/// Number types: `inc` applies.
+/// Number types: `inc` applies. An `Option` of a number is one too: `inc` on a null or
+/// missing value stores the increment.
 #[diagnostic::on_unimplemented(
     message = "`inc` needs a number field, and `{Self}` is not a number",
     label = "not a number field"
 )]
-pub trait Numeric {}
+pub trait Numeric {
+    /// The type of the increment.
+    type Number: crate::codec::Encode;
+}
 
 macro_rules! numeric {
-    ($($t:ty),*) => {$( impl Numeric for $t {} )*};
+    ($($t:ty),*) => {$( impl Numeric for $t { type Number = $t; } )*};
 }
 
 numeric!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64, Decimal);
+
+impl<T: Numeric> Numeric for Option<T> {
+    type Number = T::Number;
+}
 
 /// Update operations on the records a query matches, run in the store in one step: no
 /// record is read into the program (F17). Await it for the matched and modified counts.
@@ -80,8 +88,12 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
         self.op(field, UpdateKind::Set, value.into_lookup())
     }
 
-    /// Adds to a number field (a missing field counts as 0).
-    pub fn inc<T: Numeric, F>(self, field: Field<M, T, F>, by: impl IntoLookup<T>) -> Self {
+    /// Adds to a number field. A missing or null value counts as 0, so the field becomes
+    /// `by`; a stored value that is not a number is an error naming it, and the update
+    /// writes nothing on a backend with transactions. The result has MongoDB's `$inc` types:
+    /// two 32-bit integers give a 32-bit integer (a 64-bit one on overflow), a 64-bit integer
+    /// a 64-bit integer (an error on overflow), a double a double.
+    pub fn inc<T: Numeric, F>(self, field: Field<M, T, F>, by: impl IntoLookup<T::Number>) -> Self {
         self.op(field, UpdateKind::Inc, by.into_lookup())
     }
 
@@ -194,9 +206,10 @@ fn apply_value(slot: &mut Value, op: &UpdateOp) -> Result<()> {
     Ok(())
 }
 
-/// `a + b` with MongoDB's promotions: int32 overflow widens to int64, any double makes a
-/// double, any decimal a decimal; int64 overflow is an error.
-fn add(a: &Value, b: &Value) -> Result<Value> {
+/// `a + b` with MongoDB's `$inc` promotions: a null (or missing) `a` counts as 0, int32
+/// overflow widens to int64, any double makes a double, any decimal a decimal; int64
+/// overflow is an error, and so is an `a` that is not a number.
+pub(crate) fn add(a: &Value, b: &Value) -> Result<Value> {
     let overflow = || Error::new(ErrorKind::Encode, format!("{a} + {b} overflows a 64-bit integer"));
     Ok(match (a, b) {
         (Value::Null, b) => b.clone(),
@@ -208,13 +221,12 @@ fn add(a: &Value, b: &Value) -> Result<Value> {
         }
         (Value::Int64(x), Value::Int64(y)) => Value::Int64(x.checked_add(*y).ok_or_else(overflow)?),
         (Value::Decimal(x), y) | (y, Value::Decimal(x)) => {
-            let y = decimal_of(y).ok_or_else(|| not_a_number(y))?;
+            let y = decimal_of(y).ok_or_else(|| not_a_number(a, b))?;
             Value::Decimal(x.checked_add(y).ok_or_else(overflow)?)
         }
         (x, y) => match (x.as_f64(), y.as_f64()) {
             (Some(x), Some(y)) => Value::Double(x + y),
-            (None, _) => return Err(not_a_number(x)),
-            (_, None) => return Err(not_a_number(y)),
+            _ => return Err(not_a_number(a, b)),
         },
     })
 }
@@ -229,6 +241,15 @@ fn decimal_of(v: &Value) -> Option<Decimal> {
     }
 }
 
-fn not_a_number(v: &Value) -> Error {
-    Error::new(ErrorKind::Unsupported, format!("cannot add to a {}", kind_of(v)))
+/// `inc` of a stored value that is not a number: the stored document does not have the
+/// shape the model expects. The value is shown, cut to a readable length.
+fn not_a_number(stored: &Value, by: &Value) -> Error {
+    const SHOWN: usize = 64;
+    let mut shown = stored.to_string();
+    if shown.len() > SHOWN {
+        let cut = (0..=SHOWN).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    Error::new(ErrorKind::Decode, format!("cannot add {by} to the stored {} {shown}: not a number", kind_of(stored)))
 }

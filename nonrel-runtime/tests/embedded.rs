@@ -265,3 +265,28 @@ async fn an_index_made_covering_later_is_filled_in_its_own_table_and_read_from_i
     assert!(report.problems.iter().all(|p| p.index == "words" && p.message == "index entry missing"), "{report:?}");
     assert_eq!(report.problems.len(), 1, "{report:?}");
 }
+
+/// The drafts collection with `words` stored as any value.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "drafts")]
+struct RawDraft {
+    #[field(key)]
+    id: Option<Key<RawDraft>>,
+    words: nonrel_runtime::Value,
+}
+
+#[tokio::test]
+async fn an_inc_refused_on_one_record_writes_nothing() {
+    use nonrel_runtime::Value;
+    let db = Database::in_memory().unwrap();
+    let mut drafts: Vec<RawDraft> = [Value::Int64(1), Value::String("many".into()), Value::Null, Value::Int64(4)]
+        .into_iter()
+        .map(|words| RawDraft { id: None, words })
+        .collect();
+    db.save_many(&mut drafts).await.unwrap();
+    let err = db.query::<DraftV2>().update().inc(DraftV2::words(), 1u32).await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::Decode, Some("words")), "{err}");
+    let after: Vec<Value> = db.query::<RawDraft>().all().await.unwrap().into_iter().map(|d| d.words).collect();
+    let before: Vec<Value> = drafts.into_iter().map(|d| d.words).collect();
+    assert_eq!(after, before, "the update is one transaction: nothing of it is written");
+}

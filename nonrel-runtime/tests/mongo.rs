@@ -201,3 +201,56 @@ async fn a_server_that_goes_away_gives_errors_and_the_handle_recovers() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[derive(nonrel_runtime::Embedded, Debug, Clone, PartialEq)]
+struct Line {
+    sku: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "orders")]
+struct Order {
+    #[field(key)]
+    id: i64,
+    lines: Vec<Line>,
+    ship: Option<Line>,
+}
+
+/// The `u` of every `update` command the client sends.
+async fn updates_seen(
+    prefix: &str,
+) -> (Database<nonrel_runtime::Mongo>, std::sync::Arc<std::sync::Mutex<Vec<bson::Bson>>>) {
+    use nonrel_runtime::mongo::mongodb::event::{command::CommandEvent, EventHandler};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut options = support::options().await;
+    options.command_event_handler = Some(EventHandler::callback(move |e: CommandEvent| {
+        if let CommandEvent::Started(started) = e {
+            if let Ok(updates) = started.command.get_array("updates") {
+                let u = updates.iter().filter_map(|s| s.as_document()?.get("u").cloned());
+                sink.lock().unwrap().extend(u);
+            }
+        }
+    }));
+    let mongo = nonrel_runtime::Mongo::connect_with(options, &support::fresh_name(prefix)).await.expect("connect");
+    (Database::new(mongo), seen)
+}
+
+#[tokio::test]
+async fn only_saves_holding_embedded_models_are_pipelines() {
+    let (db, seen) = updates_seen("shape").await;
+    let mut one = Item { id: None, name: "a".into(), qty: 2, tags: vec!["t".into()] };
+    db.save(&mut one).await.unwrap();
+    let plain = bson::doc! { "$set": { "name": "a", "qty": 2i64, "tags": ["t"] } };
+    assert_eq!(take_updates(&seen), [bson::Bson::Document(plain)], "a model without embedded fields: $set as ever");
+    db.save(&mut Order { id: 1, lines: vec![], ship: None }).await.unwrap();
+    let empty = bson::doc! { "$set": { "lines": [], "ship": null } };
+    assert_eq!(take_updates(&seen), [bson::Bson::Document(empty)], "no embedded value: nothing to merge");
+    db.save(&mut Order { id: 1, lines: vec![Line { sku: "x".into() }], ship: None }).await.unwrap();
+    let u = take_updates(&seen);
+    assert!(matches!(&u[..], [bson::Bson::Array(stages)] if stages.len() == 1), "one pipeline stage: {u:?}");
+}
+
+fn take_updates(seen: &std::sync::Mutex<Vec<bson::Bson>>) -> Vec<bson::Bson> {
+    std::mem::take(&mut *seen.lock().unwrap())
+}

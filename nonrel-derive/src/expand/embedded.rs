@@ -78,6 +78,7 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
     let field_descs = fields::field_descs(all);
     let descriptors = fields::descriptors(all, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self), None);
     let paths = quote::format_ident!("{}Path", ident);
+    let has_extra = all.iter().any(|f| f.extra.is_present());
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -153,6 +154,10 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
             impl #nr::Describe for #ident {
                 type Path<M> = #paths<M>;
                 type ListPath<M> = #paths<M>;
+                const SHAPE: #nr::Shape = #nr::Shape::Nested {
+                    fields: || <#ident as #nr::EmbeddedModel>::FIELDS,
+                    has_extra: #has_extra,
+                };
                 fn describe<M>(path: #nr::Cow<'static, str>) -> #paths<M> {
                     #paths { path, _model: #nr::PhantomData }
                 }

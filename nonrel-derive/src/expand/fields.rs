@@ -135,7 +135,9 @@ pub fn field_descs(fields: &[FieldInput]) -> TokenStream {
         let rust_name = f.ident().to_string();
         let ty = f.ty.clone();
         let ty = quote!(#ty).to_string();
-        quote!(#nr::FieldDesc { name: #name, rust_name: #rust_name, ty: #ty },)
+        let shape = &f.ty;
+        let shape = quote_spanned!(shape.span()=> <#shape as #nr::Describe>::SHAPE);
+        quote!(#nr::FieldDesc { name: #name, rust_name: #rust_name, ty: #ty, shape: #shape },)
     });
     quote!(&[#(#descs)*])
 }

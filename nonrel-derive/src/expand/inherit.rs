@@ -23,7 +23,7 @@ pub fn desc_parts(
     let nr = nr();
     let (class_fields, class_indexes) = match input.extends {
         Some(_) => (
-            quote!(&[#nr::FieldDesc { name: "_class", rust_name: "_class", ty: "class list" }]),
+            quote!(&[#nr::FieldDesc { name: "_class", rust_name: "_class", ty: "class list", shape: #nr::Shape::Plain }]),
             quote!(&[#nr::IndexDesc { path: "_class", unique: false, covering: false }]),
         ),
         None => (quote!(&[]), quote!(&[])),

@@ -13,6 +13,7 @@ mod cases_cascade;
 mod cases_covering;
 mod cases_diff;
 mod cases_gaps;
+mod cases_inc;
 mod cases_joins;
 mod cases_literal;
 mod cases_lookups;
@@ -26,6 +27,7 @@ mod cases_related;
 mod cases_serial;
 mod cases_sort_values;
 mod cases_tx;
+mod cases_unknown;
 pub mod models;
 
 pub use cases::*;
@@ -33,6 +35,7 @@ pub use cases_cascade::*;
 pub use cases_covering::*;
 pub use cases_diff::*;
 pub use cases_gaps::*;
+pub use cases_inc::*;
 pub use cases_joins::*;
 pub use cases_literal::*;
 pub use cases_lookups::*;
@@ -46,6 +49,7 @@ pub use cases_related::*;
 pub use cases_serial::*;
 pub use cases_sort_values::*;
 pub use cases_tx::*;
+pub use cases_unknown::*;
 
 /// Makes one `#[tokio::test]` per conformance case, each on a database from `$fresh`
 /// (an expression, possibly `.await`ing, evaluated once per case).
@@ -98,6 +102,9 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; empty_string_keys_are_refused, dump_records_that_do_not_decode_load_nothing, damaged_bson_in_dump_lines_is_a_bad_line);
         $crate::conformance_tests!(@cases $fresh;
             ordering_by_a_list_uses_its_smallest_or_largest_element, decimals_compare_exactly_with_other_numbers);
+        $crate::conformance_tests!(@cases $fresh; inc_counts_null_as_missing, inc_of_a_non_number_is_a_clear_error,
+            unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models,
+            embedded_extra_fields_hold_their_level);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -454,8 +454,13 @@ pub(super) fn write_one(
     if mode == WriteMode::Insert && old.is_some() {
         return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
     }
-    if let (Some(old), false) = (&old, m.has_extra || mode == WriteMode::Replace) {
-        keep_unknown_fields(m, old, &mut doc)?;
+    if let (Some(old), false) = (&old, mode == WriteMode::Replace) {
+        if crate::unknown::has_embedded(m.fields) {
+            doc = crate::unknown::merge_embedded(m.fields, old, &doc)?;
+        }
+        if !m.has_extra {
+            keep_unknown_fields(m, old, &mut doc)?;
+        }
     }
     for (idx, table) in indexes.iter_mut() {
         let new = index::entries_with_values(idx, &doc, &pk)?;
@@ -544,7 +549,8 @@ pub(super) fn doc_of<'a>(
     })
 }
 
-/// Copies the stored document's fields the model does not know into the new document (F22).
+/// Copies the stored document's top-level fields the model does not know into the new
+/// document (F22; those inside embedded models are kept by `unknown::merge_embedded`).
 fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<()> {
     let mut kept = Vec::new();
     let mut written: Option<Vec<&[u8]>> = None;

@@ -8,7 +8,9 @@
 //!
 //! A model with an [`Extra`](crate::Extra) field is saved by replacement (its unknown fields
 //! travel in it); a model without one is saved with `$set` of its fields, so fields written
-//! by other programs survive without a read (F22).
+//! by other programs survive without a read (F22). A document holding an embedded model is
+//! saved by a pipeline update that merges each embedded model with the stored one, so the
+//! fields other programs wrote inside it survive too, still without a read.
 //!
 //! Indexes are created from the models' declarations by [`Database::sync_indexes`]
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
@@ -16,6 +18,7 @@
 mod convert;
 mod join;
 mod lookup;
+mod pipeline;
 mod seek;
 mod swap;
 mod tx;

@@ -1,6 +1,6 @@
 //! Batched writes as raw `update` and `insert` commands, and their errors.
 
-use super::{convert, driver, Mongo};
+use super::{convert, driver, pipeline, Mongo};
 use crate::backend::{UpdateKind, UpdateOp, WriteMode};
 use crate::codec::{self, begin_document, end_document, header, Encode, IndexName};
 use crate::error::{Error, ErrorKind, Result};
@@ -65,7 +65,8 @@ pub(super) fn raw(command: Vec<u8>) -> Result<RawDocumentBuf> {
 }
 
 /// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
-/// document when the model keeps unknown fields itself, else `$set`s its fields.
+/// document when the model keeps unknown fields itself, else `$set`s its fields; a document
+/// holding embedded models is a pipeline merging them with the stored ones (F22).
 fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
     let start = begin_document(&mut out);
@@ -79,6 +80,13 @@ fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: boo
         let q = begin_document(&mut out);
         key.encode(b"_id\0", &mut out)?;
         end_document(&mut out, q)?;
+        if !replace && pipeline::needs_merge(model.fields, doc)? {
+            let fields = Value::fields_of(&convert::with_id(doc.clone(), key)?)?;
+            pipeline::save(model.fields, model.has_extra, fields).encode(b"u\0", &mut out)?;
+            true.encode(b"upsert\0", &mut out)?;
+            end_document(&mut out, statement)?;
+            continue;
+        }
         header(&mut out, codec::DOCUMENT, b"u\0");
         if model.has_extra || replace || !convert::has_fields(doc) {
             out.extend_from_slice(doc);
@@ -153,7 +161,9 @@ fn error_for_code(code: i32, message: &str, model: &'static ModelDesc) -> Error 
 }
 
 /// Runs update operations on every record a filter matches as one raw `update` command
-/// (`multi: true`); returns the matched and modified counts.
+/// (`multi: true`); returns the matched and modified counts. Updates with `inc` are a
+/// pipeline (a stored null counts as 0, which `$inc` refuses); the others use update
+/// operators.
 pub(super) async fn update(
     mongo: &Mongo,
     model: &'static ModelDesc,
@@ -161,7 +171,8 @@ pub(super) async fn update(
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
     let filter = convert::filter_value(&plan.filters);
-    let Value::Document(update) = update_value(ops) else { unreachable!("update_value builds a document") };
+    let pipeline = pipeline::needs_pipeline(ops);
+    let update = if pipeline { pipeline::update(ops) } else { update_value(ops) };
     let mut out = Vec::with_capacity(256);
     let start = begin_document(&mut out);
     model.collection.encode(b"update\0", &mut out)?;
@@ -170,14 +181,19 @@ pub(super) async fn update(
     header(&mut out, codec::DOCUMENT, b"0\0");
     let statement = begin_document(&mut out);
     filter.encode(b"q\0", &mut out)?;
-    Value::Document(update).encode(b"u\0", &mut out)?;
+    update.encode(b"u\0", &mut out)?;
     true.encode(b"multi\0", &mut out)?;
     end_document(&mut out, statement)?;
     end_document(&mut out, list)?;
     true.encode(b"ordered\0", &mut out)?;
     end_document(&mut out, start)?;
-    let reply = mongo.db.run_raw_command(raw(out)?).await.map_err(|e| driver(e, "updating records"))?;
-    check_reply(&reply, model, &[], 0).map_err(Error::without_item)?;
+    let reply = mongo.db.run_raw_command(raw(out)?).await.map_err(|e| driver(e, "updating records"));
+    let checked = reply.and_then(|r| check_reply(&r, model, &[], 0).map_err(Error::without_item).map(|_| r));
+    let reply = match checked {
+        Ok(reply) => reply,
+        Err(e) if pipeline => return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e)),
+        Err(e) => return Err(e),
+    };
     let count = |name| reply.get(name).and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
     Ok((count("n") as u64, count("nModified") as u64))
 }

@@ -317,6 +317,8 @@ pub trait Describe: Encode + Decode {
     type Path<M>;
     /// The descriptor of a list of this type in model `M`.
     type ListPath<M>;
+    /// Where the stored value holds embedded models (F22).
+    const SHAPE: crate::model::Shape = crate::model::Shape::Plain;
     /// The descriptor at `path`.
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M>;
     /// The descriptor of a list at `path`.
@@ -400,6 +402,7 @@ where
 {
     type Path<M> = T::ListPath<M>;
     type ListPath<M> = Field<M, Vec<Vec<T>>>;
+    const SHAPE: crate::model::Shape = crate::model::Shape::list(&T::SHAPE);
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
         T::describe_list(path)
     }
@@ -414,6 +417,7 @@ where
 {
     type Path<M> = T::Path<M>;
     type ListPath<M> = T::ListPath<M>;
+    const SHAPE: crate::model::Shape = T::SHAPE;
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
         T::describe(path)
     }
@@ -428,6 +432,7 @@ where
 {
     type Path<M> = T::Path<M>;
     type ListPath<M> = T::ListPath<M>;
+    const SHAPE: crate::model::Shape = T::SHAPE;
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M> {
         T::describe(path)
     }

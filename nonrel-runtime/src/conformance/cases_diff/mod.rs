@@ -37,7 +37,7 @@ const SHRINK_BUDGET: Duration = Duration::from_secs(120);
 
 /// Areas with defects known and being fixed: left out unless `NONREL_DIFF_SKIP` says
 /// otherwise. Remove a name when its fix lands.
-const KNOWN_DEFECTS: &[&str] = &["injection", "map_keys", "inc_null", "list_ranges"];
+const KNOWN_DEFECTS: &[&str] = &["injection", "map_keys", "list_ranges"];
 
 /// The message of a transaction that fails on purpose.
 const DELIBERATE: &str = "deliberate failure";
