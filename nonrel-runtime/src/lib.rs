@@ -156,3 +156,26 @@ pub mod __private {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The guide's examples (`docs/`), compiled as doc tests so they stay true.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../docs/models.md")]
+    struct Models;
+    #[doc = include_str!("../../docs/queries.md")]
+    struct Queries;
+    #[doc = include_str!("../../docs/emulated-lookups.md")]
+    struct EmulatedLookups;
+    #[doc = include_str!("../../docs/relations.md")]
+    struct Relations;
+    #[doc = include_str!("../../docs/pages.md")]
+    struct Pages;
+    #[doc = include_str!("../../docs/transactions.md")]
+    struct Transactions;
+    #[doc = include_str!("../../docs/serializers.md")]
+    struct Serializers;
+    #[doc = include_str!("../../docs/backends.md")]
+    struct Backends;
+    #[doc = include_str!("../../docs/testing.md")]
+    struct Testing;
+}

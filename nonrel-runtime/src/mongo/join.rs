@@ -2,8 +2,8 @@
 //! one `aggregate` command.
 //!
 //! How each runs is a setting of the [`Mongo`] handle ([`JoinStrategy`],
-//! [`RelatedStrategy`]); the defaults are the forms measured fastest (see the README's
-//! "JOINs and related records" section for the figures):
+//! [`RelatedStrategy`]); the defaults are the forms measured fastest (see the guide's
+//! relations page, `docs/relations.md`, for the figures):
 //!
 //! - a related selection is one `$lookup` stage after the query's own
 //!   `$match`/`$sort`/`$skip`/`$limit`/`$project`, joining the related collection on `_id`

@@ -31,7 +31,9 @@ pub(crate) use copies::{
 pub use lookups::JoinLookup;
 pub(crate) use prefetch::{load as load_prefetches, partition};
 pub use prefetch::{RefersTo, SingleRef};
-pub(crate) use resolve::{resolve, resolve_in};
+#[cfg(feature = "mongodb")]
+pub(crate) use resolve::resolve;
+pub(crate) use resolve::resolve_in;
 pub use select::Selection;
 pub(crate) use select::{load, project, projections};
 

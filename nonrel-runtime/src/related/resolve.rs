@@ -3,17 +3,17 @@
 //! `JoinStrategy::TwoStep`).
 
 use super::JoinFilter;
-use crate::backend::Backend;
 use crate::error::Result;
-use crate::prepare::{Direct, Reads};
+use crate::prepare::Reads;
 use crate::query::{to_value, Filter, Op, Plan, Projection};
 use crate::value::Value;
 
 /// The plan with every join replaced by an `in` lookup on its `Ref`: one query on the
 /// related model per join, reading keys only, from the backend. The joins' conditions are
 /// already rewritten for the backend ([`Prepared`](crate::prepare::Prepared)).
-pub(crate) async fn resolve<B: Backend>(backend: &B, plan: Plan, joins: &[JoinFilter], max_in: usize) -> Result<Plan> {
-    resolve_in(&Direct { backend, max_in }, plan, joins).await
+#[cfg(feature = "mongodb")]
+pub(crate) async fn resolve<B: crate::backend::Backend>(backend: &B, plan: Plan, joins: &[JoinFilter], max_in: usize) -> Result<Plan> {
+    resolve_in(&crate::prepare::Direct { backend, max_in }, plan, joins).await
 }
 
 /// [`resolve`], reading the related keys from `reads` (the backend or a transaction).
