@@ -24,7 +24,7 @@ pub struct Label {
 /// label's name (refreshed by rebuilds) and a cascade from its label.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
 #[model(collection = "conf_mt_items", denormalize(label.name))]
-pub struct Item {
+pub struct MaintItem {
     #[field(key)]
     pub id: i64,
     #[field(index(icontains))]
@@ -79,33 +79,33 @@ enum Maintenance {
     Cascade,
 }
 
-fn item(id: i64, round: u64, label: i64) -> Item {
-    Item {
+fn item(id: i64, round: u64, label: i64) -> MaintItem {
+    MaintItem {
         id,
-        text: format!("Item {id} round {round}"),
+        text: format!("MaintItem {id} round {round}"),
         n: (round % 5) as i64,
         label: Ref::new(crate::Key::from_value(crate::KeyValue::Int(label))),
     }
 }
 
 /// Labels 0..LABELS and every writer's items, each on a label.
-async fn seed_store<B: Backend>(db: &Database<B>) -> BTreeMap<i64, Option<Item>> {
+async fn seed_store<B: Backend>(db: &Database<B>) -> BTreeMap<i64, Option<MaintItem>> {
     let mut labels: Vec<Label> = (0..LABELS).map(|id| Label { id, name: format!("label {id}") }).collect();
     db.save_many(&mut labels).await.expect("labels");
-    let mut items: Vec<Item> = (0..WRITERS * ITEMS).map(|id| item(id, 0, id % LABELS)).collect();
+    let mut items: Vec<MaintItem> = (0..WRITERS * ITEMS).map(|id| item(id, 0, id % LABELS)).collect();
     db.save_many(&mut items).await.expect("items");
     items.into_iter().map(|i| (i.id, Some(i))).collect()
 }
 
 /// One writer: saves and deletes its own items; returns the last acknowledged state of each.
-async fn writer<B: Backend>(db: Database<B>, w: i64, seed: u64) -> BTreeMap<i64, Option<Item>> {
+async fn writer<B: Backend>(db: Database<B>, w: i64, seed: u64) -> BTreeMap<i64, Option<MaintItem>> {
     let mut rng = Rng(seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut acked = BTreeMap::new();
     for round in 1..=rounds() {
         let id = w * ITEMS + rng.below(ITEMS as u64) as i64;
         let label = rng.below(LABELS as u64) as i64;
         if rng.below(4) == 0 {
-            db.delete(crate::Key::<Item>::from_value(crate::KeyValue::Int(id))).await.expect("delete");
+            db.delete(crate::Key::<MaintItem>::from_value(crate::KeyValue::Int(id))).await.expect("delete");
             acked.insert(id, None);
         } else if rng.below(3) == 0 {
             let mut batch = vec![item(id, round, label)];
@@ -144,7 +144,7 @@ async fn maintain<B: Backend>(db: Database<B>, what: Maintenance, stop: tokio::s
                 db.integrity_check().await.expect("integrity_check");
             }
             Maintenance::Refresh => {
-                db.rebuild_indexes_of::<Item>().await.expect("refresh");
+                db.rebuild_indexes_of::<MaintItem>().await.expect("refresh");
             }
             Maintenance::Cascade => {
                 // Deleted (its items with it) and made again, over and over.
@@ -196,9 +196,14 @@ async fn beside_writes<B: Backend>(db: &Database<B>, what: Maintenance) {
 
 /// Every acknowledged write is there as acknowledged, nothing deleted came back, the index
 /// agrees with a full scan, and the integrity check is clean.
-async fn check<B: Backend>(db: &Database<B>, expected: &BTreeMap<i64, Option<Item>>, seed: u64, what: Maintenance) {
+async fn check<B: Backend>(
+    db: &Database<B>,
+    expected: &BTreeMap<i64, Option<MaintItem>>,
+    seed: u64,
+    what: Maintenance,
+) {
     let ctx = format!("{what:?} beside writes, seed {seed} (NONREL_STRESS_SEED={seed} replays it)");
-    let keys: Vec<crate::Key<Item>> =
+    let keys: Vec<crate::Key<MaintItem>> =
         expected.keys().map(|id| crate::Key::from_value(crate::KeyValue::Int(*id))).collect();
     let stored = db.get_many(keys).await.expect("get_many");
     let mut present = 0;
@@ -210,11 +215,11 @@ async fn check<B: Backend>(db: &Database<B>, expected: &BTreeMap<i64, Option<Ite
         assert!(got == want || cascaded, "item {id}: {ctx}: stored {got:?}, acknowledged {want:?}");
         present += usize::from(got.is_some());
     }
-    let all = db.query::<Item>().all().await.expect("scan");
+    let all = db.query::<MaintItem>().all().await.expect("scan");
     assert_eq!(all.len(), present, "no other item exists: {ctx}");
     for n in 0..5 {
-        let indexed = db.query::<Item>().filter(Item::n().eq(n)).all().await.expect("indexed");
-        let scanned: Vec<&Item> = all.iter().filter(|i| i.n == n).collect();
+        let indexed = db.query::<MaintItem>().filter(MaintItem::n().eq(n)).all().await.expect("indexed");
+        let scanned: Vec<&MaintItem> = all.iter().filter(|i| i.n == n).collect();
         assert_eq!(indexed.iter().collect::<Vec<_>>(), scanned, "index on n = {n} against a scan: {ctx}");
     }
     let report = db.integrity_check().await.expect("integrity_check");

@@ -12,7 +12,12 @@ use crate::value::Value;
 /// related model per join, reading keys only, from the backend. The joins' conditions are
 /// already rewritten for the backend ([`Prepared`](crate::prepare::Prepared)).
 #[cfg(feature = "mongodb")]
-pub(crate) async fn resolve<B: crate::backend::Backend>(backend: &B, plan: Plan, joins: &[JoinFilter], max_in: usize) -> Result<Plan> {
+pub(crate) async fn resolve<B: crate::backend::Backend>(
+    backend: &B,
+    plan: Plan,
+    joins: &[JoinFilter],
+    max_in: usize,
+) -> Result<Plan> {
     resolve_in(&crate::prepare::Direct { backend, max_in }, plan, joins).await
 }
 
