@@ -85,6 +85,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; differential_operations, list_values_through_indexes,
             ordering_twice_by_one_field_keeps_the_first);
         $crate::conformance_tests!(@cases $fresh; operator_like_values_are_literal, updates_store_operator_like_values_literally, text_needles_are_literal, unreadable_map_keys_are_refused);
+        $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

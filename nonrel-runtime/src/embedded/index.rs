@@ -153,6 +153,8 @@ fn ranges_for(op: &Op, unique: bool) -> Option<Vec<KeyRange>> {
         }
         Op::Gt(v) | Op::Gte(v) => vec![(at_least(v, matches!(op, Op::Gte(_))), class_range(v).1)],
         Op::Lt(v) | Op::Lte(v) => vec![(lowest(v), at_most(v, matches!(op, Op::Lte(_))))],
+        // No value is of two type classes (each bound holds only within its own).
+        Op::Range(lo, hi) if lo.type_rank() != hi.type_rank() => Vec::new(),
         Op::Range(lo, hi) => vec![(at_least(lo, true), at_most(hi, true))],
         Op::StartsWith(p) => {
             let mut prefix = vec![keys::class_tag(&Value::String(String::new()))];
@@ -192,6 +194,38 @@ pub(crate) fn residual(plan: &Plan, served: Option<usize>) -> Vec<&Filter> {
     plan.filters.iter().enumerate().filter(|(i, _)| Some(*i) != served).map(|(_, f)| f).collect()
 }
 
+/// Whether every record holds at most one value at `path`: a top-level field declared with a
+/// scalar type. Elsewhere (through a list, a `Value`, an embedded model) a range's bounds may
+/// hold on different elements, so the index reads the records above the lower bound and the
+/// range is checked on each.
+fn single_valued(model: &ModelDesc, path: &str) -> bool {
+    const SCALARS: [&str; 16] = [
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "f32",
+        "f64",
+        "bool",
+        "char",
+        "String",
+        "Decimal",
+        "DateTime<Utc>",
+        "Blob",
+    ];
+    let Some(field) = model.fields.iter().find(|f| f.name == path) else { return false };
+    let mut ty: String = field.ty.chars().filter(|c| !c.is_whitespace()).collect();
+    while let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
+        ty = inner.to_owned();
+    }
+    let name = ty.rsplit("::").next().unwrap_or_default();
+    SCALARS.contains(&name)
+}
+
 fn selectivity(op: &Op) -> u8 {
     match op {
         Op::Eq(_) | Op::Has(_) | Op::In(_) => 3,
@@ -204,20 +238,25 @@ fn selectivity(op: &Op) -> u8 {
 /// index in the order's first term, else a scan.
 pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan, built: impl Fn(&IndexDesc) -> bool) -> Source {
     let first_order = plan.order.first();
-    let mut best: Option<(u8, usize, &Filter, &'static IndexDesc, Vec<KeyRange>)> = None;
+    let mut best: Option<(u8, usize, &Filter, &'static IndexDesc, Vec<KeyRange>, bool)> = None;
     for (position, f) in plan.filters.iter().enumerate() {
         let Some(index) = model.index_on(&f.path).filter(|i| built(i)) else { continue };
-        let Some(ranges) = ranges_for(&f.op, index.unique) else { continue };
+        let (op, exact) = match &f.op {
+            Op::Range(lo, _) if !single_valued(model, &f.path) => (Cow::Owned(Op::Gte(lo.clone())), false),
+            op => (Cow::Borrowed(op), true),
+        };
+        let Some(ranges) = ranges_for(&op, index.unique) else { continue };
         let score = selectivity(&f.op);
         if best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, position, f, index, ranges));
+            best = Some((score, position, f, index, ranges, exact));
         }
     }
-    if let Some((_, position, f, index, ranges)) = best {
+    if let Some((_, position, f, index, ranges, exact)) = best {
         let ordered = ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
         let distinct = matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
-        return Source::Index { index, ranges, ordered, reverse, served: Some(position), distinct };
+        let served = exact.then_some(position);
+        return Source::Index { index, ranges, ordered, reverse, served, distinct };
     }
     if let Some(o) = first_order {
         if let Some(index) = model.index_on(&o.path).filter(|i| !i.unique && built(i)) {
