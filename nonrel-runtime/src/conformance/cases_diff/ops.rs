@@ -3,6 +3,7 @@
 
 use super::model::{DiffItem, DiffNote, Draw, RunsDiffLookups};
 use super::query::{Cmp, Cond, ItemQuery, NoteQuery};
+use super::unknown::{self, Tweak};
 use super::{Areas, TxRun};
 use crate::{Database, ErrorKind, Key, Model, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +63,9 @@ pub enum Op {
     NoteDelete(usize),
     Check(ItemQuery, Form),
     NoteCheck(NoteQuery, Form),
+    /// A wider program writes the record with unknown fields at every depth; a
+    /// load-modify-save through [`DiffItem`] follows.
+    Unknown(DiffItem, Tweak),
 }
 
 /// Draws operations; codes outside single saves are fresh, so only single saves clash on
@@ -115,6 +119,11 @@ impl Gen {
             9 if self.transactions => self.tx(d),
             10 => Op::NoteSave(d.rng.below(8), d.note()),
             11 => Op::NoteDelete(d.rng.below(8)),
+            13 if d.rng.one_in(2) => {
+                let id = d.id();
+                let r = unknown::writable(self.fresh_item(d, id));
+                Op::Unknown(r, Tweak::draw(d))
+            }
             12 => {
                 let q = NoteQuery::draw(d);
                 let form = self.form(d, q.order.is_some());
@@ -229,7 +238,7 @@ impl Oracle {
 /// A mismatch between the database and the oracle, or an unexpected error.
 pub type Outcome = Result<(), String>;
 
-fn differ<T: Debug + PartialEq>(what: &str, expected: &T, actual: &T) -> Outcome {
+pub fn differ<T: Debug + PartialEq>(what: &str, expected: &T, actual: &T) -> Outcome {
     if expected == actual {
         return Ok(());
     }
@@ -255,7 +264,7 @@ fn by_key<M: Model>(mut rs: Vec<M>, unordered: bool, areas: &Areas) -> Vec<M> {
     rs
 }
 
-fn failed<E: fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+pub fn failed<E: fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what} failed: {e}")
 }
 
@@ -334,6 +343,7 @@ pub async fn run_op<B: RunsDiffLookups>(
             }
         }
         Op::Check(q, form) => check_items(db, o, q, *form, areas).await?,
+        Op::Unknown(r, t) => unknown::run(db, o, r, t, areas).await?,
         Op::NoteCheck(q, form) => {
             let expected = q.answer(&o.notes);
             let unordered = q.order.is_none();
@@ -602,6 +612,13 @@ impl fmt::Display for Op {
             Op::NoteDelete(slot) => write!(f, "db.delete(slot[{slot}])"),
             Op::Check(q, form) => write!(f, "db.query::<DiffItem>().with({q}).{}", form_text(*form)),
             Op::NoteCheck(q, form) => write!(f, "db.query::<DiffNote>().with({q}).{}", form_text(*form)),
+            Op::Unknown(r, t) => write!(
+                f,
+                "db.save(&mut DiffItemWide {{ legacy at the top, in main and in each part, ..{r:?} }}); \
+                 let mut r = db.get::<DiffItem>({}).unwrap(); {t}; db.save(&mut r); \
+                 db.get::<DiffItemWide>({}) keeps every legacy field",
+                r.id, r.id
+            ),
         }
     }
 }
