@@ -234,28 +234,37 @@ fn selectivity(op: &Op) -> u8 {
     }
 }
 
+/// A filter an index can read for: how selective it is, and its ranges.
+struct Pick<'a> {
+    score: u8,
+    /// The filter's position, when the ranges answer it exactly.
+    served: Option<usize>,
+    filter: &'a Filter,
+    index: &'static IndexDesc,
+    ranges: Vec<KeyRange>,
+}
+
 /// Picks the index scan for a plan: the most selective filter an index serves, else an
 /// index in the order's first term, else a scan.
 pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan, built: impl Fn(&IndexDesc) -> bool) -> Source {
     let first_order = plan.order.first();
-    let mut best: Option<(u8, usize, &Filter, &'static IndexDesc, Vec<KeyRange>, bool)> = None;
-    for (position, f) in plan.filters.iter().enumerate() {
-        let Some(index) = model.index_on(&f.path).filter(|i| built(i)) else { continue };
-        let (op, exact) = match &f.op {
-            Op::Range(lo, _) if !single_valued(model, &f.path) => (Cow::Owned(Op::Gte(lo.clone())), false),
+    let mut best: Option<Pick> = None;
+    for (position, filter) in plan.filters.iter().enumerate() {
+        let Some(index) = model.index_on(&filter.path).filter(|i| built(i)) else { continue };
+        let (op, exact) = match &filter.op {
+            Op::Range(lo, _) if !single_valued(model, &filter.path) => (Cow::Owned(Op::Gte(lo.clone())), false),
             op => (Cow::Borrowed(op), true),
         };
         let Some(ranges) = ranges_for(&op, index.unique) else { continue };
-        let score = selectivity(&f.op);
-        if best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, position, f, index, ranges, exact));
+        let score = selectivity(&filter.op);
+        if best.as_ref().is_none_or(|b| score > b.score) {
+            best = Some(Pick { score, served: exact.then_some(position), filter, index, ranges });
         }
     }
-    if let Some((_, position, f, index, ranges, exact)) = best {
+    if let Some(Pick { served, filter: f, index, ranges, .. }) = best {
         let ordered = ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
         let distinct = matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
-        let served = exact.then_some(position);
         return Source::Index { index, ranges, ordered, reverse, served, distinct };
     }
     if let Some(o) = first_order {

@@ -202,7 +202,7 @@ pub enum ValueOp {
 impl ValueOp {
     fn draw(d: &mut Draw) -> Self {
         match d.rng.below(7) {
-            0 | 1 | 2 => ValueOp::Eq(d.value()),
+            0..=2 => ValueOp::Eq(d.value()),
             3 => ValueOp::Ne(d.value()),
             4 | 5 => ValueOp::In((0..d.rng.below(4)).map(|_| d.value()).collect()),
             _ => ValueOp::IsNull(d.rng.one_in(2)),
