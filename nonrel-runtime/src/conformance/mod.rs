@@ -105,6 +105,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; inc_counts_null_as_missing, inc_of_a_non_number_is_a_clear_error,
             unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models,
             embedded_extra_fields_hold_their_level);
+        $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

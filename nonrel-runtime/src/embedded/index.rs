@@ -162,6 +162,8 @@ fn ranges_for(op: &Op, unique: bool, crosses: impl Fn(&Value) -> bool) -> Option
         }
         Op::Gt(v) | Op::Gte(v) => vec![(at_least(v, matches!(op, Op::Gte(_))), class_range(v).1)],
         Op::Lt(v) | Op::Lte(v) => vec![(lowest(v), at_most(v, matches!(op, Op::Lte(_))))],
+        // No value is of two type classes (each bound holds only within its own).
+        Op::Range(lo, hi) if lo.type_rank() != hi.type_rank() => Vec::new(),
         Op::Range(lo, hi) => vec![(at_least(lo, true), at_most(hi, true))],
         Op::StartsWith(p) => {
             let mut prefix = vec![keys::class_tag(&Value::String(String::new()))];
@@ -232,6 +234,16 @@ fn selectivity(op: &Op) -> u8 {
     }
 }
 
+/// A filter an index can read for: how selective it is, and its ranges.
+struct Pick<'a> {
+    score: u8,
+    /// The filter's position, when the ranges answer it exactly.
+    served: Option<usize>,
+    filter: &'a Filter,
+    index: &'static IndexDesc,
+    ranges: Vec<KeyRange>,
+}
+
 /// Picks the index scan for a plan: the most selective filter an index serves, else an
 /// index in the order's first term, else a scan. `holds` says whether an index holds any
 /// entry of a type class.
@@ -242,22 +254,26 @@ pub(crate) fn choose(
     holds: impl Fn(&IndexDesc, u8) -> bool,
 ) -> Source {
     let first_order = plan.order.first();
-    let mut best: Option<(u8, usize, &Filter, &'static IndexDesc, Vec<KeyRange>)> = None;
-    for (position, f) in plan.filters.iter().enumerate() {
-        let Some(index) = model.index_on(&f.path).filter(|i| built(i)) else { continue };
+    let mut best: Option<Pick> = None;
+    for (position, filter) in plan.filters.iter().enumerate() {
+        let Some(index) = model.index_on(&filter.path).filter(|i| built(i)) else { continue };
+        let (op, exact) = match &filter.op {
+            Op::Range(lo, _) if !single_valued(model, &filter.path) => (Cow::Owned(Op::Gte(lo.clone())), false),
+            op => (Cow::Borrowed(op), true),
+        };
         let crosses = |v: &Value| other_numeric_class(v).is_some_and(|tag| holds(index, tag));
-        let Some(ranges) = ranges_for(&f.op, index.unique, crosses) else { continue };
-        let score = selectivity(&f.op);
-        if best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, position, f, index, ranges));
+        let Some(ranges) = ranges_for(&op, index.unique, crosses) else { continue };
+        let score = selectivity(&filter.op);
+        if best.as_ref().is_none_or(|b| score > b.score) {
+            best = Some(Pick { score, served: exact.then_some(position), filter, index, ranges });
         }
     }
-    if let Some((_, position, f, index, ranges)) = best {
+    if let Some(Pick { served, filter: f, index, ranges, .. }) = best {
         let ordered =
             ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path) && orderable(model, index, &holds);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
         let distinct = ranges.len() == 1 && matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
-        return Source::Index { index, ranges, ordered, reverse, served: Some(position), distinct };
+        return Source::Index { index, ranges, ordered, reverse, served, distinct };
     }
     if let Some(o) = first_order {
         let index = model.index_on(&o.path).filter(|i| !i.unique && built(i));

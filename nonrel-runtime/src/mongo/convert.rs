@@ -134,8 +134,17 @@ fn term(f: &Filter) -> (String, Value) {
     match &f.op {
         Op::Lookup(l) => super::lookup::term(&f.path, l).unwrap_or_else(|| (f.path.to_string(), condition(f))),
         Op::In(vs) if vs.iter().any(not_in_safe) => literal_in(&f.path, vs),
+        Op::Range(lo, hi) => range(&f.path, lo, hi),
         _ => (f.path.to_string(), condition(f)),
     }
+}
+
+/// A range as `$and` of its two bounds. Through a list each bound may hold on a different
+/// element, but some servers intersect the bounds of `{$gte, $lte}` on a multikey index and
+/// miss those records; kept apart, each bound is checked on its own.
+fn range(path: &str, lo: &Value, hi: &Value) -> (String, Value) {
+    let field = |c: Value| Value::Document(vec![(path.to_string(), c)]);
+    ("$and".into(), Value::Array(vec![field(op("$gte", lo.clone())), field(op("$lte", hi.clone()))]))
 }
 
 /// Conditions as one field per path when no path repeats, else under `$and`.

@@ -114,8 +114,9 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         Op::Gte(v) => bracketed(leaves, v, |o| o != Ordering::Less),
         Op::Lt(v) => bracketed(leaves, v, |o| o == Ordering::Less),
         Op::Lte(v) => bracketed(leaves, v, |o| o != Ordering::Greater),
+        // `{$gte: lo, $lte: hi}`: through a list, each bound may hold on a different element.
         Op::Range(lo, hi) => {
-            candidates(leaves).any(|x| ranged(x, lo, |o| o != Ordering::Less) && in_range_above(x, hi))
+            bracketed(leaves, lo, |o| o != Ordering::Less) && bracketed(leaves, hi, |o| o != Ordering::Greater)
         }
         Op::IsNull(is_null) => equal(leaves, &Value::Null) == *is_null,
         Op::ElemMatch(filters) => leaves.iter().any(|leaf| match leaf {
@@ -125,15 +126,6 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         Op::StartsWith(p) => text(leaves, |s| s.starts_with(p.as_str())),
         Op::Contains(p) => text(leaves, |s| s.contains(p.as_str())),
         Op::Lookup(l) => crate::lookup::holds(l, leaves),
-    }
-}
-
-/// The upper bound of a range: compared whatever its type class (as before NaN's rule), but
-/// NaN meets only NaN.
-fn in_range_above(x: &Value, hi: &Value) -> bool {
-    match (is_nan(x), is_nan(hi)) {
-        (false, false) => compare(x, hi) != Ordering::Greater,
-        (nan_x, nan_hi) => nan_x && nan_hi,
     }
 }
 

@@ -4,7 +4,7 @@
 use super::Areas;
 use crate::capability::Runs;
 use crate::lookup::{kinds, Emulated};
-use crate::{Backend, Blob, DateTime, Decimal, Key, Utc};
+use crate::{Backend, Blob, DateTime, Decimal, Key, Utc, Value};
 use std::collections::BTreeMap;
 
 /// A part embedded in a [`DiffItem`], alone and in a list.
@@ -45,6 +45,8 @@ pub struct DiffItem {
     pub price: Decimal,
     pub main: DiffPart,
     pub parts: Vec<DiffPart>,
+    /// Any value: scalars, documents (with `$` keys in the injection area), lists of them.
+    pub doc: Value,
 }
 
 /// A record with an automatic key.
@@ -153,9 +155,11 @@ const TEXTS: [&str; 26] = [
 /// Text that MongoDB's regular expressions are known to mishandle (NUL, a final newline).
 const REGEX_TEXTS: [&str; 4] = ["a\0b", "\0", "ab\n", "a\nb"];
 const MAP_KEYS: [&str; 4] = ["k", "K", "k2", "long_key"];
-/// Keys MongoDB reads as paths or operators.
-const DOTTED_KEYS: [&str; 2] = ["a.b", "k.k2"];
-const DOLLAR_KEYS: [&str; 3] = ["$ne", "$gt", "$exists"];
+/// Keys no map may hold (refused when saved and when looked up): empty, with `.` or NUL,
+/// or starting with `$`.
+const BAD_KEYS: [&str; 6] = ["a.b", "k.k2", "$ne", "$gt", "", "a\0b"];
+/// Keys holding `$` that a map may hold.
+const DOLLAR_KEYS: [&str; 3] = ["a$", "k$ne", "x$"];
 const DATES: [&str; 8] = [
     "2024-03-05T10:00:00Z",
     "2024-02-29T23:59:59.999Z",
@@ -168,6 +172,18 @@ const DATES: [&str; 8] = [
 ];
 const DECIMALS: [&str; 8] = ["0", "1.5", "1.50", "-1.5", "100", "0.001", "-7", "79228162514264337593543950335"];
 const CODES: [&str; 5] = ["c", "C", "", "é", "c "];
+
+/// Whether no map may hold `key` (refused on every backend, when saved and looked up).
+pub fn refused_key(key: &str) -> bool {
+    key.is_empty() || key.starts_with('$') || key.contains('.') || key.contains('\0')
+}
+
+impl DiffItem {
+    /// Whether a save of this record is refused (a map key no map may hold).
+    pub fn refused(&self) -> bool {
+        self.attrs.keys().any(|k| refused_key(k))
+    }
+}
 
 /// Draws the harness's values, leaving out the areas the run skips.
 pub struct Draw<'a> {
@@ -207,24 +223,36 @@ impl Draw<'_> {
         (0..n).map(|_| self.text()).collect()
     }
 
+    /// A key of a stored map: now and then one no map may hold, when map keys are in the run.
     pub fn map_key(&mut self) -> String {
-        if self.areas.map_keys && self.rng.one_in(6) {
-            return self.rng.pick(&DOTTED_KEYS).to_owned();
+        if self.areas.map_keys && self.rng.one_in(30) {
+            return self.rng.pick(&BAD_KEYS).to_owned();
         }
+        self.good_key()
+    }
+
+    fn good_key(&mut self) -> String {
         if self.areas.injection && self.rng.one_in(6) {
             return self.rng.pick(&DOLLAR_KEYS).to_owned();
         }
         self.rng.pick(&MAP_KEYS).to_owned()
     }
 
-    /// A key to look up with `get`: keys with `.` or a leading `$` only when map keys are
-    /// in the run.
+    /// A key to look up with `get`: one no map may hold more often than in a stored map.
     pub fn path_key(&mut self) -> String {
-        let key = self.map_key();
-        if !self.areas.map_keys && key.starts_with('$') {
-            return "k".into();
+        if self.areas.map_keys && self.rng.one_in(6) {
+            return self.rng.pick(&BAD_KEYS).to_owned();
         }
-        key
+        self.good_key()
+    }
+
+    /// A value for [`DiffItem::doc`]: in the injection area, mostly documents that would act
+    /// as operators if sent bare (alone, nested, in lists).
+    pub fn value(&mut self) -> Value {
+        if self.areas.injection && !self.rng.one_in(3) {
+            return self.rng.pick(&operator_values());
+        }
+        self.rng.pick(&plain_values())
     }
 
     pub fn map(&mut self) -> BTreeMap<String, i64> {
@@ -273,6 +301,7 @@ impl Draw<'_> {
             price: self.decimal(),
             main: self.part(),
             parts: (0..self.rng.below(4)).map(|_| self.part()).collect(),
+            doc: self.value(),
         }
     }
 
@@ -289,4 +318,44 @@ impl Draw<'_> {
     pub fn id(&mut self) -> i64 {
         self.rng.below(32) as i64 - 4
     }
+}
+
+fn doc(fields: &[(&str, Value)]) -> Value {
+    Value::Document(fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect())
+}
+
+fn plain_values() -> [Value; 8] {
+    let seven = Value::Int64(7);
+    [
+        Value::Null,
+        seven.clone(),
+        Value::Int64(8),
+        Value::String("x".into()),
+        doc(&[("a", seven.clone())]),
+        Value::Array(vec![seven.clone(), Value::String("x".into())]),
+        Value::Array(vec![doc(&[("a", seven)]), Value::Null]),
+        Value::Array(Vec::new()),
+    ]
+}
+
+/// Documents of `$` keys (each an operator if read as one), nested and in lists.
+fn operator_values() -> [Value; 14] {
+    let seven = Value::Int64(7);
+    let ne = doc(&[("$ne", seven.clone())]);
+    [
+        ne.clone(),
+        doc(&[("$ne", Value::Int64(8))]),
+        doc(&[("$gt", Value::Int64(0))]),
+        doc(&[("$gt", Value::Null)]),
+        doc(&[("$exists", Value::Bool(true))]),
+        doc(&[("$in", Value::Array(vec![seven.clone(), Value::String("x".into())]))]),
+        doc(&[("$eq", seven.clone())]),
+        doc(&[("$regex", Value::String(".*".into()))]),
+        doc(&[("$not", doc(&[("$eq", Value::Int64(0))]))]),
+        doc(&[("$where", Value::String("return true".into()))]),
+        doc(&[("a", ne.clone())]),
+        Value::Array(vec![ne.clone()]),
+        Value::Array(vec![ne, seven]),
+        Value::Array(vec![doc(&[("$gt", Value::Int64(0))]), Value::Null]),
+    ]
 }

@@ -3,8 +3,9 @@
 
 use super::model::{DiffItem, DiffNote, Draw, RunsDiffLookups};
 use super::query::{Cmp, Cond, ItemQuery, NoteQuery};
+use super::unknown::{self, Tweak};
 use super::{Areas, TxRun};
-use crate::{Database, ErrorKind, Key, Model};
+use crate::{Database, ErrorKind, Key, Model, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Debug};
 
@@ -32,6 +33,7 @@ pub enum Change {
     IncSmall(i32),
     IncScore(f64),
     IncMaybe(i64),
+    SetDoc(Value),
 }
 
 /// A step inside a transaction.
@@ -61,6 +63,9 @@ pub enum Op {
     NoteDelete(usize),
     Check(ItemQuery, Form),
     NoteCheck(NoteQuery, Form),
+    /// A wider program writes the record with unknown fields at every depth; a
+    /// load-modify-save through [`DiffItem`] follows.
+    Unknown(DiffItem, Tweak),
 }
 
 /// Draws operations; codes outside single saves are fresh, so only single saves clash on
@@ -114,6 +119,11 @@ impl Gen {
             9 if self.transactions => self.tx(d),
             10 => Op::NoteSave(d.rng.below(8), d.note()),
             11 => Op::NoteDelete(d.rng.below(8)),
+            13 if d.rng.one_in(2) => {
+                let id = d.id();
+                let r = unknown::writable(self.fresh_item(d, id));
+                Op::Unknown(r, Tweak::draw(d))
+            }
             12 => {
                 let q = NoteQuery::draw(d);
                 let form = self.form(d, q.order.is_some());
@@ -146,9 +156,9 @@ impl Gen {
     fn update(&mut self, d: &mut Draw) -> Op {
         let mut conds = ItemQuery::draw(d, false).conds;
         let mut changes = Vec::new();
-        let mut taken = [false; 5];
+        let mut taken = [false; 6];
         for _ in 0..1 + d.rng.below(3) {
-            let (slot, change) = match d.rng.below(9) {
+            let (slot, change) = match d.rng.below(10) {
                 0 => (0, Change::SetName(d.text())),
                 1 => (1, Change::SetN(d.int())),
                 2 => (2, Change::SetMaybe(d.int())),
@@ -157,6 +167,7 @@ impl Gen {
                 5 => (1, Change::IncN(d.rng.pick(&[1, -1, 5]))),
                 6 => (0, Change::IncSmall(d.rng.pick(&[1, -2]))),
                 7 => (3, Change::IncScore(d.rng.pick(&[0.5, -1.0]))),
+                8 => (5, Change::SetDoc(d.value())),
                 _ => (2, Change::IncMaybe(d.rng.pick(&[1, -3]))),
             };
             // `small` and `score` share slots with other fields: at most one change a field.
@@ -218,6 +229,7 @@ impl Oracle {
             Change::IncScore(by) => r.score += by,
             // A stored null counts as 0, as a missing field does.
             Change::IncMaybe(by) => r.maybe = Some(r.maybe.unwrap_or(0) + by),
+            Change::SetDoc(v) => r.doc = v,
         }
         r
     }
@@ -226,7 +238,7 @@ impl Oracle {
 /// A mismatch between the database and the oracle, or an unexpected error.
 pub type Outcome = Result<(), String>;
 
-fn differ<T: Debug + PartialEq>(what: &str, expected: &T, actual: &T) -> Outcome {
+pub fn differ<T: Debug + PartialEq>(what: &str, expected: &T, actual: &T) -> Outcome {
     if expected == actual {
         return Ok(());
     }
@@ -252,7 +264,7 @@ fn by_key<M: Model>(mut rs: Vec<M>, unordered: bool, areas: &Areas) -> Vec<M> {
     rs
 }
 
-fn failed<E: fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+pub fn failed<E: fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what} failed: {e}")
 }
 
@@ -267,6 +279,9 @@ pub async fn run_op<B: RunsDiffLookups>(
     match op {
         Op::Save(r) => {
             let got = db.save(&mut r.clone()).await;
+            if r.refused() {
+                return refused(db, o, "save", got, &[r.id]).await;
+            }
             if o.clashes(r) {
                 let kind = got.map(|_| ()).map_err(|e| e.kind());
                 return differ("save of a clashing code", &Err(ErrorKind::UniqueViolation), &kind);
@@ -275,6 +290,9 @@ pub async fn run_op<B: RunsDiffLookups>(
             o.items.insert(r.id, r.clone());
         }
         Op::Insert(r) => {
+            if r.refused() {
+                return refused(db, o, "insert", db.insert(&mut r.clone()).await, &[r.id]).await;
+            }
             let got = db.insert(&mut r.clone()).await.map(|_| ()).map_err(|e| e.kind());
             let expected = if o.items.contains_key(&r.id) { Err(ErrorKind::DuplicateKey) } else { Ok(()) };
             differ("insert", &expected, &got)?;
@@ -285,6 +303,10 @@ pub async fn run_op<B: RunsDiffLookups>(
             differ("delete's answer", &o.items.remove(id).is_some(), &got)?;
         }
         Op::SaveMany(rs) => {
+            if rs.iter().any(DiffItem::refused) {
+                let ids: Vec<i64> = rs.iter().map(|r| r.id).collect();
+                return refused(db, o, "save_many", db.save_many(&mut rs.clone()).await, &ids).await;
+            }
             db.save_many(&mut rs.clone()).await.map_err(failed("save_many"))?;
             o.items.extend(rs.iter().map(|r| (r.id, r.clone())));
         }
@@ -321,6 +343,7 @@ pub async fn run_op<B: RunsDiffLookups>(
             }
         }
         Op::Check(q, form) => check_items(db, o, q, *form, areas).await?,
+        Op::Unknown(r, t) => unknown::run(db, o, r, t, areas).await?,
         Op::NoteCheck(q, form) => {
             let expected = q.answer(&o.notes);
             let unordered = q.order.is_none();
@@ -328,6 +351,29 @@ pub async fn run_op<B: RunsDiffLookups>(
         }
     }
     Ok(())
+}
+
+/// A write refused for a map key no map may hold: an `Encode` error, and none of the
+/// records changed.
+async fn refused<B: RunsDiffLookups, T: Debug>(
+    db: &Database<B>,
+    o: &Oracle,
+    what: &str,
+    got: crate::Result<T>,
+    ids: &[i64],
+) -> Outcome {
+    let kind = got.map(|_| ()).map_err(|e| e.kind());
+    differ(&format!("{what} of a map key no map may hold"), &Err(ErrorKind::Encode), &kind)?;
+    let stored = db.get_many::<DiffItem, _>(ids.to_vec()).await.map_err(failed("get_many"))?;
+    let expected: Vec<Option<DiffItem>> = ids.iter().map(|id| o.items.get(id).cloned()).collect();
+    differ(&format!("records after a refused {what}"), &expected, &stored)
+}
+
+/// The kind of error a query refused when it runs gives (a lookup by a map key no map may
+/// hold).
+fn refused_query<T: Debug>(got: crate::Result<T>) -> Outcome {
+    let kind = got.map(|_| ()).map_err(|e| e.kind());
+    differ("a query by a map key no map may hold", &Err(ErrorKind::Encode), &kind)
 }
 
 async fn run_update<B: RunsDiffLookups>(
@@ -352,7 +398,11 @@ async fn run_update<B: RunsDiffLookups>(
             Change::IncSmall(by) => update.inc(DiffItem::small(), by),
             Change::IncScore(by) => update.inc(DiffItem::score(), by),
             Change::IncMaybe(by) => update.inc(DiffItem::maybe(), by),
+            Change::SetDoc(v) => update.set(DiffItem::doc(), v),
         };
+    }
+    if conds.iter().any(Cond::refused) {
+        return refused_query(update.await);
     }
     let got = update.await.map_err(failed("update"))?;
     let (mut matched, mut modified) = (0, 0);
@@ -378,8 +428,11 @@ async fn run_tx<B: RunsDiffLookups>(
     let (result, seen) = run(db, steps.to_vec(), fail).await;
     let mut inside = o.items.clone();
     let mut answers = Vec::new();
+    let mut refused = false;
     for step in steps {
         match step {
+            TxStep::Save(r) if r.refused() => refused = true,
+            TxStep::Check(q) if q.refused() => refused = true,
             TxStep::Save(r) => {
                 inside.insert(r.id, (**r).clone());
             }
@@ -388,10 +441,17 @@ async fn run_tx<B: RunsDiffLookups>(
             }
             TxStep::Check(q) => answers.push((q, q.answer(&inside))),
         }
+        if refused {
+            break;
+        }
     }
+    differ("queries the transaction ran", &answers.len(), &seen.len())?;
     for ((q, expected), actual) in answers.into_iter().zip(seen) {
         let unordered = q.order.is_empty();
         same_records(&format!("inside the transaction, {q}"), &expected, &by_key(actual, unordered, areas))?;
+    }
+    if refused {
+        return refused_query(result).map_err(|m| format!("a transaction with a refused step: {m}"));
     }
     match (fail, result) {
         (true, Err(e)) if e.to_string().contains(super::DELIBERATE) => {}
@@ -409,8 +469,24 @@ async fn check_items<B: RunsDiffLookups>(
     form: Form,
     areas: &Areas,
 ) -> Outcome {
+    if q.refused() {
+        return refused_query(read(db, q.query(), form).await);
+    }
     let expected = q.answer(&o.items);
     check_form(db, q.query(), expected, form, q.order.is_empty(), areas).await
+}
+
+/// Reads a query in one form, for the answer's error alone (pages: the first).
+async fn read<B: RunsDiffLookups>(db: &Database<B>, query: crate::Query<DiffItem>, form: Form) -> crate::Result<()> {
+    let q = db.query::<DiffItem>().with(query);
+    match form {
+        Form::All => q.all().await.map(|_| ()),
+        Form::Count => q.count().await.map(|_| ()),
+        Form::CountUpto(k) => q.count_upto(k).await.map(|_| ()),
+        Form::Exists => q.exists().await.map(|_| ()),
+        Form::First => q.first().await.map(|_| ()),
+        Form::Pages(size) => q.page(size).await.map(|_| ()),
+    }
 }
 
 async fn check_form<B: RunsDiffLookups, M: Model + Debug + PartialEq + Clone>(
@@ -515,6 +591,7 @@ impl fmt::Display for Op {
                         Change::IncSmall(v) => write!(f, ".inc(DiffItem::small(), {v})"),
                         Change::IncScore(v) => write!(f, ".inc(DiffItem::score(), {v:?})"),
                         Change::IncMaybe(v) => write!(f, ".inc(DiffItem::maybe(), {v})"),
+                        Change::SetDoc(v) => write!(f, ".set(DiffItem::doc(), {v:?})"),
                     }?;
                 }
                 Ok(())
@@ -535,6 +612,13 @@ impl fmt::Display for Op {
             Op::NoteDelete(slot) => write!(f, "db.delete(slot[{slot}])"),
             Op::Check(q, form) => write!(f, "db.query::<DiffItem>().with({q}).{}", form_text(*form)),
             Op::NoteCheck(q, form) => write!(f, "db.query::<DiffNote>().with({q}).{}", form_text(*form)),
+            Op::Unknown(r, t) => write!(
+                f,
+                "db.save(&mut DiffItemWide {{ legacy at the top, in main and in each part, ..{r:?} }}); \
+                 let mut r = db.get::<DiffItem>({}).unwrap(); {t}; db.save(&mut r); \
+                 db.get::<DiffItemWide>({}) keeps every legacy field",
+                r.id, r.id
+            ),
         }
     }
 }

@@ -2,10 +2,10 @@
 //! the oracle with MongoDB's semantics, and prints as Rust.
 #![allow(missing_docs)]
 
-use super::model::{DiffItem, DiffNote, Draw};
+use super::model::{refused_key, DiffItem, DiffNote, Draw};
 use crate::codec::Encode;
 use crate::query::Ordered;
-use crate::{Blob, Condition, DateTime, Decimal, Field, Query, Utc};
+use crate::{Blob, Condition, DateTime, Decimal, Field, Query, Utc, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
@@ -190,6 +190,58 @@ impl<T: Debug> fmt::Display for ListOp<T> {
     }
 }
 
+/// A lookup on a `Value` field: its operands are compared literally, whatever their keys.
+#[derive(Debug, Clone)]
+pub enum ValueOp {
+    Eq(Value),
+    Ne(Value),
+    In(Vec<Value>),
+    IsNull(bool),
+}
+
+impl ValueOp {
+    fn draw(d: &mut Draw) -> Self {
+        match d.rng.below(7) {
+            0..=2 => ValueOp::Eq(d.value()),
+            3 => ValueOp::Ne(d.value()),
+            4 | 5 => ValueOp::In((0..d.rng.below(4)).map(|_| d.value()).collect()),
+            _ => ValueOp::IsNull(d.rng.one_in(2)),
+        }
+    }
+
+    fn condition<M, F>(&self, f: Field<M, Value, F>) -> Condition<M> {
+        match self.clone() {
+            ValueOp::Eq(v) => f.eq(v),
+            ValueOp::Ne(v) => f.ne(v),
+            ValueOp::In(vs) => f.is_in(vs),
+            ValueOp::IsNull(b) => f.isnull(b),
+        }
+    }
+
+    /// MongoDB's equality: the stored value, or for a list, one of its elements, equals the
+    /// operand (documents key by key, in order).
+    fn holds(&self, stored: &Value) -> bool {
+        let equal = |v: &Value| stored == v || matches!(stored, Value::Array(items) if items.contains(v));
+        match self {
+            ValueOp::Eq(v) => equal(v),
+            ValueOp::Ne(v) => !equal(v),
+            ValueOp::In(vs) => vs.iter().any(equal),
+            ValueOp::IsNull(b) => equal(&Value::Null) == *b,
+        }
+    }
+}
+
+impl fmt::Display for ValueOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueOp::Eq(v) => write!(f, "eq({v:?})"),
+            ValueOp::Ne(v) => write!(f, "ne({v:?})"),
+            ValueOp::In(vs) => write!(f, "is_in({vs:?})"),
+            ValueOp::IsNull(b) => write!(f, "isnull({b})"),
+        }
+    }
+}
+
 /// An emulated lookup a field declares.
 #[derive(Debug, Clone)]
 pub enum Emulated {
@@ -228,6 +280,7 @@ pub enum Cond {
     PartsQty(Cmp<i64>),
     ElemMatch(TextOp, Cmp<i64>),
     Emulated(Emulated),
+    Doc(ValueOp),
 }
 
 /// A comparison on a path through a list: a range there only when list ranges are in the
@@ -241,7 +294,7 @@ fn through_list<T>(c: Cmp<T>, d: &Draw) -> Cmp<T> {
 
 impl Cond {
     pub fn draw(d: &mut Draw) -> Self {
-        match d.rng.below(26) {
+        match d.rng.below(28) {
             0 | 1 => Cond::N(Cmp::draw(d, |d| d.int(), false)),
             2 => Cond::NPlain(Cmp::draw(d, |d| d.int(), false)),
             3 => Cond::Small(Cmp::draw(d, |d| d.small(), false)),
@@ -266,7 +319,17 @@ impl Cond {
             }),
             22 => Cond::PartsQty(through_list(Cmp::draw(d, |d| d.int(), false), d)),
             23 => Cond::ElemMatch(TextOp::draw(d, false), Cmp::draw(d, |d| d.int(), false)),
+            24 | 25 => Cond::Doc(ValueOp::draw(d)),
             _ => Cond::Emulated(Emulated::draw(d)),
+        }
+    }
+
+    /// Whether the query is refused when it runs (a map key no map may hold).
+    pub fn refused(&self) -> bool {
+        match self {
+            Cond::Attr(k, _) => refused_key(k),
+            Cond::Attrs(_, m) => m.keys().any(|k| refused_key(k)),
+            _ => false,
         }
     }
 
@@ -298,6 +361,7 @@ impl Cond {
             Cond::PartsQty(c) => c.condition(DiffItem::parts().qty()),
             Cond::ElemMatch(t, c) => DiffItem::parts().elem_match(|p| [t.condition(p.label()), c.condition(p.qty())]),
             Cond::Emulated(e) => e.condition(),
+            Cond::Doc(v) => v.condition(DiffItem::doc()),
         }
     }
 
@@ -329,6 +393,7 @@ impl Cond {
                 r.parts.iter().any(|p| t.holds(&[Some(p.label.clone())]) && c.holds(&[Some(p.qty)]))
             }
             Cond::Emulated(e) => e.holds(r),
+            Cond::Doc(v) => v.holds(&r.doc),
         }
     }
 }
@@ -364,6 +429,7 @@ impl fmt::Display for Cond {
             Cond::PartsQty(c) => write!(f, "DiffItem::parts().qty().{c}"),
             Cond::ElemMatch(t, c) => write!(f, "DiffItem::parts().elem_match(|p| [p.label().{t}, p.qty().{c}])"),
             Cond::Emulated(e) => write!(f, "DiffItem::{e}"),
+            Cond::Doc(v) => write!(f, "DiffItem::doc().{v}"),
         }
     }
 }
@@ -551,6 +617,11 @@ impl ItemQuery {
             q.limit = d.rng.one_in(3).then(|| d.rng.below(8));
         }
         q
+    }
+
+    /// Whether the query is refused when it runs.
+    pub fn refused(&self) -> bool {
+        self.conds.iter().any(Cond::refused)
     }
 
     /// The typed query.
