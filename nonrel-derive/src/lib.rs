@@ -3,10 +3,12 @@
 //! Use them through `nonrel_runtime`, which re-exports both; the attributes they read are
 //! documented there.
 
+mod ast;
 mod attr;
 mod check;
 mod expand;
 mod index_attr;
+mod ty;
 
 use proc_macro::TokenStream;
 
