@@ -276,15 +276,66 @@ mod tests {
     #[test]
     fn no_generics() {
         let check = |cx: &mut Accumulator, m: &Model| super::check_no_generics(cx, &m.generics, "a model");
-        assert_eq!(count(check, quote!(struct A<T> { id: i64, t: T })), 1);
-        assert_eq!(count(check, quote!(struct A { id: i64 })), 0);
+        assert_eq!(
+            count(
+                check,
+                quote!(
+                    struct A<T> {
+                        id: i64,
+                        t: T,
+                    }
+                )
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                check,
+                quote!(
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0
+        );
     }
 
     #[test]
     fn key() {
-        assert_eq!(count(super::check_key, quote!(struct A { name: String })), 1);
-        assert_eq!(count(super::check_key, quote!(struct A { id: i64 })), 0, "`id` is the key by default");
-        let three_keys = quote!(struct A { #[field(key)] a: i64, #[field(key)] b: i64, #[field(key)] c: i64 });
+        assert_eq!(
+            count(
+                super::check_key,
+                quote!(
+                    struct A {
+                        name: String,
+                    }
+                )
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                super::check_key,
+                quote!(
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0,
+            "`id` is the key by default"
+        );
+        let three_keys = quote!(
+            struct A {
+                #[field(key)]
+                a: i64,
+                #[field(key)]
+                b: i64,
+                #[field(key)]
+                c: i64,
+            }
+        );
         assert_eq!(count(super::check_key, three_keys), 2, "one error per key after the first");
     }
 
@@ -301,7 +352,16 @@ mod tests {
             }
         };
         assert_eq!(count(check, three), 3);
-        let clash = quote!(struct A { id: i64, a: i32, #[field(rename = "a")] b: i32, #[field(rename = "a")] c: i32 });
+        let clash = quote!(
+            struct A {
+                id: i64,
+                a: i32,
+                #[field(rename = "a")]
+                b: i32,
+                #[field(rename = "a")]
+                c: i32,
+            }
+        );
         assert_eq!(count(check, clash), 2, "each later field stored as an earlier one's name");
     }
 
@@ -317,7 +377,15 @@ mod tests {
             }
         };
         assert_eq!(count(check, three), 3);
-        let extras = quote!(struct A { id: i64, #[field(extra)] a: Extra, #[field(extra)] b: Extra });
+        let extras = quote!(
+            struct A {
+                id: i64,
+                #[field(extra)]
+                a: Extra,
+                #[field(extra)]
+                b: Extra,
+            }
+        );
         assert_eq!(count(check, extras), 1);
     }
 
@@ -333,16 +401,54 @@ mod tests {
     #[test]
     fn collection() {
         for bad in ["", "a$b", "system.x"] {
-            assert_eq!(count(super::check_collection, quote!(#[model(collection = #bad)] struct A { id: i64 })), 1);
+            assert_eq!(
+                count(
+                    super::check_collection,
+                    quote!(
+                        #[model(collection = #bad)]
+                        struct A {
+                            id: i64,
+                        }
+                    )
+                ),
+                1
+            );
         }
-        assert_eq!(count(super::check_collection, quote!(#[model(collection = "ok")] struct A { id: i64 })), 0);
+        assert_eq!(
+            count(
+                super::check_collection,
+                quote!(
+                    #[model(collection = "ok")]
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0
+        );
     }
 
     #[test]
     fn inheritance() {
-        let two = quote!(#[model(extends = Base, polymorphic, collection = "x")] struct A { id: i64 });
+        let two = quote!(
+            #[model(extends = Base, polymorphic, collection = "x")]
+            struct A {
+                id: i64,
+            }
+        );
         assert_eq!(count(super::check_inheritance, two), 2);
-        assert_eq!(count(super::check_inheritance, quote!(#[model(polymorphic)] struct A { id: i64 })), 0);
+        assert_eq!(
+            count(
+                super::check_inheritance,
+                quote!(
+                    #[model(polymorphic)]
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0
+        );
     }
 
     #[test]
@@ -376,7 +482,15 @@ mod tests {
 
     #[test]
     fn unknown_on_delete_actions_are_each_reported_while_building_the_ast() {
-        let tokens = quote!(struct A { id: i64, #[field(on_delete = drop)] a: R<B>, #[field(on_delete = nullify)] b: R<B> });
+        let tokens = quote!(
+            struct A {
+                id: i64,
+                #[field(on_delete = drop)]
+                a: R<B>,
+                #[field(on_delete = nullify)]
+                b: R<B>,
+            }
+        );
         let input = ModelInput::from_derive_input(&syn::parse2(tokens).unwrap()).unwrap();
         let mut cx = darling::Error::accumulator();
         let model = Model::from_input(input, &mut cx);

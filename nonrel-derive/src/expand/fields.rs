@@ -156,7 +156,7 @@ pub fn descriptors(
         let (ident, ty, vis) = (&f.ident, &f.ty, &f.vis);
         let name = &f.name;
         let doc = format!("The descriptor of field `{name}`, for filters and ordering.");
-        let path = base(&name);
+        let path = base(name);
         let (ret, body) = match markers {
             None => (
                 quote_spanned!(ty.span()=> <#ty as #nr::Describe>::Path<#model>),

@@ -92,10 +92,8 @@ pub fn impls(input: &Model, all: &[Field]) -> TokenStream {
     let nr = nr();
     let ident = &input.ident;
     let flattens = group::flattens_impls(ident, all);
-    let base_impl = input
-        .polymorphic
-        .is_some()
-        .then(|| quote!(#[automatically_derived] impl #nr::PolymorphicBase for #ident {}));
+    let base_impl =
+        input.polymorphic.is_some().then(|| quote!(#[automatically_derived] impl #nr::PolymorphicBase for #ident {}));
     let subclass = input.extends.as_ref().map(|base| {
         let name = ident.to_string();
         let base_name = quote!(#base).to_string().replace(' ', "");
