@@ -1,6 +1,9 @@
 //! Field types spelled through a type alias or a renamed import work as the types they name:
-//! the derive reads a field's shape from its syntax only where it must (the target of a
-//! reference), and otherwise leaves the type to trait bounds checked in the generated code.
+//! keys (natural keys passed by value), indexes, options, lists and references followed by
+//! copies, in-memory joins and cascades. The derive reads a type's syntax only where it must
+//! know its shape; trait bounds in the generated code see through every spelling.
+
+#![deny(warnings)]
 
 use nonrel_runtime::Ref as R;
 use nonrel_runtime::{Database, Embedded, Key, Model};
