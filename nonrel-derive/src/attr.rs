@@ -1,8 +1,11 @@
-//! The derives' attributes, parsed with darling.
+//! The derives' attributes, parsed with darling: the receivers the `ast` is built from.
 
 use darling::util::Override;
-use darling::{ast, FromDeriveInput, FromField};
-use syn::{Ident, Path, Type, Visibility};
+use darling::{ast, Error, FromDeriveInput, FromField, FromMeta, Result};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Ident, Path, Token, Type, Visibility};
 
 /// `#[derive(Model)]` input.
 #[derive(FromDeriveInput)]
@@ -24,7 +27,7 @@ pub struct ModelInput {
     pub extends: Option<Path>,
     /// `denormalize(author.username, ...)`: copies of related fields (F15).
     #[darling(default, multiple)]
-    pub denormalize: Vec<crate::expand::related::CopyList>,
+    pub denormalize: Vec<CopyList>,
     /// `join_in_memory(author, ...)`: `Ref` fields joined in two steps (F15).
     #[darling(default, multiple)]
     pub join_in_memory: Vec<darling::util::PathList>,
@@ -78,45 +81,34 @@ pub struct FieldInput {
     pub on_delete: Option<Path>,
 }
 
-impl FieldInput {
-    pub fn clone_input(&self) -> FieldInput {
-        FieldInput {
-            ident: self.ident.clone(),
-            vis: self.vis.clone(),
-            ty: self.ty.clone(),
-            key: self.key,
-            rename: self.rename.clone(),
-            index: self.index.clone(),
-            unique: self.unique,
-            skip: self.skip,
-            default: self.default.clone(),
-            extra: self.extra,
-            flatten: self.flatten,
-            on_delete: self.on_delete.clone(),
+/// One `ref_field.related_field` of a `denormalize(...)` list.
+pub struct CopyPath {
+    pub reference: Ident,
+    pub field: Ident,
+}
+
+impl Parse for CopyPath {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let reference = Ident::parse_any(input)?;
+        input.parse::<Token![.]>()?;
+        let field = Ident::parse_any(input)?;
+        if input.peek(Token![.]) {
+            return Err(input.error("a denormalized copy names a `Ref` field and one field of the related model"));
         }
-    }
-
-    pub fn ident(&self) -> &Ident {
-        self.ident.as_ref().expect("named fields only (darling checks supports)")
-    }
-
-    /// The name in the stored document.
-    pub fn stored_name(&self) -> String {
-        match &self.rename {
-            Some(r) => r.value(),
-            None => self.ident().to_string().trim_start_matches("r#").to_owned(),
-        }
-    }
-
-    /// Whether the field is written to the document as a plain element.
-    pub fn is_stored(&self) -> bool {
-        !self.skip.is_present() && !self.extra.is_present() && !self.key.is_present() && !self.flatten.is_present()
+        Ok(CopyPath { reference, field })
     }
 }
 
-impl FieldInput {
-    /// Whether the field declares `on_delete = cascade`.
-    pub fn cascades(&self) -> bool {
-        self.on_delete.as_ref().is_some_and(|p| p.is_ident("cascade"))
+/// `denormalize(author.username, author.email)`.
+#[derive(Default)]
+pub struct CopyList(pub Vec<CopyPath>);
+
+impl FromMeta for CopyList {
+    fn from_meta(item: &syn::Meta) -> Result<Self> {
+        let syn::Meta::List(list) = item else {
+            return Err(Error::custom("write `denormalize(ref_field.related_field, ...)`").with_span(item));
+        };
+        let paths = list.parse_args_with(Punctuated::<CopyPath, Token![,]>::parse_terminated).map_err(Error::from)?;
+        Ok(CopyList(paths.into_iter().collect()))
     }
 }

@@ -1,57 +1,77 @@
-//! Cross-cutting rules on a model's declaration, each collecting every violation.
+//! Cross-cutting rules over the `ast`, each reporting every violation into the error
+//! context `cx` (never stopping at the first).
 
-use crate::attr::FieldInput;
-use darling::{Error, Result};
+use crate::ast::{Embedded, Field, Fields, Model, Role};
+use darling::error::Accumulator;
+use darling::Error;
 use std::collections::HashMap;
 
+/// Every rule a model must follow.
+pub fn model(cx: &mut Accumulator, model: &Model) {
+    check_no_generics(cx, &model.generics, "a model");
+    check_names(cx, &model.fields);
+    check_field_attrs(cx, &model.fields, true);
+    check_index_paths(cx, model);
+    check_collection(cx, model);
+    check_inheritance(cx, model);
+    check_references(cx, model);
+    check_on_delete(cx, &model.fields, true);
+    check_key(cx, model);
+}
+
+/// Every rule an embedded model must follow.
+pub fn embedded(cx: &mut Accumulator, embedded: &Embedded) {
+    check_no_generics(cx, &embedded.generics, "an embedded model");
+    check_names(cx, &embedded.fields);
+    check_field_attrs(cx, &embedded.fields, false);
+    check_on_delete(cx, &embedded.fields, false);
+}
+
+/// Every rule a field group must follow.
+pub fn fields(cx: &mut Accumulator, group: &Fields) {
+    check_no_generics(cx, &group.generics, "a field group");
+    check_names(cx, &group.fields);
+    check_group_fields(cx, &group.fields);
+    check_field_attrs(cx, &group.fields, true);
+}
+
 /// Model descriptions are statics, which cannot depend on type parameters.
-pub fn check_no_generics(generics: &syn::Generics, what: &str) -> Result<()> {
-    match generics.params.first() {
-        Some(p) => Err(Error::custom(format!("{what} cannot have generic or lifetime parameters")).with_span(p)),
-        None => Ok(()),
+fn check_no_generics(cx: &mut Accumulator, generics: &syn::Generics, what: &str) {
+    if let Some(p) = generics.params.first() {
+        cx.push(Error::custom(format!("{what} cannot have generic or lifetime parameters")).with_span(p));
     }
 }
 
 /// A record is found by exactly one key.
-pub fn check_key<'f>(model: &syn::Ident, fields: &'f [FieldInput]) -> Result<&'f FieldInput> {
-    let marked: Vec<&FieldInput> = fields.iter().filter(|f| f.key.is_present()).collect();
-    match marked.as_slice() {
-        [one] => Ok(one),
-        [] => fields.iter().find(|f| f.ident() == "id").ok_or_else(|| {
-            let msg = format!(
-                "model `{model}` has no key field: mark one field with #[field(key)] \
-                 (an automatic key is `#[field(key)] id: Option<Key<{model}>>`)"
-            );
-            Error::custom(msg).with_span(model)
-        }),
-        [_, rest @ ..] => {
-            let mut errors = Error::accumulator();
-            for f in rest {
-                let msg = format!("model `{model}` has more than one #[field(key)]; a model has exactly one key");
-                errors.push(Error::custom(msg).with_span(&f.key.span()));
-            }
-            errors.finish()?;
-            unreachable!("an error was pushed")
-        }
+fn check_key(cx: &mut Accumulator, model: &Model) {
+    let ident = &model.ident;
+    let keys: Vec<&Field> = model.fields.iter().filter(|f| f.role == Role::Key).collect();
+    if keys.is_empty() {
+        let msg = format!(
+            "model `{ident}` has no key field: mark one field with #[field(key)] \
+             (an automatic key is `#[field(key)] id: Option<Key<{ident}>>`)"
+        );
+        cx.push(Error::custom(msg).with_span(ident));
+    }
+    for f in keys.iter().skip(1) {
+        let msg = format!("model `{ident}` has more than one #[field(key)]; a model has exactly one key");
+        cx.push(Error::custom(msg).with_span(&f.written.key.unwrap_or_else(|| f.ident.span())));
     }
 }
 
 /// Stored names must be valid document keys, and unique: a later field would shadow an earlier.
-pub fn check_names(fields: &[FieldInput]) -> Result<()> {
-    let mut errors = Error::accumulator();
-    let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
+fn check_names(cx: &mut Accumulator, fields: &[Field]) {
+    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
     for f in fields.iter().filter(|f| f.is_stored()) {
-        let name = f.stored_name();
-        let span = f.rename.as_ref().map_or_else(|| f.ident().span(), |r| r.span());
-        if let Some(problem) = name_problem(&name) {
-            errors.push(Error::custom(format!("stored name {name:?} {problem}")).with_span(&span));
+        let name = &f.name;
+        if let Some(problem) = name_problem(name) {
+            cx.push(Error::custom(format!("stored name {name:?} {problem}")).with_span(&f.name_span));
         }
-        if let Some(other) = seen.insert(name.clone(), f.ident()) {
-            let msg = format!("fields `{other}` and `{}` are both stored as {name:?}", f.ident());
-            errors.push(Error::custom(msg).with_span(&span));
+        if let Some(other) = seen.insert(name, &f.ident) {
+            let msg = format!("fields `{other}` and `{}` are both stored as {name:?}", f.ident);
+            cx.push(Error::custom(msg).with_span(&f.name_span));
         }
     }
-    errors.finish()
 }
 
 fn name_problem(name: &str) -> Option<&'static str> {
@@ -73,107 +93,97 @@ fn name_problem(name: &str) -> Option<&'static str> {
 }
 
 /// Attributes that contradict each other, or do not apply where they are written.
-pub fn check_field_attrs(fields: &[FieldInput], is_model: bool) -> Result<()> {
-    let mut errors = Error::accumulator();
+fn check_field_attrs(cx: &mut Accumulator, fields: &[Field], is_model: bool) {
     let mut extra_seen = false;
     for f in fields {
-        let mut bad = |flag: bool, span: proc_macro2::Span, msg: &str| {
-            if flag {
-                errors.push(Error::custom(msg).with_span(&span));
+        let w = &f.written;
+        let mut bad = |span: Option<proc_macro2::Span>, flag: bool, msg: &str| {
+            if let (Some(span), true) = (span, flag) {
+                cx.push(Error::custom(msg).with_span(&span));
             }
         };
-        let key = f.key.is_present();
-        let indexed = f.index.is_present() || f.unique.is_present();
-        bad(!is_model && key, f.key.span(), "an embedded model has no key; remove #[field(key)]");
+        let (key, indexed) = (w.key.is_some(), f.is_indexed());
+        bad(w.key, !is_model, "an embedded model has no key; remove #[field(key)]");
         bad(
+            Some(f.ident.span()),
             !is_model && indexed,
-            f.ident().span(),
             "index embedded fields from the model: #[model(index = \"field.path\")]",
         );
         bad(
-            f.skip.is_present() && (key || indexed || f.extra.is_present()),
-            f.skip.span(),
+            w.skip,
+            key || indexed || w.extra.is_some(),
             "a skipped field is not stored, so it cannot be a key, indexed or extra",
         );
         bad(
-            key && (indexed || f.rename.is_some() || f.default.is_some()),
-            f.key.span(),
+            w.key,
+            indexed || w.rename.is_some() || w.default,
             "the key field is stored as `_id`; it takes no rename, index or default",
         );
         bad(
-            f.extra.is_present() && (key || indexed || f.rename.is_some()),
-            f.extra.span(),
+            w.extra,
+            key || indexed || w.rename.is_some(),
             "the extra field holds unknown fields; it takes no key, index or rename",
         );
-        bad(f.extra.is_present() && extra_seen, f.extra.span(), "only one field can hold unknown fields");
-        bad(!is_model && f.flatten.is_present(), f.flatten.span(), "only a model can flatten a field group");
+        bad(w.extra, extra_seen, "only one field can hold unknown fields");
+        bad(w.flatten, !is_model, "only a model can flatten a field group");
         bad(
-            f.flatten.is_present()
-                && (key || indexed || f.rename.is_some() || f.default.is_some() || f.skip.is_present())
-                || f.flatten.is_present() && f.extra.is_present(),
-            f.flatten.span(),
+            w.flatten,
+            key || indexed || w.rename.is_some() || w.default || w.skip.is_some() || w.extra.is_some(),
             "a flattened group is stored as its own fields: it takes no key, index, rename, default, skip or extra",
         );
-        extra_seen |= f.extra.is_present();
+        extra_seen |= w.extra.is_some();
     }
-    errors.finish()
 }
 
 /// An index path names a stored field, then fields inside embedded models.
-pub fn check_index_paths(paths: &[syn::LitStr], fields: &[FieldInput]) -> Result<()> {
-    let mut errors = Error::accumulator();
-    for p in paths {
+fn check_index_paths(cx: &mut Accumulator, model: &Model) {
+    for p in &model.index_paths {
         let path = p.value();
         let first = path.split('.').next().unwrap_or_default();
         if path.split('.').any(|seg| name_problem(seg).is_some()) {
-            errors.push(Error::custom(format!("index path {path:?} is not a dotted path of field names")).with_span(p));
-        } else if !fields.iter().any(|f| f.is_stored() && f.stored_name() == first) {
+            cx.push(Error::custom(format!("index path {path:?} is not a dotted path of field names")).with_span(p));
+        } else if !model.fields.iter().any(|f| f.is_stored() && f.name == first) {
             let msg = format!("index path {path:?} does not start with a stored field of this model");
-            errors.push(Error::custom(msg).with_span(p));
+            cx.push(Error::custom(msg).with_span(p));
         }
     }
-    errors.finish()
 }
 
 /// A hierarchy is two levels deep and lives in its base's collection.
-pub fn check_inheritance(input: &crate::attr::ModelInput) -> Result<()> {
-    let mut errors = Error::accumulator();
-    if let Some(base) = &input.extends {
-        if input.polymorphic.is_present() {
-            let msg = "a subclass cannot be a polymorphic base too: hierarchies are two levels deep";
-            errors.push(Error::custom(msg).with_span(&input.polymorphic.span()));
-        }
-        if let Some(c) = &input.collection {
-            let msg = "a subclass lives in its base's collection; remove `collection`";
-            errors.push(Error::custom(msg).with_span(c));
-        }
-        let _ = base;
+fn check_inheritance(cx: &mut Accumulator, model: &Model) {
+    if model.extends.is_none() {
+        return;
     }
-    errors.finish()
+    if let Some(span) = model.polymorphic {
+        let msg = "a subclass cannot be a polymorphic base too: hierarchies are two levels deep";
+        cx.push(Error::custom(msg).with_span(&span));
+    }
+    if let Some(c) = &model.collection {
+        cx.push(Error::custom("a subclass lives in its base's collection; remove `collection`").with_span(c));
+    }
 }
 
 /// A field group's fields are plain stored fields.
-pub fn check_group_fields(fields: &[FieldInput]) -> Result<()> {
-    let mut errors = Error::accumulator();
+fn check_group_fields(cx: &mut Accumulator, fields: &[Field]) {
     for f in fields {
-        for (flag, what) in [(f.key, "key"), (f.extra, "extra"), (f.flatten, "flatten")] {
-            if flag.is_present() {
+        let w = &f.written;
+        for (span, what) in [(w.key, "key"), (w.extra, "extra"), (w.flatten, "flatten")] {
+            if let Some(span) = span {
                 let msg = format!("a field group holds plain fields: remove #[field({what})]");
-                errors.push(Error::custom(msg).with_span(&flag.span()));
+                cx.push(Error::custom(msg).with_span(&span));
             }
         }
         if let Some(span) = f.index.first_lookup_span() {
             let msg = "emulated lookups are declared on a model's own field, not in a field group: \
                        keep `index` here and declare the lookups on a model field";
-            errors.push(Error::custom(msg).with_span(&span));
+            cx.push(Error::custom(msg).with_span(&span));
         }
     }
-    errors.finish()
 }
 
 /// A collection name must be usable as a MongoDB collection and a redb table name.
-pub fn check_collection(collection: Option<&syn::LitStr>) -> Result<()> {
-    let Some(lit) = collection else { return Ok(()) };
+fn check_collection(cx: &mut Accumulator, model: &Model) {
+    let Some(lit) = &model.collection else { return };
     let name = lit.value();
     let problem = if name.is_empty() {
         Some("is empty")
@@ -184,29 +194,331 @@ pub fn check_collection(collection: Option<&syn::LitStr>) -> Result<()> {
     } else {
         None
     };
-    match problem {
-        Some(p) => Err(Error::custom(format!("collection name {name:?} {p}")).with_span(lit)),
-        None => Ok(()),
+    if let Some(p) = problem {
+        cx.push(Error::custom(format!("collection name {name:?} {p}")).with_span(lit));
     }
 }
 
-/// `on_delete` names what deleting the referenced record does to this one: `cascade` deletes
-/// it, `keep` (the default) leaves it; only a model's stored reference can declare it.
-pub fn check_on_delete(fields: &[FieldInput], is_model: bool) -> Result<()> {
-    let mut errors = Error::accumulator();
-    for f in fields {
-        let Some(action) = &f.on_delete else { continue };
-        if !action.is_ident("cascade") && !action.is_ident("keep") {
-            let msg = "unknown on_delete action: write `on_delete = cascade` (delete this record with the one it refers to) or `on_delete = keep` (the default)";
-            errors.push(Error::custom(msg).with_span(action));
-        } else if !is_model {
-            let msg =
-                "declare on_delete on the model's field: an embedded model is deleted with the record that holds it";
-            errors.push(Error::custom(msg).with_span(action));
-        } else if !f.is_stored() {
-            let msg = "on_delete needs a stored reference field, not the key, a skipped or the extra field";
-            errors.push(Error::custom(msg).with_span(action));
+/// Copies and in-memory joins follow a stored reference of the model, each copy once: the
+/// related model's fields are found through the reference's target.
+fn check_references(cx: &mut Accumulator, model: &Model) {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for c in &model.copies {
+        let pair = (c.reference.to_string(), c.field.to_string());
+        if seen.contains(&pair) {
+            cx.push(Error::custom(format!("`{}.{}` is denormalized twice", pair.0, pair.1)).with_span(&c.field));
+        }
+        seen.push(pair);
+        check_reference(cx, model, &c.reference, "denormalize");
+    }
+    for p in &model.joins_in_memory {
+        match p.get_ident() {
+            Some(ident) => check_reference(cx, model, ident, "join_in_memory"),
+            None => cx.push(Error::custom("`join_in_memory` takes `Ref` field names").with_span(p)),
         }
     }
-    errors.finish()
+}
+
+fn check_reference(cx: &mut Accumulator, model: &Model, ident: &syn::Ident, what: &str) {
+    let Some(f) = model.stored(ident) else {
+        let msg = format!("`{what}`: `{ident}` is not a stored field of this model");
+        return cx.push(Error::custom(msg).with_span(ident));
+    };
+    if f.shape.ref_target().is_none() {
+        let msg = format!("`{what}`: field `{ident}` must have type `Ref<T>` (or `Option<Ref<T>>`) to follow it");
+        cx.push(Error::custom(msg).with_span(ident));
+    }
+}
+
+/// `on_delete` names what deleting the referenced record does to this one; only a model's
+/// stored reference can declare it (an embedded model goes with the record holding it).
+fn check_on_delete(cx: &mut Accumulator, fields: &[Field], is_model: bool) {
+    for f in fields {
+        let Some((_, span)) = f.on_delete else { continue };
+        if !is_model {
+            let msg =
+                "declare on_delete on the model's field: an embedded model is deleted with the record that holds it";
+            cx.push(Error::custom(msg).with_span(&span));
+        } else if f.role != Role::Stored {
+            let msg = "on_delete needs a stored reference field, not the key, a skipped or the extra field";
+            cx.push(Error::custom(msg).with_span(&span));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each check on its own: a struct with N independent mistakes of one kind reports N errors.
+
+    use crate::ast::{Embedded, Fields, Model};
+    use crate::attr::{EmbeddedInput, FieldsInput, ModelInput};
+    use darling::error::Accumulator;
+    use darling::FromDeriveInput;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn model_ast(tokens: TokenStream) -> Model {
+        let input = ModelInput::from_derive_input(&syn::parse2(tokens).unwrap()).unwrap();
+        let mut cx = darling::Error::accumulator();
+        let model = Model::from_input(input, &mut cx);
+        cx.finish().unwrap();
+        model
+    }
+
+    /// The number of errors `check` reports on model `tokens`.
+    fn count(check: fn(&mut Accumulator, &Model), tokens: TokenStream) -> usize {
+        let model = model_ast(tokens);
+        let mut cx = darling::Error::accumulator();
+        check(&mut cx, &model);
+        cx.finish().err().map_or(0, |e| e.len())
+    }
+
+    #[test]
+    fn no_generics() {
+        let check = |cx: &mut Accumulator, m: &Model| super::check_no_generics(cx, &m.generics, "a model");
+        assert_eq!(
+            count(
+                check,
+                quote!(
+                    struct A<T> {
+                        id: i64,
+                        t: T,
+                    }
+                )
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                check,
+                quote!(
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn key() {
+        assert_eq!(
+            count(
+                super::check_key,
+                quote!(
+                    struct A {
+                        name: String,
+                    }
+                )
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                super::check_key,
+                quote!(
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0,
+            "`id` is the key by default"
+        );
+        let three_keys = quote!(
+            struct A {
+                #[field(key)]
+                a: i64,
+                #[field(key)]
+                b: i64,
+                #[field(key)]
+                c: i64,
+            }
+        );
+        assert_eq!(count(super::check_key, three_keys), 2, "one error per key after the first");
+    }
+
+    #[test]
+    fn names() {
+        let check = |cx: &mut Accumulator, m: &Model| super::check_names(cx, &m.fields);
+        let three = quote! {
+            struct A {
+                id: i64,
+                #[field(rename = "a.b")] x: i32,
+                #[field(rename = "$x")] y: i32,
+                #[field(rename = "_ix_z")] z: i32,
+                #[field(rename = "ok")] fine: i32,
+            }
+        };
+        assert_eq!(count(check, three), 3);
+        let clash = quote!(
+            struct A {
+                id: i64,
+                a: i32,
+                #[field(rename = "a")]
+                b: i32,
+                #[field(rename = "a")]
+                c: i32,
+            }
+        );
+        assert_eq!(count(check, clash), 2, "each later field stored as an earlier one's name");
+    }
+
+    #[test]
+    fn field_attrs() {
+        let check = |cx: &mut Accumulator, m: &Model| super::check_field_attrs(cx, &m.fields, true);
+        let three = quote! {
+            struct A {
+                #[field(key, rename = "k")] id: i64,
+                #[field(skip, index)] a: i32,
+                #[field(extra, unique)] b: Extra,
+                c: i32,
+            }
+        };
+        assert_eq!(count(check, three), 3);
+        let extras = quote!(
+            struct A {
+                id: i64,
+                #[field(extra)]
+                a: Extra,
+                #[field(extra)]
+                b: Extra,
+            }
+        );
+        assert_eq!(count(check, extras), 1);
+    }
+
+    #[test]
+    fn index_paths() {
+        let three = quote! {
+            #[model(index = "nope.x", index = "a..b", index = "$a", index = "tag.name")]
+            struct A { id: i64, tag: Tag }
+        };
+        assert_eq!(count(super::check_index_paths, three), 3);
+    }
+
+    #[test]
+    fn collection() {
+        for bad in ["", "a$b", "system.x"] {
+            assert_eq!(
+                count(
+                    super::check_collection,
+                    quote!(
+                        #[model(collection = #bad)]
+                        struct A {
+                            id: i64,
+                        }
+                    )
+                ),
+                1
+            );
+        }
+        assert_eq!(
+            count(
+                super::check_collection,
+                quote!(
+                    #[model(collection = "ok")]
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn inheritance() {
+        let two = quote!(
+            #[model(extends = Base, polymorphic, collection = "x")]
+            struct A {
+                id: i64,
+            }
+        );
+        assert_eq!(count(super::check_inheritance, two), 2);
+        assert_eq!(
+            count(
+                super::check_inheritance,
+                quote!(
+                    #[model(polymorphic)]
+                    struct A {
+                        id: i64,
+                    }
+                )
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn references() {
+        let three = quote! {
+            #[model(denormalize(title.len, missing.x, author.name, author.name), join_in_memory(author, title))]
+            struct A { id: i64, title: String, author: R<User> }
+        };
+        // `title.len`, `missing.x`, the second `author.name`, `join_in_memory(title)`.
+        assert_eq!(count(super::check_references, three), 4);
+        let renamed = quote! {
+            #[model(denormalize(a.name, b.name, c.name), join_in_memory(a))]
+            struct A { id: i64, a: R<User>, b: Option<Ref<User>>, c: Box<nonrel_runtime::Ref<crate::User>> }
+        };
+        assert_eq!(count(super::check_references, renamed), 0);
+    }
+
+    #[test]
+    fn on_delete() {
+        let check = |cx: &mut Accumulator, m: &Model| super::check_on_delete(cx, &m.fields, true);
+        let three = quote! {
+            struct A {
+                #[field(key, on_delete = cascade)] id: i64,
+                #[field(skip, on_delete = cascade)] a: R<B>,
+                #[field(extra, on_delete = keep)] b: Extra,
+                #[field(on_delete = cascade)] c: R<B>,
+            }
+        };
+        assert_eq!(count(check, three), 3);
+    }
+
+    #[test]
+    fn unknown_on_delete_actions_are_each_reported_while_building_the_ast() {
+        let tokens = quote!(
+            struct A {
+                id: i64,
+                #[field(on_delete = drop)]
+                a: R<B>,
+                #[field(on_delete = nullify)]
+                b: R<B>,
+            }
+        );
+        let input = ModelInput::from_derive_input(&syn::parse2(tokens).unwrap()).unwrap();
+        let mut cx = darling::Error::accumulator();
+        let model = Model::from_input(input, &mut cx);
+        assert_eq!(cx.finish().unwrap_err().len(), 2);
+        assert!(model.fields.iter().all(|f| f.on_delete.is_none()));
+    }
+
+    #[test]
+    fn embedded_rules() {
+        let tokens = quote! {
+            struct E { #[field(key)] a: i64, #[field(index)] b: i32, #[field(flatten)] c: G, #[field(on_delete = keep)] d: R<B> }
+        };
+        let input = EmbeddedInput::from_derive_input(&syn::parse2(tokens).unwrap()).unwrap();
+        let mut cx = darling::Error::accumulator();
+        let embedded = Embedded::from_input(input, &mut cx);
+        super::embedded(&mut cx, &embedded);
+        assert_eq!(cx.finish().unwrap_err().len(), 4);
+    }
+
+    #[test]
+    fn group_fields() {
+        let tokens = quote! {
+            struct G { #[field(key)] a: i64, #[field(extra)] b: Extra, #[field(index(icontains))] c: String, d: i32 }
+        };
+        let input = FieldsInput::from_derive_input(&syn::parse2(tokens).unwrap()).unwrap();
+        let mut cx = darling::Error::accumulator();
+        let group = Fields::from_input(input, &mut cx);
+        super::check_group_fields(&mut cx, &group.fields);
+        assert_eq!(cx.finish().unwrap_err().len(), 3);
+    }
 }

@@ -15,7 +15,7 @@ pub const LOOKUPS: [&str; 9] =
 pub const TEXT_LOOKUPS: [&str; 4] = ["iexact", "istartswith", "endswith", "icontains"];
 
 /// A field's `index` declaration.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct IndexAttr {
     span: Option<Span>,
     /// A plain index on the value (`index`, or `exact` in the list).

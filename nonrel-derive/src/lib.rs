@@ -3,10 +3,12 @@
 //! Use them through `nonrel_runtime`, which re-exports both; the attributes they read are
 //! documented there.
 
+mod ast;
 mod attr;
 mod check;
 mod expand;
 mod index_attr;
+mod ty;
 
 use proc_macro::TokenStream;
 
@@ -79,5 +81,88 @@ mod tests {
         assert_eq!(out.matches("compile_error").count(), 3, "{out}");
         assert!(out.contains("has no key field"), "{out}");
         assert!(out.contains("impl :: nonrel_runtime :: __private :: Model for Bad"), "stub impl: {out}");
+    }
+
+    /// Every `impl` item in `tokens` (at any depth) is preceded by `#[automatically_derived]`;
+    /// returns how many there are. `impl` after `:`, `->`, `(` or `,` is a type, not an item.
+    fn impls_all_automatically_derived(tokens: proc_macro2::TokenStream) -> usize {
+        use proc_macro2::TokenTree;
+        let trees: Vec<TokenTree> = tokens.into_iter().collect();
+        let mut count = 0;
+        for (i, t) in trees.iter().enumerate() {
+            match t {
+                TokenTree::Group(g) => count += impls_all_automatically_derived(g.stream()),
+                TokenTree::Ident(id) if id == "impl" => {
+                    let before = i.checked_sub(1).map(|j| &trees[j]);
+                    if let Some(TokenTree::Punct(p)) = before {
+                        if matches!(p.as_char(), ':' | '>' | ',') {
+                            continue;
+                        }
+                    }
+                    let attr = before.map(ToString::to_string).unwrap_or_default();
+                    assert_eq!(attr, "[automatically_derived]", "impl #{count} lacks the attribute: {trees:?}");
+                    count += 1;
+                }
+                _ => {}
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn every_generated_impl_is_automatically_derived() {
+        let model = crate::expand::model::derive(quote! {
+            #[model(denormalize(author.name), join_in_memory(author), index = "tag.name", extends = Base)]
+            struct Post {
+                #[field(key)] id: String,
+                #[field(index(exact, icontains, month))] title: String,
+                #[field(on_delete = cascade)] author: R<User>,
+                #[field(flatten)] stamps: Stamps,
+                tag: Tag,
+            }
+        });
+        assert!(!model.to_string().contains("compile_error"), "{model}");
+        assert!(impls_all_automatically_derived(model) >= 12);
+        let embedded = crate::expand::embedded::derive(quote!(
+            struct Tag {
+                name: String,
+                #[field(extra)]
+                x: Extra,
+            }
+        ));
+        assert!(impls_all_automatically_derived(embedded) >= 5);
+        let group = crate::expand::group::derive(quote!(
+            struct Stamps {
+                #[field(index)]
+                at: i64,
+            }
+        ));
+        assert!(impls_all_automatically_derived(group) >= 2);
+    }
+
+    #[test]
+    fn stubs_beside_errors_are_automatically_derived() {
+        for out in [
+            crate::expand::model::derive(quote!(
+                struct Bad {
+                    x: i32,
+                }
+            )),
+            crate::expand::embedded::derive(quote!(
+                struct Bad {
+                    #[field(key)]
+                    x: i32,
+                }
+            )),
+            crate::expand::group::derive(quote!(
+                struct Bad {
+                    #[field(extra)]
+                    x: Extra,
+                }
+            )),
+        ] {
+            assert!(out.to_string().contains("compile_error"), "{out}");
+            assert!(impls_all_automatically_derived(out) >= 1);
+        }
     }
 }

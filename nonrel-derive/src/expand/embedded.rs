@@ -1,26 +1,14 @@
 //! `#[derive(Embedded)]`.
 
 use super::{fields, nr};
-use crate::attr::EmbeddedInput;
+use crate::ast::{Embedded, Role};
 use crate::check;
-use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
 use quote::quote;
 
 /// Entry point on token streams, so tests can drive it.
 pub fn derive(input: TokenStream) -> TokenStream {
-    let ast: syn::DeriveInput = match syn::parse2(input) {
-        Ok(ast) => ast,
-        Err(e) => return e.to_compile_error(),
-    };
-    match from_ast(&ast) {
-        Ok(tokens) => tokens,
-        Err(e) => {
-            let errors = e.write_errors();
-            let stub = fallback(&ast);
-            quote!(#errors #stub)
-        }
-    }
+    super::derive(input, Embedded::from_input, check::embedded, expand, fallback)
 }
 
 /// Stub impls emitted beside errors, so models holding this type report nothing more.
@@ -32,16 +20,19 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
     let ident = &ast.ident;
     quote! {
         const _: () = {
+            #[automatically_derived]
             impl #nr::Encode for #ident {
                 fn encode(&self, _: &[u8], _: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
                     #nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Embedded derive failed"))
                 }
             }
+            #[automatically_derived]
             impl #nr::Decode for #ident {
                 fn decode(_: u8, _: &[u8]) -> #nr::Result<Self> {
                     #nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Embedded derive failed"))
                 }
             }
+            #[automatically_derived]
             impl #nr::Describe for #ident {
                 type Path<M> = #nr::Field<M, #ident>;
                 type ListPath<M> = #nr::Field<M, #ident>;
@@ -56,31 +47,19 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
     }
 }
 
-fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
-    let input = EmbeddedInput::from_derive_input(ast)?;
-    let mut errors = darling::Error::accumulator();
-    errors.handle(check::check_no_generics(&input.generics, "an embedded model"));
-    let fields = &input.data.as_ref().take_struct().expect("named struct").fields;
-    let owned: Vec<_> = fields.iter().map(|f| (*f).clone_input()).collect();
-    errors.handle(check::check_names(&owned));
-    errors.handle(check::check_field_attrs(&owned, false));
-    errors.handle(check::check_on_delete(&owned, false));
-    errors.finish()?;
-    Ok(expand(&input, &owned))
-}
-
-fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream {
+fn expand(input: &Embedded) -> TokenStream {
     let nr = nr();
-    let ident = &input.ident;
+    let (ident, all) = (&input.ident, &input.fields);
     let encode = fields::encode_body(all, quote!());
     let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);
     let descriptors = fields::descriptors(all, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self), None);
     let paths = quote::format_ident!("{}Path", ident);
-    let has_extra = all.iter().any(|f| f.extra.is_present());
+    let has_extra = all.iter().any(|f| f.role == Role::Extra);
     quote! {
         const _: () = {
+            #[automatically_derived]
             #[automatically_derived]
             impl #nr::Encode for #ident {
                 fn encode(&self, __name: &[u8], __out: &mut ::std::vec::Vec<u8>) -> #nr::Result<()> {
@@ -89,6 +68,7 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
                 }
             }
 
+            #[automatically_derived]
             #[automatically_derived]
             impl #nr::Decode for #ident {
                 fn decode(__ty: u8, __value: &[u8]) -> #nr::Result<Self> {
@@ -108,6 +88,7 @@ fn expand(input: &EmbeddedInput, all: &[crate::attr::FieldInput]) -> TokenStream
                 _model: #nr::PhantomData<fn() -> M>,
             }
 
+            #[automatically_derived]
             impl<M> #paths<M> {
                 #descriptors
 

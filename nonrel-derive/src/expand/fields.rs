@@ -1,20 +1,19 @@
 //! Code shared by both derives: field encoding and decoding, descriptions and descriptors.
 
 use super::nr;
-use crate::attr::FieldInput;
-use darling::util::Override;
+use crate::ast::{DefaultValue, Field, Role};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 /// Statements writing every stored field and the kept unknown fields into `__out`.
 /// `derived` writes fields computed from the others (the index fields of declared lookups).
-pub fn encode_body(fields: &[FieldInput], derived: TokenStream) -> TokenStream {
+pub fn encode_body(fields: &[Field], derived: TokenStream) -> TokenStream {
     encode_body_with(quote!(), fields, derived)
 }
 
 /// [`encode_body`] with `prefix` statements writing elements first (a class list).
-pub fn encode_body_with(prefix: TokenStream, fields: &[FieldInput], derived: TokenStream) -> TokenStream {
+pub fn encode_body_with(prefix: TokenStream, fields: &[Field], derived: TokenStream) -> TokenStream {
     let nr = nr();
     let elements = encode_elements(fields, derived);
     quote! {
@@ -27,20 +26,20 @@ pub fn encode_body_with(prefix: TokenStream, fields: &[FieldInput], derived: Tok
 
 /// Statements writing the stored fields, flattened groups and kept unknown fields as
 /// elements (no document framing).
-pub fn encode_elements(fields: &[FieldInput], derived: TokenStream) -> TokenStream {
+pub fn encode_elements(fields: &[Field], derived: TokenStream) -> TokenStream {
     let nr = nr();
-    let flattened = fields.iter().filter(|f| f.flatten.is_present()).map(|f| {
-        let ident = f.ident();
+    let flattened = fields.iter().filter(|f| f.role == Role::Flattened).map(|f| {
+        let ident = &f.ident;
         quote_spanned!(f.ty.span()=> #nr::FieldGroup::encode_fields(&self.#ident, __out)?;)
     });
     let stored = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let ident = f.ident();
-        let name = f.stored_name();
+        let ident = &f.ident;
+        let name = &f.name;
         let cname = syn::LitByteStr::new(format!("{name}\0").as_bytes(), Span::call_site());
         quote_spanned!(f.ty.span()=> #nr::encode_field(&self.#ident, #cname, #name, __out)?;)
     });
-    let extra = fields.iter().filter(|f| f.extra.is_present()).map(|f| {
-        let ident = f.ident();
+    let extra = fields.iter().filter(|f| f.role == Role::Extra).map(|f| {
+        let ident = &f.ident;
         quote_spanned!(f.ty.span()=> #nr::Extra::write_to(&self.#ident, __out);)
     });
     quote! {
@@ -51,12 +50,12 @@ pub fn encode_elements(fields: &[FieldInput], derived: TokenStream) -> TokenStre
     }
 }
 
-fn slot(f: &FieldInput) -> syn::Ident {
-    format_ident!("__f_{}", f.ident().to_string().trim_start_matches("r#"))
+fn slot(f: &Field) -> syn::Ident {
+    format_ident!("__f_{}", f.ident.to_string().trim_start_matches("r#"))
 }
 
 /// A loop over `elements` filling one slot per stored field; `key_arm` handles `_id`.
-pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenStream) -> TokenStream {
+pub fn decode_loop(fields: &[Field], elements: TokenStream, key_arm: TokenStream) -> TokenStream {
     let nr = nr();
     let slots = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let (slot, ty) = (slot(f), &f.ty);
@@ -64,11 +63,11 @@ pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenS
     });
     let arms = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let slot = slot(f);
-        let name = f.stored_name();
+        let name = &f.name;
         let pattern = syn::LitByteStr::new(name.as_bytes(), Span::call_site());
         quote_spanned!(f.ty.span()=> #pattern => #slot = #nr::Some(#nr::decode_field(&__el, #name)?),)
     });
-    let has_extra = fields.iter().any(|f| f.extra.is_present());
+    let has_extra = fields.iter().any(|f| f.role == Role::Extra);
     let (extra_decl, other_arm) = if has_extra {
         (
             quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();),
@@ -93,28 +92,28 @@ pub fn decode_loop(fields: &[FieldInput], elements: TokenStream, key_arm: TokenS
 }
 
 /// The field initialisers of `Self { ... }` after [`decode_loop`]; `key` builds the key field.
-pub fn constructor(fields: &[FieldInput], key: Option<TokenStream>) -> TokenStream {
+pub fn constructor(fields: &[Field], key: Option<TokenStream>) -> TokenStream {
     let nr = nr();
     let inits = fields.iter().map(|f| {
-        let ident = f.ident();
+        let ident = &f.ident;
         let ty = &f.ty;
-        let value = if f.key.is_present() {
-            key.clone().unwrap_or_default()
-        } else if f.extra.is_present() {
-            quote_spanned!(ty.span()=> __extra)
-        } else if f.flatten.is_present() {
-            let buf = group_buffer(f);
-            quote_spanned!(ty.span()=> <#ty as #nr::FieldGroup>::decode_fields(&#buf)?)
-        } else if f.skip.is_present() {
-            quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
-        } else {
-            let (slot, name) = (slot(f), f.stored_name());
-            match &f.default {
-                None => quote_spanned!(ty.span()=> #nr::missing_field(#slot, #name)?),
-                Some(Override::Inherit) => {
-                    quote_spanned!(ty.span()=> #slot.unwrap_or_else(<#ty as ::core::default::Default>::default))
+        let value = match f.role {
+            Role::Key => key.clone().unwrap_or_default(),
+            Role::Extra => quote_spanned!(ty.span()=> __extra),
+            Role::Flattened => {
+                let buf = group_buffer(f);
+                quote_spanned!(ty.span()=> <#ty as #nr::FieldGroup>::decode_fields(&#buf)?)
+            }
+            Role::Skipped => quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default()),
+            Role::Stored => {
+                let (slot, name) = (slot(f), &f.name);
+                match &f.default {
+                    DefaultValue::Required => quote_spanned!(ty.span()=> #nr::missing_field(#slot, #name)?),
+                    DefaultValue::Trait => {
+                        quote_spanned!(ty.span()=> #slot.unwrap_or_else(<#ty as ::core::default::Default>::default))
+                    }
+                    DefaultValue::Function(path) => quote!(#slot.unwrap_or_else(#path)),
                 }
-                Some(Override::Explicit(path)) => quote!(#slot.unwrap_or_else(#path)),
             }
         };
         quote!(#ident: #value,)
@@ -123,16 +122,16 @@ pub fn constructor(fields: &[FieldInput], key: Option<TokenStream>) -> TokenStre
 }
 
 /// The buffer collecting a flattened group's elements while a document is decoded.
-pub fn group_buffer(f: &FieldInput) -> syn::Ident {
-    format_ident!("__g_{}", f.ident().to_string().trim_start_matches("r#"))
+pub fn group_buffer(f: &Field) -> syn::Ident {
+    format_ident!("__g_{}", f.ident.to_string().trim_start_matches("r#"))
 }
 
 /// The static descriptions of the stored fields.
-pub fn field_descs(fields: &[FieldInput]) -> TokenStream {
+pub fn field_descs(fields: &[Field]) -> TokenStream {
     let nr = nr();
     let descs = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let name = f.stored_name();
-        let rust_name = f.ident().to_string();
+        let name = &f.name;
+        let rust_name = f.ident.to_string();
         let ty = f.ty.clone();
         let ty = quote!(#ty).to_string();
         let shape = &f.ty;
@@ -146,7 +145,7 @@ pub fn field_descs(fields: &[FieldInput]) -> TokenStream {
 /// model type `model`. With `markers` (the path of a model's marker module), each
 /// descriptor is tagged with its field's marker type.
 pub fn descriptors(
-    fields: &[FieldInput],
+    fields: &[Field],
     model: &TokenStream,
     base: impl Fn(&str) -> TokenStream,
     receiver: TokenStream,
@@ -154,10 +153,10 @@ pub fn descriptors(
 ) -> TokenStream {
     let nr = nr();
     let fns = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let (ident, ty, vis) = (f.ident(), &f.ty, &f.vis);
-        let name = f.stored_name();
+        let (ident, ty, vis) = (&f.ident, &f.ty, &f.vis);
+        let name = &f.name;
         let doc = format!("The descriptor of field `{name}`, for filters and ordering.");
-        let path = base(&name);
+        let path = base(name);
         let (ret, body) = match markers {
             None => (
                 quote_spanned!(ty.span()=> <#ty as #nr::Describe>::Path<#model>),
@@ -183,8 +182,8 @@ pub fn descriptors(
 }
 
 /// The marker type naming field `f` in its model's marker module.
-pub fn marker_ident(f: &FieldInput) -> syn::Ident {
-    f.ident().clone()
+pub fn marker_ident(f: &Field) -> syn::Ident {
+    f.ident.clone()
 }
 
 /// The name of model `ident`'s marker module: `Post` -> `Post_fields`.
@@ -195,11 +194,11 @@ pub fn marker_module(ident: &syn::Ident) -> syn::Ident {
 /// A module of one uninhabited marker type per stored field of a model, beside the model
 /// and as visible as it; descriptors carry them so declarations on a field (emulated
 /// lookups, denormalized copies) can be checked at compile time.
-pub fn marker_types(ident: &syn::Ident, vis: &syn::Visibility, fields: &[FieldInput]) -> TokenStream {
+pub fn marker_types(ident: &syn::Ident, vis: &syn::Visibility, fields: &[Field]) -> TokenStream {
     let module = marker_module(ident);
     let markers = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let marker = marker_ident(f);
-        let doc = format!("Names field `{}` of `{ident}` in declarations and compile errors.", f.ident());
+        let doc = format!("Names field `{}` of `{ident}` in declarations and compile errors.", f.ident);
         quote!(#[doc = #doc] pub enum #marker {})
     });
     let doc = format!("Marker types naming the fields of `{ident}` (generated by `#[derive(Model)]`).");
@@ -215,10 +214,10 @@ pub fn marker_types(ident: &syn::Ident, vis: &syn::Visibility, fields: &[FieldIn
 
 /// The index descriptions `#[field(index)]` (or `index(exact, ..)`) and `#[field(unique)]`
 /// declare on stored fields; emulated lookups' indexes are described separately.
-pub fn field_index_descs(fields: &[FieldInput]) -> TokenStream {
+pub fn field_index_descs(fields: &[Field]) -> TokenStream {
     let nr = nr();
-    let descs = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique.is_present())).map(|f| {
-        let (path, unique, covering) = (f.stored_name(), f.unique.is_present(), f.index.covering);
+    let descs = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique)).map(|f| {
+        let (path, unique, covering) = (&f.name, f.unique, f.index.covering);
         quote!(#nr::IndexDesc { path: #path, unique: #unique, covering: #covering },)
     });
     quote!(#(#descs)*)

@@ -2,40 +2,15 @@
 //! groups (F11).
 
 use super::{fields, nr};
-use crate::attr::{FieldInput, FieldsInput};
+use crate::ast::{Field, Fields, Role};
 use crate::check;
-use darling::FromDeriveInput;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 /// Entry point on token streams, so tests can drive it.
 pub fn derive(input: TokenStream) -> TokenStream {
-    let ast: syn::DeriveInput = match syn::parse2(input) {
-        Ok(ast) => ast,
-        Err(e) => return e.to_compile_error(),
-    };
-    match from_ast(&ast) {
-        Ok(tokens) => tokens,
-        Err(e) => {
-            let errors = e.write_errors();
-            let stub = fallback(&ast);
-            quote!(#errors #stub)
-        }
-    }
-}
-
-fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
-    let input = FieldsInput::from_derive_input(ast)?;
-    let mut errors = darling::Error::accumulator();
-    errors.handle(check::check_no_generics(&input.generics, "a field group"));
-    let fields = &input.data.as_ref().take_struct().expect("named struct").fields;
-    let owned: Vec<FieldInput> = fields.iter().map(|f| (*f).clone_input()).collect();
-    errors.handle(check::check_names(&owned));
-    errors.handle(check::check_group_fields(&owned));
-    errors.handle(check::check_field_attrs(&owned, true));
-    errors.finish()?;
-    Ok(expand(&input, &owned))
+    super::derive(input, Fields::from_input, check::fields, expand, fallback)
 }
 
 /// Stub impls emitted beside errors, so models flattening this group report nothing more.
@@ -48,6 +23,7 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
     let failed = quote!(#nr::Err(#nr::Error::new(#nr::ErrorKind::Unsupported, "the Fields derive failed")));
     quote! {
         const _: () = {
+            #[automatically_derived]
             impl #nr::FieldGroup for #ident {
                 const FIELDS: &'static [#nr::FieldDesc] = &[];
                 const INDEXES: &'static [#nr::IndexDesc] = &[];
@@ -58,9 +34,9 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
     }
 }
 
-fn expand(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
+fn expand(input: &Fields) -> TokenStream {
     let nr = nr();
-    let ident = &input.ident;
+    let (ident, all) = (&input.ident, &input.fields);
     let encode = fields::encode_elements(all, quote!());
     let decode = fields::decode_loop(all, quote!(#nr::group_elements(__raw)), quote!());
     let construct = fields::constructor(all, None);
@@ -92,18 +68,18 @@ fn expand(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
 
 /// `trait <Group>Fields`: one descriptor function per group field, for every model that
 /// flattens the group.
-fn descriptor_trait(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
+fn descriptor_trait(input: &Fields, all: &[Field]) -> TokenStream {
     let nr = nr();
     let (ident, vis) = (&input.ident, &input.vis);
     let name = format_ident!("{}Fields", ident);
-    let stored: Vec<&FieldInput> = all.iter().filter(|f| f.is_stored()).collect();
+    let stored: Vec<&Field> = all.iter().filter(|f| f.is_stored()).collect();
     let sigs = stored.iter().map(|f| {
-        let (field, ty) = (f.ident(), &f.ty);
-        let doc = format!("The descriptor of field `{}`, for filters and ordering.", f.stored_name());
+        let (field, ty) = (&f.ident, &f.ty);
+        let doc = format!("The descriptor of field `{}`, for filters and ordering.", f.name);
         quote_spanned!(ty.span()=> #[doc = #doc] fn #field() -> <#ty as #nr::Describe>::Path<Self>;)
     });
     let bodies = stored.iter().map(|f| {
-        let (field, ty, stored_name) = (f.ident(), &f.ty, f.stored_name());
+        let (field, ty, stored_name) = (&f.ident, &f.ty, &f.name);
         quote_spanned! {ty.span()=>
             fn #field() -> <#ty as #nr::Describe>::Path<Self> {
                 <#ty as #nr::Describe>::describe(#nr::Cow::Borrowed(#stored_name))
@@ -126,12 +102,12 @@ fn descriptor_trait(input: &FieldsInput, all: &[FieldInput]) -> TokenStream {
 }
 
 /// The flattened fields of a model.
-pub fn flattened(all: &[FieldInput]) -> Vec<&FieldInput> {
-    all.iter().filter(|f| f.flatten.is_present()).collect()
+pub fn flattened(all: &[Field]) -> Vec<&Field> {
+    all.iter().filter(|f| f.role == Role::Flattened).collect()
 }
 
 /// Buffers for the flattened groups' elements, declared before the decode loop.
-pub fn buffers(all: &[FieldInput]) -> TokenStream {
+pub fn buffers(all: &[Field]) -> TokenStream {
     let decls = flattened(all).into_iter().map(|f| {
         let buf = fields::group_buffer(f);
         quote!(let mut #buf: ::std::vec::Vec<u8> = ::std::vec::Vec::new();)
@@ -140,7 +116,7 @@ pub fn buffers(all: &[FieldInput]) -> TokenStream {
 }
 
 /// Decode-loop arms collecting each group's elements into its buffer.
-pub fn arms(all: &[FieldInput]) -> TokenStream {
+pub fn arms(all: &[Field]) -> TokenStream {
     let nr = nr();
     let arms = flattened(all).into_iter().map(|f| {
         let (buf, ty) = (fields::group_buffer(f), &f.ty);
@@ -150,7 +126,7 @@ pub fn arms(all: &[FieldInput]) -> TokenStream {
 }
 
 /// `impl Flattens<Group> for Model` for each flattened group.
-pub fn flattens_impls(model: &syn::Ident, all: &[FieldInput]) -> TokenStream {
+pub fn flattens_impls(model: &syn::Ident, all: &[Field]) -> TokenStream {
     let nr = nr();
     let impls = flattened(all).into_iter().map(|f| {
         let ty = &f.ty;

@@ -2,7 +2,7 @@
 //! class list, and the impls of polymorphic bases and subclasses.
 
 use super::{group, nr};
-use crate::attr::{FieldInput, ModelInput};
+use crate::ast::{Field, Model};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -11,8 +11,8 @@ use syn::spanned::Spanned;
 /// flattened groups or a class list, they are const arrays built from the parts (the derive
 /// cannot see a group's fields); otherwise the model's own lists.
 pub fn desc_parts(
-    input: &ModelInput,
-    all: &[FieldInput],
+    input: &Model,
+    all: &[Field],
     own_fields: TokenStream,
     own_indexes: TokenStream,
 ) -> (TokenStream, TokenStream, TokenStream) {
@@ -47,14 +47,14 @@ pub fn desc_parts(
 }
 
 /// The collection expression: a subclass lives in its base's.
-pub fn collection(input: &ModelInput, own: &str) -> TokenStream {
+pub fn collection(input: &Model, own: &str) -> TokenStream {
     match &input.extends {
         Some(base) => quote!(<#base as ::nonrel_runtime::__private::Model>::DESC.collection),
         None => quote!(#own),
     }
 }
 
-fn class_desc(input: &ModelInput) -> Option<TokenStream> {
+fn class_desc(input: &Model) -> Option<TokenStream> {
     let nr = nr();
     let base = input.extends.as_ref()?;
     let name = input.ident.to_string();
@@ -62,7 +62,7 @@ fn class_desc(input: &ModelInput) -> Option<TokenStream> {
 }
 
 /// `const CLASS` of a subclass's `Model` impl.
-pub fn class_const(input: &ModelInput) -> TokenStream {
+pub fn class_const(input: &Model) -> TokenStream {
     let nr = nr();
     match class_desc(input) {
         Some(desc) => quote!(const CLASS: #nr::Option<&'static #nr::ClassDesc> = #nr::Some(&#desc);),
@@ -71,7 +71,7 @@ pub fn class_const(input: &ModelInput) -> TokenStream {
 }
 
 /// Statements writing a subclass's class list first in its document.
-pub fn encode_prefix(input: &ModelInput) -> TokenStream {
+pub fn encode_prefix(input: &Model) -> TokenStream {
     let nr = nr();
     match class_desc(input) {
         Some(desc) => quote!(#nr::encode_class(__out, &#desc)?;),
@@ -80,7 +80,7 @@ pub fn encode_prefix(input: &ModelInput) -> TokenStream {
 }
 
 /// Decode-loop arms: the class list (written by the derive, not a field) and group elements.
-pub fn decode_arms(input: &ModelInput, all: &[FieldInput]) -> TokenStream {
+pub fn decode_arms(input: &Model, all: &[Field]) -> TokenStream {
     let class = input.extends.as_ref().map(|_| quote!(b"_class" => {},));
     let groups = group::arms(all);
     quote!(#class #groups)
@@ -88,14 +88,12 @@ pub fn decode_arms(input: &ModelInput, all: &[FieldInput]) -> TokenStream {
 
 /// Impls after the model's: group descriptors, base or subclass markers, the subclass's
 /// compile-time checks and registration.
-pub fn impls(input: &ModelInput, all: &[FieldInput]) -> TokenStream {
+pub fn impls(input: &Model, all: &[Field]) -> TokenStream {
     let nr = nr();
     let ident = &input.ident;
     let flattens = group::flattens_impls(ident, all);
-    let base_impl = input
-        .polymorphic
-        .is_present()
-        .then(|| quote!(#[automatically_derived] impl #nr::PolymorphicBase for #ident {}));
+    let base_impl =
+        input.polymorphic.is_some().then(|| quote!(#[automatically_derived] impl #nr::PolymorphicBase for #ident {}));
     let subclass = input.extends.as_ref().map(|base| {
         let name = ident.to_string();
         let base_name = quote!(#base).to_string().replace(' ', "");

@@ -6,7 +6,7 @@
 
 use super::fields::{marker_ident, marker_module};
 use super::nr;
-use crate::attr::FieldInput;
+use crate::ast::Field;
 use crate::index_attr::TEXT_LOOKUPS;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -14,20 +14,20 @@ use syn::spanned::Spanned;
 
 const DATE_PARTS: [&str; 4] = ["year", "month", "day", "week_day"];
 
-fn with_lookups(fields: &[FieldInput]) -> impl Iterator<Item = &FieldInput> {
+fn with_lookups(fields: &[Field]) -> impl Iterator<Item = &Field> {
     fields.iter().filter(|f| f.is_stored() && f.index.has_lookups())
 }
 
-fn is_text(f: &FieldInput) -> bool {
+fn is_text(f: &Field) -> bool {
     TEXT_LOOKUPS.iter().any(|l| f.index.declares(l)) || f.index.declares("regex")
 }
 
-fn is_date(f: &FieldInput) -> bool {
+fn is_date(f: &Field) -> bool {
     DATE_PARTS.iter().any(|l| f.index.declares(l))
 }
 
 /// The index fields a field's declarations write, by suffix.
-fn suffixes(f: &FieldInput) -> Vec<&'static str> {
+fn suffixes(f: &Field) -> Vec<&'static str> {
     let d = |l: &str| f.index.declares(l);
     let mut out = Vec::new();
     if d("iexact") || d("istartswith") {
@@ -46,12 +46,12 @@ fn suffixes(f: &FieldInput) -> Vec<&'static str> {
     out
 }
 
-fn index_field(f: &FieldInput, suffix: &str) -> String {
-    format!("_ix_{}_{suffix}", f.stored_name())
+fn index_field(f: &Field, suffix: &str) -> String {
+    format!("_ix_{}_{suffix}", f.name)
 }
 
 /// The indexes on the index fields.
-pub fn index_descs(fields: &[FieldInput]) -> TokenStream {
+pub fn index_descs(fields: &[Field]) -> TokenStream {
     let nr = nr();
     let mut descs = Vec::new();
     for f in with_lookups(fields) {
@@ -64,7 +64,7 @@ pub fn index_descs(fields: &[FieldInput]) -> TokenStream {
 }
 
 /// `Some(b"<name>\0")` when `on`, else `None`.
-fn name_if(f: &FieldInput, suffix: &str, on: bool) -> TokenStream {
+fn name_if(f: &Field, suffix: &str, on: bool) -> TokenStream {
     let nr = nr();
     if !on {
         return quote!(#nr::None);
@@ -74,14 +74,14 @@ fn name_if(f: &FieldInput, suffix: &str, on: bool) -> TokenStream {
 }
 
 /// Statements writing every declared index field into `__out` (after the stored fields).
-pub fn encode(fields: &[FieldInput]) -> TokenStream {
+pub fn encode(fields: &[Field]) -> TokenStream {
     let nr = nr();
     let calls = with_lookups(fields).map(|f| {
-        let (ident, ty) = (f.ident(), &f.ty);
+        let (ident, ty) = (&f.ident, &f.ty);
         let d = |l: &str| f.index.declares(l);
         let mut out = TokenStream::new();
         if is_text(f) {
-            let field = f.stored_name();
+            let field = &f.name;
             let lower = name_if(f, "lower", d("iexact") || d("istartswith") || d("icontains"));
             let grams = name_if(f, "grams", d("icontains"));
             let rev = name_if(f, "rev", d("endswith"));
@@ -124,11 +124,11 @@ fn kind_variant(lookup: &str) -> syn::Ident {
 }
 
 /// The model's `const LOOKUPS`.
-pub fn lookups_const(fields: &[FieldInput]) -> TokenStream {
+pub fn lookups_const(fields: &[Field]) -> TokenStream {
     let nr = nr();
     let mut descs = Vec::new();
     for f in with_lookups(fields) {
-        let field = f.stored_name();
+        let field = &f.name;
         for (l, _) in &f.index.lookups {
             let kind = kind_variant(l);
             descs.push(quote!(#nr::LookupDesc { field: #field, kind: #nr::LookupKind::#kind, pattern: #nr::None },));
@@ -142,7 +142,7 @@ pub fn lookups_const(fields: &[FieldInput]) -> TokenStream {
 }
 
 /// `impl Declared<kind, B> for <marker>` for every declared lookup, spanned at the declaration.
-pub fn declared_impls(model: &syn::Ident, fields: &[FieldInput]) -> TokenStream {
+pub fn declared_impls(model: &syn::Ident, fields: &[Field]) -> TokenStream {
     let nr = nr();
     let module = marker_module(model);
     let mut impls = Vec::new();

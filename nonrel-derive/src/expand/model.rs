@@ -1,45 +1,18 @@
 //! `#[derive(Model)]`.
 
 use super::{fields, group, inherit, nr};
-use crate::attr::{FieldInput, ModelInput};
+use crate::ast::{Field, Model};
+use crate::attr::FieldInput;
 use crate::check;
-use darling::FromDeriveInput;
+use crate::ty::KeyShape;
+use darling::FromField;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned, ToTokens};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 /// Entry point on token streams, so tests can drive it.
 pub fn derive(input: TokenStream) -> TokenStream {
-    let ast: syn::DeriveInput = match syn::parse2(input) {
-        Ok(ast) => ast,
-        Err(e) => return e.to_compile_error(),
-    };
-    match from_ast(&ast) {
-        Ok(tokens) => tokens,
-        Err(e) => {
-            let stub = fallback(&ast);
-            let errors = e.write_errors();
-            quote!(#errors #stub)
-        }
-    }
-}
-
-fn from_ast(ast: &syn::DeriveInput) -> darling::Result<TokenStream> {
-    let input = ModelInput::from_derive_input(ast)?;
-    let fields = input.data.as_ref().take_struct().expect("named struct").fields;
-    let fields: Vec<FieldInput> = fields.into_iter().map(FieldInput::clone_input).collect();
-    let mut errors = darling::Error::accumulator();
-    errors.handle(check::check_no_generics(&input.generics, "a model"));
-    errors.handle(check::check_names(&fields));
-    errors.handle(check::check_field_attrs(&fields, true));
-    errors.handle(check::check_index_paths(&input.index, &fields));
-    errors.handle(check::check_collection(input.collection.as_ref()));
-    errors.handle(check::check_inheritance(&input));
-    errors.handle(super::related::check(&input.denormalize, &input.join_in_memory, &fields));
-    errors.handle(check::check_on_delete(&fields, true));
-    let key = errors.handle(check::check_key(&input.ident, &fields));
-    errors.finish()?;
-    Ok(expand(&input, &fields, key.expect("checked")))
+    super::derive(input, Model::from_input, check::model, expand, fallback)
 }
 
 /// `BlogPost` -> `blog_posts`.
@@ -55,45 +28,41 @@ fn default_collection(ident: &syn::Ident) -> String {
     out
 }
 
-fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStream {
+fn expand(model: &Model) -> TokenStream {
     let nr = nr();
-    let ident = &input.ident;
-    let mut all: Vec<FieldInput> = all.iter().map(FieldInput::clone_input).collect();
-    for f in &mut all {
-        if f.ident() == key.ident() {
-            f.key = darling::util::Flag::present();
-        }
-    }
+    let ident = &model.ident;
+    let all = &model.fields;
+    let key = model.key().expect("checked: one key");
     let name = ident.to_string();
-    let collection = input.collection.as_ref().map_or_else(|| default_collection(ident), syn::LitStr::value);
-    let (key_ident, key_ty) = (key.ident(), &key.ty);
+    let collection = model.collection.as_ref().map_or_else(|| default_collection(ident), syn::LitStr::value);
+    let (key_ident, key_ty) = (&key.ident, &key.ty);
     let key_name = key_ident.to_string();
-    let field_descs = fields::field_descs(&all);
-    let indexes = index_descs(input, &all);
-    let has_extra = all.iter().any(|f| f.extra.is_present());
-    let (desc_items, field_descs, indexes) = inherit::desc_parts(input, &all, field_descs, indexes);
-    let collection = inherit::collection(input, &collection);
-    let encode = fields::encode_body_with(inherit::encode_prefix(input), &all, super::lookups::encode(&all));
-    let lookups = super::lookups::lookups_const(&all);
-    let declared = super::lookups::declared_impls(ident, &all);
-    let inherit_arms = inherit::decode_arms(input, &all);
+    let field_descs = fields::field_descs(all);
+    let indexes = index_descs(model);
+    let has_extra = all.iter().any(|f| f.role == crate::ast::Role::Extra);
+    let (desc_items, field_descs, indexes) = inherit::desc_parts(model, all, field_descs, indexes);
+    let collection = inherit::collection(model, &collection);
+    let encode = fields::encode_body_with(inherit::encode_prefix(model), all, super::lookups::encode(all));
+    let lookups = super::lookups::lookups_const(all);
+    let declared = super::lookups::declared_impls(ident, all);
+    let inherit_arms = inherit::decode_arms(model, all);
     let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?), #inherit_arms);
-    let buffers = group::buffers(&all);
-    let decode = fields::decode_loop(&all, quote!(#nr::Elements::new(__doc)?), key_arm);
-    let class_const = inherit::class_const(input);
-    let inherit_impls = inherit::impls(input, &all);
+    let buffers = group::buffers(all);
+    let decode = fields::decode_loop(all, quote!(#nr::Elements::new(__doc)?), key_arm);
+    let class_const = inherit::class_const(model);
+    let inherit_impls = inherit::impls(model, all);
     let key_init = quote_spanned!(key_ty.span()=>
         #nr::decode_key::<#ident, #key_ty>(__key.as_ref()).map_err(|e| e.with_field(#key_name))?);
-    let construct = fields::constructor(&all, Some(key_init));
+    let construct = fields::constructor(all, Some(key_init));
     let model_ty = quote!(#ident);
     let module = fields::marker_module(ident);
-    let markers = fields::marker_types(ident, &input.vis, &all);
-    let descriptors = fields::descriptors(&all, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!(), Some(&module));
-    let as_key = natural_key_impls(ident, key_ty);
+    let markers = fields::marker_types(ident, &model.vis, all);
+    let descriptors = fields::descriptors(all, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!(), Some(&module));
+    let as_key = natural_key_impls(ident, key);
     let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
     let key_kind = quote!(#key_field::KIND);
-    let related = super::related::expand(ident, &input.denormalize, &input.join_in_memory, &all);
-    let cascades = cascades(ident, &all);
+    let related = super::related::expand(model);
+    let cascades = cascades(ident, all);
     quote! {
         const _: () = {
             #desc_items
@@ -155,21 +124,22 @@ fn expand(input: &ModelInput, all: &[FieldInput], key: &FieldInput) -> TokenStre
     }
 }
 
-fn index_descs(input: &ModelInput, fields: &[FieldInput]) -> TokenStream {
+fn index_descs(model: &Model) -> TokenStream {
     let nr = nr();
-    let on_fields = fields::field_index_descs(fields);
-    let on_paths = input.index.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false, covering: false },));
-    let lookups = super::lookups::index_descs(fields);
-    let copies = super::related::copy_indexes(&input.denormalize, fields);
+    let on_fields = fields::field_index_descs(&model.fields);
+    let on_paths =
+        model.index_paths.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false, covering: false },));
+    let lookups = super::lookups::index_descs(&model.fields);
+    let copies = super::related::copy_indexes(model);
     quote!(&[#on_fields #(#on_paths)* #lookups #copies])
 }
 
 /// One registered cascade per `on_delete = cascade` reference (F16); the referenced model comes
 /// from the field's type, whose bound error points at the field when it is not a reference.
-fn cascades(model: &syn::Ident, fields: &[FieldInput]) -> TokenStream {
+fn cascades(model: &syn::Ident, fields: &[Field]) -> TokenStream {
     let nr = nr();
     let each = fields.iter().filter(|f| f.cascades() && f.is_stored()).map(|f| {
-        let (path, ty) = (f.stored_name(), &f.ty);
+        let (path, ty) = (&f.name, &f.ty);
         let target = quote_spanned!(ty.span()=> <<#ty as #nr::RefTarget>::Target as #nr::Model>::DESC);
         quote! {
             #nr::inventory::submit! {
@@ -180,22 +150,26 @@ fn cascades(model: &syn::Ident, fields: &[FieldInput]) -> TokenStream {
     quote!(#(#each)*)
 }
 
-/// Natural keys can be passed by value: `db.get::<User>("ann")`.
-fn natural_key_impls(model: &syn::Ident, key_ty: &syn::Type) -> TokenStream {
+/// Natural keys can be passed by value: `db.get::<User>("ann")`. A key type spelled out
+/// decides by its name; an alias or renamed import gets impls whose bounds decide (a
+/// natural key type displays; a `&str` names a record when the key type is made from one).
+fn natural_key_impls(model: &syn::Ident, key: &Field) -> TokenStream {
     let nr = nr();
-    const NATURAL: [&str; 9] = ["String", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
-    let natural = match key_ty {
-        syn::Type::Path(p) => p.path.get_ident().map(|i| i.to_string()).filter(|i| NATURAL.contains(&i.as_str())),
-        _ => None,
-    };
-    let Some(natural) = natural else { return quote!() };
-    let is_string = natural == "String";
+    let key_ty = &key.ty;
+    let shape = key.shape.key_kind();
+    if shape == KeyShape::NotNatural {
+        return quote!();
+    }
+    let unknown = shape == KeyShape::Unknown;
+    let natural = unknown.then(|| quote!(where &'__a #key_ty: ::core::fmt::Display));
+    let lifetime = unknown.then(|| quote!(<'__a>));
+    let from_str = unknown.then(|| quote!(where #key_ty: ::core::convert::From<&'__a str>));
     let key_field = quote!(<#key_ty as #nr::KeyField<#model>>);
-    let body = quote!(#key_field::key_value(self).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new())));
-    let str_impl = is_string.then(|| {
+    let empty = quote!(#nr::KeyValue::Str(::std::string::String::new()));
+    let str_impl = (shape != KeyShape::Integer).then(|| {
         quote! {
             #[automatically_derived]
-            impl #nr::AsKey<#model> for &str {
+            impl<'__a> #nr::AsKey<#model> for &'__a str #from_str {
                 fn as_key(&self) -> #nr::KeyValue {
                     #nr::KeyValue::Str((*self).into())
                 }
@@ -204,16 +178,16 @@ fn natural_key_impls(model: &syn::Ident, key_ty: &syn::Type) -> TokenStream {
     });
     quote! {
         #[automatically_derived]
-        impl #nr::AsKey<#model> for #key_ty {
+        impl #lifetime #nr::AsKey<#model> for #key_ty #natural {
             fn as_key(&self) -> #nr::KeyValue {
-                #body
+                #key_field::key_value(self).unwrap_or_else(|| #empty)
             }
         }
         #[automatically_derived]
-        impl #nr::AsKey<#model> for &#key_ty {
+        impl<'__a> #nr::AsKey<#model> for &'__a #key_ty #natural {
             fn as_key(&self) -> #nr::KeyValue {
                 let this: &#key_ty = self;
-                #key_field::key_value(this).unwrap_or_else(|| #nr::KeyValue::Str(::std::string::String::new()))
+                #key_field::key_value(this).unwrap_or_else(|| #empty)
             }
         }
         #str_impl
@@ -236,6 +210,7 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
                 #descriptors
             }
 
+            #[automatically_derived]
             impl #nr::Model for #ident {
                 const DESC: &'static #nr::ModelDesc = &#nr::ModelDesc {
                     name: #name,
@@ -277,8 +252,14 @@ fn fallback_descriptors(ast: &syn::DeriveInput) -> TokenStream {
     quote!(#(#fns)*)
 }
 
-/// Whether a field carries `flatten` in its `#[field(...)]` attribute (read from the syntax
-/// tree: a flattened group has no descriptor of its own).
+/// Whether a field is a flattened group (it has no descriptor of its own), read from its
+/// attribute even when another of its attributes is wrong.
 fn is_flattened(f: &syn::Field) -> bool {
-    f.attrs.iter().any(|a| a.path().is_ident("field") && a.meta.to_token_stream().to_string().contains("flatten"))
+    match FieldInput::from_field(f) {
+        Ok(input) => input.flatten.is_present(),
+        Err(_) => f.attrs.iter().filter(|a| a.path().is_ident("field")).any(|a| {
+            let Ok(list) = a.meta.require_list() else { return false };
+            list.tokens.clone().into_iter().any(|t| matches!(t, proc_macro2::TokenTree::Ident(i) if i == "flatten"))
+        }),
+    }
 }
