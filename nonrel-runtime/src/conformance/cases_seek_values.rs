@@ -19,6 +19,9 @@ pub struct Shelf {
     #[field(key)]
     pub id: i64,
     pub v: Value,
+    /// The same value, indexed.
+    #[field(index)]
+    pub vi: Value,
     pub m: BTreeMap<String, Value>,
     /// The key again, to filter on.
     pub n: i64,
@@ -118,7 +121,7 @@ fn shelves() -> Vec<Shelf> {
             // Keys in an order unrelated to the values.
             let id = (i as i64 * 17) % n - n / 2;
             let m = if v == Value::Null { BTreeMap::new() } else { BTreeMap::from([("k".to_string(), v.clone())]) };
-            Shelf { id, v, m, n: id }
+            Shelf { id, vi: v.clone(), v, m, n: id }
         })
         .collect()
 }
@@ -174,10 +177,17 @@ pub async fn document_ranges_follow_mongodb_order<B: Backend>(db: &Database<B>) 
             let past = |e: &Value| matches!(e, Value::Document(_)) && if above { position(e) > at } else { position(e) < at };
             let mut want: Vec<i64> = all.iter().filter(|s| elements(&s.v).iter().any(past)).map(|s| s.id).collect();
             want.sort_unstable();
-            let c = if above { Shelf::v().gt(d.clone()) } else { Shelf::v().lt(d.clone()) };
-            let mut got: Vec<i64> = db.query::<Shelf>().filter(c).all().await.expect("range").iter().map(|s| s.id).collect();
-            got.sort_unstable();
-            assert_eq!(got, want, "{} {d:?}", if above { "gt" } else { "lt" });
+            let conditions = if above {
+                [Shelf::v().gt(d.clone()), Shelf::vi().gt(d.clone())]
+            } else {
+                [Shelf::v().lt(d.clone()), Shelf::vi().lt(d.clone())]
+            };
+            for (c, name) in conditions.into_iter().zip(["v", "vi"]) {
+                let rows = db.query::<Shelf>().filter(c).all().await.expect("range");
+                let mut got: Vec<i64> = rows.iter().map(|s| s.id).collect();
+                got.sort_unstable();
+                assert_eq!(got, want, "{name} {} {d:?}", if above { "gt" } else { "lt" });
+            }
         }
     }
 }
