@@ -174,7 +174,8 @@ pub async fn document_ranges_follow_mongodb_order<B: Backend>(db: &Database<B>) 
     for d in documents {
         let at = position(&d);
         for above in [true, false] {
-            let past = |e: &Value| matches!(e, Value::Document(_)) && if above { position(e) > at } else { position(e) < at };
+            let past =
+                |e: &Value| matches!(e, Value::Document(_)) && if above { position(e) > at } else { position(e) < at };
             let mut want: Vec<i64> = all.iter().filter(|s| elements(&s.v).iter().any(past)).map(|s| s.id).collect();
             want.sort_unstable();
             let conditions = if above {
