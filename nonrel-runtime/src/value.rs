@@ -157,24 +157,26 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
         (Value::Binary(x), Value::Binary(y)) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
         (Value::ObjectId(x), Value::ObjectId(y)) => x.cmp(y),
         (Value::Array(x), Value::Array(y)) => compare_seq(x.iter(), y.iter()),
-        (Value::Document(x), Value::Document(y)) => {
-            let fields =
-                |d: &'_ Vec<(String, Value)>| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
-            let (x, y) = (fields(x), fields(y));
-            for ((kx, vx), (ky, vy)) in x.iter().zip(y.iter()) {
-                let c = compare(vx, vy).then_with(|| kx.cmp(ky));
-                if c != Ordering::Equal {
-                    return c;
-                }
-            }
-            x.len().cmp(&y.len())
-        }
+        (Value::Document(x), Value::Document(y)) => compare_documents(x, y),
         (Value::Raw(tx, x), Value::Raw(ty, y)) => tx.cmp(ty).then_with(|| x.cmp(y)),
         (x, y) => match (x.as_f64(), y.as_f64()) {
             (Some(fx), Some(fy)) => compare_doubles(fx, fy),
             _ => Ordering::Equal,
         },
     }
+}
+
+/// Documents in MongoDB's order: pair by pair, the values' type classes, then the field
+/// names (by bytes), then the values; a document with further pairs sorts after one without.
+fn compare_documents(x: &[(String, Value)], y: &[(String, Value)]) -> Ordering {
+    for ((kx, vx), (ky, vy)) in x.iter().zip(y) {
+        let c = vx.type_rank().cmp(&vy.type_rank()).then_with(|| kx.as_bytes().cmp(ky.as_bytes()));
+        let c = c.then_with(|| compare(vx, vy));
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    x.len().cmp(&y.len())
 }
 
 /// Integers and doubles compared exactly, as MongoDB compares them: −0.0 equals 0.0, NaN

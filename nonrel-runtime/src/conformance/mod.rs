@@ -24,6 +24,7 @@ mod cases_parse;
 mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
+mod cases_seek_values;
 mod cases_serial;
 mod cases_sort_values;
 mod cases_tx;
@@ -46,6 +47,7 @@ pub use cases_parse::*;
 pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
+pub use cases_seek_values::*;
 pub use cases_serial::*;
 pub use cases_sort_values::*;
 pub use cases_tx::*;
@@ -117,6 +119,7 @@ macro_rules! conformance_tests {
             unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models,
             embedded_extra_fields_hold_their_level);
         $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
+        $crate::conformance_tests!(@cases $fresh; documents_sort_and_page_in_mongodb_order, document_ranges_follow_mongodb_order);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,6 +146,11 @@ fn ranges_for(op: &Op, unique: bool, crosses: impl Fn(&Value) -> bool) -> Option
             return None
         }
         Op::In(vs) if vs.iter().any(whole_list) => return None,
+        Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) | Op::Range(v, _) | Op::Range(_, v)
+            if !keys::ordered_class(v) =>
+        {
+            return None
+        }
         Op::Gt(v) | Op::Gte(v) | Op::Lt(v) | Op::Lte(v) | Op::Range(v, _) | Op::Range(_, v) if crosses(v) => {
             return None
         }

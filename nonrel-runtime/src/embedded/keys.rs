@@ -57,6 +57,12 @@ pub(crate) fn other_class(v: &Value) -> Option<Value> {
     (crate::value::compare(v, &found) == std::cmp::Ordering::Equal).then_some(found)
 }
 
+/// Whether the encodings of `v`'s type class sort like the values (documents, lists and the
+/// rarer types are encoded for equality only, so an index cannot serve a range on them).
+pub(crate) fn ordered_class(v: &Value) -> bool {
+    !matches!(v, Value::Document(_) | Value::Array(_) | Value::Raw(..))
+}
+
 /// Appends the order-preserving encoding of `v`.
 pub(crate) fn encode(v: &Value, out: &mut Vec<u8>) {
     out.push(class_tag(v));
