@@ -195,9 +195,8 @@ fn main() {
     let from_related = with(JoinStrategy::LookupFromRelated, RelatedStrategy::Lookup);
     rt.block_on(check_by_hand(&db));
     let hundred = measure(&mut c, &rt, "select_related/100", || select_related(&db, 100));
-    let by_hand = measure(&mut c, &rt, "select_related_by_hand/100", || async {
-        select_related_by_hand(&db, 100).await.len()
-    });
+    let by_hand =
+        measure(&mut c, &rt, "select_related_by_hand/100", || async { select_related_by_hand(&db, 100).await.len() });
     let hundred_kr = measure(&mut c, &rt, "select_related_key_read/100", || select_related(&key_read, 100));
     let two = measure(&mut c, &rt, "join/two_step", || two_step(&two_steps));
     let agg = measure(&mut c, &rt, "join/lookup", || lookup(&db));
