@@ -53,3 +53,35 @@ async fn sync_indexes_replaces_a_unique_index_that_is_not_partial() {
     db.sync_indexes().await.expect("again: nothing to replace");
     assert!(db.integrity_check().await.expect("integrity").is_ok());
 }
+
+/// Whether an explain reply's plan reads an index somewhere (`IXSCAN` at any depth).
+fn uses_index(plan: &nonrel_runtime::mongo::mongodb::bson::Bson) -> bool {
+    use nonrel_runtime::mongo::mongodb::bson::Bson;
+    match plan {
+        Bson::String(s) => s == "IXSCAN",
+        Bson::Document(d) => d.values().any(uses_index),
+        Bson::Array(a) => a.iter().any(uses_index),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn a_query_by_a_unique_field_reads_an_index() {
+    let db: Database<_> = support::fresh_mongo().await;
+    db.sync_indexes().await.expect("sync_indexes");
+    let mut handles: Vec<Handle> = (0..50).map(|i| handle(Some(&format!("nick {i}")))).collect();
+    handles.push(handle(None));
+    db.save_many(&mut handles).await.expect("save_many");
+    // The filter nonrel sends for `Handle::nick().eq(..)`: a literal `$eq`.
+    let find = doc! { "find": "handles", "filter": { "nick": { "$eq": "nick 7" } } };
+    let reply = db.backend().database().run_command(doc! { "explain": find }).await.expect("explain");
+    let plan = reply.get("queryPlanner").expect("a query plan");
+    assert!(uses_index(plan), "a query by a unique field scans the collection: {reply}");
+    let found = db.query::<Handle>().filter(Handle::nick().eq("nick 7")).all().await.expect("query");
+    assert_eq!(found.iter().map(|h| h.nick.as_deref()).collect::<Vec<_>>(), [Some("nick 7")]);
+    let done = db.query::<Handle>().filter(Handle::nick().eq("nick 8")).update().set(Handle::nick(), "eight").await;
+    assert_eq!(done.expect("update").matched, 1);
+    assert_eq!(db.query::<Handle>().filter(Handle::nick().eq("eight")).count().await.expect("count"), 1);
+    assert_eq!(db.query::<Handle>().filter(Handle::nick().isnull(true)).count().await.expect("count"), 1);
+    assert!(db.integrity_check().await.expect("integrity").is_ok());
+}

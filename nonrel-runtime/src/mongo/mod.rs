@@ -279,7 +279,7 @@ impl Backend for Mongo {
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         let mut created = 0;
         for m in models.iter().filter(|m| !m.indexes.is_empty()) {
-            let indexes: Vec<Value> = m.indexes.iter().map(unique::spec).collect();
+            let indexes: Vec<Value> = m.indexes.iter().flat_map(unique::specs).collect();
             let command = convert::document(vec![
                 ("createIndexes".into(), Value::String(m.collection.into())),
                 ("indexes".into(), Value::Array(indexes)),
@@ -308,7 +308,7 @@ impl Backend for Mongo {
             let names = coll.list_index_names().await.unwrap_or_default();
             for idx in m.indexes {
                 report.entries += 1;
-                if !names.iter().any(|n| n == idx.path) {
+                if !unique::names(idx).iter().all(|wanted| names.contains(wanted)) {
                     let message = "index not created: run sync_indexes()".to_string();
                     report.problems.push(IntegrityProblem { model: m.name, index: idx.path, key: None, message });
                 }
@@ -319,8 +319,8 @@ impl Backend for Mongo {
 
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         for m in &models {
-            for idx in m.indexes {
-                let _ = self.raw_collection(m).drop_index(idx.path).await;
+            for name in m.indexes.iter().flat_map(unique::names) {
+                let _ = self.raw_collection(m).drop_index(name).await;
             }
         }
         self.sync_indexes(models).await

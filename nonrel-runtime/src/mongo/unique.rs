@@ -7,6 +7,12 @@
 //! non-null type (`partialFilterExpression: {field: {$type: [...]}}`; `$exists` would not
 //! do, since `None` is stored as an explicit null). Through a list, a record is covered when
 //! an element is a value, and an empty list is not covered, as on the embedded backend.
+//!
+//! A query planner uses a partial index only for a query it can prove implies the index's
+//! filter, and neither MongoDB nor SecantusDB derives `$type` from an equality, so the
+//! partial index never serves `{field: {$eq: v}}`. Each unique field therefore also gets a
+//! plain index on `{field: 1, _id: 1}` (named [`lookup_name`]) that serves queries, updates
+//! and counts by the field; without it they scan the collection.
 
 use crate::model::IndexDesc;
 use crate::value::Value;
@@ -48,6 +54,35 @@ pub(super) fn spec(i: &IndexDesc) -> Value {
     Value::Document(spec)
 }
 
+/// The name of the plain index that serves queries by a unique field (see the module's
+/// documentation): the path, then ` lookup` (a space, which no field name of the derive holds).
+pub(super) fn lookup_name(path: &str) -> String {
+    format!("{path} lookup")
+}
+
+/// The `createIndexes` specifications of a declared index: [`spec`], and for a unique index
+/// also the plain `{path: 1, _id: 1}` index that queries by the field can use.
+pub(super) fn specs(i: &IndexDesc) -> Vec<Value> {
+    let mut out = vec![spec(i)];
+    if i.unique {
+        let key = vec![(i.path.into(), Value::Int32(1)), ("_id".into(), Value::Int32(1))];
+        out.push(Value::Document(vec![
+            ("key".into(), Value::Document(key)),
+            ("name".into(), Value::String(lookup_name(i.path))),
+        ]));
+    }
+    out
+}
+
+/// The names of the indexes [`specs`] creates for a declared index.
+pub(super) fn names(i: &IndexDesc) -> Vec<String> {
+    let mut out = vec![i.path.to_string()];
+    if i.unique {
+        out.push(lookup_name(i.path));
+    }
+    out
+}
+
 /// Whether `createIndexes` failed because an index of the same name exists with other
 /// options (a unique index created before it was made partial): `IndexOptionsConflict` or
 /// `IndexKeySpecsConflict`.
@@ -70,5 +105,17 @@ mod tests {
         let plain = spec(&IndexDesc { path: "title", unique: false, covering: false });
         let Value::Document(fields) = &plain else { panic!("a document") };
         assert!(fields.iter().all(|(n, _)| n != "partialFilterExpression"));
+    }
+
+    #[test]
+    fn unique_indexes_come_with_a_plain_index_for_lookups() {
+        let unique = IndexDesc { path: "email", unique: true, covering: false };
+        let all = specs(&unique);
+        assert_eq!(all.len(), 2);
+        let Value::Document(fields) = &all[1] else { panic!("a document") };
+        assert!(fields.iter().all(|(n, _)| n != "partialFilterExpression" && n != "unique"));
+        assert_eq!(names(&unique), ["email", "email lookup"]);
+        let plain = IndexDesc { path: "title", unique: false, covering: false };
+        assert_eq!((specs(&plain).len(), names(&plain)), (1, vec!["title".to_string()]));
     }
 }
