@@ -98,7 +98,7 @@ impl Database<Embedded> {
 
 pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
     let mut doc = Vec::with_capacity(256);
-    m.encode(&mut doc).map_err(|e| {
+    m.encode(&mut doc).and_then(|()| crate::codec::check_depth(&doc)).map_err(|e| {
         let e = e.with_model(M::DESC.name);
         match m.key_value() {
             Some(k) => e.with_key(k),
