@@ -9,27 +9,27 @@ use crate::{Backend, Database, Error, ErrorKind, Value};
 
 /// A recursive embedded model: a chain of `n` nodes nests `n` levels.
 #[derive(crate::Embedded, Debug, Clone, PartialEq)]
-pub struct DeepNode {
+pub struct NestingNode {
     pub label: String,
-    pub next: Option<Box<DeepNode>>,
+    pub next: Option<Box<NestingNode>>,
 }
 
 /// A record holding a chain of nodes and free-form values.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
 #[model(collection = "conf_deep")]
-pub struct Deep {
+pub struct Nesting {
     #[field(key)]
     pub id: i64,
     /// The key again: queries cannot filter on the key, so updates of one record filter on this.
     pub one: i64,
-    pub node: Option<DeepNode>,
+    pub node: Option<NestingNode>,
     pub any: Value,
     pub list: Vec<Value>,
 }
 
 /// A chain of `levels` nodes.
-fn chain(levels: usize) -> Option<DeepNode> {
-    (0..levels).fold(None, |next, i| Some(DeepNode { label: format!("n{i}"), next: next.map(Box::new) }))
+fn chain(levels: usize) -> Option<NestingNode> {
+    (0..levels).fold(None, |next, i| Some(NestingNode { label: format!("n{i}"), next: next.map(Box::new) }))
 }
 
 /// A value nesting `levels` levels, documents and arrays in turn (a scalar at 0).
@@ -43,8 +43,8 @@ fn nested_value(levels: usize) -> Value {
     })
 }
 
-fn deep(id: i64, node_levels: usize, any_levels: usize) -> Deep {
-    Deep { id, one: id, node: chain(node_levels), any: nested_value(any_levels), list: Vec::new() }
+fn deep(id: i64, node_levels: usize, any_levels: usize) -> Nesting {
+    Nesting { id, one: id, node: chain(node_levels), any: nested_value(any_levels), list: Vec::new() }
 }
 
 /// The levels tried: around the limit, and far past it.
@@ -55,7 +55,7 @@ fn levels() -> [usize; 5] {
 #[track_caller]
 fn assert_too_deep(err: &Error, field: &str) {
     assert_eq!(err.kind(), ErrorKind::Encode, "{err}");
-    assert_eq!(err.model(), Some("Deep"), "{err}");
+    assert_eq!(err.model(), Some("Nesting"), "{err}");
     assert_eq!(err.field(), Some(field), "{err}");
     assert!(err.to_string().contains(&format!("more than {MAX_DEPTH} levels")), "{err}");
 }
@@ -67,19 +67,19 @@ pub async fn records_nested_too_deep_are_refused_on_save<B: Backend>(db: &Databa
         let id = i as i64;
         let fits = levels <= MAX_DEPTH;
         for (record, field) in [(deep(id, levels, 0), "node"), (deep(id, 1, levels), "any")] {
-            let before = db.get::<Deep>(id).await.unwrap();
+            let before = db.get::<Nesting>(id).await.unwrap();
             match db.save(&mut record.clone()).await {
                 Ok(_) => assert!(fits, "{levels} levels in {field} were saved"),
                 Err(e) if !fits => assert_too_deep(&e, field),
                 Err(e) => panic!("{levels} levels in {field} were refused: {e}"),
             }
-            let after = db.get::<Deep>(id).await.unwrap();
+            let after = db.get::<Nesting>(id).await.unwrap();
             assert_eq!(after, if fits { Some(record.clone()) } else { before }, "{levels} levels in {field}");
         }
         let fresh = 100 + id;
         let err = db.insert(&mut deep(fresh, levels, 0)).await.err();
         assert_eq!(err.is_none(), fits, "insert of {levels} levels: {err:?}");
-        assert_eq!(db.get::<Deep>(fresh).await.unwrap().is_some(), fits);
+        assert_eq!(db.get::<Nesting>(fresh).await.unwrap().is_some(), fits);
         let mut batch = [deep(200 + id, 1, 1), deep(300 + id, 1, levels)];
         match db.save_many(&mut batch).await {
             Ok(_) => assert!(fits),
@@ -89,7 +89,7 @@ pub async fn records_nested_too_deep_are_refused_on_save<B: Backend>(db: &Databa
                 assert_eq!(e.item(), Some(1), "{e}");
             }
         }
-        let written = db.get_many::<Deep, i64>([200 + id, 300 + id]).await.unwrap();
+        let written = db.get_many::<Nesting, i64>([200 + id, 300 + id]).await.unwrap();
         assert_eq!(written.iter().filter(|d| d.is_some()).count(), if fits { 2 } else { 0 });
     }
     assert!(db.integrity_check().await.unwrap().is_ok());
@@ -100,10 +100,10 @@ pub async fn records_nested_too_deep_are_refused_on_save<B: Backend>(db: &Databa
 pub async fn updates_nested_too_deep_are_refused<B: Backend>(db: &Database<B>) {
     db.save(&mut deep(1, 1, 0)).await.unwrap();
     for levels in levels() {
-        let stored = db.get::<Deep>(1i64).await.unwrap().unwrap();
+        let stored = db.get::<Nesting>(1i64).await.unwrap().unwrap();
         let value = nested_value(levels);
-        let set = db.query::<Deep>().filter(Deep::one().eq(1)).update().set(Deep::any(), value.clone()).await;
-        let now = db.get::<Deep>(1i64).await.unwrap().unwrap();
+        let set = db.query::<Nesting>().filter(Nesting::one().eq(1)).update().set(Nesting::any(), value.clone()).await;
+        let now = db.get::<Nesting>(1i64).await.unwrap().unwrap();
         if levels <= MAX_DEPTH {
             assert_eq!(set.unwrap().modified, 1, "set of {levels} levels");
             assert_eq!(now.any, value);
@@ -113,8 +113,9 @@ pub async fn updates_nested_too_deep_are_refused<B: Backend>(db: &Database<B>) {
         }
         // Pushed into a list, the value is one level deeper.
         let stored = now;
-        let push = db.query::<Deep>().filter(Deep::one().eq(1)).update().push(Deep::list(), value.clone()).await;
-        let now = db.get::<Deep>(1i64).await.unwrap().unwrap();
+        let push =
+            db.query::<Nesting>().filter(Nesting::one().eq(1)).update().push(Nesting::list(), value.clone()).await;
+        let now = db.get::<Nesting>(1i64).await.unwrap().unwrap();
         if levels < MAX_DEPTH {
             assert_eq!(push.unwrap().modified, 1, "push of {levels} levels");
             assert_eq!(now.list.last(), Some(&value));
@@ -138,7 +139,7 @@ pub async fn transactions_refuse_records_nested_too_deep<B: Transactions>(db: &D
         .await
         .unwrap_err();
     assert_too_deep(&err, "node");
-    assert_eq!(db.query::<Deep>().count().await.unwrap(), 0, "nothing of the transaction is written");
+    assert_eq!(db.query::<Nesting>().count().await.unwrap(), 0, "nothing of the transaction is written");
     db.transaction(|tx| async move { tx.save(&mut deep(3, MAX_DEPTH, MAX_DEPTH)).await.map(drop) }).await.unwrap();
-    assert_eq!(db.get::<Deep>(3i64).await.unwrap(), Some(deep(3, MAX_DEPTH, MAX_DEPTH)));
+    assert_eq!(db.get::<Nesting>(3i64).await.unwrap(), Some(deep(3, MAX_DEPTH, MAX_DEPTH)));
 }
