@@ -14,6 +14,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableD
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+/// A records table open in a write transaction.
+pub(super) type RecordsTable<'tx> = Table<'tx, &'static [u8], &'static [u8]>;
+
 pub(super) type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
 /// Last automatic key of each collection.
@@ -351,13 +354,13 @@ pub(super) fn copies_in_tx<'d>(
     tx: &redb::WriteTransaction,
     m: &'static ModelDesc,
     docs: impl Iterator<Item = &'d mut Vec<u8>>,
-    open: Option<(&str, &Table<'_, &'static [u8], &'static [u8]>)>,
+    open: Option<(&str, &RecordsTable<'_>)>,
     mine: impl Fn(&ModelDesc, &KeyValue) -> Option<Option<Vec<u8>>>,
 ) -> Result<()> {
     if crate::related::copies_held_by(m).next().is_none() {
         return Ok(());
     }
-    let mut tables: HashMap<&'static str, Table<'_, &'static [u8], &'static [u8]>> = HashMap::new();
+    let mut tables: HashMap<&'static str, RecordsTable<'_>> = HashMap::new();
     crate::related::set_copies_from(m, docs, |related, key| {
         if let Some(doc) = mine(related, key) {
             return Ok(doc);
