@@ -277,6 +277,12 @@ pub trait Backend: Send + Sync + 'static {
     /// not (the default), the runtime records it in a write of its own just before.
     const OUTBOX_IN_WRITE: bool = false;
 
+    /// Whether [`put`](Self::put), [`swap`](Self::swap), [`update`](Self::update) (of a `Ref`)
+    /// and transaction commits write the holders' denormalized copies themselves, from the
+    /// related records read in the same atomic write (F15). When not (the default), the
+    /// runtime reads the related records before the write and again after it.
+    const COPIES_IN_WRITE: bool = false;
+
     /// Deletes records by key without reading them; returns how many existed.
     fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> impl Future<Output = Result<u64>> + Send;
 

@@ -8,9 +8,12 @@
 //!
 //! Atomicity: `Database::delete` and `delete_many` run a cascade as a series of batched
 //! deletes, each atomic on its own. It is not atomic as a whole: if it fails half-way, some
-//! dependents are gone and the rest (and the record) are still there, and running the same
-//! delete again finishes it. Dependents go first, so the record is never gone while records
-//! that depend on it remain. On a backend with transactions, `tx.delete` inside
+//! dependents are gone and the rest (and the record) are still there. The record goes last,
+//! so it is never gone while its direct dependents remain, and running the same delete again
+//! finishes those. Each dependent is deleted (compare-and-set: only while it still refers to
+//! a record being deleted) before its own dependents, so one moved to another record
+//! meanwhile keeps them; a failure between the two leaves those referring to a deleted
+//! record, which deleting the first record again does not reach. On a backend with transactions, `tx.delete` inside
 //! [`Database::transaction`](crate::Database::transaction) runs the cascade inside the
 //! transaction, all or nothing (on MongoDB within the server's limits on a transaction's
 //! size and duration).
@@ -103,13 +106,14 @@ pub(crate) trait Target: Sync {
     fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>>;
     /// Deletes records by key; returns how many existed.
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>>;
-    /// Deletes dependents found by `plan`, each only while it still matches it.
+    /// Deletes dependents found by `plan`, each only while it still matches it; returns the
+    /// keys of those that are gone (their own dependents follow them).
     fn remove_found(
         &self,
         model: &'static ModelDesc,
         found: Vec<(KeyValue, Vec<u8>)>,
         plan: &Plan,
-    ) -> BoxFuture<'_, Result<()>>;
+    ) -> BoxFuture<'_, Result<Vec<KeyValue>>>;
 }
 
 impl<B: Backend> Target for Database<B> {
@@ -123,33 +127,35 @@ impl<B: Backend> Target for Database<B> {
     }
     /// Compare-and-set deletes ([`Backend::swap`]): a dependent a concurrent write changed is
     /// read again and deleted only if it still refers to a record being deleted, so a
-    /// dependent saved meanwhile with another reference survives.
+    /// dependent saved meanwhile with another reference survives. One deleted meanwhile by
+    /// another write counts as gone.
     fn remove_found(
         &self,
         model: &'static ModelDesc,
         found: Vec<(KeyValue, Vec<u8>)>,
         plan: &Plan,
-    ) -> BoxFuture<'_, Result<()>> {
+    ) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
         let filters = plan.filters.clone();
         Box::pin(async move {
             let mut found = found;
+            let mut gone = Vec::new();
             for _ in 0..crate::related::REWRITE_ROUNDS {
                 let items: Vec<SwapItem> =
                     found.into_iter().map(|(key, expected)| SwapItem { key, expected, doc: None }).collect();
                 let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
                 found = Vec::new();
                 for (key, outcome) in keys.into_iter().zip(self.backend().swap(model, items).await?) {
-                    if let Swapped::Changed(now) = outcome {
-                        if matches_all(&filters, &now)? {
-                            found.push((key, now));
-                        }
+                    match outcome {
+                        Swapped::Changed(now) if matches_all(&filters, &now)? => found.push((key, now)),
+                        Swapped::Changed(_) => {}
+                        Swapped::Written | Swapped::Missing => gone.push(key),
                     }
                 }
                 if found.is_empty() {
                     break;
                 }
             }
-            Ok(())
+            Ok(gone)
         })
     }
 }
@@ -170,10 +176,11 @@ impl<B: Transactions> Target for Transaction<B> {
         model: &'static ModelDesc,
         found: Vec<(KeyValue, Vec<u8>)>,
         _plan: &Plan,
-    ) -> BoxFuture<'_, Result<()>> {
+    ) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
         Box::pin(async move {
-            self.delete_keys(model, found.into_iter().map(|(k, _)| k).collect()).await?;
-            Ok(())
+            let keys: Vec<KeyValue> = found.into_iter().map(|(k, _)| k).collect();
+            self.delete_keys(model, keys.clone()).await?;
+            Ok(keys)
         })
     }
 }
@@ -189,8 +196,10 @@ pub(crate) async fn delete<T: Target>(target: &T, model: &'static ModelDesc, key
     target.remove(model, keys).await
 }
 
-/// Deletes, batch by batch, every record that depends on `keys` through a declared cascade,
-/// deepest first. `seen` holds the records already on their way out, so cycles end.
+/// Deletes, batch by batch, every record that depends on `keys` through a declared cascade:
+/// each batch of dependents (compare-and-set), then the dependents of those that are gone,
+/// so a dependent moved to another record meanwhile keeps its own dependents. `seen` holds
+/// the records already on their way out, so cycles end.
 fn dependents<'a, T: Target>(
     target: &'a T,
     model: &'static ModelDesc,
@@ -205,12 +214,17 @@ fn dependents<'a, T: Target>(
                 let fresh: Vec<(KeyValue, Vec<u8>)> =
                     found.into_iter().filter(|(k, _)| seen.insert((c.model.collection, k.clone()))).collect();
                 for batch in fresh.chunks(BATCH) {
-                    let keys: Vec<KeyValue> = batch.iter().map(|(k, _)| k.clone()).collect();
-                    dependents(target, c.model, &keys, seen).await?;
-                    target
+                    let gone = target
                         .remove_found(c.model, batch.to_vec(), &plan)
                         .await
                         .map_err(|e| e.with_model(c.model.name))?;
+                    // One that stayed (moved meanwhile) may yet refer to another record
+                    // being deleted: found again there.
+                    let stayed = batch.iter().filter(|(k, _)| !gone.contains(k));
+                    for (key, _) in stayed {
+                        seen.remove(&(c.model.collection, key.clone()));
+                    }
+                    dependents(target, c.model, &gone, seen).await?;
                 }
             }
         }

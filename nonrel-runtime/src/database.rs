@@ -98,7 +98,7 @@ impl Database<Embedded> {
 
 pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
     let mut doc = Vec::with_capacity(256);
-    m.encode(&mut doc).map_err(|e| {
+    m.encode(&mut doc).and_then(|()| crate::codec::check_depth(&doc)).map_err(|e| {
         let e = e.with_model(M::DESC.name);
         match m.key_value() {
             Some(k) => e.with_key(k),
@@ -154,7 +154,7 @@ impl<B: Backend> Database<B> {
 
     async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
         let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
-        let copied = crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
+        let copied = crate::related::before_put(&*self.backend, M::DESC, &mut items).await?;
         let copies = crate::related::Pending::noted(self, M::DESC, &items).await?;
         let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
@@ -185,7 +185,7 @@ impl<B: Backend> Database<B> {
             let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
             items.push(item);
         }
-        let copied = crate::related::with_copies(&*self.backend, M::DESC, &mut items).await?;
+        let copied = crate::related::before_put(&*self.backend, M::DESC, &mut items).await?;
         let copies = crate::related::Pending::noted(self, M::DESC, &items).await?;
         let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
         copied.check(&*self.backend).await?;

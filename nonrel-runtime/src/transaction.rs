@@ -212,7 +212,10 @@ where
         match finish(db, &state, out).await {
             Ok(value) => {
                 let pending = std::mem::take(&mut *after.lock().unwrap_or_else(|e| e.into_inner()));
-                for (copies, key) in pending {
+                for After { copies, copied, key } in pending {
+                    if !B::COPIES_IN_WRITE {
+                        copied.check(db.backend()).await?;
+                    }
                     copies.run(db.backend(), std::slice::from_ref(&key)).await?;
                 }
                 return Ok(value);
@@ -315,7 +318,16 @@ pub struct Transaction<B: Transactions> {
     state: Arc<tokio::sync::Mutex<Option<B::Session>>>,
     /// Denormalized copies (F15) of records written in the attempt, brought up to date once
     /// it commits.
-    after: Arc<std::sync::Mutex<Vec<(crate::related::Pending, KeyValue)>>>,
+    after: Arc<std::sync::Mutex<Vec<After>>>,
+}
+
+/// What a record written in an attempt owes denormalized copies once the attempt commits.
+struct After {
+    /// The fan-out to other models' copies of the record.
+    copies: crate::related::Pending,
+    /// The record's own copies, as read before the commit.
+    copied: crate::related::Copied,
+    key: KeyValue,
 }
 
 impl<B: Transactions> Clone for Transaction<B> {
@@ -357,14 +369,26 @@ impl<B: Transactions> Transaction<B> {
 
     async fn put<M: Model>(&self, record: &mut M, mode: WriteMode) -> Result<Key<M>> {
         let mut item = PutItem { key: key_of(record)?, doc: encode(record)? };
-        // Copies of related fields (F15) come from the related records as committed.
-        crate::related::with_copies(self.db.backend(), M::DESC, std::slice::from_mut(&mut item)).await?;
+        // Copies of related fields (F15) come from the related records as committed (checked
+        // again after the commit, or taken afresh by a commit that writes them itself).
+        let copied = crate::related::with_copies(self.db.backend(), M::DESC, std::slice::from_mut(&mut item)).await?;
         let copies = crate::related::Pending::new(M::DESC, std::slice::from_ref(&item));
         let mut guard = self.state.lock().await;
         let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;
-        let key =
-            self.db.backend().tx_put(session, M::DESC, item, mode).await.map_err(|e| e.with_model(M::DESC.name))?;
-        self.after.lock().unwrap_or_else(|e| e.into_inner()).push((copies, key.clone()));
+        let backend = self.db.backend();
+        let key = backend.tx_put(session, M::DESC, item, mode).await.map_err(|e| e.with_model(M::DESC.name))?;
+        // The fan-out this write owes other models' copies of it is noted in the outbox
+        // inside the transaction, so a crash after the commit leaves the note for the next
+        // handle (a backend that notes it in its commit does so itself).
+        let copies = if copies.owes_fan_out() && !B::OUTBOX_IN_WRITE {
+            let entry = crate::related::outbox::entry(M::DESC, &key)?;
+            let noted = entry.key.clone().map(|id| (id, entry.doc.clone()));
+            backend.tx_put(session, &crate::related::outbox::OUTBOX, entry, WriteMode::Replace).await?;
+            copies.noted_in_transaction(noted)
+        } else {
+            copies
+        };
+        self.after.lock().unwrap_or_else(|e| e.into_inner()).push(After { copies, copied, key: key.clone() });
         if record.key_value().is_none() {
             record.set_key_value(key.clone())?;
         }

@@ -2,7 +2,7 @@
 //! native update operators use.
 
 use crate::backend::{Backend, UpdateCounts, UpdateKind, UpdateOp};
-use crate::codec::{begin_document, cname, end_document, Encode};
+use crate::codec::{begin_document, cname, end_document, Encode, MAX_DEPTH};
 use crate::database::QueryBuilder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Model;
@@ -74,7 +74,7 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
             self.error.get_or_insert(e.with_model(M::DESC.name));
             return self;
         }
-        match value {
+        match value.and_then(|value| check_depth(&path, kind, value)) {
             Ok(value) => self.ops.push(UpdateOp { path, kind, value }),
             Err(e) => {
                 self.error.get_or_insert(e.with_model(M::DESC.name).with_field(&path));
@@ -127,6 +127,18 @@ impl<'db, B: Backend, M: Model> IntoFuture for UpdateBuilder<'db, B, M> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+/// Refuses a value that would nest documents and arrays past [`MAX_DEPTH`] levels where the
+/// update puts it (a `set` at the path's level, a `push` one level below): the record could
+/// never be read back.
+fn check_depth(path: &str, kind: UpdateKind, value: Value) -> Result<Value> {
+    let level = path.split('.').count() + usize::from(matches!(kind, UpdateKind::Push));
+    match MAX_DEPTH.checked_sub(level - 1) {
+        Some(room) if !value.nests_past(room) => Ok(value),
+        _ if matches!(kind, UpdateKind::Pull | UpdateKind::Inc) => Ok(value),
+        _ => Err(crate::codec::too_deep_error()),
     }
 }
 

@@ -71,6 +71,17 @@ impl Value {
         })
     }
 
+    /// Whether documents and arrays nest more than `levels` levels deep in this value (a
+    /// scalar nests none). Walks at most `levels + 1` levels, however deep the value.
+    pub(crate) fn nests_past(&self, levels: usize) -> bool {
+        let deeper = |v: &Value| v.nests_past(levels - 1);
+        match self {
+            Value::Document(fields) => levels == 0 || fields.iter().any(|(_, v)| deeper(v)),
+            Value::Array(items) => levels == 0 || items.iter().any(deeper),
+            _ => false,
+        }
+    }
+
     /// Reads a whole document's fields.
     pub fn fields_of(doc: &[u8]) -> Result<Vec<(String, Value)>> {
         Elements::new(doc)?
@@ -394,7 +405,17 @@ impl Encode for Value {
 
 impl Decode for Value {
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
-        Value::from_element(ty, value)
+        // The caller (a field's or a collection's decoder) has entered this element's level
+        // already: counting it again would refuse a value at exactly `MAX_DEPTH` levels.
+        match ty {
+            codec::ARRAY => Ok(Value::Array(
+                Elements::new(value)?
+                    .map(|el| el.and_then(|e| Value::from_element(e.ty, e.value)))
+                    .collect::<Result<_>>()?,
+            )),
+            codec::DOCUMENT => Ok(Value::Document(Value::fields_of(value)?)),
+            _ => Value::from_element(ty, value),
+        }
     }
 
     fn when_missing() -> Option<Self> {

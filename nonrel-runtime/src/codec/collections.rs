@@ -19,13 +19,25 @@ pub(crate) fn encode_seq<'a, T: Encode + 'a>(
     end_document(out, start)
 }
 
+/// Decodes an element of a collection, one nesting level deeper when it is a document or an
+/// array (as a field is), so every reader counts levels as [`MAX_DEPTH`](super::MAX_DEPTH)
+/// is defined.
+fn decode_element<T: Decode>(el: &super::Element<'_>) -> Result<T> {
+    let value = || T::decode(el.ty, el.value);
+    if matches!(el.ty, ARRAY | DOCUMENT) {
+        super::nested(value)
+    } else {
+        value()
+    }
+}
+
 /// Reads a BSON array into any collection.
 fn decode_seq<T: Decode, C: FromIterator<T>>(ty: u8, value: &[u8]) -> Result<C> {
     let mut i = 0;
     sub_elements(ty, ARRAY, value)?
         .map(|el| {
             let el = el?;
-            let item = T::decode(el.ty, el.value).map_err(|e| e.with_field(&format!("[{i}]")));
+            let item = decode_element::<T>(&el).map_err(|e| e.with_field(&format!("[{i}]")));
             i += 1;
             item
         })
@@ -82,7 +94,7 @@ fn decode_map<V: Decode, C: FromIterator<(String, V)>>(ty: u8, value: &[u8]) -> 
             let el = el?;
             let key = std::str::from_utf8(el.name).map_err(|_| super::malformed("key is not UTF-8"))?;
             check_map_key(key, ErrorKind::Decode)?;
-            let v = V::decode(el.ty, el.value).map_err(|e| e.with_field(key))?;
+            let v = decode_element::<V>(&el).map_err(|e| e.with_field(key))?;
             Ok((key.to_owned(), v))
         })
         .collect()

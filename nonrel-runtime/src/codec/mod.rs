@@ -130,6 +130,57 @@ pub(crate) fn nested<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
     f()
 }
 
+/// Refuses a document being written whose documents and arrays nest more than
+/// [`MAX_DEPTH`] levels deep: every reader refuses them, so the record could never be read
+/// back. An [`ErrorKind::Encode`] error naming the top-level field that holds the value.
+pub(crate) fn check_depth(doc: &[u8]) -> Result<()> {
+    match too_deep_field(doc)? {
+        Some(field) => Err(too_deep_error().with_field(&field)),
+        None => Ok(()),
+    }
+}
+
+/// The first top-level field of `doc` that nests past [`MAX_DEPTH`] levels, if one does.
+pub(crate) fn too_deep_field(doc: &[u8]) -> Result<Option<String>> {
+    // Each level costs at least 7 bytes (type, name's NUL, length, terminator): a smaller
+    // document cannot be too deep, and most documents are skipped without a scan.
+    if doc.len() <= 7 * MAX_DEPTH {
+        return Ok(None);
+    }
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if too_deep(&el, 1)? {
+            return Ok(Some(el.name_str().into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `el`, at nesting level `level` when it is a document or array, holds a level past
+/// [`MAX_DEPTH`].
+fn too_deep(el: &Element<'_>, level: usize) -> Result<bool> {
+    if !matches!(el.ty, DOCUMENT | ARRAY) {
+        return Ok(false);
+    }
+    if level > MAX_DEPTH {
+        return Ok(true);
+    }
+    for inner in Elements::new(el.value)? {
+        if too_deep(&inner?, level + 1)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The error of a value nested past [`MAX_DEPTH`] on its way to the store.
+pub(crate) fn too_deep_error() -> Error {
+    let msg = format!(
+        "documents and arrays nested more than {MAX_DEPTH} levels deep cannot be stored (they could not be read back)"
+    );
+    Error::new(ErrorKind::Encode, msg)
+}
+
 fn not_loaded(field: &str) -> bool {
     PROJECTION.with(|p| p.borrow().as_ref().is_some_and(|p| !p.loads(field.as_bytes())))
 }

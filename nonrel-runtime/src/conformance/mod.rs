@@ -11,6 +11,7 @@
 mod cases;
 mod cases_cascade;
 mod cases_covering;
+mod cases_depth;
 mod cases_diff;
 mod cases_gaps;
 mod cases_inc;
@@ -34,6 +35,7 @@ pub mod models;
 pub use cases::*;
 pub use cases_cascade::*;
 pub use cases_covering::*;
+pub use cases_depth::*;
 pub use cases_diff::*;
 pub use cases_gaps::*;
 pub use cases_inc::*;
@@ -120,6 +122,7 @@ macro_rules! conformance_tests {
             unknown_fields_survive_at_every_depth, unknown_fields_survive_in_polymorphic_models,
             embedded_extra_fields_hold_their_level);
         $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
+        $crate::conformance_tests!(@cases $fresh; records_nested_too_deep_are_refused_on_save, updates_nested_too_deep_are_refused);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,5 +145,6 @@ macro_rules! conformance_transaction_tests {
             subclass_deletes_in_transactions);
         $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
         $crate::conformance_tests!(@cases $fresh; differential_transactions);
+        $crate::conformance_tests!(@cases $fresh; transactions_refuse_records_nested_too_deep);
     };
 }

@@ -125,6 +125,7 @@ fn may_scan(m: &ModelDesc, plan: &Plan) -> bool {
 impl Backend for Embedded {
     const NAME: &'static str = "embedded";
     const OUTBOX_IN_WRITE: bool = true;
+    const COPIES_IN_WRITE: bool = true;
 
     fn auto_key_kind(&self) -> KeyKind {
         KeyKind::Int

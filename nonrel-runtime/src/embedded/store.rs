@@ -11,7 +11,11 @@ use crate::model::{IndexDesc, ModelDesc};
 use crate::query::eval::{compare_keys, matches_all, sort_key};
 use crate::query::Plan;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition, TableError};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// A records table open in a write transaction.
+pub(super) type RecordsTable<'tx> = Table<'tx, &'static [u8], &'static [u8]>;
 
 pub(super) type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
@@ -91,8 +95,9 @@ impl Store {
         Store { db, reserved: Default::default() }
     }
 
-    pub(crate) fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+    pub(crate) fn put(&self, m: &'static ModelDesc, mut items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let tx = self.db.begin_write().map_err(storage)?;
+        copies_in_tx(&tx, m, items.iter_mut().map(|i| &mut i.doc), None, |_, _| None)?;
         let keys = {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
@@ -117,8 +122,9 @@ impl Store {
 
     /// Writes each item only if its record still holds the expected document, compared in
     /// the write transaction, so nothing commits between the comparison and the write.
-    pub(crate) fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+    pub(crate) fn swap(&self, m: &'static ModelDesc, mut items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
         let tx = self.db.begin_write().map_err(storage)?;
+        copies_in_tx(&tx, m, items.iter_mut().filter_map(|i| i.doc.as_mut()), None, |_, _| None)?;
         let mut out = Vec::with_capacity(items.len());
         {
             let name = records_table(m);
@@ -240,6 +246,7 @@ impl Store {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut counts = UpdateCounts::default();
         let mut changed = Vec::new();
+        let sets_ref = crate::related::sets_copied_ref(m, ops);
         {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
@@ -253,7 +260,11 @@ impl Store {
                     continue;
                 }
                 counts.matched += 1;
-                let new = crate::update::apply(&old, ops).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                let mut new = crate::update::apply(&old, ops).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                if sets_ref {
+                    let open = Some((m.collection, &records));
+                    copies_in_tx(&tx, m, std::iter::once(&mut new), open, |_, _| None).map_err(|e| e.with_key(&key))?;
+                }
                 if new != old {
                     counts.modified += 1;
                     write_one(m, &mut records, &mut indexes, &key, new, WriteMode::Upsert)
@@ -333,6 +344,40 @@ impl Store {
         tx.commit().map_err(storage)?;
         Ok(written)
     }
+}
+
+/// Sets the denormalized copies of documents of `m` about to be written from the related
+/// records as write transaction `tx` sees them (F15): those `mine` gives first (a transaction's
+/// own writes), then the table `open` already has open when it is the related collection,
+/// else the related collection's table. Nothing commits between this read and the write.
+pub(super) fn copies_in_tx<'d>(
+    tx: &redb::WriteTransaction,
+    m: &'static ModelDesc,
+    docs: impl Iterator<Item = &'d mut Vec<u8>>,
+    open: Option<(&str, &RecordsTable<'_>)>,
+    mine: impl Fn(&ModelDesc, &KeyValue) -> Option<Option<Vec<u8>>>,
+) -> Result<()> {
+    if crate::related::copies_held_by(m).next().is_none() {
+        return Ok(());
+    }
+    let mut tables: HashMap<&'static str, RecordsTable<'_>> = HashMap::new();
+    crate::related::set_copies_from(m, docs, |related, key| {
+        if let Some(doc) = mine(related, key) {
+            return Ok(doc);
+        }
+        let pk = key.to_storage();
+        let found = match open {
+            Some((collection, table)) if collection == related.collection => table.get(pk.as_slice()),
+            _ => {
+                let table = match tables.entry(related.collection) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(tx.open_table(Bytes::new(&records_table(related))).map_err(storage)?),
+                };
+                table.get(pk.as_slice())
+            }
+        };
+        Ok(found.map_err(storage)?.map(|g| g.value().to_vec()))
+    })
 }
 
 /// Notes in the outbox, in the write transaction of the records, that the copies other models

@@ -165,13 +165,36 @@ fn validate(store: &Store, s: &EmbeddedSession) -> Result<()> {
     Ok(())
 }
 
-fn commit_sync(store: &Store, s: EmbeddedSession) -> Result<()> {
+/// Sets the denormalized copies of the attempt's writes from the related records as the
+/// commit's write transaction sees them, the attempt's own writes first (F15).
+fn copies_in_commit(tx: &redb::WriteTransaction, s: &mut EmbeddedSession) -> Result<()> {
+    let mut docs = Vec::new();
+    for (i, w) in s.writes.iter().enumerate() {
+        let Some(doc) = w.doc.as_ref().filter(|_| crate::related::copies_held_by(w.model).next().is_some()) else {
+            continue;
+        };
+        let mut doc = doc.clone();
+        let mine = |related: &ModelDesc, key: &KeyValue| {
+            s.positions.get(&(related.collection, key.to_storage())).map(|&j| s.writes[j].doc.clone())
+        };
+        store::copies_in_tx(tx, w.model, std::iter::once(&mut doc), None, mine)
+            .map_err(|e| e.with_model(w.model.name).with_key(&w.key))?;
+        docs.push((i, doc));
+    }
+    for (i, doc) in docs {
+        s.writes[i].doc = Some(doc);
+    }
+    Ok(())
+}
+
+fn commit_sync(store: &Store, mut s: EmbeddedSession) -> Result<()> {
     if s.writes.is_empty() {
         // Read only: one consistent check is enough, no write transaction needed.
         return validate(store, &s);
     }
     let tx = store.db.begin_write().map_err(storage)?;
     validate(store, &s)?;
+    copies_in_commit(&tx, &mut s)?;
     let mut models: Vec<&'static ModelDesc> = Vec::new();
     for w in &s.writes {
         if !models.iter().any(|m| std::ptr::eq(*m, w.model)) {

@@ -218,6 +218,9 @@ pub fn to_value<T: Encode + ?Sized>(v: &T) -> Result<Value> {
     let start = begin_document(&mut doc);
     v.encode(b"v\0", &mut doc)?;
     end_document(&mut doc, start)?;
+    if crate::codec::too_deep_field(&doc)?.is_some() {
+        return Err(crate::codec::too_deep_error());
+    }
     let el = Elements::new(&doc)?.next().ok_or_else(|| Error::new(ErrorKind::Encode, "value wrote no element"))??;
     Value::from_element(el.ty, el.value)
 }

@@ -82,6 +82,20 @@ fn by_reference(copies: &[&'static CopyDesc]) -> Vec<(&'static str, &'static Mod
     groups
 }
 
+/// The copies of records about to be put: on a backend that writes them itself from the
+/// related records read in the same atomic write ([`Backend::COPIES_IN_WRITE`]), nothing to
+/// do here; elsewhere [`with_copies`], re-read by [`Copied::check`] once written.
+pub(crate) async fn before_put<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    items: &mut [PutItem],
+) -> Result<Copied> {
+    if B::COPIES_IN_WRITE {
+        return Ok(Copied { groups: Vec::new() });
+    }
+    with_copies(backend, m, items).await
+}
+
 /// Writes the declared copies into documents about to be saved: one batched read of the
 /// related records per `Ref` for the whole batch. Returns what was copied, for
 /// [`Copied::check`] once the documents are written.
@@ -116,6 +130,41 @@ pub(crate) async fn with_copies<B: Backend>(
         item.doc = set_copies(&item.doc, &copies).map_err(|e| e.with_model(m.name))?;
     }
     Ok(copied)
+}
+
+/// Writes the declared copies into documents about to be written from the related records
+/// `read` gives: a backend that reads them in the write's own atomic step
+/// ([`Backend::COPIES_IN_WRITE`]) leaves no moment where a rename commits between the read
+/// and the write, so no re-read follows ([`Copied::check`]).
+pub(crate) fn set_copies_from<'d>(
+    m: &'static ModelDesc,
+    docs: impl Iterator<Item = &'d mut Vec<u8>>,
+    mut read: impl FnMut(&'static ModelDesc, &KeyValue) -> Result<Option<Vec<u8>>>,
+) -> Result<()> {
+    let copies: Vec<&'static CopyDesc> = copies_held_by(m).collect();
+    if copies.is_empty() {
+        return Ok(());
+    }
+    let groups = by_reference(&copies);
+    for doc in docs {
+        let mut values = Vec::with_capacity(copies.len());
+        for (reference, related, group) in &groups {
+            let related_doc = match ref_key(doc, reference)? {
+                Some(key) => read(related, &key)?,
+                None => None,
+            };
+            for (c, v) in group.iter().zip(copied_values(related_doc.as_ref(), group)?) {
+                values.push((c.copy, v));
+            }
+        }
+        *doc = set_copies(doc, &values).map_err(|e| e.with_model(m.name))?;
+    }
+    Ok(())
+}
+
+/// Whether update operations set a `Ref` of `m` whose related fields `m` copies.
+pub(crate) fn sets_copied_ref(m: &ModelDesc, ops: &[UpdateOp]) -> bool {
+    copies_held_by(m).any(|c| ops.iter().any(|o| o.path == c.reference))
 }
 
 /// The values of `group`'s copies for a related document.
@@ -235,6 +284,18 @@ impl Pending {
         let active = copies_of(m).next().is_some();
         let docs = active.then(|| items.iter().map(|i| Some(i.doc.clone())).collect());
         Pending { model: m, active, noted: Vec::new(), docs }
+    }
+
+    /// Whether the write owes other models' copies a fan-out.
+    pub(crate) fn owes_fan_out(&self) -> bool {
+        self.active
+    }
+
+    /// The fan-out with the outbox entry a transaction wrote beside the record, to remove
+    /// once finished.
+    pub(crate) fn noted_in_transaction(mut self, entry: Option<(KeyValue, Vec<u8>)>) -> Pending {
+        self.noted.extend(entry);
+        self
     }
 
     /// The fan-out of a write of `items` of `m`, noted in the outbox before the write on a
@@ -384,7 +445,8 @@ impl UpdateCopies {
     /// Propagates the new values of the changed related records to their copies, and
     /// brings a `Ref` set by the update to its related record's current value.
     pub(crate) async fn after<B: Backend>(self, backend: &B) -> Result<()> {
-        if let Some((related, key, read)) = self.set_ref {
+        // A backend that writes copies from reads inside the update took the current values.
+        if let Some((related, key, read)) = self.set_ref.filter(|_| !B::COPIES_IN_WRITE) {
             let copies: Vec<&'static CopyDesc> = copies_of(related).collect();
             let now = backend.get(related, key.clone()).await?;
             if !same_values(&copied_values(read.as_ref(), &copies)?, &copied_values(now.as_ref(), &copies)?) {

@@ -26,7 +26,8 @@ mod resolve;
 mod select;
 
 pub(crate) use copies::{
-    before_update, check_copies, refresh_copies, touches_copies, with_copies, Pending, REWRITE_ROUNDS,
+    before_put, before_update, check_copies, refresh_copies, set_copies_from, sets_copied_ref, touches_copies,
+    with_copies, Copied, Pending, REWRITE_ROUNDS,
 };
 pub use lookups::JoinLookup;
 pub(crate) use prefetch::{load as load_prefetches, partition};
