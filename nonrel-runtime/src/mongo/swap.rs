@@ -5,7 +5,7 @@
 //! it matched fewer records than it carried are the records read again to say which changed.
 
 use super::write::{check_reply, raw};
-use super::{convert, driver, Mongo};
+use super::{driver, Mongo};
 use crate::backend::{SwapItem, Swapped};
 use crate::codec::{self, begin_document, end_document, header, Encode, IndexName};
 use crate::error::Result;
@@ -52,15 +52,7 @@ fn update_command(model: &ModelDesc, items: &[(&SwapItem, &[u8])]) -> Result<Vec
         header(&mut out, codec::DOCUMENT, IndexName::new(i).as_bytes());
         let statement = begin_document(&mut out);
         filter(&mut out, b"q\0", &item.key, &item.expected)?;
-        header(&mut out, codec::DOCUMENT, b"u\0");
-        if model.has_extra || !convert::has_fields(doc) {
-            out.extend_from_slice(doc);
-        } else {
-            let u = begin_document(&mut out);
-            header(&mut out, codec::DOCUMENT, b"$set\0");
-            out.extend_from_slice(doc);
-            end_document(&mut out, u)?;
-        }
+        super::write::replacement_or_set(&mut out, doc, model.has_extra)?;
         false.encode(b"upsert\0", &mut out)?;
         end_document(&mut out, statement)?;
     }

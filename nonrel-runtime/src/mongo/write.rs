@@ -87,15 +87,7 @@ fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: boo
             end_document(&mut out, statement)?;
             continue;
         }
-        header(&mut out, codec::DOCUMENT, b"u\0");
-        if model.has_extra || replace || !convert::has_fields(doc) {
-            out.extend_from_slice(doc);
-        } else {
-            let u = begin_document(&mut out);
-            header(&mut out, codec::DOCUMENT, b"$set\0");
-            out.extend_from_slice(doc);
-            end_document(&mut out, u)?;
-        }
+        replacement_or_set(&mut out, doc, model.has_extra || replace)?;
         true.encode(b"upsert\0", &mut out)?;
         end_document(&mut out, statement)?;
     }
@@ -103,6 +95,21 @@ fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: boo
     true.encode(b"ordered\0", &mut out)?;
     end_document(&mut out, start)?;
     Ok(out)
+}
+
+/// A statement's `u`: the document itself (a replacement) when `replace` or when it has no
+/// fields, else `{$set: doc}`, so fields other programs wrote survive.
+pub(super) fn replacement_or_set(out: &mut Vec<u8>, doc: &[u8], replace: bool) -> Result<()> {
+    header(out, codec::DOCUMENT, b"u\0");
+    if replace || !convert::has_fields(doc) {
+        out.extend_from_slice(doc);
+    } else {
+        let u = begin_document(out);
+        header(out, codec::DOCUMENT, b"$set\0");
+        out.extend_from_slice(doc);
+        end_document(out, u)?;
+    }
+    Ok(())
 }
 
 /// `{insert: coll, documents: [...], ordered: true}`.
