@@ -22,18 +22,26 @@
 //!    [`Shape`](crate::Shape) (lists by position).
 //! 5. Run the conformance suite: `nonrel_runtime::conformance::run_all(|| async { ... })`
 //!    with a factory of fresh, empty databases (feature `conformance`).
-//! 6. Optionally override [`Backend::query_seek`] so that a page from a cursor starts reading
-//!    at the cursor (F10), and implement
-//!    [`TransactionBackend`](crate::transaction::TransactionBackend) plus the
-//!    [`Transactions`](crate::capability::Transactions) capability to offer transactions (F9);
-//!    `conformance_transaction_tests!` then checks them.
+//! 6. Declare capabilities: [`Backend::Joins`], [`Backend::CaseInsensitive`],
+//!    [`Backend::Regex`] and [`Backend::DateParts`] as [`Yes`](crate::capability::Yes) or
+//!    [`No`](crate::capability::No), [`Backend::MAX_IN_VALUES`] where one command takes a
+//!    bounded `in`. The compile-time checks follow from them. Optionally override
+//!    [`Backend::query_seek`] so that a page from a cursor starts reading at the cursor (F10),
+//!    and implement [`Transactions`](crate::capability::Transactions) to offer transactions
+//!    (F9); `conformance_transaction_tests!` then checks them.
+//!
+//! Seven methods are required: `put`, `get_many`, `delete`, `query`, `count`, `update` and
+//! `sync_indexes`. The others have defaults the runtime's fallbacks rely on: `None` from
+//! [`Backend::query_joined`] and [`Backend::query_seek`] makes the runtime run two-step joins
+//! and seek in memory.
 //!
 //! # Capabilities
 //!
-//! What a backend can do beyond this trait is declared by marker traits that plans requiring
-//! it take as bounds, so an unsupported plan is a compile error naming the fix: see
-//! [`capability`](crate::capability).
+//! What a backend can do beyond this trait is declared by its associated types, and plans
+//! requiring it take a bound that blanket impls derive from them, so an unsupported plan is a
+//! compile error naming the fix: see [`capability`](crate::capability).
 
+use crate::capability::Support;
 use crate::error::Result;
 use crate::key::{KeyKind, KeyValue};
 use crate::model::ModelDesc;
@@ -169,12 +177,25 @@ pub trait Backend: Send + Sync + 'static {
     /// The backend's name, for messages.
     const NAME: &'static str;
 
-    /// Whether the backend runs emulated lookups (F14) natively when the model does not
-    /// declare them (MongoDB); otherwise an undeclared one is an error naming the declaration.
-    const NATIVE_LOOKUPS: bool = false;
+    /// Whether the backend runs conditions across a `Ref` itself ([`Yes`]: one command, see
+    /// [`query_joined`](Self::query_joined)), or only through declared copies and two-step
+    /// joins ([`No`]).
+    type Joins: Support;
+    /// Whether the backend matches text ignoring case (`iexact`, `istartswith`, `icontains`)
+    /// without a declared index.
+    type CaseInsensitive: Support;
+    /// Whether the backend runs regular expressions (`regex`, `endswith`) without a declared
+    /// index.
+    type Regex: Support;
+    /// Whether the backend extracts date parts (`year`, `month`, `day`, `week_day`) without a
+    /// declared index.
+    type DateParts: Support;
 
     /// The key kind this backend assigns to automatic keys.
-    fn auto_key_kind(&self) -> KeyKind;
+    const AUTO_KEY: KeyKind;
+
+    /// The most values one `in` lookup may carry; the runtime splits larger ones.
+    const MAX_IN_VALUES: usize = usize::MAX;
 
     /// Writes records, all or none where the store allows; returns each record's key.
     fn put(
@@ -184,13 +205,10 @@ pub trait Backend: Send + Sync + 'static {
         mode: WriteMode,
     ) -> impl Future<Output = Result<Vec<KeyValue>>> + Send;
 
-    /// The most values one `in` lookup may carry; the runtime splits larger ones (F13).
-    fn max_in_values(&self) -> usize {
-        usize::MAX
+    /// Reads one record's document. The default reads it through [`get_many`](Self::get_many).
+    fn get(&self, model: &'static ModelDesc, key: KeyValue) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send {
+        async move { Ok(self.get_many(model, vec![key]).await?.pop().flatten()) }
     }
-
-    /// Reads one record's document.
-    fn get(&self, model: &'static ModelDesc, key: KeyValue) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
 
     /// Reads many records, in the order of `keys`, in one round trip.
     fn get_many(
@@ -217,8 +235,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a query together with its lookups across a `Ref` (`joins`, not yet resolved in
     /// `plan`) and its related selections (`related`), each row's selections filled, when the
     /// store does so in fewer round trips (MongoDB's `$lookup`). `None`, the default, leaves
-    /// both to the runtime: two-step joins, then one batched key read per selection.
-    #[doc(hidden)]
+    /// both to the runtime: two-step joins, then one batched key read per selection; the
+    /// runtime also offers the selections alone after resolving the joins itself. Only called
+    /// when the backend declares [`Joins = Yes`](Self::Joins).
     fn query_joined(
         &self,
         model: &'static ModelDesc,
@@ -292,15 +311,17 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a query from a position, for cursor pagination (F10): the rows strictly after
     /// (or, with [`Seek::backward`](crate::page::Seek::backward), before) the position in the
     /// plan's order then key, at most `plan.limit` of them (the closest), in the plan's order.
-    /// The default runs the plan without its limit and filters in memory; a backend overrides
-    /// it to start reading at the position (an index range, a range filter).
+    /// `None`, the default, leaves it to the runtime, which runs the plan without its limit
+    /// and filters in memory; a backend overrides it to start reading at the position (an
+    /// index range, a range filter).
     fn query_seek(
         &self,
         model: &'static ModelDesc,
         plan: Plan,
         seek: crate::page::Seek,
-    ) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        crate::page::seek_in_memory(self, model, plan, seek)
+    ) -> impl Future<Output = Result<Option<Vec<Row>>>> + Send {
+        let _ = (model, plan, seek);
+        async { Ok(None) }
     }
 
     /// Counts matches, stopping at `upto` when given (the cost stays bounded by it).
@@ -324,9 +345,17 @@ pub trait Backend: Send + Sync + 'static {
     /// how many declared indexes were processed.
     fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Checks every declared index of `models` against the records.
-    fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<IntegrityReport>> + Send;
+    /// Checks every declared index of `models` against the records. The default, for a store
+    /// that keeps no index entries apart from its records, finds nothing to check.
+    fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<IntegrityReport>> + Send {
+        let _ = models;
+        async { Ok(IntegrityReport::default()) }
+    }
 
     /// Rebuilds every declared index of `models` from the records; returns the entries written.
-    fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<u64>> + Send;
+    /// The default, for a store that keeps no index entries apart from its records, writes none.
+    fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> impl Future<Output = Result<u64>> + Send {
+        let _ = models;
+        async { Ok(0) }
+    }
 }

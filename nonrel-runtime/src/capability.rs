@@ -1,31 +1,77 @@
-//! Backend capabilities as marker traits (F20).
+//! Backend capabilities (F20): what a backend declares beyond the [`Backend`] trait.
 //!
-//! A plan that needs more than the [`Backend`] trait requires one of these as a bound, so a
-//! query the chosen backend cannot run is a compile error whose message names the backend,
-//! what the plan needs and the declaration that fixes it, rather than a run-time failure.
+//! A backend declares each capability as an associated type of [`Backend`], [`Yes`] or [`No`],
+//! and offers transactions by implementing [`Transactions`]. A plan that needs more than every
+//! backend runs carries a requirement type `R`, and the query builder takes
+//! [`Runs<R>`](Runs) as a bound. Every `Runs` impl is a blanket impl over those declarations,
+//! never an impl for one backend, so a backend written in another crate gets the same checks:
+//! a query the chosen backend cannot run is a compile error whose message names the backend,
+//! what the plan needs and the declaration that fixes it.
 //!
-//! | capability | embedded (redb) | MongoDB |
+//! | declaration | embedded (redb) | MongoDB |
 //! |---|---|---|
-//! | [`Joins`] | no: declare a denormalized copy or an in-memory join | yes (`$lookup`) |
-//! | [`NativeCaseInsensitive`] | no: declare the lookup's index | yes |
-//! | [`NativeRegex`] | no: declare the pattern (`endswith`: declare it) | yes |
-//! | [`NativeDateParts`] | no: declare the lookup's index | yes |
-//! | [`Transactions`] | yes (write transactions) | yes (session transactions) |
+//! | [`Backend::Joins`] | [`No`]: declare a denormalized copy or an in-memory join | [`Yes`] (`$lookup`) |
+//! | [`Backend::CaseInsensitive`] | [`No`]: declare the lookup's index | [`Yes`] |
+//! | [`Backend::Regex`] | [`No`]: declare the pattern (`endswith`: declare it) | [`Yes`] |
+//! | [`Backend::DateParts`] | [`No`]: declare the lookup's index | [`Yes`] |
+//! | [`Transactions`] | implemented (write transactions) | implemented (session transactions) |
+//! | [`Backend::MAX_IN_VALUES`] | unlimited | 10,000 |
+//! | [`Backend::query_seek`] | index ranges | range filters |
 //!
-//! Emulated lookups (F14) check these through [`RunsLookup`](crate::lookup::RunsLookup): a
-//! backend with the capability runs the lookup natively, the embedded backend runs it when the
-//! field declares it ([`Declared`](crate::lookup::Declared), whose message names the fix).
+//! A lookup the backend does not run natively ([`No`]) runs through the field's declared
+//! index ([`Declared`](crate::lookup::Declared), whose message names the fix); a join across
+//! a `Ref` through a declared copy or in-memory join
+//! ([`DeclaredJoin`](crate::DeclaredJoin)).
+//!
+//! ```
+//! use nonrel_runtime::capability::{No, Support, Yes};
+//! use nonrel_runtime::Backend;
+//! assert!(!<<nonrel_runtime::Embedded as Backend>::Joins as Support>::NATIVE);
+//! assert!(<Yes as Support>::NATIVE && !<No as Support>::NATIVE);
+//! ```
 
-use crate::backend::Backend;
-use crate::query::Native;
+use crate::backend::{Backend, PutItem, Row, WriteMode};
+use crate::error::Result;
+use crate::key::KeyValue;
+use crate::model::ModelDesc;
+use crate::query::{Native, Plan};
+use std::future::Future;
+
+/// A capability's declared value: [`Yes`] or [`No`].
+pub trait Support: sealed::Sealed + Send + Sync + 'static {
+    /// Whether the backend does it natively.
+    const NATIVE: bool;
+}
+
+/// The backend does it natively.
+#[derive(Debug)]
+pub enum Yes {}
+
+/// The backend does not do it natively: the runtime emulates it through what the model
+/// declares.
+#[derive(Debug)]
+pub enum No {}
+
+impl Support for Yes {
+    const NATIVE: bool = true;
+}
+
+impl Support for No {
+    const NATIVE: bool = false;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Yes {}
+    impl Sealed for super::No {}
+}
 
 /// Backend `Self` can run a plan with requirement `R` ([`Condition`](crate::Condition) and
 /// [`Order`](crate::Order) carry one; [`Native`] for what every backend runs).
 ///
-/// Each requirement type implements this for the backends that satisfy it, natively (a
-/// blanket impl over a capability trait above) or through a declaration on the model (an
-/// impl bounded on a trait the derive generates for the declaration). The unmet bound's
-/// `on_unimplemented` message names what to declare.
+/// Each requirement type implements this for every backend whose declarations satisfy it (a
+/// blanket impl over [`Support`] and the traits the derive generates for declarations on the
+/// model). The unmet bound's `on_unimplemented` message names what to declare.
 #[diagnostic::on_unimplemented(
     message = "the `{Self}` backend cannot run this query: it needs `{R}`",
     label = "not supported by this backend"
@@ -34,57 +80,66 @@ pub trait Runs<R>: Backend {}
 
 impl<B: Backend> Runs<Native> for B {}
 
-/// The backend runs lookups across a `Ref` (JOINs) natively.
-#[diagnostic::on_unimplemented(
-    message = "the `{Self}` backend cannot join across a `Ref`",
-    label = "this query follows a `Ref` to another model",
-    note = "declare a denormalized copy on the model, e.g. `#[model(denormalize(author.username))]`, \
-            or an in-memory join, or use a backend with joins (MongoDB)"
-)]
-pub trait Joins: Backend {}
-
-/// The backend matches case-insensitively (`iexact`, `istartswith`, `icontains`) natively.
-#[diagnostic::on_unimplemented(
-    message = "the `{Self}` backend has no native case-insensitive matching",
-    label = "this lookup needs an index on this backend",
-    note = "declare the lookup on the field, e.g. `#[field(index(icontains))]`"
-)]
-pub trait NativeCaseInsensitive: Backend {}
-
-/// The backend matches regular expressions (`regex`, and `endswith`) natively.
-#[diagnostic::on_unimplemented(
-    message = "the `{Self}` backend has no native regular expressions",
-    label = "this regex lookup needs a declared pattern on this backend",
-    note = "declare the pattern on the field, e.g. `#[field(index(regex = \"^a.*z$\"))]`"
-)]
-pub trait NativeRegex: Backend {}
-
-/// The backend extracts date parts (`year`, `month`, `day`, `week_day`) natively.
-#[diagnostic::on_unimplemented(
-    message = "the `{Self}` backend cannot extract date parts natively",
-    label = "this date-part lookup needs an index on this backend",
-    note = "declare the lookup on the field, e.g. `#[field(index(month))]`"
-)]
-pub trait NativeDateParts: Backend {}
-
-/// The backend runs atomic multi-record transactions.
+/// Transactions: what a backend implements to offer
+/// [`Database::transaction`](crate::Database::transaction). One `Session` is one
+/// attempt. An operation or a commit that meets a concurrent write returns an error of kind
+/// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict), and the runtime retries.
+///
+/// ```
+/// use nonrel_runtime::capability::Transactions;
+/// fn offers_transactions<B: Transactions>() {}
+/// offers_transactions::<nonrel_runtime::Embedded>();
+/// fn session_is_send<B: Transactions>() -> impl Send { std::marker::PhantomData::<B::Session> }
+/// let _ = session_is_send::<nonrel_runtime::Embedded>();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "the `{Self}` backend has no transactions",
     label = "`transaction` needs a backend with transactions",
     note = "use the embedded backend or MongoDB (a replica set), or do without the transaction"
 )]
-pub trait Transactions: crate::transaction::TransactionBackend {}
+pub trait Transactions: Backend {
+    /// The state of one attempt.
+    type Session: Send + 'static;
 
-impl Transactions for crate::Embedded {}
+    /// Starts an attempt.
+    fn begin(&self) -> impl Future<Output = Result<Self::Session>> + Send;
 
-#[cfg(feature = "mongodb")]
-mod mongo_impls {
-    use super::*;
-    use crate::Mongo;
+    /// Reads one record inside the attempt (seeing the attempt's own writes).
+    fn tx_get(
+        &self,
+        session: &mut Self::Session,
+        model: &'static ModelDesc,
+        key: KeyValue,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
 
-    impl Joins for Mongo {}
-    impl NativeCaseInsensitive for Mongo {}
-    impl NativeRegex for Mongo {}
-    impl NativeDateParts for Mongo {}
-    impl Transactions for Mongo {}
+    /// Writes one record inside the attempt; returns its key (assigned when absent).
+    fn tx_put(
+        &self,
+        session: &mut Self::Session,
+        model: &'static ModelDesc,
+        item: PutItem,
+        mode: WriteMode,
+    ) -> impl Future<Output = Result<KeyValue>> + Send;
+
+    /// Deletes records by key inside the attempt; returns how many existed.
+    fn tx_delete(
+        &self,
+        session: &mut Self::Session,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Runs a query inside the attempt (seeing the attempt's own writes).
+    fn tx_query(
+        &self,
+        session: &mut Self::Session,
+        model: &'static ModelDesc,
+        plan: Plan,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send;
+
+    /// Commits the attempt: all of its writes, or none and an error.
+    fn commit(&self, session: Self::Session) -> impl Future<Output = Result<()>> + Send;
+
+    /// Drops the attempt; none of its writes are kept.
+    fn abort(&self, session: Self::Session) -> impl Future<Output = ()> + Send;
 }

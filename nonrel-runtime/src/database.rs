@@ -144,7 +144,7 @@ impl<B: Backend> Database<B> {
     }
 
     pub(crate) fn max_in(&self) -> usize {
-        self.max_in.unwrap_or_else(|| self.backend.max_in_values())
+        self.max_in.unwrap_or(B::MAX_IN_VALUES)
     }
 
     /// The backend, for what only it can do.
@@ -506,12 +506,24 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     async fn fetch(&self, related: &[crate::related::Selection]) -> Result<Vec<Row>> {
         let prepared = self.prepared()?;
         let (backend, max_in) = (&*self.db.backend, self.db.max_in());
-        if !prepared.joins.is_empty() || !related.is_empty() {
-            if let Some(rows) = backend.query_joined(M::DESC, &prepared.plan, &prepared.joins, related, max_in).await? {
+        let native = <B::Joins as crate::capability::Support>::NATIVE;
+        if native && (!prepared.joins.is_empty() || !related.is_empty()) {
+            if let Some(mut rows) =
+                backend.query_joined(M::DESC, &prepared.plan, &prepared.joins, related, max_in).await?
+            {
+                crate::related::load_missing(backend, related, &mut rows).await?;
                 return Ok(rows);
             }
         }
+        let had_joins = !prepared.joins.is_empty();
         let plan = prepared.resolve(&self.reads()).await?;
+        if native && had_joins && !related.is_empty() {
+            // The backend declined the joins: offer it the selections alone.
+            if let Some(mut rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
+                crate::related::load_missing(backend, related, &mut rows).await?;
+                return Ok(rows);
+            }
+        }
         let mut rows = crate::split::query(backend, M::DESC, plan, max_in).await?;
         if !related.is_empty() {
             crate::related::load(backend, related, &mut rows).await?;

@@ -253,7 +253,11 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
                 let backward = matches!(self.from, From::Before(_));
                 let (values, key) = open(m, &plan, fp, c)?;
                 let seek = Seek { values, key, backward };
-                (backend.query_seek(m, plan.clone(), seek).await.map_err(at)?, Some(c.clone()), backward)
+                let rows = match backend.query_seek(m, plan.clone(), seek.clone()).await.map_err(at)? {
+                    Some(rows) => rows,
+                    None => seek_in_memory(backend, m, plan.clone(), seek).await.map_err(at)?,
+                };
+                (rows, Some(c.clone()), backward)
             }
         };
         let more = rows.len() > size;

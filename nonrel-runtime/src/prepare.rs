@@ -91,5 +91,5 @@ fn rewrite_for<B: Backend>(
     lookups: &[crate::lookup::LookupDesc],
     plan: &mut Plan,
 ) -> Result<()> {
-    crate::lookup::rewrite(model, lookups, B::NAME, B::NATIVE_LOOKUPS, plan)
+    crate::lookup::rewrite(model, lookups, B::NAME, |kind| kind.native_on::<B>(), plan)
 }

@@ -57,66 +57,6 @@ use std::time::Duration;
 /// ```
 pub const DEFAULT_TRIES: u32 = 10;
 
-/// The backend side of transactions: what a backend implements to offer
-/// [`Database::transaction`] (with the [`Transactions`] capability). One `Session` is one
-/// attempt. An operation or a commit that meets a concurrent write returns an error of kind
-/// [`ErrorKind::Conflict`], and the runtime retries.
-///
-/// ```
-/// use nonrel_runtime::capability::Transactions;
-/// use nonrel_runtime::transaction::TransactionBackend;
-/// fn offers_transactions<B: Transactions>() {}
-/// offers_transactions::<nonrel_runtime::Embedded>();
-/// fn session_is_send<B: TransactionBackend>() -> impl Send { std::marker::PhantomData::<B::Session> }
-/// let _ = session_is_send::<nonrel_runtime::Embedded>();
-/// ```
-pub trait TransactionBackend: Backend {
-    /// The state of one attempt.
-    type Session: Send + 'static;
-
-    /// Starts an attempt.
-    fn begin(&self) -> impl Future<Output = Result<Self::Session>> + Send;
-
-    /// Reads one record inside the attempt (seeing the attempt's own writes).
-    fn tx_get(
-        &self,
-        session: &mut Self::Session,
-        model: &'static ModelDesc,
-        key: KeyValue,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
-
-    /// Writes one record inside the attempt; returns its key (assigned when absent).
-    fn tx_put(
-        &self,
-        session: &mut Self::Session,
-        model: &'static ModelDesc,
-        item: PutItem,
-        mode: WriteMode,
-    ) -> impl Future<Output = Result<KeyValue>> + Send;
-
-    /// Deletes records by key inside the attempt; returns how many existed.
-    fn tx_delete(
-        &self,
-        session: &mut Self::Session,
-        model: &'static ModelDesc,
-        keys: Vec<KeyValue>,
-    ) -> impl Future<Output = Result<u64>> + Send;
-
-    /// Runs a query inside the attempt (seeing the attempt's own writes).
-    fn tx_query(
-        &self,
-        session: &mut Self::Session,
-        model: &'static ModelDesc,
-        plan: Plan,
-    ) -> impl Future<Output = Result<Vec<Row>>> + Send;
-
-    /// Commits the attempt: all of its writes, or none and an error.
-    fn commit(&self, session: Self::Session) -> impl Future<Output = Result<()>> + Send;
-
-    /// Drops the attempt; none of its writes are kept.
-    fn abort(&self, session: Self::Session) -> impl Future<Output = ()> + Send;
-}
-
 impl<B: Backend> Database<B> {
     /// Runs `work` in a transaction, retried on conflict (F9). Await the returned builder;
     /// set the number of tries with [`TransactionBuilder::tries`].

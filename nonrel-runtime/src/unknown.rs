@@ -21,6 +21,12 @@ pub(crate) fn merge_embedded(fields: &[FieldDesc], old: &[u8], new: &[u8]) -> Re
     merge_document(fields, false, old, new, false)
 }
 
+/// `new` with the unknown fields of the stored `old` kept: at the top level unless the model
+/// has an `Extra` field, and inside its embedded models.
+pub(crate) fn keep_unknown(model: &crate::model::ModelDesc, old: &[u8], new: &[u8]) -> Result<Vec<u8>> {
+    merge_document(model.fields, model.has_extra, old, new, true)
+}
+
 /// A document of `fields`: `new`'s elements, those with embedded models merged with the
 /// same element of `old`; then, with `keep` (a level without an `Extra` field), the
 /// elements of `old` that `fields` does not name and `new` does not have.

@@ -43,9 +43,12 @@ impl Backend for Moving {
     const NAME: &'static str = "moving embedded";
     const OUTBOX_IN_WRITE: bool = Embedded::OUTBOX_IN_WRITE;
 
-    fn auto_key_kind(&self) -> KeyKind {
-        self.inner.auto_key_kind()
-    }
+    type Joins = <Embedded as Backend>::Joins;
+    type CaseInsensitive = <Embedded as Backend>::CaseInsensitive;
+    type Regex = <Embedded as Backend>::Regex;
+    type DateParts = <Embedded as Backend>::DateParts;
+    const AUTO_KEY: KeyKind = Embedded::AUTO_KEY;
+    const MAX_IN_VALUES: usize = Embedded::MAX_IN_VALUES;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.inner.put(model, items, mode).await

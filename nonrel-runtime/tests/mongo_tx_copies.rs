@@ -12,7 +12,6 @@ mod support;
 use nonrel_runtime::backend::{PutItem, SwapItem, Swapped, UpdateOp, WriteMode};
 use nonrel_runtime::capability::Transactions;
 use nonrel_runtime::query::Plan;
-use nonrel_runtime::transaction::TransactionBackend;
 use nonrel_runtime::{
     Backend, Database, Error, ErrorKind, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Mongo, Ref, Result,
     Row, UpdateCounts,
@@ -58,13 +57,12 @@ impl Backend for Dying {
     const NAME: &'static str = "dying MongoDB";
     const OUTBOX_IN_WRITE: bool = Mongo::OUTBOX_IN_WRITE;
 
-    fn auto_key_kind(&self) -> KeyKind {
-        self.inner.auto_key_kind()
-    }
-
-    fn max_in_values(&self) -> usize {
-        self.inner.max_in_values()
-    }
+    type Joins = <Mongo as Backend>::Joins;
+    type CaseInsensitive = <Mongo as Backend>::CaseInsensitive;
+    type Regex = <Mongo as Backend>::Regex;
+    type DateParts = <Mongo as Backend>::DateParts;
+    const AUTO_KEY: KeyKind = Mongo::AUTO_KEY;
+    const MAX_IN_VALUES: usize = Mongo::MAX_IN_VALUES;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.alive()?;
@@ -119,8 +117,8 @@ impl Backend for Dying {
     }
 }
 
-impl TransactionBackend for Dying {
-    type Session = <Mongo as TransactionBackend>::Session;
+impl Transactions for Dying {
+    type Session = <Mongo as Transactions>::Session;
 
     async fn begin(&self) -> Result<Self::Session> {
         self.alive()?;
@@ -161,8 +159,6 @@ impl TransactionBackend for Dying {
         self.inner.abort(s).await
     }
 }
-
-impl Transactions for Dying {}
 
 fn author(id: i64, name: &str) -> Author {
     Author { id, name: name.into() }

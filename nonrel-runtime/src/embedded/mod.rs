@@ -19,6 +19,7 @@ mod store;
 mod tx;
 
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
+use crate::capability::No;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyKind, KeyValue};
 use crate::model::ModelDesc;
@@ -127,9 +128,11 @@ impl Backend for Embedded {
     const OUTBOX_IN_WRITE: bool = true;
     const COPIES_IN_WRITE: bool = true;
 
-    fn auto_key_kind(&self) -> KeyKind {
-        KeyKind::Int
-    }
+    type Joins = No;
+    type CaseInsensitive = No;
+    type Regex = No;
+    type DateParts = No;
+    const AUTO_KEY: KeyKind = KeyKind::Int;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.blocking(move |s| s.put(model, items, mode)).await
@@ -158,13 +161,16 @@ impl Backend for Embedded {
         self.store.run(model, &plan, None).map(|r| r.0)
     }
 
-    async fn query_seek(&self, model: &'static ModelDesc, plan: Plan, seek: crate::page::Seek) -> Result<Vec<Row>> {
-        if !may_scan(model, &plan) {
-            if let Some(rows) = seek::from_index(&self.store, model, &plan, &seek)? {
-                return Ok(rows);
-            }
+    async fn query_seek(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+        seek: crate::page::Seek,
+    ) -> Result<Option<Vec<Row>>> {
+        if may_scan(model, &plan) {
+            return Ok(None);
         }
-        crate::page::seek_in_memory(self, model, plan, seek).await
+        seek::from_index(&self.store, model, &plan, &seek)
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {

@@ -13,12 +13,12 @@
 use super::store::{self, open_indexes, open_read, records_table, storage, write_one, Bytes, Store, SEQUENCES};
 use super::Embedded;
 use crate::backend::{Backend, PutItem, Row, WriteMode};
+use crate::capability::Transactions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::KeyValue;
 use crate::model::ModelDesc;
 use crate::query::eval::{compare_keys, matches_all, sort_key};
 use crate::query::Plan;
-use crate::transaction::TransactionBackend;
 use redb::{ReadableDatabase, ReadableTable};
 use std::collections::HashMap;
 
@@ -250,7 +250,7 @@ fn apply<'w>(
     Ok(())
 }
 
-impl TransactionBackend for Embedded {
+impl Transactions for Embedded {
     type Session = EmbeddedSession;
 
     async fn begin(&self) -> Result<EmbeddedSession> {

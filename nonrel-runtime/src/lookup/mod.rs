@@ -71,8 +71,7 @@ pub use compute::{encode_date_lookups, encode_text_lookups, DateLookupNames, Dat
 pub(crate) use rewrite::{holds, rewrite};
 pub(crate) use update::derived_updates;
 
-use crate::capability::{NativeCaseInsensitive, NativeDateParts, NativeRegex, Runs};
-use crate::embedded::Embedded;
+use crate::capability::{No, Runs, Yes};
 use crate::error::{Error, ErrorKind, Result};
 use crate::query::{Condition, Field, Op};
 use chrono::{DateTime, Utc};
@@ -116,45 +115,37 @@ pub struct Emulated<L, F>(PhantomData<fn() -> (L, F)>);
 )]
 pub trait Declared<L, B> {}
 
-/// How backend `Self` runs lookup `L`: natively ([`ViaNative`], from its capability trait) or
-/// through the declared index ([`ViaIndex`]).
+/// How backend `Self` runs lookup `L`: natively ([`Yes`](crate::capability::Yes), from the
+/// backend's declaration of the capability) or through the field's declared index
+/// ([`No`](crate::capability::No)).
 ///
 /// One `Runs` impl covers every emulated lookup and dispatches through this, so when a
 /// declaration is missing the unmet bound is [`Declared`], whose message names the fix.
 pub trait RunsLookup<L>: crate::Backend {
-    /// [`ViaNative`] or [`ViaIndex`].
+    /// The backend's declaration for the capability `L` needs.
     type Via;
 }
-
-/// Runs the lookup natively.
-pub enum ViaNative {}
-
-/// Runs the lookup through the field's declared index.
-pub enum ViaIndex {}
 
 /// Lookup `L` on field `F` can run on backend `B` this way.
 pub trait Satisfies<L, F, B> {}
 
-impl<L, F, B> Satisfies<L, F, B> for ViaNative {}
+impl<L, F, B> Satisfies<L, F, B> for Yes {}
 
-impl<L, F: Declared<L, B>, B> Satisfies<L, F, B> for ViaIndex {}
+impl<L, F: Declared<L, B>, B> Satisfies<L, F, B> for No {}
 
 impl<B: RunsLookup<L>, L, F> Runs<Emulated<L, F>> for B where B::Via: Satisfies<L, F, B> {}
 
 macro_rules! emulated {
     ($capability:ident: $($kind:ident),*) => {$(
-        impl<B: $capability> RunsLookup<kinds::$kind> for B {
-            type Via = ViaNative;
-        }
-        impl RunsLookup<kinds::$kind> for Embedded {
-            type Via = ViaIndex;
+        impl<B: crate::Backend> RunsLookup<kinds::$kind> for B {
+            type Via = B::$capability;
         }
     )*};
 }
 
-emulated!(NativeCaseInsensitive: iexact, istartswith, icontains);
-emulated!(NativeRegex: endswith, regex);
-emulated!(NativeDateParts: year, month, day, week_day);
+emulated!(CaseInsensitive: iexact, istartswith, icontains);
+emulated!(Regex: endswith, regex);
+emulated!(DateParts: year, month, day, week_day);
 
 /// An emulated lookup and its operand, as the plan carries it ([`Op::Lookup`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +216,21 @@ pub enum LookupKind {
 }
 
 impl LookupKind {
+    /// Whether backend `B` runs this lookup natively (its declaration of the capability the
+    /// lookup needs); otherwise it runs only through a declared index.
+    pub fn native_on<B: crate::Backend>(self) -> bool {
+        use crate::capability::Support;
+        match self {
+            LookupKind::IExact | LookupKind::IStartsWith | LookupKind::IContains => {
+                <B::CaseInsensitive as Support>::NATIVE
+            }
+            LookupKind::EndsWith | LookupKind::Regex => <B::Regex as Support>::NATIVE,
+            LookupKind::Year | LookupKind::Month | LookupKind::Day | LookupKind::WeekDay => {
+                <B::DateParts as Support>::NATIVE
+            }
+        }
+    }
+
     /// The lookup's name, as users write it.
     pub fn name(self) -> &'static str {
         match self {

@@ -14,13 +14,13 @@ pub(super) fn index_field(field: &str, suffix: &str) -> String {
 }
 
 /// Rewrites every emulated lookup of `plan` the model declares onto its index fields; leaves
-/// the others to a backend that runs them natively (`native`), or fails naming the
+/// the others to a backend that runs them natively (`native`, per kind), or fails naming the
 /// declaration that is missing.
 pub(crate) fn rewrite(
     model: &ModelDesc,
     lookups: &[LookupDesc],
     backend: &str,
-    native: bool,
+    native: impl Fn(LookupKind) -> bool,
     plan: &mut Plan,
 ) -> Result<()> {
     if !plan.filters.iter().any(|f| matches!(f.op, Op::Lookup(_))) {
@@ -34,7 +34,7 @@ pub(crate) fn rewrite(
         };
         if is_declared(lookups, &f.path, l) {
             out.extend(onto_index(&f.path, l));
-        } else if native {
+        } else if native(l.kind()) {
             out.push(f);
         } else {
             return Err(undeclared(model, lookups, backend, &f.path, l));

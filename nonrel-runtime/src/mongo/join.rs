@@ -141,8 +141,11 @@ fn related_field(i: usize) -> String {
     format!("_nr_related_{i}")
 }
 
-/// Runs a query with its joins and related selections, as the handle's strategies say:
-/// `None` when neither uses `$lookup` (the runtime's two steps and key reads then run).
+/// Runs a query with its joins and related selections in one aggregate, as the handle's
+/// strategies say: `None` when the joins do not use `$lookup` (two-step strategy, or an `in`
+/// too large for one command) or neither does, and the runtime runs its fallbacks (two-step
+/// joins, split `in` lookups, one key read per selection), offering the selections again once
+/// the joins are resolved.
 pub(super) async fn query(
     mongo: &Mongo,
     model: &'static ModelDesc,
@@ -158,37 +161,26 @@ pub(super) async fn query(
     let s = mongo.strategies;
     let join_by_lookup = !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !too_large(plan, joins, max_in);
     let related_by_lookup = !related.is_empty() && s.related == RelatedStrategy::Lookup;
-    if !join_by_lookup && !related_by_lookup {
+    if (!joins.is_empty() && !join_by_lookup) || (!join_by_lookup && !related_by_lookup) {
         return Ok(None);
     }
-    let mut plan = plan.clone();
-    let mut lookup_joins = joins;
-    if !join_by_lookup {
-        lookup_joins = &[];
-        if !joins.is_empty() {
-            plan = crate::related::resolve(mongo, plan, joins, max_in).await?;
-        }
-        if crate::split::needs_split(&plan, max_in) {
-            // Too large for one command: the split query, then the key reads.
-            let mut rows = crate::split::query(mongo, model, plan, max_in).await?;
-            crate::related::load(mongo, related, &mut rows).await?;
-            return Ok(Some(rows));
-        }
+    if joins.is_empty() && crate::split::needs_split(plan, max_in) {
+        // Too large for one command: the runtime splits the query, then reads the keys.
+        return Ok(None);
     }
+    let lookup_joins = joins;
     if plan.limit == Some(0) {
         return Ok(Some(Vec::new()));
     }
     let in_pipeline = if related_by_lookup { related } else { &[] };
     let (collection, pipeline) = match (lookup_joins, s.joins) {
         ([join], JoinStrategy::LookupFromRelated) => {
-            (join.related.collection, from_related(model, &plan, join, in_pipeline)?)
+            (join.related.collection, from_related(model, plan, join, in_pipeline)?)
         }
-        _ => (model.collection, from_parent(&plan, lookup_joins, in_pipeline)?),
+        _ => (model.collection, from_parent(plan, lookup_joins, in_pipeline)?),
     };
-    let mut rows = aggregate(mongo, collection, pipeline, in_pipeline).await.map_err(|e| e.with_model(model.name))?;
-    if !related_by_lookup {
-        crate::related::load(mongo, related, &mut rows).await?;
-    }
+    // Selections left out of the pipeline are read by key by the runtime.
+    let rows = aggregate(mongo, collection, pipeline, in_pipeline).await.map_err(|e| e.with_model(model.name))?;
     Ok(Some(rows))
 }
 

@@ -28,6 +28,7 @@ mod write;
 use crate::backend::{
     Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
+use crate::capability::Yes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyKind, KeyValue, ObjectId};
 use crate::model::{Model, ModelDesc};
@@ -190,15 +191,13 @@ impl Mongo {
 
 impl Backend for Mongo {
     const NAME: &'static str = "mongodb";
-    const NATIVE_LOOKUPS: bool = true;
 
-    fn auto_key_kind(&self) -> KeyKind {
-        KeyKind::Auto
-    }
-
-    fn max_in_values(&self) -> usize {
-        10_000
-    }
+    type Joins = Yes;
+    type CaseInsensitive = Yes;
+    type Regex = Yes;
+    type DateParts = Yes;
+    const AUTO_KEY: KeyKind = KeyKind::Auto;
+    const MAX_IN_VALUES: usize = 10_000;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let items: Vec<(KeyValue, Vec<u8>)> =
@@ -255,8 +254,13 @@ impl Backend for Mongo {
         self.find_rows(model, filter, options, "running a query", "reading query results").await
     }
 
-    async fn query_seek(&self, model: &'static ModelDesc, plan: Plan, seek: crate::page::Seek) -> Result<Vec<Row>> {
-        seek::query_seek(self, model, plan, seek).await
+    async fn query_seek(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+        seek: crate::page::Seek,
+    ) -> Result<Option<Vec<Row>>> {
+        seek::query_seek(self, model, plan, seek).await.map(Some)
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {

@@ -2,11 +2,11 @@
 
 use super::{convert, driver, write, Mongo};
 use crate::backend::{PutItem, Row, WriteMode};
+use crate::capability::Transactions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::{KeyValue, ObjectId};
 use crate::model::ModelDesc;
 use crate::query::Plan;
-use crate::transaction::TransactionBackend;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::ClientSession;
 
@@ -47,7 +47,7 @@ fn reply_conflict(reply: &bson::Document, m: &ModelDesc) -> Option<Error> {
         .then(|| Error::new(ErrorKind::Conflict, "a concurrent transaction wrote the same record").with_model(m.name))
 }
 
-impl TransactionBackend for Mongo {
+impl Transactions for Mongo {
     type Session = MongoSession;
 
     async fn begin(&self) -> Result<MongoSession> {

@@ -224,3 +224,23 @@ mod tests {
         }
     }
 }
+
+/// The document a save writes over the stored `old` one: `new` with the fields the program
+/// does not know kept from `old`, at the top level (unless the model has an `Extra` field)
+/// and inside embedded models at every depth, lists by position. A backend that replaces
+/// whole documents calls this on a save over an existing record (not for
+/// [`WriteMode::Replace`](crate::backend::WriteMode::Replace)).
+pub fn keep_unknown(model: &crate::model::ModelDesc, old: &[u8], new: &[u8]) -> Result<Vec<u8>> {
+    crate::unknown::keep_unknown(model, old, new)
+}
+
+/// The document with update operations applied in order (`set`, `inc`, `push`, `pull` on
+/// dotted paths), for a backend that has no update operators of its own.
+pub fn apply_update(doc: &[u8], ops: &[crate::backend::UpdateOp]) -> Result<Vec<u8>> {
+    crate::update::apply(doc, ops)
+}
+
+/// The document with only the fields `projection` loads.
+pub fn project(doc: &[u8], projection: &super::Projection) -> Result<Vec<u8>> {
+    crate::related::project(doc, projection)
+}

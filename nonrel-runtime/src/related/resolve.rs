@@ -1,6 +1,6 @@
 //! Two-step joins: the keys of the related records that match, then one `in` lookup on the
-//! `Ref` (in-memory joins declared on a model; on MongoDB, counts, updates and
-//! `JoinStrategy::TwoStep`).
+//! `Ref` (in-memory joins declared on a model; on a backend with joins, counts, updates and
+//! the joins it leaves to the runtime, such as MongoDB's `JoinStrategy::TwoStep`).
 
 use super::JoinFilter;
 use crate::error::Result;
@@ -9,19 +9,9 @@ use crate::query::{to_value, Filter, Op, Plan, Projection};
 use crate::value::Value;
 
 /// The plan with every join replaced by an `in` lookup on its `Ref`: one query on the
-/// related model per join, reading keys only, from the backend. The joins' conditions are
-/// already rewritten for the backend ([`Prepared`](crate::prepare::Prepared)).
-#[cfg(feature = "mongodb")]
-pub(crate) async fn resolve<B: crate::backend::Backend>(
-    backend: &B,
-    plan: Plan,
-    joins: &[JoinFilter],
-    max_in: usize,
-) -> Result<Plan> {
-    resolve_in(&crate::prepare::Direct { backend, max_in }, plan, joins).await
-}
-
-/// [`resolve`], reading the related keys from `reads` (the backend or a transaction).
+/// related model per join, reading keys only, from `reads` (the backend, splitting large `in`
+/// lookups, or a transaction). The joins' conditions are already rewritten for the backend
+/// ([`Prepared`](crate::prepare::Prepared)).
 pub(crate) async fn resolve_in<R: Reads>(reads: &R, mut plan: Plan, joins: &[JoinFilter]) -> Result<Plan> {
     for j in joins {
         let related = Plan {

@@ -144,6 +144,18 @@ pub(crate) async fn load<B: Backend>(backend: &B, selections: &[Selection], rows
     Ok(())
 }
 
+/// Reads by key the selections a backend's joined query left out of its rows (a row holds an
+/// entry for each selection the backend filled).
+pub(crate) async fn load_missing<B: Backend>(backend: &B, selections: &[Selection], rows: &mut [Row]) -> Result<()> {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let missing: Vec<Selection> =
+        selections.iter().filter(|s| !first.related.iter().any(|(name, _)| name == &*s.reference)).cloned().collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    load(backend, &missing, rows).await
+}
+
 /// The projections of a query's related selections, by relation name (kept on its records
 /// to decode deferred fields as defaults).
 pub(crate) fn projections(selections: &[Selection]) -> Vec<(String, Projection)> {

@@ -2,8 +2,8 @@
 //! native capabilities runs them undeclared; plain `index` and `exact` still declare a plain
 //! index.
 
-use nonrel_runtime::capability::{NativeCaseInsensitive, NativeDateParts, NativeRegex};
-use nonrel_runtime::{Database, DateTime, Key, Model, Utc};
+use nonrel_runtime::capability::Yes;
+use nonrel_runtime::{Backend, Database, DateTime, Key, Model, Utc};
 
 #[derive(Model)]
 struct Post {
@@ -41,7 +41,7 @@ fn declared(db: &Database<nonrel_runtime::Embedded>) {
         .filter(Post::updated().month(12));
 }
 
-fn native<B: NativeCaseInsensitive + NativeRegex + NativeDateParts>(db: &Database<B>) {
+fn native<B: Backend<CaseInsensitive = Yes, Regex = Yes, DateParts = Yes>>(db: &Database<B>) {
     let _ = db
         .query::<Post>()
         .filter(Post::body().iexact("a"))

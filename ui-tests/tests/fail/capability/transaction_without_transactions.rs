@@ -1,6 +1,7 @@
 //! A backend without the `Transactions` capability has no `transaction`.
 
-use nonrel_runtime::backend::{IntegrityReport, PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
+use nonrel_runtime::backend::{PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
+use nonrel_runtime::capability::No;
 use nonrel_runtime::query::Plan;
 use nonrel_runtime::{Backend, Database, KeyKind, KeyValue, Model, ModelDesc, Result};
 
@@ -9,14 +10,13 @@ struct Plain;
 
 impl Backend for Plain {
     const NAME: &'static str = "plain";
-    fn auto_key_kind(&self) -> KeyKind {
-        KeyKind::Int
-    }
+    type Joins = No;
+    type CaseInsensitive = No;
+    type Regex = No;
+    type DateParts = No;
+    const AUTO_KEY: KeyKind = KeyKind::Int;
     async fn put(&self, _: &'static ModelDesc, _: Vec<PutItem>, _: WriteMode) -> Result<Vec<KeyValue>> {
         Ok(Vec::new())
-    }
-    async fn get(&self, _: &'static ModelDesc, _: KeyValue) -> Result<Option<Vec<u8>>> {
-        Ok(None)
     }
     async fn get_many(&self, _: &'static ModelDesc, k: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
         Ok(vec![None; k.len()])
@@ -34,12 +34,6 @@ impl Backend for Plain {
         Ok(UpdateCounts::default())
     }
     async fn sync_indexes(&self, _: Vec<&'static ModelDesc>) -> Result<u64> {
-        Ok(0)
-    }
-    async fn integrity_check(&self, _: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
-        Ok(IntegrityReport::default())
-    }
-    async fn rebuild_indexes(&self, _: Vec<&'static ModelDesc>) -> Result<u64> {
         Ok(0)
     }
 }
