@@ -11,7 +11,7 @@ pub enum ErrorKind {
     InvalidKey,
     /// A stored document that does not have the shape the model expects, or malformed
     /// input: JSON, a dump line, BSON bytes, documents nested past
-    /// [`MAX_DEPTH`](crate::codec::MAX_DEPTH).
+    /// [`MAX_DEPTH`](crate::core::codec::MAX_DEPTH).
     Decode,
     /// A value that cannot be stored (out of range, bad map key, ...).
     Encode,
@@ -211,9 +211,4 @@ pub(crate) fn echo(input: &str) -> String {
         None => format!("{input:?}"),
         Some((end, _)) => format!("{:?}… ({} bytes)", &input[..end], input.len()),
     }
-}
-
-pub(crate) fn decode_error(expected: &str, found: u8) -> Error {
-    let found = crate::codec::type_name(found);
-    Error::new(ErrorKind::Decode, format!("expected {expected}, found {found}"))
 }

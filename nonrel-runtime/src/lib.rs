@@ -60,91 +60,87 @@
 
 extern crate self as nonrel_runtime;
 
+// The layers, each depending only on those above it in this list (see ARCHITECTURE.md; the
+// `layers` test enforces it).
+mod api;
 pub mod backend;
-pub mod capability;
-mod cascade;
-pub mod codec;
-mod database;
-pub mod dump;
-mod embedded;
-mod error;
-pub mod group;
-pub mod json;
-mod key;
-pub mod lookup;
-mod model;
-pub mod page;
-pub mod poly;
-mod prepare;
-pub mod query;
-mod related;
-mod value;
-
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod core;
+mod embedded;
+mod engine;
+mod error;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
-mod rebuild;
-mod split;
-pub mod transaction;
-mod unknown;
-mod update;
+pub mod plan;
+mod schema;
 
+pub use crate::api::transaction;
+pub use crate::backend::capability;
+pub use crate::core::codec;
+pub use crate::engine::{dump, lookup, page, poly};
+pub use crate::schema::{group, json};
+
+pub use crate::api::database::{Database, QueryBuilder, Record};
+pub use crate::api::update::UpdateBuilder;
+pub use crate::core::value::{Blob, Extra, Value};
+pub use crate::engine::cascade::{cascades_to, Cascade, RefTarget};
+pub use crate::engine::related::{
+    registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined, Selection,
+};
+pub use crate::engine::related::{RefersTo, SingleRef};
+pub use crate::plan::{Condition, Field, Order, Query};
+pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
+pub use crate::schema::model::{
+    registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Shape,
+};
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
-pub use cascade::{cascades_to, Cascade, RefTarget};
 pub use chrono::{self, DateTime, Utc};
-pub use database::{Database, QueryBuilder, Record};
 pub use dump::{LoadOptions, LoadReport};
 pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
 pub use group::{FieldGroup, Flattens};
-pub use key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
-pub use model::{registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Shape};
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Fields, Model};
 pub use page::{Page, PageBuilder};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
-pub use query::{Condition, Field, Order, Query};
-pub use related::{
-    registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined, Selection,
-};
-pub use related::{RefersTo, SingleRef};
 pub use rust_decimal::{self, Decimal};
 pub use transaction::{Transaction, TransactionBuilder};
-pub use update::UpdateBuilder;
-pub use value::{Blob, Extra, Value};
 
 /// Items the derives' generated code names. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::codec::{
-        begin_document, decode_field, embedded_elements, encode_field, end_document, header, missing_field, Decode,
-        Element, Elements, Encode,
+    pub use crate::core::codec::{
+        begin_document, embedded_elements, end_document, header, Decode, Element, Elements, Encode,
+    };
+    pub use crate::engine::poly::{
+        decode_boxed, encode_class, type_id_of, ClassDesc, ClassRegistration, Extends, PolymorphicBase,
     };
     pub use crate::error::ErrorKind;
     pub use crate::error::{Error, Result};
-    pub use crate::group::{
+    pub use crate::plan::Condition;
+    pub use crate::schema::group::{
         concat_fields, concat_indexes, covers, distinct_names, group_elements, FieldGroup, Flattens,
     };
-    pub use crate::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
-    pub use crate::poly::{
-        decode_boxed, encode_class, type_id_of, ClassDesc, ClassRegistration, Extends, PolymorphicBase,
-    };
-    pub use crate::query::Condition;
-    pub const DOCUMENT: u8 = crate::codec::DOCUMENT;
-    pub use crate::cascade::{Cascade, RefTarget};
-    pub use crate::dump::LoadCheck;
-    pub use crate::key::Key;
-    pub use crate::lookup::{
+    pub use crate::schema::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
+    pub const DOCUMENT: u8 = crate::core::codec::DOCUMENT;
+    pub use crate::core::value::{Extra, Value};
+    pub use crate::engine::cascade::{Cascade, RefTarget};
+    pub use crate::engine::dump::LoadCheck;
+    pub use crate::engine::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
         LookupKind, TextLookupNames,
     };
-    pub use crate::model::{EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration, Shape};
-    pub use crate::query::{elem_match, join, to_value, Describe, Field, IntoLookup, Mark};
-    pub use crate::rebuild::{registered_lookup_models, LookupRegistration};
-    pub use crate::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};
-    pub use crate::value::{Extra, Value};
+    pub use crate::engine::rebuild::{registered_lookup_models, LookupRegistration};
+    pub use crate::engine::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};
+    pub use crate::plan::{
+        decode_field, elem_match, encode_field, join, missing_field, to_value, Describe, Field, IntoLookup, Mark,
+    };
+    pub use crate::schema::key::Key;
+    pub use crate::schema::model::{
+        EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration, Shape,
+    };
     pub use inventory;
     pub use std::borrow::Cow;
     pub use std::marker::PhantomData;

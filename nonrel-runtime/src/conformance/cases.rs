@@ -440,7 +440,7 @@ pub async fn bad_values_are_rejected_and_nothing_is_written<B: Backend>(db: &Dat
     e.dict.insert("bad\0key".into(), Value::Null);
     assert_eq!(db.save(&mut e).await.unwrap_err().kind(), ErrorKind::Encode);
     e.dict.remove("bad\0key");
-    e.blob = Blob(vec![0; crate::codec::MAX_DOCUMENT_SIZE]);
+    e.blob = Blob(vec![0; crate::core::codec::MAX_DOCUMENT_SIZE]);
     let err = db.save(&mut e).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
     assert_eq!(db.get::<Everything>(9).await.unwrap(), None);

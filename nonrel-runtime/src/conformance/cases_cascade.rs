@@ -2,7 +2,7 @@
 //! batches, to any depth, cycles included.
 #![allow(missing_docs)]
 
-use crate::capability::Transactions;
+use crate::backend::capability::Transactions;
 use crate::{Backend, Database, Error, ErrorKind, Key, Ref};
 
 #[derive(crate::Model, Debug, Clone, PartialEq)]

@@ -1,10 +1,10 @@
 //! Nesting depth on the way in: a record whose documents and arrays nest more than
-//! [`MAX_DEPTH`](crate::codec::MAX_DEPTH) levels deep could never be read back, so every
+//! [`MAX_DEPTH`](crate::core::codec::MAX_DEPTH) levels deep could never be read back, so every
 //! write refuses it (an `Encode` error naming model and field) and writes nothing.
 #![allow(missing_docs)]
 
-use crate::capability::Transactions;
-use crate::codec::MAX_DEPTH;
+use crate::backend::capability::Transactions;
+use crate::core::codec::MAX_DEPTH;
 use crate::{Backend, Database, Error, ErrorKind, Value};
 
 /// A recursive embedded model: a chain of `n` nodes nests `n` levels.

@@ -4,7 +4,7 @@
 #![allow(missing_docs)]
 
 use super::cases_joins::{Author, JoinBackend, Paper};
-use crate::capability::Transactions;
+use crate::backend::capability::Transactions;
 use crate::{Backend, Database, ErrorKind, Fields, Key, Model};
 
 /// The fields every shape stores.

@@ -2,8 +2,8 @@
 //! expected results.
 #![allow(missing_docs)]
 
-use crate::capability::Runs;
-use crate::related::{Join, JoinOrder};
+use crate::backend::capability::Runs;
+use crate::engine::related::{Join, JoinOrder};
 use crate::{Backend, Database, Key, Ref};
 
 /// A related model: the copied fields, one renamed, and one that is never copied.
@@ -284,7 +284,7 @@ pub async fn select_related_loads_related_records<B: JoinBackend>(db: &Database<
 /// transaction commits.
 pub async fn transactions_keep_denormalized_copies<B>(db: &Database<B>)
 where
-    B: JoinBackend + crate::capability::Transactions,
+    B: JoinBackend + crate::backend::capability::Transactions,
 {
     let keys = seed(db).await;
     let ann = keys[0].clone();

@@ -3,8 +3,8 @@
 //! map keys a lookup could not read back (refused when saved and when looked up).
 #![allow(missing_docs)]
 
-use crate::capability::Runs;
-use crate::lookup::{kinds, Emulated};
+use crate::backend::capability::Runs;
+use crate::engine::lookup::{kinds, Emulated};
 use crate::{Backend, Condition, Database, ErrorKind, Query, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -322,7 +322,7 @@ pub async fn unreadable_map_keys_are_refused<B: Backend>(db: &Database<B>) {
             r#"{{"_id": 9, "data": null, "doc": {{}}, "note": "", "n": 9, "attrs": {{{}: 1}}}}"#,
             json_str(key)
         );
-        let err = crate::json::from_json::<Probe>(&json).expect_err("from_json refuses the key");
+        let err = crate::schema::json::from_json::<Probe>(&json).expect_err("from_json refuses the key");
         assert_eq!(err.model(), Some("Probe"), "{key:?}: {err}");
         if !key.contains('\0') {
             // (A NUL key is refused by the JSON reader itself, which cannot write it.)
@@ -361,6 +361,6 @@ pub async fn unreadable_map_keys_are_refused<B: Backend>(db: &Database<B>) {
 
 fn json_str(s: &str) -> String {
     let mut out = String::new();
-    crate::json::write_str(s, &mut out);
+    crate::schema::json::write_str(s, &mut out);
     out
 }

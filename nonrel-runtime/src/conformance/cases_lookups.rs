@@ -2,8 +2,8 @@
 //! answers on every backend.
 #![allow(missing_docs)]
 
-use crate::capability::Runs;
-use crate::lookup::{kinds, Emulated};
+use crate::backend::capability::Runs;
+use crate::engine::lookup::{kinds, Emulated};
 use crate::{Backend, Database, DateTime, ErrorKind, Key, Utc};
 
 /// An article whose fields declare every emulated lookup.

@@ -171,7 +171,7 @@ async fn beside_writes<B: Backend>(db: &Database<B>, what: Maintenance) {
         db.backend()
             .update(
                 <Label as crate::Model>::DESC,
-                crate::query::Plan::default(),
+                crate::plan::Plan::default(),
                 vec![crate::backend::UpdateOp {
                     path: "name".into(),
                     kind: crate::backend::UpdateKind::Set,

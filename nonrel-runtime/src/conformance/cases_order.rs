@@ -325,7 +325,7 @@ fn mongo_range(x: f64, v: f64, ok: fn(Ordering) -> bool) -> bool {
     ok(mongo_cmp(x, v))
 }
 
-type Field<F> = fn() -> crate::query::Field<Reading, f64, F>;
+type Field<F> = fn() -> crate::plan::Field<Reading, f64, F>;
 
 /// A query named for messages, with the oracle of the records it matches.
 type Case = (String, Query<Reading>, Box<dyn Fn(f64) -> bool>);

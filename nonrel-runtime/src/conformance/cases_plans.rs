@@ -10,9 +10,9 @@
 //! MongoDB's native `$regex`) would find them. After `rebuild_indexes()` they are found.
 #![allow(missing_docs)]
 
-use crate::capability::{Runs, Transactions};
-use crate::lookup::{kinds, Emulated};
-use crate::related::JoinLookup;
+use crate::backend::capability::{Runs, Transactions};
+use crate::engine::lookup::{kinds, Emulated};
+use crate::engine::related::JoinLookup;
 use crate::{Backend, Database, ErrorKind, Key, Query, Ref, Result};
 
 /// Notes as a first version of a program stores them: no declared lookup.

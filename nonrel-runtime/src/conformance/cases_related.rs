@@ -5,8 +5,8 @@
 #![allow(missing_docs)]
 
 use super::cases_joins::{Author, Paper};
-use crate::capability::Runs;
-use crate::related::Join;
+use crate::backend::capability::Runs;
+use crate::engine::related::Join;
 use crate::{Backend, Database, Key, Ref};
 
 /// A review of an optional paper by an author, joined in two steps where joins need a

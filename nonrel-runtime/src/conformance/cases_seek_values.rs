@@ -7,7 +7,7 @@
 #![allow(missing_docs)]
 
 use super::cases_order::check_with_pages;
-use crate::query::Order;
+use crate::plan::Order;
 use crate::{Backend, Database, KeyValue, Query, Value};
 use std::collections::BTreeMap;
 

@@ -224,7 +224,7 @@ pub async fn models_to_json_and_back<B: Backend>(db: &Database<B>) {
 async fn snapshot<B: Backend>(db: &Database<B>) -> Vec<(&'static str, KeyValue, Vec<u8>)> {
     let mut out = Vec::new();
     for m in [Everything::DESC, Post::DESC, User::DESC, Note::DESC, Animal::DESC] {
-        for row in db.backend().query(m, crate::query::Plan::default()).await.unwrap() {
+        for row in db.backend().query(m, crate::plan::Plan::default()).await.unwrap() {
             out.push((m.collection, row.key.unwrap(), row.doc));
         }
     }

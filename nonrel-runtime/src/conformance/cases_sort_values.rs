@@ -192,7 +192,7 @@ async fn check_amounts<B: Backend, F>(
     db: &Database<B>,
     amounts: &Ranked,
     name: &str,
-    field: fn() -> crate::query::Field<Amount, Value, F>,
+    field: fn() -> crate::plan::Field<Amount, Value, F>,
 ) {
     for desc in [false, true] {
         let order = if desc { field().desc() } else { field().asc() };

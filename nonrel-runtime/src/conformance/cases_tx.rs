@@ -1,7 +1,7 @@
 //! Transaction cases (F9), for backends with the `Transactions` capability.
 #![allow(missing_docs)]
 
-use crate::capability::Transactions;
+use crate::backend::capability::Transactions;
 use crate::{Database, Error, ErrorKind, Key, Query};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

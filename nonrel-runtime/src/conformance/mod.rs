@@ -134,7 +134,7 @@ macro_rules! conformance_tests {
 }
 
 /// Makes one `#[tokio::test]` per transaction case (F9), for backends with the
-/// [`Transactions`](crate::capability::Transactions) capability.
+/// [`Transactions`](crate::backend::capability::Transactions) capability.
 #[macro_export]
 macro_rules! conformance_transaction_tests {
     ($fresh:expr) => {

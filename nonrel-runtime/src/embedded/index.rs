@@ -1,10 +1,10 @@
 //! Index entries of a record, and the index scan a plan can use.
 
 use super::keys::{self, encoded, escaped_prefix, successor};
+use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{IndexDesc, ModelDesc};
-use crate::query::{eval::single_valued, eval::values_at, Filter, Op, Plan};
-use crate::value::Value;
+use crate::plan::{eval::single_valued, eval::values_at, Filter, Op, Plan};
+use crate::schema::model::{IndexDesc, ModelDesc};
 use std::borrow::Cow;
 use std::ops::Bound;
 
@@ -276,14 +276,14 @@ pub(crate) fn choose(
     if let Some(Pick { served, filter: f, index, ranges, .. }) = best {
         let ordered =
             ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path) && orderable(model, index, &holds);
-        let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::query::Direction::Desc);
+        let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::plan::Direction::Desc);
         let distinct = ranges.len() == 1 && matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
         return Source::Index { index, ranges, ordered, reverse, served, distinct };
     }
     if let Some(o) = first_order {
         let index = model.index_on(&o.path).filter(|i| !i.unique && built(i));
         if let Some(index) = index.filter(|i| orderable(model, i, &holds)) {
-            let reverse = o.direction == crate::query::Direction::Desc;
+            let reverse = o.direction == crate::plan::Direction::Desc;
             let all = (Bound::Unbounded, Bound::Unbounded);
             return Source::Index { index, ranges: vec![all], ordered: true, reverse, served: None, distinct: false };
         }

@@ -4,7 +4,7 @@
 //! width and doubles together, text by bytes, dates by time. Documents and lists are
 //! encoded for equality only.
 
-use crate::value::Value;
+use crate::core::value::Value;
 
 const MIN_KEY: u8 = 0x01;
 const NULL: u8 = 0x05;
@@ -54,7 +54,7 @@ pub(crate) fn other_class(v: &Value) -> Option<Value> {
         },
         _ => return None,
     };
-    (crate::value::compare(v, &found) == std::cmp::Ordering::Equal).then_some(found)
+    (crate::core::value::compare(v, &found) == std::cmp::Ordering::Equal).then_some(found)
 }
 
 /// Whether the encodings of `v`'s type class sort like the values (documents, lists and the
@@ -82,7 +82,7 @@ pub(crate) fn encode(v: &Value, out: &mut Vec<u8>) {
         Value::DateTime(d) => out.extend_from_slice(&flip(d.timestamp_millis())),
         Value::Document(_) | Value::Array(_) | Value::Raw(..) => {
             let mut bson = Vec::new();
-            let _ = crate::codec::Encode::encode(v, b"\0", &mut bson);
+            let _ = crate::core::codec::Encode::encode(v, b"\0", &mut bson);
             escaped(&bson, out);
         }
     }
@@ -212,7 +212,7 @@ mod tests {
         values.extend([-1, 0, 2].map(Value::Int32));
         for a in &values {
             for b in &values {
-                let want = crate::value::compare(a, b);
+                let want = crate::core::value::compare(a, b);
                 assert_eq!(encoded(a).cmp(&encoded(b)), want, "{a:?} against {b:?}");
             }
         }

@@ -5,10 +5,10 @@
 use super::keys::encoded;
 use super::store::{index_table, open_read, storage, Bytes};
 use super::{Embedded, Explain};
-use crate::database::QueryBuilder;
+use crate::api::database::QueryBuilder;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Model, ModelDesc};
-use crate::query::{Op, Plan};
+use crate::plan::{Op, Plan};
+use crate::schema::model::{Model, ModelDesc};
 use std::collections::HashSet;
 
 impl<M: Model> QueryBuilder<'_, Embedded, M> {
@@ -37,7 +37,7 @@ fn is_index_field(path: &str) -> bool {
 /// Entries of an index whose value is `v`, counted up to `cap`.
 fn count_entries(
     table: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
-    v: &crate::Value,
+    v: &crate::core::value::Value,
     cap: usize,
 ) -> Result<usize> {
     let range = super::index::prefix_range(encoded(v));

@@ -18,18 +18,18 @@ mod seek;
 mod store;
 mod tx;
 
+use crate::backend::capability::No;
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
-use crate::capability::No;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{KeyKind, KeyValue};
-use crate::model::ModelDesc;
-use crate::query::Plan;
+use crate::plan::Plan;
+use crate::schema::key::{KeyKind, KeyValue};
+use crate::schema::model::ModelDesc;
 use std::path::Path;
 use std::sync::Arc;
 use store::{storage, Store};
 
-/// The embedded backend on redb. Open it with [`Database::open`](crate::Database::open) or
-/// [`Database::in_memory`](crate::Database::in_memory).
+/// The embedded backend on redb. Open it with [`Database::open`](crate::api::database::Database::open) or
+/// [`Database::in_memory`](crate::api::database::Database::in_memory).
 #[derive(Clone)]
 pub struct Embedded {
     store: Arc<Store>,
@@ -68,9 +68,9 @@ impl Embedded {
     /// let by_body = Query::<Post>::new().filter(Post::body().eq("Hi"));
     /// assert_eq!(db.backend().explain(&by_body).unwrap().index, None); // a scan
     /// ```
-    pub fn explain<M: crate::Model>(&self, query: &crate::Query<M>) -> Result<Explain> {
+    pub fn explain<M: crate::schema::model::Model>(&self, query: &crate::plan::Query<M>) -> Result<Explain> {
         // The plan as a query runs it: emulated lookups on their index fields.
-        let prepared = crate::prepare::Prepared::new::<Embedded, M>(query.plan()?.clone(), query.joins())?;
+        let prepared = crate::engine::prepare::Prepared::new::<Embedded, M>(query.plan()?.clone(), query.joins())?;
         self.store.explain(M::DESC, &prepared.plan)
     }
 
@@ -165,7 +165,7 @@ impl Backend for Embedded {
         &self,
         model: &'static ModelDesc,
         plan: Plan,
-        seek: crate::page::Seek,
+        seek: crate::plan::seek::Seek,
     ) -> Result<Option<Vec<Row>>> {
         if may_scan(model, &plan) {
             return Ok(None);

@@ -7,13 +7,13 @@ use super::store::{
     doc_of, index_holds, index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store,
 };
 use crate::backend::Row;
+use crate::core::value::Value;
 use crate::error::Result;
-use crate::key::KeyValue;
-use crate::model::ModelDesc;
-use crate::page::Seek;
-use crate::query::eval::{compare_keys, matches_all, sort_key};
-use crate::query::Plan;
-use crate::value::Value;
+use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::seek::Seek;
+use crate::plan::Plan;
+use crate::schema::key::KeyValue;
+use crate::schema::model::ModelDesc;
 use redb::ReadableDatabase;
 use std::collections::HashSet;
 use std::ops::Bound::{self, Excluded, Included, Unbounded};

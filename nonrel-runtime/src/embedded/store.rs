@@ -4,12 +4,12 @@ use super::index::{self, Source};
 use crate::backend::{
     IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
-use crate::codec::{self, Elements};
+use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::KeyValue;
-use crate::model::{IndexDesc, ModelDesc};
-use crate::query::eval::{compare_keys, matches_all, sort_key};
-use crate::query::Plan;
+use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::Plan;
+use crate::schema::key::KeyValue;
+use crate::schema::model::{IndexDesc, ModelDesc};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition, TableError};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -246,7 +246,7 @@ impl Store {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut counts = UpdateCounts::default();
         let mut changed = Vec::new();
-        let sets_ref = crate::related::sets_copied_ref(m, ops);
+        let sets_ref = crate::backend::copies::sets_copied_ref(m, ops);
         {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
@@ -260,7 +260,7 @@ impl Store {
                     continue;
                 }
                 counts.matched += 1;
-                let mut new = crate::update::apply(&old, ops).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                let mut new = crate::plan::update::apply(&old, ops).map_err(|e| e.with_model(m.name).with_key(&key))?;
                 if sets_ref {
                     let open = Some((m.collection, &records));
                     copies_in_tx(&tx, m, std::iter::once(&mut new), open, |_, _| None).map_err(|e| e.with_key(&key))?;
@@ -273,7 +273,7 @@ impl Store {
                 }
             }
         }
-        if crate::related::touches_copies(m, ops) {
+        if crate::backend::copies::touches_copies(m, ops) {
             note_outbox(&tx, m, &changed)?;
         }
         tx.commit().map_err(storage)?;
@@ -357,11 +357,11 @@ pub(super) fn copies_in_tx<'d>(
     open: Option<(&str, &RecordsTable<'_>)>,
     mine: impl Fn(&ModelDesc, &KeyValue) -> Option<Option<Vec<u8>>>,
 ) -> Result<()> {
-    if crate::related::copies_held_by(m).next().is_none() {
+    if crate::schema::copies::copies_held_by(m).next().is_none() {
         return Ok(());
     }
     let mut tables: HashMap<&'static str, RecordsTable<'_>> = HashMap::new();
-    crate::related::set_copies_from(m, docs, |related, key| {
+    crate::backend::copies::set_copies_from(m, docs, |related, key| {
         if let Some(doc) = mine(related, key) {
             return Ok(doc);
         }
@@ -384,13 +384,13 @@ pub(super) fn copies_in_tx<'d>(
 /// keep of records `keys` of `m` are to be brought up to date (F15): a crash before the
 /// fan-out finishes leaves the note, finished on the next open.
 pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[KeyValue]) -> Result<()> {
-    if keys.is_empty() || crate::related::copies_of(m).next().is_none() {
+    if keys.is_empty() || crate::schema::copies::copies_of(m).next().is_none() {
         return Ok(());
     }
-    let name = records_table(&crate::related::outbox::OUTBOX);
+    let name = records_table(&crate::backend::copies::OUTBOX);
     let mut table = tx.open_table(Bytes::new(&name)).map_err(storage)?;
     for key in keys {
-        let entry = crate::related::outbox::entry(m, key)?;
+        let entry = crate::backend::copies::entry(m, key)?;
         let id = entry.key.as_ref().map(KeyValue::to_storage).unwrap_or_default();
         table.insert(id.as_slice(), entry.doc.as_slice()).map_err(storage)?;
     }
@@ -440,7 +440,7 @@ pub(super) fn open_indexes<'tx>(
 ) -> Result<Indexes<'tx>> {
     let mut built = tx.open_table(BUILT).map_err(storage)?;
     let mut out = Vec::with_capacity(m.indexes.len());
-    for idx in crate::poly::collection_indexes(m) {
+    for idx in crate::schema::class::collection_indexes(m) {
         let iname = index_table(m, idx);
         let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
         if built.get(iname.as_str()).map_err(storage)?.is_none() {
@@ -500,8 +500,8 @@ pub(super) fn write_one(
         return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
     }
     if let (Some(old), false) = (&old, mode == WriteMode::Replace) {
-        if crate::unknown::has_embedded(m.fields) {
-            doc = crate::unknown::merge_embedded(m.fields, old, &doc)?;
+        if crate::schema::unknown::has_embedded(m.fields) {
+            doc = crate::schema::unknown::merge_embedded(m.fields, old, &doc)?;
         }
         if !m.has_extra {
             keep_unknown_fields(m, old, &mut doc)?;
@@ -532,7 +532,7 @@ fn insert_entry(
     idx: &IndexDesc,
     table: &mut Table<'_, &'static [u8], &'static [u8]>,
     entry: &[u8],
-    value: &crate::value::Value,
+    value: &crate::core::value::Value,
     stored: &[u8],
 ) -> Result<()> {
     if idx.unique {
@@ -699,13 +699,13 @@ fn check_index(
 struct Run<'p> {
     plan: &'p Plan,
     /// The filters still to check on each record.
-    filters: Vec<&'p crate::query::Filter>,
+    filters: Vec<&'p crate::plan::Filter>,
     count_upto: Option<u64>,
     /// Whether candidates arrive in the plan's order, ties on its ordering aside (a scan of
     /// the records, or one value of an index, is in key order; an index on the one ordering
     /// term is in its order), so a limit can stop the reading early.
     in_order: bool,
-    rows: Vec<(Vec<crate::value::Value>, Row)>,
+    rows: Vec<(Vec<crate::core::value::Value>, Row)>,
     matched: u64,
 }
 
@@ -774,7 +774,7 @@ impl<'p> Run<'p> {
 }
 
 /// The document with only the fields a projection loads.
-pub(super) fn project(doc: &[u8], projection: &crate::query::Projection) -> Result<Vec<u8>> {
+pub(super) fn project(doc: &[u8], projection: &crate::plan::Projection) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(doc.len());
     let start = codec::begin_document(&mut out);
     for el in Elements::new(doc)? {

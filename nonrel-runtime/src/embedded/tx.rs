@@ -12,13 +12,13 @@
 
 use super::store::{self, open_indexes, open_read, records_table, storage, write_one, Bytes, Store, SEQUENCES};
 use super::Embedded;
+use crate::backend::capability::Transactions;
 use crate::backend::{Backend, PutItem, Row, WriteMode};
-use crate::capability::Transactions;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::KeyValue;
-use crate::model::ModelDesc;
-use crate::query::eval::{compare_keys, matches_all, sort_key};
-use crate::query::Plan;
+use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::Plan;
+use crate::schema::key::KeyValue;
+use crate::schema::model::ModelDesc;
 use redb::{ReadableDatabase, ReadableTable};
 use std::collections::HashMap;
 
@@ -170,7 +170,8 @@ fn validate(store: &Store, s: &EmbeddedSession) -> Result<()> {
 fn copies_in_commit(tx: &redb::WriteTransaction, s: &mut EmbeddedSession) -> Result<()> {
     let mut docs = Vec::new();
     for (i, w) in s.writes.iter().enumerate() {
-        let Some(doc) = w.doc.as_ref().filter(|_| crate::related::copies_held_by(w.model).next().is_some()) else {
+        let Some(doc) = w.doc.as_ref().filter(|_| crate::schema::copies::copies_held_by(w.model).next().is_some())
+        else {
             continue;
         };
         let mut doc = doc.clone();

@@ -1,11 +1,11 @@
 //! Plans and documents in MongoDB's terms.
 
 use crate::backend::Row;
-use crate::codec::{self, begin_document, end_document, Elements, Encode};
+use crate::core::codec::{self, begin_document, end_document, Elements, Encode};
+use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::KeyValue;
-use crate::query::{Direction, Filter, Op, OrderBy, Plan, Projection};
-use crate::value::Value;
+use crate::plan::{Direction, Filter, Op, OrderBy, Plan, Projection};
+use crate::schema::key::KeyValue;
 use bson::{Bson, Document, RawDocument};
 use mongodb::options::FindOptions;
 
@@ -234,7 +234,7 @@ pub(crate) fn id_of(doc: &[u8]) -> Result<KeyValue> {
     for el in Elements::new(doc)? {
         let el = el?;
         if el.name == b"_id" {
-            return crate::key::decode_id(&el);
+            return crate::schema::key::decode_id(&el);
         }
     }
     Err(Error::new(ErrorKind::Decode, "stored document has no _id"))
@@ -264,7 +264,7 @@ pub(crate) fn row(doc: &[u8]) -> Result<Row> {
     for el in Elements::new(doc)? {
         let el = el?;
         if el.name == b"_id" {
-            key = Some(crate::key::decode_id(&el)?);
+            key = Some(crate::schema::key::decode_id(&el)?);
         } else {
             out.extend_from_slice(el.raw);
         }

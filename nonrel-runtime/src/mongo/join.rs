@@ -18,11 +18,11 @@
 
 use super::{convert, driver, Mongo};
 use crate::backend::Row;
-use crate::codec::Elements;
+use crate::core::codec::Elements;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::ModelDesc;
-use crate::query::{Plan, Projection};
-use crate::related::{JoinFilter, Selection};
+use crate::plan::join::{JoinFilter, Selection};
+use crate::plan::{Plan, Projection};
+use crate::schema::model::ModelDesc;
 use bson::{doc, Document};
 
 /// How MongoDB runs a lookup across a `Ref` when the model keeps no copy of the field (F15).
@@ -164,7 +164,7 @@ pub(super) async fn query(
     if (!joins.is_empty() && !join_by_lookup) || (!join_by_lookup && !related_by_lookup) {
         return Ok(None);
     }
-    if joins.is_empty() && crate::split::needs_split(plan, max_in) {
+    if joins.is_empty() && crate::plan::needs_split(plan, max_in) {
         // Too large for one command: the runtime splits the query, then reads the keys.
         return Ok(None);
     }
@@ -187,8 +187,8 @@ pub(super) async fn query(
 /// Whether the query's own conditions or a join's related condition hold an `in` larger than
 /// one command takes (F13): those run in two steps, split.
 fn too_large(plan: &Plan, joins: &[JoinFilter], max_in: usize) -> bool {
-    crate::split::needs_split(plan, max_in)
-        || joins.iter().any(|j| j.filters.iter().any(|f| crate::split::oversized_filter(f, max_in)))
+    crate::plan::needs_split(plan, max_in)
+        || joins.iter().any(|j| j.filters.iter().any(|f| crate::plan::oversized_filter(f, max_in)))
 }
 
 /// The pipeline on the parent collection: its conditions, one `$lookup` per join (its
@@ -299,13 +299,13 @@ async fn aggregate(
 /// key, and each selection's related record.
 fn row(raw: &[u8], related: &[Selection], names: &[String]) -> Result<Row> {
     let mut doc = Vec::with_capacity(raw.len());
-    let start = crate::codec::begin_document(&mut doc);
+    let start = crate::core::codec::begin_document(&mut doc);
     let mut found: Vec<Vec<Row>> = vec![Vec::new(); related.len()];
     let mut key = None;
     for el in Elements::new(raw)? {
         let el = el?;
         if el.name == b"_id" {
-            key = Some(crate::key::decode_id(&el)?);
+            key = Some(crate::schema::key::decode_id(&el)?);
             continue;
         }
         if el.name.starts_with(b"_nr_join_") {
@@ -316,7 +316,7 @@ fn row(raw: &[u8], related: &[Selection], names: &[String]) -> Result<Row> {
             None => doc.extend_from_slice(el.raw),
         }
     }
-    crate::codec::end_document(&mut doc, start)?;
+    crate::core::codec::end_document(&mut doc, start)?;
     let key = key.ok_or_else(|| Error::new(ErrorKind::Decode, "stored document has no _id"))?;
     let mut row = Row { key: Some(key), doc, ..Row::default() };
     row.related = related.iter().map(|s| s.reference.to_string()).zip(found).collect();
@@ -343,8 +343,8 @@ fn related_rows(ty: u8, value: &[u8]) -> Result<Vec<Row>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{Filter, Op};
-    use crate::value::Value;
+    use crate::core::value::Value;
+    use crate::plan::{Filter, Op};
     use std::borrow::Cow;
 
     fn eq(path: &'static str, v: &str) -> Filter {
@@ -356,7 +356,7 @@ mod tests {
         static USERS: ModelDesc = ModelDesc {
             name: "User",
             collection: "users",
-            key: crate::model::KeyDesc { field: "id", kind: crate::key::KeyKind::Auto },
+            key: crate::schema::model::KeyDesc { field: "id", kind: crate::schema::key::KeyKind::Auto },
             fields: &[],
             indexes: &[],
             has_extra: false,

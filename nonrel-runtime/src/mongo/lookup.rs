@@ -7,8 +7,8 @@
 //! expressions (PCRE) can differ from the lowercasing and `regex` engine the declared index
 //! fields use on exotic input; a declared lookup gives the same answer on every backend.
 
-use crate::lookup::Lookup;
-use crate::value::Value;
+use crate::core::value::Value;
+use crate::plan::lookup::Lookup;
 
 /// `s` as a pattern matching it literally, whichever regex engine reads it (PCRE or a
 /// Python-style one): ASCII punctuation and spaces escaped with a backslash, control

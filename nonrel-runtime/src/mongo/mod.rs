@@ -25,16 +25,16 @@ mod tx;
 mod unique;
 mod write;
 
+use crate::api::database::Database;
+use crate::backend::capability::Yes;
 use crate::backend::{
     Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
-use crate::capability::Yes;
+use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{KeyKind, KeyValue, ObjectId};
-use crate::model::{Model, ModelDesc};
-use crate::query::Plan;
-use crate::value::Value;
-use crate::Database;
+use crate::plan::Plan;
+use crate::schema::key::{KeyKind, KeyValue, ObjectId};
+use crate::schema::model::{Model, ModelDesc};
 use bson::{doc, Document, RawDocumentBuf};
 use mongodb::options::{ClientOptions, FindOptions};
 use std::time::Duration;
@@ -42,7 +42,7 @@ use std::time::Duration;
 pub use join::{JoinStrategy, RelatedStrategy};
 pub use mongodb;
 
-/// The MongoDB backend. Connect with [`Database::connect`](crate::Database::connect).
+/// The MongoDB backend. Connect with [`Database::connect`](crate::api::database::Database::connect).
 #[derive(Clone)]
 pub struct Mongo {
     client: mongodb::Client,
@@ -219,7 +219,7 @@ impl Backend for Mongo {
         &self,
         model: &'static ModelDesc,
         keys: Vec<KeyValue>,
-        projection: crate::query::Projection,
+        projection: crate::plan::Projection,
     ) -> Result<Vec<Option<Vec<u8>>>> {
         self.find_keys(model, keys, convert::projection(Some(&projection))?).await
     }
@@ -228,8 +228,8 @@ impl Backend for Mongo {
         &self,
         model: &'static ModelDesc,
         plan: &Plan,
-        joins: &[crate::related::JoinFilter],
-        related: &[crate::related::Selection],
+        joins: &[crate::plan::join::JoinFilter],
+        related: &[crate::plan::join::Selection],
         max_in: usize,
     ) -> Result<Option<Vec<Row>>> {
         join::query(self, model, plan, joins, related, max_in).await
@@ -258,7 +258,7 @@ impl Backend for Mongo {
         &self,
         model: &'static ModelDesc,
         plan: Plan,
-        seek: crate::page::Seek,
+        seek: crate::plan::seek::Seek,
     ) -> Result<Option<Vec<Row>>> {
         seek::query_seek(self, model, plan, seek).await.map(Some)
     }

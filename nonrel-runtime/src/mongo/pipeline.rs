@@ -7,10 +7,10 @@
 
 use super::{convert, driver, Mongo};
 use crate::backend::{UpdateKind, UpdateOp};
+use crate::core::value::Value;
 use crate::error::{Error, Result};
-use crate::model::{FieldDesc, Shape};
-use crate::query::Plan;
-use crate::value::Value;
+use crate::plan::Plan;
+use crate::schema::model::{FieldDesc, Shape};
 
 fn doc<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Document(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
@@ -91,7 +91,7 @@ fn without_overflow(sum: Value, here: Value) -> Value {
 /// changed since).
 pub(super) async fn inc_failure(
     mongo: &Mongo,
-    model: &crate::model::ModelDesc,
+    model: &crate::schema::model::ModelDesc,
     plan: &Plan,
     ops: &[UpdateOp],
 ) -> Result<Option<Error>> {
@@ -109,7 +109,7 @@ pub(super) async fn inc_failure(
         let fields = Value::fields_of(raw)?;
         for op in &incs {
             let stored = value_at(&fields, &op.path).unwrap_or(&Value::Null);
-            if let Err(e) = crate::update::add(stored, &op.value) {
+            if let Err(e) = crate::plan::update::add(stored, &op.value) {
                 let e = e.with_field(&op.path);
                 return Ok(Some(match convert::id_of(raw) {
                     Ok(key) => e.with_key(&key),
@@ -135,14 +135,15 @@ fn value_at<'a>(fields: &'a [(String, Value)], path: &str) -> Option<&'a Value> 
 /// Whether saving `doc` (a document of `fields`) must merge embedded models with the stored
 /// ones: some embedded model, or a list of them with an element, holds a value.
 pub(super) fn needs_merge(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
-    if !crate::unknown::has_embedded(fields) {
+    if !crate::schema::unknown::has_embedded(fields) {
         return Ok(false);
     }
-    for el in crate::codec::Elements::new(doc)? {
+    for el in crate::core::codec::Elements::new(doc)? {
         let el = el?;
         let nested = fields.iter().find(|f| f.name.as_bytes() == el.name).is_some_and(|f| !f.shape.is_plain());
         // An empty list (5 bytes of framing) has no element to merge.
-        if nested && (el.ty == crate::codec::DOCUMENT || el.ty == crate::codec::ARRAY && el.value.len() > 5) {
+        if nested && (el.ty == crate::core::codec::DOCUMENT || el.ty == crate::core::codec::ARRAY && el.value.len() > 5)
+        {
             return Ok(true);
         }
     }

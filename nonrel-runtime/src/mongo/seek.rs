@@ -8,12 +8,12 @@
 
 use super::{convert, Mongo};
 use crate::backend::Row;
+use crate::core::value::Value;
 use crate::error::Result;
-use crate::model::ModelDesc;
-use crate::page::Seek;
-use crate::query::eval::{single_valued, sort_key, EMPTY_LIST};
-use crate::query::{Direction, Plan};
-use crate::value::Value;
+use crate::plan::eval::{single_valued, sort_key, EMPTY_LIST};
+use crate::plan::seek::Seek;
+use crate::plan::{Direction, Plan};
+use crate::schema::model::ModelDesc;
 
 /// BSON type aliases by place in the sort order (as `Value::type_rank`).
 const TYPES: &[(u8, &str)] = &[

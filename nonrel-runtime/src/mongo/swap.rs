@@ -1,4 +1,4 @@
-//! Compare-and-set writes ([`Backend::swap`](crate::Backend::swap)) for maintenance beside
+//! Compare-and-set writes ([`Backend::swap`](crate::backend::Backend::swap)) for maintenance beside
 //! live writes: the filter of each write holds the whole document as it was read
 //! (`$expr: {$eq: ["$$ROOT", {$literal: ...}]}`), so a record a concurrent write changed
 //! matches nothing and is left alone. One `update` (or `delete`) command per batch; only when
@@ -7,10 +7,10 @@
 use super::write::{check_reply, raw};
 use super::{driver, Mongo};
 use crate::backend::{SwapItem, Swapped};
-use crate::codec::{self, begin_document, end_document, header, Encode, IndexName};
+use crate::core::codec::{self, begin_document, end_document, header, Encode, IndexName};
 use crate::error::Result;
-use crate::key::KeyValue;
-use crate::model::ModelDesc;
+use crate::schema::key::KeyValue;
+use crate::schema::model::ModelDesc;
 
 /// Most statements in one command.
 const BATCH: usize = 500;
@@ -85,7 +85,7 @@ fn delete_command(model: &ModelDesc, items: &[&SwapItem]) -> Result<Vec<u8>> {
 /// Runs one command; returns how many records it matched (`n`).
 async fn run(mongo: &Mongo, model: &'static ModelDesc, command: Vec<u8>) -> Result<usize> {
     let reply = mongo.db.run_raw_command(raw(command)?).await.map_err(|e| driver(e, "writing records"))?;
-    check_reply(&reply, model, &[], 0).map_err(crate::Error::without_item)?;
+    check_reply(&reply, model, &[], 0).map_err(crate::error::Error::without_item)?;
     let n = reply.get("n").and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
     Ok(n as usize)
 }

@@ -1,12 +1,12 @@
 //! Session transactions on MongoDB (F9): every operation of an attempt carries its session.
 
 use super::{convert, driver, write, Mongo};
+use crate::backend::capability::Transactions;
 use crate::backend::{PutItem, Row, WriteMode};
-use crate::capability::Transactions;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{KeyValue, ObjectId};
-use crate::model::ModelDesc;
-use crate::query::Plan;
+use crate::plan::Plan;
+use crate::schema::key::{KeyValue, ObjectId};
+use crate::schema::model::ModelDesc;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::ClientSession;
 

@@ -14,8 +14,8 @@
 //! plain index on `{field: 1, _id: 1}` (named [`lookup_name`]) that serves queries, updates
 //! and counts by the field; without it they scan the collection.
 
-use crate::model::IndexDesc;
-use crate::value::Value;
+use crate::core::value::Value;
+use crate::schema::model::IndexDesc;
 
 /// Every BSON type but null, undefined, MinKey and MaxKey, by the names `$type` takes.
 /// `array` is left out: `$type` looks into a list's elements, so a list holding a value is

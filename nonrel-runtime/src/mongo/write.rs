@@ -2,11 +2,11 @@
 
 use super::{convert, driver, pipeline, Mongo};
 use crate::backend::{UpdateKind, UpdateOp, WriteMode};
-use crate::codec::{self, begin_document, end_document, header, Encode, IndexName};
+use crate::core::codec::{self, begin_document, end_document, header, Encode, IndexName};
+use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::KeyValue;
-use crate::model::ModelDesc;
-use crate::value::Value;
+use crate::schema::key::KeyValue;
+use crate::schema::model::ModelDesc;
 use bson::{Document, RawDocumentBuf};
 
 /// Most statements in one command, and most bytes of documents (under the 48 MB message).
@@ -174,7 +174,7 @@ fn error_for_code(code: i32, message: &str, model: &'static ModelDesc) -> Error 
 pub(super) async fn update(
     mongo: &Mongo,
     model: &'static ModelDesc,
-    plan: &crate::query::Plan,
+    plan: &crate::plan::Plan,
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
     let filter = convert::filter_value(&plan.filters);

@@ -24,7 +24,7 @@ pub use found::*;
 pub use model::{DiffItem, DiffNote, DiffPart, RunsDiffLookups};
 pub use unknown::{DiffItemWide, DiffPartWide};
 
-use crate::capability::Transactions;
+use crate::backend::capability::Transactions;
 use crate::{Database, Error, ErrorKind, Result};
 use model::{Draw, Rng};
 use ops::{Gen, Op, Oracle, TxStep};

@@ -2,8 +2,8 @@
 #![allow(missing_docs)]
 
 use super::Areas;
-use crate::capability::Runs;
-use crate::lookup::{kinds, Emulated};
+use crate::backend::capability::Runs;
+use crate::engine::lookup::{kinds, Emulated};
 use crate::{Backend, Blob, DateTime, Decimal, Key, Utc, Value};
 use std::collections::BTreeMap;
 

@@ -3,8 +3,8 @@
 #![allow(missing_docs)]
 
 use super::model::{refused_key, DiffItem, DiffNote, Draw};
-use crate::codec::Encode;
-use crate::query::Ordered;
+use crate::core::codec::Encode;
+use crate::plan::Ordered;
 use crate::{Blob, Condition, DateTime, Decimal, Field, Query, Utc, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

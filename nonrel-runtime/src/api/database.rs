@@ -1,0 +1,620 @@
+//! The database handle: typed operations on any backend.
+
+use crate::backend::capability::Runs;
+use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
+use crate::core::value::Value;
+use crate::embedded::Embedded;
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{Condition, Order, Query};
+use crate::schema::key::{AsKey, Key, KeyKind, KeyValue};
+use crate::schema::model::{registered_models, Model, ModelDesc};
+use std::future::{Future, IntoFuture};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A database on backend `B`: cheap to clone, shareable across tasks.
+///
+/// ```
+/// use nonrel_runtime::{Database, Key, Model};
+///
+/// #[derive(Model, Debug, PartialEq)]
+/// struct Post {
+///     #[field(key)]
+///     id: Option<Key<Post>>,
+///     #[field(index)]
+///     title: String,
+///     views: u32,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// let db = Database::in_memory()?;
+/// let mut post = Post { id: None, title: "Hello".into(), views: 3 };
+/// let key = db.save(&mut post).await?;          // an upsert; assigns the automatic key
+/// assert_eq!(db.get(&key).await?, Some(post));
+/// let found = db.query::<Post>().filter(Post::title().eq("Hello")).all().await?;
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(db.query::<Post>().count_upto(10).await?, 1);
+/// assert!(db.delete(&key).await?);
+/// # Ok(()) }
+/// ```
+pub struct Database<B> {
+    backend: Arc<B>,
+    max_in: Option<usize>,
+    /// Set once the fan-out a crash left pending (the outbox, F15) has been finished.
+    recovered: Arc<tokio::sync::OnceCell<()>>,
+}
+
+impl<B> Clone for Database<B> {
+    fn clone(&self) -> Self {
+        Database { backend: self.backend.clone(), max_in: self.max_in, recovered: self.recovered.clone() }
+    }
+}
+
+impl Database<Embedded> {
+    /// Opens (creating if missing) an embedded database file.
+    ///
+    /// Fan-out to denormalized copies that a crash left pending (the outbox, F15) is
+    /// finished before it returns.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Embedded::open(path).map(Database::new)?.recovered_now()
+    }
+
+    /// Opens an existing embedded database file; a missing file is an error. Pending fan-out
+    /// is finished as by [`open`](Self::open).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Embedded::open_existing(path).map(Database::new)?.recovered_now()
+    }
+
+    /// Finishes the pending fan-out of a freshly opened file. The embedded backend's
+    /// operations complete without a runtime when none is current, so this runs them on a
+    /// thread of its own, whatever runtime the caller is on.
+    fn recovered_now(self) -> Result<Self> {
+        let db = self.clone();
+        let finished = std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut work = std::pin::pin!(db.finish_pending_copies());
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                loop {
+                    if let std::task::Poll::Ready(r) = work.as_mut().poll(&mut cx) {
+                        return r;
+                    }
+                    std::thread::yield_now();
+                }
+            })
+            .join()
+        });
+        finished.map_err(|_| Error::new(ErrorKind::Storage, "finishing pending copies failed"))??;
+        let _ = self.recovered.set(());
+        Ok(self)
+    }
+
+    /// An embedded database in memory (for tests).
+    pub fn in_memory() -> Result<Self> {
+        Embedded::in_memory().map(Database::new)
+    }
+}
+
+pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
+    let mut doc = Vec::with_capacity(256);
+    m.encode(&mut doc).and_then(|()| crate::core::codec::check_depth(&doc)).map_err(|e| {
+        let e = e.with_model(M::DESC.name);
+        match m.key_value() {
+            Some(k) => e.with_key(k),
+            None => e,
+        }
+    })?;
+    Ok(doc)
+}
+
+pub(crate) fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
+    M::decode(key, doc).map_err(|e| {
+        let e = e.with_model(M::DESC.name);
+        match key {
+            Some(k) => e.with_key(k),
+            None => e,
+        }
+    })
+}
+
+pub(crate) fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
+    let key = m.key_value();
+    if key.is_none() && M::DESC.key.kind != KeyKind::Auto {
+        let msg = format!(
+            "natural key field `{}` has no storable value (an empty string, or an integer beyond the 64-bit signed range)",
+            M::DESC.key.field
+        );
+        return Err(Error::new(ErrorKind::InvalidKey, msg).with_model(M::DESC.name));
+    }
+    Ok(key)
+}
+
+impl<B: Backend> Database<B> {
+    /// A database on an opened backend.
+    pub fn new(backend: B) -> Self {
+        Database { backend: Arc::new(backend), max_in: None, recovered: Default::default() }
+    }
+
+    /// Splits `in` lookups with more than `n` values into several queries whose results are
+    /// merged, de-duplicated and ordered as one (F13). The default is the backend's limit.
+    pub fn with_max_in_values(mut self, n: usize) -> Self {
+        self.max_in = Some(n.max(1));
+        self
+    }
+
+    pub(crate) fn max_in(&self) -> usize {
+        self.max_in.unwrap_or(B::MAX_IN_VALUES)
+    }
+
+    /// The backend, for what only it can do.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
+        let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
+        let copied = crate::engine::related::before_put(&*self.backend, M::DESC, &mut items).await?;
+        let copies = crate::engine::related::Pending::noted(self, M::DESC, &items).await?;
+        let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
+        let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
+        copied.check(&*self.backend).await?;
+        copies.run(&*self.backend, std::slice::from_ref(&key)).await?;
+        if m.key_value().is_none() {
+            m.set_key_value(key.clone())?;
+        }
+        Ok(Key::from_value(key))
+    }
+
+    /// Saves a record: creates it or replaces the stored one, without checking which (F4).
+    /// An automatic key is assigned on the first save and written into the model.
+    pub async fn save<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
+        self.put_one(record, WriteMode::Upsert).await
+    }
+
+    /// Creates a record; fails with [`ErrorKind::DuplicateKey`] if its key exists.
+    pub async fn insert<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
+        self.put_one(record, WriteMode::Insert).await
+    }
+
+    /// Saves many records in one write (F8); on failure [`Error::item`] names the record that
+    /// failed and nothing is written.
+    pub async fn save_many<M: Model>(&self, records: &mut [M]) -> Result<Vec<Key<M>>> {
+        let mut items = Vec::with_capacity(records.len());
+        for (i, m) in records.iter().enumerate() {
+            let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
+            items.push(item);
+        }
+        let copied = crate::engine::related::before_put(&*self.backend, M::DESC, &mut items).await?;
+        let copies = crate::engine::related::Pending::noted(self, M::DESC, &items).await?;
+        let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
+        copied.check(&*self.backend).await?;
+        copies.run(&*self.backend, &keys).await?;
+        for (m, k) in records.iter_mut().zip(&keys) {
+            if m.key_value().is_none() {
+                m.set_key_value(k.clone())?;
+            }
+        }
+        Ok(keys.into_iter().map(Key::from_value).collect())
+    }
+
+    /// Reads the record with this key.
+    pub async fn get<M: Model>(&self, key: impl AsKey<M>) -> Result<Option<M>> {
+        let key = key.as_key();
+        match self.backend.get(M::DESC, key.clone()).await? {
+            Some(doc) if crate::engine::poly::is_instance::<M>(&doc)? => decode(Some(&key), &doc).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads many records in one round trip (F8), in the order of `keys`.
+    pub async fn get_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<M>>> {
+        let keys: Vec<KeyValue> = keys.into_iter().map(|k| k.as_key()).collect();
+        let docs = self.backend.get_many(M::DESC, keys.clone()).await?;
+        let docs = docs.into_iter().map(|d| d.filter(|d| crate::engine::poly::is_instance::<M>(d).unwrap_or(true)));
+        keys.iter().zip(docs).map(|(k, d)| d.map(|d| decode(Some(k), &d)).transpose()).collect()
+    }
+
+    /// Deletes the record with this key without reading it; returns whether it existed.
+    /// A subclass (F11) deletes only records of its class (others count as missing).
+    pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
+        Ok(crate::engine::poly::delete::<M, B>(self, vec![key.as_key()]).await? > 0)
+    }
+
+    /// Deletes records by key without reading them (F8); returns how many existed.
+    /// A subclass (F11) deletes only records of its class (others count as missing).
+    pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
+        crate::engine::poly::delete::<M, B>(self, keys.into_iter().map(|k| k.as_key()).collect()).await
+    }
+
+    /// Starts a query on `M`.
+    pub fn query<M: Model>(&self) -> QueryBuilder<'_, B, M> {
+        QueryBuilder { db: self, query: Query::new(), related: Vec::new() }
+    }
+
+    /// Finishes the fan-out to denormalized copies (F15) that writes left pending: each
+    /// write of a record whose fields other models copy notes the fan-out durably in an
+    /// outbox with (or just before) the write, and removes the note once the copies are
+    /// current. A note a crash left is finished here; returns how many were finished.
+    ///
+    /// This runs by itself when an embedded file is opened, and before a new database
+    /// handle first writes a record whose fields other models copy; call it before
+    /// [`integrity_check`](Self::integrity_check) to check a store that another process
+    /// left after a crash.
+    ///
+    /// ```
+    /// # use nonrel_runtime::Database;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// assert_eq!(db.finish_pending_copies().await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn finish_pending_copies(&self) -> Result<u64> {
+        crate::engine::related::outbox::finish_all(&*self.backend).await
+    }
+
+    /// Finishes pending fan-out once per handle, before its first write that owes a fan-out.
+    pub(crate) async fn finish_pending_once(&self) -> Result<()> {
+        self.recovered.get_or_try_init(|| async { self.finish_pending_copies().await.map(|_| ()) }).await?;
+        Ok(())
+    }
+
+    /// Checks every declared index of every registered model against the records (F21).
+    /// Stale denormalized copies (F15) are reported too, under the copy's reserved name.
+    pub async fn integrity_check(&self) -> Result<IntegrityReport> {
+        let models = all_models()?;
+        let mut report = self.backend.integrity_check(models.clone()).await?;
+        let (copies, problems) = crate::engine::related::check_copies(&*self.backend, &models).await?;
+        report.entries += copies;
+        report.problems.extend(problems);
+        Ok(report)
+    }
+
+    /// Rebuilds every declared index of every registered model, after recomputing the index
+    /// fields of emulated lookups (F14) of every registered model that declares some (as
+    /// [`rebuild_indexes_of`](Self::rebuild_indexes_of) does for one) and bringing stale
+    /// denormalized copies up to date (F15); returns the entries and copies written.
+    pub async fn rebuild_indexes(&self) -> Result<u64> {
+        for r in crate::engine::rebuild::registered_lookup_models() {
+            self.recompute(r).await?;
+        }
+        let models = all_models()?;
+        let copies = crate::engine::related::refresh_copies(&*self.backend, &models).await?;
+        Ok(copies + self.backend.rebuild_indexes(models).await?)
+    }
+
+    /// Creates every declared index of every registered model that does not exist yet
+    /// (idempotent; never done implicitly by a save or a query on stores with native indexes).
+    pub async fn sync_indexes(&self) -> Result<u64> {
+        self.backend.sync_indexes(all_models()?).await
+    }
+
+    /// Copies every record of `M` to another database, keys and data exactly (F18); returns
+    /// how many were copied.
+    pub async fn copy_to<M: Model, B2: Backend>(&self, to: &Database<B2>) -> Result<u64> {
+        self.copy_model_to(M::DESC, to).await
+    }
+
+    /// Copies every record of every registered model to another database (F18).
+    pub async fn copy_all_to<B2: Backend>(&self, to: &Database<B2>) -> Result<u64> {
+        let mut n = 0;
+        for m in all_models()? {
+            n += self.copy_model_to(m, to).await?;
+        }
+        Ok(n)
+    }
+
+    async fn copy_model_to<B2: Backend>(&self, m: &'static ModelDesc, to: &Database<B2>) -> Result<u64> {
+        let rows = self.backend.query(m, crate::plan::Plan::default()).await?;
+        to.put_batches(m, rows.into_iter().map(|row| PutItem { key: row.key, doc: row.doc }), WriteMode::Upsert).await
+    }
+
+    /// Writes stored documents as they are, in batches of 1,000; returns how many.
+    pub(crate) async fn put_batches(
+        &self,
+        m: &'static ModelDesc,
+        items: impl IntoIterator<Item = PutItem>,
+        mode: WriteMode,
+    ) -> Result<u64> {
+        self.try_put_batches(m, items.into_iter().map(Ok), mode).await
+    }
+
+    /// [`Self::put_batches`] for items that may fail to build: at the first failure, the
+    /// items before it are written and the error is returned.
+    pub(crate) async fn try_put_batches(
+        &self,
+        m: &'static ModelDesc,
+        items: impl IntoIterator<Item = Result<PutItem>>,
+        mode: WriteMode,
+    ) -> Result<u64> {
+        const BATCH: usize = 1000;
+        let (mut n, mut batch) = (0, Vec::new());
+        for item in items {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    if !batch.is_empty() {
+                        self.backend.put(m, batch, mode).await?;
+                    }
+                    return Err(e);
+                }
+            };
+            batch.push(item);
+            n += 1;
+            if batch.len() == BATCH {
+                self.backend.put(m, std::mem::take(&mut batch), mode).await?;
+            }
+        }
+        if !batch.is_empty() {
+            self.backend.put(m, batch, mode).await?;
+        }
+        Ok(n)
+    }
+}
+
+/// Every registered model.
+pub(crate) fn all_models() -> Result<Vec<&'static ModelDesc>> {
+    let mut models: Vec<&'static ModelDesc> = registered_models().collect();
+    models.sort_by_key(|m| (m.collection, m.name));
+    Ok(models)
+}
+
+/// A record with its related selections and annotations (F1).
+#[derive(Debug, Clone)]
+pub struct Record<M: Model> {
+    /// The record.
+    pub record: M,
+    /// Related records selected with it, by relation name (raw rows, decoded by their model).
+    pub related: Vec<(String, Vec<Row>)>,
+    /// Computed values, by name.
+    pub annotations: Vec<(String, Value)>,
+    /// The fields loaded of each related selection, to decode the others as defaults.
+    pub(crate) related_projections: Vec<(String, crate::plan::Projection)>,
+}
+
+impl<M: Model> Record<M> {
+    /// An annotation by name.
+    pub fn annotation(&self, name: &str) -> Option<&Value> {
+        self.annotations.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// A query being built on a database; await it (or call [`all`](Self::all)) for the records.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Key, Model};
+/// # #[derive(Model)]
+/// # struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] views: u32 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// # let db = Database::in_memory()?;
+/// let popular: Vec<Post> = db.query::<Post>().filter(Post::views().gt(100u32)).order_by(Post::views().desc()).limit(5).await?;
+/// # assert!(popular.is_empty());
+/// # Ok(()) }
+/// ```
+#[must_use = "a query does nothing until awaited"]
+pub struct QueryBuilder<'db, B, M> {
+    db: &'db Database<B>,
+    query: Query<M>,
+    pub(crate) related: Vec<crate::engine::related::Selection>,
+}
+
+impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+    /// Adds a condition; every condition must hold.
+    ///
+    /// A condition that needs a capability the backend lacks (an emulated lookup whose index
+    /// is not declared, a JOIN on a backend without joins) does not compile: see
+    /// [`Runs`](crate::backend::capability::Runs).
+    pub fn filter<R>(mut self, condition: Condition<M, R>) -> Self
+    where
+        B: Runs<R>,
+    {
+        self.query = self.query.filter(condition.require());
+        self
+    }
+
+    /// Adds an ordering term; the key breaks ties.
+    pub fn order_by<R>(mut self, order: Order<M, R>) -> Self
+    where
+        B: Runs<R>,
+    {
+        self.query = self.query.order_by(order.require());
+        self
+    }
+
+    /// Returns at most `n` records.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.query = self.query.limit(n);
+        self
+    }
+
+    /// Skips the first `n` records.
+    pub fn offset(mut self, n: usize) -> Self {
+        self.query = self.query.offset(n);
+        self
+    }
+
+    /// Replaces the query with a prepared one.
+    pub fn with(mut self, query: Query<M>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Pages of `size` records with cursors to the next and previous pages (F10); see
+    /// [`PageBuilder`](crate::engine::page::PageBuilder).
+    pub fn page(self, size: usize) -> crate::engine::page::PageBuilder<'db, B, M> {
+        crate::engine::page::PageBuilder::new(self.db, self.query, size)
+    }
+
+    /// Atomic update operations on the matching records (F17).
+    pub fn update(self) -> crate::api::update::UpdateBuilder<'db, B, M> {
+        crate::api::update::UpdateBuilder::new(self)
+    }
+
+    /// The query rewritten for the backend (emulated lookups onto their index fields, F14),
+    /// its lookups across a `Ref` not yet resolved: see [`crate::engine::prepare`].
+    fn prepared(&self) -> Result<crate::engine::prepare::Prepared> {
+        crate::engine::prepare::Prepared::new::<B, M>(self.query.plan()?.clone(), self.query.joins())
+    }
+
+    /// The plan as the backend runs it, before lookups across a `Ref` are resolved.
+    pub(crate) fn local_plan(&self) -> Result<crate::plan::Plan> {
+        Ok(self.prepared()?.plan)
+    }
+
+    /// Where the query's steps read: the backend, splitting large `in` lookups (F13).
+    fn reads(&self) -> crate::engine::prepare::Direct<'db, B> {
+        crate::engine::prepare::Direct { backend: &*self.db.backend, max_in: self.db.max_in() }
+    }
+
+    /// The plan as the backend runs it: rewritten, with lookups across a `Ref` resolved
+    /// (two-step joins, F15).
+    async fn plan(&self) -> Result<crate::plan::Plan> {
+        crate::engine::prepare::backend_plan::<B, M>(&self.reads(), self.query.plan()?.clone(), self.query.joins())
+            .await
+    }
+
+    /// The database the query runs on.
+    pub(crate) fn database(&self) -> &'db Database<B> {
+        self.db
+    }
+
+    pub(crate) async fn run_update(
+        self,
+        mut ops: Vec<crate::backend::UpdateOp>,
+    ) -> Result<crate::backend::UpdateCounts> {
+        let plan = self.plan().await?;
+        let backend = &*self.db.backend;
+        let mut copies = crate::engine::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
+        if copies.is_active() {
+            self.db.finish_pending_once().await?;
+        }
+        copies.note(backend).await?;
+        let counts = backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))?;
+        copies.after(backend).await?;
+        Ok(counts)
+    }
+
+    /// Runs the query, splitting `in` lookups larger than the backend takes (F13).
+    pub(crate) async fn run(&self) -> Result<Vec<Row>> {
+        self.fetch(&[]).await
+    }
+
+    /// The rows with their `related` selections: the plan prepared once, then run with its
+    /// joins and selections in one command where the backend can (MongoDB's `$lookup`), else
+    /// the two-step joins, the (split) query and one batched key read per selection.
+    async fn fetch(&self, related: &[crate::engine::related::Selection]) -> Result<Vec<Row>> {
+        let prepared = self.prepared()?;
+        let (backend, max_in) = (&*self.db.backend, self.db.max_in());
+        let native = <B::Joins as crate::backend::capability::Support>::NATIVE;
+        if native && (!prepared.joins.is_empty() || !related.is_empty()) {
+            if let Some(mut rows) =
+                backend.query_joined(M::DESC, &prepared.plan, &prepared.joins, related, max_in).await?
+            {
+                crate::engine::related::load_missing(backend, related, &mut rows).await?;
+                return Ok(rows);
+            }
+        }
+        let had_joins = !prepared.joins.is_empty();
+        let plan = prepared.resolve(&self.reads()).await?;
+        if native && had_joins && !related.is_empty() {
+            // The backend declined the joins: offer it the selections alone.
+            if let Some(mut rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
+                crate::engine::related::load_missing(backend, related, &mut rows).await?;
+                return Ok(rows);
+            }
+        }
+        let mut rows = crate::engine::split::query(backend, M::DESC, plan, max_in).await?;
+        if !related.is_empty() {
+            crate::engine::related::load(backend, related, &mut rows).await?;
+        }
+        Ok(rows)
+    }
+
+    /// Loads only this field (call once per field); the others load as their type's default
+    /// and MongoDB does not send them.
+    pub fn only<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
+        self.query = self.query.only(field);
+        self
+    }
+
+    /// Does not load this field (call once per field); it loads as its type's default.
+    pub fn defer<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
+        self.query = self.query.defer(field);
+        self
+    }
+
+    /// The matching rows: records with their related selections and annotations.
+    pub async fn rows(self) -> Result<Vec<Record<M>>> {
+        let projection = self.query.plan()?.projection.clone();
+        // Selections of one `Ref` may run with the query ($lookup); prefetches run after it.
+        let (single, prefetches) = crate::engine::related::partition(&self.related);
+        let mut rows = self.fetch(&single).await?;
+        crate::engine::related::load_prefetches(&*self.db.backend, &prefetches, &mut rows, self.db.max_in()).await?;
+        let related_projections = crate::engine::related::projections(&self.related);
+        crate::plan::with_projection(projection.as_ref(), || {
+            rows.into_iter()
+                .map(|r| {
+                    let record = decode(r.key.as_ref(), &r.doc)?;
+                    let related_projections = related_projections.clone();
+                    Ok(Record { record, related: r.related, annotations: r.annotations, related_projections })
+                })
+                .collect()
+        })
+    }
+
+    /// The matching records.
+    pub async fn all(self) -> Result<Vec<M>> {
+        let projection = self.query.plan()?.projection.clone();
+        let rows = self.run().await?;
+        crate::plan::with_projection(projection.as_ref(), || {
+            rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
+        })
+    }
+
+    /// The first matching record.
+    pub async fn first(self) -> Result<Option<M>> {
+        Ok(self.limit(1).all().await?.pop())
+    }
+
+    /// How many records match (honouring offset and limit).
+    pub async fn count(self) -> Result<u64> {
+        self.bounded_count(None).await
+    }
+
+    /// How many records match, counting no further than `n` (F5): the cost is bounded by `n`.
+    pub async fn count_upto(self, n: u64) -> Result<u64> {
+        self.bounded_count(Some(n)).await
+    }
+
+    /// Whether any record matches.
+    pub async fn exists(self) -> Result<bool> {
+        Ok(self.count_upto(1).await? > 0)
+    }
+
+    async fn bounded_count(self, n: Option<u64>) -> Result<u64> {
+        let mut plan = self.plan().await?;
+        let offset = std::mem::take(&mut plan.offset) as u64;
+        let cap = match (plan.limit.take().map(|l| l as u64), n) {
+            (Some(l), Some(n)) => Some(l.min(n)),
+            (l, n) => l.or(n),
+        };
+        if cap == Some(0) {
+            return Ok(0);
+        }
+        let upto = cap.map(|c| c.saturating_add(offset));
+        let found = crate::engine::split::count(&*self.db.backend, M::DESC, plan, upto, self.db.max_in()).await?;
+        let after_offset = found.saturating_sub(offset);
+        Ok(cap.map_or(after_offset, |c| after_offset.min(c)))
+    }
+}
+
+impl<'db, B: Backend, M: Model> IntoFuture for QueryBuilder<'db, B, M> {
+    type Output = Result<Vec<M>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Vec<M>>> + Send + 'db>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.all())
+    }
+}

@@ -1,0 +1,6 @@
+//! The typed API layer: [`Database`](crate::api::database::Database), the query builder, pages,
+//! transactions, updates and records, over the engine.
+
+pub mod database;
+pub mod transaction;
+pub mod update;

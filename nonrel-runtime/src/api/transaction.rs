@@ -1,0 +1,454 @@
+//! Transactions (F9): `db.transaction(|tx| async move { ... })`, retried on conflict.
+//!
+//! The closure runs against a [`Transaction`] handle whose typed operations (get, save,
+//! insert, delete, query) all belong to one attempt. When the closure returns `Ok`, the attempt
+//! commits; when the backend reports a conflict with a concurrent write (at commit, or on an
+//! operation), the attempt is dropped, nothing it wrote is kept, and the closure runs again,
+//! after a short random pause, up to [`TransactionBuilder::tries`] times. When the tries run
+//! out, the result is an [`ErrorKind::Conflict`] error naming the model of the last conflict.
+//! Any other error ends the transaction at once, with nothing written.
+//!
+//! The closure is an `Fn` returning a future (rather than an async closure) so that it can run
+//! more than once and its future can be `Send`: a transaction can run inside `tokio::spawn`.
+//! It takes the handle by value (a cheap clone of shared state); keep nothing from one attempt
+//! for the next: build records inside the closure.
+//!
+//! Only backends with transactions offer `transaction`: a backend without the
+//! [`Transactions`] capability does not compile, and the error says so.
+//!
+//! How each backend does it:
+//!
+//! - embedded (redb): optimistic. Reads go to the store as they come and are remembered
+//!   (the bytes of each record read, the rows of each query); writes are kept in the attempt.
+//!   Commit takes redb's single write transaction, checks that every record and query read
+//!   still gives what the attempt saw, and then writes everything (records and their index
+//!   entries, as `save` does) in that one write transaction. A changed read is a conflict. No
+//!   lock is held while the closure runs, so a closure may await anything, even writes outside
+//!   the transaction, without blocking other writers. The result is serializable: the attempt
+//!   behaves as if it ran at its commit.
+//! - MongoDB: a session transaction (`startTransaction` / `commitTransaction`); every operation
+//!   carries the session. The server's `TransientTransactionError` (a write conflict, code
+//!   112) is a conflict; a commit whose result is unknown (`UnknownTransactionCommitResult`) is
+//!   committed again. MongoDB transactions need a replica set (one node is enough) and have
+//!   snapshot isolation: a conflict is two attempts writing the same record.
+//!
+//! Denormalized copies (F15): a record saved in a transaction gets its copies of related
+//! fields from the related records as committed (read outside the attempt), and the copies
+//! other models hold of a record saved in it are brought up to date after the commit, as
+//! after a plain `save`: not atomically with the transaction.
+
+use crate::api::database::{decode, encode, key_of, Database};
+use crate::backend::capability::Transactions;
+use crate::backend::{Backend, PutItem, Row, WriteMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{Plan, Query};
+use crate::schema::key::{AsKey, Key, KeyValue};
+use crate::schema::model::{Model, ModelDesc};
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many times a transaction runs before it reports the conflict, unless set with
+/// [`TransactionBuilder::tries`].
+///
+/// ```
+/// assert_eq!(nonrel_runtime::transaction::DEFAULT_TRIES, 10);
+/// ```
+pub const DEFAULT_TRIES: u32 = 10;
+
+impl<B: Backend> Database<B> {
+    /// Runs `work` in a transaction, retried on conflict (F9). Await the returned builder;
+    /// set the number of tries with [`TransactionBuilder::tries`].
+    ///
+    /// ```
+    /// use nonrel_runtime::{Database, Model};
+    ///
+    /// #[derive(Model, Debug, Default)]
+    /// struct Counter { #[field(key)] name: String, hits: u64 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// let hits = db
+    ///     .transaction(|tx| async move {
+    ///         let mut c = tx.get::<Counter>("home").await?.unwrap_or(Counter { name: "home".into(), hits: 0 });
+    ///         c.hits += 1;
+    ///         tx.save(&mut c).await?;
+    ///         Ok(c.hits)
+    ///     })
+    ///     .tries(20)
+    ///     .await?;
+    /// assert_eq!(hits, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn transaction<F, Fut, T>(&self, work: F) -> TransactionBuilder<'_, B, F>
+    where
+        // On the method, not the impl, so that a backend without transactions gets the
+        // capability's message rather than "method not found".
+        B: Transactions,
+        F: Fn(Transaction<B>) -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+        T: Send,
+    {
+        TransactionBuilder { db: self, work, tries: DEFAULT_TRIES }
+    }
+}
+
+/// A transaction waiting to run; await it for the closure's result (see
+/// [`Database::transaction`]).
+#[must_use = "a transaction does nothing until awaited"]
+pub struct TransactionBuilder<'db, B, F> {
+    db: &'db Database<B>,
+    work: F,
+    tries: u32,
+}
+
+impl<B, F> TransactionBuilder<'_, B, F> {
+    /// How many times the closure may run before the conflict is reported (at least 1;
+    /// [`DEFAULT_TRIES`] unless set).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model};
+    /// # #[derive(Model)] struct Note { #[field(key)] id: i64, text: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// db.transaction(|tx| async move { tx.save(&mut Note { id: 1, text: "hi".into() }).await }).tries(3).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tries(mut self, n: u32) -> Self {
+        self.tries = n.max(1);
+        self
+    }
+}
+
+impl<'db, B, F, Fut, T> IntoFuture for TransactionBuilder<'db, B, F>
+where
+    B: Transactions,
+    F: Fn(Transaction<B>) -> Fut + Send + 'db,
+    Fut: Future<Output = Result<T>> + Send + 'db,
+    T: Send + 'db,
+{
+    type Output = Result<T>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<T>> + Send + 'db>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self.db, self.work, self.tries))
+    }
+}
+
+async fn run<B, F, Fut, T>(db: &Database<B>, work: F, tries: u32) -> Result<T>
+where
+    B: Transactions,
+    F: Fn(Transaction<B>) -> Fut + Send,
+    Fut: Future<Output = Result<T>> + Send,
+{
+    let mut last = None;
+    for attempt in 1..=tries {
+        let state = Arc::new(tokio::sync::Mutex::new(Some(db.backend().begin().await?)));
+        let after = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = work(Transaction { db: db.clone(), state: state.clone(), after: after.clone() }).await;
+        match finish(db, &state, out).await {
+            Ok(value) => {
+                let pending = std::mem::take(&mut *after.lock().unwrap_or_else(|e| e.into_inner()));
+                for After { copies, copied, key } in pending {
+                    if !B::COPIES_IN_WRITE {
+                        copied.check(db.backend()).await?;
+                    }
+                    copies.run(db.backend(), std::slice::from_ref(&key)).await?;
+                }
+                return Ok(value);
+            }
+            Err(e) if e.kind() == ErrorKind::Conflict => last = Some(e),
+            Err(e) => return Err(e),
+        }
+        if attempt < tries {
+            backoff(attempt).await;
+        }
+    }
+    Err(gave_up(tries, last))
+}
+
+/// Commits an attempt whose closure succeeded, or drops it; a conflict comes back as an
+/// `Err` of that kind.
+async fn finish<B: Transactions, T>(
+    db: &Database<B>,
+    state: &tokio::sync::Mutex<Option<B::Session>>,
+    out: Result<T>,
+) -> Result<T> {
+    // The closure may have kept a clone of the handle; the attempt ends here all the same.
+    let Some(session) = state.lock().await.take() else {
+        return Err(Error::new(ErrorKind::Storage, "the transaction's session was lost"));
+    };
+    match out {
+        Ok(value) => db.backend().commit(session).await.map(|()| value),
+        Err(e) => {
+            db.backend().abort(session).await;
+            Err(e)
+        }
+    }
+}
+
+fn gave_up(tries: u32, last: Option<Error>) -> Error {
+    let (model, why) = match &last {
+        Some(e) => (e.model(), e.to_string()),
+        None => (None, "no attempt ran".to_string()),
+    };
+    let noun = if tries == 1 { "try" } else { "tries" };
+    let msg = format!("transaction gave up after {tries} {noun}, each conflicting with a concurrent write; nothing it wrote was kept (last conflict: {why})");
+    let err = Error::new(ErrorKind::Conflict, msg);
+    let err = match model {
+        Some(m) => err.with_model(m),
+        None => err,
+    };
+    match last {
+        Some(e) => err.with_source(e),
+        None => err,
+    }
+}
+
+/// A random pause before the next try, growing with the tries (1 ms, 2 ms, ... up to
+/// 64 ms), so that attempts that keep colliding spread out. It sleeps on the blocking pool:
+/// the runtime may have no timer.
+async fn backoff(attempt: u32) {
+    let ceiling = 1u64 << attempt.min(6);
+    let micros = jitter() % (ceiling * 1000);
+    let pause = Duration::from_micros(micros);
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            let _ = handle.spawn_blocking(move || std::thread::sleep(pause)).await;
+        }
+        Err(_) => std::thread::sleep(pause),
+    }
+}
+
+/// A cheap pseudo-random number (no cryptographic use).
+fn jitter() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish()
+}
+
+/// The handle a transaction's closure works with: typed operations inside one attempt.
+/// Every write is kept only if the attempt commits. Cloning it is cheap; a handle kept past
+/// its transaction only returns errors.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Embedded, Model, Transaction};
+/// # #[derive(Model)] struct Note { #[field(key)] id: i64, text: String }
+/// async fn rename(tx: Transaction<Embedded>, id: i64) -> nonrel_runtime::Result<()> {
+///     if let Some(mut note) = tx.get::<Note>(id).await? {
+///         note.text = note.text.to_uppercase();
+///         tx.save(&mut note).await?;
+///     }
+///     Ok(())
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// # let db = Database::in_memory()?;
+/// db.save(&mut Note { id: 1, text: "hi".into() }).await?;
+/// db.transaction(|tx| rename(tx, 1)).await?;
+/// assert_eq!(db.get::<Note>(1).await?.unwrap().text, "HI");
+/// # Ok(()) }
+/// ```
+pub struct Transaction<B: Transactions> {
+    db: Database<B>,
+    state: Arc<tokio::sync::Mutex<Option<B::Session>>>,
+    /// Denormalized copies (F15) of records written in the attempt, brought up to date once
+    /// it commits.
+    after: Arc<std::sync::Mutex<Vec<After>>>,
+}
+
+/// What a record written in an attempt owes denormalized copies once the attempt commits.
+struct After {
+    /// The fan-out to other models' copies of the record.
+    copies: crate::engine::related::Pending,
+    /// The record's own copies, as read before the commit.
+    copied: crate::engine::related::Copied,
+    key: KeyValue,
+}
+
+impl<B: Transactions> Clone for Transaction<B> {
+    fn clone(&self) -> Self {
+        Transaction { db: self.db.clone(), state: self.state.clone(), after: self.after.clone() }
+    }
+}
+
+fn finished(model: &'static str) -> Error {
+    Error::new(ErrorKind::Unsupported, "the transaction has already ended; use its handle only inside its closure")
+        .with_model(model)
+}
+
+impl<B: Transactions> Transaction<B> {
+    /// Reads the record with this key, as the transaction sees it (its own writes included).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model};
+    /// # #[derive(Model, Debug, PartialEq)] struct Note { #[field(key)] id: i64, text: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// let text = db.transaction(|tx| async move {
+    ///     tx.save(&mut Note { id: 7, text: "draft".into() }).await?;
+    ///     Ok(tx.get::<Note>(7).await?.map(|n| n.text))
+    /// }).await?;
+    /// assert_eq!(text.as_deref(), Some("draft"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn get<M: Model>(&self, key: impl AsKey<M>) -> Result<Option<M>> {
+        let key = key.as_key();
+        let mut guard = self.state.lock().await;
+        let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;
+        let doc = self.db.backend().tx_get(session, M::DESC, key.clone()).await.map_err(|e| at::<M>(e, &key))?;
+        // A subclass (F11) finds only its own records.
+        let doc = doc.filter(|d| crate::engine::poly::is_instance::<M>(d).unwrap_or(true));
+        doc.map(|d| decode(Some(&key), &d)).transpose()
+    }
+
+    async fn put<M: Model>(&self, record: &mut M, mode: WriteMode) -> Result<Key<M>> {
+        let mut item = PutItem { key: key_of(record)?, doc: encode(record)? };
+        // Copies of related fields (F15) come from the related records as committed (checked
+        // again after the commit, or taken afresh by a commit that writes them itself).
+        let copied =
+            crate::engine::related::with_copies(self.db.backend(), M::DESC, std::slice::from_mut(&mut item)).await?;
+        let copies = crate::engine::related::Pending::new(M::DESC, std::slice::from_ref(&item));
+        let mut guard = self.state.lock().await;
+        let session = guard.as_mut().ok_or_else(|| finished(M::DESC.name))?;
+        let backend = self.db.backend();
+        let key = backend.tx_put(session, M::DESC, item, mode).await.map_err(|e| e.with_model(M::DESC.name))?;
+        // The fan-out this write owes other models' copies of it is noted in the outbox
+        // inside the transaction, so a crash after the commit leaves the note for the next
+        // handle (a backend that notes it in its commit does so itself).
+        let copies = if copies.owes_fan_out() && !B::OUTBOX_IN_WRITE {
+            let entry = crate::engine::related::outbox::entry(M::DESC, &key)?;
+            let noted = entry.key.clone().map(|id| (id, entry.doc.clone()));
+            backend.tx_put(session, &crate::engine::related::outbox::OUTBOX, entry, WriteMode::Replace).await?;
+            copies.noted_in_transaction(noted)
+        } else {
+            copies
+        };
+        self.after.lock().unwrap_or_else(|e| e.into_inner()).push(After { copies, copied, key: key.clone() });
+        if record.key_value().is_none() {
+            record.set_key_value(key.clone())?;
+        }
+        Ok(Key::from_value(key))
+    }
+
+    /// Saves a record (an upsert) in the transaction; an automatic key is assigned at once.
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Key, Model};
+    /// # #[derive(Model)] struct Post { #[field(key)] id: Option<Key<Post>>, title: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// let key = db.transaction(|tx| async move {
+    ///     tx.save(&mut Post { id: None, title: "Hello".into() }).await
+    /// }).await?;
+    /// assert!(db.get(&key).await?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub async fn save<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
+        self.put(record, WriteMode::Upsert).await
+    }
+
+    /// Creates a record in the transaction; fails with [`ErrorKind::DuplicateKey`] if its key
+    /// exists.
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, ErrorKind, Model};
+    /// # #[derive(Model)] struct Note { #[field(key)] id: i64, text: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// db.save(&mut Note { id: 1, text: "a".into() }).await?;
+    /// let err = db.transaction(|tx| async move {
+    ///     tx.insert(&mut Note { id: 1, text: "b".into() }).await
+    /// }).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::DuplicateKey);
+    /// # Ok(()) }
+    /// ```
+    pub async fn insert<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
+        self.put(record, WriteMode::Insert).await
+    }
+
+    /// Deletes the record with this key in the transaction; returns whether it existed.
+    /// Declared cascades (F16) run inside the transaction too, so they are all-or-nothing.
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model};
+    /// # #[derive(Model)] struct Note { #[field(key)] id: i64, text: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// db.save(&mut Note { id: 1, text: "a".into() }).await?;
+    /// assert!(db.transaction(|tx| async move { tx.delete::<Note>(1).await }).await?);
+    /// assert!(db.get::<Note>(1).await?.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
+        let key = key.as_key();
+        // A subclass (F11) deletes only its own records; another class's counts as missing.
+        if M::CLASS.is_some() && self.get(Key::<M>::from_value(key.clone())).await?.is_none() {
+            return Ok(false);
+        }
+        let n = crate::engine::cascade::delete(self, M::DESC, vec![key.clone()]).await.map_err(|e| at::<M>(e, &key))?;
+        Ok(n > 0)
+    }
+
+    /// The records a query matches, as the transaction sees them (its own writes included).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model, Query};
+    /// # #[derive(Model)] struct Note { #[field(key)] id: i64, #[field(index)] text: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// let n = db.transaction(|tx| async move {
+    ///     tx.save(&mut Note { id: 1, text: "a".into() }).await?;
+    ///     let found = tx.query(Query::<Note>::new().filter(Note::text().eq("a"))).await?;
+    ///     Ok(found.len())
+    /// }).await?;
+    /// assert_eq!(n, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<M: Model>(&self, query: Query<M>) -> Result<Vec<M>> {
+        let at = |e: Error| e.with_model(M::DESC.name);
+        // Emulated lookups on their index fields (F14); conditions across a `Ref` (F15) as
+        // the keys of the related records the attempt sees.
+        let plan = crate::engine::prepare::backend_plan::<B, M>(self, query.plan()?.clone(), query.joins())
+            .await
+            .map_err(at)?;
+        let projection = plan.projection.clone();
+        let rows = self.rows(M::DESC, plan).await.map_err(at)?;
+        crate::plan::with_projection(projection.as_ref(), || {
+            rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
+        })
+    }
+
+    /// Untyped query rows inside the attempt (for cascades).
+    pub(crate) async fn rows(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let mut guard = self.state.lock().await;
+        let session = guard.as_mut().ok_or_else(|| finished(model.name))?;
+        self.db.backend().tx_query(session, model, plan).await
+    }
+
+    /// Untyped delete inside the attempt (for cascades).
+    pub(crate) async fn delete_keys(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        let mut guard = self.state.lock().await;
+        let session = guard.as_mut().ok_or_else(|| finished(model.name))?;
+        self.db.backend().tx_delete(session, model, keys).await
+    }
+}
+
+impl<B: Transactions> crate::engine::prepare::Reads for Transaction<B> {
+    fn rows(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        Transaction::rows(self, model, plan)
+    }
+}
+
+fn at<M: Model>(e: Error, key: &KeyValue) -> Error {
+    e.with_model(M::DESC.name).with_key(key)
+}

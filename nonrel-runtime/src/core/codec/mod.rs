@@ -1,0 +1,428 @@
+//! Model <-> BSON bytes, written by hand: no serde data model, no intermediate document.
+//!
+//! The derive emits one [`Encode::encode`] call per field with the field's name as a static
+//! C string, and one [`Decode::decode`] call per recognised element. Everything here works on
+//! a `Vec<u8>` being built or a `&[u8]` being read.
+
+pub(crate) mod base64;
+mod collections;
+pub(crate) use collections::{bad_map_key, encode_seq};
+mod decimal;
+pub(crate) use decimal::{from_decimal128, to_decimal128};
+mod scalars;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The largest document a store accepts (MongoDB's limit, kept on every backend).
+pub const MAX_DOCUMENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// How deep documents and arrays may nest inside a document being read (MongoDB's limit):
+/// a deeper one is a [`ErrorKind::Decode`] error, never a stack overflow.
+pub const MAX_DEPTH: usize = 100;
+
+pub(crate) const DOUBLE: u8 = 0x01;
+pub(crate) const STRING: u8 = 0x02;
+pub(crate) const DOCUMENT: u8 = 0x03;
+pub(crate) const ARRAY: u8 = 0x04;
+pub(crate) const BINARY: u8 = 0x05;
+pub(crate) const OBJECT_ID: u8 = 0x07;
+pub(crate) const BOOL: u8 = 0x08;
+pub(crate) const DATETIME: u8 = 0x09;
+pub(crate) const NULL: u8 = 0x0A;
+pub(crate) const INT32: u8 = 0x10;
+pub(crate) const INT64: u8 = 0x12;
+pub(crate) const DECIMAL128: u8 = 0x13;
+
+/// The error for an element of type `found` where `expected` was wanted.
+pub(crate) fn decode_error(expected: &str, found: u8) -> Error {
+    Error::new(ErrorKind::Decode, format!("expected {expected}, found {}", type_name(found)))
+}
+
+/// The BSON name of an element type, for error messages.
+pub fn type_name(ty: u8) -> &'static str {
+    match ty {
+        DOUBLE => "double",
+        STRING => "string",
+        DOCUMENT => "document",
+        ARRAY => "array",
+        BINARY => "binary",
+        0x06 => "undefined",
+        OBJECT_ID => "objectId",
+        BOOL => "bool",
+        DATETIME => "date",
+        NULL => "null",
+        0x0B => "regex",
+        0x0C => "dbPointer",
+        0x0D => "javascript",
+        0x0E => "symbol",
+        0x0F => "javascriptWithScope",
+        INT32 => "int32",
+        0x11 => "timestamp",
+        INT64 => "int64",
+        DECIMAL128 => "decimal128",
+        0xFF => "minKey",
+        0x7F => "maxKey",
+        _ => "unknown type",
+    }
+}
+
+/// Writes a value as one BSON element.
+///
+/// Implemented for every supported field type; `#[derive(Embedded)]` implements it for
+/// embedded models. `name` is the element's name followed by its terminating NUL.
+pub trait Encode {
+    /// Appends the element (type byte, `name`, value) to `out`.
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()>;
+}
+
+/// Reads a value from one BSON element.
+pub trait Decode: Sized {
+    /// Reads the value of an element of type `ty` whose value bytes are `value`.
+    fn decode(ty: u8, value: &[u8]) -> Result<Self>;
+
+    /// The value of a field absent from the document, if absence is allowed
+    /// (`None` for options, empty for collections).
+    fn when_missing() -> Option<Self> {
+        None
+    }
+
+    /// The value of a field a query did not load (`only`/`defer`): the type's default.
+    fn placeholder() -> Option<Self> {
+        Self::when_missing()
+    }
+}
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Leaves one nesting level when dropped (also when decoding returns early).
+struct Level;
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `f`, which reads a document or array one level deeper than its caller, refusing a
+/// level past [`MAX_DEPTH`]. Readers that recurse into nested values go through it, so the
+/// depth a document can push them to is bounded whatever its bytes.
+pub(crate) fn nested<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
+    let depth = DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let _level = Level;
+    if depth > MAX_DEPTH {
+        return Err(malformed(&format!("documents and arrays nested more than {MAX_DEPTH} levels deep")));
+    }
+    f()
+}
+
+/// Refuses a document being written whose documents and arrays nest more than
+/// [`MAX_DEPTH`] levels deep: every reader refuses them, so the record could never be read
+/// back. An [`ErrorKind::Encode`] error naming the top-level field that holds the value.
+pub(crate) fn check_depth(doc: &[u8]) -> Result<()> {
+    match too_deep_field(doc)? {
+        Some(field) => Err(too_deep_error().with_field(&field)),
+        None => Ok(()),
+    }
+}
+
+/// The first top-level field of `doc` that nests past [`MAX_DEPTH`] levels, if one does.
+pub(crate) fn too_deep_field(doc: &[u8]) -> Result<Option<String>> {
+    // Each level costs at least 7 bytes (type, name's NUL, length, terminator): a smaller
+    // document cannot be too deep, and most documents are skipped without a scan.
+    if doc.len() <= 7 * MAX_DEPTH {
+        return Ok(None);
+    }
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if too_deep(&el, 1)? {
+            return Ok(Some(el.name_str().into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether `el`, at nesting level `level` when it is a document or array, holds a level past
+/// [`MAX_DEPTH`].
+fn too_deep(el: &Element<'_>, level: usize) -> Result<bool> {
+    if !matches!(el.ty, DOCUMENT | ARRAY) {
+        return Ok(false);
+    }
+    if level > MAX_DEPTH {
+        return Ok(true);
+    }
+    for inner in Elements::new(el.value)? {
+        if too_deep(&inner?, level + 1)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The error of a value nested past [`MAX_DEPTH`] on its way to the store.
+pub(crate) fn too_deep_error() -> Error {
+    let msg = format!(
+        "documents and arrays nested more than {MAX_DEPTH} levels deep cannot be stored (they could not be read back)"
+    );
+    Error::new(ErrorKind::Encode, msg)
+}
+
+/// Starts a document; returns the position to pass to [`end_document`].
+#[inline]
+pub fn begin_document(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    start
+}
+
+/// Closes the document begun at `start`, writing its length.
+#[inline]
+pub fn end_document(out: &mut Vec<u8>, start: usize) -> Result<()> {
+    out.push(0);
+    let len = out.len() - start;
+    if len > MAX_DOCUMENT_SIZE {
+        let msg = format!("document of {len} bytes exceeds the {MAX_DOCUMENT_SIZE}-byte limit");
+        return Err(Error::new(ErrorKind::TooLarge, msg));
+    }
+    out[start..start + 4].copy_from_slice(&(len as i32).to_le_bytes());
+    Ok(())
+}
+
+/// Writes an element header: type byte and name (with its NUL).
+#[inline]
+pub fn header(out: &mut Vec<u8>, ty: u8, name: &[u8]) {
+    out.push(ty);
+    out.extend_from_slice(name);
+}
+
+/// Writes a BSON string value (length, bytes, NUL).
+#[inline]
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&((s.len() + 1) as i32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+    out.push(0);
+}
+
+/// A name for a map key: the key and a NUL, rejecting keys BSON cannot hold.
+pub(crate) fn cname(key: &str) -> Result<Vec<u8>> {
+    if key.as_bytes().contains(&0) {
+        let msg = format!("map key {key:?} contains a NUL byte, which a document key cannot hold");
+        return Err(Error::new(ErrorKind::Encode, msg));
+    }
+    let mut name = Vec::with_capacity(key.len() + 1);
+    name.extend_from_slice(key.as_bytes());
+    name.push(0);
+    Ok(name)
+}
+
+/// Array element names "0\0", "1\0", ... without allocating.
+pub(crate) struct IndexName {
+    buf: [u8; 21],
+    len: usize,
+}
+
+impl IndexName {
+    pub(crate) fn new(i: usize) -> Self {
+        let mut digits = [0u8; 20];
+        let mut n = i;
+        let mut d = 0;
+        loop {
+            digits[d] = b'0' + (n % 10) as u8;
+            d += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut buf = [0u8; 21];
+        for k in 0..d {
+            buf[k] = digits[d - 1 - k];
+        }
+        IndexName { buf, len: d + 1 }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// One element of a document being read.
+#[derive(Debug, Clone, Copy)]
+pub struct Element<'a> {
+    /// The BSON type byte.
+    pub ty: u8,
+    /// The element's name, without its NUL.
+    pub name: &'a [u8],
+    /// The value bytes.
+    pub value: &'a [u8],
+    /// The whole element (type, name, value), for keeping unknown fields verbatim.
+    pub raw: &'a [u8],
+}
+
+impl Element<'_> {
+    /// The name as text (lossy only for names that are not UTF-8).
+    pub fn name_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.name)
+    }
+}
+
+/// Iterates the elements of a BSON document, checking every length against the bytes.
+pub struct Elements<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    end: usize,
+}
+
+impl<'a> Elements<'a> {
+    /// Checks the document's framing and starts at its first element.
+    pub fn new(doc: &'a [u8]) -> Result<Self> {
+        if doc.len() < 5 {
+            return Err(malformed("document shorter than 5 bytes"));
+        }
+        let len = read_i32(doc, 0)? as usize;
+        if len != doc.len() || doc[len - 1] != 0 {
+            return Err(malformed("document length does not match its bytes"));
+        }
+        Ok(Elements { bytes: doc, pos: 4, end: len - 1 })
+    }
+
+    /// Iterates elements laid end to end without a document's framing.
+    pub(crate) fn concatenated(raw: &'a [u8]) -> Self {
+        Elements { bytes: raw, pos: 0, end: raw.len() }
+    }
+
+    fn next_element(&mut self) -> Result<Element<'a>> {
+        let start = self.pos;
+        let ty = self.bytes[start];
+        let name_start = start + 1;
+        let name_len = self.bytes[name_start..self.end]
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| malformed("element name is not terminated"))?;
+        let value_start = name_start + name_len + 1;
+        let value_len = value_len(ty, &self.bytes[value_start..self.end])?;
+        let value_end = value_start + value_len;
+        self.pos = value_end;
+        Ok(Element {
+            ty,
+            name: &self.bytes[name_start..name_start + name_len],
+            value: &self.bytes[value_start..value_end],
+            raw: &self.bytes[start..value_end],
+        })
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Result<Element<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let item = self.next_element();
+        if item.is_err() {
+            self.pos = self.end;
+        }
+        Some(item)
+    }
+}
+
+pub(crate) fn malformed(what: &str) -> Error {
+    Error::new(ErrorKind::Decode, format!("malformed document: {what}"))
+}
+
+pub(crate) fn read_i32(b: &[u8], at: usize) -> Result<i32> {
+    Ok(i32::from_le_bytes(fixed_bytes(b.get(at..).unwrap_or_default())?))
+}
+
+/// The `N` bytes of a fixed-size value; a value of another length is malformed (the
+/// [`Decode`] implementations are public, so they check what they are given).
+pub(crate) fn fixed_bytes<const N: usize>(value: &[u8]) -> Result<[u8; N]> {
+    value.get(..N).and_then(|v| v.try_into().ok()).ok_or_else(|| malformed("truncated value"))
+}
+
+fn fixed(rest: &[u8], n: usize) -> Result<usize> {
+    if rest.len() < n {
+        return Err(malformed("truncated value"));
+    }
+    Ok(n)
+}
+
+fn length_prefixed(rest: &[u8], extra: usize, min: i32) -> Result<usize> {
+    let n = read_i32(rest, 0)?;
+    if n < min {
+        return Err(malformed("negative or too small length"));
+    }
+    fixed(rest, 4 + extra + n as usize)
+}
+
+/// A BSON string (length, bytes, NUL): its whole length, the NUL checked.
+fn string_len(rest: &[u8]) -> Result<usize> {
+    let n = length_prefixed(rest, 0, 1)?;
+    if rest[n - 1] != 0 {
+        return Err(malformed("string is not NUL-terminated"));
+    }
+    Ok(n)
+}
+
+fn cstring_len(rest: &[u8]) -> Result<usize> {
+    rest.iter().position(|&b| b == 0).map(|p| p + 1).ok_or_else(|| malformed("unterminated string"))
+}
+
+/// The length of the value of an element of type `ty` at the start of `rest`.
+fn value_len(ty: u8, rest: &[u8]) -> Result<usize> {
+    match ty {
+        DOUBLE | DATETIME | INT64 | 0x11 => fixed(rest, 8),
+        STRING | 0x0D | 0x0E => string_len(rest),
+        DOCUMENT | ARRAY | 0x0F => {
+            let n = read_i32(rest, 0)?;
+            if n < 5 {
+                return Err(malformed("embedded document shorter than 5 bytes"));
+            }
+            fixed(rest, n as usize)
+        }
+        BINARY => length_prefixed(rest, 1, 0),
+        0x06 | NULL | 0xFF | 0x7F => Ok(0),
+        OBJECT_ID => fixed(rest, 12),
+        BOOL => fixed(rest, 1),
+        0x0B => {
+            let a = cstring_len(rest)?;
+            Ok(a + cstring_len(&rest[a..])?)
+        }
+        0x0C => {
+            // A namespace string, then a 12-byte ObjectId after it.
+            let ns = string_len(rest)?;
+            Ok(ns + fixed(&rest[ns..], 12)?)
+        }
+        INT32 => fixed(rest, 4),
+        DECIMAL128 => fixed(rest, 16),
+        other => Err(malformed(&format!("unknown element type 0x{other:02x}"))),
+    }
+}
+
+/// Reads a BSON string value.
+pub(crate) fn read_str(ty: u8, value: &[u8]) -> Result<&str> {
+    if ty != STRING {
+        return Err(decode_error("string", ty));
+    }
+    let bytes = value.get(4..value.len().saturating_sub(1)).ok_or_else(|| malformed("truncated string"))?;
+    std::str::from_utf8(bytes).map_err(|_| malformed("string is not valid UTF-8"))
+}
+
+/// Reads the elements of an embedded document or array value.
+pub(crate) fn sub_elements<'a>(ty: u8, want: u8, value: &'a [u8]) -> Result<Elements<'a>> {
+    if ty != want {
+        return Err(decode_error(type_name(want), ty));
+    }
+    Elements::new(value)
+}
+
+/// Checks an embedded document's element type (used by generated decoders).
+#[inline]
+pub fn embedded_elements(ty: u8, value: &[u8]) -> Result<Elements<'_>> {
+    sub_elements(ty, DOCUMENT, value)
+}

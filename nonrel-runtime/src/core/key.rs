@@ -1,0 +1,343 @@
+//! Key values: int, string and ObjectId keys as stored, in their URL-safe forms and their
+//! storage order. Typed keys are in [`schema::key`](crate::schema::key).
+
+use crate::core::codec::decode_error;
+use crate::core::codec::{self, header, put_str, Decode, Encode};
+use crate::error::{echo, Error, ErrorKind, Result};
+use std::fmt;
+
+/// How a model's keys are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// Assigned by the backend on first save: an int on the embedded backend, an ObjectId
+    /// on MongoDB.
+    Auto,
+    /// A natural integer key.
+    Int,
+    /// A natural string key.
+    Str,
+}
+
+/// The value of a key, untyped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyValue {
+    /// An integer key.
+    Int(i64),
+    /// A string key.
+    Str(String),
+    /// A MongoDB ObjectId.
+    ObjectId(ObjectId),
+}
+
+const TAG_INT: u8 = 0x10;
+const TAG_STR: u8 = 0x20;
+const TAG_OID: u8 = 0x30;
+
+/// Characters kept as they are in a URL-safe string key (RFC 3986 unreserved).
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+impl KeyValue {
+    /// Bytes that sort like the keys themselves (used as the embedded store's record key).
+    pub fn to_storage(&self) -> Vec<u8> {
+        match self {
+            KeyValue::Int(n) => {
+                let mut v = vec![TAG_INT];
+                v.extend_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
+                v
+            }
+            KeyValue::Str(s) => {
+                let mut v = Vec::with_capacity(s.len() + 1);
+                v.push(TAG_STR);
+                v.extend_from_slice(s.as_bytes());
+                v
+            }
+            KeyValue::ObjectId(o) => {
+                let mut v = vec![TAG_OID];
+                v.extend_from_slice(&o.0);
+                v
+            }
+        }
+    }
+
+    /// Reads bytes written by [`KeyValue::to_storage`].
+    pub fn from_storage(bytes: &[u8]) -> Result<KeyValue> {
+        let bad = || Error::new(ErrorKind::InvalidKey, "stored key bytes are malformed");
+        match bytes.split_first() {
+            Some((&TAG_INT, rest)) => {
+                let n = u64::from_be_bytes(rest.try_into().map_err(|_| bad())?) ^ (1 << 63);
+                Ok(KeyValue::Int(n as i64))
+            }
+            Some((&TAG_STR, rest)) => std::str::from_utf8(rest).map(|s| KeyValue::Str(s.to_owned())).map_err(|_| bad()),
+            Some((&TAG_OID, rest)) => Ok(KeyValue::ObjectId(ObjectId(rest.try_into().map_err(|_| bad())?))),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The key as a URL-safe string: digits for ints, 24 hex digits for ObjectIds,
+    /// percent-encoding of everything but `A-Z a-z 0-9 - . _ ~` for strings.
+    pub fn to_url_safe(&self) -> String {
+        match self {
+            KeyValue::Int(n) => n.to_string(),
+            KeyValue::ObjectId(o) => o.to_hex(),
+            KeyValue::Str(s) => {
+                let mut out = String::with_capacity(s.len());
+                for &b in s.as_bytes() {
+                    if unreserved(b) {
+                        out.push(b as char);
+                    } else {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Parses a URL-safe string for a model whose keys are of `kind`.
+    pub fn parse(kind: KeyKind, s: &str) -> Result<KeyValue> {
+        match kind {
+            KeyKind::Int => parse_int(s).map(KeyValue::Int),
+            KeyKind::Str => percent_decode(s).map(KeyValue::Str),
+            KeyKind::Auto if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                ObjectId::parse(s).map(KeyValue::ObjectId)
+            }
+            KeyKind::Auto => parse_int(s)
+                .map(KeyValue::Int)
+                .map_err(|_| invalid(format!("{} is neither an integer nor a 24-digit hex ObjectId", echo(s)))),
+        }
+    }
+
+    /// Whether this value can be a key of the given kind.
+    pub fn fits(&self, kind: KeyKind) -> bool {
+        matches!(
+            (kind, self),
+            (KeyKind::Int, KeyValue::Int(_))
+                | (KeyKind::Str, KeyValue::Str(_))
+                | (KeyKind::Auto, KeyValue::Int(_) | KeyValue::ObjectId(_))
+        )
+    }
+}
+
+pub(crate) fn invalid(msg: String) -> Error {
+    Error::new(ErrorKind::InvalidKey, msg)
+}
+
+fn parse_int(s: &str) -> Result<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!("{} is not an integer key", echo(s))));
+    }
+    s.parse().map_err(|_| invalid(format!("{} is out of range for an integer key", echo(s))))
+}
+
+fn percent_decode(s: &str) -> Result<String> {
+    if s.is_empty() {
+        return Err(invalid("a string key cannot be empty".into()));
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+                let hex = hex.ok_or_else(|| invalid(format!("{} has a malformed %-escape at byte {i}", echo(s))))?;
+                out.push(u8::from_str_radix(hex, 16).expect("hex digits"));
+                i += 3;
+            }
+            b if unreserved(b) => {
+                out.push(b);
+                i += 1;
+            }
+            _ => {
+                let c = s[i..].chars().next().unwrap_or_default();
+                return Err(invalid(format!("{} has the character {c:?}, which is not URL-safe", echo(s))));
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| invalid(format!("{} does not decode to UTF-8 text", echo(s))))
+}
+
+impl fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_url_safe())
+    }
+}
+
+impl Encode for KeyValue {
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            KeyValue::Int(n) => n.encode(name, out),
+            KeyValue::Str(s) => {
+                header(out, codec::STRING, name);
+                put_str(out, s);
+                Ok(())
+            }
+            KeyValue::ObjectId(o) => o.encode(name, out),
+        }
+    }
+}
+
+impl Decode for KeyValue {
+    fn decode(ty: u8, value: &[u8]) -> Result<Self> {
+        match ty {
+            codec::INT32 | codec::INT64 => i64::decode(ty, value).map(KeyValue::Int),
+            codec::STRING => String::decode(ty, value).map(KeyValue::Str),
+            codec::OBJECT_ID => ObjectId::decode(ty, value).map(KeyValue::ObjectId),
+            _ => Err(decode_error("a key (int, string or objectId)", ty)),
+        }
+    }
+}
+
+/// A MongoDB ObjectId: 4 bytes of seconds, 5 of process randomness, 3 of counter.
+///
+/// ```
+/// use nonrel_runtime::ObjectId;
+/// let a = ObjectId::new();
+/// assert_eq!(ObjectId::parse(&a.to_hex()).unwrap(), a);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId([u8; 12]);
+
+impl ObjectId {
+    /// A fresh, process-unique id.
+    pub fn new() -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::OnceLock;
+        static RANDOM: OnceLock<[u8; 5]> = OnceLock::new();
+        static COUNTER: OnceLock<AtomicU32> = OnceLock::new();
+        let random = RANDOM.get_or_init(|| {
+            let h = RandomState::new().hash_one(std::process::id());
+            h.to_le_bytes()[..5].try_into().expect("5 bytes")
+        });
+        let seed = || AtomicU32::new(RandomState::new().hash_one(0u8) as u32);
+        let count = COUNTER.get_or_init(seed).fetch_add(1, Ordering::Relaxed);
+        let secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or(0);
+        let mut b = [0u8; 12];
+        b[..4].copy_from_slice(&secs.to_be_bytes());
+        b[4..9].copy_from_slice(random);
+        b[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+        ObjectId(b)
+    }
+
+    /// The id of these 12 bytes.
+    pub const fn from_bytes(bytes: [u8; 12]) -> Self {
+        ObjectId(bytes)
+    }
+
+    /// The 12 bytes.
+    pub const fn bytes(&self) -> [u8; 12] {
+        self.0
+    }
+
+    /// 24 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses 24 hex digits.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(format!("{} is not a 24-digit hex ObjectId", echo(s))));
+        }
+        let mut b = [0u8; 12];
+        for (i, byte) in b.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex digits");
+        }
+        Ok(ObjectId(b))
+    }
+}
+
+impl Default for ObjectId {
+    fn default() -> Self {
+        ObjectId::new()
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectId({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Encode for ObjectId {
+    fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        header(out, codec::OBJECT_ID, name);
+        out.extend_from_slice(&self.0);
+        Ok(())
+    }
+}
+
+impl Decode for ObjectId {
+    fn decode(ty: u8, value: &[u8]) -> Result<Self> {
+        if ty != codec::OBJECT_ID {
+            return Err(decode_error("objectId", ty));
+        }
+        Ok(ObjectId(codec::fixed_bytes(value)?))
+    }
+}
+
+/// Reads a stored `_id` element (used by generated decoders).
+#[doc(hidden)]
+pub fn decode_id(el: &crate::core::codec::Element<'_>) -> Result<KeyValue> {
+    KeyValue::decode(el.ty, el.value).map_err(|e| e.with_field("_id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order results come in without `order_by` is `KeyValue`'s: the embedded backend
+    /// reads keys in their storage bytes' order and MongoDB in `_id` order (numbers, then
+    /// strings by their bytes, then ObjectIds by theirs); all three must agree.
+    #[test]
+    fn key_order_is_the_storage_byte_order() {
+        let oid = |b: u8, last: u8| KeyValue::ObjectId(ObjectId::from_bytes([b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]));
+        let s = |s: &str| KeyValue::Str(s.into());
+        let sorted = [
+            KeyValue::Int(i64::MIN),
+            KeyValue::Int(-300),
+            KeyValue::Int(-1),
+            KeyValue::Int(0),
+            KeyValue::Int(1),
+            KeyValue::Int(256),
+            KeyValue::Int(i64::MAX),
+            s(""),
+            s("0"),
+            s("10"),
+            s("9"),
+            s("A"),
+            s("a"),
+            s("a\u{0}"),
+            s("a b"),
+            s("aa"),
+            s("a\u{7f}"),
+            s("b"),
+            s("é"),
+            s("ź"),
+            s("\u{10000}"),
+            oid(0, 0),
+            oid(0, 1),
+            oid(0, 255),
+            oid(0x7f, 0),
+            oid(0x80, 0),
+            oid(0xff, 0),
+        ];
+        for a in &sorted {
+            for b in &sorted {
+                assert_eq!(a.cmp(b), a.to_storage().cmp(&b.to_storage()), "{a:?} against {b:?}");
+            }
+        }
+        assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+}

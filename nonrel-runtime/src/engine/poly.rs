@@ -1,0 +1,280 @@
+//! Polymorphic models (F11): a base and its subclasses in one collection, with a class list.
+//!
+//! Rust has no subclassing, so a hierarchy is declared on plain structs:
+//!
+//! - the base carries `#[model(polymorphic)]`: querying it reads every record of the
+//!   collection, subclass records included (as the base: their other fields stay in the
+//!   store, and saving through the base keeps them, F22);
+//! - a subclass carries `#[model(extends = Base)]`: it lives in the base's collection,
+//!   stores every field of the base (the compiler checks; share them through a
+//!   [`Fields`](crate::Fields) group) plus its own, and a class list, `_class: ["Base",
+//!   "Sub"]` (indexed). Querying, counting or updating a subclass only sees its records,
+//!   `get` of another class's key finds nothing, and `delete` of one deletes nothing;
+//! - [`QueryBuilder::polymorphic`] on the base returns each record as its own class: a
+//!   [`Poly`] to downcast. A record whose class this program does not know (a newer
+//!   program wrote it) loads as the base, with its class name and data kept.
+//!
+//! Hierarchies are two levels deep (a subclass cannot be extended), as the class-list
+//! design recommends: every subclass query is one indexed membership test.
+//!
+//! ```
+//! use nonrel_runtime::{Database, Fields, Key, Model};
+//!
+//! #[derive(Fields, Debug, Clone, PartialEq)]
+//! pub struct AnimalFields { pub name: String }
+//!
+//! #[derive(Model, Debug, Clone, PartialEq)]
+//! #[model(polymorphic, collection = "poly_doc_animals")]
+//! struct Animal { #[field(key)] id: Option<Key<Animal>>, #[field(flatten)] common: AnimalFields }
+//!
+//! #[derive(Model, Debug, Clone, PartialEq)]
+//! #[model(extends = Animal)]
+//! struct Dog { #[field(key)] id: Option<Key<Dog>>, #[field(flatten)] common: AnimalFields, breed: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> nonrel_runtime::Result<()> {
+//! let db = Database::in_memory()?;
+//! let mut rex = Dog { id: None, common: AnimalFields { name: "Rex".into() }, breed: "collie".into() };
+//! db.save(&mut rex).await?;
+//! db.save(&mut Animal { id: None, common: AnimalFields { name: "Generic".into() } }).await?;
+//!
+//! assert_eq!(db.query::<Dog>().count().await?, 1);       // only dogs
+//! assert_eq!(db.query::<Animal>().count().await?, 2);    // everything
+//! let all = db.query::<Animal>().polymorphic().await?;
+//! assert_eq!(all[0].class(), "Dog");
+//! assert_eq!(all[0].downcast_ref::<Dog>(), Some(&rex));
+//! assert_eq!(all[1].class(), "Animal");
+//! assert_eq!(all[1].base().common.name, "Generic");
+//! # Ok(()) }
+//! ```
+
+use crate::api::database::{Database, QueryBuilder};
+use crate::backend::{Backend, Row};
+use crate::core::value::Value;
+use crate::error::{Error, Result};
+use crate::plan::{Field, Projection};
+pub use crate::schema::class::*;
+use crate::schema::key::{AsKey, Key, KeyValue};
+use crate::schema::model::Model;
+use std::any::{Any, TypeId};
+
+/// The class list of a stored document (empty for a record saved through the base).
+fn classes(doc: &[u8]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for v in crate::plan::eval::values_at(doc, CLASS_FIELD)? {
+        match v {
+            Value::Array(items) => out.extend(items.into_iter().filter_map(|v| v.as_str().map(str::to_owned))),
+            Value::String(s) => out.push(s),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a stored document is a record of `M` (always, unless `M` is a subclass).
+pub(crate) fn is_instance<M: Model>(doc: &[u8]) -> Result<bool> {
+    match M::CLASS {
+        None => Ok(true),
+        Some(class) => Ok(classes(doc)?.iter().any(|c| c == class.name)),
+    }
+}
+
+/// A record of base `B` as its own class: the subclass the class list names, or the base
+/// for records saved through it and for classes this program does not know.
+///
+/// ```
+/// # use nonrel_runtime::{Database, Key, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # #[model(polymorphic, collection = "poly_doc_shapes")]
+/// # struct Shape { #[field(key)] id: i64, name: String }
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # #[model(extends = Shape)]
+/// # struct Circle { #[field(key)] id: i64, name: String, r: f64 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> nonrel_runtime::Result<()> {
+/// # let db = Database::in_memory()?;
+/// db.save(&mut Circle { id: 1, name: "c".into(), r: 2.0 }).await?;
+/// let shape = db.get_polymorphic::<Shape>(1).await?.unwrap();
+/// assert!(shape.is::<Circle>());
+/// match shape.downcast::<Circle>() {
+///     Ok(circle) => assert_eq!(circle.r, 2.0),
+///     Err(other) => panic!("not a circle: {}", other.class()),
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Poly<B> {
+    base: B,
+    class: String,
+    record: Option<Box<dyn Any + Send + Sync>>,
+    doc: Vec<u8>,
+}
+
+impl<B: PolymorphicBase> Poly<B> {
+    /// The record's class: the last entry of its class list, or the base's name.
+    pub fn class(&self) -> &str {
+        &self.class
+    }
+
+    /// Whether the record's class is known to this program (the base counts).
+    pub fn is_known(&self) -> bool {
+        self.record.is_some() || self.class == B::DESC.name
+    }
+
+    /// The record read as the base (every record has the base's fields).
+    pub fn base(&self) -> &B {
+        &self.base
+    }
+
+    /// The record as the base; saving it keeps the subclass's fields in the store (F22).
+    pub fn into_base(self) -> B {
+        self.base
+    }
+
+    /// Whether the record is an `S`.
+    pub fn is<S: Extends<B>>(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| r.is::<S>())
+    }
+
+    /// The record as an `S`, if it is one.
+    pub fn downcast_ref<S: Extends<B>>(&self) -> Option<&S> {
+        self.record.as_ref().and_then(|r| r.downcast_ref())
+    }
+
+    /// The record as an `S`, or `self` back if it is not one.
+    pub fn downcast<S: Extends<B>>(self) -> std::result::Result<S, Self> {
+        let Poly { base, class, record, doc } = self;
+        match record.map(|r| r.downcast::<S>()) {
+            Some(Ok(s)) => Ok(*s),
+            Some(Err(record)) => Err(Poly { base, class, record: Some(record), doc }),
+            None => Err(Poly { base, class, record: None, doc }),
+        }
+    }
+
+    /// Every stored field of the record, those no class of this program knows included.
+    pub fn fields(&self) -> Result<Vec<(String, Value)>> {
+        Value::fields_of(&self.doc)
+    }
+
+    fn from_row(key: Option<&KeyValue>, doc: Vec<u8>) -> Result<Self> {
+        let base = B::decode(key, &doc).map_err(|e| in_record(e, B::DESC.name, key))?;
+        let listed = classes(&doc).map_err(|e| in_record(e, B::DESC.name, key))?;
+        let class = listed.last().cloned().unwrap_or_else(|| B::DESC.name.to_owned());
+        // The most specific class the program knows; the base when it knows none.
+        let known = listed.iter().rev().find_map(|name| {
+            inventory::iter::<ClassRegistration>.into_iter().find(|r| r.name == name && (r.base)() == TypeId::of::<B>())
+        });
+        let record = known.map(|r| (r.decode)(key, &doc)).transpose().map_err(|e| in_record(e, B::DESC.name, key))?;
+        Ok(Poly { base, class, record, doc })
+    }
+}
+
+fn in_record(e: Error, model: &'static str, key: Option<&KeyValue>) -> Error {
+    let e = e.with_model(model);
+    match key {
+        Some(k) => e.with_key(k),
+        None => e,
+    }
+}
+
+impl<B: PolymorphicBase + std::fmt::Debug> std::fmt::Debug for Poly<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poly").field("class", &self.class).field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
+    /// The matching records, each as its own class (F11).
+    ///
+    /// `only` and `defer` apply to every class: a field they leave out loads as its type's
+    /// default, in the base and in the subclass alike (the class list is always read).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # #[model(polymorphic, collection = "poly_doc_only")]
+    /// # struct Shape { #[field(key)] id: i64, name: String, notes: String }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # #[model(extends = Shape)]
+    /// # struct Circle { #[field(key)] id: i64, name: String, notes: String, r: f64 }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// db.save(&mut Circle { id: 1, name: "c".into(), notes: "long".into(), r: 2.0 }).await?;
+    /// let found = db.query::<Shape>().only(Shape::name()).polymorphic().await?;
+    /// let circle = found[0].downcast_ref::<Circle>().unwrap();
+    /// assert_eq!((circle.name.as_str(), circle.notes.as_str(), circle.r), ("c", "", 0.0));
+    /// # Ok(()) }
+    /// ```
+    pub async fn polymorphic(mut self) -> Result<Vec<Poly<M>>> {
+        let only = |p: &Option<Projection>| match p {
+            Some(Projection::Only(names)) => !names.iter().any(|n| n == CLASS_FIELD),
+            _ => false,
+        };
+        if only(&self.local_plan()?.projection) {
+            self = self.only(Field::<M, Vec<String>>::at(CLASS_FIELD.into()));
+        }
+        let projection = self.local_plan()?.projection;
+        let rows: Vec<Row> = self.run().await?;
+        crate::plan::with_projection(projection.as_ref(), || {
+            rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
+        })
+    }
+}
+
+/// Deletes records of `M` by key, after their declared dependents (F16); returns how many
+/// were deleted. A subclass deletes only its own records: a key whose record is of another
+/// class (a sibling, the base) is left alone and counts as missing, as `get` finds nothing
+/// there. That costs one batched read of the records' class lists first; a record whose
+/// class changes between that read and the delete (saved again as another class meanwhile)
+/// is deleted as it was read.
+pub(crate) async fn delete<M: Model, B: Backend>(db: &Database<B>, keys: Vec<KeyValue>) -> Result<u64> {
+    let keys = match M::CLASS {
+        Some(_) if !keys.is_empty() => {
+            let class_only = Projection::Only(vec![CLASS_FIELD.into()]);
+            let docs = db.backend().get_many_projected(M::DESC, keys.clone(), class_only).await?;
+            let mut own = Vec::with_capacity(keys.len());
+            for (key, doc) in keys.into_iter().zip(docs) {
+                if let Some(doc) = doc {
+                    if is_instance::<M>(&doc).map_err(|e| in_record(e, M::DESC.name, Some(&key)))? {
+                        own.push(key);
+                    }
+                }
+            }
+            own
+        }
+        _ => keys,
+    };
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    crate::engine::cascade::delete(db, M::DESC, keys).await
+}
+
+impl<B: Backend> Database<B> {
+    /// Reads the record with this key as its own class (F11).
+    pub async fn get_polymorphic<M: PolymorphicBase>(&self, key: impl AsKey<M>) -> Result<Option<Poly<M>>> {
+        let key = key.as_key();
+        match self.backend().get(M::DESC, key.clone()).await? {
+            Some(doc) => Poly::from_row(Some(&key), doc).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<S> Key<S> {
+    /// The same key as a key of the base model (subclass records live in its collection).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Key, Model};
+    /// # #[derive(Model)] #[model(polymorphic)] struct Animal { #[field(key)] id: i64, name: String }
+    /// # #[derive(Model)] #[model(extends = Animal)] struct Cat { #[field(key)] id: i64, name: String }
+    /// let k: Key<Cat> = Key::from(3);
+    /// assert_eq!(k.upcast::<Animal>(), Key::from(3));
+    /// ```
+    pub fn upcast<B: PolymorphicBase>(self) -> Key<B>
+    where
+        S: Extends<B>,
+    {
+        Key::from_value(self.into_value())
+    }
+}

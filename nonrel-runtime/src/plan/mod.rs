@@ -1,0 +1,17 @@
+//! Typed queries: field descriptors, conditions, ordering and the plan backends run.
+
+mod decode;
+pub mod eval;
+mod field;
+pub mod join;
+pub mod lookup;
+mod plan;
+pub mod seek;
+pub mod update;
+
+pub(crate) use decode::with_projection;
+pub use decode::{decode_field, encode_field, missing_field};
+pub(crate) use field::check_path;
+pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
+pub use plan::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query};
+pub(crate) use plan::{needs_split, oversized, oversized_filter};

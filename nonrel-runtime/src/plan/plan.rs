@@ -1,0 +1,352 @@
+//! The backend-neutral query plan.
+
+use crate::core::value::Value;
+use crate::error::{Error, Result};
+use crate::schema::model::Model;
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+/// A comparison of one field, as the backend sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Equal (for a list: the list, or any element, is equal).
+    Eq(Value),
+    /// Not equal (no element equal).
+    Ne(Value),
+    /// Equal to one of the values.
+    In(Vec<Value>),
+    /// Greater than.
+    Gt(Value),
+    /// Greater than or equal.
+    Gte(Value),
+    /// Less than.
+    Lt(Value),
+    /// Less than or equal.
+    Lte(Value),
+    /// Between two values, both included.
+    Range(Value, Value),
+    /// `true`: null or missing; `false`: present and not null.
+    IsNull(bool),
+    /// Text starting with the prefix.
+    StartsWith(String),
+    /// Text containing the substring.
+    Contains(String),
+    /// A list holding the element.
+    Has(Value),
+    /// A list with one element (an embedded document) for which every filter holds; the
+    /// filters' paths are relative to the element.
+    ElemMatch(Vec<Filter>),
+    /// An emulated lookup (F14): rewritten onto the field's declared index fields before a
+    /// backend sees it, or run natively by a backend that can.
+    Lookup(crate::plan::lookup::Lookup),
+}
+
+impl Op {
+    /// The lookup's name, as users write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Eq(_) => "exact",
+            Op::Ne(_) => "ne",
+            Op::In(_) => "in",
+            Op::Gt(_) => "gt",
+            Op::Gte(_) => "gte",
+            Op::Lt(_) => "lt",
+            Op::Lte(_) => "lte",
+            Op::Range(..) => "range",
+            Op::IsNull(_) => "isnull",
+            Op::StartsWith(_) => "startswith",
+            Op::Contains(_) => "contains",
+            Op::Has(_) => "contains",
+            Op::ElemMatch(_) => "elem_match",
+            Op::Lookup(l) => l.name(),
+        }
+    }
+}
+
+/// One condition on a field path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// Dotted path in the stored document; through a list it matches when any element does.
+    pub path: Cow<'static, str>,
+    /// The comparison.
+    pub op: Op,
+}
+
+/// Which stored fields a query loads (MongoDB projects them away; the embedded backend
+/// strips them before decoding). Deferred fields load as their type's default.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Projection {
+    /// Load only these top-level fields (and the key).
+    Only(Vec<String>),
+    /// Load everything but these top-level fields.
+    Defer(Vec<String>),
+}
+
+impl Projection {
+    /// Whether a top-level field is loaded.
+    pub fn loads(&self, name: &[u8]) -> bool {
+        match self {
+            Projection::Only(names) => name == b"_id" || names.iter().any(|n| n.as_bytes() == name),
+            Projection::Defer(names) => !names.iter().any(|n| n.as_bytes() == name),
+        }
+    }
+}
+
+/// Ascending or descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// One ordering term.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    /// Dotted path.
+    pub path: Cow<'static, str>,
+    /// Direction.
+    pub direction: Direction,
+}
+
+/// The untyped plan a backend executes: every filter must hold; rows sorted by `order` then
+/// key; `offset` rows skipped; at most `limit` returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// Conditions, all of which must hold.
+    pub filters: Vec<Filter>,
+    /// Ordering terms, the key breaking ties.
+    pub order: Vec<OrderBy>,
+    /// Rows to skip.
+    pub offset: usize,
+    /// Most rows to return.
+    pub limit: Option<usize>,
+    /// Fields not to load, if any.
+    pub projection: Option<Projection>,
+}
+
+/// A typed condition on model `M`: only `M`'s field descriptors make one.
+///
+/// `R` is what the condition needs of the backend that runs it: [`Native`] (every backend)
+/// for the plain lookups; emulated lookups and lookups across a `Ref` carry their own
+/// requirement, which [`QueryBuilder::filter`](crate::api::database::QueryBuilder::filter) checks with
+/// [`Runs`](crate::backend::capability::Runs) at compile time.
+#[must_use]
+pub struct Condition<M, R = Native> {
+    pub(crate) filter: Result<Filter>,
+    /// For a lookup across a `Ref` run as a two-step join: the `Ref` and the related model
+    /// (`filter` is then on the related model).
+    pub(crate) via: Option<crate::plan::join::Via>,
+    _model: PhantomData<fn() -> (M, R)>,
+}
+
+/// The requirement of a plan every backend runs: no capability beyond [`Backend`](crate::backend::Backend).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Native;
+
+/// A condition on one element of a list of embedded models (used by generated code).
+#[doc(hidden)]
+pub fn elem_match<M, E, const N: usize>(path: Cow<'static, str>, conditions: [Condition<E>; N]) -> Condition<M> {
+    let filters: Result<Vec<Filter>> = conditions.into_iter().map(|c| c.filter).collect();
+    Condition::new(path, filters.map(Op::ElemMatch))
+}
+
+impl<M> Condition<M> {
+    pub(crate) fn new(path: Cow<'static, str>, op: Result<Op>) -> Self {
+        let filter = match super::field::check_path(&path) {
+            Err(e) => Err(e),
+            Ok(()) => op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path)),
+        };
+        Condition { filter, via: None, _model: PhantomData }
+    }
+}
+
+impl<M, R> Condition<M, R> {
+    /// The same condition, carrying requirement `R2` instead of `R`.
+    #[doc(hidden)]
+    pub fn require<R2>(self) -> Condition<M, R2> {
+        Condition { filter: self.filter, via: self.via, _model: PhantomData }
+    }
+
+    /// A condition from an untyped filter, carrying requirement `R`.
+    #[doc(hidden)]
+    pub fn from_filter(filter: Result<Filter>) -> Self {
+        Condition { filter, via: None, _model: PhantomData }
+    }
+
+    /// The untyped filter (or the error building it met).
+    pub fn filter(&self) -> Result<&Filter, &Error> {
+        self.filter.as_ref()
+    }
+}
+
+/// A typed ordering term on model `M`; `R` is what it needs of the backend (see [`Condition`]).
+#[must_use]
+pub struct Order<M, R = Native> {
+    pub(crate) order: OrderBy,
+    _model: PhantomData<fn() -> (M, R)>,
+}
+
+impl<M> Order<M> {
+    pub(crate) fn new(path: Cow<'static, str>, direction: Direction) -> Self {
+        Order { order: OrderBy { path, direction }, _model: PhantomData }
+    }
+}
+
+impl<M, R> Order<M, R> {
+    /// The same ordering term, carrying requirement `R2` instead of `R`.
+    #[doc(hidden)]
+    pub fn require<R2>(self) -> Order<M, R2> {
+        Order { order: self.order, _model: PhantomData }
+    }
+
+    /// The untyped ordering term.
+    pub fn order_by(&self) -> &OrderBy {
+        &self.order
+    }
+}
+
+/// A query on model `M`: filters, ordering, offset and limit. Build it from the model's field
+/// descriptors; run it with [`Database::query`](crate::api::database::Database::query) or
+/// [`QueryBuilder::with`](crate::api::database::QueryBuilder::with).
+///
+/// ```
+/// use nonrel_runtime::{Key, Model, Query};
+/// #[derive(Model)]
+/// struct Post { #[field(key)] id: Option<Key<Post>>, title: String, views: u32 }
+///
+/// let q = Query::<Post>::new()
+///     .filter(Post::title().startswith("Rust"))
+///     .filter(Post::views().gte(100u32))
+///     .order_by(Post::views().desc())
+///     .limit(10);
+/// assert_eq!(q.plan().unwrap().filters.len(), 2);
+/// ```
+#[must_use]
+pub struct Query<M> {
+    plan: Plan,
+    /// Lookups across a `Ref` resolved before the plan runs (two-step joins).
+    joins: Vec<crate::plan::join::JoinFilter>,
+    error: Option<Error>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Default for Query<M> {
+    fn default() -> Self {
+        // A subclass (F11) only sees its own records.
+        let filters = M::CLASS.map(class_filter).into_iter().collect();
+        Query { plan: Plan { filters, ..Plan::default() }, joins: Vec::new(), error: None, _model: PhantomData }
+    }
+}
+
+impl<M: Model> Clone for Query<M> {
+    fn clone(&self) -> Self {
+        Query { plan: self.plan.clone(), joins: self.joins.clone(), error: self.error.clone(), _model: PhantomData }
+    }
+}
+
+impl<M: Model> Query<M> {
+    /// A query matching every record.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a condition; every condition must hold.
+    pub fn filter(mut self, condition: Condition<M>) -> Self {
+        match condition.filter {
+            Ok(f) => match condition.via {
+                Some(via) => self.joins.push(via.with(f)),
+                None => self.plan.filters.push(f),
+            },
+            Err(e) => {
+                self.error.get_or_insert(e.with_model(M::DESC.name));
+            }
+        }
+        self
+    }
+
+    /// Adds an ordering term; earlier terms take precedence, the key breaks ties. A term on
+    /// a path already ordered by is left out: it could never break a tie (and MongoDB's
+    /// sort document cannot name a path twice).
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        if let Err(e) = super::field::check_path(&order.order.path) {
+            self.error.get_or_insert(e.with_model(M::DESC.name));
+        }
+        if !self.plan.order.iter().any(|o| o.path == order.order.path) {
+            self.plan.order.push(order.order);
+        }
+        self
+    }
+
+    /// Returns at most `n` records.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.plan.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` records.
+    pub fn offset(mut self, n: usize) -> Self {
+        self.plan.offset = n;
+        self
+    }
+
+    /// Loads only these fields (call once per field); the others load as their type's
+    /// default. MongoDB does not send the others.
+    pub fn only<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
+        let name = top_level(field.path());
+        match &mut self.plan.projection {
+            Some(Projection::Only(names)) => names.push(name),
+            _ => self.plan.projection = Some(Projection::Only(vec![name])),
+        }
+        self
+    }
+
+    /// Does not load this field (call once per field); it loads as its type's default.
+    pub fn defer<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
+        let name = top_level(field.path());
+        match &mut self.plan.projection {
+            Some(Projection::Defer(names)) => names.push(name),
+            _ => self.plan.projection = Some(Projection::Defer(vec![name])),
+        }
+        self
+    }
+
+    /// The lookups across a `Ref` that run as a two-step join before the plan.
+    pub(crate) fn joins(&self) -> &[crate::plan::join::JoinFilter] {
+        &self.joins
+    }
+
+    /// The plan, or the first error met while building it (a lookup value that cannot be
+    /// stored, say).
+    pub fn plan(&self) -> Result<&Plan> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(&self.plan),
+        }
+    }
+}
+
+fn top_level(path: &str) -> String {
+    path.split('.').next().unwrap_or(path).to_owned()
+}
+
+/// The first `in` filter with more values than `max_in`.
+pub(crate) fn oversized(plan: &Plan, max_in: usize) -> Option<usize> {
+    plan.filters.iter().position(|f| oversized_filter(f, max_in))
+}
+
+/// Whether one condition is an `in` with more values than `max_in`.
+pub(crate) fn oversized_filter(f: &Filter, max_in: usize) -> bool {
+    matches!(&f.op, Op::In(vs) if vs.len() > max_in)
+}
+
+/// Whether the plan holds an `in` lookup with more values than `max_in`.
+pub(crate) fn needs_split(plan: &Plan, max_in: usize) -> bool {
+    oversized(plan, max_in).is_some()
+}
+
+/// The filter a subclass's queries carry.
+pub(crate) fn class_filter(class: &crate::schema::class::ClassDesc) -> Filter {
+    Filter { path: crate::schema::class::CLASS_FIELD.into(), op: Op::Has(Value::String(class.name.into())) }
+}

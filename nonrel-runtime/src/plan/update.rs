@@ -1,0 +1,141 @@
+//! Update operations (F17) and their application to a stored document, for backends
+//! without native update operators.
+
+use crate::core::codec::{begin_document, cname, end_document, Encode};
+use crate::core::value::Value;
+use crate::error::{Error, ErrorKind, Result};
+use rust_decimal::Decimal;
+
+/// One atomic update operation on the records a plan matches (F17).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateOp {
+    /// Dotted path of the field (not through a list).
+    pub path: std::borrow::Cow<'static, str>,
+    /// What to do.
+    pub kind: UpdateKind,
+    /// The operand.
+    pub value: Value,
+}
+
+/// The kinds of update operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// Set the field to the value.
+    Set,
+    /// Add the value to a number (a missing or null field counts as 0; anything else that
+    /// is not a number is a `Decode` error naming the value).
+    Inc,
+    /// Append the value to a list (a missing field counts as empty).
+    Push,
+    /// Remove every element equal to the value from a list.
+    Pull,
+}
+
+/// Applies operations to a stored document (for backends without update operators).
+pub(crate) fn apply(doc: &[u8], ops: &[UpdateOp]) -> Result<Vec<u8>> {
+    let mut fields = Value::fields_of(doc)?;
+    for op in ops {
+        let segments: Vec<&str> = op.path.split('.').collect();
+        apply_at(&mut fields, &segments, op).map_err(|e| e.with_field(&op.path))?;
+    }
+    let mut out = Vec::with_capacity(doc.len() + 16);
+    let start = begin_document(&mut out);
+    for (k, v) in &fields {
+        v.encode(&cname(k)?, &mut out)?;
+    }
+    end_document(&mut out, start)?;
+    Ok(out)
+}
+
+fn apply_at(fields: &mut Vec<(String, Value)>, segments: &[&str], op: &UpdateOp) -> Result<()> {
+    let (first, rest) = segments.split_first().expect("paths have a segment");
+    let slot = match fields.iter().position(|(k, _)| k == first) {
+        Some(i) => &mut fields[i].1,
+        None => {
+            fields.push((first.to_string(), Value::Null));
+            &mut fields.last_mut().expect("just pushed").1
+        }
+    };
+    if rest.is_empty() {
+        return apply_value(slot, op);
+    }
+    match slot {
+        Value::Document(inner) => apply_at(inner, rest, op),
+        Value::Null => {
+            *slot = Value::Document(Vec::new());
+            let Value::Document(inner) = slot else { unreachable!("just set") };
+            apply_at(inner, rest, op)
+        }
+        other => Err(Error::new(ErrorKind::Unsupported, format!("cannot update inside a {}", kind_of(other)))),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    crate::core::codec::type_name(v.bson_type())
+}
+
+fn apply_value(slot: &mut Value, op: &UpdateOp) -> Result<()> {
+    match op.kind {
+        UpdateKind::Set => *slot = op.value.clone(),
+        UpdateKind::Inc => *slot = add(slot, &op.value)?,
+        UpdateKind::Push => match slot {
+            Value::Array(items) => items.push(op.value.clone()),
+            Value::Null => *slot = Value::Array(vec![op.value.clone()]),
+            other => return Err(Error::new(ErrorKind::Unsupported, format!("cannot push to a {}", kind_of(other)))),
+        },
+        UpdateKind::Pull => match slot {
+            Value::Array(items) => items.retain(|x| x != &op.value),
+            Value::Null => {}
+            other => return Err(Error::new(ErrorKind::Unsupported, format!("cannot pull from a {}", kind_of(other)))),
+        },
+    }
+    Ok(())
+}
+
+/// `a + b` with MongoDB's `$inc` promotions: a null (or missing) `a` counts as 0, int32
+/// overflow widens to int64, any double makes a double, any decimal a decimal; int64
+/// overflow is an error, and so is an `a` that is not a number.
+pub(crate) fn add(a: &Value, b: &Value) -> Result<Value> {
+    let overflow = || Error::new(ErrorKind::Encode, format!("{a} + {b} overflows a 64-bit integer"));
+    Ok(match (a, b) {
+        (Value::Null, b) => b.clone(),
+        (Value::Int32(x), Value::Int32(y)) => {
+            x.checked_add(*y).map_or(Value::Int64(*x as i64 + *y as i64), Value::Int32)
+        }
+        (Value::Int32(x), Value::Int64(y)) | (Value::Int64(y), Value::Int32(x)) => {
+            Value::Int64(y.checked_add(*x as i64).ok_or_else(overflow)?)
+        }
+        (Value::Int64(x), Value::Int64(y)) => Value::Int64(x.checked_add(*y).ok_or_else(overflow)?),
+        (Value::Decimal(x), y) | (y, Value::Decimal(x)) => {
+            let y = decimal_of(y).ok_or_else(|| not_a_number(a, b))?;
+            Value::Decimal(x.checked_add(y).ok_or_else(overflow)?)
+        }
+        (x, y) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => Value::Double(x + y),
+            _ => return Err(not_a_number(a, b)),
+        },
+    })
+}
+
+fn decimal_of(v: &Value) -> Option<Decimal> {
+    match v {
+        Value::Decimal(d) => Some(*d),
+        Value::Int32(n) => Some(Decimal::from(*n)),
+        Value::Int64(n) => Some(Decimal::from(*n)),
+        Value::Double(f) => Decimal::try_from(*f).ok(),
+        _ => None,
+    }
+}
+
+/// `inc` of a stored value that is not a number: the stored document does not have the
+/// shape the model expects. The value is shown, cut to a readable length.
+fn not_a_number(stored: &Value, by: &Value) -> Error {
+    const SHOWN: usize = 64;
+    let mut shown = stored.to_string();
+    if shown.len() > SHOWN {
+        let cut = (0..=SHOWN).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    Error::new(ErrorKind::Decode, format!("cannot add {by} to the stored {} {shown}: not a number", kind_of(stored)))
+}

@@ -1,0 +1,766 @@
+//! Models and stored documents as JSON (F7), exactly: every stored value reads back as the
+//! same BSON type and bytes.
+//!
+//! A record is a JSON object with its key as `_id` first, then its stored fields in stored
+//! order. A [`Ref`](crate::schema::key::Ref) field is its key, so a record's JSON never embeds another
+//! record. Types JSON cannot tell apart use a MongoDB Extended JSON-like wrapper object:
+//!
+//! | stored type | JSON |
+//! |---|---|
+//! | int64 (`i64`, `u32`, `u64`, integer keys) | `42` |
+//! | int32 (`i32` and narrower) | `{"$numberInt": "42"}` |
+//! | double | `1.5`, `2.0`, `1e300` (always with a `.` or an exponent); `{"$numberDouble": "NaN"}`, `"Infinity"`, `"-Infinity"` |
+//! | decimal128 | `{"$numberDecimal": "-12.500"}` (scale kept) |
+//! | date | `{"$date": "2024-05-01T12:00:00.123Z"}` (years 1970–9999), else `{"$date": {"$numberLong": "-1000"}}` (milliseconds) |
+//! | binary (`Blob`) | `{"$binary": {"base64": "3q0=", "subType": "00"}}` |
+//! | ObjectId | `{"$oid": "65f0c1d2e3f4a5b6c7d8e9f0"}` |
+//! | string, bool, null, list, document | themselves (documents keep their field order) |
+//! | any other BSON type | `{"$bson": "…"}`: the type byte and the value bytes, in hex |
+//!
+//! A stored document with a single field named like one of these wrappers (a map with the
+//! one key `"$oid"`, say) is written as `{"$document": {...}}`, so it reads back as a
+//! document.
+//!
+//! ```
+//! use nonrel_runtime::{json, Key, Model, Ref};
+//! #[derive(Model, Debug, PartialEq)]
+//! struct User { #[field(key)] name: String }
+//! #[derive(Model, Debug, PartialEq)]
+//! struct Post { #[field(key)] id: i64, title: String, votes: i32, author: Ref<User> }
+//!
+//! let post = Post { id: 7, title: "Hi".into(), votes: 3, author: Ref::new(Key::from("ann")) };
+//! let text = json::to_json(&post).unwrap();
+//! assert_eq!(text, r#"{"_id":7,"title":"Hi","votes":{"$numberInt":"3"},"author":"ann"}"#);
+//! assert_eq!(json::from_json::<Post>(&text).unwrap(), post);
+//! ```
+
+use crate::core::codec::Decode as _;
+use crate::core::codec::{self, base64, begin_document, end_document, header, Elements};
+use crate::error::{echo, Error, ErrorKind, Result};
+use crate::schema::key::KeyValue;
+use crate::schema::model::Model;
+use std::fmt::Write as _;
+
+/// A record as JSON: `_id` first, then its stored fields. The index fields of emulated
+/// lookups (`_ix_*`, F14) are left out: they are computed from the other fields on every
+/// save, so they are not part of the record's data (a dump, which stores records exactly,
+/// keeps them).
+///
+/// ```
+/// # use nonrel_runtime::{json, Model};
+/// #[derive(Model)]
+/// struct Tag { #[field(key)] name: String, uses: i64 }
+/// #[derive(Model)]
+/// struct Word { #[field(key)] id: i64, #[field(index(icontains))] text: String }
+/// let t = Tag { name: "rust".into(), uses: 3 };
+/// assert_eq!(json::to_json(&t).unwrap(), r#"{"_id":"rust","uses":3}"#);
+/// let w = Word { id: 1, text: "Hi".into() };
+/// assert_eq!(json::to_json(&w).unwrap(), r#"{"_id":1,"text":"Hi"}"#);
+/// ```
+pub fn to_json<M: Model>(record: &M) -> Result<String> {
+    let mut doc = Vec::with_capacity(256);
+    record.encode(&mut doc).map_err(|e| e.with_model(M::DESC.name))?;
+    let mut out = String::with_capacity(doc.len() * 2);
+    write_fields(record.key_value().as_ref(), &doc, &mut out, |name| !name.starts_with(b"_ix_"))?;
+    Ok(out)
+}
+
+/// Reads a record from JSON written by [`to_json`] (or by hand in the same form); errors
+/// name the column, the model and the field.
+///
+/// ```
+/// # use nonrel_runtime::{json, Model, ErrorKind};
+/// #[derive(Model, Debug, PartialEq)]
+/// struct Tag { #[field(key)] name: String, uses: i64 }
+/// let t: Tag = json::from_json(r#"{"_id": "rust", "uses": 3}"#).unwrap();
+/// assert_eq!(t, Tag { name: "rust".into(), uses: 3 });
+/// let err = json::from_json::<Tag>(r#"{"_id": "rust", "uses": "three"}"#).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Decode);
+/// assert!(err.to_string().contains("Tag.uses"), "{err}");
+/// ```
+pub fn from_json<M: Model>(text: &str) -> Result<M> {
+    let doc = document_from_json(text).map_err(|e| e.with_model(M::DESC.name))?;
+    M::decode(None, &doc).map_err(|e| e.with_model(M::DESC.name))
+}
+
+/// Writes a record's key as `_id`, then the fields of its stored document, as one object.
+pub(crate) fn write_record(key: Option<&KeyValue>, doc: &[u8], out: &mut String) -> Result<()> {
+    write_fields(key, doc, out, |_| true)
+}
+
+/// [`write_record`] with only the fields `keep` accepts.
+fn write_fields(key: Option<&KeyValue>, doc: &[u8], out: &mut String, keep: impl Fn(&[u8]) -> bool) -> Result<()> {
+    out.push('{');
+    let mut first = true;
+    if let Some(key) = key {
+        out.push_str("\"_id\":");
+        write_key(key, out);
+        first = false;
+    }
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if (el.name == b"_id" && key.is_some()) || !keep(el.name) {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        write_name(el.name, out)?;
+        write_value(el.ty, el.value, out)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
+/// A key as JSON.
+pub(crate) fn write_key(key: &KeyValue, out: &mut String) {
+    match key {
+        KeyValue::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        KeyValue::Str(s) => write_str(s, out),
+        KeyValue::ObjectId(o) => {
+            let _ = write!(out, "{{\"$oid\":\"{}\"}}", o.to_hex());
+        }
+    }
+}
+
+/// A stored document (BSON bytes) as a JSON object.
+///
+/// ```
+/// use nonrel_runtime::{json, Model};
+/// #[derive(Model)]
+/// struct Point { #[field(key)] id: i64, x: f64, label: Option<String> }
+///
+/// let mut doc = Vec::new();
+/// Point { id: 1, x: 1.5, label: None }.encode(&mut doc).unwrap(); // the stored document
+/// let text = json::document_to_json(&doc).unwrap();
+/// assert_eq!(text, r#"{"x":1.5,"label":null}"#);
+/// assert_eq!(json::document_from_json(&text).unwrap(), doc);
+/// ```
+pub fn document_to_json(doc: &[u8]) -> Result<String> {
+    let mut out = String::with_capacity(doc.len() * 2);
+    write_document(doc, &mut out)?;
+    Ok(out)
+}
+
+/// Reads a JSON object as a stored document (BSON bytes), the inverse of
+/// [`document_to_json`].
+pub fn document_from_json(text: &str) -> Result<Vec<u8>> {
+    let parsed = Parser::parse(text)?;
+    let Json::Object(fields) = parsed else {
+        return Err(Error::new(ErrorKind::Decode, "JSON: a record must be an object"));
+    };
+    to_document(&fields)
+}
+
+fn write_document(doc: &[u8], out: &mut String) -> Result<()> {
+    let elements: Vec<_> = Elements::new(doc)?.collect::<Result<_>>()?;
+    let escaped = elements.len() == 1 && is_wrapper(elements[0].name);
+    if escaped {
+        out.push_str("{\"$document\":");
+    }
+    out.push('{');
+    for (i, el) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_name(el.name, out)?;
+        write_value(el.ty, el.value, out).map_err(|e| e.with_field(&el.name_str()))?;
+    }
+    out.push('}');
+    if escaped {
+        out.push('}');
+    }
+    Ok(())
+}
+
+const WRAPPERS: [&str; 10] = [
+    "$numberInt",
+    "$numberLong",
+    "$numberDouble",
+    "$numberDecimal",
+    "$date",
+    "$binary",
+    "$oid",
+    "$bson",
+    "$document",
+    "$array",
+];
+
+fn is_wrapper(name: &[u8]) -> bool {
+    WRAPPERS.iter().any(|w| w.as_bytes() == name)
+}
+
+fn write_name(name: &[u8], out: &mut String) -> Result<()> {
+    let name = std::str::from_utf8(name).map_err(|_| codec::malformed("field name is not UTF-8"))?;
+    write_str(name, out);
+    out.push(':');
+    Ok(())
+}
+
+fn write_value(ty: u8, value: &[u8], out: &mut String) -> Result<()> {
+    match ty {
+        codec::NULL => out.push_str("null"),
+        codec::BOOL => out.push_str(if value == [1] { "true" } else { "false" }),
+        codec::INT64 => {
+            let _ = write!(out, "{}", i64::from_le_bytes(codec::fixed_bytes(value)?));
+        }
+        codec::INT32 => {
+            let _ = write!(out, "{{\"$numberInt\":\"{}\"}}", i32::from_le_bytes(codec::fixed_bytes(value)?));
+        }
+        codec::DOUBLE => write_double(f64::from_le_bytes(codec::fixed_bytes(value)?), out),
+        codec::STRING => write_str(codec::read_str(ty, value)?, out),
+        codec::DOCUMENT => codec::nested(|| write_document(value, out))?,
+        codec::ARRAY => codec::nested(|| write_array(value, out))?,
+        codec::OBJECT_ID => {
+            out.push_str("{\"$oid\":\"");
+            hex(value, out);
+            out.push_str("\"}");
+        }
+        codec::BINARY => {
+            let data = crate::core::value::Blob::decode(ty, value)?;
+            out.push_str("{\"$binary\":{\"base64\":\"");
+            base64::STANDARD.encode_into(&data, out);
+            let _ = write!(out, "\",\"subType\":\"{:02x}\"}}}}", value[4]);
+        }
+        codec::DATETIME => write_date(i64::from_le_bytes(codec::fixed_bytes(value)?), out),
+        codec::DECIMAL128 => write_decimal(codec::fixed_bytes(value)?, out),
+        other => write_raw(other, value, out),
+    }
+    Ok(())
+}
+
+fn write_array(value: &[u8], out: &mut String) -> Result<()> {
+    out.push('[');
+    for (i, el) in Elements::new(value)?.enumerate() {
+        let el = el?;
+        if i > 0 {
+            out.push(',');
+        }
+        write_value(el.ty, el.value, out)?;
+    }
+    out.push(']');
+    Ok(())
+}
+
+fn write_raw(ty: u8, value: &[u8], out: &mut String) {
+    let _ = write!(out, "{{\"$bson\":\"{ty:02x}");
+    hex(value, out);
+    out.push_str("\"}");
+}
+
+fn write_double(f: f64, out: &mut String) {
+    if f.is_finite() {
+        // Debug prints the shortest text that reads back as the same bits, always with a
+        // `.` or an exponent, so it never reads back as an integer.
+        let _ = write!(out, "{f:?}");
+    } else {
+        let text = if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
+        let _ = write!(out, "{{\"$numberDouble\":\"{text}\"}}");
+    }
+}
+
+/// The last millisecond of year 9999.
+const MAX_ISO_MILLIS: i64 = 253_402_300_799_999;
+
+fn write_date(ms: i64, out: &mut String) {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(d) if (0..=MAX_ISO_MILLIS).contains(&ms) => {
+            let _ = write!(out, "{{\"$date\":\"{}\"}}", d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        }
+        _ => {
+            let _ = write!(out, "{{\"$date\":{{\"$numberLong\":\"{ms}\"}}}}");
+        }
+    }
+}
+
+fn write_decimal(bytes: [u8; 16], out: &mut String) {
+    match codec::from_decimal128(bytes).ok() {
+        // Only when the text reads back as the same bytes (decimal128 has several encodings
+        // of some values); anything else keeps its bytes.
+        Some(d) if codec::to_decimal128(&d) == bytes => {
+            let _ = write!(out, "{{\"$numberDecimal\":\"{d}\"}}");
+        }
+        _ => write_raw(codec::DECIMAL128, &bytes, out),
+    }
+}
+
+pub(crate) fn write_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn hex(bytes: &[u8], out: &mut String) {
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+}
+
+/// Parsed JSON, objects keeping their field order (a name appears once per object).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// A field of an object.
+    pub(crate) fn get(&self, name: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Decode, format!("JSON: {}", msg.into()))
+}
+
+/// A strict JSON reader that reports the column of the first problem.
+pub(crate) struct Parser<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+/// How deep JSON values may nest: enough for every document [`document_to_json`] writes
+/// (up to [`codec::MAX_DEPTH`] levels, each possibly escaped as `{"$document": …}`, the last
+/// holding a wrapper such as `{"$binary": {…}}`) inside a dump line.
+const MAX_DEPTH: usize = 2 * codec::MAX_DEPTH + 4;
+
+impl<'a> Parser<'a> {
+    /// Parses one JSON value filling the whole text (surrounding whitespace allowed).
+    pub(crate) fn parse(text: &'a str) -> Result<Json> {
+        let mut p = Parser { text, pos: 0 };
+        let value = p.value(0)?;
+        p.skip_ws();
+        if p.pos != text.len() {
+            return Err(p.error("unexpected text after the value"));
+        }
+        Ok(value)
+    }
+
+    fn error(&self, what: &str) -> Error {
+        // Counted on bytes: the position may sit inside a character after a bad escape.
+        let before = &self.text.as_bytes()[..self.pos.min(self.text.len())];
+        let column = before.iter().filter(|&&b| b & 0xC0 != 0x80).count() + 1;
+        bad(format!("{what} at column {column}"))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<()> {
+        self.skip_ws();
+        if self.peek() != Some(c) {
+            return Err(self.error(&format!("expected '{}'", c as char)));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.skip_ws();
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(Json::Str),
+            Some(b't') => self.word("true", Json::Bool(true)),
+            Some(b'f') => self.word("false", Json::Bool(false)),
+            Some(b'n') => self.word("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected a value")),
+            None => Err(self.error("unexpected end of text")),
+        }
+    }
+
+    fn word(&mut self, word: &str, value: Json) -> Result<Json> {
+        if self.text[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected a value"))
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json> {
+        self.pos += 1;
+        let mut fields = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Json::Object(fields));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a field name"));
+            }
+            let name = self.string()?;
+            if !names.insert(name.clone()) {
+                return Err(self.error(&format!("member {} appears twice in one object", echo(&name))));
+            }
+            self.expect(b':')?;
+            let value = self.value(depth + 1).map_err(|e| e.with_field(&name))?;
+            fields.push((name, value));
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Json::Object(fields));
+                }
+                _ => return Err(self.error("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Json> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Json::Array(items));
+        }
+        loop {
+            let value = self.value(depth + 1).map_err(|e| e.with_field(&format!("[{}]", items.len())))?;
+            items.push(value);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Json::Array(items));
+                }
+                _ => return Err(self.error("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String> {
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let rest = &self.text[self.pos..];
+            let Some(i) = rest.find(['"', '\\']).filter(|&i| !rest[..i].bytes().any(|b| b < 0x20)) else {
+                return Err(self.error("unterminated string or raw control character in a string"));
+            };
+            out.push_str(&rest[..i]);
+            self.pos += i + 1;
+            if rest.as_bytes()[i] == b'"' {
+                return Ok(out);
+            }
+            self.escape(&mut out)?;
+        }
+    }
+
+    fn escape(&mut self, out: &mut String) -> Result<()> {
+        let c = self.peek().ok_or_else(|| self.error("unterminated escape"))?;
+        self.pos += 1;
+        let simple = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => return self.unicode_escape(out),
+            _ => return Err(self.error("unknown escape")),
+        };
+        out.push(simple);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let digits = self.text.get(self.pos..self.pos + 4).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+        let digits = digits.ok_or_else(|| self.error("malformed \\u escape"))?;
+        self.pos += 4;
+        Ok(u32::from_str_radix(digits, 16).expect("hex digits"))
+    }
+
+    fn unicode_escape(&mut self, out: &mut String) -> Result<()> {
+        let first = self.hex4()?;
+        let code = if (0xD800..0xDC00).contains(&first) {
+            if !self.text[self.pos..].starts_with("\\u") {
+                return Err(self.error("unpaired surrogate in a \\u escape"));
+            }
+            self.pos += 2;
+            let second = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&second) {
+                return Err(self.error("unpaired surrogate in a \\u escape"));
+            }
+            0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+        } else {
+            first
+        };
+        out.push(char::from_u32(code).ok_or_else(|| self.error("unpaired surrogate in a \\u escape"))?);
+        Ok(())
+    }
+
+    fn number(&mut self) -> Result<Json> {
+        let start = self.pos;
+        let rest = &self.text.as_bytes()[start..];
+        let len = rest.iter().position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+        let text = &self.text[start..start + len.unwrap_or(rest.len())];
+        if !valid_number(text) {
+            return Err(self.error(&format!("malformed number {}", echo(text))));
+        }
+        let value = if text.contains(['.', 'e', 'E']) {
+            Json::Float(text.parse().map_err(|_| self.error("malformed number"))?)
+        } else {
+            let too_large = || self.error(&format!("integer {} does not fit a 64-bit signed integer", echo(text)));
+            Json::Int(text.parse().map_err(|_| too_large())?)
+        };
+        self.pos += text.len();
+        Ok(value)
+    }
+}
+
+/// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn valid_number(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - s
+    };
+    let int_start = i;
+    let n = digits(&mut i);
+    if n == 0 || (n > 1 && b[int_start] == b'0') {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Writes the fields of a JSON object as a BSON document.
+pub(crate) fn to_document(fields: &[(String, Json)]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    let start = begin_document(&mut out);
+    for (name, value) in fields {
+        element(value, &codec::cname(name)?, &mut out).map_err(|e| e.with_field(name))?;
+    }
+    end_document(&mut out, start)?;
+    Ok(out)
+}
+
+/// Writes one JSON value as a BSON element named `name` (with its NUL).
+pub(crate) fn element(value: &Json, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    use crate::core::codec::Encode;
+    match value {
+        Json::Null => header(out, codec::NULL, name),
+        Json::Bool(b) => b.encode(name, out)?,
+        Json::Int(n) => n.encode(name, out)?,
+        Json::Float(f) => f.encode(name, out)?,
+        Json::Str(s) => s.encode(name, out)?,
+        Json::Array(items) => {
+            header(out, codec::ARRAY, name);
+            let start = begin_document(out);
+            for (i, item) in items.iter().enumerate() {
+                element(item, codec::IndexName::new(i).as_bytes(), out).map_err(|e| e.with_field(&format!("[{i}]")))?;
+            }
+            end_document(out, start)?;
+        }
+        Json::Object(fields) if fields.len() == 1 && is_wrapper(fields[0].0.as_bytes()) => {
+            wrapper(&fields[0].0, &fields[0].1, name, out)?
+        }
+        Json::Object(fields) => {
+            header(out, codec::DOCUMENT, name);
+            out.extend_from_slice(&to_document(fields)?);
+        }
+    }
+    Ok(())
+}
+
+fn text<'j>(v: &'j Json, what: &str) -> Result<&'j str> {
+    match v {
+        Json::Str(s) => Ok(s),
+        _ => Err(bad(format!("{what} must be a string"))),
+    }
+}
+
+fn wrapper(kind: &str, v: &Json, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    use crate::core::codec::Encode;
+    let number = |what: &str| bad(format!("{kind} holds a malformed {what}"));
+    match kind {
+        "$numberInt" => text(v, kind)?.parse::<i32>().map_err(|_| number("int32"))?.encode(name, out),
+        "$numberLong" => text(v, kind)?.parse::<i64>().map_err(|_| number("int64"))?.encode(name, out),
+        "$numberDouble" => {
+            let f = match text(v, kind)? {
+                "NaN" => f64::NAN,
+                "Infinity" => f64::INFINITY,
+                "-Infinity" => f64::NEG_INFINITY,
+                other => other.parse().map_err(|_| number("double"))?,
+            };
+            f.encode(name, out)
+        }
+        "$numberDecimal" => {
+            let d: rust_decimal::Decimal = text(v, kind)?.parse().map_err(|_| number("decimal"))?;
+            d.encode(name, out)
+        }
+        "$date" => {
+            let ms = match v {
+                Json::Object(f) if f.len() == 1 && f[0].0 == "$numberLong" => {
+                    text(&f[0].1, "$numberLong")?.parse::<i64>().map_err(|_| number("date"))?
+                }
+                _ => chrono::DateTime::parse_from_rfc3339(text(v, kind)?)
+                    .map_err(|_| number("date (RFC 3339 text expected)"))?
+                    .timestamp_millis(),
+            };
+            header(out, codec::DATETIME, name);
+            out.extend_from_slice(&ms.to_le_bytes());
+            Ok(())
+        }
+        "$binary" => {
+            let data = v.get("base64").map(|b| text(b, "base64")).transpose()?;
+            let data = data.and_then(|d| base64::STANDARD.decode(d)).ok_or_else(|| number("base64 text"))?;
+            let sub = v.get("subType").map(|s| text(s, "subType")).transpose()?;
+            let sub = sub.and_then(|s| u8::from_str_radix(s, 16).ok()).ok_or_else(|| number("subType"))?;
+            header(out, codec::BINARY, name);
+            out.extend_from_slice(&(data.len() as i32).to_le_bytes());
+            out.push(sub);
+            out.extend_from_slice(&data);
+            Ok(())
+        }
+        "$oid" => {
+            crate::schema::key::ObjectId::parse(text(v, kind)?).map_err(|_| number("ObjectId"))?.encode(name, out)
+        }
+        "$document" => match v {
+            Json::Object(fields) => {
+                header(out, codec::DOCUMENT, name);
+                out.extend_from_slice(&to_document(fields)?);
+                Ok(())
+            }
+            _ => Err(bad("$document must hold an object")),
+        },
+        "$bson" => raw_element(text(v, kind)?, name, out),
+        _ => Err(bad(format!("{kind} is not a type wrapper this reader knows"))),
+    }
+}
+
+/// `{"$bson": "TTVV…"}`: a type byte and value bytes, checked to be one well-formed element.
+fn raw_element(hex_text: &str, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let malformed = || bad("$bson must hold a type byte and value bytes in hex");
+    if hex_text.len() < 2 || !hex_text.len().is_multiple_of(2) || !hex_text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(malformed());
+    }
+    let bytes: Vec<u8> =
+        (0..hex_text.len()).step_by(2).map(|i| u8::from_str_radix(&hex_text[i..i + 2], 16).expect("hex")).collect();
+    let mut check = Vec::with_capacity(bytes.len() + 8);
+    let start = begin_document(&mut check);
+    check.push(bytes[0]);
+    check.extend_from_slice(b"v\0");
+    check.extend_from_slice(&bytes[1..]);
+    end_document(&mut check, start)?;
+    let mut elements = Elements::new(&check)?;
+    match (elements.next(), elements.next()) {
+        (Some(Ok(el)), None) if el.value.len() == bytes.len() - 1 => {
+            header(out, bytes[0], name);
+            out.extend_from_slice(&bytes[1..]);
+            Ok(())
+        }
+        _ => Err(malformed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(json: &str) {
+        let doc = document_from_json(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(document_to_json(&doc).unwrap(), json);
+    }
+
+    #[test]
+    fn every_type_reads_back_as_written() {
+        round_trip(r#"{"a":1,"b":{"$numberInt":"-2"},"c":0.1,"d":-0.0,"e":1e300,"f":"x\"\\\n\u0001é😀"}"#);
+        round_trip(r#"{"g":{"$numberDouble":"NaN"},"h":{"$numberDouble":"-Infinity"},"i":null,"j":true}"#);
+        round_trip(r#"{"k":{"$numberDecimal":"-12.500"},"l":{"$date":"2023-11-14T22:13:20.123Z"}}"#);
+        round_trip(r#"{"m":{"$date":{"$numberLong":"-1"}},"n":{"$binary":{"base64":"AJ+Slg==","subType":"00"}}}"#);
+        round_trip(r#"{"o":{"$oid":"65f0c1d2e3f4a5b6c7d8e9f0"},"p":[1,[],{}],"q":{"$bson":"11e803000001000000"}}"#);
+        round_trip(r#"{"r":{"$document":{"$oid":"x"}},"s":{"$binary":{"base64":"","subType":"04"}}}"#);
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        for (raw, enc) in [(&b""[..], ""), (b"f", "Zg=="), (b"fo", "Zm8="), (b"foo", "Zm9v"), (b"\xff\xfe", "//4=")] {
+            let mut s = String::new();
+            base64::STANDARD.encode_into(raw, &mut s);
+            assert_eq!(s, enc);
+            assert_eq!(base64::STANDARD.decode(enc).unwrap(), raw);
+        }
+        assert!(base64::STANDARD.decode("Zg=").is_none());
+        assert!(base64::STANDARD.decode("Z===").is_none());
+    }
+
+    #[test]
+    fn malformed_text_names_the_column() {
+        for (text, col) in [(r#"{"a":1,}"#, 8), (r#"{"a" 1}"#, 6), (r#"{"a":01}"#, 6), (r#"{"a":"x}"#, 7)] {
+            let err = document_from_json(text).unwrap_err();
+            assert!(err.to_string().contains(&format!("column {col}")), "{text}: {err}");
+        }
+        let err = document_from_json(r#"{"a":{"$numberInt":"x"}}"#).unwrap_err();
+        assert!(err.to_string().contains("field `a`"), "{err}");
+        assert!(document_from_json(r#"{"a":{"$bson":"1000"}}"#).is_err(), "truncated int32");
+        assert!(document_from_json("[1]").is_err());
+        assert!(document_from_json(&"[".repeat(1000)).is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! The model traits the derives implement, the static model descriptions and the registry.
+
+use crate::core::codec::{Decode, Encode};
+use crate::error::Result;
+use crate::schema::key::{Key, KeyKind, KeyValue};
+
+/// A stored model: implemented by `#[derive(Model)]`.
+///
+/// ```
+/// use nonrel_runtime::{Key, Model};
+/// #[derive(Model, Debug, PartialEq)]
+/// #[model(collection = "people")]
+/// struct Person {
+///     #[field(key)]
+///     id: Option<Key<Person>>,
+///     #[field(index)]
+///     name: String,
+///     age: u8,
+/// }
+/// assert_eq!(Person::DESC.collection, "people");
+/// let ann = Person { id: None, name: "Ann".into(), age: 41 };
+/// let mut doc = Vec::new();
+/// ann.encode(&mut doc).unwrap();
+/// assert_eq!(Person::decode(None, &doc).unwrap(), ann);
+/// ```
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The static description of the model.
+    const DESC: &'static ModelDesc;
+
+    /// The emulated lookups the model declares (`#[field(index(icontains, ...))]`, F14).
+    const LOOKUPS: &'static [crate::schema::lookup::LookupDesc] = &[];
+
+    /// The record's key, if it has one (an automatic key has none before the first save).
+    fn key_value(&self) -> Option<KeyValue>;
+
+    /// Stores a key assigned by the backend.
+    fn set_key_value(&mut self, key: KeyValue) -> Result<()>;
+
+    /// Writes the stored document (without `_id`: backends store the key their own way).
+    fn encode(&self, out: &mut Vec<u8>) -> Result<()>;
+
+    /// Reads a stored document. The key comes from `key` or from the document's `_id`.
+    fn decode(key: Option<&KeyValue>, doc: &[u8]) -> Result<Self>;
+
+    /// The model's place in a polymorphic hierarchy, for a subclass
+    /// (`#[model(extends = Base)]`, F11): its queries only see its own records.
+    const CLASS: Option<&'static crate::schema::class::ClassDesc> = None;
+
+    /// The record's typed key.
+    fn key(&self) -> Option<Key<Self>> {
+        self.key_value().map(Key::from_value)
+    }
+}
+
+/// An embedded model: stored inside another model's document. Implemented by
+/// `#[derive(Embedded)]`.
+pub trait EmbeddedModel: Encode + Decode + Send + Sync + 'static {
+    /// The embedded model's fields.
+    const FIELDS: &'static [FieldDesc];
+}
+
+/// What the derive knows about a model, available at run time.
+#[derive(Debug)]
+pub struct ModelDesc {
+    /// The Rust name of the model.
+    pub name: &'static str,
+    /// The collection (table, key prefix) the records live in.
+    pub collection: &'static str,
+    /// The key field.
+    pub key: KeyDesc,
+    /// The stored fields, in declaration order (the key excluded).
+    pub fields: &'static [FieldDesc],
+    /// Declared indexes.
+    pub indexes: &'static [IndexDesc],
+    /// Whether the model keeps unknown fields in an [`Extra`](crate::Extra) field.
+    pub has_extra: bool,
+}
+
+impl ModelDesc {
+    /// Whether `name` is a stored field of the model (or `_id`).
+    pub fn knows_field(&self, name: &[u8]) -> bool {
+        // `_ix_` fields are the index fields of emulated lookups, recomputed on every save.
+        name == b"_id" || name.starts_with(b"_ix_") || self.fields.iter().any(|f| f.name.as_bytes() == name)
+    }
+
+    /// The index declared on a dotted path.
+    pub fn index_on(&self, path: &str) -> Option<&'static IndexDesc> {
+        self.indexes.iter().find(|i| i.path == path)
+    }
+}
+
+/// The key field of a model.
+#[derive(Debug)]
+pub struct KeyDesc {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// How keys are made.
+    pub kind: KeyKind,
+}
+
+/// A stored field.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDesc {
+    /// The name in the stored document.
+    pub name: &'static str,
+    /// The Rust field name.
+    pub rust_name: &'static str,
+    /// The Rust type, as written.
+    pub ty: &'static str,
+    /// Where the stored value holds embedded models.
+    pub shape: Shape,
+}
+
+/// Where a stored value holds embedded models, whose documents may carry fields the program
+/// does not know: a save keeps those (F22), at every depth.
+#[derive(Debug, Clone, Copy)]
+pub enum Shape {
+    /// A value without embedded models (a map's or a dynamic value's keys are data): stored
+    /// as the program has it.
+    Plain,
+    /// An embedded model (directly, in an `Option` or a `Box`): a document of `fields()`
+    /// (a function, as a model may hold itself), or null.
+    Nested {
+        /// The embedded model's stored fields.
+        fields: fn() -> &'static [FieldDesc],
+        /// Whether the embedded model keeps its unknown fields itself, in an
+        /// [`Extra`](crate::Extra) field.
+        has_extra: bool,
+    },
+    /// A list whose elements have this shape; matched with the stored list by position.
+    List(&'static Shape),
+}
+
+impl Shape {
+    /// `List` of `inner`, or `Plain` when the elements hold no embedded model.
+    pub const fn list(inner: &'static Shape) -> Shape {
+        match inner {
+            Shape::Plain => Shape::Plain,
+            _ => Shape::List(inner),
+        }
+    }
+
+    /// Whether the value holds no embedded model.
+    pub const fn is_plain(&self) -> bool {
+        matches!(self, Shape::Plain)
+    }
+}
+
+/// A declared index.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexDesc {
+    /// The dotted path in the stored document.
+    pub path: &'static str,
+    /// Whether two records may not share a value.
+    pub unique: bool,
+    /// Whether each entry holds a copy of its record (`#[field(index(covering))]`), so a
+    /// query the index serves reads the index alone. The embedded backend honours it;
+    /// MongoDB keeps its own indexes and ignores it.
+    pub covering: bool,
+}
+
+/// An entry of the model registry: every `#[derive(Model)]` submits one.
+#[doc(hidden)]
+pub struct Registration(pub &'static ModelDesc);
+
+inventory::collect!(Registration);
+
+/// Every model of the program (from every crate linked in), in no particular order.
+///
+/// ```
+/// # use nonrel_runtime::{Key, Model};
+/// #[derive(Model)]
+/// struct Note { #[field(key)] id: Option<Key<Note>>, text: String }
+/// assert!(nonrel_runtime::registered_models().any(|m| m.name == "Note"));
+/// ```
+pub fn registered_models() -> impl Iterator<Item = &'static ModelDesc> {
+    inventory::iter::<Registration>.into_iter().map(|r| r.0)
+}
