@@ -85,6 +85,8 @@ pub mod conformance;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
 mod rebuild;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod split;
 pub mod transaction;
 mod unknown;
