@@ -7,7 +7,7 @@
 //! {"collection":"posts","model":"Post","_id":1,"record":{"title":"Hello","author":"ann",...}}
 //! ```
 //!
-//! `record` is the stored document in the JSON form of the [`json`](crate::json) module, so
+//! `record` is the stored document in the JSON form of the [`json`] module, so
 //! every value (ObjectIds, dates, decimals, blobs, 32- and 64-bit integers) loads back as the
 //! same bytes, fields the models do not know included. A collection several models share (a
 //! polymorphic hierarchy, narrow views) is dumped once, named by the first of its models.

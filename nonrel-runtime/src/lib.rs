@@ -159,6 +159,11 @@ pub mod __private {
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+/// The crate's own readme (the page of the published crate), compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;
+
 /// The guide's examples (`docs/`), compiled as doc tests so they stay true.
 #[cfg(doctest)]
 mod guide {

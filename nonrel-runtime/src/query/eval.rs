@@ -131,7 +131,7 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
 
 /// The values a document sorts by, as MongoDB sorts: for each term the smallest value at its
 /// path ascending and the largest descending, a list standing for its elements, an empty list
-/// as [`EMPTY_LIST`] (below null) and a missing field as null.
+/// as `EMPTY_LIST` (below null) and a missing field as null.
 pub fn sort_key(doc: &[u8], order: &[OrderBy]) -> Result<Vec<Value>> {
     order.iter().map(|o| Ok(sort_value(values_at(doc, &o.path)?, o.direction))).collect()
 }
