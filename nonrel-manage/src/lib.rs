@@ -98,3 +98,8 @@ pub async fn subcommand(name: &str) -> Option<Exit> {
     let program = format!("{} {name}", program.to_string_lossy());
     Some(execute(std::iter::once(OsString::from(program)).chain(args)).await)
 }
+
+/// The guide's page on this command (`docs/manage.md`), its examples compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/manage.md")]
+struct GuideDoctests;

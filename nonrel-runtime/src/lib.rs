@@ -181,6 +181,9 @@ mod guide {
     struct Transactions;
     #[doc = include_str!("../../docs/serializers.md")]
     struct Serializers;
+    #[cfg(feature = "serde")]
+    #[doc = include_str!("../../docs/serde.md")]
+    struct Serde;
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;
     #[doc = include_str!("../../docs/testing.md")]
