@@ -206,6 +206,8 @@ fn documented_forms() {
     let oid = ObjectId::parse("65f0c1d2e3f4a5b6c7d8e9f0").unwrap();
     let json = |v: &Value| serde_json::to_string(v).unwrap();
     assert_eq!(serde_json::to_string(&Key::<Item>::from(42)).unwrap(), r#""42""#);
+    assert_eq!(serde_json::from_str::<Key<Item>>("42").unwrap(), Key::from(42), "an integer is read too");
+    assert_eq!(serde_json::from_str::<Decimal>("1.5").unwrap(), "1.5".parse::<Decimal>().unwrap());
     assert_eq!(serde_json::to_string(&Ref::<User>::new(Key::from("ann lee"))).unwrap(), r#""ann%20lee""#);
     assert_eq!(serde_json::to_string(&Key::<Item>::from(oid)).unwrap(), r#""65f0c1d2e3f4a5b6c7d8e9f0""#);
     assert_eq!(serde_json::to_string(&oid).unwrap(), r#""65f0c1d2e3f4a5b6c7d8e9f0""#);
