@@ -4,6 +4,10 @@
 //! Run it with `cargo run -p examples --bin blog` (optionally pass a database path). It ends
 //! by dumping every record to a JSON-lines file beside the database, which
 //! `Database::load_from_file` reads into any backend.
+//!
+//! `cargo run -p examples --bin blog -- manage --db <path> <subcommand>` runs the management
+//! command on a database of these models instead (`models`, `check`, `dump`, `load`, `count
+//! Post`, `explain Post title=Hello`, ...; `manage --help` lists them).
 
 use nonrel_runtime::{Database, Key, Model, Ref, Utc};
 
@@ -80,6 +84,10 @@ fn comment(author: &str, text: &str, likes: u32) -> Comment {
 
 #[tokio::main]
 async fn main() -> nonrel_runtime::Result<()> {
+    // `blog manage ...`: the management command, on this program's models.
+    if let Some(exit) = nonrel_manage::subcommand("manage").await {
+        exit.exit();
+    }
     let path = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(|| {
         let path = std::env::temp_dir().join("nonrel-blog-example.db");
         let _ = std::fs::remove_file(&path);

@@ -153,6 +153,11 @@ pub mod __private {
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
+/// The crate's own readme (the page of the published crate), compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeDoctests;
+
 /// The guide's examples (`docs/`), compiled as doc tests so they stay true.
 #[cfg(doctest)]
 mod guide {
@@ -170,6 +175,9 @@ mod guide {
     struct Transactions;
     #[doc = include_str!("../../docs/serializers.md")]
     struct Serializers;
+    #[cfg(feature = "serde")]
+    #[doc = include_str!("../../docs/serde.md")]
+    struct Serde;
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;
     #[doc = include_str!("../../docs/testing.md")]

@@ -2,5 +2,7 @@
 //! transactions, updates and records, over the engine.
 
 pub mod database;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod transaction;
 pub mod update;

@@ -11,6 +11,7 @@
 //! Async: writes (which wait for the disk) and scans run on tokio's blocking pool; point
 //! reads and index-served queries touch a few cached pages and run on the calling task.
 
+mod explain_plan;
 mod index;
 mod keys;
 mod lookup;

@@ -161,7 +161,7 @@ pub(super) async fn query(
     let s = mongo.strategies;
     let join_by_lookup = !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !too_large(plan, joins, max_in);
     let related_by_lookup = !related.is_empty() && s.related == RelatedStrategy::Lookup;
-    if (!joins.is_empty() && !join_by_lookup) || (!join_by_lookup && !related_by_lookup) {
+    if !join_by_lookup && (!joins.is_empty() || !related_by_lookup) {
         return Ok(None);
     }
     if joins.is_empty() && crate::plan::needs_split(plan, max_in) {

@@ -4,7 +4,7 @@
 //! list matches when any element matches, a missing field equals null, and range
 //! comparisons only match values of the same type class.
 
-use super::plan::{Direction, Filter, Op, OrderBy};
+use super::query::{Direction, Filter, Op, OrderBy};
 use crate::core::codec::{self, Elements};
 use crate::core::value::{compare, Value};
 use crate::error::Result;
@@ -131,7 +131,7 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
 
 /// The values a document sorts by, as MongoDB sorts: for each term the smallest value at its
 /// path ascending and the largest descending, a list standing for its elements, an empty list
-/// as [`EMPTY_LIST`] (below null) and a missing field as null.
+/// as `EMPTY_LIST` (below null) and a missing field as null.
 pub fn sort_key(doc: &[u8], order: &[OrderBy]) -> Result<Vec<Value>> {
     order.iter().map(|o| Ok(sort_value(values_at(doc, &o.path)?, o.direction))).collect()
 }
@@ -210,21 +210,6 @@ fn element_matches(item: &Value, filters: &[Filter]) -> bool {
     crate::core::codec::end_document(&mut doc, start).is_ok() && matches_all(filters, &doc).unwrap_or(false)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::scalar_type;
-
-    #[test]
-    fn scalar_types_are_told_from_lists_maps_and_values() {
-        for ty in ["i64", "Option<String>", "Option < chrono :: DateTime < Utc > >", "Ref<User>", "crate::Decimal"] {
-            assert!(scalar_type(ty), "{ty}");
-        }
-        for ty in ["Vec<i64>", "Option<Vec<String>>", "Value", "BTreeMap<String, i64>", "Comment", "Tags"] {
-            assert!(!scalar_type(ty), "{ty}");
-        }
-    }
-}
-
 /// The document a save writes over the stored `old` one: `new` with the fields the program
 /// does not know kept from `old`, at the top level (unless the model has an `Extra` field)
 /// and inside embedded models at every depth, lists by position. A backend that replaces
@@ -252,4 +237,19 @@ pub fn project(doc: &[u8], projection: &super::Projection) -> Result<Vec<u8>> {
     }
     codec::end_document(&mut out, start)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scalar_type;
+
+    #[test]
+    fn scalar_types_are_told_from_lists_maps_and_values() {
+        for ty in ["i64", "Option<String>", "Option < chrono :: DateTime < Utc > >", "Ref<User>", "crate::Decimal"] {
+            assert!(scalar_type(ty), "{ty}");
+        }
+        for ty in ["Vec<i64>", "Option<Vec<String>>", "Value", "BTreeMap<String, i64>", "Comment", "Tags"] {
+            assert!(!scalar_type(ty), "{ty}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Typed field descriptors: `Post::title()` and paths into embedded models and lists.
 
-use super::plan::{Condition, Direction, Op, Order};
+use super::query::{Condition, Direction, Op, Order};
 use crate::core::codec::{begin_document, end_document, Decode, Elements, Encode};
 use crate::core::value::{Blob, Value};
 use crate::error::{Error, ErrorKind, Result};

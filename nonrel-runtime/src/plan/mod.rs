@@ -5,7 +5,7 @@ pub mod eval;
 mod field;
 pub mod join;
 pub mod lookup;
-mod plan;
+mod query;
 pub mod seek;
 pub mod update;
 
@@ -13,5 +13,5 @@ pub(crate) use decode::with_projection;
 pub use decode::{decode_field, encode_field, missing_field};
 pub(crate) use field::check_path;
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
-pub use plan::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query};
-pub(crate) use plan::{needs_split, oversized, oversized_filter};
+pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query};
+pub(crate) use query::{needs_split, oversized, oversized_filter};

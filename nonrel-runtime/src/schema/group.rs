@@ -2,8 +2,8 @@
 //! every model that holds one with `#[field(flatten)]`.
 //!
 //! The group's fields are stored at the top level of the model's document, as if the model
-//! declared them: they are in the model's [`ModelDesc::fields`], their indexes in its
-//! [`ModelDesc::indexes`], and the derive makes a descriptor trait, `<Group>Fields`, that
+//! declared them: they are in the model's [`ModelDesc::fields`](crate::ModelDesc::fields), their indexes in its
+//! [`ModelDesc::indexes`](crate::ModelDesc::indexes), and the derive makes a descriptor trait, `<Group>Fields`, that
 //! gives every model holding the group one descriptor function per group field
 //! (`Post::created_at()`, with the trait in scope).
 //!

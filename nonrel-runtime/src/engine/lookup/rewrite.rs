@@ -117,6 +117,7 @@ fn short_needle_by_grams(value: &str, needle: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::lookup::holds;
 
     #[test]
     fn short_needles_through_grams_agree_with_the_lookup() {

@@ -1,0 +1,29 @@
+//! Explaining an untyped plan, for tools that know models by their descriptions only (a
+//! management command reads a model's name and a query from its command line).
+
+use super::{Embedded, Explain};
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::schema::model::ModelDesc;
+
+impl Embedded {
+    /// How the embedded backend would run an untyped plan on `model`: which index, if any,
+    /// it reads. The plan runs as written: an emulated lookup must already name its index
+    /// fields ([`explain`](Self::explain) rewrites a typed query's).
+    ///
+    /// ```
+    /// use nonrel_runtime::plan::{Filter, Op, Plan};
+    /// use nonrel_runtime::{Database, Key, Model, Value};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String }
+    /// let db = Database::in_memory().unwrap();
+    /// let plan = Plan {
+    ///     filters: vec![Filter { path: "title".into(), op: Op::Eq(Value::from("Hi")) }],
+    ///     ..Plan::default()
+    /// };
+    /// assert_eq!(db.backend().explain_plan(Post::DESC, &plan).unwrap().index, Some("title"));
+    /// ```
+    pub fn explain_plan(&self, model: &'static ModelDesc, plan: &Plan) -> Result<Explain> {
+        self.store.explain(model, plan)
+    }
+}
