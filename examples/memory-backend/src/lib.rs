@@ -210,11 +210,11 @@ impl Backend for Memory {
         Ok(n)
     }
 
-    /// Applies `set`, `inc`, `push` and `pull` to every record the plan matches, in one
-    /// write (a store with update operators of its own translates `ops` instead).
+    /// Applies `set`, `inc`, `push` and `pull` to every record the plan's filters match, in
+    /// one write (a store with update operators of its own translates `ops` instead).
     async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
         self.change(m, |c| {
-            let matched = run(c.records.iter(), &plan)?;
+            let matched = run(c.records.iter(), &Plan { filters: plan.filters, ..Plan::default() })?;
             let mut counts = UpdateCounts { matched: matched.len() as u64, modified: 0 };
             for Row { key, doc, .. } in matched {
                 let key = key.expect("rows of `run` have keys");
