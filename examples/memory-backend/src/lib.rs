@@ -27,6 +27,7 @@ pub struct Memory {
 /// polymorphic base and its subclasses), so records are kept by collection, not by model.
 type State = BTreeMap<&'static str, Collection>;
 
+/// One collection of records.
 #[derive(Clone, Default)]
 struct Collection {
     /// Records by key, iterated in key order: the order of results without `order_by`.
