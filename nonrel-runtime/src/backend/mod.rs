@@ -20,8 +20,10 @@
 //!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false, and those
 //!    inside embedded models at every depth, along each field's
 //!    [`Shape`](crate::Shape) (lists by position).
-//! 5. Run the conformance suite: `nonrel_runtime::conformance::run_all(|| async { ... })`
-//!    with a factory of fresh, empty databases (feature `conformance`).
+//! 5. Run the conformance suite: a test file calling `nonrel_runtime::conformance_tests!` with
+//!    an expression that opens a fresh, empty database (feature `conformance`). The template
+//!    backend, `examples/memory-backend` (package `nonrel-memory`), does all of this on an
+//!    in-memory map through the public API alone.
 //! 6. Declare capabilities: [`Backend::Joins`], [`Backend::CaseInsensitive`],
 //!    [`Backend::Regex`] and [`Backend::DateParts`] as [`Yes`](crate::backend::capability::Yes) or
 //!    [`No`](crate::backend::capability::No), [`Backend::MAX_IN_VALUES`] where one command takes a
