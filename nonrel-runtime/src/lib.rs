@@ -82,6 +82,7 @@ pub use crate::engine::{dump, lookup, page, poly};
 pub use crate::schema::{group, json};
 
 pub use crate::api::database::{Database, QueryBuilder, Record};
+pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
 pub use crate::engine::cascade::{cascades_to, Cascade, RefTarget};
@@ -103,7 +104,6 @@ pub use group::{FieldGroup, Flattens};
 #[cfg(feature = "mongodb")]
 pub use mongo::Mongo;
 pub use nonrel_derive::{Embedded, Fields, Model};
-pub use page::{Page, PageBuilder};
 pub use poly::{ClassDesc, Extends, Poly, PolymorphicBase};
 pub use rust_decimal::{self, Decimal};
 pub use transaction::{Transaction, TransactionBuilder};

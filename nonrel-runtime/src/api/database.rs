@@ -6,8 +6,8 @@ use crate::core::value::Value;
 use crate::embedded::Embedded;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Condition, Order, Query};
-use crate::schema::key::{AsKey, Key, KeyKind, KeyValue};
-use crate::schema::model::{registered_models, Model, ModelDesc};
+use crate::schema::key::{AsKey, Key, KeyValue};
+use crate::schema::model::{Model, ModelDesc};
 use std::future::{Future, IntoFuture};
 use std::path::Path;
 use std::pin::Pin;
@@ -96,39 +96,7 @@ impl Database<Embedded> {
     }
 }
 
-pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
-    let mut doc = Vec::with_capacity(256);
-    m.encode(&mut doc).and_then(|()| crate::core::codec::check_depth(&doc)).map_err(|e| {
-        let e = e.with_model(M::DESC.name);
-        match m.key_value() {
-            Some(k) => e.with_key(k),
-            None => e,
-        }
-    })?;
-    Ok(doc)
-}
-
-pub(crate) fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
-    M::decode(key, doc).map_err(|e| {
-        let e = e.with_model(M::DESC.name);
-        match key {
-            Some(k) => e.with_key(k),
-            None => e,
-        }
-    })
-}
-
-pub(crate) fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
-    let key = m.key_value();
-    if key.is_none() && M::DESC.key.kind != KeyKind::Auto {
-        let msg = format!(
-            "natural key field `{}` has no storable value (an empty string, or an integer beyond the 64-bit signed range)",
-            M::DESC.key.field
-        );
-        return Err(Error::new(ErrorKind::InvalidKey, msg).with_model(M::DESC.name));
-    }
-    Ok(key)
-}
+pub(crate) use crate::schema::model::{all_models, decode, encode, key_of};
 
 impl<B: Backend> Database<B> {
     /// A database on an opened backend.
@@ -155,7 +123,8 @@ impl<B: Backend> Database<B> {
     async fn put_one<M: Model>(&self, m: &mut M, mode: WriteMode) -> Result<Key<M>> {
         let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
         let copied = crate::engine::related::before_put(&*self.backend, M::DESC, &mut items).await?;
-        let copies = crate::engine::related::Pending::noted(self, M::DESC, &items).await?;
+        let copies =
+            crate::engine::related::Pending::noted(self.backend(), self.finish_pending_once(), M::DESC, &items).await?;
         let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
         copied.check(&*self.backend).await?;
@@ -186,7 +155,8 @@ impl<B: Backend> Database<B> {
             items.push(item);
         }
         let copied = crate::engine::related::before_put(&*self.backend, M::DESC, &mut items).await?;
-        let copies = crate::engine::related::Pending::noted(self, M::DESC, &items).await?;
+        let copies =
+            crate::engine::related::Pending::noted(self.backend(), self.finish_pending_once(), M::DESC, &items).await?;
         let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
         copied.check(&*self.backend).await?;
         copies.run(&*self.backend, &keys).await?;
@@ -218,13 +188,13 @@ impl<B: Backend> Database<B> {
     /// Deletes the record with this key without reading it; returns whether it existed.
     /// A subclass (F11) deletes only records of its class (others count as missing).
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
-        Ok(crate::engine::poly::delete::<M, B>(self, vec![key.as_key()]).await? > 0)
+        Ok(crate::engine::poly::delete::<M, B>(self.backend(), vec![key.as_key()]).await? > 0)
     }
 
     /// Deletes records by key without reading them (F8); returns how many existed.
     /// A subclass (F11) deletes only records of its class (others count as missing).
     pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
-        crate::engine::poly::delete::<M, B>(self, keys.into_iter().map(|k| k.as_key()).collect()).await
+        crate::engine::poly::delete::<M, B>(self.backend(), keys.into_iter().map(|k| k.as_key()).collect()).await
     }
 
     /// Starts a query on `M`.
@@ -277,7 +247,7 @@ impl<B: Backend> Database<B> {
     /// denormalized copies up to date (F15); returns the entries and copies written.
     pub async fn rebuild_indexes(&self) -> Result<u64> {
         for r in crate::engine::rebuild::registered_lookup_models() {
-            self.recompute(r).await?;
+            crate::engine::rebuild::recompute(self.backend(), r).await?;
         }
         let models = all_models()?;
         let copies = crate::engine::related::refresh_copies(&*self.backend, &models).await?;
@@ -351,13 +321,6 @@ impl<B: Backend> Database<B> {
         }
         Ok(n)
     }
-}
-
-/// Every registered model.
-pub(crate) fn all_models() -> Result<Vec<&'static ModelDesc>> {
-    let mut models: Vec<&'static ModelDesc> = registered_models().collect();
-    models.sort_by_key(|m| (m.collection, m.name));
-    Ok(models)
 }
 
 /// A record with its related selections and annotations (F1).
@@ -442,9 +405,9 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     }
 
     /// Pages of `size` records with cursors to the next and previous pages (F10); see
-    /// [`PageBuilder`](crate::engine::page::PageBuilder).
-    pub fn page(self, size: usize) -> crate::engine::page::PageBuilder<'db, B, M> {
-        crate::engine::page::PageBuilder::new(self.db, self.query, size)
+    /// [`PageBuilder`](crate::api::page::PageBuilder).
+    pub fn page(self, size: usize) -> crate::api::page::PageBuilder<'db, B, M> {
+        crate::api::page::PageBuilder::new(self.db, self.query, size)
     }
 
     /// Atomic update operations on the matching records (F17).

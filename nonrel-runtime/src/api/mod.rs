@@ -1,7 +1,12 @@
 //! The typed API layer: [`Database`](crate::api::database::Database), the query builder, pages,
 //! transactions, updates and records, over the engine.
 
+mod backends;
 pub mod database;
+mod maintenance;
+pub mod page;
+mod poly;
+mod related;
 #[cfg(feature = "serde")]
 mod serde_impls;
 pub mod transaction;

@@ -452,3 +452,36 @@ impl<B: Transactions> crate::engine::prepare::Reads for Transaction<B> {
 fn at<M: Model>(e: Error, key: &KeyValue) -> Error {
     e.with_model(M::DESC.name).with_key(key)
 }
+
+impl<B: Transactions> crate::engine::cascade::Target for Transaction<B> {
+    fn find(
+        &self,
+        model: &'static ModelDesc,
+        plan: Plan,
+    ) -> crate::engine::cascade::BoxFuture<'_, Result<Vec<crate::engine::cascade::Found>>> {
+        let plan = Plan { projection: Some(crate::plan::Projection::Only(vec!["_id".into()])), ..plan };
+        Box::pin(async move {
+            Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
+        })
+    }
+    fn remove(
+        &self,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+    ) -> crate::engine::cascade::BoxFuture<'_, Result<u64>> {
+        Box::pin(self.delete_keys(model, keys))
+    }
+    /// Inside a transaction the reads are checked at commit: a plain delete is enough.
+    fn remove_found(
+        &self,
+        model: &'static ModelDesc,
+        found: Vec<(KeyValue, Vec<u8>)>,
+        _plan: &Plan,
+    ) -> crate::engine::cascade::BoxFuture<'_, Result<Vec<KeyValue>>> {
+        Box::pin(async move {
+            let keys: Vec<KeyValue> = found.into_iter().map(|(k, _)| k).collect();
+            self.delete_keys(model, keys.clone()).await?;
+            Ok(keys)
+        })
+    }
+}

@@ -41,7 +41,7 @@
 //!
 //! What a backend can do beyond this trait is declared by its associated types, and plans
 //! requiring it take a bound that blanket impls derive from them, so an unsupported plan is a
-//! compile error naming the fix: see [`capability`](crate::backend::capability).
+//! compile error naming the fix: see [`capability`].
 
 pub mod capability;
 pub(crate) mod copies;
@@ -159,9 +159,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The backend's name, for messages.
     const NAME: &'static str;
 
-    /// Whether the backend runs conditions across a `Ref` itself ([`Yes`]: one command, see
+    /// Whether the backend runs conditions across a `Ref` itself ([`Yes`](capability::Yes): one command, see
     /// [`query_joined`](Self::query_joined)), or only through declared copies and two-step
-    /// joins ([`No`]).
+    /// joins ([`No`](capability::No)).
     type Joins: Support;
     /// Whether the backend matches text ignoring case (`iexact`, `istartswith`, `icontains`)
     /// without a declared index.

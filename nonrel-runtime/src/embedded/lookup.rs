@@ -4,30 +4,10 @@
 
 use super::keys::encoded;
 use super::store::{index_table, open_read, storage, Bytes};
-use super::{Embedded, Explain};
-use crate::api::database::QueryBuilder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Op, Plan};
-use crate::schema::model::{Model, ModelDesc};
+use crate::schema::model::ModelDesc;
 use std::collections::HashSet;
-
-impl<M: Model> QueryBuilder<'_, Embedded, M> {
-    /// How the embedded backend would run this query (emulated lookups rewritten onto their
-    /// index fields): which index it reads, if any.
-    ///
-    /// ```
-    /// use nonrel_runtime::{Database, Key, Model};
-    /// #[derive(Model)]
-    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index(icontains))] title: String }
-    /// let db = Database::in_memory().unwrap();
-    /// let plan = db.query::<Post>().filter(Post::title().icontains("rust")).explain().unwrap();
-    /// assert_eq!(plan.index, Some("_ix_title_grams"));
-    /// ```
-    pub fn explain(&self) -> Result<Explain> {
-        let plan = self.local_plan()?;
-        self.database().backend().store.explain(M::DESC, &plan)
-    }
-}
 
 /// Whether a path is an emulated lookup's index field.
 fn is_index_field(path: &str) -> bool {

@@ -57,24 +57,6 @@ impl Embedded {
         Ok(Embedded { store: Arc::new(Store::new(db)) })
     }
 
-    /// How the embedded backend would run a query: which index, if any, it reads.
-    ///
-    /// ```
-    /// use nonrel_runtime::{Database, Key, Model, Query};
-    /// #[derive(Model)]
-    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String, body: String }
-    /// let db = Database::in_memory().unwrap();
-    /// let by_title = Query::<Post>::new().filter(Post::title().eq("Hi"));
-    /// assert_eq!(db.backend().explain(&by_title).unwrap().index, Some("title"));
-    /// let by_body = Query::<Post>::new().filter(Post::body().eq("Hi"));
-    /// assert_eq!(db.backend().explain(&by_body).unwrap().index, None); // a scan
-    /// ```
-    pub fn explain<M: crate::schema::model::Model>(&self, query: &crate::plan::Query<M>) -> Result<Explain> {
-        // The plan as a query runs it: emulated lookups on their index fields.
-        let prepared = crate::engine::prepare::Prepared::new::<Embedded, M>(query.plan()?.clone(), query.joins())?;
-        self.store.explain(M::DESC, &prepared.plan)
-    }
-
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
         let store = self.store.clone();
         match tokio::runtime::Handle::try_current() {

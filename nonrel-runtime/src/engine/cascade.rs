@@ -18,13 +18,10 @@
 //! transaction, all or nothing (on MongoDB within the server's limits on a transaction's
 //! size and duration).
 
-use crate::api::database::Database;
-use crate::api::transaction::Transaction;
-use crate::backend::capability::Transactions;
 use crate::backend::{Backend, SwapItem, Swapped};
 use crate::error::Result;
 use crate::plan::eval::matches_all;
-use crate::plan::{to_value, Filter, Op, Plan, Projection};
+use crate::plan::{to_value, Filter, Op, Plan};
 use crate::schema::key::{KeyValue, Ref};
 use crate::schema::model::{Model, ModelDesc};
 use std::collections::HashSet;
@@ -96,9 +93,9 @@ impl<T: RefTarget> RefTarget for Vec<T> {
 }
 
 /// A record found by a cascade: its key and document.
-type Found = (KeyValue, Vec<u8>);
+pub(crate) type Found = (KeyValue, Vec<u8>);
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a cascade finds and deletes records: the database, or a transaction.
 pub(crate) trait Target: Sync {
@@ -116,14 +113,17 @@ pub(crate) trait Target: Sync {
     ) -> BoxFuture<'_, Result<Vec<KeyValue>>>;
 }
 
-impl<B: Backend> Target for Database<B> {
+/// The store itself as a cascade's target: each batch atomic on its own.
+pub(crate) struct Direct<'a, B>(pub(crate) &'a B);
+
+impl<B: Backend> Target for Direct<'_, B> {
     fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>> {
         Box::pin(async move {
-            Ok(self.backend().query(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
+            Ok(self.0.query(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
         })
     }
     fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(self.backend().delete(model, keys))
+        Box::pin(self.0.delete(model, keys))
     }
     /// Compare-and-set deletes ([`Backend::swap`]): a dependent a concurrent write changed is
     /// read again and deleted only if it still refers to a record being deleted, so a
@@ -144,7 +144,7 @@ impl<B: Backend> Target for Database<B> {
                     found.into_iter().map(|(key, expected)| SwapItem { key, expected, doc: None }).collect();
                 let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
                 found = Vec::new();
-                for (key, outcome) in keys.into_iter().zip(self.backend().swap(model, items).await?) {
+                for (key, outcome) in keys.into_iter().zip(self.0.swap(model, items).await?) {
                     match outcome {
                         Swapped::Changed(now) if matches_all(&filters, &now)? => found.push((key, now)),
                         Swapped::Changed(_) => {}
@@ -156,31 +156,6 @@ impl<B: Backend> Target for Database<B> {
                 }
             }
             Ok(gone)
-        })
-    }
-}
-
-impl<B: Transactions> Target for Transaction<B> {
-    fn find(&self, model: &'static ModelDesc, plan: Plan) -> BoxFuture<'_, Result<Vec<Found>>> {
-        let plan = Plan { projection: Some(Projection::Only(vec!["_id".into()])), ..plan };
-        Box::pin(async move {
-            Ok(self.rows(model, plan).await?.into_iter().filter_map(|r| Some((r.key?, r.doc))).collect())
-        })
-    }
-    fn remove(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(self.delete_keys(model, keys))
-    }
-    /// Inside a transaction the reads are checked at commit: a plain delete is enough.
-    fn remove_found(
-        &self,
-        model: &'static ModelDesc,
-        found: Vec<(KeyValue, Vec<u8>)>,
-        _plan: &Plan,
-    ) -> BoxFuture<'_, Result<Vec<KeyValue>>> {
-        Box::pin(async move {
-            let keys: Vec<KeyValue> = found.into_iter().map(|(k, _)| k).collect();
-            self.delete_keys(model, keys.clone()).await?;
-            Ok(keys)
         })
     }
 }

@@ -12,17 +12,14 @@
 //! same bytes, fields the models do not know included. A collection several models share (a
 //! polymorphic hierarchy, narrow views) is dumped once, named by the first of its models.
 
-use crate::api::database::{all_models, Database};
-use crate::backend::{Backend, PutItem, WriteMode};
 use crate::core::codec::Decode;
 use crate::error::{echo, short, Error, ErrorKind, Result};
 use crate::schema::json::{self, Json, Parser};
 use crate::schema::key::KeyValue;
+use crate::schema::model::all_models;
 use crate::schema::model::{Model, ModelDesc};
-use std::io::{BufRead, Write};
-use std::path::Path;
 
-/// How [`Database::load`] treats a line it cannot load.
+/// How [`Database::load`](crate::Database::load) treats a line it cannot load.
 ///
 /// ```
 /// use nonrel_runtime::LoadOptions;
@@ -32,7 +29,7 @@ use std::path::Path;
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
-    skip_bad_lines: bool,
+    pub(crate) skip_bad_lines: bool,
 }
 
 impl LoadOptions {
@@ -44,7 +41,7 @@ impl LoadOptions {
     }
 }
 
-/// What [`Database::load`] did.
+/// What [`Database::load`](crate::Database::load) did.
 #[derive(Debug, Default)]
 pub struct LoadReport {
     /// Records written.
@@ -55,109 +52,20 @@ pub struct LoadReport {
 }
 
 /// One validated line.
-struct Item {
-    model: &'static ModelDesc,
-    key: KeyValue,
-    doc: Vec<u8>,
-}
-
-impl<B: Backend> Database<B> {
-    /// Writes every record of every registered model as one JSON line (see the
-    /// [module docs](crate::engine::dump)); returns how many records were written.
-    ///
-    /// ```
-    /// use nonrel_runtime::{Database, LoadOptions, Model};
-    /// #[derive(Model, Debug, PartialEq)]
-    /// #[model(collection = "dump_doc_tags")]
-    /// struct Tag { #[field(key)] name: String, uses: i64 }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> nonrel_runtime::Result<()> {
-    /// let db = Database::in_memory()?;
-    /// db.save(&mut Tag { name: "rust".into(), uses: 3 }).await?;
-    /// let mut out = Vec::new();
-    /// db.dump(&mut out).await?;
-    /// let text = String::from_utf8(out).unwrap();
-    /// assert!(text.contains(r#"{"collection":"dump_doc_tags","model":"Tag","_id":"rust","record":{"uses":3}}"#));
-    ///
-    /// let copy = Database::in_memory()?;
-    /// copy.load(text.as_bytes(), LoadOptions::default()).await?;
-    /// assert_eq!(copy.get::<Tag>("rust").await?.unwrap().uses, 3);
-    /// # Ok(()) }
-    /// ```
-    pub async fn dump<W: Write + Send>(&self, mut out: W) -> Result<u64> {
-        let mut n = 0;
-        let mut line = String::new();
-        for m in collections()? {
-            let rows = self.backend().query(m, crate::plan::Plan::default()).await?;
-            for row in rows {
-                line.clear();
-                dump_line(m, &row, &mut line).map_err(|e| e.with_model(m.name))?;
-                out.write_all(line.as_bytes()).map_err(io("writing the dump"))?;
-                n += 1;
-            }
-        }
-        out.flush().map_err(io("writing the dump"))?;
-        Ok(n)
-    }
-
-    /// [`dump`](Self::dump) to a file (created or truncated).
-    pub async fn dump_to_file(&self, path: impl AsRef<Path>) -> Result<u64> {
-        let path = path.as_ref();
-        let file = std::fs::File::create(path).map_err(io(&format!("creating {}", path.display())))?;
-        self.dump(std::io::BufWriter::new(file)).await
-    }
-
-    /// Loads JSON lines written by [`dump`](Self::dump), keys and data exactly, into this
-    /// database: each record is stored as the line has it, replacing a stored record with
-    /// the same key (fields and their order as in the dump).
-    ///
-    /// Every line is read and checked before anything is written: a malformed line, an
-    /// unknown collection, a key the model cannot have (an empty string key included) or a
-    /// record its model cannot decode (a required field missing, a value of the wrong type
-    /// or out of range) is an error naming the line, and nothing is loaded — unless
-    /// [`LoadOptions::skip_bad_lines`] asks to load the others. A record with fields its
-    /// model does not know loads with them. Blank lines are ignored.
-    pub async fn load<R: BufRead + Send>(&self, input: R, options: LoadOptions) -> Result<LoadReport> {
-        let mut report = LoadReport::default();
-        let mut items = Vec::new();
-        for (i, line) in input.lines().enumerate() {
-            let line = line.map_err(io("reading the dump"))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            match load_line(&line).map_err(|e| at_line(i + 1, e)) {
-                Ok(item) => items.push(item),
-                Err(e) if options.skip_bad_lines => report.skipped.push((i + 1, e)),
-                Err(e) => return Err(e),
-            }
-        }
-        let mut rest = items.as_slice();
-        while let Some(first) = rest.first() {
-            let run = rest.iter().take_while(|it| std::ptr::eq(it.model, first.model)).count();
-            let puts = rest[..run].iter().map(|it| PutItem { key: Some(it.key.clone()), doc: it.doc.clone() });
-            report.loaded += self.put_batches(first.model, puts, WriteMode::Replace).await?;
-            rest = &rest[run..];
-        }
-        Ok(report)
-    }
-
-    /// [`load`](Self::load) from a file.
-    pub async fn load_from_file(&self, path: impl AsRef<Path>, options: LoadOptions) -> Result<LoadReport> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(io(&format!("opening {}", path.display())))?;
-        self.load(std::io::BufReader::new(file), options).await
-    }
+pub(crate) struct Item {
+    pub(crate) model: &'static ModelDesc,
+    pub(crate) key: KeyValue,
+    pub(crate) doc: Vec<u8>,
 }
 
 /// One model per collection: the first by name.
-fn collections() -> Result<Vec<&'static ModelDesc>> {
+pub(crate) fn collections() -> Result<Vec<&'static ModelDesc>> {
     let mut models = all_models()?;
     models.dedup_by_key(|m| m.collection);
     Ok(models)
 }
 
-fn dump_line(m: &ModelDesc, row: &crate::backend::Row, out: &mut String) -> Result<()> {
+pub(crate) fn dump_line(m: &ModelDesc, row: &crate::backend::Row, out: &mut String) -> Result<()> {
     let key = row.key.as_ref().ok_or_else(|| Error::new(ErrorKind::Storage, "a stored record has no key"))?;
     out.push_str("{\"collection\":");
     json::write_str(m.collection, out);
@@ -171,7 +79,7 @@ fn dump_line(m: &ModelDesc, row: &crate::backend::Row, out: &mut String) -> Resu
     Ok(())
 }
 
-fn load_line(line: &str) -> Result<Item> {
+pub(crate) fn load_line(line: &str) -> Result<Item> {
     let Json::Object(fields) = Parser::parse(line)? else { return Err(bad("a line must be a JSON object")) };
     let (mut collection, mut model, mut key, mut record) = (None, None, None, None);
     for (name, value) in &fields {
@@ -238,7 +146,7 @@ impl LoadCheck {
 
 inventory::collect!(LoadCheck);
 
-fn decodes(model: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<()> {
+pub(crate) fn decodes(model: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<()> {
     // Every value, those of fields the model does not know included, is well-formed and
     // nested at most `MAX_DEPTH` levels deep.
     crate::core::value::Value::fields_of(doc)?;
@@ -247,7 +155,7 @@ fn decodes(model: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<()> 
 }
 
 /// The registered model of a collection, by name when the line names one of its models.
-fn model_for(collection: &str, name: Option<&str>) -> Result<&'static ModelDesc> {
+pub(crate) fn model_for(collection: &str, name: Option<&str>) -> Result<&'static ModelDesc> {
     let models: Vec<_> = all_models()?.into_iter().filter(|m| m.collection == collection).collect();
     let named = models.iter().find(|m| Some(m.name) == name);
     named.or(models.first()).copied().ok_or_else(|| {
@@ -255,7 +163,7 @@ fn model_for(collection: &str, name: Option<&str>) -> Result<&'static ModelDesc>
     })
 }
 
-fn key_of(value: &Json, model: &'static ModelDesc) -> Result<KeyValue> {
+pub(crate) fn key_of(value: &Json, model: &'static ModelDesc) -> Result<KeyValue> {
     let mut doc = Vec::new();
     json::element(value, b"_id\0", &mut doc).map_err(|e| e.with_field("_id"))?;
     let el = crate::core::codec::Elements::concatenated(&doc).next().expect("one element")?;
@@ -273,15 +181,15 @@ fn key_of(value: &Json, model: &'static ModelDesc) -> Result<KeyValue> {
     Ok(key)
 }
 
-fn bad(msg: impl Into<String>) -> Error {
+pub(crate) fn bad(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Decode, msg.into())
 }
 
 /// The error with the line first: "dump line 3: Post (key 7): ...".
-fn at_line(line: usize, e: Error) -> Error {
+pub(crate) fn at_line(line: usize, e: Error) -> Error {
     Error::new(e.kind(), format!("dump line {line}: {e}"))
 }
 
-fn io(doing: &str) -> impl Fn(std::io::Error) -> Error + '_ {
+pub(crate) fn io(doing: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::new(ErrorKind::Storage, format!("I/O error {doing}")).with_source(e)
 }

@@ -10,7 +10,7 @@
 //!   [`Fields`](crate::Fields) group) plus its own, and a class list, `_class: ["Base",
 //!   "Sub"]` (indexed). Querying, counting or updating a subclass only sees its records,
 //!   `get` of another class's key finds nothing, and `delete` of one deletes nothing;
-//! - [`QueryBuilder::polymorphic`] on the base returns each record as its own class: a
+//! - [`QueryBuilder::polymorphic`](crate::QueryBuilder::polymorphic) on the base returns each record as its own class: a
 //!   [`Poly`] to downcast. A record whose class this program does not know (a newer
 //!   program wrote it) loads as the base, with its class name and data kept.
 //!
@@ -48,13 +48,12 @@
 //! # Ok(()) }
 //! ```
 
-use crate::api::database::{Database, QueryBuilder};
-use crate::backend::{Backend, Row};
+use crate::backend::Backend;
 use crate::core::value::Value;
 use crate::error::{Error, Result};
-use crate::plan::{Field, Projection};
+use crate::plan::Projection;
 pub use crate::schema::class::*;
-use crate::schema::key::{AsKey, Key, KeyValue};
+use crate::schema::key::{Key, KeyValue};
 use crate::schema::model::Model;
 use std::any::{Any, TypeId};
 
@@ -155,7 +154,7 @@ impl<B: PolymorphicBase> Poly<B> {
         Value::fields_of(&self.doc)
     }
 
-    fn from_row(key: Option<&KeyValue>, doc: Vec<u8>) -> Result<Self> {
+    pub(crate) fn from_row(key: Option<&KeyValue>, doc: Vec<u8>) -> Result<Self> {
         let base = B::decode(key, &doc).map_err(|e| in_record(e, B::DESC.name, key))?;
         let listed = classes(&doc).map_err(|e| in_record(e, B::DESC.name, key))?;
         let class = listed.last().cloned().unwrap_or_else(|| B::DESC.name.to_owned());
@@ -182,56 +181,17 @@ impl<B: PolymorphicBase + std::fmt::Debug> std::fmt::Debug for Poly<B> {
     }
 }
 
-impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
-    /// The matching records, each as its own class (F11).
-    ///
-    /// `only` and `defer` apply to every class: a field they leave out loads as its type's
-    /// default, in the base and in the subclass alike (the class list is always read).
-    ///
-    /// ```
-    /// # use nonrel_runtime::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # #[model(polymorphic, collection = "poly_doc_only")]
-    /// # struct Shape { #[field(key)] id: i64, name: String, notes: String }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # #[model(extends = Shape)]
-    /// # struct Circle { #[field(key)] id: i64, name: String, notes: String, r: f64 }
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> nonrel_runtime::Result<()> {
-    /// # let db = Database::in_memory()?;
-    /// db.save(&mut Circle { id: 1, name: "c".into(), notes: "long".into(), r: 2.0 }).await?;
-    /// let found = db.query::<Shape>().only(Shape::name()).polymorphic().await?;
-    /// let circle = found[0].downcast_ref::<Circle>().unwrap();
-    /// assert_eq!((circle.name.as_str(), circle.notes.as_str(), circle.r), ("c", "", 0.0));
-    /// # Ok(()) }
-    /// ```
-    pub async fn polymorphic(mut self) -> Result<Vec<Poly<M>>> {
-        let only = |p: &Option<Projection>| match p {
-            Some(Projection::Only(names)) => !names.iter().any(|n| n == CLASS_FIELD),
-            _ => false,
-        };
-        if only(&self.local_plan()?.projection) {
-            self = self.only(Field::<M, Vec<String>>::at(CLASS_FIELD.into()));
-        }
-        let projection = self.local_plan()?.projection;
-        let rows: Vec<Row> = self.run().await?;
-        crate::plan::with_projection(projection.as_ref(), || {
-            rows.into_iter().map(|r| Poly::from_row(r.key.as_ref(), r.doc)).collect()
-        })
-    }
-}
-
 /// Deletes records of `M` by key, after their declared dependents (F16); returns how many
 /// were deleted. A subclass deletes only its own records: a key whose record is of another
 /// class (a sibling, the base) is left alone and counts as missing, as `get` finds nothing
 /// there. That costs one batched read of the records' class lists first; a record whose
 /// class changes between that read and the delete (saved again as another class meanwhile)
 /// is deleted as it was read.
-pub(crate) async fn delete<M: Model, B: Backend>(db: &Database<B>, keys: Vec<KeyValue>) -> Result<u64> {
+pub(crate) async fn delete<M: Model, B: Backend>(backend: &B, keys: Vec<KeyValue>) -> Result<u64> {
     let keys = match M::CLASS {
         Some(_) if !keys.is_empty() => {
             let class_only = Projection::Only(vec![CLASS_FIELD.into()]);
-            let docs = db.backend().get_many_projected(M::DESC, keys.clone(), class_only).await?;
+            let docs = backend.get_many_projected(M::DESC, keys.clone(), class_only).await?;
             let mut own = Vec::with_capacity(keys.len());
             for (key, doc) in keys.into_iter().zip(docs) {
                 if let Some(doc) = doc {
@@ -247,18 +207,7 @@ pub(crate) async fn delete<M: Model, B: Backend>(db: &Database<B>, keys: Vec<Key
     if keys.is_empty() {
         return Ok(0);
     }
-    crate::engine::cascade::delete(db, M::DESC, keys).await
-}
-
-impl<B: Backend> Database<B> {
-    /// Reads the record with this key as its own class (F11).
-    pub async fn get_polymorphic<M: PolymorphicBase>(&self, key: impl AsKey<M>) -> Result<Option<Poly<M>>> {
-        let key = key.as_key();
-        match self.backend().get(M::DESC, key.clone()).await? {
-            Some(doc) => Poly::from_row(Some(&key), doc).map(Some),
-            None => Ok(None),
-        }
-    }
+    crate::engine::cascade::delete(&crate::engine::cascade::Direct(backend), M::DESC, keys).await
 }
 
 impl<S> Key<S> {

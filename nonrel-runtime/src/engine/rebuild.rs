@@ -2,66 +2,12 @@
 //! fields declared after the records were saved cover them (F21, F14); the whole-database
 //! `rebuild_indexes()` does the same for every registered model that declares lookups.
 
-use crate::api::database::{decode, encode, Database};
 use crate::backend::{Backend, PutItem, SwapItem, Swapped};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
+use crate::schema::model::{decode, encode};
 use crate::schema::model::{Model, ModelDesc};
-
-impl<B: Backend> Database<B> {
-    /// Recomputes every stored record of `M` and rewrites it with its index entries: the
-    /// fields the model computes on save (the index fields of emulated lookups, F14) are
-    /// written for records saved before they were declared, its denormalized copies (F15) are
-    /// brought up to date, then every declared index of `M` is rebuilt (embedded) or created
-    /// (MongoDB). Returns the copies written plus the index entries written (embedded) or the
-    /// indexes processed (MongoDB).
-    ///
-    /// Each record is decoded as `M` and encoded again; fields the model does not know
-    /// survive as on every save (F22). A record that does not decode as `M` stops the
-    /// rebuild with an error naming its key; records before it are rewritten.
-    ///
-    /// ```
-    /// use nonrel_runtime::{Database, Key, Model};
-    /// #[derive(Model)]
-    /// #[model(collection = "notes")]
-    /// struct Note { #[field(key)] id: Option<Key<Note>>, text: String }
-    /// #[derive(Model)]
-    /// #[model(collection = "notes")]
-    /// struct IndexedNote { #[field(key)] id: Option<Key<IndexedNote>>, #[field(index(icontains))] text: String }
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> nonrel_runtime::Result<()> {
-    /// let db = Database::in_memory()?;
-    /// db.save(&mut Note { id: None, text: "Saved before the declaration".into() }).await?;
-    /// db.rebuild_indexes_of::<IndexedNote>().await?;
-    /// let found = db.query::<IndexedNote>().filter(IndexedNote::text().icontains("DECLARATION")).all().await?;
-    /// assert_eq!(found.len(), 1);
-    /// # Ok(()) }
-    /// ```
-    pub async fn rebuild_indexes_of<M: Model>(&self) -> Result<u64> {
-        self.recompute(&LookupRegistration::of::<M>()).await?;
-        let copies = crate::engine::related::refresh_copies(self.backend(), &[M::DESC]).await?;
-        Ok(copies + self.backend().rebuild_indexes(vec![M::DESC]).await?)
-    }
-
-    /// Rewrites every stored record of a model as the model writes it today (its index
-    /// fields recomputed); returns how many. A record that does not decode stops it with an
-    /// error naming the model and key; the records before it are rewritten.
-    ///
-    /// Each batch is written compare-and-set ([`Backend::swap`]): a record a concurrent write
-    /// changed since it was read is recomputed from its current document, and one deleted
-    /// meanwhile stays deleted, so a rebuild never undoes a save or a delete.
-    pub(crate) async fn recompute(&self, r: &LookupRegistration) -> Result<u64> {
-        const BATCH: usize = 1000;
-        let rows = self.backend().query(r.model, (r.plan)()?).await?;
-        let mut n = 0;
-        for chunk in rows.chunks(BATCH) {
-            let read = chunk.iter().filter_map(|row| Some((row.key.clone()?, row.doc.clone()))).collect();
-            n += rewrite(self.backend(), r.model, read, r.recompute).await?;
-        }
-        Ok(n)
-    }
-}
 
 /// Writes `recompute` of each record `read` (key and document as read) compare-and-set; a
 /// record changed meanwhile is recomputed from its current document and tried again, a
@@ -158,4 +104,22 @@ fn plan_of<M: Model>() -> Result<Plan> {
 fn recomputed<M: Model>(key: Option<KeyValue>, doc: &[u8]) -> Result<PutItem> {
     let record: M = decode(key.as_ref(), doc)?;
     Ok(PutItem { key, doc: encode(&record)? })
+}
+
+/// Rewrites every stored record of a model as the model writes it today (its index
+/// fields recomputed); returns how many. A record that does not decode stops it with an
+/// error naming the model and key; the records before it are rewritten.
+///
+/// Each batch is written compare-and-set ([`Backend::swap`]): a record a concurrent write
+/// changed since it was read is recomputed from its current document, and one deleted
+/// meanwhile stays deleted, so a rebuild never undoes a save or a delete.
+pub(crate) async fn recompute<B: Backend>(backend: &B, r: &LookupRegistration) -> Result<u64> {
+    const BATCH: usize = 1000;
+    let rows = backend.query(r.model, (r.plan)()?).await?;
+    let mut n = 0;
+    for chunk in rows.chunks(BATCH) {
+        let read = chunk.iter().filter_map(|row| Some((row.key.clone()?, row.doc.clone()))).collect();
+        n += rewrite(backend, r.model, read, r.recompute).await?;
+    }
+    Ok(n)
 }

@@ -12,10 +12,10 @@
 //! saved by a pipeline update that merges each embedded model with the stored one, so the
 //! fields other programs wrote inside it survive too, still without a read.
 //!
-//! Indexes are created from the models' declarations by [`Database::sync_indexes`]
+//! Indexes are created from the models' declarations by [`Database::sync_indexes`](crate::Database::sync_indexes)
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
-mod convert;
+pub(crate) mod convert;
 mod join;
 mod lookup;
 mod pipeline;
@@ -25,7 +25,6 @@ mod tx;
 mod unique;
 mod write;
 
-use crate::api::database::Database;
 use crate::backend::capability::Yes;
 use crate::backend::{
     Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
@@ -34,7 +33,7 @@ use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crate::schema::key::{KeyKind, KeyValue, ObjectId};
-use crate::schema::model::{Model, ModelDesc};
+use crate::schema::model::ModelDesc;
 use bson::{doc, Document, RawDocumentBuf};
 use mongodb::options::{ClientOptions, FindOptions};
 use std::time::Duration;
@@ -99,38 +98,6 @@ pub(crate) fn driver(e: mongodb::error::Error, doing: &str) -> Error {
         _ => ErrorKind::Storage,
     };
     Error::new(kind, format!("MongoDB failed {doing}")).with_source(e)
-}
-
-impl Database<Mongo> {
-    /// Connects to MongoDB at `uri` and uses `database`.
-    ///
-    /// ```no_run
-    /// # async fn run() -> nonrel_runtime::Result<()> {
-    /// let db = nonrel_runtime::Database::connect("mongodb://127.0.0.1:27017", "blog").await?;
-    /// db.sync_indexes().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn connect(uri: &str, database: &str) -> Result<Self> {
-        Mongo::connect(uri, database).await.map(Database::new)
-    }
-
-    /// The driver collection behind `M`, for what only the driver can do (F19).
-    pub fn collection<M: Model>(&self) -> mongodb::Collection<RawDocumentBuf> {
-        self.backend().raw_collection(M::DESC)
-    }
-
-    /// Runs an aggregation pipeline on `M`'s collection and decodes the results as `M` (F19).
-    pub async fn aggregate<M: Model>(&self, pipeline: Vec<Document>) -> Result<Vec<M>> {
-        let coll = self.collection::<M>();
-        let mut cursor = coll.aggregate(pipeline).await.map_err(|e| driver(e, "running an aggregation"))?;
-        let mut out = Vec::new();
-        while cursor.advance().await.map_err(|e| driver(e, "reading an aggregation"))? {
-            let raw = cursor.current().as_bytes();
-            let key = convert::id_of(raw).ok();
-            out.push(M::decode(key.as_ref(), raw).map_err(|e| e.with_model(M::DESC.name))?);
-        }
-        Ok(out)
-    }
 }
 
 impl Mongo {

@@ -4,7 +4,7 @@ use crate::core::value::Value;
 use crate::schema::lookup::compute::{date_parts, lower};
 use crate::schema::lookup::LookupKind;
 
-/// An emulated lookup and its operand, as the plan carries it ([`Op::Lookup`]).
+/// An emulated lookup and its operand, as the plan carries it ([`Op::Lookup`](crate::plan::Op::Lookup)).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
     /// Equal, ignoring case.

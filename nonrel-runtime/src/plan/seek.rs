@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 /// A position to read a page from: the rows strictly after it in the plan's order (its
 /// ordering terms, then the key ascending), or strictly before it when `backward`. Backends
-/// receive it in [`Backend::query_seek`].
+/// receive it in [`Backend::query_seek`](crate::Backend::query_seek).
 ///
 /// ```
 /// use nonrel_runtime::page::Seek;

@@ -176,3 +176,44 @@ inventory::collect!(Registration);
 pub fn registered_models() -> impl Iterator<Item = &'static ModelDesc> {
     inventory::iter::<Registration>.into_iter().map(|r| r.0)
 }
+
+pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {
+    let mut doc = Vec::with_capacity(256);
+    m.encode(&mut doc).and_then(|()| crate::core::codec::check_depth(&doc)).map_err(|e| {
+        let e = e.with_model(M::DESC.name);
+        match m.key_value() {
+            Some(k) => e.with_key(k),
+            None => e,
+        }
+    })?;
+    Ok(doc)
+}
+
+pub(crate) fn decode<M: Model>(key: Option<&KeyValue>, doc: &[u8]) -> Result<M> {
+    M::decode(key, doc).map_err(|e| {
+        let e = e.with_model(M::DESC.name);
+        match key {
+            Some(k) => e.with_key(k),
+            None => e,
+        }
+    })
+}
+
+pub(crate) fn key_of<M: Model>(m: &M) -> Result<Option<KeyValue>> {
+    let key = m.key_value();
+    if key.is_none() && M::DESC.key.kind != KeyKind::Auto {
+        let msg = format!(
+            "natural key field `{}` has no storable value (an empty string, or an integer beyond the 64-bit signed range)",
+            M::DESC.key.field
+        );
+        return Err(crate::error::Error::new(crate::error::ErrorKind::InvalidKey, msg).with_model(M::DESC.name));
+    }
+    Ok(key)
+}
+
+/// Every registered model.
+pub(crate) fn all_models() -> Result<Vec<&'static ModelDesc>> {
+    let mut models: Vec<&'static ModelDesc> = registered_models().collect();
+    models.sort_by_key(|m| (m.collection, m.name));
+    Ok(models)
+}

@@ -19,6 +19,7 @@ use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 /// Records read per batch when a whole collection is checked or refreshed.
 const BATCH: usize = 1000;
@@ -216,17 +217,19 @@ impl Pending {
 
     /// The fan-out of a write of `items` of `m`, noted in the outbox before the write on a
     /// backend that does not note it in the write itself.
-    /// The first such write through a handle finishes what a crash left pending first.
+    /// The first such write through a handle finishes what a crash left pending first
+    /// (`finish_pending_once`, run only when the write owes a fan-out).
     pub(crate) async fn noted<B: Backend>(
-        db: &crate::api::database::Database<B>,
+        backend: &B,
+        finish_pending_once: impl Future<Output = Result<()>>,
         m: &'static ModelDesc,
         items: &[PutItem],
     ) -> Result<Pending> {
         let mut pending = Pending::new(m, items);
         if pending.active {
-            db.finish_pending_once().await?;
+            finish_pending_once.await?;
             let keys = items.iter().filter_map(|i| i.key.as_ref());
-            pending.noted = super::outbox::note(db.backend(), m, keys).await?;
+            pending.noted = super::outbox::note(backend, m, keys).await?;
         }
         Ok(pending)
     }

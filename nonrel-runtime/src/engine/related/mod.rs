@@ -28,7 +28,7 @@ mod select;
 pub(crate) use crate::plan::eval::project;
 pub(crate) use crate::plan::join::Via;
 pub use crate::plan::join::{JoinFilter, Selection};
-pub(crate) use crate::schema::copies::{copies_held_by, copies_of, copy_for, same_model};
+pub(crate) use crate::schema::copies::{copies_held_by, copies_of, copy_for};
 pub use crate::schema::copies::{registered_copies, CopyDesc, CopyRegistration};
 pub(crate) use copies::{
     before_put, before_update, check_copies, refresh_copies, with_copies, Copied, Pending, REWRITE_ROUNDS,
