@@ -41,7 +41,7 @@ struct Post {
     /// store cannot run natively (its trigram index is kept on every save).
     #[field(index(exact, icontains))]
     title: String,
-    /// Deleting a user deletes their posts (F16); nothing cascades unless declared.
+    /// Deleting a user deletes their posts; nothing cascades unless declared.
     #[field(on_delete = cascade)]
     author: Ref<User>,
     #[field(index)]
@@ -206,8 +206,8 @@ async fn main() -> nonrel_runtime::Result<()> {
     Ok(())
 }
 
-/// Pages through posts with cursors (F10), bumps a post's views and adds a comment in one
-/// transaction (F9), and deletes a user with their posts (F16).
+/// Pages through posts with cursors, bumps a post's views and adds a comment in one
+/// transaction, and deletes a user with their posts.
 async fn pages_transactions_and_cascades(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Result<()> {
     db.save(&mut User { username: "dee".into(), email: "dee@example.com".into(), display_name: "Dee".into() }).await?;
     let mut more: Vec<Post> = (0..45)

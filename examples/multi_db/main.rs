@@ -1,4 +1,4 @@
-//! The same models on two backends at once (F18): write on the embedded default, copy
+//! The same models on two backends at once: write on the embedded default, copy
 //! everything to MongoDB, query there, change records there with an atomic update, and
 //! copy them back.
 //!

@@ -19,16 +19,16 @@ pub struct ModelInput {
     pub collection: Option<syn::LitStr>,
     #[darling(default, multiple)]
     pub index: Vec<syn::LitStr>,
-    /// The base of a polymorphic hierarchy (F11).
+    /// The base of a polymorphic hierarchy.
     #[darling(default)]
     pub polymorphic: darling::util::Flag,
-    /// A subclass of this polymorphic base (F11).
+    /// A subclass of this polymorphic base.
     #[darling(default)]
     pub extends: Option<Path>,
-    /// `denormalize(author.username, ...)`: copies of related fields (F15).
+    /// `denormalize(author.username, ...)`: copies of related fields.
     #[darling(default, multiple)]
     pub denormalize: Vec<CopyList>,
-    /// `join_in_memory(author, ...)`: `Ref` fields joined in two steps (F15).
+    /// `join_in_memory(author, ...)`: `Ref` fields joined in two steps.
     #[darling(default, multiple)]
     pub join_in_memory: Vec<darling::util::PathList>,
 }
@@ -42,7 +42,7 @@ pub struct EmbeddedInput {
     pub data: ast::Data<(), FieldInput>,
 }
 
-/// `#[derive(Fields)]` input: an abstract group of fields (F11).
+/// `#[derive(Fields)]` input: an abstract group of fields.
 #[derive(FromDeriveInput)]
 #[darling(supports(struct_named))]
 pub struct FieldsInput {
@@ -73,7 +73,7 @@ pub struct FieldInput {
     pub default: Option<Override<Path>>,
     #[darling(default)]
     pub extra: darling::util::Flag,
-    /// A `#[derive(Fields)]` group stored as top-level fields (F11).
+    /// A `#[derive(Fields)]` group stored as top-level fields.
     #[darling(default)]
     pub flatten: darling::util::Flag,
     /// `on_delete = cascade` on a reference: deleting the referenced record deletes this one.

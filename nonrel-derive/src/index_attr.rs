@@ -1,5 +1,5 @@
 //! `#[field(index)]` and `#[field(index(icontains, month, regex = "..."))]`: a plain index,
-//! the emulated lookups (F14) a field declares, or both (`index(exact, icontains)`).
+//! the emulated lookups a field declares, or both (`index(exact, icontains)`).
 
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta, Result};

@@ -34,7 +34,7 @@ pub fn derive_embedded(input: TokenStream) -> TokenStream {
     expand::embedded::derive(input.into()).into()
 }
 
-/// Derives an abstract group of fields (F11): a struct whose fields are stored at the top
+/// Derives an abstract group of fields: a struct whose fields are stored at the top
 /// level of every model that holds it with `#[field(flatten)]`, with descriptors for them in
 /// the generated trait `<Name>Fields`. Field attributes as for `Model`, without `key` and
 /// `extra`.

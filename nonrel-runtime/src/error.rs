@@ -31,10 +31,10 @@ pub enum ErrorKind {
     Integrity,
     /// A query the backend cannot run as written.
     Unsupported,
-    /// A transaction kept conflicting with concurrent writes until its tries ran out (F9);
+    /// A transaction kept conflicting with concurrent writes until its tries ran out;
     /// nothing it wrote was kept.
     Conflict,
-    /// A page cursor that is damaged, truncated, or belongs to another query (F10).
+    /// A page cursor that is damaged, truncated, or belongs to another query.
     InvalidCursor,
 }
 

@@ -1,5 +1,5 @@
 //! `#[derive(Fields)]`: an abstract group of fields, and the model-side code that flattens
-//! groups (F11).
+//! groups.
 
 use super::{fields, nr};
 use crate::ast::{Field, Fields, Role};

@@ -1,4 +1,4 @@
-//! Model code for inheritance (F11): descriptions that include flattened groups and the
+//! Model code for inheritance: descriptions that include flattened groups and the
 //! class list, and the impls of polymorphic bases and subclasses.
 
 use super::{group, nr};

@@ -1,4 +1,4 @@
-//! Generated code of declared emulated lookups (F14): index fields written on every save,
+//! Generated code of declared emulated lookups: index fields written on every save,
 //! indexes on them, the `Declared` impls the capability checks look for, `LOOKUPS`, and the
 //! model's registration for the whole-database rebuild.
 //!

@@ -134,7 +134,7 @@ fn index_descs(model: &Model) -> TokenStream {
     quote!(&[#on_fields #(#on_paths)* #lookups #copies])
 }
 
-/// One registered cascade per `on_delete = cascade` reference (F16); the referenced model comes
+/// One registered cascade per `on_delete = cascade` reference; the referenced model comes
 /// from the field's type, whose bound error points at the field when it is not a reference.
 fn cascades(model: &syn::Ident, fields: &[Field]) -> TokenStream {
     let nr = nr();

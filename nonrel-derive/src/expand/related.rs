@@ -1,4 +1,4 @@
-//! `#[model(denormalize(author.username))]` and `#[model(join_in_memory(author))]` (F15):
+//! `#[model(denormalize(author.username))]` and `#[model(join_in_memory(author))]`:
 //! the generated impls and registrations.
 
 use super::{fields, nr};

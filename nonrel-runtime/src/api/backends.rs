@@ -67,12 +67,12 @@ mod mongo {
             Mongo::connect(uri, database).await.map(Database::new)
         }
 
-        /// The driver collection behind `M`, for what only the driver can do (F19).
+        /// The driver collection behind `M`, for what only the driver can do.
         pub fn collection<M: Model>(&self) -> mongodb::Collection<RawDocumentBuf> {
             self.backend().raw_collection(M::DESC)
         }
 
-        /// Runs an aggregation pipeline on `M`'s collection and decodes the results as `M` (F19).
+        /// Runs an aggregation pipeline on `M`'s collection and decodes the results as `M`.
         pub async fn aggregate<M: Model>(&self, pipeline: Vec<Document>) -> Result<Vec<M>> {
             let coll = self.collection::<M>();
             let mut cursor = coll.aggregate(pipeline).await.map_err(|e| driver(e, "running an aggregation"))?;

@@ -42,7 +42,7 @@ use std::sync::Arc;
 pub struct Database<B> {
     backend: Arc<B>,
     max_in: Option<usize>,
-    /// Set once the fan-out a crash left pending (the outbox, F15) has been finished.
+    /// Set once the fan-out a crash left pending (the outbox) has been finished.
     recovered: Arc<tokio::sync::OnceCell<()>>,
 }
 
@@ -55,7 +55,7 @@ impl<B> Clone for Database<B> {
 impl Database<Embedded> {
     /// Opens (creating if missing) an embedded database file.
     ///
-    /// Fan-out to denormalized copies that a crash left pending (the outbox, F15) is
+    /// Fan-out to denormalized copies that a crash left pending (the outbox) is
     /// finished before it returns.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Embedded::open(path).map(Database::new)?.recovered_now()
@@ -105,7 +105,7 @@ impl<B: Backend> Database<B> {
     }
 
     /// Splits `in` lookups with more than `n` values into several queries whose results are
-    /// merged, de-duplicated and ordered as one (F13). The default is the backend's limit.
+    /// merged, de-duplicated and ordered as one. The default is the backend's limit.
     pub fn with_max_in_values(mut self, n: usize) -> Self {
         self.max_in = Some(n.max(1));
         self
@@ -135,7 +135,7 @@ impl<B: Backend> Database<B> {
         Ok(Key::from_value(key))
     }
 
-    /// Saves a record: creates it or replaces the stored one, without checking which (F4).
+    /// Saves a record: creates it or replaces the stored one, without checking which.
     /// An automatic key is assigned on the first save and written into the model.
     pub async fn save<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
         self.put_one(record, WriteMode::Upsert).await
@@ -146,7 +146,7 @@ impl<B: Backend> Database<B> {
         self.put_one(record, WriteMode::Insert).await
     }
 
-    /// Saves many records in one write (F8); on failure [`Error::item`] names the record that
+    /// Saves many records in one write; on failure [`Error::item`] names the record that
     /// failed and nothing is written.
     pub async fn save_many<M: Model>(&self, records: &mut [M]) -> Result<Vec<Key<M>>> {
         let mut items = Vec::with_capacity(records.len());
@@ -177,7 +177,7 @@ impl<B: Backend> Database<B> {
         }
     }
 
-    /// Reads many records in one round trip (F8), in the order of `keys`.
+    /// Reads many records in one round trip, in the order of `keys`.
     pub async fn get_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<M>>> {
         let keys: Vec<KeyValue> = keys.into_iter().map(|k| k.as_key()).collect();
         let docs = self.backend.get_many(M::DESC, keys.clone()).await?;
@@ -186,13 +186,13 @@ impl<B: Backend> Database<B> {
     }
 
     /// Deletes the record with this key without reading it; returns whether it existed.
-    /// A subclass (F11) deletes only records of its class (others count as missing).
+    /// A subclass deletes only records of its class (others count as missing).
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
         Ok(crate::engine::poly::delete::<M, B>(self.backend(), vec![key.as_key()]).await? > 0)
     }
 
-    /// Deletes records by key without reading them (F8); returns how many existed.
-    /// A subclass (F11) deletes only records of its class (others count as missing).
+    /// Deletes records by key without reading them; returns how many existed.
+    /// A subclass deletes only records of its class (others count as missing).
     pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
         crate::engine::poly::delete::<M, B>(self.backend(), keys.into_iter().map(|k| k.as_key()).collect()).await
     }
@@ -202,7 +202,7 @@ impl<B: Backend> Database<B> {
         QueryBuilder { db: self, query: Query::new(), related: Vec::new() }
     }
 
-    /// Finishes the fan-out to denormalized copies (F15) that writes left pending: each
+    /// Finishes the fan-out to denormalized copies that writes left pending: each
     /// write of a record whose fields other models copy notes the fan-out durably in an
     /// outbox with (or just before) the write, and removes the note once the copies are
     /// current. A note a crash left is finished here; returns how many were finished.
@@ -230,8 +230,8 @@ impl<B: Backend> Database<B> {
         Ok(())
     }
 
-    /// Checks every declared index of every registered model against the records (F21).
-    /// Stale denormalized copies (F15) are reported too, under the copy's reserved name.
+    /// Checks every declared index of every registered model against the records.
+    /// Stale denormalized copies are reported too, under the copy's reserved name.
     pub async fn integrity_check(&self) -> Result<IntegrityReport> {
         let models = all_models()?;
         let mut report = self.backend.integrity_check(models.clone()).await?;
@@ -242,9 +242,9 @@ impl<B: Backend> Database<B> {
     }
 
     /// Rebuilds every declared index of every registered model, after recomputing the index
-    /// fields of emulated lookups (F14) of every registered model that declares some (as
+    /// fields of emulated lookups of every registered model that declares some (as
     /// [`rebuild_indexes_of`](Self::rebuild_indexes_of) does for one) and bringing stale
-    /// denormalized copies up to date (F15); returns the entries and copies written.
+    /// denormalized copies up to date; returns the entries and copies written.
     pub async fn rebuild_indexes(&self) -> Result<u64> {
         for r in crate::engine::rebuild::registered_lookup_models() {
             crate::engine::rebuild::recompute(self.backend(), r).await?;
@@ -260,13 +260,13 @@ impl<B: Backend> Database<B> {
         self.backend.sync_indexes(all_models()?).await
     }
 
-    /// Copies every record of `M` to another database, keys and data exactly (F18); returns
+    /// Copies every record of `M` to another database, keys and data exactly; returns
     /// how many were copied.
     pub async fn copy_to<M: Model, B2: Backend>(&self, to: &Database<B2>) -> Result<u64> {
         self.copy_model_to(M::DESC, to).await
     }
 
-    /// Copies every record of every registered model to another database (F18).
+    /// Copies every record of every registered model to another database.
     pub async fn copy_all_to<B2: Backend>(&self, to: &Database<B2>) -> Result<u64> {
         let mut n = 0;
         for m in all_models()? {
@@ -323,7 +323,7 @@ impl<B: Backend> Database<B> {
     }
 }
 
-/// A record with its related selections and annotations (F1).
+/// A record with its related selections and annotations.
 #[derive(Debug, Clone)]
 pub struct Record<M: Model> {
     /// The record.
@@ -404,18 +404,18 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         self
     }
 
-    /// Pages of `size` records with cursors to the next and previous pages (F10); see
+    /// Pages of `size` records with cursors to the next and previous pages; see
     /// [`PageBuilder`](crate::api::page::PageBuilder).
     pub fn page(self, size: usize) -> crate::api::page::PageBuilder<'db, B, M> {
         crate::api::page::PageBuilder::new(self.db, self.query, size)
     }
 
-    /// Atomic update operations on the matching records (F17).
+    /// Atomic update operations on the matching records.
     pub fn update(self) -> crate::api::update::UpdateBuilder<'db, B, M> {
         crate::api::update::UpdateBuilder::new(self)
     }
 
-    /// The query rewritten for the backend (emulated lookups onto their index fields, F14),
+    /// The query rewritten for the backend (emulated lookups onto their index fields),
     /// its lookups across a `Ref` not yet resolved: see [`crate::engine::prepare`].
     fn prepared(&self) -> Result<crate::engine::prepare::Prepared> {
         crate::engine::prepare::Prepared::new::<B, M>(self.query.plan()?.clone(), self.query.joins())
@@ -426,13 +426,13 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         Ok(self.prepared()?.plan)
     }
 
-    /// Where the query's steps read: the backend, splitting large `in` lookups (F13).
+    /// Where the query's steps read: the backend, splitting large `in` lookups.
     fn reads(&self) -> crate::engine::prepare::Direct<'db, B> {
         crate::engine::prepare::Direct { backend: &*self.db.backend, max_in: self.db.max_in() }
     }
 
     /// The plan as the backend runs it: rewritten, with lookups across a `Ref` resolved
-    /// (two-step joins, F15).
+    /// (two-step joins).
     async fn plan(&self) -> Result<crate::plan::Plan> {
         crate::engine::prepare::backend_plan::<B, M>(&self.reads(), self.query.plan()?.clone(), self.query.joins())
             .await
@@ -459,7 +459,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         Ok(counts)
     }
 
-    /// Runs the query, splitting `in` lookups larger than the backend takes (F13).
+    /// Runs the query, splitting `in` lookups larger than the backend takes.
     pub(crate) async fn run(&self) -> Result<Vec<Row>> {
         self.fetch(&[]).await
     }
@@ -546,7 +546,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         self.bounded_count(None).await
     }
 
-    /// How many records match, counting no further than `n` (F5): the cost is bounded by `n`.
+    /// How many records match, counting no further than `n`: the cost is bounded by `n`.
     pub async fn count_upto(self, n: u64) -> Result<u64> {
         self.bounded_count(Some(n)).await
     }

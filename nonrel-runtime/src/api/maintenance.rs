@@ -12,14 +12,14 @@ use std::path::Path;
 
 impl<B: Backend> Database<B> {
     /// Recomputes every stored record of `M` and rewrites it with its index entries: the
-    /// fields the model computes on save (the index fields of emulated lookups, F14) are
-    /// written for records saved before they were declared, its denormalized copies (F15) are
+    /// fields the model computes on save (the index fields of emulated lookups) are
+    /// written for records saved before they were declared, its denormalized copies are
     /// brought up to date, then every declared index of `M` is rebuilt (embedded) or created
     /// (MongoDB). Returns the copies written plus the index entries written (embedded) or the
     /// indexes processed (MongoDB).
     ///
     /// Each record is decoded as `M` and encoded again; fields the model does not know
-    /// survive as on every save (F22). A record that does not decode as `M` stops the
+    /// survive as on every save. A record that does not decode as `M` stops the
     /// rebuild with an error naming its key; records before it are rewritten.
     ///
     /// ```

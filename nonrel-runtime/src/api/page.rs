@@ -116,7 +116,7 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
     }
 
     /// What a cursor of this query is bound to: the model, the conditions as written (those
-    /// across a `Ref`, F15, included) and the order.
+    /// across a `Ref` included) and the order.
     fn fingerprint(&self, plan: &Plan) -> u64 {
         let joins = self.query.joins();
         if joins.is_empty() {

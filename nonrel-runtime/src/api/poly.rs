@@ -9,7 +9,7 @@ use crate::plan::{Field, Projection};
 use crate::schema::key::AsKey;
 
 impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
-    /// The matching records, each as its own class (F11).
+    /// The matching records, each as its own class.
     ///
     /// `only` and `defer` apply to every class: a field they leave out loads as its type's
     /// default, in the base and in the subclass alike (the class list is always read).
@@ -48,7 +48,7 @@ impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
 }
 
 impl<B: Backend> Database<B> {
-    /// Reads the record with this key as its own class (F11).
+    /// Reads the record with this key as its own class.
     pub async fn get_polymorphic<M: PolymorphicBase>(&self, key: impl AsKey<M>) -> Result<Option<Poly<M>>> {
         let key = key.as_key();
         match self.backend().get(M::DESC, key.clone()).await? {

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// Loads, with the rows, the record each row's `Ref` (or `Option<Ref>`) field refers to:
-    /// one batched key read for the whole result, whatever its size (F2). Read them with
+    /// one batched key read for the whole result, whatever its size. Read them with
     /// [`Record::related`] on the rows of [`rows`](Self::rows); a row whose optional
     /// reference is `None` has none.
     ///
@@ -89,8 +89,8 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// Loads, with the rows, the records each row's `Vec<Ref<T>>` field refers to: one
-    /// batched key read of the union of every row's keys, whatever the number of rows (F2;
-    /// split at the backend's `in` limit, F13). Read them with [`Record::related_many`], in
+    /// batched key read of the union of every row's keys, whatever the number of rows (
+    /// split at the backend's `in` limit). Read them with [`Record::related_many`], in
     /// the list's order; a key whose record does not exist is left out there and reported
     /// by [`Record::missing_related`].
     ///
@@ -121,7 +121,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// Loads, with the rows, the records of model `T` whose reference field `field` refers to
     /// each row (Django's reverse relations: a user's posts through `Post::author()`): one
     /// `in` query on `field` with every row's key, whatever the number of rows (split at the
-    /// backend's `in` limit, F13), grouped by row in `T`'s key order. `field` may be a
+    /// backend's `in` limit), grouped by row in `T`'s key order. `field` may be a
     /// `Ref<M>`, an `Option<Ref<M>>` or a `Vec<Ref<M>>` (a record listing several rows
     /// belongs to each). Read them with [`Record::reverse`].
     ///

@@ -1,4 +1,4 @@
-//! Transactions (F9): `db.transaction(|tx| async move { ... })`, retried on conflict.
+//! Transactions: `db.transaction(|tx| async move { ... })`, retried on conflict.
 //!
 //! The closure runs against a [`Transaction`] handle whose typed operations (get, save,
 //! insert, delete, query) all belong to one attempt. When the closure returns `Ok`, the attempt
@@ -32,7 +32,7 @@
 //!   committed again. MongoDB transactions need a replica set (one node is enough) and have
 //!   snapshot isolation: a conflict is two attempts writing the same record.
 //!
-//! Denormalized copies (F15): a record saved in a transaction gets its copies of related
+//! Denormalized copies: a record saved in a transaction gets its copies of related
 //! fields from the related records as committed (read outside the attempt), and the copies
 //! other models hold of a record saved in it are brought up to date after the commit, as
 //! after a plain `save`: not atomically with the transaction.
@@ -58,7 +58,7 @@ use std::time::Duration;
 pub const DEFAULT_TRIES: u32 = 10;
 
 impl<B: Backend> Database<B> {
-    /// Runs `work` in a transaction, retried on conflict (F9). Await the returned builder;
+    /// Runs `work` in a transaction, retried on conflict. Await the returned builder;
     /// set the number of tries with [`TransactionBuilder::tries`].
     ///
     /// ```
@@ -256,7 +256,7 @@ fn jitter() -> u64 {
 pub struct Transaction<B: Transactions> {
     db: Database<B>,
     state: Arc<tokio::sync::Mutex<Option<B::Session>>>,
-    /// Denormalized copies (F15) of records written in the attempt, brought up to date once
+    /// Denormalized copies of records written in the attempt, brought up to date once
     /// it commits.
     after: Arc<std::sync::Mutex<Vec<After>>>,
 }
@@ -375,7 +375,7 @@ impl<B: Transactions> Transaction<B> {
     }
 
     /// Deletes the record with this key in the transaction; returns whether it existed.
-    /// Declared cascades (F16) run inside the transaction too, so they are all-or-nothing.
+    /// Declared cascades run inside the transaction too, so they are all-or-nothing.
     ///
     /// ```
     /// # use nonrel_runtime::{Database, Model};

@@ -1,4 +1,4 @@
-//! Atomic updates (F17): typed builder, and the document rewriting backends without
+//! Atomic updates: typed builder, and the document rewriting backends without
 //! native update operators use.
 
 use crate::api::database::QueryBuilder;
@@ -34,7 +34,7 @@ impl<T: Numeric> Numeric for Option<T> {
 }
 
 /// Update operations on the records a query matches, run in the store in one step: no
-/// record is read into the program (F17). Await it for the matched and modified counts.
+/// record is read into the program. Await it for the matched and modified counts.
 ///
 /// ```
 /// # use nonrel_runtime::{Database, Key, Model};

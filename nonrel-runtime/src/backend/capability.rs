@@ -1,4 +1,4 @@
-//! Backend capabilities (F20): what a backend declares beyond the [`Backend`] trait.
+//! Backend capabilities: what a backend declares beyond the [`Backend`] trait.
 //!
 //! A backend declares each capability as an associated type of [`Backend`], [`Yes`] or [`No`],
 //! and offers transactions by implementing [`Transactions`]. A plan that needs more than every

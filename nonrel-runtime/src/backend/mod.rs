@@ -1,4 +1,4 @@
-//! The backend trait: what a store must do for nonrel to run models on it (F23).
+//! The backend trait: what a store must do for nonrel to run models on it.
 //!
 //! A backend works on untyped data: the static [`ModelDesc`] of the model, keys as
 //! [`KeyValue`], records as BSON document bytes (without `_id`; the backend stores the key
@@ -16,7 +16,7 @@
 //!    reject a second record with the same value of a unique index with
 //!    [`ErrorKind::UniqueViolation`](crate::error::ErrorKind::UniqueViolation), and report
 //!    disagreements from [`Backend::integrity_check`].
-//! 4. Keep fields the model does not know (F22): a backend that replaces documents merges
+//! 4. Keep fields the model does not know: a backend that replaces documents merges
 //!    the stored document's unknown fields when [`ModelDesc::has_extra`] is false, and those
 //!    inside embedded models at every depth, along each field's
 //!    [`Shape`](crate::Shape) (lists by position).
@@ -28,9 +28,9 @@
 //!    [`Backend::Regex`] and [`Backend::DateParts`] as [`Yes`](crate::backend::capability::Yes) or
 //!    [`No`](crate::backend::capability::No), [`Backend::MAX_IN_VALUES`] where one command takes a
 //!    bounded `in`. The compile-time checks follow from them. Optionally override
-//!    [`Backend::query_seek`] so that a page from a cursor starts reading at the cursor (F10),
+//!    [`Backend::query_seek`] so that a page from a cursor starts reading at the cursor,
 //!    and implement [`Transactions`](crate::backend::capability::Transactions) to offer transactions
-//!    (F9); `conformance_transaction_tests!` then checks them.
+//!; `conformance_transaction_tests!` then checks them.
 //!
 //! Seven methods are required: `put`, `get_many`, `delete`, `query`, `count`, `update` and
 //! `sync_indexes`. The others have defaults the runtime's fallbacks rely on: `None` from
@@ -59,12 +59,12 @@ use std::future::Future;
 /// How `put` treats an existing record with the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
-    /// Replace it, or create the record: no existence check (F4).
+    /// Replace it, or create the record: no existence check.
     Upsert,
     /// Fail with [`ErrorKind::DuplicateKey`](crate::error::ErrorKind::DuplicateKey).
     Insert,
     /// Store the document exactly as given, creating or replacing the record: no unknown
-    /// fields merged from a stored record, field order kept (loading a dump, F7).
+    /// fields merged from a stored record, field order kept (loading a dump).
     Replace,
 }
 
@@ -100,7 +100,7 @@ pub enum Swapped {
     Missing,
 }
 
-/// A structured result row (F1): the record, its related selections and its annotations, by
+/// A structured result row: the record, its related selections and its annotations, by
 /// name, never by position.
 #[derive(Debug, Clone, Default)]
 pub struct Row {
@@ -200,7 +200,7 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
 
     /// Reads many records like [`get_many`](Self::get_many), loading only the fields
-    /// `projection` keeps (deferred fields of related selections, F2). The default strips
+    /// `projection` keeps (deferred fields of related selections). The default strips
     /// the others after reading; a server that can project should not send them.
     fn get_many_projected(
         &self,
@@ -274,13 +274,13 @@ pub trait Backend: Send + Sync + 'static {
     }
 
     /// Whether [`put`](Self::put) and [`update`](Self::update) record the pending fan-out to
-    /// denormalized copies (the outbox, F15) in the same atomic write as the records. When
+    /// denormalized copies (the outbox) in the same atomic write as the records. When
     /// not (the default), the runtime records it in a write of its own just before.
     const OUTBOX_IN_WRITE: bool = false;
 
     /// Whether [`put`](Self::put), [`swap`](Self::swap), [`update`](Self::update) (of a `Ref`)
     /// and transaction commits write the holders' denormalized copies themselves, from the
-    /// related records read in the same atomic write (F15). When not (the default), the
+    /// related records read in the same atomic write. When not (the default), the
     /// runtime reads the related records before the write and again after it.
     const COPIES_IN_WRITE: bool = false;
 
@@ -290,7 +290,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a query.
     fn query(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
 
-    /// Runs a query from a position, for cursor pagination (F10): the rows strictly after
+    /// Runs a query from a position, for cursor pagination: the rows strictly after
     /// (or, with [`Seek::backward`](crate::plan::seek::Seek::backward), before) the position in the
     /// plan's order then key, at most `plan.limit` of them (the closest), in the plan's order.
     /// `None`, the default, leaves it to the runtime, which runs the plan without its limit

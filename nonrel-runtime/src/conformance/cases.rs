@@ -104,7 +104,7 @@ pub(crate) fn everything(id: i64) -> Everything {
     }
 }
 
-/// Every supported field type stores and loads exactly (F6).
+/// Every supported field type stores and loads exactly.
 pub async fn round_trips_every_field_type<B: Backend>(db: &Database<B>) {
     let mut e = everything(1);
     db.save(&mut e).await.expect("save");
@@ -116,7 +116,7 @@ pub async fn round_trips_every_field_type<B: Backend>(db: &Database<B>) {
     assert!(loaded.cache.is_empty(), "skipped fields are not stored");
 }
 
-/// Automatic keys are assigned on first save, written into the model, and distinct (F3).
+/// Automatic keys are assigned on first save, written into the model, and distinct.
 pub async fn assigns_distinct_automatic_keys<B: Backend>(db: &Database<B>) {
     let mut a = post("a", 1, &[], &[]);
     let mut b = post("b", 2, &[], &[]);
@@ -142,7 +142,7 @@ pub async fn natural_keys<B: Backend>(db: &Database<B>) {
     assert_eq!(db.get::<Everything>(77).await.unwrap().unwrap().id, 77);
 }
 
-/// Keys are typed, URL-safe and parse back; malformed input is an error (F12).
+/// Keys are typed, URL-safe and parse back; malformed input is an error.
 pub async fn keys_are_url_safe_and_typed<B: Backend>(_db: &Database<B>) {
     let k: Key<User> = Key::from("ann/é?&=#x y");
     let s = k.to_string();
@@ -162,7 +162,7 @@ pub async fn keys_are_url_safe_and_typed<B: Backend>(_db: &Database<B>) {
     assert_eq!("12".parse::<Key<Post>>().unwrap(), Key::from(12));
 }
 
-/// Saving an existing key replaces the record: no existence check, no duplicate (F4).
+/// Saving an existing key replaces the record: no existence check, no duplicate.
 pub async fn save_is_an_upsert<B: Backend>(db: &Database<B>) {
     let mut ann = User { username: "ann".into(), email: "a@x".into(), age: 1 };
     db.save(&mut ann).await.unwrap();
@@ -185,7 +185,7 @@ pub async fn insert_rejects_an_existing_key<B: Backend>(db: &Database<B>) {
     assert_eq!(db.get::<User>("ann").await.unwrap().unwrap().age, 1);
 }
 
-/// save_many, get_many (in order, with gaps), delete_many without fetching (F8).
+/// save_many, get_many (in order, with gaps), delete_many without fetching.
 pub async fn batch_operations<B: Backend>(db: &Database<B>) {
     let posts = seed(db).await;
     let keys: Vec<Key<Post>> = posts.iter().map(|p| p.key().unwrap()).collect();
@@ -340,7 +340,7 @@ pub async fn ordering_limit_offset<B: Backend>(db: &Database<B>) {
     assert_eq!(sorted(titles(&all)), sorted(expected.to_vec()));
 }
 
-/// count, count_upto (bounded), exists (F5).
+/// count, count_upto (bounded), exists.
 pub async fn counts<B: Backend>(db: &Database<B>) {
     seed(db).await;
     assert_eq!(db.query::<Post>().count().await.unwrap(), 6);
@@ -396,7 +396,7 @@ async fn assert_legacy_kept<B: Backend>(db: &Database<B>, name: &str) {
     assert_eq!((wide.legacy.as_str(), wide.legacy_number), ("keep me", 7));
 }
 
-/// Unknown fields survive a load-modify-save through an `Extra` field (F22).
+/// Unknown fields survive a load-modify-save through an `Extra` field.
 pub async fn unknown_fields_survive_with_extra<B: Backend>(db: &Database<B>) {
     write_wide(db).await;
     let mut p: ProfileWithExtra = db.get(1).await.unwrap().unwrap();
@@ -407,7 +407,7 @@ pub async fn unknown_fields_survive_with_extra<B: Backend>(db: &Database<B>) {
     assert_legacy_kept(db, "Ann B").await;
 }
 
-/// Unknown fields survive a load-modify-save even without an `Extra` field (F22).
+/// Unknown fields survive a load-modify-save even without an `Extra` field.
 pub async fn unknown_fields_survive_without_extra<B: Backend>(db: &Database<B>) {
     write_wide(db).await;
     let mut p: ProfileNarrow = db.get(1).await.unwrap().unwrap();
@@ -451,7 +451,7 @@ pub async fn bad_values_are_rejected_and_nothing_is_written<B: Backend>(db: &Dat
     assert_eq!(db.get::<Everything>(10).await.unwrap(), None, "a failed batch writes nothing");
 }
 
-/// Rows carry the record and its related selections and annotations by name (F1).
+/// Rows carry the record and its related selections and annotations by name.
 pub async fn structured_rows<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let rows = db.query::<Post>().filter(Post::title().eq("Go channels")).rows().await.unwrap();
@@ -461,7 +461,7 @@ pub async fn structured_rows<B: Backend>(db: &Database<B>) {
     assert!(rows[0].annotation("missing").is_none());
 }
 
-/// Indexes agree with records after writes and deletes; rebuild keeps them right (F21).
+/// Indexes agree with records after writes and deletes; rebuild keeps them right.
 pub async fn integrity_check_and_rebuild<B: Backend>(db: &Database<B>) {
     let posts = seed(db).await;
     let mut p = posts[0].clone();
@@ -477,7 +477,7 @@ pub async fn integrity_check_and_rebuild<B: Backend>(db: &Database<B>) {
     assert_eq!(db.query::<Post>().filter(Post::tags().contains("rust")).count().await.unwrap(), 1);
 }
 
-/// `in` lookups larger than the limit are split, merged, de-duplicated and ordered (F13).
+/// `in` lookups larger than the limit are split, merged, de-duplicated and ordered.
 pub async fn large_in_lookups_are_split<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let small = db.clone().with_max_in_values(2);
@@ -508,7 +508,7 @@ pub async fn large_in_lookups_are_split<B: Backend>(db: &Database<B>) {
     assert_eq!(small.query::<Post>().filter(Post::title_plain().is_in(titles_in)).count_upto(2).await.unwrap(), 2);
 }
 
-/// Updates run in the store, return matched and modified counts, and keep indexes right (F17).
+/// Updates run in the store, return matched and modified counts, and keep indexes right.
 pub async fn atomic_updates<B: Backend>(db: &Database<B>) {
     seed(db).await;
     let rust = || db.query::<Post>().filter(Post::tags().contains("rust"));

@@ -1,4 +1,4 @@
-//! Deletion cases (F16): nothing cascades by default; declared cascades delete dependents in
+//! Deletion cases: nothing cascades by default; declared cascades delete dependents in
 //! batches, to any depth, cycles included.
 #![allow(missing_docs)]
 

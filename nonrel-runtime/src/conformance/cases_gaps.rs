@@ -1,5 +1,5 @@
-//! Cases for behaviour at the edges of copies (F15), inheritance (F11) and unique fields
-//! (F21): a deleted related record, a key of another class, projections of polymorphic
+//! Cases for behaviour at the edges of copies, inheritance and unique fields
+//!: a deleted related record, a key of another class, projections of polymorphic
 //! queries, and unique fields without a value.
 #![allow(missing_docs)]
 
@@ -89,7 +89,7 @@ async fn titles_by<B: JoinBackend>(db: &Database<B>, username: &str) -> Vec<Stri
 }
 
 /// Deleting a related record leaves the copies its holders keep as the last known values
-/// (nothing cascades, F16); `integrity_check` reports each holder's reference as dangling,
+/// (nothing cascades); `integrity_check` reports each holder's reference as dangling,
 /// naming model, field and keys, and `rebuild_indexes` leaves those copies alone.
 pub async fn deleted_related_records_leave_dangling_copies<B: JoinBackend>(db: &Database<B>) {
     let mut authors = vec![

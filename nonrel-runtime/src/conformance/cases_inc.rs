@@ -1,4 +1,4 @@
-//! `inc` on every kind of stored value (F17): a null counts like a missing field, numbers
+//! `inc` on every kind of stored value: a null counts like a missing field, numbers
 //! keep the types MongoDB's `$inc` gives them, anything else is an error naming model,
 //! field and value.
 

@@ -1,4 +1,4 @@
-//! JOIN cases (F15) and related selections (F2): every form on every backend, with the same
+//! JOIN cases and related selections: every form on every backend, with the same
 //! expected results.
 #![allow(missing_docs)]
 
@@ -279,7 +279,7 @@ pub async fn select_related_loads_related_records<B: JoinBackend>(db: &Database<
     assert_eq!(plain[0].related(Paper::author()).unwrap(), None, "not selected");
 }
 
-/// Records saved inside a transaction keep their copies (F9 with F15): a holder saved there
+/// Records saved inside a transaction keep their copies: a holder saved there
 /// gets its author's fields, and renaming the author there updates every copy once the
 /// transaction commits.
 pub async fn transactions_keep_denormalized_copies<B>(db: &Database<B>)

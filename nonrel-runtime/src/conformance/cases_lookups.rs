@@ -1,4 +1,4 @@
-//! Emulated lookups (F14): every form, through the declared index fields, with the same
+//! Emulated lookups: every form, through the declared index fields, with the same
 //! answers on every backend.
 #![allow(missing_docs)]
 

@@ -1,4 +1,4 @@
-//! Cursor pagination cases (F10).
+//! Cursor pagination cases.
 #![allow(missing_docs)]
 
 use crate::{Backend, Database, ErrorKind, Query};

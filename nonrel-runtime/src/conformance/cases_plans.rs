@@ -1,6 +1,6 @@
 //! One path from a typed query to the backend plan: pages, counts, updates, transaction
 //! queries and conditions across a `Ref` all read the index fields of declared emulated
-//! lookups (F14, F15), and the whole-database rebuild recomputes those fields (F21).
+//! lookups, and the whole-database rebuild recomputes those fields.
 //!
 //! How "the index is read" shows on every backend: records written by a model that does not
 //! declare the lookup have no index fields. Queried through a model that declares it, before

@@ -1,4 +1,4 @@
-//! Related selections of every kind of reference (F2): `select_related` on optional
+//! Related selections of every kind of reference: `select_related` on optional
 //! references, `prefetch_related` on lists of references and `prefetch_reverse` on the records
 //! referring to each row, with deferred fields and `in` lookups split at the backend's limit.
 //! Every backend gives the same rows.

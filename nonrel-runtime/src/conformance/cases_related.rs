@@ -1,4 +1,4 @@
-//! JOINs (F15) and related selections (F2) composed with the rest of a query: order, offset,
+//! JOINs and related selections composed with the rest of a query: order, offset,
 //! limit, local conditions, fields left out, several selections, counts. MongoDB runs these
 //! by `$lookup` or in steps depending on the handle's strategies; every form, and the
 //! embedded backend, must give the same rows.

@@ -1,4 +1,4 @@
-//! Cases for inheritance (F11) and serializers (F7), with the models they store.
+//! Cases for inheritance and serializers, with the models they store.
 #![allow(missing_docs)]
 
 use super::cases::everything;
@@ -86,7 +86,7 @@ async fn stored_names<B: Backend>(db: &Database<B>, m: &'static crate::ModelDesc
     names
 }
 
-/// A group's fields are stored at the top level, described, indexed and queryable (F11).
+/// A group's fields are stored at the top level, described, indexed and queryable.
 pub async fn field_groups_are_stored_flat<B: Backend>(db: &Database<B>) {
     use StampsFields as _;
     let mut notes: Vec<Note> = (1..=3)
@@ -116,7 +116,7 @@ async fn zoo<B: Backend>(db: &Database<B>) -> (Vec<Dog>, Cat, Animal) {
     (dogs, tom, generic)
 }
 
-/// Subclasses share the base's collection; each class's queries see only its records (F11).
+/// Subclasses share the base's collection; each class's queries see only its records.
 pub async fn subclass_queries_see_only_their_records<B: Backend>(db: &Database<B>) {
     use AnimalFieldsFields as _;
     let (dogs, tom, generic) = zoo(db).await;
@@ -166,7 +166,7 @@ pub async fn subclass_queries_see_only_their_records<B: Backend>(db: &Database<B
 }
 
 /// A subclass record loaded and saved through the base keeps its class and its own fields
-/// (F22); deleting it through the base leaves no index entry behind.
+///; deleting it through the base leaves no index entry behind.
 pub async fn saving_through_the_base_keeps_subclass_fields<B: Backend>(db: &Database<B>) {
     let (dogs, _, _) = zoo(db).await;
     let key = dogs[0].id.clone().unwrap().upcast::<Animal>();
@@ -201,7 +201,7 @@ pub async fn unknown_class_loads_as_the_base<B: Backend>(db: &Database<B>) {
     assert_eq!(db.query::<Dog>().count().await.unwrap(), 0);
 }
 
-/// Every field type to JSON and back; `Ref` fields as keys (F7).
+/// Every field type to JSON and back; `Ref` fields as keys.
 pub async fn models_to_json_and_back<B: Backend>(db: &Database<B>) {
     let e = everything(5);
     let text = json::to_json(&e).unwrap();
@@ -239,7 +239,7 @@ async fn clear<B: Backend>(db: &Database<B>, rows: &[(&'static str, KeyValue, Ve
     }
 }
 
-/// A dump of every registered model loads back with the same keys and the same bytes (F7).
+/// A dump of every registered model loads back with the same keys and the same bytes.
 pub async fn dump_and_load_round_trip<B: Backend>(db: &Database<B>) {
     db.save(&mut everything(1)).await.unwrap();
     db.save(&mut User { username: "ann".into(), email: "a@x".into(), age: 3 }).await.unwrap();

@@ -1,4 +1,4 @@
-//! Transaction cases (F9), for backends with the `Transactions` capability.
+//! Transaction cases, for backends with the `Transactions` capability.
 #![allow(missing_docs)]
 
 use crate::backend::capability::Transactions;

@@ -1,4 +1,4 @@
-//! Fields the program does not know survive a load-modify-save at every depth (F22):
+//! Fields the program does not know survive a load-modify-save at every depth:
 //! inside embedded models, `Option`s and `Box`es of them, lists of them (matched by
 //! position), lists of lists, and in polymorphic models. Records are written raw (a dump
 //! line) with unknown fields, all named `x_…`, at every depth.

@@ -1,4 +1,4 @@
-//! The conformance suite: one set of cases every backend must pass (F23).
+//! The conformance suite: one set of cases every backend must pass.
 //!
 //! A backend's tests call [`conformance_tests!`](crate::conformance_tests) with an async
 //! expression that opens a fresh, empty database; the macro makes one `#[tokio::test]` per
@@ -133,7 +133,7 @@ macro_rules! conformance_tests {
     )*};
 }
 
-/// Makes one `#[tokio::test]` per transaction case (F9), for backends with the
+/// Makes one `#[tokio::test]` per transaction case, for backends with the
 /// [`Transactions`](crate::backend::capability::Transactions) capability.
 #[macro_export]
 macro_rules! conformance_transaction_tests {

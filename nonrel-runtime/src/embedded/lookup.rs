@@ -1,4 +1,4 @@
-//! Emulated lookups on the embedded backend (F14): the rarest trigram of an `icontains`
+//! Emulated lookups on the embedded backend: the rarest trigram of an `icontains`
 //! read first, a declared index that is not filled yet reported instead of scanned, and
 //! `explain` for queries with emulated lookups.
 

@@ -1,4 +1,4 @@
-//! The embedded backend: a redb file (or memory), the default (F21 indexes kept in the same
+//! The embedded backend: a redb file (or memory), the default (declared indexes kept in the same
 //! write transaction as their record).
 //!
 //! Layout: one table of records per collection (ordered key bytes to BSON document), one

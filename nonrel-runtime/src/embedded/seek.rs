@@ -1,4 +1,4 @@
-//! Pages from a cursor on the embedded backend (F10): when an index serves the query's first
+//! Pages from a cursor on the embedded backend: when an index serves the query's first
 //! ordering term, the index scan starts at the cursor's value, so a page costs the same
 //! however deep it is.
 

@@ -86,7 +86,7 @@ pub(super) fn index_holds(tx: &redb::ReadTransaction, m: &ModelDesc, idx: &Index
 /// bytes to BSON), one table per declared index (value and key bytes to key bytes).
 pub(crate) struct Store {
     pub(crate) db: redb::Database,
-    /// Automatic keys handed to transactions not committed yet, by collection (F9).
+    /// Automatic keys handed to transactions not committed yet, by collection.
     pub(super) reserved: std::sync::Mutex<std::collections::HashMap<&'static str, u64>>,
 }
 
@@ -347,7 +347,7 @@ impl Store {
 }
 
 /// Sets the denormalized copies of documents of `m` about to be written from the related
-/// records as write transaction `tx` sees them (F15): those `mine` gives first (a transaction's
+/// records as write transaction `tx` sees them: those `mine` gives first (a transaction's
 /// own writes), then the table `open` already has open when it is the related collection,
 /// else the related collection's table. Nothing commits between this read and the write.
 pub(super) fn copies_in_tx<'d>(
@@ -381,7 +381,7 @@ pub(super) fn copies_in_tx<'d>(
 }
 
 /// Notes in the outbox, in the write transaction of the records, that the copies other models
-/// keep of records `keys` of `m` are to be brought up to date (F15): a crash before the
+/// keep of records `keys` of `m` are to be brought up to date: a crash before the
 /// fan-out finishes leaves the note, finished on the next open.
 pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[KeyValue]) -> Result<()> {
     if keys.is_empty() || crate::schema::copies::copies_of(m).next().is_none() {
@@ -595,7 +595,7 @@ pub(super) fn doc_of<'a>(
 }
 
 /// Copies the stored document's top-level fields the model does not know into the new
-/// document (F22; those inside embedded models are kept by `unknown::merge_embedded`).
+/// document (those inside embedded models are kept by `unknown::merge_embedded`).
 fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<()> {
     let mut kept = Vec::new();
     let mut written: Option<Vec<&[u8]>> = None;

@@ -1,4 +1,4 @@
-//! Optimistic transactions on the embedded backend (F9).
+//! Optimistic transactions on the embedded backend.
 //!
 //! redb runs one write transaction at a time. Holding it while a user's closure awaits would
 //! stall every other writer for as long as the closure takes (and deadlock a closure that
@@ -166,7 +166,7 @@ fn validate(store: &Store, s: &EmbeddedSession) -> Result<()> {
 }
 
 /// Sets the denormalized copies of the attempt's writes from the related records as the
-/// commit's write transaction sees them, the attempt's own writes first (F15).
+/// commit's write transaction sees them, the attempt's own writes first.
 fn copies_in_commit(tx: &redb::WriteTransaction, s: &mut EmbeddedSession) -> Result<()> {
     let mut docs = Vec::new();
     for (i, w) in s.writes.iter().enumerate() {

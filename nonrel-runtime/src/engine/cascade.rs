@@ -1,4 +1,4 @@
-//! Declared cascading deletes (F16).
+//! Declared cascading deletes.
 //!
 //! Nothing cascades unless declared: deleting a record leaves the records that refer to it
 //! as they are. A `Ref<T>` field (or `Option<Ref<T>>`, `Vec<Ref<T>>`) declared with

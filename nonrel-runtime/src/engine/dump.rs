@@ -1,4 +1,4 @@
-//! Dump and load (F7): every registered model's records as JSON lines, loadable into any
+//! Dump and load: every registered model's records as JSON lines, loadable into any
 //! backend with their keys.
 //!
 //! One line per record:

@@ -1,4 +1,4 @@
-//! Cursor pagination (F10): pages of a query, with opaque, URL-safe cursors to the next and
+//! Cursor pagination: pages of a query, with opaque, URL-safe cursors to the next and
 //! previous pages.
 //!
 //! A page is read from a position, not by skipping rows: a cursor holds the ordering values

@@ -1,10 +1,10 @@
-//! Polymorphic models (F11): a base and its subclasses in one collection, with a class list.
+//! Polymorphic models: a base and its subclasses in one collection, with a class list.
 //!
 //! Rust has no subclassing, so a hierarchy is declared on plain structs:
 //!
 //! - the base carries `#[model(polymorphic)]`: querying it reads every record of the
 //!   collection, subclass records included (as the base: their other fields stay in the
-//!   store, and saving through the base keeps them, F22);
+//!   store, and saving through the base keeps them);
 //! - a subclass carries `#[model(extends = Base)]`: it lives in the base's collection,
 //!   stores every field of the base (the compiler checks; share them through a
 //!   [`Fields`](crate::Fields) group) plus its own, and a class list, `_class: ["Base",
@@ -124,7 +124,7 @@ impl<B: PolymorphicBase> Poly<B> {
         &self.base
     }
 
-    /// The record as the base; saving it keeps the subclass's fields in the store (F22).
+    /// The record as the base; saving it keeps the subclass's fields in the store.
     pub fn into_base(self) -> B {
         self.base
     }
@@ -181,7 +181,7 @@ impl<B: PolymorphicBase + std::fmt::Debug> std::fmt::Debug for Poly<B> {
     }
 }
 
-/// Deletes records of `M` by key, after their declared dependents (F16); returns how many
+/// Deletes records of `M` by key, after their declared dependents; returns how many
 /// were deleted. A subclass deletes only its own records: a key whose record is of another
 /// class (a sibling, the base) is left alone and counts as missing, as `get` finds nothing
 /// there. That costs one batched read of the records' class lists first; a record whose

@@ -4,16 +4,16 @@
 //! step of a two-step join all reach the backend through [`backend_plan`] (or, when the
 //! backend may run the joins itself, through its two halves):
 //!
-//! 1. [`Prepared::new`]: the emulated lookups (F14) of the model's conditions are rewritten
+//! 1. [`Prepared::new`]: the emulated lookups of the model's conditions are rewritten
 //!    onto the index fields the model declares, and those of each condition across a `Ref`
-//!    (F15) onto the index fields the *related* model declares, for the backend at hand (an
+//! onto the index fields the *related* model declares, for the backend at hand (an
 //!    undeclared lookup runs natively where the backend can, else is an error naming the
 //!    declaration). This happens exactly once per query, so a declared index is always the
 //!    one read, never a scan.
 //! 2. [`Prepared::resolve`]: the conditions across a `Ref` that the backend does not run in
 //!    one command become one `in` lookup each on the `Ref`, from the keys of the related
 //!    records that match, read where the query reads ([`Reads`]: the backend, splitting
-//!    large `in` lookups (F13), or a transaction's attempt).
+//!    large `in` lookups, or a transaction's attempt).
 
 use crate::backend::{Backend, Row};
 use crate::engine::related::JoinFilter;
@@ -28,7 +28,7 @@ pub(crate) trait Reads: Sync {
     fn rows(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
 }
 
-/// Reads from the backend, splitting `in` lookups larger than it takes (F13).
+/// Reads from the backend, splitting `in` lookups larger than it takes.
 pub(crate) struct Direct<'a, B> {
     pub(crate) backend: &'a B,
     pub(crate) max_in: usize,

@@ -1,5 +1,5 @@
 //! `rebuild_indexes_of::<M>()`: every record of one model recomputed and rewritten, so index
-//! fields declared after the records were saved cover them (F21, F14); the whole-database
+//! fields declared after the records were saved cover them; the whole-database
 //! `rebuild_indexes()` does the same for every registered model that declares lookups.
 
 use crate::backend::{Backend, PutItem, SwapItem, Swapped};
@@ -51,7 +51,7 @@ async fn rewrite<B: Backend>(
     Ok(written)
 }
 
-/// A model whose records carry computed index fields (it declares emulated lookups, F14),
+/// A model whose records carry computed index fields (it declares emulated lookups),
 /// registered by `#[derive(Model)]`: the whole-database
 /// [`rebuild_indexes`](Database::rebuild_indexes) recomputes them for its records.
 ///

@@ -1,4 +1,4 @@
-//! Large `in` lookups (F13): split to the backend's limit, run, merged, de-duplicated and
+//! Large `in` lookups: split to the backend's limit, run, merged, de-duplicated and
 //! ordered as the plan says.
 
 use crate::backend::{Backend, Row};

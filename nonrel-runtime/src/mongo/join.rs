@@ -1,4 +1,4 @@
-//! Lookups across a `Ref` (F15) and related selections (F2) run by MongoDB's `$lookup`, in
+//! Lookups across a `Ref` and related selections run by MongoDB's `$lookup`, in
 //! one `aggregate` command.
 //!
 //! How each runs is a setting of the [`Mongo`] handle ([`JoinStrategy`],
@@ -14,7 +14,7 @@
 //!   from the matching related records and looks up their parents.
 //!
 //! Counts and updates with a join always run the two steps. Every form gives the same rows (the conformance suite runs on each); an `in` lookup too
-//! large for one command (F13) makes the query fall back to the split two-step form.
+//! large for one command makes the query fall back to the split two-step form.
 
 use super::{convert, driver, Mongo};
 use crate::backend::Row;
@@ -25,7 +25,7 @@ use crate::plan::{Plan, Projection};
 use crate::schema::model::ModelDesc;
 use bson::{doc, Document};
 
-/// How MongoDB runs a lookup across a `Ref` when the model keeps no copy of the field (F15).
+/// How MongoDB runs a lookup across a `Ref` when the model keeps no copy of the field.
 ///
 /// ```
 /// use nonrel_runtime::mongo::JoinStrategy;
@@ -51,7 +51,7 @@ pub enum JoinStrategy {
     LookupFromRelated,
 }
 
-/// How MongoDB loads the related records of `select_related` (F2).
+/// How MongoDB loads the related records of `select_related`.
 ///
 /// ```
 /// use nonrel_runtime::mongo::RelatedStrategy;
@@ -185,7 +185,7 @@ pub(super) async fn query(
 }
 
 /// Whether the query's own conditions or a join's related condition hold an `in` larger than
-/// one command takes (F13): those run in two steps, split.
+/// one command takes: those run in two steps, split.
 fn too_large(plan: &Plan, joins: &[JoinFilter], max_in: usize) -> bool {
     crate::plan::needs_split(plan, max_in)
         || joins.iter().any(|j| j.filters.iter().any(|f| crate::plan::oversized_filter(f, max_in)))

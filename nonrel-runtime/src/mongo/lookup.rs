@@ -1,4 +1,4 @@
-//! Emulated lookups a model does not declare, run natively by MongoDB (F14).
+//! Emulated lookups a model does not declare, run natively by MongoDB.
 //!
 //! Text lookups become `$regex` conditions on the field (the operand escaped so that every
 //! character, NUL included, is literal; anchored with `^` and `\z`, since `$` also matches

@@ -8,7 +8,7 @@
 //!
 //! A model with an [`Extra`](crate::Extra) field is saved by replacement (its unknown fields
 //! travel in it); a model without one is saved with `$set` of its fields, so fields written
-//! by other programs survive without a read (F22). A document holding an embedded model is
+//! by other programs survive without a read. A document holding an embedded model is
 //! saved by a pipeline update that merges each embedded model with the stored one, so the
 //! fields other programs wrote inside it survive too, still without a read.
 //!
@@ -84,7 +84,7 @@ impl Mongo {
         &self.db
     }
 
-    /// The driver collection behind a model, holding raw documents (F19).
+    /// The driver collection behind a model, holding raw documents.
     pub fn raw_collection(&self, model: &ModelDesc) -> mongodb::Collection<RawDocumentBuf> {
         self.db.collection(model.collection)
     }

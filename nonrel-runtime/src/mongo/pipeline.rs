@@ -1,6 +1,6 @@
 //! Updates as aggregation pipelines, for what update operators cannot say in one step: an
 //! `inc` that counts a stored null as 0, and a save that keeps the fields the program does
-//! not know inside embedded models (F22), both without reading the record first.
+//! not know inside embedded models, both without reading the record first.
 //!
 //! Every user value in a pipeline is wrapped in `$literal`, so none is ever read as a field
 //! path or an expression.
@@ -152,7 +152,7 @@ pub(super) fn needs_merge(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
 
 /// `[{$replaceWith: ...}]`: the record becomes `doc` (with its `_id`), each embedded model
 /// merged with the stored one so the fields the program does not know stay, at every depth
-/// (F22); the top level keeps its unknown fields too, unless the model holds them itself
+///; the top level keeps its unknown fields too, unless the model holds them itself
 /// (`has_extra`).
 pub(super) fn save(fields: &'static [FieldDesc], has_extra: bool, record: Vec<(String, Value)>) -> Value {
     let root = merged(string("$$ROOT"), record, fields, has_extra);

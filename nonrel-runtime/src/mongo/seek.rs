@@ -1,4 +1,4 @@
-//! Pages from a cursor on MongoDB (F10): the position becomes a range filter on the sort keys.
+//! Pages from a cursor on MongoDB: the position becomes a range filter on the sort keys.
 //!
 //! "After (a1, ..., an, k)" in the order `t1, ..., tn, _id` is the union of the rows beyond
 //! `a1` on `t1`, the rows equal on `t1` and beyond `a2` on `t2`, ..., and the rows equal on

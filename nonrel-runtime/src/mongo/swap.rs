@@ -40,7 +40,7 @@ fn filter(out: &mut Vec<u8>, name: &[u8], key: &KeyValue, expected: &[u8]) -> Re
 }
 
 /// The `update` command writing each item whose record still holds its expected document;
-/// `u` `$set`s the fields (unknown fields survive, F22) or replaces the document when the
+/// `u` `$set`s the fields (unknown fields survive) or replaces the document when the
 /// model keeps unknown fields itself.
 fn update_command(model: &ModelDesc, items: &[(&SwapItem, &[u8])]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(i, d)| i.expected.len() + d.len() + 96).sum::<usize>());

@@ -1,4 +1,4 @@
-//! Session transactions on MongoDB (F9): every operation of an attempt carries its session.
+//! Session transactions on MongoDB: every operation of an attempt carries its session.
 
 use super::{convert, driver, write, Mongo};
 use crate::backend::capability::Transactions;

@@ -1,4 +1,4 @@
-//! Unique indexes on MongoDB with SQL's semantics for null (F21): a missing field or null
+//! Unique indexes on MongoDB with SQL's semantics for null: a missing field or null
 //! (`None`) never clashes with another, a value clashes with the same value.
 //!
 //! A plain unique index on MongoDB indexes a missing field and null as null, so two records

@@ -66,7 +66,7 @@ pub(super) fn raw(command: Vec<u8>) -> Result<RawDocumentBuf> {
 
 /// `{update: coll, updates: [{q: {_id}, u, upsert: true}], ordered: true}`; `u` replaces the
 /// document when the model keeps unknown fields itself, else `$set`s its fields; a document
-/// holding embedded models is a pipeline merging them with the stored ones (F22).
+/// holding embedded models is a pipeline merging them with the stored ones.
 fn upsert_command(model: &ModelDesc, items: &[(KeyValue, Vec<u8>)], replace: bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(items.iter().map(|(_, d)| d.len() + 64).sum::<usize>() + 64);
     let start = begin_document(&mut out);

@@ -320,7 +320,7 @@ pub trait Describe: Encode + Decode {
     type Path<M>;
     /// The descriptor of a list of this type in model `M`.
     type ListPath<M>;
-    /// Where the stored value holds embedded models (F22).
+    /// Where the stored value holds embedded models.
     const SHAPE: crate::schema::model::Shape = crate::schema::model::Shape::Plain;
     /// The descriptor at `path`.
     fn describe<M>(path: Cow<'static, str>) -> Self::Path<M>;

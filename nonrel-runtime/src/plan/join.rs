@@ -12,7 +12,7 @@ pub(crate) struct Via {
     pub(crate) reference: Cow<'static, str>,
     pub(crate) related: &'static ModelDesc,
     /// The emulated lookups the related model declares (its conditions are rewritten onto
-    /// their index fields before they run, F14).
+    /// their index fields before they run).
     pub(crate) lookups: &'static [crate::schema::lookup::LookupDesc],
 }
 

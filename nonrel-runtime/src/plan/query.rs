@@ -36,7 +36,7 @@ pub enum Op {
     /// A list with one element (an embedded document) for which every filter holds; the
     /// filters' paths are relative to the element.
     ElemMatch(Vec<Filter>),
-    /// An emulated lookup (F14): rewritten onto the field's declared index fields before a
+    /// An emulated lookup: rewritten onto the field's declared index fields before a
     /// backend sees it, or run natively by a backend that can.
     Lookup(crate::plan::lookup::Lookup),
 }

@@ -1,4 +1,4 @@
-//! Update operations (F17) and their application to a stored document, for backends
+//! Update operations and their application to a stored document, for backends
 //! without native update operators.
 
 use crate::core::codec::{begin_document, cname, end_document, Encode};
@@ -6,7 +6,7 @@ use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
 use rust_decimal::Decimal;
 
-/// One atomic update operation on the records a plan matches (F17).
+/// One atomic update operation on the records a plan matches.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateOp {
     /// Dotted path of the field (not through a list).

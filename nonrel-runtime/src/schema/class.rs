@@ -1,4 +1,4 @@
-//! Polymorphic models as the schema describes them (F18): class lists, the subclass
+//! Polymorphic models as the schema describes them: class lists, the subclass
 //! registry and the indexes a shared collection holds.
 
 use crate::core::codec::{self, header, Encode};

@@ -1,4 +1,4 @@
-//! Denormalized copies (F15) as the schema declares them: which model keeps which related
+//! Denormalized copies as the schema declares them: which model keeps which related
 //! field, registered by `#[derive(Model)]`.
 
 use crate::schema::model::ModelDesc;

@@ -1,4 +1,4 @@
-//! Abstract field groups (F11): `#[derive(Fields)]` structs whose fields are copied into
+//! Abstract field groups: `#[derive(Fields)]` structs whose fields are copied into
 //! every model that holds one with `#[field(flatten)]`.
 //!
 //! The group's fields are stored at the top level of the model's document, as if the model

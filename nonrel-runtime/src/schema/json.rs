@@ -1,4 +1,4 @@
-//! Models and stored documents as JSON (F7), exactly: every stored value reads back as the
+//! Models and stored documents as JSON, exactly: every stored value reads back as the
 //! same BSON type and bytes.
 //!
 //! A record is a JSON object with its key as `_id` first, then its stored fields in stored
@@ -42,7 +42,7 @@ use crate::schema::model::Model;
 use std::fmt::Write as _;
 
 /// A record as JSON: `_id` first, then its stored fields. The index fields of emulated
-/// lookups (`_ix_*`, F14) are left out: they are computed from the other fields on every
+/// lookups (`_ix_*`) are left out: they are computed from the other fields on every
 /// save, so they are not part of the record's data (a dump, which stores records exactly,
 /// keeps them).
 ///

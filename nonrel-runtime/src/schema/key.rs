@@ -1,5 +1,5 @@
 //! Typed keys and references: one API for int, string and ObjectId keys, typed by model,
-//! URL-safe (F3, F12). The key values they hold are in [`core::key`](crate::core::key).
+//! URL-safe. The key values they hold are in [`core::key`](crate::core::key).
 
 use crate::core::codec::{Decode, Encode};
 use crate::core::key::invalid;

@@ -27,7 +27,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The static description of the model.
     const DESC: &'static ModelDesc;
 
-    /// The emulated lookups the model declares (`#[field(index(icontains, ...))]`, F14).
+    /// The emulated lookups the model declares (`#[field(index(icontains, ...))]`).
     const LOOKUPS: &'static [crate::schema::lookup::LookupDesc] = &[];
 
     /// The record's key, if it has one (an automatic key has none before the first save).
@@ -43,7 +43,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn decode(key: Option<&KeyValue>, doc: &[u8]) -> Result<Self>;
 
     /// The model's place in a polymorphic hierarchy, for a subclass
-    /// (`#[model(extends = Base)]`, F11): its queries only see its own records.
+    /// (`#[model(extends = Base)]`): its queries only see its own records.
     const CLASS: Option<&'static crate::schema::class::ClassDesc> = None;
 
     /// The record's typed key.
@@ -112,7 +112,7 @@ pub struct FieldDesc {
 }
 
 /// Where a stored value holds embedded models, whose documents may carry fields the program
-/// does not know: a save keeps those (F22), at every depth.
+/// does not know: a save keeps those, at every depth.
 #[derive(Debug, Clone, Copy)]
 pub enum Shape {
     /// A value without embedded models (a map's or a dynamic value's keys are data): stored

@@ -1,4 +1,4 @@
-//! Unknown fields (F22) in the harness: a wider program writes a record with fields
+//! Unknown fields in the harness: a wider program writes a record with fields
 //! [`DiffItem`] does not know, at the top level, inside its embedded model and inside each
 //! element of its list of embedded models; a load-modify-save through [`DiffItem`] must keep
 //! them all.

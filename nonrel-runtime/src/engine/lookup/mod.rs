@@ -1,4 +1,4 @@
-//! Emulated lookups (F14) and the capability checks that guard them (F20).
+//! Emulated lookups and the capability checks that guard them.
 //!
 //! `iexact`, `istartswith`, `endswith`, `icontains`, `regex`, `year`, `month`, `day` and
 //! `week_day` need more than a plain index: MongoDB runs them natively, the embedded backend

@@ -1,4 +1,4 @@
-//! Index fields kept current by atomic updates (F17) that set a field with declared lookups.
+//! Index fields kept current by atomic updates that set a field with declared lookups.
 
 use super::rewrite::index_field;
 use super::{LookupDesc, LookupKind};

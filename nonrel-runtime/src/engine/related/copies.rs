@@ -1,4 +1,4 @@
-//! Denormalized copies (F15): written at save, kept current when the related record
+//! Denormalized copies: written at save, kept current when the related record
 //! changes, checked by `integrity_check` and refreshed by `rebuild_indexes`.
 //!
 //! A copy lives in the holder's stored document under a reserved name
@@ -399,7 +399,7 @@ struct Scan {
 /// batches of [`BATCH`] keys.
 ///
 /// A holder whose related record was deleted keeps its copies as the last known values
-/// (nothing cascades, F16): they are not stale, since nothing says what they should be, but
+/// (nothing cascades): they are not stale, since nothing says what they should be, but
 /// the reference is reported as dangling.
 async fn scan_reference<B: Backend>(
     backend: &B,
@@ -448,7 +448,7 @@ async fn scan_model<B: Backend>(backend: &B, m: &'static ModelDesc) -> Result<Ve
 }
 
 /// Reports every stale copy of the models' declarations and every reference that holds
-/// copies of a record that does not exist (F15, F21).
+/// copies of a record that does not exist.
 ///
 /// A dangling reference reads `Paper 12: author refers to Author 3, which does not exist`,
 /// under the `Ref` field's name; its copies keep the last values they had.

@@ -1,4 +1,4 @@
-//! Emulated lookups (F14) across a `Ref` (F15):
+//! Emulated lookups across a `Ref`:
 //! `Post::author().join(User::username()).iexact("ANN")`.
 //!
 //! The condition is on the related model, so it is rewritten onto the index fields the

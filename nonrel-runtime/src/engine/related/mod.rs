@@ -1,4 +1,4 @@
-//! Lookups across a `Ref` (JOINs, F15) and related selections (F2).
+//! Lookups across a `Ref` (JOINs) and related selections.
 //!
 //! `Post::author().join(User::username())` describes the `username` of the user a post's
 //! `author` refers to. Its lookups make conditions on `Post` that carry the requirement
@@ -115,7 +115,7 @@ impl<T: Refers> Refers for Option<T> {
 
 impl<M, T: Model, F> Field<M, Ref<T>, F> {
     /// Field `field` of the record this `Ref` refers to, for lookups and ordering across the
-    /// reference (F15).
+    /// reference.
     ///
     /// On the embedded backend a lookup compiles when the model declares a denormalized copy
     /// of the field (`#[model(denormalize(author.username))]`) or an in-memory join

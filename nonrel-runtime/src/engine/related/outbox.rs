@@ -1,4 +1,4 @@
-//! The outbox of pending fan-out to denormalized copies (F15).
+//! The outbox of pending fan-out to denormalized copies.
 //!
 //! When a record whose fields other models copy is written, an outbox entry naming it is
 //! written durably with it: by the backend in the same atomic write where it can

@@ -1,8 +1,8 @@
-//! Prefetches (F2): lists of references and reverse sets, loaded for a whole result set.
+//! Prefetches: lists of references and reverse sets, loaded for a whole result set.
 //!
 //! - [`prefetch_related`](crate::QueryBuilder::prefetch_related) follows a `Vec<Ref<T>>` field: one
-//!   batched key read of the union of every row's keys (split at the backend's `in` limit,
-//!   F13); each row gets its list's records, in the list's order, duplicates kept.
+//!   batched key read of the union of every row's keys (split at the backend's `in` limit);
+//!   each row gets its list's records, in the list's order, duplicates kept.
 //! - [`prefetch_reverse`](crate::QueryBuilder::prefetch_reverse) loads, for each row, the records of
 //!   another model whose reference field points at it (Django's `user.post_set`): one `in`
 //!   query on that field with every row's key (split at the `in` limit as every `in` is),

@@ -1,4 +1,4 @@
-//! Related selections (F2): the records a result set's `Ref`s point to, loaded for the
+//! Related selections: the records a result set's `Ref`s point to, loaded for the
 //! whole set in one batched key read, so a query with `select_related` costs two round trips
 //! for any number of rows. MongoDB runs the query and the selections as one `$lookup`
 //! aggregate instead (one round trip; `mongo::RelatedStrategy`).

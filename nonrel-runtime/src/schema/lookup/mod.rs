@@ -1,4 +1,4 @@
-//! Declared lookups (F14): what a model declares on its fields (read at run time from
+//! Declared lookups: what a model declares on its fields (read at run time from
 //! [`Model::LOOKUPS`](crate::schema::model::Model::LOOKUPS)), and the index fields computed
 //! from a field's value on every save.
 
