@@ -55,7 +55,7 @@ struct Post {
 /// A lookup across the `Ref` through the denormalized copy, the copy following its user, the
 /// posts with their authors loaded in one batched read, and the users with their posts (a
 /// reverse prefetch: one query for all of them).
-async fn joins(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Result<()> {
+async fn joins(db: &Database<nonrel_runtime::Redb>) -> nonrel_runtime::Result<()> {
     let by_ann = Post::author().join(User::display_name()).eq("Ann");
     let titles: Vec<String> = db.query::<Post>().filter(by_ann).all().await?.into_iter().map(|p| p.title).collect();
     println!("posts by the user displayed as Ann (a JOIN on the local copy): {titles:?}");
@@ -208,7 +208,7 @@ async fn main() -> nonrel_runtime::Result<()> {
 
 /// Pages through posts with cursors, bumps a post's views and adds a comment in one
 /// transaction, and deletes a user with their posts.
-async fn pages_transactions_and_cascades(db: &Database<nonrel_runtime::Embedded>) -> nonrel_runtime::Result<()> {
+async fn pages_transactions_and_cascades(db: &Database<nonrel_runtime::Redb>) -> nonrel_runtime::Result<()> {
     db.save(&mut User { username: "dee".into(), email: "dee@example.com".into(), display_name: "Dee".into() }).await?;
     let mut more: Vec<Post> = (0..45)
         .map(|i| Post {

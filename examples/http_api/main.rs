@@ -11,7 +11,7 @@
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use nonrel_runtime::{Database, Embedded, Key, Model, Utc};
+use nonrel_runtime::{Database, Key, Model, Redb, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A post, stored by nonrel and sent as JSON by serde: the key is its URL-safe string, the
@@ -51,7 +51,7 @@ fn json<T: Serialize>(value: &T) -> Reply {
     }
 }
 
-async fn handle(db: Database<Embedded>, request: Request<Incoming>) -> Reply {
+async fn handle(db: Database<Redb>, request: Request<Incoming>) -> Reply {
     let path = request.uri().path().to_owned();
     match (request.method().clone(), path.strip_prefix("/posts")) {
         (Method::GET, Some("" | "/")) => match db.query::<Post>().all().await {
@@ -75,7 +75,7 @@ async fn handle(db: Database<Embedded>, request: Request<Incoming>) -> Reply {
     }
 }
 
-async fn create(db: Database<Embedded>, request: Request<Incoming>) -> Reply {
+async fn create(db: Database<Redb>, request: Request<Incoming>) -> Reply {
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(e) => return error(StatusCode::BAD_REQUEST, e),

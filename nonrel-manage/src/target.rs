@@ -1,7 +1,7 @@
 //! Databases named by URL.
 
 use crate::cli::Exit;
-use nonrel_runtime::{Database, Embedded, ErrorKind};
+use nonrel_runtime::{Database, ErrorKind, Redb};
 
 /// A failure: a message for standard error and the exit code it means.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl From<nonrel_runtime::Error> for Failure {
 
 /// An open database of one of the backends this program was built with.
 pub(crate) enum Target {
-    Embedded(Database<Embedded>),
+    Embedded(Database<Redb>),
     #[cfg(feature = "mongodb")]
     Mongo(Database<nonrel_runtime::Mongo>),
 }

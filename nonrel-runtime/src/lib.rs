@@ -85,6 +85,7 @@ pub use crate::api::database::{Database, QueryBuilder, Record};
 pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
+pub use crate::embedded::{Explain, Redb};
 pub use crate::engine::cascade::{cascades_to, Cascade, RefTarget};
 pub use crate::engine::related::{
     registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined, Selection,
@@ -98,7 +99,6 @@ pub use crate::schema::model::{
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
 pub use chrono::{self, DateTime, Utc};
 pub use dump::{LoadOptions, LoadReport};
-pub use embedded::{Embedded, Explain};
 pub use error::{Error, ErrorKind, Result};
 pub use group::{FieldGroup, Flattens};
 #[cfg(feature = "mongodb")]

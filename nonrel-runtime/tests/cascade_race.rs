@@ -7,8 +7,7 @@
 use nonrel_runtime::backend::{PutItem, SwapItem, Swapped, WriteMode};
 use nonrel_runtime::plan::Plan;
 use nonrel_runtime::{
-    Backend, Database, Embedded, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Ref, Result, Row,
-    UpdateCounts,
+    Backend, Database, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Redb, Ref, Result, Row, UpdateCounts,
 };
 use std::sync::{Arc, Mutex};
 
@@ -24,7 +23,7 @@ struct Folder {
 /// The embedded backend, moving a folder just before the next delete of any folder.
 #[derive(Clone)]
 struct Moving {
-    inner: Embedded,
+    inner: Redb,
     moved: Arc<Mutex<Option<Folder>>>,
 }
 
@@ -41,14 +40,14 @@ impl Moving {
 
 impl Backend for Moving {
     const NAME: &'static str = "moving embedded";
-    const OUTBOX_IN_WRITE: bool = Embedded::OUTBOX_IN_WRITE;
+    const OUTBOX_IN_WRITE: bool = Redb::OUTBOX_IN_WRITE;
 
-    type Joins = <Embedded as Backend>::Joins;
-    type CaseInsensitive = <Embedded as Backend>::CaseInsensitive;
-    type Regex = <Embedded as Backend>::Regex;
-    type DateParts = <Embedded as Backend>::DateParts;
-    const AUTO_KEY: KeyKind = Embedded::AUTO_KEY;
-    const MAX_IN_VALUES: usize = Embedded::MAX_IN_VALUES;
+    type Joins = <Redb as Backend>::Joins;
+    type CaseInsensitive = <Redb as Backend>::CaseInsensitive;
+    type Regex = <Redb as Backend>::Regex;
+    type DateParts = <Redb as Backend>::DateParts;
+    const AUTO_KEY: KeyKind = Redb::AUTO_KEY;
+    const MAX_IN_VALUES: usize = Redb::MAX_IN_VALUES;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.inner.put(model, items, mode).await
@@ -107,15 +106,15 @@ fn folder(id: i64, parent: Option<i64>) -> Folder {
 }
 
 /// Folders saved, and a racing handle that saves `moved` just before the first delete.
-async fn setup(folders: &mut [Folder], moved: Folder) -> (Database<Embedded>, Database<Moving>) {
-    let embedded = Embedded::in_memory().unwrap();
+async fn setup(folders: &mut [Folder], moved: Folder) -> (Database<Redb>, Database<Moving>) {
+    let embedded = Redb::in_memory().unwrap();
     let db = Database::new(embedded.clone());
     db.save_many(folders).await.unwrap();
     let racing = Database::new(Moving { inner: embedded, moved: Arc::new(Mutex::new(Some(moved))) });
     (db, racing)
 }
 
-async fn remaining(db: &Database<Embedded>) -> Vec<Folder> {
+async fn remaining(db: &Database<Redb>) -> Vec<Folder> {
     let mut all = db.query::<Folder>().all().await.unwrap();
     all.sort_by_key(|f| f.id);
     all

@@ -12,8 +12,8 @@
 use nonrel_runtime::backend::{PutItem, SwapItem, Swapped, WriteMode};
 use nonrel_runtime::plan::Plan;
 use nonrel_runtime::{
-    Backend, Database, Embedded, Error, ErrorKind, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Ref,
-    Result, Row, UpdateCounts,
+    Backend, Database, Error, ErrorKind, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Redb, Ref, Result,
+    Row, UpdateCounts,
 };
 use std::sync::{Arc, Mutex};
 
@@ -40,7 +40,7 @@ struct Post {
 /// failure just after it.
 #[derive(Clone)]
 struct Racing {
-    inner: Embedded,
+    inner: Redb,
     rename: Arc<Mutex<Option<Author>>>,
 }
 
@@ -63,14 +63,14 @@ fn killed() -> Error {
 
 impl Backend for Racing {
     const NAME: &'static str = "racing embedded";
-    const OUTBOX_IN_WRITE: bool = Embedded::OUTBOX_IN_WRITE;
+    const OUTBOX_IN_WRITE: bool = Redb::OUTBOX_IN_WRITE;
 
-    type Joins = <Embedded as Backend>::Joins;
-    type CaseInsensitive = <Embedded as Backend>::CaseInsensitive;
-    type Regex = <Embedded as Backend>::Regex;
-    type DateParts = <Embedded as Backend>::DateParts;
-    const AUTO_KEY: KeyKind = Embedded::AUTO_KEY;
-    const MAX_IN_VALUES: usize = Embedded::MAX_IN_VALUES;
+    type Joins = <Redb as Backend>::Joins;
+    type CaseInsensitive = <Redb as Backend>::CaseInsensitive;
+    type Regex = <Redb as Backend>::Regex;
+    type DateParts = <Redb as Backend>::DateParts;
+    const AUTO_KEY: KeyKind = Redb::AUTO_KEY;
+    const MAX_IN_VALUES: usize = Redb::MAX_IN_VALUES;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let raced = self.race(model).await?;
@@ -141,8 +141,8 @@ fn post(id: i64, title: &str, author: i64) -> Post {
 }
 
 /// Two authors and a post of the first, then a racing handle that renames `renamed`.
-async fn setup(renamed: Author) -> (Database<Embedded>, Database<Racing>) {
-    let embedded = Embedded::in_memory().unwrap();
+async fn setup(renamed: Author) -> (Database<Redb>, Database<Racing>) {
+    let embedded = Redb::in_memory().unwrap();
     let db = Database::new(embedded.clone());
     db.save_many(&mut [author(1, "ann"), author(2, "bob")]).await.unwrap();
     db.save(&mut post(1, "first", 1)).await.unwrap();
@@ -152,7 +152,7 @@ async fn setup(renamed: Author) -> (Database<Embedded>, Database<Racing>) {
 
 /// What a new handle finds after the "crash": pending fan-out finished, then no stale copy,
 /// and the copy of post 1 holds `name`.
-async fn assert_current(db: &Database<Embedded>, name: &str) {
+async fn assert_current(db: &Database<Redb>, name: &str) {
     let fresh = Database::new(db.backend().clone());
     fresh.finish_pending_copies().await.unwrap();
     let report = fresh.integrity_check().await.unwrap();

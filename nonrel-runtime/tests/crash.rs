@@ -91,7 +91,7 @@ fn num(op: &Op, i: usize) -> i64 {
 }
 
 /// Runs one operation on the store.
-async fn run(db: &Database<nonrel_runtime::Embedded>, op: &Op) {
+async fn run(db: &Database<nonrel_runtime::Redb>, op: &Op) {
     match op[0].as_str() {
         "S" => {
             db.save(&mut item(num(op, 1), num(op, 2), num(op, 3))).await.expect("save");
@@ -174,7 +174,7 @@ async fn writer(path: &str, seed: u64, first_round: i64) {
     }
 }
 
-async fn observed(db: &Database<nonrel_runtime::Embedded>) -> State {
+async fn observed(db: &Database<nonrel_runtime::Redb>) -> State {
     let items = db.query::<CItem>().all().await.expect("items").into_iter().map(|i| (i.id, i)).collect();
     let labels = db.query::<CLabel>().all().await.expect("labels").into_iter().map(|l| (l.id, l.name)).collect();
     State { items, labels }

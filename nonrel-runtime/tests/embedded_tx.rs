@@ -82,7 +82,7 @@ async fn queries_in_a_transaction_see_its_writes_with_order_offset_and_limit() {
 #[tokio::test]
 async fn a_handle_kept_past_its_transaction_is_an_error_not_a_write() {
     let db = Database::in_memory().unwrap();
-    let kept: Mutex<Option<Transaction<nonrel_runtime::Embedded>>> = Mutex::new(None);
+    let kept: Mutex<Option<Transaction<nonrel_runtime::Redb>>> = Mutex::new(None);
     let kept_ref = &kept;
     db.transaction(move |tx| async move {
         *kept_ref.lock().unwrap() = Some(tx.clone());

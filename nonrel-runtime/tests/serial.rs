@@ -6,8 +6,8 @@ mod support;
 
 use nonrel_runtime::backend::Backend;
 use nonrel_runtime::{
-    Blob, Database, DateTime, Decimal, Embedded, Fields, Key, KeyValue, LoadOptions, Model, ModelDesc, ObjectId, Ref,
-    Utc, Value,
+    Blob, Database, DateTime, Decimal, Fields, Key, KeyValue, LoadOptions, Model, ModelDesc, ObjectId, Redb, Ref, Utc,
+    Value,
 };
 use std::str::FromStr;
 
@@ -109,7 +109,7 @@ fn post(i: i64, author: &str) -> Post {
     }
 }
 
-async fn fill(db: &Database<Embedded>) {
+async fn fill(db: &Database<Redb>) {
     let mut users = vec![
         User { username: "ann".into(), email: "ann@example.com".into() },
         User { username: "bob lee/2".into(), email: "bob@example.com".into() },

@@ -9,7 +9,7 @@
 
 use crate::model::{hand_decode, Grouped, Item};
 use criterion::{Criterion, SamplingMode};
-use nonrel_runtime::{Database, Embedded, Key, Model};
+use nonrel_runtime::{Database, Key, Model, Redb};
 use redb::{ReadableDatabase, TableDefinition};
 use std::hint::black_box;
 use std::path::Path;
@@ -43,7 +43,7 @@ const PER_VALUE: i64 = 10;
 
 /// A database written by nonrel and an identical copy opened with plain redb.
 pub struct Fixture<M: Model> {
-    pub db: Database<Embedded>,
+    pub db: Database<Redb>,
     pub raw: redb::Database,
     pub tables: Tables,
     pub keys: Vec<Key<M>>,

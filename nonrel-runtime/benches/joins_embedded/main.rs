@@ -79,7 +79,7 @@ fn by_hand(raw: &redb::Database, parents: i64) -> Vec<(Post, User)> {
 }
 
 /// Checks that the hand-written side finds what `select_related` does.
-fn check(rt: &tokio::runtime::Runtime, db: &Database<nonrel_runtime::Embedded>, raw: &redb::Database) {
+fn check(rt: &tokio::runtime::Runtime, db: &Database<nonrel_runtime::Redb>, raw: &redb::Database) {
     let rows = rt
         .block_on(db.query::<Post>().filter(Post::n().lt(100)).select_related(Post::author()).rows())
         .expect("select_related");

@@ -22,7 +22,7 @@
 mod report;
 
 use criterion::{BatchSize, Criterion, SamplingMode};
-use nonrel_runtime::{Database, DateTime, Embedded, Key, Model, Utc};
+use nonrel_runtime::{Database, DateTime, Key, Model, Redb, Utc};
 use report::Ratio;
 use std::hint::black_box;
 use std::path::Path;
@@ -141,9 +141,9 @@ type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>
 
 /// The single-save variants, each in its own database file.
 struct Savers {
-    dated: Database<Embedded>,
-    icontains: Database<Embedded>,
-    plain: Database<Embedded>,
+    dated: Database<Redb>,
+    icontains: Database<Redb>,
+    plain: Database<Redb>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -198,13 +198,7 @@ fn bench_save(g: &mut Group<'_>, rt: &Runtime, savers: &Savers, counter: &mut u6
 }
 
 /// Benchmarks `save_many` of 1,000 fresh records made by `make`.
-fn bench_save_many<M: Model>(
-    g: &mut Group<'_>,
-    rt: &Runtime,
-    db: &Database<Embedded>,
-    name: &str,
-    make: fn(&Post) -> M,
-) {
+fn bench_save_many<M: Model>(g: &mut Group<'_>, rt: &Runtime, db: &Database<Redb>, name: &str, make: fn(&Post) -> M) {
     let mut i = 0u64;
     g.bench_function(name, |b| {
         b.to_async(rt).iter_batched(
@@ -222,7 +216,7 @@ fn bench_save_many<M: Model>(
     });
 }
 
-fn fixture(rt: &Runtime, dir: &Path, n: u64) -> Database<Embedded> {
+fn fixture(rt: &Runtime, dir: &Path, n: u64) -> Database<Redb> {
     let started = Instant::now();
     let db = Database::open(dir.join(format!("icontains_{n}.redb"))).expect("open");
     for start in (0..n).step_by(5_000) {
@@ -233,7 +227,7 @@ fn fixture(rt: &Runtime, dir: &Path, n: u64) -> Database<Embedded> {
     db
 }
 
-fn icontains(c: &mut Criterion, rt: &Runtime, db: &Database<Embedded>, size: &str) {
+fn icontains(c: &mut Criterion, rt: &Runtime, db: &Database<Redb>, size: &str) {
     let q = || db.query::<Post>().filter(Post::title().icontains("ZYXWVUT"));
     assert_eq!(q().explain().expect("explain").index, Some("_ix_title_grams"), "an index scan");
     assert_eq!(rt.block_on(q().all()).expect("query").len(), 10, "the same 10 records");

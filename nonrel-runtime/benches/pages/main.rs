@@ -17,7 +17,7 @@
 mod report;
 
 use criterion::Criterion;
-use nonrel_runtime::{Backend, Database, Embedded, Key, Model};
+use nonrel_runtime::{Backend, Database, Key, Model, Redb};
 use report::Ratio;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
@@ -91,7 +91,7 @@ fn pages<B: Backend>(c: &mut Criterion, rt: &Runtime, db: &Database<B>, backend:
     g.finish();
 }
 
-fn transactions(c: &mut Criterion, rt: &Runtime, db: &Database<Embedded>) {
+fn transactions(c: &mut Criterion, rt: &Runtime, db: &Database<Redb>) {
     rt.block_on(db.save(&mut Counter { name: "hits".into(), n: 0, note: "y".repeat(100) })).unwrap();
     let mut g = c.benchmark_group("tx_embedded");
     g.bench_function("plain", |b| {

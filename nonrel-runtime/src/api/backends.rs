@@ -2,12 +2,12 @@
 //! connecting to MongoDB with the driver's own collections and aggregations at hand.
 
 use crate::api::database::QueryBuilder;
-use crate::embedded::{Embedded, Explain};
+use crate::embedded::{Explain, Redb};
 use crate::error::Result;
 use crate::plan::Query;
 use crate::schema::model::Model;
 
-impl Embedded {
+impl Redb {
     /// How the embedded backend would run a query: which index, if any, it reads.
     ///
     /// ```
@@ -22,12 +22,12 @@ impl Embedded {
     /// ```
     pub fn explain<M: Model>(&self, query: &Query<M>) -> Result<Explain> {
         // The plan as a query runs it: emulated lookups on their index fields.
-        let prepared = crate::engine::prepare::Prepared::new::<Embedded, M>(query.plan()?.clone(), query.joins())?;
+        let prepared = crate::engine::prepare::Prepared::new::<Redb, M>(query.plan()?.clone(), query.joins())?;
         self.explain_plan(M::DESC, &prepared.plan)
     }
 }
 
-impl<M: Model> QueryBuilder<'_, Embedded, M> {
+impl<M: Model> QueryBuilder<'_, Redb, M> {
     /// How the embedded backend would run this query (emulated lookups rewritten onto their
     /// index fields): which index it reads, if any.
     ///

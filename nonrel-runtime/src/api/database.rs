@@ -3,7 +3,7 @@
 use crate::backend::capability::Runs;
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
 use crate::core::value::Value;
-use crate::embedded::Embedded;
+use crate::embedded::Redb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Condition, Order, Query};
 use crate::schema::key::{AsKey, Key, KeyValue};
@@ -52,19 +52,19 @@ impl<B> Clone for Database<B> {
     }
 }
 
-impl Database<Embedded> {
+impl Database<Redb> {
     /// Opens (creating if missing) an embedded database file.
     ///
     /// Fan-out to denormalized copies that a crash left pending (the outbox) is
     /// finished before it returns.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Embedded::open(path).map(Database::new)?.recovered_now()
+        Redb::open(path).map(Database::new)?.recovered_now()
     }
 
     /// Opens an existing embedded database file; a missing file is an error. Pending fan-out
     /// is finished as by [`open`](Self::open).
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
-        Embedded::open_existing(path).map(Database::new)?.recovered_now()
+        Redb::open_existing(path).map(Database::new)?.recovered_now()
     }
 
     /// Finishes the pending fan-out of a freshly opened file. The embedded backend's
@@ -92,7 +92,7 @@ impl Database<Embedded> {
 
     /// An embedded database in memory (for tests).
     pub fn in_memory() -> Result<Self> {
-        Embedded::in_memory().map(Database::new)
+        Redb::in_memory().map(Database::new)
     }
 }
 

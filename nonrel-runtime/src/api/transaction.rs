@@ -236,9 +236,9 @@ fn jitter() -> u64 {
 /// its transaction only returns errors.
 ///
 /// ```
-/// # use nonrel_runtime::{Database, Embedded, Model, Transaction};
+/// # use nonrel_runtime::{Database, Redb, Model, Transaction};
 /// # #[derive(Model)] struct Note { #[field(key)] id: i64, text: String }
-/// async fn rename(tx: Transaction<Embedded>, id: i64) -> nonrel_runtime::Result<()> {
+/// async fn rename(tx: Transaction<Redb>, id: i64) -> nonrel_runtime::Result<()> {
 ///     if let Some(mut note) = tx.get::<Note>(id).await? {
 ///         note.text = note.text.to_uppercase();
 ///         tx.save(&mut note).await?;

@@ -26,7 +26,7 @@
 //! ```
 //! use nonrel_runtime::capability::{No, Support, Yes};
 //! use nonrel_runtime::Backend;
-//! assert!(!<<nonrel_runtime::Embedded as Backend>::Joins as Support>::NATIVE);
+//! assert!(!<<nonrel_runtime::Redb as Backend>::Joins as Support>::NATIVE);
 //! assert!(<Yes as Support>::NATIVE && !<No as Support>::NATIVE);
 //! ```
 
@@ -89,9 +89,9 @@ impl<B: Backend> Runs<Native> for B {}
 /// ```
 /// use nonrel_runtime::capability::Transactions;
 /// fn offers_transactions<B: Transactions>() {}
-/// offers_transactions::<nonrel_runtime::Embedded>();
+/// offers_transactions::<nonrel_runtime::Redb>();
 /// fn session_is_send<B: Transactions>() -> impl Send { std::marker::PhantomData::<B::Session> }
-/// let _ = session_is_send::<nonrel_runtime::Embedded>();
+/// let _ = session_is_send::<nonrel_runtime::Redb>();
 /// ```
 #[diagnostic::on_unimplemented(
     message = "the `{Self}` backend has no transactions",

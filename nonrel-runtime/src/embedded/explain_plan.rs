@@ -1,12 +1,12 @@
 //! Explaining an untyped plan, for tools that know models by their descriptions only (a
 //! management command reads a model's name and a query from its command line).
 
-use super::{Embedded, Explain};
+use super::{Explain, Redb};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::schema::model::ModelDesc;
 
-impl Embedded {
+impl Redb {
     /// How the embedded backend would run an untyped plan on `model`: which index, if any,
     /// it reads. The plan runs as written: an emulated lookup must already name its index
     /// fields ([`explain`](Self::explain) rewrites a typed query's).

@@ -32,29 +32,29 @@ use store::{storage, Store};
 /// The embedded backend on redb. Open it with [`Database::open`](crate::api::database::Database::open) or
 /// [`Database::in_memory`](crate::api::database::Database::in_memory).
 #[derive(Clone)]
-pub struct Embedded {
+pub struct Redb {
     store: Arc<Store>,
 }
 
-impl Embedded {
+impl Redb {
     /// Opens (creating if missing) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
-        Ok(Embedded { store: Arc::new(Store::new(db)) })
+        Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 
     /// Opens an existing database file; a missing file is an error.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::open(path).map_err(|e| open_error(path, e))?;
-        Ok(Embedded { store: Arc::new(Store::new(db)) })
+        Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 
     /// A database in memory, gone when the last handle drops.
     pub fn in_memory() -> Result<Self> {
         let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
-        Ok(Embedded { store: Arc::new(Store::new(db)) })
+        Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
@@ -106,7 +106,7 @@ fn may_scan(m: &ModelDesc, plan: &Plan) -> bool {
     !plan.filters.iter().any(|f| served(&f.path)) && !plan.order.first().is_some_and(|o| served(&o.path))
 }
 
-impl Backend for Embedded {
+impl Backend for Redb {
     const NAME: &'static str = "embedded";
     const OUTBOX_IN_WRITE: bool = true;
     const COPIES_IN_WRITE: bool = true;

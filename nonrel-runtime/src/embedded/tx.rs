@@ -11,7 +11,7 @@
 //! at its commit (serializable), which is what makes concurrent read-modify-write exact.
 
 use super::store::{self, open_indexes, open_read, records_table, storage, write_one, Bytes, Store, SEQUENCES};
-use super::Embedded;
+use super::Redb;
 use crate::backend::capability::Transactions;
 use crate::backend::{Backend, PutItem, Row, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -251,7 +251,7 @@ fn apply<'w>(
     Ok(())
 }
 
-impl Transactions for Embedded {
+impl Transactions for Redb {
     type Session = EmbeddedSession;
 
     async fn begin(&self) -> Result<EmbeddedSession> {

@@ -6,7 +6,7 @@
 #![deny(warnings)]
 
 use nonrel_runtime::Ref as R;
-use nonrel_runtime::{Database, Embedded, Key, Model};
+use nonrel_runtime::{Database, Redb, Key, Model};
 use std::string::String as Text;
 
 type Count = i64;
@@ -46,7 +46,7 @@ struct Tally {
     total: Option<Count>,
 }
 
-async fn queries(db: &Database<Embedded>) -> nonrel_runtime::Result<()> {
+async fn queries(db: &Database<Redb>) -> nonrel_runtime::Result<()> {
     let _: Option<User> = db.get::<User>("ann").await?;
     let _: Option<Tally> = db.get::<Tally>(20240101 as Count).await?;
     let _: Vec<User> = db.query::<User>().filter(User::visits().gt(3)).filter(User::tags().contains("x")).await?;

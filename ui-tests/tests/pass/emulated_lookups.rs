@@ -23,7 +23,7 @@ struct Post {
     edited: DateTime<Utc>,
 }
 
-fn declared(db: &Database<nonrel_runtime::Embedded>) {
+fn declared(db: &Database<nonrel_runtime::Redb>) {
     let _ = db
         .query::<Post>()
         .filter(Post::title().iexact("a"))

@@ -1,6 +1,6 @@
 //! Emulated lookups across a `Ref` on the embedded backend: the related field declares them.
 
-use nonrel_runtime::{Database, DateTime, Embedded, Key, Model, Ref, Utc};
+use nonrel_runtime::{Database, DateTime, Redb, Key, Model, Ref, Utc};
 
 #[derive(Model)]
 struct User {
@@ -20,7 +20,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn embedded(db: &Database<Embedded>) {
+async fn embedded(db: &Database<Redb>) {
     let by = || Post::author().join(User::username());
     let _ = db.query::<Post>().filter(by().iexact("ANN")).filter(by().icontains("n")).all().await;
     let _ = db.query::<Post>().filter(by().regex("^a")).count().await;

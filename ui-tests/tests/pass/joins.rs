@@ -2,7 +2,7 @@
 //! backend, on any backend with joins without declarations, and related selections.
 
 use nonrel_runtime::capability::Runs;
-use nonrel_runtime::{Database, Embedded, Join, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Join, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -39,7 +39,7 @@ struct Plain {
     author: Ref<User>,
 }
 
-async fn embedded(db: &Database<Embedded>) -> nonrel_runtime::Result<()> {
+async fn embedded(db: &Database<Redb>) -> nonrel_runtime::Result<()> {
     let _: Vec<Post> = db
         .query::<Post>()
         .filter(Post::author().join(User::username()).eq("ann"))

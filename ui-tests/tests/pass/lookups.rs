@@ -1,6 +1,6 @@
 //! Every lookup that fits its field's type, on plain fields, embedded paths, lists and maps.
 
-use nonrel_runtime::{Blob, Database, DateTime, Decimal, Embedded, Key, Model, ObjectId, Query, Ref, Utc, Value};
+use nonrel_runtime::{Blob, Database, DateTime, Decimal, Embedded, Redb, Key, Model, ObjectId, Query, Ref, Utc, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Model)]
@@ -137,7 +137,7 @@ fn whole_embedded_value() -> Query<Post> {
         }))
 }
 
-async fn database_calls(db: Database<nonrel_runtime::Embedded>, post: Key<Post>) -> nonrel_runtime::Result<()> {
+async fn database_calls(db: Database<nonrel_runtime::Redb>, post: Key<Post>) -> nonrel_runtime::Result<()> {
     let _: Option<Post> = db.get(&post).await?;
     let _: Option<Post> = db.get(post.clone()).await?;
     let _: Option<User> = db.get::<User>("ann").await?;

@@ -55,5 +55,5 @@ async fn f<B: nonrel_runtime::Backend>(db: Database<B>) -> nonrel_runtime::Resul
 }
 
 fn main() {
-    let _ = f::<nonrel_runtime::Embedded>;
+    let _ = f::<nonrel_runtime::Redb>;
 }

@@ -1,7 +1,7 @@
 //! A transaction's future is `Send` (it can be spawned); pages and cascades compile as
 //! documented.
 
-use nonrel_runtime::{Database, Embedded, Key, Model, Page, Ref, Result};
+use nonrel_runtime::{Database, Redb, Key, Model, Page, Ref, Result};
 
 #[derive(Model, Debug)]
 struct Counter {
@@ -26,7 +26,7 @@ fn assert_send<T: Send>(t: T) -> T {
     t
 }
 
-async fn bump(db: &Database<Embedded>, name: &str) -> Result<i64> {
+async fn bump(db: &Database<Redb>, name: &str) -> Result<i64> {
     let name = name.to_owned();
     let name = &name;
     assert_send(db.transaction(move |tx| async move {
@@ -40,7 +40,7 @@ async fn bump(db: &Database<Embedded>, name: &str) -> Result<i64> {
     .await
 }
 
-async fn pages(db: &Database<Embedded>, after: Option<&str>) -> Result<Page<Hit>> {
+async fn pages(db: &Database<Redb>, after: Option<&str>) -> Result<Page<Hit>> {
     let page = db.query::<Hit>().order_by(Hit::counter().asc()).page(20);
     match after {
         Some(c) => page.after(c).await,

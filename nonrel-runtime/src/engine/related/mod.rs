@@ -57,7 +57,7 @@ pub struct JoinOrder<A, R>(PhantomData<fn() -> (A, R)>);
 /// `Ref` field `Self` may be joined to related field `R` on a backend without joins: a
 /// denormalized copy or an in-memory join is declared. Implemented by `#[derive(Model)]`.
 #[diagnostic::on_unimplemented(
-    message = "the embedded backend cannot follow `Ref` field `{Self}` to `{R}`: declare a denormalized copy or an in-memory join",
+    message = "a backend without joins cannot follow `Ref` field `{Self}` to `{R}`: declare a denormalized copy or an in-memory join",
     label = "this lookup follows a `Ref` to another model",
     note = "add `#[model(denormalize({Self}.{R}))]` to the model holding the `Ref` (a copy written at save, \
             kept current and indexed), or `#[model(join_in_memory({Self}))]` (a two-step query), \

@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -17,7 +17,7 @@ struct Post {
 
 // The join is declared, but `username` does not declare `iexact`: the embedded backend
 // would have to scan the users, so the query does not compile.
-async fn posts_by_ann(db: &Database<Embedded>) {
+async fn posts_by_ann(db: &Database<Redb>) {
     let _ = db.query::<Post>().filter(Post::author().join(User::username()).iexact("ANN")).all().await;
 }
 

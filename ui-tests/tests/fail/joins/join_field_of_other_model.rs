@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -23,7 +23,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn f(db: &Database<Embedded>) {
+async fn f(db: &Database<Redb>) {
     let _ = db.query::<Post>().filter(Post::author().join(Tag::name()).eq("rust")).all().await;
 }
 

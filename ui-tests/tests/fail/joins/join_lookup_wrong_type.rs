@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -16,7 +16,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn f(db: &Database<Embedded>) {
+async fn f(db: &Database<Redb>) {
     let _ = db.query::<Post>().filter(Post::author().join(User::age()).eq("thirty")).all().await;
     let _ = db.query::<Post>().filter(Post::author().join(User::age()).startswith("3")).all().await;
 }

@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -16,7 +16,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn posts_by_age(db: &Database<Embedded>) {
+async fn posts_by_age(db: &Database<Redb>) {
     let _ = db.query::<Post>().filter(Post::author().join(User::age()).gt(30u8)).all().await;
 }
 

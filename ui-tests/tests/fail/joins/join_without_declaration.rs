@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -15,7 +15,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn posts_by_ann(db: &Database<Embedded>) {
+async fn posts_by_ann(db: &Database<Redb>) {
     let _ = db.query::<Post>().filter(Post::author().join(User::username()).eq("ann")).all().await;
 }
 

@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model, Ref};
+use nonrel_runtime::{Database, Redb, Key, Model, Ref};
 
 #[derive(Model)]
 struct User {
@@ -16,7 +16,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn posts_by_author(db: &Database<Embedded>) {
+async fn posts_by_author(db: &Database<Redb>) {
     let _ = db.query::<Post>().order_by(Post::author().join(User::username()).asc()).all().await;
 }
 

@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model};
+use nonrel_runtime::{Database, Redb, Key, Model};
 
 #[derive(Model)]
 struct User {
@@ -12,7 +12,7 @@ struct Post {
     id: Option<Key<Post>>,
 }
 
-async fn author(db: &Database<Embedded>, post: Key<Post>) -> nonrel_runtime::Result<Option<User>> {
+async fn author(db: &Database<Redb>, post: Key<Post>) -> nonrel_runtime::Result<Option<User>> {
     db.get::<User>(post).await
 }
 

@@ -1,4 +1,4 @@
-use nonrel_runtime::{Database, Embedded, Key, Model};
+use nonrel_runtime::{Database, Redb, Key, Model};
 
 #[derive(Model)]
 struct User {
@@ -14,7 +14,7 @@ struct Post {
     title: String,
 }
 
-async fn newest(db: &Database<Embedded>) -> nonrel_runtime::Result<Vec<Post>> {
+async fn newest(db: &Database<Redb>) -> nonrel_runtime::Result<Vec<Post>> {
     db.query::<Post>().order_by(User::name().asc()).await
 }
 

@@ -14,7 +14,7 @@ struct Post {
     author: Ref<User>,
 }
 
-async fn f(db: Database<nonrel_runtime::Embedded>) {
+async fn f(db: Database<nonrel_runtime::Redb>) {
     let _ = db.query::<User>().prefetch_reverse(Post::title()).rows().await;
 }
 

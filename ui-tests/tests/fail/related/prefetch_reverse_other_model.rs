@@ -20,7 +20,7 @@ struct Post {
 }
 
 // Posts refer to users, not to tags.
-async fn f(db: Database<nonrel_runtime::Embedded>) {
+async fn f(db: Database<nonrel_runtime::Redb>) {
     let _ = db.query::<Tag>().prefetch_reverse(Post::author()).rows().await;
 }
 

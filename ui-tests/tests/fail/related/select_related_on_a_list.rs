@@ -13,7 +13,7 @@ struct Post {
     tags: Vec<Ref<Tag>>,
 }
 
-async fn f(db: Database<nonrel_runtime::Embedded>) {
+async fn f(db: Database<nonrel_runtime::Redb>) {
     let _ = db.query::<Post>().select_related(Post::tags()).rows().await;
 }
 
