@@ -29,8 +29,8 @@
 //!    [`No`](crate::backend::capability::No), [`Backend::MAX_IN_VALUES`] where one command takes a
 //!    bounded `in`. The compile-time checks follow from them. Optionally override
 //!    [`Backend::query_seek`] so that a page from a cursor starts reading at the cursor,
-//!    and implement [`Transactions`](crate::backend::capability::Transactions) to offer transactions
-//!; `conformance_transaction_tests!` then checks them.
+//!    and implement [`Transactions`](crate::backend::capability::Transactions) to offer transactions;
+//!    `conformance_transaction_tests!` then checks them.
 //!
 //! Seven methods are required: `put`, `get_many`, `delete`, `query`, `count`, `update` and
 //! `sync_indexes`. The others have defaults the runtime's fallbacks rely on: `None` from

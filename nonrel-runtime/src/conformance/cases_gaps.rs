@@ -1,5 +1,5 @@
-//! Cases for behaviour at the edges of copies, inheritance and unique fields
-//!: a deleted related record, a key of another class, projections of polymorphic
+//! Cases for behaviour at the edges of copies, inheritance and unique fields:
+//! a deleted related record, a key of another class, projections of polymorphic
 //! queries, and unique fields without a value.
 #![allow(missing_docs)]
 

@@ -165,8 +165,8 @@ pub async fn subclass_queries_see_only_their_records<B: Backend>(db: &Database<B
     assert!(db.integrity_check().await.unwrap().is_ok());
 }
 
-/// A subclass record loaded and saved through the base keeps its class and its own fields
-///; deleting it through the base leaves no index entry behind.
+/// A subclass record loaded and saved through the base keeps its class and its own fields;
+/// deleting it through the base leaves no index entry behind.
 pub async fn saving_through_the_base_keeps_subclass_fields<B: Backend>(db: &Database<B>) {
     let (dogs, _, _) = zoo(db).await;
     let key = dogs[0].id.clone().unwrap().upcast::<Animal>();

@@ -6,7 +6,7 @@
 //!
 //! 1. [`Prepared::new`]: the emulated lookups of the model's conditions are rewritten
 //!    onto the index fields the model declares, and those of each condition across a `Ref`
-//! onto the index fields the *related* model declares, for the backend at hand (an
+//!    onto the index fields the *related* model declares, for the backend at hand (an
 //!    undeclared lookup runs natively where the backend can, else is an error naming the
 //!    declaration). This happens exactly once per query, so a declared index is always the
 //!    one read, never a scan.

@@ -151,8 +151,8 @@ pub(super) fn needs_merge(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
 }
 
 /// `[{$replaceWith: ...}]`: the record becomes `doc` (with its `_id`), each embedded model
-/// merged with the stored one so the fields the program does not know stay, at every depth
-///; the top level keeps its unknown fields too, unless the model holds them itself
+/// merged with the stored one so the fields the program does not know stay, at every depth;
+/// the top level keeps its unknown fields too, unless the model holds them itself
 /// (`has_extra`).
 pub(super) fn save(fields: &'static [FieldDesc], has_extra: bool, record: Vec<(String, Value)>) -> Value {
     let root = merged(string("$$ROOT"), record, fields, has_extra);

@@ -1,5 +1,5 @@
-//! Fields the program does not know, kept at every depth by a save that does not replace
-//!: inside embedded models, `Option`s and `Box`es of them, lists of them (matched by
+//! Fields the program does not know, kept at every depth by a save that does not replace:
+//! inside embedded models, `Option`s and `Box`es of them, lists of them (matched by
 //! position: element `i` of the stored list keeps its unknown fields in element `i` of the
 //! saved one), and embedded models inside those, to any depth.
 //!
