@@ -5,7 +5,7 @@ use crate::progress::{self, ByteCounter, LineCounter};
 use crate::query;
 use crate::target::{open, Failure, Open, Target};
 use nonrel_runtime::backend::{PutItem, WriteMode};
-use nonrel_runtime::plan::Plan;
+use nonrel_runtime::query::Plan;
 use nonrel_runtime::{Backend, Database, LoadOptions, ModelDesc, Shape};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;

@@ -5,7 +5,7 @@
 
 use crate::cli::Exit;
 use crate::target::Failure;
-use nonrel_runtime::plan::{Direction, Filter, Op, OrderBy, Plan};
+use nonrel_runtime::query::{Direction, Filter, Op, OrderBy, Plan};
 use nonrel_runtime::{ModelDesc, Value};
 
 /// The lookups a command line may use.

@@ -72,14 +72,68 @@ mod engine;
 mod error;
 #[cfg(feature = "mongodb")]
 pub mod mongo;
-pub mod plan;
+mod plan;
 mod schema;
 
-pub use crate::api::transaction;
 pub use crate::backend::capability;
 pub use crate::core::codec;
-pub use crate::engine::{dump, lookup, page, poly};
-pub use crate::schema::{group, json};
+
+/// Queries as typed builders describe them and as backends receive them: conditions,
+/// orderings, the untyped [`Plan`](query::Plan) with its joins, selections, cursor positions
+/// and update operations, and [`eval`](query::eval), their meaning on a stored document.
+pub mod query {
+    pub use crate::plan::eval;
+    pub use crate::plan::join::{JoinFilter, Selection};
+    pub use crate::plan::lookup::Lookup;
+    pub use crate::plan::seek::Seek;
+    pub use crate::plan::update::{UpdateKind, UpdateOp};
+    pub use crate::plan::{
+        to_value, Condition, Containable, Describe, Direction, Field, Filter, IntoLookup, Native, Op, Order, OrderBy,
+        Ordered, Plan, Projection, Query, Text,
+    };
+}
+
+/// Emulated lookups: `iexact`, `istartswith`, `endswith`, `icontains`, `regex` and the date
+/// parts, run natively where the backend declares it and through a field's declared index
+/// elsewhere, checked at compile time.
+pub mod lookup {
+    pub use crate::engine::lookup::{
+        kinds, DateLookups, Declared, Emulated, Lookup, LookupDesc, LookupKind, RunsLookup, Satisfies, TextLookups,
+    };
+}
+
+/// Polymorphic models: a base, its subclasses in the base's collection, and records loaded
+/// as their own class.
+pub mod poly {
+    pub use crate::engine::poly::Poly;
+    pub use crate::schema::class::{ClassDesc, Extends, PolymorphicBase, CLASS_FIELD};
+}
+
+/// Dump and load of every registered model as JSON lines.
+pub mod dump {
+    pub use crate::engine::dump::{LoadOptions, LoadReport};
+}
+
+/// Field groups (`#[derive(Fields)]`) flattened into models.
+pub mod group {
+    pub use crate::schema::group::{FieldGroup, Flattens};
+}
+
+/// Records and stored documents to and from JSON, exactly.
+pub mod json {
+    pub use crate::schema::json::{document_from_json, document_to_json, from_json, to_json};
+}
+
+/// Pages with cursors.
+pub mod page {
+    pub use crate::api::page::{Page, PageBuilder};
+    pub use crate::plan::seek::Seek;
+}
+
+/// Transactions: `db.transaction(|tx| async move { ... })`, retried on conflict.
+pub mod transaction {
+    pub use crate::api::transaction::{Transaction, TransactionBuilder, DEFAULT_TRIES};
+}
 
 pub use crate::api::database::{Database, QueryBuilder, Record};
 pub use crate::api::page::{Page, PageBuilder};
@@ -88,10 +142,10 @@ pub use crate::core::value::{Blob, Extra, Value};
 pub use crate::embedded::{Explain, Redb};
 pub use crate::engine::cascade::{cascades_to, Cascade, RefTarget};
 pub use crate::engine::related::{
-    registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined, Selection,
+    registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined,
 };
 pub use crate::engine::related::{RefersTo, SingleRef};
-pub use crate::plan::{Condition, Field, Order, Query};
+pub use crate::query::{Condition, Field, Order, Query};
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::{
     registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Shape,
@@ -143,6 +197,21 @@ pub mod __private {
     };
     pub use inventory;
     pub use std::borrow::Cow;
+
+    /// The descriptor of the field at `path` (generated field accessors).
+    pub fn field_at<M, T, F>(path: Cow<'static, str>) -> crate::query::Field<M, T, F> {
+        crate::query::Field::at(path)
+    }
+
+    /// Keeps one unknown element verbatim (generated decoders).
+    pub fn extra_push(extra: &mut crate::core::value::Extra, raw: &[u8]) {
+        extra.push_raw(raw)
+    }
+
+    /// Writes the kept unknown elements into a document being encoded (generated encoders).
+    pub fn extra_write(extra: &crate::core::value::Extra, out: &mut Vec<u8>) {
+        extra.write_to(out)
+    }
     pub use std::marker::PhantomData;
     pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{Err, Ok};

@@ -5,7 +5,7 @@
 //! cascade's first delete it moves a dependent to another parent through another handle.
 
 use nonrel_runtime::backend::{PutItem, SwapItem, Swapped, WriteMode};
-use nonrel_runtime::plan::Plan;
+use nonrel_runtime::query::Plan;
 use nonrel_runtime::{
     Backend, Database, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Redb, Ref, Result, Row, UpdateCounts,
 };

@@ -10,7 +10,7 @@
 //! and its commit.
 
 use nonrel_runtime::backend::{PutItem, SwapItem, Swapped, WriteMode};
-use nonrel_runtime::plan::Plan;
+use nonrel_runtime::query::Plan;
 use nonrel_runtime::{
     Backend, Database, Error, ErrorKind, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Redb, Ref, Result,
     Row, UpdateCounts,

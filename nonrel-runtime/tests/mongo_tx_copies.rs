@@ -11,7 +11,7 @@ mod support;
 
 use nonrel_runtime::backend::{PutItem, SwapItem, Swapped, UpdateOp, WriteMode};
 use nonrel_runtime::capability::Transactions;
-use nonrel_runtime::plan::Plan;
+use nonrel_runtime::query::Plan;
 use nonrel_runtime::{
     Backend, Database, Error, ErrorKind, IntegrityReport, Key, KeyKind, KeyValue, Model, ModelDesc, Mongo, Ref, Result,
     Row, UpdateCounts,

@@ -11,7 +11,7 @@ use nonrel_runtime::backend::{
     Backend, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
 use nonrel_runtime::capability::{No, Transactions};
-use nonrel_runtime::plan::{eval, Plan};
+use nonrel_runtime::query::{eval, Plan};
 use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -37,10 +37,10 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
                 type Path<M> = #nr::Field<M, #ident>;
                 type ListPath<M> = #nr::Field<M, #ident>;
                 fn describe<M>(path: #nr::Cow<'static, str>) -> Self::Path<M> {
-                    #nr::Field::at(path)
+                    #nr::field_at(path)
                 }
                 fn describe_list<M>(path: #nr::Cow<'static, str>) -> Self::ListPath<M> {
-                    #nr::Field::at(path)
+                    #nr::field_at(path)
                 }
             }
         };
@@ -104,7 +104,7 @@ fn expand(input: &Embedded) -> TokenStream {
 
                 /// Null or missing (`true`), or present (`false`).
                 pub fn isnull(&self, is_null: bool) -> #nr::Condition<M> {
-                    #nr::Field::<M, #ident>::at(self.path.clone()).isnull(is_null)
+                    #nr::field_at::<M, #ident, ()>(self.path.clone()).isnull(is_null)
                 }
 
                 /// One list element for which every condition holds (MongoDB's `$elemMatch`);
@@ -119,7 +119,7 @@ fn expand(input: &Embedded) -> TokenStream {
 
                 /// The whole embedded value, for `eq` and `ne`.
                 pub fn value(&self) -> #nr::Field<M, #ident> {
-                    #nr::Field::at(self.path.clone())
+                    #nr::field_at(self.path.clone())
                 }
             }
 

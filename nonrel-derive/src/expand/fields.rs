@@ -40,7 +40,7 @@ pub fn encode_elements(fields: &[Field], derived: TokenStream) -> TokenStream {
     });
     let extra = fields.iter().filter(|f| f.role == Role::Extra).map(|f| {
         let ident = &f.ident;
-        quote_spanned!(f.ty.span()=> #nr::Extra::write_to(&self.#ident, __out);)
+        quote_spanned!(f.ty.span()=> #nr::extra_write(&self.#ident, __out);)
     });
     quote! {
         #(#stored)*
@@ -72,7 +72,7 @@ pub fn decode_loop(fields: &[Field], elements: TokenStream, key_arm: TokenStream
         (
             quote!(let mut __extra = <#nr::Extra as ::core::default::Default>::default();),
             // Index fields of emulated lookups are recomputed on save, never kept as unknown.
-            quote!(_ if __el.name.starts_with(b"_ix_") => {} _ => __extra.push_raw(__el.raw),),
+            quote!(_ if __el.name.starts_with(b"_ix_") => {} _ => #nr::extra_push(&mut __extra, __el.raw),),
         )
     } else {
         (quote!(), quote!(_ => {}))

@@ -113,7 +113,7 @@ fn expand(model: &Model) -> TokenStream {
 
             #declared
 
-            #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC) }
+            #nr::inventory::submit! { #nr::Registration(<#ident as #nr::Model>::DESC, ::core::module_path!()) }
             #nr::inventory::submit! { #nr::LoadCheck::of::<#ident>() }
 
             #cascades

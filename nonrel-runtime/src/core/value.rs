@@ -486,14 +486,12 @@ impl Extra {
     }
 
     /// Keeps one element verbatim (used by generated decoders).
-    #[doc(hidden)]
-    pub fn push_raw(&mut self, raw: &[u8]) {
+    pub(crate) fn push_raw(&mut self, raw: &[u8]) {
         self.raw.extend_from_slice(raw);
     }
 
     /// Writes the kept elements into a document being encoded (used by generated encoders).
-    #[doc(hidden)]
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.raw);
     }
 

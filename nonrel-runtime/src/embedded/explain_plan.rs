@@ -12,7 +12,7 @@ impl Redb {
     /// fields ([`explain`](Self::explain) rewrites a typed query's).
     ///
     /// ```
-    /// use nonrel_runtime::plan::{Filter, Op, Plan};
+    /// use nonrel_runtime::query::{Filter, Op, Plan};
     /// use nonrel_runtime::{Database, Key, Model, Value};
     /// #[derive(Model)]
     /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String }

@@ -90,7 +90,10 @@ inventory::collect!(LookupRegistration);
 /// Every registered model that declares emulated lookups, by collection then name.
 #[doc(hidden)]
 pub fn registered_lookup_models() -> impl Iterator<Item = &'static LookupRegistration> {
-    let mut all: Vec<&'static LookupRegistration> = inventory::iter::<LookupRegistration>.into_iter().collect();
+    let mut all: Vec<&'static LookupRegistration> = inventory::iter::<LookupRegistration>
+        .into_iter()
+        .filter(|r| crate::schema::model::is_registered(r.model))
+        .collect();
     all.sort_by_key(|r| (r.model.collection, r.model.name));
     all.into_iter()
 }

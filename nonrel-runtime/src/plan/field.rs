@@ -43,8 +43,7 @@ impl<M, T, F> Mark<F> for Field<M, T> {
 }
 
 impl<M, T, F> Field<M, T, F> {
-    #[doc(hidden)]
-    pub fn at(path: Cow<'static, str>) -> Self {
+    pub(crate) fn at(path: Cow<'static, str>) -> Self {
         Field { path, _types: PhantomData }
     }
 

@@ -24,7 +24,6 @@ impl Via {
 
 /// A lookup across a `Ref` run in two steps: `filters` on the related model give keys, then
 /// `reference in keys` (or by MongoDB's `$lookup`).
-#[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct JoinFilter {
     pub(crate) reference: Cow<'static, str>,
@@ -48,7 +47,46 @@ pub struct Selection {
     pub(crate) kind: Kind,
 }
 
+impl JoinFilter {
+    /// The stored path of the `Ref` followed.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The model the `Ref` refers to.
+    pub fn related(&self) -> &'static ModelDesc {
+        self.related
+    }
+
+    /// The conditions on the related records, all of which must hold (already rewritten onto
+    /// the related model's declared index fields where the backend needs them).
+    pub fn filters(&self) -> &[Filter] {
+        &self.filters
+    }
+}
+
 impl Selection {
+    /// The stored path of the `Ref` the selection follows.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The model of the selected records.
+    pub fn related(&self) -> &'static ModelDesc {
+        self.related
+    }
+
+    /// The fields loaded of the selected records (`None`: all).
+    pub fn projection(&self) -> Option<&Projection> {
+        self.projection.as_ref()
+    }
+
+    /// Whether the selection follows one `Ref` (or `Option<Ref>`) of each row, the only kind
+    /// a backend's joined query is given.
+    pub fn is_single(&self) -> bool {
+        matches!(self.kind, Kind::One)
+    }
+
     /// The name the rows' related records are kept under.
     pub(crate) fn name(&self) -> String {
         match &self.kind {

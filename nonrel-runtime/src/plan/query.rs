@@ -163,15 +163,16 @@ impl<M> Condition<M> {
 }
 
 impl<M, R> Condition<M, R> {
-    /// The same condition, carrying requirement `R2` instead of `R`.
-    #[doc(hidden)]
+    /// The same condition, carrying requirement `R2` instead of `R`: with `R2` inferred as
+    /// [`Native`], a condition that needs a capability or a declaration can join a
+    /// standalone [`Query`]. The compile-time check is then given up: a backend that cannot
+    /// run the condition reports the missing declaration when the query runs.
     pub fn require<R2>(self) -> Condition<M, R2> {
         Condition { filter: self.filter, via: self.via, _model: PhantomData }
     }
 
     /// A condition from an untyped filter, carrying requirement `R`.
-    #[doc(hidden)]
-    pub fn from_filter(filter: Result<Filter>) -> Self {
+    pub(crate) fn from_filter(filter: Result<Filter>) -> Self {
         Condition { filter, via: None, _model: PhantomData }
     }
 
@@ -195,8 +196,8 @@ impl<M> Order<M> {
 }
 
 impl<M, R> Order<M, R> {
-    /// The same ordering term, carrying requirement `R2` instead of `R`.
-    #[doc(hidden)]
+    /// The same ordering term, carrying requirement `R2` instead of `R` (see
+    /// [`Condition::require`]).
     pub fn require<R2>(self) -> Order<M, R2> {
         Order { order: self.order, _model: PhantomData }
     }

@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 ///
 /// ```
 /// use nonrel_runtime::page::Seek;
-/// use nonrel_runtime::plan::{Direction, OrderBy, Plan};
+/// use nonrel_runtime::query::{Direction, OrderBy, Plan};
 /// use nonrel_runtime::{KeyValue, Value};
 /// let plan = Plan { order: vec![OrderBy { path: "views".into(), direction: Direction::Desc }], ..Plan::default() };
 /// let seek = Seek { values: vec![Value::Int64(10)], key: KeyValue::Int(7), backward: false };

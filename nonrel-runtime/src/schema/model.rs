@@ -159,9 +159,10 @@ pub struct IndexDesc {
     pub covering: bool,
 }
 
-/// An entry of the model registry: every `#[derive(Model)]` submits one.
+/// An entry of the model registry: every `#[derive(Model)]` submits one, with the module
+/// path of the model's declaration.
 #[doc(hidden)]
-pub struct Registration(pub &'static ModelDesc);
+pub struct Registration(pub &'static ModelDesc, pub &'static str);
 
 inventory::collect!(Registration);
 
@@ -173,8 +174,37 @@ inventory::collect!(Registration);
 /// struct Note { #[field(key)] id: Option<Key<Note>>, text: String }
 /// assert!(nonrel_runtime::registered_models().any(|m| m.name == "Note"));
 /// ```
+///
+/// The conformance kit's own models (feature `conformance`) are left out unless the kit's
+/// cases are running, so enabling the feature anywhere in a build never adds them to a
+/// program's dumps, checks, rebuilds or management commands.
 pub fn registered_models() -> impl Iterator<Item = &'static ModelDesc> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.0)
+    inventory::iter::<Registration>.into_iter().filter(|r| kit_visible() || !is_kit_module(r.1)).map(|r| r.0)
+}
+
+/// Whether `m` is a model of the program: registered, and not one of the conformance kit's
+/// while its cases are not running.
+pub(crate) fn is_registered(m: &ModelDesc) -> bool {
+    registered_models().any(|r| r.name == m.name && r.collection == m.collection)
+}
+
+/// The module path prefix of the conformance kit's models.
+const KIT_MODULES: &str = "nonrel_runtime::conformance";
+
+fn is_kit_module(module: &str) -> bool {
+    module.starts_with(KIT_MODULES)
+}
+
+static KIT_VISIBLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn kit_visible() -> bool {
+    KIT_VISIBLE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Makes the conformance kit's models part of the registry (its cases call this first).
+#[cfg(feature = "conformance")]
+pub(crate) fn show_kit_models() {
+    KIT_VISIBLE.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub(crate) fn encode<M: Model>(m: &M) -> Result<Vec<u8>> {

@@ -68,8 +68,7 @@ mod update;
 
 pub use crate::plan::lookup::Lookup;
 pub use crate::schema::lookup::{
-    encode_date_lookups, encode_text_lookups, DateLookupNames, DateSource, LookupDesc, LookupKind, TextLookupNames,
-    TextSource,
+    encode_date_lookups, encode_text_lookups, DateLookupNames, LookupDesc, LookupKind, TextLookupNames,
 };
 pub(crate) use rewrite::rewrite;
 pub(crate) use update::derived_updates;

@@ -4,7 +4,7 @@
 
 pub(crate) mod compute;
 
-pub use compute::{encode_date_lookups, encode_text_lookups, DateLookupNames, DateSource, TextLookupNames, TextSource};
+pub use compute::{encode_date_lookups, encode_text_lookups, DateLookupNames, TextLookupNames};
 
 /// The kinds of emulated lookup, for declarations read at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

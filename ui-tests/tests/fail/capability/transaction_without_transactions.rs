@@ -2,7 +2,7 @@
 
 use nonrel_runtime::backend::{PutItem, Row, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::No;
-use nonrel_runtime::plan::Plan;
+use nonrel_runtime::query::Plan;
 use nonrel_runtime::{Backend, Database, KeyKind, KeyValue, Model, ModelDesc, Result};
 
 /// A store that can only write and read records one by one.
