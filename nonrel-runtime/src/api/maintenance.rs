@@ -48,7 +48,7 @@ impl<B: Backend> Database<B> {
 
 impl<B: Backend> Database<B> {
     /// Writes every record of every registered model as one JSON line (see the
-    /// [module docs](crate::engine::dump)); returns how many records were written.
+    /// [module docs](crate::dump)); returns how many records were written.
     ///
     /// ```
     /// use nonrel_runtime::{Database, LoadOptions, Model};

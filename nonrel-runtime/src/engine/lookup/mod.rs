@@ -103,7 +103,7 @@ pub mod kinds {
 }
 
 /// The requirement of a condition with emulated lookup `L` on the field with marker `F`: the
-/// backend runs `L` natively, or `F` declares it (see the [module docs](self)).
+/// backend runs `L` natively, or `F` declares it (see the [module docs](crate::lookup)).
 pub struct Emulated<L, F>(PhantomData<fn() -> (L, F)>);
 
 /// Field marker `Self` declares lookup `L` (implemented by `#[derive(Model)]` for each lookup
