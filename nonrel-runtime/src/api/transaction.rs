@@ -1,41 +1,4 @@
-//! Transactions: `db.transaction(|tx| async move { ... })`, retried on conflict.
-//!
-//! The closure runs against a [`Transaction`] handle whose typed operations (get, save,
-//! insert, delete, query) all belong to one attempt. When the closure returns `Ok`, the attempt
-//! commits; when the backend reports a conflict with a concurrent write (at commit, or on an
-//! operation), the attempt is dropped, nothing it wrote is kept, and the closure runs again,
-//! after a short random pause, up to [`TransactionBuilder::tries`] times. When the tries run
-//! out, the result is an [`ErrorKind::Conflict`] error naming the model of the last conflict.
-//! Any other error ends the transaction at once, with nothing written.
-//!
-//! The closure is an `Fn` returning a future (rather than an async closure) so that it can run
-//! more than once and its future can be `Send`: a transaction can run inside `tokio::spawn`.
-//! It takes the handle by value (a cheap clone of shared state); keep nothing from one attempt
-//! for the next: build records inside the closure.
-//!
-//! Only backends with transactions offer `transaction`: a backend without the
-//! [`Transactions`] capability does not compile, and the error says so.
-//!
-//! How each backend does it:
-//!
-//! - embedded (redb): optimistic. Reads go to the store as they come and are remembered
-//!   (the bytes of each record read, the rows of each query); writes are kept in the attempt.
-//!   Commit takes redb's single write transaction, checks that every record and query read
-//!   still gives what the attempt saw, and then writes everything (records and their index
-//!   entries, as `save` does) in that one write transaction. A changed read is a conflict. No
-//!   lock is held while the closure runs, so a closure may await anything, even writes outside
-//!   the transaction, without blocking other writers. The result is serializable: the attempt
-//!   behaves as if it ran at its commit.
-//! - MongoDB: a session transaction (`startTransaction` / `commitTransaction`); every operation
-//!   carries the session. The server's `TransientTransactionError` (a write conflict, code
-//!   112) is a conflict; a commit whose result is unknown (`UnknownTransactionCommitResult`) is
-//!   committed again. MongoDB transactions need a replica set (one node is enough) and have
-//!   snapshot isolation: a conflict is two attempts writing the same record.
-//!
-//! Denormalized copies: a record saved in a transaction gets its copies of related
-//! fields from the related records as committed (read outside the attempt), and the copies
-//! other models hold of a record saved in it are brought up to date after the commit, as
-//! after a plain `save`: not atomically with the transaction.
+//! The implementation behind [`transaction`](crate::transaction); its documentation is there.
 
 use crate::api::database::{decode, encode, key_of, Database};
 use crate::backend::capability::Transactions;

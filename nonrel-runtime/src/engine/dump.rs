@@ -1,16 +1,4 @@
-//! Dump and load: every registered model's records as JSON lines, loadable into any
-//! backend with their keys.
-//!
-//! One line per record:
-//!
-//! ```text
-//! {"collection":"posts","model":"Post","_id":1,"record":{"title":"Hello","author":"ann",...}}
-//! ```
-//!
-//! `record` is the stored document in the JSON form of the [`json`](crate::schema::json) module, so
-//! every value (ObjectIds, dates, decimals, blobs, 32- and 64-bit integers) loads back as the
-//! same bytes, fields the models do not know included. A collection several models share (a
-//! polymorphic hierarchy, narrow views) is dumped once, named by the first of its models.
+//! The engine side of [`dump`](crate::dump); its documentation is there.
 
 use crate::core::codec::Decode;
 use crate::error::{echo, short, Error, ErrorKind, Result};

@@ -1,45 +1,4 @@
-//! Abstract field groups: `#[derive(Fields)]` structs whose fields are copied into
-//! every model that holds one with `#[field(flatten)]`.
-//!
-//! The group's fields are stored at the top level of the model's document, as if the model
-//! declared them: they are in the model's [`ModelDesc::fields`](crate::ModelDesc::fields), their indexes in its
-//! [`ModelDesc::indexes`](crate::ModelDesc::indexes), and the derive makes a descriptor trait, `<Group>Fields`, that
-//! gives every model holding the group one descriptor function per group field
-//! (`Post::created_at()`, with the trait in scope).
-//!
-//! ```
-//! use nonrel_runtime::{Database, DateTime, Fields, Key, Model, Utc};
-//!
-//! /// Timestamps, for any model.
-//! #[derive(Fields, Debug, Clone, PartialEq)]
-//! pub struct Stamps {
-//!     #[field(index)]
-//!     pub created_at: DateTime<Utc>,
-//!     pub edited: u32,
-//! }
-//!
-//! #[derive(Model, Debug, PartialEq)]
-//! struct Post {
-//!     #[field(key)]
-//!     id: Option<Key<Post>>,
-//!     title: String,
-//!     #[field(flatten)]
-//!     stamps: Stamps,
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> nonrel_runtime::Result<()> {
-//! use StampsFields as _; // the descriptors of the group's fields
-//! assert!(Post::DESC.knows_field(b"created_at"));
-//! assert!(Post::DESC.index_on("created_at").is_some());
-//! let db = Database::in_memory()?;
-//! let now = DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(); // stored in ms
-//! let mut post = Post { id: None, title: "Hi".into(), stamps: Stamps { created_at: now, edited: 0 } };
-//! db.save(&mut post).await?;
-//! let found = db.query::<Post>().filter(Post::created_at().lte(Utc::now())).all().await?;
-//! assert_eq!(found, vec![post]);
-//! # Ok(()) }
-//! ```
+//! The implementation behind [`group`](crate::group); its documentation is there.
 
 use crate::core::codec::Elements;
 use crate::error::Result;

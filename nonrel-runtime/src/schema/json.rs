@@ -1,38 +1,4 @@
-//! Models and stored documents as JSON, exactly: every stored value reads back as the
-//! same BSON type and bytes.
-//!
-//! A record is a JSON object with its key as `_id` first, then its stored fields in stored
-//! order. A [`Ref`](crate::schema::key::Ref) field is its key, so a record's JSON never embeds another
-//! record. Types JSON cannot tell apart use a MongoDB Extended JSON-like wrapper object:
-//!
-//! | stored type | JSON |
-//! |---|---|
-//! | int64 (`i64`, `u32`, `u64`, integer keys) | `42` |
-//! | int32 (`i32` and narrower) | `{"$numberInt": "42"}` |
-//! | double | `1.5`, `2.0`, `1e300` (always with a `.` or an exponent); `{"$numberDouble": "NaN"}`, `"Infinity"`, `"-Infinity"` |
-//! | decimal128 | `{"$numberDecimal": "-12.500"}` (scale kept) |
-//! | date | `{"$date": "2024-05-01T12:00:00.123Z"}` (years 1970–9999), else `{"$date": {"$numberLong": "-1000"}}` (milliseconds) |
-//! | binary (`Blob`) | `{"$binary": {"base64": "3q0=", "subType": "00"}}` |
-//! | ObjectId | `{"$oid": "65f0c1d2e3f4a5b6c7d8e9f0"}` |
-//! | string, bool, null, list, document | themselves (documents keep their field order) |
-//! | any other BSON type | `{"$bson": "…"}`: the type byte and the value bytes, in hex |
-//!
-//! A stored document with a single field named like one of these wrappers (a map with the
-//! one key `"$oid"`, say) is written as `{"$document": {...}}`, so it reads back as a
-//! document.
-//!
-//! ```
-//! use nonrel_runtime::{json, Key, Model, Ref};
-//! #[derive(Model, Debug, PartialEq)]
-//! struct User { #[field(key)] name: String }
-//! #[derive(Model, Debug, PartialEq)]
-//! struct Post { #[field(key)] id: i64, title: String, votes: i32, author: Ref<User> }
-//!
-//! let post = Post { id: 7, title: "Hi".into(), votes: 3, author: Ref::new(Key::from("ann")) };
-//! let text = json::to_json(&post).unwrap();
-//! assert_eq!(text, r#"{"_id":7,"title":"Hi","votes":{"$numberInt":"3"},"author":"ann"}"#);
-//! assert_eq!(json::from_json::<Post>(&text).unwrap(), post);
-//! ```
+//! The implementation behind [`json`](crate::json); its documentation is there.
 
 use crate::core::codec::Decode as _;
 use crate::core::codec::{self, base64, begin_document, end_document, header, Elements};
