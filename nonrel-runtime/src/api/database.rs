@@ -221,7 +221,7 @@ impl<B: Backend> Database<B> {
     /// # Ok(()) }
     /// ```
     pub async fn finish_pending_copies(&self) -> Result<u64> {
-        crate::engine::related::outbox::finish_all(&*self.backend).await
+        crate::engine::related::finish_outbox(&*self.backend).await
     }
 
     /// Finishes pending fan-out once per handle, before its first write that owes a fan-out.
@@ -398,21 +398,15 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         self
     }
 
+    /// The handle and the query, for the builders that continue from here.
+    pub(crate) fn into_parts(self) -> (&'db Database<B>, Query<M>) {
+        (self.db, self.query)
+    }
+
     /// Replaces the query with a prepared one.
     pub fn with(mut self, query: Query<M>) -> Self {
         self.query = query;
         self
-    }
-
-    /// Pages of `size` records with cursors to the next and previous pages; see
-    /// [`PageBuilder`](crate::api::page::PageBuilder).
-    pub fn page(self, size: usize) -> crate::api::page::PageBuilder<'db, B, M> {
-        crate::api::page::PageBuilder::new(self.db, self.query, size)
-    }
-
-    /// Atomic update operations on the matching records.
-    pub fn update(self) -> crate::api::update::UpdateBuilder<'db, B, M> {
-        crate::api::update::UpdateBuilder::new(self)
     }
 
     /// The query rewritten for the backend (emulated lookups onto their index fields),

@@ -1,7 +1,7 @@
 //! The typed API of pages: a page of records and the cursors around it, read from a
 //! query's start or from a cursor.
 
-use crate::api::database::Database;
+use crate::api::database::{Database, QueryBuilder};
 use crate::backend::{Backend, Row};
 use crate::engine::page::*;
 use crate::error::{Error, ErrorKind, Result};
@@ -216,5 +216,14 @@ impl<'db, B: Backend, M: Model> IntoFuture for PageBuilder<'db, B, M> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
+    }
+}
+
+impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+    /// Pages of `size` records with cursors to the next and previous pages; see
+    /// [`PageBuilder`](crate::api::page::PageBuilder).
+    pub fn page(self, size: usize) -> PageBuilder<'db, B, M> {
+        let (db, query) = self.into_parts();
+        PageBuilder::new(db, query, size)
     }
 }

@@ -156,3 +156,10 @@ fn check_paths(ops: &[UpdateOp]) -> Result<()> {
     }
     Ok(())
 }
+
+impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+    /// Atomic update operations on the matching records.
+    pub fn update(self) -> UpdateBuilder<'db, B, M> {
+        UpdateBuilder::new(self)
+    }
+}

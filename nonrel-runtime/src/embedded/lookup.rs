@@ -3,7 +3,7 @@
 //! `explain` for queries with emulated lookups.
 
 use super::keys::encoded;
-use super::store::{index_table, open_read, storage, Bytes};
+use super::tables::{index_table, open_read, storage, Bytes};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Op, Plan};
 use crate::schema::model::ModelDesc;

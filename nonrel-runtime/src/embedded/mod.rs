@@ -17,6 +17,7 @@ mod keys;
 mod lookup;
 mod seek;
 mod store;
+mod tables;
 mod tx;
 
 use crate::backend::capability::No;

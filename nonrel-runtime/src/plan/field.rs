@@ -1,10 +1,11 @@
 //! Typed field descriptors: `Post::title()` and paths into embedded models and lists.
 
-use super::query::{Condition, Direction, Op, Order};
+use super::query::{top_level, Condition, Direction, Op, Order, Projection, Query, BAD_KEY};
 use crate::core::codec::{begin_document, end_document, Decode, Elements, Encode};
 use crate::core::value::{Blob, Value};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::key::{Key, ObjectId, Ref};
+use crate::schema::model::Model;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
@@ -174,11 +175,6 @@ impl<M, V: Describe, S, F> Field<M, HashMap<String, V, S>, F> {
     }
 }
 
-/// Marks, in a path, a map key no map can store: `map.\0<key in hex>\0` (NUL, which no
-/// valid key or field name holds). [`check_path`] turns it into the error when a condition,
-/// an ordering or an update uses the path.
-const BAD_KEY: char = '\0';
-
 /// The path of the value under `key` in the map at `path`.
 fn map_path(path: &str, key: &str) -> Cow<'static, str> {
     if crate::core::codec::bad_map_key(key, ErrorKind::Encode).is_none() {
@@ -186,19 +182,6 @@ fn map_path(path: &str, key: &str) -> Cow<'static, str> {
     }
     let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
     Cow::Owned(format!("{path}.{BAD_KEY}{hex}{BAD_KEY}"))
-}
-
-/// A path made with a map key no map can store is an error naming the map field and the key.
-pub(crate) fn check_path(path: &str) -> Result<()> {
-    let Some(at) = path.find(BAD_KEY) else { return Ok(()) };
-    let field = path[..at].trim_end_matches('.');
-    let hex = path[at + 1..].split(BAD_KEY).next().unwrap_or_default();
-    let bytes: Vec<u8> =
-        (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
-    let key = String::from_utf8_lossy(&bytes);
-    let err = crate::core::codec::bad_map_key(&key, ErrorKind::Encode)
-        .unwrap_or_else(|| Error::new(ErrorKind::Encode, format!("map key {key:?} cannot be looked up")));
-    Err(err.with_field(field))
 }
 
 /// A value usable as the operand of a lookup on a field of type `T`.
@@ -450,4 +433,27 @@ pub fn join(parent: &str, name: &'static str) -> Cow<'static, str> {
         return Cow::Borrowed(name);
     }
     Cow::Owned(format!("{parent}.{name}"))
+}
+
+impl<M: Model> Query<M> {
+    /// Loads only these fields (call once per field); the others load as their type's
+    /// default. MongoDB does not send the others.
+    pub fn only<T, F>(mut self, field: Field<M, T, F>) -> Self {
+        let name = top_level(field.path());
+        match &mut self.plan.projection {
+            Some(Projection::Only(names)) => names.push(name),
+            _ => self.plan.projection = Some(Projection::Only(vec![name])),
+        }
+        self
+    }
+
+    /// Does not load this field (call once per field); it loads as its type's default.
+    pub fn defer<T, F>(mut self, field: Field<M, T, F>) -> Self {
+        let name = top_level(field.path());
+        match &mut self.plan.projection {
+            Some(Projection::Defer(names)) => names.push(name),
+            _ => self.plan.projection = Some(Projection::Defer(vec![name])),
+        }
+        self
+    }
 }

@@ -11,8 +11,8 @@ pub mod update;
 
 pub(crate) use decode::with_projection;
 pub use decode::{decode_field, encode_field, missing_field};
-pub(crate) use field::check_path;
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
+pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
 pub(crate) use query::oversized_filter;
 pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query};

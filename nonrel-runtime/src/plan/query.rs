@@ -154,7 +154,7 @@ pub fn elem_match<M, E, const N: usize>(path: Cow<'static, str>, conditions: [Co
 
 impl<M> Condition<M> {
     pub(crate) fn new(path: Cow<'static, str>, op: Result<Op>) -> Self {
-        let filter = match super::field::check_path(&path) {
+        let filter = match check_path(&path) {
             Err(e) => Err(e),
             Ok(()) => op.map(|op| Filter { path: path.clone(), op }).map_err(|e| e.with_field(&path)),
         };
@@ -226,7 +226,7 @@ impl<M, R> Order<M, R> {
 /// ```
 #[must_use]
 pub struct Query<M> {
-    plan: Plan,
+    pub(super) plan: Plan,
     /// Lookups across a `Ref` resolved before the plan runs (two-step joins).
     joins: Vec<crate::plan::join::JoinFilter>,
     error: Option<Error>,
@@ -271,7 +271,7 @@ impl<M: Model> Query<M> {
     /// a path already ordered by is left out: it could never break a tie (and MongoDB's
     /// sort document cannot name a path twice).
     pub fn order_by(mut self, order: Order<M>) -> Self {
-        if let Err(e) = super::field::check_path(&order.order.path) {
+        if let Err(e) = check_path(&order.order.path) {
             self.error.get_or_insert(e.with_model(M::DESC.name));
         }
         if !self.plan.order.iter().any(|o| o.path == order.order.path) {
@@ -292,27 +292,6 @@ impl<M: Model> Query<M> {
         self
     }
 
-    /// Loads only these fields (call once per field); the others load as their type's
-    /// default. MongoDB does not send the others.
-    pub fn only<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
-        let name = top_level(field.path());
-        match &mut self.plan.projection {
-            Some(Projection::Only(names)) => names.push(name),
-            _ => self.plan.projection = Some(Projection::Only(vec![name])),
-        }
-        self
-    }
-
-    /// Does not load this field (call once per field); it loads as its type's default.
-    pub fn defer<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
-        let name = top_level(field.path());
-        match &mut self.plan.projection {
-            Some(Projection::Defer(names)) => names.push(name),
-            _ => self.plan.projection = Some(Projection::Defer(vec![name])),
-        }
-        self
-    }
-
     /// The lookups across a `Ref` that run as a two-step join before the plan.
     pub(crate) fn joins(&self) -> &[crate::plan::join::JoinFilter] {
         &self.joins
@@ -328,7 +307,7 @@ impl<M: Model> Query<M> {
     }
 }
 
-fn top_level(path: &str) -> String {
+pub(super) fn top_level(path: &str) -> String {
     path.split('.').next().unwrap_or(path).to_owned()
 }
 
@@ -351,3 +330,21 @@ pub(crate) fn needs_split(plan: &Plan, max_in: usize) -> bool {
 pub(crate) fn class_filter(class: &crate::schema::class::ClassDesc) -> Filter {
     Filter { path: crate::schema::class::CLASS_FIELD.into(), op: Op::Has(Value::String(class.name.into())) }
 }
+
+/// A path made with a map key no map can store is an error naming the map field and the key.
+pub(crate) fn check_path(path: &str) -> Result<()> {
+    let Some(at) = path.find(BAD_KEY) else { return Ok(()) };
+    let field = path[..at].trim_end_matches('.');
+    let hex = path[at + 1..].split(BAD_KEY).next().unwrap_or_default();
+    let bytes: Vec<u8> =
+        (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()).collect();
+    let key = String::from_utf8_lossy(&bytes);
+    let err = crate::core::codec::bad_map_key(&key, crate::error::ErrorKind::Encode)
+        .unwrap_or_else(|| Error::new(crate::error::ErrorKind::Encode, format!("map key {key:?} cannot be looked up")));
+    Err(err.with_field(field))
+}
+
+/// Marks, in a path, a map key no map can store: `map.\0<key in hex>\0` (NUL, which no
+/// valid key or field name holds). [`check_path`] turns it into the error when a condition,
+/// an ordering or an update uses the path.
+pub(super) const BAD_KEY: char = '\0';

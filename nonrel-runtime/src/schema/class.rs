@@ -4,20 +4,12 @@
 use crate::core::codec::{self, header, Encode};
 use crate::core::key::KeyValue;
 use crate::error::Result;
+pub use crate::schema::model::ClassDesc;
 use crate::schema::model::{IndexDesc, Model, ModelDesc};
 use std::any::{Any, TypeId};
 
 /// The stored name of the class list.
 pub const CLASS_FIELD: &str = "_class";
-
-/// A subclass's place in its hierarchy (the derive's `#[model(extends = Base)]`).
-#[derive(Debug, Clone, Copy)]
-pub struct ClassDesc {
-    /// The base model's name.
-    pub base: &'static str,
-    /// This class's name, the last entry of its records' class list.
-    pub name: &'static str,
-}
 
 /// The base of a polymorphic hierarchy: implemented by `#[model(polymorphic)]`.
 #[diagnostic::on_unimplemented(

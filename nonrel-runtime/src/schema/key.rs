@@ -4,11 +4,9 @@
 use crate::core::codec::{Decode, Encode};
 use crate::core::key::invalid;
 pub use crate::core::key::{decode_id, KeyKind, KeyValue, ObjectId};
-use crate::error::{Error, Result};
-use crate::schema::model::Model;
+use crate::error::Result;
 use std::fmt;
 use std::marker::PhantomData;
-use std::str::FromStr;
 
 /// The key of a record of model `M`: a `Key<Post>` cannot fetch a `User`.
 ///
@@ -53,20 +51,6 @@ impl<M> Key<M> {
     /// The URL-safe string form.
     pub fn to_url_safe(&self) -> String {
         self.value.to_url_safe()
-    }
-}
-
-impl<M: Model> Key<M> {
-    /// Parses a URL-safe string as a key of `M`.
-    pub fn parse(s: &str) -> Result<Self> {
-        KeyValue::parse(M::DESC.key.kind, s).map(Key::from_value).map_err(|e| e.with_model(M::DESC.name))
-    }
-}
-
-impl<M: Model> FromStr for Key<M> {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Key::parse(s)
     }
 }
 

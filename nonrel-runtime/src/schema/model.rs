@@ -1,8 +1,9 @@
 //! The model traits the derives implement, the static model descriptions and the registry.
 
 use crate::core::codec::{Decode, Encode};
+use crate::core::key::{KeyKind, KeyValue};
 use crate::error::Result;
-use crate::schema::key::{Key, KeyKind, KeyValue};
+use crate::schema::key::Key;
 
 /// A stored model: implemented by `#[derive(Model)]`.
 ///
@@ -44,7 +45,7 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// The model's place in a polymorphic hierarchy, for a subclass
     /// (`#[model(extends = Base)]`): its queries only see its own records.
-    const CLASS: Option<&'static crate::schema::class::ClassDesc> = None;
+    const CLASS: Option<&'static ClassDesc> = None;
 
     /// The record's typed key.
     fn key(&self) -> Option<Key<Self>> {
@@ -246,4 +247,27 @@ pub(crate) fn all_models() -> Result<Vec<&'static ModelDesc>> {
     let mut models: Vec<&'static ModelDesc> = registered_models().collect();
     models.sort_by_key(|m| (m.collection, m.name));
     Ok(models)
+}
+
+impl<M: Model> Key<M> {
+    /// Parses a URL-safe string as a key of `M`.
+    pub fn parse(s: &str) -> Result<Self> {
+        KeyValue::parse(M::DESC.key.kind, s).map(Key::from_value).map_err(|e| e.with_model(M::DESC.name))
+    }
+}
+
+impl<M: Model> std::str::FromStr for Key<M> {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Key::parse(s)
+    }
+}
+
+/// A subclass's place in its hierarchy (the derive's `#[model(extends = Base)]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClassDesc {
+    /// The base model's name.
+    pub base: &'static str,
+    /// This class's name, the last entry of its records' class list.
+    pub name: &'static str,
 }

@@ -17,6 +17,7 @@
 mod found;
 mod model;
 mod ops;
+mod oracle;
 mod query;
 mod unknown;
 

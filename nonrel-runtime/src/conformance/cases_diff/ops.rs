@@ -2,11 +2,11 @@
 #![allow(missing_docs)]
 
 use super::model::{DiffItem, DiffNote, Draw, RunsDiffLookups};
+pub use super::oracle::{differ, failed, Oracle, Outcome};
 use super::query::{Cmp, Cond, ItemQuery, NoteQuery};
 use super::unknown::{self, Tweak};
 use super::{Areas, TxRun};
-use crate::{Database, ErrorKind, Key, Model, Value};
-use std::collections::{BTreeMap, HashMap};
+use crate::{Database, ErrorKind, Model, Value};
 use std::fmt::{self, Debug};
 
 /// How a query's answer is read.
@@ -203,14 +203,6 @@ impl Gen {
     }
 }
 
-/// The oracle: what every harness record must be, plus the keys the note slots got.
-#[derive(Default)]
-pub struct Oracle {
-    pub items: BTreeMap<i64, DiffItem>,
-    pub notes: BTreeMap<Key<DiffNote>, DiffNote>,
-    pub slots: HashMap<usize, Key<DiffNote>>,
-}
-
 impl Oracle {
     fn clashes(&self, r: &DiffItem) -> bool {
         r.code.is_some() && self.items.values().any(|o| o.id != r.id && o.code == r.code)
@@ -235,16 +227,6 @@ impl Oracle {
     }
 }
 
-/// A mismatch between the database and the oracle, or an unexpected error.
-pub type Outcome = Result<(), String>;
-
-pub fn differ<T: Debug + PartialEq>(what: &str, expected: &T, actual: &T) -> Outcome {
-    if expected == actual {
-        return Ok(());
-    }
-    Err(format!("{what}:\n  expected {expected:?}\n  actual   {actual:?}"))
-}
-
 /// Compares whole records in order: the keys first (short), then the first record that
 /// differs.
 fn same_records<M: Model + Debug + PartialEq>(what: &str, expected: &[M], actual: &[M]) -> Outcome {
@@ -262,10 +244,6 @@ fn by_key<M: Model>(mut rs: Vec<M>, unordered: bool, areas: &Areas) -> Vec<M> {
         rs.sort_by_key(Model::key);
     }
     rs
-}
-
-pub fn failed<E: fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
-    move |e| format!("{what} failed: {e}")
 }
 
 /// Runs one operation on the database and the oracle, and compares what each says.

@@ -5,7 +5,7 @@
 #![allow(missing_docs)]
 
 use super::model::{refused_key, DiffItem, DiffPart, Draw, RunsDiffLookups};
-use super::ops::{differ, failed, Oracle, Outcome};
+use super::oracle::{differ, failed, Oracle, Outcome};
 use super::Areas;
 use crate::{Blob, Database, DateTime, Decimal, Utc, Value};
 use std::collections::BTreeMap;

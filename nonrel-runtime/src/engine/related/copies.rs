@@ -543,3 +543,43 @@ async fn refresh_holders<B: Backend>(
     }
     Ok(written)
 }
+
+/// Entries finished per batch when the whole outbox is read.
+const OUTBOX_BATCH: usize = 500;
+
+/// The related model and key an entry names (`None`: a model this program does not have).
+fn outbox_entry(doc: &[u8]) -> Result<Option<(&'static ModelDesc, KeyValue)>> {
+    let text = |name| -> Result<Option<String>> {
+        Ok(match values_at(doc, name)?.into_iter().next() {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        })
+    };
+    let (Some(collection), Some(name)) = (text("c")?, text("m")?) else { return Ok(None) };
+    let Some(model) = crate::schema::model::registered_models().find(|m| m.collection == collection && m.name == name)
+    else {
+        return Ok(None);
+    };
+    Ok(ref_key(doc, "k")?.map(|k| (model, k)))
+}
+
+/// Finishes every pending fan-out the outbox holds; returns how many entries were finished.
+pub(crate) async fn finish_all<B: Backend>(backend: &B) -> Result<u64> {
+    let rows = backend.query(&crate::backend::copies::OUTBOX, crate::plan::Plan::default()).await?;
+    let mut finished = 0;
+    for chunk in rows.chunks(OUTBOX_BATCH) {
+        let mut done = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let Some(id) = row.key.clone() else { continue };
+            if let Some((model, key)) = outbox_entry(&row.doc)? {
+                if !settle(backend, model, vec![key]).await?.is_empty() {
+                    continue;
+                }
+            }
+            done.push((id, row.doc.clone()));
+        }
+        finished += done.len() as u64;
+        super::outbox::clear(backend, done).await?;
+    }
+    Ok(finished)
+}

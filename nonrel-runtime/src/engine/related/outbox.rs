@@ -11,32 +11,11 @@
 //! copied, or by
 //! [`Database::finish_pending_copies`](crate::api::database::Database::finish_pending_copies).
 
-use super::copies::{ref_key, settle};
 pub(crate) use crate::backend::copies::{entry, OUTBOX};
 use crate::backend::{Backend, PutItem, SwapItem};
-use crate::core::value::Value;
 use crate::error::Result;
-use crate::plan::eval::values_at;
 use crate::schema::key::KeyValue;
-use crate::schema::model::{registered_models, ModelDesc};
-
-/// Entries finished per batch when the whole outbox is read.
-const BATCH: usize = 500;
-
-/// The related model and key an entry names (`None`: a model this program does not have).
-fn parse(doc: &[u8]) -> Result<Option<(&'static ModelDesc, KeyValue)>> {
-    let text = |name| -> Result<Option<String>> {
-        Ok(match values_at(doc, name)?.into_iter().next() {
-            Some(Value::String(s)) => Some(s),
-            _ => None,
-        })
-    };
-    let (Some(collection), Some(name)) = (text("c")?, text("m")?) else { return Ok(None) };
-    let Some(model) = registered_models().find(|m| m.collection == collection && m.name == name) else {
-        return Ok(None);
-    };
-    Ok(ref_key(doc, "k")?.map(|k| (model, k)))
-}
+use crate::schema::model::ModelDesc;
 
 /// Writes the entries of records about to be written (for backends that do not write them
 /// with the records); returns them as written, to remove once finished.
@@ -77,25 +56,4 @@ pub(crate) async fn clear<B: Backend>(backend: &B, entries: Vec<(KeyValue, Vec<u
     let items = entries.into_iter().map(|(key, expected)| SwapItem { key, expected, doc: None }).collect();
     backend.swap(&OUTBOX, items).await?;
     Ok(())
-}
-
-/// Finishes every pending fan-out the outbox holds; returns how many entries were finished.
-pub(crate) async fn finish_all<B: Backend>(backend: &B) -> Result<u64> {
-    let rows = backend.query(&OUTBOX, crate::plan::Plan::default()).await?;
-    let mut finished = 0;
-    for chunk in rows.chunks(BATCH) {
-        let mut done = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            let Some(id) = row.key.clone() else { continue };
-            if let Some((model, key)) = parse(&row.doc)? {
-                if !settle(backend, model, vec![key]).await?.is_empty() {
-                    continue;
-                }
-            }
-            done.push((id, row.doc.clone()));
-        }
-        finished += done.len() as u64;
-        clear(backend, done).await?;
-    }
-    Ok(finished)
 }
