@@ -3,7 +3,7 @@
 //! A type's syntax names what it is only when it is spelled out: `Option<T>`, `Vec<T>`,
 //! `Box<T>`, `Ref<T>`, `Key<T>` and the natural key types. Anything else may be an alias or
 //! a renamed import, so it is `Unknown` here and left to the trait bounds the generated code
-//! puts on it (`Describe`, `KeyField`, `Refers`...), which see through every spelling.
+//! puts on it (`Describe`, `KeyField`, `RefField`...), which see through every spelling.
 
 use syn::{GenericArgument, PathArguments, Type};
 

@@ -324,6 +324,12 @@ pub mod json {
     pub use crate::schema::json::{document_from_json, document_to_json, from_json, to_json};
 }
 
+/// Reference fields: [`RefField`](refs::RefField), what a `Ref<T>`, `Option<Ref<T>>` or
+/// `Vec<Ref<T>>` field points to, and its kinds [`One`](refs::One) and [`Many`](refs::Many).
+pub mod refs {
+    pub use crate::schema::model::{Many, One, RefField};
+}
+
 /// Pages with cursors.
 pub mod page {
     pub use crate::api::page::{Page, PageBuilder};
@@ -378,13 +384,13 @@ pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
 pub use crate::embedded::{Explain, Redb};
-pub use crate::engine::cascade::{cascades_to, Cascade, RefTarget};
+pub use crate::engine::cascade::{cascades_to, Cascade};
 pub use crate::engine::related::{
     registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined,
 };
-pub use crate::engine::related::{RefersTo, SingleRef};
 pub use crate::query::{Condition, Field, Order, Query};
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
+pub use crate::schema::model::RefField;
 pub use crate::schema::model::{
     registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Shape,
 };
@@ -418,18 +424,19 @@ pub mod __private {
     pub use crate::schema::key::{decode_id, decode_key, AsKey, KeyField, KeyKind, KeyValue};
     pub const DOCUMENT: u8 = crate::core::codec::DOCUMENT;
     pub use crate::core::value::{Extra, Value};
-    pub use crate::engine::cascade::{Cascade, RefTarget};
+    pub use crate::engine::cascade::Cascade;
     pub use crate::engine::dump::LoadCheck;
     pub use crate::engine::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
         LookupKind, TextLookupNames,
     };
     pub use crate::engine::rebuild::{registered_lookup_models, LookupRegistration};
-    pub use crate::engine::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, Refers, StoredName};
+    pub use crate::engine::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, StoredName};
     pub use crate::plan::{
         decode_field, elem_match, encode_field, join, missing_field, to_value, Describe, Field, IntoLookup, Mark,
     };
     pub use crate::schema::key::Key;
+    pub use crate::schema::model::{ref_target, One, RefField};
     pub use crate::schema::model::{
         EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration, Shape,
     };

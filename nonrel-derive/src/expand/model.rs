@@ -140,7 +140,7 @@ fn cascades(model: &syn::Ident, fields: &[Field]) -> TokenStream {
     let nr = nr();
     let each = fields.iter().filter(|f| f.cascades() && f.is_stored()).map(|f| {
         let (path, ty) = (&f.name, &f.ty);
-        let target = quote_spanned!(ty.span()=> <<#ty as #nr::RefTarget>::Target as #nr::Model>::DESC);
+        let target = quote_spanned!(ty.span()=> #nr::ref_target::<#ty, _>());
         quote! {
             #nr::inventory::submit! {
                 #nr::Cascade { model: <#model as #nr::Model>::DESC, path: #path, target: #target }

@@ -70,7 +70,7 @@ pub fn expand(model: &Model) -> TokenStream {
         let (ty, check) = (&f.ty, format_ident!("__refers_{}", r.to_string().trim_start_matches("r#")));
         Some(quote_spanned! {ty.span()=>
             #[allow(dead_code, non_snake_case)]
-            fn #check(target: <#ty as #nr::Refers>::Target) -> #target {
+            fn #check(target: <#ty as #nr::RefField<#nr::One>>::Target) -> #target {
                 target
             }
         })
@@ -101,7 +101,7 @@ pub fn expand(model: &Model) -> TokenStream {
             static #registration: #nr::CopyDesc = #nr::CopyDesc {
                 holder: <#model_ident as #nr::Model>::DESC,
                 reference: #reference,
-                related: <<#ty as #nr::Refers>::Target as #nr::Model>::DESC,
+                related: <<#ty as #nr::RefField<#nr::One>>::Target as #nr::Model>::DESC,
                 field: <#target as #nr::StoredName>::NAME,
                 copy: #copy,
             };

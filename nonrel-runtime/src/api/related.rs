@@ -3,13 +3,12 @@
 
 use crate::api::database::{QueryBuilder, Record};
 use crate::backend::Backend;
-use crate::engine::related::*;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::join::{reverse_name, Kind, Selection};
 use crate::plan::{Field, Projection, Query};
 use crate::schema::key::{Key, Ref};
-use crate::schema::model::Model;
 use crate::schema::model::ModelDesc;
+use crate::schema::model::{Model, RefField};
 use std::borrow::Cow;
 
 impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
@@ -35,7 +34,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// assert_eq!((author.name.as_str(), author.bio.as_str()), ("Ann", "")); // bio deferred
     /// # Ok(()) }
     /// ```
-    pub fn select_related<V: SingleRef, F>(self, field: Field<M, V, F>) -> Self {
+    pub fn select_related<V: RefField, F>(self, field: Field<M, V, F>) -> Self {
         self.add_selection(field.into_path(), V::Target::DESC, crate::plan::join::Kind::One)
     }
 
@@ -147,7 +146,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// assert!(users[1].reverse(Post::author())?.is_empty()); // bob wrote nothing
     /// # Ok(()) }
     /// ```
-    pub fn prefetch_reverse<T: Model, V: RefersTo<M>, F>(self, field: Field<T, V, F>) -> Self {
+    pub fn prefetch_reverse<T: Model, V: RefField<C, Target = M>, C, F>(self, field: Field<T, V, F>) -> Self {
         self.prefetch_reverse_with(field, Query::new())
     }
 
@@ -176,7 +175,11 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// assert_eq!(users[0].reverse(Post::author())?[0].views, 500); // each user's most viewed
     /// # Ok(()) }
     /// ```
-    pub fn prefetch_reverse_with<T: Model, V: RefersTo<M>, F>(self, field: Field<T, V, F>, query: Query<T>) -> Self {
+    pub fn prefetch_reverse_with<T: Model, V: RefField<C, Target = M>, C, F>(
+        self,
+        field: Field<T, V, F>,
+        query: Query<T>,
+    ) -> Self {
         let plan = match (query.plan(), query.joins()) {
             (Ok(plan), []) => Ok(plan.clone()),
             (Ok(_), _) => Err(Error::new(
@@ -217,7 +220,7 @@ impl<M: Model> Record<M> {
     /// assert_eq!(rows[0].related(Post::author())?.unwrap().name, "Ann");
     /// # Ok(()) }
     /// ```
-    pub fn related<V: SingleRef, F>(&self, field: Field<M, V, F>) -> Result<Option<V::Target>> {
+    pub fn related<V: RefField, F>(&self, field: Field<M, V, F>) -> Result<Option<V::Target>> {
         Ok(self.related_rows::<V::Target>(field.path())?.into_iter().next())
     }
 
@@ -305,7 +308,7 @@ impl<M: Model> Record<M> {
     /// assert_eq!(users[0].reverse(Post::author())?.len(), 1);
     /// # Ok(()) }
     /// ```
-    pub fn reverse<T: Model, V: RefersTo<M>, F>(&self, field: Field<T, V, F>) -> Result<Vec<T>> {
+    pub fn reverse<T: Model, V: RefField<C, Target = M>, C, F>(&self, field: Field<T, V, F>) -> Result<Vec<T>> {
         self.related_rows(&reverse_name(T::DESC, field.path()))
     }
 }

@@ -22,8 +22,8 @@ use crate::backend::{Backend, SwapItem, Swapped};
 use crate::error::Result;
 use crate::plan::eval::matches_all;
 use crate::plan::{to_value, Filter, Op, Plan};
-use crate::schema::key::{KeyValue, Ref};
-use crate::schema::model::{Model, ModelDesc};
+use crate::schema::key::KeyValue;
+use crate::schema::model::ModelDesc;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
@@ -59,37 +59,6 @@ inventory::collect!(Cascade);
 pub fn cascades_to(model: &'static ModelDesc) -> impl Iterator<Item = &'static Cascade> {
     let same = move |m: &ModelDesc| m.name == model.name && m.collection == model.collection;
     inventory::iter::<Cascade>.into_iter().filter(move |c| same(c.target))
-}
-
-/// Field types a cascade can be declared on: references, optional references and lists of
-/// references.
-///
-/// ```
-/// use nonrel_runtime::{Model, Ref, RefTarget};
-/// #[derive(Model)] struct User { #[field(key)] name: String }
-/// fn target<T: RefTarget>() -> &'static str { <T::Target as Model>::DESC.name }
-/// assert_eq!(target::<Vec<Ref<User>>>(), "User");
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`on_delete = cascade` needs a reference field, and `{Self}` is not one",
-    label = "not a `Ref<T>`",
-    note = "declare the cascade on a field of type `Ref<T>`, `Option<Ref<T>>` or `Vec<Ref<T>>`"
-)]
-pub trait RefTarget {
-    /// The referenced model.
-    type Target: Model;
-}
-
-impl<T: Model> RefTarget for Ref<T> {
-    type Target = T;
-}
-
-impl<T: RefTarget> RefTarget for Option<T> {
-    type Target = T::Target;
-}
-
-impl<T: RefTarget> RefTarget for Vec<T> {
-    type Target = T::Target;
 }
 
 /// A record found by a cascade: its key and document.

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 /// The key of a record of model `M`: a `Key<Post>` cannot fetch a `User`.
 ///
 /// Every key has a URL-safe string form ([`Display`](fmt::Display)) that parses back
-/// ([`FromStr`]); for a model with numeric keys a numeric string parses to the int key.
+/// ([`FromStr`](std::str::FromStr)); for a model with numeric keys a numeric string parses to the int key.
 ///
 /// ```
 /// use nonrel_runtime::{Key, Model};

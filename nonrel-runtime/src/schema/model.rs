@@ -3,7 +3,7 @@
 use crate::core::codec::{Decode, Encode};
 use crate::core::key::{KeyKind, KeyValue};
 use crate::error::Result;
-use crate::schema::key::Key;
+use crate::schema::key::{Key, Ref};
 
 /// A stored model: implemented by `#[derive(Model)]`.
 ///
@@ -270,4 +270,56 @@ pub struct ClassDesc {
     pub base: &'static str,
     /// This class's name, the last entry of its records' class list.
     pub name: &'static str,
+}
+
+/// A reference field that follows one `Ref`: `Ref<T>` or `Option<Ref<T>>` (see [`RefField`]).
+#[derive(Debug)]
+pub enum One {}
+
+/// A reference field that holds a list of `Ref`s: `Vec<Ref<T>>` (see [`RefField`]).
+#[derive(Debug)]
+pub enum Many {}
+
+/// What a reference field points to: the one trait every API that follows a reference names.
+/// `Ref<T>` and `Option<Ref<T>>` are `RefField<One>`, `Vec<Ref<T>>` is `RefField<Many>`, and
+/// [`Target`](RefField::Target) is `T`. `select_related`, `denormalize` and
+/// `join_in_memory` follow `RefField<One>`; `prefetch_reverse` and `on_delete` take either.
+///
+/// ```
+/// use nonrel_runtime::refs::{Many, One, RefField};
+/// use nonrel_runtime::{Key, Model, Ref};
+/// #[derive(Model)] struct User { #[field(key)] id: Option<Key<User>> }
+/// fn target<V: RefField<C>, C>() -> &'static str { <V::Target as Model>::DESC.name }
+/// assert_eq!(target::<Ref<User>, One>(), "User");
+/// assert_eq!(target::<Option<Ref<User>>, One>(), "User");
+/// assert_eq!(target::<Vec<Ref<User>>, Many>(), "User");
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reference field of the kind this needs (`RefField<{C}>`)",
+    label = "not a `Ref<T>` or `Option<Ref<T>>` (`One`), or a `Vec<Ref<T>>` (`Many`)",
+    note = "`select_related`, `denormalize` and `join_in_memory` follow `Ref<T>` or `Option<Ref<T>>`; \
+            for a `Vec<Ref<T>>` use `prefetch_related`; `prefetch_reverse` and `on_delete = cascade` \
+            take any of the three"
+)]
+pub trait RefField<C = One> {
+    /// The model referred to.
+    type Target: Model;
+}
+
+impl<T: Model> RefField<One> for Ref<T> {
+    type Target = T;
+}
+
+impl<T: Model> RefField<One> for Option<Ref<T>> {
+    type Target = T;
+}
+
+impl<T: Model> RefField<Many> for Vec<Ref<T>> {
+    type Target = T;
+}
+
+/// The model a reference field of either kind refers to (generated cascade declarations).
+#[doc(hidden)]
+pub const fn ref_target<V: RefField<C>, C>() -> &'static ModelDesc {
+    <V::Target as Model>::DESC
 }

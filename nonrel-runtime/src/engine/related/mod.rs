@@ -36,7 +36,6 @@ pub(crate) use copies::{
 };
 pub use lookups::JoinLookup;
 pub(crate) use prefetch::{load as load_prefetches, partition};
-pub use prefetch::{RefersTo, SingleRef};
 pub(crate) use resolve::resolve_in;
 pub(crate) use select::{load, load_missing, projections};
 
@@ -93,25 +92,6 @@ impl<B: crate::backend::Backend, A: DenormalizedCopy<R>, R> Runs<JoinOrder<A, R>
 pub trait StoredName {
     /// The name in the stored document.
     const NAME: &'static str;
-}
-
-/// A type that refers to records of a model: `Ref<T>` and options of it.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a reference to another model",
-    label = "`denormalize` and `join_in_memory` need a field of type `Ref<T>`"
-)]
-#[doc(hidden)]
-pub trait Refers {
-    /// The model referred to.
-    type Target: Model;
-}
-
-impl<T: Model> Refers for Ref<T> {
-    type Target = T;
-}
-
-impl<T: Refers> Refers for Option<T> {
-    type Target = T::Target;
 }
 
 impl<M, T: Model, F> Field<M, Ref<T>, F> {

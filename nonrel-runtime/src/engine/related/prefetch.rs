@@ -20,60 +20,8 @@ use crate::core::value::Value;
 use crate::error::Result;
 use crate::plan::join::{Kind, Selection};
 use crate::plan::{to_value, Filter, Op, Plan, Projection};
-use crate::schema::key::{KeyValue, Ref};
-use crate::schema::model::Model;
+use crate::schema::key::KeyValue;
 use std::collections::{HashMap, HashSet};
-
-/// A field that refers to one record: `Ref<T>` or `Option<Ref<T>>`, for
-/// [`select_related`](crate::QueryBuilder::select_related).
-///
-/// ```
-/// use nonrel_runtime::{Key, Model, Ref, SingleRef};
-/// #[derive(Model)] struct User { #[field(key)] id: Option<Key<User>> }
-/// fn target<V: SingleRef>() -> &'static str { <V::Target as Model>::DESC.name }
-/// assert_eq!(target::<Option<Ref<User>>>(), "User");
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a reference to one record",
-    label = "`select_related` follows a field of type `Ref<T>` or `Option<Ref<T>>`",
-    note = "for a `Vec<Ref<T>>` field use `prefetch_related`; for the records referring to these, `prefetch_reverse`"
-)]
-pub trait SingleRef {
-    /// The model referred to.
-    type Target: Model;
-}
-
-impl<T: Model> SingleRef for Ref<T> {
-    type Target = T;
-}
-
-impl<T: Model> SingleRef for Option<Ref<T>> {
-    type Target = T;
-}
-
-/// A field that refers to records of model `M`: `Ref<M>`, `Option<Ref<M>>` or
-/// `Vec<Ref<M>>`, for [`prefetch_reverse`](crate::QueryBuilder::prefetch_reverse).
-///
-/// ```
-/// use nonrel_runtime::{Key, Model, Ref, RefersTo};
-/// #[derive(Model)] struct Tag { #[field(key)] name: String }
-/// fn refers<V: RefersTo<Tag>>() {}
-/// refers::<Vec<Ref<Tag>>>();
-/// refers::<Option<Ref<Tag>>>();
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a reference to `{M}`",
-    label = "not a field that refers to `{M}`",
-    note = "`prefetch_reverse` on a query of `{M}` follows a field of another model of type `Ref<{M}>`, \
-            `Option<Ref<{M}>>` or `Vec<Ref<{M}>>`"
-)]
-pub trait RefersTo<M> {}
-
-impl<T: Model> RefersTo<T> for Ref<T> {}
-
-impl<T: Model> RefersTo<T> for Option<Ref<T>> {}
-
-impl<T: Model> RefersTo<T> for Vec<Ref<T>> {}
 
 /// Splits a query's selections into those of one `Ref` (which a backend may run with the
 /// query, by `$lookup`) and the prefetches, which [`load`] runs after it.
