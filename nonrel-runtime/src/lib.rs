@@ -324,7 +324,7 @@ pub mod json {
     pub use crate::schema::json::{document_from_json, document_to_json, from_json, to_json};
 }
 
-/// Reference fields: [`RefField`](refs::RefField), what a `Ref<T>`, `Option<Ref<T>>` or
+/// Reference fields: [`RefField`], what a `Ref<T>`, `Option<Ref<T>>` or
 /// `Vec<Ref<T>>` field points to, and its kinds [`One`](refs::One) and [`Many`](refs::Many).
 pub mod refs {
     pub use crate::schema::model::{Many, One, RefField};
