@@ -7,6 +7,7 @@ use crate::backend::{
 };
 use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
+pub(super) use crate::plan::eval::project;
 use crate::plan::eval::{compare_keys, matches_all, sort_key};
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
@@ -725,18 +726,4 @@ impl<'p> Run<'p> {
         let limit = self.plan.limit.unwrap_or(usize::MAX);
         std::mem::take(&mut self.rows).into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
     }
-}
-
-/// The document with only the fields a projection loads.
-pub(super) fn project(doc: &[u8], projection: &crate::plan::Projection) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(doc.len());
-    let start = codec::begin_document(&mut out);
-    for el in Elements::new(doc)? {
-        let el = el?;
-        if projection.loads(el.name) {
-            out.extend_from_slice(el.raw);
-        }
-    }
-    codec::end_document(&mut out, start)?;
-    Ok(out)
 }
