@@ -164,3 +164,46 @@ pub async fn transaction_unique_violation_writes_nothing<B: Transactions>(db: &D
     assert_eq!(db.query::<LogLine>().count().await.unwrap(), 1);
     assert!(db.integrity_check().await.unwrap().is_ok());
 }
+
+/// A write that commits between an attempt's read and its commit makes the attempt conflict
+/// and run again on the new value. The two transactions are interleaved step by step: the
+/// first reads, the second reads, writes and commits, then the first writes and commits. A
+/// backend that did not check an attempt's reads (or writes) at commit would lose the second
+/// transaction's update.
+pub async fn interleaved_attempts_never_lose_an_update<B: Transactions>(db: &Database<B>) {
+    use tokio::sync::Notify;
+    db.save(&mut counter("race", 0)).await.unwrap();
+    let (has_read, other_done) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let attempts = Arc::new(AtomicU32::new(0));
+    let first = {
+        let (db, has_read, other_done, attempts) = (db.clone(), has_read.clone(), other_done.clone(), attempts.clone());
+        tokio::spawn(async move {
+            let (has_read, other_done, attempts) = (&has_read, &other_done, &attempts);
+            db.transaction(move |tx| async move {
+                let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+                let mut c = tx.get::<Counter>("race").await?.expect("the counter exists");
+                if attempt == 0 {
+                    has_read.notify_one();
+                    other_done.notified().await;
+                }
+                c.n += 1;
+                tx.save(&mut c).await?;
+                Ok(())
+            })
+            .tries(20)
+            .await
+        })
+    };
+    has_read.notified().await;
+    db.transaction(|tx| async move {
+        let mut c = tx.get::<Counter>("race").await?.expect("the counter exists");
+        c.n += 10;
+        tx.save(&mut c).await
+    })
+    .await
+    .expect("the second transaction commits");
+    other_done.notify_one();
+    first.await.expect("task").expect("the first transaction commits on a later attempt");
+    assert_eq!(db.get::<Counter>("race").await.unwrap().unwrap().n, 11, "both updates are kept");
+    assert!(attempts.load(Ordering::SeqCst) >= 2, "the first attempt conflicted and ran again");
+}

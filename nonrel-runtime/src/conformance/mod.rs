@@ -155,5 +155,6 @@ macro_rules! conformance_transaction_tests {
         $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
         $crate::conformance_tests!(@cases $fresh; differential_transactions);
         $crate::conformance_tests!(@cases $fresh; transactions_refuse_records_nested_too_deep);
+        $crate::conformance_tests!(@cases $fresh; interleaved_attempts_never_lose_an_update);
     };
 }
