@@ -164,8 +164,12 @@ impl Store {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
         let Some(table) = open_read(&tx, Bytes::new(&name))? else { return Ok(vec![None; keys.len()]) };
+        let mut pk = Vec::with_capacity(16);
         keys.iter()
-            .map(|k| Ok(table.get(k.to_storage().as_slice()).map_err(storage)?.map(|g| g.value().to_vec())))
+            .map(|k| {
+                k.write_storage(&mut pk);
+                Ok(table.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec()))
+            })
             .collect()
     }
 
@@ -214,6 +218,11 @@ impl Store {
                 let exact = run.filters.is_empty();
                 let iname = index_table(m, index);
                 let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok((Vec::new(), 0)) };
+                // A record with several entries in the ranges is read once: rows kept whole
+                // are told apart after sorting (equal keys are then adjacent); a count or a
+                // limit, which stop reading early, keep the keys seen.
+                run.dedup = !distinct;
+                let track = !distinct && (count_upto.is_some() || plan.limit.is_some());
                 let mut seen = HashSet::new();
                 'ranges: for range in &ranges {
                     let range = table.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
@@ -222,7 +231,7 @@ impl Store {
                     for entry in entries {
                         let (_, value) = entry.map_err(storage)?;
                         let (pk, inline) = index::read_value(index, value.value())?;
-                        if !distinct && !seen.insert(pk.to_vec()) {
+                        if track && !seen.insert(pk.to_vec()) {
                             continue;
                         }
                         let done = if exact && count_upto.is_some() {
@@ -707,11 +716,22 @@ struct Run<'p> {
     in_order: bool,
     rows: Vec<(Vec<crate::core::value::Value>, Row)>,
     matched: u64,
+    /// Whether the same record may have been offered more than once (its duplicates are
+    /// dropped once the rows are sorted).
+    dedup: bool,
 }
 
 impl<'p> Run<'p> {
     fn new(plan: &'p Plan, count_upto: Option<u64>) -> Self {
-        Run { plan, filters: plan.filters.iter().collect(), count_upto, in_order: false, rows: Vec::new(), matched: 0 }
+        Run {
+            plan,
+            filters: plan.filters.iter().collect(),
+            count_upto,
+            in_order: false,
+            rows: Vec::new(),
+            matched: 0,
+            dedup: false,
+        }
     }
 
     /// How many rows the plan needs (offset and limit), if it has a limit.
@@ -763,7 +783,17 @@ impl<'p> Run<'p> {
 
     fn sort(&mut self) {
         let order = &self.plan.order;
-        self.rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key)));
+        let cmp = |(a, ra): &(Vec<crate::core::value::Value>, Row), (b, rb): &(Vec<crate::core::value::Value>, Row)| {
+            compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key))
+        };
+        // Rows read in the plan's order (an index range often is) need no sorting.
+        if !self.rows.is_sorted_by(|x, y| cmp(x, y).is_le()) {
+            self.rows.sort_by(cmp);
+        }
+        if self.dedup {
+            // One record's rows have the same sort values and key: adjacent once sorted.
+            self.rows.dedup_by(|(_, a), (_, b)| a.key.is_some() && a.key == b.key);
+        }
     }
 
     fn finish(&mut self) -> Vec<Row> {
