@@ -10,6 +10,7 @@
 
 mod cases;
 mod cases_cascade;
+mod cases_catalog;
 mod cases_covering;
 mod cases_depth;
 mod cases_diff;
@@ -42,6 +43,7 @@ pub fn use_kit_models() {
 
 pub use cases::*;
 pub use cases_cascade::*;
+pub use cases_catalog::*;
 pub use cases_covering::*;
 pub use cases_depth::*;
 pub use cases_diff::*;
@@ -155,5 +157,6 @@ macro_rules! conformance_transaction_tests {
         $crate::conformance_tests!(@cases $fresh; transaction_queries_read_declared_lookup_indexes);
         $crate::conformance_tests!(@cases $fresh; differential_transactions);
         $crate::conformance_tests!(@cases $fresh; transactions_refuse_records_nested_too_deep);
+        $crate::conformance_tests!(@cases $fresh; index_facts_follow_writes);
     };
 }
