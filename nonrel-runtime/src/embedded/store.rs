@@ -144,7 +144,7 @@ impl Store {
         let before = self.catalog.epoch.load(SeqCst);
         let tx = self.db.begin_read().map_err(storage)?;
         let after = self.catalog.epoch.load(SeqCst);
-        Ok(Read { tx, epoch: (before == after && before % 2 == 0).then_some(before) })
+        Ok(Read { tx, epoch: (before == after && before.is_multiple_of(2)).then_some(before) })
     }
 
     /// A fact learned at the epoch `read` sees, if any.
