@@ -221,7 +221,14 @@ impl<M: Model> Record<M> {
     /// # Ok(()) }
     /// ```
     pub fn related<V: RefField, F>(&self, field: Field<M, V, F>) -> Result<Option<V::Target>> {
-        Ok(self.related_rows::<V::Target>(field.path())?.into_iter().next())
+        // A selection of one `Ref` keeps at most one row: decoded alone, with no list.
+        let name = field.path();
+        let Some((_, rows)) = self.related.iter().find(|(n, _)| n == name) else { return Ok(None) };
+        let projection = self.related_projections.iter().find(|(n, _)| n == name).map(|(_, p)| p);
+        crate::plan::with_projection(projection, || {
+            let row = rows.iter().find(|row| !row.doc.is_empty());
+            row.map(|row| crate::api::database::decode::<V::Target>(row.key.as_ref(), &row.doc)).transpose()
+        })
     }
 
     /// The records kept under relation `name`, decoded, in order (slots of missing records,

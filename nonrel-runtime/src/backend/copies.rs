@@ -16,7 +16,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The key a stored `Ref` holds at `path`, if any.
 pub(crate) fn ref_key(doc: &[u8], path: &str) -> Result<Option<KeyValue>> {
-    Ok(match values_at(doc, path)?.into_iter().next() {
+    let value = if path.contains('.') {
+        values_at(doc, path)?.into_iter().next()
+    } else {
+        // A top-level field: its first element of that name, as `values_at` reads it.
+        let mut found = None;
+        for el in Elements::new(doc)? {
+            let el = el?;
+            if el.name == path.as_bytes() {
+                found = Some(Value::from_element(el.ty, el.value)?);
+                break;
+            }
+        }
+        found
+    };
+    Ok(match value {
         Some(Value::Int32(n)) => Some(KeyValue::Int(n.into())),
         Some(Value::Int64(n)) => Some(KeyValue::Int(n)),
         Some(Value::String(s)) => Some(KeyValue::Str(s)),

@@ -10,6 +10,7 @@
 
 mod cases;
 mod cases_cascade;
+mod cases_catalog;
 mod cases_covering;
 mod cases_depth;
 mod cases_diff;
@@ -42,6 +43,7 @@ pub fn use_kit_models() {
 
 pub use cases::*;
 pub use cases_cascade::*;
+pub use cases_catalog::*;
 pub use cases_covering::*;
 pub use cases_depth::*;
 pub use cases_diff::*;
@@ -131,6 +133,7 @@ macro_rules! conformance_tests {
             embedded_extra_fields_hold_their_level);
         $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
         $crate::conformance_tests!(@cases $fresh; records_nested_too_deep_are_refused_on_save, updates_nested_too_deep_are_refused);
+        $crate::conformance_tests!(@cases $fresh; index_facts_follow_writes);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,22 +41,28 @@ fn unreserved(b: u8) -> bool {
 impl KeyValue {
     /// Bytes that sort like the keys themselves (used as the embedded store's record key).
     pub fn to_storage(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_storage(&mut v);
+        v
+    }
+
+    /// Writes the bytes of [`KeyValue::to_storage`] into `out`, replacing what it held (so
+    /// one buffer serves many keys).
+    pub(crate) fn write_storage(&self, out: &mut Vec<u8>) {
+        out.clear();
         match self {
             KeyValue::Int(n) => {
-                let mut v = vec![TAG_INT];
-                v.extend_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
-                v
+                out.push(TAG_INT);
+                out.extend_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
             }
             KeyValue::Str(s) => {
-                let mut v = Vec::with_capacity(s.len() + 1);
-                v.push(TAG_STR);
-                v.extend_from_slice(s.as_bytes());
-                v
+                out.reserve(s.len() + 1);
+                out.push(TAG_STR);
+                out.extend_from_slice(s.as_bytes());
             }
             KeyValue::ObjectId(o) => {
-                let mut v = vec![TAG_OID];
-                v.extend_from_slice(&o.0);
-                v
+                out.push(TAG_OID);
+                out.extend_from_slice(&o.0);
             }
         }
     }

@@ -43,11 +43,125 @@ pub(crate) struct Store {
     pub(crate) db: redb::Database,
     /// Automatic keys handed to transactions not committed yet, by collection.
     pub(super) reserved: std::sync::Mutex<std::collections::HashMap<&'static str, u64>>,
+    /// What reads learned about the index tables, kept until the next commit.
+    catalog: Catalog,
+}
+
+/// What a query learns about the index tables before reading them (whether an index is
+/// filled, whether it holds entries of a type class), kept for the queries that follow until
+/// a write commits. Every commit goes through [`Store::commit`], which moves the epoch on
+/// before and after it; a read transaction begun while the epoch stayed even and unchanged
+/// sees the database as of that epoch, so what was learned at that epoch holds for it.
+#[derive(Default)]
+struct Catalog {
+    /// Odd while a commit is under way.
+    epoch: std::sync::atomic::AtomicU64,
+    /// Commits one at a time, so the epoch's two steps around each never interleave.
+    committing: std::sync::Mutex<()>,
+    /// The epoch the facts hold at, and the facts.
+    facts: std::sync::Mutex<(u64, HashMap<Fact, bool>)>,
+}
+
+/// A fact about an index table (the index named by its static descriptor's address).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Fact {
+    /// Its entries cover every record.
+    Built(usize),
+    /// It holds an entry of the type class with this tag.
+    Holds(usize, u8),
+}
+
+/// A read transaction, with the epoch it sees the database at (`None`: a commit may have
+/// landed while it began, so nothing learned is reused).
+pub(super) struct Read {
+    pub(super) tx: redb::ReadTransaction,
+    epoch: Option<u64>,
 }
 
 impl Store {
     pub(crate) fn new(db: redb::Database) -> Self {
-        Store { db, reserved: Default::default() }
+        Store { db, reserved: Default::default(), catalog: Catalog::default() }
+    }
+
+    /// Commits a write transaction (every write of the store commits here).
+    pub(super) fn commit(&self, tx: redb::WriteTransaction) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let _one = self.catalog.committing.lock().unwrap_or_else(|e| e.into_inner());
+        self.catalog.epoch.fetch_add(1, SeqCst);
+        let done = tx.commit().map_err(storage);
+        self.catalog.epoch.fetch_add(1, SeqCst);
+        done
+    }
+
+    /// Begins a read transaction, noting the epoch it sees.
+    pub(super) fn read(&self) -> Result<Read> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let before = self.catalog.epoch.load(SeqCst);
+        let tx = self.db.begin_read().map_err(storage)?;
+        let after = self.catalog.epoch.load(SeqCst);
+        Ok(Read { tx, epoch: (before == after && before.is_multiple_of(2)).then_some(before) })
+    }
+
+    /// A fact learned at the epoch `read` sees, if any.
+    fn known(&self, read: &Read, fact: Fact) -> Option<bool> {
+        let epoch = read.epoch?;
+        let facts = self.catalog.facts.lock().unwrap_or_else(|e| e.into_inner());
+        if facts.0 == epoch {
+            facts.1.get(&fact).copied()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps a fact `read` found, for the reads at its epoch.
+    fn learn(&self, read: &Read, fact: Fact, value: bool) {
+        let Some(epoch) = read.epoch else { return };
+        let mut facts = self.catalog.facts.lock().unwrap_or_else(|e| e.into_inner());
+        if facts.0 < epoch {
+            *facts = (epoch, HashMap::new());
+        }
+        if facts.0 == epoch {
+            facts.1.insert(fact, value);
+        }
+    }
+
+    /// The indexes of `m` a query may read ([`usable_indexes`] of a database with records).
+    fn built(&self, read: &Read, m: &ModelDesc) -> Result<HashSet<&'static str>> {
+        let mut out = HashSet::with_capacity(m.indexes.len());
+        for idx in m.indexes {
+            match self.known(read, Fact::Built(idx as *const IndexDesc as usize)) {
+                Some(true) => {
+                    out.insert(idx.path);
+                }
+                Some(false) => {}
+                None => {
+                    let built = built_set(&read.tx, m)?;
+                    for idx in m.indexes {
+                        self.learn(read, Fact::Built(idx as *const IndexDesc as usize), built.contains(idx.path));
+                    }
+                    return Ok(built);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether index `idx` (its table open in `read` as `table`) holds an entry of the type
+    /// class `tag` ([`holds_class`]).
+    fn holds(&self, read: &Read, idx: &IndexDesc, table: &Index, tag: u8) -> bool {
+        let fact = Fact::Holds(idx as *const IndexDesc as usize, tag);
+        if let Some(known) = self.known(read, fact) {
+            return known;
+        }
+        let class = index::class_of(tag);
+        match table.range::<&[u8]>(index::bounds(&class)) {
+            Ok(mut entries) => {
+                let holds = entries.next().is_some();
+                self.learn(read, fact, holds);
+                holds
+            }
+            Err(_) => true,
+        }
     }
 
     pub(crate) fn put(&self, m: &'static ModelDesc, mut items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
@@ -71,7 +185,7 @@ impl Store {
             keys
         };
         note_outbox(&tx, m, &keys)?;
-        tx.commit().map_err(storage)?;
+        self.commit(tx)?;
         Ok(keys)
     }
 
@@ -103,7 +217,7 @@ impl Store {
                 });
             }
         }
-        tx.commit().map_err(storage)?;
+        self.commit(tx)?;
         Ok(out)
     }
 
@@ -119,8 +233,12 @@ impl Store {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
         let Some(table) = open_read(&tx, Bytes::new(&name))? else { return Ok(vec![None; keys.len()]) };
+        let mut pk = Vec::with_capacity(16);
         keys.iter()
-            .map(|k| Ok(table.get(k.to_storage().as_slice()).map_err(storage)?.map(|g| g.value().to_vec())))
+            .map(|k| {
+                k.write_storage(&mut pk);
+                Ok(table.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec()))
+            })
             .collect()
     }
 
@@ -135,19 +253,44 @@ impl Store {
                 removed += u64::from(remove_one(&mut records, &mut indexes, &key.to_storage())?);
             }
         }
-        tx.commit().map_err(storage)?;
+        self.commit(tx)?;
         Ok(removed)
     }
 
     /// Runs a plan; `upto` makes it a bounded count (no documents kept).
     pub(crate) fn run(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64)> {
-        let tx = self.db.begin_read().map_err(storage)?;
+        let read = self.read()?;
+        let tx = &read.tx;
         let name = records_table(m);
-        let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok((Vec::new(), 0)) };
-        let built = usable_indexes(&tx, m, false)?;
-        let reordered = super::lookup::rarest_first(&tx, m, plan)?;
+        let built = self.built(&read, m)?;
+        let reordered = super::lookup::rarest_first(tx, m, plan)?;
         let plan = reordered.as_ref().unwrap_or(plan);
-        let source = index::choose(m, plan, |i| built.contains(i.path), |i, tag| index_holds(&tx, m, i, tag));
+        // The index tables the choice looks into stay open for the read (opened once each;
+        // `None`: never written).
+        let opened: std::cell::RefCell<Vec<(*const IndexDesc, Option<Index>)>> = Default::default();
+        let holds = |i: &IndexDesc, tag| {
+            let mut opened = opened.borrow_mut();
+            let at = match opened.iter().position(|(d, _)| std::ptr::eq(*d, i)) {
+                Some(at) => at,
+                None => match open_read(tx, Bytes::new(&index_table(m, i))) {
+                    Ok(table) => {
+                        opened.push((i, table));
+                        opened.len() - 1
+                    }
+                    // As `index_holds`: an error counts as holding one.
+                    Err(_) => return true,
+                },
+            };
+            opened[at].1.as_ref().is_some_and(|t| self.holds(&read, i, t, tag))
+        };
+        let source = index::choose(m, plan, |i| built.contains(i.path), holds);
+        let mut opened = opened.into_inner();
+        // A covering index holds the documents: the records table is not read.
+        let covering = matches!(&source, Source::Index { index, .. } if index.covering);
+        let records = if covering { None } else { open_read(tx, Bytes::new(&name))? };
+        if records.is_none() && !covering {
+            return Ok((Vec::new(), 0));
+        }
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
         }
@@ -155,6 +298,7 @@ impl Store {
         match source {
             Source::Scan => {
                 run.in_order = plan.order.is_empty();
+                let records = records.as_ref().expect("a scan reads the records table");
                 for item in records.iter().map_err(storage)? {
                     let (k, v) = item.map_err(storage)?;
                     if run.offer(k.value(), v.value())? {
@@ -167,8 +311,16 @@ impl Store {
                 run.in_order = if plan.order.is_empty() { distinct } else { ordered && plan.order.len() == 1 };
                 run.filters = index::residual(plan, served);
                 let exact = run.filters.is_empty();
-                let iname = index_table(m, index);
-                let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok((Vec::new(), 0)) };
+                let table = match opened.iter().position(|(d, _)| std::ptr::eq(*d, index)) {
+                    Some(at) => opened.swap_remove(at).1,
+                    None => open_read(tx, Bytes::new(&index_table(m, index)))?,
+                };
+                let Some(table) = table else { return Ok((Vec::new(), 0)) };
+                // A record with several entries in the ranges is read once: rows kept whole
+                // are told apart after sorting (equal keys are then adjacent); a count or a
+                // limit, which stop reading early, keep the keys seen.
+                run.dedup = !distinct;
+                let track = !distinct && (count_upto.is_some() || plan.limit.is_some());
                 let mut seen = HashSet::new();
                 'ranges: for range in &ranges {
                     let range = table.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
@@ -177,13 +329,20 @@ impl Store {
                     for entry in entries {
                         let (_, value) = entry.map_err(storage)?;
                         let (pk, inline) = index::read_value(index, value.value())?;
-                        if !distinct && !seen.insert(pk.to_vec()) {
+                        if track && !seen.insert(pk.to_vec()) {
                             continue;
                         }
                         let done = if exact && count_upto.is_some() {
                             run.count_only()
                         } else {
-                            let Some(doc) = doc_of(inline, pk, &records)? else { continue };
+                            let doc = match (inline, &records) {
+                                (Some(doc), _) => Doc::Entry(doc),
+                                (None, Some(records)) => match records.get(pk).map_err(storage)? {
+                                    Some(guard) => Doc::Record(guard),
+                                    None => continue,
+                                },
+                                (None, None) => return Err(missing_document(index)),
+                            };
                             run.offer(pk, doc.bytes())?
                         };
                         if done {
@@ -231,7 +390,7 @@ impl Store {
         if crate::backend::copies::touches_copies(m, ops) {
             note_outbox(&tx, m, &changed)?;
         }
-        tx.commit().map_err(storage)?;
+        self.commit(tx)?;
         Ok(counts)
     }
 
@@ -244,7 +403,7 @@ impl Store {
             let records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
             n += open_indexes(&tx, m, &records)?.len() as u64;
         }
-        tx.commit().map_err(storage)?;
+        self.commit(tx)?;
         Ok(n)
     }
 
@@ -296,7 +455,7 @@ impl Store {
                 }
             }
         }
-        tx.commit().map_err(storage)?;
+        self.commit(tx)?;
         Ok(written)
     }
 }
@@ -519,6 +678,15 @@ pub(super) fn remove_one(
     Ok(true)
 }
 
+/// An index table open in a read transaction.
+type Index = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A covering index entry that does not hold its document.
+fn missing_document(index: &IndexDesc) -> Error {
+    let msg = format!("an entry of the covering index on `{}` does not hold a document", index.path);
+    Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
+}
+
 /// A record's document read through an index entry.
 pub(super) enum Doc<'a> {
     /// Held by the entry itself (a covering index).
@@ -662,11 +830,22 @@ struct Run<'p> {
     in_order: bool,
     rows: Vec<(Vec<crate::core::value::Value>, Row)>,
     matched: u64,
+    /// Whether the same record may have been offered more than once (its duplicates are
+    /// dropped once the rows are sorted).
+    dedup: bool,
 }
 
 impl<'p> Run<'p> {
     fn new(plan: &'p Plan, count_upto: Option<u64>) -> Self {
-        Run { plan, filters: plan.filters.iter().collect(), count_upto, in_order: false, rows: Vec::new(), matched: 0 }
+        Run {
+            plan,
+            filters: plan.filters.iter().collect(),
+            count_upto,
+            in_order: false,
+            rows: Vec::new(),
+            matched: 0,
+            dedup: false,
+        }
     }
 
     /// How many rows the plan needs (offset and limit), if it has a limit.
@@ -718,7 +897,17 @@ impl<'p> Run<'p> {
 
     fn sort(&mut self) {
         let order = &self.plan.order;
-        self.rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key)));
+        let cmp = |(a, ra): &(Vec<crate::core::value::Value>, Row), (b, rb): &(Vec<crate::core::value::Value>, Row)| {
+            compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key))
+        };
+        // Rows read in the plan's order (an index range often is) need no sorting.
+        if !self.rows.is_sorted_by(|x, y| cmp(x, y).is_le()) {
+            self.rows.sort_by(cmp);
+        }
+        if self.dedup {
+            // One record's rows have the same sort values and key: adjacent once sorted.
+            self.rows.dedup_by(|(_, a), (_, b)| a.key.is_some() && a.key == b.key);
+        }
     }
 
     fn finish(&mut self) -> Vec<Row> {

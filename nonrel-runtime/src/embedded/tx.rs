@@ -205,7 +205,7 @@ fn commit_sync(store: &Store, mut s: EmbeddedSession) -> Result<()> {
     for m in models {
         apply(&tx, m, s.writes.iter().filter(|w| std::ptr::eq(w.model, m)))?;
     }
-    tx.commit().map_err(storage)
+    store.commit(tx)
 }
 
 /// Writes one model's records and index entries inside the commit's write transaction.

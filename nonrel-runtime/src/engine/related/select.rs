@@ -11,7 +11,6 @@ use crate::error::Result;
 use crate::plan::join::Selection;
 use crate::plan::Projection;
 use crate::schema::key::KeyValue;
-use std::collections::{HashMap, HashSet};
 
 /// Fills each row's related selections: one batched read per selection. Only selections
 /// of one `Ref` come here (and to a backend's `query_joined`); see [`super::prefetch::load`]
@@ -21,9 +20,11 @@ pub(crate) async fn load<B: Backend>(backend: &B, selections: &[Selection], rows
         debug_assert!(matches!(s.kind, crate::plan::join::Kind::One), "prefetches load apart");
         let keys: Vec<Option<KeyValue>> =
             rows.iter().map(|r| super::copies::ref_key(&r.doc, &s.reference)).collect::<Result<_>>()?;
-        let mut seen = HashSet::new();
-        let distinct: Vec<KeyValue> = keys.iter().flatten().filter(|k| seen.insert((*k).clone())).cloned().collect();
-        let docs = if distinct.is_empty() {
+        // The distinct keys, sorted: read in key order, then found by binary search.
+        let mut distinct: Vec<KeyValue> = keys.iter().flatten().cloned().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut docs = if distinct.is_empty() {
             Vec::new()
         } else {
             match &s.projection {
@@ -31,13 +32,22 @@ pub(crate) async fn load<B: Backend>(backend: &B, selections: &[Selection], rows
                 None => backend.get_many(s.related, distinct.clone()).await?,
             }
         };
-        let found: HashMap<KeyValue, Vec<u8>> =
-            distinct.into_iter().zip(docs).filter_map(|(k, d)| d.map(|d| (k, d))).collect();
-        for (row, key) in rows.iter_mut().zip(keys) {
-            let related: Vec<Row> = key
-                .and_then(|k| found.get(&k).map(|d| Row { doc: d.clone(), key: Some(k), ..Row::default() }))
-                .into_iter()
-                .collect();
+        // The position of each row's key among the distinct ones, and the last row that
+        // refers to each, which takes the document rather than a copy.
+        let at: Vec<Option<usize>> =
+            keys.iter().map(|k| k.as_ref().and_then(|k| distinct.binary_search(k).ok())).collect();
+        let mut last = vec![usize::MAX; distinct.len()];
+        for (row, i) in at.iter().enumerate() {
+            if let Some(i) = *i {
+                last[i] = row;
+            }
+        }
+        for (n, ((row, key), i)) in rows.iter_mut().zip(keys).zip(at).enumerate() {
+            let doc = i.and_then(|i| if last[i] == n { docs[i].take() } else { docs[i].clone() });
+            let related: Vec<Row> = match (key, doc) {
+                (Some(key), Some(doc)) => vec![Row { doc, key: Some(key), ..Row::default() }],
+                _ => Vec::new(),
+            };
             row.related.push((s.reference.to_string(), related));
         }
     }
