@@ -103,13 +103,22 @@ fn subcommands_on_the_blog_database() {
 fn explain_names_the_index_read() {
     let dir = tempfile::tempdir().unwrap();
     let db = blog_database(dir.path());
-    assert_eq!(ok(&db, &["explain", "Post", "title=Hello"]).trim(), "Post: the index on title, 1 range(s)");
-    assert_eq!(ok(&db, &["explain", "Post", "title__in=[\"a\",\"b\"]"]).trim(), "Post: the index on title, 2 range(s)");
+    assert_eq!(
+        ok(&db, &["explain", "Post", "title=Notes on key-value stores"]).trim(),
+        "Post: the index on title, 1 range(s); 1 entry(ies) read"
+    );
+    assert_eq!(
+        ok(&db, &["explain", "Post", "title__in=[\"a\",\"b\"]"]).trim(),
+        "Post: the index on title, 2 range(s); 0 entry(ies) read"
+    );
+    // The example leaves one post.
     assert_eq!(
         ok(&db, &["explain", "Post", "views__gt=10", "--order", "-views", "--limit", "5"]).trim(),
-        "Post: the index on views, 1 range(s), in the query's order"
+        "Post: the index on views, 1 range(s), in the query's order; 1 entry(ies) read"
     );
-    assert_eq!(ok(&db, &["explain", "Post", "comments.text=hi"]).trim(), "Post: a scan of every record");
+    let scan = ok(&db, &["explain", "Post", "comments.text=hi"]);
+    let posts = ok(&db, &["count", "Post"]);
+    assert_eq!(scan.trim(), format!("Post: a scan of every record; {} record(s) read", posts.trim()));
 }
 
 #[test]

@@ -244,13 +244,14 @@ fn explain(target: Target, m: &'static ModelDesc, plan: &Plan) -> Result<Exit, F
             ))
         }
     };
+    let read = explained.entries_read;
     match explained.index {
-        None => println!("{}: a scan of every record", m.name),
+        None => println!("{}: a scan of every record; {read} record(s) read", m.name),
         Some(index) => {
             let ranges = explained.ranges;
             let ordered = if explained.ordered { ", in the query's order" } else { "" };
             let covering = if explained.covering { ", covering (the records table is not read)" } else { "" };
-            println!("{}: the index on {index}, {ranges} range(s){ordered}{covering}", m.name);
+            println!("{}: the index on {index}, {ranges} range(s){ordered}{covering}; {read} entry(ies) read", m.name);
         }
     }
     Ok(Exit::Ok)

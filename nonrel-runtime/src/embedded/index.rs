@@ -3,7 +3,7 @@
 use super::keys::{self, encoded, escaped_prefix, successor};
 use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{eval::single_valued, eval::values_at, Filter, Op, Plan};
+use crate::plan::{eval::declared_scalar, eval::single_valued, eval::values_at, Filter, Op, Plan};
 use crate::schema::model::{IndexDesc, ModelDesc};
 use std::borrow::Cow;
 use std::ops::Bound;
@@ -93,8 +93,8 @@ pub(crate) enum Source {
         /// Whether the index order is the plan's order (its first term).
         ordered: bool,
         reverse: bool,
-        /// The filter the index answers exactly (it need not be checked on the records).
-        served: Option<usize>,
+        /// The filters the index answers exactly (they need not be checked on the records).
+        served: Vec<usize>,
         /// Whether each record appears at most once in the ranges (they hold one value, and a
         /// record has one entry per distinct value), so no record needs skipping as seen.
         distinct: bool,
@@ -226,9 +226,9 @@ fn lowest(v: &Value) -> Bound<Vec<u8>> {
     }
 }
 
-/// The filters an index scan leaves to check on each record: all but the one it serves.
-pub(crate) fn residual(plan: &Plan, served: Option<usize>) -> Vec<&Filter> {
-    plan.filters.iter().enumerate().filter(|(i, _)| Some(*i) != served).map(|(_, f)| f).collect()
+/// The filters an index scan leaves to check on each record: all but those it serves.
+pub(crate) fn residual<'p>(plan: &'p Plan, served: &[usize]) -> Vec<&'p Filter> {
+    plan.filters.iter().enumerate().filter(|(i, _)| !served.contains(i)).map(|(_, f)| f).collect()
 }
 
 fn selectivity(op: &Op) -> u8 {
@@ -239,54 +239,179 @@ fn selectivity(op: &Op) -> u8 {
     }
 }
 
-/// A filter an index can read for: how selective it is, and its ranges.
-struct Pick<'a> {
-    score: u8,
-    /// The filter's position, when the ranges answer it exactly.
-    served: Option<usize>,
-    filter: &'a Filter,
-    index: &'static IndexDesc,
-    ranges: Vec<KeyRange>,
+/// Whether a lookup names one value (its index entries are then in key order).
+fn one_value(op: &Op) -> bool {
+    matches!(op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true))
 }
 
-/// Picks the index scan for a plan: the most selective filter an index serves, else an
-/// index in the order's first term, else a scan. `holds` says whether an index holds any
-/// entry of a type class.
+/// The filters an index can read for, on one path: how selective they are together, and their ranges.
+struct Pick<'p> {
+    score: u8,
+    /// The positions of the filters the ranges answer exactly.
+    served: Vec<usize>,
+    path: &'p str,
+    index: &'static IndexDesc,
+    ranges: Vec<KeyRange>,
+    /// Whether the ranges hold one value of the index.
+    one_value: bool,
+}
+
+/// Counts the entries of an index's ranges, up to a cap.
+pub(crate) fn count_in(
+    table: &impl redb::ReadableTable<&'static [u8], &'static [u8]>,
+    ranges: &[KeyRange],
+    cap: usize,
+) -> Result<usize> {
+    let mut n = 0;
+    for range in ranges {
+        if n >= cap {
+            break;
+        }
+        let entries = table.range::<&[u8]>(bounds(range)).map_err(super::tables::storage)?;
+        n += entries.take(cap - n).count();
+    }
+    Ok(n)
+}
+
+/// Where two lower bounds differ, the higher; where two upper bounds differ, the lower.
+fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let (va, vb) = match (&a, &b) {
+        (Bound::Unbounded, _) => return b,
+        (_, Bound::Unbounded) => return a,
+        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => (x, y),
+    };
+    match va.cmp(vb) {
+        Equal if matches!(a, Bound::Excluded(_)) => a,
+        Equal => b,
+        Greater if lower => a,
+        Less if !lower => a,
+        _ => b,
+    }
+}
+
+/// Whether a range may hold a key.
+fn non_empty((lo, hi): &KeyRange) -> bool {
+    match (lo, hi) {
+        (Bound::Included(a), Bound::Included(b)) => a <= b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a < b,
+        _ => true,
+    }
+}
+
+/// The ranges both range lists hold (each list's ranges are disjoint, so are the results),
+/// in key order.
+pub(crate) fn intersect(a: &[KeyRange], b: &[KeyRange]) -> Vec<KeyRange> {
+    let mut out: Vec<KeyRange> = a
+        .iter()
+        .flat_map(|x| b.iter().map(move |y| (x, y)))
+        .map(|(x, y)| (tighter(x.0.clone(), y.0.clone(), true), tighter(x.1.clone(), y.1.clone(), false)))
+        .filter(non_empty)
+        .collect();
+    out.sort_by(|x, y| lower_order(&x.0, &y.0));
+    out
+}
+
+/// The order of two lower bounds.
+fn lower_order(a: &Bound<Vec<u8>>, b: &Bound<Vec<u8>>) -> std::cmp::Ordering {
+    let rank = |x: &Bound<Vec<u8>>| match x {
+        Bound::Unbounded => (None, 0),
+        Bound::Included(v) => (Some(v.clone()), 0),
+        Bound::Excluded(v) => (Some(v.clone()), 1),
+    };
+    rank(a).cmp(&rank(b))
+}
+
+/// Picks the index scan for a plan, else a scan.
+///
+/// The filters an index serves on one single-valued path combine into one set of ranges (a
+/// lower and an upper bound, an equality and a range, `in` and a range); contradictory ones
+/// leave no range, so nothing is read. Among the paths an index serves, the one whose ranges
+/// hold the fewest entries is read: `count` counts a candidate's entries up to a cap, which
+/// grows sixteenfold until one candidate stays under it, so the counting costs as much as the
+/// rarest candidate, not the collection. With no filter an index serves, the index of the
+/// order's first term is walked. `holds` says whether an index holds any entry of a type class.
 pub(crate) fn choose(
     model: &'static ModelDesc,
     plan: &Plan,
     built: impl Fn(&IndexDesc) -> bool,
     holds: impl Fn(&IndexDesc, u8) -> bool,
-) -> Source {
+    count: impl Fn(&IndexDesc, &[KeyRange], usize) -> Result<usize>,
+) -> Result<Source> {
     let first_order = plan.order.first();
-    let mut best: Option<Pick> = None;
+    let mut picks: Vec<Pick> = Vec::new();
     for (position, filter) in plan.filters.iter().enumerate() {
         let Some(index) = model.index_on(&filter.path).filter(|i| built(i)) else { continue };
+        let single = single_valued(model, &filter.path);
         let (op, exact) = match &filter.op {
-            Op::Range(lo, _) if !single_valued(model, &filter.path) => (Cow::Owned(Op::Gte(lo.clone())), false),
+            Op::Range(lo, _) if !single => (Cow::Owned(Op::Gte(lo.clone())), false),
             op => (Cow::Borrowed(op), true),
         };
         let crosses = |v: &Value| other_numeric_class(v).is_some_and(|tag| holds(index, tag));
         let Some(ranges) = ranges_for(&op, index.unique, crosses) else { continue };
         let score = selectivity(&filter.op);
-        if best.as_ref().is_none_or(|b| score > b.score) {
-            best = Some(Pick { score, served: exact.then_some(position), filter, index, ranges });
+        let one = ranges.len() == 1 && one_value(&filter.op);
+        // On a path with one value per record, every filter on it holds of that value: the
+        // ranges intersect. (Each element of a list may meet a different filter, so a list's
+        // filters stay apart.)
+        let merge = exact && declared_scalar(model, &filter.path);
+        if let Some(p) = picks.iter_mut().find(|p| merge && p.path == filter.path && !p.served.is_empty()) {
+            p.ranges = intersect(&p.ranges, &ranges);
+            p.score = p.score.max(score).max(2);
+            p.one_value = (p.one_value || one) && p.ranges.len() <= 1;
+            p.served.push(position);
+            continue;
         }
+        let served = if exact { vec![position] } else { Vec::new() };
+        picks.push(Pick { score, served, path: &filter.path, index, ranges, one_value: one });
     }
-    if let Some(Pick { served, filter: f, index, ranges, .. }) = best {
+    let best = if picks.len() < 2 { picks.pop() } else { Some(fewest_entries(picks, &count)?) };
+    if let Some(Pick { served, path, index, ranges, one_value, .. }) = best {
         let ordered =
-            ranges.len() == 1 && first_order.is_some_and(|o| o.path == f.path) && orderable(model, index, &holds);
+            ranges.len() == 1 && first_order.is_some_and(|o| o.path == path) && orderable(model, index, &holds);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::plan::Direction::Desc);
-        let distinct = ranges.len() == 1 && matches!(f.op, Op::Eq(_) | Op::Has(_) | Op::IsNull(true));
-        return Source::Index { index, ranges, ordered, reverse, served, distinct };
+        return Ok(Source::Index { index, ranges, ordered, reverse, served, distinct: one_value });
     }
     if let Some(o) = first_order {
         let index = model.index_on(&o.path).filter(|i| !i.unique && built(i));
         if let Some(index) = index.filter(|i| orderable(model, i, &holds)) {
             let reverse = o.direction == crate::plan::Direction::Desc;
             let all = (Bound::Unbounded, Bound::Unbounded);
-            return Source::Index { index, ranges: vec![all], ordered: true, reverse, served: None, distinct: false };
+            let source =
+                Source::Index { index, ranges: vec![all], ordered: true, reverse, served: Vec::new(), distinct: false };
+            return Ok(source);
         }
     }
-    Source::Scan
+    Ok(Source::Scan)
+}
+
+/// The candidate whose ranges hold the fewest entries (the more selective kind of lookup
+/// among equals, then the first).
+fn fewest_entries<'p>(
+    picks: Vec<Pick<'p>>,
+    count: &impl Fn(&IndexDesc, &[KeyRange], usize) -> Result<usize>,
+) -> Result<Pick<'p>> {
+    // An empty candidate answers the query without counting the others.
+    if let Some(at) = picks.iter().position(|p| p.ranges.is_empty()) {
+        return Ok(picks.into_iter().nth(at).expect("the position is in the list"));
+    }
+    let mut order: Vec<usize> = (0..picks.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(picks[i].score));
+    let mut cap = 32usize;
+    let chosen = loop {
+        let mut best: Option<(usize, usize)> = None;
+        for &i in &order {
+            let limit = best.map_or(cap, |b| b.0);
+            let n = count(picks[i].index, &picks[i].ranges, limit)?;
+            if n < limit {
+                best = Some((n, i));
+            }
+        }
+        match best {
+            Some((_, i)) => break i,
+            None if cap >= 1 << 24 => break order[0],
+            None => cap *= 16,
+        }
+    };
+    Ok(picks.into_iter().nth(chosen).expect("the chosen candidate is in the list"))
 }

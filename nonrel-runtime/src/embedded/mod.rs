@@ -82,6 +82,9 @@ pub struct Explain {
     /// Whether the index holds the records themselves (`#[field(index(covering))]`), so the
     /// records table is not read.
     pub covering: bool,
+    /// How many index entries (or records, for a scan) the query reads, counted by running
+    /// it: a limit that stops the read early shows here.
+    pub entries_read: u64,
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {

@@ -4,7 +4,8 @@
 
 use super::index::{self, Source};
 use super::store::{
-    doc_of, index_holds, index_table, open_read, project, records_table, storage, usable_indexes, Bytes, Store,
+    count_opening, doc_of, index_holds, index_table, open_read, project, records_table, storage, usable_indexes, Bytes,
+    Store,
 };
 use crate::backend::Row;
 use crate::core::value::Value;
@@ -27,8 +28,13 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let name = records_table(m);
     let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok(Some(Vec::new())) };
     let built = usable_indexes(&tx, m, false)?;
-    let Source::Index { index, ranges, ordered: true, reverse, served, .. } =
-        index::choose(m, plan, |i| built.contains(i.path), |i, tag| index_holds(&tx, m, i, tag))
+    let Source::Index { index, ranges, ordered: true, reverse, served, .. } = index::choose(
+        m,
+        plan,
+        |i| built.contains(i.path),
+        |i, tag| index_holds(&tx, m, i, tag),
+        |i, ranges, cap| count_opening(&tx, m, i, ranges, cap),
+    )?
     else {
         return Ok(None);
     };
@@ -43,7 +49,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok(Some(Vec::new())) };
     let range = table.range::<&[u8]>(index::bounds(&narrow)).map_err(storage)?;
     let entries: Box<dyn Iterator<Item = _>> = if upwards { Box::new(range) } else { Box::new(range.rev()) };
-    let residual = index::residual(plan, served);
+    let residual = index::residual(plan, &served);
     let limit = plan.limit.unwrap_or(usize::MAX);
     let mut rows: Vec<(Vec<Value>, Row)> = Vec::new();
     let mut seen = HashSet::new();

@@ -28,6 +28,20 @@ pub(super) fn holds_class(table: &impl ReadableTable<&'static [u8], &'static [u8
 }
 
 /// [`holds_class`] for an index of a read transaction (a missing table holds nothing).
+/// Counts the entries of an index's ranges up to a cap, opening its table.
+pub(super) fn count_opening(
+    tx: &redb::ReadTransaction,
+    m: &ModelDesc,
+    idx: &IndexDesc,
+    ranges: &[index::KeyRange],
+    cap: usize,
+) -> Result<usize> {
+    match open_read(tx, Bytes::new(&index_table(m, idx)))? {
+        Some(table) => index::count_in(&table, ranges, cap),
+        None => Ok(0),
+    }
+}
+
 pub(super) fn index_holds(tx: &redb::ReadTransaction, m: &ModelDesc, idx: &IndexDesc, tag: u8) -> bool {
     let name = index_table(m, idx);
     match open_read(tx, Bytes::new(&name)) {
@@ -259,37 +273,46 @@ impl Store {
 
     /// Runs a plan; `upto` makes it a bounded count (no documents kept).
     pub(crate) fn run(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64)> {
+        self.run_reading(m, plan, count_upto).map(|(rows, matched, _)| (rows, matched))
+    }
+
+    /// [`run`](Self::run), with how many index entries (or records, in a scan) it read.
+    fn run_reading(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64, u64)> {
         let read = self.read()?;
         let tx = &read.tx;
         let name = records_table(m);
         let built = self.built(&read, m)?;
-        let reordered = super::lookup::rarest_first(tx, m, plan)?;
-        let plan = reordered.as_ref().unwrap_or(plan);
         // The index tables the choice looks into stay open for the read (opened once each;
         // `None`: never written).
         let opened: std::cell::RefCell<Vec<(*const IndexDesc, Option<Index>)>> = Default::default();
-        let holds = |i: &IndexDesc, tag| {
+        let at = |i: &IndexDesc| -> Result<usize> {
             let mut opened = opened.borrow_mut();
-            let at = match opened.iter().position(|(d, _)| std::ptr::eq(*d, i)) {
-                Some(at) => at,
-                None => match open_read(tx, Bytes::new(&index_table(m, i))) {
-                    Ok(table) => {
-                        opened.push((i, table));
-                        opened.len() - 1
-                    }
-                    // As `index_holds`: an error counts as holding one.
-                    Err(_) => return true,
-                },
-            };
-            opened[at].1.as_ref().is_some_and(|t| self.holds(&read, i, t, tag))
+            if let Some(at) = opened.iter().position(|(d, _)| std::ptr::eq(*d, i)) {
+                return Ok(at);
+            }
+            let table = open_read(tx, Bytes::new(&index_table(m, i)))?;
+            opened.push((i, table));
+            Ok(opened.len() - 1)
         };
-        let source = index::choose(m, plan, |i| built.contains(i.path), holds);
+        let holds = |i: &IndexDesc, tag| match at(i) {
+            Ok(at) => opened.borrow()[at].1.as_ref().is_some_and(|t| self.holds(&read, i, t, tag)),
+            // As `index_holds`: an error counts as holding one.
+            Err(_) => true,
+        };
+        let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap: usize| {
+            let at = at(i)?;
+            match &opened.borrow()[at].1 {
+                Some(table) => index::count_in(table, ranges, cap),
+                None => Ok(0),
+            }
+        };
+        let source = index::choose(m, plan, |i| built.contains(i.path), holds, count)?;
         let mut opened = opened.into_inner();
         // A covering index holds the documents: the records table is not read.
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
         let records = if covering { None } else { open_read(tx, Bytes::new(&name))? };
         if records.is_none() && !covering {
-            return Ok((Vec::new(), 0));
+            return Ok((Vec::new(), 0, 0));
         }
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
@@ -301,6 +324,7 @@ impl Store {
                 let records = records.as_ref().expect("a scan reads the records table");
                 for item in records.iter().map_err(storage)? {
                     let (k, v) = item.map_err(storage)?;
+                    run.read += 1;
                     if run.offer(k.value(), v.value())? {
                         break;
                     }
@@ -309,13 +333,13 @@ impl Store {
             Source::Index { index, ranges, ordered, reverse, served, distinct } => {
                 // One value of an index lists its records in key order.
                 run.in_order = if plan.order.is_empty() { distinct } else { ordered && plan.order.len() == 1 };
-                run.filters = index::residual(plan, served);
+                run.filters = index::residual(plan, &served);
                 let exact = run.filters.is_empty();
                 let table = match opened.iter().position(|(d, _)| std::ptr::eq(*d, index)) {
                     Some(at) => opened.swap_remove(at).1,
                     None => open_read(tx, Bytes::new(&index_table(m, index)))?,
                 };
-                let Some(table) = table else { return Ok((Vec::new(), 0)) };
+                let Some(table) = table else { return Ok((Vec::new(), 0, 0)) };
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
@@ -328,6 +352,7 @@ impl Store {
                         if reverse { Box::new(range.rev()) } else { Box::new(range) };
                     for entry in entries {
                         let (_, value) = entry.map_err(storage)?;
+                        run.read += 1;
                         let (pk, inline) = index::read_value(index, value.value())?;
                         if track && !seen.insert(pk.to_vec()) {
                             continue;
@@ -352,7 +377,7 @@ impl Store {
                 }
             }
         }
-        Ok((run.finish(), run.matched))
+        Ok((run.finish(), run.matched, run.read))
     }
 
     /// Applies update operations to every matching record in one write transaction.
@@ -416,12 +441,20 @@ impl Store {
             None => true,
         };
         let built = usable_indexes(&tx, m, empty)?;
-        Ok(match index::choose(m, plan, |i| built.contains(i.path), |i, tag| index_holds(&tx, m, i, tag)) {
-            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false },
-            Source::Index { index, ranges, ordered, .. } => {
-                super::Explain { index: Some(index.path), ranges: ranges.len(), ordered, covering: index.covering }
-            }
-        })
+        let holds = |i: &IndexDesc, tag| index_holds(&tx, m, i, tag);
+        let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap| count_opening(&tx, m, i, ranges, cap);
+        let mut explain = match index::choose(m, plan, |i| built.contains(i.path), holds, count)? {
+            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false, entries_read: 0 },
+            Source::Index { index, ranges, ordered, .. } => super::Explain {
+                index: Some(index.path),
+                ranges: ranges.len(),
+                ordered,
+                covering: index.covering,
+                entries_read: 0,
+            },
+        };
+        explain.entries_read = self.run_reading(m, plan, None)?.2;
+        Ok(explain)
     }
 
     pub(crate) fn integrity_check(&self, models: &[&'static ModelDesc]) -> Result<IntegrityReport> {
@@ -524,7 +557,12 @@ fn candidates(
     let mut out = Vec::new();
     let holds =
         |i: &IndexDesc, tag| indexes.iter().find(|(d, _)| std::ptr::eq(*d, i)).is_none_or(|(_, t)| holds_class(t, tag));
-    match index::choose(m, plan, |_| true, holds) {
+    let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap| match indexes.iter().find(|(d, _)| std::ptr::eq(*d, i))
+    {
+        Some((_, table)) => index::count_in(table, ranges, cap),
+        None => Ok(0),
+    };
+    match index::choose(m, plan, |_| true, holds, count)? {
         Source::Index { index, ranges, .. } => {
             let (_, table) = indexes.iter().find(|(d, _)| std::ptr::eq(*d, index)).expect("every index is open");
             let mut seen = HashSet::new();
@@ -830,6 +868,8 @@ struct Run<'p> {
     in_order: bool,
     rows: Vec<(Vec<crate::core::value::Value>, Row)>,
     matched: u64,
+    /// The index entries (or records, in a scan) read.
+    read: u64,
     /// Whether the same record may have been offered more than once (its duplicates are
     /// dropped once the rows are sorted).
     dedup: bool,
@@ -844,6 +884,7 @@ impl<'p> Run<'p> {
             in_order: false,
             rows: Vec::new(),
             matched: 0,
+            read: 0,
             dedup: false,
         }
     }
@@ -881,6 +922,11 @@ impl<'p> Run<'p> {
             None => doc.to_vec(),
         };
         self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
+        // In key order with no ordering term, nothing read later can come before these.
+        let full = self.needed().is_some_and(|needed| self.rows.len() >= needed);
+        if full && self.in_order && self.plan.order.is_empty() {
+            return Ok(true);
+        }
         self.trim();
         Ok(false)
     }

@@ -168,6 +168,12 @@ pub(crate) fn single_valued(model: &crate::schema::model::ModelDesc, path: &str)
     }
 }
 
+/// Whether a path is a declared field of one scalar value (so a record holds exactly one
+/// value there, and conditions on it hold of that one value).
+pub(crate) fn declared_scalar(model: &crate::schema::model::ModelDesc, path: &str) -> bool {
+    model.fields.iter().find(|f| f.name == path).is_some_and(|f| scalar_type(f.ty))
+}
+
 /// Whether a Rust type, as written, stores one scalar value (not a list, map, embedded model
 /// or dynamic `Value`).
 fn scalar_type(ty: &str) -> bool {
