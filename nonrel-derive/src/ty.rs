@@ -86,6 +86,23 @@ impl TypeShape {
     }
 }
 
+impl TypeShape {
+    /// Whether a key field of this shape may be a key of `model` (`Option<Key<model>>`, a
+    /// natural key type, or an alias the trait bounds decide); `false` when the spelling
+    /// already rules it out, whose error the key's own checks give once.
+    pub fn may_key(&self, model: &syn::Ident) -> bool {
+        let names_model = |ty: &Type| match strip_groups(ty) {
+            Type::Path(tp) => tp.path.segments.last().is_some_and(|s| s.ident == *model || s.ident == "Self"),
+            _ => false,
+        };
+        match self {
+            TypeShape::Option(inner) => matches!(&**inner, TypeShape::Key(target) if names_model(target)),
+            TypeShape::String | TypeShape::Integer | TypeShape::Unknown => true,
+            _ => false,
+        }
+    }
+}
+
 /// A key field's kind as far as its spelling tells.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum KeyShape {

@@ -89,7 +89,7 @@ pub mod query {
     pub use crate::plan::update::{UpdateKind, UpdateOp};
     pub use crate::plan::{
         to_value, Condition, Containable, Describe, Direction, Field, Filter, IntoLookup, Native, Op, Order, OrderBy,
-        Ordered, Plan, Projection, Query, Text,
+        Ordered, Plan, Projection, Query, Text, KEY,
     };
 }
 
@@ -446,6 +446,12 @@ pub mod __private {
     /// The descriptor of the field at `path` (generated field accessors).
     pub fn field_at<M, T, F>(path: Cow<'static, str>) -> crate::query::Field<M, T, F> {
         crate::query::Field::at(path)
+    }
+
+    /// The descriptor of a model's key field (generated code): a field at [`KEY`](crate::query::KEY)
+    /// of the type conditions on the key compare with.
+    pub fn key_field<M, K: crate::schema::key::KeyField<M>>() -> crate::query::Field<M, K::Value> {
+        crate::query::Field::at(Cow::Borrowed(crate::query::KEY))
     }
 
     /// Keeps one unknown element verbatim (generated decoders).

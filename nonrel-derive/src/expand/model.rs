@@ -60,6 +60,21 @@ fn expand(model: &Model) -> TokenStream {
     let descriptors = fields::descriptors(all, &model_ty, |n| quote!(#nr::Cow::Borrowed(#n)), quote!(), Some(&module));
     let as_key = natural_key_impls(ident, key);
     let key_field = quote_spanned!(key_ty.span()=> <#key_ty as #nr::KeyField<#ident>>);
+    let key_vis = &key.vis;
+    let key_doc = format!(
+        "The descriptor of the key field `{key_name}`, for conditions and ordering on the record's key \
+         (an `eq` or `is_in` reads those keys directly)."
+    );
+    let fits = crate::ty::TypeShape::of(key_ty).may_key(ident);
+    let key_descriptor = fits.then(|| {
+        quote_spanned! {key_ty.span()=>
+            #[doc = #key_doc]
+            #[allow(dead_code)]
+            #key_vis fn #key_ident() -> #nr::Field<#ident, #key_field::Value> {
+                #nr::key_field::<#ident, #key_ty>()
+            }
+        }
+    });
     let key_kind = quote!(#key_field::KIND);
     let related = super::related::expand(model);
     let cascades = cascades(ident, all);
@@ -104,6 +119,7 @@ fn expand(model: &Model) -> TokenStream {
 
             #[automatically_derived]
             impl #ident {
+                #key_descriptor
                 #descriptors
             }
 

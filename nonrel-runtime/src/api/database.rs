@@ -448,7 +448,9 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
             self.db.finish_pending_once().await?;
         }
         copies.note(backend).await?;
-        let counts = backend.update(M::DESC, plan, ops).await.map_err(|e| e.with_model(M::DESC.name))?;
+        let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, self.db.max_in())
+            .await
+            .map_err(|e| e.with_model(M::DESC.name))?;
         copies.after(backend).await?;
         Ok(counts)
     }
@@ -465,6 +467,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         let prepared = self.prepared()?;
         let (backend, max_in) = (&*self.db.backend, self.db.max_in());
         let native = <B::Joins as crate::backend::capability::Support>::NATIVE;
+        let native = native && !crate::engine::keyed::emulated::<B>(&prepared.plan);
         if native && (!prepared.joins.is_empty() || !related.is_empty()) {
             if let Some(mut rows) =
                 backend.query_joined(M::DESC, &prepared.plan, &prepared.joins, related, max_in).await?
@@ -482,7 +485,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
                 return Ok(rows);
             }
         }
-        let mut rows = crate::engine::split::query(backend, M::DESC, plan, max_in).await?;
+        let mut rows = crate::engine::keyed::query(backend, M::DESC, plan, max_in).await?;
         if !related.is_empty() {
             crate::engine::related::load(backend, related, &mut rows).await?;
         }
@@ -561,7 +564,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
             return Ok(0);
         }
         let upto = cap.map(|c| c.saturating_add(offset));
-        let found = crate::engine::split::count(&*self.db.backend, M::DESC, plan, upto, self.db.max_in()).await?;
+        let found = crate::engine::keyed::count(&*self.db.backend, M::DESC, plan, upto, self.db.max_in()).await?;
         let after_offset = found.saturating_sub(offset);
         Ok(cap.map_or(after_offset, |c| after_offset.min(c)))
     }

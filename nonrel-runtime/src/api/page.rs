@@ -165,17 +165,25 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         let fp = self.fingerprint(&plan);
         // The plan as the backend runs it: emulated lookups on their index fields (F14),
         // conditions across a `Ref` (F15) as the related keys' `in` lookup.
-        let reads = crate::engine::prepare::Direct { backend, max_in: self.db.max_in() };
+        let max_in = self.db.max_in();
+        let reads = crate::engine::prepare::Direct { backend, max_in };
         let plan = crate::engine::prepare::backend_plan::<B, M>(&reads, plan, self.query.joins()).await.map_err(at)?;
         let (mut rows, cursor, backward) = match &self.from {
-            From::Start => (backend.query(m, plan.clone()).await.map_err(at)?, None, false),
+            From::Start => {
+                (crate::engine::keyed::query(backend, m, plan.clone(), max_in).await.map_err(at)?, None, false)
+            }
             From::After(c) | From::Before(c) => {
                 let backward = matches!(self.from, From::Before(_));
                 let (values, key) = open(m, &plan, fp, c)?;
                 let seek = Seek { values, key, backward };
-                let rows = match backend.query_seek(m, plan.clone(), seek.clone()).await.map_err(at)? {
+                let native = if crate::engine::keyed::emulated::<B>(&plan) {
+                    None
+                } else {
+                    backend.query_seek(m, plan.clone(), seek.clone()).await.map_err(at)?
+                };
+                let rows = match native {
                     Some(rows) => rows,
-                    None => seek_in_memory(backend, m, plan.clone(), seek).await.map_err(at)?,
+                    None => seek_in_memory(backend, m, plan.clone(), seek, max_in).await.map_err(at)?,
                 };
                 (rows, Some(c.clone()), backward)
             }

@@ -393,6 +393,15 @@ impl<B: Transactions> Transaction<B> {
 
     /// Untyped query rows inside the attempt (for cascades).
     pub(crate) async fn rows(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let plan = crate::engine::keyed::normalized(plan);
+        if crate::engine::keyed::emulated::<B>(&plan) {
+            return crate::engine::keyed::answer(self, model, &plan).await;
+        }
+        self.plain_rows(model, plan).await
+    }
+
+    /// Query rows inside the attempt, the plan sent as it is.
+    async fn plain_rows(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
         let mut guard = self.state.lock().await;
         let session = guard.as_mut().ok_or_else(|| finished(model.name))?;
         self.db.backend().tx_query(session, model, plan).await
@@ -403,6 +412,21 @@ impl<B: Transactions> Transaction<B> {
         let mut guard = self.state.lock().await;
         let session = guard.as_mut().ok_or_else(|| finished(model.name))?;
         self.db.backend().tx_delete(session, model, keys).await
+    }
+}
+
+impl<B: Transactions> crate::engine::keyed::KeyReads for Transaction<B> {
+    async fn docs(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut docs = Vec::with_capacity(keys.len());
+        for key in keys {
+            let mut guard = self.state.lock().await;
+            let session = guard.as_mut().ok_or_else(|| finished(model.name))?;
+            docs.push(self.db.backend().tx_get(session, model, key).await?);
+        }
+        Ok(docs)
+    }
+    async fn plain(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        self.plain_rows(model, plan).await
     }
 }
 

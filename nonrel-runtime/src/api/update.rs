@@ -70,6 +70,16 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
 
     fn op<T, F>(mut self, field: Field<M, T, F>, kind: UpdateKind, value: Result<Value>) -> Self {
         let path = field.into_path();
+        if path == crate::plan::KEY {
+            let msg = format!(
+                "an update cannot change a record's key (`{}` of `{}`): save the record under the new key and delete the old one",
+                M::DESC.key.field,
+                M::DESC.name
+            );
+            let e = Error::new(crate::error::ErrorKind::InvalidKey, msg).with_model(M::DESC.name);
+            self.error.get_or_insert(e.with_field(M::DESC.key.field));
+            return self;
+        }
         if let Err(e) = crate::plan::check_path(&path) {
             self.error.get_or_insert(e.with_model(M::DESC.name));
             return self;

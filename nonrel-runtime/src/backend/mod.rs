@@ -273,6 +273,15 @@ pub trait Backend: Send + Sync + 'static {
         }
     }
 
+    /// Whether [`query`](Self::query), [`count`](Self::count), [`update`](Self::update),
+    /// [`query_seek`](Self::query_seek) and [`query_joined`](Self::query_joined) run filters
+    /// and ordering terms on the record's key ([`KEY`](crate::plan::KEY), e.g. `Post::id()`)
+    /// themselves. When not (the default), a plan naming the key never reaches them: the
+    /// runtime reads the keys an `eq` or `is_in` names with [`get_many`](Self::get_many), or
+    /// else runs the rest of the plan and checks the key on each row, and an update by key
+    /// writes each record with [`swap`](Self::swap), retried when a concurrent write changed it.
+    const KEY_FILTERS: bool = false;
+
     /// Whether [`put`](Self::put) and [`update`](Self::update) record the pending fan-out to
     /// denormalized copies (the outbox) in the same atomic write as the records. When
     /// not (the default), the runtime records it in a write of its own just before.

@@ -183,6 +183,9 @@ pub async fn denormalized_copies_follow_their_records<B: JoinBackend>(db: &Datab
     moved[0].author = dee.into();
     db.save_many(&mut moved).await.unwrap();
     assert_eq!(article_titles(db, username().eq("dee")).await, ["A1"], "save_many of holders");
+    let by_key = db.query::<Author>().filter(Author::id().eq(&keys[2]));
+    assert_eq!(by_key.update().set(Author::username(), "cyd").await.unwrap().modified, 1);
+    assert_eq!(article_titles(db, username().eq("cyd")).await, ["A2", "B1"], "an update of the related record by key");
     let report = db.integrity_check().await.unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
 }

@@ -17,6 +17,7 @@ mod cases_diff;
 mod cases_gaps;
 mod cases_inc;
 mod cases_joins;
+mod cases_keys;
 mod cases_literal;
 mod cases_lookups;
 mod cases_maintenance;
@@ -50,6 +51,7 @@ pub use cases_diff::*;
 pub use cases_gaps::*;
 pub use cases_inc::*;
 pub use cases_joins::*;
+pub use cases_keys::*;
 pub use cases_literal::*;
 pub use cases_lookups::*;
 pub use cases_maintenance::*;
@@ -134,6 +136,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
         $crate::conformance_tests!(@cases $fresh; records_nested_too_deep_are_refused_on_save, updates_nested_too_deep_are_refused);
         $crate::conformance_tests!(@cases $fresh; index_facts_follow_writes);
+        $crate::conformance_tests!(@cases $fresh; conditions_on_the_key_agree_with_an_oracle, pages_ordered_by_the_key,
+            conditions_on_a_natural_key, updates_by_key_are_atomic);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,5 +163,6 @@ macro_rules! conformance_transaction_tests {
         $crate::conformance_tests!(@cases $fresh; differential_transactions);
         $crate::conformance_tests!(@cases $fresh; transactions_refuse_records_nested_too_deep);
         $crate::conformance_tests!(@cases $fresh; interleaved_attempts_never_lose_an_update);
+        $crate::conformance_tests!(@cases $fresh; transaction_queries_on_the_key);
     };
 }

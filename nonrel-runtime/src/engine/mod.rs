@@ -6,6 +6,7 @@
 
 pub mod cascade;
 pub mod dump;
+pub(crate) mod keyed;
 pub mod lookup;
 pub mod page;
 pub mod poly;

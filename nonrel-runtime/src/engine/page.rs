@@ -17,8 +17,8 @@
 use crate::backend::{Backend, Row};
 use crate::core::codec::{begin_document, end_document, Decode, Elements, Encode};
 use crate::core::value::Value;
+use crate::engine::keyed::row_sort_key;
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::eval::sort_key;
 
 pub use crate::plan::seek::Seek;
 use crate::plan::Plan;
@@ -26,17 +26,19 @@ use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
 
 /// The generic seek, for any backend: the plan without its limit, filtered in memory.
-pub(crate) async fn seek_in_memory<B: Backend + ?Sized>(
+pub(crate) async fn seek_in_memory<B: Backend>(
     backend: &B,
     model: &'static ModelDesc,
     plan: Plan,
     seek: Seek,
+    max_in: usize,
 ) -> Result<Vec<Row>> {
     let limit = plan.limit.unwrap_or(usize::MAX);
-    let all = backend.query(model, Plan { limit: None, offset: 0, ..plan.clone() }).await?;
+    let all =
+        crate::engine::keyed::query(backend, model, Plan { limit: None, offset: 0, ..plan.clone() }, max_in).await?;
     let mut rows = Vec::new();
     for row in all {
-        if seek.wants(&plan, &sort_key(&row.doc, &plan.order)?, row.key.as_ref()) {
+        if seek.wants(&plan, &row_sort_key(&row, &plan.order)?, row.key.as_ref()) {
             rows.push(row);
         }
     }
@@ -69,7 +71,7 @@ pub(crate) fn cursor_for(m: &ModelDesc, plan: &Plan, fingerprint: u64, row: &Row
         .key
         .as_ref()
         .ok_or_else(|| Error::new(ErrorKind::InvalidKey, "a record without a key has no cursor").with_model(m.name))?;
-    let values = sort_key(&row.doc, &plan.order)?;
+    let values = row_sort_key(row, &plan.order)?;
     let mut bytes = vec![VERSION];
     bytes.extend_from_slice(&fingerprint.to_be_bytes());
     let start = begin_document(&mut bytes);

@@ -36,7 +36,7 @@ pub(crate) struct Direct<'a, B> {
 
 impl<B: Backend> Reads for Direct<'_, B> {
     fn rows(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        crate::engine::split::query(self.backend, model, plan, self.max_in)
+        crate::engine::keyed::query(self.backend, model, plan, self.max_in)
     }
 }
 

@@ -15,5 +15,5 @@ pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, 
 pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
 pub(crate) use query::oversized_filter;
-pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query};
+pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, KEY};
 pub(crate) use query::{needs_split, oversized};

@@ -110,6 +110,19 @@ pub struct OrderBy {
     pub direction: Direction,
 }
 
+/// The path of the record's key in a plan's filters and ordering terms (the key field's
+/// descriptor, `Post::id()`, names it). A backend sees it only when it declares
+/// [`KEY_FILTERS`](crate::backend::Backend::KEY_FILTERS); otherwise the runtime answers
+/// such plans itself.
+pub const KEY: &str = "_id";
+
+impl Plan {
+    /// Whether a filter or an ordering term names the record's key ([`KEY`]).
+    pub fn names_key(&self) -> bool {
+        self.filters.iter().any(|f| f.path == KEY) || self.order.iter().any(|o| o.path == KEY)
+    }
+}
+
 /// The untyped plan a backend executes: every filter must hold; rows sorted by `order` then
 /// key; `offset` rows skipped; at most `limit` returned.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -215,6 +215,10 @@ impl<T> Decode for Ref<T> {
 pub trait KeyField<M>: Sized {
     /// How keys of this field are made.
     const KIND: KeyKind;
+    /// The type a condition on the key compares with (the key field's descriptor,
+    /// `Post::id()`, is a field of this type): [`Key<M>`] for an automatic key, else the
+    /// natural key's own type.
+    type Value;
     /// The key, if it has one (an automatic key before the first save has none).
     fn key_value(&self) -> Option<KeyValue>;
     /// The field holding this key.
@@ -236,6 +240,7 @@ pub fn decode_key<M, K: KeyField<M>>(key: Option<&KeyValue>) -> Result<K> {
 
 impl<M> KeyField<M> for Option<Key<M>> {
     const KIND: KeyKind = KeyKind::Auto;
+    type Value = Key<M>;
     fn key_value(&self) -> Option<KeyValue> {
         self.as_ref().map(|k| k.value.clone())
     }
@@ -249,6 +254,7 @@ impl<M> KeyField<M> for Option<Key<M>> {
 
 impl<M> KeyField<M> for String {
     const KIND: KeyKind = KeyKind::Str;
+    type Value = String;
     /// The empty string is no key: its URL-safe form would be the empty string, which
     /// names no record, so a record with an empty natural key is refused at save.
     fn key_value(&self) -> Option<KeyValue> {
@@ -266,6 +272,7 @@ macro_rules! int_key {
     ($($t:ty),*) => {$(
         impl<M> KeyField<M> for $t {
             const KIND: KeyKind = KeyKind::Int;
+            type Value = $t;
             fn key_value(&self) -> Option<KeyValue> {
                 i64::try_from(*self).ok().map(KeyValue::Int)
             }

@@ -322,7 +322,8 @@ pub(crate) async fn before_update<B: Backend>(
     let changed = if touches_copies(m, ops) {
         let mut keys_only = plan.clone();
         keys_only.projection = Some(Projection::Only(vec!["_id".into()]));
-        Some(backend.query(m, keys_only).await?.into_iter().filter_map(|r| r.key).collect())
+        let rows = crate::engine::keyed::query(backend, m, keys_only, B::MAX_IN_VALUES).await?;
+        Some(rows.into_iter().filter_map(|r| r.key).collect())
     } else {
         None
     };

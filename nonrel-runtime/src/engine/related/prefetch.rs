@@ -129,7 +129,7 @@ async fn reverse_sets<B: Backend>(
     plan.projection = s.projection.clone().map(|p| with_field(p, top));
     plan.filters.push(Filter { path: s.reference.clone(), op: Op::In(keys) });
     let by_key = plan.order.is_empty();
-    let mut found = crate::engine::split::query(backend, s.related, plan, max_in).await?;
+    let mut found = crate::engine::keyed::query(backend, s.related, plan, max_in).await?;
     if by_key {
         // Without an order a backend may answer in index order: the sets are in key order.
         found.sort_by(|a, b| a.key.cmp(&b.key));

@@ -1,0 +1,276 @@
+//! Conditions and ordering on the record's key (`Post::id()`, the plan path [`KEY`]) for
+//! backends that do not run them ([`Backend::KEY_FILTERS`] false): the keys an `eq` or
+//! `is_in` names are read with one `get_many`; otherwise the rest of the plan runs on the
+//! backend and the key is checked on each row. Every query, count, page and update goes
+//! through here, so a plan naming the key reaches only backends that declare they run it.
+
+use crate::backend::{Backend, Row, Swapped, UpdateCounts, UpdateOp};
+use crate::core::value::Value;
+use crate::error::Result;
+use crate::plan::eval::{apply_update, compare_keys, matches_all, project, sort_key};
+use crate::plan::{Direction, Op, Plan, KEY};
+use crate::schema::key::KeyValue;
+use crate::schema::model::ModelDesc;
+use std::future::Future;
+
+/// The plan without ordering terms that change nothing: terms after the first on the key
+/// (keys are unique, so nothing ties after it), and a last ascending term on the key (the
+/// key ascending already breaks every tie).
+pub(crate) fn normalized(mut plan: Plan) -> Plan {
+    if let Some(at) = plan.order.iter().position(|o| o.path == KEY) {
+        plan.order.truncate(at + 1);
+        if plan.order[at].direction == Direction::Asc {
+            plan.order.pop();
+        }
+    }
+    plan
+}
+
+/// Whether the runtime answers this plan's key terms instead of the backend.
+pub(crate) fn emulated<B: Backend>(plan: &Plan) -> bool {
+    !B::KEY_FILTERS && plan.names_key()
+}
+
+/// The document with the key as its `_id` element, so the plan's key terms are checked and
+/// sorted like any field.
+fn with_key(doc: &[u8], key: &KeyValue) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(doc.len() + 24);
+    out.extend_from_slice(&doc[..doc.len().saturating_sub(1)]);
+    crate::core::codec::Encode::encode(key, b"_id\0", &mut out)?;
+    out.push(0);
+    let len = i32::try_from(out.len()).unwrap_or(i32::MAX);
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(out)
+}
+
+/// A row's values for ordering terms, the key's among them.
+pub(crate) fn row_sort_key(row: &Row, order: &[crate::plan::OrderBy]) -> Result<Vec<Value>> {
+    match &row.key {
+        Some(key) if order.iter().any(|o| o.path == KEY) => sort_key(&with_key(&row.doc, key)?, order),
+        _ => sort_key(&row.doc, order),
+    }
+}
+
+/// The key a looked-up value names, if a key can hold it.
+fn key_of(v: &Value) -> Option<KeyValue> {
+    match v {
+        Value::Int32(n) => Some(KeyValue::Int(i64::from(*n))),
+        Value::Int64(n) => Some(KeyValue::Int(*n)),
+        Value::String(s) => Some(KeyValue::Str(s.clone())),
+        Value::ObjectId(o) => Some(KeyValue::ObjectId(*o)),
+        _ => None,
+    }
+}
+
+/// The keys the plan's `eq` and `is_in` terms on the key allow, when it has any (each
+/// term narrows the set), in key order.
+fn named_keys(plan: &Plan) -> Option<Vec<KeyValue>> {
+    let mut keys: Option<Vec<KeyValue>> = None;
+    for f in plan.filters.iter().filter(|f| f.path == KEY) {
+        let named: Vec<KeyValue> = match &f.op {
+            Op::Eq(v) => key_of(v).into_iter().collect(),
+            Op::In(vs) => vs.iter().filter_map(key_of).collect(),
+            _ => continue,
+        };
+        keys = Some(match keys {
+            None => named,
+            Some(before) => before.into_iter().filter(|k| named.contains(k)).collect(),
+        });
+    }
+    keys.map(|mut k| {
+        k.sort();
+        k.dedup();
+        k
+    })
+}
+
+/// Where the answer to a plan's key terms reads: records by key, and the rows of a plan
+/// without key terms (the backend, or a transaction's attempt).
+pub(crate) trait KeyReads: Sync {
+    /// The documents of `keys`, in their order.
+    fn docs(
+        &self,
+        m: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send;
+    /// The rows of a plan that names no key.
+    fn plain(&self, m: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
+}
+
+impl<B: Backend> KeyReads for crate::engine::prepare::Direct<'_, B> {
+    fn docs(
+        &self,
+        m: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+        self.backend.get_many(m, keys)
+    }
+    fn plain(&self, m: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        crate::engine::split::query(self.backend, m, plan, self.max_in)
+    }
+}
+
+/// The rows the plan may match, each with the document as stored and as checked (with `_id`).
+async fn candidates(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<(Row, Vec<u8>)>> {
+    let rows = match named_keys(plan) {
+        Some(keys) => {
+            let docs = if keys.is_empty() { Vec::new() } else { reads.docs(m, keys.clone()).await? };
+            keys.into_iter()
+                .zip(docs)
+                .filter_map(|(key, doc)| Some(Row { key: Some(key), doc: doc?, ..Row::default() }))
+                .collect()
+        }
+        None => {
+            let rest = Plan {
+                filters: plan.filters.iter().filter(|f| f.path != KEY).cloned().collect(),
+                order: Vec::new(),
+                offset: 0,
+                limit: None,
+                projection: None,
+            };
+            reads.plain(m, rest).await?
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(key) = &row.key else { continue };
+        let checked = with_key(&row.doc, key)?;
+        if matches_all(&plan.filters, &checked).map_err(|e| e.with_key(key))? {
+            out.push((row, checked));
+        }
+    }
+    Ok(out)
+}
+
+/// The answer to a (normalized) plan with key terms, read through `reads`.
+pub(crate) async fn answer(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
+    let found = candidates(reads, m, plan).await?;
+    let mut sorted: Vec<(Vec<Value>, Row)> =
+        found.into_iter().map(|(row, checked)| Ok((sort_key(&checked, &plan.order)?, row))).collect::<Result<_>>()?;
+    sorted.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
+    let limit = plan.limit.unwrap_or(usize::MAX);
+    sorted
+        .into_iter()
+        .skip(plan.offset)
+        .take(limit)
+        .map(|(_, mut row)| {
+            if let Some(p) = &plan.projection {
+                row.doc = project(&row.doc, p)?;
+            }
+            Ok(row)
+        })
+        .collect()
+}
+
+/// Runs a plan on the backend, answering its key terms when the backend does not.
+pub(crate) async fn query<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    plan: Plan,
+    max_in: usize,
+) -> Result<Vec<Row>> {
+    let plan = normalized(plan);
+    if !emulated::<B>(&plan) {
+        return crate::engine::split::query(backend, m, plan, max_in).await;
+    }
+    answer(&crate::engine::prepare::Direct { backend, max_in }, m, &plan).await
+}
+
+/// Counts the records a plan matches up to `upto`, answering its key terms when the
+/// backend does not.
+pub(crate) async fn count<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    plan: Plan,
+    upto: Option<u64>,
+    max_in: usize,
+) -> Result<u64> {
+    let plan = normalized(plan);
+    if !emulated::<B>(&plan) {
+        return crate::engine::split::count(backend, m, plan, upto, max_in).await;
+    }
+    let n = candidates(&crate::engine::prepare::Direct { backend, max_in }, m, &plan).await?.len() as u64;
+    Ok(upto.map_or(n, |u| n.min(u)))
+}
+
+/// Applies update operations to the records a plan matches, answering its key terms when
+/// the backend does not: each record is written with a compare-and-set of the document
+/// read, and read again and retried when a concurrent write changed it, so no update is
+/// lost and each record's update is atomic.
+pub(crate) async fn update<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    plan: Plan,
+    ops: Vec<UpdateOp>,
+    max_in: usize,
+) -> Result<UpdateCounts> {
+    let plan = normalized(plan);
+    if !emulated::<B>(&plan) {
+        return backend.update(m, plan, ops).await;
+    }
+    let mut counts = UpdateCounts::default();
+    let mut pending: Vec<(Row, Vec<u8>)> =
+        candidates(&crate::engine::prepare::Direct { backend, max_in }, m, &Plan { projection: None, ..plan.clone() })
+            .await?;
+    let mut limit = plan.limit.map(|l| l.saturating_add(plan.offset)).unwrap_or(usize::MAX);
+    pending.truncate(limit);
+    while !pending.is_empty() {
+        let mut items = Vec::with_capacity(pending.len());
+        for (row, _) in &pending {
+            let key = row.key.clone().expect("candidates have keys");
+            let doc = apply_update(&row.doc, &ops).map_err(|e| e.with_key(&key))?;
+            items.push(crate::backend::SwapItem { key, expected: row.doc.clone(), doc: Some(doc) });
+        }
+        let outcome = backend.swap(m, items.clone()).await?;
+        let mut again = Vec::new();
+        for (item, result) in items.into_iter().zip(outcome) {
+            match result {
+                Swapped::Written => {
+                    counts.matched += 1;
+                    counts.modified += u64::from(item.doc.as_deref() != Some(item.expected.as_slice()));
+                }
+                Swapped::Missing => {}
+                Swapped::Changed(now) => {
+                    // Changed meanwhile: updated as it is now, if it still matches.
+                    let checked = with_key(&now, &item.key)?;
+                    if matches_all(&plan.filters, &checked).map_err(|e| e.with_key(&item.key))? {
+                        again.push((Row { key: Some(item.key), doc: now, ..Row::default() }, checked));
+                    }
+                }
+            }
+        }
+        limit = limit.saturating_sub(counts.matched as usize);
+        again.truncate(limit);
+        pending = again;
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::OrderBy;
+
+    fn order(terms: &[(&'static str, Direction)]) -> Vec<OrderBy> {
+        terms.iter().map(|(p, d)| OrderBy { path: (*p).into(), direction: *d }).collect()
+    }
+
+    #[test]
+    fn ordering_terms_that_change_nothing_are_dropped() {
+        use Direction::{Asc, Desc};
+        let plan = |terms: &[(&'static str, Direction)]| Plan { order: order(terms), ..Plan::default() };
+        assert_eq!(normalized(plan(&[(KEY, Asc)])).order, []);
+        assert_eq!(normalized(plan(&[("a", Desc), (KEY, Asc), ("b", Asc)])).order, order(&[("a", Desc)]));
+        assert_eq!(normalized(plan(&[(KEY, Desc), ("b", Asc)])).order, order(&[(KEY, Desc)]));
+        assert_eq!(normalized(plan(&[("a", Asc)])).order, order(&[("a", Asc)]));
+    }
+
+    #[test]
+    fn the_key_joins_the_document_it_is_checked_in() {
+        // {a: 1} as BSON: length, an int32 element named "a", the end.
+        let bytes = [12, 0, 0, 0, 0x10, b'a', 0, 1, 0, 0, 0, 0];
+        let keyed = with_key(&bytes, &KeyValue::Str("k".into())).unwrap();
+        assert_eq!(crate::plan::eval::values_at(&keyed, KEY).unwrap(), [Value::String("k".into())]);
+        assert_eq!(crate::plan::eval::values_at(&keyed, "a").unwrap(), [Value::Int32(1)]);
+    }
+}
