@@ -1,0 +1,187 @@
+//! Index entries of a record and the lexicographic ranges a filter reads.
+//!
+//! Entries use the runtime's order-preserving value encoding ([`nonrel_runtime::order`]),
+//! the embedded backend's, so equality, ranges and prefixes are byte ranges of a sorted set.
+//! The ranges chosen here hold at least every record that matches (each candidate is then
+//! checked with [`eval::matches_all`]), so answers are the same as on every other backend.
+
+use nonrel_runtime::order::{class_tag, encoded, escaped_prefix, ordered_class, other_class, successor};
+use nonrel_runtime::query::{eval, Filter, Op, Plan};
+use nonrel_runtime::{IndexDesc, ModelDesc, Result, Value};
+use std::ops::Bound;
+
+/// One index entry of a record: the index, the encoded value and, on a unique index, the end
+/// of the value's range (the entries that hold the same value lie between the two).
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) index: &'static IndexDesc,
+    pub(crate) enc: Vec<u8>,
+    pub(crate) unique_end: Vec<u8>,
+    pub(crate) value: Value,
+}
+
+/// The entries of one record for the given indexes: each distinct value at the path (list
+/// elements one by one, an empty list as itself, null when missing); unique indexes skip
+/// null and empty lists, so many records may lack a unique field.
+pub(crate) fn entries(indexes: &[&'static IndexDesc], doc: &[u8]) -> Result<Vec<Entry>> {
+    let mut out: Vec<Entry> = Vec::new();
+    for &index in indexes {
+        let mut values = Vec::new();
+        for leaf in eval::values_at(doc, index.path)? {
+            match leaf {
+                Value::Array(items) if items.is_empty() => values.push(Value::Array(items)),
+                Value::Array(items) => values.extend(items),
+                other => values.push(other),
+            }
+        }
+        if values.is_empty() {
+            values.push(Value::Null);
+        }
+        for value in values {
+            if index.unique && matches!(value, Value::Null | Value::Array(_)) {
+                continue;
+            }
+            let enc = encoded(&value);
+            if out.iter().any(|e| std::ptr::eq(e.index, index) && e.enc == enc) {
+                continue;
+            }
+            let unique_end = if index.unique { successor(&enc).unwrap_or_default() } else { Vec::new() };
+            out.push(Entry { index, enc, unique_end, value });
+        }
+    }
+    Ok(out)
+}
+
+/// A range of members: `ZRANGEBYLEX` bounds.
+pub(crate) type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// A bound in `ZRANGEBYLEX` syntax.
+pub(crate) fn lex(bound: &Bound<Vec<u8>>, low: bool) -> Vec<u8> {
+    match bound {
+        Bound::Included(b) => [b"[".as_slice(), b].concat(),
+        Bound::Excluded(b) => [b"(".as_slice(), b].concat(),
+        Bound::Unbounded if low => b"-".to_vec(),
+        Bound::Unbounded => b"+".to_vec(),
+    }
+}
+
+/// Every member starting with `prefix`.
+fn prefix(prefix: Vec<u8>) -> Range {
+    let end = successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    (Bound::Included(prefix), end)
+}
+
+/// Every member of one type class.
+fn class(tag: u8) -> Range {
+    (Bound::Included(vec![tag]), Bound::Excluded(vec![tag + 1]))
+}
+
+const NUMBER: u8 = 0x10;
+const DECIMAL: u8 = 0x12;
+
+fn numeric(v: &Value) -> bool {
+    matches!(class_tag(v), NUMBER | DECIMAL)
+}
+
+fn nan(v: &Value) -> bool {
+    matches!(v, Value::Double(f) if f.is_nan())
+}
+
+/// Prefix ranges of a value and of the same number in the other numeric class.
+fn equal(v: &Value) -> impl Iterator<Item = Range> {
+    std::iter::once(encoded(v)).chain(other_class(v).as_ref().map(encoded)).map(prefix)
+}
+
+/// Between two optional bounds of one ordered type class, both included (the filter checks
+/// the exact ends); numbers read their range in both numeric classes (decimals are a class of
+/// their own in the encoding), the other class's bound converted when it can be exactly.
+fn between(lo: Option<&Value>, hi: Option<&Value>) -> Vec<Range> {
+    let sample = lo.or(hi).expect("one bound");
+    let tags: &[u8] = if numeric(sample) { &[NUMBER, DECIMAL] } else { &[class_tag(sample)] };
+    tags.iter()
+        .map(|&tag| {
+            let in_class = |v: &Value| {
+                if class_tag(v) == tag {
+                    Some(encoded(v))
+                } else {
+                    other_class(v).filter(|o| class_tag(o) == tag).map(|o| encoded(&o))
+                }
+            };
+            let (class_lo, class_hi) = class(tag);
+            let low = lo.and_then(in_class).map_or(class_lo, Bound::Included);
+            let high = hi.and_then(in_class).and_then(|h| successor(&h)).map_or(class_hi, Bound::Excluded);
+            (low, high)
+        })
+        .collect()
+}
+
+/// The ranges of an index that hold every record matching `op` (None: the index cannot
+/// serve it). `single`: each record holds at most one value at the path.
+fn ranges_for(op: &Op, unique: bool, single: bool) -> Option<Vec<Range>> {
+    let list = |v: &Value| matches!(v, Value::Array(_));
+    let rangeable = |v: &Value| ordered_class(v) && !nan(v);
+    Some(match op {
+        Op::Eq(v) | Op::Has(v) if !list(v) && !matches!(v, Value::Null) => equal(v).collect(),
+        Op::In(vs) if !vs.iter().any(|v| list(v) || matches!(v, Value::Null)) => {
+            let mut ranges: Vec<Range> = Vec::new();
+            for range in vs.iter().flat_map(equal) {
+                if !ranges.contains(&range) {
+                    ranges.push(range);
+                }
+            }
+            ranges
+        }
+        Op::IsNull(true) if !unique => vec![prefix(encoded(&Value::Null))],
+        Op::StartsWith(p) => {
+            let mut bytes = vec![class_tag(&Value::String(String::new()))];
+            escaped_prefix(p.as_bytes(), &mut bytes);
+            vec![prefix(bytes)]
+        }
+        Op::Gt(v) | Op::Gte(v) if rangeable(v) => between(Some(v), None),
+        Op::Lt(v) | Op::Lte(v) if rangeable(v) => between(None, Some(v)),
+        Op::Range(lo, _) if !single && rangeable(lo) => between(Some(lo), None),
+        Op::Range(lo, hi) if rangeable(lo) && rangeable(hi) => {
+            if numeric(lo) && numeric(hi) || class_tag(lo) == class_tag(hi) {
+                between(Some(lo), Some(hi))
+            } else {
+                Vec::new() // no value is of two type classes
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// How selective a lookup usually is: equality beats ranges beats the rest.
+fn selectivity(op: &Op) -> u8 {
+    match op {
+        Op::Eq(_) | Op::Has(_) | Op::In(_) => 3,
+        Op::Range(..) | Op::IsNull(_) => 2,
+        _ => 1,
+    }
+}
+
+/// Where a plan's candidate records come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Every record of the collection, in key order (the collection's key set).
+    Scan,
+    /// The records named by ranges of one index.
+    Index { index: &'static IndexDesc, ranges: Vec<Range> },
+}
+
+/// The most selective filter a declared index serves, else the whole collection.
+pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan) -> Source {
+    let mut best: Option<(u8, &'static IndexDesc, Vec<Range>)> = None;
+    for Filter { path, op } in &plan.filters {
+        let Some(index) = model.index_on(path) else { continue };
+        let Some(ranges) = ranges_for(op, index.unique, eval::single_valued(model, path)) else { continue };
+        let score = selectivity(op);
+        if best.as_ref().is_none_or(|b| score > b.0) {
+            best = Some((score, index, ranges));
+        }
+    }
+    match best {
+        Some((_, index, ranges)) => Source::Index { index, ranges },
+        None => Source::Scan,
+    }
+}

@@ -1,0 +1,812 @@
+//! A nonrel backend on Redis, through the public API of `nonrel-runtime` alone.
+//!
+//! Records are strings holding their BSON document; each declared index is a sorted set of
+//! order-preserving encoded values read by `ZRANGEBYLEX`; every write (records, index entries,
+//! unique checks) is one Lua script run atomically in the server. See the crate README for the
+//! layout, what is native and what emulated, and what durability means here.
+#![doc = include_str!("../README.md")]
+
+mod conn;
+mod index;
+mod scripts;
+mod tx;
+
+pub use tx::Session;
+
+use conn::{Conn, Counters};
+use index::{entries, lex, Entry, Source};
+use nonrel_runtime::backend::{
+    Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+};
+use nonrel_runtime::capability::No;
+use nonrel_runtime::query::{eval, Plan};
+use nonrel_runtime::{Error, ErrorKind, IndexDesc, KeyKind, KeyValue, ModelDesc, Result};
+use redis::Value as Reply;
+use scripts::{Script, Scripts};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// The Redis backend. Open it with [`Redis::connect`] (one server) or
+/// [`Redis::connect_cluster`], then `Database::new(redis)`; clones share the connection.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Conn,
+    /// Where the server is, for messages.
+    url: String,
+    /// The first part of every key's hash tag: databases with different prefixes share a
+    /// server without seeing each other's records.
+    prefix: String,
+    scripts: Scripts,
+    counters: Counters,
+    /// The indexes kept for each collection: those of every model stored in it.
+    indexes: Mutex<HashMap<&'static str, Arc<Vec<&'static IndexDesc>>>>,
+}
+
+/// Requests and commands sent since the handle was opened (see [`Redis::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests that waited for the server's answer: one per command, pipeline or script.
+    pub round_trips: u64,
+    /// Commands sent (a pipeline counts each of its commands, a script one).
+    pub commands: u64,
+}
+
+/// The message for a server that does not answer: how to start one.
+fn unreachable(url: &str, e: redis::RedisError) -> Error {
+    let msg = format!(
+        "cannot reach Redis at {url}: {e}. Start a server (`redis-server --port 6379 --save ''`, or \
+         `scripts/servers.sh start`, which writes REDIS_URL to .servers/env) and set REDIS_URL"
+    );
+    Error::new(ErrorKind::Storage, msg).with_source(e)
+}
+
+impl Redis {
+    /// Connects to one Redis server (`redis://host:port/db`), checking that it answers.
+    pub async fn connect(url: &str) -> Result<Redis> {
+        let client = redis::Client::open(url).map_err(|e| unreachable(url, e))?;
+        let conn = client.get_multiplexed_async_connection().await.map_err(|e| unreachable(url, e))?;
+        Redis::open(Conn::Single(conn), url).await
+    }
+
+    /// Connects to a Redis cluster through any of its nodes. Every collection lives in one
+    /// slot (see the crate docs), so every write stays one atomic script.
+    pub async fn connect_cluster(urls: &[&str]) -> Result<Redis> {
+        let shown = urls.join(",");
+        let client = redis::cluster::ClusterClient::new(urls.to_vec()).map_err(|e| unreachable(&shown, e))?;
+        let conn = client.get_async_connection().await.map_err(|e| unreachable(&shown, e))?;
+        Redis::open(Conn::Cluster(conn), &shown).await
+    }
+
+    async fn open(conn: Conn, url: &str) -> Result<Redis> {
+        let redis = Redis {
+            inner: Arc::new(Inner {
+                conn,
+                url: url.to_owned(),
+                prefix: "nr".to_owned(),
+                scripts: Scripts::new(),
+                counters: Counters::default(),
+                indexes: Mutex::default(),
+            }),
+        };
+        redis.inner.conn.call(&redis.inner.counters, &redis::cmd("PING")).await.map_err(|e| {
+            Error::new(ErrorKind::Storage, format!("Redis at {url} does not answer PING: {e}")).with_source(e)
+        })?;
+        Ok(redis)
+    }
+
+    /// The same server under another key prefix (default `nr`): a separate database whose
+    /// keys all start with `{<prefix>:`. The prefix may not hold `{` or `}`.
+    pub fn with_prefix(&self, prefix: &str) -> Result<Redis> {
+        if prefix.is_empty() || prefix.contains(['{', '}']) {
+            let msg = format!("the key prefix {prefix:?} must be non-empty and hold no `{{` or `}}`");
+            return Err(Error::new(ErrorKind::InvalidKey, msg));
+        }
+        Ok(Redis {
+            inner: Arc::new(Inner {
+                conn: self.inner.conn.clone(),
+                url: self.inner.url.clone(),
+                prefix: prefix.to_owned(),
+                scripts: Scripts::new(),
+                counters: Counters::default(),
+                indexes: Mutex::default(),
+            }),
+        })
+    }
+
+    /// Requests and commands this handle has sent: tests count them per operation.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.counters;
+        Stats { round_trips: c.round_trips.load(Ordering::Relaxed), commands: c.commands.load(Ordering::Relaxed) }
+    }
+
+    /// The hash-tagged base of a collection's keys: `{<prefix>:<collection>}`.
+    fn base(&self, m: &ModelDesc) -> String {
+        format!("{{{}:{}}}", self.inner.prefix, m.collection)
+    }
+
+    /// The indexes kept for a model's collection: the union of those declared by the models
+    /// stored in it (a polymorphic base and its subclasses), each path once.
+    fn indexes(&self, m: &'static ModelDesc) -> Arc<Vec<&'static IndexDesc>> {
+        let mut cache = self.inner.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(m.collection)
+            .or_insert_with(|| {
+                let mut all: Vec<&'static IndexDesc> = m.indexes.iter().collect();
+                for other in nonrel_runtime::registered_models().filter(|o| o.collection == m.collection) {
+                    for index in other.indexes {
+                        if !all.iter().any(|i| i.path == index.path) {
+                            all.push(index);
+                        }
+                    }
+                }
+                Arc::new(all)
+            })
+            .clone()
+    }
+
+    async fn eval(&self, script: &Script, cmd: &redis::Cmd) -> Result<Reply> {
+        self.inner.conn.eval(&self.inner.counters, script, cmd).await
+    }
+
+    async fn call(&self, cmd: &redis::Cmd) -> Result<Reply> {
+        self.inner.conn.call(&self.inner.counters, cmd).await
+    }
+
+    /// Runs the write script and reads its answer.
+    async fn write(&self, bases: &[String], checks: &[Check], items: &[Item], swap: bool) -> Result<Written> {
+        let s = &self.inner.scripts.write;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&s.sha).arg(bases.len());
+        for b in bases {
+            cmd.arg(b);
+        }
+        cmd.arg(if swap { "S" } else { "W" }).arg(checks.len());
+        for c in checks {
+            match c {
+                Check::Record { base, kb, seen } => {
+                    cmd.arg("R").arg(base + 1).arg(kb).arg(if seen.is_some() { "1" } else { "0" });
+                    cmd.arg(seen.as_deref().unwrap_or_default());
+                }
+                Check::Version { base, seen } => {
+                    cmd.arg("V").arg(base + 1).arg(seen);
+                }
+            }
+        }
+        cmd.arg(items.len());
+        for it in items {
+            let mode = match it.mode {
+                WriteMode::Insert => "I",
+                WriteMode::Upsert => "U",
+                WriteMode::Replace => "R",
+            };
+            cmd.arg(it.base + 1).arg(mode).arg(&it.kb).arg(if it.doc.is_some() { "P" } else { "D" });
+            match &it.expect {
+                Expect::Any => cmd.arg("*").arg(""),
+                Expect::Absent => cmd.arg("-").arg(""),
+                Expect::Exactly(d) => cmd.arg("=").arg(d),
+            };
+            cmd.arg(it.doc.as_deref().unwrap_or_default()).arg(it.entries.len());
+            for e in &it.entries {
+                cmd.arg(e.index.path).arg(&e.enc).arg(&e.unique_end);
+            }
+        }
+        let reply = self.eval(s, &cmd).await?;
+        let parts = array(reply)?;
+        let tag = parts.first().map(text).unwrap_or_default();
+        let int = |i: usize| parts.get(i).and_then(integer).unwrap_or(0) as usize;
+        Ok(match tag.as_str() {
+            "OK" => Written::Keys(parts[1..].iter().map(bytes).collect()),
+            "SWAP" => Written::Swapped(
+                parts[1..].chunks(2).map(|p| (text(&p[0]), p.get(1).and_then(optional).unwrap_or_default())).collect(),
+            ),
+            "DUP" => Written::Duplicate(int(1) - 1),
+            "UNIQUE" => Written::Unique { item: int(1) - 1, entry: int(2) - 1, owner: bytes(&parts[3]) },
+            "MERGE" => Written::Merge(parts[1..].chunks(2).map(|p| (integer(&p[0]).unwrap_or(0) as usize - 1, p.get(1).and_then(optional))).collect()),
+            "CONFLICT" => Written::Conflict(int(1) - 1),
+            other => return Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?} from the write script"))),
+        })
+    }
+
+    /// Writes items of one model until done, merging unknown fields of stored records when
+    /// the script reports them (an upsert over an existing record), and turns the script's
+    /// refusals into errors naming model, field, value and item.
+    async fn write_items(
+        &self,
+        m: &'static ModelDesc,
+        bases: &[String],
+        checks: &[Check],
+        items: &mut [Item],
+        swap: bool,
+    ) -> Result<Written> {
+        loop {
+            match self.write(bases, checks, items, swap).await? {
+                Written::Merge(list) => {
+                    for (i, current) in list {
+                        let item = &mut items[i];
+                        let model = item.model.unwrap_or(m);
+                        let original = item.original.clone().unwrap_or_default();
+                        match current {
+                            None => {
+                                item.expect = Expect::Absent;
+                                item.set_doc(model, original, &self.indexes(model))?;
+                            }
+                            Some(old) => {
+                                let merged = eval::keep_unknown(model, &old, &original)
+                                    .map_err(|e| e.with_model(model.name).with_item(i))?;
+                                item.expect = Expect::Exactly(old);
+                                item.set_doc(model, merged, &self.indexes(model))?;
+                            }
+                        }
+                    }
+                }
+                Written::Duplicate(i) => {
+                    let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists");
+                    let model = items[i].model.unwrap_or(m);
+                    return Err(with_key(e.with_model(model.name).with_item(i), &items[i].kb));
+                }
+                Written::Unique { item, entry, owner } => {
+                    let it = &items[item];
+                    let model = it.model.unwrap_or(m);
+                    let e = &it.entries[entry];
+                    let whose = if owner.is_empty() {
+                        "another record of this batch".to_owned()
+                    } else {
+                        KeyValue::from_storage(&owner).map_or_else(|_| "another record".to_owned(), |k| format!("record {k}"))
+                    };
+                    let msg = format!("value {} of unique field `{}` already belongs to {whose}", e.value, e.index.path);
+                    let err = Error::new(ErrorKind::UniqueViolation, msg).with_model(model.name).with_field(e.index.path);
+                    return Err(with_key(err.with_item(item), &it.kb));
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Reads candidate records of `source` in batches of `batch` members (0: all at once),
+    /// giving each to `each` until it returns `false`; returns the collection's write count as
+    /// the last script read it.
+    async fn read(
+        &self,
+        base: &str,
+        source: &Source,
+        batch: usize,
+        mut each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
+    ) -> Result<Vec<u8>> {
+        let all = [(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)];
+        let (name, ranges) = match source {
+            Source::Scan => ("", &all[..]),
+            Source::Index { index, ranges } => (index.path, &ranges[..]),
+        };
+        let (mut at, mut after) = (1usize, Vec::new());
+        let s = &self.inner.scripts.read;
+        loop {
+            if ranges.is_empty() {
+                return Ok(b"0".to_vec());
+            }
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg("0").arg(at).arg(&after);
+            for r in ranges {
+                cmd.arg(lex(&r.0, true)).arg(lex(&r.1, false));
+            }
+            let parts = array(self.eval(s, &cmd).await?)?;
+            let mut parts = parts.into_iter();
+            let next = parts.next().as_ref().and_then(integer).unwrap_or(i64::MAX) as usize;
+            let last = parts.next().as_ref().map(bytes).unwrap_or_default();
+            let version = parts.next().as_ref().map(bytes).unwrap_or_default();
+            while let (Some(kb), Some(doc)) = (parts.next(), parts.next()) {
+                if !each(bytes(&kb), optional(&doc))? {
+                    return Ok(version);
+                }
+            }
+            if batch == 0 || next > ranges.len() {
+                return Ok(version);
+            }
+            (at, after) = (next, last);
+        }
+    }
+
+    /// The records matching every filter of the plan, in key order, each once; with `stop`,
+    /// reading ends once that many matched (only where candidates come in key order). Also
+    /// returns the collection's write count the read saw.
+    async fn matching(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        stop: Option<usize>,
+    ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> {
+        let source = index::choose(m, plan);
+        let in_key_order = matches!(source, Source::Scan);
+        let stop = stop.filter(|_| in_key_order);
+        let batch = stop.map_or(0, |n| n.clamp(16, 1000));
+        let mut found = Vec::new();
+        let mut seen = HashSet::new();
+        let version = self
+            .read(&self.base(m), &source, batch, |kb, doc| {
+                let Some(doc) = doc else { return Ok(true) };
+                if !in_key_order && !seen.insert(kb.clone()) {
+                    return Ok(true);
+                }
+                if eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
+                    found.push((kb, doc));
+                }
+                Ok(stop.is_none_or(|n| found.len() < n))
+            })
+            .await?;
+        if !in_key_order {
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok((found, version))
+    }
+}
+
+/// Sorts matching records (given in key order) by the plan's order, then skips, limits and
+/// projects.
+fn page(found: Vec<(Vec<u8>, Vec<u8>)>, plan: &Plan) -> Result<Vec<Row>> {
+    let mut keyed = Vec::with_capacity(found.len());
+    for (kb, doc) in found {
+        let sort = eval::sort_key(&doc, &plan.order)?;
+        keyed.push((sort, kb, doc));
+    }
+    if !plan.order.is_empty() {
+        keyed.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order));
+    }
+    keyed
+        .into_iter()
+        .skip(plan.offset)
+        .take(plan.limit.unwrap_or(usize::MAX))
+        .map(|(_, kb, doc)| {
+            let doc = match &plan.projection {
+                Some(p) => eval::project(&doc, p)?,
+                None => doc,
+            };
+            Ok(Row { key: Some(KeyValue::from_storage(&kb)?), doc, ..Row::default() })
+        })
+        .collect()
+}
+
+/// Adds the record's key to an error, when the bytes name one.
+fn with_key(e: Error, kb: &[u8]) -> Error {
+    match KeyValue::from_storage(kb) {
+        Ok(k) if !kb.is_empty() => e.with_key(&k),
+        _ => e,
+    }
+}
+
+/// What the write script must find before it writes an item.
+#[derive(Debug, Clone)]
+pub(crate) enum Expect {
+    /// Anything: write as given.
+    Any,
+    /// No record; an existing one is sent back to merge its unknown fields.
+    Absent,
+    /// Exactly these bytes (the record the merge read).
+    Exactly(Vec<u8>),
+}
+
+/// One record to write or delete.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    /// The model (when items of several models are written together).
+    model: Option<&'static ModelDesc>,
+    /// Index into the script's bases.
+    base: usize,
+    mode: WriteMode,
+    /// The key's storage bytes; empty for an automatic key.
+    kb: Vec<u8>,
+    expect: Expect,
+    /// The document as the caller gave it, merged again whenever the stored record changes.
+    original: Option<Vec<u8>>,
+    /// The document to store, `None` to delete.
+    doc: Option<Vec<u8>>,
+    entries: Vec<Entry>,
+}
+
+impl Item {
+    /// A put of `doc`, with its index entries.
+    fn put(
+        model: &'static ModelDesc,
+        base: usize,
+        key: Option<&KeyValue>,
+        doc: Vec<u8>,
+        mode: WriteMode,
+        indexes: &[&'static IndexDesc],
+    ) -> Result<Item> {
+        let expect = if mode == WriteMode::Upsert { Expect::Absent } else { Expect::Any };
+        let kb = key.map(KeyValue::to_storage).unwrap_or_default();
+        let mut item = Item { model: Some(model), base, mode, kb, expect, original: None, doc: None, entries: Vec::new() };
+        item.set_doc(model, doc.clone(), indexes)?;
+        item.original = Some(doc);
+        Ok(item)
+    }
+
+    /// A delete.
+    fn delete(model: &'static ModelDesc, base: usize, kb: Vec<u8>) -> Item {
+        let mode = WriteMode::Replace;
+        Item { model: Some(model), base, mode, kb, expect: Expect::Any, original: None, doc: None, entries: Vec::new() }
+    }
+
+    fn set_doc(&mut self, model: &ModelDesc, doc: Vec<u8>, indexes: &[&'static IndexDesc]) -> Result<()> {
+        self.entries = entries(indexes, &doc).map_err(|e| with_key(e.with_model(model.name), &self.kb))?;
+        self.doc = Some(doc);
+        Ok(())
+    }
+}
+
+/// A read a transaction's commit checks again.
+#[derive(Debug, Clone)]
+pub(crate) enum Check {
+    /// The record is still as seen (`None`: absent).
+    Record { base: usize, kb: Vec<u8>, seen: Option<Vec<u8>> },
+    /// Nothing in the collection was written since (its write count).
+    Version { base: usize, seen: Vec<u8> },
+}
+
+/// The write script's answer.
+#[derive(Debug)]
+pub(crate) enum Written {
+    Keys(Vec<Vec<u8>>),
+    Swapped(Vec<(String, Vec<u8>)>),
+    Duplicate(usize),
+    Unique { item: usize, entry: usize, owner: Vec<u8> },
+    Merge(Vec<(usize, Option<Vec<u8>>)>),
+    Conflict(usize),
+}
+
+fn array(reply: Reply) -> Result<Vec<Reply>> {
+    match reply {
+        Reply::Array(parts) | Reply::Set(parts) => Ok(parts),
+        other => Err(Error::new(ErrorKind::Storage, format!("unexpected answer from Redis: {other:?}"))),
+    }
+}
+
+fn bytes(reply: &Reply) -> Vec<u8> {
+    optional(reply).unwrap_or_default()
+}
+
+fn optional(reply: &Reply) -> Option<Vec<u8>> {
+    match reply {
+        Reply::BulkString(b) => Some(b.clone()),
+        Reply::SimpleString(s) => Some(s.clone().into_bytes()),
+        Reply::Int(n) => Some(n.to_string().into_bytes()),
+        Reply::Okay => Some(b"OK".to_vec()),
+        _ => None,
+    }
+}
+
+fn text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&bytes(reply)).into_owned()
+}
+
+fn integer(reply: &Reply) -> Option<i64> {
+    match reply {
+        Reply::Int(n) => Some(*n),
+        other => text(other).parse().ok(),
+    }
+}
+
+impl Backend for Redis {
+    const NAME: &'static str = "redis";
+
+    // The store filters nothing itself: emulated lookups run through declared index fields,
+    // lookups across a `Ref` through declared copies or two-step joins.
+    type Joins = No;
+    type CaseInsensitive = No;
+    type Regex = No;
+    type DateParts = No;
+
+    /// Automatic keys are integers from a per-collection counter (`INCR`).
+    const AUTO_KEY: KeyKind = KeyKind::Int;
+
+    /// One script for the whole batch: checks every item (existing keys for `Insert`, unique
+    /// values against the store and the batch), then writes every record with its index
+    /// entries. An upsert over an existing record takes a second script call, after merging
+    /// the stored record's unknown fields (compare-and-set on the record read).
+    async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let indexes = self.indexes(m);
+        let mut prepared = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let it = Item::put(m, 0, item.key.as_ref(), item.doc, mode, &indexes).map_err(|e| e.with_item(i))?;
+            prepared.push(it);
+        }
+        match self.write_items(m, &[self.base(m)], &[], &mut prepared, false).await? {
+            Written::Keys(keys) => keys.iter().map(|kb| KeyValue::from_storage(kb)).collect(),
+            other => Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// One `MGET`: every record of a collection shares one hash slot.
+    async fn get_many(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let base = self.base(m);
+        let mut cmd = redis::cmd("MGET");
+        let mut name = Vec::with_capacity(base.len() + 16);
+        for key in &keys {
+            name.clear();
+            name.extend_from_slice(base.as_bytes());
+            name.extend_from_slice(b":r:");
+            name.extend_from_slice(&key.to_storage());
+            cmd.arg(&name);
+        }
+        let parts = match self.call(&cmd).await? {
+            Reply::Nil if keys.len() == 1 => vec![Reply::Nil],
+            other => array(other)?,
+        };
+        Ok(parts.iter().map(optional).collect())
+    }
+
+    /// One script: each record, its entries and its key-set member removed.
+    async fn delete(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let s = &self.inner.scripts.delete;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&s.sha).arg(1).arg(self.base(m));
+        for key in &keys {
+            cmd.arg(key.to_storage());
+        }
+        Ok(integer(&self.eval(s, &cmd).await?).unwrap_or(0) as u64)
+    }
+
+    /// Reads the ranges of the most selective declared index a filter can use (else the
+    /// collection's key set), records included, in one script per batch; checks every filter
+    /// on each candidate, sorts by the plan's order, then skips and limits.
+    async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let stop = match (plan.order.is_empty(), plan.limit) {
+            (true, Some(limit)) => Some(plan.offset + limit),
+            _ => None,
+        };
+        if stop == Some(0) {
+            return Ok(Vec::new());
+        }
+        let (found, _) = self.matching(m, &plan, stop).await?;
+        page(found, &plan)
+    }
+
+    /// Counts matches read in batches, stopping at `upto`.
+    async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        let upto = upto.unwrap_or(u64::MAX);
+        if upto == 0 {
+            return Ok(0);
+        }
+        let source = index::choose(m, &plan);
+        let batch = usize::try_from(upto).unwrap_or(usize::MAX).clamp(16, 1000);
+        let batch = if upto == u64::MAX { 0 } else { batch };
+        let mut seen = HashSet::new();
+        let mut n = 0u64;
+        let dedupe = !matches!(source, Source::Scan);
+        self.read(&self.base(m), &source, batch, |kb, doc| {
+            let Some(doc) = doc else { return Ok(true) };
+            if dedupe && !seen.insert(kb.clone()) {
+                return Ok(true);
+            }
+            n += u64::from(eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))?);
+            Ok(n < upto)
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Reads the matching records, applies the operations to each, and writes the changed
+    /// ones in one compare-and-set script: a record another writer changed meanwhile is read
+    /// again, checked against the filters and updated again, so no update is lost.
+    async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
+        let plan = Plan { filters: plan.filters, ..Plan::default() };
+        let (found, _) = self.matching(m, &plan, None).await?;
+        let indexes = self.indexes(m);
+        let base = [self.base(m)];
+        let mut counts = UpdateCounts { matched: found.len() as u64, modified: 0 };
+        let mut pending = found;
+        while !pending.is_empty() {
+            let mut items = Vec::new();
+            for (kb, doc) in pending.drain(..) {
+                let at = |e: Error| with_key(e.with_model(m.name), &kb);
+                let new = eval::apply_update(&doc, &ops).map_err(at)?;
+                if new == doc {
+                    continue;
+                }
+                let key = KeyValue::from_storage(&kb)?;
+                let mut item = Item::put(m, 0, Some(&key), new, WriteMode::Replace, &indexes)?;
+                item.expect = Expect::Exactly(doc.clone());
+                items.push((item, doc));
+            }
+            if items.is_empty() {
+                break;
+            }
+            let swapped = match self.write_items(m, &base, &[], &mut swap_items(&items), true).await? {
+                Written::Swapped(s) => s,
+                other => return Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
+            };
+            for ((item, _), (status, current)) in items.into_iter().zip(swapped) {
+                match status.as_str() {
+                    "W" => counts.modified += 1,
+                    "M" => counts.matched -= 1,
+                    _ => {
+                        if eval::matches_all(&plan.filters, &current)? {
+                            pending.push((item.kb, current));
+                        } else {
+                            counts.matched -= 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// One compare-and-set script for the batch: each record is written (with the unknown
+    /// fields of the document it held) only if it still holds exactly the expected bytes.
+    async fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let indexes = self.indexes(m);
+        let mut prepared = Vec::with_capacity(items.len());
+        for item in items {
+            let it = match item.doc {
+                Some(doc) => {
+                    let doc = eval::keep_unknown(m, &item.expected, &doc)?;
+                    let mut it = Item::put(m, 0, Some(&item.key), doc, WriteMode::Replace, &indexes)?;
+                    it.expect = Expect::Exactly(item.expected);
+                    it
+                }
+                None => {
+                    let mut it = Item::delete(m, 0, item.key.to_storage());
+                    it.expect = Expect::Exactly(item.expected);
+                    it
+                }
+            };
+            prepared.push(it);
+        }
+        match self.write_items(m, &[self.base(m)], &[], &mut prepared, true).await? {
+            Written::Swapped(s) => Ok(s
+                .into_iter()
+                .map(|(status, doc)| match status.as_str() {
+                    "W" => Swapped::Written,
+                    "M" => Swapped::Missing,
+                    _ => Swapped::Changed(doc),
+                })
+                .collect()),
+            other => Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Index entries are sorted-set members written with each record: nothing to create.
+    async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
+    }
+
+    /// Reads every record and every index of each collection and compares the entries the
+    /// records call for with those stored.
+    async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
+        let mut report = IntegrityReport::default();
+        let mut done = HashSet::new();
+        for m in models {
+            if !done.insert(m.collection) {
+                continue;
+            }
+            let base = self.base(m);
+            let indexes = self.indexes(m);
+            let mut expected: BTreeMap<&'static str, HashSet<Vec<u8>>> = BTreeMap::new();
+            self.read(&base, &Source::Scan, 1000, |kb, doc| {
+                let Some(doc) = doc else { return Ok(true) };
+                report.records += 1;
+                for e in entries(&indexes, &doc)? {
+                    expected.entry(e.index.path).or_default().insert(member(&e.enc, &kb));
+                }
+                Ok(true)
+            })
+            .await?;
+            for index in indexes.iter() {
+                let mut cmd = redis::cmd("ZRANGEBYLEX");
+                cmd.arg(format!("{base}:i:{}", index.path)).arg("-").arg("+");
+                let stored: HashSet<Vec<u8>> = array(self.call(&cmd).await?)?.iter().map(bytes).collect();
+                let want = expected.remove(index.path).unwrap_or_default();
+                report.entries += stored.len() as u64;
+                for missing in want.difference(&stored) {
+                    report.problems.push(problem(m, index, missing, "a record's index entry is missing"));
+                }
+                for stray in stored.difference(&want) {
+                    report.problems.push(problem(m, index, stray, "an index entry names no record holding its value"));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Writes every record's entries again from the record (compare-and-set, so a concurrent
+    /// write is never undone), then removes entries no record calls for.
+    async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        let mut written = 0u64;
+        let mut done = HashSet::new();
+        for m in models {
+            if !done.insert(m.collection) {
+                continue;
+            }
+            let base = self.base(m);
+            let indexes = self.indexes(m);
+            let mut records = Vec::new();
+            self.read(&base, &Source::Scan, 1000, |kb, doc| {
+                records.extend(doc.map(|d| (kb, d)));
+                Ok(true)
+            })
+            .await?;
+            for chunk in records.chunks(500) {
+                let mut items = Vec::with_capacity(chunk.len());
+                for (kb, doc) in chunk {
+                    let key = KeyValue::from_storage(kb)?;
+                    let mut it = Item::put(m, 0, Some(&key), doc.clone(), WriteMode::Replace, &indexes)?;
+                    it.expect = Expect::Exactly(doc.clone());
+                    written += it.entries.len() as u64;
+                    items.push(it);
+                }
+                self.write_items(m, &[base.clone()], &[], &mut items, true).await?;
+            }
+            // Entries no record calls for (left by a damaged store): removed by a script
+            // that keeps each one the record it names still lists.
+            for index in indexes.iter() {
+                let name = format!("{base}:i:{}", index.path);
+                let mut cmd = redis::cmd("ZRANGEBYLEX");
+                cmd.arg(&name).arg("-").arg("+");
+                let stored: Vec<Vec<u8>> = array(self.call(&cmd).await?)?.iter().map(bytes).collect();
+                let s = &self.inner.scripts.prune;
+                for chunk in stored.chunks(1000) {
+                    let mut cmd = redis::cmd("EVALSHA");
+                    cmd.arg(&s.sha).arg(1).arg(&base).arg(index.path);
+                    for m in chunk {
+                        cmd.arg(m);
+                    }
+                    self.eval(s, &cmd).await?;
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// The items of an update as compare-and-set writes.
+fn swap_items(items: &[(Item, Vec<u8>)]) -> Vec<Item> {
+    items
+        .iter()
+        .map(|(it, old)| {
+            let mut it = it.clone();
+            it.expect = Expect::Exactly(old.clone());
+            it
+        })
+        .collect()
+}
+
+/// An index member: encoded value, key bytes, key length.
+fn member(enc: &[u8], kb: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(enc.len() + kb.len() + 4);
+    m.extend_from_slice(enc);
+    m.extend_from_slice(kb);
+    m.extend_from_slice(&(kb.len() as u32).to_be_bytes());
+    m
+}
+
+/// The key bytes inside an index member.
+fn member_key(member: &[u8]) -> Option<&[u8]> {
+    let n = member.len().checked_sub(4)?;
+    let len = u32::from_be_bytes(member[n..].try_into().ok()?) as usize;
+    member.get(n.checked_sub(len)?..n)
+}
+
+fn problem(m: &'static ModelDesc, index: &IndexDesc, member: &[u8], what: &str) -> IntegrityProblem {
+    IntegrityProblem {
+        model: m.name,
+        index: index.path,
+        key: member_key(member).and_then(|kb| KeyValue::from_storage(kb).ok()),
+        message: what.to_owned(),
+    }
+}
