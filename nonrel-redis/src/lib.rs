@@ -285,9 +285,6 @@ impl Redis {
         let (mut at, mut after) = (1usize, Vec::new());
         let s = &self.inner.scripts.read;
         loop {
-            if ranges.is_empty() {
-                return Ok(b"0".to_vec());
-            }
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg("0").arg(at).arg(&after);
             for r in ranges {
