@@ -41,6 +41,8 @@ struct Inner {
     /// The first part of every key's hash tag: databases with different prefixes share a
     /// server without seeing each other's records.
     prefix: String,
+    /// Every collection under one hash tag (`{<prefix>}`) rather than one each.
+    one_slot: bool,
     scripts: Scripts,
     counters: Counters,
     /// The indexes kept for each collection: those of every model stored in it.
@@ -88,6 +90,7 @@ impl Redis {
                 conn,
                 url: url.to_owned(),
                 prefix: "nr".to_owned(),
+                one_slot: false,
                 scripts: Scripts::new(),
                 counters: Counters::default(),
                 indexes: Mutex::default(),
@@ -106,16 +109,31 @@ impl Redis {
             let msg = format!("the key prefix {prefix:?} must be non-empty and hold no `{{` or `}}`");
             return Err(Error::new(ErrorKind::InvalidKey, msg));
         }
-        Ok(Redis {
+        Ok(self.derived(prefix.to_owned(), self.inner.one_slot))
+    }
+
+    /// The same server and prefix with every collection under one hash tag, `{<prefix>}`:
+    /// on a cluster the whole database then lives in one slot (one primary holds it all), and
+    /// a transaction may span collections. By default each collection has its own tag, so
+    /// collections spread over the shards and a transaction stays within one collection.
+    /// A single server behaves the same either way. The two layouts name keys differently:
+    /// pick one per database.
+    pub fn in_one_slot(&self) -> Redis {
+        self.derived(self.inner.prefix.clone(), true)
+    }
+
+    fn derived(&self, prefix: String, one_slot: bool) -> Redis {
+        Redis {
             inner: Arc::new(Inner {
                 conn: self.inner.conn.clone(),
                 url: self.inner.url.clone(),
-                prefix: prefix.to_owned(),
+                prefix,
+                one_slot,
                 scripts: Scripts::new(),
                 counters: Counters::default(),
                 indexes: Mutex::default(),
             }),
-        })
+        }
     }
 
     /// Requests and commands this handle has sent: tests count them per operation.
@@ -124,9 +142,14 @@ impl Redis {
         Stats { round_trips: c.round_trips.load(Ordering::Relaxed), commands: c.commands.load(Ordering::Relaxed) }
     }
 
-    /// The hash-tagged base of a collection's keys: `{<prefix>:<collection>}`.
+    /// The hash-tagged base of a collection's keys: `{<prefix>:<collection>}`, or
+    /// `{<prefix>}:<collection>` in one slot.
     fn base(&self, m: &ModelDesc) -> String {
-        format!("{{{}:{}}}", self.inner.prefix, m.collection)
+        if self.inner.one_slot {
+            format!("{{{}}}:{}", self.inner.prefix, m.collection)
+        } else {
+            format!("{{{}:{}}}", self.inner.prefix, m.collection)
+        }
     }
 
     /// The indexes kept for a model's collection: the union of those declared by the models

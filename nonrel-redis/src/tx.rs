@@ -173,6 +173,11 @@ impl Transactions for Redis {
             Ok(Written::Conflict(_)) => Err(conflict(m)),
             Ok(_) => Ok(()),
             Err(e) if e.kind() == ErrorKind::DuplicateKey => Err(conflict(m)),
+            Err(e) if e.to_string().contains("CrossSlot") => {
+                let msg = "this transaction spans collections in different hash slots of a Redis cluster: \
+                           open the database with `Redis::in_one_slot` to run such transactions";
+                Err(Error::new(ErrorKind::Unsupported, msg).with_model(m.name).with_source(e))
+            }
             Err(e) => Err(e),
         }
     }
