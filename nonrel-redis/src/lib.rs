@@ -229,9 +229,19 @@ impl Redis {
             ),
             "DUP" => Written::Duplicate(int(1) - 1),
             "UNIQUE" => Written::Unique { item: int(1) - 1, entry: int(2) - 1, owner: bytes(&parts[3]) },
-            "MERGE" => Written::Merge(parts[1..].chunks(2).map(|p| (integer(&p[0]).unwrap_or(0) as usize - 1, p.get(1).and_then(optional))).collect()),
+            "MERGE" => Written::Merge(
+                parts[1..]
+                    .chunks(2)
+                    .map(|p| (integer(&p[0]).unwrap_or(0) as usize - 1, p.get(1).and_then(optional)))
+                    .collect(),
+            ),
             "CONFLICT" => Written::Conflict(int(1) - 1),
-            other => return Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?} from the write script"))),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Storage,
+                    format!("unexpected answer {other:?} from the write script"),
+                ))
+            }
         })
     }
 
@@ -279,10 +289,13 @@ impl Redis {
                     let whose = if owner.is_empty() {
                         "another record of this batch".to_owned()
                     } else {
-                        KeyValue::from_storage(&owner).map_or_else(|_| "another record".to_owned(), |k| format!("record {k}"))
+                        KeyValue::from_storage(&owner)
+                            .map_or_else(|_| "another record".to_owned(), |k| format!("record {k}"))
                     };
-                    let msg = format!("value {} of unique field `{}` already belongs to {whose}", e.value, e.index.path);
-                    let err = Error::new(ErrorKind::UniqueViolation, msg).with_model(model.name).with_field(e.index.path);
+                    let msg =
+                        format!("value {} of unique field `{}` already belongs to {whose}", e.value, e.index.path);
+                    let err =
+                        Error::new(ErrorKind::UniqueViolation, msg).with_model(model.name).with_field(e.index.path);
                     return Err(with_key(err.with_item(item), &it.kb));
                 }
                 other => return Ok(other),
@@ -438,7 +451,8 @@ impl Item {
     ) -> Result<Item> {
         let expect = if mode == WriteMode::Upsert { Expect::Absent } else { Expect::Any };
         let kb = key.map(KeyValue::to_storage).unwrap_or_default();
-        let mut item = Item { model: Some(model), base, mode, kb, expect, original: None, doc: None, entries: Vec::new() };
+        let mut item =
+            Item { model: Some(model), base, mode, kb, expect, original: None, doc: None, entries: Vec::new() };
         item.set_doc(model, doc.clone(), indexes)?;
         item.original = Some(doc);
         Ok(item)

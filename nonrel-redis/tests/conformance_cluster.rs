@@ -7,4 +7,6 @@ mod support;
 
 nonrel_runtime::conformance_tests!(nonrel_runtime::Database::new(support::fresh_cluster().await));
 // Transactions span collections: the cases run on the one-slot layout.
-nonrel_runtime::conformance_transaction_tests!(nonrel_runtime::Database::new(support::fresh_cluster().await.in_one_slot()));
+nonrel_runtime::conformance_transaction_tests!(nonrel_runtime::Database::new(
+    support::fresh_cluster().await.in_one_slot()
+));

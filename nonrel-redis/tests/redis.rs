@@ -7,8 +7,8 @@
 mod support;
 
 use nonrel_redis::{Redis, Stats};
-use std::future::IntoFuture;
 use nonrel_runtime::{Database, ErrorKind, Key, LoadOptions, Model};
+use std::future::IntoFuture;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(collection = "redis_accounts")]
@@ -95,8 +95,11 @@ async fn each_operation_is_one_round_trip() {
     assert_eq!(r.unwrap(), 5);
     assert_eq!(s, one(1), "count_upto");
     // An update by query: one read, one compare-and-set script.
-    let (r, s) = cost(&redis, db.query::<Account>().filter(Account::city().eq("Rome")).update().inc(Account::visits(), 1i64).into_future())
-        .await;
+    let (r, s) = cost(
+        &redis,
+        db.query::<Account>().filter(Account::city().eq("Rome")).update().inc(Account::visits(), 1i64).into_future(),
+    )
+    .await;
     assert_eq!((r.unwrap().modified), 1);
     assert_eq!(s, one(2), "update by query");
 
@@ -125,7 +128,8 @@ async fn unique_values_hold_under_racing_writers() {
             }
         }
         assert_eq!(won, 1, "exactly one writer gets the value");
-        let holders = db.query::<Account>().filter(Account::email().eq(format!("same{round}@x"))).count().await.unwrap();
+        let holders =
+            db.query::<Account>().filter(Account::email().eq(format!("same{round}@x"))).count().await.unwrap();
         assert_eq!(holders, 1);
     }
     assert!(db.integrity_check().await.unwrap().is_ok());
