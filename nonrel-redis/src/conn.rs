@@ -5,7 +5,7 @@ use crate::scripts::Script;
 use nonrel_runtime::{Error, ErrorKind, Result};
 use redis::aio::MultiplexedConnection;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, Value};
+use redis::{Cmd, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A connection to one server or to a cluster (both cheap to clone: they share one socket
@@ -36,17 +36,6 @@ impl Conn {
         match self {
             Conn::Single(c) => cmd.query_async(&mut c.clone()).await,
             Conn::Cluster(c) => cmd.query_async(&mut c.clone()).await,
-        }
-        .map_err(storage)
-    }
-
-    /// Sends a pipeline: one round trip (on a cluster, one per node it reaches).
-    pub(crate) async fn pipe(&self, counters: &Counters, pipe: &Pipeline, commands: usize) -> Result<Vec<Value>> {
-        counters.round_trips.fetch_add(1, Ordering::Relaxed);
-        counters.commands.fetch_add(commands as u64, Ordering::Relaxed);
-        match self {
-            Conn::Single(c) => pipe.query_async(&mut c.clone()).await,
-            Conn::Cluster(c) => pipe.query_async(&mut c.clone()).await,
         }
         .map_err(storage)
     }

@@ -52,9 +52,9 @@ struct Inner {
 /// Requests and commands sent since the handle was opened (see [`Redis::stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Requests that waited for the server's answer: one per command, pipeline or script.
+    /// Requests that waited for the server's answer: one per command, or script.
     pub round_trips: u64,
-    /// Commands sent (a pipeline counts each of its commands, a script one).
+    /// Commands sent (a script counts as one).
     pub commands: u64,
 }
 
@@ -486,8 +486,14 @@ pub(crate) enum Written {
     Keys(Vec<Vec<u8>>),
     Swapped(Vec<(String, Vec<u8>)>),
     Duplicate(usize),
-    Unique { item: usize, entry: usize, owner: Vec<u8> },
+    Unique {
+        item: usize,
+        entry: usize,
+        owner: Vec<u8>,
+    },
     Merge(Vec<(usize, Option<Vec<u8>>)>),
+    /// A transaction's read that changed (the check's position).
+    #[allow(dead_code)]
     Conflict(usize),
 }
 
@@ -784,7 +790,7 @@ impl Backend for Redis {
                     written += it.entries.len() as u64;
                     items.push(it);
                 }
-                self.write_items(m, &[base.clone()], &[], &mut items, true).await?;
+                self.write_items(m, std::slice::from_ref(&base), &[], &mut items, true).await?;
             }
             // Entries no record calls for (left by a damaged store): removed by a script
             // that keeps each one the record it names still lists.

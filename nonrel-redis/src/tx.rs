@@ -10,6 +10,9 @@ use nonrel_runtime::query::{eval, Plan};
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use std::collections::BTreeMap;
 
+/// A write an attempt keeps: model, base index, key bytes, document (`None`: delete), mode.
+type TxWrite = (&'static ModelDesc, usize, Vec<u8>, Option<Vec<u8>>, WriteMode);
+
 /// One attempt of a transaction.
 #[derive(Default)]
 pub struct Session {
@@ -21,7 +24,7 @@ pub struct Session {
     versions: Vec<(usize, Vec<u8>)>,
     /// The writes in order, the latest per record: model, base index, key bytes, document
     /// (`None`: delete), mode.
-    writes: Vec<(&'static ModelDesc, usize, Vec<u8>, Option<Vec<u8>>, WriteMode)>,
+    writes: Vec<TxWrite>,
     /// The model of the latest operation, to name in a conflict.
     last: Option<&'static ModelDesc>,
 }
