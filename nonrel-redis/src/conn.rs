@@ -21,6 +21,8 @@ pub(crate) enum Conn {
 pub(crate) struct Counters {
     pub(crate) round_trips: AtomicU64,
     pub(crate) commands: AtomicU64,
+    /// Key-set or index members reads returned.
+    pub(crate) entries: AtomicU64,
 }
 
 /// A client error as a nonrel error: `Storage`, naming the server's message.

@@ -92,10 +92,11 @@ fn equal(v: &Value) -> impl Iterator<Item = Range> {
     std::iter::once(encoded(v)).chain(other_class(v).as_ref().map(encoded)).map(prefix)
 }
 
-/// Between two optional bounds of one ordered type class, both included (the filter checks
-/// the exact ends); numbers read their range in both numeric classes (decimals are a class of
-/// their own in the encoding), the other class's bound converted when it can be exactly.
-fn between(lo: Option<&Value>, hi: Option<&Value>) -> Vec<Range> {
+/// Between two optional bounds of one ordered type class, each included or not as `open`
+/// says (lower, upper); numbers read their range in both numeric classes (decimals are a
+/// class of their own in the encoding), the other class's bound converted when it can be
+/// exactly.
+fn between(lo: Option<&Value>, hi: Option<&Value>, open: (bool, bool)) -> Vec<Range> {
     let sample = lo.or(hi).expect("one bound");
     let tags: &[u8] = if numeric(sample) { &[NUMBER, DECIMAL] } else { &[class_tag(sample)] };
     tags.iter()
@@ -108,8 +109,18 @@ fn between(lo: Option<&Value>, hi: Option<&Value>) -> Vec<Range> {
                 }
             };
             let (class_lo, class_hi) = class(tag);
-            let low = lo.and_then(in_class).map_or(class_lo, Bound::Included);
-            let high = hi.and_then(in_class).and_then(|h| successor(&h)).map_or(class_hi, Bound::Excluded);
+            // Past every member holding the value: the bytes after its prefix range.
+            let past = |e: Vec<u8>| successor(&e);
+            let low = match lo.and_then(in_class) {
+                Some(e) if open.0 => past(e).map_or(class_hi.clone(), Bound::Included),
+                Some(e) => Bound::Included(e),
+                None => class_lo,
+            };
+            let high = match hi.and_then(in_class) {
+                Some(e) if open.1 => Bound::Excluded(e),
+                Some(e) => past(e).map_or(class_hi, Bound::Excluded),
+                None => class_hi,
+            };
             (low, high)
         })
         .collect()
@@ -137,12 +148,12 @@ fn ranges_for(op: &Op, unique: bool, single: bool) -> Option<Vec<Range>> {
             escaped_prefix(p.as_bytes(), &mut bytes);
             vec![prefix(bytes)]
         }
-        Op::Gt(v) | Op::Gte(v) if rangeable(v) => between(Some(v), None),
-        Op::Lt(v) | Op::Lte(v) if rangeable(v) => between(None, Some(v)),
-        Op::Range(lo, _) if !single && rangeable(lo) => between(Some(lo), None),
+        Op::Gt(v) | Op::Gte(v) if rangeable(v) => between(Some(v), None, (matches!(op, Op::Gt(_)), false)),
+        Op::Lt(v) | Op::Lte(v) if rangeable(v) => between(None, Some(v), (false, matches!(op, Op::Lt(_)))),
+        Op::Range(lo, _) if !single && rangeable(lo) => between(Some(lo), None, (false, false)),
         Op::Range(lo, hi) if rangeable(lo) && rangeable(hi) => {
             if numeric(lo) && numeric(hi) || class_tag(lo) == class_tag(hi) {
-                between(Some(lo), Some(hi))
+                between(Some(lo), Some(hi), (false, false))
             } else {
                 Vec::new() // no value is of two type classes
             }
@@ -167,6 +178,8 @@ pub(crate) enum Source {
     Scan,
     /// The records named by ranges of one index.
     Index { index: &'static IndexDesc, ranges: Vec<Range> },
+    /// The records whose keys lie in one range of the collection's key set.
+    Keys(Range),
 }
 
 /// The most selective filter a declared index serves, else the whole collection.
@@ -183,5 +196,100 @@ pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan) -> Source {
     match best {
         Some((_, index, ranges)) => Source::Index { index, ranges },
         None => Source::Scan,
+    }
+}
+
+/// The index that gives a plan's order, with the ranges to read, lowest first: the index on
+/// the first ordering term when the plan reads that index (a filter on the field), or, with
+/// no filter any index serves, the whole index (not a unique one: it leaves out records
+/// without a value). `None` when the field may hold several values (a list sorts by its
+/// smallest or largest element, not by its entries), or another index is read.
+pub(crate) fn ordered(model: &'static ModelDesc, plan: &Plan) -> Option<(&'static IndexDesc, Vec<Range>)> {
+    let first = plan.order.first()?;
+    let index = model.index_on(&first.path)?;
+    if !eval::single_valued(model, &first.path) {
+        return None;
+    }
+    match choose(model, plan) {
+        Source::Index { index: chosen, mut ranges } if chosen.path == index.path => {
+            sort_ranges(&mut ranges);
+            Some((index, ranges))
+        }
+        Source::Scan if !index.unique => Some((index, vec![(Bound::Unbounded, Bound::Unbounded)])),
+        _ => None,
+    }
+}
+
+/// A lower bound as a sort key: unbounded first, then by bytes.
+fn lower(b: &Bound<Vec<u8>>) -> Option<&[u8]> {
+    match b {
+        Bound::Included(x) | Bound::Excluded(x) => Some(x),
+        Bound::Unbounded => None,
+    }
+}
+
+/// The parts of an index a page from a cursor reads, lowest first: the cursor's value
+/// (`enc`) and, with `key` (the cursor's key bytes, when index members sort within a value as
+/// their keys do), the cursor's own member, which splits that value's tie into the members
+/// before the cursor and those after it. Without `key` the whole tie is read again (later
+/// ordering terms order it). `asc`: the first ordering term ascends; `backward`: the rows
+/// before the cursor.
+pub(crate) fn after_cursor(value: &Value, key: Option<&[u8]>, asc: bool, backward: bool) -> Vec<Range> {
+    use Bound::{Excluded, Included, Unbounded};
+    let enc = encoded(value);
+    let above_tie = successor(&enc);
+    let Some(kb) = key else {
+        return if asc != backward {
+            vec![(Included(enc), Unbounded)]
+        } else {
+            vec![(Unbounded, above_tie.map_or(Unbounded, Excluded))]
+        };
+    };
+    let at = crate::member(&enc, kb);
+    match (asc, backward) {
+        (true, false) => vec![(Excluded(at), Unbounded)],
+        (true, true) => vec![(Unbounded, Excluded(at))],
+        // Descending: after the cursor come the tie's greater keys, then the lower values.
+        (false, false) => {
+            vec![(Unbounded, Excluded(enc)), (Excluded(at), above_tie.map_or(Unbounded, Excluded))]
+        }
+        (false, true) => {
+            let mut parts = vec![(Included(enc), Excluded(at))];
+            parts.extend(above_tie.map(|t| (Included(t), Unbounded)));
+            parts
+        }
+    }
+}
+
+/// The members two ranges share (`None`: none).
+pub(crate) fn intersect(a: &Range, b: &Range) -> Option<Range> {
+    let lo = tighter(a.0.clone(), b.0.clone(), true);
+    let hi = tighter(a.1.clone(), b.1.clone(), false);
+    let empty = match (&lo, &hi) {
+        (Bound::Included(a), Bound::Included(b)) => a > b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a >= b,
+        _ => false,
+    };
+    (!empty).then_some((lo, hi))
+}
+
+/// Sorts disjoint ranges lowest first.
+pub(crate) fn sort_ranges(ranges: &mut [Range]) {
+    ranges.sort_by(|a, b| lower(&a.0).cmp(&lower(&b.0)));
+}
+
+/// The tighter of two lower (or upper) bounds.
+fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+    let (x, y) = match (&a, &b) {
+        (Bound::Unbounded, _) => return b,
+        (_, Bound::Unbounded) => return a,
+        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => (x, y),
+    };
+    match x.cmp(y) {
+        std::cmp::Ordering::Equal if matches!(a, Bound::Excluded(_)) => a,
+        std::cmp::Ordering::Equal => b,
+        std::cmp::Ordering::Greater if lower => a,
+        std::cmp::Ordering::Less if !lower => a,
+        _ => b,
     }
 }

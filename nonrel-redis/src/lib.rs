@@ -19,8 +19,8 @@ use nonrel_runtime::backend::{
     Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
 use nonrel_runtime::capability::No;
-use nonrel_runtime::query::{eval, Plan};
-use nonrel_runtime::{Error, ErrorKind, IndexDesc, KeyKind, KeyValue, ModelDesc, Result};
+use nonrel_runtime::query::{eval, Direction, Plan, Seek};
+use nonrel_runtime::{Error, ErrorKind, IndexDesc, KeyKind, KeyValue, ModelDesc, Result, Value};
 use redis::Value as Reply;
 use scripts::{Script, Scripts};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,6 +56,9 @@ pub struct Stats {
     pub round_trips: u64,
     /// Commands sent (a script counts as one).
     pub commands: u64,
+    /// Members of the key set or of an index that reads returned, each with its record: what
+    /// a query read, whatever it kept.
+    pub entries_read: u64,
 }
 
 /// The message for a server that does not answer: how to start one.
@@ -139,7 +142,11 @@ impl Redis {
     /// Requests and commands this handle has sent: tests count them per operation.
     pub fn stats(&self) -> Stats {
         let c = &self.inner.counters;
-        Stats { round_trips: c.round_trips.load(Ordering::Relaxed), commands: c.commands.load(Ordering::Relaxed) }
+        Stats {
+            round_trips: c.round_trips.load(Ordering::Relaxed),
+            commands: c.commands.load(Ordering::Relaxed),
+            entries_read: c.entries.load(Ordering::Relaxed),
+        }
     }
 
     /// The hash-tagged base of a collection's keys: `{<prefix>:<collection>}`, or
@@ -311,36 +318,167 @@ impl Redis {
         base: &str,
         source: &Source,
         batch: usize,
-        mut each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
+        each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
     ) -> Result<Vec<u8>> {
+        let how = Reading { batch, backward: false, numeric_check: false };
+        Ok(self.read_with(base, source, how, each).await?.unwrap_or_default())
+    }
+
+    /// [`read`](Self::read) with every option: batches (each twice the last, up to 1,000
+    /// members), backward (each range from its top, the ranges given top first), and a check
+    /// that the index does not mix the two numeric classes (`None` then: nothing was read).
+    async fn read_with(
+        &self,
+        base: &str,
+        source: &Source,
+        how: Reading,
+        mut each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
+    ) -> Result<Option<Vec<u8>>> {
         let all = [(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)];
         let (name, ranges) = match source {
             Source::Scan => ("", &all[..]),
             Source::Index { index, ranges } => (index.path, &ranges[..]),
+            Source::Keys(range) => ("", std::slice::from_ref(range)),
         };
         let (mut at, mut after) = (1usize, Vec::new());
+        let mut batch = how.batch;
+        let mut check = how.numeric_check;
         let s = &self.inner.scripts.read;
         loop {
             let mut cmd = redis::cmd("EVALSHA");
-            cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg("0").arg(at).arg(&after);
+            cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg(if how.backward { "1" } else { "0" });
+            cmd.arg(at).arg(&after).arg(if check { "1" } else { "0" });
             for r in ranges {
                 cmd.arg(lex(&r.0, true)).arg(lex(&r.1, false));
             }
             let parts = array(self.eval(s, &cmd).await?)?;
             let mut parts = parts.into_iter();
-            let next = parts.next().as_ref().and_then(integer).unwrap_or(i64::MAX) as usize;
+            let next = parts.next().as_ref().and_then(integer).unwrap_or(i64::MAX);
+            if next < 0 {
+                return Ok(None);
+            }
+            let next = next as usize;
             let last = parts.next().as_ref().map(bytes).unwrap_or_default();
             let version = parts.next().as_ref().map(bytes).unwrap_or_default();
             while let (Some(kb), Some(doc)) = (parts.next(), parts.next()) {
+                self.inner.counters.entries.fetch_add(1, Ordering::Relaxed);
                 if !each(bytes(&kb), optional(&doc))? {
-                    return Ok(version);
+                    return Ok(Some(version));
                 }
             }
             if batch == 0 || next > ranges.len() {
-                return Ok(version);
+                return Ok(Some(version));
             }
             (at, after) = (next, last);
+            batch = (batch * 2).clamp(batch, 1000);
+            check = false;
         }
+    }
+
+    /// The rows of a plan read in the order of its first ordering term, from the index on
+    /// that field, from the seek's position when given: the read stops once the answer is
+    /// known (enough rows, and the whole tie on the last value read, since later terms and
+    /// then the key order a tie). `None` when no index gives the order (a list field, a
+    /// unique index without a filter on it, another index chosen for a filter, an index
+    /// holding decimals beside other numbers).
+    async fn ordered(&self, m: &'static ModelDesc, plan: &Plan, seek: Option<&Seek>) -> Result<Option<Vec<Row>>> {
+        let Some((index, ranges)) = index::ordered(m, plan) else { return Ok(None) };
+        let first = &plan.order[..1];
+        let backward = seek.is_some_and(|s| s.backward);
+        let upwards = (first[0].direction == Direction::Desc) == backward;
+        let mut ranges: Vec<_> = match seek {
+            Some(s) => {
+                let Some(value) = s.values.first() else { return Ok(None) };
+                // With one ordering term the key orders each tie, as it orders the tie's
+                // members, so the read starts right at the cursor's member; string keys may
+                // be prefixes of one another, which members do not order as keys, and
+                // their ties are read whole.
+                let kb = s.key.to_storage();
+                let exact = plan.order.len() == 1 && !matches!(s.key, KeyValue::Str(_));
+                let asc = first[0].direction == Direction::Asc;
+                let parts = index::after_cursor(value, exact.then_some(&kb[..]), asc, backward);
+                let mut cut: Vec<_> =
+                    ranges.iter().flat_map(|r| parts.iter().filter_map(|p| index::intersect(r, p))).collect();
+                index::sort_ranges(&mut cut);
+                cut
+            }
+            None => ranges,
+        };
+        if !upwards {
+            ranges.reverse();
+        }
+        let limit = plan.limit.unwrap_or(usize::MAX);
+        let need = if seek.is_some() { limit } else { limit.saturating_add(plan.offset) };
+        if ranges.is_empty() || need == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let source = Source::Index { index, ranges };
+        let how = Reading { batch: need.saturating_add(1).min(1000), backward: !upwards, numeric_check: true };
+        let mut rows: Vec<(Vec<Value>, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut seen = HashSet::new();
+        let read = self
+            .read_with(&self.base(m), &source, how, |kb, doc| {
+                let Some(doc) = doc else { return Ok(true) };
+                if !seen.insert(kb.clone()) || !eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
+                    return Ok(true);
+                }
+                let values = eval::sort_key(&doc, &plan.order).map_err(|e| with_key(e, &kb))?;
+                if let Some(s) = seek {
+                    if !s.wants(plan, &values, Some(&KeyValue::from_storage(&kb)?)) {
+                        return Ok(true);
+                    }
+                }
+                let past = |last: &Vec<Value>| eval::compare_keys(&last[..1], &values[..1], first).is_ne();
+                if rows.len() >= need && rows.last().is_some_and(|(last, ..)| past(last)) {
+                    return Ok(false);
+                }
+                rows.push((values, kb, doc));
+                Ok(true)
+            })
+            .await?;
+        if read.is_none() {
+            return Ok(None);
+        }
+        rows.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order).then_with(|| a.1.cmp(&b.1)));
+        let skip = match seek {
+            Some(_) if backward => rows.len().saturating_sub(limit),
+            Some(_) => 0,
+            None => plan.offset,
+        };
+        rows.into_iter().skip(skip).take(limit).map(|(_, kb, doc)| row(kb, doc, plan)).collect::<Result<_>>().map(Some)
+    }
+
+    /// A page after (or before) a cursor in key order, from the collection's key set: for a
+    /// plan without ordering terms whose filters no index serves. `None` otherwise.
+    async fn seek_keys(&self, m: &'static ModelDesc, plan: &Plan, seek: &Seek) -> Result<Option<Vec<Row>>> {
+        if !plan.order.is_empty() || !matches!(index::choose(m, plan), Source::Scan) {
+            return Ok(None);
+        }
+        let limit = plan.limit.unwrap_or(usize::MAX);
+        if limit == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let at = seek.key.to_storage();
+        let range = if seek.backward {
+            (std::ops::Bound::Unbounded, std::ops::Bound::Excluded(at))
+        } else {
+            (std::ops::Bound::Excluded(at), std::ops::Bound::Unbounded)
+        };
+        let source = Source::Keys(range);
+        let how = Reading { batch: limit.min(1000), backward: seek.backward, numeric_check: false };
+        let mut rows = Vec::new();
+        self.read_with(&self.base(m), &source, how, |kb, doc| {
+            let Some(doc) = doc else { return Ok(true) };
+            if eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
+                rows.push((kb, doc));
+            }
+            Ok(rows.len() < limit)
+        })
+        .await?;
+        if seek.backward {
+            rows.reverse();
+        }
+        rows.into_iter().map(|(kb, doc)| row(kb, doc, plan)).collect::<Result<_>>().map(Some)
     }
 
     /// The records matching every filter of the plan, in key order, each once; with `stop`,
@@ -355,7 +493,7 @@ impl Redis {
         let source = index::choose(m, plan);
         let in_key_order = matches!(source, Source::Scan);
         let stop = stop.filter(|_| in_key_order);
-        let batch = stop.map_or(0, |n| n.clamp(16, 1000));
+        let batch = stop.map_or(0, |n| n.clamp(1, 1000));
         let mut found = Vec::new();
         let mut seen = HashSet::new();
         let version = self
@@ -392,14 +530,29 @@ fn page(found: Vec<(Vec<u8>, Vec<u8>)>, plan: &Plan) -> Result<Vec<Row>> {
         .into_iter()
         .skip(plan.offset)
         .take(plan.limit.unwrap_or(usize::MAX))
-        .map(|(_, kb, doc)| {
-            let doc = match &plan.projection {
-                Some(p) => eval::project(&doc, p)?,
-                None => doc,
-            };
-            Ok(Row { key: Some(KeyValue::from_storage(&kb)?), doc, ..Row::default() })
-        })
+        .map(|(_, kb, doc)| row(kb, doc, plan))
         .collect()
+}
+
+/// A result row: the key and the document, projected as the plan asks.
+fn row(kb: Vec<u8>, doc: Vec<u8>, plan: &Plan) -> Result<Row> {
+    let doc = match &plan.projection {
+        Some(p) => eval::project(&doc, p)?,
+        None => doc,
+    };
+    Ok(Row { key: Some(KeyValue::from_storage(&kb)?), doc, ..Row::default() })
+}
+
+/// How [`Redis::read_with`] reads.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    /// Members in the first batch (0: all at once); each later batch reads twice as many,
+    /// up to 1,000.
+    batch: usize,
+    /// From the top of each range down (the ranges listed top first).
+    backward: bool,
+    /// Check first that the index does not hold numbers of both numeric classes.
+    numeric_check: bool,
 }
 
 /// Adds the record's key to an error, when the bytes name one.
@@ -606,11 +759,27 @@ impl Backend for Redis {
             (true, Some(limit)) => Some(plan.offset + limit),
             _ => None,
         };
-        if stop == Some(0) {
+        if stop == Some(0) || plan.limit == Some(0) {
             return Ok(Vec::new());
+        }
+        if plan.limit.is_some() && !plan.order.is_empty() {
+            if let Some(rows) = self.ordered(m, &plan, None).await? {
+                return Ok(rows);
+            }
         }
         let (found, _) = self.matching(m, &plan, stop).await?;
         page(found, &plan)
+    }
+
+    /// A page from a cursor starts reading at the cursor: in the index on the first ordering
+    /// term from the cursor's value (its whole tie read again, later terms and the key order
+    /// it), or in the key set after the cursor's key for a query in key order; elsewhere the
+    /// runtime filters the whole result.
+    async fn query_seek(&self, m: &'static ModelDesc, plan: Plan, seek: Seek) -> Result<Option<Vec<Row>>> {
+        if plan.order.is_empty() {
+            return self.seek_keys(m, &plan, &seek).await;
+        }
+        self.ordered(m, &plan, Some(&seek)).await
     }
 
     /// Counts matches read in batches, stopping at `upto`.
@@ -620,7 +789,7 @@ impl Backend for Redis {
             return Ok(0);
         }
         let source = index::choose(m, &plan);
-        let batch = usize::try_from(upto).unwrap_or(usize::MAX).clamp(16, 1000);
+        let batch = usize::try_from(upto).unwrap_or(usize::MAX).clamp(1, 1000);
         let batch = if upto == u64::MAX { 0 } else { batch };
         let mut seen = HashSet::new();
         let mut n = 0u64;
@@ -827,7 +996,7 @@ fn swap_items(items: &[(Item, Vec<u8>)]) -> Vec<Item> {
 }
 
 /// An index member: encoded value, key bytes, key length.
-fn member(enc: &[u8], kb: &[u8]) -> Vec<u8> {
+pub(crate) fn member(enc: &[u8], kb: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(enc.len() + kb.len() + 4);
     m.extend_from_slice(enc);
     m.extend_from_slice(kb);

@@ -186,19 +186,29 @@ return n
 
 /// Reads records through lexicographic ranges of the key set (`ARGV[1]` empty) or of an
 /// index (`ARGV[1]` its name): `ARGV[2]` the most members to read (0: all), `ARGV[3]` `1` to
-/// read backward, `ARGV[4]` the range to start at, `ARGV[5]` the member to start after (empty:
-/// the range's start), then each range's low and high bound in `ZRANGEBYLEX` syntax.
+/// read backward (each range from its top; the caller lists the ranges top first), `ARGV[4]`
+/// the range to start at, `ARGV[5]` the member to start after (empty: the range's start),
+/// `ARGV[6]` `1` to first check that the index does not hold numbers of both numeric classes
+/// (integers and doubles, tag 0x10, against decimals, tag 0x12: their encodings are classes
+/// of their own, so such an index is not in sort order), then each range's low and high bound
+/// in `ZRANGEBYLEX` syntax.
 /// Returns `{next range, last member, version, key, doc, key, doc, ...}` (doc nil when a
-/// record is missing); the next range is past the last when everything was read.
+/// record is missing); the next range is past the last when everything was read. A failed
+/// numeric check returns `{-1}` and reads nothing.
 pub(crate) const READ: &str = r#"
 local base, src = KEYS[1], ARGV[1]
 local zkey = (src == '') and (base .. ':k') or (base .. ':i:' .. src)
 local limit, rev, r, after = tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5]
-local nr = (#ARGV - 5) / 2
+if ARGV[6] == '1' then
+  local num = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(16), '(' .. string.char(17), 'LIMIT', 0, 1)
+  local dec = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(18), '(' .. string.char(19), 'LIMIT', 0, 1)
+  if #num > 0 and #dec > 0 then return {-1} end
+end
+local nr = (#ARGV - 6) / 2
 local out = {0, '', redis.call('GET', base .. ':v') or '0'}
 local left = limit
 while r <= nr do
-  local lo, hi = ARGV[4 + 2 * r], ARGV[5 + 2 * r]
+  local lo, hi = ARGV[5 + 2 * r], ARGV[6 + 2 * r]
   if after ~= '' then
     if rev then hi = '(' .. after else lo = '(' .. after end
   end
