@@ -61,6 +61,14 @@ pub struct Stats {
     pub entries_read: u64,
 }
 
+/// How long connecting to a server may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long one request may wait for its answer. redis-rs waits 500 ms by default, less than
+/// a script over a large batch or a large read may take on a loaded server; a server that
+/// stops answering still fails the request after this long.
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The message for a server that does not answer: how to start one.
 fn unreachable(url: &str, e: redis::RedisError) -> Error {
     let msg = format!(
@@ -74,7 +82,11 @@ impl Redis {
     /// Connects to one Redis server (`redis://host:port/db`), checking that it answers.
     pub async fn connect(url: &str) -> Result<Redis> {
         let client = redis::Client::open(url).map_err(|e| unreachable(url, e))?;
-        let conn = client.get_multiplexed_async_connection().await.map_err(|e| unreachable(url, e))?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        let conn =
+            client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| unreachable(url, e))?;
         Redis::open(Conn::Single(conn), url).await
     }
 
@@ -82,7 +94,11 @@ impl Redis {
     /// slot (see the crate docs), so every write stays one atomic script.
     pub async fn connect_cluster(urls: &[&str]) -> Result<Redis> {
         let shown = urls.join(",");
-        let client = redis::cluster::ClusterClient::new(urls.to_vec()).map_err(|e| unreachable(&shown, e))?;
+        let client = redis::cluster::ClusterClient::builder(urls.to_vec())
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            .build()
+            .map_err(|e| unreachable(&shown, e))?;
         let conn = client.get_async_connection().await.map_err(|e| unreachable(&shown, e))?;
         Redis::open(Conn::Cluster(conn), &shown).await
     }
