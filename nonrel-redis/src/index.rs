@@ -203,8 +203,9 @@ pub(crate) fn choose(model: &'static ModelDesc, plan: &Plan) -> Source {
 /// the first ordering term when the plan reads that index (a filter on the field), or, with
 /// no filter any index serves, the whole index (not a unique one: it leaves out records
 /// without a value). `None` when the field may hold several values (a list sorts by its
-/// smallest or largest element, not by its entries), or another index is read.
-pub(crate) fn ordered(model: &'static ModelDesc, plan: &Plan) -> Option<(&'static IndexDesc, Vec<Range>)> {
+/// smallest or largest element, not by its entries), or another index is read. The flag says
+/// the whole index is read in place of the key set.
+pub(crate) fn ordered(model: &'static ModelDesc, plan: &Plan) -> Option<(&'static IndexDesc, Vec<Range>, bool)> {
     let first = plan.order.first()?;
     let index = model.index_on(&first.path)?;
     if !eval::single_valued(model, &first.path) {
@@ -213,9 +214,9 @@ pub(crate) fn ordered(model: &'static ModelDesc, plan: &Plan) -> Option<(&'stati
     match choose(model, plan) {
         Source::Index { index: chosen, mut ranges } if chosen.path == index.path => {
             sort_ranges(&mut ranges);
-            Some((index, ranges))
+            Some((index, ranges, false))
         }
-        Source::Scan if !index.unique => Some((index, vec![(Bound::Unbounded, Bound::Unbounded)])),
+        Source::Scan if !index.unique => Some((index, vec![(Bound::Unbounded, Bound::Unbounded)], true)),
         _ => None,
     }
 }

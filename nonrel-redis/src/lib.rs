@@ -336,7 +336,7 @@ impl Redis {
         batch: usize,
         each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
     ) -> Result<Vec<u8>> {
-        let how = Reading { batch, backward: false, numeric_check: false };
+        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false };
         Ok(self.read_with(base, source, how, each).await?.unwrap_or_default())
     }
 
@@ -358,12 +358,16 @@ impl Redis {
         };
         let (mut at, mut after) = (1usize, Vec::new());
         let mut batch = how.batch;
-        let mut check = how.numeric_check;
+        let mut check = match (how.numeric_check, how.complete_check) {
+            (_, true) => "2",
+            (true, false) => "1",
+            (false, false) => "0",
+        };
         let s = &self.inner.scripts.read;
         loop {
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg(if how.backward { "1" } else { "0" });
-            cmd.arg(at).arg(&after).arg(if check { "1" } else { "0" });
+            cmd.arg(at).arg(&after).arg(check);
             for r in ranges {
                 cmd.arg(lex(&r.0, true)).arg(lex(&r.1, false));
             }
@@ -387,7 +391,7 @@ impl Redis {
             }
             (at, after) = (next, last);
             batch = (batch * 2).clamp(batch, 1000);
-            check = false;
+            check = "0";
         }
     }
 
@@ -396,9 +400,10 @@ impl Redis {
     /// known (enough rows, and the whole tie on the last value read, since later terms and
     /// then the key order a tie). `None` when no index gives the order (a list field, a
     /// unique index without a filter on it, another index chosen for a filter, an index
-    /// holding decimals beside other numbers).
+    /// holding decimals beside other numbers, or, read whole, one missing some records'
+    /// entries).
     async fn ordered(&self, m: &'static ModelDesc, plan: &Plan, seek: Option<&Seek>) -> Result<Option<Vec<Row>>> {
-        let Some((index, ranges)) = index::ordered(m, plan) else { return Ok(None) };
+        let Some((index, ranges, whole)) = index::ordered(m, plan) else { return Ok(None) };
         let first = &plan.order[..1];
         let backward = seek.is_some_and(|s| s.backward);
         let upwards = (first[0].direction == Direction::Desc) == backward;
@@ -429,7 +434,8 @@ impl Redis {
             return Ok(Some(Vec::new()));
         }
         let source = Source::Index { index, ranges };
-        let how = Reading { batch: need.saturating_add(1).min(1000), backward: !upwards, numeric_check: true };
+        let batch = need.saturating_add(1).min(1000);
+        let how = Reading { batch, backward: !upwards, numeric_check: true, complete_check: whole };
         let mut rows: Vec<(Vec<Value>, Vec<u8>, Vec<u8>)> = Vec::new();
         let mut seen = HashSet::new();
         let read = self
@@ -481,7 +487,8 @@ impl Redis {
             (std::ops::Bound::Excluded(at), std::ops::Bound::Unbounded)
         };
         let source = Source::Keys(range);
-        let how = Reading { batch: limit.min(1000), backward: seek.backward, numeric_check: false };
+        let how =
+            Reading { batch: limit.min(1000), backward: seek.backward, numeric_check: false, complete_check: false };
         let mut rows = Vec::new();
         self.read_with(&self.base(m), &source, how, |kb, doc| {
             let Some(doc) = doc else { return Ok(true) };
@@ -569,6 +576,9 @@ struct Reading {
     backward: bool,
     /// Check first that the index does not hold numbers of both numeric classes.
     numeric_check: bool,
+    /// Check first that the index holds an entry for every record (the whole index is read
+    /// in place of the key set).
+    complete_check: bool,
 }
 
 /// Adds the record's key to an error, when the bytes name one.

@@ -190,16 +190,19 @@ return n
 /// the range to start at, `ARGV[5]` the member to start after (empty: the range's start),
 /// `ARGV[6]` `1` to first check that the index does not hold numbers of both numeric classes
 /// (integers and doubles, tag 0x10, against decimals, tag 0x12: their encodings are classes
-/// of their own, so such an index is not in sort order), then each range's low and high bound
-/// in `ZRANGEBYLEX` syntax.
+/// of their own, so such an index is not in sort order), `2` to check that and also that the
+/// index holds an entry for every record (at least as many members as the key set: an index
+/// declared after records were saved holds none for them until `rebuild_indexes`), then each
+/// range's low and high bound in `ZRANGEBYLEX` syntax.
 /// Returns `{next range, last member, version, key, doc, key, doc, ...}` (doc nil when a
 /// record is missing); the next range is past the last when everything was read. A failed
-/// numeric check returns `{-1}` and reads nothing.
+/// check returns `{-1}` and reads nothing.
 pub(crate) const READ: &str = r#"
 local base, src = KEYS[1], ARGV[1]
 local zkey = (src == '') and (base .. ':k') or (base .. ':i:' .. src)
 local limit, rev, r, after = tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5]
-if ARGV[6] == '1' then
+if ARGV[6] == '2' and redis.call('ZCARD', zkey) < redis.call('ZCARD', base .. ':k') then return {-1} end
+if ARGV[6] ~= '0' then
   local num = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(16), '(' .. string.char(17), 'LIMIT', 0, 1)
   local dec = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(18), '(' .. string.char(19), 'LIMIT', 0, 1)
   if #num > 0 and #dec > 0 then return {-1} end

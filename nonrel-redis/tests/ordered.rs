@@ -187,3 +187,26 @@ async fn count_upto_reads_at_most_what_it_counts() {
     assert_eq!(n.unwrap(), 200);
     assert_eq!(spent.entries_read, 200);
 }
+
+#[tokio::test]
+async fn an_index_missing_entries_is_not_read_in_place_of_the_records() {
+    let (redis, prefix) = support::fresh_with_prefix().await;
+    let db = Database::new(redis.clone());
+    let mut items: Vec<Item> = (1..=300).map(|i| Item { id: i, score: 300 - i, group: 0, kind: 0 }).collect();
+    db.save_many(&mut items).await.unwrap();
+    let q = || db.query::<Item>().order_by(Item::score().asc()).limit(5);
+    let (r, spent) = cost(&redis, q().all()).await;
+    assert_eq!(ids(&r.unwrap()), vec![300, 299, 298, 297, 296]);
+    assert_eq!(spent.entries_read, 6);
+    // The index loses its entries, as one declared after the records were saved holds none
+    // until `rebuild_indexes`: the query reads the records instead, and answers the same.
+    let client = redis::Client::open(support::url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let index = format!("{{{prefix}:redis_ordered_items}}:i:score");
+    let removed: i64 = redis::cmd("DEL").arg(&index).query_async(&mut conn).await.unwrap();
+    assert_eq!(removed, 1);
+    let (r, spent) = cost(&redis, q().all()).await;
+    assert_eq!(ids(&r.unwrap()), vec![300, 299, 298, 297, 296]);
+    assert_eq!(spent.round_trips, 2, "the refused ordered read, then the records");
+    assert_eq!(spent.entries_read, 300);
+}

@@ -16,12 +16,18 @@ pub fn url() -> String {
 /// A handle under a key prefix no other test uses, on the server of `REDIS_URL`.
 #[allow(dead_code)]
 pub async fn fresh() -> Redis {
+    fresh_with_prefix().await.0
+}
+
+/// [`fresh`], and its key prefix (for tests that reach the layout's keys themselves).
+#[allow(dead_code)]
+pub async fn fresh_with_prefix() -> (Redis, String) {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let url = url();
     let redis = Redis::connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let prefix = format!("t{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    redis.with_prefix(&prefix).unwrap()
+    (redis.with_prefix(&prefix).unwrap(), prefix)
 }
 
 /// The cluster's nodes: `REDIS_CLUSTER_URLS` (comma-separated), or a failure saying how to
