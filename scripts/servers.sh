@@ -162,9 +162,40 @@ start_redis() {
     REDIS_URI="redis://127.0.0.1:$port/"
 }
 
+# A six-node Redis cluster (three primaries, three replicas) for the Redis backend's cluster
+# tests; REDIS_CLUSTER_URLS (comma-separated node URLs) if set is used instead.
+start_redis_cluster() {
+    local i port bus pid nodes=() urls=""
+    command -v redis-server >/dev/null || apt_install redis-server
+    command -v redis-cli >/dev/null || apt_install redis-tools
+    for i in 0 1 2 3 4 5; do
+        port="$(free_port)"
+        bus="$(free_port)"
+        rm -rf "$STATE/rcluster$i" && mkdir -p "$STATE/rcluster$i"
+        (cd "$STATE/rcluster$i" && exec setsid redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+            --cluster-port "$bus" --cluster-config-file nodes.conf --save '' --appendonly no --daemonize no \
+            --dir "$STATE/rcluster$i" </dev/null >"$STATE/rcluster$i.log" 2>&1) &
+        pid=$!
+        echo "$pid" >"$STATE/rcluster$i.pid"
+        wait_ready "rcluster$i" "$pid" redis_ping "$port"
+        nodes+=("127.0.0.1:$port")
+        urls+="redis://127.0.0.1:$port/,"
+    done
+    say "creating the Redis cluster on ${nodes[*]}"
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >>"$STATE/rcluster.log" 2>&1 ||
+        { tail -n 20 "$STATE/rcluster.log" >&2; die "redis-cli --cluster create failed"; }
+    for ((i = 0; i < 150; i++)); do
+        [[ "$(redis-cli -h 127.0.0.1 -p "${nodes[0]#*:}" cluster info 2>/dev/null | tr -d '\r' | grep cluster_state)" == cluster_state:ok ]] && break
+        sleep 0.2
+    done
+    REDIS_CLUSTER="${urls%,}"
+}
+stop_redis_cluster() { local i; for i in 0 1 2 3 4 5; do stop_one "rcluster$i" redis-server; done; }
+
 cmd_stop() {
     stop_one mongo secantusd
     stop_one redis redis-server
+    stop_redis_cluster
     rm -f "$STATE/env"
 }
 
@@ -177,6 +208,7 @@ cmd_start() {
         old="$(unset MONGODB_URI REDIS_URL; source "$STATE/env"; printf '%s\n%s' "${MONGODB_URI:-}" "${REDIS_URL:-}")"
         [[ "${MONGODB_URI:-}" == "$(sed -n 1p <<<"$old")" ]] && unset MONGODB_URI
         [[ "${REDIS_URL:-}" == "$(sed -n 2p <<<"$old")" ]] && unset REDIS_URL
+        [[ -n "${REDIS_CLUSTER_URLS:-}" ]] && grep -qF "$REDIS_CLUSTER_URLS" "$STATE/env" && unset REDIS_CLUSTER_URLS
     fi
     cmd_stop # a re-run restarts cleanly
     if [[ -n "${MONGODB_URI:-}" ]]; then
@@ -191,13 +223,15 @@ cmd_start() {
     else
         start_redis
     fi
+    if [[ -n "${REDIS_CLUSTER_URLS:-}" ]]; then REDIS_CLUSTER="$REDIS_CLUSTER_URLS"; else start_redis_cluster; fi
     printf 'export MONGODB_URI=%q\nexport REDIS_URL=%q\n' "$MONGO_URI" "$REDIS_URI" >"$STATE/env"
+    printf 'export REDIS_CLUSTER_URLS=%q\n' "$REDIS_CLUSTER" >>"$STATE/env"
     say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI (source .servers/env)"
 }
 
 cmd_status() {
     local name
-    for name in mongo:secantusd redis:redis-server; do
+    for name in mongo:secantusd redis:redis-server rcluster0:redis-server; do
         if is_ours "${name%%:*}" "${name#*:}"; then
             say "${name%%:*} running, pid $(cat "$STATE/${name%%:*}.pid")"
         else

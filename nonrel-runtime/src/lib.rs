@@ -78,6 +78,16 @@ mod schema;
 pub use crate::backend::capability;
 pub use crate::core::codec;
 
+/// Order-preserving byte encodings of values, as the embedded backend's index keys use them:
+/// within a type class the bytes sort like the values (MongoDB's order), so a backend that
+/// keeps index entries as sorted bytes (a key-value store's ordered keys, lexicographic sorted
+/// sets) reads equality, ranges and prefixes as byte ranges and gets the same answers.
+pub mod order {
+    pub use crate::embedded::keys::{
+        class_tag, encode, encoded, escaped_prefix, ordered_class, other_class, successor,
+    };
+}
+
 /// Queries as typed builders describe them and as backends receive them: conditions,
 /// orderings, the untyped [`Plan`](query::Plan) with its joins, selections, cursor positions
 /// and update operations, and [`eval`](query::eval), their meaning on a stored document.

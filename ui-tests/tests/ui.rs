@@ -13,3 +13,11 @@ fn ui() {
     t.pass("tests/pass/*.rs");
     t.compile_fail("tests/fail/*/*.rs");
 }
+
+/// Plans the Redis backend cannot run (lookups across a `Ref` without a declaration,
+/// `icontains` and `regex` without their index) fail to compile, naming `Redis` and the fix.
+#[test]
+fn redis() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/redis/*.rs");
+}

@@ -21,7 +21,7 @@ const OTHER: u8 = 0x90;
 const MAX_KEY: u8 = 0xF0;
 
 /// The first byte of every value of `v`'s type class.
-pub(crate) fn class_tag(v: &Value) -> u8 {
+pub fn class_tag(v: &Value) -> u8 {
     match v {
         Value::Raw(0xFF, _) => MIN_KEY,
         Value::Null => NULL,
@@ -42,7 +42,7 @@ pub(crate) fn class_tag(v: &Value) -> u8 {
 /// The same number in the other numeric type class (a decimal for an integer or a double, an
 /// integer or a double for a decimal), if one holds it exactly. Decimals keep a class of their
 /// own in index keys, so an equality lookup reads both classes where the index holds both.
-pub(crate) fn other_class(v: &Value) -> Option<Value> {
+pub fn other_class(v: &Value) -> Option<Value> {
     use rust_decimal::prelude::ToPrimitive;
     let found = match v {
         Value::Int32(n) => Value::Decimal((*n).into()),
@@ -59,12 +59,12 @@ pub(crate) fn other_class(v: &Value) -> Option<Value> {
 
 /// Whether the encodings of `v`'s type class sort like the values (documents, lists and the
 /// rarer types are encoded for equality only, so an index cannot serve a range on them).
-pub(crate) fn ordered_class(v: &Value) -> bool {
+pub fn ordered_class(v: &Value) -> bool {
     !matches!(v, Value::Document(_) | Value::Array(_) | Value::Raw(..))
 }
 
 /// Appends the order-preserving encoding of `v`.
-pub(crate) fn encode(v: &Value, out: &mut Vec<u8>) {
+pub fn encode(v: &Value, out: &mut Vec<u8>) {
     out.push(class_tag(v));
     match v {
         Value::Null => {}
@@ -140,7 +140,9 @@ fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&[0, 0]);
 }
 
-pub(crate) fn escaped_prefix(bytes: &[u8], out: &mut Vec<u8>) {
+/// Appends the escaping of `bytes` without the terminator: a prefix of the encoding of every
+/// string that starts with `bytes` (after the string class tag).
+pub fn escaped_prefix(bytes: &[u8], out: &mut Vec<u8>) {
     for &b in bytes {
         out.push(b);
         if b == 0 {
@@ -150,14 +152,14 @@ pub(crate) fn escaped_prefix(bytes: &[u8], out: &mut Vec<u8>) {
 }
 
 /// The encoding of `v` as a fresh buffer.
-pub(crate) fn encoded(v: &Value) -> Vec<u8> {
+pub fn encoded(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
     encode(v, &mut out);
     out
 }
 
 /// The smallest byte string greater than every string starting with `prefix`.
-pub(crate) fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+pub fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut p = prefix.to_vec();
     while let Some(last) = p.pop() {
         if last < 0xFF {

@@ -13,7 +13,7 @@
 
 mod explain_plan;
 mod index;
-mod keys;
+pub(crate) mod keys;
 mod lookup;
 mod seek;
 mod store;

@@ -161,7 +161,7 @@ pub(crate) fn sort_value(leaves: Vec<Value>, direction: Direction) -> Value {
 /// sorts by its smallest element ascending and its largest descending, which reading values
 /// in order does not give). Fields the derive adds (copies of related fields) are scalars;
 /// dotted paths may cross lists.
-pub(crate) fn single_valued(model: &crate::schema::model::ModelDesc, path: &str) -> bool {
+pub fn single_valued(model: &crate::schema::model::ModelDesc, path: &str) -> bool {
     match model.fields.iter().find(|f| f.name == path) {
         Some(field) => scalar_type(field.ty),
         None => !path.contains('.'),

@@ -1,0 +1,313 @@
+//! The server-side scripts. Each runs atomically in Redis; user values reach them only as
+//! `ARGV` (keys, documents, encoded index values), never as script text.
+//!
+//! Layout, per collection `c` under the handle's prefix `p` (the braces are the cluster hash
+//! tag, so every key of a collection lies in one slot):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{p:c}:r:<key>` | string | the record's BSON document |
+//! | `{p:c}:e:<key>` | string | the record's index entries (index name and member, length-prefixed) |
+//! | `{p:c}:k` | sorted set | every record key, score 0: key order by `ZRANGEBYLEX` |
+//! | `{p:c}:i:<path>` | sorted set | one member per entry: encoded value, key, key length (4 bytes) |
+//! | `{p:c}:a` | string | the last automatic key |
+//! | `{p:c}:v` | string | the collection's write count, for transactions' query checks |
+//!
+//! `<key>` is [`KeyValue::to_storage`](nonrel_runtime::KeyValue::to_storage): bytes that
+//! sort like the keys.
+
+/// Shared helpers: an index member from an encoded value and a key, and the stored entry list.
+const COMMON: &str = r#"
+local function member(enc, kb) return enc .. kb .. struct.pack('>I4', #kb) end
+local function parse(blob)
+  local out, pos = {}, 1
+  if not blob then return out end
+  while pos <= #blob do
+    local l
+    l, pos = struct.unpack('>I2', blob, pos)
+    local ix = string.sub(blob, pos, pos + l - 1)
+    pos = pos + l
+    l, pos = struct.unpack('>I4', blob, pos)
+    out[#out + 1] = {ix, string.sub(blob, pos, pos + l - 1)}
+    pos = pos + l
+  end
+  return out
+end
+"#;
+
+/// Writes records: checks first (existence, expected documents, transaction reads, unique
+/// values against the store and the batch), then every write, so a refused batch writes
+/// nothing.
+///
+/// `KEYS`: the collection bases (`{p:c}`). `ARGV`: kind (`W` write, `S` compare-and-set),
+/// the number of checks, each check (`R` base-index key present expected-doc, or `V`
+/// base-index version), the number of items, then each item: base index, mode (`I` insert,
+/// `U` upsert, `R` replace), key bytes (empty: automatic), op (`P` put, `D` delete), expect
+/// (`*` anything, `-` absent (else return it for merging), `=` exactly the expected bytes),
+/// expected bytes, document, entry count, then per entry: index name, encoded value, and the
+/// end of the value's range for a unique index (empty otherwise).
+///
+/// Returns `{'OK', key...}`, `{'SWAP', status, doc, ...}` (status `W` written, `M` missing,
+/// `C` changed with its current doc), `{'DUP', item}`, `{'UNIQUE', item, entry, owner}`,
+/// `{'MERGE', item, current-or-nil, ...}` or `{'CONFLICT', check}`.
+pub(crate) const WRITE: &str = r#"
+local kind = ARGV[1]
+local a = 2
+local nchecks = tonumber(ARGV[a]); a = a + 1
+for c = 1, nchecks do
+  local what, base = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
+  if what == 'R' then
+    local cur = redis.call('GET', base .. ':r:' .. ARGV[a + 2])
+    if (cur and '1' or '0') ~= ARGV[a + 3] or (cur and cur ~= ARGV[a + 4]) then return {'CONFLICT', c} end
+    a = a + 5
+  else
+    if (redis.call('GET', base .. ':v') or '0') ~= ARGV[a + 2] then return {'CONFLICT', c} end
+    a = a + 3
+  end
+end
+local n = tonumber(ARGV[a]); a = a + 1
+local items = {}
+for i = 1, n do
+  local it = {base = KEYS[tonumber(ARGV[a])], mode = ARGV[a + 1], kb = ARGV[a + 2], op = ARGV[a + 3],
+    expect = ARGV[a + 4], expected = ARGV[a + 5], doc = ARGV[a + 6], e = {}}
+  local ne = tonumber(ARGV[a + 7])
+  a = a + 8
+  for j = 1, ne do
+    it.e[j] = {ARGV[a], ARGV[a + 1], ARGV[a + 2]}
+    a = a + 3
+  end
+  items[i] = it
+end
+local released, claimed, merges, swapped = {}, {}, {}, {}
+for i, it in ipairs(items) do
+  local base, kb = it.base, it.kb
+  local old = false
+  if kb ~= '' then old = redis.call('GET', base .. ':r:' .. kb) end
+  it.old = old
+  it.skip = false
+  if kind == 'S' then
+    if not old then swapped[i] = 'M'; it.skip = true
+    elseif old ~= it.expected then swapped[i] = 'C'; it.skip = true
+    else swapped[i] = 'W' end
+  elseif old and it.mode == 'I' then return {'DUP', i}
+  elseif (it.expect == '-' and old) or (it.expect == '=' and old ~= it.expected) then
+    merges[#merges + 1] = i
+    merges[#merges + 1] = old
+  end
+  if not it.skip then
+    it.olde = {}
+    if old then
+      it.olde = parse(redis.call('GET', base .. ':e:' .. kb))
+      for _, e in ipairs(it.olde) do released[base .. '\0' .. e[1] .. '\0' .. e[2]] = true end
+    end
+    if it.op == 'P' then
+      for j, e in ipairs(it.e) do
+        if e[3] ~= '' then
+          local ix, enc = e[1], e[2]
+          local found = redis.call('ZRANGEBYLEX', base .. ':i:' .. ix, '[' .. enc, '(' .. e[3], 'LIMIT', 0, 2)
+          for _, m in ipairs(found) do
+            local owner = string.sub(m, #enc + 1, #m - 4)
+            if owner ~= kb and not released[base .. '\0' .. ix .. '\0' .. m] then return {'UNIQUE', i, j, owner} end
+          end
+          local c = base .. '\0' .. ix .. '\0' .. enc
+          local prev = claimed[c]
+          if prev and (prev ~= kb or kb == '') then return {'UNIQUE', i, j, prev} end
+          claimed[c] = kb
+        end
+      end
+    end
+  end
+end
+if #merges > 0 then
+  local out = {'MERGE'}
+  for k = 1, #merges do out[k + 1] = merges[k] end
+  return out
+end
+local out = {kind == 'S' and 'SWAP' or 'OK'}
+local touched = {}
+for i, it in ipairs(items) do
+  local base, kb = it.base, it.kb
+  if not it.skip then
+    if kb == '' then
+      repeat
+        local x = redis.call('INCR', base .. ':a')
+        local t = {}
+        for k = 8, 1, -1 do t[k] = x % 256; x = math.floor(x / 256) end
+        t[1] = t[1] + 128
+        kb = string.char(16, unpack(t))
+      until redis.call('EXISTS', base .. ':r:' .. kb) == 0
+    end
+    for _, e in ipairs(it.olde) do redis.call('ZREM', base .. ':i:' .. e[1], e[2]) end
+    if it.op == 'D' then
+      redis.call('DEL', base .. ':r:' .. kb, base .. ':e:' .. kb)
+      redis.call('ZREM', base .. ':k', kb)
+    else
+      redis.call('SET', base .. ':r:' .. kb, it.doc)
+      redis.call('ZADD', base .. ':k', 0, kb)
+      local blob = {}
+      for _, e in ipairs(it.e) do
+        local m = member(e[2], kb)
+        redis.call('ZADD', base .. ':i:' .. e[1], 0, m)
+        blob[#blob + 1] = struct.pack('>I2', #e[1]) .. e[1] .. struct.pack('>I4', #m) .. m
+      end
+      if #blob > 0 then redis.call('SET', base .. ':e:' .. kb, table.concat(blob))
+      elseif it.old then redis.call('DEL', base .. ':e:' .. kb) end
+    end
+    touched[base] = true
+    if kind ~= 'S' then out[#out + 1] = kb end
+  end
+  if kind == 'S' then
+    out[#out + 1] = swapped[i]
+    out[#out + 1] = (swapped[i] == 'C') and it.old or ''
+  end
+end
+for base in pairs(touched) do redis.call('INCR', base .. ':v') end
+return out
+"#;
+
+/// Deletes records by key with their index entries. `KEYS[1]`: the base; `ARGV`: key bytes.
+/// Returns how many existed.
+pub(crate) const DELETE: &str = r#"
+local base = KEYS[1]
+local n = 0
+for _, kb in ipairs(ARGV) do
+  if redis.call('DEL', base .. ':r:' .. kb) == 1 then
+    n = n + 1
+    for _, e in ipairs(parse(redis.call('GET', base .. ':e:' .. kb))) do
+      redis.call('ZREM', base .. ':i:' .. e[1], e[2])
+    end
+    redis.call('DEL', base .. ':e:' .. kb)
+    redis.call('ZREM', base .. ':k', kb)
+  end
+end
+if n > 0 then redis.call('INCR', base .. ':v') end
+return n
+"#;
+
+/// Reads records through lexicographic ranges of the key set (`ARGV[1]` empty) or of an
+/// index (`ARGV[1]` its name): `ARGV[2]` the most members to read (0: all), `ARGV[3]` `1` to
+/// read backward (each range from its top; the caller lists the ranges top first), `ARGV[4]`
+/// the range to start at, `ARGV[5]` the member to start after (empty: the range's start),
+/// `ARGV[6]` `1` to first check that the index does not hold numbers of both numeric classes
+/// (integers and doubles, tag 0x10, against decimals, tag 0x12: their encodings are classes
+/// of their own, so such an index is not in sort order), `2` to check that and also that the
+/// index holds an entry for every record (at least as many members as the key set: an index
+/// declared after records were saved holds none for them until `rebuild_indexes`), then each
+/// range's low and high bound in `ZRANGEBYLEX` syntax.
+/// Returns `{next range, last member, version, key, doc, key, doc, ...}` (doc nil when a
+/// record is missing); the next range is past the last when everything was read. A failed
+/// check returns `{-1}` and reads nothing.
+pub(crate) const READ: &str = r#"
+local base, src = KEYS[1], ARGV[1]
+local zkey = (src == '') and (base .. ':k') or (base .. ':i:' .. src)
+local limit, rev, r, after = tonumber(ARGV[2]), ARGV[3] == '1', tonumber(ARGV[4]), ARGV[5]
+if ARGV[6] == '2' and redis.call('ZCARD', zkey) < redis.call('ZCARD', base .. ':k') then return {-1} end
+if ARGV[6] ~= '0' then
+  local num = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(16), '(' .. string.char(17), 'LIMIT', 0, 1)
+  local dec = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(18), '(' .. string.char(19), 'LIMIT', 0, 1)
+  if #num > 0 and #dec > 0 then return {-1} end
+end
+local nr = (#ARGV - 6) / 2
+local out = {0, '', redis.call('GET', base .. ':v') or '0'}
+local left = limit
+while r <= nr do
+  local lo, hi = ARGV[5 + 2 * r], ARGV[6 + 2 * r]
+  if after ~= '' then
+    if rev then hi = '(' .. after else lo = '(' .. after end
+  end
+  local count = (limit > 0) and left or -1
+  local ms
+  if rev then ms = redis.call('ZREVRANGEBYLEX', zkey, hi, lo, 'LIMIT', 0, count)
+  else ms = redis.call('ZRANGEBYLEX', zkey, lo, hi, 'LIMIT', 0, count) end
+  for _, m in ipairs(ms) do
+    local kb = m
+    if src ~= '' then
+      local l = struct.unpack('>I4', m, #m - 3)
+      kb = string.sub(m, #m - 3 - l, #m - 4)
+    end
+    out[#out + 1] = kb
+    out[#out + 1] = redis.call('GET', base .. ':r:' .. kb) or false
+    after = m
+  end
+  if limit > 0 then
+    left = left - #ms
+    if left <= 0 then
+      out[1] = r
+      out[2] = after
+      return out
+    end
+  end
+  r = r + 1
+  after = ''
+end
+out[1] = r
+out[2] = ''
+return out
+"#;
+
+/// Takes the next automatic key no record holds. `KEYS[1]`: the base. Returns the key bytes.
+pub(crate) const AUTO: &str = r#"
+local base = KEYS[1]
+local kb
+repeat
+  local x = redis.call('INCR', base .. ':a')
+  local t = {}
+  for k = 8, 1, -1 do t[k] = x % 256; x = math.floor(x / 256) end
+  t[1] = t[1] + 128
+  kb = string.char(16, unpack(t))
+until redis.call('EXISTS', base .. ':r:' .. kb) == 0
+return kb
+"#;
+
+/// Removes index entries the record they name does not list (its entry list is what every
+/// write keeps). `KEYS[1]`: the base; `ARGV[1]`: the index name; then members.
+pub(crate) const PRUNE: &str = r#"
+local base, ix = KEYS[1], ARGV[1]
+local removed = 0
+for k = 2, #ARGV do
+  local m = ARGV[k]
+  local l = struct.unpack('>I4', m, #m - 3)
+  local kb = string.sub(m, #m - 3 - l, #m - 4)
+  local keep = false
+  for _, e in ipairs(parse(redis.call('GET', base .. ':e:' .. kb))) do
+    if e[1] == ix and e[2] == m then keep = true end
+  end
+  if not keep then removed = removed + redis.call('ZREM', base .. ':i:' .. ix, m) end
+end
+return removed
+"#;
+
+/// A script's full text and its SHA-1, for `EVALSHA`.
+pub(crate) struct Script {
+    pub(crate) text: String,
+    pub(crate) sha: String,
+}
+
+impl Script {
+    fn new(body: &str) -> Script {
+        let text = format!("{COMMON}{body}");
+        let sha = redis::Script::new(&text).get_hash().to_owned();
+        Script { text, sha }
+    }
+}
+
+/// The scripts, hashed once.
+pub(crate) struct Scripts {
+    pub(crate) write: Script,
+    pub(crate) delete: Script,
+    pub(crate) read: Script,
+    pub(crate) auto: Script,
+    pub(crate) prune: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Scripts {
+        Scripts {
+            write: Script::new(WRITE),
+            delete: Script::new(DELETE),
+            read: Script::new(READ),
+            auto: Script::new(AUTO),
+            prune: Script::new(PRUNE),
+        }
+    }
+}
