@@ -83,9 +83,7 @@ pub use crate::core::codec;
 /// keeps index entries as sorted bytes (a key-value store's ordered keys, lexicographic sorted
 /// sets) reads equality, ranges and prefixes as byte ranges and gets the same answers.
 pub mod order {
-    pub use crate::embedded::keys::{
-        class_tag, encode, encoded, escaped_prefix, ordered_class, other_class, successor,
-    };
+    pub use crate::core::order::{class_tag, encode, encoded, escaped_prefix, ordered_class, other_class, successor};
 }
 
 /// Queries as typed builders describe them and as backends receive them: conditions,

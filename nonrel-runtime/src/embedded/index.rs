@@ -1,6 +1,6 @@
 //! Index entries of a record, and the index scan a plan can use.
 
-use super::keys::{self, encoded, escaped_prefix, successor};
+use crate::core::order::{self as keys, encoded, escaped_prefix, successor};
 use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{eval::declared_scalar, eval::single_valued, eval::values_at, Filter, Op, Plan};

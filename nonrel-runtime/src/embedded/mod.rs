@@ -13,7 +13,6 @@
 
 mod explain_plan;
 mod index;
-pub(crate) mod keys;
 mod lookup;
 mod seek;
 mod store;
