@@ -1,0 +1,137 @@
+//! What of a plan Datastore runs itself: equality and `in` on indexed properties. The rest
+//! of the plan runs in nonrel's evaluator on the entities the native query returns.
+
+use crate::entity::{double_json, key_json, MAX_INDEXED_STRING};
+use nonrel_runtime::query::{Filter, Op, Plan};
+use nonrel_runtime::{KeyKind, ModelDesc, Value};
+use serde_json::{json, Value as Json};
+
+/// Datastore's most values of one `IN` filter.
+pub const MAX_IN: usize = 30;
+
+/// The properties nonrel indexes for a model: declared indexes, the index fields of emulated
+/// lookups (`_ix_…`), denormalized copies (`_dn_…`), the class field of polymorphic models
+/// and references (`Ref` fields, which joins and reverse lookups filter on).
+pub fn is_indexed(m: &ModelDesc, dotted: &str) -> bool {
+    let under = |p: &str| p == dotted || (p.len() > dotted.len() && p.starts_with(dotted) && p.as_bytes()[dotted.len()] == b'.');
+    let top = dotted.split('.').next().unwrap_or(dotted);
+    m.indexes.iter().any(|i| under(i.path))
+        || (top == dotted && (top.starts_with("_ix_") || top.starts_with("_dn_") || top == nonrel_runtime::poly::CLASS_FIELD))
+        || (top == dotted && m.fields.iter().any(|f| f.name == top && f.ty.contains("Ref<")))
+}
+
+/// The Datastore values equal (in nonrel's sense) to one nonrel value, as stored on an
+/// indexed property; `None` when the value cannot be matched natively.
+fn equal_values(v: &Value) -> Option<Vec<Json>> {
+    Some(match v {
+        Value::String(s) if s.len() <= MAX_INDEXED_STRING => vec![json!({"stringValue": s})],
+        Value::Bool(b) => vec![json!({"booleanValue": b})],
+        Value::Int32(_) | Value::Int64(_) => {
+            let n = match v {
+                Value::Int32(n) => i64::from(*n),
+                Value::Int64(n) => *n,
+                _ => unreachable!(),
+            };
+            let mut out = vec![json!({"integerValue": n.to_string()})];
+            if (n as f64) as i64 == n && n.unsigned_abs() < (1 << 53) {
+                out.push(json!({"doubleValue": double_json(n as f64)}));
+            }
+            out
+        }
+        Value::Double(f) if f.is_finite() => {
+            let mut out = vec![json!({"doubleValue": double_json(*f)})];
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                out.push(json!({"integerValue": (*f as i64).to_string()}));
+            }
+            out
+        }
+        Value::DateTime(d) if (1..=9999).contains(&d.format("%Y").to_string().parse::<i32>().unwrap_or(0)) => {
+            vec![json!({"timestampValue": d.to_rfc3339_opts(nonrel_runtime::chrono::SecondsFormat::Millis, true)})]
+        }
+        _ => return None,
+    })
+}
+
+/// The native part of a plan.
+pub struct Native {
+    /// The query's filter (`None`: every entity of the kind).
+    pub filter: Option<Json>,
+    /// Whether the native filter is exactly the plan's filters (nothing left to evaluate).
+    pub exact: bool,
+}
+
+/// Translates what Datastore can run of the plan's filters: equality (one value, or up to
+/// [`MAX_IN`] in one `IN`) on indexed properties, which built-in single-property indexes
+/// serve without composite indexes. Everything else stays for the evaluator.
+pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
+    let mut parts = Vec::new();
+    let mut exact = true;
+    let mut has_in = false;
+    for f in filters {
+        let pushed = indexed_path(m, &f.path).then(|| match &f.op {
+            Op::Eq(v) | Op::Has(v) => equal_values(v).map(|vals| (vals, false)),
+            Op::In(vs) => {
+                let mut all = Vec::new();
+                for v in vs {
+                    all.extend(equal_values(v)?);
+                }
+                Some((all, true))
+            }
+            _ => None,
+        });
+        match pushed.flatten() {
+            Some((vals, _)) if vals.len() == 1 => parts.push(property_filter(&f.path, "EQUAL", vals[0].clone())),
+            Some((vals, _)) if !vals.is_empty() && vals.len() <= MAX_IN && !has_in => {
+                has_in = true;
+                parts.push(property_filter(&f.path, "IN", json!({"arrayValue": {"values": vals}})));
+            }
+            _ => exact = false,
+        }
+    }
+    let filter = match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(json!({"compositeFilter": {"op": "AND", "filters": parts}})),
+    };
+    Native { filter, exact }
+}
+
+fn indexed_path(m: &ModelDesc, path: &str) -> bool {
+    // Only a declared path itself (or a top-level reserved field): never a path under a
+    // declared one, whose values Datastore may index differently.
+    is_indexed(m, path) && (m.indexes.iter().any(|i| i.path == path) || !path.contains('.'))
+}
+
+fn property_filter(path: &str, op: &str, value: Json) -> Json {
+    json!({"propertyFilter": {"property": {"name": path}, "op": op, "value": value}})
+}
+
+/// The query body: the kind, the native filter, optionally keys only and a limit.
+pub fn query_json(m: &ModelDesc, native: &Native, keys_only: bool, limit: Option<usize>, cursor: Option<&str>) -> Json {
+    let mut q = json!({"kind": [{"name": m.collection}]});
+    if let Some(f) = &native.filter {
+        q["filter"] = f.clone();
+    }
+    if keys_only {
+        q["projection"] = json!([{"property": {"name": "__key__"}}]);
+    }
+    if let Some(n) = limit {
+        q["limit"] = Json::from(n);
+    }
+    if let Some(c) = cursor {
+        q["startCursor"] = Json::from(c);
+    }
+    q
+}
+
+/// Whether Datastore's own result order (by key) is nonrel's key order for this model:
+/// automatic keys are all ids, compared as numbers.
+pub fn key_order_native(m: &ModelDesc, plan: &Plan) -> bool {
+    plan.order.is_empty() && m.key.kind == KeyKind::Auto
+}
+
+/// A key filter for one key (used to re-read a query's rows in a transaction).
+#[allow(dead_code)]
+pub fn key_filter(kind: &str, key: &nonrel_runtime::KeyValue) -> Json {
+    property_filter("__key__", "EQUAL", json!({"keyValue": key_json(kind, key)}))
+}
