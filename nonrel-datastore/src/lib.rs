@@ -251,7 +251,7 @@ impl Datastore {
                 continue;
             }
             let values: Vec<Value> = mine.iter().map(|(_, _, v)| v.clone()).collect();
-            for chunk in values.chunks(native::MAX_IN / 2) {
+            for chunk in values.chunks(native::MAX_IN) {
                 for (owner, v) in self.holders(m, index.path, chunk, tx).await? {
                     if writes.iter().any(|(k, _, _)| *k == owner) {
                         continue; // rewritten by this batch: its new value was checked above
@@ -288,6 +288,8 @@ impl Datastore {
             for (i, item) in items {
                 let Some(key) = &item.key else {
                     mutations.push(json!({"insert": Self::entity(m, None, &item.doc).map_err(|e| e.with_item(*i))?}));
+                    // A key no stored record has, for the unique check.
+                    writes.push((KeyValue::Str(format!("\u{0}new {i}")), Some(item.doc.clone()), *i));
                     continue;
                 };
                 let at = |e: Error| e.with_model(m.name).with_key(key).with_item(*i);
@@ -361,6 +363,8 @@ fn finish(rows: Vec<(KeyValue, Vec<u8>)>, plan: &Plan, filtered: bool, in_key_or
     if !in_key_order {
         found.sort_by(|a, b| a.1.cmp(&b.1));
     }
+    // Rows of an `IN` come in the order of its values: key order again.
+    found.sort_by(|a, b| a.1.cmp(&b.1));
     if !plan.order.is_empty() {
         found.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order));
     }
@@ -390,7 +394,7 @@ impl Backend for Datastore {
     const AUTO_KEY: KeyKind = KeyKind::Int;
 
     /// Datastore's `IN` takes at most 30 values; the runtime splits larger ones.
-    const MAX_IN_VALUES: usize = native::MAX_IN / 2;
+    const MAX_IN_VALUES: usize = native::MAX_IN;
 
     /// One `commit` per 500 records (each batch atomic) when nothing must be read first; a
     /// `lookup` that begins a transaction, then the `commit`, when the stored records' unknown
@@ -467,7 +471,7 @@ impl Backend for Datastore {
     async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
         let native = translate(m, &plan.filters);
         let in_key_order = key_order_native(m, &plan);
-        let limit = if native.exact && in_key_order { plan.limit.map(|l| l + plan.offset) } else { None };
+        let limit = if native.exact && in_key_order && !native.has_in { plan.limit.map(|l| l + plan.offset) } else { None };
         let rows = self.run(m, &native, false, limit, None).await?;
         let rows = rows.into_iter().map(|(k, r)| (k, r.map(|r| r.doc).unwrap_or_default())).collect();
         finish(rows, &plan, native.exact, in_key_order)
@@ -556,6 +560,24 @@ impl Backend for Datastore {
     /// sends (equality and `in`, ANDed): no composite index is needed, nothing is created.
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
+    }
+
+    /// Datastore keeps its indexes with the entities (written in the same commit), so nothing
+    /// can disagree: the report counts records (one keys-only query per model) and declared
+    /// indexes (the runtime adds its own checks of lookup fields and copies).
+    async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<nonrel_runtime::IntegrityReport> {
+        let mut report = nonrel_runtime::IntegrityReport::default();
+        let none = Native { filter: None, exact: true, has_in: false };
+        for m in models {
+            report.records += self.run(m, &none, true, None, None).await?.len() as u64;
+            report.entries += m.indexes.len() as u64;
+        }
+        Ok(report)
+    }
+
+    /// Nothing to rebuild: Datastore's indexes follow their entities.
+    async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        self.sync_indexes(models).await
     }
 }
 
@@ -744,10 +766,6 @@ impl Datastore {
         }
         for (m, writes) in &checks {
             self.check_unique(m, writes, tx).await.map_err(|e| e.with_model(m.name))?;
-        }
-        if mutations.len() > COMMIT_BATCH {
-            let msg = format!("a transaction writes {} records: Datastore commits at most {COMMIT_BATCH}", mutations.len());
-            return Err(Error::new(ErrorKind::TooLarge, msg));
         }
         self.commit_json(mutations, Some(tx)).await?;
         Ok(())

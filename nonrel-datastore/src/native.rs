@@ -26,25 +26,6 @@ fn equal_values(v: &Value) -> Option<Vec<Json>> {
     Some(match v {
         Value::String(s) if s.len() <= MAX_INDEXED_STRING => vec![json!({"stringValue": s})],
         Value::Bool(b) => vec![json!({"booleanValue": b})],
-        Value::Int32(_) | Value::Int64(_) => {
-            let n = match v {
-                Value::Int32(n) => i64::from(*n),
-                Value::Int64(n) => *n,
-                _ => unreachable!(),
-            };
-            let mut out = vec![json!({"integerValue": n.to_string()})];
-            if (n as f64) as i64 == n && n.unsigned_abs() < (1 << 53) {
-                out.push(json!({"doubleValue": double_json(n as f64)}));
-            }
-            out
-        }
-        Value::Double(f) if f.is_finite() => {
-            let mut out = vec![json!({"doubleValue": double_json(*f)})];
-            if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                out.push(json!({"integerValue": (*f as i64).to_string()}));
-            }
-            out
-        }
         Value::DateTime(d) if (1..=9999).contains(&d.format("%Y").to_string().parse::<i32>().unwrap_or(0)) => {
             vec![json!({"timestampValue": d.to_rfc3339_opts(nonrel_runtime::chrono::SecondsFormat::Millis, true)})]
         }
@@ -58,10 +39,14 @@ pub struct Native {
     pub filter: Option<Json>,
     /// Whether the native filter is exactly the plan's filters (nothing left to evaluate).
     pub exact: bool,
+    /// Whether the native filter holds an `IN` (whose results Datastore does not return in
+    /// key order).
+    pub has_in: bool,
 }
 
-/// Translates what Datastore can run of the plan's filters: equality (one value, or up to
-/// [`MAX_IN`] in one `IN`) on indexed properties, which built-in single-property indexes
+/// Translates what Datastore can run of the plan's filters: equality to strings, booleans
+/// and dates (one value, or up to [`MAX_IN`] in one `IN`) on indexed top-level properties
+/// (numbers stay for the evaluator: a decimal, stored unindexed, may equal an integer), which built-in single-property indexes
 /// serve without composite indexes. Everything else stays for the evaluator.
 pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
     let mut parts = Vec::new();
@@ -93,13 +78,13 @@ pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
         1 => parts.pop(),
         _ => Some(json!({"compositeFilter": {"op": "AND", "filters": parts}})),
     };
-    Native { filter, exact }
+    Native { filter, exact, has_in }
 }
 
 fn indexed_path(m: &ModelDesc, path: &str) -> bool {
     // Only a declared path itself (or a top-level reserved field): never a path under a
     // declared one, whose values Datastore may index differently.
-    is_indexed(m, path) && (m.indexes.iter().any(|i| i.path == path) || !path.contains('.'))
+    !path.contains('.') && is_indexed(m, path)
 }
 
 fn property_filter(path: &str, op: &str, value: Json) -> Json {
