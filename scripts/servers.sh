@@ -162,9 +162,46 @@ start_redis() {
     REDIS_URI="redis://127.0.0.1:$port/"
 }
 
+# --- Datastore: the Firestore emulator in Datastore mode (gcloud, Java). DATASTORE_EMULATOR_HOST
+# set by the caller is used as it is; otherwise the emulator starts on a free port in its own
+# process group (gcloud starts Java under it), stopped as a group.
+start_datastore() {
+    local port pid
+    if [[ -n "${DATASTORE_EMULATOR_HOST:-}" ]]; then
+        say "DATASTORE_EMULATOR_HOST is set; using it, starting no Datastore emulator"
+        DATASTORE_HOST="$DATASTORE_EMULATOR_HOST"
+        return
+    fi
+    command -v gcloud >/dev/null || apt_install google-cloud-cli google-cloud-cli-firestore-emulator
+    command -v java >/dev/null || apt_install default-jre-headless
+    port="$(free_port)"
+    say "starting the Firestore emulator (Datastore mode) on 127.0.0.1:$port (log .servers/datastore.log)"
+    (cd "$STATE" && exec setsid gcloud emulators firestore start --database-mode=datastore-mode \
+        --host-port="127.0.0.1:$port" </dev/null >"$STATE/datastore.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$STATE/datastore.pid"
+    wait_ready datastore "$pid" datastore_ready "$port"
+    DATASTORE_HOST="127.0.0.1:$port"
+}
+
+datastore_ready() { grep -q "is now running" "$STATE/datastore.log" 2>/dev/null && port_open "$1"; }
+
+stop_datastore() {
+    local pid
+    if is_ours datastore gcloud; then
+        pid="$(cat "$STATE/datastore.pid")"
+        say "stopping datastore (process group $pid)"
+        kill -TERM -- "-$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/datastore.pid"
+}
+
 cmd_stop() {
     stop_one mongo secantusd
     stop_one redis redis-server
+    stop_datastore
     rm -f "$STATE/env"
 }
 
@@ -177,6 +214,7 @@ cmd_start() {
         old="$(unset MONGODB_URI REDIS_URL; source "$STATE/env"; printf '%s\n%s' "${MONGODB_URI:-}" "${REDIS_URL:-}")"
         [[ "${MONGODB_URI:-}" == "$(sed -n 1p <<<"$old")" ]] && unset MONGODB_URI
         [[ "${REDIS_URL:-}" == "$(sed -n 2p <<<"$old")" ]] && unset REDIS_URL
+        [[ "${DATASTORE_EMULATOR_HOST:-}" == "$(unset DATASTORE_EMULATOR_HOST; source "$STATE/env"; echo "${DATASTORE_EMULATOR_HOST:-}")" ]] && unset DATASTORE_EMULATOR_HOST
     fi
     cmd_stop # a re-run restarts cleanly
     if [[ -n "${MONGODB_URI:-}" ]]; then
@@ -191,7 +229,9 @@ cmd_start() {
     else
         start_redis
     fi
+    start_datastore
     printf 'export MONGODB_URI=%q\nexport REDIS_URL=%q\n' "$MONGO_URI" "$REDIS_URI" >"$STATE/env"
+    printf 'export DATASTORE_EMULATOR_HOST=%q\n' "$DATASTORE_HOST" >>"$STATE/env"
     say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI (source .servers/env)"
 }
 
@@ -204,6 +244,7 @@ cmd_status() {
             say "${name%%:*} not running"
         fi
     done
+    is_ours datastore gcloud && say "datastore running, pid $(cat "$STATE/datastore.pid")" || say "datastore not running"
     [[ -f "$STATE/env" ]] && cat "$STATE/env"
     return 0
 }

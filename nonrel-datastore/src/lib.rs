@@ -449,7 +449,10 @@ impl Backend for Datastore {
 
     /// One `commit` per 500 keys, without reading: a deleted record's mutation result carries
     /// the commit's version, a missing one an older version.
-    async fn delete(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+    async fn delete(&self, m: &'static ModelDesc, mut keys: Vec<KeyValue>) -> Result<u64> {
+        // A key given twice is one record (and one mutation).
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(k.clone()));
         let mut existed = 0;
         for chunk in keys.chunks(COMMIT_BATCH) {
             let mutations = chunk.iter().map(|k| json!({"delete": key_json(m.collection, k)})).collect();
