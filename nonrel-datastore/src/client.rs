@@ -1,9 +1,9 @@
 //! A small client of the Datastore v1 REST API: `POST /v1/projects/{project}:{method}` with
 //! JSON bodies over HTTP/1.1 keep-alive connections, and a count of the calls per method.
 
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use nonrel_runtime::{Error, ErrorKind, Result};
 use serde_json::Value as Json;
@@ -125,10 +125,6 @@ impl Client {
         }
     }
 
-    pub(crate) fn host(&self) -> &str {
-        &self.host
-    }
-
     pub(crate) fn counts(&self) -> RpcCounts {
         let c = |m: Method| self.counts[m as usize].load(Ordering::Relaxed);
         RpcCounts {
@@ -162,9 +158,6 @@ impl Client {
     /// `Conflict`, `ALREADY_EXISTS` a `DuplicateKey`).
     pub(crate) async fn call(&self, method: Method, body: &Json) -> Result<Json> {
         self.counts[method as usize].fetch_add(1, Ordering::Relaxed);
-        if std::env::var_os("NONREL_DS_TRACE").is_some() {
-            eprintln!("-> {} {body}", method.name());
-        }
         let body = Bytes::from(serde_json::to_vec(body).map_err(|e| Error::new(ErrorKind::Encode, e.to_string()))?);
         // A pooled connection the server closed meanwhile fails before sending anything:
         // try again once on a new one.
@@ -184,7 +177,9 @@ impl Client {
                 .map_err(|e| Error::new(ErrorKind::Storage, e.to_string()))?;
             let response = match tokio::time::timeout(CALL_TIMEOUT, send.send_request(request)).await {
                 Err(_) => return Err(unreachable(&self.host, "no answer within 60 s")),
-                Ok(Err(e)) if attempt == 0 && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) => continue,
+                Ok(Err(e)) if attempt == 0 && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) => {
+                    continue
+                }
                 Ok(Err(e)) => return Err(unreachable(&self.host, e)),
                 Ok(Ok(r)) => r,
             };
@@ -204,7 +199,8 @@ impl Client {
 fn api_error(method: Method, status: u16, json: &Json, raw: &[u8]) -> Error {
     let err = &json["error"];
     let code = err["status"].as_str().unwrap_or("");
-    let message = err["message"].as_str().map(str::to_string).unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
+    let message =
+        err["message"].as_str().map(str::to_string).unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
     let kind = match code {
         "ABORTED" => ErrorKind::Conflict,
         "ALREADY_EXISTS" => ErrorKind::DuplicateKey,

@@ -289,7 +289,9 @@ impl Enc<'_> {
             0x09 => {
                 self.size += 8;
                 let ms = i64::from_le_bytes(v.try_into().map_err(|_| corrupt("date"))?);
-                match DateTime::from_timestamp_millis(ms).filter(|d| (1..=9999).contains(&d.format("%Y").to_string().parse::<i32>().unwrap_or(0))) {
+                match DateTime::from_timestamp_millis(ms)
+                    .filter(|d| (1..=9999).contains(&d.format("%Y").to_string().parse::<i32>().unwrap_or(0)))
+                {
                     Some(d) => json!({"timestampValue": d.to_rfc3339_opts(SecondsFormat::Millis, true)}),
                     None => {
                         self.tag("t");
@@ -336,11 +338,7 @@ pub fn encode(model: &'static ModelDesc, doc: &[u8], indexed: &dyn Fn(&str) -> b
     let mut enc = Enc { model, indexed, path: Vec::new(), dotted: String::new(), tags: Vec::new(), size: 0 };
     let mut props = enc.doc(doc).map_err(|e| if e.model().is_none() { e.with_model(model.name) } else { e })?;
     if enc.size > MAX_ENTITY {
-        let largest = props
-            .iter()
-            .max_by_key(|(_, v)| v.to_string().len())
-            .map(|(k, _)| k.clone())
-            .unwrap_or_default();
+        let largest = props.iter().max_by_key(|(_, v)| v.to_string().len()).map(|(k, _)| k.clone()).unwrap_or_default();
         let msg = format!(
             "record of about {} bytes: a Datastore entity holds at most 1 MiB (largest field `{largest}`)",
             enc.size
@@ -376,9 +374,7 @@ pub fn decode(props: &Map<String, Json>) -> Result<Vec<u8>> {
         Some(s) => {
             let list: Vec<Json> = serde_json::from_str(s).map_err(|e| Error::new(ErrorKind::Decode, e.to_string()))?;
             Tags(
-                list.into_iter()
-                    .filter_map(|e| Some((e[0].as_array()?.clone(), e[1].as_str()?.to_string())))
-                    .collect(),
+                list.into_iter().filter_map(|e| Some((e[0].as_array()?.clone(), e[1].as_str()?.to_string()))).collect(),
             )
         }
     };
@@ -459,7 +455,9 @@ fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>) -> Result<(u8, Vec<
     }
     if let Some(a) = obj.get("arrayValue") {
         let mut w = Writer::new();
-        for (i, item) in a.get("values").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+        for (i, item) in
+            a.get("values").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+        {
             path.push(Json::from(i));
             let (ty, bytes) = decode_value(item, tags, path)?;
             path.pop();

@@ -216,9 +216,18 @@ impl Datastore {
 
     /// The keys of stored records (other than `except`) holding one of `values` at `path`:
     /// an `IN` query on the property, or a scan when the values cannot be matched natively.
-    async fn holders(&self, m: &'static ModelDesc, path: &str, values: &[Value], tx: &str) -> Result<Vec<(KeyValue, Value)>> {
+    async fn holders(
+        &self,
+        m: &'static ModelDesc,
+        path: &str,
+        values: &[Value],
+        tx: &str,
+    ) -> Result<Vec<(KeyValue, Value)>> {
         let mut out = Vec::new();
-        let filter = nonrel_runtime::query::Filter { path: path.to_string().into(), op: nonrel_runtime::query::Op::In(values.to_vec()) };
+        let filter = nonrel_runtime::query::Filter {
+            path: path.to_string().into(),
+            op: nonrel_runtime::query::Op::In(values.to_vec()),
+        };
         let native = translate(m, std::slice::from_ref(&filter));
         let rows = self.run(m, &native, false, None, Some(tx)).await?;
         for (key, read) in rows {
@@ -234,7 +243,12 @@ impl Datastore {
 
     /// Refuses a value of a unique field that another record holds (stored, or written in
     /// the same batch), naming model, field and value; reads inside transaction `tx`.
-    async fn check_unique(&self, m: &'static ModelDesc, writes: &[(KeyValue, Option<Vec<u8>>, usize)], tx: &str) -> Result<()> {
+    async fn check_unique(
+        &self,
+        m: &'static ModelDesc,
+        writes: &[(KeyValue, Option<Vec<u8>>, usize)],
+        tx: &str,
+    ) -> Result<()> {
         for index in m.indexes.iter().filter(|i| i.unique) {
             let mut mine: Vec<(usize, &KeyValue, Value)> = Vec::new();
             for (key, doc, item) in writes {
@@ -266,7 +280,12 @@ impl Datastore {
 
     /// Writes records in transactions of at most [`COMMIT_BATCH`]: reads the stored ones
     /// (for unknown fields and `Insert`), checks unique fields, commits.
-    async fn put_in_transaction(&self, m: &'static ModelDesc, items: Vec<(usize, PutItem)>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+    async fn put_in_transaction(
+        &self,
+        m: &'static ModelDesc,
+        items: Vec<(usize, PutItem)>,
+        mode: WriteMode,
+    ) -> Result<Vec<KeyValue>> {
         let _serial = self.inner.writes.lock().await;
         let mut tries = 0;
         loop {
@@ -277,7 +296,12 @@ impl Datastore {
         }
     }
 
-    async fn put_attempt(&self, m: &'static ModelDesc, items: &[(usize, PutItem)], mode: WriteMode) -> Result<Vec<KeyValue>> {
+    async fn put_attempt(
+        &self,
+        m: &'static ModelDesc,
+        items: &[(usize, PutItem)],
+        mode: WriteMode,
+    ) -> Result<Vec<KeyValue>> {
         let keyed: Vec<KeyValue> = items.iter().filter_map(|(_, i)| i.key.clone()).collect();
         let (old, tx) = self.lookup(m, &keyed, ReadIn::New).await?;
         let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
@@ -401,7 +425,8 @@ impl Backend for Datastore {
     /// fields must be kept or unique fields checked.
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let unique = m.indexes.iter().any(|i| i.unique);
-        let read_first = unique || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
+        let read_first =
+            unique || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
         let mut keys = Vec::with_capacity(items.len());
         let numbered: Vec<(usize, PutItem)> = items.into_iter().enumerate().collect();
         for chunk in numbered.chunks(COMMIT_BATCH) {
@@ -426,10 +451,12 @@ impl Backend for Datastore {
                 Ok(r) => keys.extend(assigned_keys(chunk.iter().map(|(_, i)| i.key.clone()), &r)?),
                 Err(e) if e.kind() == ErrorKind::DuplicateKey => {
                     // Name the record: the first of the batch that exists.
-                    let given: Vec<(usize, KeyValue)> = chunk.iter().filter_map(|(i, it)| Some((*i, it.key.clone()?))).collect();
+                    let given: Vec<(usize, KeyValue)> =
+                        chunk.iter().filter_map(|(i, it)| Some((*i, it.key.clone()?))).collect();
                     let ks: Vec<KeyValue> = given.iter().map(|(_, k)| k.clone()).collect();
                     let (found, _) = self.lookup(m, &ks, ReadIn::None).await?;
-                    let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists").with_model(m.name);
+                    let e =
+                        Error::new(ErrorKind::DuplicateKey, "a record with this key already exists").with_model(m.name);
                     return Err(match given.iter().zip(found).find(|(_, f)| f.is_some()) {
                         Some(((i, k), _)) => e.with_key(k).with_item(*i),
                         None => e,
@@ -474,7 +501,8 @@ impl Backend for Datastore {
     async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
         let native = translate(m, &plan.filters);
         let in_key_order = key_order_native(m, &plan);
-        let limit = if native.exact && in_key_order && !native.has_in { plan.limit.map(|l| l + plan.offset) } else { None };
+        let limit =
+            if native.exact && in_key_order && !native.has_in { plan.limit.map(|l| l + plan.offset) } else { None };
         let rows = self.run(m, &native, false, limit, None).await?;
         let rows = rows.into_iter().map(|(k, r)| (k, r.map(|r| r.doc).unwrap_or_default())).collect();
         finish(rows, &plan, native.exact, in_key_order)
@@ -522,7 +550,9 @@ impl Backend for Datastore {
             let rows = self.run(m, &native, false, None, None).await?;
             let mut keys = Vec::new();
             for (key, read) in rows {
-                if eval::matches_all(&plan.filters, &read.map(|r| r.doc).unwrap_or_default()).map_err(|e| e.with_key(&key))? {
+                if eval::matches_all(&plan.filters, &read.map(|r| r.doc).unwrap_or_default())
+                    .map_err(|e| e.with_key(&key))?
+                {
                     keys.push(key);
                 }
             }
@@ -585,7 +615,13 @@ impl Backend for Datastore {
 }
 
 impl Datastore {
-    async fn update_attempt(&self, m: &'static ModelDesc, keys: &[KeyValue], plan: &Plan, ops: &[UpdateOp]) -> Result<UpdateCounts> {
+    async fn update_attempt(
+        &self,
+        m: &'static ModelDesc,
+        keys: &[KeyValue],
+        plan: &Plan,
+        ops: &[UpdateOp],
+    ) -> Result<UpdateCounts> {
         let (found, tx) = self.lookup(m, keys, ReadIn::New).await?;
         let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
         let result = async {
@@ -659,6 +695,11 @@ impl Datastore {
     }
 }
 
+/// The keys and versions a query returned.
+type Versions = Vec<(KeyValue, String)>;
+/// Records to write: key, document, item number.
+type Writes = Vec<(KeyValue, Option<Vec<u8>>, usize)>;
+
 /// One attempt of a transaction, optimistic: reads go to the latest committed data and are
 /// remembered with their versions; writes are kept. `commit` opens a Datastore transaction,
 /// reads again what the attempt read (and re-runs its queries), and commits the writes only
@@ -669,7 +710,7 @@ pub struct Session {
     /// Each record read: model, key, version seen (`None`: absent).
     reads: Vec<(&'static ModelDesc, KeyValue, Option<String>)>,
     /// Each query run (without offset and limit) with the keys and versions it returned.
-    queries: Vec<(&'static ModelDesc, Plan, Vec<(KeyValue, String)>)>,
+    queries: Vec<(&'static ModelDesc, Plan, Versions)>,
     /// The writes in order, the latest per record: model, key, document (`None`: delete), mode.
     writes: Vec<(&'static ModelDesc, KeyValue, Option<Vec<u8>>, WriteMode)>,
 }
@@ -707,11 +748,13 @@ impl Datastore {
     async fn commit_attempt(&self, s: &Session, tx: &str) -> Result<()> {
         // The reads again, in the transaction, with the records to write (for unknown fields).
         let mut by_model: Vec<(&'static ModelDesc, Vec<KeyValue>)> = Vec::new();
-        let mut add = |m: &'static ModelDesc, k: &KeyValue| match by_model.iter_mut().find(|(x, _)| x.collection == m.collection) {
-            Some((_, ks)) if ks.contains(k) => {}
-            Some((_, ks)) => ks.push(k.clone()),
-            None => by_model.push((m, vec![k.clone()])),
-        };
+        let mut add =
+            |m: &'static ModelDesc, k: &KeyValue| match by_model.iter_mut().find(|(x, _)| x.collection == m.collection)
+            {
+                Some((_, ks)) if ks.contains(k) => {}
+                Some((_, ks)) => ks.push(k.clone()),
+                None => by_model.push((m, vec![k.clone()])),
+            };
         for (m, k, _) in &s.reads {
             add(m, k);
         }
@@ -748,7 +791,7 @@ impl Datastore {
             }
         }
         let mut mutations = Vec::new();
-        let mut checks: Vec<(&'static ModelDesc, Vec<(KeyValue, Option<Vec<u8>>, usize)>)> = Vec::new();
+        let mut checks: Vec<(&'static ModelDesc, Writes)> = Vec::new();
         for (i, (m, key, doc, mode)) in s.writes.iter().enumerate() {
             let at = |e: Error| e.with_model(m.name).with_key(key);
             let stored = now.get(&(m.collection, key.clone()));

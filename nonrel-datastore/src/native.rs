@@ -1,7 +1,7 @@
 //! What of a plan Datastore runs itself: equality and `in` on indexed properties. The rest
 //! of the plan runs in nonrel's evaluator on the entities the native query returns.
 
-use crate::entity::{double_json, key_json, MAX_INDEXED_STRING};
+use crate::entity::{key_json, MAX_INDEXED_STRING};
 use nonrel_runtime::query::{Filter, Op, Plan};
 use nonrel_runtime::{KeyKind, ModelDesc, Value};
 use serde_json::{json, Value as Json};
@@ -13,10 +13,13 @@ pub const MAX_IN: usize = 30;
 /// lookups (`_ix_…`), denormalized copies (`_dn_…`), the class field of polymorphic models
 /// and references (`Ref` fields, which joins and reverse lookups filter on).
 pub fn is_indexed(m: &ModelDesc, dotted: &str) -> bool {
-    let under = |p: &str| p == dotted || (p.len() > dotted.len() && p.starts_with(dotted) && p.as_bytes()[dotted.len()] == b'.');
+    let under = |p: &str| {
+        p == dotted || (p.len() > dotted.len() && p.starts_with(dotted) && p.as_bytes()[dotted.len()] == b'.')
+    };
     let top = dotted.split('.').next().unwrap_or(dotted);
     m.indexes.iter().any(|i| under(i.path))
-        || (top == dotted && (top.starts_with("_ix_") || top.starts_with("_dn_") || top == nonrel_runtime::poly::CLASS_FIELD))
+        || (top == dotted
+            && (top.starts_with("_ix_") || top.starts_with("_dn_") || top == nonrel_runtime::poly::CLASS_FIELD))
         || (top == dotted && m.fields.iter().any(|f| f.name == top && f.ty.contains("Ref<")))
 }
 
