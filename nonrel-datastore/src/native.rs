@@ -55,8 +55,13 @@ pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
     let mut parts = Vec::new();
     let mut exact = true;
     let mut has_in = false;
+    let mut used: Vec<&str> = Vec::new();
     for f in filters {
-        let pushed = indexed_path(m, &f.path).then(|| match &f.op {
+        // One native filter per property: the emulator's planner takes time exponential in
+        // the number of equality filters on one multi-valued property (four trigrams of a
+        // contains lookup take seconds, seven never finish), so the others are evaluated.
+        let fresh = !used.contains(&&*f.path);
+        let pushed = (fresh && indexed_path(m, &f.path)).then(|| match &f.op {
             Op::Eq(v) | Op::Has(v) => equal_values(v).map(|vals| (vals, false)),
             Op::In(vs) => {
                 let mut all = Vec::new();
@@ -68,8 +73,12 @@ pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
             _ => None,
         });
         match pushed.flatten() {
-            Some((vals, _)) if vals.len() == 1 => parts.push(property_filter(&f.path, "EQUAL", vals[0].clone())),
+            Some((vals, _)) if vals.len() == 1 => {
+                used.push(&f.path);
+                parts.push(property_filter(&f.path, "EQUAL", vals[0].clone()));
+            }
             Some((vals, _)) if !vals.is_empty() && vals.len() <= MAX_IN && !has_in => {
+                used.push(&f.path);
                 has_in = true;
                 parts.push(property_filter(&f.path, "IN", json!({"arrayValue": {"values": vals}})));
             }
