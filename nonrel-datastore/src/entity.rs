@@ -7,8 +7,9 @@
 //! [`TYPES`], read back on load: 32-bit integers (integer values), decimals (their 16
 //! decimal128 bytes as a blob), ObjectIds (their 12 bytes as a blob), binaries of another
 //! subtype, `-0.0`, dates outside the years 1 to 9999 (milliseconds as an integer), a list
-//! inside a list (Datastore has no nested arrays: an entity value holding it as `v`), and any
-//! other BSON type (its value bytes as a blob). So a document loads back with the same
+//! inside a list (Datastore has no nested arrays: an entity value holding it as `v`), a
+//! document or list nested deeper than Datastore's [`MAX_NESTING`] levels (its BSON bytes as
+//! a blob), and any other BSON type (its value bytes as a blob). So a document loads back with the same
 //! values and types; the fields of a document come back sorted by name.
 
 use base64::Engine as _;
@@ -24,6 +25,8 @@ pub const TYPES: &str = "__nonrel_types";
 pub const MAX_INDEXED_STRING: usize = 1500;
 /// The largest entity Datastore accepts, in bytes.
 pub const MAX_ENTITY: usize = 1_048_572;
+/// The most entity and array values Datastore nests in one property (both count).
+pub const MAX_NESTING: usize = 20;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -180,6 +183,8 @@ struct Enc<'a> {
     dotted: String,
     tags: Vec<Json>,
     size: usize,
+    /// The entity and array values around the value being encoded.
+    nesting: usize,
 }
 
 impl Enc<'_> {
@@ -255,8 +260,14 @@ impl Enc<'_> {
                 }
                 json!({"stringValue": s})
             }
+            // Deeper than Datastore nests: the value's BSON bytes, read back as they are.
+            0x03 if self.nesting >= MAX_NESTING => return Ok(blob(self, v, Some("r3"))),
+            0x04 if self.nesting + usize::from(in_list) >= MAX_NESTING => return Ok(blob(self, v, Some("r4"))),
             0x03 => {
-                let props = self.doc(v)?;
+                self.nesting += 1;
+                let props = self.doc(v);
+                self.nesting -= 1;
+                let props = props?;
                 let mut e = json!({"entityValue": {"properties": props}});
                 if !indexed {
                     e["excludeFromIndexes"] = Json::Bool(true);
@@ -265,11 +276,21 @@ impl Enc<'_> {
             }
             0x04 => {
                 let mut values = Vec::new();
+                let around = self.nesting;
+                self.nesting += 1 + usize::from(in_list);
                 for (i, e) in elements(v)?.into_iter().enumerate() {
                     self.path.push(Step::Pos(i));
-                    values.push(self.value(e.ty, e.value, true)?);
+                    let value = self.value(e.ty, e.value, true);
                     self.path.pop();
+                    match value {
+                        Ok(value) => values.push(value),
+                        Err(e) => {
+                            self.nesting = around;
+                            return Err(e);
+                        }
+                    }
                 }
+                self.nesting = around;
                 let array = json!({"arrayValue": {"values": values}});
                 if in_list {
                     self.tag("l");
@@ -335,7 +356,8 @@ pub fn double_json(f: f64) -> Json {
 /// The properties of the entity for a record. `indexed` says which dotted paths nonrel
 /// queries (those are indexed; everything else is excluded from indexes).
 pub fn encode(model: &'static ModelDesc, doc: &[u8], indexed: &dyn Fn(&str) -> bool) -> Result<Map<String, Json>> {
-    let mut enc = Enc { model, indexed, path: Vec::new(), dotted: String::new(), tags: Vec::new(), size: 0 };
+    let mut enc =
+        Enc { model, indexed, path: Vec::new(), dotted: String::new(), tags: Vec::new(), size: 0, nesting: 0 };
     let mut props = enc.doc(doc).map_err(|e| if e.model().is_none() { e.with_model(model.name) } else { e })?;
     if enc.size > MAX_ENTITY {
         let largest = props.iter().max_by_key(|(_, v)| v.to_string().len()).map(|(k, _)| k.clone()).unwrap_or_default();
