@@ -20,7 +20,6 @@ pub(crate) enum Method {
     RunAggregationQuery,
     BeginTransaction,
     Rollback,
-    AllocateIds,
 }
 
 impl Method {
@@ -32,7 +31,6 @@ impl Method {
             Method::RunAggregationQuery => "runAggregationQuery",
             Method::BeginTransaction => "beginTransaction",
             Method::Rollback => "rollback",
-            Method::AllocateIds => "allocateIds",
         }
     }
 }
@@ -53,20 +51,12 @@ pub struct RpcCounts {
     pub begin_transaction: u64,
     /// `rollback`.
     pub rollback: u64,
-    /// `allocateIds`: automatic keys taken before a commit (inside transactions).
-    pub allocate_ids: u64,
 }
 
 impl RpcCounts {
     /// All calls together.
     pub fn total(&self) -> u64 {
-        self.lookup
-            + self.commit
-            + self.run_query
-            + self.run_aggregation_query
-            + self.begin_transaction
-            + self.rollback
-            + self.allocate_ids
+        self.lookup + self.commit + self.run_query + self.run_aggregation_query + self.begin_transaction + self.rollback
     }
 }
 
@@ -80,7 +70,6 @@ impl std::ops::Sub for RpcCounts {
             run_aggregation_query: self.run_aggregation_query - o.run_aggregation_query,
             begin_transaction: self.begin_transaction - o.begin_transaction,
             rollback: self.rollback - o.rollback,
-            allocate_ids: self.allocate_ids - o.allocate_ids,
         }
     }
 }
@@ -94,7 +83,7 @@ pub(crate) struct Client {
     pub(crate) project: String,
     /// Idle keep-alive connections.
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; 6],
 }
 
 /// How long connecting may take before the endpoint is reported unreachable.
@@ -134,7 +123,6 @@ impl Client {
             run_aggregation_query: c(Method::RunAggregationQuery),
             begin_transaction: c(Method::BeginTransaction),
             rollback: c(Method::Rollback),
-            allocate_ids: c(Method::AllocateIds),
         }
     }
 

@@ -54,9 +54,29 @@ pub fn key_json(kind: &str, key: &KeyValue) -> Json {
     json!({"path": [key_element(kind, key)]})
 }
 
-/// An incomplete key: Datastore assigns the id.
-pub fn incomplete_key(kind: &str) -> Json {
-    json!({"path": [{"kind": kind}]})
+/// A new automatic key: a positive id larger than every id this process assigned before,
+/// so records inserted one after another come back in that order without `order_by` (as on
+/// every other backend; Datastore's own `allocateIds` scatters its ids). The id is the time
+/// in milliseconds shifted left by 20 bits plus a random per-process offset, or the last id
+/// plus one when that is not larger: ids of other processes interleave by time, like
+/// MongoDB's ObjectIds. Records are written with `insert`, so an id another process took
+/// meanwhile is refused by Datastore, and the write runs again with new ids.
+pub fn new_key() -> KeyValue {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let salt = *SALT.get_or_init(|| std::collections::hash_map::RandomState::new().build_hasher().finish() >> 45);
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let floor = (ms << 20) | salt;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = floor.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return KeyValue::Int(next as i64),
+            Err(now) => last = now,
+        }
+    }
 }
 
 /// The nonrel key of a Datastore key.

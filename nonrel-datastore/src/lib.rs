@@ -1,7 +1,7 @@
 //! A nonrel backend for Google Cloud Datastore (Firestore in Datastore mode), through the
 //! public API of `nonrel-runtime` alone, over Datastore's v1 REST API.
 //!
-//! Each model collection is a kind; keys are allocated numeric ids or names; records are
+//! Each model collection is a kind; keys are numeric ids or names; records are
 //! entities whose properties are the record's fields (see [`entity`]). Equality and `in` on
 //! indexed properties run in Datastore; everything else runs in nonrel's evaluator on what
 //! the native query returns, so answers are those of every other backend.
@@ -14,7 +14,7 @@ mod native;
 pub use client::RpcCounts;
 
 use client::{Client, Method};
-use entity::{decode, encode, incomplete_key, key_from_json, key_json};
+use entity::{decode, encode, key_from_json, key_json, new_key};
 use native::{is_indexed, key_order_native, query_json, translate, Native};
 use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Transactions};
@@ -109,10 +109,9 @@ impl Datastore {
         &self.inner.client
     }
 
-    fn entity(m: &'static ModelDesc, key: Option<&KeyValue>, doc: &[u8]) -> Result<Json> {
+    fn entity(m: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<Json> {
         let props = encode(m, doc, &|p| is_indexed(m, p))?;
-        let key = key.map_or_else(|| incomplete_key(m.collection), |k| key_json(m.collection, k));
-        Ok(json!({"key": key, "properties": props}))
+        Ok(json!({"key": key_json(m.collection, key), "properties": props}))
     }
 
     /// Reads records by key (batches of [`LOOKUP_BATCH`]); with [`ReadIn::New`], returns the
@@ -309,13 +308,17 @@ impl Datastore {
             let mut old = old.into_iter();
             let mut writes = Vec::with_capacity(items.len());
             let mut mutations = Vec::with_capacity(items.len());
+            let mut keys = Vec::with_capacity(items.len());
             for (i, item) in items {
                 let Some(key) = &item.key else {
-                    mutations.push(json!({"insert": Self::entity(m, None, &item.doc).map_err(|e| e.with_item(*i))?}));
-                    // A key no stored record has, for the unique check.
-                    writes.push((KeyValue::Str(format!("\u{0}new {i}")), Some(item.doc.clone()), *i));
+                    let key = new_key();
+                    let entity = Self::entity(m, &key, &item.doc).map_err(|e| e.with_item(*i).with_model(m.name))?;
+                    mutations.push(json!({ "insert": entity }));
+                    writes.push((key.clone(), Some(item.doc.clone()), *i));
+                    keys.push(key);
                     continue;
                 };
+                keys.push(key.clone());
                 let at = |e: Error| e.with_model(m.name).with_key(key).with_item(*i);
                 let stored = old.next().flatten();
                 let doc = match (&stored, mode) {
@@ -325,12 +328,17 @@ impl Datastore {
                     (Some(s), WriteMode::Upsert) => eval::keep_unknown(m, &s.doc, &item.doc).map_err(at)?,
                     _ => item.doc.clone(),
                 };
-                mutations.push(json!({"upsert": Self::entity(m, Some(key), &doc).map_err(at)?}));
+                mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
                 writes.push((key.clone(), Some(doc), *i));
             }
             self.check_unique(m, &writes, &tx).await?;
-            let r = self.commit_json(mutations, Some(&tx)).await?;
-            assigned_keys(items.iter().map(|(_, i)| i.key.clone()), &r)
+            match self.commit_json(mutations, Some(&tx)).await {
+                // The stored records were read in the transaction: only a new automatic key
+                // can exist already (taken by another process), so run again with new ones.
+                Err(e) if e.kind() == ErrorKind::DuplicateKey => Err(conflict(m)),
+                Err(e) => Err(e),
+                Ok(_) => Ok(keys),
+            }
         }
         .await;
         if result.is_err() {
@@ -338,18 +346,6 @@ impl Datastore {
         }
         result
     }
-}
-
-/// The keys of a commit's writes: given, or assigned (from the mutation results).
-fn assigned_keys(given: impl Iterator<Item = Option<KeyValue>>, r: &Json) -> Result<Vec<KeyValue>> {
-    let results = r["mutationResults"].as_array().cloned().unwrap_or_default();
-    given
-        .enumerate()
-        .map(|(i, k)| match k {
-            Some(k) => Ok(k),
-            None => key_from_json(&results.get(i).cloned().unwrap_or_default()["key"]),
-        })
-        .collect()
 }
 
 fn unique_error(m: &ModelDesc, path: &str, v: &Value, owner: &KeyValue) -> Error {
@@ -414,7 +410,7 @@ impl Backend for Datastore {
     type Regex = No;
     type DateParts = No;
 
-    /// Automatic keys are ids Datastore allocates.
+    /// Automatic keys are ids that increase in insertion order (see [`entity::new_key`]).
     const AUTO_KEY: KeyKind = KeyKind::Int;
 
     /// Datastore's `IN` takes at most 30 values; the runtime splits larger ones.
@@ -434,35 +430,45 @@ impl Backend for Datastore {
                 keys.extend(self.put_in_transaction(m, chunk.to_vec(), mode).await?);
                 continue;
             }
-            let mut mutations = Vec::with_capacity(chunk.len());
-            for (i, item) in chunk {
-                let at = |e: Error| {
-                    let e = e.with_model(m.name).with_item(*i);
-                    match &item.key {
-                        Some(k) => e.with_key(k),
-                        None => e,
-                    }
-                };
-                let entity = Self::entity(m, item.key.as_ref(), &item.doc).map_err(at)?;
-                let op = if mode == WriteMode::Insert || item.key.is_none() { "insert" } else { "upsert" };
-                mutations.push(json!({ op: entity }));
-            }
-            match self.commit_json(mutations, None).await {
-                Ok(r) => keys.extend(assigned_keys(chunk.iter().map(|(_, i)| i.key.clone()), &r)?),
-                Err(e) if e.kind() == ErrorKind::DuplicateKey => {
-                    // Name the record: the first of the batch that exists.
-                    let given: Vec<(usize, KeyValue)> =
-                        chunk.iter().filter_map(|(i, it)| Some((*i, it.key.clone()?))).collect();
-                    let ks: Vec<KeyValue> = given.iter().map(|(_, k)| k.clone()).collect();
-                    let (found, _) = self.lookup(m, &ks, ReadIn::None).await?;
-                    let e =
-                        Error::new(ErrorKind::DuplicateKey, "a record with this key already exists").with_model(m.name);
-                    return Err(match given.iter().zip(found).find(|(_, f)| f.is_some()) {
-                        Some(((i, k), _)) => e.with_key(k).with_item(*i),
-                        None => e,
-                    });
+            let mut tries = 0;
+            loop {
+                let chunk_keys: Vec<KeyValue> =
+                    chunk.iter().map(|(_, i)| i.key.clone().unwrap_or_else(new_key)).collect();
+                let mut mutations = Vec::with_capacity(chunk.len());
+                for ((i, item), key) in chunk.iter().zip(&chunk_keys) {
+                    let at = |e: Error| {
+                        let e = e.with_model(m.name).with_item(*i);
+                        match &item.key {
+                            Some(k) => e.with_key(k),
+                            None => e,
+                        }
+                    };
+                    let entity = Self::entity(m, key, &item.doc).map_err(at)?;
+                    let op = if mode == WriteMode::Insert || item.key.is_none() { "insert" } else { "upsert" };
+                    mutations.push(json!({ op: entity }));
                 }
-                Err(e) => return Err(e.with_model(m.name)),
+                match self.commit_json(mutations, None).await {
+                    Ok(_) => {
+                        keys.extend(chunk_keys);
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::DuplicateKey => {
+                        // Name the record: the first given key of the batch that exists.
+                        let given: Vec<(usize, KeyValue)> =
+                            chunk.iter().filter_map(|(i, it)| Some((*i, it.key.clone()?))).collect();
+                        let ks: Vec<KeyValue> = given.iter().map(|(_, k)| k.clone()).collect();
+                        let (found, _) = self.lookup(m, &ks, ReadIn::None).await?;
+                        let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists")
+                            .with_model(m.name);
+                        match given.iter().zip(found).find(|(_, f)| f.is_some()) {
+                            Some(((i, k), _)) if mode == WriteMode::Insert => return Err(e.with_key(k).with_item(*i)),
+                            // None of the given keys: a new automatic key another process took.
+                            _ if tries + 1 < INTERNAL_TRIES => tries += 1,
+                            _ => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e.with_model(m.name)),
+                }
             }
         }
         Ok(keys)
@@ -637,7 +643,7 @@ impl Datastore {
                 let new = eval::apply_update(&read.doc, ops).map_err(at)?;
                 if new != read.doc {
                     counts.modified += 1;
-                    mutations.push(json!({"upsert": Self::entity(m, Some(key), &new).map_err(at)?}));
+                    mutations.push(json!({"upsert": Self::entity(m, key, &new).map_err(at)?}));
                     writes.push((key.clone(), Some(new), i));
                 }
             }
@@ -673,7 +679,7 @@ impl Datastore {
                             None => mutations.push(json!({"delete": key_json(m.collection, &item.key)})),
                             Some(doc) => {
                                 let doc = eval::keep_unknown(m, &now.doc, doc).map_err(at)?;
-                                mutations.push(json!({"upsert": Self::entity(m, Some(&item.key), &doc).map_err(at)?}));
+                                mutations.push(json!({"upsert": Self::entity(m, &item.key, &doc).map_err(at)?}));
                             }
                         }
                         Swapped::Written
@@ -804,7 +810,7 @@ impl Datastore {
                 (Some(old), WriteMode::Upsert) => eval::keep_unknown(m, &old.doc, doc).map_err(at)?,
                 _ => doc.clone(),
             };
-            mutations.push(json!({"upsert": Self::entity(m, Some(key), &doc).map_err(at)?}));
+            mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
             match checks.iter_mut().find(|(x, _)| x.collection == m.collection && x.name == m.name) {
                 Some((_, w)) => w.push((key.clone(), Some(doc), i)),
                 None => checks.push((m, vec![(key.clone(), Some(doc), i)])),
@@ -836,11 +842,10 @@ impl Transactions for Datastore {
         Ok(self.tx_read(s, m, std::slice::from_ref(&key)).await?.pop().flatten())
     }
 
-    /// No call, except one `allocateIds` for an automatic key and one `lookup` for an insert.
+    /// No call, except one `lookup` for an insert with a given key.
     async fn tx_put(&self, s: &mut Session, m: &'static ModelDesc, item: PutItem, mode: WriteMode) -> Result<KeyValue> {
         let Some(key) = item.key else {
-            let r = self.client().call(Method::AllocateIds, &json!({"keys": [incomplete_key(m.collection)]})).await?;
-            let key = key_from_json(&r["keys"][0])?;
+            let key = new_key();
             // Written as an insert: a record that took the key meanwhile is a conflict.
             s.write(m, key.clone(), Some(item.doc), WriteMode::Insert);
             return Ok(key);

@@ -27,7 +27,7 @@ async fn calls_per_operation() {
         let got = (d.lookup, d.commit, d.run_query + d.run_aggregation_query, d.begin_transaction);
         assert_eq!(got, expected, "{what}: (lookup, commit, query, beginTransaction)");
     };
-    // A new record: one commit (Datastore allocates the id), as by hand.
+    // A new record: one commit (the key is made here, no `allocateIds`), as by hand.
     let mut a = Note { id: None, tag: "x".into(), n: 1 };
     db.save(&mut a).await.unwrap();
     step("insert with an automatic key", (0, 1, 0, 0));
