@@ -221,8 +221,8 @@ impl Enc<'_> {
     }
 
     fn too_large(&self, what: String) -> Error {
-        let field = self.dotted.split('.').next().unwrap_or_default().to_string();
-        Error::new(ErrorKind::TooLarge, what).with_model(self.model.name).with_field(&field)
+        let top = self.dotted.split('.').next().unwrap_or_default();
+        Error::new(ErrorKind::TooLarge, what).with_model(self.model.name).with_field(field_of(self.model, top))
     }
 
     /// Whether a path, or a path under it, is indexed.
@@ -362,6 +362,19 @@ impl Enc<'_> {
     }
 }
 
+/// The model field a top-level property belongs to: itself, or for an index field of an
+/// emulated lookup (`_ix_{field}_{suffix}`) the field it is computed from.
+fn field_of<'a>(model: &'a ModelDesc, top: &'a str) -> &'a str {
+    let Some(rest) = top.strip_prefix("_ix_") else { return top };
+    model
+        .fields
+        .iter()
+        .map(|f| f.name)
+        .filter(|f| rest.len() > f.len() && rest.starts_with(f) && rest.as_bytes()[f.len()] == b'_')
+        .max_by_key(|f| f.len())
+        .unwrap_or(top)
+}
+
 /// A double in the API's JSON: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
 pub fn double_json(f: f64) -> Json {
     if f.is_nan() {
@@ -385,7 +398,7 @@ pub fn encode(model: &'static ModelDesc, doc: &[u8], indexed: &dyn Fn(&str) -> b
             "record of about {} bytes: a Datastore entity holds at most 1 MiB (largest field `{largest}`)",
             enc.size
         );
-        return Err(Error::new(ErrorKind::TooLarge, msg).with_model(model.name).with_field(&largest));
+        return Err(Error::new(ErrorKind::TooLarge, msg).with_model(model.name).with_field(field_of(model, &largest)));
     }
     if !enc.tags.is_empty() {
         let tags = Json::Array(enc.tags).to_string();
