@@ -132,3 +132,46 @@ pub fn key_order_native(m: &ModelDesc, plan: &Plan) -> bool {
 pub fn key_filter(kind: &str, key: &nonrel_runtime::KeyValue) -> Json {
     property_filter("__key__", "EQUAL", json!({"keyValue": key_json(kind, key)}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nonrel_runtime::{Key, Model};
+
+    #[derive(Model)]
+    #[model(collection = "native_notes")]
+    struct Note {
+        #[field(key)]
+        id: Option<Key<Note>>,
+        #[field(index)]
+        tags: Vec<String>,
+        #[field(index)]
+        kind: String,
+    }
+
+    fn names(native: &Native) -> Vec<String> {
+        let filter = native.filter.clone().expect("a native filter");
+        let parts = match filter["compositeFilter"]["filters"].as_array() {
+            Some(parts) => parts.clone(),
+            None => vec![filter],
+        };
+        parts.iter().map(|p| p["propertyFilter"]["property"]["name"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// The trigrams of a contains lookup are several `has` on one list: one is sent, the
+    /// others are left to the evaluator (the emulator's planner is exponential in them).
+    #[test]
+    fn one_native_filter_per_property() {
+        let on = |path: &'static str, op: Op| Filter { path: path.into(), op };
+        let mut filters: Vec<Filter> =
+            ["own", "wne", "ner", "ers", "rsh"].map(|g| on("tags", Op::Has(Value::String(g.into())))).into();
+        filters.push(on("kind", Op::Eq(Value::String("memo".into()))));
+        filters.push(on("kind", Op::In(vec![Value::String("memo".into()), Value::String("note".into())])));
+        let native = translate(Note::DESC, &filters);
+        assert_eq!(names(&native), ["tags", "kind"]);
+        assert!(!native.exact, "the other filters are evaluated");
+        let native = translate(Note::DESC, &filters[..1]);
+        assert_eq!(names(&native), ["tags"]);
+        assert!(native.exact);
+    }
+}
