@@ -192,10 +192,47 @@ start_redis_cluster() {
 }
 stop_redis_cluster() { local i; for i in 0 1 2 3 4 5; do stop_one "rcluster$i" redis-server; done; }
 
+# --- Datastore: the Firestore emulator in Datastore mode (gcloud, Java). DATASTORE_EMULATOR_HOST
+# set by the caller is used as it is; otherwise the emulator starts on a free port in its own
+# process group (gcloud starts Java under it), stopped as a group.
+start_datastore() {
+    local port pid
+    if [[ -n "${DATASTORE_EMULATOR_HOST:-}" ]]; then
+        say "DATASTORE_EMULATOR_HOST is set; using it, starting no Datastore emulator"
+        DATASTORE_HOST="$DATASTORE_EMULATOR_HOST"
+        return
+    fi
+    command -v gcloud >/dev/null || apt_install google-cloud-cli google-cloud-cli-firestore-emulator
+    command -v java >/dev/null || apt_install default-jre-headless
+    port="$(free_port)"
+    say "starting the Firestore emulator (Datastore mode) on 127.0.0.1:$port (log .servers/datastore.log)"
+    (cd "$STATE" && exec setsid gcloud emulators firestore start --database-mode=datastore-mode \
+        --host-port="127.0.0.1:$port" </dev/null >"$STATE/datastore.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$STATE/datastore.pid"
+    wait_ready datastore "$pid" datastore_ready "$port"
+    DATASTORE_HOST="127.0.0.1:$port"
+}
+
+datastore_ready() { grep -q "is now running" "$STATE/datastore.log" 2>/dev/null && port_open "$1"; }
+
+stop_datastore() {
+    local pid
+    if is_ours datastore gcloud; then
+        pid="$(cat "$STATE/datastore.pid")"
+        say "stopping datastore (process group $pid)"
+        kill -TERM -- "-$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$STATE/datastore.pid"
+}
+
 cmd_stop() {
     stop_one mongo secantusd
     stop_one redis redis-server
     stop_redis_cluster
+    stop_datastore
     rm -f "$STATE/env"
 }
 
@@ -209,6 +246,7 @@ cmd_start() {
         [[ "${MONGODB_URI:-}" == "$(sed -n 1p <<<"$old")" ]] && unset MONGODB_URI
         [[ "${REDIS_URL:-}" == "$(sed -n 2p <<<"$old")" ]] && unset REDIS_URL
         [[ -n "${REDIS_CLUSTER_URLS:-}" ]] && grep -qF "$REDIS_CLUSTER_URLS" "$STATE/env" && unset REDIS_CLUSTER_URLS
+        [[ "${DATASTORE_EMULATOR_HOST:-}" == "$(unset DATASTORE_EMULATOR_HOST; source "$STATE/env"; echo "${DATASTORE_EMULATOR_HOST:-}")" ]] && unset DATASTORE_EMULATOR_HOST
     fi
     cmd_stop # a re-run restarts cleanly
     if [[ -n "${MONGODB_URI:-}" ]]; then
@@ -224,8 +262,10 @@ cmd_start() {
         start_redis
     fi
     if [[ -n "${REDIS_CLUSTER_URLS:-}" ]]; then REDIS_CLUSTER="$REDIS_CLUSTER_URLS"; else start_redis_cluster; fi
+    start_datastore
     printf 'export MONGODB_URI=%q\nexport REDIS_URL=%q\n' "$MONGO_URI" "$REDIS_URI" >"$STATE/env"
     printf 'export REDIS_CLUSTER_URLS=%q\n' "$REDIS_CLUSTER" >>"$STATE/env"
+    printf 'export DATASTORE_EMULATOR_HOST=%q\n' "$DATASTORE_HOST" >>"$STATE/env"
     say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI (source .servers/env)"
 }
 
@@ -238,6 +278,7 @@ cmd_status() {
             say "${name%%:*} not running"
         fi
     done
+    is_ours datastore gcloud && say "datastore running, pid $(cat "$STATE/datastore.pid")" || say "datastore not running"
     [[ -f "$STATE/env" ]] && cat "$STATE/env"
     return 0
 }

@@ -21,3 +21,12 @@ fn redis() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/redis/*.rs");
 }
+
+/// Plans the Datastore backend (`nonrel-datastore`) cannot run (a lookup across a `Ref`
+/// without a declared join or copy, an emulated lookup the joined field does not declare)
+/// fail to compile, naming the backend and the fix.
+#[test]
+fn datastore() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/datastore/*.rs");
+}

@@ -1,0 +1,532 @@
+//! Records as Datastore entities, and keys as Datastore keys.
+//!
+//! Every field of the BSON document becomes a property of the entity: embedded documents are
+//! entity values, lists array values, binaries blob values (base64 in JSON), dates timestamp
+//! values, integers integer values, doubles double values. What has no exact Datastore type
+//! is written as the closest one and named, by its path, in one unindexed string property,
+//! [`TYPES`], read back on load: 32-bit integers (integer values), decimals (their 16
+//! decimal128 bytes as a blob), ObjectIds (their 12 bytes as a blob), binaries of another
+//! subtype, `-0.0`, dates outside the years 1 to 9999 (milliseconds as an integer), a list
+//! inside a list (Datastore has no nested arrays: an entity value holding it as `v`), a
+//! document or list nested deeper than Datastore's [`MAX_NESTING`] levels (its BSON bytes as
+//! a blob), and any other BSON type (its value bytes as a blob). So a document loads back with the same
+//! values and types; the fields of a document come back sorted by name.
+
+use base64::Engine as _;
+use nonrel_runtime::chrono::{DateTime, SecondsFormat};
+use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, ObjectId, Result};
+use serde_json::{json, Map, Value as Json};
+
+/// The property naming the values whose BSON type is not the natural one of their Datastore
+/// value (unindexed; absent when there are none).
+pub const TYPES: &str = "__nonrel_types";
+
+/// The largest indexed string Datastore accepts, in bytes.
+pub const MAX_INDEXED_STRING: usize = 1500;
+/// The largest entity Datastore accepts, in bytes.
+pub const MAX_ENTITY: usize = 1_048_572;
+/// The most entity and array values Datastore nests in one property (both count).
+pub const MAX_NESTING: usize = 20;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+// ---- keys ----
+
+/// The marker of names that are not string keys as they are (negative and zero integer
+/// keys, ObjectIds, and strings Datastore reserves or that start with the marker).
+const MARK: char = '\u{1}';
+
+/// The path element of a key: positive integers are ids; other keys are names.
+pub fn key_element(kind: &str, key: &KeyValue) -> Json {
+    match key {
+        KeyValue::Int(i) if *i > 0 => json!({"kind": kind, "id": i.to_string()}),
+        KeyValue::Int(i) => json!({"kind": kind, "name": format!("{MARK}i{i}")}),
+        KeyValue::ObjectId(o) => json!({"kind": kind, "name": format!("{MARK}o{}", o.to_hex())}),
+        KeyValue::Str(s) if s.starts_with(MARK) || (s.len() >= 4 && s.starts_with("__") && s.ends_with("__")) => {
+            json!({"kind": kind, "name": format!("{MARK}s{s}")})
+        }
+        KeyValue::Str(s) => json!({"kind": kind, "name": s}),
+    }
+}
+
+/// A key as the API takes it.
+pub fn key_json(kind: &str, key: &KeyValue) -> Json {
+    json!({"path": [key_element(kind, key)]})
+}
+
+/// A new automatic key: a positive id larger than every id this process assigned before,
+/// so records inserted one after another come back in that order without `order_by` (as on
+/// every other backend; Datastore's own `allocateIds` scatters its ids). The id is the time
+/// in milliseconds shifted left by 20 bits plus a random per-process offset, or the last id
+/// plus one when that is not larger: ids of other processes interleave by time, like
+/// MongoDB's ObjectIds. Records are written with `insert`, so an id another process took
+/// meanwhile is refused by Datastore, and the write runs again with new ids.
+pub fn new_key() -> KeyValue {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let salt = *SALT.get_or_init(|| std::collections::hash_map::RandomState::new().build_hasher().finish() >> 45);
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let floor = (ms << 20) | salt;
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = floor.max(last + 1);
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return KeyValue::Int(next as i64),
+            Err(now) => last = now,
+        }
+    }
+}
+
+/// The nonrel key of a Datastore key.
+pub fn key_from_json(key: &Json) -> Result<KeyValue> {
+    let bad = || Error::new(ErrorKind::Decode, format!("Datastore key {key} is not a nonrel key"));
+    let last = key["path"].as_array().and_then(|p| p.last()).ok_or_else(bad)?;
+    if let Some(id) = last.get("id") {
+        return id.as_str().and_then(|s| s.parse().ok()).map(KeyValue::Int).ok_or_else(bad);
+    }
+    let name = last["name"].as_str().ok_or_else(bad)?;
+    let Some(rest) = name.strip_prefix(MARK) else { return Ok(KeyValue::Str(name.to_string())) };
+    match rest.split_at_checked(1) {
+        Some(("i", n)) => n.parse().map(KeyValue::Int).map_err(|_| bad()),
+        Some(("o", hex)) => ObjectId::parse(hex).map(KeyValue::ObjectId).map_err(|_| bad()),
+        Some(("s", s)) => Ok(KeyValue::Str(s.to_string())),
+        _ => Err(bad()),
+    }
+}
+
+// ---- BSON reading and writing ----
+
+/// One element of a BSON document: type, name, value bytes.
+struct Element<'a> {
+    ty: u8,
+    name: &'a str,
+    value: &'a [u8],
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::new(ErrorKind::Decode, format!("malformed BSON document: {what}"))
+}
+
+fn i32_at(b: &[u8], at: usize) -> Result<usize> {
+    let bytes: [u8; 4] = b.get(at..at + 4).and_then(|s| s.try_into().ok()).ok_or_else(|| corrupt("truncated"))?;
+    usize::try_from(i32::from_le_bytes(bytes)).map_err(|_| corrupt("negative length"))
+}
+
+/// The elements of a document.
+fn elements(doc: &[u8]) -> Result<Vec<Element<'_>>> {
+    let len = i32_at(doc, 0)?;
+    if len != doc.len() || len < 5 {
+        return Err(corrupt("length"));
+    }
+    let mut out = Vec::new();
+    let mut at = 4;
+    while at < len - 1 {
+        let ty = doc[at];
+        at += 1;
+        let end = doc[at..].iter().position(|&b| b == 0).ok_or_else(|| corrupt("name"))? + at;
+        let name = std::str::from_utf8(&doc[at..end]).map_err(|_| corrupt("name"))?;
+        at = end + 1;
+        let size = match ty {
+            0x01 | 0x09 | 0x11 | 0x12 => 8,
+            0x02 | 0x0D | 0x0E => 4 + i32_at(doc, at)?,
+            0x03 | 0x04 | 0x0F => i32_at(doc, at)?,
+            0x05 => 5 + i32_at(doc, at)?,
+            0x06 | 0x0A | 0x7F | 0xFF => 0,
+            0x07 => 12,
+            0x08 => 1,
+            0x0B => {
+                let a = doc[at..].iter().position(|&b| b == 0).ok_or_else(|| corrupt("regex"))?;
+                let b = doc[at + a + 1..].iter().position(|&b| b == 0).ok_or_else(|| corrupt("regex"))?;
+                a + b + 2
+            }
+            0x0C => 4 + i32_at(doc, at)? + 12,
+            0x10 => 4,
+            0x13 => 16,
+            _ => return Err(corrupt("unknown element type")),
+        };
+        let value = doc.get(at..at + size).ok_or_else(|| corrupt("truncated value"))?;
+        at += size;
+        out.push(Element { ty, name, value });
+    }
+    Ok(out)
+}
+
+/// Builds a BSON document.
+struct Writer {
+    out: Vec<u8>,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer { out: vec![0, 0, 0, 0] }
+    }
+    fn element(&mut self, ty: u8, name: &str, value: &[u8]) {
+        self.out.push(ty);
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(0);
+        self.out.extend_from_slice(value);
+    }
+    fn finish(mut self) -> Vec<u8> {
+        self.out.push(0);
+        let len = (self.out.len() as i32).to_le_bytes();
+        self.out[..4].copy_from_slice(&len);
+        self.out
+    }
+}
+
+fn string_bytes(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len() + 5);
+    v.extend_from_slice(&((s.len() + 1) as i32).to_le_bytes());
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v
+}
+
+// ---- encoding ----
+
+/// One step of a path: a field name or a list position.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Name(String),
+    Pos(usize),
+}
+
+/// What an encoding needs to know and collects.
+struct Enc<'a> {
+    model: &'static ModelDesc,
+    indexed: &'a dyn Fn(&str) -> bool,
+    /// The path of the value being encoded (names and positions) ...
+    path: Vec<Step>,
+    /// ... and its dotted form without positions (how Datastore names nested properties).
+    dotted: String,
+    tags: Vec<Json>,
+    size: usize,
+    /// The entity and array values around the value being encoded.
+    nesting: usize,
+}
+
+impl Enc<'_> {
+    fn tag(&mut self, tag: &str) {
+        let path: Vec<Json> = self
+            .path
+            .iter()
+            .map(|s| match s {
+                Step::Name(n) => Json::String(n.clone()),
+                Step::Pos(p) => Json::from(*p),
+            })
+            .collect();
+        self.tags.push(json!([path, tag]));
+    }
+
+    fn too_large(&self, what: String) -> Error {
+        let top = self.dotted.split('.').next().unwrap_or_default();
+        Error::new(ErrorKind::TooLarge, what).with_model(self.model.name).with_field(field_of(self.model, top))
+    }
+
+    /// Whether a path, or a path under it, is indexed.
+    fn indexed_here(&self) -> bool {
+        (self.indexed)(&self.dotted)
+    }
+
+    fn doc(&mut self, doc: &[u8]) -> Result<Map<String, Json>> {
+        let mut props = Map::new();
+        for e in elements(doc)? {
+            let depth = (self.path.len(), self.dotted.len());
+            self.path.push(Step::Name(e.name.to_string()));
+            if !self.dotted.is_empty() {
+                self.dotted.push('.');
+            }
+            self.dotted.push_str(e.name);
+            self.size += e.name.len();
+            let v = self.value(e.ty, e.value, false)?;
+            props.insert(e.name.to_string(), v);
+            self.path.truncate(depth.0);
+            self.dotted.truncate(depth.1);
+        }
+        Ok(props)
+    }
+
+    /// The Datastore value of one BSON value; `in_list` for list elements (a list there
+    /// cannot be an array value).
+    fn value(&mut self, ty: u8, v: &[u8], in_list: bool) -> Result<Json> {
+        let indexed = self.indexed_here();
+        let blob = |this: &mut Self, bytes: &[u8], tag: Option<&str>| {
+            if let Some(t) = tag {
+                this.tag(t);
+            }
+            this.size += bytes.len();
+            json!({"blobValue": B64.encode(bytes), "excludeFromIndexes": true})
+        };
+        let mut out = match ty {
+            0x01 => {
+                self.size += 8;
+                let f = f64::from_le_bytes(v.try_into().map_err(|_| corrupt("double"))?);
+                if f == 0.0 && f.is_sign_negative() {
+                    self.tag("z");
+                }
+                json!({"doubleValue": double_json(f)})
+            }
+            0x02 => {
+                let s = std::str::from_utf8(&v[4..v.len() - 1]).map_err(|_| corrupt("string"))?;
+                self.size += s.len();
+                if indexed && s.len() > MAX_INDEXED_STRING {
+                    return Err(self.too_large(format!(
+                        "indexed string of {} bytes at `{}`: Datastore indexes strings of at most {MAX_INDEXED_STRING} bytes",
+                        s.len(),
+                        self.dotted
+                    )));
+                }
+                json!({"stringValue": s})
+            }
+            // Deeper than Datastore nests: the value's BSON bytes, read back as they are.
+            0x03 if self.nesting >= MAX_NESTING => return Ok(blob(self, v, Some("r3"))),
+            0x04 if self.nesting + usize::from(in_list) >= MAX_NESTING => return Ok(blob(self, v, Some("r4"))),
+            0x03 => {
+                self.nesting += 1;
+                let props = self.doc(v);
+                self.nesting -= 1;
+                let props = props?;
+                let mut e = json!({"entityValue": {"properties": props}});
+                if !indexed {
+                    e["excludeFromIndexes"] = Json::Bool(true);
+                }
+                return Ok(e);
+            }
+            0x04 => {
+                let mut values = Vec::new();
+                let around = self.nesting;
+                self.nesting += 1 + usize::from(in_list);
+                for (i, e) in elements(v)?.into_iter().enumerate() {
+                    self.path.push(Step::Pos(i));
+                    let value = self.value(e.ty, e.value, true);
+                    self.path.pop();
+                    match value {
+                        Ok(value) => values.push(value),
+                        Err(e) => {
+                            self.nesting = around;
+                            return Err(e);
+                        }
+                    }
+                }
+                self.nesting = around;
+                let array = json!({"arrayValue": {"values": values}});
+                if in_list {
+                    self.tag("l");
+                    return Ok(json!({"entityValue": {"properties": {"v": array}}, "excludeFromIndexes": true}));
+                }
+                return Ok(array);
+            }
+            0x05 => {
+                let sub = v[4];
+                return Ok(blob(self, &v[5..], (sub != 0).then(|| format!("b{sub}")).as_deref()));
+            }
+            0x07 => return Ok(blob(self, v, Some("o"))),
+            0x08 => {
+                self.size += 1;
+                json!({"booleanValue": v[0] != 0})
+            }
+            0x09 => {
+                self.size += 8;
+                let ms = i64::from_le_bytes(v.try_into().map_err(|_| corrupt("date"))?);
+                match DateTime::from_timestamp_millis(ms)
+                    .filter(|d| (1..=9999).contains(&d.format("%Y").to_string().parse::<i32>().unwrap_or(0)))
+                {
+                    Some(d) => json!({"timestampValue": d.to_rfc3339_opts(SecondsFormat::Millis, true)}),
+                    None => {
+                        self.tag("t");
+                        json!({"integerValue": ms.to_string(), "excludeFromIndexes": true})
+                    }
+                }
+            }
+            0x0A => json!({"nullValue": null}),
+            0x10 => {
+                self.size += 8;
+                self.tag("i");
+                let n = i32::from_le_bytes(v.try_into().map_err(|_| corrupt("int32"))?);
+                json!({"integerValue": n.to_string()})
+            }
+            0x12 => {
+                self.size += 8;
+                let n = i64::from_le_bytes(v.try_into().map_err(|_| corrupt("int64"))?);
+                json!({"integerValue": n.to_string()})
+            }
+            0x13 => return Ok(blob(self, v, Some("d"))),
+            other => return Ok(blob(self, v, Some(&format!("r{other}")))),
+        };
+        if !indexed {
+            out["excludeFromIndexes"] = Json::Bool(true);
+        }
+        Ok(out)
+    }
+}
+
+/// The model field a top-level property belongs to: itself, or for an index field of an
+/// emulated lookup (`_ix_{field}_{suffix}`) the field it is computed from.
+fn field_of<'a>(model: &'a ModelDesc, top: &'a str) -> &'a str {
+    let Some(rest) = top.strip_prefix("_ix_") else { return top };
+    model
+        .fields
+        .iter()
+        .map(|f| f.name)
+        .filter(|f| rest.len() > f.len() && rest.starts_with(f) && rest.as_bytes()[f.len()] == b'_')
+        .max_by_key(|f| f.len())
+        .unwrap_or(top)
+}
+
+/// A double in the API's JSON: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+pub fn double_json(f: f64) -> Json {
+    if f.is_nan() {
+        Json::from("NaN")
+    } else if f.is_infinite() {
+        Json::from(if f > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        Json::from(f)
+    }
+}
+
+/// The properties of the entity for a record. `indexed` says which dotted paths nonrel
+/// queries (those are indexed; everything else is excluded from indexes).
+pub fn encode(model: &'static ModelDesc, doc: &[u8], indexed: &dyn Fn(&str) -> bool) -> Result<Map<String, Json>> {
+    let mut enc =
+        Enc { model, indexed, path: Vec::new(), dotted: String::new(), tags: Vec::new(), size: 0, nesting: 0 };
+    let mut props = enc.doc(doc).map_err(|e| if e.model().is_none() { e.with_model(model.name) } else { e })?;
+    if enc.size > MAX_ENTITY {
+        let largest = props.iter().max_by_key(|(_, v)| v.to_string().len()).map(|(k, _)| k.clone()).unwrap_or_default();
+        let msg = format!(
+            "record of about {} bytes: a Datastore entity holds at most 1 MiB (largest field `{largest}`)",
+            enc.size
+        );
+        return Err(Error::new(ErrorKind::TooLarge, msg).with_model(model.name).with_field(field_of(model, &largest)));
+    }
+    if !enc.tags.is_empty() {
+        let tags = Json::Array(enc.tags).to_string();
+        props.insert(TYPES.to_string(), json!({"stringValue": tags, "excludeFromIndexes": true}));
+    }
+    Ok(props)
+}
+
+// ---- decoding ----
+
+/// The tags of one entity: each path (names and positions) with its tag.
+struct Tags(Vec<(Vec<Json>, String)>);
+
+impl Tags {
+    fn find(&self, path: &[Json]) -> Option<&str> {
+        self.0.iter().find(|(p, _)| p.as_slice() == path).map(|(_, t)| t.as_str())
+    }
+}
+
+fn bad_value(v: &Json) -> Error {
+    Error::new(ErrorKind::Decode, format!("Datastore value {v} is not one nonrel reads"))
+}
+
+/// The record of an entity's properties (the [`TYPES`] property read, not kept).
+pub fn decode(props: &Map<String, Json>) -> Result<Vec<u8>> {
+    let tags = match props.get(TYPES).and_then(|t| t["stringValue"].as_str()) {
+        None => Tags(Vec::new()),
+        Some(s) => {
+            let list: Vec<Json> = serde_json::from_str(s).map_err(|e| Error::new(ErrorKind::Decode, e.to_string()))?;
+            Tags(
+                list.into_iter().filter_map(|e| Some((e[0].as_array()?.clone(), e[1].as_str()?.to_string()))).collect(),
+            )
+        }
+    };
+    let mut path = Vec::new();
+    decode_doc(props, &tags, &mut path, true)
+}
+
+fn decode_doc(props: &Map<String, Json>, tags: &Tags, path: &mut Vec<Json>, top: bool) -> Result<Vec<u8>> {
+    let mut w = Writer::new();
+    for (name, v) in props {
+        if top && name == TYPES {
+            continue;
+        }
+        path.push(Json::String(name.clone()));
+        let (ty, bytes) = decode_value(v, tags, path)?;
+        path.pop();
+        w.element(ty, name, &bytes);
+    }
+    Ok(w.finish())
+}
+
+fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>) -> Result<(u8, Vec<u8>)> {
+    let tag = if tags.0.is_empty() { None } else { tags.find(path) };
+    let obj = v.as_object().ok_or_else(|| bad_value(v))?;
+    if let Some(s) = obj.get("stringValue") {
+        return Ok((0x02, string_bytes(s.as_str().ok_or_else(|| bad_value(v))?)));
+    }
+    if let Some(n) = obj.get("integerValue") {
+        let n: i64 = n.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad_value(v))?;
+        return Ok(match tag {
+            Some("i") => (0x10, (n as i32).to_le_bytes().to_vec()),
+            Some("t") => (0x09, n.to_le_bytes().to_vec()),
+            _ => (0x12, n.to_le_bytes().to_vec()),
+        });
+    }
+    if let Some(d) = obj.get("doubleValue") {
+        let f = match d {
+            Json::Number(n) => n.as_f64().ok_or_else(|| bad_value(v))?,
+            Json::String(s) if s == "NaN" => f64::NAN,
+            Json::String(s) if s == "Infinity" => f64::INFINITY,
+            Json::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
+            _ => return Err(bad_value(v)),
+        };
+        let f = if tag == Some("z") { -0.0 } else { f };
+        return Ok((0x01, f.to_le_bytes().to_vec()));
+    }
+    if let Some(b) = obj.get("booleanValue") {
+        return Ok((0x08, vec![u8::from(b.as_bool().ok_or_else(|| bad_value(v))?)]));
+    }
+    if obj.contains_key("nullValue") {
+        return Ok((0x0A, Vec::new()));
+    }
+    if let Some(t) = obj.get("timestampValue") {
+        let d = t.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).ok_or_else(|| bad_value(v))?;
+        return Ok((0x09, d.timestamp_millis().to_le_bytes().to_vec()));
+    }
+    if let Some(b) = obj.get("blobValue") {
+        let bytes = B64.decode(b.as_str().ok_or_else(|| bad_value(v))?).map_err(|_| bad_value(v))?;
+        return Ok(match tag {
+            Some("o") => (0x07, bytes),
+            Some("d") => (0x13, bytes),
+            Some(t) if t.starts_with('r') => (t[1..].parse().map_err(|_| bad_value(v))?, bytes),
+            Some(t) if t.starts_with('b') => {
+                let sub: u8 = t[1..].parse().map_err(|_| bad_value(v))?;
+                (0x05, binary(sub, &bytes))
+            }
+            _ => (0x05, binary(0, &bytes)),
+        });
+    }
+    if let Some(e) = obj.get("entityValue") {
+        let empty = Map::new();
+        let props = e.get("properties").and_then(Json::as_object).unwrap_or(&empty);
+        if tag == Some("l") {
+            let inner = props.get("v").ok_or_else(|| bad_value(v))?;
+            return decode_value(inner, tags, path);
+        }
+        return Ok((0x03, decode_doc(props, tags, path, false)?));
+    }
+    if let Some(a) = obj.get("arrayValue") {
+        let mut w = Writer::new();
+        for (i, item) in
+            a.get("values").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+        {
+            path.push(Json::from(i));
+            let (ty, bytes) = decode_value(item, tags, path)?;
+            path.pop();
+            w.element(ty, &i.to_string(), &bytes);
+        }
+        return Ok((0x04, w.finish()));
+    }
+    Err(bad_value(v))
+}
+
+fn binary(sub: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 5);
+    out.extend_from_slice(&(bytes.len() as i32).to_le_bytes());
+    out.push(sub);
+    out.extend_from_slice(bytes);
+    out
+}

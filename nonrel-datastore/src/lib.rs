@@ -1,0 +1,924 @@
+//! A nonrel backend for Google Cloud Datastore (Firestore in Datastore mode), through the
+//! public API of `nonrel-runtime` alone, over Datastore's v1 REST API.
+//!
+//! Each model collection is a kind; keys are numeric ids or names; records are
+//! entities whose properties are the record's fields (see [`entity`]). Equality and `in` on
+//! indexed properties run in Datastore; everything else runs in nonrel's evaluator on what
+//! the native query returns, so answers are those of every other backend.
+#![doc = include_str!("../README.md")]
+
+mod client;
+pub mod entity;
+mod native;
+
+pub use client::RpcCounts;
+
+use client::{Client, Method};
+use entity::{decode, encode, key_from_json, key_json, new_key};
+use native::{is_indexed, key_order_native, query_json, translate, Native};
+use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
+use nonrel_runtime::capability::{No, Transactions};
+use nonrel_runtime::query::{eval, Plan};
+use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The most keys of one `lookup`.
+const LOOKUP_BATCH: usize = 1000;
+/// The most mutations of one `commit`.
+const COMMIT_BATCH: usize = 500;
+/// How often an internal read-modify-write runs again when Datastore aborts it.
+const INTERNAL_TRIES: usize = 8;
+
+/// The Datastore backend. Open a database with `Database::new(Datastore::new(host, project))`
+/// or [`Datastore::from_env`]; clones share the connections and the counts.
+#[derive(Clone)]
+pub struct Datastore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    /// The read-modify-write transactions of this handle run one at a time: Datastore (and
+    /// its emulator) lock what a transaction reads, and two of one program's transactions
+    /// waiting on each other's locks would both wait for the lock timeout.
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// How a read takes part in a transaction.
+enum ReadIn<'a> {
+    /// Outside any transaction (the latest committed data).
+    None,
+    /// Begins a read-write transaction with the read (its id is returned).
+    New,
+    /// Inside this transaction.
+    Tx(&'a str),
+}
+
+impl ReadIn<'_> {
+    fn options(&self) -> Option<Json> {
+        match self {
+            ReadIn::None => None,
+            ReadIn::New => None,
+            ReadIn::Tx(t) => Some(json!({"transaction": t})),
+        }
+    }
+}
+
+/// A record as read: its document and its version.
+#[derive(Clone, Debug)]
+struct Read {
+    doc: Vec<u8>,
+    version: String,
+}
+
+impl Datastore {
+    /// A handle on the Datastore API at `host` (`host:port` of the emulator) for `project`.
+    /// Nothing is sent until the first operation.
+    pub fn new(host: &str, project: &str) -> Datastore {
+        let client = Client::new(host, project);
+        Datastore { inner: Arc::new(Inner { client, writes: tokio::sync::Mutex::new(()) }) }
+    }
+
+    /// A handle on the emulator `DATASTORE_EMULATOR_HOST` names (as Google's own clients
+    /// read it), for `project`; an error saying how to start the emulator when it is unset.
+    pub fn from_env(project: &str) -> Result<Datastore> {
+        match std::env::var("DATASTORE_EMULATOR_HOST") {
+            Ok(host) if !host.is_empty() => Ok(Datastore::new(host.trim_start_matches("http://"), project)),
+            _ => Err(Error::new(
+                ErrorKind::Storage,
+                "DATASTORE_EMULATOR_HOST is not set: start the emulator with `gcloud emulators firestore start \
+                 --database-mode=datastore-mode --host-port=127.0.0.1:8081` (or scripts/servers.sh start) and set \
+                 DATASTORE_EMULATOR_HOST=127.0.0.1:8081",
+            )),
+        }
+    }
+
+    /// The project this handle writes to.
+    pub fn project(&self) -> &str {
+        &self.inner.client.project
+    }
+
+    /// The calls of each API method this handle (and its clones) made so far.
+    pub fn rpc_counts(&self) -> RpcCounts {
+        self.inner.client.counts()
+    }
+
+    fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    fn entity(m: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<Json> {
+        let props = encode(m, doc, &|p| is_indexed(m, p))?;
+        Ok(json!({"key": key_json(m.collection, key), "properties": props}))
+    }
+
+    /// Reads records by key (batches of [`LOOKUP_BATCH`]); with [`ReadIn::New`], returns the
+    /// transaction begun.
+    async fn lookup(
+        &self,
+        m: &'static ModelDesc,
+        keys: &[KeyValue],
+        read_in: ReadIn<'_>,
+    ) -> Result<(Vec<Option<Read>>, Option<String>)> {
+        // `newTransaction` on a lookup is not used: the emulator's commit of such a
+        // transaction waits on a lock of its own read until the lock timeout.
+        let mut tx: Option<String> = None;
+        if let ReadIn::New = read_in {
+            let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
+            tx = r["transaction"].as_str().map(str::to_string);
+        }
+        let mut found: HashMap<KeyValue, Read> = HashMap::new();
+        let mut todo: Vec<Json> = keys.iter().map(|k| key_json(m.collection, k)).collect();
+        while !todo.is_empty() {
+            let rest = todo.split_off(todo.len().min(LOOKUP_BATCH));
+            let mut body = json!({"keys": todo});
+            let options = match (&tx, &read_in) {
+                (Some(t), _) => Some(json!({"transaction": t})),
+                (None, r) => r.options(),
+            };
+            if let Some(o) = options {
+                body["readOptions"] = o;
+            }
+            let r = self.client().call(Method::Lookup, &body).await?;
+            for f in r["found"].as_array().into_iter().flatten() {
+                let key = key_from_json(&f["entity"]["key"])?;
+                let props = f["entity"]["properties"].as_object().cloned().unwrap_or_default();
+                let doc = decode(&props).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                found.insert(key, Read { doc, version: f["version"].as_str().unwrap_or_default().to_string() });
+            }
+            todo = r["deferred"].as_array().cloned().unwrap_or_default();
+            todo.extend(rest);
+        }
+        Ok((keys.iter().map(|k| found.get(k).cloned()).collect(), tx))
+    }
+
+    /// Runs a native query to its end (each batch one `runQuery`), returning key, document
+    /// (none for keys-only) and version of each entity.
+    async fn run(
+        &self,
+        m: &'static ModelDesc,
+        native: &Native,
+        keys_only: bool,
+        limit: Option<usize>,
+        tx: Option<&str>,
+    ) -> Result<Vec<(KeyValue, Option<Read>)>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let left = limit.map(|l| l - out.len());
+            if left == Some(0) {
+                break;
+            }
+            let mut body = json!({"query": query_json(m, native, keys_only, left, cursor.as_deref())});
+            if let Some(t) = tx {
+                body["readOptions"] = json!({"transaction": t});
+            }
+            let r = self.client().call(Method::RunQuery, &body).await.map_err(|e| e.with_model(m.name))?;
+            let batch = &r["batch"];
+            for e in batch["entityResults"].as_array().into_iter().flatten() {
+                let key = key_from_json(&e["entity"]["key"])?;
+                let read = if keys_only {
+                    None
+                } else {
+                    let props = e["entity"]["properties"].as_object().cloned().unwrap_or_default();
+                    let doc = decode(&props).map_err(|err| err.with_model(m.name).with_key(&key))?;
+                    Some(Read { doc, version: e["version"].as_str().unwrap_or_default().to_string() })
+                };
+                out.push((key, read));
+            }
+            match batch["moreResults"].as_str() {
+                Some("NOT_FINISHED") => cursor = batch["endCursor"].as_str().map(str::to_string),
+                _ => break,
+            }
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One `commit`: in `tx`, or in a single-use transaction (atomic) when `None`.
+    async fn commit_json(&self, mutations: Vec<Json>, tx: Option<&str>) -> Result<Json> {
+        let mut body = json!({"mode": "TRANSACTIONAL", "mutations": mutations});
+        match tx {
+            Some(t) => body["transaction"] = Json::from(t),
+            None => body["singleUseTransaction"] = json!({"readWrite": {}}),
+        }
+        self.client().call(Method::Commit, &body).await
+    }
+
+    async fn rollback(&self, tx: &str) {
+        let _ = self.client().call(Method::Rollback, &json!({"transaction": tx})).await;
+    }
+
+    /// The keys of stored records (other than `except`) holding one of `values` at `path`:
+    /// an `IN` query on the property, or a scan when the values cannot be matched natively.
+    async fn holders(
+        &self,
+        m: &'static ModelDesc,
+        path: &str,
+        values: &[Value],
+        tx: &str,
+    ) -> Result<Vec<(KeyValue, Value)>> {
+        let mut out = Vec::new();
+        let filter = nonrel_runtime::query::Filter {
+            path: path.to_string().into(),
+            op: nonrel_runtime::query::Op::In(values.to_vec()),
+        };
+        let native = translate(m, std::slice::from_ref(&filter));
+        let rows = self.run(m, &native, false, None, Some(tx)).await?;
+        for (key, read) in rows {
+            let doc = read.map(|r| r.doc).unwrap_or_default();
+            for v in unique_values(path, &doc)? {
+                if values.contains(&v) {
+                    out.push((key.clone(), v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses a value of a unique field that another record holds (stored, or written in
+    /// the same batch), naming model, field and value; reads inside transaction `tx`.
+    async fn check_unique(
+        &self,
+        m: &'static ModelDesc,
+        writes: &[(KeyValue, Option<Vec<u8>>, usize)],
+        tx: &str,
+    ) -> Result<()> {
+        for index in m.indexes.iter().filter(|i| i.unique) {
+            let mut mine: Vec<(usize, &KeyValue, Value)> = Vec::new();
+            for (key, doc, item) in writes {
+                if let Some(doc) = doc {
+                    for v in unique_values(index.path, doc)? {
+                        if let Some((_, other, _)) = mine.iter().find(|(_, k, w)| *k != key && *w == v) {
+                            return Err(unique_error(m, index.path, &v, other).with_item(*item).with_key(key));
+                        }
+                        mine.push((*item, key, v));
+                    }
+                }
+            }
+            if mine.is_empty() {
+                continue;
+            }
+            let values: Vec<Value> = mine.iter().map(|(_, _, v)| v.clone()).collect();
+            for chunk in values.chunks(native::MAX_IN) {
+                for (owner, v) in self.holders(m, index.path, chunk, tx).await? {
+                    if writes.iter().any(|(k, _, _)| *k == owner) {
+                        continue; // rewritten by this batch: its new value was checked above
+                    }
+                    let (item, key, _) = mine.iter().find(|(_, _, w)| *w == v).expect("a value of the batch");
+                    return Err(unique_error(m, index.path, &v, &owner).with_item(*item).with_key(key));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes records in transactions of at most [`COMMIT_BATCH`]: reads the stored ones
+    /// (for unknown fields and `Insert`), checks unique fields, commits.
+    async fn put_in_transaction(
+        &self,
+        m: &'static ModelDesc,
+        items: Vec<(usize, PutItem)>,
+        mode: WriteMode,
+    ) -> Result<Vec<KeyValue>> {
+        let _serial = self.inner.writes.lock().await;
+        let mut tries = 0;
+        loop {
+            match self.put_attempt(m, &items, mode).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn put_attempt(
+        &self,
+        m: &'static ModelDesc,
+        items: &[(usize, PutItem)],
+        mode: WriteMode,
+    ) -> Result<Vec<KeyValue>> {
+        let keyed: Vec<KeyValue> = items.iter().filter_map(|(_, i)| i.key.clone()).collect();
+        let (old, tx) = self.lookup(m, &keyed, ReadIn::New).await?;
+        let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
+        let result = async {
+            let mut old = old.into_iter();
+            let mut writes = Vec::with_capacity(items.len());
+            let mut mutations = Vec::with_capacity(items.len());
+            let mut keys = Vec::with_capacity(items.len());
+            for (i, item) in items {
+                let Some(key) = &item.key else {
+                    let key = new_key();
+                    let entity = Self::entity(m, &key, &item.doc).map_err(|e| e.with_item(*i).with_model(m.name))?;
+                    mutations.push(json!({ "insert": entity }));
+                    writes.push((key.clone(), Some(item.doc.clone()), *i));
+                    keys.push(key);
+                    continue;
+                };
+                keys.push(key.clone());
+                let at = |e: Error| e.with_model(m.name).with_key(key).with_item(*i);
+                let stored = old.next().flatten();
+                let doc = match (&stored, mode) {
+                    (Some(_), WriteMode::Insert) => {
+                        return Err(at(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists")));
+                    }
+                    (Some(s), WriteMode::Upsert) => eval::keep_unknown(m, &s.doc, &item.doc).map_err(at)?,
+                    _ => item.doc.clone(),
+                };
+                mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
+                writes.push((key.clone(), Some(doc), *i));
+            }
+            self.check_unique(m, &writes, &tx).await?;
+            match self.commit_json(mutations, Some(&tx)).await {
+                // The stored records were read in the transaction: only a new automatic key
+                // can exist already (taken by another process), so run again with new ones.
+                Err(e) if e.kind() == ErrorKind::DuplicateKey => Err(conflict(m)),
+                Err(e) => Err(e),
+                Ok(_) => Ok(keys),
+            }
+        }
+        .await;
+        if result.is_err() {
+            self.rollback(&tx).await;
+        }
+        result
+    }
+}
+
+fn unique_error(m: &ModelDesc, path: &str, v: &Value, owner: &KeyValue) -> Error {
+    let msg = format!("value {v} of unique field `{path}` already belongs to record {owner}");
+    Error::new(ErrorKind::UniqueViolation, msg).with_model(m.name).with_field(path)
+}
+
+/// The values at a unique path, each list element on its own; null and empty lists hold none.
+fn unique_values(path: &str, doc: &[u8]) -> Result<Vec<Value>> {
+    let mut values = Vec::new();
+    for value in eval::values_at(doc, path)? {
+        match value {
+            Value::Array(items) => values.extend(items),
+            other => values.push(other),
+        }
+    }
+    values.retain(|v| !matches!(v, Value::Null | Value::Array(_)));
+    Ok(values)
+}
+
+/// Whether a save must read the stored record to keep fields the program does not know.
+fn needs_merge(m: &ModelDesc) -> bool {
+    !(m.has_extra && m.fields.iter().all(|f| f.shape.is_plain()))
+}
+
+/// Filters, sorts (by the plan's order, then key), skips, limits and projects rows read in
+/// any order; `filtered` when the native query already applied every filter.
+fn finish(rows: Vec<(KeyValue, Vec<u8>)>, plan: &Plan, filtered: bool, in_key_order: bool) -> Result<Vec<Row>> {
+    let mut found = Vec::with_capacity(rows.len());
+    for (key, doc) in rows {
+        if filtered || eval::matches_all(&plan.filters, &doc).map_err(|e| e.with_key(&key))? {
+            found.push((eval::sort_key(&doc, &plan.order)?, key, doc));
+        }
+    }
+    if !in_key_order {
+        found.sort_by(|a, b| a.1.cmp(&b.1));
+    }
+    // Rows of an `IN` come in the order of its values: key order again.
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    if !plan.order.is_empty() {
+        found.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order));
+    }
+    found
+        .into_iter()
+        .skip(plan.offset)
+        .take(plan.limit.unwrap_or(usize::MAX))
+        .map(|(_, key, doc)| {
+            let doc = match &plan.projection {
+                Some(p) => eval::project(&doc, p)?,
+                None => doc,
+            };
+            Ok(Row { key: Some(key), doc, ..Row::default() })
+        })
+        .collect()
+}
+
+impl Backend for Datastore {
+    const NAME: &'static str = "datastore";
+
+    type Joins = No;
+    type CaseInsensitive = No;
+    type Regex = No;
+    type DateParts = No;
+
+    /// Automatic keys are ids that increase in insertion order (see [`entity::new_key`]).
+    const AUTO_KEY: KeyKind = KeyKind::Int;
+
+    /// Datastore's `IN` takes at most 30 values; the runtime splits larger ones.
+    const MAX_IN_VALUES: usize = native::MAX_IN;
+
+    /// One `commit` per 500 records (each batch atomic) when nothing must be read first; a
+    /// `lookup` that begins a transaction, then the `commit`, when the stored records' unknown
+    /// fields must be kept or unique fields checked.
+    async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+        let unique = m.indexes.iter().any(|i| i.unique);
+        let read_first =
+            unique || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
+        let mut keys = Vec::with_capacity(items.len());
+        let numbered: Vec<(usize, PutItem)> = items.into_iter().enumerate().collect();
+        for chunk in numbered.chunks(COMMIT_BATCH) {
+            if read_first {
+                keys.extend(self.put_in_transaction(m, chunk.to_vec(), mode).await?);
+                continue;
+            }
+            let mut tries = 0;
+            loop {
+                let chunk_keys: Vec<KeyValue> =
+                    chunk.iter().map(|(_, i)| i.key.clone().unwrap_or_else(new_key)).collect();
+                let mut mutations = Vec::with_capacity(chunk.len());
+                for ((i, item), key) in chunk.iter().zip(&chunk_keys) {
+                    let at = |e: Error| {
+                        let e = e.with_model(m.name).with_item(*i);
+                        match &item.key {
+                            Some(k) => e.with_key(k),
+                            None => e,
+                        }
+                    };
+                    let entity = Self::entity(m, key, &item.doc).map_err(at)?;
+                    let op = if mode == WriteMode::Insert || item.key.is_none() { "insert" } else { "upsert" };
+                    mutations.push(json!({ op: entity }));
+                }
+                match self.commit_json(mutations, None).await {
+                    Ok(_) => {
+                        keys.extend(chunk_keys);
+                        break;
+                    }
+                    Err(e) if e.kind() == ErrorKind::DuplicateKey => {
+                        // Name the record: the first given key of the batch that exists.
+                        let given: Vec<(usize, KeyValue)> =
+                            chunk.iter().filter_map(|(i, it)| Some((*i, it.key.clone()?))).collect();
+                        let ks: Vec<KeyValue> = given.iter().map(|(_, k)| k.clone()).collect();
+                        let (found, _) = self.lookup(m, &ks, ReadIn::None).await?;
+                        let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists")
+                            .with_model(m.name);
+                        match given.iter().zip(found).find(|(_, f)| f.is_some()) {
+                            Some(((i, k), _)) if mode == WriteMode::Insert => return Err(e.with_key(k).with_item(*i)),
+                            // None of the given keys: a new automatic key another process took.
+                            _ if tries + 1 < INTERNAL_TRIES => tries += 1,
+                            _ => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e.with_model(m.name)),
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// One `lookup` per 1,000 keys.
+    async fn get_many(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
+        let (found, _) = self.lookup(m, &keys, ReadIn::None).await?;
+        Ok(found.into_iter().map(|r| r.map(|r| r.doc)).collect())
+    }
+
+    /// One `commit` per 500 keys, without reading: a deleted record's mutation result carries
+    /// the commit's version, a missing one an older version.
+    async fn delete(&self, m: &'static ModelDesc, mut keys: Vec<KeyValue>) -> Result<u64> {
+        // A key given twice is one record (and one mutation).
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(k.clone()));
+        let mut existed = 0;
+        for chunk in keys.chunks(COMMIT_BATCH) {
+            let mutations = chunk.iter().map(|k| json!({"delete": key_json(m.collection, k)})).collect();
+            let r = self.commit_json(mutations, None).await.map_err(|e| e.with_model(m.name))?;
+            let commit = r["commitVersion"].as_str().unwrap_or_default();
+            existed += r["mutationResults"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|x| x["version"].as_str() == Some(commit))
+                .count() as u64;
+        }
+        Ok(existed)
+    }
+
+    /// One `runQuery` (and one per further batch): equality and `in` on indexed properties
+    /// natively; other filters, the order, offset and limit in the evaluator (the limit
+    /// natively too when nothing else is left to evaluate and Datastore's key order is nonrel's).
+    async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let native = translate(m, &plan.filters);
+        let in_key_order = key_order_native(m, &plan);
+        let limit =
+            if native.exact && in_key_order && !native.has_in { plan.limit.map(|l| l + plan.offset) } else { None };
+        let rows = self.run(m, &native, false, limit, None).await?;
+        let rows = rows.into_iter().map(|(k, r)| (k, r.map(|r| r.doc).unwrap_or_default())).collect();
+        finish(rows, &plan, native.exact, in_key_order)
+    }
+
+    /// One `runAggregationQuery` with `COUNT` up to `upto` when Datastore runs every filter;
+    /// otherwise the matches of the native query counted in the evaluator.
+    async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        let native = translate(m, &plan.filters);
+        if native.exact {
+            let mut count = json!({});
+            if let Some(n) = upto {
+                count["upTo"] = Json::from(n.to_string());
+            }
+            let body = json!({"aggregationQuery": {
+                "nestedQuery": query_json(m, &native, false, None, None),
+                "aggregations": [{"alias": "n", "count": count}],
+            }});
+            let r = self.client().call(Method::RunAggregationQuery, &body).await.map_err(|e| e.with_model(m.name))?;
+            let n = &r["batch"]["aggregationResults"][0]["aggregateProperties"]["n"]["integerValue"];
+            return n.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+                Error::new(ErrorKind::Storage, format!("Datastore count returned {r}")).with_model(m.name)
+            });
+        }
+        let rows = self.run(m, &native, false, None, None).await?;
+        let (mut n, upto) = (0, upto.unwrap_or(u64::MAX));
+        for (key, read) in rows {
+            if n == upto {
+                break;
+            }
+            let doc = read.map(|r| r.doc).unwrap_or_default();
+            n += u64::from(eval::matches_all(&plan.filters, &doc).map_err(|e| e.with_key(&key))?);
+        }
+        Ok(n)
+    }
+
+    /// Datastore has no server-side update: the matching records are read, changed and
+    /// written back in transactions of at most 500 records (each record's change atomic, and
+    /// each batch all or nothing; a record changed meanwhile is read again).
+    async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
+        let native = translate(m, &plan.filters);
+        let keys: Vec<KeyValue> = if native.exact {
+            self.run(m, &native, true, None, None).await?.into_iter().map(|(k, _)| k).collect()
+        } else {
+            let rows = self.run(m, &native, false, None, None).await?;
+            let mut keys = Vec::new();
+            for (key, read) in rows {
+                if eval::matches_all(&plan.filters, &read.map(|r| r.doc).unwrap_or_default())
+                    .map_err(|e| e.with_key(&key))?
+                {
+                    keys.push(key);
+                }
+            }
+            keys
+        };
+        let mut counts = UpdateCounts::default();
+        let _serial = self.inner.writes.lock().await;
+        for chunk in keys.chunks(COMMIT_BATCH) {
+            let mut tries = 0;
+            loop {
+                match self.update_attempt(m, chunk, &plan, &ops).await {
+                    Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
+                    Err(e) => return Err(e),
+                    Ok(c) => {
+                        counts.matched += c.matched;
+                        counts.modified += c.modified;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Compares and writes in one transaction: a `lookup` that begins it, then the `commit`.
+    async fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        let _serial = self.inner.writes.lock().await;
+        let mut tries = 0;
+        loop {
+            match self.swap_attempt(m, &items).await {
+                Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Datastore's built-in single-property indexes serve every native query this backend
+    /// sends (equality and `in`, ANDed): no composite index is needed, nothing is created.
+    async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
+    }
+
+    /// Datastore keeps its indexes with the entities (written in the same commit), so nothing
+    /// can disagree: the report counts records (one keys-only query per model) and declared
+    /// indexes (the runtime adds its own checks of lookup fields and copies).
+    async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<nonrel_runtime::IntegrityReport> {
+        let mut report = nonrel_runtime::IntegrityReport::default();
+        let none = Native { filter: None, exact: true, has_in: false };
+        for m in models {
+            report.records += self.run(m, &none, true, None, None).await?.len() as u64;
+            report.entries += m.indexes.len() as u64;
+        }
+        Ok(report)
+    }
+
+    /// Nothing to rebuild: Datastore's indexes follow their entities.
+    async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        self.sync_indexes(models).await
+    }
+}
+
+impl Datastore {
+    async fn update_attempt(
+        &self,
+        m: &'static ModelDesc,
+        keys: &[KeyValue],
+        plan: &Plan,
+        ops: &[UpdateOp],
+    ) -> Result<UpdateCounts> {
+        let (found, tx) = self.lookup(m, keys, ReadIn::New).await?;
+        let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
+        let result = async {
+            let mut counts = UpdateCounts::default();
+            let (mut writes, mut mutations) = (Vec::new(), Vec::new());
+            for (i, (key, read)) in keys.iter().zip(found).enumerate() {
+                let Some(read) = read else { continue };
+                let at = |e: Error| e.with_model(m.name).with_key(key);
+                if !eval::matches_all(&plan.filters, &read.doc).map_err(at)? {
+                    continue;
+                }
+                counts.matched += 1;
+                let new = eval::apply_update(&read.doc, ops).map_err(at)?;
+                if new != read.doc {
+                    counts.modified += 1;
+                    mutations.push(json!({"upsert": Self::entity(m, key, &new).map_err(at)?}));
+                    writes.push((key.clone(), Some(new), i));
+                }
+            }
+            self.check_unique(m, &writes, &tx).await?;
+            if mutations.is_empty() {
+                self.rollback(&tx).await;
+            } else {
+                self.commit_json(mutations, Some(&tx)).await?;
+            }
+            Ok(counts)
+        }
+        .await;
+        if result.is_err() {
+            self.rollback(&tx).await;
+        }
+        result
+    }
+
+    async fn swap_attempt(&self, m: &'static ModelDesc, items: &[SwapItem]) -> Result<Vec<Swapped>> {
+        let keys: Vec<KeyValue> = items.iter().map(|i| i.key.clone()).collect();
+        let (found, tx) = self.lookup(m, &keys, ReadIn::New).await?;
+        let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
+        let result = async {
+            let mut out = Vec::with_capacity(items.len());
+            let mut mutations = Vec::new();
+            for (item, now) in items.iter().zip(found) {
+                out.push(match now {
+                    None => Swapped::Missing,
+                    Some(now) if now.doc != item.expected => Swapped::Changed(now.doc),
+                    Some(now) => {
+                        let at = |e: Error| e.with_model(m.name).with_key(&item.key);
+                        match &item.doc {
+                            None => mutations.push(json!({"delete": key_json(m.collection, &item.key)})),
+                            Some(doc) => {
+                                let doc = eval::keep_unknown(m, &now.doc, doc).map_err(at)?;
+                                mutations.push(json!({"upsert": Self::entity(m, &item.key, &doc).map_err(at)?}));
+                            }
+                        }
+                        Swapped::Written
+                    }
+                });
+            }
+            if mutations.is_empty() {
+                self.rollback(&tx).await;
+            } else {
+                self.commit_json(mutations, Some(&tx)).await?;
+            }
+            Ok(out)
+        }
+        .await;
+        if result.is_err() {
+            self.rollback(&tx).await;
+        }
+        result
+    }
+}
+
+/// The keys and versions a query returned.
+type Versions = Vec<(KeyValue, String)>;
+/// Records to write: key, document, item number.
+type Writes = Vec<(KeyValue, Option<Vec<u8>>, usize)>;
+
+/// One attempt of a transaction, optimistic: reads go to the latest committed data and are
+/// remembered with their versions; writes are kept. `commit` opens a Datastore transaction,
+/// reads again what the attempt read (and re-runs its queries), and commits the writes only
+/// if every version is unchanged; otherwise it is a `Conflict` and the runtime runs the
+/// attempt again.
+#[derive(Default)]
+pub struct Session {
+    /// Each record read: model, key, version seen (`None`: absent).
+    reads: Vec<(&'static ModelDesc, KeyValue, Option<String>)>,
+    /// Each query run (without offset and limit) with the keys and versions it returned.
+    queries: Vec<(&'static ModelDesc, Plan, Versions)>,
+    /// The writes in order, the latest per record: model, key, document (`None`: delete), mode.
+    writes: Vec<(&'static ModelDesc, KeyValue, Option<Vec<u8>>, WriteMode)>,
+}
+
+impl Session {
+    fn written(&self, m: &ModelDesc, key: &KeyValue) -> Option<&Option<Vec<u8>>> {
+        self.writes.iter().find(|w| w.0.collection == m.collection && w.1 == *key).map(|w| &w.2)
+    }
+
+    fn write(&mut self, m: &'static ModelDesc, key: KeyValue, doc: Option<Vec<u8>>, mode: WriteMode) {
+        self.writes.retain(|w| !(w.0.collection == m.collection && w.1 == key));
+        self.writes.push((m, key, doc, mode));
+    }
+}
+
+impl Datastore {
+    /// A record as the attempt sees it: its own write, else the committed one (remembered).
+    async fn tx_read(&self, s: &mut Session, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<Vec<Option<Vec<u8>>>> {
+        let missing: Vec<KeyValue> = keys.iter().filter(|k| s.written(m, k).is_none()).cloned().collect();
+        let (found, _) = self.lookup(m, &missing, ReadIn::None).await?;
+        let mut found: HashMap<KeyValue, Option<Read>> = missing.into_iter().zip(found).collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(doc) = s.written(m, key) {
+                out.push(doc.clone());
+                continue;
+            }
+            let read = found.remove(key).flatten();
+            s.reads.push((m, key.clone(), read.as_ref().map(|r| r.version.clone())));
+            out.push(read.map(|r| r.doc));
+        }
+        Ok(out)
+    }
+
+    async fn commit_attempt(&self, s: &Session, tx: &str) -> Result<()> {
+        // The reads again, in the transaction, with the records to write (for unknown fields).
+        let mut by_model: Vec<(&'static ModelDesc, Vec<KeyValue>)> = Vec::new();
+        let mut add =
+            |m: &'static ModelDesc, k: &KeyValue| match by_model.iter_mut().find(|(x, _)| x.collection == m.collection)
+            {
+                Some((_, ks)) if ks.contains(k) => {}
+                Some((_, ks)) => ks.push(k.clone()),
+                None => by_model.push((m, vec![k.clone()])),
+            };
+        for (m, k, _) in &s.reads {
+            add(m, k);
+        }
+        for (m, k, _, _) in &s.writes {
+            add(m, k);
+        }
+        let mut now: HashMap<(&'static str, KeyValue), Read> = HashMap::new();
+        for (m, keys) in &by_model {
+            let (found, _) = self.lookup(m, keys, ReadIn::Tx(tx)).await?;
+            for (k, r) in keys.iter().zip(found) {
+                if let Some(r) = r {
+                    now.insert((m.collection, k.clone()), r);
+                }
+            }
+        }
+        for (m, key, seen) in &s.reads {
+            if now.get(&(m.collection, key.clone())).map(|r| &r.version) != seen.as_ref() {
+                return Err(conflict(m).with_key(key));
+            }
+        }
+        for (m, plan, seen) in &s.queries {
+            let native = translate(m, &plan.filters);
+            let rows = self.run(m, &native, false, None, Some(tx)).await?;
+            let mut got = Vec::new();
+            for (key, read) in rows {
+                let read = read.unwrap_or(Read { doc: Vec::new(), version: String::new() });
+                if eval::matches_all(&plan.filters, &read.doc)? {
+                    got.push((key, read.version));
+                }
+            }
+            got.sort();
+            if got != *seen {
+                return Err(conflict(m));
+            }
+        }
+        let mut mutations = Vec::new();
+        let mut checks: Vec<(&'static ModelDesc, Writes)> = Vec::new();
+        for (i, (m, key, doc, mode)) in s.writes.iter().enumerate() {
+            let at = |e: Error| e.with_model(m.name).with_key(key);
+            let stored = now.get(&(m.collection, key.clone()));
+            let Some(doc) = doc else {
+                mutations.push(json!({"delete": key_json(m.collection, key)}));
+                continue;
+            };
+            let doc = match (stored, mode) {
+                (Some(_), WriteMode::Insert) => return Err(conflict(m).with_key(key)),
+                (Some(old), WriteMode::Upsert) => eval::keep_unknown(m, &old.doc, doc).map_err(at)?,
+                _ => doc.clone(),
+            };
+            mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
+            match checks.iter_mut().find(|(x, _)| x.collection == m.collection && x.name == m.name) {
+                Some((_, w)) => w.push((key.clone(), Some(doc), i)),
+                None => checks.push((m, vec![(key.clone(), Some(doc), i)])),
+            }
+        }
+        for (m, writes) in &checks {
+            self.check_unique(m, writes, tx).await.map_err(|e| e.with_model(m.name))?;
+        }
+        self.commit_json(mutations, Some(tx)).await?;
+        Ok(())
+    }
+}
+
+/// What the attempt read has changed since: the error kind makes the runtime run it again.
+fn conflict(m: &ModelDesc) -> Error {
+    Error::new(ErrorKind::Conflict, "changed by a concurrent write since the transaction read it").with_model(m.name)
+}
+
+impl Transactions for Datastore {
+    type Session = Session;
+
+    /// Nothing is sent: the Datastore transaction is opened by the commit.
+    async fn begin(&self) -> Result<Session> {
+        Ok(Session::default())
+    }
+
+    /// One `lookup` (none for a record the attempt wrote).
+    async fn tx_get(&self, s: &mut Session, m: &'static ModelDesc, key: KeyValue) -> Result<Option<Vec<u8>>> {
+        Ok(self.tx_read(s, m, std::slice::from_ref(&key)).await?.pop().flatten())
+    }
+
+    /// No call, except one `lookup` for an insert with a given key.
+    async fn tx_put(&self, s: &mut Session, m: &'static ModelDesc, item: PutItem, mode: WriteMode) -> Result<KeyValue> {
+        let Some(key) = item.key else {
+            let key = new_key();
+            // Written as an insert: a record that took the key meanwhile is a conflict.
+            s.write(m, key.clone(), Some(item.doc), WriteMode::Insert);
+            return Ok(key);
+        };
+        if mode == WriteMode::Insert {
+            if self.tx_read(s, m, std::slice::from_ref(&key)).await?[0].is_some() {
+                let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists");
+                return Err(e.with_model(m.name).with_key(&key));
+            }
+            // Found free (a read checked at commit): the commit writes the document as given.
+            s.write(m, key.clone(), Some(item.doc), WriteMode::Replace);
+            return Ok(key);
+        }
+        s.write(m, key.clone(), Some(item.doc), mode);
+        Ok(key)
+    }
+
+    /// One `lookup` of the keys the attempt has not written.
+    async fn tx_delete(&self, s: &mut Session, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        let docs = self.tx_read(s, m, &keys).await?;
+        let mut existed = 0;
+        for (key, doc) in keys.into_iter().zip(docs) {
+            if doc.is_some() {
+                existed += 1;
+                s.write(m, key, None, WriteMode::Upsert);
+            }
+        }
+        Ok(existed)
+    }
+
+    /// The query on committed records (remembered for the commit's check), with the
+    /// attempt's own writes laid over it.
+    async fn tx_query(&self, s: &mut Session, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let native = translate(m, &plan.filters);
+        let rows = self.run(m, &native, false, None, None).await?;
+        let mut seen = Vec::new();
+        let mut view: HashMap<KeyValue, Vec<u8>> = HashMap::new();
+        for (key, read) in rows {
+            let read = read.unwrap_or(Read { doc: Vec::new(), version: String::new() });
+            if eval::matches_all(&plan.filters, &read.doc).map_err(|e| e.with_key(&key))? {
+                seen.push((key.clone(), read.version));
+            }
+            view.insert(key, read.doc);
+        }
+        seen.sort();
+        let whole = Plan { offset: 0, limit: None, projection: None, ..plan.clone() };
+        s.queries.push((m, whole, seen));
+        for (_, key, doc, _) in s.writes.iter().filter(|w| w.0.collection == m.collection) {
+            match doc {
+                Some(d) => view.insert(key.clone(), d.clone()),
+                None => view.remove(key),
+            };
+        }
+        finish(view.into_iter().collect(), &plan, false, false)
+    }
+
+    /// Nothing to send for an attempt that wrote nothing. Otherwise: a `lookup` that begins
+    /// the Datastore transaction (one per model read or written), the queries again, then
+    /// the `commit`; a changed version is a `Conflict`, and so is Datastore aborting it.
+    async fn commit(&self, s: Session) -> Result<()> {
+        if s.writes.is_empty() {
+            return Ok(());
+        }
+        let _serial = self.inner.writes.lock().await;
+        let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
+        let tx = r["transaction"].as_str().unwrap_or_default().to_string();
+        let result = self.commit_attempt(&s, &tx).await;
+        if result.is_err() {
+            self.rollback(&tx).await;
+        }
+        result
+    }
+
+    /// Nothing was sent for the attempt's writes: dropping it is enough.
+    async fn abort(&self, _s: Session) {}
+}

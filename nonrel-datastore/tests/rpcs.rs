@@ -1,0 +1,74 @@
+//! Calls to the Datastore API per operation, counted by the handle, against what a
+//! hand-written client sends for the same entities.
+
+mod support;
+
+use nonrel_runtime::{Database, Key, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rpc_notes")]
+struct Note {
+    #[field(key)]
+    id: Option<Key<Note>>,
+    #[field(index)]
+    tag: String,
+    n: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_per_operation() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    let mut before = ds.rpc_counts();
+    let mut step = |what: &str, expected: (u64, u64, u64, u64)| {
+        let now = ds.rpc_counts();
+        let d = now - before;
+        before = now;
+        let got = (d.lookup, d.commit, d.run_query + d.run_aggregation_query, d.begin_transaction);
+        assert_eq!(got, expected, "{what}: (lookup, commit, query, beginTransaction)");
+    };
+    // A new record: one commit (the key is made here, no `allocateIds`), as by hand.
+    let mut a = Note { id: None, tag: "x".into(), n: 1 };
+    db.save(&mut a).await.unwrap();
+    step("insert with an automatic key", (0, 1, 0, 0));
+    // A save over a stored record keeps fields other programs wrote: read and write in one
+    // transaction (beginTransaction, lookup, commit).
+    a.n = 2;
+    db.save(&mut a).await.unwrap();
+    step("save of a stored record", (1, 1, 0, 1));
+    let mut many: Vec<Note> = (0..10).map(|i| Note { id: None, tag: "y".into(), n: i }).collect();
+    db.save_many(&mut many).await.unwrap();
+    step("save_many of 10 new records", (0, 1, 0, 0));
+    assert_eq!(db.get::<Note>(a.id.clone().unwrap()).await.unwrap(), Some(a.clone()));
+    step("get", (1, 0, 0, 0));
+    let found = db.query::<Note>().filter(Note::tag().eq("y")).all().await.unwrap();
+    assert_eq!(found.len(), 10);
+    step("indexed query", (0, 0, 1, 0));
+    assert_eq!(db.query::<Note>().filter(Note::tag().eq("y")).count_upto(3).await.unwrap(), 3);
+    step("count_upto on an index", (0, 0, 1, 0));
+    let keys: Vec<Key<Note>> = many.iter().map(|n| n.id.clone().unwrap()).collect();
+    assert_eq!(db.delete_many::<Note, _>(keys).await.unwrap(), 10);
+    step("delete_many of 10", (0, 1, 0, 0));
+}
+
+/// Updates by query run as read-modify-write transactions: every matching record is changed
+/// exactly once, and a record changed by another write meanwhile is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_are_transactional_read_modify_writes() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    let mut notes: Vec<Note> = (0..5).map(|i| Note { id: None, tag: "u".into(), n: i }).collect();
+    db.save_many(&mut notes).await.unwrap();
+    let before = ds.rpc_counts();
+    let counts = db.query::<Note>().filter(Note::tag().eq("u")).update().inc(Note::n(), 10).await.unwrap();
+    assert_eq!((counts.matched, counts.modified), (5, 5));
+    let d = ds.rpc_counts() - before;
+    assert_eq!(
+        (d.run_query, d.begin_transaction, d.lookup, d.commit),
+        (1, 1, 1, 1),
+        "one batch: query, then one transaction"
+    );
+    let mut ns: Vec<i64> = db.query::<Note>().all().await.unwrap().into_iter().map(|n| n.n).collect();
+    ns.sort();
+    assert_eq!(ns, vec![10, 11, 12, 13, 14]);
+}
