@@ -17,7 +17,7 @@ mod unique;
 use client::Client;
 use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Yes};
-use nonrel_runtime::query::{eval, Plan, Projection, Seek};
+use nonrel_runtime::query::{eval, Plan, Seek};
 use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, ObjectId, Result};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeSet, HashSet};
@@ -176,13 +176,12 @@ impl Elastic {
     /// Runs a plan: natively when its filters and order are exact in the cluster, else
     /// candidates from the native part evaluated, sorted and paged here.
     async fn run(&self, m: &'static ModelDesc, plan: &Plan, seek: Option<&Seek>) -> Result<Option<Vec<Hit>>> {
-        let native = translate::filters(m.fields, &plan.filters);
+        let native = translate::filters(m, &plan.filters);
         let reverse = seek.is_some_and(|s| s.backward);
-        let sort = translate::sort(m.fields, &plan.order, reverse);
+        let sort = translate::sort(m, &plan.order, reverse);
         let window = plan.offset.saturating_add(plan.limit.unwrap_or(0));
         if let (true, Some(sort), true) = (native.exact, sort, window <= 10_000) {
             let mut body = json!({ "query": native.query(), "sort": sort });
-            body["_source"] = source_filter(plan.projection.as_ref());
             if let Some(seek) = seek {
                 let mut after = Vec::new();
                 for (o, v) in plan.order.iter().zip(&seek.values) {
@@ -198,7 +197,7 @@ impl Elastic {
             if reverse {
                 hits.reverse();
             }
-            if let Some(p) = plan.projection.as_ref().filter(|_| !plain_names(plan.projection.as_ref())) {
+            if let Some(p) = &plan.projection {
                 for h in &mut hits {
                     h.stored.doc = eval::project(&h.stored.doc, p)?;
                 }
@@ -210,8 +209,7 @@ impl Elastic {
         }
         let body = json!({
             "query": native.query(),
-            "sort": [{ convert::KEY_FIELD: { "order": "asc" } }],
-            "_source": { "excludes": [convert::KEY_FIELD] },
+            "sort": [{ convert::KEY_FIELD: { "order": "asc" } }]
         });
         let candidates = self.search(m, body, 0, None, |_| Ok(false)).await?;
         let mut found = Vec::new();
@@ -230,35 +228,6 @@ impl Elastic {
             out.push(h);
         }
         Ok(Some(out))
-    }
-}
-
-/// Whether every projected name is a plain field name (source filtering would read `*`
-/// and `.` as patterns).
-fn plain_names(p: Option<&Projection>) -> bool {
-    let names = match p {
-        None => return true,
-        Some(Projection::Only(n) | Projection::Defer(n)) => n,
-    };
-    names.iter().all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$'))
-}
-
-/// The `_source` filter of a search: the key field never, the deferred fields not.
-fn source_filter(p: Option<&Projection>) -> Json {
-    match p {
-        Some(Projection::Only(names)) if plain_names(p) => {
-            if names.is_empty() {
-                json!(false)
-            } else {
-                json!({ "includes": names })
-            }
-        }
-        Some(Projection::Defer(names)) if plain_names(p) => {
-            let mut ex = names.clone();
-            ex.push(convert::KEY_FIELD.to_string());
-            json!({ "excludes": ex })
-        }
-        _ => json!({ "excludes": [convert::KEY_FIELD] }),
     }
 }
 
@@ -391,14 +360,13 @@ impl Backend for Elastic {
     }
 
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
-        let native = translate::filters(m.fields, &plan.filters);
+        let native = translate::filters(m, &plan.filters);
         if native.exact {
             return self.count_native(m, native.query(), upto).await;
         }
         let body = json!({
             "query": native.query(),
-            "sort": [{ convert::KEY_FIELD: { "order": "asc" } }],
-            "_source": { "excludes": [convert::KEY_FIELD] },
+            "sort": [{ convert::KEY_FIELD: { "order": "asc" } }]
         });
         let upto = upto.unwrap_or(u64::MAX);
         let mut n = 0u64;
@@ -547,7 +515,7 @@ impl Elastic {
             if !done.insert(self.index(m)) {
                 continue;
             }
-            let body = json!({ "query": { "match_all": {} }, "sort": [{ convert::KEY_FIELD: "asc" }], "_source": { "excludes": [convert::KEY_FIELD] } });
+            let body = json!({ "query": { "match_all": {} }, "sort": [{ convert::KEY_FIELD: "asc" }] });
             let records = self.search(m, body, 0, None, |_| Ok(false)).await?;
             report.records += records.len() as u64;
             if !m.indexes.iter().any(|i| i.unique) {

@@ -12,6 +12,8 @@
 use crate::convert::KEY_FIELD;
 use nonrel_runtime::{FieldDesc, ModelDesc, Shape};
 use serde_json::{json, Map, Value as Json};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How a scalar field is indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +110,9 @@ const MAX_DEPTH: usize = 8;
 fn properties(fields: &[FieldDesc], depth: usize) -> Map<String, Json> {
     let mut props = Map::new();
     for f in fields {
+        if depth == 0 && f.name.starts_with('_') {
+            continue;
+        }
         if let Some(m) = field_mapping(f, depth) {
             props.insert(f.name.to_string(), m);
         }
@@ -129,7 +134,7 @@ fn field_mapping(f: &FieldDesc, depth: usize) -> Option<Json> {
 }
 
 /// The settings (the lowercase normalizer) and mappings of a new index.
-pub(crate) fn index_body(m: &ModelDesc) -> Json {
+pub(crate) fn index_body(m: &'static ModelDesc) -> Json {
     json!({
         "settings": {
             "analysis": { "normalizer": { "nonrel_lower": { "type": "custom", "filter": ["lowercase"] } } }
@@ -138,9 +143,42 @@ pub(crate) fn index_body(m: &ModelDesc) -> Json {
     })
 }
 
+/// Top-level fields that models sharing `m`'s collection declare differently (an `i32` in
+/// one, an `f64` in another): left unmapped, so any of their values can be stored, and
+/// queried through `eval`.
+pub(crate) fn conflicts(m: &'static ModelDesc) -> Arc<HashSet<&'static str>> {
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<HashSet<&'static str>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(m.collection) {
+        return found.clone();
+    }
+    let mut seen: HashMap<&'static str, Option<Json>> = HashMap::new();
+    let mut out = HashSet::new();
+    let models = nonrel_runtime::registered_models().filter(|o| o.collection == m.collection);
+    for model in models.chain(std::iter::once(m)) {
+        for f in model.fields {
+            let mapping = field_mapping(f, 0);
+            match seen.get(f.name) {
+                Some(before) if *before != mapping => {
+                    out.insert(f.name);
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(f.name, mapping);
+                }
+            }
+        }
+    }
+    let out = Arc::new(out);
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(m.collection, out.clone());
+    out
+}
+
 /// The mappings of a model: its fields and the key.
-pub(crate) fn mappings(m: &ModelDesc) -> Json {
+pub(crate) fn mappings(m: &'static ModelDesc) -> Json {
+    let skip = conflicts(m);
     let mut props = properties(m.fields, 0);
+    props.retain(|name, _| !skip.contains(name.as_str()));
     props.insert(KEY_FIELD.to_string(), json!({ "type": "keyword" }));
     json!({ "dynamic": false, "properties": props })
 }

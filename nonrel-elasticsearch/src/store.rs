@@ -146,7 +146,7 @@ impl Elastic {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = keys.iter().map(KeyValue::to_url_safe).collect();
-        let path = format!("/{index}/_mget?_source_excludes={}", crate::convert::KEY_FIELD);
+        let path = format!("/{index}/_mget");
         let reply = self.client.json(Method::POST, &path, &json!({ "ids": ids })).await?;
         if missing_index(&reply) {
             return Ok(vec![None; keys.len()]);
@@ -225,7 +225,8 @@ impl Elastic {
                 };
                 out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term }, sort: h.sort });
             }
-            if n < want || stop(&out[start..])? {
+            let enough = stop(&out[start..])?;
+            if n < want || enough {
                 break;
             }
             let last = out.last().map(|h| h.sort.clone()).unwrap_or_default();

@@ -13,7 +13,7 @@
 
 use crate::mapping::{nested_list, resolve, Kind, Resolved};
 use nonrel_runtime::query::{Direction, Filter, Lookup, Op, OrderBy};
-use nonrel_runtime::{FieldDesc, Value};
+use nonrel_runtime::{FieldDesc, ModelDesc, Value};
 use serde_json::{json, Value as Json};
 
 /// The native part of a plan's filters.
@@ -38,10 +38,13 @@ impl Native {
 }
 
 /// Translates all filters of a plan on `fields`.
-pub(crate) fn filters(fields: &[FieldDesc], filters: &[Filter]) -> Native {
+pub(crate) fn filters(m: &'static ModelDesc, filters: &[Filter]) -> Native {
+    let skip = crate::mapping::conflicts(m);
     let mut native = Native { exact: true, ..Native::default() };
     for f in filters {
-        match translate(fields, f) {
+        let top = f.path.split('.').next().unwrap_or_default();
+        let clause = if skip.contains(top) { None } else { translate(m.fields, f) };
+        match clause {
             Some(Clause { must, must_not, exact }) => {
                 native.must.extend(must);
                 native.must_not.extend(must_not);
@@ -204,10 +207,14 @@ fn escape(s: &str) -> String {
 /// The native sort of a plan's order, the key breaking ties; `None` when a term is not an
 /// indexed field holding one value whose order is the runtime's (doubles are sorted by
 /// `eval`: NaN and `-0.0` sort differently in Lucene).
-pub(crate) fn sort(fields: &[FieldDesc], order: &[OrderBy], reverse: bool) -> Option<Vec<Json>> {
+pub(crate) fn sort(m: &'static ModelDesc, order: &[OrderBy], reverse: bool) -> Option<Vec<Json>> {
+    let skip = crate::mapping::conflicts(m);
     let mut out = Vec::with_capacity(order.len() + 1);
     for o in order {
-        let r = resolve(fields, &o.path)?;
+        if skip.contains(o.path.split('.').next().unwrap_or_default()) {
+            return None;
+        }
+        let r = resolve(m.fields, &o.path)?;
         if r.many || r.nested.is_some() || r.kind == Kind::Double {
             return None;
         }
