@@ -173,6 +173,56 @@ impl Elastic {
         Ok(outcomes)
     }
 
+    /// Writes a batch whose keys are distinct: reads the records when a save must keep
+    /// their unknown fields or release their unique values, claims new unique values, and
+    /// writes with the version read, again from the read when a concurrent write came first.
+    async fn put_distinct(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+        let unique = m.indexes.iter().any(|i| i.unique);
+        let keys: Vec<KeyValue> =
+            items.iter().map(|i| i.key.clone().unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()))).collect();
+        let docs: Vec<Vec<u8>> = items.into_iter().map(|i| i.doc).collect();
+        let index = self.index(m);
+        for _ in 0..TRIES {
+            let read = mode == WriteMode::Upsert || unique;
+            let old = if read { self.mget(&index, &keys).await? } else { vec![None; keys.len()] };
+            let mut writes = Vec::with_capacity(keys.len());
+            for (i, (key, doc)) in keys.iter().zip(&docs).enumerate() {
+                let before = old[i].as_ref();
+                if mode == WriteMode::Insert && before.is_some() {
+                    return Err(duplicate(m, key, i));
+                }
+                let doc = match (mode, before) {
+                    (WriteMode::Upsert, Some(s)) => {
+                        eval::keep_unknown(m, &s.doc, doc).map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?
+                    }
+                    _ => doc.clone(),
+                };
+                let cond = match mode {
+                    WriteMode::Insert => Cond::Create,
+                    WriteMode::Upsert => Cond::as_read(before),
+                    WriteMode::Replace if unique => Cond::as_read(before),
+                    WriteMode::Replace => Cond::Any,
+                };
+                writes.push(Write { key: key.clone(), doc: Some(doc), cond });
+            }
+            let old_docs = old.into_iter().map(|s| s.map(|s| s.doc)).collect();
+            let outcomes = self.commit(m, writes, old_docs).await?;
+            let mut again = false;
+            for (i, o) in outcomes.into_iter().enumerate() {
+                match o {
+                    Outcome::Done { .. } => {}
+                    Outcome::Conflict if mode == WriteMode::Insert => return Err(duplicate(m, &keys[i], i)),
+                    Outcome::Conflict => again = true,
+                    Outcome::Failed(e) => return Err(e.with_model(m.name).with_key(&keys[i]).with_item(i)),
+                }
+            }
+            if !again {
+                return Ok(keys);
+            }
+        }
+        Err(conflict(m))
+    }
+
     /// Runs a plan: natively when its filters and order are exact in the cluster, else
     /// candidates from the native part evaluated, sorted and paged here.
     async fn run(&self, m: &'static ModelDesc, plan: &Plan, seek: Option<&Seek>) -> Result<Option<Vec<Hit>>> {
@@ -259,50 +309,16 @@ impl Backend for Elastic {
 
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.ensure(m).await?;
-        let unique = m.indexes.iter().any(|i| i.unique);
-        let keys: Vec<KeyValue> =
-            items.iter().map(|i| i.key.clone().unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()))).collect();
-        let docs: Vec<Vec<u8>> = items.into_iter().map(|i| i.doc).collect();
-        let index = self.index(m);
-        for _ in 0..TRIES {
-            let read = mode == WriteMode::Upsert || unique;
-            let old = if read { self.mget(&index, &keys).await? } else { vec![None; keys.len()] };
-            let mut writes = Vec::with_capacity(keys.len());
-            for (i, (key, doc)) in keys.iter().zip(&docs).enumerate() {
-                let before = old[i].as_ref();
-                if mode == WriteMode::Insert && before.is_some() {
-                    return Err(duplicate(m, key, i));
-                }
-                let doc = match (mode, before) {
-                    (WriteMode::Upsert, Some(s)) => {
-                        eval::keep_unknown(m, &s.doc, doc).map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?
-                    }
-                    _ => doc.clone(),
-                };
-                let cond = match mode {
-                    WriteMode::Insert => Cond::Create,
-                    WriteMode::Upsert => Cond::as_read(before),
-                    WriteMode::Replace if unique => Cond::as_read(before),
-                    WriteMode::Replace => Cond::Any,
-                };
-                writes.push(Write { key: key.clone(), doc: Some(doc), cond });
+        let given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
+        if given.len() > 1 && given.iter().collect::<HashSet<_>>().len() < given.len() {
+            // One key twice in a batch: written in order, the last one wins.
+            let mut keys = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                keys.extend(self.put_distinct(m, vec![item], mode).await.map_err(|e| e.with_item(i))?);
             }
-            let old_docs = old.into_iter().map(|s| s.map(|s| s.doc)).collect();
-            let outcomes = self.commit(m, writes, old_docs).await?;
-            let mut again = false;
-            for (i, o) in outcomes.into_iter().enumerate() {
-                match o {
-                    Outcome::Done { .. } => {}
-                    Outcome::Conflict if mode == WriteMode::Insert => return Err(duplicate(m, &keys[i], i)),
-                    Outcome::Conflict => again = true,
-                    Outcome::Failed(e) => return Err(e.with_model(m.name).with_key(&keys[i]).with_item(i)),
-                }
-            }
-            if !again {
-                return Ok(keys);
-            }
+            return Ok(keys);
         }
-        Err(conflict(m))
+        self.put_distinct(m, items, mode).await
     }
 
     async fn get_many(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
@@ -512,6 +528,7 @@ impl Elastic {
         let mut done = HashSet::new();
         for m in models {
             report.entries += m.indexes.len() as u64;
+            written += m.indexes.iter().filter(|i| !i.unique).count() as u64;
             if !done.insert(self.index(m)) {
                 continue;
             }
@@ -556,8 +573,8 @@ impl Elastic {
                 });
                 fix.push((id, None, Cond::Any));
             }
+            written += want.len() as u64;
             if repair {
-                written += fix.iter().filter(|f| f.1.is_some()).count() as u64;
                 self.bulk_raw(&index, &fix).await?;
             }
         }

@@ -86,7 +86,11 @@ fn literal(kind: Kind, v: &Value) -> Option<Json> {
         (Kind::Double, Value::Int64(n)) if *n != 0 && n.unsigned_abs() < (1 << 53) => Some(json!(*n as f64)),
         (Kind::Double, Value::Double(f)) if f.is_finite() && *f != 0.0 => Some(json!(f)),
         (Kind::Bool, Value::Bool(b)) => Some(json!(b)),
-        (Kind::Date, Value::DateTime(d)) => Some(json!(d.timestamp_millis())),
+        // Dates as ISO text: a number in a `term` is not read as epoch milliseconds by every
+        // server.
+        (Kind::Date, Value::DateTime(d)) if (0..=9999).contains(&chrono::Datelike::year(d)) => {
+            Some(json!(d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+        }
         (Kind::Oid, Value::ObjectId(o)) => Some(json!(o.to_hex())),
         _ => None,
     }
@@ -99,7 +103,9 @@ fn translate(fields: &[FieldDesc], f: &Filter) -> Option<Clause> {
     let r = resolve(fields, &f.path)?;
     let term = |v: &Value| literal(r.kind, v).map(|v| json!({ "term": { r.field.clone(): v } }));
     let range = |op: &str, v: &Value| {
-        if r.kind == Kind::Bool {
+        // Booleans have no range; non-finite doubles are kept unindexed, so a range would
+        // miss infinities.
+        if matches!(r.kind, Kind::Bool | Kind::Double) {
             return None;
         }
         literal(r.kind, v).map(|v| wrap(&r, json!({ "range": { r.field.clone(): { op: v } } })))
@@ -233,9 +239,8 @@ pub(crate) fn after_value(fields: &[FieldDesc], o: &OrderBy, v: &Value) -> Optio
     match (r.kind, v) {
         (Kind::Bool, Value::Bool(b)) => Some(json!(if *b { 1 } else { 0 })),
         (Kind::Long | Kind::Int, Value::Int32(_) | Value::Int64(_)) => literal(r.kind, v),
-        (Kind::Keyword, Value::String(_)) | (Kind::Oid, Value::ObjectId(_)) | (Kind::Date, Value::DateTime(_)) => {
-            literal(r.kind, v)
-        }
+        (Kind::Date, Value::DateTime(d)) => Some(json!(d.timestamp_millis())),
+        (Kind::Keyword, Value::String(_)) | (Kind::Oid, Value::ObjectId(_)) => literal(r.kind, v),
         _ => None,
     }
 }
