@@ -162,9 +162,35 @@ start_redis() {
     REDIS_URI="redis://127.0.0.1:$port/"
 }
 
+# Elasticsearch/OpenSearch: osmem-server (PyPI), an Elasticsearch-compatible server in one
+# binary, in its own venv; ELASTICSEARCH_URL set by the caller is used instead (start_elastic_or_url).
+OSMEM_VERSION="0.1.6" # pinned: the emulator's answers are what the tests were measured against
+OSMEM_VENV="$STATE/osmem-venv"
+osmem_bin() { "$OSMEM_VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())' 2>/dev/null; }
+elastic_ping() { (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && read -r -t 2 line <&3 && [[ "$line" == *" 200"* ]]) 2>/dev/null; }
+start_elastic() {
+    local port pid bin
+    if [[ "$("$OSMEM_VENV/bin/python" -c 'from importlib.metadata import version; print(version("osmem-server"))' 2>/dev/null)" != "$OSMEM_VERSION" ]]; then
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        [[ -x "$OSMEM_VENV/bin/python" ]] || python3 -m venv "$OSMEM_VENV" >&2 || { rm -rf "$OSMEM_VENV"; apt_install python3-venv; python3 -m venv "$OSMEM_VENV" >&2; }
+        say "pip install osmem-server==$OSMEM_VERSION"
+        "$OSMEM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "osmem-server==$OSMEM_VERSION" >&2 || die "pip install osmem-server==$OSMEM_VERSION failed"
+    fi
+    bin="$(osmem_bin)" || die "osmem-server has no binary for this platform"
+    port="$(free_port)"
+    say "starting osmem-server $OSMEM_VERSION on 127.0.0.1:$port (log .servers/elastic.log)"
+    (cd "$STATE" && exec setsid "$bin" -addr "127.0.0.1:$port" -no-stdin-watch -no-ja </dev/null >"$STATE/elastic.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$STATE/elastic.pid"
+    wait_ready elastic "$pid" elastic_ping "$port"
+    ELASTIC_URI="http://127.0.0.1:$port"
+}
+start_elastic_or_url() { if [[ -n "${ELASTICSEARCH_URL:-}" ]]; then say "ELASTICSEARCH_URL is set; using it, starting no server"; ELASTIC_URI="$ELASTICSEARCH_URL"; else start_elastic; fi; }
+
 cmd_stop() {
     stop_one mongo secantusd
     stop_one redis redis-server
+    stop_one elastic osmem-server
     rm -f "$STATE/env"
 }
 
@@ -177,6 +203,7 @@ cmd_start() {
         old="$(unset MONGODB_URI REDIS_URL; source "$STATE/env"; printf '%s\n%s' "${MONGODB_URI:-}" "${REDIS_URL:-}")"
         [[ "${MONGODB_URI:-}" == "$(sed -n 1p <<<"$old")" ]] && unset MONGODB_URI
         [[ "${REDIS_URL:-}" == "$(sed -n 2p <<<"$old")" ]] && unset REDIS_URL
+        [[ "${ELASTICSEARCH_URL:-}" == "$(unset ELASTICSEARCH_URL; source "$STATE/env"; echo "${ELASTICSEARCH_URL:-}")" ]] && unset ELASTICSEARCH_URL
     fi
     cmd_stop # a re-run restarts cleanly
     if [[ -n "${MONGODB_URI:-}" ]]; then
@@ -191,13 +218,15 @@ cmd_start() {
     else
         start_redis
     fi
+    start_elastic_or_url
     printf 'export MONGODB_URI=%q\nexport REDIS_URL=%q\n' "$MONGO_URI" "$REDIS_URI" >"$STATE/env"
+    printf 'export ELASTICSEARCH_URL=%q\n' "$ELASTIC_URI" >>"$STATE/env"
     say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI (source .servers/env)"
 }
 
 cmd_status() {
     local name
-    for name in mongo:secantusd redis:redis-server; do
+    for name in mongo:secantusd redis:redis-server elastic:osmem-server; do
         if is_ours "${name%%:*}" "${name#*:}"; then
             say "${name%%:*} running, pid $(cat "$STATE/${name%%:*}.pid")"
         else
