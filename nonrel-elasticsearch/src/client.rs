@@ -77,9 +77,10 @@ impl Client {
         if let Some((body, content_type)) = body {
             req = req.header("content-type", content_type).body(body);
         }
-        let resp = req.send().await.map_err(|e| {
-            storage(format!("cannot reach Elasticsearch at {}: {e}", self.base)).with_source(e)
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| storage(format!("cannot reach Elasticsearch at {}: {e}", self.base)).with_source(e))?;
         let status = resp.status();
         let body = resp
             .bytes()

@@ -83,7 +83,11 @@ fn lengthen_dates(json: &str) -> String {
 
 /// The stored document of a `_source` (its `_key` excluded by the request, or dropped here).
 pub(crate) fn from_source(json: &str) -> Result<Vec<u8>> {
-    let doc = if json.contains("\"$date\":") { document_from_json(&lengthen_dates(json))? } else { document_from_json(json)? };
+    let doc = if json.contains("\"$date\":") {
+        document_from_json(&lengthen_dates(json))?
+    } else {
+        document_from_json(json)?
+    };
     if !json.contains("\"_key\"") {
         return Ok(doc);
     }

@@ -192,9 +192,8 @@ impl Elastic {
                     return Err(duplicate(m, key, i));
                 }
                 let doc = match (mode, before) {
-                    (WriteMode::Upsert, Some(s)) => {
-                        eval::keep_unknown(m, &s.doc, doc).map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?
-                    }
+                    (WriteMode::Upsert, Some(s)) => eval::keep_unknown(m, &s.doc, doc)
+                        .map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?,
                     _ => doc.clone(),
                 };
                 let cond = match mode {
@@ -290,7 +289,10 @@ fn conflict(m: &ModelDesc) -> Error {
 }
 
 fn duplicate(m: &ModelDesc, key: &KeyValue, item: usize) -> Error {
-    Error::new(ErrorKind::DuplicateKey, "a record with this key already exists").with_model(m.name).with_key(key).with_item(item)
+    Error::new(ErrorKind::DuplicateKey, "a record with this key already exists")
+        .with_model(m.name)
+        .with_key(key)
+        .with_item(item)
 }
 
 impl Backend for Elastic {
@@ -418,7 +420,11 @@ impl Backend for Elastic {
                 let at = |e: Error| e.with_model(m.name).with_key(key);
                 let new = eval::apply_update(&s.doc, &ops).map_err(at)?;
                 if new != s.doc {
-                    writes.push(Write { key: key.clone(), doc: Some(new), cond: Cond::Version(s.seq_no, s.primary_term) });
+                    writes.push(Write {
+                        key: key.clone(),
+                        doc: Some(new),
+                        cond: Cond::Version(s.seq_no, s.primary_term),
+                    });
                     olds.push(Some(s.doc.clone()));
                 }
             }
@@ -466,7 +472,11 @@ impl Backend for Elastic {
                     Some(s) if s.doc != item.expected => out[i] = Some(Swapped::Changed(s.doc)),
                     Some(s) => {
                         let doc = item.doc.as_ref().map(|d| eval::keep_unknown(m, &s.doc, d)).transpose()?;
-                        writes.push(Write { key: item.key.clone(), doc, cond: Cond::Version(s.seq_no, s.primary_term) });
+                        writes.push(Write {
+                            key: item.key.clone(),
+                            doc,
+                            cond: Cond::Version(s.seq_no, s.primary_term),
+                        });
                         olds.push(Some(s.doc));
                         which.push(i);
                     }
@@ -498,10 +508,7 @@ impl Backend for Elastic {
         Ok(n)
     }
 
-    async fn integrity_check(
-        &self,
-        models: Vec<&'static ModelDesc>,
-    ) -> Result<nonrel_runtime::IntegrityReport> {
+    async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<nonrel_runtime::IntegrityReport> {
         self.check_claims(models, false).await.map(|(report, _)| report)
     }
 
@@ -567,7 +574,11 @@ impl Elastic {
             for id in stale {
                 report.problems.push(nonrel_runtime::IntegrityProblem {
                     model: m.name,
-                    index: m.indexes.iter().find(|i| id.starts_with(&format!("{}\u{1f}", i.path))).map_or("", |i| i.path),
+                    index: m
+                        .indexes
+                        .iter()
+                        .find(|i| id.starts_with(&format!("{}\u{1f}", i.path)))
+                        .map_or("", |i| i.path),
                     key: None,
                     message: "a claim of a value no record holds".into(),
                 });

@@ -147,7 +147,8 @@ pub(crate) fn index_body(m: &'static ModelDesc) -> Json {
 /// one, an `f64` in another): left unmapped, so any of their values can be stored, and
 /// queried through `eval`.
 pub(crate) fn conflicts(m: &'static ModelDesc) -> Arc<HashSet<&'static str>> {
-    static CACHE: OnceLock<Mutex<HashMap<&'static str, Arc<HashSet<&'static str>>>>> = OnceLock::new();
+    type Names = Arc<HashSet<&'static str>>;
+    static CACHE: OnceLock<Mutex<HashMap<&'static str, Names>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(m.collection) {
         return found.clone();

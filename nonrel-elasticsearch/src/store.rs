@@ -223,7 +223,11 @@ impl Elastic {
                     Some(src) => from_source(src.get()).map_err(|e| e.with_model(m.name).with_key(&key))?,
                     None => empty_doc(),
                 };
-                out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term }, sort: h.sort });
+                out.push(Hit {
+                    key,
+                    stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term },
+                    sort: h.sort,
+                });
             }
             let enough = stop(&out[start..])?;
             if n < want || enough {
@@ -301,7 +305,9 @@ impl Elastic {
             out.push(match (item.status, item.error) {
                 (409, _) => Outcome::Conflict,
                 (404, None) if w.doc.is_none() => Outcome::Done { existed: false },
-                (404, Some(e)) if w.doc.is_none() && e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") => {
+                (404, Some(e))
+                    if w.doc.is_none() && e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") =>
+                {
                     Outcome::Done { existed: false }
                 }
                 (s, None) if s < 300 => Outcome::Done { existed: item.result.as_deref() != Some("created") },
@@ -330,7 +336,9 @@ impl Elastic {
             let path = format!("/{index}/_mapping");
             let reply = self.client.json(Method::PUT, &path, &crate::mapping::mappings(m)).await?;
             if !reply.status.is_success() {
-                return Err(reply.fail(&format!("adding the fields of {} to index {index}", m.name)).with_model(m.name));
+                return Err(reply
+                    .fail(&format!("adding the fields of {} to index {index}", m.name))
+                    .with_model(m.name));
             }
         }
         if m.indexes.iter().any(|i| i.unique) {

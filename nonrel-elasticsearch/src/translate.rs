@@ -132,7 +132,9 @@ fn translate(fields: &[FieldDesc], f: &Filter) -> Option<Clause> {
         Op::IsNull(true) if !r.many && r.kind != Kind::Double => {
             Clause { must: vec![], must_not: vec![json!({ "exists": { "field": r.field } })], exact: true }
         }
-        Op::IsNull(false) if !r.many && r.kind != Kind::Double => Clause::must(json!({ "exists": { "field": r.field } })),
+        Op::IsNull(false) if !r.many && r.kind != Kind::Double => {
+            Clause::must(json!({ "exists": { "field": r.field } }))
+        }
         Op::StartsWith(p) if r.kind == Kind::Keyword && !p.is_empty() => {
             Clause::must(wrap(&r, json!({ "prefix": { r.field.clone(): { "value": p } } })))
         }

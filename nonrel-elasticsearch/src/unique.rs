@@ -90,7 +90,9 @@ fn shown(doc: &[u8], claim: &Claim) -> String {
             other => flat.push(other),
         }
     }
-    flat.into_iter().find(|v| canonical(v) == claim.value).map_or_else(|| claim.value[1..].to_string(), |v| v.to_string())
+    flat.into_iter()
+        .find(|v| canonical(v) == claim.value)
+        .map_or_else(|| claim.value[1..].to_string(), |v| v.to_string())
 }
 
 /// The error for a value another record holds.
@@ -106,11 +108,7 @@ fn now_millis() -> i64 {
 impl Elastic {
     /// Claims `wanted[i]` for record `keys[i]`. On a value another record holds, releases
     /// what this call claimed and returns the violation (naming the item).
-    pub(crate) async fn claim(
-        &self,
-        m: &'static ModelDesc,
-        items: &[(KeyValue, &[u8], Vec<Claim>)],
-    ) -> Result<()> {
+    pub(crate) async fn claim(&self, m: &'static ModelDesc, items: &[(KeyValue, &[u8], Vec<Claim>)]) -> Result<()> {
         let index = self.claims_index(m);
         // Two items of one batch claiming one value: the later one fails.
         let mut seen = std::collections::BTreeMap::new();
@@ -169,10 +167,8 @@ impl Elastic {
             check.push((n, owner, at, seq, term, claim.clone()));
         }
         // The owners' records: a claim whose record does not hold the value is stale.
-        let owner_keys: Vec<KeyValue> = check
-            .iter()
-            .map(|(_, owner, ..)| crate::store::parse_id(m, owner))
-            .collect::<Result<_>>()?;
+        let owner_keys: Vec<KeyValue> =
+            check.iter().map(|(_, owner, ..)| crate::store::parse_id(m, owner)).collect::<Result<_>>()?;
         let owners = self.mget(&self.index(m), &owner_keys).await?;
         for ((n, owner, at, seq, term, claim), record) in check.into_iter().zip(owners) {
             let holds = match &record {

@@ -22,7 +22,7 @@ struct Handle {
     #[field(key)]
     id: i64,
     #[field(unique)]
-    handle: String,
+    nick: String,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -54,7 +54,7 @@ async fn one_of_many_concurrent_savers_gets_a_unique_value() {
     let savers: Vec<_> = (1..=12)
         .map(|id| {
             let db = db.clone();
-            tokio::spawn(async move { db.save(&mut Handle { id, handle: "same".into() }).await.map(|_| ()) })
+            tokio::spawn(async move { db.save(&mut Handle { id, nick: "same".into() }).await.map(|_| ()) })
         })
         .collect();
     let mut won = 0;
@@ -65,6 +65,6 @@ async fn one_of_many_concurrent_savers_gets_a_unique_value() {
         }
     }
     assert_eq!(won, 1);
-    assert_eq!(db.query::<Handle>().filter(Handle::handle().eq("same")).count().await.unwrap(), 1);
+    assert_eq!(db.query::<Handle>().filter(Handle::nick().eq("same")).count().await.unwrap(), 1);
     assert!(db.integrity_check().await.unwrap().is_ok());
 }

@@ -37,16 +37,46 @@ async fn requests_per_operation_match_hand_written_code() {
     db.sync_indexes().await.unwrap();
     let mut a = Article { id: 1, title: "Hello".into(), views: 3 };
     // insert: one `_bulk` with `op_type=create`.
-    assert_eq!(counted(&db, async { db.insert(&mut a).await.unwrap(); }).await, 1);
+    assert_eq!(
+        counted(&db, async {
+            db.insert(&mut a).await.unwrap();
+        })
+        .await,
+        1
+    );
     // save: the `_mget` that keeps unknown fields, and the conditional `_bulk`.
     a.views = 4;
-    assert_eq!(counted(&db, async { db.save(&mut a).await.unwrap(); }).await, 2);
+    assert_eq!(
+        counted(&db, async {
+            db.save(&mut a).await.unwrap();
+        })
+        .await,
+        2
+    );
     // a batch of 100: one `_mget` and one `_bulk`.
     let mut batch: Vec<Article> = (2..102).map(|i| Article { id: i, title: format!("t{i}"), views: i }).collect();
-    assert_eq!(counted(&db, async { db.save_many(&mut batch).await.unwrap(); }).await, 2);
+    assert_eq!(
+        counted(&db, async {
+            db.save_many(&mut batch).await.unwrap();
+        })
+        .await,
+        2
+    );
     // get and get_many: one `_mget`.
-    assert_eq!(counted(&db, async { assert_eq!(db.get::<Article>(1).await.unwrap(), Some(a.clone())); }).await, 1);
-    assert_eq!(counted(&db, async { assert_eq!(db.get_many::<Article, _>([1, 2, 999]).await.unwrap().len(), 3); }).await, 1);
+    assert_eq!(
+        counted(&db, async {
+            assert_eq!(db.get::<Article>(1).await.unwrap(), Some(a.clone()));
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        counted(&db, async {
+            assert_eq!(db.get_many::<Article, _>([1, 2, 999]).await.unwrap().len(), 3);
+        })
+        .await,
+        1
+    );
     // A page of a native query: one `_search`.
     let page = counted(&db, async {
         let q = db.query::<Article>().filter(Article::views().gte(10)).order_by(Article::views().desc()).limit(20);
@@ -56,10 +86,28 @@ async fn requests_per_operation_match_hand_written_code() {
     });
     assert_eq!(page.await, 1);
     // count_upto: one `_search` with `track_total_hits`; count: one `_count`.
-    assert_eq!(counted(&db, async { assert_eq!(db.query::<Article>().count_upto(5).await.unwrap(), 5); }).await, 1);
-    assert_eq!(counted(&db, async { assert_eq!(db.query::<Article>().count().await.unwrap(), 101); }).await, 1);
+    assert_eq!(
+        counted(&db, async {
+            assert_eq!(db.query::<Article>().count_upto(5).await.unwrap(), 5);
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        counted(&db, async {
+            assert_eq!(db.query::<Article>().count().await.unwrap(), 101);
+        })
+        .await,
+        1
+    );
     // delete: one `_bulk`.
-    assert_eq!(counted(&db, async { assert!(db.delete::<Article>(1).await.unwrap()); }).await, 1);
+    assert_eq!(
+        counted(&db, async {
+            assert!(db.delete::<Article>(1).await.unwrap());
+        })
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -68,12 +116,30 @@ async fn unique_values_cost_a_claim_only_when_they_change() {
     db.sync_indexes().await.unwrap();
     let mut ann = Account { name: "ann".into(), email: "ann@x".into() };
     // new record: `_mget`, the claim's `_bulk`, the record's `_bulk`.
-    assert_eq!(counted(&db, async { db.save(&mut ann).await.unwrap(); }).await, 3);
+    assert_eq!(
+        counted(&db, async {
+            db.save(&mut ann).await.unwrap();
+        })
+        .await,
+        3
+    );
     // same value: `_mget` and the record's `_bulk`.
-    assert_eq!(counted(&db, async { db.save(&mut ann).await.unwrap(); }).await, 2);
+    assert_eq!(
+        counted(&db, async {
+            db.save(&mut ann).await.unwrap();
+        })
+        .await,
+        2
+    );
     // changed value: plus the new claim and the release of the old one.
     ann.email = "ann@y".into();
-    assert_eq!(counted(&db, async { db.save(&mut ann).await.unwrap(); }).await, 4);
+    assert_eq!(
+        counted(&db, async {
+            db.save(&mut ann).await.unwrap();
+        })
+        .await,
+        4
+    );
     let mut bob = Account { name: "bob".into(), email: "ann@x".into() };
     db.save(&mut bob).await.expect("the released value is free");
 }

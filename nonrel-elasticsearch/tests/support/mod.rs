@@ -27,9 +27,9 @@ pub fn fresh_prefix(prefix: &str) -> String {
 /// A handle on fresh indexes.
 pub async fn backend(prefix: &str) -> Elastic {
     let url = url();
-    Elastic::connect(&url, &fresh_prefix(prefix))
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach Elasticsearch at {url}: {e}; run scripts/servers.sh start to start one"))
+    Elastic::connect(&url, &fresh_prefix(prefix)).await.unwrap_or_else(|e| {
+        panic!("cannot reach Elasticsearch at {url}: {e}; run scripts/servers.sh start to start one")
+    })
 }
 
 /// A fresh, empty database.
