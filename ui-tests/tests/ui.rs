@@ -13,3 +13,11 @@ fn ui() {
     t.pass("tests/pass/*.rs");
     t.compile_fail("tests/fail/*/*.rs");
 }
+
+/// Compile-fail cases on the Elasticsearch backend (`nonrel-elasticsearch`): what it lacks
+/// (transactions, joins) is a compile error naming the backend and the fix.
+#[test]
+fn elasticsearch() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/elasticsearch/*.rs");
+}
