@@ -256,18 +256,24 @@ impl Elastic {
         if seek.is_some() {
             return Ok(None);
         }
-        let body = json!({
-            "query": native.query(),
-            "sort": [{ convert::KEY_FIELD: { "order": "asc" } }]
-        });
+        // Ordered by relevance: the cluster's order (`_score`, then the other terms), kept.
+        let by_score = plan.order.first().is_some_and(|o| o.path == nonrel_runtime::lookup::RELEVANCE);
+        let sort = match translate::sort(m, &plan.order, false) {
+            Some(sort) if by_score => Json::Array(sort),
+            _ => json!([{ convert::KEY_FIELD: { "order": "asc" } }]),
+        };
+        let body = json!({ "query": native.query(), "sort": sort });
         let candidates = self.search(m, body, 0, None, |_| Ok(false)).await?;
         let mut found = Vec::new();
         for h in candidates {
             if eval::matches_all(&plan.filters, &h.stored.doc).map_err(|e| e.with_model(m.name).with_key(&h.key))? {
-                found.push((eval::sort_key(&h.stored.doc, &plan.order)?, h));
+                let key = if by_score { Vec::new() } else { eval::sort_key(&h.stored.doc, &plan.order)? };
+                found.push((key, h));
             }
         }
-        found.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order));
+        if !by_score {
+            found.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order));
+        }
         let page = found.into_iter().skip(plan.offset).take(plan.limit.unwrap_or(usize::MAX));
         let mut out = Vec::new();
         for (_, mut h) in page {
@@ -278,6 +284,12 @@ impl Elastic {
         }
         Ok(Some(out))
     }
+}
+
+/// Full-text `search` is native (a `match` on the field's analyzed `words` sub-field), and
+/// queries can order by relevance.
+impl nonrel_runtime::lookup::RunsLookup<nonrel_runtime::lookup::kinds::search> for Elastic {
+    type Via = Yes;
 }
 
 fn rows(hits: Vec<Hit>) -> Vec<Row> {
@@ -302,6 +314,9 @@ impl Backend for Elastic {
     type CaseInsensitive = Yes;
     type Regex = No;
     type DateParts = No;
+
+    /// Full-text `search` is an analyzed `match`; relevance is `_score`.
+    const FULL_TEXT: bool = true;
 
     /// Automatic keys are ObjectIds made by the client (no request for a counter).
     const AUTO_KEY: KeyKind = KeyKind::Auto;

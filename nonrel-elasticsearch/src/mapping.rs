@@ -51,7 +51,10 @@ impl Kind {
         match self {
             Kind::Keyword => json!({
                 "type": "keyword",
-                "fields": { "lower": { "type": "keyword", "normalizer": "nonrel_lower" } }
+                "fields": {
+                    "lower": { "type": "keyword", "normalizer": "nonrel_lower" },
+                    "words": { "type": "text" }
+                }
             }),
             Kind::Long => typed("long"),
             Kind::Int => wrapped("$numberInt", typed("integer")),

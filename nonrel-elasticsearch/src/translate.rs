@@ -25,13 +25,20 @@ pub(crate) struct Native {
     pub must_not: Vec<Json>,
     /// Whether the clauses are the whole condition (otherwise the hits are candidates).
     pub exact: bool,
+    /// Clauses that only score the hits (full-text `search`: relevance is `_score`).
+    pub score: Vec<Json>,
 }
 
 impl Native {
     /// The `query` of a search.
     pub fn query(&self) -> Json {
-        if self.must.is_empty() && self.must_not.is_empty() {
+        if self.must.is_empty() && self.must_not.is_empty() && self.score.is_empty() {
             return json!({ "match_all": {} });
+        }
+        if !self.score.is_empty() {
+            // Beside `filter`, `should` clauses match nothing away: they only score.
+            let (filter, must_not, should) = (&self.must, &self.must_not, &self.score);
+            return json!({ "bool": { "filter": filter, "must_not": must_not, "should": should, "minimum_should_match": 0 } });
         }
         json!({ "bool": { "filter": self.must, "must_not": self.must_not } })
     }
@@ -43,6 +50,15 @@ pub(crate) fn filters(m: &'static ModelDesc, filters: &[Filter]) -> Native {
     let mut native = Native { exact: true, ..Native::default() };
     for f in filters {
         let top = f.path.split('.').next().unwrap_or_default();
+        if let (Op::Lookup(Lookup::Search(q)), false) = (&f.op, skip.contains(top)) {
+            if let Some((filter, score)) = search(m.fields, &f.path, q) {
+                native.must.extend(filter);
+                native.score.push(score);
+            }
+            // The words are decided by `eval` (Lucene's analysis is not the runtime's).
+            native.exact = false;
+            continue;
+        }
         let clause = if skip.contains(top) { None } else { translate(m.fields, f) };
         match clause {
             Some(Clause { must, must_not, exact }) => {
@@ -159,6 +175,29 @@ fn translate(fields: &[FieldDesc], f: &Filter) -> Option<Clause> {
     })
 }
 
+/// Full-text `search(q)` on a text field: a filter every match passes (each ASCII word of the
+/// query occurs in the lowercased value, on the `lower` sub-field) and the analyzed `match`
+/// on the `words` sub-field that scores the hits (relevance). `eval` then keeps the records
+/// holding every word of the query.
+fn search(fields: &[FieldDesc], path: &str, q: &str) -> Option<(Vec<Json>, Json)> {
+    let r = resolve(fields, path)?;
+    if r.kind != Kind::Keyword || r.nested.is_some() {
+        return None;
+    }
+    let lower = format!("{}.lower", r.field);
+    let mut filter: Vec<Json> = nonrel_runtime::lookup::words(q)
+        .into_iter()
+        .filter(|w| w.is_ascii())
+        .map(|w| json!({ "wildcard": { lower.clone(): { "value": format!("*{}*", escape(&w)) } } }))
+        .collect();
+    if filter.is_empty() {
+        // Only text matches; and with a filter, the scoring clause is optional everywhere.
+        filter.push(json!({ "exists": { "field": r.field } }));
+    }
+    let score = json!({ "match": { format!("{}.words", r.field): { "query": q } } });
+    Some((filter, score))
+}
+
 /// A condition on one element of a list of embedded models: one `nested` query holding
 /// every inner condition, exact when each of them is.
 fn elem_match(fields: &[FieldDesc], path: &str, inner: &[Filter]) -> Option<Clause> {
@@ -219,6 +258,11 @@ pub(crate) fn sort(m: &'static ModelDesc, order: &[OrderBy], reverse: bool) -> O
     let skip = crate::mapping::conflicts(m);
     let mut out = Vec::with_capacity(order.len() + 1);
     for o in order {
+        if o.path == nonrel_runtime::lookup::RELEVANCE {
+            let desc = (o.direction == Direction::Desc) != reverse;
+            out.push(json!({ "_score": { "order": if desc { "desc" } else { "asc" } } }));
+            continue;
+        }
         if skip.contains(o.path.split('.').next().unwrap_or_default()) {
             return None;
         }

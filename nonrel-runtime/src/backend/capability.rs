@@ -154,5 +154,6 @@ pub(crate) fn runs_natively<B: Backend>(kind: LookupKind) -> bool {
         LookupKind::Year | LookupKind::Month | LookupKind::Day | LookupKind::WeekDay => {
             <B::DateParts as Support>::NATIVE
         }
+        LookupKind::Search => B::FULL_TEXT,
     }
 }

@@ -179,6 +179,11 @@ pub trait Backend: Send + Sync + 'static {
     /// The most values one `in` lookup may carry; the runtime splits larger ones.
     const MAX_IN_VALUES: usize = usize::MAX;
 
+    /// Whether the backend runs full-text `search` natively (a backend that does also
+    /// implements [`RunsLookup<search>`](crate::lookup::RunsLookup) with `Via = Yes`); `false`:
+    /// `search` runs through the field's declared `index(search)`.
+    const FULL_TEXT: bool = false;
+
     /// Writes records, all or none where the store allows; returns each record's key.
     fn put(
         &self,

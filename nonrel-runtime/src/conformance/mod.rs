@@ -26,6 +26,7 @@ mod cases_parse;
 mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
+mod cases_search;
 mod cases_seek_values;
 mod cases_serial;
 mod cases_sort_values;
@@ -59,6 +60,7 @@ pub use cases_parse::*;
 pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
+pub use cases_search::*;
 pub use cases_seek_values::*;
 pub use cases_serial::*;
 pub use cases_sort_values::*;
@@ -134,6 +136,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; list_ranges_match_each_bound_on_any_element);
         $crate::conformance_tests!(@cases $fresh; records_nested_too_deep_are_refused_on_save, updates_nested_too_deep_are_refused);
         $crate::conformance_tests!(@cases $fresh; index_facts_follow_writes);
+        $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
