@@ -160,8 +160,8 @@ pub mod lookup {
     //! Either way it is an index scan, never a scan of the collection.
 
     pub use crate::engine::lookup::{
-        kinds, words, DateLookups, Declared, Emulated, Lookup, LookupDesc, LookupKind, Relevance, RunsLookup, Satisfies,
-        TextLookups, RELEVANCE,
+        kinds, words, DateLookups, Declared, Emulated, Lookup, LookupDesc, LookupKind, RanksByRelevance, Relevance,
+        RunsLookup, Satisfies, TextLookups, RELEVANCE,
     };
 }
 

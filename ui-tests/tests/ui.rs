@@ -21,3 +21,11 @@ fn elasticsearch() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/elasticsearch/*.rs");
 }
+
+/// Compile-fail cases of full-text `search` on the embedded backend: an undeclared field and
+/// relevance ordering (native full-text search only) do not compile, and the errors name the fix.
+#[test]
+fn search() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/search/*.rs");
+}

@@ -9,7 +9,7 @@ pub use crate::schema::lookup::{
     encode_date_lookups, encode_text_lookups, DateLookupNames, LookupDesc, LookupKind, TextLookupNames,
 };
 pub(crate) use rewrite::rewrite;
-pub use search::{words, Relevance, RELEVANCE};
+pub use search::{words, RanksByRelevance, Relevance, RELEVANCE};
 pub(crate) use update::derived_updates;
 
 use crate::backend::capability::{No, Runs, Yes};
