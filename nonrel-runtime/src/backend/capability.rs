@@ -15,6 +15,7 @@
 //! | [`Backend::Regex`] | [`No`]: declare the pattern (`endswith`: declare it) | [`Yes`] |
 //! | [`Backend::DateParts`] | [`No`]: declare the lookup's index | [`Yes`] |
 //! | [`Transactions`] | implemented (write transactions) | implemented (session transactions) |
+//! | [`RunsLookup<search>`](crate::lookup::RunsLookup) (full-text) | `Via = No`: declare `index(search)` | `Via = No`: declare `index(search)` |
 //! | [`Backend::MAX_IN_VALUES`] | unlimited | 10,000 |
 //! | [`Backend::query_seek`] | index ranges | range filters |
 //!

@@ -96,3 +96,33 @@ impl RunsLookup<kinds::search> for crate::Redb {
 impl RunsLookup<kinds::search> for crate::Mongo {
     type Via = No;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_lowercased_runs_of_letters_and_digits() {
+        assert_eq!(words("Don't STOP_me, 2 times!"), ["don", "t", "stop", "me", "2", "times"]);
+        assert_eq!(words("ÉCOLE école"), ["école"]);
+        assert!(words(" *?! ").is_empty());
+    }
+
+    #[test]
+    fn every_query_word_must_be_a_word_of_the_text() {
+        assert!(matches("FOX quick", "The quick brown fox"));
+        assert!(!matches("fox", "foxes"));
+        assert!(!matches("quick cat", "The quick brown fox"));
+        assert!(matches("", "anything"));
+        assert!(matches("s", "a fox's tale"));
+    }
+
+    #[test]
+    fn the_index_reads_one_entry_per_distinct_word() {
+        let on = |suffix: &str, op: Op| Filter { path: format!("_ix_body_{suffix}").into(), op };
+        let f = onto_words("body", "Fox fox DOG", on);
+        let ops: Vec<&Op> = f.iter().map(|f| &f.op).collect();
+        assert_eq!(ops, [&Op::Has(Value::String("fox".into())), &Op::Has(Value::String("dog".into()))]);
+        assert_eq!(onto_words("body", "!", on)[0].op, Op::IsNull(false));
+    }
+}
