@@ -187,9 +187,9 @@ impl Hand {
         let read = self.mget(&ids).await;
         let mut body = String::with_capacity(items.len() * 300);
         for ((k, it), old) in items.iter().zip(read) {
-            let _ = write!(
+            let _ = writeln!(
                 body,
-                "{{\"index\":{{\"_index\":\"{}\",\"_id\":\"{k}\",\"if_seq_no\":{},\"if_primary_term\":{}}}}}\n",
+                "{{\"index\":{{\"_index\":\"{}\",\"_id\":\"{k}\",\"if_seq_no\":{},\"if_primary_term\":{}}}}}",
                 self.index, old._seq_no, old._primary_term
             );
             serde_json::to_writer(string_writer(&mut body), it).expect("serialize");

@@ -44,7 +44,11 @@ async fn seed<B: Backend>(db: &Database<B>) {
 
 /// The `n` of the notes whose `body` (or `summary`) matches `query`, in `n` order.
 async fn found<B: Backend>(db: &Database<B>, summary: bool, query: &str) -> Vec<i64> {
-    let field = if summary { SearchNote::summary().search(query).require::<Native>() } else { SearchNote::body().search(query).require::<Native>() };
+    let field = if summary {
+        SearchNote::summary().search(query).require::<Native>()
+    } else {
+        SearchNote::body().search(query).require::<Native>()
+    };
     let mut out: Vec<i64> = db
         .query::<SearchNote>()
         .filter(field)
@@ -90,7 +94,12 @@ pub async fn search_follows_saves_and_updates<B: Backend>(db: &Database<B>) {
     db.save(&mut note).await.expect("save");
     assert_eq!(found(db, false, "lazy fox").await, [0, 2]);
     assert_eq!(found(db, false, "foxes").await, [] as [i64; 0]);
-    let changed = db.query::<SearchNote>().filter(SearchNote::n().eq(0)).update().set(SearchNote::body(), "nothing here".to_owned()).await;
+    let changed = db
+        .query::<SearchNote>()
+        .filter(SearchNote::n().eq(0))
+        .update()
+        .set(SearchNote::body(), "nothing here".to_owned())
+        .await;
     assert_eq!(changed.expect("update").modified, 1);
     assert_eq!(found(db, false, "lazy fox").await, [2]);
     assert_eq!(found(db, false, "nothing").await, [0]);

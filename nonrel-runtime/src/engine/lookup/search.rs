@@ -9,10 +9,10 @@
 
 use super::{emulated, kinds, Emulated, RunsLookup, TextLookups};
 use crate::backend::capability::{No, Runs, Yes};
-use crate::plan::{Condition, Field, Filter, Op, Order};
 use crate::core::value::Value;
 use crate::plan::lookup::Lookup;
 use crate::plan::Direction;
+use crate::plan::{Condition, Field, Filter, Op, Order};
 use std::collections::HashSet;
 use std::marker::PhantomData;
 
