@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Test servers for nonrel: a MongoDB-compatible server (SecantusDB, from PyPI) and Redis.
+# Test servers for nonrel: a MongoDB-compatible server (SecantusDB, from PyPI), a Redis
+# server and a six-node Redis cluster (Debian's redis-server), Google's Firestore emulator in
+# Datastore mode (gcloud), and an Elasticsearch-compatible server (osmem-server, from PyPI).
 #
-#   scripts/servers.sh start    start both (or use MONGODB_URI / REDIS_URL if already set),
-#                               write .servers/env (export MONGODB_URI=... / REDIS_URL=...)
+#   scripts/servers.sh start    start them all (or use MONGODB_URI, REDIS_URL,
+#                               REDIS_CLUSTER_URLS, DATASTORE_EMULATOR_HOST, ELASTICSEARCH_URL
+#                               where set), write .servers/env (export NAME=... per server)
 #   scripts/servers.sh stop     stop what start started; keep the venv for reuse
 #   scripts/servers.sh status   show the pids and .servers/env
 #
@@ -228,11 +231,37 @@ stop_datastore() {
     rm -f "$STATE/datastore.pid"
 }
 
+# Elasticsearch/OpenSearch: osmem-server (PyPI), an Elasticsearch-compatible server in one
+# binary, in its own venv; ELASTICSEARCH_URL set by the caller is used instead (start_elastic_or_url).
+OSMEM_VERSION="0.1.6" # pinned: the emulator's answers are what the tests were measured against
+OSMEM_VENV="$STATE/osmem-venv"
+osmem_bin() { "$OSMEM_VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())' 2>/dev/null; }
+elastic_ping() { (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET / HTTP/1.0\r\n\r\n' >&3 && read -r -t 2 line <&3 && [[ "$line" == *" 200"* ]]) 2>/dev/null; }
+start_elastic() {
+    local port pid bin
+    if [[ "$("$OSMEM_VENV/bin/python" -c 'from importlib.metadata import version; print(version("osmem-server"))' 2>/dev/null)" != "$OSMEM_VERSION" ]]; then
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        [[ -x "$OSMEM_VENV/bin/python" ]] || python3 -m venv "$OSMEM_VENV" >&2 || { rm -rf "$OSMEM_VENV"; apt_install python3-venv; python3 -m venv "$OSMEM_VENV" >&2; }
+        say "pip install osmem-server==$OSMEM_VERSION"
+        "$OSMEM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "osmem-server==$OSMEM_VERSION" >&2 || die "pip install osmem-server==$OSMEM_VERSION failed"
+    fi
+    bin="$(osmem_bin)" || die "osmem-server has no binary for this platform"
+    port="$(free_port)"
+    say "starting osmem-server $OSMEM_VERSION on 127.0.0.1:$port (log .servers/elastic.log)"
+    (cd "$STATE" && exec setsid "$bin" -addr "127.0.0.1:$port" -no-stdin-watch -no-ja </dev/null >"$STATE/elastic.log" 2>&1) &
+    pid=$!
+    echo "$pid" >"$STATE/elastic.pid"
+    wait_ready elastic "$pid" elastic_ping "$port"
+    ELASTIC_URI="http://127.0.0.1:$port"
+}
+start_elastic_or_url() { if [[ -n "${ELASTICSEARCH_URL:-}" ]]; then say "ELASTICSEARCH_URL is set; using it, starting no server"; ELASTIC_URI="$ELASTICSEARCH_URL"; else start_elastic; fi; }
+
 cmd_stop() {
     stop_one mongo secantusd
     stop_one redis redis-server
     stop_redis_cluster
     stop_datastore
+    stop_one elastic osmem-server
     rm -f "$STATE/env"
 }
 
@@ -247,6 +276,7 @@ cmd_start() {
         [[ "${REDIS_URL:-}" == "$(sed -n 2p <<<"$old")" ]] && unset REDIS_URL
         [[ -n "${REDIS_CLUSTER_URLS:-}" ]] && grep -qF "$REDIS_CLUSTER_URLS" "$STATE/env" && unset REDIS_CLUSTER_URLS
         [[ "${DATASTORE_EMULATOR_HOST:-}" == "$(unset DATASTORE_EMULATOR_HOST; source "$STATE/env"; echo "${DATASTORE_EMULATOR_HOST:-}")" ]] && unset DATASTORE_EMULATOR_HOST
+        [[ "${ELASTICSEARCH_URL:-}" == "$(unset ELASTICSEARCH_URL; source "$STATE/env"; echo "${ELASTICSEARCH_URL:-}")" ]] && unset ELASTICSEARCH_URL
     fi
     cmd_stop # a re-run restarts cleanly
     if [[ -n "${MONGODB_URI:-}" ]]; then
@@ -263,15 +293,17 @@ cmd_start() {
     fi
     if [[ -n "${REDIS_CLUSTER_URLS:-}" ]]; then REDIS_CLUSTER="$REDIS_CLUSTER_URLS"; else start_redis_cluster; fi
     start_datastore
+    start_elastic_or_url
     printf 'export MONGODB_URI=%q\nexport REDIS_URL=%q\n' "$MONGO_URI" "$REDIS_URI" >"$STATE/env"
     printf 'export REDIS_CLUSTER_URLS=%q\n' "$REDIS_CLUSTER" >>"$STATE/env"
     printf 'export DATASTORE_EMULATOR_HOST=%q\n' "$DATASTORE_HOST" >>"$STATE/env"
-    say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI (source .servers/env)"
+    printf 'export ELASTICSEARCH_URL=%q\n' "$ELASTIC_URI" >>"$STATE/env"
+    say "ready: MONGODB_URI=$MONGO_URI REDIS_URL=$REDIS_URI REDIS_CLUSTER_URLS=$REDIS_CLUSTER DATASTORE_EMULATOR_HOST=$DATASTORE_HOST ELASTICSEARCH_URL=$ELASTIC_URI (source .servers/env)"
 }
 
 cmd_status() {
     local name
-    for name in mongo:secantusd redis:redis-server rcluster0:redis-server; do
+    for name in mongo:secantusd redis:redis-server rcluster0:redis-server elastic:osmem-server; do
         if is_ours "${name%%:*}" "${name#*:}"; then
             say "${name%%:*} running, pid $(cat "$STATE/${name%%:*}.pid")"
         else

@@ -409,6 +409,7 @@ impl Backend for Datastore {
     type CaseInsensitive = No;
     type Regex = No;
     type DateParts = No;
+    type FullText = No;
 
     /// Automatic keys are ids that increase in insertion order (see [`entity::new_key`]).
     const AUTO_KEY: KeyKind = KeyKind::Int;

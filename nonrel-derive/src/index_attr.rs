@@ -8,11 +8,11 @@ use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr, Meta};
 
 /// The lookups `index(...)` accepts besides `regex = "..."`; `exact` is the plain index.
-pub const LOOKUPS: [&str; 9] =
-    ["exact", "iexact", "istartswith", "endswith", "icontains", "year", "month", "day", "week_day"];
+pub const LOOKUPS: [&str; 10] =
+    ["exact", "iexact", "istartswith", "endswith", "icontains", "search", "year", "month", "day", "week_day"];
 
 /// Text lookups (declared on text fields) and date lookups (on date-time fields).
-pub const TEXT_LOOKUPS: [&str; 4] = ["iexact", "istartswith", "endswith", "icontains"];
+pub const TEXT_LOOKUPS: [&str; 5] = ["iexact", "istartswith", "endswith", "icontains", "search"];
 
 /// A field's `index` declaration.
 #[derive(Default)]

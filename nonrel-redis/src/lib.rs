@@ -717,6 +717,7 @@ impl Backend for Redis {
     type CaseInsensitive = No;
     type Regex = No;
     type DateParts = No;
+    type FullText = No;
 
     /// Automatic keys are integers from a per-collection counter (`INCR`).
     const AUTO_KEY: KeyKind = KeyKind::Int;

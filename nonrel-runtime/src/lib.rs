@@ -153,6 +153,7 @@ pub mod lookup {
     //! | `icontains(s)` | `_ix_<f>_grams` (see below), checked on `_ix_<f>_lower` | `$regex` `s`, option `i` |
     //! | `regex(p)` | `_ix_<f>_regex`: the declared patterns the value matches | `$regex` `p` |
     //! | `year(n)`, `month(n)`, `day(n)`, `week_day(n)` | `_ix_<f>_year` ... integers | `$expr` with `$year` ... |
+    //! | `search(q)` (full-text) | `_ix_<f>_words`: the value's distinct lowercased words, one entry per query word | does not compile: declare it (native on Elasticsearch, with relevance order) |
     //!
     //! Case-insensitive means: the Unicode lowercase (`str::to_lowercase`) of the value and of
     //! the operand compare as the plain lookup would. Date parts are taken in UTC; `week_day`
@@ -168,7 +169,8 @@ pub mod lookup {
     //! Either way it is an index scan, never a scan of the collection.
 
     pub use crate::engine::lookup::{
-        kinds, DateLookups, Declared, Emulated, Lookup, LookupDesc, LookupKind, RunsLookup, Satisfies, TextLookups,
+        kinds, words, DateLookups, Declared, Emulated, Lookup, LookupDesc, LookupKind, RanksByRelevance, Relevance,
+        RunsLookup, Satisfies, TextLookups, RELEVANCE,
     };
 }
 

@@ -69,6 +69,7 @@ impl Backend for Racing {
     type CaseInsensitive = <Redb as Backend>::CaseInsensitive;
     type Regex = <Redb as Backend>::Regex;
     type DateParts = <Redb as Backend>::DateParts;
+    type FullText = <Redb as Backend>::FullText;
     const AUTO_KEY: KeyKind = Redb::AUTO_KEY;
     const MAX_IN_VALUES: usize = Redb::MAX_IN_VALUES;
 

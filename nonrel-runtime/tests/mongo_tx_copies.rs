@@ -61,6 +61,7 @@ impl Backend for Dying {
     type CaseInsensitive = <Mongo as Backend>::CaseInsensitive;
     type Regex = <Mongo as Backend>::Regex;
     type DateParts = <Mongo as Backend>::DateParts;
+    type FullText = <Mongo as Backend>::FullText;
     const AUTO_KEY: KeyKind = Mongo::AUTO_KEY;
     const MAX_IN_VALUES: usize = Mongo::MAX_IN_VALUES;
 

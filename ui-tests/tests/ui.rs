@@ -30,3 +30,19 @@ fn datastore() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/datastore/*.rs");
 }
+
+/// Compile-fail cases on the Elasticsearch backend (`nonrel-elasticsearch`): what it lacks
+/// (transactions, joins) is a compile error naming the backend and the fix.
+#[test]
+fn elasticsearch() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/elasticsearch/*.rs");
+}
+
+/// Compile-fail cases of full-text `search` on the embedded backend: an undeclared field and
+/// relevance ordering (native full-text search only) do not compile, and the errors name the fix.
+#[test]
+fn search() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/search/*.rs");
+}

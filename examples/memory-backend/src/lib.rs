@@ -162,6 +162,7 @@ impl Backend for Memory {
     type CaseInsensitive = No;
     type Regex = No;
     type DateParts = No;
+    type FullText = No;
 
     /// Automatic keys are integers (MongoDB assigns ObjectIds, `KeyKind::Auto`).
     const AUTO_KEY: KeyKind = KeyKind::Int;

@@ -42,6 +42,9 @@ fn suffixes(f: &Field) -> Vec<&'static str> {
     if d("regex") {
         out.push("regex");
     }
+    if d("search") {
+        out.push("words");
+    }
     out.extend(DATE_PARTS.into_iter().filter(|p| d(p)));
     out
 }
@@ -86,11 +89,12 @@ pub fn encode(fields: &[Field]) -> TokenStream {
             let grams = name_if(f, "grams", d("icontains"));
             let rev = name_if(f, "rev", d("endswith"));
             let regex = name_if(f, "regex", d("regex"));
+            let words = name_if(f, "words", d("search"));
             let patterns = &f.index.patterns;
             out.extend(quote_spanned! {ty.span()=> {
                 static __NAMES: #nr::TextLookupNames = #nr::TextLookupNames {
                     field: #field, lower: #lower, grams: #grams, reversed: #rev, regex: #regex,
-                    patterns: &[#(#patterns),*],
+                    patterns: &[#(#patterns),*], words: #words,
                 };
                 #nr::encode_text_lookups(&self.#ident, &__NAMES, __out)?;
             }});

@@ -15,6 +15,7 @@
 //! | [`Backend::Regex`] | [`No`]: declare the pattern (`endswith`: declare it) | [`Yes`] |
 //! | [`Backend::DateParts`] | [`No`]: declare the lookup's index | [`Yes`] |
 //! | [`Transactions`] | implemented (write transactions) | implemented (session transactions) |
+//! | [`Backend::FullText`] (full-text `search`) | [`No`]: declare `index(search)` | [`No`]: declare `index(search)` |
 //! | [`Backend::MAX_IN_VALUES`] | unlimited | 10,000 |
 //! | [`Backend::query_seek`] | index ranges | range filters |
 //!
@@ -154,5 +155,6 @@ pub(crate) fn runs_natively<B: Backend>(kind: LookupKind) -> bool {
         LookupKind::Year | LookupKind::Month | LookupKind::Day | LookupKind::WeekDay => {
             <B::DateParts as Support>::NATIVE
         }
+        LookupKind::Search => <B::FullText as Support>::NATIVE,
     }
 }

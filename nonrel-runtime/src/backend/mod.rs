@@ -172,6 +172,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the backend extracts date parts (`year`, `month`, `day`, `week_day`) without a
     /// declared index.
     type DateParts: Support;
+    /// Whether the backend runs full-text `search` (and orders by relevance) natively; with
+    /// [`No`](capability::No), `search` runs through the field's declared `index(search)`.
+    type FullText: Support;
 
     /// The key kind this backend assigns to automatic keys.
     const AUTO_KEY: KeyKind;

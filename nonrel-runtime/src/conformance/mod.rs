@@ -27,6 +27,7 @@ mod cases_parse;
 mod cases_plans;
 mod cases_prefetch;
 mod cases_related;
+mod cases_search;
 mod cases_seek_values;
 mod cases_serial;
 mod cases_sort_values;
@@ -61,6 +62,7 @@ pub use cases_parse::*;
 pub use cases_plans::*;
 pub use cases_prefetch::*;
 pub use cases_related::*;
+pub use cases_search::*;
 pub use cases_seek_values::*;
 pub use cases_serial::*;
 pub use cases_sort_values::*;
@@ -138,6 +140,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; index_facts_follow_writes);
         $crate::conformance_tests!(@cases $fresh; conditions_on_the_key_agree_with_an_oracle, pages_ordered_by_the_key,
             conditions_on_a_natural_key, updates_by_key_are_atomic);
+        $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,6 +118,7 @@ impl Backend for Redb {
     type CaseInsensitive = No;
     type Regex = No;
     type DateParts = No;
+    type FullText = No;
     const AUTO_KEY: KeyKind = KeyKind::Int;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {

@@ -163,6 +163,7 @@ impl Backend for Mongo {
     type CaseInsensitive = Yes;
     type Regex = Yes;
     type DateParts = Yes;
+    type FullText = crate::backend::capability::No;
     const AUTO_KEY: KeyKind = KeyKind::Auto;
     const MAX_IN_VALUES: usize = 10_000;
 

@@ -25,6 +25,9 @@ pub enum Lookup {
     Day(u32),
     /// The date's day of the week (1 Sunday to 7 Saturday).
     WeekDay(u32),
+    /// Full-text: every word of the query is a word of the value (see
+    /// [`words`](crate::lookup::words)).
+    Search(String),
 }
 
 impl Lookup {
@@ -45,6 +48,7 @@ impl Lookup {
             Lookup::Month(_) => LookupKind::Month,
             Lookup::Day(_) => LookupKind::Day,
             Lookup::WeekDay(_) => LookupKind::WeekDay,
+            Lookup::Search(_) => LookupKind::Search,
         }
     }
 }
@@ -71,6 +75,7 @@ pub(crate) fn holds(l: &Lookup, leaves: &[Value]) -> bool {
         (Lookup::Month(n), Value::DateTime(d)) => date_parts(d)[1] == *n as i32,
         (Lookup::Day(n), Value::DateTime(d)) => date_parts(d)[2] == *n as i32,
         (Lookup::WeekDay(n), Value::DateTime(d)) => date_parts(d)[3] == *n as i32,
+        (Lookup::Search(q), Value::String(x)) => crate::engine::lookup::search::matches(q, x),
         _ => false,
     })
 }

@@ -1,6 +1,7 @@
 //! The engine side of [`lookup`](crate::lookup); its documentation is there.
 
 mod rewrite;
+pub(crate) mod search;
 mod update;
 
 pub use crate::plan::lookup::Lookup;
@@ -8,6 +9,7 @@ pub use crate::schema::lookup::{
     encode_date_lookups, encode_text_lookups, DateLookupNames, LookupDesc, LookupKind, TextLookupNames,
 };
 pub(crate) use rewrite::rewrite;
+pub use search::{words, RanksByRelevance, Relevance, RELEVANCE};
 pub(crate) use update::derived_updates;
 
 use crate::backend::capability::{No, Runs, Yes};
@@ -37,6 +39,8 @@ pub mod kinds {
     pub enum day {}
     /// `week_day`: the date's day of the week, 1 (Sunday) to 7 (Saturday).
     pub enum week_day {}
+    /// `search`: full-text, every word of the query among the value's words.
+    pub enum search {}
 }
 
 /// The requirement of a condition with emulated lookup `L` on the field with marker `F`: the
@@ -60,6 +64,9 @@ pub trait Declared<L, B> {}
 ///
 /// One `Runs` impl covers every emulated lookup and dispatches through this, so when a
 /// declaration is missing the unmet bound is [`Declared`], whose message names the fix.
+///
+/// Every backend has it for every lookup, from its capability declarations (`search` from
+/// [`Backend::FullText`](crate::backend::Backend::FullText)).
 pub trait RunsLookup<L>: crate::backend::Backend {
     /// The backend's declaration for the capability `L` needs.
     type Via;
@@ -85,6 +92,7 @@ macro_rules! emulated {
 emulated!(CaseInsensitive: iexact, istartswith, icontains);
 emulated!(Regex: endswith, regex);
 emulated!(DateParts: year, month, day, week_day);
+emulated!(FullText: search);
 
 /// Text fields: `iexact`, `istartswith`, `endswith`, `icontains` and `regex` apply.
 #[diagnostic::on_unimplemented(

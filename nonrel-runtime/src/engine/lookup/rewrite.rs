@@ -32,7 +32,9 @@ pub(crate) fn rewrite(
             out.push(f);
             continue;
         };
-        if is_declared(lookups, &f.path, l) {
+        // Full-text search stays native where it is (relevance comes with it).
+        let native_search = l.kind() == LookupKind::Search && native(LookupKind::Search);
+        if is_declared(lookups, &f.path, l) && !native_search {
             out.extend(onto_index(&f.path, l));
         } else if native(l.kind()) {
             out.push(f);
@@ -104,6 +106,7 @@ fn onto_index(path: &str, l: &Lookup) -> Vec<Filter> {
         Lookup::Month(n) => vec![on(path, "month", Op::Eq(int(*n as i32)))],
         Lookup::Day(n) => vec![on(path, "day", Op::Eq(int(*n as i32)))],
         Lookup::WeekDay(n) => vec![on(path, "week_day", Op::Eq(int(*n as i32)))],
+        Lookup::Search(q) => super::search::onto_words(path, q, |suffix, op| on(path, suffix, op)),
     }
 }
 

@@ -27,6 +27,8 @@ pub enum LookupKind {
     Day,
     /// `week_day`
     WeekDay,
+    /// `search`: every word of the query is a word of the value (full-text).
+    Search,
 }
 
 impl LookupKind {
@@ -42,6 +44,7 @@ impl LookupKind {
             LookupKind::Month => "month",
             LookupKind::Day => "day",
             LookupKind::WeekDay => "week_day",
+            LookupKind::Search => "search",
         }
     }
 }

@@ -14,6 +14,7 @@ impl Backend for Plain {
     type CaseInsensitive = No;
     type Regex = No;
     type DateParts = No;
+    type FullText = No;
     const AUTO_KEY: KeyKind = KeyKind::Int;
     async fn put(&self, _: &'static ModelDesc, _: Vec<PutItem>, _: WriteMode) -> Result<Vec<KeyValue>> {
         Ok(Vec::new())

@@ -1,0 +1,461 @@
+//! Reading from and writing to the cluster: `_mget`, `_search` pages on `search_after`,
+//! `_count`, and `_bulk` writes with optimistic concurrency (`if_seq_no`/`if_primary_term`).
+
+use crate::client::{segment, storage, Reply};
+use crate::convert::{from_source, sort_key, to_source};
+use crate::Elastic;
+use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value as Json};
+use std::fmt::Write as _;
+
+/// A record as read, with its version for a conditional write.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub doc: Vec<u8>,
+    pub seq_no: i64,
+    pub primary_term: i64,
+}
+
+/// What a write requires of the stored record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cond {
+    /// Nothing: write over whatever is there.
+    Any,
+    /// The record must not exist (`op_type=create`).
+    Create,
+    /// The record must still be at this version.
+    Version(i64, i64),
+}
+
+impl Cond {
+    /// The condition that the record is still as read (absent, or at its version).
+    pub fn as_read(old: Option<&Stored>) -> Cond {
+        old.map_or(Cond::Create, |s| Cond::Version(s.seq_no, s.primary_term))
+    }
+}
+
+/// One write of a `_bulk`.
+pub(crate) struct Write {
+    pub key: KeyValue,
+    /// The new document, or `None` to delete.
+    pub doc: Option<Vec<u8>>,
+    pub cond: Cond,
+}
+
+/// What one write of a `_bulk` did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Written (or deleted); whether the record existed before.
+    Done { existed: bool },
+    /// The condition failed (a concurrent write, or an existing record for `Create`).
+    Conflict,
+    /// Refused for another reason.
+    Failed(Error),
+}
+
+/// One hit of a search.
+pub(crate) struct Hit {
+    pub key: KeyValue,
+    pub stored: Stored,
+    pub sort: Vec<Json>,
+}
+
+#[derive(Deserialize)]
+struct MgetReply<'a> {
+    #[serde(borrow)]
+    docs: Vec<MgetDoc<'a>>,
+}
+
+#[derive(Deserialize)]
+struct MgetDoc<'a> {
+    #[serde(default)]
+    found: bool,
+    #[serde(borrow, default)]
+    _source: Option<&'a RawValue>,
+    #[serde(default)]
+    _seq_no: i64,
+    #[serde(default)]
+    _primary_term: i64,
+    #[serde(default)]
+    error: Option<Json>,
+}
+
+#[derive(Deserialize)]
+struct SearchReply<'a> {
+    #[serde(borrow)]
+    hits: Hits<'a>,
+}
+
+#[derive(Deserialize)]
+struct Hits<'a> {
+    #[serde(default)]
+    total: Option<Total>,
+    #[serde(borrow)]
+    hits: Vec<SearchHit<'a>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Total {
+    pub value: u64,
+}
+
+#[derive(Deserialize)]
+struct SearchHit<'a> {
+    _id: String,
+    #[serde(borrow, default)]
+    _source: Option<&'a RawValue>,
+    #[serde(default)]
+    _seq_no: i64,
+    #[serde(default)]
+    _primary_term: i64,
+    #[serde(default)]
+    sort: Vec<Json>,
+}
+
+#[derive(Deserialize)]
+struct BulkReply {
+    items: Vec<std::collections::BTreeMap<String, BulkItem>>,
+}
+
+#[derive(Deserialize)]
+struct BulkItem {
+    status: u16,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    error: Option<Json>,
+}
+
+/// Whether an answer says the index does not exist (nothing written yet: no records).
+fn missing_index(reply: &Reply) -> bool {
+    reply.status == StatusCode::NOT_FOUND && reply.error_type().as_deref() == Some("index_not_found_exception")
+}
+
+/// Parses a key as `_id` holds it.
+pub(crate) fn parse_id(m: &ModelDesc, id: &str) -> Result<KeyValue> {
+    KeyValue::parse(m.key.kind, id).map_err(|e| e.with_model(m.name))
+}
+
+impl Elastic {
+    /// Reads records by key in one `_mget`, each with its version.
+    pub(crate) async fn mget(&self, index: &str, keys: &[KeyValue]) -> Result<Vec<Option<Stored>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = keys.iter().map(KeyValue::to_url_safe).collect();
+        let path = format!("/{index}/_mget");
+        let reply = self.client.json(Method::POST, &path, &json!({ "ids": ids })).await?;
+        if missing_index(&reply) {
+            return Ok(vec![None; keys.len()]);
+        }
+        if !reply.status.is_success() {
+            return Err(reply.fail("_mget"));
+        }
+        let parsed: MgetReply = reply.json()?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (doc, key) in parsed.docs.into_iter().zip(keys) {
+            if let Some(e) = doc.error {
+                if e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") {
+                    out.push(None);
+                    continue;
+                }
+                return Err(storage(format!("_mget of {key}: {e}")));
+            }
+            out.push(match (doc.found, doc._source) {
+                (true, Some(src)) => Some(Stored {
+                    doc: from_source(src.get()).map_err(|e| e.with_key(key))?,
+                    seq_no: doc._seq_no,
+                    primary_term: doc._primary_term,
+                }),
+                _ => None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One `_search` request; `None` when the index does not exist.
+    pub(crate) async fn search_once(&self, index: &str, body: &Json) -> Result<Option<Reply>> {
+        let reply = self.client.json(Method::POST, &format!("/{index}/_search"), body).await?;
+        if missing_index(&reply) {
+            return Ok(None);
+        }
+        if !reply.status.is_success() {
+            return Err(reply.fail("_search"));
+        }
+        Ok(Some(reply))
+    }
+
+    /// Searches `index` with `body` (its query, sort, `_source`), reading pages of `size`
+    /// with `search_after` from the first page's `from` until `limit` hits (or all) are read,
+    /// or `stop` says enough.
+    pub(crate) async fn search(
+        &self,
+        m: &'static ModelDesc,
+        mut body: Json,
+        from: usize,
+        limit: Option<usize>,
+        mut stop: impl FnMut(&[Hit]) -> Result<bool>,
+    ) -> Result<Vec<Hit>> {
+        let index = self.index(m);
+        let page = self.page_size;
+        let mut out: Vec<Hit> = Vec::new();
+        body["seq_no_primary_term"] = json!(true);
+        body["track_total_hits"] = json!(false);
+        if from > 0 {
+            body["from"] = json!(from);
+        }
+        loop {
+            let want = limit.map_or(page, |l| (l - out.len()).min(page));
+            if want == 0 {
+                break;
+            }
+            body["size"] = json!(want);
+            let Some(reply) = self.search_once(&index, &body).await? else { break };
+            let parsed: SearchReply = reply.json()?;
+            let n = parsed.hits.hits.len();
+            let start = out.len();
+            for h in parsed.hits.hits {
+                let key = parse_id(m, &h._id)?;
+                let doc = match h._source {
+                    Some(src) => from_source(src.get()).map_err(|e| e.with_model(m.name).with_key(&key))?,
+                    None => empty_doc(),
+                };
+                out.push(Hit {
+                    key,
+                    stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term },
+                    sort: h.sort,
+                });
+            }
+            let enough = stop(&out[start..])?;
+            if n < want || enough {
+                break;
+            }
+            let last = out.last().map(|h| h.sort.clone()).unwrap_or_default();
+            if let Some(obj) = body.as_object_mut() {
+                obj.remove("from");
+            }
+            body["search_after"] = Json::Array(last);
+        }
+        Ok(out)
+    }
+
+    /// The number of hits of a query, at most `upto` (`track_total_hits`), or exactly
+    /// (`_count`).
+    pub(crate) async fn count_native(&self, m: &'static ModelDesc, query: Json, upto: Option<u64>) -> Result<u64> {
+        let index = self.index(m);
+        if let Some(upto) = upto {
+            let body = json!({ "size": 0, "query": query, "track_total_hits": upto.min(i32::MAX as u64) });
+            let Some(reply) = self.search_once(&index, &body).await? else { return Ok(0) };
+            let parsed: SearchReply = reply.json()?;
+            return Ok(parsed.hits.total.map_or(0, |t| t.value).min(upto));
+        }
+        let reply = self.client.json(Method::POST, &format!("/{index}/_count"), &json!({ "query": query })).await?;
+        if missing_index(&reply) {
+            return Ok(0);
+        }
+        if !reply.status.is_success() {
+            return Err(reply.fail("_count"));
+        }
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        Ok(reply.json::<Count>()?.count)
+    }
+
+    /// Writes in one `_bulk` request; `refresh` makes the writes visible to searches.
+    pub(crate) async fn bulk(&self, index: &str, writes: &[Write], refresh: bool) -> Result<Vec<Outcome>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut body = String::new();
+        for w in writes {
+            let id = json!(w.key.to_url_safe());
+            let action = if w.doc.is_some() { "index" } else { "delete" };
+            let _ = write!(body, "{{\"{}\":{{\"_index\":{},\"_id\":{id}", action, json!(index));
+            match w.cond {
+                Cond::Any => {}
+                Cond::Create if w.doc.is_some() => body.push_str(",\"op_type\":\"create\""),
+                // A delete of a record that must not exist deletes nothing.
+                Cond::Create => {}
+                Cond::Version(s, p) => {
+                    let _ = write!(body, ",\"if_seq_no\":{s},\"if_primary_term\":{p}");
+                }
+            }
+            body.push_str("}}\n");
+            if let Some(doc) = &w.doc {
+                body.push_str(&to_source(&w.key, doc)?);
+                body.push('\n');
+            }
+        }
+        let refresh = if refresh { self.refresh.param() } else { "false" };
+        let reply = self.client.bulk(&format!("/_bulk?refresh={refresh}"), body).await?;
+        if !reply.status.is_success() {
+            return Err(reply.fail("_bulk"));
+        }
+        let parsed: BulkReply = reply.json()?;
+        let mut out = Vec::with_capacity(writes.len());
+        for (item, w) in parsed.items.into_iter().zip(writes) {
+            let Some(item) = item.into_values().next() else {
+                return Err(storage("_bulk answered an empty item"));
+            };
+            out.push(match (item.status, item.error) {
+                (409, _) => Outcome::Conflict,
+                (404, None) if w.doc.is_none() => Outcome::Done { existed: false },
+                (404, Some(e))
+                    if w.doc.is_none() && e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") =>
+                {
+                    Outcome::Done { existed: false }
+                }
+                (s, None) if s < 300 => Outcome::Done { existed: item.result.as_deref() != Some("created") },
+                (s, e) => Outcome::Failed(item_error(s, e)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Creates the index of `m` with its mapping, or adds the model's fields to the mapping
+    /// of an index another model of the collection created (once per handle).
+    pub(crate) async fn ensure(&self, m: &'static ModelDesc) -> Result<()> {
+        let index = self.index(m);
+        if self.ensured.lock().unwrap_or_else(|p| p.into_inner()).contains(&(index.clone(), m.name)) {
+            return Ok(());
+        }
+        let reply = self.client.json(Method::PUT, &format!("/{index}"), &crate::mapping::index_body(m)).await?;
+        if !reply.status.is_success() {
+            let exists = matches!(
+                reply.error_type().as_deref(),
+                Some("resource_already_exists_exception" | "index_already_exists_exception")
+            );
+            if !exists {
+                return Err(reply.fail(&format!("creating index {index}")).with_model(m.name));
+            }
+            let path = format!("/{index}/_mapping");
+            let reply = self.client.json(Method::PUT, &path, &crate::mapping::mappings(m)).await?;
+            if !reply.status.is_success() {
+                return Err(reply
+                    .fail(&format!("adding the fields of {} to index {index}", m.name))
+                    .with_model(m.name));
+            }
+        }
+        if m.indexes.iter().any(|i| i.unique) {
+            let claims = self.claims_index(m);
+            let body = json!({ "mappings": { "dynamic": false, "properties": { "id": { "type": "keyword" } } } });
+            let reply = self.client.json(Method::PUT, &format!("/{claims}"), &body).await?;
+            if !reply.status.is_success()
+                && !matches!(
+                    reply.error_type().as_deref(),
+                    Some("resource_already_exists_exception" | "index_already_exists_exception")
+                )
+            {
+                return Err(reply.fail(&format!("creating index {claims}")).with_model(m.name));
+            }
+        }
+        self.ensured.lock().unwrap_or_else(|p| p.into_inner()).insert((index, m.name));
+        Ok(())
+    }
+
+    /// Reads one document of any index by id (the unique claims), with its version.
+    pub(crate) async fn mget_raw(&self, index: &str, ids: &[String]) -> Result<Vec<Option<(Json, i64, i64)>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reply = self.client.json(Method::POST, &format!("/{index}/_mget"), &json!({ "ids": ids })).await?;
+        if missing_index(&reply) {
+            return Ok(vec![None; ids.len()]);
+        }
+        if !reply.status.is_success() {
+            return Err(reply.fail("_mget"));
+        }
+        let parsed: MgetReply = reply.json()?;
+        parsed
+            .docs
+            .into_iter()
+            .map(|d| {
+                Ok(match (d.found, d._source) {
+                    (true, Some(src)) => Some((
+                        serde_json::from_str(src.get()).map_err(|e| storage(e.to_string()))?,
+                        d._seq_no,
+                        d._primary_term,
+                    )),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes documents of any index (the unique claims) in one `_bulk`, without refresh
+    /// (they are only read by id, which is real-time).
+    pub(crate) async fn bulk_raw(&self, index: &str, ops: &[(String, Option<Json>, Cond)]) -> Result<Vec<Outcome>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut body = String::new();
+        for (id, doc, cond) in ops {
+            let action = if doc.is_some() { "index" } else { "delete" };
+            let _ = write!(body, "{{\"{action}\":{{\"_index\":{},\"_id\":{}", json!(index), json!(id));
+            match cond {
+                Cond::Create if doc.is_some() => body.push_str(",\"op_type\":\"create\""),
+                Cond::Version(s, p) => {
+                    let _ = write!(body, ",\"if_seq_no\":{s},\"if_primary_term\":{p}");
+                }
+                _ => {}
+            }
+            body.push_str("}}\n");
+            if let Some(doc) = doc {
+                body.push_str(&doc.to_string());
+                body.push('\n');
+            }
+        }
+        let reply = self.client.bulk("/_bulk", body).await?;
+        if !reply.status.is_success() {
+            return Err(reply.fail("_bulk"));
+        }
+        let parsed: BulkReply = reply.json()?;
+        Ok(parsed
+            .items
+            .into_iter()
+            .map(|item| match item.into_values().next() {
+                Some(BulkItem { status: 409, .. }) => Outcome::Conflict,
+                Some(BulkItem { status, error: None, result, .. }) if status < 300 || status == 404 => {
+                    Outcome::Done { existed: result.as_deref() != Some("created") && status != 404 }
+                }
+                Some(BulkItem { status, error, .. }) => Outcome::Failed(item_error(status, error)),
+                None => Outcome::Failed(storage("_bulk answered an empty item")),
+            })
+            .collect())
+    }
+}
+
+/// An empty document (a hit whose `_source` was filtered to nothing).
+fn empty_doc() -> Vec<u8> {
+    vec![5, 0, 0, 0, 0]
+}
+
+/// The error of one refused item of a `_bulk`.
+fn item_error(status: u16, error: Option<Json>) -> Error {
+    let kind = match status {
+        413 => ErrorKind::TooLarge,
+        _ => ErrorKind::Storage,
+    };
+    let reason = error
+        .as_ref()
+        .and_then(|e| e.get("reason").or_else(|| e.get("type")))
+        .and_then(Json::as_str)
+        .map_or_else(|| format!("status {status}"), str::to_string);
+    Error::new(kind, format!("the server refused the write: {reason}"))
+}
+
+/// `sort_key` re-exported for the query module.
+pub(crate) fn key_sort_value(key: &KeyValue) -> Json {
+    json!(sort_key(key))
+}
+
+/// Percent-encoded id, for single-document paths.
+#[allow(dead_code)]
+pub(crate) fn id_segment(key: &KeyValue) -> String {
+    segment(&key.to_url_safe())
+}
