@@ -97,7 +97,13 @@ pub(crate) trait KeyReads: Sync {
     fn plain(&self, m: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send;
 }
 
-impl<B: Backend> KeyReads for crate::engine::prepare::Direct<'_, B> {
+/// The backend as a [`KeyReads`], splitting large `in` lookups.
+pub(crate) struct FromBackend<'a, B> {
+    pub(crate) backend: &'a B,
+    pub(crate) max_in: usize,
+}
+
+impl<B: Backend> KeyReads for FromBackend<'_, B> {
     fn docs(
         &self,
         m: &'static ModelDesc,
@@ -173,7 +179,7 @@ pub(crate) async fn query<B: Backend>(
     if !emulated::<B>(&plan) {
         return crate::engine::split::query(backend, m, plan, max_in).await;
     }
-    answer(&crate::engine::prepare::Direct { backend, max_in }, m, &plan).await
+    answer(&FromBackend { backend, max_in }, m, &plan).await
 }
 
 /// Counts the records a plan matches up to `upto`, answering its key terms when the
@@ -189,7 +195,7 @@ pub(crate) async fn count<B: Backend>(
     if !emulated::<B>(&plan) {
         return crate::engine::split::count(backend, m, plan, upto, max_in).await;
     }
-    let n = candidates(&crate::engine::prepare::Direct { backend, max_in }, m, &plan).await?.len() as u64;
+    let n = candidates(&FromBackend { backend, max_in }, m, &plan).await?.len() as u64;
     Ok(upto.map_or(n, |u| n.min(u)))
 }
 
@@ -210,8 +216,7 @@ pub(crate) async fn update<B: Backend>(
     }
     let mut counts = UpdateCounts::default();
     let mut pending: Vec<(Row, Vec<u8>)> =
-        candidates(&crate::engine::prepare::Direct { backend, max_in }, m, &Plan { projection: None, ..plan.clone() })
-            .await?;
+        candidates(&FromBackend { backend, max_in }, m, &Plan { projection: None, ..plan.clone() }).await?;
     let mut limit = plan.limit.map(|l| l.saturating_add(plan.offset)).unwrap_or(usize::MAX);
     pending.truncate(limit);
     while !pending.is_empty() {

@@ -75,7 +75,7 @@ pub(crate) fn holds(l: &Lookup, leaves: &[Value]) -> bool {
         (Lookup::Month(n), Value::DateTime(d)) => date_parts(d)[1] == *n as i32,
         (Lookup::Day(n), Value::DateTime(d)) => date_parts(d)[2] == *n as i32,
         (Lookup::WeekDay(n), Value::DateTime(d)) => date_parts(d)[3] == *n as i32,
-        (Lookup::Search(q), Value::String(x)) => crate::engine::lookup::search::matches(q, x),
+        (Lookup::Search(q), Value::String(x)) => crate::schema::lookup::words::matches(q, x),
         _ => false,
     })
 }

@@ -5,11 +5,12 @@ pub(crate) mod search;
 mod update;
 
 pub use crate::plan::lookup::Lookup;
+pub use crate::schema::lookup::words::words;
 pub use crate::schema::lookup::{
     encode_date_lookups, encode_text_lookups, DateLookupNames, LookupDesc, LookupKind, TextLookupNames,
 };
 pub(crate) use rewrite::rewrite;
-pub use search::{words, RanksByRelevance, Relevance, RELEVANCE};
+pub use search::{RanksByRelevance, Relevance, RELEVANCE};
 pub(crate) use update::derived_updates;
 
 use crate::backend::capability::{No, Runs, Yes};

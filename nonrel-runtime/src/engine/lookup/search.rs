@@ -13,33 +13,12 @@ use crate::core::value::Value;
 use crate::plan::lookup::Lookup;
 use crate::plan::Direction;
 use crate::plan::{Condition, Field, Filter, Op, Order};
-use std::collections::HashSet;
+use crate::schema::lookup::words::words;
 use std::marker::PhantomData;
 
 /// The ordering path of relevance (a backend with native full-text search sorts by its
 /// score, most relevant first); never a field name (fields cannot start with `$`).
 pub const RELEVANCE: &str = "$relevance";
-
-/// The distinct words of `text`, lowercased, in order of first appearance.
-///
-/// ```
-/// assert_eq!(nonrel_runtime::lookup::words("Don't STOP, don't!"), ["don", "t", "stop"]);
-/// ```
-pub fn words(text: &str) -> Vec<String> {
-    let lowered = text.to_lowercase();
-    let mut seen = HashSet::new();
-    lowered
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty() && seen.insert(*w))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Whether every word of `query` is a word of `text`.
-pub(crate) fn matches(query: &str, text: &str) -> bool {
-    let have: HashSet<String> = words(text).into_iter().collect();
-    words(query).iter().all(|w| have.contains(w))
-}
 
 /// The filters on the declared index field that answer `search(query)` on `path`: one per
 /// query word; a query without words matches every record whose field holds text.
@@ -91,22 +70,6 @@ impl<M, T, F> Field<M, T, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_are_lowercased_runs_of_letters_and_digits() {
-        assert_eq!(words("Don't STOP_me, 2 times!"), ["don", "t", "stop", "me", "2", "times"]);
-        assert_eq!(words("ÉCOLE école"), ["école"]);
-        assert!(words(" *?! ").is_empty());
-    }
-
-    #[test]
-    fn every_query_word_must_be_a_word_of_the_text() {
-        assert!(matches("FOX quick", "The quick brown fox"));
-        assert!(!matches("fox", "foxes"));
-        assert!(!matches("quick cat", "The quick brown fox"));
-        assert!(matches("", "anything"));
-        assert!(matches("s", "a fox's tale"));
-    }
 
     #[test]
     fn the_index_reads_one_entry_per_distinct_word() {

@@ -57,7 +57,7 @@ fn index_values(declared: &[&LookupDesc], value: &Value) -> Result<Vec<(&'static
         out.push(("regex", if text.is_some() { Value::Array(matched) } else { Value::Null }));
     }
     if has(LookupKind::Search) {
-        let w = text.map(|t| Value::Array(super::search::words(t).into_iter().map(string).collect()));
+        let w = text.map(|t| Value::Array(crate::schema::lookup::words::words(t).into_iter().map(string).collect()));
         out.push(("words", w.unwrap_or(Value::Null)));
     }
     let parts = match value {

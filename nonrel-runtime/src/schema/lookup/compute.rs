@@ -180,7 +180,7 @@ pub fn encode_text_lookups<T: TextSource + ?Sized>(
         end_document(out, list)?;
     }
     if let Some(name) = names.words {
-        crate::engine::lookup::search::words(text).encode(name, out)?;
+        super::words::words(text).encode(name, out)?;
     }
     Ok(())
 }

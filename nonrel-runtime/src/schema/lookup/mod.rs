@@ -3,6 +3,7 @@
 //! from a field's value on every save.
 
 pub(crate) mod compute;
+pub(crate) mod words;
 
 pub use compute::{encode_date_lookups, encode_text_lookups, DateLookupNames, TextLookupNames};
 
