@@ -274,7 +274,7 @@ pub(crate) fn count_in(
 }
 
 /// Where two lower bounds differ, the higher; where two upper bounds differ, the lower.
-fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
+pub(crate) fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
     use std::cmp::Ordering::{Equal, Greater, Less};
     let (va, vb) = match (&a, &b) {
         (Bound::Unbounded, _) => return b,
@@ -291,7 +291,7 @@ fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> 
 }
 
 /// Whether a range may hold a key.
-fn non_empty((lo, hi): &KeyRange) -> bool {
+pub(crate) fn non_empty((lo, hi): &KeyRange) -> bool {
     match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a <= b,
         (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a < b,

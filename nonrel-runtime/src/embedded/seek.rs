@@ -17,9 +17,6 @@ use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
 use redb::ReadableDatabase;
 use std::collections::HashSet;
-use std::ops::Bound::{self, Excluded, Included, Unbounded};
-
-type Range = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
 /// The rows a seek wants, read from the cursor's place in the index of the first ordering
 /// term; `None` when no index gives that order (the caller filters the whole result).
@@ -85,37 +82,11 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
 }
 
 /// The index range cut to start at the cursor's value (`None`: nothing is left).
-fn narrowed((lo, hi): Range, value: &Value, upwards: bool) -> Option<Range> {
-    let (lo, hi) = if upwards {
-        (tighter(lo, index::at_least(value, true), true), hi)
+fn narrowed((lo, hi): index::KeyRange, value: &Value, upwards: bool) -> Option<index::KeyRange> {
+    let range = if upwards {
+        (index::tighter(lo, index::at_least(value, true), true), hi)
     } else {
-        (lo, tighter(hi, index::at_most(value, true), false))
+        (lo, index::tighter(hi, index::at_most(value, true), false))
     };
-    let empty = match (&lo, &hi) {
-        (Included(a), Included(b)) => a > b,
-        (Included(a) | Excluded(a), Included(b) | Excluded(b)) => a >= b,
-        _ => false,
-    };
-    (!empty).then_some((lo, hi))
-}
-
-/// The tighter of two lower (or upper) bounds.
-fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> {
-    let (va, vb) = match (&a, &b) {
-        (Unbounded, _) => return b,
-        (_, Unbounded) => return a,
-        (Included(x) | Excluded(x), Included(y) | Excluded(y)) => (x, y),
-    };
-    match va.cmp(vb) {
-        std::cmp::Ordering::Equal => {
-            if matches!(a, Excluded(_)) {
-                a
-            } else {
-                b
-            }
-        }
-        std::cmp::Ordering::Greater if lower => a,
-        std::cmp::Ordering::Less if !lower => a,
-        _ => b,
-    }
+    index::non_empty(&range).then_some(range)
 }
