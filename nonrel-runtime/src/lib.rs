@@ -389,7 +389,17 @@ pub mod transaction {
     pub use crate::api::transaction::{Transaction, TransactionBuilder, DEFAULT_TRIES};
 }
 
+/// Spans of store commands for [`tracing`](https://docs.rs/tracing) (feature `tracing`):
+/// the run-time switch and the slow-command threshold. The guide's tracing page lists the
+/// spans, their attributes and events.
+#[cfg(feature = "tracing")]
+pub mod trace {
+    pub use crate::engine::trace::{enabled, set_enabled, set_slow_threshold, slow_threshold};
+}
+
 pub use crate::api::database::{Database, QueryBuilder, Record};
+#[cfg(feature = "serde")]
+pub use crate::plan::Serde;
 pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
@@ -435,6 +445,8 @@ pub mod __private {
     pub const DOCUMENT: u8 = crate::core::codec::DOCUMENT;
     pub use crate::core::value::{Extra, Value};
     pub use crate::engine::cascade::Cascade;
+    #[cfg(feature = "serde")]
+    pub use crate::plan::{encode_serde_field, Serde};
     pub use crate::engine::dump::LoadCheck;
     pub use crate::engine::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
@@ -508,6 +520,9 @@ mod guide {
     #[cfg(feature = "serde")]
     #[doc = include_str!("../../docs/serde.md")]
     struct Serde;
+    #[cfg(feature = "tracing")]
+    #[doc = include_str!("../../docs/tracing.md")]
+    struct Tracing;
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;
     #[doc = include_str!("../../docs/testing.md")]

@@ -7,10 +7,14 @@ pub mod join;
 pub mod lookup;
 mod query;
 pub mod seek;
+#[cfg(feature = "serde")]
+mod serde_field;
 pub mod update;
 
 pub(crate) use decode::with_projection;
 pub use decode::{decode_field, encode_field, missing_field};
+#[cfg(feature = "serde")]
+pub use serde_field::{encode_serde_field, Serde};
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
 pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
