@@ -398,8 +398,6 @@ pub mod trace {
 }
 
 pub use crate::api::database::{Database, QueryBuilder, Record};
-#[cfg(feature = "serde")]
-pub use crate::plan::Serde;
 pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
@@ -408,6 +406,8 @@ pub use crate::engine::cascade::{cascades_to, Cascade};
 pub use crate::engine::related::{
     registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined,
 };
+#[cfg(feature = "serde")]
+pub use crate::plan::Serde;
 pub use crate::query::{Condition, Field, Order, Query};
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::RefField;
@@ -445,8 +445,6 @@ pub mod __private {
     pub const DOCUMENT: u8 = crate::core::codec::DOCUMENT;
     pub use crate::core::value::{Extra, Value};
     pub use crate::engine::cascade::Cascade;
-    #[cfg(feature = "serde")]
-    pub use crate::plan::{encode_serde_field, Serde};
     pub use crate::engine::dump::LoadCheck;
     pub use crate::engine::lookup::{
         encode_date_lookups, encode_text_lookups, kinds as lookup_kinds, DateLookupNames, Declared, LookupDesc,
@@ -457,6 +455,8 @@ pub mod __private {
     pub use crate::plan::{
         decode_field, elem_match, encode_field, join, missing_field, to_value, Describe, Field, IntoLookup, Mark,
     };
+    #[cfg(feature = "serde")]
+    pub use crate::plan::{encode_serde_field, Serde};
     pub use crate::schema::key::Key;
     pub use crate::schema::model::{ref_target, One, RefField};
     pub use crate::schema::model::{

@@ -206,7 +206,8 @@ impl<B: Backend> Database<B> {
     /// Deletes records by key without reading them; returns how many existed.
     /// A subclass deletes only records of its class (others count as missing).
     pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
-        let deleted = crate::engine::poly::delete::<M, B>(self.backend(), keys.into_iter().map(|k| k.as_key()).collect());
+        let deleted =
+            crate::engine::poly::delete::<M, B>(self.backend(), keys.into_iter().map(|k| k.as_key()).collect());
         trace::command(|| Command::on(B::NAME, "delete_many", M::DESC), deleted).await
     }
 
@@ -274,7 +275,8 @@ impl<B: Backend> Database<B> {
     /// Creates every declared index of every registered model that does not exist yet
     /// (idempotent; never done implicitly by a save or a query on stores with native indexes).
     pub async fn sync_indexes(&self) -> Result<u64> {
-        trace::command(|| Command::general(B::NAME, "sync_indexes").trips(1), self.backend.sync_indexes(all_models()?)).await
+        trace::command(|| Command::general(B::NAME, "sync_indexes").trips(1), self.backend.sync_indexes(all_models()?))
+            .await
     }
 
     /// Copies every record of `M` to another database, keys and data exactly; returns

@@ -6,12 +6,12 @@
 
 use crate::backend::{Backend, Row, Swapped, UpdateCounts, UpdateOp};
 use crate::core::value::Value;
+use crate::engine::trace::Command;
 use crate::error::Result;
 use crate::plan::eval::{apply_update, compare_keys, matches_all, project, sort_key};
 use crate::plan::{Direction, Op, Plan, KEY};
 use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
-use crate::engine::trace::Command;
 use std::future::Future;
 
 /// The plan without ordering terms that change nothing: terms after the first on the key

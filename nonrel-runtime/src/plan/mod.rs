@@ -13,11 +13,11 @@ pub mod update;
 
 pub(crate) use decode::with_projection;
 pub use decode::{decode_field, encode_field, missing_field};
-#[cfg(feature = "serde")]
-pub use serde_field::{encode_serde_field, Serde};
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
 pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
 pub(crate) use query::oversized_filter;
 pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, KEY};
 pub(crate) use query::{needs_split, oversized};
+#[cfg(feature = "serde")]
+pub use serde_field::{encode_serde_field, Serde};
