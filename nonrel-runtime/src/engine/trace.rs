@@ -13,6 +13,7 @@ use crate::schema::model::ModelDesc;
 use std::future::Future;
 
 /// What a command is, for its span: built only when a span will be recorded.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 pub(crate) struct Command {
     /// The backend's name ([`Backend::NAME`](crate::backend::Backend::NAME)): `db.system.name`.
     pub(crate) system: &'static str,
@@ -76,6 +77,7 @@ pub(crate) fn summary(op: &str, model: &str, plan: &Plan) -> String {
 }
 
 /// How many rows a command's result holds, for `db.response.returned_rows`.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
 pub(crate) trait Returned {
     /// The rows, when the result is rows.
     fn returned(&self) -> Option<u64> {
@@ -222,76 +224,74 @@ mod on {
 
     /// Runs `work` as one store command, in a span when tracing is on and a subscriber
     /// wants it.
-    pub(crate) fn command<T, F>(describe: impl FnOnce() -> Command, work: F) -> impl Future<Output = Result<T>>
+    pub(crate) async fn command<T, F>(describe: impl FnOnce() -> Command, work: F) -> Result<T>
     where
         F: Future<Output = Result<T>>,
         T: Returned,
     {
-        async move {
-            if !enabled() {
-                return work.await;
-            }
-            let span = tracing::info_span!(
-                "db.command",
-                otel.name = Empty,
-                otel.kind = "client",
-                db.system.name = Empty,
-                db.operation.name = Empty,
-                db.collection.name = Empty,
-                db.query.summary = Empty,
-                db.response.returned_rows = Empty,
-                nonrel.round_trips = Empty,
-                error.type = Empty,
-            );
-            if span.is_disabled() {
-                return work.await;
-            }
-            let c = describe();
-            span.record("otel.name", c.summary.as_str());
-            span.record("db.system.name", c.system);
-            span.record("db.operation.name", c.op);
-            if let Some(collection) = c.collection {
-                span.record("db.collection.name", collection);
-            }
-            span.record("db.query.summary", c.summary.as_str());
-            let trips = Arc::new(AtomicU64::new(c.round_trips));
-            let start = Instant::now();
-            let mut work = std::pin::pin!(work);
-            // The thread's counter points at this command while its work is polled.
-            let counted = std::future::poll_fn(|cx| {
-                let before = TRIPS.with(|t| t.replace(Some(trips.clone())));
-                let polled = work.as_mut().poll(cx);
-                TRIPS.with(|t| t.set(before));
-                polled
-            });
-            let out = counted.instrument(span.clone()).await;
-            let elapsed = start.elapsed();
-            let n = trips.load(Ordering::Relaxed);
-            if n > 0 {
-                span.record("nonrel.round_trips", n);
-            }
-            // The enclosing command, if any, made these trips too.
-            round_trips(n);
-            let _entered = span.enter();
-            match &out {
-                Ok(value) => {
-                    if let Some(rows) = value.returned() {
-                        span.record("db.response.returned_rows", rows);
-                    }
-                }
-                Err(e) => {
-                    span.record("error.type", tracing::field::debug(e.kind()));
-                    if e.kind() == ErrorKind::Conflict {
-                        tracing::info!(error = %e, "conflict");
-                    }
-                }
-            }
-            if let Some(threshold) = slow_threshold() {
-                if elapsed >= threshold {
-                    tracing::warn!(elapsed_ms = elapsed.as_secs_f64() * 1000.0, "slow store command");
-                }
-            }
-            out
+        if !enabled() {
+            return work.await;
         }
+        let span = tracing::info_span!(
+            "db.command",
+            otel.name = Empty,
+            otel.kind = "client",
+            db.system.name = Empty,
+            db.operation.name = Empty,
+            db.collection.name = Empty,
+            db.query.summary = Empty,
+            db.response.returned_rows = Empty,
+            nonrel.round_trips = Empty,
+            error.type = Empty,
+        );
+        if span.is_disabled() {
+            return work.await;
+        }
+        let c = describe();
+        span.record("otel.name", c.summary.as_str());
+        span.record("db.system.name", c.system);
+        span.record("db.operation.name", c.op);
+        if let Some(collection) = c.collection {
+            span.record("db.collection.name", collection);
+        }
+        span.record("db.query.summary", c.summary.as_str());
+        let trips = Arc::new(AtomicU64::new(c.round_trips));
+        let start = Instant::now();
+        let mut work = std::pin::pin!(work);
+        // The thread's counter points at this command while its work is polled.
+        let counted = std::future::poll_fn(|cx| {
+            let before = TRIPS.with(|t| t.replace(Some(trips.clone())));
+            let polled = work.as_mut().poll(cx);
+            TRIPS.with(|t| t.set(before));
+            polled
+        });
+        let out = counted.instrument(span.clone()).await;
+        let elapsed = start.elapsed();
+        let n = trips.load(Ordering::Relaxed);
+        if n > 0 {
+            span.record("nonrel.round_trips", n);
+        }
+        // The enclosing command, if any, made these trips too.
+        round_trips(n);
+        let _entered = span.enter();
+        match &out {
+            Ok(value) => {
+                if let Some(rows) = value.returned() {
+                    span.record("db.response.returned_rows", rows);
+                }
+            }
+            Err(e) => {
+                span.record("error.type", tracing::field::debug(e.kind()));
+                if e.kind() == ErrorKind::Conflict {
+                    tracing::info!(error = %e, "conflict");
+                }
+            }
+        }
+        if let Some(threshold) = slow_threshold() {
+            if elapsed >= threshold {
+                tracing::warn!(elapsed_ms = elapsed.as_secs_f64() * 1000.0, "slow store command");
+            }
+        }
+        out
     }
 }
