@@ -62,6 +62,11 @@ pub struct Field {
     pub ident: Ident,
     pub vis: Visibility,
     pub ty: Type,
+    /// The type the runtime stores and describes: `ty`, or `Serde<ty>` for a field stored
+    /// through serde (`#[field(serde)]`).
+    pub stored: Type,
+    /// Where `serde` is written, for a field stored through serde.
+    pub serde: Option<Span>,
     /// The shape of `ty` as far as its syntax tells.
     pub shape: TypeShape,
     pub role: Role,
@@ -99,7 +104,15 @@ impl Field {
             Some(Override::Inherit) => DefaultValue::Trait,
             Some(Override::Explicit(path)) => DefaultValue::Function(path),
         };
+        let serde = input.serde.is_present().then(|| input.serde.span());
+        let ty = &input.ty;
+        let stored = match serde {
+            Some(_) => syn::parse_quote_spanned!(ty.span()=> ::nonrel_runtime::__private::Serde<#ty>),
+            None => input.ty.clone(),
+        };
         Field {
+            stored,
+            serde,
             role: role_of(&written),
             shape: TypeShape::of(&input.ty),
             on_delete: input.on_delete.and_then(|p| cx.handle(on_delete(&p)).map(|a| (a, p.span()))),

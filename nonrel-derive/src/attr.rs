@@ -76,6 +76,9 @@ pub struct FieldInput {
     /// A `#[derive(Fields)]` group stored as top-level fields.
     #[darling(default)]
     pub flatten: darling::util::Flag,
+    /// Stored through the type's serde implementations (`Serialize + DeserializeOwned`).
+    #[darling(default)]
+    pub serde: darling::util::Flag,
     /// `on_delete = cascade` on a reference: deleting the referenced record deletes this one.
     #[darling(default)]
     pub on_delete: Option<Path>,

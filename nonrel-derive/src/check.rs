@@ -131,6 +131,16 @@ fn check_field_attrs(cx: &mut Accumulator, fields: &[Field], is_model: bool) {
             key || indexed || w.rename.is_some() || w.default || w.skip.is_some() || w.extra.is_some(),
             "a flattened group is stored as its own fields: it takes no key, index, rename, default, skip or extra",
         );
+        bad(
+            f.serde,
+            key || w.skip.is_some() || w.extra.is_some() || w.flatten.is_some(),
+            "#[field(serde)] stores a value through serde; it cannot be the key, skipped, extra or flattened",
+        );
+        bad(
+            f.serde,
+            !f.index.lookups.is_empty() || !f.index.patterns.is_empty(),
+            "a field stored through serde has no known shape: it takes `index` and `unique` (equality), not declared lookups",
+        );
         extra_seen |= w.extra.is_some();
     }
 }

@@ -389,6 +389,14 @@ pub mod transaction {
     pub use crate::api::transaction::{Transaction, TransactionBuilder, DEFAULT_TRIES};
 }
 
+/// Spans of store commands for [`tracing`](https://docs.rs/tracing) (feature `tracing`):
+/// the run-time switch and the slow-command threshold. The guide's tracing page lists the
+/// spans, their attributes and events.
+#[cfg(feature = "tracing")]
+pub mod trace {
+    pub use crate::engine::trace::{enabled, set_enabled, set_slow_threshold, slow_threshold};
+}
+
 pub use crate::api::database::{Database, QueryBuilder, Record};
 pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::update::UpdateBuilder;
@@ -398,6 +406,8 @@ pub use crate::engine::cascade::{cascades_to, Cascade};
 pub use crate::engine::related::{
     registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined,
 };
+#[cfg(feature = "serde")]
+pub use crate::plan::Serde;
 pub use crate::query::{Condition, Field, Order, Query};
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::RefField;
@@ -445,6 +455,8 @@ pub mod __private {
     pub use crate::plan::{
         decode_field, elem_match, encode_field, join, missing_field, to_value, Describe, Field, IntoLookup, Mark,
     };
+    #[cfg(feature = "serde")]
+    pub use crate::plan::{encode_serde_field, Serde};
     pub use crate::schema::key::Key;
     pub use crate::schema::model::{ref_target, One, RefField};
     pub use crate::schema::model::{
@@ -508,6 +520,9 @@ mod guide {
     #[cfg(feature = "serde")]
     #[doc = include_str!("../../docs/serde.md")]
     struct Serde;
+    #[cfg(feature = "tracing")]
+    #[doc = include_str!("../../docs/tracing.md")]
+    struct Tracing;
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;
     #[doc = include_str!("../../docs/testing.md")]

@@ -46,3 +46,11 @@ fn search() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/search/*.rs");
 }
+
+/// Compile-fail cases of `#[field(serde)]` fields (feature `serde`): their shape is unknown,
+/// so lookups other than equality do not compile, and the errors say why.
+#[test]
+fn serde() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/serde/*.rs");
+}

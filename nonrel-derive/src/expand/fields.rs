@@ -36,7 +36,10 @@ pub fn encode_elements(fields: &[Field], derived: TokenStream) -> TokenStream {
         let ident = &f.ident;
         let name = &f.name;
         let cname = syn::LitByteStr::new(format!("{name}\0").as_bytes(), Span::call_site());
-        quote_spanned!(f.ty.span()=> #nr::encode_field(&self.#ident, #cname, #name, __out)?;)
+        match f.serde {
+            Some(_) => quote_spanned!(f.ty.span()=> #nr::encode_serde_field(&self.#ident, #cname, #name, __out)?;),
+            None => quote_spanned!(f.ty.span()=> #nr::encode_field(&self.#ident, #cname, #name, __out)?;),
+        }
     });
     let extra = fields.iter().filter(|f| f.role == Role::Extra).map(|f| {
         let ident = &f.ident;
@@ -58,7 +61,7 @@ fn slot(f: &Field) -> syn::Ident {
 pub fn decode_loop(fields: &[Field], elements: TokenStream, key_arm: TokenStream) -> TokenStream {
     let nr = nr();
     let slots = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let (slot, ty) = (slot(f), &f.ty);
+        let (slot, ty) = (slot(f), &f.stored);
         quote_spanned!(ty.span()=> let mut #slot: #nr::Option<#ty> = #nr::None;)
     });
     let arms = fields.iter().filter(|f| f.is_stored()).map(|f| {
@@ -106,9 +109,14 @@ pub fn constructor(fields: &[Field], key: Option<TokenStream>) -> TokenStream {
             }
             Role::Skipped => quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default()),
             Role::Stored => {
-                let (slot, name) = (slot(f), &f.name);
+                let (raw, name) = (slot(f), &f.name);
+                // A field stored through serde is read as `Serde<T>` and unwrapped.
+                let (unwrap, slot) = match f.serde {
+                    Some(_) => (quote!(.0), quote_spanned!(ty.span()=> #raw.map(#nr::Serde::into_inner))),
+                    None => (quote!(), quote!(#raw)),
+                };
                 match &f.default {
-                    DefaultValue::Required => quote_spanned!(ty.span()=> #nr::missing_field(#slot, #name)?),
+                    DefaultValue::Required => quote_spanned!(ty.span()=> #nr::missing_field(#raw, #name)? #unwrap),
                     DefaultValue::Trait => {
                         quote_spanned!(ty.span()=> #slot.unwrap_or_else(<#ty as ::core::default::Default>::default))
                     }
@@ -134,7 +142,7 @@ pub fn field_descs(fields: &[Field]) -> TokenStream {
         let rust_name = f.ident.to_string();
         let ty = f.ty.clone();
         let ty = quote!(#ty).to_string();
-        let shape = &f.ty;
+        let shape = &f.stored;
         let shape = quote_spanned!(shape.span()=> <#shape as #nr::Describe>::SHAPE);
         quote!(#nr::FieldDesc { name: #name, rust_name: #rust_name, ty: #ty, shape: #shape },)
     });
@@ -153,7 +161,7 @@ pub fn descriptors(
 ) -> TokenStream {
     let nr = nr();
     let fns = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let (ident, ty, vis) = (&f.ident, &f.ty, &f.vis);
+        let (ident, ty, vis) = (&f.ident, &f.stored, &f.vis);
         let name = &f.name;
         let doc = format!("The descriptor of field `{name}`, for filters and ordering.");
         let path = base(name);

@@ -74,12 +74,12 @@ fn descriptor_trait(input: &Fields, all: &[Field]) -> TokenStream {
     let name = format_ident!("{}Fields", ident);
     let stored: Vec<&Field> = all.iter().filter(|f| f.is_stored()).collect();
     let sigs = stored.iter().map(|f| {
-        let (field, ty) = (&f.ident, &f.ty);
+        let (field, ty) = (&f.ident, &f.stored);
         let doc = format!("The descriptor of field `{}`, for filters and ordering.", f.name);
         quote_spanned!(ty.span()=> #[doc = #doc] fn #field() -> <#ty as #nr::Describe>::Path<Self>;)
     });
     let bodies = stored.iter().map(|f| {
-        let (field, ty, stored_name) = (&f.ident, &f.ty, &f.name);
+        let (field, ty, stored_name) = (&f.ident, &f.stored, &f.name);
         quote_spanned! {ty.span()=>
             fn #field() -> <#ty as #nr::Describe>::Path<Self> {
                 <#ty as #nr::Describe>::describe(#nr::Cow::Borrowed(#stored_name))

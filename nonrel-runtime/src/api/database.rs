@@ -4,6 +4,7 @@ use crate::backend::capability::Runs;
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
 use crate::core::value::Value;
 use crate::embedded::Redb;
+use crate::engine::trace::{self, Command};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Condition, Order, Query};
 use crate::schema::key::{AsKey, Key, KeyValue};
@@ -138,17 +139,21 @@ impl<B: Backend> Database<B> {
     /// Saves a record: creates it or replaces the stored one, without checking which.
     /// An automatic key is assigned on the first save and written into the model.
     pub async fn save<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
-        self.put_one(record, WriteMode::Upsert).await
+        trace::command(|| Command::on(B::NAME, "save", M::DESC), self.put_one(record, WriteMode::Upsert)).await
     }
 
     /// Creates a record; fails with [`ErrorKind::DuplicateKey`] if its key exists.
     pub async fn insert<M: Model>(&self, record: &mut M) -> Result<Key<M>> {
-        self.put_one(record, WriteMode::Insert).await
+        trace::command(|| Command::on(B::NAME, "insert", M::DESC), self.put_one(record, WriteMode::Insert)).await
     }
 
     /// Saves many records in one write; on failure [`Error::item`] names the record that
     /// failed and nothing is written.
     pub async fn save_many<M: Model>(&self, records: &mut [M]) -> Result<Vec<Key<M>>> {
+        trace::command(|| Command::on(B::NAME, "save_many", M::DESC), self.put_many(records)).await
+    }
+
+    async fn put_many<M: Model>(&self, records: &mut [M]) -> Result<Vec<Key<M>>> {
         let mut items = Vec::with_capacity(records.len());
         for (i, m) in records.iter().enumerate() {
             let item = (|| Ok(PutItem { key: key_of(m)?, doc: encode(m)? }))().map_err(|e: Error| e.with_item(i))?;
@@ -171,30 +176,39 @@ impl<B: Backend> Database<B> {
     /// Reads the record with this key.
     pub async fn get<M: Model>(&self, key: impl AsKey<M>) -> Result<Option<M>> {
         let key = key.as_key();
-        match self.backend.get(M::DESC, key.clone()).await? {
-            Some(doc) if crate::engine::poly::is_instance::<M>(&doc)? => decode(Some(&key), &doc).map(Some),
-            _ => Ok(None),
-        }
+        trace::command(|| Command::on(B::NAME, "get", M::DESC).trips(1), async move {
+            match self.backend.get(M::DESC, key.clone()).await? {
+                Some(doc) if crate::engine::poly::is_instance::<M>(&doc)? => decode(Some(&key), &doc).map(Some),
+                _ => Ok(None),
+            }
+        })
+        .await
     }
 
     /// Reads many records in one round trip, in the order of `keys`.
     pub async fn get_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<Vec<Option<M>>> {
         let keys: Vec<KeyValue> = keys.into_iter().map(|k| k.as_key()).collect();
-        let docs = self.backend.get_many(M::DESC, keys.clone()).await?;
-        let docs = docs.into_iter().map(|d| d.filter(|d| crate::engine::poly::is_instance::<M>(d).unwrap_or(true)));
-        keys.iter().zip(docs).map(|(k, d)| d.map(|d| decode(Some(k), &d)).transpose()).collect()
+        trace::command(|| Command::on(B::NAME, "get_many", M::DESC).trips(1), async move {
+            let docs = self.backend.get_many(M::DESC, keys.clone()).await?;
+            let docs = docs.into_iter().map(|d| d.filter(|d| crate::engine::poly::is_instance::<M>(d).unwrap_or(true)));
+            keys.iter().zip(docs).map(|(k, d)| d.map(|d| decode(Some(k), &d)).transpose()).collect()
+        })
+        .await
     }
 
     /// Deletes the record with this key without reading it; returns whether it existed.
     /// A subclass deletes only records of its class (others count as missing).
     pub async fn delete<M: Model>(&self, key: impl AsKey<M>) -> Result<bool> {
-        Ok(crate::engine::poly::delete::<M, B>(self.backend(), vec![key.as_key()]).await? > 0)
+        let deleted = crate::engine::poly::delete::<M, B>(self.backend(), vec![key.as_key()]);
+        Ok(trace::command(|| Command::on(B::NAME, "delete", M::DESC), deleted).await? > 0)
     }
 
     /// Deletes records by key without reading them; returns how many existed.
     /// A subclass deletes only records of its class (others count as missing).
     pub async fn delete_many<M: Model, K: AsKey<M>>(&self, keys: impl IntoIterator<Item = K>) -> Result<u64> {
-        crate::engine::poly::delete::<M, B>(self.backend(), keys.into_iter().map(|k| k.as_key()).collect()).await
+        let deleted =
+            crate::engine::poly::delete::<M, B>(self.backend(), keys.into_iter().map(|k| k.as_key()).collect());
+        trace::command(|| Command::on(B::NAME, "delete_many", M::DESC), deleted).await
     }
 
     /// Starts a query on `M`.
@@ -246,6 +260,10 @@ impl<B: Backend> Database<B> {
     /// [`rebuild_indexes_of`](Self::rebuild_indexes_of) does for one) and bringing stale
     /// denormalized copies up to date; returns the entries and copies written.
     pub async fn rebuild_indexes(&self) -> Result<u64> {
+        trace::command(|| Command::general(B::NAME, "rebuild_indexes"), self.rebuild_all()).await
+    }
+
+    async fn rebuild_all(&self) -> Result<u64> {
         for r in crate::engine::rebuild::registered_lookup_models() {
             crate::engine::rebuild::recompute(self.backend(), r).await?;
         }
@@ -257,7 +275,8 @@ impl<B: Backend> Database<B> {
     /// Creates every declared index of every registered model that does not exist yet
     /// (idempotent; never done implicitly by a save or a query on stores with native indexes).
     pub async fn sync_indexes(&self) -> Result<u64> {
-        self.backend.sync_indexes(all_models()?).await
+        trace::command(|| Command::general(B::NAME, "sync_indexes").trips(1), self.backend.sync_indexes(all_models()?))
+            .await
     }
 
     /// Copies every record of `M` to another database, keys and data exactly; returns

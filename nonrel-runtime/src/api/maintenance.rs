@@ -40,6 +40,12 @@ impl<B: Backend> Database<B> {
     /// # Ok(()) }
     /// ```
     pub async fn rebuild_indexes_of<M: Model>(&self) -> Result<u64> {
+        let rebuild = self.rebuild_model::<M>();
+        let command = || crate::engine::trace::Command::on(B::NAME, "rebuild_indexes", M::DESC);
+        crate::engine::trace::command(command, rebuild).await
+    }
+
+    async fn rebuild_model<M: Model>(&self) -> Result<u64> {
         crate::engine::rebuild::recompute(self.backend(), &LookupRegistration::of::<M>()).await?;
         let copies = crate::engine::related::refresh_copies(self.backend(), &[M::DESC]).await?;
         Ok(copies + self.backend().rebuild_indexes(vec![M::DESC]).await?)

@@ -223,7 +223,14 @@ impl<'db, B: Backend, M: Model> IntoFuture for PageBuilder<'db, B, M> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<Page<M>>> + Send + 'db>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        let command = || crate::engine::trace::Command::on(B::NAME, "page", M::DESC);
+        Box::pin(crate::engine::trace::command(command, self.run()))
+    }
+}
+
+impl<M> crate::engine::trace::Returned for Page<M> {
+    fn returned(&self) -> Option<u64> {
+        Some(self.items.len() as u64)
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::api::database::{decode, encode, key_of, Database};
 use crate::backend::capability::Transactions;
 use crate::backend::{Backend, PutItem, Row, WriteMode};
+use crate::engine::trace::{self, Command, NotRows};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Plan, Query};
 use crate::schema::key::{AsKey, Key, KeyValue};
@@ -111,8 +112,10 @@ where
     for attempt in 1..=tries {
         let state = Arc::new(tokio::sync::Mutex::new(Some(db.backend().begin().await?)));
         let after = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let out = work(Transaction { db: db.clone(), state: state.clone(), after: after.clone() }).await;
-        match finish(db, &state, out).await {
+        let attempt_work = work(Transaction { db: db.clone(), state: state.clone(), after: after.clone() });
+        let attempted = async { finish(db, &state, attempt_work.await).await.map(NotRows) };
+        let command = || Command::general(B::NAME, "transaction").trips(1);
+        match trace::command(command, attempted).await.map(|done| done.0) {
             Ok(value) => {
                 let pending = std::mem::take(&mut *after.lock().unwrap_or_else(|e| e.into_inner()));
                 for After { copies, copied, key } in pending {
@@ -127,6 +130,9 @@ where
             Err(e) => return Err(e),
         }
         if attempt < tries {
+            if let Some(e) = &last {
+                trace::retry(attempt + 1, e);
+            }
             backoff(attempt).await;
         }
     }
@@ -145,7 +151,10 @@ async fn finish<B: Transactions, T>(
         return Err(Error::new(ErrorKind::Storage, "the transaction's session was lost"));
     };
     match out {
-        Ok(value) => db.backend().commit(session).await.map(|()| value),
+        Ok(value) => {
+            let commit = || Command::general(B::NAME, "commit").trips(1);
+            trace::command(commit, db.backend().commit(session)).await.map(|()| value)
+        }
         Err(e) => {
             db.backend().abort(session).await;
             Err(e)

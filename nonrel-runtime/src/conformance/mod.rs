@@ -29,6 +29,7 @@ mod cases_prefetch;
 mod cases_related;
 mod cases_search;
 mod cases_seek_values;
+mod cases_serde;
 mod cases_serial;
 mod cases_sort_values;
 mod cases_tx;
@@ -64,6 +65,7 @@ pub use cases_prefetch::*;
 pub use cases_related::*;
 pub use cases_search::*;
 pub use cases_seek_values::*;
+pub use cases_serde::*;
 pub use cases_serial::*;
 pub use cases_sort_values::*;
 pub use cases_tx::*;
@@ -140,6 +142,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; index_facts_follow_writes);
         $crate::conformance_tests!(@cases $fresh; conditions_on_the_key_agree_with_an_oracle, pages_ordered_by_the_key,
             conditions_on_a_natural_key, updates_by_key_are_atomic);
+        $crate::conformance_tests!(@cases $fresh; serde_fields_round_trip_and_match_by_equality,
+            serde_fields_that_do_not_decode_name_model_field_and_value);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(

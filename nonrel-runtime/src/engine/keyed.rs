@@ -6,6 +6,7 @@
 
 use crate::backend::{Backend, Row, Swapped, UpdateCounts, UpdateOp};
 use crate::core::value::Value;
+use crate::engine::trace::Command;
 use crate::error::Result;
 use crate::plan::eval::{apply_update, compare_keys, matches_all, project, sort_key};
 use crate::plan::{Direction, Op, Plan, KEY};
@@ -109,6 +110,7 @@ impl<B: Backend> KeyReads for FromBackend<'_, B> {
         m: &'static ModelDesc,
         keys: Vec<KeyValue>,
     ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+        crate::engine::trace::round_trips(1);
         self.backend.get_many(m, keys)
     }
     fn plain(&self, m: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
@@ -176,10 +178,14 @@ pub(crate) async fn query<B: Backend>(
     max_in: usize,
 ) -> Result<Vec<Row>> {
     let plan = normalized(plan);
-    if !emulated::<B>(&plan) {
-        return crate::engine::split::query(backend, m, plan, max_in).await;
-    }
-    answer(&FromBackend { backend, max_in }, m, &plan).await
+    let command = || Command::planned(B::NAME, "query", m, &plan);
+    let command = crate::engine::trace::command(command, async {
+        if !emulated::<B>(&plan) {
+            return crate::engine::split::query(backend, m, plan.clone(), max_in).await;
+        }
+        answer(&FromBackend { backend, max_in }, m, &plan).await
+    });
+    command.await
 }
 
 /// Counts the records a plan matches up to `upto`, answering its key terms when the
@@ -192,11 +198,15 @@ pub(crate) async fn count<B: Backend>(
     max_in: usize,
 ) -> Result<u64> {
     let plan = normalized(plan);
-    if !emulated::<B>(&plan) {
-        return crate::engine::split::count(backend, m, plan, upto, max_in).await;
-    }
-    let n = candidates(&FromBackend { backend, max_in }, m, &plan).await?.len() as u64;
-    Ok(upto.map_or(n, |u| n.min(u)))
+    let command = || Command::planned(B::NAME, "count", m, &plan);
+    let command = crate::engine::trace::command(command, async {
+        if !emulated::<B>(&plan) {
+            return crate::engine::split::count(backend, m, plan.clone(), upto, max_in).await;
+        }
+        let n = candidates(&FromBackend { backend, max_in }, m, &plan).await?.len() as u64;
+        Ok(upto.map_or(n, |u| n.min(u)))
+    });
+    command.await
 }
 
 /// Applies update operations to the records a plan matches, answering its key terms when
@@ -211,7 +221,20 @@ pub(crate) async fn update<B: Backend>(
     max_in: usize,
 ) -> Result<UpdateCounts> {
     let plan = normalized(plan);
+    let command = || Command::planned(B::NAME, "update", m, &plan);
+    crate::engine::trace::command(command, update_plan(backend, m, plan.clone(), ops, max_in)).await
+}
+
+/// [`update`], in its span.
+async fn update_plan<B: Backend>(
+    backend: &B,
+    m: &'static ModelDesc,
+    plan: Plan,
+    ops: Vec<UpdateOp>,
+    max_in: usize,
+) -> Result<UpdateCounts> {
     if !emulated::<B>(&plan) {
+        crate::engine::trace::round_trips(1);
         return backend.update(m, plan, ops).await;
     }
     let mut counts = UpdateCounts::default();
@@ -219,6 +242,7 @@ pub(crate) async fn update<B: Backend>(
         candidates(&FromBackend { backend, max_in }, m, &Plan { projection: None, ..plan.clone() }).await?;
     let mut limit = plan.limit.map(|l| l.saturating_add(plan.offset)).unwrap_or(usize::MAX);
     pending.truncate(limit);
+    let mut round = 1;
     while !pending.is_empty() {
         let mut items = Vec::with_capacity(pending.len());
         for (row, _) in &pending {
@@ -226,6 +250,7 @@ pub(crate) async fn update<B: Backend>(
             let doc = apply_update(&row.doc, &ops).map_err(|e| e.with_key(&key))?;
             items.push(crate::backend::SwapItem { key, expected: row.doc.clone(), doc: Some(doc) });
         }
+        crate::engine::trace::round_trips(1);
         let outcome = backend.swap(m, items.clone()).await?;
         let mut again = Vec::new();
         for (item, result) in items.into_iter().zip(outcome) {
@@ -239,6 +264,7 @@ pub(crate) async fn update<B: Backend>(
                     // Changed meanwhile: updated as it is now, if it still matches.
                     let checked = with_key(&now, &item.key)?;
                     if matches_all(&plan.filters, &checked).map_err(|e| e.with_key(&item.key))? {
+                        crate::engine::trace::retry(round + 1, &"a concurrent write changed the record");
                         again.push((Row { key: Some(item.key), doc: now, ..Row::default() }, checked));
                     }
                 }
@@ -247,6 +273,7 @@ pub(crate) async fn update<B: Backend>(
         limit = limit.saturating_sub(counts.matched as usize);
         again.truncate(limit);
         pending = again;
+        round += 1;
     }
     Ok(counts)
 }

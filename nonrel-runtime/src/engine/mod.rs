@@ -14,3 +14,4 @@ pub mod prepare;
 pub mod rebuild;
 pub mod related;
 pub mod split;
+pub(crate) mod trace;

@@ -37,6 +37,7 @@ pub(crate) async fn query<B: Backend>(
     max_in: usize,
 ) -> Result<Vec<Row>> {
     if !needs_split(&plan, max_in) {
+        crate::engine::trace::round_trips(1);
         return backend.query(m, plan).await;
     }
     let mut rows = Vec::new();
@@ -66,6 +67,7 @@ pub(crate) async fn count<B: Backend>(
     max_in: usize,
 ) -> Result<u64> {
     if !needs_split(&plan, max_in) {
+        crate::engine::trace::round_trips(1);
         return backend.count(m, plan, upto).await;
     }
     plan.offset = 0;

@@ -7,6 +7,8 @@ pub mod join;
 pub mod lookup;
 mod query;
 pub mod seek;
+#[cfg(feature = "serde")]
+mod serde_field;
 pub mod update;
 
 pub(crate) use decode::with_projection;
@@ -17,3 +19,5 @@ pub(crate) use query::check_path;
 pub(crate) use query::oversized_filter;
 pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, KEY};
 pub(crate) use query::{needs_split, oversized};
+#[cfg(feature = "serde")]
+pub use serde_field::{encode_serde_field, Serde};
