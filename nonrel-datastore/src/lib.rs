@@ -725,9 +725,37 @@ impl Backend for Datastore {
         Ok(report)
     }
 
-    /// Nothing to rebuild: Datastore's indexes follow their entities.
+    /// Datastore indexes a property when the entity is written with it indexed, so after an
+    /// index is declared (or a compound index naming the field) the entities written before
+    /// are written again, each collection once: read and written back in transactions of at
+    /// most 500 records (a record changed meanwhile is read again, never overwritten with an
+    /// older copy). Returns the records written.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
-        self.sync_indexes(models).await
+        let mut done: Vec<&str> = Vec::new();
+        let mut written = 0;
+        let all = Native { filter: None, exact: true, has_in: false, props: Vec::new(), order: Vec::new() };
+        for m in models {
+            if done.contains(&m.collection) {
+                continue;
+            }
+            done.push(m.collection);
+            let keys: Vec<KeyValue> = self.run(m, &all, true, None, None).await?.into_iter().map(|(k, _)| k).collect();
+            let _serial = self.inner.writes.lock().await;
+            for chunk in keys.chunks(COMMIT_BATCH) {
+                let mut tries = 0;
+                loop {
+                    match self.rewrite_attempt(m, chunk).await {
+                        Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
+                        Err(e) => return Err(e),
+                        Ok(n) => {
+                            written += n;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(written)
     }
 }
 
@@ -771,6 +799,33 @@ impl Datastore {
             self.rollback(&tx).await;
         }
         result
+    }
+
+    /// Writes the stored records of `keys` again as they are (their properties indexed as
+    /// the models now declare), in one transaction.
+    async fn rewrite_attempt(&self, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<u64> {
+        let (found, tx) = self.lookup(m, keys, ReadIn::New).await?;
+        let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
+        let mut mutations = Vec::new();
+        for (key, read) in keys.iter().zip(found) {
+            if let Some(read) = read {
+                match Self::entity(m, key, &read.doc) {
+                    Ok(e) => mutations.push(json!({"upsert": e})),
+                    Err(e) => {
+                        self.rollback(&tx).await;
+                        return Err(e.with_model(m.name).with_key(key));
+                    }
+                }
+            }
+        }
+        let n = mutations.len() as u64;
+        if mutations.is_empty() {
+            self.rollback(&tx).await;
+        } else if let Err(e) = self.commit_json(mutations, Some(&tx)).await {
+            self.rollback(&tx).await;
+            return Err(e);
+        }
+        Ok(n)
     }
 
     async fn swap_attempt(&self, m: &'static ModelDesc, items: &[SwapItem]) -> Result<Vec<Swapped>> {
