@@ -51,6 +51,8 @@ pub struct RpcCounts {
     pub begin_transaction: u64,
     /// `rollback`.
     pub rollback: u64,
+    /// Entities the store returned to lookups and queries (not a call: what the calls read).
+    pub entities: u64,
 }
 
 impl RpcCounts {
@@ -70,6 +72,7 @@ impl std::ops::Sub for RpcCounts {
             run_aggregation_query: self.run_aggregation_query - o.run_aggregation_query,
             begin_transaction: self.begin_transaction - o.begin_transaction,
             rollback: self.rollback - o.rollback,
+            entities: self.entities - o.entities,
         }
     }
 }
@@ -84,6 +87,7 @@ pub(crate) struct Client {
     /// Idle keep-alive connections.
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
     counts: [AtomicU64; 6],
+    entities: AtomicU64,
 }
 
 /// How long connecting may take before the endpoint is reported unreachable.
@@ -111,6 +115,7 @@ impl Client {
             project: project.to_string(),
             idle: Mutex::new(Vec::new()),
             counts: Default::default(),
+            entities: AtomicU64::new(0),
         }
     }
 
@@ -123,7 +128,13 @@ impl Client {
             run_aggregation_query: c(Method::RunAggregationQuery),
             begin_transaction: c(Method::BeginTransaction),
             rollback: c(Method::Rollback),
+            entities: self.entities.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts entities a call returned.
+    pub(crate) fn read(&self, n: usize) {
+        self.entities.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {

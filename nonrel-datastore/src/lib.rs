@@ -15,10 +15,10 @@ pub use client::RpcCounts;
 
 use client::{Client, Method};
 use entity::{decode, encode, key_from_json, key_json, new_key};
-use native::{is_indexed, key_order_native, query_json, translate, Native};
+use native::{is_indexed_on_write, key_order_native, plan_order, query_json, translate, Native, Order};
 use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Transactions};
-use nonrel_runtime::query::{eval, Plan};
+use nonrel_runtime::query::{eval, Direction, Plan, Seek};
 use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
@@ -44,6 +44,9 @@ struct Inner {
     /// its emulator) lock what a transaction reads, and two of one program's transactions
     /// waiting on each other's locks would both wait for the lock timeout.
     writes: tokio::sync::Mutex<()>,
+    /// Whether a query whose order needs an undeclared compound index is an error rather
+    /// than sorted in the evaluator.
+    strict: std::sync::atomic::AtomicBool,
 }
 
 /// How a read takes part in a transaction.
@@ -78,7 +81,8 @@ impl Datastore {
     /// Nothing is sent until the first operation.
     pub fn new(host: &str, project: &str) -> Datastore {
         let client = Client::new(host, project);
-        Datastore { inner: Arc::new(Inner { client, writes: tokio::sync::Mutex::new(()) }) }
+        let strict = std::sync::atomic::AtomicBool::new(false);
+        Datastore { inner: Arc::new(Inner { client, writes: tokio::sync::Mutex::new(()), strict }) }
     }
 
     /// A handle on the emulator `DATASTORE_EMULATOR_HOST` names (as Google's own clients
@@ -100,6 +104,72 @@ impl Datastore {
         &self.inner.client.project
     }
 
+    /// Makes a query whose order Datastore could only run with a composite index the model
+    /// does not declare an [`ErrorKind::Unsupported`] error naming the
+    /// `#[model(compound_index(...))]` to add, instead of reading every match and sorting in
+    /// nonrel's evaluator (the default, which gives the same answer at a cost that grows with
+    /// the matches). Applies to this handle and its clones. On a real project, where every
+    /// composite index must be deployed before it is used, this keeps such queries from
+    /// reaching production unnoticed.
+    ///
+    /// ```no_run
+    /// # use nonrel_datastore::Datastore;
+    /// # fn f() -> nonrel_runtime::Result<()> {
+    /// let store = Datastore::from_env("my-project")?.require_compound_indexes();
+    /// # Ok(()) }
+    /// ```
+    pub fn require_compound_indexes(self) -> Datastore {
+        self.inner.strict.store(true, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    /// The `index.yaml` of the composite indexes `models` declare with
+    /// `#[model(compound_index(...))]`, to deploy with `gcloud datastore indexes create
+    /// index.yaml`. Every other query this backend sends is served by Datastore's built-in
+    /// indexes.
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Key, Model};
+    /// #[derive(Model)]
+    /// #[model(compound_index("category", "-created"))]
+    /// struct Post {
+    ///     #[field(key)]
+    ///     id: Option<Key<Post>>,
+    ///     #[field(index)]
+    ///     category: String,
+    ///     created: i64,
+    /// }
+    /// let yaml = nonrel_datastore::Datastore::index_yaml(&[Post::DESC]);
+    /// assert!(yaml.starts_with("indexes:\n- kind: posts\n  properties:\n  - name: category\n  - name: created\n    direction: desc\n"));
+    /// ```
+    pub fn index_yaml(models: &[&ModelDesc]) -> String {
+        native::index_yaml(models)
+    }
+
+    /// How the plan's order runs: sets `native.order` when Datastore orders the matches;
+    /// the error of [`Datastore::require_compound_indexes`] when a declaration is missing.
+    fn order(&self, m: &ModelDesc, plan: &Plan, native: &mut Native) -> Result<bool> {
+        match plan_order(m, plan, native) {
+            Order::Native(order) => {
+                native.order = order;
+                Ok(true)
+            }
+            Order::Evaluator(Some(declare)) if self.inner.strict.load(std::sync::atomic::Ordering::Relaxed) => {
+                let terms: Vec<String> = plan.order.iter().map(|o| o.path.to_string()).collect();
+                Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "ordering by {} after these filters needs a composite index on Datastore; \
+                         declare {declare} on the model and deploy the index.yaml of Datastore::index_yaml",
+                        terms.join(", ")
+                    ),
+                )
+                .with_model(m.name))
+            }
+            Order::Evaluator(_) => Ok(false),
+        }
+    }
+
     /// The calls of each API method this handle (and its clones) made so far.
     pub fn rpc_counts(&self) -> RpcCounts {
         self.inner.client.counts()
@@ -110,7 +180,7 @@ impl Datastore {
     }
 
     fn entity(m: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<Json> {
-        let props = encode(m, doc, &|p| is_indexed(m, p))?;
+        let props = encode(m, doc, &|p| is_indexed_on_write(m, p))?;
         Ok(json!({"key": key_json(m.collection, key), "properties": props}))
     }
 
@@ -142,6 +212,7 @@ impl Datastore {
                 body["readOptions"] = o;
             }
             let r = self.client().call(Method::Lookup, &body).await?;
+            self.client().read(r["found"].as_array().map_or(0, Vec::len));
             for f in r["found"].as_array().into_iter().flatten() {
                 let key = key_from_json(&f["entity"]["key"])?;
                 let props = f["entity"]["properties"].as_object().cloned().unwrap_or_default();
@@ -177,6 +248,7 @@ impl Datastore {
             }
             let r = self.client().call(Method::RunQuery, &body).await.map_err(|e| e.with_model(m.name))?;
             let batch = &r["batch"];
+            self.client().read(batch["entityResults"].as_array().map_or(0, Vec::len));
             for e in batch["entityResults"].as_array().into_iter().flatten() {
                 let key = key_from_json(&e["entity"]["key"])?;
                 let read = if keys_only {
@@ -506,13 +578,49 @@ impl Backend for Datastore {
     /// natively; other filters, the order, offset and limit in the evaluator (the limit
     /// natively too when nothing else is left to evaluate and Datastore's key order is nonrel's).
     async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
-        let native = translate(m, &plan.filters);
+        let mut native = translate(m, &plan.filters);
         let in_key_order = key_order_native(m, &plan);
-        let limit =
-            if native.exact && in_key_order && !native.has_in { plan.limit.map(|l| l + plan.offset) } else { None };
+        let ordered = self.order(m, &plan, &mut native)?;
+        let limit = if ordered { plan.limit.map(|l| l + plan.offset) } else { None };
         let rows = self.run(m, &native, false, limit, None).await?;
         let rows = rows.into_iter().map(|(k, r)| (k, r.map(|r| r.doc).unwrap_or_default())).collect();
         finish(rows, &plan, native.exact, in_key_order)
+    }
+
+    /// A page from its position, natively when Datastore orders the plan's matches (see
+    /// [`Datastore::index_yaml`]): in key order one `runQuery` from `__key__ >` the position;
+    /// ordered by one field, the rest of the position's value (`field =` it, `__key__ >`)
+    /// then the values after it (`field >`, or `<` descending), one `runQuery` each, both
+    /// stopping at the page's size. Other pages (backward, with an offset, or ordered in the
+    /// evaluator) seek in memory.
+    async fn query_seek(&self, m: &'static ModelDesc, plan: Plan, seek: Seek) -> Result<Option<Vec<Row>>> {
+        let mut native = translate(m, &plan.filters);
+        if seek.backward || plan.offset != 0 || !self.order(m, &plan, &mut native)? {
+            return Ok(None);
+        }
+        let after_key = native::key_filter(m.collection, "GREATER_THAN", &seek.key);
+        let rows = match (&plan.order[..], &seek.values[..]) {
+            ([], _) => self.run(m, &native::and(&native, vec![after_key]), false, plan.limit, None).await?,
+            ([o], [v]) => {
+                let op = if o.direction == Direction::Desc { "LESS_THAN" } else { "GREATER_THAN" };
+                let (Some(same), Some(after)) =
+                    (native::order_filter(&o.path, "EQUAL", v), native::order_filter(&o.path, op, v))
+                else {
+                    return Ok(None);
+                };
+                let mut rest = native::and(&native, vec![same, after_key]);
+                rest.order = Vec::new();
+                let mut rows = self.run(m, &rest, false, plan.limit, None).await?;
+                let left = plan.limit.map(|l| l.saturating_sub(rows.len()));
+                if left != Some(0) {
+                    rows.extend(self.run(m, &native::and(&native, vec![after]), false, left, None).await?);
+                }
+                rows
+            }
+            _ => return Ok(None),
+        };
+        let rows = rows.into_iter().map(|(k, r)| (k, r.map(|r| r.doc).unwrap_or_default())).collect();
+        finish(rows, &plan, true, false).map(Some)
     }
 
     /// One `runAggregationQuery` with `COUNT` up to `upto` when Datastore runs every filter;
@@ -597,7 +705,9 @@ impl Backend for Datastore {
     }
 
     /// Datastore's built-in single-property indexes serve every native query this backend
-    /// sends (equality and `in`, ANDed): no composite index is needed, nothing is created.
+    /// sends but the ordered ones of declared compound indexes, whose composite indexes are
+    /// deployed from [`Datastore::index_yaml`] (the data API cannot create them): nothing is
+    /// created here.
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
     }
@@ -607,7 +717,7 @@ impl Backend for Datastore {
     /// indexes (the runtime adds its own checks of lookup fields and copies).
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<nonrel_runtime::IntegrityReport> {
         let mut report = nonrel_runtime::IntegrityReport::default();
-        let none = Native { filter: None, exact: true, has_in: false };
+        let none = Native { filter: None, exact: true, has_in: false, props: Vec::new(), order: Vec::new() };
         for m in models {
             report.records += self.run(m, &none, true, None, None).await?.len() as u64;
             report.entries += m.indexes.len() as u64;
@@ -615,9 +725,37 @@ impl Backend for Datastore {
         Ok(report)
     }
 
-    /// Nothing to rebuild: Datastore's indexes follow their entities.
+    /// Datastore indexes a property when the entity is written with it indexed, so after an
+    /// index is declared (or a compound index naming the field) the entities written before
+    /// are written again, each collection once: read and written back in transactions of at
+    /// most 500 records (a record changed meanwhile is read again, never overwritten with an
+    /// older copy). Returns the records written.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
-        self.sync_indexes(models).await
+        let mut done: Vec<&str> = Vec::new();
+        let mut written = 0;
+        let all = Native { filter: None, exact: true, has_in: false, props: Vec::new(), order: Vec::new() };
+        for m in models {
+            if done.contains(&m.collection) {
+                continue;
+            }
+            done.push(m.collection);
+            let keys: Vec<KeyValue> = self.run(m, &all, true, None, None).await?.into_iter().map(|(k, _)| k).collect();
+            let _serial = self.inner.writes.lock().await;
+            for chunk in keys.chunks(COMMIT_BATCH) {
+                let mut tries = 0;
+                loop {
+                    match self.rewrite_attempt(m, chunk).await {
+                        Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
+                        Err(e) => return Err(e),
+                        Ok(n) => {
+                            written += n;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(written)
     }
 }
 
@@ -661,6 +799,33 @@ impl Datastore {
             self.rollback(&tx).await;
         }
         result
+    }
+
+    /// Writes the stored records of `keys` again as they are (their properties indexed as
+    /// the models now declare), in one transaction.
+    async fn rewrite_attempt(&self, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<u64> {
+        let (found, tx) = self.lookup(m, keys, ReadIn::New).await?;
+        let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
+        let mut mutations = Vec::new();
+        for (key, read) in keys.iter().zip(found) {
+            if let Some(read) = read {
+                match Self::entity(m, key, &read.doc) {
+                    Ok(e) => mutations.push(json!({"upsert": e})),
+                    Err(e) => {
+                        self.rollback(&tx).await;
+                        return Err(e.with_model(m.name).with_key(key));
+                    }
+                }
+            }
+        }
+        let n = mutations.len() as u64;
+        if mutations.is_empty() {
+            self.rollback(&tx).await;
+        } else if let Err(e) = self.commit_json(mutations, Some(&tx)).await {
+            self.rollback(&tx).await;
+            return Err(e);
+        }
+        Ok(n)
     }
 
     async fn swap_attempt(&self, m: &'static ModelDesc, items: &[SwapItem]) -> Result<Vec<Swapped>> {

@@ -2,7 +2,7 @@
 //! of the plan runs in nonrel's evaluator on the entities the native query returns.
 
 use crate::entity::{key_json, MAX_INDEXED_STRING};
-use nonrel_runtime::query::{Filter, Op, Plan};
+use nonrel_runtime::query::{Direction, Filter, Op, Plan};
 use nonrel_runtime::{KeyKind, ModelDesc, Value};
 use serde_json::{json, Value as Json};
 
@@ -18,9 +18,29 @@ pub fn is_indexed(m: &ModelDesc, dotted: &str) -> bool {
     };
     let top = dotted.split('.').next().unwrap_or(dotted);
     m.indexes.iter().any(|i| under(i.path))
+        || m.compound_indexes.iter().any(|c| c.parts.iter().any(|p| under(p.path)))
         || (top == dotted
             && (top.starts_with("_ix_") || top.starts_with("_dn_") || top == nonrel_runtime::poly::CLASS_FIELD))
         || (top == dotted && m.fields.iter().any(|f| f.name == top && f.ty.contains("Ref<")))
+}
+
+/// Whether a written property is indexed: when any model of the collection indexes it. The
+/// classes of a polymorphic hierarchy share a collection and may declare different indexes
+/// (a subclass redeclaring the base's fields without its index); a query of the base
+/// filters or orders on what the base indexes, so every class's records index it too.
+pub fn is_indexed_on_write(m: &ModelDesc, dotted: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static BY_COLLECTION: OnceLock<HashMap<&'static str, Vec<&'static ModelDesc>>> = OnceLock::new();
+    let by_collection = BY_COLLECTION.get_or_init(|| {
+        let mut map: HashMap<&'static str, Vec<&'static ModelDesc>> = HashMap::new();
+        for d in nonrel_runtime::registered_models() {
+            map.entry(d.collection).or_default().push(d);
+        }
+        map
+    });
+    is_indexed(m, dotted)
+        || by_collection.get(m.collection).is_some_and(|all| all.iter().any(|other| is_indexed(other, dotted)))
 }
 
 /// The Datastore values equal (in nonrel's sense) to one nonrel value, as stored on an
@@ -45,6 +65,10 @@ pub struct Native {
     /// Whether the native filter holds an `IN` (whose results Datastore does not return in
     /// key order).
     pub has_in: bool,
+    /// The properties with a native equality filter.
+    pub props: Vec<String>,
+    /// The query's sort orders (none: key order).
+    pub order: Vec<Json>,
 }
 
 /// Translates what Datastore can run of the plan's filters: equality to strings, booleans
@@ -90,7 +114,99 @@ pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
         1 => parts.pop(),
         _ => Some(json!({"compositeFilter": {"op": "AND", "filters": parts}})),
     };
-    Native { filter, exact, has_in }
+    let props = if has_in { Vec::new() } else { used.iter().map(|p| p.to_string()).collect() };
+    Native { filter, exact, has_in, props, order: Vec::new() }
+}
+
+/// The Rust types of fields whose stored values Datastore orders as nonrel does and always
+/// indexes: strings (byte order), booleans and integers. Dates are not among them (a date
+/// outside years 1–9999 is stored unindexed, and an ordered query would leave it out), nor
+/// are `Option`s (a field another program left out is missing from the index too).
+const ORDERABLE: &[&str] = &["String", "bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32"];
+
+/// Whether a field's stored values are ones Datastore orders as nonrel does (see
+/// [`ORDERABLE`]); it must also be indexed to be ordered natively.
+fn orderable_type(m: &ModelDesc, path: &str) -> bool {
+    !path.contains('.') && m.fields.iter().any(|f| f.name == path && ORDERABLE.contains(&f.ty))
+}
+
+/// How the plan's order runs when Datastore runs all of its filters.
+#[derive(Debug, PartialEq)]
+pub enum Order {
+    /// Datastore returns the results in the plan's order (its `order` terms; none for key
+    /// order), so a limit and a page's position can be sent natively.
+    Native(Vec<Json>),
+    /// The evaluator sorts every match; with the declaration that would let Datastore order
+    /// them, when one would.
+    Evaluator(Option<String>),
+}
+
+/// Whether Datastore can return the plan's matches in the plan's order: key order (with
+/// automatic keys, whose ids Datastore orders as nonrel does), one indexed orderable field
+/// served by its built-in index, or equality filters then orderable fields served by a
+/// declared compound index (Datastore's composite index) of exactly those fields.
+pub fn plan_order(m: &ModelDesc, plan: &Plan, native: &Native) -> Order {
+    if !native.exact || native.has_in || m.key.kind != KeyKind::Auto {
+        return Order::Evaluator(None);
+    }
+    if plan.order.is_empty() {
+        return Order::Native(Vec::new());
+    }
+    if !plan.order.iter().all(|o| orderable_type(m, &o.path)) {
+        return Order::Evaluator(None);
+    }
+    let terms: Vec<(&str, bool)> = plan.order.iter().map(|o| (&*o.path, o.direction == Direction::Desc)).collect();
+    // Ties in nonrel's order are by key ascending whatever the direction; Datastore's
+    // implicit key order follows the last term's direction, so the key is named.
+    let json = terms
+        .iter()
+        .map(|(p, desc)| json!({"property": {"name": p}, "direction": if *desc { "DESCENDING" } else { "ASCENDING" }}))
+        .chain([json!({"property": {"name": "__key__"}, "direction": "ASCENDING"})])
+        .collect();
+    if terms.len() == 1 && native.props.iter().all(|p| p == terms[0].0) {
+        return match is_indexed(m, terms[0].0) {
+            true => Order::Native(json),
+            false => Order::Evaluator(Some(format!("#[field(index)] on `{}`", terms[0].0))),
+        };
+    }
+    if terms.iter().any(|(p, _)| native.props.iter().any(|q| q == p)) {
+        return Order::Evaluator(None);
+    }
+    let n = native.props.len();
+    let covered = m.compound_indexes.iter().any(|c| {
+        c.parts.len() == n + terms.len()
+            && c.parts[..n].iter().all(|p| native.props.iter().any(|q| q == p.path))
+            && c.parts[n..].iter().zip(&terms).all(|(p, (path, desc))| p.path == *path && p.descending == *desc)
+    });
+    if covered {
+        return Order::Native(json);
+    }
+    let mut parts: Vec<String> = native.props.iter().map(|p| format!("{p:?}")).collect();
+    parts.extend(terms.iter().map(|(p, desc)| format!("\"{}{p}\"", if *desc { "-" } else { "" })));
+    Order::Evaluator(Some(format!("#[model(compound_index({}))]", parts.join(", "))))
+}
+
+/// The `index.yaml` of the composite indexes the models declare, for
+/// `gcloud datastore indexes create index.yaml`.
+pub fn index_yaml(models: &[&ModelDesc]) -> String {
+    let mut out = String::from("indexes:\n");
+    for m in models {
+        for c in m.compound_indexes {
+            out.push_str(&format!("- kind: {}\n  properties:\n", m.collection));
+            for p in c.parts {
+                out.push_str(&format!("  - name: {}\n", p.path));
+                if p.descending {
+                    out.push_str("    direction: desc\n");
+                }
+            }
+            // Ties are read by key ascending; after a descending last field Datastore's
+            // implicit key order would be descending, so the index names the key.
+            if c.parts.last().is_some_and(|p| p.descending) {
+                out.push_str("  - name: __key__\n");
+            }
+        }
+    }
+    out
 }
 
 fn indexed_path(m: &ModelDesc, path: &str) -> bool {
@@ -112,6 +228,9 @@ pub fn query_json(m: &ModelDesc, native: &Native, keys_only: bool, limit: Option
     if keys_only {
         q["projection"] = json!([{"property": {"name": "__key__"}}]);
     }
+    if !native.order.is_empty() {
+        q["order"] = Json::from(native.order.clone());
+    }
     if let Some(n) = limit {
         q["limit"] = Json::from(n);
     }
@@ -127,10 +246,43 @@ pub fn key_order_native(m: &ModelDesc, plan: &Plan) -> bool {
     plan.order.is_empty() && m.key.kind == KeyKind::Auto
 }
 
-/// A key filter for one key (used to re-read a query's rows in a transaction).
-#[allow(dead_code)]
-pub fn key_filter(kind: &str, key: &nonrel_runtime::KeyValue) -> Json {
-    property_filter("__key__", "EQUAL", json!({"keyValue": key_json(kind, key)}))
+/// A filter on the key: `op` is `GREATER_THAN`, `EQUAL`, ….
+pub fn key_filter(kind: &str, op: &str, key: &nonrel_runtime::KeyValue) -> Json {
+    property_filter("__key__", op, json!({"keyValue": key_json(kind, key)}))
+}
+
+/// A filter on a property orderable natively (see [`plan_order`]); `None` for a value of
+/// another type.
+pub fn order_filter(path: &str, op: &str, v: &Value) -> Option<Json> {
+    let value = match v {
+        Value::String(s) => json!({"stringValue": s}),
+        Value::Bool(b) => json!({"booleanValue": b}),
+        Value::Int32(n) => json!({"integerValue": n.to_string()}),
+        Value::Int64(n) => json!({"integerValue": n.to_string()}),
+        _ => return None,
+    };
+    Some(property_filter(path, op, value))
+}
+
+/// `native`'s filter with `more` ANDed to it.
+pub fn and(native: &Native, more: Vec<Json>) -> Native {
+    let mut parts = match &native.filter {
+        None => Vec::new(),
+        Some(f) => match f["compositeFilter"]["filters"].as_array() {
+            Some(parts) => parts.clone(),
+            None => vec![f.clone()],
+        },
+    };
+    parts.extend(more);
+    let filter =
+        if parts.len() == 1 { parts.pop() } else { Some(json!({"compositeFilter": {"op": "AND", "filters": parts}})) };
+    Native {
+        filter,
+        exact: native.exact,
+        has_in: native.has_in,
+        props: native.props.clone(),
+        order: native.order.clone(),
+    }
 }
 
 #[cfg(test)]

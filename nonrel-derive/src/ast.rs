@@ -185,6 +185,8 @@ pub struct Model {
     pub collection: Option<LitStr>,
     /// Indexes on paths into embedded models.
     pub index_paths: Vec<LitStr>,
+    /// `compound_index(...)` declarations, as written.
+    pub compound_indexes: Vec<crate::attr::CompoundList>,
     /// Where `polymorphic` is written, for a hierarchy's base.
     pub polymorphic: Option<Span>,
     /// The base of a subclass.
@@ -211,6 +213,7 @@ impl Model {
             fields,
             collection: input.collection,
             index_paths: input.index,
+            compound_indexes: input.compound_index,
             polymorphic: input.polymorphic.is_present().then(|| input.polymorphic.span()),
             extends: input.extends,
             copies: input.denormalize.into_iter().flat_map(|l| l.0).collect(),

@@ -31,6 +31,26 @@ pub struct ModelInput {
     /// `join_in_memory(author, ...)`: `Ref` fields joined in two steps.
     #[darling(default, multiple)]
     pub join_in_memory: Vec<darling::util::PathList>,
+    /// `compound_index("category", "-created")`: an index over several fields, in order.
+    #[darling(default, multiple)]
+    pub compound_index: Vec<CompoundList>,
+}
+
+/// `compound_index("category", "-created")`: dotted paths, `-` for descending.
+pub struct CompoundList {
+    pub parts: Vec<syn::LitStr>,
+    pub span: proc_macro2::Span,
+}
+
+impl FromMeta for CompoundList {
+    fn from_meta(item: &syn::Meta) -> Result<Self> {
+        let syn::Meta::List(list) = item else {
+            return Err(Error::custom("write `compound_index(\"field\", \"-other_field\", ...)`").with_span(item));
+        };
+        let parts =
+            list.parse_args_with(Punctuated::<syn::LitStr, Token![,]>::parse_terminated).map_err(Error::from)?;
+        Ok(CompoundList { parts: parts.into_iter().collect(), span: syn::spanned::Spanned::span(item) })
+    }
 }
 
 /// `#[derive(Embedded)]` input.

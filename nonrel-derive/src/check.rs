@@ -12,6 +12,7 @@ pub fn model(cx: &mut Accumulator, model: &Model) {
     check_names(cx, &model.fields);
     check_field_attrs(cx, &model.fields, true);
     check_index_paths(cx, model);
+    check_compound_indexes(cx, model);
     check_collection(cx, model);
     check_inheritance(cx, model);
     check_references(cx, model);
@@ -155,6 +156,35 @@ fn check_index_paths(cx: &mut Accumulator, model: &Model) {
         } else if !model.fields.iter().any(|f| f.is_stored() && f.name == first) {
             let msg = format!("index path {path:?} does not start with a stored field of this model");
             cx.push(Error::custom(msg).with_span(p));
+        }
+    }
+}
+
+/// A compound index names two or more distinct paths of stored fields, each optionally
+/// preceded by `-` (descending).
+fn check_compound_indexes(cx: &mut Accumulator, model: &Model) {
+    for c in &model.compound_indexes {
+        if c.parts.len() < 2 {
+            let msg = "a compound index names two or more fields; one field takes #[field(index)]";
+            cx.push(Error::custom(msg).with_span(&c.span));
+        }
+        let mut seen = Vec::new();
+        for p in &c.parts {
+            let written = p.value();
+            let path = written.strip_prefix('-').unwrap_or(&written);
+            let first = path.split('.').next().unwrap_or_default();
+            if path.split('.').any(|seg| name_problem(seg).is_some()) {
+                let msg = format!(
+                    "compound index part {written:?} is not a dotted path of field names (`-` first for descending)"
+                );
+                cx.push(Error::custom(msg).with_span(p));
+            } else if !model.fields.iter().any(|f| f.is_stored() && f.name == first) {
+                let msg = format!("compound index part {written:?} does not start with a stored field of this model");
+                cx.push(Error::custom(msg).with_span(p));
+            } else if seen.contains(&path.to_string()) {
+                cx.push(Error::custom(format!("compound index names {path:?} twice")).with_span(p));
+            }
+            seen.push(path.to_string());
         }
     }
 }
@@ -397,6 +427,20 @@ mod tests {
             }
         );
         assert_eq!(count(check, extras), 1);
+    }
+
+    #[test]
+    fn compound_indexes() {
+        let four = quote! {
+            #[model(compound_index("a"), compound_index("a", "-nope"), compound_index("a", "-a", "b..c"))]
+            struct A { id: i64, a: String, b: i64 }
+        };
+        assert_eq!(count(super::check_compound_indexes, four), 4);
+        let none = quote! {
+            #[model(compound_index("a", "-b"), compound_index("b", "tag.name"))]
+            struct A { id: i64, a: String, b: i64, tag: Tag }
+        };
+        assert_eq!(count(super::check_compound_indexes, none), 0);
     }
 
     #[test]

@@ -412,7 +412,8 @@ pub use crate::query::{Condition, Field, Order, Query};
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::RefField;
 pub use crate::schema::model::{
-    registered_models, EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Shape,
+    registered_models, CompoundIndexDesc, EmbeddedModel, FieldDesc, IndexDesc, IndexPart, KeyDesc, Model, ModelDesc,
+    Shape,
 };
 pub use backend::{Backend, IntegrityProblem, IntegrityReport, Row, UpdateCounts};
 pub use chrono::{self, DateTime, Utc};
@@ -460,7 +461,8 @@ pub mod __private {
     pub use crate::schema::key::Key;
     pub use crate::schema::model::{ref_target, One, RefField};
     pub use crate::schema::model::{
-        EmbeddedModel, FieldDesc, IndexDesc, KeyDesc, Model, ModelDesc, Registration, Shape,
+        CompoundIndexDesc, EmbeddedModel, FieldDesc, IndexDesc, IndexPart, KeyDesc, Model, ModelDesc, Registration,
+        Shape,
     };
     pub use inventory;
     pub use std::borrow::Cow;

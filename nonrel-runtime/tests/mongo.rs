@@ -9,7 +9,7 @@ use nonrel_runtime::{Database, ErrorKind, Key, Model};
 use std::time::Duration;
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[model(collection = "items")]
+#[model(collection = "items", compound_index("name", "-qty"))]
 struct Item {
     #[field(key)]
     id: Option<Key<Item>>,
@@ -70,6 +70,7 @@ async fn indexes_are_created_only_by_sync_and_idempotently() {
     assert!(take(&seen).iter().filter(|n| *n == "createIndexes").count() >= 2);
     let names = db.collection::<Item>().list_index_names().await.unwrap();
     assert!(names.contains(&"name".to_string()), "{names:?}");
+    assert!(names.contains(&"name,-qty".to_string()), "the compound index: {names:?}");
     assert!(db.integrity_check().await.unwrap().problems.iter().all(|p| p.model != "Item"));
 }
 

@@ -39,6 +39,7 @@ fn expand(model: &Model) -> TokenStream {
     let key_name = key_ident.to_string();
     let field_descs = fields::field_descs(all);
     let indexes = index_descs(model);
+    let compound_indexes = compound_index_descs(model);
     let has_extra = all.iter().any(|f| f.role == crate::ast::Role::Extra);
     let (desc_items, field_descs, indexes) = inherit::desc_parts(model, all, field_descs, indexes);
     let collection = inherit::collection(model, &collection);
@@ -91,6 +92,7 @@ fn expand(model: &Model) -> TokenStream {
                     key: #nr::KeyDesc { field: #key_name, kind: #key_kind },
                     fields: #field_descs,
                     indexes: #indexes,
+                    compound_indexes: #compound_indexes,
                     has_extra: #has_extra,
                 };
 
@@ -138,6 +140,22 @@ fn expand(model: &Model) -> TokenStream {
         #markers
         #related
     }
+}
+
+fn compound_index_descs(model: &Model) -> TokenStream {
+    let nr = nr();
+    let each = model.compound_indexes.iter().map(|c| {
+        let parts = c.parts.iter().map(|p| {
+            let written = p.value();
+            let (path, descending) = match written.strip_prefix('-') {
+                Some(path) => (path.to_string(), true),
+                None => (written.clone(), false),
+            };
+            quote!(#nr::IndexPart { path: #path, descending: #descending })
+        });
+        quote!(#nr::CompoundIndexDesc { parts: &[#(#parts),*] })
+    });
+    quote!(&[#(#each),*])
 }
 
 fn index_descs(model: &Model) -> TokenStream {
@@ -234,6 +252,7 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
                     key: #nr::KeyDesc { field: "", kind: #nr::KeyKind::Auto },
                     fields: &[],
                     indexes: &[],
+                    compound_indexes: &[],
                     has_extra: false,
                 };
                 fn key_value(&self) -> #nr::Option<#nr::KeyValue> { #nr::None }

@@ -129,6 +129,7 @@ pub(crate) static OUTBOX: ModelDesc = ModelDesc {
     key: KeyDesc { field: "id", kind: KeyKind::Str },
     fields: &[],
     indexes: &[],
+    compound_indexes: &[],
     has_extra: true,
 };
 

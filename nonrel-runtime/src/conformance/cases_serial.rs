@@ -127,6 +127,12 @@ pub async fn subclass_queries_see_only_their_records<B: Backend>(db: &Database<B
     let four_legged = db.query::<Dog>().filter(Dog::legs().eq(4u8)).order_by(Dog::name().asc()).all().await.unwrap();
     assert_eq!(four_legged, vec![dogs[1].clone(), dogs[0].clone()]);
     assert_eq!(db.query::<Dog>().filter(Dog::breed().eq("pug")).count().await.unwrap(), 1);
+    // The base's index on `name` holds the cat too, whose class redeclares the field unindexed.
+    let toms = db.query::<Animal>().filter(Animal::name().eq("Tom")).all().await.unwrap();
+    assert_eq!(
+        toms.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        vec![Some(Key::from_value(tom.id.clone().unwrap().into_value()))]
+    );
     let tom_as_dog = db.get(Key::<Dog>::from_value(tom.id.clone().unwrap().into_value())).await.unwrap();
     assert!(tom_as_dog.is_none(), "a cat's key finds no dog");
     let rex_as_cat = Key::<Cat>::from_value(dogs[0].id.clone().unwrap().into_value());

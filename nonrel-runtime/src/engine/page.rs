@@ -190,6 +190,7 @@ mod tests {
             key: crate::schema::model::KeyDesc { field: "id", kind: crate::KeyKind::Int },
             fields: &[],
             indexes: &[],
+            compound_indexes: &[],
             has_extra: false,
         };
         let plan = Plan { order: vec![], ..Plan::default() };

@@ -359,6 +359,7 @@ mod tests {
             key: crate::schema::model::KeyDesc { field: "id", kind: crate::schema::key::KeyKind::Auto },
             fields: &[],
             indexes: &[],
+            compound_indexes: &[],
             has_extra: false,
         };
         let join = JoinFilter {

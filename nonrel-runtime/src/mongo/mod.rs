@@ -250,8 +250,9 @@ impl Backend for Mongo {
 
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         let mut created = 0;
-        for m in models.iter().filter(|m| !m.indexes.is_empty()) {
-            let indexes: Vec<Value> = m.indexes.iter().flat_map(unique::specs).collect();
+        for m in models.iter().filter(|m| !m.indexes.is_empty() || !m.compound_indexes.is_empty()) {
+            let mut indexes: Vec<Value> = m.indexes.iter().flat_map(unique::specs).collect();
+            indexes.extend(m.compound_indexes.iter().map(unique::compound_spec));
             let command = convert::document(vec![
                 ("createIndexes".into(), Value::String(m.collection.into())),
                 ("indexes".into(), Value::Array(indexes)),
@@ -267,7 +268,7 @@ impl Backend for Mongo {
                 }
                 self.db.run_command(command).await.map_err(|e| driver(e, &doing()))?;
             }
-            created += m.indexes.len() as u64;
+            created += (m.indexes.len() + m.compound_indexes.len()) as u64;
         }
         Ok(created)
     }
@@ -283,6 +284,14 @@ impl Backend for Mongo {
                 if !unique::names(idx).iter().all(|wanted| names.contains(wanted)) {
                     let message = "index not created: run sync_indexes()".to_string();
                     report.problems.push(IntegrityProblem { model: m.name, index: idx.path, key: None, message });
+                }
+            }
+            for c in m.compound_indexes {
+                report.entries += 1;
+                if !names.contains(&unique::compound_name(c)) {
+                    let message = "compound index not created: run sync_indexes()".to_string();
+                    let index = c.parts.first().map_or("", |p| p.path);
+                    report.problems.push(IntegrityProblem { model: m.name, index, key: None, message });
                 }
             }
         }

@@ -54,6 +54,22 @@ pub(super) fn spec(i: &IndexDesc) -> Value {
     Value::Document(spec)
 }
 
+/// The name of a declared compound index: its parts as written (`category,-created`).
+pub(super) fn compound_name(c: &crate::schema::model::CompoundIndexDesc) -> String {
+    let parts: Vec<String> =
+        c.parts.iter().map(|p| format!("{}{}", if p.descending { "-" } else { "" }, p.path)).collect();
+    parts.join(",")
+}
+
+/// The `createIndexes` specification of a declared compound index, the key last (ties are
+/// ordered by key ascending).
+pub(super) fn compound_spec(c: &crate::schema::model::CompoundIndexDesc) -> Value {
+    let mut key: Vec<(String, Value)> =
+        c.parts.iter().map(|p| (p.path.into(), Value::Int32(if p.descending { -1 } else { 1 }))).collect();
+    key.push(("_id".into(), Value::Int32(1)));
+    Value::Document(vec![("key".into(), Value::Document(key)), ("name".into(), Value::String(compound_name(c)))])
+}
+
 /// The name of the plain index that serves queries by a unique field (see the module's
 /// documentation): the path, then ` lookup` (a space, which no field name of the derive holds).
 pub(super) fn lookup_name(path: &str) -> String {

@@ -73,6 +73,10 @@ pub struct ModelDesc {
     pub fields: &'static [FieldDesc],
     /// Declared indexes.
     pub indexes: &'static [IndexDesc],
+    /// Declared compound indexes (`#[model(compound_index("category", "-created"))]`):
+    /// orders over several fields that stores without a planner of their own need declared
+    /// in advance (Datastore's composite indexes).
+    pub compound_indexes: &'static [CompoundIndexDesc],
     /// Whether the model keeps unknown fields in an [`Extra`](crate::Extra) field.
     pub has_extra: bool,
 }
@@ -158,6 +162,37 @@ pub struct IndexDesc {
     /// query the index serves reads the index alone. The embedded backend honours it;
     /// MongoDB keeps its own indexes and ignores it.
     pub covering: bool,
+}
+
+/// A declared compound index: fields in order, each ascending or descending.
+///
+/// ```
+/// # use nonrel_runtime::{Key, Model};
+/// #[derive(Model)]
+/// #[model(compound_index("category", "-created"))]
+/// struct Post {
+///     #[field(key)]
+///     id: Option<Key<Post>>,
+///     #[field(index)]
+///     category: String,
+///     created: i64,
+/// }
+/// let parts = Post::DESC.compound_indexes[0].parts;
+/// assert_eq!((parts[1].path, parts[1].descending), ("created", true));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CompoundIndexDesc {
+    /// The indexed fields, in order.
+    pub parts: &'static [IndexPart],
+}
+
+/// One field of a [`CompoundIndexDesc`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexPart {
+    /// The dotted path in the stored document.
+    pub path: &'static str,
+    /// Whether the index orders this field from the largest value.
+    pub descending: bool,
 }
 
 /// An entry of the model registry: every `#[derive(Model)]` submits one, with the module
