@@ -15,7 +15,7 @@ pub use client::RpcCounts;
 
 use client::{Client, Method};
 use entity::{decode, encode, key_from_json, key_json, new_key};
-use native::{is_indexed_on_write, key_order_native, plan_order, query_json, translate, Native, Order};
+use native::{collection_peers, is_indexed, key_order_native, plan_order, query_json, translate, Native, Order};
 use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Transactions};
 use nonrel_runtime::query::{eval, Direction, Plan, Seek};
@@ -180,7 +180,8 @@ impl Datastore {
     }
 
     fn entity(m: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<Json> {
-        let props = encode(m, doc, &|p| is_indexed_on_write(m, p))?;
+        let others = collection_peers(m);
+        let props = encode(m, doc, &|p| is_indexed(m, p) || others.iter().any(|o| is_indexed(o, p)))?;
         Ok(json!({"key": key_json(m.collection, key), "properties": props}))
     }
 
@@ -215,8 +216,9 @@ impl Datastore {
             self.client().read(r["found"].as_array().map_or(0, Vec::len));
             for f in r["found"].as_array().into_iter().flatten() {
                 let key = key_from_json(&f["entity"]["key"])?;
-                let props = f["entity"]["properties"].as_object().cloned().unwrap_or_default();
-                let doc = decode(&props).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                let none = serde_json::Map::new();
+                let props = f["entity"]["properties"].as_object().unwrap_or(&none);
+                let doc = decode(props).map_err(|e| e.with_model(m.name).with_key(&key))?;
                 found.insert(key, Read { doc, version: f["version"].as_str().unwrap_or_default().to_string() });
             }
             todo = r["deferred"].as_array().cloned().unwrap_or_default();
@@ -254,8 +256,9 @@ impl Datastore {
                 let read = if keys_only {
                     None
                 } else {
-                    let props = e["entity"]["properties"].as_object().cloned().unwrap_or_default();
-                    let doc = decode(&props).map_err(|err| err.with_model(m.name).with_key(&key))?;
+                    let none = serde_json::Map::new();
+                    let props = e["entity"]["properties"].as_object().unwrap_or(&none);
+                    let doc = decode(props).map_err(|err| err.with_model(m.name).with_key(&key))?;
                     Some(Read { doc, version: e["version"].as_str().unwrap_or_default().to_string() })
                 };
                 out.push((key, read));

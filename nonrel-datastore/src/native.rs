@@ -24,11 +24,12 @@ pub fn is_indexed(m: &ModelDesc, dotted: &str) -> bool {
         || (top == dotted && m.fields.iter().any(|f| f.name == top && f.ty.contains("Ref<")))
 }
 
-/// Whether a written property is indexed: when any model of the collection indexes it. The
-/// classes of a polymorphic hierarchy share a collection and may declare different indexes
-/// (a subclass redeclaring the base's fields without its index); a query of the base
-/// filters or orders on what the base indexes, so every class's records index it too.
-pub fn is_indexed_on_write(m: &ModelDesc, dotted: &str) -> bool {
+/// The other models of `m`'s collection. A written property is indexed when any model of
+/// the collection indexes it: the classes of a polymorphic hierarchy share a collection and
+/// may declare different indexes (a subclass redeclaring the base's fields without its
+/// index), and a query of the base filters or orders on what the base indexes, so every
+/// class's records index it too.
+pub fn collection_peers(m: &ModelDesc) -> &'static [&'static ModelDesc] {
     use std::collections::HashMap;
     use std::sync::OnceLock;
     static BY_COLLECTION: OnceLock<HashMap<&'static str, Vec<&'static ModelDesc>>> = OnceLock::new();
@@ -37,10 +38,11 @@ pub fn is_indexed_on_write(m: &ModelDesc, dotted: &str) -> bool {
         for d in nonrel_runtime::registered_models() {
             map.entry(d.collection).or_default().push(d);
         }
+        // A collection of one model has no peers to consult.
+        map.retain(|_, models| models.len() > 1);
         map
     });
-    is_indexed(m, dotted)
-        || by_collection.get(m.collection).is_some_and(|all| all.iter().any(|other| is_indexed(other, dotted)))
+    by_collection.get(m.collection).map_or(&[], Vec::as_slice)
 }
 
 /// The Datastore values equal (in nonrel's sense) to one nonrel value, as stored on an

@@ -72,3 +72,32 @@ async fn updates_are_transactional_read_modify_writes() {
     ns.sort();
     assert_eq!(ns, vec![10, 11, 12, 13, 14]);
 }
+
+/// A transaction reading one record and writing it back: the read outside any Datastore
+/// transaction, then at commit `beginTransaction`, the same read again in it (the versions
+/// checked) and the `commit`. Written by hand the same work is three calls (the first read
+/// inside the transaction): nonrel reads outside it so that an attempt holds no Datastore
+/// locks while the program's closure runs, and pays one `lookup` for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_per_transaction() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    let mut a = Note { id: None, tag: "t".into(), n: 1 };
+    db.save(&mut a).await.unwrap();
+    let key = a.id.clone().unwrap();
+    let before = ds.rpc_counts();
+    db.transaction(|tx| {
+        let key = key.clone();
+        async move {
+            let mut note = tx.get::<Note>(key).await?.expect("stored");
+            note.n += 1;
+            tx.save(&mut note).await?;
+            Ok(())
+        }
+    })
+    .await
+    .unwrap();
+    let d = ds.rpc_counts() - before;
+    assert_eq!((d.begin_transaction, d.lookup, d.commit, d.total()), (1, 2, 1, 4));
+    assert_eq!(db.get::<Note>(a.id.clone().unwrap()).await.unwrap().unwrap().n, 2);
+}
