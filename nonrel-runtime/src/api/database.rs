@@ -421,14 +421,17 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         self,
         mut ops: Vec<crate::backend::UpdateOp>,
     ) -> Result<crate::backend::UpdateCounts> {
-        let plan = self.backend_plan().await?;
-        let backend = &*self.on.backend;
+        let (db, reads) = (self.on, self.reads());
+        // Runs once: the plan moves to the backend rather than being copied.
+        let (plan, joins) = self.into_plan()?;
+        let plan = crate::engine::prepare::backend_plan::<B, M>(&reads, plan, &joins).await?;
+        let backend = &*db.backend;
         let mut copies = crate::engine::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
         if copies.is_active() {
-            self.on.finish_pending_once().await?;
+            db.finish_pending_once().await?;
         }
         copies.note(backend).await?;
-        let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, self.on.max_in())
+        let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, db.max_in())
             .await
             .map_err(|e| e.with_model(M::DESC.name))?;
         copies.after(backend).await?;

@@ -17,5 +17,5 @@ pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
 pub(crate) use query::oversized_filter;
 pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, KEY};
-pub use query::{Accepts, Detached};
 pub(crate) use query::{needs_split, oversized};
+pub use query::{Accepts, Detached};

@@ -382,16 +382,18 @@ impl<M: Model, On> Query<M, On> {
         }
     }
 
+    /// The plan and the lookups across a `Ref`, moved out (or the first error met while
+    /// building them): for a query that runs once, without copying its plan.
+    pub(crate) fn into_plan(self) -> Result<(Plan, Vec<crate::plan::join::JoinFilter>)> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok((self.plan, self.joins)),
+        }
+    }
+
     /// The same query on another target.
     pub(crate) fn retarget<On2>(self, on: On2) -> Query<M, On2> {
-        Query {
-            on,
-            plan: self.plan,
-            joins: self.joins,
-            related: self.related,
-            error: self.error,
-            _model: PhantomData,
-        }
+        Query { on, plan: self.plan, joins: self.joins, related: self.related, error: self.error, _model: PhantomData }
     }
 
     /// The target and the query apart from it.

@@ -187,11 +187,10 @@ impl<M: Model, On> Query<M, On> {
                 "a reverse prefetch cannot hold conditions across another `Ref` (joins)",
             )
             .with_model(T::DESC.name)),
-            (Ok(_), [], [_, ..]) => Err(Error::new(
-                ErrorKind::Unsupported,
-                "a reverse prefetch cannot select related records of its own",
-            )
-            .with_model(T::DESC.name)),
+            (Ok(_), [], [_, ..]) => {
+                Err(Error::new(ErrorKind::Unsupported, "a reverse prefetch cannot select related records of its own")
+                    .with_model(T::DESC.name))
+            }
             (Err(e), _, _) => Err(e),
         };
         let projection = plan.as_ref().ok().and_then(|p| p.projection.clone());
@@ -204,4 +203,3 @@ impl<M: Model, On> Query<M, On> {
         q
     }
 }
-
