@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::plan::{Field, Projection, Query};
 use crate::schema::key::AsKey;
 
-impl<'db, B: Backend, M: PolymorphicBase> Query<M, &'db Database<B>> {
+impl<B: Backend, M: PolymorphicBase> Query<M, &Database<B>> {
     /// The matching records, each as its own class.
     ///
     /// `only` and `defer` apply to every class: a field they leave out loads as its type's
