@@ -96,8 +96,8 @@ pub mod query {
     pub use crate::plan::seek::Seek;
     pub use crate::plan::update::{UpdateKind, UpdateOp};
     pub use crate::plan::{
-        to_value, Condition, Containable, Describe, Direction, Field, Filter, IntoLookup, Native, Op, Order, OrderBy,
-        Ordered, Plan, Projection, Query, Text, KEY,
+        to_value, Accepts, Condition, Containable, Describe, Detached, Direction, Field, Filter, IntoLookup, Native,
+        Op, Order, OrderBy, Ordered, Plan, Projection, Query, Text, KEY,
     };
 }
 
@@ -187,7 +187,7 @@ pub mod poly {
     //!   [`Fields`](crate::Fields) group) plus its own, and a class list, `_class: ["Base",
     //!   "Sub"]` (indexed). Querying, counting or updating a subclass only sees its records,
     //!   `get` of another class's key finds nothing, and `delete` of one deletes nothing;
-    //! - [`QueryBuilder::polymorphic`](crate::QueryBuilder::polymorphic) on the base returns each record as its own class: a
+    //! - [`Query::polymorphic`](crate::Query::polymorphic) on the base returns each record as its own class: a
     //!   [`Poly`] to downcast. A record whose class this program does not know (a newer
     //!   program wrote it) loads as the base, with its class name and data kept.
     //!
@@ -408,7 +408,7 @@ pub use crate::engine::related::{
 };
 #[cfg(feature = "serde")]
 pub use crate::plan::Serde;
-pub use crate::query::{Condition, Field, Order, Query};
+pub use crate::query::{Condition, Detached, Field, Order, Query};
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::RefField;
 pub use crate::schema::model::{

@@ -1,7 +1,7 @@
 //! The typed API the backends add: explaining a query on the embedded backend, and
 //! connecting to MongoDB with the driver's own collections and aggregations at hand.
 
-use crate::api::database::QueryBuilder;
+use crate::api::database::Database;
 use crate::embedded::{Explain, Redb};
 use crate::error::Result;
 use crate::plan::Query;
@@ -27,7 +27,7 @@ impl Redb {
     }
 }
 
-impl<M: Model> QueryBuilder<'_, Redb, M> {
+impl<M: Model> Query<M, &Database<Redb>> {
     /// How the embedded backend would run this query (emulated lookups rewritten onto their
     /// index fields): which index it reads, if any.
     ///

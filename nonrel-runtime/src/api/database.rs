@@ -6,7 +6,7 @@ use crate::core::value::Value;
 use crate::embedded::Redb;
 use crate::engine::trace::{self, Command};
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{Condition, Order, Query};
+use crate::plan::Query;
 use crate::schema::key::{AsKey, Key, KeyValue};
 use crate::schema::model::{Model, ModelDesc};
 use std::future::{Future, IntoFuture};
@@ -213,7 +213,7 @@ impl<B: Backend> Database<B> {
 
     /// Starts a query on `M`.
     pub fn query<M: Model>(&self) -> QueryBuilder<'_, B, M> {
-        QueryBuilder { db: self, query: Query::new(), related: Vec::new() }
+        Query::new().retarget(self)
     }
 
     /// Finishes the fan-out to denormalized copies that writes left pending: each
@@ -362,7 +362,11 @@ impl<M: Model> Record<M> {
     }
 }
 
-/// A query being built on a database; await it (or call [`all`](Self::all)) for the records.
+/// The query [`Database::query`] starts: a [`Query`] on a database, awaited (or run with
+/// [`all`](Query::all), [`rows`](Query::rows), [`count`](Query::count), [`page`](Query::page),
+/// [`update`](Query::update)…) for the records. Its chaining methods are [`Query`]'s; on a
+/// database, [`filter`](Query::filter) and [`order_by`](Query::order_by) check at compile
+/// time that the backend runs each condition.
 ///
 /// ```
 /// # use nonrel_runtime::{Database, Key, Model};
@@ -375,63 +379,40 @@ impl<M: Model> Record<M> {
 /// # assert!(popular.is_empty());
 /// # Ok(()) }
 /// ```
-#[must_use = "a query does nothing until awaited"]
-pub struct QueryBuilder<'db, B, M> {
-    db: &'db Database<B>,
-    query: Query<M>,
-    pub(crate) related: Vec<crate::engine::related::Selection>,
-}
+pub type QueryBuilder<'db, B, M> = Query<M, &'db Database<B>>;
 
-impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
-    /// Adds a condition; every condition must hold.
-    ///
-    /// A condition that needs a capability the backend lacks (an emulated lookup whose index
-    /// is not declared, a JOIN on a backend without joins) does not compile: see
-    /// [`Runs`](crate::backend::capability::Runs).
-    pub fn filter<R>(mut self, condition: Condition<M, R>) -> Self
-    where
-        B: Runs<R>,
-    {
-        self.query = self.query.filter(condition.require());
-        self
-    }
+/// A database takes what its backend runs.
+impl<B: Runs<R>, R> crate::plan::Accepts<R> for &Database<B> {}
 
-    /// Adds an ordering term; the key breaks ties.
-    pub fn order_by<R>(mut self, order: Order<M, R>) -> Self
-    where
-        B: Runs<R>,
-    {
-        self.query = self.query.order_by(order.require());
-        self
-    }
-
-    /// Returns at most `n` records.
-    pub fn limit(mut self, n: usize) -> Self {
-        self.query = self.query.limit(n);
-        self
-    }
-
-    /// Skips the first `n` records.
-    pub fn offset(mut self, n: usize) -> Self {
-        self.query = self.query.offset(n);
-        self
-    }
-
-    /// The handle and the query, for the builders that continue from here.
+impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
+    /// The handle and the query apart from it, for the builders that continue from here.
     pub(crate) fn into_parts(self) -> (&'db Database<B>, Query<M>) {
-        (self.db, self.query)
+        self.detach()
     }
 
-    /// Replaces the query with a prepared one.
-    pub fn with(mut self, query: Query<M>) -> Self {
-        self.query = query;
-        self
+    /// Runs a query built apart from the database ([`Detached`](crate::plan::Detached)) on this
+    /// one: `db.query::<M>().with(query)` is `query` on `db` (what was built here before is
+    /// replaced).
+    ///
+    /// ```
+    /// # use nonrel_runtime::{Database, Key, Model, Query};
+    /// # #[derive(Model)]
+    /// # struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] views: u32 }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// let popular = Query::<Post>::new().filter(Post::views().gt(100u32)).limit(5);
+    /// assert_eq!(db.query::<Post>().with(popular.clone()).count().await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn with(self, query: Query<M>) -> Self {
+        query.retarget(self.on)
     }
 
     /// The query rewritten for the backend (emulated lookups onto their index fields),
     /// its lookups across a `Ref` not yet resolved: see [`crate::engine::prepare`].
     fn prepared(&self) -> Result<crate::engine::prepare::Prepared> {
-        crate::engine::prepare::Prepared::new::<B, M>(self.query.plan()?.clone(), self.query.joins())
+        crate::engine::prepare::Prepared::new::<B, M>(self.plan()?.clone(), self.joins())
     }
 
     /// The plan as the backend runs it, before lookups across a `Ref` are resolved.
@@ -441,33 +422,35 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
 
     /// Where the query's steps read: the backend, splitting large `in` lookups.
     fn reads(&self) -> crate::engine::prepare::Direct<'db, B> {
-        crate::engine::prepare::Direct { backend: &*self.db.backend, max_in: self.db.max_in() }
+        crate::engine::prepare::Direct { backend: &*self.on.backend, max_in: self.on.max_in() }
     }
 
     /// The plan as the backend runs it: rewritten, with lookups across a `Ref` resolved
     /// (two-step joins).
-    async fn plan(&self) -> Result<crate::plan::Plan> {
-        crate::engine::prepare::backend_plan::<B, M>(&self.reads(), self.query.plan()?.clone(), self.query.joins())
-            .await
+    async fn backend_plan(&self) -> Result<crate::plan::Plan> {
+        crate::engine::prepare::backend_plan::<B, M>(&self.reads(), self.plan()?.clone(), self.joins()).await
     }
 
     /// The database the query runs on.
     pub(crate) fn database(&self) -> &'db Database<B> {
-        self.db
+        self.on
     }
 
     pub(crate) async fn run_update(
         self,
         mut ops: Vec<crate::backend::UpdateOp>,
     ) -> Result<crate::backend::UpdateCounts> {
-        let plan = self.plan().await?;
-        let backend = &*self.db.backend;
+        let (db, reads) = (self.on, self.reads());
+        // Runs once: the plan moves to the backend rather than being copied.
+        let (plan, joins) = self.into_plan()?;
+        let plan = crate::engine::prepare::backend_plan::<B, M>(&reads, plan, &joins).await?;
+        let backend = &*db.backend;
         let mut copies = crate::engine::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
         if copies.is_active() {
-            self.db.finish_pending_once().await?;
+            db.finish_pending_once().await?;
         }
         copies.note(backend).await?;
-        let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, self.db.max_in())
+        let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, db.max_in())
             .await
             .map_err(|e| e.with_model(M::DESC.name))?;
         copies.after(backend).await?;
@@ -484,7 +467,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     /// the two-step joins, the (split) query and one batched key read per selection.
     async fn fetch(&self, related: &[crate::engine::related::Selection]) -> Result<Vec<Row>> {
         let prepared = self.prepared()?;
-        let (backend, max_in) = (&*self.db.backend, self.db.max_in());
+        let (backend, max_in) = (&*self.on.backend, self.on.max_in());
         let native = <B::Joins as crate::backend::capability::Support>::NATIVE;
         let native = native && !crate::engine::keyed::emulated::<B>(&prepared.plan);
         if native && (!prepared.joins.is_empty() || !related.is_empty()) {
@@ -511,26 +494,13 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
         Ok(rows)
     }
 
-    /// Loads only this field (call once per field); the others load as their type's default
-    /// and MongoDB does not send them.
-    pub fn only<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
-        self.query = self.query.only(field);
-        self
-    }
-
-    /// Does not load this field (call once per field); it loads as its type's default.
-    pub fn defer<T, F>(mut self, field: crate::plan::Field<M, T, F>) -> Self {
-        self.query = self.query.defer(field);
-        self
-    }
-
     /// The matching rows: records with their related selections and annotations.
     pub async fn rows(self) -> Result<Vec<Record<M>>> {
-        let projection = self.query.plan()?.projection.clone();
+        let projection = self.plan()?.projection.clone();
         // Selections of one `Ref` may run with the query ($lookup); prefetches run after it.
         let (single, prefetches) = crate::engine::related::partition(&self.related);
         let mut rows = self.fetch(&single).await?;
-        crate::engine::related::load_prefetches(&*self.db.backend, &prefetches, &mut rows, self.db.max_in()).await?;
+        crate::engine::related::load_prefetches(&*self.on.backend, &prefetches, &mut rows, self.on.max_in()).await?;
         let related_projections = crate::engine::related::projections(&self.related);
         crate::plan::with_projection(projection.as_ref(), || {
             rows.into_iter()
@@ -545,7 +515,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
 
     /// The matching records.
     pub async fn all(self) -> Result<Vec<M>> {
-        let projection = self.query.plan()?.projection.clone();
+        let projection = self.plan()?.projection.clone();
         let rows = self.run().await?;
         crate::plan::with_projection(projection.as_ref(), || {
             rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
@@ -573,7 +543,7 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
     }
 
     async fn bounded_count(self, n: Option<u64>) -> Result<u64> {
-        let mut plan = self.plan().await?;
+        let mut plan = self.backend_plan().await?;
         let offset = std::mem::take(&mut plan.offset) as u64;
         let cap = match (plan.limit.take().map(|l| l as u64), n) {
             (Some(l), Some(n)) => Some(l.min(n)),
@@ -583,13 +553,13 @@ impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
             return Ok(0);
         }
         let upto = cap.map(|c| c.saturating_add(offset));
-        let found = crate::engine::keyed::count(&*self.db.backend, M::DESC, plan, upto, self.db.max_in()).await?;
+        let found = crate::engine::keyed::count(&*self.on.backend, M::DESC, plan, upto, self.on.max_in()).await?;
         let after_offset = found.saturating_sub(offset);
         Ok(cap.map_or(after_offset, |c| after_offset.min(c)))
     }
 }
 
-impl<'db, B: Backend, M: Model> IntoFuture for QueryBuilder<'db, B, M> {
+impl<'db, B: Backend, M: Model> IntoFuture for Query<M, &'db Database<B>> {
     type Output = Result<Vec<M>>;
     type IntoFuture = Pin<Box<dyn Future<Output = Result<Vec<M>>> + Send + 'db>>;
 

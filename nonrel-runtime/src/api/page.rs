@@ -1,7 +1,7 @@
 //! The typed API of pages: a page of records and the cursors around it, read from a
 //! query's start or from a cursor.
 
-use crate::api::database::{Database, QueryBuilder};
+use crate::api::database::Database;
 use crate::backend::{Backend, Row};
 use crate::engine::page::*;
 use crate::error::{Error, ErrorKind, Result};
@@ -234,7 +234,7 @@ impl<M> crate::engine::trace::Returned for Page<M> {
     }
 }
 
-impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     /// Pages of `size` records with cursors to the next and previous pages; see
     /// [`PageBuilder`](crate::api::page::PageBuilder).
     pub fn page(self, size: usize) -> PageBuilder<'db, B, M> {

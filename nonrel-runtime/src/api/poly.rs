@@ -1,14 +1,14 @@
 //! The typed API of polymorphic models: queries of a base that load each record as its own
 //! class, and reads by key as the record's class.
 
-use crate::api::database::{Database, QueryBuilder};
+use crate::api::database::Database;
 use crate::backend::{Backend, Row};
 use crate::engine::poly::*;
 use crate::error::Result;
-use crate::plan::{Field, Projection};
+use crate::plan::{Field, Projection, Query};
 use crate::schema::key::AsKey;
 
-impl<'db, B: Backend, M: PolymorphicBase> QueryBuilder<'db, B, M> {
+impl<B: Backend, M: PolymorphicBase> Query<M, &Database<B>> {
     /// The matching records, each as its own class.
     ///
     /// `only` and `defer` apply to every class: a field they leave out loads as its type's

@@ -388,6 +388,10 @@ impl<B: Transactions> Transaction<B> {
     /// ```
     pub async fn query<M: Model>(&self, query: Query<M>) -> Result<Vec<M>> {
         let at = |e: Error| e.with_model(M::DESC.name);
+        if !query.selections().is_empty() {
+            let msg = "a query in a transaction cannot select related records: read them with `get` in the transaction";
+            return Err(at(Error::new(ErrorKind::Unsupported, msg)));
+        }
         // Emulated lookups on their index fields (F14); conditions across a `Ref` (F15) as
         // the keys of the related records the attempt sees.
         let plan = crate::engine::prepare::backend_plan::<B, M>(self, query.plan()?.clone(), query.joins())

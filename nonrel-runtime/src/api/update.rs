@@ -167,7 +167,7 @@ fn check_paths(ops: &[UpdateOp]) -> Result<()> {
     Ok(())
 }
 
-impl<'db, B: Backend, M: Model> QueryBuilder<'db, B, M> {
+impl<'db, B: Backend, M: Model> crate::plan::Query<M, &'db crate::api::database::Database<B>> {
     /// Atomic update operations on the matching records.
     pub fn update(self) -> UpdateBuilder<'db, B, M> {
         UpdateBuilder::new(self)

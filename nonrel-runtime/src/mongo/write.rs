@@ -177,9 +177,7 @@ pub(super) async fn update(
     plan: &crate::plan::Plan,
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
-    let filter = convert::filter_value(&plan.filters);
     let pipeline = pipeline::needs_pipeline(ops);
-    let update = if pipeline { pipeline::update(ops) } else { update_value(ops) };
     let mut out = Vec::with_capacity(256);
     let start = begin_document(&mut out);
     model.collection.encode(b"update\0", &mut out)?;
@@ -187,8 +185,14 @@ pub(super) async fn update(
     let list = begin_document(&mut out);
     header(&mut out, codec::DOCUMENT, b"0\0");
     let statement = begin_document(&mut out);
-    filter.encode(b"q\0", &mut out)?;
-    update.encode(b"u\0", &mut out)?;
+    if !encode_equalities(&plan.filters, &mut out)? {
+        convert::filter_value(&plan.filters).encode(b"q\0", &mut out)?;
+    }
+    if pipeline {
+        pipeline::update(ops).encode(b"u\0", &mut out)?;
+    } else {
+        encode_update(ops, &mut out)?;
+    }
     true.encode(b"multi\0", &mut out)?;
     end_document(&mut out, statement)?;
     end_document(&mut out, list)?;
@@ -205,7 +209,71 @@ pub(super) async fn update(
     Ok((count("n") as u64, count("nModified") as u64))
 }
 
-/// `{$set: {...}, $inc: {...}, $push: {...}, $pull: {...}}` from update operations.
+/// Writes the filter `q` of an update whose conditions are each an equality on a path of its
+/// own (an update by a unique field, say) straight into the command: the bytes
+/// [`convert::filter_value`] encodes to, `{<path>: {$eq: <value>}, ...}`, without building
+/// and copying that value first. `false` (nothing written) for other filters.
+fn encode_equalities(filters: &[crate::plan::Filter], out: &mut Vec<u8>) -> Result<bool> {
+    use crate::plan::Op;
+    let equality = |f: &crate::plan::Filter| matches!(f.op, Op::Eq(_) | Op::Has(_));
+    let repeated = |i: usize| filters[..i].iter().any(|g| g.path == filters[i].path);
+    if filters.is_empty() || !filters.iter().all(equality) || (0..filters.len()).any(repeated) {
+        return Ok(false);
+    }
+    header(out, codec::DOCUMENT, b"q\0");
+    let q = begin_document(out);
+    for f in filters {
+        let (Op::Eq(v) | Op::Has(v)) = &f.op else { unreachable!("only equalities pass") };
+        let at = |e: Error| e.with_field(&f.path);
+        header(out, codec::DOCUMENT, &codec::cname(&f.path).map_err(at)?);
+        let condition = begin_document(out);
+        v.encode(b"$eq\0", out).map_err(|e| at(e.with_field("$eq")))?;
+        end_document(out, condition).map_err(at)?;
+    }
+    end_document(out, q)?;
+    Ok(true)
+}
+
+/// Writes the update document `u` (update operators, no pipeline) straight into the command:
+/// the bytes of [`update_value`] without building and copying that value first.
+fn encode_update(ops: &[UpdateOp], out: &mut Vec<u8>) -> Result<()> {
+    header(out, codec::DOCUMENT, b"u\0");
+    let u = begin_document(out);
+    let kinds = [UpdateKind::Set, UpdateKind::Inc, UpdateKind::Push, UpdateKind::Pull];
+    // The groups in the order of their first operation, as `update_value` makes them.
+    let mut order: Vec<UpdateKind> = Vec::with_capacity(kinds.len());
+    for op in ops {
+        if !order.contains(&op.kind) {
+            order.push(op.kind);
+        }
+    }
+    for kind in order {
+        let name: &[u8] = match kind {
+            UpdateKind::Set => b"$set\0",
+            UpdateKind::Inc => b"$inc\0",
+            UpdateKind::Push => b"$push\0",
+            UpdateKind::Pull => b"$pull\0",
+        };
+        header(out, codec::DOCUMENT, name);
+        let group = begin_document(out);
+        let at = |e: Error| e.with_field(std::str::from_utf8(&name[..name.len() - 1]).unwrap_or_default());
+        for op in ops.iter().filter(|op| op.kind == kind) {
+            let field = |e: Error| at(e.with_field(&op.path));
+            let path = codec::cname(&op.path).map_err(field)?;
+            match kind {
+                UpdateKind::Set | UpdateKind::Inc => op.value.encode(&path, out),
+                _ => operand(kind, &op.value).encode(&path, out),
+            }
+            .map_err(field)?;
+        }
+        end_document(out, group).map_err(at)?;
+    }
+    end_document(out, u)
+}
+
+/// `{$set: {...}, $inc: {...}, $push: {...}, $pull: {...}}` from update operations (the
+/// value [`encode_update`] writes directly).
+#[cfg(test)]
 fn update_value(ops: &[UpdateOp]) -> Value {
     let mut groups: Vec<(String, Vec<(String, Value)>)> = Vec::new();
     for op in ops {
@@ -233,5 +301,74 @@ fn operand(kind: UpdateKind, v: &Value) -> Value {
         UpdateKind::Push => wrap("$each", Value::Array(vec![v.clone()])),
         UpdateKind::Pull if matches!(v, Value::Document(_) | Value::Raw(0x0B, _)) => wrap("$eq", v.clone()),
         _ => v.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Filter, Op};
+
+    fn filter(path: &'static str, op: Op) -> Filter {
+        Filter { path: path.into(), op }
+    }
+
+    fn values() -> Vec<Value> {
+        vec![
+            Value::String("sku-1".into()),
+            Value::Int64(-3),
+            Value::Null,
+            Value::Document(vec![("$ne".into(), Value::Int32(7))]),
+            Value::Array(vec![Value::Bool(true), Value::Double(0.5)]),
+            Value::Raw(0x0B, b"^a\0\0".to_vec()),
+        ]
+    }
+
+    /// The directly written filter is byte for byte the encoded filter value, for every
+    /// equality filter list; other filters are left to the value.
+    #[test]
+    fn equalities_are_written_as_the_filter_value_encodes() {
+        let paths = ["sku", "a.b", "tags"];
+        for (i, v) in values().into_iter().enumerate() {
+            for n in 1..=paths.len() {
+                let filters: Vec<Filter> = paths[..n]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| filter(p, if (i + j) % 2 == 0 { Op::Eq(v.clone()) } else { Op::Has(v.clone()) }))
+                    .collect();
+                let (mut direct, mut oracle) = (Vec::new(), Vec::new());
+                assert!(encode_equalities(&filters, &mut direct).unwrap());
+                convert::filter_value(&filters).encode(b"q\0", &mut oracle).unwrap();
+                assert_eq!(direct, oracle, "{filters:?}");
+            }
+        }
+        let repeated = [filter("sku", Op::Eq(Value::Int32(1))), filter("sku", Op::Eq(Value::Int32(2)))];
+        let ranged = [filter("sku", Op::Eq(Value::Int32(1))), filter("n", Op::Gt(Value::Int32(2)))];
+        for other in [&repeated[..], &ranged[..], &[]] {
+            let mut out = Vec::new();
+            assert!(!encode_equalities(other, &mut out).unwrap());
+            assert!(out.is_empty());
+        }
+    }
+
+    /// The directly written update document is byte for byte the encoded update value, for
+    /// every mix and order of operations.
+    #[test]
+    fn updates_are_written_as_the_update_value_encodes() {
+        let kinds = [UpdateKind::Set, UpdateKind::Inc, UpdateKind::Push, UpdateKind::Pull];
+        let values = values();
+        for seed in 0..64usize {
+            let ops: Vec<UpdateOp> = (0..1 + seed % 5)
+                .map(|i| UpdateOp {
+                    path: ["a", "b.c", "d", "e"][(seed + i) % 4].into(),
+                    kind: kinds[(seed / 4 + i * 3) % 4],
+                    value: values[(seed + 2 * i) % values.len()].clone(),
+                })
+                .collect();
+            let (mut direct, mut oracle) = (Vec::new(), Vec::new());
+            encode_update(&ops, &mut direct).unwrap();
+            update_value(&ops).encode(b"u\0", &mut oracle).unwrap();
+            assert_eq!(direct, oracle, "{ops:?}");
+        }
     }
 }

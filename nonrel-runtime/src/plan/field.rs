@@ -435,9 +435,9 @@ pub fn join(parent: &str, name: &'static str) -> Cow<'static, str> {
     Cow::Owned(format!("{parent}.{name}"))
 }
 
-impl<M: Model> Query<M> {
-    /// Loads only these fields (call once per field); the others load as their type's
-    /// default. MongoDB does not send the others.
+impl<M: Model, On> Query<M, On> {
+    /// Loads only this field (call once per field); the others load as their type's
+    /// default, and MongoDB does not send them.
     pub fn only<T, F>(mut self, field: Field<M, T, F>) -> Self {
         let name = top_level(field.path());
         match &mut self.plan.projection {

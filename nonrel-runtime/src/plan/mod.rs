@@ -9,6 +9,7 @@ mod query;
 pub mod seek;
 #[cfg(feature = "serde")]
 mod serde_field;
+mod select;
 pub mod update;
 
 pub(crate) use decode::with_projection;
@@ -21,3 +22,4 @@ pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, Ord
 pub(crate) use query::{needs_split, oversized};
 #[cfg(feature = "serde")]
 pub use serde_field::{encode_serde_field, Serde};
+pub use query::{Accepts, Detached};

@@ -143,8 +143,8 @@ pub struct Plan {
 ///
 /// `R` is what the condition needs of the backend that runs it: [`Native`] (every backend)
 /// for the plain lookups; emulated lookups and lookups across a `Ref` carry their own
-/// requirement, which [`QueryBuilder::filter`](crate::api::database::QueryBuilder::filter) checks with
-/// [`Runs`](crate::backend::capability::Runs) at compile time.
+/// requirement, which [`Query::filter`] checks with
+/// [`Runs`](crate::backend::capability::Runs) at compile time on a query of a database.
 #[must_use]
 pub struct Condition<M, R = Native> {
     pub(crate) filter: Result<Filter>,
@@ -178,7 +178,7 @@ impl<M> Condition<M> {
 impl<M, R> Condition<M, R> {
     /// The same condition, carrying requirement `R2` instead of `R`: with `R2` inferred as
     /// [`Native`], a condition that needs a capability or a declaration can join a
-    /// standalone [`Query`]. The compile-time check is then given up: a backend that cannot
+    /// [`Detached`] [`Query`]. The compile-time check is then given up: a backend that cannot
     /// run the condition reports the missing declaration when the query runs.
     pub fn require<R2>(self) -> Condition<M, R2> {
         Condition { filter: self.filter, via: self.via, _model: PhantomData }
@@ -221,9 +221,20 @@ impl<M, R> Order<M, R> {
     }
 }
 
-/// A query on model `M`: filters, ordering, offset and limit. Build it from the model's field
-/// descriptors; run it with [`Database::query`](crate::api::database::Database::query) or
-/// [`QueryBuilder::with`](crate::api::database::QueryBuilder::with).
+/// A query on model `M`: conditions, ordering, offset, limit, the fields loaded and the
+/// related records selected with the rows. It is the one query builder: every chaining
+/// method is defined here, once, whatever the query runs on.
+///
+/// `On` is what the query runs on:
+/// - a database, for the query [`Database::query`](crate::api::database::Database::query)
+///   starts (`Query<M, &Database<B>>`, named [`QueryBuilder`](crate::QueryBuilder)): it is
+///   awaited to run, and [`filter`](Self::filter) and [`order_by`](Self::order_by) check at
+///   compile time that backend `B` can run each condition ([`Runs`](crate::backend::capability::Runs));
+/// - [`Detached`] (the default), for a query described apart from any database, to run
+///   later: on a database with [`with`](Self::with), in a transaction, as the query of a
+///   [`prefetch_reverse_with`](Self::prefetch_reverse_with), or explained. It takes the
+///   conditions every backend runs; [`Condition::require`] lets one that needs more join
+///   it, the backend then checking when the query runs.
 ///
 /// ```
 /// use nonrel_runtime::{Key, Model, Query};
@@ -237,37 +248,81 @@ impl<M, R> Order<M, R> {
 ///     .limit(10);
 /// assert_eq!(q.plan().unwrap().filters.len(), 2);
 /// ```
-#[must_use]
-pub struct Query<M> {
-    pub(super) plan: Plan,
+#[must_use = "a query does nothing until it runs"]
+pub struct Query<M, On = Detached> {
+    /// What the query runs on.
+    pub(crate) on: On,
+    pub(crate) plan: Plan,
     /// Lookups across a `Ref` resolved before the plan runs (two-step joins).
-    joins: Vec<crate::plan::join::JoinFilter>,
+    pub(crate) joins: Vec<crate::plan::join::JoinFilter>,
+    /// Related records loaded with the rows (`select_related`, `prefetch_*`).
+    pub(crate) related: Vec<crate::plan::join::Selection>,
     error: Option<Error>,
     _model: PhantomData<fn() -> M>,
 }
+
+/// What a [`Query`] built apart from any database runs on: nothing yet. It takes the
+/// conditions and ordering terms every backend runs ([`Native`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Detached;
+
+/// What a query's target lets its builder add: a condition or an ordering term with
+/// requirement `R`. A database on backend `B` accepts what `B` [`Runs`](crate::backend::capability::Runs);
+/// a [`Detached`] query what every backend runs.
+#[diagnostic::on_unimplemented(
+    message = "a query built apart from a database takes only what every backend runs, not `{R}`",
+    label = "needs a backend that declares it",
+    note = "build the query on the database (`db.query::<Model>()`) to have the backend checked at compile time, or call `.require()` on the condition to have it checked when the query runs"
+)]
+pub trait Accepts<R> {}
+
+impl Accepts<Native> for Detached {}
 
 impl<M: Model> Default for Query<M> {
     fn default() -> Self {
         // A subclass (F11) only sees its own records.
         let filters = M::CLASS.map(class_filter).into_iter().collect();
-        Query { plan: Plan { filters, ..Plan::default() }, joins: Vec::new(), error: None, _model: PhantomData }
+        Query {
+            on: Detached,
+            plan: Plan { filters, ..Plan::default() },
+            joins: Vec::new(),
+            related: Vec::new(),
+            error: None,
+            _model: PhantomData,
+        }
     }
 }
 
-impl<M: Model> Clone for Query<M> {
+impl<M: Model, On: Clone> Clone for Query<M, On> {
     fn clone(&self) -> Self {
-        Query { plan: self.plan.clone(), joins: self.joins.clone(), error: self.error.clone(), _model: PhantomData }
+        Query {
+            on: self.on.clone(),
+            plan: self.plan.clone(),
+            joins: self.joins.clone(),
+            related: self.related.clone(),
+            error: self.error.clone(),
+            _model: PhantomData,
+        }
     }
 }
 
 impl<M: Model> Query<M> {
-    /// A query matching every record.
+    /// A query matching every record, on no database yet.
     pub fn new() -> Self {
         Self::default()
     }
+}
 
+impl<M: Model, On> Query<M, On> {
     /// Adds a condition; every condition must hold.
-    pub fn filter(mut self, condition: Condition<M>) -> Self {
+    ///
+    /// On a query of a database, a condition that needs a capability the backend lacks (an
+    /// emulated lookup whose index is not declared, a JOIN on a backend without joins) does
+    /// not compile: see [`Runs`](crate::backend::capability::Runs).
+    pub fn filter<R>(mut self, condition: Condition<M, R>) -> Self
+    where
+        On: Accepts<R>,
+    {
         match condition.filter {
             Ok(f) => match condition.via {
                 Some(via) => self.joins.push(via.with(f)),
@@ -282,8 +337,11 @@ impl<M: Model> Query<M> {
 
     /// Adds an ordering term; earlier terms take precedence, the key breaks ties. A term on
     /// a path already ordered by is left out: it could never break a tie (and MongoDB's
-    /// sort document cannot name a path twice).
-    pub fn order_by(mut self, order: Order<M>) -> Self {
+    /// sort document cannot name a path twice). Checked as [`filter`](Self::filter) is.
+    pub fn order_by<R>(mut self, order: Order<M, R>) -> Self
+    where
+        On: Accepts<R>,
+    {
         if let Err(e) = check_path(&order.order.path) {
             self.error.get_or_insert(e.with_model(M::DESC.name));
         }
@@ -310,6 +368,11 @@ impl<M: Model> Query<M> {
         &self.joins
     }
 
+    /// The related selections.
+    pub(crate) fn selections(&self) -> &[crate::plan::join::Selection] {
+        &self.related
+    }
+
     /// The plan, or the first error met while building it (a lookup value that cannot be
     /// stored, say).
     pub fn plan(&self) -> Result<&Plan> {
@@ -317,6 +380,26 @@ impl<M: Model> Query<M> {
             Some(e) => Err(e.clone()),
             None => Ok(&self.plan),
         }
+    }
+
+    /// The plan and the lookups across a `Ref`, moved out (or the first error met while
+    /// building them): for a query that runs once, without copying its plan.
+    pub(crate) fn into_plan(self) -> Result<(Plan, Vec<crate::plan::join::JoinFilter>)> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok((self.plan, self.joins)),
+        }
+    }
+
+    /// The same query on another target.
+    pub(crate) fn retarget<On2>(self, on: On2) -> Query<M, On2> {
+        Query { on, plan: self.plan, joins: self.joins, related: self.related, error: self.error, _model: PhantomData }
+    }
+
+    /// The target and the query apart from it.
+    pub(crate) fn detach(self) -> (On, Query<M>) {
+        let Query { on, plan, joins, related, error, _model } = self;
+        (on, Query { on: Detached, plan, joins, related, error, _model })
     }
 }
 

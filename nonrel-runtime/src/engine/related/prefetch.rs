@@ -1,9 +1,9 @@
 //! Prefetches: lists of references and reverse sets, loaded for a whole result set.
 //!
-//! - [`prefetch_related`](crate::QueryBuilder::prefetch_related) follows a `Vec<Ref<T>>` field: one
+//! - [`prefetch_related`](crate::Query::prefetch_related) follows a `Vec<Ref<T>>` field: one
 //!   batched key read of the union of every row's keys (split at the backend's `in` limit);
 //!   each row gets its list's records, in the list's order, duplicates kept.
-//! - [`prefetch_reverse`](crate::QueryBuilder::prefetch_reverse) loads, for each row, the records of
+//! - [`prefetch_reverse`](crate::Query::prefetch_reverse) loads, for each row, the records of
 //!   another model whose reference field points at it (Django's `user.post_set`): one `in`
 //!   query on that field with every row's key (split at the `in` limit as every `in` is),
 //!   grouped by row.
