@@ -126,8 +126,15 @@ struct BulkItem {
     #[serde(default)]
     result: Option<String>,
     #[serde(default)]
+    _seq_no: Option<i64>,
+    #[serde(default)]
+    _primary_term: Option<i64>,
+    #[serde(default)]
     error: Option<Json>,
 }
+
+/// The deepest hit `from` + `size` reach (the clusters' default `max_result_window`).
+const MAX_WINDOW: usize = 10_000;
 
 /// Whether an answer says the index does not exist (nothing written yet: no records).
 fn missing_index(reply: &Reply) -> bool {
@@ -165,12 +172,19 @@ impl Elastic {
                 return Err(storage(format!("_mget of {key}: {e}")));
             }
             out.push(match (doc.found, doc._source) {
-                (true, Some(src)) => Some(Stored {
-                    doc: from_source(src.get()).map_err(|e| e.with_key(key))?,
-                    seq_no: doc._seq_no,
-                    primary_term: doc._primary_term,
-                }),
-                _ => None,
+                (true, Some(src)) => {
+                    let stored = Stored {
+                        doc: from_source(src.get()).map_err(|e| e.with_key(key))?,
+                        seq_no: doc._seq_no,
+                        primary_term: doc._primary_term,
+                    };
+                    self.known.remember(index, key, &stored);
+                    Some(stored)
+                }
+                _ => {
+                    self.known.forget(index, key);
+                    None
+                }
             });
         }
         Ok(out)
@@ -194,13 +208,28 @@ impl Elastic {
     pub(crate) async fn search(
         &self,
         m: &'static ModelDesc,
+        body: Json,
+        from: usize,
+        limit: Option<usize>,
+        stop: impl FnMut(&[Hit]) -> Result<bool>,
+    ) -> Result<Vec<Hit>> {
+        self.search_pages(m, body, from, limit, self.page_size, stop).await
+    }
+
+    /// [`search`](Self::search) in pages of `page` hits (a reader that stops early asks for
+    /// pages near what it needs).
+    pub(crate) async fn search_pages(
+        &self,
+        m: &'static ModelDesc,
         mut body: Json,
         from: usize,
         limit: Option<usize>,
+        page: usize,
         mut stop: impl FnMut(&[Hit]) -> Result<bool>,
     ) -> Result<Vec<Hit>> {
         let index = self.index(m);
-        let page = self.page_size;
+        let page = page.clamp(1, self.page_size);
+        let by_score = body.get("sort").and_then(|s| s.get(0)).and_then(|s| s.get("_score")).is_some();
         let mut out: Vec<Hit> = Vec::new();
         body["seq_no_primary_term"] = json!(true);
         body["track_total_hits"] = json!(false);
@@ -232,6 +261,14 @@ impl Elastic {
             let enough = stop(&out[start..])?;
             if n < want || enough {
                 break;
+            }
+            // Relevance order pages by position while the window allows: a score sent back
+            // in `search_after` is a decimal rendering of a 32-bit float, which a server may
+            // read back as a slightly different number and skip a tie.
+            let next = from + out.len();
+            if by_score && body.get("search_after").is_none() && next + page <= MAX_WINDOW {
+                body["from"] = json!(next);
+                continue;
             }
             let last = out.last().map(|h| h.sort.clone()).unwrap_or_default();
             if let Some(obj) = body.as_object_mut() {
@@ -302,6 +339,12 @@ impl Elastic {
             let Some(item) = item.into_values().next() else {
                 return Err(storage("_bulk answered an empty item"));
             };
+            match (&w.doc, item.status, item._seq_no, item._primary_term) {
+                (Some(doc), 200..=299, Some(seq_no), Some(primary_term)) if item.error.is_none() => {
+                    self.known.remember(index, &w.key, &Stored { doc: doc.clone(), seq_no, primary_term });
+                }
+                _ => self.known.forget(index, &w.key),
+            }
             out.push(match (item.status, item.error) {
                 (409, _) => Outcome::Conflict,
                 (404, None) if w.doc.is_none() => Outcome::Done { existed: false },
@@ -458,4 +501,50 @@ pub(crate) fn key_sort_value(key: &KeyValue) -> Json {
 #[allow(dead_code)]
 pub(crate) fn id_segment(key: &KeyValue) -> String {
     segment(&key.to_url_safe())
+}
+
+/// The version and document of records this handle read or wrote last, so a save over a
+/// record it knows writes at once, conditionally on that version (`if_seq_no`), instead of
+/// reading it first: a write another client made meanwhile fails the condition, and the
+/// save reads the record then, so nothing another writer stored is lost. Bounded: emptied
+/// when it holds [`Known::CAPACITY`] records.
+#[derive(Default)]
+pub(crate) struct Known {
+    records: std::sync::Mutex<std::collections::HashMap<(String, String), Stored>>,
+}
+
+impl Known {
+    /// The most records remembered.
+    const CAPACITY: usize = 10_000;
+
+    fn slot(index: &str, key: &KeyValue) -> (String, String) {
+        (index.to_owned(), key.to_url_safe())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Stored>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers a record as read or written.
+    pub fn remember(&self, index: &str, key: &KeyValue, stored: &Stored) {
+        let mut records = self.lock();
+        if records.len() >= Self::CAPACITY {
+            records.clear();
+        }
+        records.insert(Self::slot(index, key), stored.clone());
+    }
+
+    /// Forgets a record (deleted, absent, or changed by a write that failed).
+    pub fn forget(&self, index: &str, key: &KeyValue) {
+        let mut records = self.lock();
+        if !records.is_empty() {
+            records.remove(&Self::slot(index, key));
+        }
+    }
+
+    /// The records as last known, when every one is.
+    pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
+        let records = self.lock();
+        keys.iter().map(|k| records.get(&Self::slot(index, k)).cloned().map(Some)).collect()
+    }
 }
