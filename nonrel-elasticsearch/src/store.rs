@@ -2,7 +2,7 @@
 //! `_count`, and `_bulk` writes with optimistic concurrency (`if_seq_no`/`if_primary_term`).
 
 use crate::client::{segment, storage, Reply};
-use crate::convert::{from_source, sort_key, to_source};
+use crate::convert::{from_source, sort_key, write_source};
 use crate::Elastic;
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use reqwest::{Method, StatusCode};
@@ -60,7 +60,6 @@ pub(crate) enum Outcome {
 pub(crate) struct Hit {
     pub key: KeyValue,
     pub stored: Stored,
-    pub sort: Vec<Json>,
 }
 
 #[derive(Deserialize)]
@@ -111,8 +110,8 @@ struct SearchHit<'a> {
     _seq_no: i64,
     #[serde(default)]
     _primary_term: i64,
-    #[serde(default)]
-    sort: Vec<Json>,
+    #[serde(borrow, default)]
+    sort: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -246,17 +245,15 @@ impl Elastic {
             let parsed: SearchReply = reply.json()?;
             let n = parsed.hits.hits.len();
             let start = out.len();
+            // The sort values of the page's last hit: where the next page starts.
+            let last = parsed.hits.hits.last().and_then(|h| h.sort).map(|raw| raw.get().to_owned());
             for h in parsed.hits.hits {
                 let key = parse_id(m, &h._id)?;
                 let doc = match h._source {
                     Some(src) => from_source(src.get()).map_err(|e| e.with_model(m.name).with_key(&key))?,
                     None => empty_doc(),
                 };
-                out.push(Hit {
-                    key,
-                    stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term },
-                    sort: h.sort,
-                });
+                out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
             }
             let enough = stop(&out[start..])?;
             if n < want || enough {
@@ -270,11 +267,14 @@ impl Elastic {
                 body["from"] = json!(next);
                 continue;
             }
-            let last = out.last().map(|h| h.sort.clone()).unwrap_or_default();
+            let last = match last {
+                Some(text) => serde_json::from_str(&text).map_err(|e| storage(format!("a hit's sort values: {e}")))?,
+                None => Json::Array(Vec::new()),
+            };
             if let Some(obj) = body.as_object_mut() {
                 obj.remove("from");
             }
-            body["search_after"] = Json::Array(last);
+            body["search_after"] = last;
         }
         Ok(out)
     }
@@ -308,11 +308,15 @@ impl Elastic {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut body = String::new();
+        let mut body = String::with_capacity(writes.len() * 256);
         for w in writes {
-            let id = json!(w.key.to_url_safe());
             let action = if w.doc.is_some() { "index" } else { "delete" };
-            let _ = write!(body, "{{\"{}\":{{\"_index\":{},\"_id\":{id}", action, json!(index));
+            body.push_str("{\"");
+            body.push_str(action);
+            body.push_str("\":{\"_index\":");
+            push_json_str(index, &mut body);
+            body.push_str(",\"_id\":");
+            push_json_str(&w.key.to_url_safe(), &mut body);
             match w.cond {
                 Cond::Any => {}
                 Cond::Create if w.doc.is_some() => body.push_str(",\"op_type\":\"create\""),
@@ -324,7 +328,7 @@ impl Elastic {
             }
             body.push_str("}}\n");
             if let Some(doc) = &w.doc {
-                body.push_str(&to_source(&w.key, doc)?);
+                write_source(&w.key, doc, &mut body)?;
                 body.push('\n');
             }
         }
@@ -490,6 +494,17 @@ fn item_error(status: u16, error: Option<Json>) -> Error {
         .and_then(Json::as_str)
         .map_or_else(|| format!("status {status}"), str::to_string);
     Error::new(kind, format!("the server refused the write: {reason}"))
+}
+
+/// Appends `s` as a JSON string.
+fn push_json_str(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Json::from(s).to_string());
+    }
 }
 
 /// `sort_key` re-exported for the query module.

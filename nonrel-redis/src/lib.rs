@@ -336,7 +336,8 @@ impl Redis {
 
     /// Reads candidate records of `source` in batches of `batch` members (0: all at once),
     /// giving each to `each` until it returns `false`; returns the collection's write count as
-    /// the last script read it.
+    /// the first script read it (a write between two batches changes it, so a transaction
+    /// checking it at commit sees the batches as one read).
     async fn read(
         &self,
         base: &str,
@@ -372,6 +373,7 @@ impl Redis {
             (false, false) => "0",
         };
         let s = &self.inner.scripts.read;
+        let mut first: Option<Vec<u8>> = None;
         loop {
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg(if how.backward { "1" } else { "0" });
@@ -387,7 +389,10 @@ impl Redis {
             }
             let next = next as usize;
             let last = parts.next().and_then(owned).unwrap_or_default();
-            let version = parts.next().and_then(owned).unwrap_or_default();
+            let seen = parts.next().and_then(owned).unwrap_or_default();
+            // The first batch's write count: a write between batches changes it, so a
+            // transaction that checks it sees every batch as one read.
+            let version = first.get_or_insert(seen).clone();
             while let (Some(kb), Some(doc)) = (parts.next(), parts.next()) {
                 self.inner.counters.entries.fetch_add(1, Ordering::Relaxed);
                 if !each(owned(kb).unwrap_or_default(), owned(doc))? {
