@@ -240,6 +240,18 @@ async fn a_save_writes_at_once_only_over_the_version_it_knows() {
         .await,
         2
     );
+    // Deleted by another client: the write at the known version is refused, the record is
+    // read (absent) and created.
+    assert!(one.delete::<Wide>(1).await.unwrap());
+    read.title = "f".into();
+    assert_eq!(
+        counted(&two, async {
+            two.save(&mut read).await.unwrap();
+        })
+        .await,
+        3
+    );
+    assert_eq!(one.get::<Narrow>(1).await.unwrap(), Some(read));
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
