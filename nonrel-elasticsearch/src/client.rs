@@ -86,7 +86,7 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| storage(format!("reading an answer from {}: {e}", self.base)).with_source(e))?;
-        Ok(Reply { status, body: body.to_vec() })
+        Ok(Reply { status, body: body.into() })
     }
 
     /// Sends a JSON body.

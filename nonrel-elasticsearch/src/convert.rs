@@ -20,27 +20,44 @@ const LONG_DATE: &str = "\"$date\":{\"$numberLong\":\"";
 /// The key as a string that sorts like the keys themselves.
 pub(crate) fn sort_key(key: &KeyValue) -> String {
     let mut out = String::new();
-    for b in key.to_storage() {
-        out.push_str(&format!("{b:02x}"));
-    }
+    push_sort_key(key, &mut out);
     out
 }
 
+/// Appends [`sort_key`] to `out`.
+fn push_sort_key(key: &KeyValue, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = key.to_storage();
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+}
+
 /// The `_source` of a record.
+#[cfg(test)]
 pub(crate) fn to_source(key: &KeyValue, doc: &[u8]) -> Result<String> {
+    let mut out = String::new();
+    write_source(key, doc, &mut out)?;
+    Ok(out)
+}
+
+/// Appends the `_source` of a record to `out` (a `_bulk` body).
+pub(crate) fn write_source(key: &KeyValue, doc: &[u8], out: &mut String) -> Result<()> {
     let json = document_to_json(doc)?;
     let json = if json.contains(LONG_DATE) { shorten_dates(&json) } else { json };
-    let mut out = String::with_capacity(json.len() + 80);
+    out.reserve(json.len() + 40);
     out.push_str("{\"");
     out.push_str(KEY_FIELD);
     out.push_str("\":\"");
-    out.push_str(&sort_key(key));
+    push_sort_key(key, out);
     out.push('"');
     if json.len() > 2 {
         out.push(',');
     }
     out.push_str(&json[1..]);
-    Ok(out)
+    Ok(())
 }
 
 /// `"$date":{"$numberLong":"-1000"}` becomes `"$date":-1000`. The text cannot occur inside a
@@ -91,12 +108,27 @@ pub(crate) fn from_source(json: &str) -> Result<Vec<u8>> {
     if !json.contains("\"_key\"") {
         return Ok(doc);
     }
-    drop_key(&doc)
+    drop_key(doc)
 }
 
-/// The document without its top-level `_key` field.
-fn drop_key(doc: &[u8]) -> Result<Vec<u8>> {
+/// The document without its top-level `_key` field: removed in place when it comes first
+/// (as every write puts it), else by copying the other fields.
+fn drop_key(mut doc: Vec<u8>) -> Result<Vec<u8>> {
     use nonrel_runtime::codec::{begin_document, end_document, Elements};
+    let first = match Elements::new(&doc)?.next() {
+        Some(el) => {
+            let el = el?;
+            (el.name == KEY_FIELD.as_bytes()).then_some(el.raw.len())
+        }
+        None => None,
+    };
+    if let Some(n) = first {
+        doc.drain(4..4 + n);
+        let len = i32::try_from(doc.len()).unwrap_or(i32::MAX);
+        doc[..4].copy_from_slice(&len.to_le_bytes());
+        return Ok(doc);
+    }
+    let doc = &doc[..];
     let mut out = Vec::with_capacity(doc.len());
     let start = begin_document(&mut out);
     for el in Elements::new(doc)? {
@@ -119,5 +151,19 @@ mod tests {
         let short = shorten_dates(json);
         assert_eq!(short, r#"{"a":{"$date":-1000},"b":[{"$date":253402300800000}],"c":"\"$date\":{"}"#);
         assert_eq!(lengthen_dates(&short), json);
+    }
+
+    #[test]
+    fn sources_read_back_as_the_documents_written() {
+        let key = KeyValue::Int(-5);
+        let doc = nonrel_runtime::json::document_from_json(r#"{"a":1,"b":"x","c":{"_key":2}}"#).unwrap();
+        let source = to_source(&key, &doc).unwrap();
+        assert!(source.starts_with(&format!("{{\"_key\":\"{}\",", sort_key(&key))), "{source}");
+        assert_eq!(from_source(&source).unwrap(), doc);
+        // `_key` elsewhere than first is dropped too.
+        let moved = format!("{{\"a\":1,\"_key\":\"{}\",{}", sort_key(&key), &source[source.find("\"b\"").unwrap()..]);
+        assert_eq!(from_source(&moved).unwrap(), doc);
+        let empty = nonrel_runtime::json::document_from_json("{}").unwrap();
+        assert_eq!(from_source(&to_source(&key, &empty).unwrap()).unwrap(), empty);
     }
 }

@@ -60,6 +60,8 @@ pub struct Elastic {
     refresh: Refresh,
     page_size: usize,
     ensured: Arc<Mutex<HashSet<(String, &'static str)>>>,
+    /// Records this handle (and its clones) read or wrote last, with their versions.
+    known: Arc<store::Known>,
 }
 
 /// How often a write that met a concurrent one is tried again.
@@ -93,6 +95,7 @@ impl Elastic {
             refresh: Refresh::default(),
             page_size: 1000,
             ensured: Arc::default(),
+            known: Arc::default(),
         })
     }
 
@@ -178,13 +181,25 @@ impl Elastic {
     /// writes with the version read, again from the read when a concurrent write came first.
     async fn put_distinct(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let unique = m.indexes.iter().any(|i| i.unique);
+        // Keys made here name no record yet: nothing to read for them.
+        let fresh = items.iter().all(|i| i.key.is_none());
         let keys: Vec<KeyValue> =
             items.iter().map(|i| i.key.clone().unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()))).collect();
         let docs: Vec<Vec<u8>> = items.into_iter().map(|i| i.doc).collect();
         let index = self.index(m);
-        for _ in 0..TRIES {
+        for attempt in 0..TRIES {
             let read = mode == WriteMode::Upsert || unique;
-            let old = if read { self.mget(&index, &keys).await? } else { vec![None; keys.len()] };
+            let old = if !read || (fresh && attempt == 0) {
+                vec![None; keys.len()]
+            } else {
+                // A save over records this handle knows writes at the version it knows (a
+                // concurrent write fails the condition, and the next attempt reads).
+                let known = (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(&index, &keys));
+                match known.flatten() {
+                    Some(known) => known,
+                    None => self.mget(&index, &keys).await?,
+                }
+            };
             let mut writes = Vec::with_capacity(keys.len());
             for (i, (key, doc)) in keys.iter().zip(&docs).enumerate() {
                 let before = old[i].as_ref();
@@ -263,10 +278,28 @@ impl Elastic {
             _ => json!([{ convert::KEY_FIELD: { "order": "asc" } }]),
         };
         let body = json!({ "query": native.query(), "sort": sort });
-        let candidates = self.search(m, body, 0, None, |_| Ok(false)).await?;
+        // Candidates come in the plan's order (relevance, or the key with no ordering term):
+        // reading stops once `offset + limit` of them match, in pages near that size
+        // (`search_after` from one page to the next).
+        let in_order = by_score || plan.order.is_empty();
+        let need = plan.limit.map(|l| plan.offset.saturating_add(l)).filter(|_| in_order);
+        let page = need.map_or(self.page_size, |n| n.saturating_mul(2).max(10));
+        let mut matched = Vec::new();
+        let mut count = 0usize;
+        let candidates = self
+            .search_pages(m, body, 0, None, page, |hits| {
+                for h in hits {
+                    let at = |e: Error| e.with_model(m.name).with_key(&h.key);
+                    let hit = eval::matches_all(&plan.filters, &h.stored.doc).map_err(at)?;
+                    count += usize::from(hit);
+                    matched.push(hit);
+                }
+                Ok(need.is_some_and(|n| count >= n))
+            })
+            .await?;
         let mut found = Vec::new();
-        for h in candidates {
-            if eval::matches_all(&plan.filters, &h.stored.doc).map_err(|e| e.with_model(m.name).with_key(&h.key))? {
+        for (h, hit) in candidates.into_iter().zip(matched) {
+            if hit {
                 let key = if by_score { Vec::new() } else { eval::sort_key(&h.stored.doc, &plan.order)? };
                 found.push((key, h));
             }
@@ -395,8 +428,9 @@ impl Backend for Elastic {
             "sort": [{ convert::KEY_FIELD: { "order": "asc" } }]
         });
         let upto = upto.unwrap_or(u64::MAX);
+        let page = usize::try_from(upto).unwrap_or(usize::MAX).saturating_mul(2).max(10);
         let mut n = 0u64;
-        self.search(m, body, 0, None, |hits| {
+        self.search_pages(m, body, 0, None, page, |hits| {
             for h in hits {
                 if n < upto && eval::matches_all(&plan.filters, &h.stored.doc)? {
                     n += 1;

@@ -2,7 +2,7 @@
 //! `_count`, and `_bulk` writes with optimistic concurrency (`if_seq_no`/`if_primary_term`).
 
 use crate::client::{segment, storage, Reply};
-use crate::convert::{from_source, sort_key, to_source};
+use crate::convert::{from_source, sort_key, write_source};
 use crate::Elastic;
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use reqwest::{Method, StatusCode};
@@ -60,7 +60,6 @@ pub(crate) enum Outcome {
 pub(crate) struct Hit {
     pub key: KeyValue,
     pub stored: Stored,
-    pub sort: Vec<Json>,
 }
 
 #[derive(Deserialize)]
@@ -111,8 +110,8 @@ struct SearchHit<'a> {
     _seq_no: i64,
     #[serde(default)]
     _primary_term: i64,
-    #[serde(default)]
-    sort: Vec<Json>,
+    #[serde(borrow, default)]
+    sort: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -126,8 +125,15 @@ struct BulkItem {
     #[serde(default)]
     result: Option<String>,
     #[serde(default)]
+    _seq_no: Option<i64>,
+    #[serde(default)]
+    _primary_term: Option<i64>,
+    #[serde(default)]
     error: Option<Json>,
 }
+
+/// The deepest hit `from` + `size` reach (the clusters' default `max_result_window`).
+const MAX_WINDOW: usize = 10_000;
 
 /// Whether an answer says the index does not exist (nothing written yet: no records).
 fn missing_index(reply: &Reply) -> bool {
@@ -165,12 +171,19 @@ impl Elastic {
                 return Err(storage(format!("_mget of {key}: {e}")));
             }
             out.push(match (doc.found, doc._source) {
-                (true, Some(src)) => Some(Stored {
-                    doc: from_source(src.get()).map_err(|e| e.with_key(key))?,
-                    seq_no: doc._seq_no,
-                    primary_term: doc._primary_term,
-                }),
-                _ => None,
+                (true, Some(src)) => {
+                    let stored = Stored {
+                        doc: from_source(src.get()).map_err(|e| e.with_key(key))?,
+                        seq_no: doc._seq_no,
+                        primary_term: doc._primary_term,
+                    };
+                    self.known.remember(index, key, &stored);
+                    Some(stored)
+                }
+                _ => {
+                    self.known.forget(index, key);
+                    None
+                }
             });
         }
         Ok(out)
@@ -194,13 +207,28 @@ impl Elastic {
     pub(crate) async fn search(
         &self,
         m: &'static ModelDesc,
+        body: Json,
+        from: usize,
+        limit: Option<usize>,
+        stop: impl FnMut(&[Hit]) -> Result<bool>,
+    ) -> Result<Vec<Hit>> {
+        self.search_pages(m, body, from, limit, self.page_size, stop).await
+    }
+
+    /// [`search`](Self::search) in pages of `page` hits (a reader that stops early asks for
+    /// pages near what it needs).
+    pub(crate) async fn search_pages(
+        &self,
+        m: &'static ModelDesc,
         mut body: Json,
         from: usize,
         limit: Option<usize>,
+        page: usize,
         mut stop: impl FnMut(&[Hit]) -> Result<bool>,
     ) -> Result<Vec<Hit>> {
         let index = self.index(m);
-        let page = self.page_size;
+        let page = page.clamp(1, self.page_size);
+        let by_score = body.get("sort").and_then(|s| s.get(0)).and_then(|s| s.get("_score")).is_some();
         let mut out: Vec<Hit> = Vec::new();
         body["seq_no_primary_term"] = json!(true);
         body["track_total_hits"] = json!(false);
@@ -217,27 +245,36 @@ impl Elastic {
             let parsed: SearchReply = reply.json()?;
             let n = parsed.hits.hits.len();
             let start = out.len();
+            // The sort values of the page's last hit: where the next page starts.
+            let last = parsed.hits.hits.last().and_then(|h| h.sort).map(|raw| raw.get().to_owned());
             for h in parsed.hits.hits {
                 let key = parse_id(m, &h._id)?;
                 let doc = match h._source {
                     Some(src) => from_source(src.get()).map_err(|e| e.with_model(m.name).with_key(&key))?,
                     None => empty_doc(),
                 };
-                out.push(Hit {
-                    key,
-                    stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term },
-                    sort: h.sort,
-                });
+                out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
             }
             let enough = stop(&out[start..])?;
             if n < want || enough {
                 break;
             }
-            let last = out.last().map(|h| h.sort.clone()).unwrap_or_default();
+            // Relevance order pages by position while the window allows: a score sent back
+            // in `search_after` is a decimal rendering of a 32-bit float, which a server may
+            // read back as a slightly different number and skip a tie.
+            let next = from + out.len();
+            if by_score && body.get("search_after").is_none() && next + page <= MAX_WINDOW {
+                body["from"] = json!(next);
+                continue;
+            }
+            let last = match last {
+                Some(text) => serde_json::from_str(&text).map_err(|e| storage(format!("a hit's sort values: {e}")))?,
+                None => Json::Array(Vec::new()),
+            };
             if let Some(obj) = body.as_object_mut() {
                 obj.remove("from");
             }
-            body["search_after"] = Json::Array(last);
+            body["search_after"] = last;
         }
         Ok(out)
     }
@@ -271,11 +308,15 @@ impl Elastic {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut body = String::new();
+        let mut body = String::with_capacity(writes.len() * 256);
         for w in writes {
-            let id = json!(w.key.to_url_safe());
             let action = if w.doc.is_some() { "index" } else { "delete" };
-            let _ = write!(body, "{{\"{}\":{{\"_index\":{},\"_id\":{id}", action, json!(index));
+            body.push_str("{\"");
+            body.push_str(action);
+            body.push_str("\":{\"_index\":");
+            push_json_str(index, &mut body);
+            body.push_str(",\"_id\":");
+            push_json_str(&w.key.to_url_safe(), &mut body);
             match w.cond {
                 Cond::Any => {}
                 Cond::Create if w.doc.is_some() => body.push_str(",\"op_type\":\"create\""),
@@ -287,7 +328,7 @@ impl Elastic {
             }
             body.push_str("}}\n");
             if let Some(doc) = &w.doc {
-                body.push_str(&to_source(&w.key, doc)?);
+                write_source(&w.key, doc, &mut body)?;
                 body.push('\n');
             }
         }
@@ -302,6 +343,12 @@ impl Elastic {
             let Some(item) = item.into_values().next() else {
                 return Err(storage("_bulk answered an empty item"));
             };
+            match (&w.doc, item.status, item._seq_no, item._primary_term) {
+                (Some(doc), 200..=299, Some(seq_no), Some(primary_term)) if item.error.is_none() => {
+                    self.known.remember(index, &w.key, &Stored { doc: doc.clone(), seq_no, primary_term });
+                }
+                _ => self.known.forget(index, &w.key),
+            }
             out.push(match (item.status, item.error) {
                 (409, _) => Outcome::Conflict,
                 (404, None) if w.doc.is_none() => Outcome::Done { existed: false },
@@ -449,6 +496,17 @@ fn item_error(status: u16, error: Option<Json>) -> Error {
     Error::new(kind, format!("the server refused the write: {reason}"))
 }
 
+/// Appends `s` as a JSON string.
+fn push_json_str(s: &str, out: &mut String) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Json::from(s).to_string());
+    }
+}
+
 /// `sort_key` re-exported for the query module.
 pub(crate) fn key_sort_value(key: &KeyValue) -> Json {
     json!(sort_key(key))
@@ -458,4 +516,50 @@ pub(crate) fn key_sort_value(key: &KeyValue) -> Json {
 #[allow(dead_code)]
 pub(crate) fn id_segment(key: &KeyValue) -> String {
     segment(&key.to_url_safe())
+}
+
+/// The version and document of records this handle read or wrote last, so a save over a
+/// record it knows writes at once, conditionally on that version (`if_seq_no`), instead of
+/// reading it first: a write another client made meanwhile fails the condition, and the
+/// save reads the record then, so nothing another writer stored is lost. Bounded: emptied
+/// when it holds [`Known::CAPACITY`] records.
+#[derive(Default)]
+pub(crate) struct Known {
+    records: std::sync::Mutex<std::collections::HashMap<(String, String), Stored>>,
+}
+
+impl Known {
+    /// The most records remembered.
+    const CAPACITY: usize = 10_000;
+
+    fn slot(index: &str, key: &KeyValue) -> (String, String) {
+        (index.to_owned(), key.to_url_safe())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Stored>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers a record as read or written.
+    pub fn remember(&self, index: &str, key: &KeyValue, stored: &Stored) {
+        let mut records = self.lock();
+        if records.len() >= Self::CAPACITY {
+            records.clear();
+        }
+        records.insert(Self::slot(index, key), stored.clone());
+    }
+
+    /// Forgets a record (deleted, absent, or changed by a write that failed).
+    pub fn forget(&self, index: &str, key: &KeyValue) {
+        let mut records = self.lock();
+        if !records.is_empty() {
+            records.remove(&Self::slot(index, key));
+        }
+    }
+
+    /// The records as last known, when every one is.
+    pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
+        let records = self.lock();
+        keys.iter().map(|k| records.get(&Self::slot(index, k)).cloned().map(Some)).collect()
+    }
 }

@@ -294,3 +294,42 @@ fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, lower: bool) -> Bound<Vec<u8>> 
         _ => b,
     }
 }
+
+/// The index ranges whose members are exactly the records matching the plan's one filter,
+/// one member a record, so counting members counts matches (`ZLEXCOUNT`): an equality or
+/// `in` on a single-valued indexed field, with values whose encoding is theirs alone (text,
+/// integers, booleans, ObjectIds, dates; not doubles or decimals, whose zero, NaN and scale
+/// take more care). `None` when the plan needs its candidates checked.
+pub(crate) fn counted(model: &'static ModelDesc, plan: &Plan) -> Option<(&'static IndexDesc, Vec<Range>)> {
+    if !exact(model, plan) {
+        return None;
+    }
+    let Filter { path, op } = &plan.filters[0];
+    let index = model.index_on(path)?;
+    let ranges = ranges_for(op, index.unique, true)?;
+    Some((index, ranges))
+}
+
+/// Whether the ranges [`choose`] reads for the plan hold exactly its matches, each record
+/// once (see [`counted`]): its candidates need no check.
+pub(crate) fn exact(model: &'static ModelDesc, plan: &Plan) -> bool {
+    let [Filter { path, op }] = &plan.filters[..] else { return false };
+    if model.index_on(path).is_none() || !one_entry(model, path) {
+        return false;
+    }
+    let exact = |v: &Value| {
+        matches!(v, Value::String(_) | Value::Int32(_) | Value::Int64(_) | Value::Bool(_))
+            || matches!(v, Value::ObjectId(_) | Value::DateTime(_))
+    };
+    match op {
+        Op::Eq(v) => exact(v),
+        Op::In(vs) => !vs.is_empty() && vs.iter().all(exact),
+        _ => false,
+    }
+}
+
+/// Whether an index on `path` holds one entry a record: a declared field of one scalar value
+/// (computed lookup fields hold a list: a text's trigrams or words).
+pub(crate) fn one_entry(model: &ModelDesc, path: &str) -> bool {
+    model.fields.iter().any(|f| f.name == path) && eval::single_valued(model, path)
+}

@@ -285,7 +285,15 @@ impl Redis {
                     for (i, current) in list {
                         let item = &mut items[i];
                         let model = item.model.unwrap_or(m);
-                        let original = item.original.clone().unwrap_or_default();
+                        // The caller's document: kept the first time a merge replaces it.
+                        let original = match &item.original {
+                            Some(o) => o.clone(),
+                            None => {
+                                let o = item.doc.clone().unwrap_or_default();
+                                item.original = Some(o.clone());
+                                o
+                            }
+                        };
                         match current {
                             None => {
                                 item.expect = Expect::Absent;
@@ -328,7 +336,8 @@ impl Redis {
 
     /// Reads candidate records of `source` in batches of `batch` members (0: all at once),
     /// giving each to `each` until it returns `false`; returns the collection's write count as
-    /// the last script read it.
+    /// the first script read it (a write between two batches changes it, so a transaction
+    /// checking it at commit sees the batches as one read).
     async fn read(
         &self,
         base: &str,
@@ -364,6 +373,7 @@ impl Redis {
             (false, false) => "0",
         };
         let s = &self.inner.scripts.read;
+        let mut first: Option<Vec<u8>> = None;
         loop {
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg(if how.backward { "1" } else { "0" });
@@ -378,11 +388,14 @@ impl Redis {
                 return Ok(None);
             }
             let next = next as usize;
-            let last = parts.next().as_ref().map(bytes).unwrap_or_default();
-            let version = parts.next().as_ref().map(bytes).unwrap_or_default();
+            let last = parts.next().and_then(owned).unwrap_or_default();
+            let seen = parts.next().and_then(owned).unwrap_or_default();
+            // The first batch's write count: a write between batches changes it, so a
+            // transaction that checks it sees every batch as one read.
+            let version = first.get_or_insert(seen).clone();
             while let (Some(kb), Some(doc)) = (parts.next(), parts.next()) {
                 self.inner.counters.entries.fetch_add(1, Ordering::Relaxed);
-                if !each(bytes(&kb), optional(&doc))? {
+                if !each(owned(kb).unwrap_or_default(), owned(doc))? {
                     return Ok(Some(version));
                 }
             }
@@ -395,6 +408,50 @@ impl Redis {
         }
     }
 
+    /// The members of an index in the given ranges: one `ZLEXCOUNT`, or one script adding
+    /// up several ranges.
+    async fn count_members(&self, m: &'static ModelDesc, index: &IndexDesc, ranges: &[index::Range]) -> Result<u64> {
+        let base = self.base(m);
+        let reply = match ranges {
+            [] => return Ok(0),
+            [(lo, hi)] => {
+                let mut cmd = redis::cmd("ZLEXCOUNT");
+                cmd.arg(format!("{base}:i:{}", index.path)).arg(lex(lo, true)).arg(lex(hi, false));
+                self.call(&cmd).await?
+            }
+            _ => {
+                let s = &self.inner.scripts.count;
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(&s.sha).arg(1).arg(&base).arg(index.path);
+                for (lo, hi) in ranges {
+                    cmd.arg(lex(lo, true)).arg(lex(hi, false));
+                }
+                self.eval(s, &cmd).await?
+            }
+        };
+        Ok(integer(&reply).unwrap_or(0).max(0) as u64)
+    }
+
+    /// A query's rows, read as [`Backend::query`] reads them (ordered index reads and key
+    /// order with a limit stop early), with the collection's write count the read saw
+    /// (`None`: nothing was read, and no write could change the answer).
+    pub(crate) async fn query_read(&self, m: &'static ModelDesc, plan: &Plan) -> Result<(Vec<Row>, Option<Vec<u8>>)> {
+        let stop = match (plan.order.is_empty(), plan.limit) {
+            (true, Some(limit)) => Some(plan.offset + limit),
+            _ => None,
+        };
+        if stop == Some(0) || plan.limit == Some(0) {
+            return Ok((Vec::new(), None));
+        }
+        if plan.limit.is_some() && !plan.order.is_empty() {
+            if let Some(read) = self.ordered_read(m, plan, None).await? {
+                return Ok(read);
+            }
+        }
+        let (found, version) = self.matching(m, plan, stop).await?;
+        Ok((page(found, plan)?, Some(version)))
+    }
+
     /// The rows of a plan read in the order of its first ordering term, from the index on
     /// that field, from the seek's position when given: the read stops once the answer is
     /// known (enough rows, and the whole tie on the last value read, since later terms and
@@ -403,6 +460,17 @@ impl Redis {
     /// holding decimals beside other numbers, or, read whole, one missing some records'
     /// entries).
     async fn ordered(&self, m: &'static ModelDesc, plan: &Plan, seek: Option<&Seek>) -> Result<Option<Vec<Row>>> {
+        Ok(self.ordered_read(m, plan, seek).await?.map(|(rows, _)| rows))
+    }
+
+    /// [`ordered`](Self::ordered), with the collection's write count the read saw (what a
+    /// transaction's commit checks).
+    async fn ordered_read(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        seek: Option<&Seek>,
+    ) -> Result<Option<(Vec<Row>, Option<Vec<u8>>)>> {
         let Some((index, ranges, whole)) = index::ordered(m, plan) else { return Ok(None) };
         let first = &plan.order[..1];
         let backward = seek.is_some_and(|s| s.backward);
@@ -431,17 +499,25 @@ impl Redis {
         let limit = plan.limit.unwrap_or(usize::MAX);
         let need = if seek.is_some() { limit } else { limit.saturating_add(plan.offset) };
         if ranges.is_empty() || need == 0 {
-            return Ok(Some(Vec::new()));
+            // No record can match (or none is asked for), whatever is written: no write
+            // count to check.
+            return Ok(Some((Vec::new(), None)));
         }
         let source = Source::Index { index, ranges };
         let batch = need.saturating_add(1).min(1000);
         let how = Reading { batch, backward: !upwards, numeric_check: true, complete_check: whole };
         let mut rows: Vec<(Vec<Value>, Vec<u8>, Vec<u8>)> = Vec::new();
+        // An index on a declared single-valued field holds one entry a record: no record
+        // comes twice.
+        let dedupe = !index::one_entry(m, index.path);
         let mut seen = HashSet::new();
         let read = self
             .read_with(&self.base(m), &source, how, |kb, doc| {
                 let Some(doc) = doc else { return Ok(true) };
-                if !seen.insert(kb.clone()) || !eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
+                if dedupe && !seen.insert(kb.clone()) {
+                    return Ok(true);
+                }
+                if !eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
                     return Ok(true);
                 }
                 let values = eval::sort_key(&doc, &plan.order).map_err(|e| with_key(e, &kb))?;
@@ -458,16 +534,16 @@ impl Redis {
                 Ok(true)
             })
             .await?;
-        if read.is_none() {
-            return Ok(None);
-        }
+        let Some(version) = read else { return Ok(None) };
         rows.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order).then_with(|| a.1.cmp(&b.1)));
         let skip = match seek {
             Some(_) if backward => rows.len().saturating_sub(limit),
             Some(_) => 0,
             None => plan.offset,
         };
-        rows.into_iter().skip(skip).take(limit).map(|(_, kb, doc)| row(kb, doc, plan)).collect::<Result<_>>().map(Some)
+        let rows =
+            rows.into_iter().skip(skip).take(limit).map(|(_, kb, doc)| row(kb, doc, plan)).collect::<Result<_>>()?;
+        Ok(Some((rows, Some(version))))
     }
 
     /// A page after (or before) a cursor in key order, from the collection's key set: for a
@@ -515,6 +591,13 @@ impl Redis {
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> {
         let source = index::choose(m, plan);
         let in_key_order = matches!(source, Source::Scan);
+        // A record comes twice only from an index on a field holding several values.
+        let dedupe = match &source {
+            Source::Index { index, .. } => !index::one_entry(m, index.path),
+            _ => false,
+        };
+        // The index ranges hold exactly the matches: nothing to check again.
+        let exact = index::exact(m, plan);
         let stop = stop.filter(|_| in_key_order);
         let batch = stop.map_or(0, |n| n.clamp(1, 1000));
         let mut found = Vec::new();
@@ -522,10 +605,10 @@ impl Redis {
         let version = self
             .read(&self.base(m), &source, batch, |kb, doc| {
                 let Some(doc) = doc else { return Ok(true) };
-                if !in_key_order && !seen.insert(kb.clone()) {
+                if dedupe && !seen.insert(kb.clone()) {
                     return Ok(true);
                 }
-                if eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
+                if exact || eval::matches_all(&plan.filters, &doc).map_err(|e| with_key(e, &kb))? {
                     found.push((kb, doc));
                 }
                 Ok(stop.is_none_or(|n| found.len() < n))
@@ -541,6 +624,10 @@ impl Redis {
 /// Sorts matching records (given in key order) by the plan's order, then skips, limits and
 /// projects.
 fn page(found: Vec<(Vec<u8>, Vec<u8>)>, plan: &Plan) -> Result<Vec<Row>> {
+    if plan.order.is_empty() {
+        let rows = found.into_iter().skip(plan.offset).take(plan.limit.unwrap_or(usize::MAX));
+        return rows.map(|(kb, doc)| row(kb, doc, plan)).collect();
+    }
     let mut keyed = Vec::with_capacity(found.len());
     for (kb, doc) in found {
         let sort = eval::sort_key(&doc, &plan.order)?;
@@ -611,7 +698,8 @@ pub(crate) struct Item {
     /// The key's storage bytes; empty for an automatic key.
     kb: Vec<u8>,
     expect: Expect,
-    /// The document as the caller gave it, merged again whenever the stored record changes.
+    /// The document as the caller gave it, once a merge has replaced it in `doc` (merged
+    /// again whenever the stored record changes); `None` while `doc` is the caller's.
     original: Option<Vec<u8>>,
     /// The document to store, `None` to delete.
     doc: Option<Vec<u8>>,
@@ -632,8 +720,29 @@ impl Item {
         let kb = key.map(KeyValue::to_storage).unwrap_or_default();
         let mut item =
             Item { model: Some(model), base, mode, kb, expect, original: None, doc: None, entries: Vec::new() };
-        item.set_doc(model, doc.clone(), indexes)?;
-        item.original = Some(doc);
+        item.set_doc(model, doc, indexes)?;
+        Ok(item)
+    }
+
+    /// A replacing put of `doc` under the stored key bytes `kb`, with its index entries.
+    fn put_stored(
+        model: &'static ModelDesc,
+        kb: Vec<u8>,
+        doc: Vec<u8>,
+        indexes: &[&'static IndexDesc],
+    ) -> Result<Item> {
+        let mode = WriteMode::Replace;
+        let mut item = Item {
+            model: Some(model),
+            base: 0,
+            mode,
+            kb,
+            expect: Expect::Any,
+            original: None,
+            doc: None,
+            entries: Vec::new(),
+        };
+        item.set_doc(model, doc, indexes)?;
         Ok(item)
     }
 
@@ -680,6 +789,14 @@ fn array(reply: Reply) -> Result<Vec<Reply>> {
     match reply {
         Reply::Array(parts) | Reply::Set(parts) => Ok(parts),
         other => Err(Error::new(ErrorKind::Storage, format!("unexpected answer from Redis: {other:?}"))),
+    }
+}
+
+/// A reply's bytes, moved out of it.
+fn owned(reply: Reply) -> Option<Vec<u8>> {
+    match reply {
+        Reply::BulkString(b) => Some(b),
+        other => optional(&other),
     }
 }
 
@@ -782,20 +899,7 @@ impl Backend for Redis {
     /// collection's key set), records included, in one script per batch; checks every filter
     /// on each candidate, sorts by the plan's order, then skips and limits.
     async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
-        let stop = match (plan.order.is_empty(), plan.limit) {
-            (true, Some(limit)) => Some(plan.offset + limit),
-            _ => None,
-        };
-        if stop == Some(0) || plan.limit == Some(0) {
-            return Ok(Vec::new());
-        }
-        if plan.limit.is_some() && !plan.order.is_empty() {
-            if let Some(rows) = self.ordered(m, &plan, None).await? {
-                return Ok(rows);
-            }
-        }
-        let (found, _) = self.matching(m, &plan, stop).await?;
-        page(found, &plan)
+        Ok(self.query_read(m, &plan).await?.0)
     }
 
     /// A page from a cursor starts reading at the cursor: in the index on the first ordering
@@ -814,6 +918,15 @@ impl Backend for Redis {
         let upto = upto.unwrap_or(u64::MAX);
         if upto == 0 {
             return Ok(0);
+        }
+        if plan.filters.is_empty() {
+            // Every record is a member of the collection's key set.
+            let mut cmd = redis::cmd("ZCARD");
+            cmd.arg(format!("{}:k", self.base(m)));
+            return Ok((integer(&self.call(&cmd).await?).unwrap_or(0) as u64).min(upto));
+        }
+        if let Some((index, ranges)) = index::counted(m, &plan) {
+            return Ok(self.count_members(m, index, &ranges).await?.min(upto));
         }
         let source = index::choose(m, &plan);
         let batch = usize::try_from(upto).unwrap_or(usize::MAX).clamp(1, 1000);
@@ -851,19 +964,18 @@ impl Backend for Redis {
                 if new == doc {
                     continue;
                 }
-                let key = KeyValue::from_storage(&kb)?;
-                let mut item = Item::put(m, 0, Some(&key), new, WriteMode::Replace, &indexes)?;
-                item.expect = Expect::Exactly(doc.clone());
-                items.push((item, doc));
+                let mut item = Item::put_stored(m, kb, new, &indexes)?;
+                item.expect = Expect::Exactly(doc);
+                items.push(item);
             }
             if items.is_empty() {
                 break;
             }
-            let swapped = match self.write_items(m, &base, &[], &mut swap_items(&items), true).await? {
+            let swapped = match self.write_items(m, &base, &[], &mut items, true).await? {
                 Written::Swapped(s) => s,
                 other => return Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
             };
-            for ((item, _), (status, current)) in items.into_iter().zip(swapped) {
+            for (item, (status, current)) in items.into_iter().zip(swapped) {
                 match status.as_str() {
                     "W" => counts.modified += 1,
                     "M" => counts.matched -= 1,
@@ -1008,18 +1120,6 @@ impl Backend for Redis {
         }
         Ok(written)
     }
-}
-
-/// The items of an update as compare-and-set writes.
-fn swap_items(items: &[(Item, Vec<u8>)]) -> Vec<Item> {
-    items
-        .iter()
-        .map(|(it, old)| {
-            let mut it = it.clone();
-            it.expect = Expect::Exactly(old.clone());
-            it
-        })
-        .collect()
 }
 
 /// An index member: encoded value, key bytes, key length.

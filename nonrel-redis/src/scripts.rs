@@ -245,6 +245,15 @@ out[2] = ''
 return out
 "#;
 
+/// Counts the members of an index in lexicographic ranges. `KEYS[1]`: the base; `ARGV[1]`:
+/// the index name; then each range's low and high bound in `ZRANGEBYLEX` syntax.
+pub(crate) const COUNT: &str = r#"
+local zkey = KEYS[1] .. ':i:' .. ARGV[1]
+local n = 0
+for r = 2, #ARGV, 2 do n = n + redis.call('ZLEXCOUNT', zkey, ARGV[r], ARGV[r + 1]) end
+return n
+"#;
+
 /// Takes the next automatic key no record holds. `KEYS[1]`: the base. Returns the key bytes.
 pub(crate) const AUTO: &str = r#"
 local base = KEYS[1]
@@ -298,6 +307,7 @@ pub(crate) struct Scripts {
     pub(crate) read: Script,
     pub(crate) auto: Script,
     pub(crate) prune: Script,
+    pub(crate) count: Script,
 }
 
 impl Scripts {
@@ -308,6 +318,7 @@ impl Scripts {
             read: Script::new(READ),
             auto: Script::new(AUTO),
             prune: Script::new(PRUNE),
+            count: Script::new(COUNT),
         }
     }
 }

@@ -41,6 +41,13 @@ impl Session {
         }
     }
 
+    /// Remembers a collection's write count a query saw, for the commit to check.
+    fn remember(&mut self, b: usize, version: Vec<u8>) {
+        if !self.versions.iter().any(|(vb, v)| *vb == b && *v == version) {
+            self.versions.push((b, version));
+        }
+    }
+
     fn own(&self, b: usize, kb: &[u8]) -> Option<&Option<Vec<u8>>> {
         self.writes.iter().find(|w| w.1 == b && w.2 == kb).map(|w| &w.3)
     }
@@ -122,6 +129,16 @@ impl Transactions for Redis {
     async fn tx_query(&self, s: &mut Session, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
         let base = self.base(m);
         let b = s.base(m, base.clone());
+        if !s.writes.iter().any(|w| w.1 == b) {
+            // Nothing of the attempt's own to lay over the collection: the reads of a plain
+            // query, which stop once they have the answer (an ordered index read with a
+            // limit, key order with a limit).
+            let (rows, version) = self.query_read(m, &plan).await?;
+            if let Some(version) = version {
+                s.remember(b, version);
+            }
+            return Ok(rows);
+        }
         let source = index::choose(m, &plan);
         let mut view: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let version = self
@@ -132,9 +149,7 @@ impl Transactions for Redis {
                 Ok(true)
             })
             .await?;
-        if !s.versions.iter().any(|(vb, v)| *vb == b && *v == version) {
-            s.versions.push((b, version));
-        }
+        s.remember(b, version);
         for (_, _, kb, doc, _) in s.writes.iter().filter(|w| w.1 == b) {
             match doc {
                 Some(doc) => view.insert(kb.clone(), doc.clone()),

@@ -176,16 +176,113 @@ async fn ties_on_the_last_value_are_read_whole_and_the_key_breaks_them() {
 #[tokio::test]
 async fn count_upto_reads_at_most_what_it_counts() {
     let (redis, db, _) = seeded(2_000).await;
+    // Without a filter: the size of the key set (`ZCARD`), no member read.
     let (n, spent) = cost(&redis, db.query::<Item>().count_upto(5)).await;
     assert_eq!(n.unwrap(), 5);
-    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 5 });
+    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 0 });
+    let (n, spent) = cost(&redis, db.query::<Item>().count()).await;
+    assert_eq!(n.unwrap(), 2_000);
+    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 0 });
+    // An equality on an indexed single-valued field: its index range counted on the server
+    // (`ZLEXCOUNT`), nothing read.
     let (n, spent) = cost(&redis, db.query::<Item>().filter(Item::group().eq(3)).count_upto(7)).await;
     assert_eq!(n.unwrap(), 7);
-    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 7 });
-    // Fewer matches than the bound: the index range is read to its end, nothing else.
+    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 0 });
     let (n, spent) = cost(&redis, db.query::<Item>().filter(Item::group().eq(3)).count_upto(1_000)).await;
     assert_eq!(n.unwrap(), 200);
+    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 0 });
+    let (n, spent) = cost(&redis, db.query::<Item>().filter(Item::group().is_in([3i64, 4, 3])).count()).await;
+    assert_eq!(n.unwrap(), 400);
+    assert_eq!(spent, Stats { round_trips: 1, commands: 1, entries_read: 0 });
+    // A filter no index answers exactly (an unindexed field, a second condition):
+    // candidates are read and checked, in batches that stop once the bound is reached.
+    let (n, spent) = cost(&redis, db.query::<Item>().filter(Item::kind().eq(3)).count_upto(4)).await;
+    assert_eq!(n.unwrap(), 4);
+    // One match in seven: batches of 4, 8 and 16 members find the fourth.
+    assert!(spent.round_trips <= 3 && spent.entries_read < 40, "{spent:?}");
+    let two = db.query::<Item>().filter(Item::group().eq(3)).filter(Item::kind().eq(3));
+    let (n, spent) = cost(&redis, two.count()).await;
+    assert_eq!(n.unwrap(), (1..=2_000).filter(|i| i % 10 == 3 && i % 7 == 3).count() as u64);
     assert_eq!(spent.entries_read, 200);
+}
+
+/// Every count agrees with the records, counted here: without filters, by equality and `in`
+/// on indexed fields (answered by the server), and with filters that need checking.
+#[tokio::test]
+async fn counts_agree_with_the_records() {
+    let (_redis, db, items) = seeded(500).await;
+    for g in 0..11 {
+        let want = items.iter().filter(|i| i.group == g).count() as u64;
+        assert_eq!(db.query::<Item>().filter(Item::group().eq(g)).count().await.unwrap(), want, "group {g}");
+        for upto in [0, 1, want, want + 1] {
+            let q = db.query::<Item>().filter(Item::group().eq(g));
+            assert_eq!(q.count_upto(upto).await.unwrap(), want.min(upto), "group {g} upto {upto}");
+        }
+        let want = items.iter().filter(|i| i.group == g || i.group == g + 1).count() as u64;
+        let q = db.query::<Item>().filter(Item::group().is_in([g, g + 1]));
+        assert_eq!(q.count().await.unwrap(), want, "groups {g} and {}", g + 1);
+        let want = items.iter().filter(|i| i.group == g && i.kind == 2).count() as u64;
+        let q = db.query::<Item>().filter(Item::group().eq(g)).filter(Item::kind().eq(2));
+        assert_eq!(q.count().await.unwrap(), want);
+    }
+    let want = items.iter().filter(|i| i.score == items[7].score).count() as u64;
+    assert_eq!(db.query::<Item>().filter(Item::score().eq(items[7].score)).count().await.unwrap(), want);
+    assert_eq!(db.query::<Item>().count().await.unwrap(), 500);
+    assert_eq!(db.query::<Item>().count_upto(17).await.unwrap(), 17);
+    db.delete_many::<Item, _>([3i64, 4, 5]).await.unwrap();
+    assert_eq!(db.query::<Item>().count().await.unwrap(), 497);
+}
+
+/// A query in a transaction reads as a plain one does: `order_by(indexed).limit(10)` reads
+/// eleven index members, not the collection, and the commit still sees a concurrent write.
+#[tokio::test]
+async fn a_query_in_a_transaction_reads_the_index_in_order_and_stops() {
+    let (redis, db, mut items) = seeded(2_000).await;
+    items.sort_by_key(|i| i.score);
+    let lowest = ids(&items[..10]);
+    let (r, spent) = cost(
+        &redis,
+        db.transaction(|tx| async move {
+            tx.query(nonrel_runtime::Query::<Item>::new().order_by(Item::score().asc()).limit(10)).await
+        })
+        .into_future(),
+    )
+    .await;
+    assert_eq!(ids(&r.unwrap()), lowest);
+    // One read script (eleven members), then the commit script checking the write count.
+    assert_eq!(spent, Stats { round_trips: 2, commands: 2, entries_read: 11 });
+    // A filtered page in key order stops too.
+    let (r, spent) = cost(
+        &redis,
+        db.transaction(|tx| async move {
+            tx.query(nonrel_runtime::Query::<Item>::new().filter(Item::kind().eq(3)).limit(5)).await
+        })
+        .into_future(),
+    )
+    .await;
+    assert_eq!(r.unwrap().len(), 5);
+    assert!(spent.entries_read < 100, "{spent:?}");
+    // A write between the transaction's query and its commit is a conflict, and the retry
+    // sees it.
+    let tries = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (db2, t) = (db.clone(), tries.clone());
+    let got = db
+        .transaction(move |tx| {
+            let (db2, t) = (db2.clone(), t.clone());
+            async move {
+                let rows =
+                    tx.query(nonrel_runtime::Query::<Item>::new().order_by(Item::score().asc()).limit(1)).await?;
+                if t.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    let mut low = Item { id: 9_999, score: -1, group: 0, kind: 0 };
+                    db2.save(&mut low).await?;
+                }
+                Ok(ids(&rows))
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(got, vec![9_999]);
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

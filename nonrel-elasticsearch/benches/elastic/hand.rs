@@ -71,6 +71,9 @@ pub struct Hand {
     pub index: String,
     /// nonrel's index of the same records.
     pub nonrel_index: String,
+    /// The version of each record this client read or wrote last (`_seq_no`,
+    /// `_primary_term`), so a save writes at once at that version, as nonrel does.
+    versions: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +111,17 @@ struct Hit {
 #[derive(Deserialize)]
 struct Bulk {
     errors: bool,
+    #[serde(default)]
+    items: Vec<std::collections::HashMap<String, BulkItem>>,
+}
+
+#[derive(Deserialize)]
+struct BulkItem {
+    _id: String,
+    #[serde(default)]
+    _seq_no: i64,
+    #[serde(default)]
+    _primary_term: i64,
 }
 
 impl Hand {
@@ -129,7 +143,13 @@ impl Hand {
         });
         let reply = http.put(format!("{base}/{index}")).json(&body).send().await.expect("create the index");
         assert!(reply.status().is_success(), "creating {index}: {}", reply.text().await.unwrap_or_default());
-        Hand { http, base, index: index.to_string(), nonrel_index: nonrel_index.to_string() }
+        Hand {
+            http,
+            base,
+            index: index.to_string(),
+            nonrel_index: nonrel_index.to_string(),
+            versions: Default::default(),
+        }
     }
 
     /// Writes the records with nonrel's keys (the load, unmeasured).
@@ -177,20 +197,34 @@ impl Hand {
         let reply =
             self.http.post(url).header("content-type", "application/x-ndjson").body(body).send().await.expect("_bulk");
         let body = reply.bytes().await.expect("_bulk answer");
-        assert!(!serde_json::from_slice::<Bulk>(&body).expect("_bulk JSON").errors, "a write failed");
+        let bulk = serde_json::from_slice::<Bulk>(&body).expect("_bulk JSON");
+        assert!(!bulk.errors, "a write failed");
+        let mut versions = self.versions.lock().expect("versions");
+        for item in bulk.items.into_iter().flat_map(|i| i.into_values()) {
+            versions.insert(item._id, (item._seq_no, item._primary_term));
+        }
     }
 
-    /// Saves records as nonrel does: their versions in one `_mget`, then one `_bulk` writing
-    /// each at the version read.
+    /// Saves records as nonrel does: one `_bulk` writing each at the version this client
+    /// knows (read first with one `_mget` when it knows none).
     pub async fn save(&self, items: &[(String, &HandItem)]) {
-        let ids: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
-        let read = self.mget(&ids).await;
+        let known: Option<Vec<(i64, i64)>> = {
+            let versions = self.versions.lock().expect("versions");
+            items.iter().map(|(k, _)| versions.get(k).copied()).collect()
+        };
+        let read = match known {
+            Some(known) => known,
+            None => {
+                let ids: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
+                self.mget(&ids).await.into_iter().map(|d| (d._seq_no, d._primary_term)).collect()
+            }
+        };
         let mut body = String::with_capacity(items.len() * 300);
-        for ((k, it), old) in items.iter().zip(read) {
+        for ((k, it), (seq_no, primary_term)) in items.iter().zip(read) {
             let _ = writeln!(
                 body,
-                "{{\"index\":{{\"_index\":\"{}\",\"_id\":\"{k}\",\"if_seq_no\":{},\"if_primary_term\":{}}}}}",
-                self.index, old._seq_no, old._primary_term
+                "{{\"index\":{{\"_index\":\"{}\",\"_id\":\"{k}\",\"if_seq_no\":{seq_no},\"if_primary_term\":{primary_term}}}}}",
+                self.index
             );
             serde_json::to_writer(string_writer(&mut body), it).expect("serialize");
             body.push('\n');

@@ -3,13 +3,13 @@
 //! against the same server, measured in one run and reported as
 //! `ratio <name> <ours/by hand> <max allowed>` lines.
 //!
-//! - `elastic_save_cpu`: `db.save` of an existing record (an `_mget` for its version and
-//!   unknown fields, then a `_bulk` with `if_seq_no`/`if_primary_term`) / the same two requests;
+//! - `elastic_save_cpu`: `db.save` of an existing record the handle wrote before (one
+//!   `_bulk` with `if_seq_no`/`if_primary_term` at the version it knows) / the same request;
 //! - `elastic_get_cpu`: `db.get` (one `_mget`) / the same `_mget` decoded with serde;
 //! - `elastic_query_page_cpu`: an equality filter ordered by another field, 10 rows (one
 //!   `_search`) / the same `_search` decoded with serde;
-//! - `elastic_save_many_100_cpu`: `db.save_many` of 100 existing records (one `_mget` and one
-//!   `_bulk`) / the same two requests.
+//! - `elastic_save_many_100_cpu`: `db.save_many` of 100 existing records (one `_bulk` at the
+//!   versions known from the last write) / the same request.
 //!
 //! Each measures this process's CPU time per operation (the server is another process on
 //! the machine, so wall time would mostly measure it), in four rounds (nonrel, by hand, by
