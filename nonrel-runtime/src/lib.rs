@@ -517,6 +517,8 @@ mod guide {
     struct Pages;
     #[doc = include_str!("../../docs/transactions.md")]
     struct Transactions;
+    // These pages' examples open MongoDB databases next to embedded ones.
+    #[cfg(feature = "mongodb")]
     #[doc = include_str!("../../docs/serializers.md")]
     struct Serializers;
     #[cfg(feature = "serde")]
@@ -525,6 +527,7 @@ mod guide {
     #[cfg(feature = "tracing")]
     #[doc = include_str!("../../docs/tracing.md")]
     struct Tracing;
+    #[cfg(feature = "mongodb")]
     #[doc = include_str!("../../docs/backends.md")]
     struct Backends;
     #[doc = include_str!("../../docs/testing.md")]
