@@ -21,14 +21,12 @@
 
 mod hand;
 
-use criterion::{Criterion, SamplingMode};
+use criterion::Criterion;
 use hand::Hand;
+use nonrel_bench_support::{cpu_now, output_dir, print, rounds, Ratio};
 use nonrel_elasticsearch::Elastic;
 use nonrel_runtime::{Database, Key, Model};
-use rustix::time::{clock_gettime, ClockId};
-use std::future::Future;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
 
@@ -71,23 +69,12 @@ fn item(i: i64) -> Item {
     }
 }
 
-/// A ratio: nonrel over the hand-written side for criterion group `group`, and the largest
-/// value allowed.
-struct Ratio {
-    name: &'static str,
-    group: &'static str,
-    target: f64,
-}
-
 const RATIOS: &[Ratio] = &[
     Ratio { name: "elastic_save_cpu", group: "elastic_save", target: 1.1 },
     Ratio { name: "elastic_get_cpu", group: "elastic_get", target: 1.1 },
     Ratio { name: "elastic_query_page_cpu", group: "elastic_query_page", target: 1.1 },
     Ratio { name: "elastic_save_many_100_cpu", group: "elastic_save_many_100", target: 1.1 },
 ];
-
-/// The benchmarks of one operation, in the order they run, and whether each measures nonrel.
-const ROUNDS: [(&str, bool); 4] = [("nonrel_1", true), ("hand_1", false), ("hand_2", false), ("nonrel_2", true)];
 
 /// The cluster's URL, from `ELASTICSEARCH_URL`.
 fn url() -> String {
@@ -98,21 +85,6 @@ fn url() -> String {
              to an Elasticsearch 8 or OpenSearch 2 cluster"
         )
     })
-}
-
-/// This process's CPU time so far (user and system time of every thread).
-fn cpu_now() -> Duration {
-    let t = clock_gettime(ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// Where criterion writes: `$CRITERION_HOME`, else `<target>/criterion`.
-fn output_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("criterion")
 }
 
 /// Both sides: nonrel on one index prefix, the hand-written client on another, same records.
@@ -171,28 +143,6 @@ impl Sides {
     async fn drop_indexes(&self) {
         self.hand.drop_indexes().await;
     }
-}
-
-/// Group `name`: `ours` and `theirs` (given an iteration count, returning the CPU time of that
-/// many operations) as the benchmarks of [`ROUNDS`]; the wall time per operation of each
-/// side goes to `walls`.
-fn rounds<O, OF, T, TF>(c: &mut Criterion, rt: &Runtime, name: &str, mut ours: O, mut theirs: T)
-where
-    O: FnMut(u64) -> OF,
-    OF: Future<Output = Duration>,
-    T: FnMut(u64) -> TF,
-    TF: Future<Output = Duration>,
-{
-    let mut g = c.benchmark_group(name);
-    g.sampling_mode(SamplingMode::Flat);
-    for (id, nonrel) in ROUNDS {
-        if nonrel {
-            g.bench_function(id, |b| b.to_async(rt).iter_custom(&mut ours));
-        } else {
-            g.bench_function(id, |b| b.to_async(rt).iter_custom(&mut theirs));
-        }
-    }
-    g.finish();
 }
 
 /// The i-th index of a sequence that spreads over `n` without locality.
@@ -357,52 +307,9 @@ fn bench_all(c: &mut Criterion, rt: &Runtime, s: &Sides) -> Vec<(String, Duratio
     walls
 }
 
-/// The per-iteration times (ns) of this run's samples of benchmark `id`, if it ran.
-fn samples(out: &Path, id: &str, since: SystemTime) -> Option<Vec<f64>> {
-    let path = out.join(id).join("new").join("sample.json");
-    let fresh = std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t >= since);
-    if !fresh {
-        return None;
-    }
-    let sample: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    let (iters, times) = (sample["iters"].as_array()?, sample["times"].as_array()?);
-    Some(iters.iter().zip(times).filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()?)).collect())
-}
-
-/// Every sample of one side in `group` over both rounds, if both ran.
-fn side_samples(out: &Path, group: &str, nonrel: bool, since: SystemTime) -> Option<Vec<f64>> {
-    let mut all = Vec::new();
-    for (id, _) in ROUNDS.iter().filter(|(_, s)| *s == nonrel) {
-        all.extend(samples(out, &format!("{group}/{id}"), since)?);
-    }
-    Some(all)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Prints `time` lines per side, then `ratio <name> <value> <target>`: the fastest sample of
-/// nonrel over the fastest by hand (other jobs on the shared cores only ever add time).
-fn print(out: &Path, since: SystemTime) {
-    for r in RATIOS {
-        let (Some(ours), Some(theirs)) =
-            (side_samples(out, r.group, true, since), side_samples(out, r.group, false, since))
-        else {
-            eprintln!("ratio {}: not measured in this run (filtered out?)", r.name);
-            continue;
-        };
-        let (a, b) = (ours.iter().copied().fold(f64::MAX, f64::min), theirs.iter().copied().fold(f64::MAX, f64::min));
-        println!("time {}/nonrel min {a:.1}ns median {:.1}ns (CPU)", r.group, median(ours));
-        println!("time {}/hand min {b:.1}ns median {:.1}ns (CPU)", r.group, median(theirs));
-        println!("ratio {} {:.3} {}", r.name, a / b, r.target);
-    }
-}
-
 fn main() {
     let since = SystemTime::now();
-    let out = output_dir();
+    let out = output_dir(env!("CARGO_TARGET_TMPDIR"));
     let mut c = Criterion::default()
         .output_directory(&out)
         .warm_up_time(Duration::from_millis(500))
@@ -419,7 +326,7 @@ fn main() {
     rt.block_on(sides.drop_indexes());
     let walls = run.unwrap_or_else(|p| std::panic::resume_unwind(p));
     c.final_summary();
-    print(&out, since);
+    print(&out, since, RATIOS);
     for (name, ours, theirs) in walls {
         println!("time elastic_wall/{name} nonrel {ours:.1?} hand {theirs:.1?} per operation");
     }

@@ -18,15 +18,12 @@
 
 mod hand;
 mod model;
-mod report;
 
-use criterion::{Criterion, SamplingMode};
+use criterion::Criterion;
 use model::{record, Rec, GROUP_SIZE};
+use nonrel_bench_support::{cpu_now, output_dir, print, rounds, Ratio};
 use nonrel_redis::Redis;
 use nonrel_runtime::{Database, Key};
-use report::Ratio;
-use rustix::time::{clock_gettime, ClockId};
-use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::runtime::Runtime;
@@ -42,20 +39,6 @@ const RATIOS: &[Ratio] = &[
 /// Records each side of the CPU benchmarks holds.
 const RECORDS: i64 = 10_000;
 
-/// The benchmarks of one group, in the order they run, and the side each measures: each side
-/// twice, the ratio taking each side's fastest sample (the two cores are shared).
-pub const ROUNDS: [(&str, Side); 4] =
-    [("nonrel_1", Side::Ours), ("hand_1", Side::Theirs), ("hand_2", Side::Theirs), ("nonrel_2", Side::Ours)];
-
-/// Which side a benchmark measures: nonrel (or the large collection), or the baseline.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// nonrel; in the scaling group, the large collection.
-    Ours,
-    /// The hand-written baseline; in the scaling group, the small collection.
-    Theirs,
-}
-
 /// The server's address, from `REDIS_URL`.
 fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| {
@@ -66,35 +49,9 @@ fn redis_url() -> String {
     })
 }
 
-/// This process's CPU time so far (user and system, every thread).
-fn cpu_now() -> Duration {
-    let t = clock_gettime(ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
 /// The i-th index of a sequence that spreads over `n` without locality.
 fn spread(i: u64, n: i64) -> i64 {
     (i.wrapping_mul(7919) % n as u64) as i64
-}
-
-/// Group `name`: the routines `ours` and `theirs` (each given an iteration count, returning
-/// the time of that many operations) as the benchmarks of [`ROUNDS`].
-fn rounds<O, OF, T, TF>(c: &mut Criterion, rt: &Runtime, name: &str, mut ours: O, mut theirs: T)
-where
-    O: FnMut(u64) -> OF,
-    OF: Future<Output = Duration>,
-    T: FnMut(u64) -> TF,
-    TF: Future<Output = Duration>,
-{
-    let mut g = c.benchmark_group(name);
-    g.sampling_mode(SamplingMode::Flat);
-    for (id, side) in ROUNDS {
-        match side {
-            Side::Ours => g.bench_function(id, |b| b.to_async(rt).iter_custom(&mut ours)),
-            Side::Theirs => g.bench_function(id, |b| b.to_async(rt).iter_custom(&mut theirs)),
-        };
-    }
-    g.finish();
 }
 
 /// Loads records `from..to` through nonrel, 1,000 per script.
@@ -110,7 +67,7 @@ async fn load(db: &Database<Redis>, from: i64, to: i64) {
 
 fn main() {
     let since = SystemTime::now();
-    let out = report::output_dir();
+    let out = output_dir(env!("CARGO_TARGET_TMPDIR"));
     let mut c = Criterion::default()
         .output_directory(&out)
         .warm_up_time(Duration::from_millis(500))
@@ -141,7 +98,7 @@ fn main() {
         std::panic::resume_unwind(panic);
     }
     c.final_summary();
-    report::print(&out, since, RATIOS);
+    print(&out, since, RATIOS);
     println!("note redis_indexed_eq_10: its nonrel rounds read from 200,000 records, its hand rounds from 20,000");
 }
 

@@ -7,9 +7,9 @@ pub mod join;
 pub mod lookup;
 mod query;
 pub mod seek;
+mod select;
 #[cfg(feature = "serde")]
 mod serde_field;
-mod select;
 pub mod update;
 
 pub(crate) use decode::with_projection;
@@ -20,6 +20,6 @@ pub(crate) use query::check_path;
 pub(crate) use query::oversized_filter;
 pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, KEY};
 pub(crate) use query::{needs_split, oversized};
+pub use query::{Accepts, Detached};
 #[cfg(feature = "serde")]
 pub use serde_field::{encode_serde_field, Serde};
-pub use query::{Accepts, Detached};
