@@ -9,7 +9,7 @@
 //! The two cores are shared, and what runs beside this process changes its CPU time per
 //! operation by 20% and more from one ten-second stretch to the next. So each side is
 //! measured twice, in the order nonrel, driver, driver, nonrel (`<op>/nonrel_1`,
-//! `<op>/driver_1`, ...), and the ratio takes each side's fastest sample over both rounds.
+//! `<op>/hand_1`, ...), and the ratio takes each side's fastest sample over both rounds.
 //!
 //! A caveat measured on the KVM guest these run on: the CPU time of an operation grows with
 //! how long the process slept waiting for the answer (caches and predictors go cold
@@ -20,29 +20,11 @@
 
 use crate::fixture::{self, Sides, GROUPS, RECORDS};
 use crate::model::twin;
-use criterion::{Criterion, SamplingMode};
-use rustix::time::{clock_gettime, ClockId};
-use std::future::Future;
+use criterion::Criterion;
+use nonrel_bench_support::{cpu_now, rounds};
 use std::hint::black_box;
 use std::time::Duration;
 use tokio::runtime::Runtime;
-
-/// The benchmarks of one operation, in the order they run, and whose side each measures.
-pub const ROUNDS: [(&str, Side); 4] =
-    [("nonrel_1", Side::Nonrel), ("driver_1", Side::Driver), ("driver_2", Side::Driver), ("nonrel_2", Side::Nonrel)];
-
-/// Which side a benchmark measures.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Nonrel,
-    Driver,
-}
-
-/// This process's CPU time so far.
-pub fn cpu_now() -> Duration {
-    let t = clock_gettime(ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
 
 /// The CPU time since `start`.
 fn cpu_since(start: Duration) -> Duration {
@@ -52,26 +34,6 @@ fn cpu_since(start: Duration) -> Duration {
 /// The i-th index of a sequence that spreads over `n` without locality.
 fn spread(i: u64, n: i64) -> usize {
     (i.wrapping_mul(7919) % n as u64) as usize
-}
-
-/// Group `name`: the routines `ours` and `theirs` (each given an iteration count, returning
-/// the CPU time of that many operations) as the benchmarks of [`ROUNDS`].
-fn rounds<O, OF, T, TF>(c: &mut Criterion, rt: &Runtime, name: &str, mut ours: O, mut theirs: T)
-where
-    O: FnMut(u64) -> OF,
-    OF: Future<Output = Duration>,
-    T: FnMut(u64) -> TF,
-    TF: Future<Output = Duration>,
-{
-    let mut g = c.benchmark_group(name);
-    g.sampling_mode(SamplingMode::Flat);
-    for (id, side) in ROUNDS {
-        match side {
-            Side::Nonrel => g.bench_function(id, |b| b.to_async(rt).iter_custom(&mut ours)),
-            Side::Driver => g.bench_function(id, |b| b.to_async(rt).iter_custom(&mut theirs)),
-        };
-    }
-    g.finish();
 }
 
 /// Insert one record with a fresh key and SKU: `db.insert` against `insert_one`.

@@ -14,11 +14,10 @@ mod cpu;
 mod fixture;
 mod model;
 mod profile;
-mod report;
 
 use criterion::Criterion;
 use fixture::Sides;
-use report::Ratio;
+use nonrel_bench_support::{output_dir, print, Ratio};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +34,7 @@ const MEASURE: Duration = Duration::from_secs(5);
 
 fn main() {
     let since = SystemTime::now();
-    let out = report::output_dir();
+    let out = output_dir(env!("CARGO_TARGET_TMPDIR"));
     let mut c = Criterion::default()
         .output_directory(&out)
         .warm_up_time(Duration::from_millis(500))
@@ -68,7 +67,7 @@ fn main() {
     let Some(counts) = run.unwrap_or_else(|panic| resume_unwind(panic)) else { return };
 
     c.final_summary();
-    report::print(&out, since, RATIOS);
+    print(&out, since, RATIOS);
     // Context: the server's answer takes this long; this machine charges the client CPU time
     // for waking after a long wait (see cpu.rs), so a side the server answers more slowly
     // pays for it in its CPU ratio too.

@@ -4,9 +4,9 @@
 //! and CPU time per operation. Instruction counts free of the machine's noise come from two
 //! runs under `valgrind --tool=callgrind`, n and 1 operations: (Ir(n) - Ir(1)) / (n - 1).
 
-use crate::cpu::cpu_now;
 use crate::fixture::{self, Sides, GROUPS, RECORDS};
 use crate::model::twin;
+use nonrel_bench_support::cpu_now;
 use std::time::Instant;
 
 /// The operation to profile, if asked.
