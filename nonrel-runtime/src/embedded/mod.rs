@@ -106,13 +106,17 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
 /// Whether a plan may read every record (then it runs on the blocking pool).
 fn may_scan(m: &ModelDesc, plan: &Plan) -> bool {
     let served = |p: &str| m.index_on(p).is_some();
-    !plan.filters.iter().any(|f| served(&f.path)) && !plan.order.first().is_some_and(|o| served(&o.path))
+    !plan.filters.iter().any(|f| served(&f.path))
+        && !plan.order.first().is_some_and(|o| served(&o.path))
+        && index::key_ranges(plan).is_none()
 }
 
 impl Backend for Redb {
     const NAME: &'static str = "embedded";
     const OUTBOX_IN_WRITE: bool = true;
     const COPIES_IN_WRITE: bool = true;
+    /// Conditions on the key read ranges of the records table (stored in key order).
+    const KEY_FILTERS: bool = true;
 
     type Joins = No;
     type CaseInsensitive = No;

@@ -8,7 +8,7 @@ use crate::backend::{
 use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
 pub(super) use crate::plan::eval::project;
-use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::eval::{compare_keys, matches_all_keyed, sort_key_keyed};
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
 use crate::schema::model::{IndexDesc, ModelDesc};
@@ -306,11 +306,16 @@ impl Store {
                 None => Ok(0),
             }
         };
-        let source = index::choose(m, plan, |i| built.contains(i.path), holds, count)?;
+        let records = open_read(tx, Bytes::new(&name))?;
+        let count_keys = |ranges: &[index::KeyRange], cap: usize| match &records {
+            Some(table) => index::count_in(table, ranges, cap),
+            None => Ok(0),
+        };
+        let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
         let mut opened = opened.into_inner();
         // A covering index holds the documents: the records table is not read.
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
-        let records = if covering { None } else { open_read(tx, Bytes::new(&name))? };
+        let records = if covering { None } else { records };
         if records.is_none() && !covering {
             return Ok((Vec::new(), 0, 0));
         }
@@ -318,11 +323,17 @@ impl Store {
             super::lookup::check_filled(m, plan, &built)?;
         }
         let mut run = Run::new(plan, count_upto);
+        // Records read in key order are in the plan's order when it is ordered by the key.
+        let by_key = plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
         match source {
             Source::Scan => {
-                run.in_order = plan.order.is_empty();
+                run.in_order = by_key;
+                let reverse = plan.order.first().is_some_and(|o| o.direction == crate::plan::Direction::Desc);
                 let records = records.as_ref().expect("a scan reads the records table");
-                for item in records.iter().map_err(storage)? {
+                let all = records.iter().map_err(storage)?;
+                let items: Box<dyn Iterator<Item = _>> =
+                    if by_key && reverse { Box::new(all.rev()) } else { Box::new(all) };
+                for item in items {
                     let (k, v) = item.map_err(storage)?;
                     run.read += 1;
                     if run.offer(k.value(), v.value())? {
@@ -330,9 +341,32 @@ impl Store {
                     }
                 }
             }
-            Source::Index { index, ranges, ordered, reverse, served, distinct } => {
+            Source::Keys { ranges, reverse, served } => {
+                run.in_order = by_key;
+                run.filters = index::residual(plan, &served);
+                // Every condition answered by the ranges: a count counts the entries, reading
+                // no document.
+                let exact = run.filters.is_empty() && count_upto.is_some();
+                let records = records.as_ref().expect("a key range reads the records table");
+                let ordered: Box<dyn Iterator<Item = &index::KeyRange>> =
+                    if reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
+                'keys: for range in ordered {
+                    let range = records.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
+                    let items: Box<dyn Iterator<Item = _>> =
+                        if reverse { Box::new(range.rev()) } else { Box::new(range) };
+                    for item in items {
+                        let (k, v) = item.map_err(storage)?;
+                        run.read += 1;
+                        let done = if exact { run.count_only() } else { run.offer(k.value(), v.value())? };
+                        if done {
+                            break 'keys;
+                        }
+                    }
+                }
+            }
+            Source::Index { index, ranges, ordered, reverse, served, distinct, key_order } => {
                 // One value of an index lists its records in key order.
-                run.in_order = if plan.order.is_empty() { distinct } else { ordered && plan.order.len() == 1 };
+                run.in_order = if plan.order.is_empty() { key_order } else { ordered && plan.order.len() == 1 };
                 run.filters = index::residual(plan, &served);
                 let exact = run.filters.is_empty();
                 let table = match opened.iter().position(|(d, _)| std::ptr::eq(*d, index)) {
@@ -395,7 +429,7 @@ impl Store {
                     continue;
                 };
                 let key = KeyValue::from_storage(&pk)?;
-                if !matches_all(&plan.filters, &old).map_err(|e| e.with_key(&key))? {
+                if !matches_all_keyed(&plan.filters, &old, &key).map_err(|e| e.with_key(&key))? {
                     continue;
                 }
                 counts.matched += 1;
@@ -443,8 +477,21 @@ impl Store {
         let built = usable_indexes(&tx, m, empty)?;
         let holds = |i: &IndexDesc, tag| index_holds(&tx, m, i, tag);
         let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap| count_opening(&tx, m, i, ranges, cap);
-        let mut explain = match index::choose(m, plan, |i| built.contains(i.path), holds, count)? {
+        let records = open_read(&tx, Bytes::new(&name))?;
+        let count_keys = |ranges: &[index::KeyRange], cap| match &records {
+            Some(table) => index::count_in(table, ranges, cap),
+            None => Ok(0),
+        };
+        let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
+        let mut explain = match source {
             Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false, entries_read: 0 },
+            Source::Keys { ranges, .. } => super::Explain {
+                index: Some(crate::plan::KEY),
+                ranges: ranges.len(),
+                ordered: plan.order.first().is_some_and(|o| o.path == crate::plan::KEY),
+                covering: true,
+                entries_read: 0,
+            },
             Source::Index { index, ranges, ordered, .. } => super::Explain {
                 index: Some(index.path),
                 ranges: ranges.len(),
@@ -562,7 +609,15 @@ fn candidates(
         Some((_, table)) => index::count_in(table, ranges, cap),
         None => Ok(0),
     };
-    match index::choose(m, plan, |_| true, holds, count)? {
+    let count_keys = |ranges: &[index::KeyRange], cap| index::count_in(records, ranges, cap);
+    match index::choose_with_keys(m, plan, |_| true, holds, count, count_keys)? {
+        Source::Keys { ranges, .. } => {
+            for range in &ranges {
+                for item in records.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
+                    out.push(item.map_err(storage)?.0.value().to_vec());
+                }
+            }
+        }
         Source::Index { index, ranges, .. } => {
             let (_, table) = indexes.iter().find(|(d, _)| std::ptr::eq(*d, index)).expect("every index is open");
             let mut seen = HashSet::new();
@@ -902,13 +957,13 @@ impl<'p> Run<'p> {
     /// Considers one record; returns whether the plan has all it needs.
     fn offer(&mut self, pk: &[u8], doc: &[u8]) -> Result<bool> {
         let key = KeyValue::from_storage(pk)?;
-        if !matches_all(self.filters.iter().copied(), doc).map_err(|e| e.with_key(&key))? {
+        if !matches_all_keyed(self.filters.iter().copied(), doc, &key).map_err(|e| e.with_key(&key))? {
             return Ok(false);
         }
         if self.count_upto.is_some() {
             return Ok(self.count_only());
         }
-        let sort = sort_key(doc, &self.plan.order)?;
+        let sort = sort_key_keyed(doc, Some(&key), &self.plan.order)?;
         if let (Some(needed), true) = (self.needed(), self.in_order) {
             // Ties on the sort value must all be seen before the key breaks them.
             let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _)| last == &sort);
