@@ -276,8 +276,14 @@ impl Store {
         self.run_reading(m, plan, count_upto).map(|(rows, matched, _)| (rows, matched))
     }
 
-    /// [`run`](Self::run), with how many index entries (or records, in a scan) it read.
-    fn run_reading(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64, u64)> {
+    /// [`run`](Self::run), with what it read: index entries (or records, in a scan or a key
+    /// range), and documents checked or returned.
+    fn run_reading(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        count_upto: Option<u64>,
+    ) -> Result<(Vec<Row>, u64, Reading)> {
         let read = self.read()?;
         let tx = &read.tx;
         let name = records_table(m);
@@ -317,7 +323,7 @@ impl Store {
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
         let records = if covering { None } else { records };
         if records.is_none() && !covering {
-            return Ok((Vec::new(), 0, 0));
+            return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 }));
         }
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
@@ -373,7 +379,7 @@ impl Store {
                     Some(at) => opened.swap_remove(at).1,
                     None => open_read(tx, Bytes::new(&index_table(m, index)))?,
                 };
-                let Some(table) = table else { return Ok((Vec::new(), 0, 0)) };
+                let Some(table) = table else { return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 })) };
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
@@ -411,7 +417,8 @@ impl Store {
                 }
             }
         }
-        Ok((run.finish(), run.matched, run.read))
+        let reading = Reading { entries: run.read, docs: run.docs };
+        Ok((run.finish(), run.matched, reading))
     }
 
     /// Applies update operations to every matching record in one write transaction.
@@ -466,8 +473,14 @@ impl Store {
         Ok(n)
     }
 
-    /// How `run` would read a plan's candidates.
-    pub(crate) fn explain(&self, m: &'static ModelDesc, plan: &Plan) -> Result<super::Explain> {
+    /// How `run` reads a plan's candidates, running it as a query, or as a count up to
+    /// `count_upto` when given.
+    pub(crate) fn explain(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        count_upto: Option<u64>,
+    ) -> Result<super::Explain> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
         let empty = match open_read(&tx, Bytes::new(&name))? {
@@ -484,13 +497,21 @@ impl Store {
         };
         let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
         let mut explain = match source {
-            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false, entries_read: 0 },
+            Source::Scan => super::Explain {
+                index: None,
+                ranges: 0,
+                ordered: false,
+                covering: false,
+                entries_read: 0,
+                records_read: 0,
+            },
             Source::Keys { ranges, .. } => super::Explain {
                 index: Some(crate::plan::KEY),
                 ranges: ranges.len(),
                 ordered: plan.order.first().is_some_and(|o| o.path == crate::plan::KEY),
                 covering: true,
                 entries_read: 0,
+                records_read: 0,
             },
             Source::Index { index, ranges, ordered, .. } => super::Explain {
                 index: Some(index.path),
@@ -498,9 +519,12 @@ impl Store {
                 ordered,
                 covering: index.covering,
                 entries_read: 0,
+                records_read: 0,
             },
         };
-        explain.entries_read = self.run_reading(m, plan, None)?.2;
+        let reading = self.run_reading(m, plan, count_upto)?.2;
+        explain.entries_read = reading.entries;
+        explain.records_read = reading.docs;
         Ok(explain)
     }
 
@@ -910,6 +934,14 @@ fn check_index(
     Ok(())
 }
 
+/// What a run read.
+struct Reading {
+    /// Index entries (or records, in a scan or a key range).
+    entries: u64,
+    /// Documents checked against the conditions or kept.
+    docs: u64,
+}
+
 /// Collects the rows of a plan as candidates arrive, and gives them in the plan's order: its
 /// ordering terms, then the key.
 struct Run<'p> {
@@ -925,6 +957,8 @@ struct Run<'p> {
     matched: u64,
     /// The index entries (or records, in a scan) read.
     read: u64,
+    /// The documents checked or kept.
+    docs: u64,
     /// Whether the same record may have been offered more than once (its duplicates are
     /// dropped once the rows are sorted).
     dedup: bool,
@@ -940,6 +974,7 @@ impl<'p> Run<'p> {
             rows: Vec::new(),
             matched: 0,
             read: 0,
+            docs: 0,
             dedup: false,
         }
     }
@@ -956,6 +991,7 @@ impl<'p> Run<'p> {
 
     /// Considers one record; returns whether the plan has all it needs.
     fn offer(&mut self, pk: &[u8], doc: &[u8]) -> Result<bool> {
+        self.docs += 1;
         let key = KeyValue::from_storage(pk)?;
         if !matches_all_keyed(self.filters.iter().copied(), doc, &key).map_err(|e| e.with_key(&key))? {
             return Ok(false);
@@ -977,9 +1013,11 @@ impl<'p> Run<'p> {
             None => doc.to_vec(),
         };
         self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
-        // In key order with no ordering term, nothing read later can come before these.
+        // In key order with no ordering term (or one on the key, which nothing ties on),
+        // nothing read later can come before these.
         let full = self.needed().is_some_and(|needed| self.rows.len() >= needed);
-        if full && self.in_order && self.plan.order.is_empty() {
+        let by_key = self.plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
+        if full && self.in_order && by_key {
             return Ok(true);
         }
         self.trim();

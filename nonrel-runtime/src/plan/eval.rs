@@ -85,7 +85,11 @@ pub(crate) fn matches_all_keyed<F: std::borrow::Borrow<Filter>>(
 
 /// [`sort_key`] for a stored record whose key is kept beside its document: a term on
 /// [`KEY`](super::KEY) sorts by `key`.
-pub(crate) fn sort_key_keyed(doc: &[u8], key: Option<&crate::core::key::KeyValue>, order: &[OrderBy]) -> Result<Vec<Value>> {
+pub(crate) fn sort_key_keyed(
+    doc: &[u8],
+    key: Option<&crate::core::key::KeyValue>,
+    order: &[OrderBy],
+) -> Result<Vec<Value>> {
     order
         .iter()
         .map(|o| match key {
