@@ -350,10 +350,12 @@ impl Store {
             Source::Keys { ranges, reverse, served } => {
                 run.in_order = by_key;
                 run.filters = index::residual(plan, &served);
+                let records = records.as_ref().expect("a key range reads the records table");
                 // Every condition answered by the ranges: a count counts the entries, reading
                 // no document.
-                let exact = run.filters.is_empty() && count_upto.is_some();
-                let records = records.as_ref().expect("a key range reads the records table");
+                if let (true, Some(upto)) = (run.filters.is_empty(), count_upto) {
+                    return count_entries(records, &ranges, upto);
+                }
                 let ordered: Box<dyn Iterator<Item = &index::KeyRange>> =
                     if reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
                 'keys: for range in ordered {
@@ -363,8 +365,7 @@ impl Store {
                     for item in items {
                         let (k, v) = item.map_err(storage)?;
                         run.read += 1;
-                        let done = if exact { run.count_only() } else { run.offer(k.value(), v.value())? };
-                        if done {
+                        if run.offer(k.value(), v.value())? {
                             break 'keys;
                         }
                     }
@@ -383,6 +384,9 @@ impl Store {
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
+                if let (true, Some(upto)) = (exact && distinct, count_upto) {
+                    return count_entries(&table, &ranges, upto);
+                }
                 run.dedup = !distinct;
                 let track = !distinct && (count_upto.is_some() || plan.limit.is_some());
                 let mut seen = HashSet::new();
@@ -932,6 +936,17 @@ fn check_index(
         report.problems.push(problem(key, "index entry does not match its record".into()));
     }
     Ok(())
+}
+
+/// A count that ranges answer alone (each record in them once): their entries, up to
+/// `upto`, counted without reading a value.
+fn count_entries(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    ranges: &[index::KeyRange],
+    upto: u64,
+) -> Result<(Vec<Row>, u64, Reading)> {
+    let n = index::count_in(table, ranges, usize::try_from(upto).unwrap_or(usize::MAX))? as u64;
+    Ok((Vec::new(), n, Reading { entries: n, docs: 0 }))
 }
 
 /// What a run read.
