@@ -231,3 +231,81 @@ async fn a_limit_stops_the_read_once_the_answer_is_known() {
     let first = db.query::<Item>().filter(Item::category().eq("b")).first().await.unwrap().unwrap();
     assert_eq!(first.qty, 1);
 }
+
+/// Conditions on the key read that range of the records table, intersected with the other
+/// conditions, in key order (either way), stopping at a limit; the answers agree with an
+/// oracle over the saved records.
+#[tokio::test]
+async fn key_conditions_read_the_key_range_alone() {
+    let db = Database::in_memory().unwrap();
+    let mut items: Vec<Item> = (0..10_000)
+        .map(|n| Item { id: None, qty: n % 50, category: CATEGORIES[(n % 5) as usize].into(), plain: n })
+        .collect();
+    db.save_many(&mut items).await.unwrap();
+    let keys: Vec<Key<Item>> = items.iter().map(|i| i.id.clone().unwrap()).collect();
+    let (a, b) = (keys[5_000].clone(), keys[5_009].clone());
+    let ten = Query::<Item>::new().filter(Item::id().gte(a.clone())).filter(Item::id().lte(b.clone()));
+    let explain = db.backend().explain(&ten).unwrap();
+    assert_eq!((explain.index, explain.entries_read), (Some("_id"), 10), "a key range of 10 reads 10");
+    let found: Vec<i64> = db.query::<Item>().with(ten.clone()).all().await.unwrap().iter().map(|i| i.plain).collect();
+    assert_eq!(found, (5_000..5_010).collect::<Vec<_>>());
+    assert_eq!(db.query::<Item>().with(ten.clone()).count().await.unwrap(), 10);
+    // Descending, limited: the read starts at the top of the range and stops at the limit.
+    let top = ten.clone().order_by(Item::id().desc()).limit(3);
+    assert_eq!(db.backend().explain(&top).unwrap().entries_read, 3);
+    let found: Vec<i64> = db.query::<Item>().with(top).all().await.unwrap().iter().map(|i| i.plain).collect();
+    assert_eq!(found, [5_009, 5_008, 5_007]);
+    // With another condition: the key range is the fewer entries, the other is checked.
+    let both = ten.clone().filter(Item::category().eq("a"));
+    let explain = db.backend().explain(&both).unwrap();
+    assert_eq!((explain.index, explain.entries_read), (Some("_id"), 10));
+    let found: Vec<i64> = db.query::<Item>().with(both).all().await.unwrap().iter().map(|i| i.plain).collect();
+    assert_eq!(found, [5_000, 5_005]);
+    // A wide key range against a rare value: the index of the rarer is read.
+    let wide = Query::<Item>::new().filter(Item::id().gt(keys[10].clone())).filter(Item::qty().eq(7)).limit(2);
+    let explain = db.backend().explain(&wide).unwrap();
+    assert_eq!(explain.index, Some("qty"));
+    let found: Vec<i64> = db.query::<Item>().with(wide).all().await.unwrap().iter().map(|i| i.plain).collect();
+    assert_eq!(found, [57, 107]);
+    // Named keys read those keys alone, in key order.
+    let named = Query::<Item>::new().filter(Item::id().is_in([keys[9].clone(), keys[3].clone(), keys[9_999].clone()]));
+    assert_eq!(db.backend().explain(&named).unwrap().entries_read, 3);
+    let found: Vec<i64> = db.query::<Item>().with(named).all().await.unwrap().iter().map(|i| i.plain).collect();
+    assert_eq!(found, [3, 9, 9_999]);
+    // Ordered by the key alone, descending, limited: the last records, read from the end.
+    let last = Query::<Item>::new().order_by(Item::id().desc()).limit(4);
+    assert_eq!(db.backend().explain(&last).unwrap().entries_read, 4);
+    let found: Vec<i64> = db.query::<Item>().with(last).all().await.unwrap().iter().map(|i| i.plain).collect();
+    assert_eq!(found, [9_999, 9_998, 9_997, 9_996]);
+    // An update by key writes that record alone.
+    let counts = db.query::<Item>().filter(Item::id().eq(a.clone())).update().set(Item::plain(), -1).await.unwrap();
+    assert_eq!((counts.matched, counts.modified), (1, 1));
+    assert_eq!(db.get(&a).await.unwrap().unwrap().plain, -1);
+    assert_eq!(db.get(&b).await.unwrap().unwrap().plain, 5_009);
+}
+
+/// A count answered by an index range (or a key range) alone counts its entries: no record
+/// is read, and `count_upto` stops at its bound.
+#[tokio::test]
+async fn counts_read_entries_not_records() {
+    let db = Database::in_memory().unwrap();
+    let mut items: Vec<Item> = (0..5_000)
+        .map(|n| Item { id: None, qty: n, category: CATEGORIES[(n % 5) as usize].into(), plain: n })
+        .collect();
+    db.save_many(&mut items).await.unwrap();
+    let range = Query::<Item>::new().filter(Item::qty().gte(1_000)).filter(Item::qty().lt(2_000));
+    let counted = db.backend().explain_count(&range, None).unwrap();
+    assert_eq!((counted.index, counted.entries_read, counted.records_read), (Some("qty"), 1_000, 0));
+    assert_eq!(db.query::<Item>().with(range.clone()).count().await.unwrap(), 1_000);
+    let upto = db.backend().explain_count(&range, Some(10)).unwrap();
+    assert_eq!((upto.entries_read, upto.records_read), (10, 0), "count_upto stops at its bound");
+    assert_eq!(db.query::<Item>().with(range.clone()).count_upto(10).await.unwrap(), 10);
+    let by_key = Query::<Item>::new().filter(Item::id().lt(items[300].id.clone().unwrap()));
+    let counted = db.backend().explain_count(&by_key, None).unwrap();
+    assert_eq!((counted.index, counted.entries_read, counted.records_read), (Some("_id"), 300, 0));
+    // A condition the index leaves to check reads the records it cannot rule out.
+    let checked = range.filter(Item::plain().lt(1_100));
+    let counted = db.backend().explain_count(&checked, None).unwrap();
+    assert_eq!((counted.entries_read, counted.records_read), (1_000, 1_000));
+    assert_eq!(db.query::<Item>().with(checked).count().await.unwrap(), 100);
+}

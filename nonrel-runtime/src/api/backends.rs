@@ -25,6 +25,24 @@ impl Redb {
         let prepared = crate::engine::prepare::Prepared::new::<Redb, M>(query.plan()?.clone(), query.joins())?;
         self.explain_plan(M::DESC, &prepared.plan)
     }
+
+    /// How the embedded backend would count a query's records (up to `upto` when given):
+    /// what it reads. A count that an index range or a key range answers alone counts
+    /// entries and reads no record.
+    ///
+    /// ```
+    /// use nonrel_runtime::{Database, Key, Model, Query};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] votes: i64 }
+    /// let db = Database::in_memory().unwrap();
+    /// let popular = Query::<Post>::new().filter(Post::votes().gte(100));
+    /// let counted = db.backend().explain_count(&popular, Some(10)).unwrap();
+    /// assert_eq!((counted.index, counted.records_read), (Some("votes"), 0));
+    /// ```
+    pub fn explain_count<M: Model>(&self, query: &Query<M>, upto: Option<u64>) -> Result<Explain> {
+        let prepared = crate::engine::prepare::Prepared::new::<Redb, M>(query.plan()?.clone(), query.joins())?;
+        self.explain_count_plan(M::DESC, &prepared.plan, upto)
+    }
 }
 
 impl<M: Model> Query<M, &Database<Redb>> {

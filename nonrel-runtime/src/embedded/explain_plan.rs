@@ -24,6 +24,26 @@ impl Redb {
     /// assert_eq!(db.backend().explain_plan(Post::DESC, &plan).unwrap().index, Some("title"));
     /// ```
     pub fn explain_plan(&self, model: &'static ModelDesc, plan: &Plan) -> Result<Explain> {
-        self.store.explain(model, plan)
+        self.store.explain(model, plan, None)
+    }
+
+    /// [`explain_plan`](Self::explain_plan) for a count of the plan's records, up to
+    /// `upto` when given: what the count reads.
+    ///
+    /// ```
+    /// use nonrel_runtime::query::{Filter, Op, Plan};
+    /// use nonrel_runtime::{Database, Key, Model, Value};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String }
+    /// let db = Database::in_memory().unwrap();
+    /// let plan = Plan {
+    ///     filters: vec![Filter { path: "title".into(), op: Op::Eq(Value::from("Hi")) }],
+    ///     ..Plan::default()
+    /// };
+    /// // The index answers the condition: the count reads no record.
+    /// assert_eq!(db.backend().explain_count_plan(Post::DESC, &plan, None).unwrap().records_read, 0);
+    /// ```
+    pub fn explain_count_plan(&self, model: &'static ModelDesc, plan: &Plan, upto: Option<u64>) -> Result<Explain> {
+        self.store.explain(model, plan, Some(upto.unwrap_or(u64::MAX)))
     }
 }

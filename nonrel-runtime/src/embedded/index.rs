@@ -3,7 +3,7 @@
 use crate::core::order::{self as keys, encoded, escaped_prefix, successor};
 use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{eval::declared_scalar, eval::single_valued, eval::values_at, Filter, Op, Plan};
+use crate::plan::{eval::declared_scalar, eval::single_valued, eval::values_at, Filter, Op, Plan, KEY};
 use crate::schema::model::{IndexDesc, ModelDesc};
 use std::borrow::Cow;
 use std::ops::Bound;
@@ -96,9 +96,100 @@ pub(crate) enum Source {
         /// The filters the index answers exactly (they need not be checked on the records).
         served: Vec<usize>,
         /// Whether each record appears at most once in the ranges (they hold one value, and a
-        /// record has one entry per distinct value), so no record needs skipping as seen.
+        /// record has one entry per distinct value; or the path holds one value per record),
+        /// so no record needs skipping as seen.
         distinct: bool,
+        /// Whether the ranges hold one value of the index, so its entries come in key order.
+        key_order: bool,
     },
+    /// The records of ranges of the key: the records table read directly, in key order
+    /// (backwards when `reverse`).
+    Keys {
+        ranges: Vec<KeyRange>,
+        reverse: bool,
+        /// The filters on the key the ranges answer exactly.
+        served: Vec<usize>,
+    },
+}
+
+/// The ranges of the records table that hold exactly the keys the plan's conditions on the
+/// key ([`KEY`]) allow, and the positions of the conditions they answer (`None`: no
+/// condition on the key can be read as ranges; those left are checked on each record).
+pub(crate) fn key_ranges(plan: &Plan) -> Option<(Vec<KeyRange>, Vec<usize>)> {
+    let mut out: Option<(Vec<KeyRange>, Vec<usize>)> = None;
+    for (position, filter) in plan.filters.iter().enumerate().filter(|(_, f)| f.path == KEY) {
+        let Some(ranges) = key_ranges_for(&filter.op) else { continue };
+        out = Some(match out {
+            None => (ranges, vec![position]),
+            Some((before, mut served)) => {
+                served.push(position);
+                (intersect(&before, &ranges), served)
+            }
+        });
+    }
+    out
+}
+
+/// Whether every condition on the key the plan reads as ranges names single keys (`eq`,
+/// `in`), so reading them costs no more than the keys named.
+pub(crate) fn key_points(plan: &Plan, served: &[usize]) -> bool {
+    served.iter().any(|&i| matches!(plan.filters[i].op, Op::Eq(_) | Op::In(_)))
+}
+
+/// The stored bytes of the key a condition's value names, if a key can hold it.
+fn stored_key(v: &Value) -> Option<Vec<u8>> {
+    use crate::core::key::KeyValue;
+    let key = match v {
+        Value::Int32(n) => KeyValue::Int(i64::from(*n)),
+        Value::Int64(n) => KeyValue::Int(*n),
+        Value::String(s) => KeyValue::Str(s.clone()),
+        Value::ObjectId(o) => KeyValue::ObjectId(*o),
+        _ => return None,
+    };
+    Some(key.to_storage())
+}
+
+/// The records-table ranges holding exactly the keys that meet `op` (`None`: not read as
+/// ranges). Stored keys sort like the keys, each kind (int, string, ObjectId) in a class of
+/// its own after its tag byte; as on every field, a range holds only within its value's
+/// class.
+fn key_ranges_for(op: &Op) -> Option<Vec<KeyRange>> {
+    let point = |k: Vec<u8>| (Bound::Included(k.clone()), Bound::Included(k));
+    let class = |k: &[u8]| class_of(k[0]);
+    Some(match op {
+        Op::Eq(v) => vec![point(stored_key(v)?)],
+        Op::In(vs) => {
+            let mut keys: Vec<Vec<u8>> = vs.iter().map(stored_key).collect::<Option<_>>()?;
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().map(point).collect()
+        }
+        Op::Gt(v) | Op::Gte(v) => {
+            let k = stored_key(v)?;
+            let top = class(&k).1;
+            let low = if matches!(op, Op::Gt(_)) { Bound::Excluded(k) } else { Bound::Included(k) };
+            vec![(low, top)]
+        }
+        Op::Lt(v) | Op::Lte(v) => {
+            let k = stored_key(v)?;
+            let bottom = class(&k).0;
+            let high = if matches!(op, Op::Lt(_)) { Bound::Excluded(k) } else { Bound::Included(k) };
+            vec![(bottom, high)]
+        }
+        Op::Range(lo, hi) => {
+            let (lo, hi) = (stored_key(lo)?, stored_key(hi)?);
+            if lo[0] != hi[0] {
+                return Some(Vec::new());
+            }
+            vec![(Bound::Included(lo), Bound::Included(hi))].into_iter().filter(non_empty).collect()
+        }
+        Op::StartsWith(p) => {
+            let mut prefix = crate::core::key::KeyValue::Str(String::new()).to_storage();
+            prefix.extend_from_slice(p.as_bytes());
+            vec![prefix_range(prefix)]
+        }
+        _ => return None,
+    })
 }
 
 pub(crate) fn prefix_range(prefix: Vec<u8>) -> KeyRange {
@@ -370,19 +461,65 @@ pub(crate) fn choose(
         let ordered =
             ranges.len() == 1 && first_order.is_some_and(|o| o.path == path) && orderable(model, index, &holds);
         let reverse = ordered && first_order.is_some_and(|o| o.direction == crate::plan::Direction::Desc);
-        return Ok(Source::Index { index, ranges, ordered, reverse, served, distinct: one_value });
+        // A declared field of one value has one entry per record: disjoint ranges hold each
+        // record once.
+        let distinct = one_value || declared_scalar(model, path);
+        return Ok(Source::Index { index, ranges, ordered, reverse, served, distinct, key_order: one_value });
     }
     if let Some(o) = first_order {
         let index = model.index_on(&o.path).filter(|i| !i.unique && built(i));
         if let Some(index) = index.filter(|i| orderable(model, i, &holds)) {
             let reverse = o.direction == crate::plan::Direction::Desc;
             let all = (Bound::Unbounded, Bound::Unbounded);
-            let source =
-                Source::Index { index, ranges: vec![all], ordered: true, reverse, served: Vec::new(), distinct: false };
+            let source = Source::Index {
+                index,
+                ranges: vec![all],
+                ordered: true,
+                reverse,
+                served: Vec::new(),
+                distinct: declared_scalar(model, index.path),
+                key_order: false,
+            };
             return Ok(source);
         }
     }
     Ok(Source::Scan)
+}
+
+/// [`choose`], with the plan's conditions on the key read as ranges of the records table
+/// ([`Source::Keys`]) when they hold fewer records than the index chosen otherwise: always
+/// when they name single keys or nothing else narrows the read, else the fewer entries as
+/// `count` and `count_keys` count them (up to a cap that grows as in [`choose`]).
+pub(crate) fn choose_with_keys(
+    model: &'static ModelDesc,
+    plan: &Plan,
+    built: impl Fn(&IndexDesc) -> bool,
+    holds: impl Fn(&IndexDesc, u8) -> bool,
+    count: impl Fn(&IndexDesc, &[KeyRange], usize) -> Result<usize>,
+    count_keys: impl Fn(&[KeyRange], usize) -> Result<usize>,
+) -> Result<Source> {
+    let source = choose(model, plan, built, holds, &count)?;
+    let Some((key_ranges, served)) = key_ranges(plan) else { return Ok(source) };
+    let reverse = plan.order.first().is_some_and(|o| o.path == KEY && o.direction == crate::plan::Direction::Desc);
+    let points = key_points(plan, &served);
+    let keys = Source::Keys { ranges: key_ranges, reverse, served };
+    let Source::Index { index, ranges, .. } = &source else { return Ok(keys) };
+    let Source::Keys { ranges: key_ranges, .. } = &keys else { unreachable!("built above") };
+    if points || key_ranges.is_empty() {
+        return Ok(keys);
+    }
+    if ranges.is_empty() {
+        return Ok(source);
+    }
+    let mut cap = 32usize;
+    loop {
+        let in_keys = count_keys(key_ranges, cap)?;
+        let in_index = count(index, ranges, cap)?;
+        if in_keys < cap || in_index < cap || cap >= 1 << 24 {
+            return Ok(if in_keys <= in_index { keys } else { source });
+        }
+        cap *= 16;
+    }
 }
 
 /// The candidate whose ranges hold the fewest entries (the more selective kind of lookup

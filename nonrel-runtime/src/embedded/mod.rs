@@ -69,7 +69,9 @@ impl Redb {
     }
 }
 
-/// The access path of a query on the embedded backend.
+/// The access path of a query on the embedded backend. Conditions on the key read ranges of
+/// the records table itself: `index` is then [`KEY`](crate::plan::KEY) (`"_id"`) and
+/// `covering` is true.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explain {
     /// The index read (its path), or `None` for a scan of every record.
@@ -81,9 +83,12 @@ pub struct Explain {
     /// Whether the index holds the records themselves (`#[field(index(covering))]`), so the
     /// records table is not read.
     pub covering: bool,
-    /// How many index entries (or records, for a scan) the query reads, counted by running
-    /// it: a limit that stops the read early shows here.
+    /// How many index entries (or records, for a scan or a key range) the query reads,
+    /// counted by running it: a limit that stops the read early shows here.
     pub entries_read: u64,
+    /// How many documents the query reads to check its conditions or return them (none for
+    /// a count that its index or key ranges answer alone), counted by running it.
+    pub records_read: u64,
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
@@ -106,13 +111,17 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
 /// Whether a plan may read every record (then it runs on the blocking pool).
 fn may_scan(m: &ModelDesc, plan: &Plan) -> bool {
     let served = |p: &str| m.index_on(p).is_some();
-    !plan.filters.iter().any(|f| served(&f.path)) && !plan.order.first().is_some_and(|o| served(&o.path))
+    !plan.filters.iter().any(|f| served(&f.path))
+        && !plan.order.first().is_some_and(|o| served(&o.path))
+        && index::key_ranges(plan).is_none()
 }
 
 impl Backend for Redb {
     const NAME: &'static str = "embedded";
     const OUTBOX_IN_WRITE: bool = true;
     const COPIES_IN_WRITE: bool = true;
+    /// Conditions on the key read ranges of the records table (stored in key order).
+    const KEY_FILTERS: bool = true;
 
     type Joins = No;
     type CaseInsensitive = No;

@@ -10,7 +10,7 @@ use super::store::{
 use crate::backend::Row;
 use crate::core::value::Value;
 use crate::error::Result;
-use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::eval::{compare_keys, matches_all_keyed, sort_key_keyed};
 use crate::plan::seek::Seek;
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
@@ -59,10 +59,10 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
         let Some(doc) = doc_of(inline, pk, &records)? else { continue };
         let doc = doc.bytes();
         let key = KeyValue::from_storage(pk)?;
-        if !matches_all(residual.iter().copied(), doc).map_err(|e| e.with_key(&key))? {
+        if !matches_all_keyed(residual.iter().copied(), doc, &key).map_err(|e| e.with_key(&key))? {
             continue;
         }
-        let values = sort_key(doc, &plan.order)?;
+        let values = sort_key_keyed(doc, Some(&key), &plan.order)?;
         if !seek.wants(plan, &values, Some(&key)) {
             continue;
         }

@@ -8,7 +8,7 @@ use crate::backend::{
 use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
 pub(super) use crate::plan::eval::project;
-use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::eval::{compare_keys, matches_all_keyed, sort_key_keyed};
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
 use crate::schema::model::{IndexDesc, ModelDesc};
@@ -276,8 +276,14 @@ impl Store {
         self.run_reading(m, plan, count_upto).map(|(rows, matched, _)| (rows, matched))
     }
 
-    /// [`run`](Self::run), with how many index entries (or records, in a scan) it read.
-    fn run_reading(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64, u64)> {
+    /// [`run`](Self::run), with what it read: index entries (or records, in a scan or a key
+    /// range), and documents checked or returned.
+    fn run_reading(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        count_upto: Option<u64>,
+    ) -> Result<(Vec<Row>, u64, Reading)> {
         let read = self.read()?;
         let tx = &read.tx;
         let name = records_table(m);
@@ -306,23 +312,34 @@ impl Store {
                 None => Ok(0),
             }
         };
-        let source = index::choose(m, plan, |i| built.contains(i.path), holds, count)?;
+        let records = open_read(tx, Bytes::new(&name))?;
+        let count_keys = |ranges: &[index::KeyRange], cap: usize| match &records {
+            Some(table) => index::count_in(table, ranges, cap),
+            None => Ok(0),
+        };
+        let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
         let mut opened = opened.into_inner();
         // A covering index holds the documents: the records table is not read.
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
-        let records = if covering { None } else { open_read(tx, Bytes::new(&name))? };
+        let records = if covering { None } else { records };
         if records.is_none() && !covering {
-            return Ok((Vec::new(), 0, 0));
+            return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 }));
         }
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
         }
         let mut run = Run::new(plan, count_upto);
+        // Records read in key order are in the plan's order when it is ordered by the key.
+        let by_key = plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
         match source {
             Source::Scan => {
-                run.in_order = plan.order.is_empty();
+                run.in_order = by_key;
+                let reverse = plan.order.first().is_some_and(|o| o.direction == crate::plan::Direction::Desc);
                 let records = records.as_ref().expect("a scan reads the records table");
-                for item in records.iter().map_err(storage)? {
+                let all = records.iter().map_err(storage)?;
+                let items: Box<dyn Iterator<Item = _>> =
+                    if by_key && reverse { Box::new(all.rev()) } else { Box::new(all) };
+                for item in items {
                     let (k, v) = item.map_err(storage)?;
                     run.read += 1;
                     if run.offer(k.value(), v.value())? {
@@ -330,19 +347,46 @@ impl Store {
                     }
                 }
             }
-            Source::Index { index, ranges, ordered, reverse, served, distinct } => {
+            Source::Keys { ranges, reverse, served } => {
+                run.in_order = by_key;
+                run.filters = index::residual(plan, &served);
+                let records = records.as_ref().expect("a key range reads the records table");
+                // Every condition answered by the ranges: a count counts the entries, reading
+                // no document.
+                if let (true, Some(upto)) = (run.filters.is_empty(), count_upto) {
+                    return count_entries(records, &ranges, upto);
+                }
+                let ordered: Box<dyn Iterator<Item = &index::KeyRange>> =
+                    if reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
+                'keys: for range in ordered {
+                    let range = records.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
+                    let items: Box<dyn Iterator<Item = _>> =
+                        if reverse { Box::new(range.rev()) } else { Box::new(range) };
+                    for item in items {
+                        let (k, v) = item.map_err(storage)?;
+                        run.read += 1;
+                        if run.offer(k.value(), v.value())? {
+                            break 'keys;
+                        }
+                    }
+                }
+            }
+            Source::Index { index, ranges, ordered, reverse, served, distinct, key_order } => {
                 // One value of an index lists its records in key order.
-                run.in_order = if plan.order.is_empty() { distinct } else { ordered && plan.order.len() == 1 };
+                run.in_order = if plan.order.is_empty() { key_order } else { ordered && plan.order.len() == 1 };
                 run.filters = index::residual(plan, &served);
                 let exact = run.filters.is_empty();
                 let table = match opened.iter().position(|(d, _)| std::ptr::eq(*d, index)) {
                     Some(at) => opened.swap_remove(at).1,
                     None => open_read(tx, Bytes::new(&index_table(m, index)))?,
                 };
-                let Some(table) = table else { return Ok((Vec::new(), 0, 0)) };
+                let Some(table) = table else { return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 })) };
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
+                if let (true, Some(upto)) = (exact && distinct, count_upto) {
+                    return count_entries(&table, &ranges, upto);
+                }
                 run.dedup = !distinct;
                 let track = !distinct && (count_upto.is_some() || plan.limit.is_some());
                 let mut seen = HashSet::new();
@@ -377,7 +421,8 @@ impl Store {
                 }
             }
         }
-        Ok((run.finish(), run.matched, run.read))
+        let reading = Reading { entries: run.read, docs: run.docs };
+        Ok((run.finish(), run.matched, reading))
     }
 
     /// Applies update operations to every matching record in one write transaction.
@@ -395,7 +440,7 @@ impl Store {
                     continue;
                 };
                 let key = KeyValue::from_storage(&pk)?;
-                if !matches_all(&plan.filters, &old).map_err(|e| e.with_key(&key))? {
+                if !matches_all_keyed(&plan.filters, &old, &key).map_err(|e| e.with_key(&key))? {
                     continue;
                 }
                 counts.matched += 1;
@@ -432,8 +477,14 @@ impl Store {
         Ok(n)
     }
 
-    /// How `run` would read a plan's candidates.
-    pub(crate) fn explain(&self, m: &'static ModelDesc, plan: &Plan) -> Result<super::Explain> {
+    /// How `run` reads a plan's candidates, running it as a query, or as a count up to
+    /// `count_upto` when given.
+    pub(crate) fn explain(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        count_upto: Option<u64>,
+    ) -> Result<super::Explain> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
         let empty = match open_read(&tx, Bytes::new(&name))? {
@@ -443,17 +494,41 @@ impl Store {
         let built = usable_indexes(&tx, m, empty)?;
         let holds = |i: &IndexDesc, tag| index_holds(&tx, m, i, tag);
         let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap| count_opening(&tx, m, i, ranges, cap);
-        let mut explain = match index::choose(m, plan, |i| built.contains(i.path), holds, count)? {
-            Source::Scan => super::Explain { index: None, ranges: 0, ordered: false, covering: false, entries_read: 0 },
+        let records = open_read(&tx, Bytes::new(&name))?;
+        let count_keys = |ranges: &[index::KeyRange], cap| match &records {
+            Some(table) => index::count_in(table, ranges, cap),
+            None => Ok(0),
+        };
+        let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
+        let mut explain = match source {
+            Source::Scan => super::Explain {
+                index: None,
+                ranges: 0,
+                ordered: false,
+                covering: false,
+                entries_read: 0,
+                records_read: 0,
+            },
+            Source::Keys { ranges, .. } => super::Explain {
+                index: Some(crate::plan::KEY),
+                ranges: ranges.len(),
+                ordered: plan.order.first().is_some_and(|o| o.path == crate::plan::KEY),
+                covering: true,
+                entries_read: 0,
+                records_read: 0,
+            },
             Source::Index { index, ranges, ordered, .. } => super::Explain {
                 index: Some(index.path),
                 ranges: ranges.len(),
                 ordered,
                 covering: index.covering,
                 entries_read: 0,
+                records_read: 0,
             },
         };
-        explain.entries_read = self.run_reading(m, plan, None)?.2;
+        let reading = self.run_reading(m, plan, count_upto)?.2;
+        explain.entries_read = reading.entries;
+        explain.records_read = reading.docs;
         Ok(explain)
     }
 
@@ -562,7 +637,15 @@ fn candidates(
         Some((_, table)) => index::count_in(table, ranges, cap),
         None => Ok(0),
     };
-    match index::choose(m, plan, |_| true, holds, count)? {
+    let count_keys = |ranges: &[index::KeyRange], cap| index::count_in(records, ranges, cap);
+    match index::choose_with_keys(m, plan, |_| true, holds, count, count_keys)? {
+        Source::Keys { ranges, .. } => {
+            for range in &ranges {
+                for item in records.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
+                    out.push(item.map_err(storage)?.0.value().to_vec());
+                }
+            }
+        }
         Source::Index { index, ranges, .. } => {
             let (_, table) = indexes.iter().find(|(d, _)| std::ptr::eq(*d, index)).expect("every index is open");
             let mut seen = HashSet::new();
@@ -855,6 +938,25 @@ fn check_index(
     Ok(())
 }
 
+/// A count that ranges answer alone (each record in them once): their entries, up to
+/// `upto`, counted without reading a value.
+fn count_entries(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    ranges: &[index::KeyRange],
+    upto: u64,
+) -> Result<(Vec<Row>, u64, Reading)> {
+    let n = index::count_in(table, ranges, usize::try_from(upto).unwrap_or(usize::MAX))? as u64;
+    Ok((Vec::new(), n, Reading { entries: n, docs: 0 }))
+}
+
+/// What a run read.
+struct Reading {
+    /// Index entries (or records, in a scan or a key range).
+    entries: u64,
+    /// Documents checked against the conditions or kept.
+    docs: u64,
+}
+
 /// Collects the rows of a plan as candidates arrive, and gives them in the plan's order: its
 /// ordering terms, then the key.
 struct Run<'p> {
@@ -870,6 +972,8 @@ struct Run<'p> {
     matched: u64,
     /// The index entries (or records, in a scan) read.
     read: u64,
+    /// The documents checked or kept.
+    docs: u64,
     /// Whether the same record may have been offered more than once (its duplicates are
     /// dropped once the rows are sorted).
     dedup: bool,
@@ -885,6 +989,7 @@ impl<'p> Run<'p> {
             rows: Vec::new(),
             matched: 0,
             read: 0,
+            docs: 0,
             dedup: false,
         }
     }
@@ -901,14 +1006,15 @@ impl<'p> Run<'p> {
 
     /// Considers one record; returns whether the plan has all it needs.
     fn offer(&mut self, pk: &[u8], doc: &[u8]) -> Result<bool> {
+        self.docs += 1;
         let key = KeyValue::from_storage(pk)?;
-        if !matches_all(self.filters.iter().copied(), doc).map_err(|e| e.with_key(&key))? {
+        if !matches_all_keyed(self.filters.iter().copied(), doc, &key).map_err(|e| e.with_key(&key))? {
             return Ok(false);
         }
         if self.count_upto.is_some() {
             return Ok(self.count_only());
         }
-        let sort = sort_key(doc, &self.plan.order)?;
+        let sort = sort_key_keyed(doc, Some(&key), &self.plan.order)?;
         if let (Some(needed), true) = (self.needed(), self.in_order) {
             // Ties on the sort value must all be seen before the key breaks them.
             let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _)| last == &sort);
@@ -922,9 +1028,11 @@ impl<'p> Run<'p> {
             None => doc.to_vec(),
         };
         self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
-        // In key order with no ordering term, nothing read later can come before these.
+        // In key order with no ordering term (or one on the key, which nothing ties on),
+        // nothing read later can come before these.
         let full = self.needed().is_some_and(|needed| self.rows.len() >= needed);
-        if full && self.in_order && self.plan.order.is_empty() {
+        let by_key = self.plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
+        if full && self.in_order && by_key {
             return Ok(true);
         }
         self.trim();

@@ -15,7 +15,7 @@ use super::Redb;
 use crate::backend::capability::Transactions;
 use crate::backend::{Backend, PutItem, Row, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::eval::{compare_keys, matches_all, sort_key};
+use crate::plan::eval::{compare_keys, matches_all_keyed, sort_key_keyed};
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
@@ -100,14 +100,14 @@ impl EmbeddedSession {
         let mut rows = Vec::with_capacity(committed.len() + mine.len());
         for r in committed {
             if !r.key.as_ref().is_some_and(|k| mine.contains_key(k)) {
-                rows.push((sort_key(&r.doc, &plan.order)?, r));
+                rows.push((sort_key_keyed(&r.doc, r.key.as_ref(), &plan.order)?, r));
             }
         }
         for w in mine.values() {
             let Some(doc) = &w.doc else { continue };
-            if matches_all(&plan.filters, doc)? {
+            if matches_all_keyed(&plan.filters, doc, &w.key)? {
                 let row = Row { key: Some(w.key.clone()), doc: doc.clone(), ..Row::default() };
-                rows.push((sort_key(doc, &plan.order)?, row));
+                rows.push((sort_key_keyed(doc, Some(&w.key), &plan.order)?, row));
             }
         }
         rows.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));

@@ -3,7 +3,7 @@
 
 use crate::backend::{Backend, Row};
 use crate::error::Result;
-use crate::plan::eval::{compare_keys, sort_key};
+use crate::plan::eval::compare_keys;
 pub(crate) use crate::plan::{needs_split, oversized};
 use crate::plan::{Op, Plan};
 use crate::schema::key::KeyValue;
@@ -50,8 +50,10 @@ pub(crate) async fn query<B: Backend>(
             }
         }
     }
-    let mut keyed: Vec<(Vec<crate::core::value::Value>, Row)> =
-        rows.into_iter().map(|r| Ok((sort_key(&r.doc, &plan.order)?, r))).collect::<Result<_>>()?;
+    let mut keyed: Vec<(Vec<crate::core::value::Value>, Row)> = rows
+        .into_iter()
+        .map(|r| Ok((crate::engine::keyed::row_sort_key(&r, &plan.order)?, r)))
+        .collect::<Result<_>>()?;
     keyed.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
     let limit = plan.limit.unwrap_or(usize::MAX);
     Ok(keyed.into_iter().skip(plan.offset).take(limit).map(|(_, r)| r).collect())

@@ -55,6 +55,50 @@ pub fn matches_all<F: std::borrow::Borrow<Filter>>(filters: impl IntoIterator<It
     Ok(true)
 }
 
+/// The key as the value a condition on [`KEY`](super::KEY) compares it with.
+pub(crate) fn key_as_value(key: &crate::core::key::KeyValue) -> Value {
+    use crate::core::key::KeyValue;
+    match key {
+        KeyValue::Int(n) => Value::Int64(*n),
+        KeyValue::Str(s) => Value::String(s.clone()),
+        KeyValue::ObjectId(o) => Value::ObjectId(*o),
+    }
+}
+
+/// [`matches_all`] for a stored record whose key is kept beside its document (the
+/// document holds no [`KEY`](super::KEY) field): conditions on the key are checked against
+/// `key`, the others against `doc`.
+pub(crate) fn matches_all_keyed<F: std::borrow::Borrow<Filter>>(
+    filters: impl IntoIterator<Item = F>,
+    doc: &[u8],
+    key: &crate::core::key::KeyValue,
+) -> Result<bool> {
+    for f in filters {
+        let f = f.borrow();
+        let holds_here = if f.path == super::KEY { holds(&f.op, &[key_as_value(key)]) } else { matches(f, doc)? };
+        if !holds_here {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// [`sort_key`] for a stored record whose key is kept beside its document: a term on
+/// [`KEY`](super::KEY) sorts by `key`.
+pub(crate) fn sort_key_keyed(
+    doc: &[u8],
+    key: Option<&crate::core::key::KeyValue>,
+    order: &[OrderBy],
+) -> Result<Vec<Value>> {
+    order
+        .iter()
+        .map(|o| match key {
+            Some(key) if o.path == super::KEY => Ok(key_as_value(key)),
+            _ => Ok(sort_value(values_at(doc, &o.path)?, o.direction)),
+        })
+        .collect()
+}
+
 /// Whether one filter holds for the document.
 pub fn matches(filter: &Filter, doc: &[u8]) -> Result<bool> {
     let leaves = values_at(doc, &filter.path)?;
