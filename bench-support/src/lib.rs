@@ -13,7 +13,9 @@
 //! use nonrel_bench_support::{output_dir, print, Ratio};
 //! let since = std::time::SystemTime::now();
 //! // ... run the groups with `rounds` ...
-//! print(&output_dir(env!("CARGO_TARGET_TMPDIR")), since, &[Ratio { name: "save_cpu", group: "save", target: 1.1 }]);
+//! // In a bench target, pass `env!("CARGO_TARGET_TMPDIR")`.
+//! let out = output_dir("target/tmp");
+//! print(&out, since, &[Ratio { name: "save_cpu", group: "save", target: 1.1 }]);
 //! ```
 
 use criterion::{Criterion, SamplingMode};

@@ -46,10 +46,7 @@ fn with_key(doc: &[u8], key: &KeyValue) -> Result<Vec<u8>> {
 
 /// A row's values for ordering terms, the key's among them.
 pub(crate) fn row_sort_key(row: &Row, order: &[crate::plan::OrderBy]) -> Result<Vec<Value>> {
-    match &row.key {
-        Some(key) if order.iter().any(|o| o.path == KEY) => sort_key(&with_key(&row.doc, key)?, order),
-        _ => sort_key(&row.doc, order),
-    }
+    crate::plan::eval::sort_key_keyed(&row.doc, row.key.as_ref(), order)
 }
 
 /// The key a looked-up value names, if a key can hold it.

@@ -52,7 +52,7 @@ pub(crate) async fn query<B: Backend>(
     }
     let mut keyed: Vec<(Vec<crate::core::value::Value>, Row)> = rows
         .into_iter()
-        .map(|r| Ok((crate::engine::keyed::row_sort_key(&r, &plan.order)?, r)))
+        .map(|r| Ok((crate::plan::eval::sort_key_keyed(&r.doc, r.key.as_ref(), &plan.order)?, r)))
         .collect::<Result<_>>()?;
     keyed.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
     let limit = plan.limit.unwrap_or(usize::MAX);
