@@ -472,7 +472,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         let native = native && !crate::engine::keyed::emulated::<B>(&prepared.plan);
         if native && (!prepared.joins.is_empty() || !related.is_empty()) {
             if let Some(mut rows) =
-                backend.query_joined(M::DESC, &prepared.plan, &prepared.joins, related, max_in).await?
+                query_joined::<B, M>(backend, &prepared.plan, &prepared.joins, related, max_in).await?
             {
                 crate::engine::related::load_missing(backend, related, &mut rows).await?;
                 return Ok(rows);
@@ -482,7 +482,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         let plan = prepared.resolve(&self.reads()).await?;
         if native && had_joins && !related.is_empty() {
             // The backend declined the joins: offer it the selections alone.
-            if let Some(mut rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
+            if let Some(mut rows) = query_joined::<B, M>(backend, &plan, &[], related, max_in).await? {
                 crate::engine::related::load_missing(backend, related, &mut rows).await?;
                 return Ok(rows);
             }
@@ -566,4 +566,18 @@ impl<'db, B: Backend, M: Model> IntoFuture for Query<M, &'db Database<B>> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.all())
     }
+}
+
+/// The backend's joined command (MongoDB's `$lookup`), one store command with a span of its
+/// own; `None` when the backend declines it.
+async fn query_joined<B: Backend, M: Model>(
+    backend: &B,
+    plan: &crate::plan::Plan,
+    joins: &[crate::plan::join::JoinFilter],
+    related: &[crate::engine::related::Selection],
+    max_in: usize,
+) -> Result<Option<Vec<Row>>> {
+    let describe = || Command::planned(B::NAME, "query", M::DESC, plan);
+    let run = async { backend.query_joined(M::DESC, plan, joins, related, max_in).await.map(trace::MaybeRows) };
+    Ok(trace::command(describe, run).await?.0)
 }

@@ -105,6 +105,15 @@ impl<M> Returned for crate::schema::key::Key<M> {}
 impl Returned for u64 {}
 impl Returned for bool {}
 impl Returned for () {}
+
+/// The rows of a command the backend may decline (`None`: it ran nothing).
+pub(crate) struct MaybeRows<T>(pub(crate) Option<Vec<T>>);
+
+impl<T> Returned for MaybeRows<T> {
+    fn returned(&self) -> Option<u64> {
+        self.0.as_ref().map(|rows| rows.len() as u64)
+    }
+}
 impl Returned for crate::backend::UpdateCounts {}
 
 #[cfg(not(feature = "tracing"))]
