@@ -96,8 +96,8 @@ pub mod query {
     pub use crate::plan::seek::Seek;
     pub use crate::plan::update::{UpdateKind, UpdateOp};
     pub use crate::plan::{
-        to_value, Accepts, Condition, Containable, Describe, Detached, Direction, Field, Filter, IntoLookup, Native,
-        Op, Order, OrderBy, Ordered, Plan, Projection, Query, Text, KEY,
+        all, any, not, to_value, Accepts, Condition, Containable, Describe, Detached, Direction, Field, Filter,
+        IntoLookup, Native, Op, Order, OrderBy, Ordered, Plan, Projection, Query, Text, BOOLEAN_PATH, KEY,
     };
 }
 

@@ -429,6 +429,8 @@ impl<B: Transactions> Transaction<B> {
 }
 
 impl<B: Transactions> crate::engine::keyed::KeyReads for Transaction<B> {
+    const BOOLEAN: bool = B::BOOLEAN;
+    const KEY_FILTERS: bool = B::KEY_FILTERS;
     async fn docs(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
         let mut docs = Vec::with_capacity(keys.len());
         for key in keys {

@@ -285,6 +285,15 @@ pub trait Backend: Send + Sync + 'static {
     /// writes each record with [`swap`](Self::swap), retried when a concurrent write changed it.
     const KEY_FILTERS: bool = false;
 
+    /// Whether [`query`](Self::query), [`count`](Self::count), [`update`](Self::update),
+    /// [`query_seek`](Self::query_seek) and [`query_joined`](Self::query_joined) run
+    /// [`Op::Or`](crate::plan::Op::Or) and [`Op::Not`](crate::plan::Op::Not) filters themselves
+    /// (MongoDB's `$or` and `$nor`). When not (the default), a plan holding one never reaches
+    /// them: the runtime runs each branch of an OR as its own plan (so each reads through its
+    /// own index), merges the rows, drops duplicates and orders them, and checks a NOT on
+    /// the rows the rest of the plan matches, with [`eval`](crate::plan::eval)'s semantics.
+    const BOOLEAN: bool = false;
+
     /// Whether [`put`](Self::put) and [`update`](Self::update) record the pending fan-out to
     /// denormalized copies (the outbox) in the same atomic write as the records. When
     /// not (the default), the runtime records it in a write of its own just before.

@@ -3,7 +3,7 @@
 
 use super::{Explain, Redb};
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{Op, Plan};
 use crate::schema::model::ModelDesc;
 
 impl Redb {
@@ -24,7 +24,41 @@ impl Redb {
     /// assert_eq!(db.backend().explain_plan(Post::DESC, &plan).unwrap().index, Some("title"));
     /// ```
     pub fn explain_plan(&self, model: &'static ModelDesc, plan: &Plan) -> Result<Explain> {
-        self.store.explain(model, plan, None)
+        self.explain_with(model, plan, None)
+    }
+
+    /// A plan's explanation; for a plan with an OR, one per branch, as the runtime runs them.
+    fn explain_with(&self, model: &'static ModelDesc, plan: &Plan, count: Option<u64>) -> Result<Explain> {
+        let Some(branches) = plan.filters.iter().find_map(|f| match &f.op {
+            Op::Or(branches) => Some(branches),
+            _ => None,
+        }) else {
+            return self.store.explain(model, plan, count);
+        };
+        let at = plan.filters.iter().position(|f| matches!(f.op, Op::Or(_))).unwrap_or_default();
+        let mut parts = Vec::with_capacity(branches.len());
+        for branch in branches {
+            let mut filters = plan.filters.clone();
+            filters.splice(at..=at, branch.iter().cloned());
+            // Each branch runs as a query (its rows are merged, even for a count).
+            let part = Plan {
+                filters,
+                order: plan.order.clone(),
+                offset: 0,
+                limit: plan.limit.map(|l| l.saturating_add(plan.offset)),
+                projection: None,
+            };
+            parts.push(self.explain_with(model, &part, None)?);
+        }
+        Ok(Explain {
+            index: None,
+            ranges: parts.iter().map(|p| p.ranges).sum(),
+            ordered: false,
+            covering: false,
+            entries_read: parts.iter().map(|p| p.entries_read).sum(),
+            records_read: parts.iter().map(|p| p.records_read).sum(),
+            branches: parts,
+        })
     }
 
     /// [`explain_plan`](Self::explain_plan) for a count of the plan's records, up to
@@ -44,6 +78,6 @@ impl Redb {
     /// assert_eq!(db.backend().explain_count_plan(Post::DESC, &plan, None).unwrap().records_read, 0);
     /// ```
     pub fn explain_count_plan(&self, model: &'static ModelDesc, plan: &Plan, upto: Option<u64>) -> Result<Explain> {
-        self.store.explain(model, plan, Some(upto.unwrap_or(u64::MAX)))
+        self.explain_with(model, plan, Some(upto.unwrap_or(u64::MAX)))
     }
 }

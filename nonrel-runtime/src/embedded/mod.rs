@@ -89,6 +89,12 @@ pub struct Explain {
     /// How many documents the query reads to check its conditions or return them (none for
     /// a count that its index or key ranges answer alone), counted by running it.
     pub records_read: u64,
+    /// For a query with an OR, which the runtime runs as one plan per branch (the rest of
+    /// the query with the branch's conditions, each reading its own index) before merging
+    /// the rows: each branch's explanation, in order. The fields above then sum theirs
+    /// (`index` is `None`, `ordered` and `covering` false). Empty otherwise. A NOT is checked
+    /// on the rows the rest of the query reads, and shows in `records_read`.
+    pub branches: Vec<Explain>,
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {

@@ -508,6 +508,7 @@ impl Store {
                 covering: false,
                 entries_read: 0,
                 records_read: 0,
+                branches: Vec::new(),
             },
             Source::Keys { ranges, .. } => super::Explain {
                 index: Some(crate::plan::KEY),
@@ -516,6 +517,7 @@ impl Store {
                 covering: true,
                 entries_read: 0,
                 records_read: 0,
+                branches: Vec::new(),
             },
             Source::Index { index, ranges, ordered, .. } => super::Explain {
                 index: Some(index.path),
@@ -524,6 +526,7 @@ impl Store {
                 covering: index.covering,
                 entries_read: 0,
                 records_read: 0,
+                branches: Vec::new(),
             },
         };
         let reading = self.run_reading(m, plan, count_upto)?.2;

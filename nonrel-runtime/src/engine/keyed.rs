@@ -9,7 +9,9 @@ use crate::core::value::Value;
 use crate::engine::trace::Command;
 use crate::error::Result;
 use crate::plan::eval::{apply_update, compare_keys, matches_all, project, sort_key};
-use crate::plan::{Direction, Op, Plan, KEY};
+use crate::plan::{Direction, Filter, Op, Plan, KEY};
+use std::collections::HashSet;
+use std::pin::Pin;
 use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
 use std::future::Future;
@@ -27,9 +29,26 @@ pub(crate) fn normalized(mut plan: Plan) -> Plan {
     plan
 }
 
-/// Whether the runtime answers this plan's key terms instead of the backend.
+/// Whether the runtime answers this plan's key terms, or its ORs and NOTs, instead of the
+/// backend.
 pub(crate) fn emulated<B: Backend>(plan: &Plan) -> bool {
-    !B::KEY_FILTERS && plan.names_key()
+    emulated_by::<FromBackend<'_, B>>(plan)
+}
+
+/// Whether a filter goes to the backend with the rest of a plan the runtime answers: not
+/// one on the key, nor an OR or a NOT the backend does not run (or that names the key).
+fn sent<R: KeyReads>(f: &Filter) -> bool {
+    let names_key = || crate::plan::any_filter(std::slice::from_ref(f), &|f| f.path == KEY);
+    if f.is_boolean() {
+        R::BOOLEAN && (R::KEY_FILTERS || !names_key())
+    } else {
+        R::KEY_FILTERS || f.path != KEY
+    }
+}
+
+/// Whether the runtime answers a plan read through `reads` (see [`emulated`]).
+fn emulated_by<R: KeyReads>(plan: &Plan) -> bool {
+    (!R::KEY_FILTERS && plan.names_key()) || (!R::BOOLEAN && plan.has_boolean())
 }
 
 /// The document with the key as its `_id` element, so the plan's key terms are checked and
@@ -85,6 +104,10 @@ fn named_keys(plan: &Plan) -> Option<Vec<KeyValue>> {
 /// Where the answer to a plan's key terms reads: records by key, and the rows of a plan
 /// without key terms (the backend, or a transaction's attempt).
 pub(crate) trait KeyReads: Sync {
+    /// Whether the plans read run ORs and NOTs ([`Backend::BOOLEAN`]).
+    const BOOLEAN: bool;
+    /// Whether the plans read run conditions on the key ([`Backend::KEY_FILTERS`]).
+    const KEY_FILTERS: bool;
     /// The documents of `keys`, in their order.
     fn docs(
         &self,
@@ -102,6 +125,8 @@ pub(crate) struct FromBackend<'a, B> {
 }
 
 impl<B: Backend> KeyReads for FromBackend<'_, B> {
+    const BOOLEAN: bool = B::BOOLEAN;
+    const KEY_FILTERS: bool = B::KEY_FILTERS;
     fn docs(
         &self,
         m: &'static ModelDesc,
@@ -115,8 +140,11 @@ impl<B: Backend> KeyReads for FromBackend<'_, B> {
     }
 }
 
-/// The rows the plan may match, each with the document as stored and as checked (with `_id`).
-async fn candidates(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<(Row, Vec<u8>)>> {
+/// The rows the plan matches, each with the document as stored and as checked (with `_id`).
+/// With an OR the backend does not run, each branch runs as its own plan (the rest of the
+/// plan with the branch's conditions), at most `offset + limit` rows each, in the plan's
+/// order: the first rows of the merge are among them.
+async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<(Row, Vec<u8>)>> {
     let rows = match named_keys(plan) {
         Some(keys) => {
             let docs = if keys.is_empty() { Vec::new() } else { reads.docs(m, keys.clone()).await? };
@@ -125,16 +153,19 @@ async fn candidates(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -
                 .filter_map(|(key, doc)| Some(Row { key: Some(key), doc: doc?, ..Row::default() }))
                 .collect()
         }
-        None => {
-            let rest = Plan {
-                filters: plan.filters.iter().filter(|f| f.path != KEY).cloned().collect(),
-                order: Vec::new(),
-                offset: 0,
-                limit: None,
-                projection: None,
-            };
-            reads.plain(m, rest).await?
-        }
+        None => match plan.filters.iter().position(|f| matches!(f.op, Op::Or(_)) && !sent::<R>(f)) {
+            Some(at) => union(reads, m, plan, at).await?,
+            None => {
+                let rest = Plan {
+                    filters: plan.filters.iter().filter(|f| sent::<R>(f)).cloned().collect(),
+                    order: Vec::new(),
+                    offset: 0,
+                    limit: None,
+                    projection: None,
+                };
+                reads.plain(m, rest).await?
+            }
+        },
     };
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -145,6 +176,46 @@ async fn candidates(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -
         }
     }
     Ok(out)
+}
+
+/// The rows of each branch of the OR filter at `at`, merged without duplicates.
+async fn union<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan, at: usize) -> Result<Vec<Row>> {
+    let Op::Or(branches) = &plan.filters[at].op else { return Ok(Vec::new()) };
+    let mut seen: HashSet<KeyValue> = HashSet::new();
+    let mut rows = Vec::new();
+    for branch in branches {
+        let mut filters = plan.filters.clone();
+        filters.splice(at..=at, branch.iter().cloned());
+        let part = Plan {
+            filters,
+            order: plan.order.clone(),
+            offset: 0,
+            limit: plan.limit.map(|l| l.saturating_add(plan.offset)),
+            projection: None,
+        };
+        for row in matching(reads, m, part).await? {
+            if row.key.as_ref().is_some_and(|k| seen.insert(k.clone())) {
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The rows a plan matches, in its order: from the backend when it runs the whole plan,
+/// else answered here.
+fn matching<'a, R: KeyReads>(
+    reads: &'a R,
+    m: &'static ModelDesc,
+    plan: Plan,
+) -> Pin<Box<dyn Future<Output = Result<Vec<Row>>> + Send + 'a>> {
+    Box::pin(async move {
+        if emulated_by::<R>(&plan) {
+            answer(reads, m, &plan).await
+        } else {
+            reads.plain(m, plan).await
+        }
+    })
 }
 
 /// The answer to a (normalized) plan with key terms, read through `reads`.

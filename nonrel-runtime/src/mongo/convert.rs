@@ -113,7 +113,17 @@ fn condition(f: &Filter) -> Value {
         Op::Contains(s) => op("$regex", regex(s, false)),
         Op::ElemMatch(filters) => op("$elemMatch", conditions(filters)),
         Op::Lookup(l) => super::lookup::condition(l),
+        // Top-level operators (see `term`), never under a path.
+        Op::Or(_) | Op::Not(_) => {
+            let (name, value) = term(f);
+            Value::Document(vec![(name, value)])
+        }
     }
+}
+
+/// A filter no record matches (`$or` and `$nor` take no empty list).
+fn nothing() -> (String, Value) {
+    ("_id".into(), op("$in", Value::Array(Vec::new())))
 }
 
 /// An `in` holding documents or regular expressions: `$or` of the plain values' `$in` and
@@ -135,6 +145,11 @@ fn term(f: &Filter) -> (String, Value) {
         Op::Lookup(l) => super::lookup::term(&f.path, l).unwrap_or_else(|| (f.path.to_string(), condition(f))),
         Op::In(vs) if vs.iter().any(not_in_safe) => literal_in(&f.path, vs),
         Op::Range(lo, hi) => range(&f.path, lo, hi),
+        Op::Or(branches) if branches.is_empty() => nothing(),
+        Op::Or(branches) => ("$or".into(), Value::Array(branches.iter().map(|b| conditions(b)).collect())),
+        // Not all of no conditions: nothing matches.
+        Op::Not(filters) if filters.is_empty() => nothing(),
+        Op::Not(filters) => ("$nor".into(), Value::Array(vec![conditions(filters)])),
         _ => (f.path.to_string(), condition(f)),
     }
 }

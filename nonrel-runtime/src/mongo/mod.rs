@@ -166,6 +166,7 @@ impl Backend for Mongo {
     type FullText = crate::backend::capability::No;
     const AUTO_KEY: KeyKind = KeyKind::Auto;
     const MAX_IN_VALUES: usize = 10_000;
+    const BOOLEAN: bool = true;
 
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let items: Vec<(KeyValue, Vec<u8>)> =

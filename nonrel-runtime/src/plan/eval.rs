@@ -74,13 +74,29 @@ pub(crate) fn matches_all_keyed<F: std::borrow::Borrow<Filter>>(
     key: &crate::core::key::KeyValue,
 ) -> Result<bool> {
     for f in filters {
-        let f = f.borrow();
-        let holds_here = if f.path == super::KEY { holds(&f.op, &[key_as_value(key)]) } else { matches(f, doc)? };
-        if !holds_here {
+        if !matches_keyed(f.borrow(), doc, key)? {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// [`matches`] for a stored record whose key is kept beside its document, through ORs and
+/// NOTs.
+fn matches_keyed(f: &Filter, doc: &[u8], key: &crate::core::key::KeyValue) -> Result<bool> {
+    match &f.op {
+        Op::Or(branches) => {
+            for branch in branches {
+                if matches_all_keyed(branch, doc, key)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Op::Not(filters) => Ok(!matches_all_keyed(filters, doc, key)?),
+        _ if f.path == super::KEY => Ok(holds(&f.op, &[key_as_value(key)])),
+        _ => matches(f, doc),
+    }
 }
 
 /// [`sort_key`] for a stored record whose key is kept beside its document: a term on
@@ -101,6 +117,18 @@ pub(crate) fn sort_key_keyed(
 
 /// Whether one filter holds for the document.
 pub fn matches(filter: &Filter, doc: &[u8]) -> Result<bool> {
+    match &filter.op {
+        Op::Or(branches) => {
+            for branch in branches {
+                if matches_all(branch, doc)? {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        Op::Not(filters) => return Ok(!matches_all(filters, doc)?),
+        _ => {}
+    }
     let leaves = values_at(doc, &filter.path)?;
     Ok(holds(&filter.op, &leaves))
 }
@@ -170,6 +198,8 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         Op::StartsWith(p) => text(leaves, |s| s.starts_with(p.as_str())),
         Op::Contains(p) => text(leaves, |s| s.contains(p.as_str())),
         Op::Lookup(l) => crate::plan::lookup::holds(l, leaves),
+        // Checked on the whole document (see `matches`), never on one path's values.
+        Op::Or(_) | Op::Not(_) => false,
     }
 }
 

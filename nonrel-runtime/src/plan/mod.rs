@@ -1,5 +1,6 @@
 //! Typed queries: field descriptors, conditions, ordering and the plan backends run.
 
+mod boolean;
 mod decode;
 pub mod eval;
 mod field;
@@ -12,13 +13,15 @@ mod select;
 mod serde_field;
 pub mod update;
 
+pub use boolean::{all, any, not};
+pub(crate) use boolean::{any_filter, conjunction};
 pub(crate) use decode::with_projection;
 pub use decode::{decode_field, encode_field, missing_field};
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
 pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
 pub(crate) use query::oversized_filter;
-pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, KEY};
+pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, BOOLEAN_PATH, KEY};
 pub(crate) use query::{needs_split, oversized};
 pub use query::{Accepts, Detached};
 #[cfg(feature = "serde")]

@@ -39,6 +39,16 @@ pub enum Op {
     /// An emulated lookup: rewritten onto the field's declared index fields before a
     /// backend sees it, or run natively by a backend that can.
     Lookup(crate::plan::lookup::Lookup),
+    /// Any of the branches holds, each branch holding when all its filters do (MongoDB's
+    /// `$or`). The filter's path is empty ([`BOOLEAN_PATH`]). A backend sees it only when it
+    /// declares [`BOOLEAN`](crate::backend::Backend::BOOLEAN); otherwise the runtime runs
+    /// each branch as its own plan and merges the rows.
+    Or(Vec<Vec<Filter>>),
+    /// Not all of the filters hold (MongoDB's `$nor` of their conjunction): a document
+    /// missing the fields matches, and a condition on a list is negated as a whole (no
+    /// element matches). The filter's path is empty ([`BOOLEAN_PATH`]); a backend sees it
+    /// only when it declares [`BOOLEAN`](crate::backend::Backend::BOOLEAN).
+    Not(Vec<Filter>),
 }
 
 impl Op {
@@ -59,6 +69,8 @@ impl Op {
             Op::Has(_) => "contains",
             Op::ElemMatch(_) => "elem_match",
             Op::Lookup(l) => l.name(),
+            Op::Or(_) => "or",
+            Op::Not(_) => "not",
         }
     }
 }
@@ -116,10 +128,25 @@ pub struct OrderBy {
 /// such plans itself.
 pub const KEY: &str = "_id";
 
+/// The path of an [`Op::Or`] or [`Op::Not`] filter: empty, since it names no one field.
+pub const BOOLEAN_PATH: &str = "";
+
+impl Filter {
+    /// Whether the filter is an [`Op::Or`] or an [`Op::Not`].
+    pub fn is_boolean(&self) -> bool {
+        matches!(self.op, Op::Or(_) | Op::Not(_))
+    }
+}
+
 impl Plan {
     /// Whether a filter or an ordering term names the record's key ([`KEY`]).
     pub fn names_key(&self) -> bool {
-        self.filters.iter().any(|f| f.path == KEY) || self.order.iter().any(|o| o.path == KEY)
+        crate::plan::any_filter(&self.filters, &|f| f.path == KEY) || self.order.iter().any(|o| o.path == KEY)
+    }
+
+    /// Whether a filter is an [`Op::Or`] or an [`Op::Not`].
+    pub fn has_boolean(&self) -> bool {
+        self.filters.iter().any(Filter::is_boolean)
     }
 }
 
@@ -326,7 +353,8 @@ impl<M: Model, On> Query<M, On> {
         match condition.filter {
             Ok(f) => match condition.via {
                 Some(via) => self.joins.push(via.with(f)),
-                None => self.plan.filters.push(f),
+                // `a & b` (an OR of one branch) adds its conditions one by one.
+                None => self.plan.filters.extend(crate::plan::conjunction(f)),
             },
             Err(e) => {
                 self.error.get_or_insert(e.with_model(M::DESC.name));

@@ -281,6 +281,10 @@ pub enum Cond {
     ElemMatch(TextOp, Cmp<i64>),
     Emulated(Emulated),
     Doc(ValueOp),
+    /// Any branch holds, each branch all its conditions (`(a & b) | c`).
+    Or(Vec<Vec<Cond>>),
+    /// Not all of the conditions hold (`!(a & b)`).
+    Not(Vec<Cond>),
 }
 
 /// A comparison on a path through a list: a range there only when list ranges are in the
@@ -293,7 +297,19 @@ fn through_list<T>(c: Cmp<T>, d: &Draw) -> Cmp<T> {
 }
 
 impl Cond {
+    /// A condition: now and then an OR of up to three branches, or a NOT, of one or two
+    /// plain conditions each.
     pub fn draw(d: &mut Draw) -> Self {
+        let conjunction = |d: &mut Draw| (0..d.rng.pick(&[1, 1, 2])).map(|_| Cond::draw_plain(d)).collect::<Vec<_>>();
+        match d.rng.below(14) {
+            0 => Cond::Or((0..d.rng.pick(&[0, 1, 2, 2, 2, 3])).map(|_| conjunction(d)).collect()),
+            1 => Cond::Not(conjunction(d)),
+            _ => Cond::draw_plain(d),
+        }
+    }
+
+    /// A condition on one field.
+    fn draw_plain(d: &mut Draw) -> Self {
         match d.rng.below(28) {
             0 | 1 => Cond::N(Cmp::draw(d, |d| d.int(), false)),
             2 => Cond::NPlain(Cmp::draw(d, |d| d.int(), false)),
@@ -329,6 +345,8 @@ impl Cond {
         match self {
             Cond::Attr(k, _) => refused_key(k),
             Cond::Attrs(_, m) => m.keys().any(|k| refused_key(k)),
+            Cond::Or(branches) => branches.iter().flatten().any(Cond::refused),
+            Cond::Not(conds) => conds.iter().any(Cond::refused),
             _ => false,
         }
     }
@@ -362,6 +380,10 @@ impl Cond {
             Cond::ElemMatch(t, c) => DiffItem::parts().elem_match(|p| [t.condition(p.label()), c.condition(p.qty())]),
             Cond::Emulated(e) => e.condition(),
             Cond::Doc(v) => v.condition(DiffItem::doc()),
+            Cond::Or(branches) => {
+                crate::query::any(branches.iter().map(|b| crate::query::all(b.iter().map(Cond::condition))))
+            }
+            Cond::Not(conds) => !crate::query::all(conds.iter().map(Cond::condition)),
         }
     }
 
@@ -394,6 +416,8 @@ impl Cond {
             }
             Cond::Emulated(e) => e.holds(r),
             Cond::Doc(v) => v.holds(&r.doc),
+            Cond::Or(branches) => branches.iter().any(|b| b.iter().all(|c| c.holds(r))),
+            Cond::Not(conds) => !conds.iter().all(|c| c.holds(r)),
         }
     }
 }
@@ -430,7 +454,27 @@ impl fmt::Display for Cond {
             Cond::ElemMatch(t, c) => write!(f, "DiffItem::parts().elem_match(|p| [p.label().{t}, p.qty().{c}])"),
             Cond::Emulated(e) => write!(f, "DiffItem::{e}"),
             Cond::Doc(v) => write!(f, "DiffItem::doc().{v}"),
+            Cond::Or(branches) if branches.is_empty() => write!(f, "any::<DiffItem, _>([])"),
+            Cond::Or(branches) => {
+                for (i, b) in branches.iter().enumerate() {
+                    write!(f, "{}({})", if i > 0 { " | " } else { "" }, Conjunction(b))?;
+                }
+                Ok(())
+            }
+            Cond::Not(conds) => write!(f, "!({})", Conjunction(conds)),
         }
+    }
+}
+
+/// Conditions joined by `&`, as Rust.
+struct Conjunction<'a>(&'a [Cond]);
+
+impl fmt::Display for Conjunction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.0.iter().enumerate() {
+            write!(f, "{}{c}", if i > 0 { " & " } else { "" })?;
+        }
+        Ok(())
     }
 }
 

@@ -23,27 +23,54 @@ pub(crate) fn rewrite(
     native: impl Fn(LookupKind) -> bool,
     plan: &mut Plan,
 ) -> Result<()> {
-    if !plan.filters.iter().any(|f| matches!(f.op, Op::Lookup(_))) {
+    if !crate::plan::any_filter(&plan.filters, &|f| matches!(f.op, Op::Lookup(_))) {
         return Ok(());
     }
-    let mut out = Vec::with_capacity(plan.filters.len() + 2);
-    for f in std::mem::take(&mut plan.filters) {
-        let Op::Lookup(l) = &f.op else {
-            out.push(f);
-            continue;
+    plan.filters = rewrite_filters(model, lookups, backend, &native, std::mem::take(&mut plan.filters))?;
+    Ok(())
+}
+
+/// [`rewrite`] on a conjunction of filters, and inside each OR and NOT among them.
+fn rewrite_filters(
+    model: &ModelDesc,
+    lookups: &[LookupDesc],
+    backend: &str,
+    native: &impl Fn(LookupKind) -> bool,
+    filters: Vec<Filter>,
+) -> Result<Vec<Filter>> {
+    let mut out = Vec::with_capacity(filters.len() + 2);
+    for f in filters {
+        let l = match f.op {
+            Op::Or(branches) => {
+                let branches = branches
+                    .into_iter()
+                    .map(|b| rewrite_filters(model, lookups, backend, native, b))
+                    .collect::<Result<_>>()?;
+                out.push(Filter { path: f.path, op: Op::Or(branches) });
+                continue;
+            }
+            Op::Not(inner) => {
+                let inner = rewrite_filters(model, lookups, backend, native, inner)?;
+                out.push(Filter { path: f.path, op: Op::Not(inner) });
+                continue;
+            }
+            Op::Lookup(l) => l,
+            op => {
+                out.push(Filter { path: f.path, op });
+                continue;
+            }
         };
         // Full-text search stays native where it is (relevance comes with it).
         let native_search = l.kind() == LookupKind::Search && native(LookupKind::Search);
-        if is_declared(lookups, &f.path, l) && !native_search {
-            out.extend(onto_index(&f.path, l));
+        if is_declared(lookups, &f.path, &l) && !native_search {
+            out.extend(onto_index(&f.path, &l));
         } else if native(l.kind()) {
-            out.push(f);
+            out.push(Filter { path: f.path, op: Op::Lookup(l) });
         } else {
-            return Err(undeclared(model, lookups, backend, &f.path, l));
+            return Err(undeclared(model, lookups, backend, &f.path, &l));
         }
     }
-    plan.filters = out;
-    Ok(())
+    Ok(out)
 }
 
 fn is_declared(lookups: &[LookupDesc], path: &str, l: &Lookup) -> bool {
