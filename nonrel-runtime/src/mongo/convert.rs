@@ -111,7 +111,7 @@ fn condition(f: &Filter) -> Value {
         Op::IsNull(false) => op("$ne", Value::Null),
         Op::StartsWith(p) => op("$regex", regex(p, true)),
         Op::Contains(s) => op("$regex", regex(s, false)),
-        Op::ElemMatch(filters) => op("$elemMatch", conditions(filters)),
+        Op::ElemMatch(filters) => op("$elemMatch", element_conditions(filters)),
         Op::Lookup(l) => super::lookup::condition(l),
         // Top-level operators (see `term`), never under a path.
         Op::Or(_) | Op::Not(_) => {
@@ -172,6 +172,27 @@ fn conditions(filters: &[Filter]) -> Value {
         return and(filters);
     }
     Value::Document(terms)
+}
+
+/// The conditions on one element of a list (`$elemMatch`): a range as one `{$gte, $lte}`
+/// (some servers take no `$and` inside `$elemMatch`; each bound still holds on any value
+/// at its path), the others as [`conditions`].
+fn element_conditions(filters: &[Filter]) -> Value {
+    let mut paths: Vec<&str> = filters.iter().map(|f| f.path.as_ref()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    if paths.len() < filters.len() || filters.iter().any(|f| !matches!(f.op, Op::Range(..)) && term(f).0.starts_with('$')) {
+        return conditions(filters);
+    }
+    Value::Document(
+        filters
+            .iter()
+            .map(|f| match &f.op {
+                Op::Range(..) => (f.path.to_string(), condition(f)),
+                _ => term(f),
+            })
+            .collect(),
+    )
 }
 
 /// Every filter under `$and` (one document, so repeated paths do not collide).
