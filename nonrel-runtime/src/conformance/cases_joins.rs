@@ -314,3 +314,36 @@ where
     assert!(article_titles(db, username().eq("ann")).await.is_empty());
     assert!(db.integrity_check().await.expect("integrity_check").is_ok(), "no stale copy");
 }
+
+/// ORs and NOTs mix with joins: beside a condition across a `Ref` (through copies or in two
+/// steps) every condition holds; a condition across a `Ref` inside an OR is a clear error
+/// naming the `Ref`.
+pub async fn ors_mix_with_joins<B: JoinBackend>(db: &Database<B>) {
+    seed(db).await;
+    let titles: Vec<String> = db
+        .query::<Paper>()
+        .filter(Paper::author().join(Author::username()).eq("ann"))
+        .filter(Paper::title().eq("A2") | Paper::title().eq("B1"))
+        .all()
+        .await
+        .expect("an OR beside a join on copies")
+        .into_iter()
+        .map(|a| a.title)
+        .collect();
+    assert_eq!(titles, ["A2"]);
+    let texts: Vec<String> = db
+        .query::<Memo>()
+        .filter(Memo::author().join(Author::username()).is_in(["ann", "cy"]))
+        .filter(!Memo::text().eq("n-cy"))
+        .all()
+        .await
+        .expect("a NOT beside a two-step join")
+        .into_iter()
+        .map(|n| n.text)
+        .collect();
+    assert_eq!(texts, ["n-ann"]);
+    let username = || Memo::author().join(Author::username());
+    let inside = username().eq("ann") | username().eq("cy");
+    let err = crate::Query::<Memo>::new().filter(inside.require()).plan().unwrap_err();
+    assert!(err.to_string().contains("author") && err.to_string().contains("`|`"), "{err}");
+}
