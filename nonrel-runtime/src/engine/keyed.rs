@@ -8,7 +8,7 @@ use crate::backend::{Backend, Row, Swapped, UpdateCounts, UpdateOp};
 use crate::core::value::Value;
 use crate::engine::trace::Command;
 use crate::error::Result;
-use crate::plan::eval::{apply_update, compare_keys, matches_all, project, sort_key};
+use crate::plan::eval::{apply_update, compare_keys, matches_all_keyed, project};
 use crate::plan::{Direction, Filter, Op, Plan, KEY};
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -49,18 +49,6 @@ fn sent<R: KeyReads>(f: &Filter) -> bool {
 /// Whether the runtime answers a plan read through `reads` (see [`emulated`]).
 fn emulated_by<R: KeyReads>(plan: &Plan) -> bool {
     (!R::KEY_FILTERS && plan.names_key()) || (!R::BOOLEAN && plan.has_boolean())
-}
-
-/// The document with the key as its `_id` element, so the plan's key terms are checked and
-/// sorted like any field.
-fn with_key(doc: &[u8], key: &KeyValue) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(doc.len() + 24);
-    out.extend_from_slice(&doc[..doc.len().saturating_sub(1)]);
-    crate::core::codec::Encode::encode(key, b"_id\0", &mut out)?;
-    out.push(0);
-    let len = i32::try_from(out.len()).unwrap_or(i32::MAX);
-    out[..4].copy_from_slice(&len.to_le_bytes());
-    Ok(out)
 }
 
 /// A row's values for ordering terms, the key's among them.
@@ -140,11 +128,11 @@ impl<B: Backend> KeyReads for FromBackend<'_, B> {
     }
 }
 
-/// The rows the plan matches, each with the document as stored and as checked (with `_id`).
+/// The rows the plan matches (the key checked beside each document, never copied into it).
 /// With an OR the backend does not run, each branch runs as its own plan (the rest of the
 /// plan with the branch's conditions), at most `offset + limit` rows each, in the plan's
 /// order: the first rows of the merge are among them.
-async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<(Row, Vec<u8>)>> {
+async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
     let rows = match named_keys(plan) {
         Some(keys) => {
             let docs = if keys.is_empty() { Vec::new() } else { reads.docs(m, keys.clone()).await? };
@@ -154,7 +142,8 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
                 .collect()
         }
         None => match plan.filters.iter().position(|f| matches!(f.op, Op::Or(_)) && !sent::<R>(f)) {
-            Some(at) => union(reads, m, plan, at).await?,
+            // Each branch's rows match the whole plan already.
+            Some(at) => return union(reads, m, plan, at).await,
             None => {
                 let rest = Plan {
                     filters: plan.filters.iter().filter(|f| sent::<R>(f)).cloned().collect(),
@@ -170,9 +159,8 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let Some(key) = &row.key else { continue };
-        let checked = with_key(&row.doc, key)?;
-        if matches_all(&plan.filters, &checked).map_err(|e| e.with_key(key))? {
-            out.push((row, checked));
+        if matches_all_keyed(&plan.filters, &row.doc, key).map_err(|e| e.with_key(key))? {
+            out.push(row);
         }
     }
     Ok(out)
@@ -222,7 +210,7 @@ fn matching<'a, R: KeyReads>(
 pub(crate) async fn answer(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
     let found = candidates(reads, m, plan).await?;
     let mut sorted: Vec<(Vec<Value>, Row)> =
-        found.into_iter().map(|(row, checked)| Ok((sort_key(&checked, &plan.order)?, row))).collect::<Result<_>>()?;
+        found.into_iter().map(|row| Ok((row_sort_key(&row, &plan.order)?, row))).collect::<Result<_>>()?;
     sorted.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
     let limit = plan.limit.unwrap_or(usize::MAX);
     sorted
@@ -306,14 +294,14 @@ async fn update_plan<B: Backend>(
         return backend.update(m, plan, ops).await;
     }
     let mut counts = UpdateCounts::default();
-    let mut pending: Vec<(Row, Vec<u8>)> =
+    let mut pending: Vec<Row> =
         candidates(&FromBackend { backend, max_in }, m, &Plan { projection: None, ..plan.clone() }).await?;
     let mut limit = plan.limit.map(|l| l.saturating_add(plan.offset)).unwrap_or(usize::MAX);
     pending.truncate(limit);
     let mut round = 1;
     while !pending.is_empty() {
         let mut items = Vec::with_capacity(pending.len());
-        for (row, _) in &pending {
+        for row in &pending {
             let key = row.key.clone().expect("candidates have keys");
             let doc = apply_update(&row.doc, &ops).map_err(|e| e.with_key(&key))?;
             items.push(crate::backend::SwapItem { key, expected: row.doc.clone(), doc: Some(doc) });
@@ -330,10 +318,9 @@ async fn update_plan<B: Backend>(
                 Swapped::Missing => {}
                 Swapped::Changed(now) => {
                     // Changed meanwhile: updated as it is now, if it still matches.
-                    let checked = with_key(&now, &item.key)?;
-                    if matches_all(&plan.filters, &checked).map_err(|e| e.with_key(&item.key))? {
+                    if matches_all_keyed(&plan.filters, &now, &item.key).map_err(|e| e.with_key(&item.key))? {
                         crate::engine::trace::retry(round + 1, &"a concurrent write changed the record");
-                        again.push((Row { key: Some(item.key), doc: now, ..Row::default() }, checked));
+                        again.push(Row { key: Some(item.key), doc: now, ..Row::default() });
                     }
                 }
             }
@@ -366,11 +353,22 @@ mod tests {
     }
 
     #[test]
-    fn the_key_joins_the_document_it_is_checked_in() {
+    fn the_key_is_checked_beside_the_document() {
+        use crate::plan::Filter;
         // {a: 1} as BSON: length, an int32 element named "a", the end.
         let bytes = [12, 0, 0, 0, 0x10, b'a', 0, 1, 0, 0, 0, 0];
-        let keyed = with_key(&bytes, &KeyValue::Str("k".into())).unwrap();
-        assert_eq!(crate::plan::eval::values_at(&keyed, KEY).unwrap(), [Value::String("k".into())]);
-        assert_eq!(crate::plan::eval::values_at(&keyed, "a").unwrap(), [Value::Int32(1)]);
+        let key = KeyValue::Str("k".into());
+        let f = |path: &'static str, v: Value| Filter { path: path.into(), op: Op::Eq(v) };
+        let on_key = f(KEY, Value::String("k".into()));
+        let on_a = f("a", Value::Int32(1));
+        let other_key = f(KEY, Value::String("x".into()));
+        let check = |filters: Vec<Filter>| crate::plan::eval::matches_all_keyed(&filters, &bytes, &key).unwrap();
+        assert!(check(vec![on_key.clone(), on_a.clone()]));
+        assert!(!check(vec![other_key.clone(), on_a.clone()]));
+        let any = |branches: Vec<Vec<Filter>>| Filter { path: "".into(), op: Op::Or(branches) };
+        let not = |filters: Vec<Filter>| Filter { path: "".into(), op: Op::Not(filters) };
+        assert!(check(vec![any(vec![vec![other_key.clone()], vec![on_key.clone()]])]));
+        assert!(!check(vec![not(vec![on_key, on_a])]));
+        assert!(check(vec![not(vec![other_key])]));
     }
 }
