@@ -227,8 +227,10 @@ pub async fn annotation_errors_name_the_annotation<B: Backend>(db: &Database<B>)
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert!(e.to_string().contains("\"count\"") && e.to_string().contains("AnPost"), "{e}");
 
-    let clash =
-        db.query::<AnMention>().prefetch_related(AnMention::posts()).annotate("posts", annotate::len(AnMention::posts()));
+    let clash = db
+        .query::<AnMention>()
+        .prefetch_related(AnMention::posts())
+        .annotate("posts", annotate::len(AnMention::posts()));
     let e = clash.rows().await.expect_err("the name of a relation");
     assert!(e.to_string().contains("\"posts\"") && e.to_string().contains("AnMention"), "{e}");
 

@@ -10,10 +10,10 @@
 
 use crate::backend::{Backend, Row};
 use crate::core::value::Value;
+use crate::engine::related::keys_at;
 use crate::error::Result;
 use crate::plan::annotate::AnnotationKind;
 use crate::plan::{to_value, Filter, Op, Plan, Projection};
-use crate::engine::related::keys_at;
 use crate::schema::key::KeyValue;
 use std::collections::{HashMap, HashSet};
 
@@ -97,7 +97,7 @@ fn len_at(doc: &[u8], path: &str) -> Result<Value> {
 async fn count_referring<B: Backend>(
     backend: &B,
     related: &'static crate::schema::model::ModelDesc,
-    reference: &std::borrow::Cow<'static, str>,
+    reference: &str,
     filters: &[Filter],
     rows: &[Row],
     max_in: usize,
@@ -118,7 +118,7 @@ async fn count_referring<B: Backend>(
             .map(to_value)
             .collect::<Result<_>>()?;
         let mut plan = Plan { filters: filters.to_vec(), ..Plan::default() };
-        plan.filters.push(Filter { path: reference.clone(), op: Op::In(keys) });
+        plan.filters.push(Filter { path: reference.to_owned().into(), op: Op::In(keys) });
         plan.projection = Some(Projection::Only(vec![top(reference).to_owned()]));
         let found = crate::engine::keyed::query(backend, related, plan, max_in).await?;
         for found in found {
@@ -146,7 +146,10 @@ pub(crate) fn read_as<T: crate::core::codec::Decode>(v: &Value, name: &str, mode
         None => Err(crate::error::Error::new(crate::error::ErrorKind::Decode, "empty annotation")),
     };
     read.map_err(|e| {
-        crate::error::Error::new(crate::error::ErrorKind::Decode, format!("annotation {name:?} does not read as asked: {e}"))
-            .with_model(model)
+        crate::error::Error::new(
+            crate::error::ErrorKind::Decode,
+            format!("annotation {name:?} does not read as asked: {e}"),
+        )
+        .with_model(model)
     })
 }
