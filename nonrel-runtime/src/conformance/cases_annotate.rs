@@ -30,13 +30,15 @@ pub struct AnNote {
     pub approved: bool,
 }
 
-/// A mention of several posts (a post may be listed twice); its list is not indexed.
+/// A mention of several posts (a post may be listed twice) and notes; its lists are not
+/// indexed.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
 #[model(collection = "conf_an_mentions")]
 pub struct AnMention {
     #[field(key)]
     pub id: Option<Key<AnMention>>,
     pub posts: Vec<Ref<AnPost>>,
+    pub notes: Vec<Ref<AnNote>>,
 }
 
 /// A small seeded generator (xorshift), so every backend sees the same records.
@@ -63,8 +65,17 @@ struct Expected {
     mentions: u64,
 }
 
-/// Seeds posts, notes and mentions; returns the posts' keys and each post's expected values.
-async fn seed<B: Backend>(db: &Database<B>) -> (Vec<Key<AnPost>>, Vec<Expected>) {
+/// The seeded records: the posts' and notes' keys, what each post expects, and how many
+/// mentions list each note.
+struct Seeded {
+    keys: Vec<Key<AnPost>>,
+    want: Vec<Expected>,
+    notes: Vec<Key<AnNote>>,
+    note_mentions: Vec<u64>,
+}
+
+/// Seeds posts, notes and mentions.
+async fn seed<B: Backend>(db: &Database<B>) -> Seeded {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut posts: Vec<AnPost> = (0..POSTS)
         .map(|i| {
@@ -102,7 +113,8 @@ async fn seed<B: Backend>(db: &Database<B>) -> (Vec<Key<AnPost>>, Vec<Expected>)
             AnNote { id: None, post: post.map(|p| keys[p].clone().into()), approved }
         })
         .collect();
-    db.save_many(&mut notes).await.expect("notes");
+    let note_keys = db.save_many(&mut notes).await.expect("notes");
+    let mut note_mentions = vec![0u64; note_keys.len()];
     let mut mentions: Vec<AnMention> = (0..25)
         .map(|_| {
             let listed: Vec<usize> = (0..rng.below(4)).map(|_| rng.below(POSTS as u64) as usize).collect();
@@ -112,11 +124,18 @@ async fn seed<B: Backend>(db: &Database<B>) -> (Vec<Key<AnPost>>, Vec<Expected>)
             for &p in &counted {
                 want[p].mentions += 1;
             }
-            AnMention { id: None, posts: listed.iter().map(|&p| keys[p].clone().into()).collect() }
+            let mut noted: Vec<usize> = (0..rng.below(3)).map(|_| rng.below(note_keys.len() as u64) as usize).collect();
+            noted.sort_unstable();
+            noted.dedup();
+            for &n in &noted {
+                note_mentions[n] += 1;
+            }
+            let posts = listed.iter().map(|&p| keys[p].clone().into()).collect();
+            AnMention { id: None, posts, notes: noted.iter().map(|&n| note_keys[n].clone().into()).collect() }
         })
         .collect();
     db.save_many(&mut mentions).await.expect("mentions");
-    (keys, want)
+    Seeded { keys, want, notes: note_keys, note_mentions }
 }
 
 /// Every annotation of the full set on a query.
@@ -152,7 +171,7 @@ fn check(rows: &[crate::Record<AnPost>], keys: &[Key<AnPost>], want: &[Expected]
 
 /// Annotations agree with the oracle on every shape of query, and with `in` lookups split.
 pub async fn annotations_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
-    let (keys, want) = seed(db).await;
+    let Seeded { keys, want, notes, note_mentions } = seed(db).await;
     for (label, db) in [("default", db.clone()), ("split at 7", db.clone().with_max_in_values(7))] {
         let rows = annotated(db.query::<AnPost>()).rows().await.expect("all");
         assert_eq!(rows.len(), POSTS, "{label}");
@@ -202,10 +221,26 @@ pub async fn annotations_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
             assert_eq!(r.annotation_as::<u64>("n_posts").unwrap(), Some(listed), "{label}");
             assert_eq!(listed, r.record.posts.len() as u64);
         }
-        // Notes with their post selected, and how many notes share that post.
-        let rows = db.query::<AnNote>().select_related(AnNote::post()).rows().await.expect("notes");
+        // Notes with their post selected (MongoDB's `$lookup` where it runs one), only the
+        // reference loaded, and how many mentions list each.
+        let rows = db
+            .query::<AnNote>()
+            .select_related(AnNote::post())
+            .only(AnNote::post())
+            .annotate("mentioned", annotate::count_of(AnMention::notes()))
+            .rows()
+            .await
+            .expect("notes");
         assert_eq!(rows.len(), 150);
-        assert!(rows.iter().all(|r| r.annotations.is_empty()));
+        for r in &rows {
+            let at = notes.iter().position(|k| Some(k) == r.record.id.as_ref()).expect("a seeded note");
+            assert_eq!(r.annotation_as::<u64>("mentioned").unwrap(), Some(note_mentions[at]), "{label}: note {at}");
+            let post = r.related(AnNote::post()).expect("post");
+            assert_eq!(post.and_then(|p| p.id), r.record.post.as_ref().map(|p| p.key().clone()), "{label}");
+            assert!(!r.record.approved, "{label}: only the reference loaded");
+        }
+        let plain = db.query::<AnNote>().select_related(AnNote::post()).rows().await.expect("notes");
+        assert!(plain.iter().all(|r| r.annotations.is_empty()));
 
         // No rows: nothing to count; rows without annotations have none.
         let none = annotated(db.query::<AnPost>()).filter(AnPost::n().gt(1000)).rows().await.expect("none");
@@ -218,7 +253,7 @@ pub async fn annotations_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
 /// Bad input: a name given twice or also a relation's name, and a read as the wrong type,
 /// are errors naming the model and the annotation; none panics.
 pub async fn annotation_errors_name_the_annotation<B: Backend>(db: &Database<B>) {
-    let (_, _) = seed(db).await;
+    seed(db).await;
     let twice = db
         .query::<AnPost>()
         .annotate("count", annotate::len(AnPost::tags()))
