@@ -340,6 +340,14 @@ pub mod refs {
     pub use crate::schema::model::{Many, One, RefField};
 }
 
+/// Values computed for each row of a query, by name ([`Query::annotate`](crate::Query::annotate)):
+/// the length of a list field ([`len`](annotate::len)) and the number of records of another
+/// model referring to the row ([`count_of`](annotate::count_of)). Read them with
+/// [`Record::annotation_as`](crate::Record::annotation_as).
+pub mod annotate {
+    pub use crate::plan::annotate::{count_of, len, Annotate, CountOf, Listed};
+}
+
 /// Pages with cursors.
 pub mod page {
     pub use crate::api::page::{Page, PageBuilder};
@@ -515,6 +523,8 @@ mod guide {
     struct Relations;
     #[doc = include_str!("../../docs/pages.md")]
     struct Pages;
+    #[doc = include_str!("../../docs/annotations.md")]
+    struct Annotations;
     #[doc = include_str!("../../docs/transactions.md")]
     struct Transactions;
     // These pages' examples open MongoDB databases next to embedded ones.

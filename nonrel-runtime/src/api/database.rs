@@ -360,6 +360,32 @@ impl<M: Model> Record<M> {
     pub fn annotation(&self, name: &str) -> Option<&Value> {
         self.annotations.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
+
+    /// An annotation by name, read as type `T` (`u64` for
+    /// [`len`](crate::annotate::len) and [`count_of`](crate::annotate::count_of)): `None`
+    /// when the query has no annotation of that name, an error naming the model and the
+    /// annotation when its value does not fit `T`.
+    ///
+    /// ```
+    /// use nonrel_runtime::{annotate, Database, ErrorKind, Key, Model};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, tags: Vec<String> }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// db.save(&mut Post { id: None, tags: vec!["a".into()] }).await?;
+    /// let rows = db.query::<Post>().annotate("n_tags", annotate::len(Post::tags())).rows().await?;
+    /// assert_eq!(rows[0].annotation_as::<u64>("n_tags")?, Some(1));
+    /// assert_eq!(rows[0].annotation_as::<u64>("other")?, None);
+    /// let wrong = rows[0].annotation_as::<String>("n_tags").unwrap_err();
+    /// assert_eq!(wrong.kind(), ErrorKind::Decode);
+    /// assert!(wrong.to_string().contains("n_tags"));
+    /// # Ok(()) }
+    /// ```
+    pub fn annotation_as<T: crate::core::codec::Decode>(&self, name: &str) -> Result<Option<T>> {
+        self.annotation(name).map(|v| crate::engine::annotate::read_as(v, name, M::DESC.name)).transpose()
+    }
 }
 
 /// The query [`Database::query`] starts: a [`Query`] on a database, awaited (or run with
@@ -495,12 +521,25 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     }
 
     /// The matching rows: records with their related selections and annotations.
-    pub async fn rows(self) -> Result<Vec<Record<M>>> {
+    pub async fn rows(mut self) -> Result<Vec<Record<M>>> {
         let projection = self.plan()?.projection.clone();
+        let annotations = self.annotations()?;
+        // A `len` annotation reads its field even when the projection defers it.
+        let widened = crate::engine::annotate::widen(projection.as_ref(), &annotations);
+        if let Some(w) = &widened {
+            self.plan.projection = Some(w.clone());
+        }
         // Selections of one `Ref` may run with the query ($lookup); prefetches run after it.
         let (single, prefetches) = crate::engine::related::partition(&self.related);
         let mut rows = self.fetch(&single).await?;
         crate::engine::related::load_prefetches(&*self.on.backend, &prefetches, &mut rows, self.on.max_in()).await?;
+        if !annotations.is_empty() {
+            let restore = widened.and(projection.as_ref());
+            let backend = &*self.on.backend;
+            crate::engine::annotate::load(backend, &annotations, &mut rows, self.on.max_in(), restore)
+                .await
+                .map_err(|e| e.with_model(M::DESC.name))?;
+        }
         let related_projections = crate::engine::related::projections(&self.related);
         crate::plan::with_projection(projection.as_ref(), || {
             rows.into_iter()

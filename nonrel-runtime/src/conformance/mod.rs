@@ -10,6 +10,7 @@
 
 mod cases;
 mod cases_boolean;
+mod cases_annotate;
 mod cases_cascade;
 mod cases_catalog;
 mod cases_covering;
@@ -47,6 +48,7 @@ pub fn use_kit_models() {
 
 pub use cases::*;
 pub use cases_boolean::*;
+pub use cases_annotate::*;
 pub use cases_cascade::*;
 pub use cases_catalog::*;
 pub use cases_covering::*;
@@ -148,6 +150,7 @@ macro_rules! conformance_tests {
             serde_fields_that_do_not_decode_name_model_field_and_value);
         $crate::conformance_tests!(@cases $fresh; or_and_not_agree_with_an_oracle,
             updates_by_or_and_not_change_the_matching_records, ors_mix_with_joins);
+        $crate::conformance_tests!(@cases $fresh; annotations_agree_with_an_oracle, annotation_errors_name_the_annotation);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(

@@ -284,6 +284,8 @@ pub struct Query<M, On = Detached> {
     pub(crate) joins: Vec<crate::plan::join::JoinFilter>,
     /// Related records loaded with the rows (`select_related`, `prefetch_*`).
     pub(crate) related: Vec<crate::plan::join::Selection>,
+    /// Values computed for each row, by name (`annotate`).
+    pub(crate) annotations: Vec<crate::plan::annotate::Annotation>,
     error: Option<Error>,
     _model: PhantomData<fn() -> M>,
 }
@@ -314,6 +316,7 @@ impl<M: Model> Default for Query<M> {
             plan: Plan { filters, ..Plan::default() },
             joins: Vec::new(),
             related: Vec::new(),
+            annotations: Vec::new(),
             error: None,
             _model: PhantomData,
         }
@@ -327,6 +330,7 @@ impl<M: Model, On: Clone> Clone for Query<M, On> {
             plan: self.plan.clone(),
             joins: self.joins.clone(),
             related: self.related.clone(),
+            annotations: self.annotations.clone(),
             error: self.error.clone(),
             _model: PhantomData,
         }
@@ -421,13 +425,14 @@ impl<M: Model, On> Query<M, On> {
 
     /// The same query on another target.
     pub(crate) fn retarget<On2>(self, on: On2) -> Query<M, On2> {
-        Query { on, plan: self.plan, joins: self.joins, related: self.related, error: self.error, _model: PhantomData }
+        let Query { plan, joins, related, annotations, error, .. } = self;
+        Query { on, plan, joins, related, annotations, error, _model: PhantomData }
     }
 
     /// The target and the query apart from it.
     pub(crate) fn detach(self) -> (On, Query<M>) {
-        let Query { on, plan, joins, related, error, _model } = self;
-        (on, Query { on: Detached, plan, joins, related, error, _model })
+        let Query { on, plan, joins, related, annotations, error, _model } = self;
+        (on, Query { on: Detached, plan, joins, related, annotations, error, _model })
     }
 }
 

@@ -35,7 +35,7 @@ pub(crate) use copies::{
     REWRITE_ROUNDS,
 };
 pub use lookups::JoinLookup;
-pub(crate) use prefetch::{load as load_prefetches, partition};
+pub(crate) use prefetch::{keys_at, load as load_prefetches, partition};
 pub(crate) use resolve::resolve_in;
 pub(crate) use select::{load, load_missing, projections};
 

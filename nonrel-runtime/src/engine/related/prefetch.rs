@@ -54,7 +54,7 @@ pub(crate) async fn load<B: Backend>(
 
 /// The keys a stored reference holds at `path`: one for a `Ref`, none for null or missing,
 /// each element's for a list.
-fn keys_at(doc: &[u8], path: &str) -> Result<Vec<KeyValue>> {
+pub(crate) fn keys_at(doc: &[u8], path: &str) -> Result<Vec<KeyValue>> {
     let mut out = Vec::new();
     for v in crate::plan::eval::values_at(doc, path)? {
         match v {
