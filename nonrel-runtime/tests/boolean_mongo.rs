@@ -28,10 +28,8 @@ async fn an_or_and_a_not_cost_one_command() {
         .filter(!Order::id().lt(50));
     let found = db.query::<Order>().with(q.clone()).all().await.expect("query");
     assert_eq!(take(&seen), ["find"], "one command");
-    let want: Vec<&Order> = records
-        .iter()
-        .filter(|o| (o.status == "paid" || o.customer == 4 || o.customer == 6) && o.id >= 50)
-        .collect();
+    let want: Vec<&Order> =
+        records.iter().filter(|o| (o.status == "paid" || o.customer == 4 || o.customer == 6) && o.id >= 50).collect();
     assert_eq!(found.iter().collect::<Vec<_>>(), want);
     assert_eq!(db.query::<Order>().with(q).count().await.expect("count"), want.len() as u64);
     assert_eq!(take(&seen).len(), 1, "a count is one command too");

@@ -9,8 +9,8 @@
 //! ```
 
 mod cases;
-mod cases_boolean;
 mod cases_annotate;
+mod cases_boolean;
 mod cases_cascade;
 mod cases_catalog;
 mod cases_covering;
@@ -47,8 +47,8 @@ pub fn use_kit_models() {
 }
 
 pub use cases::*;
-pub use cases_boolean::*;
 pub use cases_annotate::*;
+pub use cases_boolean::*;
 pub use cases_cascade::*;
 pub use cases_catalog::*;
 pub use cases_covering::*;

@@ -10,11 +10,11 @@ use crate::engine::trace::Command;
 use crate::error::Result;
 use crate::plan::eval::{apply_update, compare_keys, matches_all_keyed, project};
 use crate::plan::{Direction, Filter, Op, Plan, KEY};
-use std::collections::HashSet;
-use std::pin::Pin;
 use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
+use std::collections::HashSet;
 use std::future::Future;
+use std::pin::Pin;
 
 /// The plan without ordering terms that change nothing: terms after the first on the key
 /// (keys are unique, so nothing ties after it), and a last ascending term on the key (the

@@ -181,7 +181,9 @@ fn element_conditions(filters: &[Filter]) -> Value {
     let mut paths: Vec<&str> = filters.iter().map(|f| f.path.as_ref()).collect();
     paths.sort_unstable();
     paths.dedup();
-    if paths.len() < filters.len() || filters.iter().any(|f| !matches!(f.op, Op::Range(..)) && term(f).0.starts_with('$')) {
+    if paths.len() < filters.len()
+        || filters.iter().any(|f| !matches!(f.op, Op::Range(..)) && term(f).0.starts_with('$'))
+    {
         return conditions(filters);
     }
     Value::Document(

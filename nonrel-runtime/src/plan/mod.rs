@@ -22,7 +22,9 @@ pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, 
 pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]
 pub(crate) use query::oversized_filter;
-pub use query::{elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, BOOLEAN_PATH, KEY};
+pub use query::{
+    elem_match, Condition, Direction, Filter, Native, Op, Order, OrderBy, Plan, Projection, Query, BOOLEAN_PATH, KEY,
+};
 pub(crate) use query::{needs_split, oversized};
 pub use query::{Accepts, Detached};
 #[cfg(feature = "serde")]
