@@ -409,6 +409,7 @@ pub use crate::engine::related::{
 #[cfg(feature = "serde")]
 pub use crate::plan::Serde;
 pub use crate::query::{Condition, Detached, Field, Order, Query};
+pub use crate::schema::counter::CounterDesc;
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::RefField;
 pub use crate::schema::model::{
@@ -458,6 +459,7 @@ pub mod __private {
     };
     #[cfg(feature = "serde")]
     pub use crate::plan::{encode_serde_field, Serde};
+    pub use crate::schema::counter::CounterDesc;
     pub use crate::schema::key::Key;
     pub use crate::schema::model::{ref_target, One, RefField};
     pub use crate::schema::model::{

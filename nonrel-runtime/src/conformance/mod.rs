@@ -11,6 +11,7 @@
 mod cases;
 mod cases_cascade;
 mod cases_catalog;
+mod cases_counters;
 mod cases_covering;
 mod cases_depth;
 mod cases_diff;
@@ -47,6 +48,7 @@ pub fn use_kit_models() {
 pub use cases::*;
 pub use cases_cascade::*;
 pub use cases_catalog::*;
+pub use cases_counters::*;
 pub use cases_covering::*;
 pub use cases_depth::*;
 pub use cases_diff::*;
@@ -144,6 +146,7 @@ macro_rules! conformance_tests {
             conditions_on_a_natural_key, updates_by_key_are_atomic);
         $crate::conformance_tests!(@cases $fresh; serde_fields_round_trip_and_match_by_equality,
             serde_fields_that_do_not_decode_name_model_field_and_value);
+        $crate::conformance_tests!(@cases $fresh; counters_agree_with_an_oracle, counts_outside_a_grouping_stay_exact);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(
