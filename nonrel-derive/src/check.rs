@@ -221,11 +221,7 @@ fn check_counters(cx: &mut Accumulator, model: &Model) {
                 Some("is not stored")
             } else if f.serde.is_some() {
                 Some("is stored through serde, not a scalar value")
-            } else if matches!(
-                shape,
-                TypeShape::Vec(_) | TypeShape::Boxed(_) | TypeShape::Other | TypeShape::Generic(..)
-            ) || collection
-            {
+            } else if matches!(shape, TypeShape::Vec(_) | TypeShape::Boxed(_) | TypeShape::Other) || collection {
                 Some("does not hold one scalar value (a list, a map or a document cannot be counted by)")
             } else {
                 None
@@ -502,6 +498,20 @@ mod tests {
             struct A { id: i64, a: String, b: i64, tag: Tag }
         };
         assert_eq!(count(super::check_compound_indexes, none), 0);
+    }
+
+    #[test]
+    fn counters() {
+        let six = quote! {
+            #[model(count_by(nope), count_by(id), count_by(tags), count_by(a, a), count_by(m), count_by(b, a), count_by(a, b))]
+            struct A { id: i64, a: String, b: Option<Ref<B>>, tags: Vec<String>, m: HashMap<String, i64> }
+        };
+        assert_eq!(count(super::check_counters, six), 6, "unknown, key, list, twice, map, grouping twice");
+        let none = quote! {
+            #[model(count_by(a), count_by(a, b), count_by(), count_by(when))]
+            struct A { id: i64, a: String, b: Option<Ref<B>>, when: DateTime<Utc> }
+        };
+        assert_eq!(count(super::check_counters, none), 0);
     }
 
     #[test]

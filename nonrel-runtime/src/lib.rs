@@ -519,6 +519,8 @@ mod guide {
     struct Pages;
     #[doc = include_str!("../../docs/transactions.md")]
     struct Transactions;
+    #[doc = include_str!("../../docs/counters.md")]
+    struct Counters;
     // These pages' examples open MongoDB databases next to embedded ones.
     #[cfg(feature = "mongodb")]
     #[doc = include_str!("../../docs/serializers.md")]
