@@ -40,6 +40,22 @@ pub struct ModelInput {
     pub count_by: Vec<CountList>,
 }
 
+/// A field named in `count_by`: `author`, or `"author"` (a string keeps clippy's
+/// `duplicated_attributes` lint quiet when a field is in several groupings).
+struct CountName(Ident);
+
+impl Parse for CountName {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::LitStr) {
+            let lit: syn::LitStr = input.parse()?;
+            let ident = syn::parse_str::<Ident>(&lit.value())
+                .map_err(|_| syn::Error::new(lit.span(), "count_by names fields: write the field's name"))?;
+            return Ok(CountName(Ident::new(&ident.to_string(), lit.span())));
+        }
+        Ok(CountName(Ident::parse_any(input)?))
+    }
+}
+
 /// `count_by(author, status)`: field names (none for the total count).
 pub struct CountList {
     pub fields: Vec<Ident>,
@@ -53,9 +69,10 @@ impl FromMeta for CountList {
             syn::Meta::Path(_) => Vec::new(),
             syn::Meta::List(list) if list.tokens.is_empty() => Vec::new(),
             syn::Meta::List(list) => list
-                .parse_args_with(Punctuated::<Ident, Token![,]>::parse_terminated)
+                .parse_args_with(Punctuated::<CountName, Token![,]>::parse_terminated)
                 .map_err(Error::from)?
                 .into_iter()
+                .map(|n| n.0)
                 .collect(),
             syn::Meta::NameValue(_) => {
                 return Err(Error::custom("write `count_by(field, ...)`, or `count_by()` for the total").with_span(item))

@@ -5,7 +5,7 @@
 use nonrel_runtime::{Database, Key, Model, Query};
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[model(collection = "counted_posts", count_by(author), count_by(author, live), count_by())]
+#[model(collection = "counted_posts", count_by(author), count_by("author", "live"), count_by())]
 struct Post {
     #[field(key)]
     id: Option<Key<Post>>,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// A post counted by author, by author and status, and in total.
 #[derive(crate::Model, Debug, Clone, PartialEq)]
-#[model(collection = "conf_counted", count_by(author), count_by(author, status), count_by())]
+#[model(collection = "conf_counted", count_by(author), count_by("author", "status"), count_by())]
 pub struct Counted {
     #[field(key)]
     pub id: i64,

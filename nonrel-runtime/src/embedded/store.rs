@@ -648,14 +648,17 @@ pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[Ke
     Ok(())
 }
 
+/// An index table open in a write transaction, with its declaration.
+pub(super) type IndexTable<'tx> = (&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>);
+
 /// The index tables a write keeps (a list, as the indexes are declared), and its counters.
 pub(super) struct Indexes<'tx> {
-    tables: Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>,
+    tables: Vec<IndexTable<'tx>>,
     counters: Option<super::counter::Counters<'tx>>,
 }
 
 impl<'tx> std::ops::Deref for Indexes<'tx> {
-    type Target = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;
+    type Target = Vec<IndexTable<'tx>>;
     fn deref(&self) -> &Self::Target {
         &self.tables
     }

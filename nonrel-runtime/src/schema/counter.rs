@@ -12,7 +12,7 @@ use crate::schema::model::ModelDesc;
 /// ```
 /// use nonrel_runtime::{Key, Model};
 /// #[derive(Model)]
-/// #[model(count_by(author), count_by(author, status), count_by())]
+/// #[model(count_by(author), count_by("author", "status"), count_by())]
 /// struct Post {
 ///     #[field(key)]
 ///     id: Option<Key<Post>>,
