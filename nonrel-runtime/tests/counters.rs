@@ -153,3 +153,30 @@ async fn a_damaged_counter_is_reported_and_rebuilt() {
     assert!(db.integrity_check().await.unwrap().is_ok());
     assert_eq!(db.query::<Post>().filter(Post::author().eq("ann")).count().await.unwrap(), 3);
 }
+
+#[tokio::test]
+async fn compare_and_set_writes_move_and_remove_records_between_groups() {
+    use nonrel_runtime::backend::{Backend, SwapItem};
+    let db = Database::in_memory().unwrap();
+    let mut ann = post("ann", true, 1);
+    let a = db.save(&mut ann).await.unwrap();
+    let mut cy = post("cy", false, 2);
+    let c = db.save(&mut cy).await.unwrap();
+    let raw = |k: &Key<Post>| {
+        let rows = db.backend().get_many(Post::DESC, vec![k.value().clone()]);
+        async move { rows.await.unwrap().pop().flatten().expect("stored") }
+    };
+    let (ann_doc, cy_doc) = (raw(&a).await, raw(&c).await);
+    let mut moved = Vec::new();
+    Model::encode(&post("bob", true, 1), &mut moved).unwrap();
+    let items = vec![
+        SwapItem { key: a.value().clone(), expected: ann_doc, doc: Some(moved) },
+        SwapItem { key: c.value().clone(), expected: cy_doc, doc: None },
+    ];
+    db.backend().swap(Post::DESC, items).await.unwrap();
+    let count = |a: &'static str| db.query::<Post>().filter(Post::author().eq(a)).count();
+    let counts = (count("ann").await.unwrap(), count("bob").await.unwrap(), count("cy").await.unwrap());
+    assert_eq!(counts, (0, 1, 0));
+    assert_eq!(db.query::<Post>().count().await.unwrap(), 1);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
