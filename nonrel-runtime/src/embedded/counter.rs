@@ -4,9 +4,10 @@
 //! grouping reads its group instead of any record or index entry.
 
 use super::tables::{open_read, storage, RecordsTable};
+use crate::backend::counter as counters;
 use crate::backend::{IntegrityProblem, IntegrityReport};
 use crate::error::{Error, ErrorKind, Result};
-use crate::schema::counter::{self as counters, CounterDesc};
+use crate::schema::counter::{collection_counters, CounterDesc};
 use crate::schema::model::ModelDesc;
 use redb::{ReadableTable, ReadableTableMetadata, Table, TableDefinition};
 use std::collections::BTreeMap;
@@ -55,7 +56,7 @@ pub(super) fn open<'tx>(
     records: &RecordsTable<'tx>,
     built: &mut Table<'_, &'static str, u8>,
 ) -> Result<Option<Counters<'tx>>> {
-    let list = counters::collection_counters(m);
+    let list = collection_counters(m);
     if list.is_empty() {
         return Ok(None);
     }

@@ -176,7 +176,7 @@ impl Backend for Redb {
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let upto = Some(upto.unwrap_or(u64::MAX));
-        if may_scan(model, &plan) && crate::schema::counter::answering(model, &plan).is_none() {
+        if may_scan(model, &plan) && crate::backend::counter::answering(model, &plan).is_none() {
             return self.blocking(move |s| s.run(model, &plan, upto).map(|r| r.1)).await;
         }
         self.store.run(model, &plan, upto).map(|r| r.1)
