@@ -187,6 +187,8 @@ pub struct Model {
     pub index_paths: Vec<LitStr>,
     /// `compound_index(...)` declarations, as written.
     pub compound_indexes: Vec<crate::attr::CompoundList>,
+    /// `count_by(...)` declarations, as written.
+    pub counters: Vec<crate::attr::CountList>,
     /// Where `polymorphic` is written, for a hierarchy's base.
     pub polymorphic: Option<Span>,
     /// The base of a subclass.
@@ -214,6 +216,7 @@ impl Model {
             collection: input.collection,
             index_paths: input.index,
             compound_indexes: input.compound_index,
+            counters: input.count_by,
             polymorphic: input.polymorphic.is_present().then(|| input.polymorphic.span()),
             extends: input.extends,
             copies: input.denormalize.into_iter().flat_map(|l| l.0).collect(),

@@ -34,6 +34,52 @@ pub struct ModelInput {
     /// `compound_index("category", "-created")`: an index over several fields, in order.
     #[darling(default, multiple)]
     pub compound_index: Vec<CompoundList>,
+    /// `count_by(author)`, `count_by(author, status)`, `count_by()`: counts kept exact on
+    /// every write, by the values of these fields (none: the total).
+    #[darling(default, multiple)]
+    pub count_by: Vec<CountList>,
+}
+
+/// A field named in `count_by`: `author`, or `"author"` (a string keeps clippy's
+/// `duplicated_attributes` lint quiet when a field is in several groupings).
+struct CountName(Ident);
+
+impl Parse for CountName {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::LitStr) {
+            let lit: syn::LitStr = input.parse()?;
+            let ident = syn::parse_str::<Ident>(&lit.value())
+                .map_err(|_| syn::Error::new(lit.span(), "count_by names fields: write the field's name"))?;
+            return Ok(CountName(Ident::new(&ident.to_string(), lit.span())));
+        }
+        Ok(CountName(Ident::parse_any(input)?))
+    }
+}
+
+/// `count_by(author, status)`: field names (none for the total count).
+pub struct CountList {
+    pub fields: Vec<Ident>,
+    pub span: proc_macro2::Span,
+}
+
+impl FromMeta for CountList {
+    fn from_meta(item: &syn::Meta) -> Result<Self> {
+        let span = syn::spanned::Spanned::span(item);
+        let fields = match item {
+            syn::Meta::Path(_) => Vec::new(),
+            syn::Meta::List(list) if list.tokens.is_empty() => Vec::new(),
+            syn::Meta::List(list) => list
+                .parse_args_with(Punctuated::<CountName, Token![,]>::parse_terminated)
+                .map_err(Error::from)?
+                .into_iter()
+                .map(|n| n.0)
+                .collect(),
+            syn::Meta::NameValue(_) => {
+                return Err(Error::custom("write `count_by(field, ...)`, or `count_by()` for the total").with_span(item))
+            }
+        };
+        Ok(CountList { fields, span })
+    }
 }
 
 /// `compound_index("category", "-created")`: dotted paths, `-` for descending.

@@ -13,6 +13,7 @@ pub fn model(cx: &mut Accumulator, model: &Model) {
     check_field_attrs(cx, &model.fields, true);
     check_index_paths(cx, model);
     check_compound_indexes(cx, model);
+    check_counters(cx, model);
     check_collection(cx, model);
     check_inheritance(cx, model);
     check_references(cx, model);
@@ -186,6 +187,62 @@ fn check_compound_indexes(cx: &mut Accumulator, model: &Model) {
             }
             seen.push(path.to_string());
         }
+    }
+}
+
+/// A maintained count groups by stored fields that hold one scalar value (a string, a
+/// number, a `Ref`, a key, a date, a flag, optionally in an `Option`): lists, maps, embedded
+/// documents and serde fields are not groups. Each grouping is declared once.
+fn check_counters(cx: &mut Accumulator, model: &Model) {
+    use crate::ty::TypeShape;
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for c in &model.counters {
+        let mut names = Vec::new();
+        for ident in &c.fields {
+            let written = ident.to_string();
+            let Some(f) = model.fields.iter().find(|f| f.ident == written) else {
+                let msg = format!("count_by names `{written}`, which is not a field of this model");
+                cx.push(Error::custom(msg).with_span(ident));
+                continue;
+            };
+            let shape = match &f.shape {
+                TypeShape::Option(inner) => inner.as_ref(),
+                other => other,
+            };
+            let ty = &f.ty;
+            let type_name = quote::quote!(#ty).to_string().replace(' ', "");
+            let last = type_name.rsplit("::").next().unwrap_or_default().to_string();
+            let collection = ["HashMap", "BTreeMap", "HashSet", "BTreeSet", "Value", "Extra", "Document", "Bson"]
+                .iter()
+                .any(|n| last.starts_with(n) || type_name.contains(&format!("<{n}")));
+            let problem = if f.role == Role::Key {
+                Some("is the key: every record has a count of one")
+            } else if !f.is_stored() {
+                Some("is not stored")
+            } else if f.serde.is_some() {
+                Some("is stored through serde, not a scalar value")
+            } else if matches!(shape, TypeShape::Vec(_) | TypeShape::Boxed(_) | TypeShape::Other) || collection {
+                Some("does not hold one scalar value (a list, a map or a document cannot be counted by)")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                let msg = format!(
+                    "count_by field `{written}` {problem}; count by a string, number, flag, date, `Ref` or key field"
+                );
+                cx.push(Error::custom(msg).with_span(ident));
+            }
+            if names.contains(&written) {
+                cx.push(Error::custom(format!("count_by names `{written}` twice")).with_span(ident));
+            }
+            names.push(written);
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        if seen.contains(&sorted) {
+            cx.push(Error::custom("this count_by grouping is declared twice").with_span(&c.span));
+        }
+        seen.push(sorted);
     }
 }
 
@@ -441,6 +498,20 @@ mod tests {
             struct A { id: i64, a: String, b: i64, tag: Tag }
         };
         assert_eq!(count(super::check_compound_indexes, none), 0);
+    }
+
+    #[test]
+    fn counters() {
+        let six = quote! {
+            #[model(count_by(nope), count_by(id), count_by(tags), count_by(a, a), count_by(m), count_by(b, a), count_by(a, b))]
+            struct A { id: i64, a: String, b: Option<Ref<B>>, tags: Vec<String>, m: HashMap<String, i64> }
+        };
+        assert_eq!(count(super::check_counters, six), 6, "unknown, key, list, twice, map, grouping twice");
+        let none = quote! {
+            #[model(count_by(a), count_by(a, b), count_by(), count_by(when))]
+            struct A { id: i64, a: String, b: Option<Ref<B>>, when: DateTime<Utc> }
+        };
+        assert_eq!(count(super::check_counters, none), 0);
     }
 
     #[test]

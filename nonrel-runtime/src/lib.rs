@@ -417,6 +417,7 @@ pub use crate::engine::related::{
 #[cfg(feature = "serde")]
 pub use crate::plan::Serde;
 pub use crate::query::{Condition, Detached, Field, Order, Query};
+pub use crate::schema::counter::CounterDesc;
 pub use crate::schema::key::{AsKey, Key, KeyField, KeyKind, KeyValue, ObjectId, Ref};
 pub use crate::schema::model::RefField;
 pub use crate::schema::model::{
@@ -466,6 +467,7 @@ pub mod __private {
     };
     #[cfg(feature = "serde")]
     pub use crate::plan::{encode_serde_field, Serde};
+    pub use crate::schema::counter::CounterDesc;
     pub use crate::schema::key::Key;
     pub use crate::schema::model::{ref_target, One, RefField};
     pub use crate::schema::model::{
@@ -527,6 +529,8 @@ mod guide {
     struct Annotations;
     #[doc = include_str!("../../docs/transactions.md")]
     struct Transactions;
+    #[doc = include_str!("../../docs/counters.md")]
+    struct Counters;
     // These pages' examples open MongoDB databases next to embedded ones.
     #[cfg(feature = "mongodb")]
     #[doc = include_str!("../../docs/serializers.md")]

@@ -40,6 +40,7 @@ fn expand(model: &Model) -> TokenStream {
     let field_descs = fields::field_descs(all);
     let indexes = index_descs(model);
     let compound_indexes = compound_index_descs(model);
+    let counters = counter_descs(model);
     let has_extra = all.iter().any(|f| f.role == crate::ast::Role::Extra);
     let (desc_items, field_descs, indexes) = inherit::desc_parts(model, all, field_descs, indexes);
     let collection = inherit::collection(model, &collection);
@@ -93,6 +94,7 @@ fn expand(model: &Model) -> TokenStream {
                     fields: #field_descs,
                     indexes: #indexes,
                     compound_indexes: #compound_indexes,
+                    counters: #counters,
                     has_extra: #has_extra,
                 };
 
@@ -154,6 +156,21 @@ fn compound_index_descs(model: &Model) -> TokenStream {
             quote!(#nr::IndexPart { path: #path, descending: #descending })
         });
         quote!(#nr::CompoundIndexDesc { parts: &[#(#parts),*] })
+    });
+    quote!(&[#(#each),*])
+}
+
+/// `count_by(...)` as counter descriptions, naming the stored fields.
+fn counter_descs(model: &Model) -> TokenStream {
+    let nr = nr();
+    let each = model.counters.iter().map(|c| {
+        let names: Vec<String> = c
+            .fields
+            .iter()
+            .map(|i| model.fields.iter().find(|f| f.ident == *i).map_or_else(|| i.to_string(), |f| f.name.clone()))
+            .collect();
+        let name = names.join(",");
+        quote!(#nr::CounterDesc { name: #name, fields: &[#(#names),*] })
     });
     quote!(&[#(#each),*])
 }
@@ -253,6 +270,7 @@ fn fallback(ast: &syn::DeriveInput) -> TokenStream {
                     fields: &[],
                     indexes: &[],
                     compound_indexes: &[],
+                    counters: &[],
                     has_extra: false,
                 };
                 fn key_value(&self) -> #nr::Option<#nr::KeyValue> { #nr::None }

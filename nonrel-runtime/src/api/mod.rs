@@ -2,6 +2,7 @@
 //! transactions, updates and records, over the engine.
 
 mod backends;
+mod counter;
 pub mod database;
 mod maintenance;
 pub mod page;

@@ -130,6 +130,7 @@ pub(crate) static OUTBOX: ModelDesc = ModelDesc {
     fields: &[],
     indexes: &[],
     compound_indexes: &[],
+    counters: &[],
     has_extra: true,
 };
 

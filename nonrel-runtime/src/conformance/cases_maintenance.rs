@@ -21,9 +21,10 @@ pub struct Label {
 }
 
 /// An item: an emulated lookup (recomputed by rebuilds), a plain index, a copy of its
-/// label's name (refreshed by rebuilds) and a cascade from its label.
+/// label's name (refreshed by rebuilds), a cascade from its label, and counts by label and
+/// by `n` (recomputed by rebuilds).
 #[derive(crate::Model, Debug, Clone, PartialEq)]
-#[model(collection = "conf_mt_items", denormalize(label.name))]
+#[model(collection = "conf_mt_items", denormalize(label.name), count_by(label), count_by(n))]
 pub struct MaintItem {
     #[field(key)]
     pub id: i64,
@@ -221,6 +222,14 @@ async fn check<B: Backend>(
         let indexed = db.query::<MaintItem>().filter(MaintItem::n().eq(n)).all().await.expect("indexed");
         let scanned: Vec<&MaintItem> = all.iter().filter(|i| i.n == n).collect();
         assert_eq!(indexed.iter().collect::<Vec<_>>(), scanned, "index on n = {n} against a scan: {ctx}");
+        let counted = db.query::<MaintItem>().filter(MaintItem::n().eq(n)).count().await.expect("count by n");
+        assert_eq!(counted, scanned.len() as u64, "count by n = {n} against a scan: {ctx}");
+    }
+    for label in 0..LABELS {
+        let r: Ref<Label> = Ref::new(crate::Key::from_value(crate::KeyValue::Int(label)));
+        let counted = db.query::<MaintItem>().filter(MaintItem::label().eq(r)).count().await.expect("count by label");
+        let scanned = all.iter().filter(|i| i.label.key().value() == &crate::KeyValue::Int(label)).count();
+        assert_eq!(counted, scanned as u64, "count by label {label} against a scan: {ctx}");
     }
     let report = db.integrity_check().await.expect("integrity_check");
     assert!(report.is_ok(), "{ctx}: {:?}", report.problems);

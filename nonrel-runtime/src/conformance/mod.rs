@@ -13,6 +13,7 @@ mod cases_annotate;
 mod cases_boolean;
 mod cases_cascade;
 mod cases_catalog;
+mod cases_counters;
 mod cases_covering;
 mod cases_depth;
 mod cases_diff;
@@ -51,6 +52,7 @@ pub use cases_annotate::*;
 pub use cases_boolean::*;
 pub use cases_cascade::*;
 pub use cases_catalog::*;
+pub use cases_counters::*;
 pub use cases_covering::*;
 pub use cases_depth::*;
 pub use cases_diff::*;
@@ -151,6 +153,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; or_and_not_agree_with_an_oracle,
             updates_by_or_and_not_change_the_matching_records, ors_mix_with_joins);
         $crate::conformance_tests!(@cases $fresh; annotations_agree_with_an_oracle, annotation_errors_name_the_annotation);
+        $crate::conformance_tests!(@cases $fresh; counters_agree_with_an_oracle, counts_outside_a_grouping_stay_exact);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(

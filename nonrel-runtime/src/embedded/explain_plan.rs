@@ -58,6 +58,7 @@ impl Redb {
             entries_read: parts.iter().map(|p| p.entries_read).sum(),
             records_read: parts.iter().map(|p| p.records_read).sum(),
             branches: parts,
+            counter: None,
         })
     }
 

@@ -11,6 +11,7 @@
 //! Async: writes (which wait for the disk) and scans run on tokio's blocking pool; point
 //! reads and index-served queries touch a few cached pages and run on the calling task.
 
+mod counter;
 mod explain_plan;
 mod index;
 mod lookup;
@@ -95,6 +96,10 @@ pub struct Explain {
     /// (`index` is `None`, `ordered` and `covering` false). Empty otherwise. A NOT is checked
     /// on the rows the rest of the query reads, and shows in `records_read`.
     pub branches: Vec<Explain>,
+    /// The declared counter (`#[model(count_by(...))]`, by its name) that answered a count
+    /// without reading records or index entries: `entries_read` is then the counter's groups
+    /// read.
+    pub counter: Option<&'static str>,
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
@@ -177,7 +182,7 @@ impl Backend for Redb {
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let upto = Some(upto.unwrap_or(u64::MAX));
-        if may_scan(model, &plan) {
+        if may_scan(model, &plan) && crate::backend::counter::answering(model, &plan).is_none() {
             return self.blocking(move |s| s.run(model, &plan, upto).map(|r| r.1)).await;
         }
         self.store.run(model, &plan, upto).map(|r| r.1)

@@ -1,7 +1,7 @@
 //! The synchronous redb operations behind the embedded backend.
 
 use super::index::{self, Source};
-pub(super) use super::tables::{index_table, open_read, records_table, storage, Bytes, RecordsTable, SEQUENCES};
+pub(super) use super::tables::{index_table, open_read, records_table, storage, Bytes, RecordsTable, BUILT, SEQUENCES};
 use crate::backend::{
     IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
@@ -12,13 +12,9 @@ use crate::plan::eval::{compare_keys, matches_all_keyed, sort_key_keyed};
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
 use crate::schema::model::{IndexDesc, ModelDesc};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// Indexes whose entries cover every record (an index declared after records were written
-/// is used once its first write or `rebuild_indexes` has filled it).
-const BUILT: TableDefinition<&str, u8> = TableDefinition::new("nonrel:built-indexes");
 
 /// Whether an index table holds any entry of a type class (an error counts as holding one,
 /// which only keeps the index from serving what it might not answer exactly).
@@ -286,6 +282,9 @@ impl Store {
     ) -> Result<(Vec<Row>, u64, Reading)> {
         let read = self.read()?;
         let tx = &read.tx;
+        if let Some((upto, (_, n, groups))) = count_upto.zip(self.counted(tx, m, plan)?) {
+            return Ok((Vec::new(), n.min(upto), Reading { entries: groups, docs: 0 }));
+        }
         let name = records_table(m);
         let built = self.built(&read, m)?;
         // The index tables the choice looks into stay open for the read (opened once each;
@@ -425,6 +424,19 @@ impl Store {
         Ok((run.finish(), run.matched, reading))
     }
 
+    /// A count a declared counter answers (see `counter::answer`).
+    fn counted(
+        &self,
+        tx: &redb::ReadTransaction,
+        m: &'static ModelDesc,
+        plan: &Plan,
+    ) -> Result<Option<(&'static str, u64, u64)>> {
+        if m.counters.is_empty() {
+            return Ok(None);
+        }
+        super::counter::answer(tx, m, plan)
+    }
+
     /// Applies update operations to every matching record in one write transaction.
     pub(crate) fn update(&self, m: &'static ModelDesc, plan: &Plan, ops: &[UpdateOp]) -> Result<UpdateCounts> {
         let tx = self.db.begin_write().map_err(storage)?;
@@ -468,7 +480,7 @@ impl Store {
     pub(crate) fn sync_indexes(&self, models: &[&'static ModelDesc]) -> Result<u64> {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut n = 0;
-        for &m in models.iter().filter(|m| !m.indexes.is_empty()) {
+        for &m in models.iter().filter(|m| !m.indexes.is_empty() || !m.counters.is_empty()) {
             let name = records_table(m);
             let records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
             n += open_indexes(&tx, m, &records)?.len() as u64;
@@ -486,6 +498,18 @@ impl Store {
         count_upto: Option<u64>,
     ) -> Result<super::Explain> {
         let tx = self.db.begin_read().map_err(storage)?;
+        if let Some((counter, _, groups)) = count_upto.map(|_| self.counted(&tx, m, plan)).transpose()?.flatten() {
+            return Ok(super::Explain {
+                index: None,
+                ranges: 0,
+                ordered: false,
+                covering: true,
+                entries_read: groups,
+                records_read: 0,
+                counter: Some(counter),
+                branches: Vec::new(),
+            });
+        }
         let name = records_table(m);
         let empty = match open_read(&tx, Bytes::new(&name))? {
             Some(t) => t.is_empty().map_err(storage)?,
@@ -509,6 +533,7 @@ impl Store {
                 entries_read: 0,
                 records_read: 0,
                 branches: Vec::new(),
+                counter: None,
             },
             Source::Keys { ranges, .. } => super::Explain {
                 index: Some(crate::plan::KEY),
@@ -518,6 +543,7 @@ impl Store {
                 entries_read: 0,
                 records_read: 0,
                 branches: Vec::new(),
+                counter: None,
             },
             Source::Index { index, ranges, ordered, .. } => super::Explain {
                 index: Some(index.path),
@@ -527,6 +553,7 @@ impl Store {
                 entries_read: 0,
                 records_read: 0,
                 branches: Vec::new(),
+                counter: None,
             },
         };
         let reading = self.run_reading(m, plan, count_upto)?.2;
@@ -545,6 +572,8 @@ impl Store {
             for idx in m.indexes {
                 check_index(&tx, m, idx, &records, &mut report)?;
             }
+            let built = open_read(&tx, BUILT)?;
+            super::counter::check(&tx, m, &records, built.as_ref(), &mut report)?;
         }
         Ok(report)
     }
@@ -564,6 +593,7 @@ impl Store {
                     written += fill_index(m, idx, &records, &mut table)?;
                     built.insert(iname.as_str(), 1).map_err(storage)?;
                 }
+                written += super::counter::rebuild(&tx, m, &records, &mut built)?;
             }
         }
         self.commit(tx)?;
@@ -622,7 +652,27 @@ pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[Ke
     Ok(())
 }
 
-pub(super) type Indexes<'tx> = Vec<(&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>)>;
+/// An index table open in a write transaction, with its declaration.
+pub(super) type IndexTable<'tx> = (&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>);
+
+/// The index tables a write keeps (a list, as the indexes are declared), and its counters.
+pub(super) struct Indexes<'tx> {
+    tables: Vec<IndexTable<'tx>>,
+    counters: Option<super::counter::Counters<'tx>>,
+}
+
+impl<'tx> std::ops::Deref for Indexes<'tx> {
+    type Target = Vec<IndexTable<'tx>>;
+    fn deref(&self) -> &Self::Target {
+        &self.tables
+    }
+}
+
+impl std::ops::DerefMut for Indexes<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tables
+    }
+}
 
 /// The keys of the records a plan may match, read inside a write transaction (the caller
 /// checks the filters on each record).
@@ -687,7 +737,8 @@ pub(super) fn open_indexes<'tx>(
         }
         out.push((idx, table));
     }
-    Ok(out)
+    let counters = super::counter::open(tx, m, records, &mut built)?;
+    Ok(Indexes { tables: out, counters })
 }
 
 fn fill_index(
@@ -761,6 +812,9 @@ pub(super) fn write_one(
             insert_entry(m, idx, table, added, value, &stored)?;
         }
     }
+    if let Some(counters) = &mut indexes.counters {
+        super::counter::apply(counters, old.as_deref(), Some(&doc))?;
+    }
     records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?;
     Ok(())
 }
@@ -798,6 +852,9 @@ pub(super) fn remove_one(
         for entry in index::entries(desc, &old, pk)? {
             table.remove(entry.as_slice()).map_err(storage)?;
         }
+    }
+    if let Some(counters) = &mut indexes.counters {
+        super::counter::apply(counters, Some(&old), None)?;
     }
     Ok(true)
 }

@@ -10,6 +10,10 @@ pub(super) type RecordsTable<'tx> = Table<'tx, &'static [u8], &'static [u8]>;
 
 pub(super) type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
+/// Indexes whose entries cover every record (an index declared after records were written
+/// is used once its first write or `rebuild_indexes` has filled it).
+pub(crate) const BUILT: TableDefinition<&str, u8> = TableDefinition::new("nonrel:built-indexes");
+
 /// Last automatic key of each collection.
 pub(super) const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("nonrel:sequences");
 

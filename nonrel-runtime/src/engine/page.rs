@@ -191,6 +191,7 @@ mod tests {
             fields: &[],
             indexes: &[],
             compound_indexes: &[],
+            counters: &[],
             has_extra: false,
         };
         let plan = Plan { order: vec![], ..Plan::default() };

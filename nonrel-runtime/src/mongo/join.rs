@@ -360,6 +360,7 @@ mod tests {
             fields: &[],
             indexes: &[],
             compound_indexes: &[],
+            counters: &[],
             has_extra: false,
         };
         let join = JoinFilter {

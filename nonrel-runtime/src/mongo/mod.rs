@@ -16,6 +16,7 @@
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
 pub(crate) mod convert;
+mod counter;
 mod join;
 mod lookup;
 mod pipeline;
@@ -251,9 +252,15 @@ impl Backend for Mongo {
 
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         let mut created = 0;
-        for m in models.iter().filter(|m| !m.indexes.is_empty() || !m.compound_indexes.is_empty()) {
+        for m in
+            models.iter().filter(|m| !m.indexes.is_empty() || !m.compound_indexes.is_empty() || !m.counters.is_empty())
+        {
             let mut indexes: Vec<Value> = m.indexes.iter().flat_map(unique::specs).collect();
             indexes.extend(m.compound_indexes.iter().map(unique::compound_spec));
+            indexes.extend(counter::specs(m));
+            if indexes.is_empty() {
+                continue;
+            }
             let command = convert::document(vec![
                 ("createIndexes".into(), Value::String(m.collection.into())),
                 ("indexes".into(), Value::Array(indexes)),
@@ -269,7 +276,7 @@ impl Backend for Mongo {
                 }
                 self.db.run_command(command).await.map_err(|e| driver(e, &doing()))?;
             }
-            created += (m.indexes.len() + m.compound_indexes.len()) as u64;
+            created += (m.indexes.len() + m.compound_indexes.len() + counter::specs(m).len()) as u64;
         }
         Ok(created)
     }
@@ -294,6 +301,10 @@ impl Backend for Mongo {
                     let index = c.parts.first().map_or("", |p| p.path);
                     report.problems.push(IntegrityProblem { model: m.name, index, key: None, message });
                 }
+            }
+            for c in counter::missing(m, &names) {
+                let message = format!("index of count_by({}) not created: run sync_indexes()", c.name);
+                report.problems.push(IntegrityProblem { model: m.name, index: c.name, key: None, message });
             }
         }
         Ok(report)

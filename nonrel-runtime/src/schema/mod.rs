@@ -4,6 +4,7 @@
 
 pub mod class;
 pub mod copies;
+pub mod counter;
 pub mod group;
 pub mod json;
 pub mod key;

@@ -77,6 +77,9 @@ pub struct ModelDesc {
     /// orders over several fields that stores without a planner of their own need declared
     /// in advance (Datastore's composite indexes).
     pub compound_indexes: &'static [CompoundIndexDesc],
+    /// Declared maintained counts (`#[model(count_by(author))]`), kept exact on every write
+    /// by the backends that keep counters, and answered by an ordinary count elsewhere.
+    pub counters: &'static [crate::schema::counter::CounterDesc],
     /// Whether the model keeps unknown fields in an [`Extra`](crate::Extra) field.
     pub has_extra: bool,
 }
