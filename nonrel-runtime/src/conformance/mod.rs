@@ -9,6 +9,7 @@
 //! ```
 
 mod cases;
+mod cases_aggregate;
 mod cases_cascade;
 mod cases_catalog;
 mod cases_covering;
@@ -45,6 +46,7 @@ pub fn use_kit_models() {
 }
 
 pub use cases::*;
+pub use cases_aggregate::*;
 pub use cases_cascade::*;
 pub use cases_catalog::*;
 pub use cases_covering::*;
@@ -144,6 +146,8 @@ macro_rules! conformance_tests {
             conditions_on_a_natural_key, updates_by_key_are_atomic);
         $crate::conformance_tests!(@cases $fresh; serde_fields_round_trip_and_match_by_equality,
             serde_fields_that_do_not_decode_name_model_field_and_value);
+        $crate::conformance_tests!(@cases $fresh; aggregates_agree_with_an_oracle,
+            aggregates_over_no_records_are_empty, integer_sums_that_overflow_are_errors);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(

@@ -55,5 +55,5 @@ async fn fallback<B: Backend>(
             None => e,
         })?;
     }
-    Ok(acc.finish())
+    acc.finish()
 }

@@ -133,7 +133,7 @@ pub fn value_at(doc: &[u8], path: &str) -> Result<Value> {
 #[derive(Debug, Clone)]
 enum Acc {
     Count(i64),
-    IntSum(i64),
+    IntSum(i128),
     FloatSum(f64),
     Numbers(i64),
     Min(Option<Value>),
@@ -151,7 +151,7 @@ enum Acc {
 /// let mut acc = Accumulator::new(&grouping);
 /// // {n: 2}
 /// acc.add(&[12, 0, 0, 0, 0x10, b'n', 0, 2, 0, 0, 0, 0]).unwrap();
-/// let rows = acc.finish();
+/// let rows = acc.finish().unwrap();
 /// assert_eq!(rows[0].values, [Value::Int64(1), Value::Int64(2)]);
 /// ```
 pub struct Accumulator<'g> {
@@ -168,8 +168,7 @@ impl<'g> Accumulator<'g> {
         Accumulator { grouping, groups: std::collections::HashMap::new() }
     }
 
-    /// Adds one record's document. An integer sum past the 64-bit range is an error naming
-    /// the field.
+    /// Adds one record's document.
     pub fn add(&mut self, doc: &[u8]) -> Result<()> {
         let key: Vec<Value> = self.grouping.keys.iter().map(|k| value_at(doc, k)).collect::<Result<_>>()?;
         let bytes = key_bytes(&key)?;
@@ -188,10 +187,21 @@ impl<'g> Accumulator<'g> {
         Ok(())
     }
 
-    /// The groups, ordered and limited as the grouping says.
-    pub fn finish(self) -> Vec<GroupRow> {
-        let rows = self.groups.into_values().map(|(key, accs)| GroupRow { key, values: accs.into_iter().map(end).collect() });
-        order_groups(rows.collect(), self.grouping)
+    /// The groups, ordered and limited as the grouping says. An integer sum past the 64-bit
+    /// range is an error naming the field.
+    pub fn finish(self) -> Result<Vec<GroupRow>> {
+        let aggregates = &self.grouping.aggregates;
+        let mut rows = Vec::with_capacity(self.groups.len());
+        for (key, accs) in self.groups.into_values() {
+            let values = accs.into_iter().zip(aggregates).map(|(acc, agg)| {
+                end(acc).map_err(|e| match agg.path() {
+                    Some(p) => e.with_field(p),
+                    None => e,
+                })
+            });
+            rows.push(GroupRow { key, values: values.collect::<Result<_>>()? });
+        }
+        Ok(order_groups(rows, self.grouping))
     }
 }
 
@@ -220,7 +230,8 @@ fn feed(acc: &mut Acc, v: Value) -> Result<()> {
                 Value::Int64(n) => n,
                 _ => return Ok(()),
             };
-            *s = s.checked_add(add).ok_or_else(overflow)?;
+            // Kept wide: the sum must fit only at the end, whatever order the values come in.
+            *s += i128::from(add);
         }
         Acc::FloatSum(s) => {
             if let Some(f) = number(&v) {
@@ -250,12 +261,13 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn end(acc: Acc) -> Value {
-    match acc {
-        Acc::Count(n) | Acc::IntSum(n) | Acc::Numbers(n) => Value::Int64(n),
+fn end(acc: Acc) -> Result<Value> {
+    Ok(match acc {
+        Acc::Count(n) | Acc::Numbers(n) => Value::Int64(n),
+        Acc::IntSum(n) => Value::Int64(i64::try_from(n).map_err(|_| overflow())?),
         Acc::FloatSum(f) => Value::Double(f),
         Acc::Min(v) | Acc::Max(v) => v.unwrap_or(Value::Null),
-    }
+    })
 }
 
 fn key_bytes(key: &[Value]) -> Result<KeyBytes> {
@@ -347,7 +359,8 @@ mod tests {
         let g = Grouping { aggregates: vec![Aggregate::Sum("n".into(), NumberKind::Int)], ..Grouping::default() };
         let mut acc = Accumulator::new(&g);
         acc.add(&doc(&[("n", Value::Int64(i64::MAX))])).unwrap();
-        let e = acc.add(&doc(&[("n", Value::Int64(1))])).unwrap_err();
+        acc.add(&doc(&[("n", Value::Int64(1))])).unwrap();
+        let e = acc.finish().unwrap_err();
         assert!(e.to_string().contains('n'), "{e}");
     }
 
@@ -363,7 +376,7 @@ mod tests {
         acc.add(&doc(&[("n", Value::Int32(3))])).unwrap();
         acc.add(&doc(&[("k", Value::Int32(1)), ("n", Value::Int64(1))])).unwrap();
         acc.add(&doc(&[("k", Value::Int64(1))])).unwrap();
-        let rows = acc.finish();
+        let rows = acc.finish().unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].key, [Value::Null]);
         assert_eq!(rows[0].values, [Value::Int64(2), Value::Int32(3), Value::Int64(1)]);
