@@ -94,6 +94,7 @@ pub mod aggregate {
     pub use crate::api::aggregate::{
         Aggregates, Avg, Count, GroupKey, Grouped, GroupedAggregates, Max, Min, Numeric, Projected, Sum,
     };
+    pub use crate::embedded::{AggregateExplain, AggregateStrategy};
 }
 
 /// Queries as typed builders describe them and as backends receive them: conditions,

@@ -514,3 +514,60 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
             .collect()
     }
 }
+
+impl<B: Backend, M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupedAggregates<'_, B, M, K, A> {
+    /// The query's plan as the backend runs it, before lookups across a `Ref` are resolved.
+    fn local_plan(&self) -> Result<crate::plan::Plan> {
+        self.query.local_plan()
+    }
+}
+
+impl<'db, M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupedAggregates<'db, crate::embedded::Redb, M, K, A> {
+    /// How the embedded backend computes these groups: in one pass inside the store (and
+    /// through which index), or by the runtime; counted by running it.
+    ///
+    /// ```
+    /// use nonrel_runtime::aggregate::{AggregateStrategy, Sum};
+    /// # use nonrel_runtime::{Database, Key, Model};
+    /// # #[derive(Model)]
+    /// # struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] category: String, views: u32 }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// let rust = db.query::<Post>().filter(Post::category().eq("rust"));
+    /// let how = rust.group_by(Post::category()).aggregate(Sum(Post::views())).explain()?;
+    /// assert_eq!((how.strategy, how.read.index), (AggregateStrategy::InStore, Some("category")));
+    /// # Ok(()) }
+    /// ```
+    pub fn explain(&self) -> Result<crate::embedded::AggregateExplain> {
+        let db = self.query.database();
+        db.backend().explain_aggregate_plan(M::DESC, &self.local_plan()?, &self.grouping)
+    }
+}
+
+impl<M: Model> Query<M, &Database<crate::embedded::Redb>> {
+    /// How the embedded backend reads the distinct values of a field
+    /// ([`distinct`](Self::distinct)): a walk of the field's index when one serves, else a
+    /// pass over the query's records; counted by running it.
+    ///
+    /// ```
+    /// use nonrel_runtime::aggregate::AggregateStrategy;
+    /// # use nonrel_runtime::{Database, Key, Model};
+    /// # #[derive(Model)]
+    /// # struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] category: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// # let db = Database::in_memory()?;
+    /// for category in ["go", "rust", "rust", "rust"] {
+    ///     db.save(&mut Post { id: None, category: category.into() }).await?;
+    /// }
+    /// let how = db.query::<Post>().explain_distinct(Post::category())?;
+    /// assert_eq!(how.strategy, AggregateStrategy::IndexWalk);
+    /// assert_eq!(how.read.entries_read, 2); // one entry per value
+    /// # Ok(()) }
+    /// ```
+    pub fn explain_distinct<T, F>(&self, field: Field<M, T, F>) -> Result<crate::embedded::AggregateExplain> {
+        let grouping = Grouping { keys: vec![owned(field.path())], ..Grouping::default() };
+        self.database().backend().explain_aggregate_plan(M::DESC, &self.local_plan()?, &grouping)
+    }
+}

@@ -11,6 +11,7 @@
 //! Async: writes (which wait for the disk) and scans run on tokio's blocking pool; point
 //! reads and index-served queries touch a few cached pages and run on the calling task.
 
+mod aggregate;
 mod explain_plan;
 mod index;
 mod lookup;
@@ -28,6 +29,7 @@ use crate::schema::model::ModelDesc;
 use std::path::Path;
 use std::sync::Arc;
 use store::{storage, Store};
+pub use aggregate::{AggregateExplain, AggregateStrategy};
 
 /// The embedded backend on redb. Open it with [`Database::open`](crate::api::database::Database::open) or
 /// [`Database::in_memory`](crate::api::database::Database::in_memory).
@@ -167,6 +169,15 @@ impl Backend for Redb {
             return Ok(None);
         }
         seek::from_index(&self.store, model, &plan, &seek)
+    }
+
+    async fn aggregate(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        grouping: &crate::plan::aggregate::Grouping,
+    ) -> Result<Option<Vec<crate::plan::aggregate::GroupRow>>> {
+        self.aggregate_groups(model, plan, grouping).await
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
