@@ -527,6 +527,8 @@ mod guide {
     struct Relations;
     #[doc = include_str!("../../docs/pages.md")]
     struct Pages;
+    #[doc = include_str!("../../docs/aggregates.md")]
+    struct Aggregates;
     #[doc = include_str!("../../docs/transactions.md")]
     struct Transactions;
     // These pages' examples open MongoDB databases next to embedded ones.

@@ -93,8 +93,8 @@ fn count_of(v: &Value) -> u64 {
 impl<M> Aggregates<M> for Count {
     type Output = u64;
     fn specs(&self, specs: &mut Vec<Aggregate>, terms: &mut Vec<GroupTerm>) {
-        terms.push(GroupTerm::Value(specs.len()));
-        specs.push(Aggregate::Count);
+        terms.push(GroupTerm::ByValue(specs.len()));
+        specs.push(Aggregate::Records);
     }
     fn read(&self, values: &[Value], at: &mut usize) -> Result<u64> {
         Ok(count_of(next(values, at)))
@@ -108,8 +108,8 @@ fn owned(path: &str) -> Cow<'static, str> {
 impl<M, T: Numeric, F> Aggregates<M> for Sum<M, T, F> {
     type Output = T::Sum;
     fn specs(&self, specs: &mut Vec<Aggregate>, terms: &mut Vec<GroupTerm>) {
-        terms.push(GroupTerm::Value(specs.len()));
-        specs.push(Aggregate::Sum(owned(self.0.path()), T::KIND));
+        terms.push(GroupTerm::ByValue(specs.len()));
+        specs.push(Aggregate::Total(owned(self.0.path()), T::KIND));
     }
     fn read(&self, values: &[Value], at: &mut usize) -> Result<T::Sum> {
         T::sum_of(next(values, at)).map_err(|e| e.with_field(self.0.path()))
@@ -119,8 +119,8 @@ impl<M, T: Numeric, F> Aggregates<M> for Sum<M, T, F> {
 impl<M, T: Numeric, F> Aggregates<M> for Avg<M, T, F> {
     type Output = Option<f64>;
     fn specs(&self, specs: &mut Vec<Aggregate>, terms: &mut Vec<GroupTerm>) {
-        terms.push(GroupTerm::Average(specs.len(), specs.len() + 1));
-        specs.push(Aggregate::Sum(owned(self.0.path()), T::KIND));
+        terms.push(GroupTerm::ByAverage(specs.len(), specs.len() + 1));
+        specs.push(Aggregate::Total(owned(self.0.path()), T::KIND));
         specs.push(Aggregate::Numbers(owned(self.0.path())));
     }
     fn read(&self, values: &[Value], at: &mut usize) -> Result<Option<f64>> {
@@ -134,7 +134,7 @@ macro_rules! extreme {
         impl<M, T: Ordered + Decode, F> Aggregates<M> for $t<M, T, F> {
             type Output = Option<T>;
             fn specs(&self, specs: &mut Vec<Aggregate>, terms: &mut Vec<GroupTerm>) {
-                terms.push(GroupTerm::Value(specs.len()));
+                terms.push(GroupTerm::ByValue(specs.len()));
                 specs.push(Aggregate::$op(owned(self.0.path())));
             }
             fn read(&self, values: &[Value], at: &mut usize) -> Result<Option<T>> {
@@ -147,8 +147,8 @@ macro_rules! extreme {
     };
 }
 
-extreme!(Min, Min);
-extreme!(Max, Max);
+extreme!(Min, Least);
+extreme!(Max, Greatest);
 
 macro_rules! tuples {
     ($($name:ident $idx:tt),+) => {
@@ -161,7 +161,7 @@ macro_rules! tuples {
                 Ok(($( self.$idx.read(values, at)?, )+))
             }
         }
-        impl<M, $($name: GroupKey<M>),+> GroupKey<M> for ($($name,)+) {
+        impl<M, On, $($name: GroupKey<M, On>),+> GroupKey<M, On> for ($($name,)+) {
             type Key = ($($name::Key,)+);
             fn paths(&self, out: &mut Vec<Cow<'static, str>>) {
                 $( self.$idx.paths(out); )+
@@ -189,9 +189,16 @@ tuples!(A 0, B 1, C 2, D 3);
 tuples!(A 0, B 1, C 2, D 3, E 4);
 tuples!(A 0, B 1, C 2, D 3, E 4, G 5);
 
-/// What records group by in [`group_by`](Query::group_by): a field (`Post::author()`, a
-/// `Ref` giving the related record's key) or a tuple of up to six fields.
-pub trait GroupKey<M> {
+/// What records group by in [`group_by`](Query::group_by) on a query of `On`: a field
+/// (`Post::author()`, a `Ref` giving the related record's key), a field of the related model
+/// across a `Ref` (`Post::author().join(User::name())`, read from its denormalized copy, so
+/// it compiles only where the model declares the copy), or a tuple of up to six of them.
+#[diagnostic::on_unimplemented(
+    message = "records cannot be grouped by `{Self}` here",
+    label = "not a group key this query's backend runs",
+    note = "group by a field, a tuple of fields, or a related field across a `Ref` whose copy the model declares (`#[model(denormalize(author.name))]`)"
+)]
+pub trait GroupKey<M, On = crate::plan::Detached> {
     /// The typed key of a group.
     type Key;
     #[doc(hidden)]
@@ -200,19 +207,39 @@ pub trait GroupKey<M> {
     fn read(&self, values: &[Value], at: &mut usize) -> Result<Self::Key>;
 }
 
-impl<M, T: Decode, F> GroupKey<M> for Field<M, T, F> {
+/// A group key's value as its type, null as the type's missing value if it has one.
+fn key_value<T: Decode>(v: &Value, path: &str) -> Result<T> {
+    match v {
+        Value::Null => T::when_missing().ok_or_else(|| {
+            let msg = "records without a value group under null, which the key's type cannot hold: leave them out with `.filter(field.isnull(false))`";
+            Error::new(ErrorKind::Decode, msg).with_field(path)
+        }),
+        v => decode_value(v).map_err(|e| e.with_field(path)),
+    }
+}
+
+impl<M, T: Decode, F, On> GroupKey<M, On> for Field<M, T, F> {
     type Key = T;
     fn paths(&self, out: &mut Vec<Cow<'static, str>>) {
         out.push(owned(self.path()));
     }
     fn read(&self, values: &[Value], at: &mut usize) -> Result<T> {
-        match next(values, at) {
-            Value::Null => T::when_missing().ok_or_else(|| {
-                let msg = "records without a value group under null, which the key's type cannot hold: leave them out with `.filter(field.isnull(false))`";
-                Error::new(ErrorKind::Decode, msg).with_field(self.path())
-            }),
-            v => decode_value(v).map_err(|e| e.with_field(self.path())),
-        }
+        key_value(next(values, at), self.path())
+    }
+}
+
+/// A related field across a `Ref`: its denormalized copy on `M`, which the backend must run
+/// ([`JoinOrder`](crate::engine::related::JoinOrder): the copy declared).
+impl<M: Model, T: Model, V: Decode, F, G, On> GroupKey<M, On> for crate::engine::related::Joined<M, T, V, F, G>
+where
+    On: crate::plan::Accepts<crate::engine::related::JoinOrder<F, G>>,
+{
+    type Key = V;
+    fn paths(&self, out: &mut Vec<Cow<'static, str>>) {
+        out.push(self.copy_path());
+    }
+    fn read(&self, values: &[Value], at: &mut usize) -> Result<V> {
+        key_value(next(values, at), &self.copy_path())
     }
 }
 
@@ -277,7 +304,7 @@ pub struct GroupedAggregates<'db, B, M, K, A> {
     error: Option<Error>,
 }
 
-impl<'db, B: Backend, M: Model, K: GroupKey<M>> Grouped<'db, B, M, K> {
+impl<'db, B: Backend, M: Model, K: GroupKey<M, &'db Database<B>>> Grouped<'db, B, M, K> {
     /// Computes `aggregates` (one of [`Count`], [`Sum`], [`Avg`], [`Min`], [`Max`] or a tuple
     /// of them) per group.
     pub fn aggregate<A: Aggregates<M>>(self, aggregates: A) -> GroupedAggregates<'db, B, M, K, A> {
@@ -294,12 +321,12 @@ impl<'db, B: Backend, M: Model, K: GroupKey<M>> Grouped<'db, B, M, K> {
     }
 }
 
-impl<'db, B: Backend, M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupedAggregates<'db, B, M, K, A> {
+impl<'db, B: Backend, M: Model, K: GroupKey<M, &'db Database<B>>, A: Aggregates<M>> GroupedAggregates<'db, B, M, K, A> {
     /// Orders the groups by their key (every key field, in turn) in this direction; earlier
     /// terms take precedence, the key ascending breaks ties.
     pub fn order_by_key(mut self, direction: Direction) -> Self {
         for i in 0..self.grouping.keys.len() {
-            self.grouping.order.push(GroupOrder { term: GroupTerm::Key(i), direction });
+            self.grouping.order.push(GroupOrder { term: GroupTerm::ByKey(i), direction });
         }
         self
     }
@@ -344,7 +371,7 @@ impl<'db, B: Backend, M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupedAggrega
 
 impl<'db, B: Backend, M: Model, K, A> IntoFuture for GroupedAggregates<'db, B, M, K, A>
 where
-    K: GroupKey<M> + Send + 'db,
+    K: GroupKey<M, &'db Database<B>> + Send + 'db,
     A: Aggregates<M> + Send + 'db,
     K::Key: Send,
     A::Output: Send,
@@ -448,7 +475,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     /// assert_eq!(per, [("go".to_string(), 1), ("rust".to_string(), 2)]);
     /// # Ok(()) }
     /// ```
-    pub fn group_by<K: GroupKey<M>>(self, key: K) -> Grouped<'db, B, M, K> {
+    pub fn group_by<K: GroupKey<M, &'db Database<B>>>(self, key: K) -> Grouped<'db, B, M, K> {
         Grouped { query: self, key }
     }
 
@@ -515,14 +542,17 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     }
 }
 
-impl<B: Backend, M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupedAggregates<'_, B, M, K, A> {
+impl<'db, B: Backend, M: Model, K: GroupKey<M, &'db Database<B>>, A: Aggregates<M>> GroupedAggregates<'db, B, M, K, A> {
     /// The query's plan as the backend runs it, before lookups across a `Ref` are resolved.
     fn local_plan(&self) -> Result<crate::plan::Plan> {
         self.query.local_plan()
     }
 }
 
-impl<'db, M: Model, K: GroupKey<M>, A: Aggregates<M>> GroupedAggregates<'db, crate::embedded::Redb, M, K, A> {
+impl<'db, M: Model, K, A: Aggregates<M>> GroupedAggregates<'db, crate::embedded::Redb, M, K, A>
+where
+    K: GroupKey<M, &'db Database<crate::embedded::Redb>>,
+{
     /// How the embedded backend computes these groups: in one pass inside the store (and
     /// through which index), or by the runtime; counted by running it.
     ///

@@ -331,3 +331,38 @@ pub async fn integer_sums_that_overflow_are_errors<B: Backend>(db: &Database<B>)
     let e = db.query::<AggItem>().filter(AggItem::id().is_in([1i64, 4])).avg(AggItem::views()).await.unwrap_err();
     assert!(e.to_string().contains("views"), "{e}");
 }
+
+/// Grouping by a field of the related model across a `Ref`, read from the model's declared
+/// denormalized copy (without one it does not compile): the copies follow the related
+/// records, so the groups do too.
+pub async fn aggregates_group_across_a_ref_by_its_copy<B: Backend>(db: &Database<B>) {
+    use crate::conformance::{Author, Paper};
+    let mut authors: Vec<Author> = ["ann", "bob", "cy"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Author { id: None, username: name.into(), age: 30 + i as i32, bio: String::new() })
+        .collect();
+    let keys = db.save_many(&mut authors).await.unwrap();
+    let mut papers: Vec<Paper> = (0..10)
+        .map(|n| Paper { id: None, title: format!("paper {n}"), author: keys[n % 3].clone().into() })
+        .collect();
+    db.save_many(&mut papers).await.unwrap();
+    let by_name = || db.query::<Paper>().group_by(Paper::author().join(Author::username()));
+    let got = by_name().count().await.unwrap();
+    assert_eq!(got, [("ann".to_string(), 4), ("bob".to_string(), 3), ("cy".to_string(), 3)]);
+    let got = db
+        .query::<Paper>()
+        .group_by((Paper::author().join(Author::age()), Paper::author()))
+        .count()
+        .order_by_key(Direction::Desc)
+        .limit(1)
+        .await
+        .unwrap();
+    assert_eq!(got, [((32, Ref::from(keys[2].clone())), 3)]);
+    // Renaming an author moves its papers to the new name's group.
+    let mut bob = authors[1].clone();
+    bob.username = "rob".into();
+    db.save(&mut bob).await.unwrap();
+    let got = by_name().count().await.unwrap();
+    assert_eq!(got, [("ann".to_string(), 4), ("cy".to_string(), 3), ("rob".to_string(), 3)]);
+}

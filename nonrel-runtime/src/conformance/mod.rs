@@ -147,7 +147,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; serde_fields_round_trip_and_match_by_equality,
             serde_fields_that_do_not_decode_name_model_field_and_value);
         $crate::conformance_tests!(@cases $fresh; aggregates_agree_with_an_oracle,
-            aggregates_over_no_records_are_empty, integer_sums_that_overflow_are_errors);
+            aggregates_over_no_records_are_empty, integer_sums_that_overflow_are_errors,
+            aggregates_group_across_a_ref_by_its_copy);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(

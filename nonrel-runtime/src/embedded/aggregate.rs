@@ -23,7 +23,7 @@ pub enum AggregateStrategy {
     InStore,
     /// The runtime computes it from the query's rows (a plan with an offset or a limit: the
     /// window is the query's answer first).
-    Runtime,
+    InRuntime,
 }
 
 /// How the embedded backend computes an aggregate ([`Redb::explain_aggregate_plan`]).
@@ -39,7 +39,7 @@ pub struct AggregateExplain {
 /// The index a walk reads for this grouping, if one serves it.
 fn walk_index(m: &'static ModelDesc, plan: &Plan, grouping: &Grouping) -> Option<&'static IndexDesc> {
     let plain = plan.filters.is_empty() && plan.offset == 0 && plan.limit.is_none();
-    let by_key_asc = grouping.order.iter().all(|o| o.term == GroupTerm::Key(0) && o.direction == Direction::Asc);
+    let by_key_asc = grouping.order.iter().all(|o| o.term == GroupTerm::ByKey(0) && o.direction == Direction::Asc);
     if !plain || grouping.keys.len() != 1 || !grouping.aggregates.is_empty() || !by_key_asc {
         return None;
     }
@@ -167,7 +167,7 @@ impl Redb {
     ) -> Result<AggregateExplain> {
         match self.store.aggregate(model, plan, grouping, true)? {
             Some((_, strategy, Some(read))) => Ok(AggregateExplain { strategy, read }),
-            _ => Ok(AggregateExplain { strategy: AggregateStrategy::Runtime, read: self.explain_plan(model, plan)? }),
+            _ => Ok(AggregateExplain { strategy: AggregateStrategy::InRuntime, read: self.explain_plan(model, plan)? }),
         }
     }
 

@@ -24,8 +24,9 @@ pub(crate) async fn aggregate<B: Backend>(
     let run = async {
         let direct = !crate::engine::keyed::emulated::<B>(&plan) && !crate::plan::needs_split(&plan, max_in);
         if direct {
-            crate::engine::trace::round_trips(1);
             if let Some(rows) = backend.aggregate(m, &plan, grouping).await? {
+                // One command; a backend that declines it sent none.
+                crate::engine::trace::round_trips(1);
                 return Ok(rows);
             }
         }
@@ -46,7 +47,15 @@ async fn fallback<B: Backend>(
         // The order of the rows changes no aggregate.
         plan.order.clear();
     }
-    plan.projection = Some(Projection::Only(grouping.fields()));
+    // The fields the grouping reads, and those a window's order reads.
+    let mut fields = grouping.fields();
+    for o in &plan.order {
+        let top = o.path.split('.').next().unwrap_or(&o.path).to_owned();
+        if !fields.contains(&top) {
+            fields.push(top);
+        }
+    }
+    plan.projection = Some(Projection::Only(fields));
     let rows = crate::engine::keyed::query(backend, m, plan, max_in).await?;
     let mut acc = Accumulator::new(grouping);
     for row in &rows {

@@ -76,9 +76,9 @@ pub(crate) fn pipeline(plan: &Plan, grouping: &Grouping) -> Result<Vec<Document>
     let mut sort = Document::new();
     for o in &grouping.order {
         let name = match o.term {
-            GroupTerm::Key(i) => format!("_id.k{i}"),
-            GroupTerm::Value(i) => format!("a{i}"),
-            GroupTerm::Average(s, n) => {
+            GroupTerm::ByKey(i) => format!("_id.k{i}"),
+            GroupTerm::ByValue(i) => format!("a{i}"),
+            GroupTerm::ByAverage(s, n) => {
                 let name = format!("o{s}_{n}");
                 let (s, n) = (format!("$a{s}"), format!("$a{n}"));
                 let avg = doc! { "$cond": [{ "$gt": [&n, 0] }, { "$toDouble": { "$divide": [s, &n] } }, Bson::Null] };
@@ -110,16 +110,16 @@ pub(crate) fn pipeline(plan: &Plan, grouping: &Grouping) -> Result<Vec<Document>
 
 fn accumulator(a: &Aggregate) -> Document {
     match a {
-        Aggregate::Count => doc! { "$sum": 1 },
-        Aggregate::Sum(p, NumberKind::Int) => {
+        Aggregate::Records => doc! { "$sum": 1 },
+        Aggregate::Total(p, NumberKind::Int) => {
             let p = format!("${p}");
             let int = doc! { "$in": [{ "$type": &p }, ["int", "long"]] };
             doc! { "$sum": { "$cond": [int, { "$toDecimal": &p }, Bson::Null] } }
         }
-        Aggregate::Sum(p, NumberKind::Float) => doc! { "$sum": format!("${p}") },
+        Aggregate::Total(p, NumberKind::Float) => doc! { "$sum": format!("${p}") },
         Aggregate::Numbers(p) => doc! { "$sum": { "$cond": [{ "$isNumber": format!("${p}") }, 1, 0] } },
-        Aggregate::Min(p) => doc! { "$min": format!("${p}") },
-        Aggregate::Max(p) => doc! { "$max": format!("${p}") },
+        Aggregate::Least(p) => doc! { "$min": format!("${p}") },
+        Aggregate::Greatest(p) => doc! { "$max": format!("${p}") },
     }
 }
 
@@ -143,14 +143,14 @@ fn group_row(raw: &[u8], grouping: &Grouping) -> Result<GroupRow> {
         .map(|(i, a)| {
             let v = get(&format!("a{i}"));
             let out = match a {
-                Aggregate::Count | Aggregate::Numbers(_) => Value::Int64(integer(&v).unwrap_or(0)),
-                Aggregate::Sum(p, NumberKind::Int) => match integer(&v) {
+                Aggregate::Records | Aggregate::Numbers(_) => Value::Int64(integer(&v).unwrap_or(0)),
+                Aggregate::Total(p, NumberKind::Int) => match integer(&v) {
                     Some(n) => Value::Int64(n),
                     None if matches!(v, Value::Null) => Value::Int64(0),
                     None => return Err(overflow().with_field(p)),
                 },
-                Aggregate::Sum(_, NumberKind::Float) => Value::Double(v.as_f64().unwrap_or(0.0)),
-                Aggregate::Min(_) | Aggregate::Max(_) => v,
+                Aggregate::Total(_, NumberKind::Float) => Value::Double(v.as_f64().unwrap_or(0.0)),
+                Aggregate::Least(_) | Aggregate::Greatest(_) => v,
             };
             Ok(out)
         })

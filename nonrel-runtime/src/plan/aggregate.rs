@@ -29,34 +29,34 @@ pub enum NumberKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Aggregate {
     /// The records in the group (`Int64`).
-    Count,
+    Records,
     /// The numbers at the path, summed (`Int64` or `Double` by the kind; `0` when none).
-    Sum(Cow<'static, str>, NumberKind),
+    Total(Cow<'static, str>, NumberKind),
     /// How many records hold a number at the path (`Int64`): an average's divisor.
     Numbers(Cow<'static, str>),
     /// The smallest value at the path in MongoDB's order, null and missing values skipped
     /// (`Null` when none).
-    Min(Cow<'static, str>),
-    /// The largest value at the path (see [`Aggregate::Min`]).
-    Max(Cow<'static, str>),
+    Least(Cow<'static, str>),
+    /// The largest value at the path (see [`Aggregate::Least`]).
+    Greatest(Cow<'static, str>),
 }
 
 impl Aggregate {
     /// The path it reads, if any.
     pub fn path(&self) -> Option<&str> {
         match self {
-            Aggregate::Count => None,
-            Aggregate::Sum(p, _) | Aggregate::Numbers(p) | Aggregate::Min(p) | Aggregate::Max(p) => Some(p),
+            Aggregate::Records => None,
+            Aggregate::Total(p, _) | Aggregate::Numbers(p) | Aggregate::Least(p) | Aggregate::Greatest(p) => Some(p),
         }
     }
 
     /// Its value over no records.
     pub fn empty(&self) -> Value {
         match self {
-            Aggregate::Count | Aggregate::Numbers(_) => Value::Int64(0),
-            Aggregate::Sum(_, NumberKind::Int) => Value::Int64(0),
-            Aggregate::Sum(_, NumberKind::Float) => Value::Double(0.0),
-            Aggregate::Min(_) | Aggregate::Max(_) => Value::Null,
+            Aggregate::Records | Aggregate::Numbers(_) => Value::Int64(0),
+            Aggregate::Total(_, NumberKind::Int) => Value::Int64(0),
+            Aggregate::Total(_, NumberKind::Float) => Value::Double(0.0),
+            Aggregate::Least(_) | Aggregate::Greatest(_) => Value::Null,
         }
     }
 }
@@ -65,12 +65,12 @@ impl Aggregate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupTerm {
     /// The group key's value at this position.
-    Key(usize),
+    ByKey(usize),
     /// The aggregate at this position.
-    Value(usize),
+    ByValue(usize),
     /// The average: the sum at the first position divided by the count of numbers at the
     /// second (null, sorting first, when there are none).
-    Average(usize, usize),
+    ByAverage(usize, usize),
 }
 
 /// One ordering term on groups.
@@ -147,7 +147,7 @@ enum Acc {
 /// use nonrel_runtime::query::aggregate::{Accumulator, Aggregate, Grouping, NumberKind};
 /// use nonrel_runtime::Value;
 ///
-/// let grouping = Grouping { aggregates: vec![Aggregate::Count, Aggregate::Sum("n".into(), NumberKind::Int)], ..Grouping::default() };
+/// let grouping = Grouping { aggregates: vec![Aggregate::Records, Aggregate::Total("n".into(), NumberKind::Int)], ..Grouping::default() };
 /// let mut acc = Accumulator::new(&grouping);
 /// // {n: 2}
 /// acc.add(&[12, 0, 0, 0, 0x10, b'n', 0, 2, 0, 0, 0, 0]).unwrap();
@@ -207,12 +207,12 @@ impl<'g> Accumulator<'g> {
 
 fn start(agg: &Aggregate) -> Acc {
     match agg {
-        Aggregate::Count => Acc::Count(0),
-        Aggregate::Sum(_, NumberKind::Int) => Acc::IntSum(0),
-        Aggregate::Sum(_, NumberKind::Float) => Acc::FloatSum(0.0),
+        Aggregate::Records => Acc::Count(0),
+        Aggregate::Total(_, NumberKind::Int) => Acc::IntSum(0),
+        Aggregate::Total(_, NumberKind::Float) => Acc::FloatSum(0.0),
         Aggregate::Numbers(_) => Acc::Numbers(0),
-        Aggregate::Min(_) => Acc::Min(None),
-        Aggregate::Max(_) => Acc::Max(None),
+        Aggregate::Least(_) => Acc::Min(None),
+        Aggregate::Greatest(_) => Acc::Max(None),
     }
 }
 
@@ -288,9 +288,9 @@ fn key_bytes(key: &[Value]) -> Result<KeyBytes> {
 /// A group's value for an ordering term.
 fn term_value(row: &GroupRow, term: GroupTerm) -> Value {
     match term {
-        GroupTerm::Key(i) => row.key.get(i).cloned().unwrap_or(Value::Null),
-        GroupTerm::Value(i) => row.values.get(i).cloned().unwrap_or(Value::Null),
-        GroupTerm::Average(s, n) => average(row.values.get(s), row.values.get(n)).map_or(Value::Null, Value::Double),
+        GroupTerm::ByKey(i) => row.key.get(i).cloned().unwrap_or(Value::Null),
+        GroupTerm::ByValue(i) => row.values.get(i).cloned().unwrap_or(Value::Null),
+        GroupTerm::ByAverage(s, n) => average(row.values.get(s), row.values.get(n)).map_or(Value::Null, Value::Double),
     }
 }
 
@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn integer_sums_overflow_as_errors() {
-        let g = Grouping { aggregates: vec![Aggregate::Sum("n".into(), NumberKind::Int)], ..Grouping::default() };
+        let g = Grouping { aggregates: vec![Aggregate::Total("n".into(), NumberKind::Int)], ..Grouping::default() };
         let mut acc = Accumulator::new(&g);
         acc.add(&doc(&[("n", Value::Int64(i64::MAX))])).unwrap();
         acc.add(&doc(&[("n", Value::Int64(1))])).unwrap();
@@ -368,7 +368,7 @@ mod tests {
     fn missing_and_null_values_are_skipped_and_group_together() {
         let g = Grouping {
             keys: vec!["k".into()],
-            aggregates: vec![Aggregate::Count, Aggregate::Min("n".into()), Aggregate::Numbers("n".into())],
+            aggregates: vec![Aggregate::Records, Aggregate::Least("n".into()), Aggregate::Numbers("n".into())],
             ..Grouping::default()
         };
         let mut acc = Accumulator::new(&g);
