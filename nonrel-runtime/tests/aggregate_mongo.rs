@@ -35,7 +35,12 @@ async fn aggregates_distinct_and_values_cost_one_round_trip() {
     let mut users: Vec<User> = (0..3).map(|i| User { id: None, name: format!("user {i}") }).collect();
     let keys = db.save_many(&mut users).await.unwrap();
     let mut posts: Vec<Post> = (0..30)
-        .map(|n| Post { id: None, category: format!("c{}", n % 4), views: n, author: keys[n as usize % 3].clone().into() })
+        .map(|n| Post {
+            id: None,
+            category: format!("c{}", n % 4),
+            views: n,
+            author: keys[n as usize % 3].clone().into(),
+        })
         .collect();
     db.save_many(&mut posts).await.unwrap();
     take(&seen);
@@ -45,7 +50,8 @@ async fn aggregates_distinct_and_values_cost_one_round_trip() {
     assert_eq!(all.await.unwrap(), (30, 435, Some(14.5), Some(0), Some(29)));
     assert_eq!(take(&seen), ["aggregate"]);
 
-    let top = q().group_by(Post::category()).aggregate(Sum(Post::views())).order_by_aggregate(0, Direction::Desc).limit(2);
+    let top =
+        q().group_by(Post::category()).aggregate(Sum(Post::views())).order_by_aggregate(0, Direction::Desc).limit(2);
     assert_eq!(top.await.unwrap(), [("c1".to_string(), 120), ("c0".to_string(), 112)]);
     assert_eq!(take(&seen), ["aggregate"], "grouped, ordered and limited in the pipeline");
 

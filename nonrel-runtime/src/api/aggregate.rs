@@ -269,9 +269,8 @@ impl<M, T: Decode, F> Projected<M> for Field<M, T, F> {
         let mut found = crate::plan::eval::values_at(doc, path)?;
         let value = match found.len() {
             0 => {
-                return T::when_missing().ok_or_else(|| {
-                    Error::new(ErrorKind::Decode, "missing from the stored document").with_field(path)
-                })
+                return T::when_missing()
+                    .ok_or_else(|| Error::new(ErrorKind::Decode, "missing from the stored document").with_field(path))
             }
             1 => found.pop().unwrap_or(Value::Null),
             _ => Value::Array(found),
@@ -499,9 +498,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         let grouping = Grouping { keys: vec![owned(field.path())], ..Grouping::default() };
         let rows = run(&self, &grouping).await?;
         let values = rows.into_iter().filter_map(|mut r| r.key.pop()).filter(|v| !matches!(v, Value::Null));
-        values
-            .map(|v| decode_value(&v).map_err(|e| e.with_field(field.path()).with_model(M::DESC.name)))
-            .collect()
+        values.map(|v| decode_value(&v).map_err(|e| e.with_field(field.path()).with_model(M::DESC.name))).collect()
     }
 
     /// The values of a field, or of a tuple of up to six fields, of each matching record, in

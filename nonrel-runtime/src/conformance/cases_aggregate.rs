@@ -277,15 +277,8 @@ pub async fn aggregates_over_no_records_are_empty<B: Backend>(db: &Database<B>) 
     assert!(q().distinct(AggItem::category()).await.unwrap().is_empty());
     assert!(q().values(AggItem::views()).await.unwrap().is_empty());
     // Records without a value: skipped, so no average.
-    let mut one = AggItem {
-        id: 1,
-        category: "x".into(),
-        shelf: 0,
-        views: 1,
-        qty: None,
-        price: 0.5,
-        owner: owner("ann"),
-    };
+    let mut one =
+        AggItem { id: 1, category: "x".into(), shelf: 0, views: 1, qty: None, price: 0.5, owner: owner("ann") };
     db.save(&mut one).await.unwrap();
     assert_eq!(q().avg(AggItem::qty()).await.unwrap(), None);
     assert_eq!(q().sum(AggItem::qty()).await.unwrap(), 0);
@@ -343,9 +336,8 @@ pub async fn aggregates_group_across_a_ref_by_its_copy<B: Backend>(db: &Database
         .map(|(i, name)| Author { id: None, username: name.into(), age: 30 + i as i32, bio: String::new() })
         .collect();
     let keys = db.save_many(&mut authors).await.unwrap();
-    let mut papers: Vec<Paper> = (0..10)
-        .map(|n| Paper { id: None, title: format!("paper {n}"), author: keys[n % 3].clone().into() })
-        .collect();
+    let mut papers: Vec<Paper> =
+        (0..10).map(|n| Paper { id: None, title: format!("paper {n}"), author: keys[n % 3].clone().into() }).collect();
     db.save_many(&mut papers).await.unwrap();
     let by_name = || db.query::<Paper>().group_by(Paper::author().join(Author::username()));
     let got = by_name().count().await.unwrap();

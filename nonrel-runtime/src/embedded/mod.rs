@@ -26,10 +26,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crate::schema::key::{KeyKind, KeyValue};
 use crate::schema::model::ModelDesc;
+pub use aggregate::{AggregateExplain, AggregateStrategy};
 use std::path::Path;
 use std::sync::Arc;
 use store::{storage, Store};
-pub use aggregate::{AggregateExplain, AggregateStrategy};
 
 /// The embedded backend on redb. Open it with [`Database::open`](crate::api::database::Database::open) or
 /// [`Database::in_memory`](crate::api::database::Database::in_memory).
