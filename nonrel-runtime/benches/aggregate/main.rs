@@ -18,7 +18,7 @@ use criterion::Criterion;
 use nonrel_bench_support::{output_dir, print, rounds, Ratio};
 use nonrel_runtime::aggregate::{Avg, Count, Sum};
 use nonrel_runtime::{Database, Key, Model, Redb};
-use redb::{ReadableDatabase, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::time::{Duration, Instant, SystemTime};
 
 type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;

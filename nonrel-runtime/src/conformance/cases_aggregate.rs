@@ -223,7 +223,8 @@ async fn check_case<B: Backend>(db: &Database<B>, items: &[AggItem], case: &Case
         let KeyValue::Str(name) = i.owner.key().value() else { unreachable!() };
         owners.entry(name.clone()).or_default().push(i);
     }
-    let mut want: Vec<(Ref<User>, (i64, Option<f64>))> = owners
+    type PerOwner = (Ref<User>, (i64, Option<f64>));
+    let mut want: Vec<PerOwner> = owners
         .iter()
         .map(|(k, g)| {
             let sum = g.iter().filter_map(|i| i.qty).map(i64::from).sum::<i64>();

@@ -48,6 +48,9 @@ fn walk_index(m: &'static ModelDesc, plan: &Plan, grouping: &Grouping) -> Option
     (index.path == path && crate::plan::eval::declared_scalar(m, path)).then_some(index)
 }
 
+/// The groups, how they were computed, and (when asked) what computing them read.
+type Computed = (Vec<GroupRow>, AggregateStrategy, Option<Explain>);
+
 impl Store {
     /// The groups, or `None` when the runtime computes them.
     /// With `explain`, what the pass reads is counted (the plan's access path found as for a
@@ -58,7 +61,7 @@ impl Store {
         plan: &Plan,
         grouping: &Grouping,
         explain: bool,
-    ) -> Result<Option<(Vec<GroupRow>, AggregateStrategy, Option<Explain>)>> {
+    ) -> Result<Option<Computed>> {
         if let Some(index) = walk_index(m, plan, grouping) {
             if let Some((rows, read)) = self.walk(m, index, grouping.limit)? {
                 return Ok(Some((rows, AggregateStrategy::IndexWalk, Some(read))));

@@ -284,7 +284,7 @@ impl Store {
         m: &'static ModelDesc,
         plan: &'p Plan,
         count_upto: Option<u64>,
-        sink: Option<&'p mut dyn FnMut(&[u8]) -> Result<()>>,
+        sink: Option<Sink<'p>>,
     ) -> Result<(Vec<Row>, u64, Reading)> {
         let read = self.read()?;
         let tx = &read.tx;
@@ -953,6 +953,9 @@ fn count_entries(
 }
 
 /// What a run read.
+/// Where an aggregate's pass sends each matching document.
+pub(super) type Sink<'p> = &'p mut dyn FnMut(&[u8]) -> Result<()>;
+
 pub(super) struct Reading {
     /// Index entries (or records, in a scan or a key range).
     pub(super) entries: u64,
@@ -981,7 +984,7 @@ struct Run<'p> {
     /// dropped once the rows are sorted).
     dedup: bool,
     /// Where matching documents go instead of the rows (an aggregate's pass).
-    sink: Option<&'p mut dyn FnMut(&[u8]) -> Result<()>>,
+    sink: Option<Sink<'p>>,
 }
 
 impl<'p> Run<'p> {
