@@ -86,10 +86,22 @@ pub mod order {
     pub use crate::core::order::{class_tag, encode, encoded, escaped_prefix, ordered_class, other_class, successor};
 }
 
+/// Aggregates over a query's records: [`Count`](aggregate::Count), [`Sum`](aggregate::Sum),
+/// [`Avg`](aggregate::Avg), [`Min`](aggregate::Min) and [`Max`](aggregate::Max), alone or in a
+/// tuple, for [`Query::aggregate`] and per group after [`Query::group_by`]; see
+/// [`Query::sum`], [`Query::distinct`] and [`Query::values`] too.
+pub mod aggregate {
+    pub use crate::api::aggregate::{
+        Aggregates, Avg, Count, GroupKey, Grouped, GroupedAggregates, Max, Min, Numeric, Projected, Sum,
+    };
+    pub use crate::embedded::{AggregateExplain, AggregateStrategy};
+}
+
 /// Queries as typed builders describe them and as backends receive them: conditions,
 /// orderings, the untyped [`Plan`](query::Plan) with its joins, selections, cursor positions
 /// and update operations, and [`eval`](query::eval), their meaning on a stored document.
 pub mod query {
+    pub use crate::plan::aggregate;
     pub use crate::plan::eval;
     pub use crate::plan::join::{JoinFilter, Selection};
     pub use crate::plan::lookup::Lookup;
@@ -527,6 +539,8 @@ mod guide {
     struct Pages;
     #[doc = include_str!("../../docs/annotations.md")]
     struct Annotations;
+    #[doc = include_str!("../../docs/aggregates.md")]
+    struct Aggregates;
     #[doc = include_str!("../../docs/transactions.md")]
     struct Transactions;
     #[doc = include_str!("../../docs/counters.md")]

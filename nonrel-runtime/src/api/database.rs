@@ -453,7 +453,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
 
     /// The plan as the backend runs it: rewritten, with lookups across a `Ref` resolved
     /// (two-step joins).
-    async fn backend_plan(&self) -> Result<crate::plan::Plan> {
+    pub(crate) async fn backend_plan(&self) -> Result<crate::plan::Plan> {
         crate::engine::prepare::backend_plan::<B, M>(&self.reads(), self.plan()?.clone(), self.joins()).await
     }
 

@@ -1,6 +1,7 @@
 //! The typed API layer: [`Database`](crate::api::database::Database), the query builder, pages,
 //! transactions, updates and records, over the engine.
 
+pub mod aggregate;
 mod backends;
 mod counter;
 pub mod database;

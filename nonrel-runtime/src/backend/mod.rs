@@ -328,6 +328,24 @@ pub trait Backend: Send + Sync + 'static {
         async { Ok(None) }
     }
 
+    /// Computes aggregates over the records a plan matches, grouped as `grouping` says, in
+    /// fewer round trips or with less data moved than reading the records (MongoDB's
+    /// `$group`, a pass inside the embedded store). `None`, the default, leaves it to the
+    /// runtime, which reads the matching records' needed fields through [`query`](Self::query)
+    /// and computes them with [`Accumulator`](crate::plan::aggregate::Accumulator), whose
+    /// semantics an override must match. The plan names no key unless the backend declares
+    /// [`KEY_FILTERS`](Self::KEY_FILTERS), and its `in` lookups fit
+    /// [`MAX_IN_VALUES`](Self::MAX_IN_VALUES).
+    fn aggregate(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        grouping: &crate::plan::aggregate::Grouping,
+    ) -> impl Future<Output = Result<Option<Vec<crate::plan::aggregate::GroupRow>>>> + Send {
+        let _ = (model, plan, grouping);
+        async { Ok(None) }
+    }
+
     /// Counts matches, stopping at `upto` when given (the cost stays bounded by it).
     fn count(
         &self,

@@ -9,6 +9,7 @@
 //! ```
 
 mod cases;
+mod cases_aggregate;
 mod cases_annotate;
 mod cases_boolean;
 mod cases_cascade;
@@ -48,6 +49,7 @@ pub fn use_kit_models() {
 }
 
 pub use cases::*;
+pub use cases_aggregate::*;
 pub use cases_annotate::*;
 pub use cases_boolean::*;
 pub use cases_cascade::*;
@@ -154,6 +156,9 @@ macro_rules! conformance_tests {
             updates_by_or_and_not_change_the_matching_records, ors_mix_with_joins);
         $crate::conformance_tests!(@cases $fresh; annotations_agree_with_an_oracle, annotation_errors_name_the_annotation);
         $crate::conformance_tests!(@cases $fresh; counters_agree_with_an_oracle, counts_outside_a_grouping_stay_exact);
+        $crate::conformance_tests!(@cases $fresh; aggregates_agree_with_an_oracle,
+            aggregates_over_no_records_are_empty, integer_sums_that_overflow_are_errors,
+            aggregates_group_across_a_ref_by_its_copy);
         $crate::conformance_tests!(@cases $fresh; search_matches_every_word, search_follows_saves_and_updates, search_orders_by_relevance_where_native);
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {$(

@@ -11,6 +11,7 @@
 //! Async: writes (which wait for the disk) and scans run on tokio's blocking pool; point
 //! reads and index-served queries touch a few cached pages and run on the calling task.
 
+mod aggregate;
 mod counter;
 mod explain_plan;
 mod index;
@@ -26,6 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crate::schema::key::{KeyKind, KeyValue};
 use crate::schema::model::ModelDesc;
+pub use aggregate::{AggregateExplain, AggregateStrategy};
 use std::path::Path;
 use std::sync::Arc;
 use store::{storage, Store};
@@ -178,6 +180,15 @@ impl Backend for Redb {
             return Ok(None);
         }
         seek::from_index(&self.store, model, &plan, &seek)
+    }
+
+    async fn aggregate(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        grouping: &crate::plan::aggregate::Grouping,
+    ) -> Result<Option<Vec<crate::plan::aggregate::GroupRow>>> {
+        self.aggregate_groups(model, plan, grouping).await
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {

@@ -269,16 +269,18 @@ impl Store {
 
     /// Runs a plan; `upto` makes it a bounded count (no documents kept).
     pub(crate) fn run(&self, m: &'static ModelDesc, plan: &Plan, count_upto: Option<u64>) -> Result<(Vec<Row>, u64)> {
-        self.run_reading(m, plan, count_upto).map(|(rows, matched, _)| (rows, matched))
+        self.run_reading(m, plan, count_upto, None).map(|(rows, matched, _)| (rows, matched))
     }
 
     /// [`run`](Self::run), with what it read: index entries (or records, in a scan or a key
     /// range), and documents checked or returned.
-    fn run_reading(
+    /// With a `sink`, each matching record's document goes to it (once) instead of the rows.
+    pub(super) fn run_reading<'p>(
         &self,
         m: &'static ModelDesc,
-        plan: &Plan,
+        plan: &'p Plan,
         count_upto: Option<u64>,
+        sink: Option<Sink<'p>>,
     ) -> Result<(Vec<Row>, u64, Reading)> {
         let read = self.read()?;
         let tx = &read.tx;
@@ -328,6 +330,7 @@ impl Store {
             super::lookup::check_filled(m, plan, &built)?;
         }
         let mut run = Run::new(plan, count_upto);
+        run.sink = sink;
         // Records read in key order are in the plan's order when it is ordered by the key.
         let by_key = plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
         match source {
@@ -387,7 +390,7 @@ impl Store {
                     return count_entries(&table, &ranges, upto);
                 }
                 run.dedup = !distinct;
-                let track = !distinct && (count_upto.is_some() || plan.limit.is_some());
+                let track = !distinct && (count_upto.is_some() || plan.limit.is_some() || run.sink.is_some());
                 let mut seen = HashSet::new();
                 'ranges: for range in &ranges {
                     let range = table.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
@@ -556,7 +559,7 @@ impl Store {
                 counter: None,
             },
         };
-        let reading = self.run_reading(m, plan, count_upto)?.2;
+        let reading = self.run_reading(m, plan, count_upto, None)?.2;
         explain.entries_read = reading.entries;
         explain.records_read = reading.docs;
         Ok(explain)
@@ -1010,11 +1013,14 @@ fn count_entries(
 }
 
 /// What a run read.
-struct Reading {
+/// Where an aggregate's pass sends each matching document.
+pub(super) type Sink<'p> = &'p mut dyn FnMut(&[u8]) -> Result<()>;
+
+pub(super) struct Reading {
     /// Index entries (or records, in a scan or a key range).
-    entries: u64,
+    pub(super) entries: u64,
     /// Documents checked against the conditions or kept.
-    docs: u64,
+    pub(super) docs: u64,
 }
 
 /// Collects the rows of a plan as candidates arrive, and gives them in the plan's order: its
@@ -1037,6 +1043,8 @@ struct Run<'p> {
     /// Whether the same record may have been offered more than once (its duplicates are
     /// dropped once the rows are sorted).
     dedup: bool,
+    /// Where matching documents go instead of the rows (an aggregate's pass).
+    sink: Option<Sink<'p>>,
 }
 
 impl<'p> Run<'p> {
@@ -1051,6 +1059,7 @@ impl<'p> Run<'p> {
             read: 0,
             docs: 0,
             dedup: false,
+            sink: None,
         }
     }
 
@@ -1069,6 +1078,11 @@ impl<'p> Run<'p> {
         self.docs += 1;
         let key = KeyValue::from_storage(pk)?;
         if !matches_all_keyed(self.filters.iter().copied(), doc, &key).map_err(|e| e.with_key(&key))? {
+            return Ok(false);
+        }
+        if let Some(sink) = self.sink.as_mut() {
+            self.matched += 1;
+            sink(doc).map_err(|e| e.with_key(&key))?;
             return Ok(false);
         }
         if self.count_upto.is_some() {

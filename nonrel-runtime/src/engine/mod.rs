@@ -4,6 +4,7 @@
 //! cascades, polymorphism, pages, rebuilds, dump and load, and the fallbacks a backend leaves
 //! to the runtime (in-memory seek, split `in` lookups).
 
+pub(crate) mod aggregate;
 pub(crate) mod annotate;
 pub mod cascade;
 pub mod dump;

@@ -15,6 +15,7 @@
 //! Indexes are created from the models' declarations by [`Database::sync_indexes`](crate::Database::sync_indexes)
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
+mod aggregate;
 pub(crate) mod convert;
 mod counter;
 mod join;
@@ -231,6 +232,15 @@ impl Backend for Mongo {
         seek: crate::plan::seek::Seek,
     ) -> Result<Option<Vec<Row>>> {
         seek::query_seek(self, model, plan, seek).await.map(Some)
+    }
+
+    async fn aggregate(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        grouping: &crate::plan::aggregate::Grouping,
+    ) -> Result<Option<Vec<crate::plan::aggregate::GroupRow>>> {
+        aggregate::aggregate(self, model, plan, grouping).await
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {

@@ -1,5 +1,6 @@
 //! Typed queries: field descriptors, conditions, ordering and the plan backends run.
 
+pub mod aggregate;
 pub mod annotate;
 mod boolean;
 mod decode;

@@ -147,11 +147,16 @@ impl<M: Model, T: Model, V, F, G> Joined<M, T, V, F, G> {
     }
 
     fn order(self, direction: Direction) -> Order<M, JoinOrder<F, G>> {
-        let path = match copy_for(M::DESC, &self.reference, self.field.path()) {
+        Order::new(self.copy_path(), direction).require()
+    }
+
+    /// The path of the related field's denormalized copy on `M` (what ordering and grouping
+    /// across the reference read; [`JoinOrder`] requires the copy be declared).
+    pub(crate) fn copy_path(&self) -> Cow<'static, str> {
+        match copy_for(M::DESC, &self.reference, self.field.path()) {
             Some(copy) => Cow::Borrowed(copy.copy),
             None => Cow::Owned(format!("_dn_{}_{}", self.reference, self.field.path())),
-        };
-        Order::new(path, direction).require()
+        }
     }
 
     /// Ascending order on the related field (through its denormalized copy).
