@@ -79,7 +79,7 @@ pub struct ModelDesc {
     pub compound_indexes: &'static [CompoundIndexDesc],
     /// Declared maintained counts (`#[model(count_by(author))]`), kept exact on every write
     /// by the backends that keep counters, and answered by an ordinary count elsewhere.
-    pub counters: &'static [crate::schema::counter::CounterDesc],
+    pub counters: &'static [CounterDesc],
     /// Whether the model keeps unknown fields in an [`Extra`](crate::Extra) field.
     pub has_extra: bool,
 }
@@ -360,4 +360,30 @@ impl<T: Model> RefField<Many> for Vec<Ref<T>> {
 #[doc(hidden)]
 pub const fn ref_target<V: RefField<C>, C>() -> &'static ModelDesc {
     <V::Target as Model>::DESC
+}
+
+/// A count kept exact on every write (`#[model(count_by(author, status))]`): the number of
+/// records for each combination of values of `fields`; with no field, the total.
+///
+/// ```
+/// use nonrel_runtime::{Key, Model};
+/// #[derive(Model)]
+/// #[model(count_by(author), count_by("author", "status"), count_by())]
+/// struct Post {
+///     #[field(key)]
+///     id: Option<Key<Post>>,
+///     author: String,
+///     status: String,
+/// }
+/// let counters = Post::DESC.counters;
+/// assert_eq!(counters[1].fields, ["author", "status"]);
+/// assert_eq!(counters[1].name, "author,status");
+/// assert!(counters[2].fields.is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterDesc {
+    /// The grouping's name: its stored field names joined by commas (empty for the total).
+    pub name: &'static str,
+    /// The stored field names grouped by, in declaration order.
+    pub fields: &'static [&'static str],
 }
