@@ -3,7 +3,7 @@
 
 use super::{Explain, Redb};
 use crate::error::Result;
-use crate::plan::{Op, Plan};
+use crate::plan::Plan;
 use crate::schema::model::ModelDesc;
 
 impl Redb {
@@ -29,27 +29,11 @@ impl Redb {
 
     /// A plan's explanation; for a plan with an OR, one per branch, as the runtime runs them.
     fn explain_with(&self, model: &'static ModelDesc, plan: &Plan, count: Option<u64>) -> Result<Explain> {
-        let Some(branches) = plan.filters.iter().find_map(|f| match &f.op {
-            Op::Or(branches) => Some(branches),
-            _ => None,
-        }) else {
+        let Some((_, branches)) = crate::plan::branch_plans(plan) else {
             return self.store.explain(model, plan, count);
         };
-        let at = plan.filters.iter().position(|f| matches!(f.op, Op::Or(_))).unwrap_or_default();
-        let mut parts = Vec::with_capacity(branches.len());
-        for branch in branches {
-            let mut filters = plan.filters.clone();
-            filters.splice(at..=at, branch.iter().cloned());
-            // Each branch runs as a query (its rows are merged, even for a count).
-            let part = Plan {
-                filters,
-                order: plan.order.clone(),
-                offset: 0,
-                limit: plan.limit.map(|l| l.saturating_add(plan.offset)),
-                projection: None,
-            };
-            parts.push(self.explain_with(model, &part, None)?);
-        }
+        // Each branch runs as a query (its rows are merged, even for a count).
+        let parts = branches.iter().map(|part| self.explain_with(model, part, None)).collect::<Result<Vec<_>>>()?;
         Ok(Explain {
             index: None,
             ranges: parts.iter().map(|p| p.ranges).sum(),

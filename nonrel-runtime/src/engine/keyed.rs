@@ -143,7 +143,7 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
         }
         None => match plan.filters.iter().position(|f| matches!(f.op, Op::Or(_)) && !sent::<R>(f)) {
             // Each branch's rows match the whole plan already.
-            Some(at) => return union(reads, m, plan, at).await,
+            Some(_) => return union(reads, m, plan).await,
             None => {
                 let rest = Plan {
                     filters: plan.filters.iter().filter(|f| sent::<R>(f)).cloned().collect(),
@@ -166,21 +166,12 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
     Ok(out)
 }
 
-/// The rows of each branch of the OR filter at `at`, merged without duplicates.
-async fn union<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan, at: usize) -> Result<Vec<Row>> {
-    let Op::Or(branches) = &plan.filters[at].op else { return Ok(Vec::new()) };
+/// The rows of each branch of the plan's first OR, merged without duplicates.
+async fn union<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
+    let Some((_, parts)) = crate::plan::branch_plans(plan) else { return Ok(Vec::new()) };
     let mut seen: HashSet<KeyValue> = HashSet::new();
     let mut rows = Vec::new();
-    for branch in branches {
-        let mut filters = plan.filters.clone();
-        filters.splice(at..=at, branch.iter().cloned());
-        let part = Plan {
-            filters,
-            order: plan.order.clone(),
-            offset: 0,
-            limit: plan.limit.map(|l| l.saturating_add(plan.offset)),
-            projection: None,
-        };
+    for part in parts {
         for row in matching(reads, m, part).await? {
             if row.key.as_ref().is_some_and(|k| seen.insert(k.clone())) {
                 rows.push(row);

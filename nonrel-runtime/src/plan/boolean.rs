@@ -22,7 +22,7 @@
 //! assert_eq!(q.plan().unwrap(), q2.plan().unwrap());
 //! ```
 
-use super::{Condition, Filter, Op, BOOLEAN_PATH};
+use super::{Condition, Filter, Op, Plan, BOOLEAN_PATH};
 use crate::error::{Error, ErrorKind, Result};
 
 fn boolean(op: Op) -> Filter {
@@ -43,6 +43,29 @@ fn branches(f: Filter) -> Vec<Vec<Filter>> {
         Op::Or(branches) => branches,
         op => vec![vec![Filter { path: f.path, op }]],
     }
+}
+
+/// The plans a runtime without ORs runs for the first OR of `plan` (with its position): per
+/// branch, the plan with the OR replaced by the branch's conditions, at most `offset + limit`
+/// rows from the first in the plan's order (the first rows of the merge are among them).
+pub(crate) fn branch_plans(plan: &Plan) -> Option<(usize, Vec<Plan>)> {
+    let at = plan.filters.iter().position(|f| matches!(f.op, Op::Or(_)))?;
+    let Op::Or(branches) = &plan.filters[at].op else { return None };
+    let parts = branches
+        .iter()
+        .map(|branch| {
+            let mut filters = plan.filters.clone();
+            filters.splice(at..=at, branch.iter().cloned());
+            Plan {
+                filters,
+                order: plan.order.clone(),
+                offset: 0,
+                limit: plan.limit.map(|l| l.saturating_add(plan.offset)),
+                projection: None,
+            }
+        })
+        .collect();
+    Some((at, parts))
 }
 
 /// Whether `test` holds for a filter or any filter nested in an OR or a NOT.
