@@ -121,6 +121,16 @@ pub struct GroupRow {
 /// The value a record holds at a path for grouping and aggregating: null when missing, the
 /// one value, or a list of the values found through lists.
 pub fn value_at(doc: &[u8], path: &str) -> Result<Value> {
+    if !path.contains('.') {
+        // A top-level field: its one element, read where it stands.
+        for el in Elements::new(doc)? {
+            let el = el?;
+            if el.name == path.as_bytes() {
+                return Value::from_element(el.ty, el.value);
+            }
+        }
+        return Ok(Value::Null);
+    }
     let mut found = super::eval::values_at(doc, path)?;
     Ok(match found.len() {
         0 => Value::Null,
@@ -170,13 +180,27 @@ impl<'g> Accumulator<'g> {
 
     /// Adds one record's document.
     pub fn add(&mut self, doc: &[u8]) -> Result<()> {
-        let key: Vec<Value> = self.grouping.keys.iter().map(|k| value_at(doc, k)).collect::<Result<_>>()?;
-        let bytes = key_bytes(&key)?;
         let aggregates = &self.grouping.aggregates;
-        let (_, accs) = self.groups.entry(bytes).or_insert_with(|| (key, aggregates.iter().map(start).collect()));
+        let accs = if self.grouping.keys.is_empty() {
+            // One group: no key to compute, encode or hash.
+            &mut self.groups.entry(Vec::new()).or_insert_with(|| (Vec::new(), aggregates.iter().map(start).collect())).1
+        } else {
+            let key: Vec<Value> = self.grouping.keys.iter().map(|k| value_at(doc, k)).collect::<Result<_>>()?;
+            let bytes = key_bytes(&key)?;
+            &mut self.groups.entry(bytes).or_insert_with(|| (key, aggregates.iter().map(start).collect())).1
+        };
+        // Each path is read once, however many aggregates read it (a sum and an average).
+        let mut read: Option<(&str, Value)> = None;
         for (acc, agg) in accs.iter_mut().zip(aggregates) {
             let value = match agg.path() {
-                Some(p) => value_at(doc, p)?,
+                Some(p) => match &read {
+                    Some((at, v)) if *at == p => v.clone(),
+                    _ => {
+                        let v = value_at(doc, p)?;
+                        read = Some((p, v.clone()));
+                        v
+                    }
+                },
                 None => Value::Null,
             };
             feed(acc, value).map_err(|e| match agg.path() {
