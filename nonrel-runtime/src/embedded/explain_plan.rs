@@ -29,7 +29,7 @@ impl Redb {
 
     /// A plan's explanation; for a plan with an OR, one per branch, as the runtime runs them.
     fn explain_with(&self, model: &'static ModelDesc, plan: &Plan, count: Option<u64>) -> Result<Explain> {
-        let Some((_, branches)) = crate::plan::branch_plans(plan) else {
+        let Some(branches) = crate::plan::branch_plans(plan) else {
             return self.store.explain(model, plan, count);
         };
         // Each branch runs as a query (its rows are merged, even for a count).

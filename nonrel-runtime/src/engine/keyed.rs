@@ -141,10 +141,10 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
                 .filter_map(|(key, doc)| Some(Row { key: Some(key), doc: doc?, ..Row::default() }))
                 .collect()
         }
-        None => match plan.filters.iter().position(|f| matches!(f.op, Op::Or(_)) && !sent::<R>(f)) {
+        None => match plan.filters.iter().any(|f| matches!(f.op, Op::Or(_)) && !sent::<R>(f)) {
             // Each branch's rows match the whole plan already.
-            Some(_) => return union(reads, m, plan).await,
-            None => {
+            true => return union(reads, m, plan).await,
+            false => {
                 let rest = Plan {
                     filters: plan.filters.iter().filter(|f| sent::<R>(f)).cloned().collect(),
                     order: Vec::new(),
@@ -168,7 +168,7 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
 
 /// The rows of each branch of the plan's first OR, merged without duplicates.
 async fn union<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
-    let Some((_, parts)) = crate::plan::branch_plans(plan) else { return Ok(Vec::new()) };
+    let Some(parts) = crate::plan::branch_plans(plan) else { return Ok(Vec::new()) };
     let mut seen: HashSet<KeyValue> = HashSet::new();
     let mut rows = Vec::new();
     for part in parts {

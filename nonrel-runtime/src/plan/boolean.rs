@@ -45,10 +45,10 @@ fn branches(f: Filter) -> Vec<Vec<Filter>> {
     }
 }
 
-/// The plans a runtime without ORs runs for the first OR of `plan` (with its position): per
+/// The plans a runtime without ORs runs for the first OR of `plan`: per
 /// branch, the plan with the OR replaced by the branch's conditions, at most `offset + limit`
 /// rows from the first in the plan's order (the first rows of the merge are among them).
-pub(crate) fn branch_plans(plan: &Plan) -> Option<(usize, Vec<Plan>)> {
+pub(crate) fn branch_plans(plan: &Plan) -> Option<Vec<Plan>> {
     let at = plan.filters.iter().position(|f| matches!(f.op, Op::Or(_)))?;
     let Op::Or(branches) = &plan.filters[at].op else { return None };
     let parts = branches
@@ -65,7 +65,7 @@ pub(crate) fn branch_plans(plan: &Plan) -> Option<(usize, Vec<Plan>)> {
             }
         })
         .collect();
-    Some((at, parts))
+    Some(parts)
 }
 
 /// Whether `test` holds for a filter or any filter nested in an OR or a NOT.
