@@ -12,7 +12,6 @@ use crate::plan::eval::{apply_update, compare_keys, matches_all_keyed, project};
 use crate::plan::{Direction, Filter, Op, Plan, KEY};
 use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -169,15 +168,14 @@ async fn candidates<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) 
 /// The rows of each branch of the plan's first OR, merged without duplicates.
 async fn union<R: KeyReads>(reads: &R, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
     let Some(parts) = crate::plan::branch_plans(plan) else { return Ok(Vec::new()) };
-    let mut seen: HashSet<KeyValue> = HashSet::new();
     let mut rows = Vec::new();
     for part in parts {
-        for row in matching(reads, m, part).await? {
-            if row.key.as_ref().is_some_and(|k| seen.insert(k.clone())) {
-                rows.push(row);
-            }
-        }
+        rows.extend(matching(reads, m, part).await?.into_iter().filter(|row| row.key.is_some()));
     }
+    // A record several branches found is the same row each time: in key order its copies
+    // sit side by side. Each branch comes in its own order, so the sort mostly merges runs.
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    rows.dedup_by(|a, b| a.key == b.key);
     Ok(rows)
 }
 
@@ -200,21 +198,26 @@ fn matching<'a, R: KeyReads>(
 /// The answer to a (normalized) plan with key terms, read through `reads`.
 pub(crate) async fn answer(reads: &impl KeyReads, m: &'static ModelDesc, plan: &Plan) -> Result<Vec<Row>> {
     let found = candidates(reads, m, plan).await?;
+    if plan.order.is_empty() {
+        // Key order: no sort key to compute per row.
+        let mut rows = found;
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        let limit = plan.limit.unwrap_or(usize::MAX);
+        return rows.into_iter().skip(plan.offset).take(limit).map(|row| projected(row, plan)).collect();
+    }
     let mut sorted: Vec<(Vec<Value>, Row)> =
         found.into_iter().map(|row| Ok((row_sort_key(&row, &plan.order)?, row))).collect::<Result<_>>()?;
     sorted.sort_by(|(a, ra), (b, rb)| compare_keys(a, b, &plan.order).then_with(|| ra.key.cmp(&rb.key)));
     let limit = plan.limit.unwrap_or(usize::MAX);
-    sorted
-        .into_iter()
-        .skip(plan.offset)
-        .take(limit)
-        .map(|(_, mut row)| {
-            if let Some(p) = &plan.projection {
-                row.doc = project(&row.doc, p)?;
-            }
-            Ok(row)
-        })
-        .collect()
+    sorted.into_iter().skip(plan.offset).take(limit).map(|(_, row)| projected(row, plan)).collect()
+}
+
+/// The row with only the fields the plan's projection loads.
+fn projected(mut row: Row, plan: &Plan) -> Result<Row> {
+    if let Some(p) = &plan.projection {
+        row.doc = project(&row.doc, p)?;
+    }
+    Ok(row)
 }
 
 /// Runs a plan on the backend, answering its key terms when the backend does not.
