@@ -113,7 +113,10 @@ fn main() {
     assert_eq!(rt.block_on(ours_index(&db)), hand_index(&raw), "the hand-written index sum finds another answer");
 
     let since = SystemTime::now();
+    // Criterion writes its samples where `print` reads them, wherever the bench runs from.
+    let out = output_dir(env!("CARGO_TARGET_TMPDIR"));
     let mut c = Criterion::default()
+        .output_directory(&out)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(10)
@@ -169,7 +172,7 @@ fn main() {
     );
     c.final_summary();
     print(
-        &output_dir(env!("CARGO_TARGET_TMPDIR")),
+        &out,
         since,
         &[
             Ratio { name: "aggregate_scan_vs_hand", group: "aggregate_scan", target: 1.5 },

@@ -167,6 +167,8 @@ enum Acc {
 pub struct Accumulator<'g> {
     grouping: &'g Grouping,
     groups: std::collections::HashMap<KeyBytes, (Vec<Value>, Vec<Acc>)>,
+    /// The one group of an ungrouped aggregate, once a record came: no key to hash.
+    single: Option<Vec<Acc>>,
 }
 
 /// A group key, hashable: its values encoded as one document.
@@ -175,7 +177,7 @@ type KeyBytes = Vec<u8>;
 impl<'g> Accumulator<'g> {
     /// An accumulator with no records yet.
     pub fn new(grouping: &'g Grouping) -> Self {
-        Accumulator { grouping, groups: std::collections::HashMap::new() }
+        Accumulator { grouping, groups: std::collections::HashMap::new(), single: None }
     }
 
     /// Adds one record's document.
@@ -183,25 +185,27 @@ impl<'g> Accumulator<'g> {
         let aggregates = &self.grouping.aggregates;
         let accs = if self.grouping.keys.is_empty() {
             // One group: no key to compute, encode or hash.
-            &mut self.groups.entry(Vec::new()).or_insert_with(|| (Vec::new(), aggregates.iter().map(start).collect())).1
+            self.single.get_or_insert_with(|| aggregates.iter().map(start).collect())
         } else {
             let key: Vec<Value> = self.grouping.keys.iter().map(|k| value_at(doc, k)).collect::<Result<_>>()?;
             let bytes = key_bytes(&key)?;
             &mut self.groups.entry(bytes).or_insert_with(|| (key, aggregates.iter().map(start).collect())).1
         };
-        // Each path is read once, however many aggregates read it (a sum and an average).
+        // Each path is read once, however many aggregates read it (a sum and an average),
+        // and lent to each: only a new least or greatest value is copied.
         let mut read: Option<(&str, Value)> = None;
         for (acc, agg) in accs.iter_mut().zip(aggregates) {
             let value = match agg.path() {
-                Some(p) => match &read {
-                    Some((at, v)) if *at == p => v.clone(),
-                    _ => {
-                        let v = value_at(doc, p)?;
-                        read = Some((p, v.clone()));
-                        v
+                Some(p) => {
+                    if !matches!(&read, Some((at, _)) if *at == p) {
+                        read = Some((p, value_at(doc, p)?));
                     }
-                },
-                None => Value::Null,
+                    match &read {
+                        Some((_, v)) => v,
+                        None => &Value::Null,
+                    }
+                }
+                None => &Value::Null,
             };
             feed(acc, value).map_err(|e| match agg.path() {
                 Some(p) => e.with_field(p),
@@ -215,8 +219,9 @@ impl<'g> Accumulator<'g> {
     /// range is an error naming the field.
     pub fn finish(self) -> Result<Vec<GroupRow>> {
         let aggregates = &self.grouping.aggregates;
-        let mut rows = Vec::with_capacity(self.groups.len());
-        for (key, accs) in self.groups.into_values() {
+        let mut rows = Vec::with_capacity(self.groups.len() + 1);
+        let single = self.single.map(|accs| (Vec::new(), accs));
+        for (key, accs) in self.groups.into_values().chain(single) {
             let values = accs.into_iter().zip(aggregates).map(|(acc, agg)| {
                 end(acc).map_err(|e| match agg.path() {
                     Some(p) => e.with_field(p),
@@ -245,11 +250,11 @@ pub fn overflow() -> Error {
     Error::new(ErrorKind::Encode, "the sum of its values does not fit a 64-bit signed integer")
 }
 
-fn feed(acc: &mut Acc, v: Value) -> Result<()> {
+fn feed(acc: &mut Acc, v: &Value) -> Result<()> {
     match acc {
         Acc::Count(n) => *n += 1,
         Acc::IntSum(s) => {
-            let add = match v {
+            let add = match *v {
                 Value::Int32(n) => i64::from(n),
                 Value::Int64(n) => n,
                 _ => return Ok(()),
@@ -258,19 +263,19 @@ fn feed(acc: &mut Acc, v: Value) -> Result<()> {
             *s += i128::from(add);
         }
         Acc::FloatSum(s) => {
-            if let Some(f) = number(&v) {
+            if let Some(f) = number(v) {
                 *s += f;
             }
         }
-        Acc::Numbers(n) => *n += i64::from(number(&v).is_some()),
+        Acc::Numbers(n) => *n += i64::from(number(v).is_some()),
         Acc::Min(m) => {
-            if !matches!(v, Value::Null) && m.as_ref().is_none_or(|m| compare(&v, m) == Ordering::Less) {
-                *m = Some(v);
+            if !matches!(v, Value::Null) && m.as_ref().is_none_or(|m| compare(v, m) == Ordering::Less) {
+                *m = Some(v.clone());
             }
         }
         Acc::Max(m) => {
-            if !matches!(v, Value::Null) && m.as_ref().is_none_or(|m| compare(&v, m) == Ordering::Greater) {
-                *m = Some(v);
+            if !matches!(v, Value::Null) && m.as_ref().is_none_or(|m| compare(v, m) == Ordering::Greater) {
+                *m = Some(v.clone());
             }
         }
     }
