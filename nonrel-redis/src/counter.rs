@@ -85,8 +85,12 @@ pub(crate) fn described_groups(counter: &CounterDesc, doc: &[u8]) -> Result<Vec<
     Ok(out)
 }
 
+/// A document's groups under one counter: the grouping's name and each group's encoded
+/// values.
+pub(crate) type Groups = (&'static str, Vec<Vec<u8>>);
+
 /// The groups of a document under each counter: what the write script counts it in.
-pub(crate) fn groups(counters: &[&'static CounterDesc], doc: &[u8]) -> Result<Vec<(&'static str, Vec<Vec<u8>>)>> {
+pub(crate) fn groups(counters: &[&'static CounterDesc], doc: &[u8]) -> Result<Vec<Groups>> {
     counters.iter().map(|c| Ok((c.name, described_groups(c, doc)?.into_iter().map(|(g, _)| g).collect()))).collect()
 }
 

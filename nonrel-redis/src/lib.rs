@@ -451,7 +451,7 @@ impl Redis {
     /// The count of `plan` from a declared counter, when one answers it (one equality per
     /// field of a grouping, nothing else) and covers every record: one `HMGET` of the
     /// counter's generations and the groups. `None`: count records instead.
-    async fn from_counter(&self, m: &'static ModelDesc, plan: &Plan) -> Result<Option<u64>> {
+    async fn read_counter(&self, m: &'static ModelDesc, plan: &Plan) -> Result<Option<u64>> {
         let Some((c, groups)) = counter::answering(m, plan) else { return Ok(None) };
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(format!("{}:n:{}", self.base(m), c.name)).arg(counter::GENERATION).arg(counter::BUILT);
@@ -744,7 +744,7 @@ pub(crate) struct Item {
     doc: Option<Vec<u8>>,
     entries: Vec<Entry>,
     /// The document's groups under each counter the collection keeps: its name and groups.
-    groups: Vec<(&'static str, Vec<Vec<u8>>)>,
+    groups: Vec<counter::Groups>,
 }
 
 impl Item {
@@ -971,7 +971,10 @@ impl Backend for Redis {
         self.ordered(m, &plan, Some(&seek)).await
     }
 
-    /// Counts matches read in batches, stopping at `upto`.
+    /// A count without a filter is one `ZCARD`; one equality per field of a declared grouping
+    /// reads the grouping's counter (one `HMGET`) once it covers every record; one exact
+    /// index range is one `ZLEXCOUNT`; otherwise matches are read in batches, stopping at
+    /// `upto`.
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let upto = upto.unwrap_or(u64::MAX);
         if upto == 0 {
@@ -983,7 +986,7 @@ impl Backend for Redis {
             cmd.arg(format!("{}:k", self.base(m)));
             return Ok((integer(&self.call(&cmd).await?).unwrap_or(0) as u64).min(upto));
         }
-        if let Some(n) = self.from_counter(m, &plan).await? {
+        if let Some(n) = self.read_counter(m, &plan).await? {
             return Ok(n.min(upto));
         }
         if let Some((index, ranges)) = index::counted(m, &plan) {

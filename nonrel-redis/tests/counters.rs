@@ -260,7 +260,7 @@ async fn race(db: &Database<Redis>, seed: u64, rebuild: bool) {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let id = (x % 16) as i64;
-                let author = if x % 3 == 0 { "bob" } else { "ann" };
+                let author = if x.is_multiple_of(3) { "bob" } else { "ann" };
                 match (x >> 8) % 5 {
                     0 | 1 => {
                         let mut p = post(id, author, STATUSES[(x >> 16) as usize % 3]);
