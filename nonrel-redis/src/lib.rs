@@ -2,7 +2,7 @@
 //!
 //! Records are strings holding their BSON document; each declared index is a sorted set of
 //! order-preserving encoded values read by `ZRANGEBYLEX`; every write (records, index entries,
-//! unique checks) is one Lua script run atomically in the server. See the crate README for the
+//! unique checks, declared counters) is one Lua script run atomically in the server. See the crate README for the
 //! layout, what is native and what emulated, and what durability means here.
 #![doc = include_str!("../README.md")]
 
