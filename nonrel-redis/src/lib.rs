@@ -2,11 +2,12 @@
 //!
 //! Records are strings holding their BSON document; each declared index is a sorted set of
 //! order-preserving encoded values read by `ZRANGEBYLEX`; every write (records, index entries,
-//! unique checks) is one Lua script run atomically in the server. See the crate README for the
+//! unique checks, declared counters) is one Lua script run atomically in the server. See the crate README for the
 //! layout, what is native and what emulated, and what durability means here.
 #![doc = include_str!("../README.md")]
 
 mod conn;
+mod counter;
 mod index;
 mod scripts;
 mod tx;
@@ -20,7 +21,7 @@ use nonrel_runtime::backend::{
 };
 use nonrel_runtime::capability::No;
 use nonrel_runtime::query::{eval, Direction, Plan, Seek};
-use nonrel_runtime::{Error, ErrorKind, IndexDesc, KeyKind, KeyValue, ModelDesc, Result, Value};
+use nonrel_runtime::{CounterDesc, Error, ErrorKind, IndexDesc, KeyKind, KeyValue, ModelDesc, Result, Value};
 use redis::Value as Reply;
 use scripts::{Script, Scripts};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -45,8 +46,16 @@ struct Inner {
     one_slot: bool,
     scripts: Scripts,
     counters: Counters,
-    /// The indexes kept for each collection: those of every model stored in it.
-    indexes: Mutex<HashMap<&'static str, Arc<Vec<&'static IndexDesc>>>>,
+    /// The indexes and counters kept for each collection: those of every model stored in it.
+    kept: Mutex<HashMap<&'static str, Arc<Kept>>>,
+}
+
+/// What every write to a collection keeps beside its records.
+pub(crate) struct Kept {
+    /// The declared indexes of every model stored in the collection, each path once.
+    pub(crate) indexes: Vec<&'static IndexDesc>,
+    /// The declared counters of every model stored in the collection, each grouping once.
+    pub(crate) counters: Vec<&'static CounterDesc>,
 }
 
 /// Requests and commands sent since the handle was opened (see [`Redis::stats`]).
@@ -112,7 +121,7 @@ impl Redis {
                 one_slot: false,
                 scripts: Scripts::new(),
                 counters: Counters::default(),
-                indexes: Mutex::default(),
+                kept: Mutex::default(),
             }),
         };
         redis.inner.conn.call(&redis.inner.counters, &redis::cmd("PING")).await.map_err(|e| {
@@ -150,7 +159,7 @@ impl Redis {
                 one_slot,
                 scripts: Scripts::new(),
                 counters: Counters::default(),
-                indexes: Mutex::default(),
+                kept: Mutex::default(),
             }),
         }
     }
@@ -175,10 +184,10 @@ impl Redis {
         }
     }
 
-    /// The indexes kept for a model's collection: the union of those declared by the models
-    /// stored in it (a polymorphic base and its subclasses), each path once.
-    fn indexes(&self, m: &'static ModelDesc) -> Arc<Vec<&'static IndexDesc>> {
-        let mut cache = self.inner.indexes.lock().unwrap_or_else(|p| p.into_inner());
+    /// The indexes and counters kept for a model's collection: the union of those declared by
+    /// the models stored in it (a polymorphic base and its subclasses), each once.
+    fn kept(&self, m: &'static ModelDesc) -> Arc<Kept> {
+        let mut cache = self.inner.kept.lock().unwrap_or_else(|p| p.into_inner());
         cache
             .entry(m.collection)
             .or_insert_with(|| {
@@ -190,7 +199,7 @@ impl Redis {
                         }
                     }
                 }
-                Arc::new(all)
+                Arc::new(Kept { indexes: all, counters: counter::collection_counters(m) })
             })
             .clone()
     }
@@ -239,6 +248,13 @@ impl Redis {
             cmd.arg(it.doc.as_deref().unwrap_or_default()).arg(it.entries.len());
             for e in &it.entries {
                 cmd.arg(e.index.path).arg(&e.enc).arg(&e.unique_end);
+            }
+            cmd.arg(it.groups.len());
+            for (name, groups) in &it.groups {
+                cmd.arg(*name).arg(groups.len());
+                for g in groups {
+                    cmd.arg(g);
+                }
             }
         }
         let reply = self.eval(s, &cmd).await?;
@@ -297,13 +313,13 @@ impl Redis {
                         match current {
                             None => {
                                 item.expect = Expect::Absent;
-                                item.set_doc(model, original, &self.indexes(model))?;
+                                item.set_doc(model, original, &self.kept(model))?;
                             }
                             Some(old) => {
                                 let merged = eval::keep_unknown(model, &old, &original)
                                     .map_err(|e| e.with_model(model.name).with_item(i))?;
                                 item.expect = Expect::Exactly(old);
-                                item.set_doc(model, merged, &self.indexes(model))?;
+                                item.set_doc(model, merged, &self.kept(model))?;
                             }
                         }
                     }
@@ -430,6 +446,29 @@ impl Redis {
             }
         };
         Ok(integer(&reply).unwrap_or(0).max(0) as u64)
+    }
+
+    /// The count of `plan` from a declared counter, when one answers it (one equality per
+    /// field of a grouping, nothing else) and covers every record: one `HMGET` of the
+    /// counter's generations and the groups. `None`: count records instead.
+    async fn read_counter(&self, m: &'static ModelDesc, plan: &Plan) -> Result<Option<u64>> {
+        let Some((c, groups)) = counter::answering(m, plan) else { return Ok(None) };
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(format!("{}:n:{}", self.base(m), c.name)).arg(counter::GENERATION).arg(counter::BUILT);
+        for g in &groups {
+            cmd.arg(g);
+        }
+        let parts = array(self.call(&cmd).await?)?;
+        let generation = parts.first().and_then(optional);
+        if generation.is_none() || generation != parts.get(1).and_then(optional) {
+            return Ok(None);
+        }
+        let total: i64 = parts[2..].iter().map(|p| integer(p).unwrap_or(0)).sum();
+        let total = u64::try_from(total).map_err(|_| {
+            let msg = format!("counter count_by({}) holds {total}: run rebuild_indexes()", c.name);
+            Error::new(ErrorKind::Corrupt, msg).with_model(m.name)
+        })?;
+        Ok(Some(total))
     }
 
     /// A query's rows, read as [`Backend::query`] reads them (ordered index reads and key
@@ -704,6 +743,8 @@ pub(crate) struct Item {
     /// The document to store, `None` to delete.
     doc: Option<Vec<u8>>,
     entries: Vec<Entry>,
+    /// The document's groups under each counter the collection keeps: its name and groups.
+    groups: Vec<counter::Groups>,
 }
 
 impl Item {
@@ -714,23 +755,27 @@ impl Item {
         key: Option<&KeyValue>,
         doc: Vec<u8>,
         mode: WriteMode,
-        indexes: &[&'static IndexDesc],
+        kept: &Kept,
     ) -> Result<Item> {
         let expect = if mode == WriteMode::Upsert { Expect::Absent } else { Expect::Any };
         let kb = key.map(KeyValue::to_storage).unwrap_or_default();
-        let mut item =
-            Item { model: Some(model), base, mode, kb, expect, original: None, doc: None, entries: Vec::new() };
-        item.set_doc(model, doc, indexes)?;
+        let mut item = Item {
+            model: Some(model),
+            base,
+            mode,
+            kb,
+            expect,
+            original: None,
+            doc: None,
+            entries: Vec::new(),
+            groups: Vec::new(),
+        };
+        item.set_doc(model, doc, kept)?;
         Ok(item)
     }
 
     /// A replacing put of `doc` under the stored key bytes `kb`, with its index entries.
-    fn put_stored(
-        model: &'static ModelDesc,
-        kb: Vec<u8>,
-        doc: Vec<u8>,
-        indexes: &[&'static IndexDesc],
-    ) -> Result<Item> {
+    fn put_stored(model: &'static ModelDesc, kb: Vec<u8>, doc: Vec<u8>, kept: &Kept) -> Result<Item> {
         let mode = WriteMode::Replace;
         let mut item = Item {
             model: Some(model),
@@ -741,19 +786,32 @@ impl Item {
             original: None,
             doc: None,
             entries: Vec::new(),
+            groups: Vec::new(),
         };
-        item.set_doc(model, doc, indexes)?;
+        item.set_doc(model, doc, kept)?;
         Ok(item)
     }
 
     /// A delete.
     fn delete(model: &'static ModelDesc, base: usize, kb: Vec<u8>) -> Item {
         let mode = WriteMode::Replace;
-        Item { model: Some(model), base, mode, kb, expect: Expect::Any, original: None, doc: None, entries: Vec::new() }
+        Item {
+            model: Some(model),
+            base,
+            mode,
+            kb,
+            expect: Expect::Any,
+            original: None,
+            doc: None,
+            entries: Vec::new(),
+            groups: Vec::new(),
+        }
     }
 
-    fn set_doc(&mut self, model: &ModelDesc, doc: Vec<u8>, indexes: &[&'static IndexDesc]) -> Result<()> {
-        self.entries = entries(indexes, &doc).map_err(|e| with_key(e.with_model(model.name), &self.kb))?;
+    fn set_doc(&mut self, model: &ModelDesc, doc: Vec<u8>, kept: &Kept) -> Result<()> {
+        let at = |e: Error| with_key(e.with_model(model.name), &self.kb);
+        self.entries = entries(&kept.indexes, &doc).map_err(at)?;
+        self.groups = counter::groups(&kept.counters, &doc).map_err(at)?;
         self.doc = Some(doc);
         Ok(())
     }
@@ -847,10 +905,10 @@ impl Backend for Redis {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let indexes = self.indexes(m);
+        let kept = self.kept(m);
         let mut prepared = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            let it = Item::put(m, 0, item.key.as_ref(), item.doc, mode, &indexes).map_err(|e| e.with_item(i))?;
+            let it = Item::put(m, 0, item.key.as_ref(), item.doc, mode, &kept).map_err(|e| e.with_item(i))?;
             prepared.push(it);
         }
         match self.write_items(m, &[self.base(m)], &[], &mut prepared, false).await? {
@@ -913,7 +971,10 @@ impl Backend for Redis {
         self.ordered(m, &plan, Some(&seek)).await
     }
 
-    /// Counts matches read in batches, stopping at `upto`.
+    /// A count without a filter is one `ZCARD`; one equality per field of a declared grouping
+    /// reads the grouping's counter (one `HMGET`) once it covers every record; one exact
+    /// index range is one `ZLEXCOUNT`; otherwise matches are read in batches, stopping at
+    /// `upto`.
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let upto = upto.unwrap_or(u64::MAX);
         if upto == 0 {
@@ -924,6 +985,9 @@ impl Backend for Redis {
             let mut cmd = redis::cmd("ZCARD");
             cmd.arg(format!("{}:k", self.base(m)));
             return Ok((integer(&self.call(&cmd).await?).unwrap_or(0) as u64).min(upto));
+        }
+        if let Some(n) = self.read_counter(m, &plan).await? {
+            return Ok(n.min(upto));
         }
         if let Some((index, ranges)) = index::counted(m, &plan) {
             return Ok(self.count_members(m, index, &ranges).await?.min(upto));
@@ -952,7 +1016,7 @@ impl Backend for Redis {
     async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
         let plan = Plan { filters: plan.filters, ..Plan::default() };
         let (found, _) = self.matching(m, &plan, None).await?;
-        let indexes = self.indexes(m);
+        let kept = self.kept(m);
         let base = [self.base(m)];
         let mut counts = UpdateCounts { matched: found.len() as u64, modified: 0 };
         let mut pending = found;
@@ -964,7 +1028,7 @@ impl Backend for Redis {
                 if new == doc {
                     continue;
                 }
-                let mut item = Item::put_stored(m, kb, new, &indexes)?;
+                let mut item = Item::put_stored(m, kb, new, &kept)?;
                 item.expect = Expect::Exactly(doc);
                 items.push(item);
             }
@@ -998,13 +1062,13 @@ impl Backend for Redis {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let indexes = self.indexes(m);
+        let kept = self.kept(m);
         let mut prepared = Vec::with_capacity(items.len());
         for item in items {
             let it = match item.doc {
                 Some(doc) => {
                     let doc = eval::keep_unknown(m, &item.expected, &doc)?;
-                    let mut it = Item::put(m, 0, Some(&item.key), doc, WriteMode::Replace, &indexes)?;
+                    let mut it = Item::put(m, 0, Some(&item.key), doc, WriteMode::Replace, &kept)?;
                     it.expect = Expect::Exactly(item.expected);
                     it
                 }
@@ -1034,8 +1098,8 @@ impl Backend for Redis {
         Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
     }
 
-    /// Reads every record and every index of each collection and compares the entries the
-    /// records call for with those stored.
+    /// Reads every record, every index and every counter of each collection and compares
+    /// the entries and counts the records call for with those stored.
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
         let mut report = IntegrityReport::default();
         let mut done = HashSet::new();
@@ -1044,18 +1108,25 @@ impl Backend for Redis {
                 continue;
             }
             let base = self.base(m);
-            let indexes = self.indexes(m);
+            let kept = self.kept(m);
             let mut expected: BTreeMap<&'static str, HashSet<Vec<u8>>> = BTreeMap::new();
+            let mut counted: Vec<BTreeMap<Vec<u8>, (i64, String)>> = vec![BTreeMap::new(); kept.counters.len()];
+            let before = report.records;
             self.read(&base, &Source::Scan, 1000, |kb, doc| {
                 let Some(doc) = doc else { return Ok(true) };
                 report.records += 1;
-                for e in entries(&indexes, &doc)? {
+                for e in entries(&kept.indexes, &doc)? {
                     expected.entry(e.index.path).or_default().insert(member(&e.enc, &kb));
+                }
+                for (c, groups) in kept.counters.iter().zip(&mut counted) {
+                    for (group, text) in counter::described_groups(c, &doc).map_err(|e| with_key(e, &kb))? {
+                        groups.entry(group).or_insert((0, text)).0 += 1;
+                    }
                 }
                 Ok(true)
             })
             .await?;
-            for index in indexes.iter() {
+            for index in kept.indexes.iter() {
                 let mut cmd = redis::cmd("ZRANGEBYLEX");
                 cmd.arg(format!("{base}:i:{}", index.path)).arg("-").arg("+");
                 let stored: HashSet<Vec<u8>> = array(self.call(&cmd).await?)?.iter().map(bytes).collect();
@@ -1067,6 +1138,9 @@ impl Backend for Redis {
                 for stray in stored.difference(&want) {
                     report.problems.push(problem(m, index, stray, "an index entry names no record holding its value"));
                 }
+            }
+            for (c, want) in kept.counters.iter().zip(counted) {
+                self.check_counter(m, &base, c, want, report.records > before, &mut report).await?;
             }
         }
         Ok(report)
@@ -1082,7 +1156,10 @@ impl Backend for Redis {
                 continue;
             }
             let base = self.base(m);
-            let indexes = self.indexes(m);
+            let kept = self.kept(m);
+            // A new generation of each counter, empty, before any record is read: each record
+            // is counted in it once, by the rewrite below or by a write meanwhile.
+            let generations = self.restart_counters(&base, &kept.counters).await?;
             let mut records = Vec::new();
             self.read(&base, &Source::Scan, 1000, |kb, doc| {
                 records.extend(doc.map(|d| (kb, d)));
@@ -1093,16 +1170,17 @@ impl Backend for Redis {
                 let mut items = Vec::with_capacity(chunk.len());
                 for (kb, doc) in chunk {
                     let key = KeyValue::from_storage(kb)?;
-                    let mut it = Item::put(m, 0, Some(&key), doc.clone(), WriteMode::Replace, &indexes)?;
+                    let mut it = Item::put(m, 0, Some(&key), doc.clone(), WriteMode::Replace, &kept)?;
                     it.expect = Expect::Exactly(doc.clone());
                     written += it.entries.len() as u64;
                     items.push(it);
                 }
                 self.write_items(m, std::slice::from_ref(&base), &[], &mut items, true).await?;
             }
+            written += self.counters_built(&base, &generations).await?;
             // Entries no record calls for (left by a damaged store): removed by a script
             // that keeps each one the record it names still lists.
-            for index in indexes.iter() {
+            for index in kept.indexes.iter() {
                 let name = format!("{base}:i:{}", index.path);
                 let mut cmd = redis::cmd("ZRANGEBYLEX");
                 cmd.arg(&name).arg("-").arg("+");
@@ -1119,6 +1197,107 @@ impl Backend for Redis {
             }
         }
         Ok(written)
+    }
+}
+
+impl Redis {
+    /// Compares one counter with the groups its collection's records call for (`want`),
+    /// reporting each group whose count differs, or a counter not yet covering the records.
+    async fn check_counter(
+        &self,
+        m: &'static ModelDesc,
+        base: &str,
+        c: &'static CounterDesc,
+        want: BTreeMap<Vec<u8>, (i64, String)>,
+        any_record: bool,
+        report: &mut IntegrityReport,
+    ) -> Result<()> {
+        let model = counter::declaring(m, c);
+        let problem = |message: String| IntegrityProblem { model, index: c.name, key: None, message };
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(format!("{base}:n:{}", c.name));
+        let mut held: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+        let mut generation = None;
+        let mut built = None;
+        let reply = self.call(&cmd).await?;
+        let pairs: Vec<(Reply, Reply)> = match reply {
+            Reply::Map(pairs) => pairs,
+            other => {
+                let flat = array(other)?;
+                let mut it = flat.into_iter();
+                std::iter::from_fn(|| Some((it.next()?, it.next()?))).collect()
+            }
+        };
+        for (field, value) in pairs {
+            let field = bytes(&field);
+            if field == counter::GENERATION {
+                generation = optional(&value);
+            } else if field == counter::BUILT {
+                built = optional(&value);
+            } else {
+                held.insert(field, integer(&value).unwrap_or(0));
+            }
+        }
+        if generation.is_none() || generation != built {
+            if any_record {
+                let msg = format!("counter count_by({}) not built yet: run rebuild_indexes()", c.name);
+                report.problems.push(problem(msg));
+            }
+            return Ok(());
+        }
+        report.entries += held.len() as u64;
+        for (group, (n, text)) in want {
+            let have = held.remove(&group).unwrap_or(0);
+            if have != n {
+                report.problems.push(problem(format!(
+                    "counter count_by({}) for {text} holds {have}, its records number {n}",
+                    c.name
+                )));
+            }
+        }
+        for (group, have) in held {
+            report.problems.push(problem(format!(
+                "counter count_by({}) holds {have} for a group no record belongs to ({})",
+                c.name,
+                counter::hex(&group)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts a new, empty generation of each counter (one script); each with its
+    /// generation.
+    async fn restart_counters(
+        &self,
+        base: &str,
+        counters: &[&'static CounterDesc],
+    ) -> Result<Vec<(&'static str, i64)>> {
+        if counters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = &self.inner.scripts.restart;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&s.sha).arg(1).arg(base);
+        for c in counters {
+            cmd.arg(c.name);
+        }
+        let gens = array(self.eval(s, &cmd).await?)?;
+        Ok(counters.iter().zip(gens).map(|(c, g)| (c.name, integer(&g).unwrap_or(0))).collect())
+    }
+
+    /// Marks counters whose generation every record was counted in as covering the
+    /// records (unless a newer rebuild started meanwhile); how many groups they hold.
+    async fn counters_built(&self, base: &str, generations: &[(&'static str, i64)]) -> Result<u64> {
+        if generations.is_empty() {
+            return Ok(0);
+        }
+        let s = &self.inner.scripts.built;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&s.sha).arg(1).arg(base);
+        for (name, g) in generations {
+            cmd.arg(*name).arg(*g);
+        }
+        Ok(integer(&self.eval(s, &cmd).await?).unwrap_or(0).max(0) as u64)
     }
 }
 

@@ -12,13 +12,58 @@
 //! | `{p:c}:i:<path>` | sorted set | one member per entry: encoded value, key, key length (4 bytes) |
 //! | `{p:c}:a` | string | the last automatic key |
 //! | `{p:c}:v` | string | the collection's write count, for transactions' query checks |
+//! | `{p:c}:n:<grouping>` | hash | a declared count (`count_by`): encoded group values to their number of records, `\0g` the generation writes keep, `\0b` the generation that covers every record |
+//!
+//! A record's entry list also names the counter groups it was counted in: entry name a zero
+//! byte and the grouping's name, member the generation (4 bytes) and the group's encoded
+//! values. A write takes the record out of the groups its list names in the counter's
+//! current generation and counts it in its new ones; a group counted in an older generation
+//! (before `rebuild_indexes` started the current one) is not taken out, as the current
+//! counter never held it.
 //!
 //! `<key>` is [`KeyValue::to_storage`](nonrel_runtime::KeyValue::to_storage): bytes that
 //! sort like the keys.
 
-/// Shared helpers: an index member from an encoded value and a key, and the stored entry list.
+/// Shared helpers: an index member from an encoded value and a key, the stored entry list,
+/// and counter changes (each group's changes added up, then applied once; a group reaching
+/// zero is removed).
 const COMMON: &str = r#"
+local Z = string.char(0)
 local function member(enc, kb) return enc .. kb .. struct.pack('>I4', #kb) end
+local gens = {}
+local function gen(base, name)
+  local k = base .. Z .. name
+  local g = gens[k]
+  if g == nil then
+    g = redis.call('HGET', base .. ':n:' .. name, Z .. 'g') or false
+    gens[k] = g
+  end
+  return g
+end
+local deltas = {list = {}, at = {}}
+local function add(key, group, n)
+  local id = key .. Z .. group
+  local at = deltas.at[id]
+  if not at then
+    at = #deltas.list + 1
+    deltas.at[id] = at
+    deltas.list[at] = {key, group, 0}
+  end
+  deltas.list[at][3] = deltas.list[at][3] + n
+end
+local function is_counted(e) return string.byte(e[1], 1) == 0 end
+local function uncount(base, e)
+  local name = string.sub(e[1], 2)
+  local g = gen(base, name)
+  if g and struct.unpack('>I4', e[2]) == tonumber(g) then add(base .. ':n:' .. name, string.sub(e[2], 5), -1) end
+end
+local function flush()
+  for _, d in ipairs(deltas.list) do
+    if d[3] ~= 0 then
+      if redis.call('HINCRBY', d[1], d[2], d[3]) == 0 then redis.call('HDEL', d[1], d[2]) end
+    end
+  end
+end
 local function parse(blob)
   local out, pos = {}, 1
   if not blob then return out end
@@ -45,7 +90,9 @@ end
 /// `U` upsert, `R` replace), key bytes (empty: automatic), op (`P` put, `D` delete), expect
 /// (`*` anything, `-` absent (else return it for merging), `=` exactly the expected bytes),
 /// expected bytes, document, entry count, then per entry: index name, encoded value, and the
-/// end of the value's range for a unique index (empty otherwise).
+/// end of the value's range for a unique index (empty otherwise), then the number of
+/// counters the collection keeps and per counter: its grouping's name, the number of the
+/// document's groups, and each group's encoded values.
 ///
 /// Returns `{'OK', key...}`, `{'SWAP', status, doc, ...}` (status `W` written, `M` missing,
 /// `C` changed with its current doc), `{'DUP', item}`, `{'UNIQUE', item, entry, owner}`,
@@ -75,6 +122,15 @@ for i = 1, n do
   for j = 1, ne do
     it.e[j] = {ARGV[a], ARGV[a + 1], ARGV[a + 2]}
     a = a + 3
+  end
+  it.c = {}
+  local nc = tonumber(ARGV[a]); a = a + 1
+  for j = 1, nc do
+    local name, ng = ARGV[a], tonumber(ARGV[a + 1])
+    a = a + 2
+    local gs = {}
+    for k = 1, ng do gs[k] = ARGV[a]; a = a + 1 end
+    it.c[j] = {name, gs}
   end
   items[i] = it
 end
@@ -123,6 +179,19 @@ if #merges > 0 then
   for k = 1, #merges do out[k + 1] = merges[k] end
   return out
 end
+-- A counter first written while the collection holds no record covers every record.
+for _, it in ipairs(items) do
+  if not it.skip and it.op == 'P' then
+    for _, c in ipairs(it.c) do
+      if not gen(it.base, c[1]) then
+        local key = it.base .. ':n:' .. c[1]
+        if redis.call('ZCARD', it.base .. ':k') == 0 then redis.call('HSET', key, Z .. 'g', 1, Z .. 'b', 1)
+        else redis.call('HSET', key, Z .. 'g', 1) end
+        gens[it.base .. Z .. c[1]] = '1'
+      end
+    end
+  end
+end
 local out = {kind == 'S' and 'SWAP' or 'OK'}
 local touched = {}
 for i, it in ipairs(items) do
@@ -137,7 +206,9 @@ for i, it in ipairs(items) do
         kb = string.char(16, unpack(t))
       until redis.call('EXISTS', base .. ':r:' .. kb) == 0
     end
-    for _, e in ipairs(it.olde) do redis.call('ZREM', base .. ':i:' .. e[1], e[2]) end
+    for _, e in ipairs(it.olde) do
+      if is_counted(e) then uncount(base, e) else redis.call('ZREM', base .. ':i:' .. e[1], e[2]) end
+    end
     if it.op == 'D' then
       redis.call('DEL', base .. ':r:' .. kb, base .. ':e:' .. kb)
       redis.call('ZREM', base .. ':k', kb)
@@ -150,6 +221,13 @@ for i, it in ipairs(items) do
         redis.call('ZADD', base .. ':i:' .. e[1], 0, m)
         blob[#blob + 1] = struct.pack('>I2', #e[1]) .. e[1] .. struct.pack('>I4', #m) .. m
       end
+      for _, c in ipairs(it.c) do
+        local ix, g = Z .. c[1], struct.pack('>I4', tonumber(gen(base, c[1])))
+        for _, group in ipairs(c[2]) do
+          add(base .. ':n:' .. c[1], group, 1)
+          blob[#blob + 1] = struct.pack('>I2', #ix) .. ix .. struct.pack('>I4', 4 + #group) .. g .. group
+        end
+      end
       if #blob > 0 then redis.call('SET', base .. ':e:' .. kb, table.concat(blob))
       elseif it.old then redis.call('DEL', base .. ':e:' .. kb) end
     end
@@ -161,11 +239,13 @@ for i, it in ipairs(items) do
     out[#out + 1] = (swapped[i] == 'C') and it.old or ''
   end
 end
+flush()
 for base in pairs(touched) do redis.call('INCR', base .. ':v') end
 return out
 "#;
 
-/// Deletes records by key with their index entries. `KEYS[1]`: the base; `ARGV`: key bytes.
+/// Deletes records by key with their index entries, each taken out of its counter groups.
+/// `KEYS[1]`: the base; `ARGV`: key bytes.
 /// Returns how many existed.
 pub(crate) const DELETE: &str = r#"
 local base = KEYS[1]
@@ -174,12 +254,13 @@ for _, kb in ipairs(ARGV) do
   if redis.call('DEL', base .. ':r:' .. kb) == 1 then
     n = n + 1
     for _, e in ipairs(parse(redis.call('GET', base .. ':e:' .. kb))) do
-      redis.call('ZREM', base .. ':i:' .. e[1], e[2])
+      if is_counted(e) then uncount(base, e) else redis.call('ZREM', base .. ':i:' .. e[1], e[2]) end
     end
     redis.call('DEL', base .. ':e:' .. kb)
     redis.call('ZREM', base .. ':k', kb)
   end
 end
+flush()
 if n > 0 then redis.call('INCR', base .. ':v') end
 return n
 "#;
@@ -286,6 +367,36 @@ end
 return removed
 "#;
 
+/// Starts a new generation of counters, empty and not yet covering every record (the
+/// rebuild then counts every record in it). `KEYS[1]`: the base; `ARGV`: grouping names.
+/// Returns each new generation.
+pub(crate) const RESTART: &str = r#"
+local out = {}
+for i, name in ipairs(ARGV) do
+  local key = KEYS[1] .. ':n:' .. name
+  local g = tonumber(redis.call('HGET', key, Z .. 'g') or '0') + 1
+  redis.call('DEL', key)
+  redis.call('HSET', key, Z .. 'g', g)
+  out[i] = g
+end
+return out
+"#;
+
+/// Marks counters as covering every record, each if no other rebuild started a newer
+/// generation meanwhile. `KEYS[1]`: the base; `ARGV`: grouping name and generation, per
+/// counter. Returns how many groups the marked counters hold.
+pub(crate) const BUILT: &str = r#"
+local n = 0
+for i = 1, #ARGV, 2 do
+  local key = KEYS[1] .. ':n:' .. ARGV[i]
+  if redis.call('HGET', key, Z .. 'g') == ARGV[i + 1] then
+    redis.call('HSET', key, Z .. 'b', ARGV[i + 1])
+    n = n + redis.call('HLEN', key) - 2
+  end
+end
+return n
+"#;
+
 /// A script's full text and its SHA-1, for `EVALSHA`.
 pub(crate) struct Script {
     pub(crate) text: String,
@@ -308,6 +419,8 @@ pub(crate) struct Scripts {
     pub(crate) auto: Script,
     pub(crate) prune: Script,
     pub(crate) count: Script,
+    pub(crate) restart: Script,
+    pub(crate) built: Script,
 }
 
 impl Scripts {
@@ -319,6 +432,8 @@ impl Scripts {
             auto: Script::new(AUTO),
             prune: Script::new(PRUNE),
             count: Script::new(COUNT),
+            restart: Script::new(RESTART),
+            built: Script::new(BUILT),
         }
     }
 }

@@ -181,7 +181,7 @@ impl Transactions for Redis {
             let item = match doc {
                 Some(doc) => {
                     let key = KeyValue::from_storage(kb)?;
-                    Item::put(m, *b, Some(&key), doc.clone(), *mode, &self.indexes(m))?
+                    Item::put(m, *b, Some(&key), doc.clone(), *mode, &self.kept(m))?
                 }
                 None => Item::delete(m, *b, kb.clone()),
             };
