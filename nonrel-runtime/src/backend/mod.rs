@@ -45,7 +45,7 @@
 
 pub mod capability;
 pub(crate) mod copies;
-pub(crate) mod counter;
+pub mod counter;
 
 pub use crate::plan::update::{UpdateKind, UpdateOp};
 
