@@ -177,6 +177,8 @@ pub(crate) fn answering(m: &'static ModelDesc, plan: &Plan) -> Option<(&'static 
 pub(crate) struct Tally {
     moves: BTreeMap<(&'static str, &'static str, Vec<u8>), i64>,
     counters: Vec<(&'static str, &'static CounterDesc)>,
+    /// The groupings whose markers the commit writes (`collection/name`).
+    filled: Vec<String>,
 }
 
 impl Tally {
@@ -312,7 +314,7 @@ impl Datastore {
     /// whose collection is empty is filled here (its stale shards reset and its marker
     /// written); otherwise an unfilled grouping still gains the change, and stays untrusted
     /// until `rebuild_indexes()`.
-    pub(crate) async fn counter_mutations(&self, tally: &Tally, tx: &str) -> Result<Vec<Json>> {
+    pub(crate) async fn counter_mutations(&self, tally: &mut Tally, tx: &str) -> Result<Vec<Json>> {
         if tally.counters.is_empty() {
             return Ok(Vec::new());
         }
@@ -337,6 +339,7 @@ impl Datastore {
                         changes.insert(s.name, (grouping(col, c), s.group, Change::Set(0)));
                     }
                     mutations.push(marker_mutation(col, c));
+                    tally.filled.push(grouping(col, c));
                 }
             }
         }
@@ -362,6 +365,30 @@ impl Datastore {
             mutations.extend(shard_mutation(name, of, group, change));
         }
         Ok(mutations)
+    }
+
+    /// Remembers the groupings a committed write filled.
+    pub(crate) fn committed(&self, tally: &Tally) {
+        if !tally.filled.is_empty() {
+            self.inner.built.lock().unwrap_or_else(|p| p.into_inner()).extend(tally.filled.iter().cloned());
+        }
+    }
+
+    /// Whether every grouping a write through `m` keeps is known to be filled.
+    pub(crate) fn groupings_built(&self, m: &'static ModelDesc) -> bool {
+        collection_counters(m).iter().all(|c| self.is_built(m.collection, c))
+    }
+
+    /// The increments of `tally`, for groupings known to be filled (see
+    /// [`Datastore::groupings_built`]): one random shard of each changed group.
+    pub(crate) fn increments(&self, tally: &Tally) -> Vec<Json> {
+        let mut out = Vec::new();
+        for ((col, name, group), delta) in &tally.moves {
+            let Some((_, c)) = tally.counters.iter().find(|(x, c)| x == col && c.name == *name) else { continue };
+            let change = Change::Add(*delta);
+            out.extend(shard_mutation(&shard_name(col, c, group, random_shard()), &grouping(col, c), group, &change));
+        }
+        out
     }
 
     fn is_built(&self, collection: &str, c: &CounterDesc) -> bool {

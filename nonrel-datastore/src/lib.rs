@@ -426,13 +426,16 @@ impl Datastore {
                 writes.push((key.clone(), Some(doc), *i));
             }
             self.check_unique(m, &writes, &tx).await?;
-            mutations.extend(self.counter_mutations(&tally, &tx).await.map_err(|e| e.with_model(m.name))?);
+            mutations.extend(self.counter_mutations(&mut tally, &tx).await.map_err(|e| e.with_model(m.name))?);
             match self.commit_json(mutations, Some(&tx)).await {
                 // The stored records were read in the transaction: only a new automatic key
                 // can exist already (taken by another process), so run again with new ones.
                 Err(e) if e.kind() == ErrorKind::DuplicateKey => Err(conflict(m)),
                 Err(e) => Err(e),
-                Ok(_) => Ok(keys),
+                Ok(_) => {
+                    self.committed(&tally);
+                    Ok(keys)
+                }
             }
         }
         .await;
@@ -514,18 +517,31 @@ impl Backend for Datastore {
 
     /// One `commit` per 500 records (each batch atomic) when nothing must be read first; a
     /// `lookup` that begins a transaction, then the `commit`, when the stored records' unknown
-    /// fields must be kept or unique fields checked.
+    /// fields must be kept, unique fields checked, or maintained counts moved (see
+    /// [`counter`]: the counters' changes are mutations of the same commit).
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
-        // Unique fields and maintained counts need the stored records, read in a transaction.
-        let unique = m.indexes.iter().any(|i| i.unique) || !counter::collection_counters(m).is_empty();
-        let read_first =
-            unique || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
+        let unique = m.indexes.iter().any(|i| i.unique);
+        // Maintained counts need the stored records, read in a transaction, unless every
+        // item is an insert (a commit that fails on an existing key writes nothing) and every
+        // grouping is known to be filled: then the counters' increments join the commit.
+        let counted = !counter::collection_counters(m).is_empty();
+        let inserts = items.iter().all(|i| i.key.is_none() || mode == WriteMode::Insert);
+        let blind = counted && inserts && self.groupings_built(m);
+        let read_first = unique
+            || (counted && !blind)
+            || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
         let mut keys = Vec::with_capacity(items.len());
         let numbered: Vec<(usize, PutItem)> = items.into_iter().enumerate().collect();
         for chunk in numbered.chunks(COMMIT_BATCH) {
             if read_first {
                 keys.extend(self.put_in_transaction(m, chunk.to_vec(), mode).await?);
                 continue;
+            }
+            let mut tally = counter::Tally::default();
+            if blind {
+                for (i, item) in chunk {
+                    tally.record(m, None, Some(&item.doc)).map_err(|e| e.with_model(m.name).with_item(*i))?;
+                }
             }
             let mut tries = 0;
             loop {
@@ -544,6 +560,7 @@ impl Backend for Datastore {
                     let op = if mode == WriteMode::Insert || item.key.is_none() { "insert" } else { "upsert" };
                     mutations.push(json!({ op: entity }));
                 }
+                mutations.extend(self.increments(&tally));
                 match self.commit_json(mutations, None).await {
                     Ok(_) => {
                         keys.extend(chunk_keys);
@@ -840,8 +857,9 @@ impl Datastore {
                 self.rollback(&tx).await;
                 return Ok(0);
             }
-            mutations.extend(self.counter_mutations(&tally, &tx).await?);
+            mutations.extend(self.counter_mutations(&mut tally, &tx).await?);
             self.commit_json(mutations, Some(&tx)).await?;
+            self.committed(&tally);
             Ok(n)
         }
         .await;
@@ -881,12 +899,13 @@ impl Datastore {
             }
             self.check_unique(m, &writes, &tx).await?;
             if !mutations.is_empty() {
-                mutations.extend(self.counter_mutations(&tally, &tx).await?);
+                mutations.extend(self.counter_mutations(&mut tally, &tx).await?);
             }
             if mutations.is_empty() {
                 self.rollback(&tx).await;
             } else {
                 self.commit_json(mutations, Some(&tx)).await?;
+                self.committed(&tally);
             }
             Ok(counts)
         }
@@ -956,8 +975,9 @@ impl Datastore {
             if mutations.is_empty() {
                 self.rollback(&tx).await;
             } else {
-                mutations.extend(self.counter_mutations(&tally, &tx).await?);
+                mutations.extend(self.counter_mutations(&mut tally, &tx).await?);
                 self.commit_json(mutations, Some(&tx)).await?;
+                self.committed(&tally);
             }
             Ok(out)
         }
@@ -1090,8 +1110,9 @@ impl Datastore {
         for (m, writes) in &checks {
             self.check_unique(m, writes, tx).await.map_err(|e| e.with_model(m.name))?;
         }
-        mutations.extend(self.counter_mutations(&tally, tx).await?);
+        mutations.extend(self.counter_mutations(&mut tally, tx).await?);
         self.commit_json(mutations, Some(tx)).await?;
+        self.committed(&tally);
         Ok(())
     }
 }

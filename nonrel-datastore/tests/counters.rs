@@ -61,6 +61,49 @@ async fn a_declared_count_is_one_lookup_at_any_size() {
     assert!(db.integrity_check().await.unwrap().is_ok());
 }
 
+/// What each write costs, and that a write that fails changes no count: an insert refused
+/// for its existing key, a transaction whose closure fails after saving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_cost_and_failed_writes_leave_counts() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    let mut first = post("ann", "live");
+    db.save(&mut first).await.unwrap();
+    let mut before = ds.rpc_counts();
+    let mut step = |what: &str, expected: (u64, u64, u64, u64)| {
+        let now = ds.rpc_counts();
+        let d = now - before;
+        before = now;
+        let got = (d.lookup, d.commit, d.run_query + d.run_aggregation_query, d.begin_transaction);
+        assert_eq!(got, expected, "{what}: (lookup, commit, query, beginTransaction)");
+    };
+    // The groupings are known filled: an insert's increments join its one commit.
+    let mut second = post("ann", "draft");
+    db.save(&mut second).await.unwrap();
+    step("insert (automatic key)", (0, 1, 0, 0));
+    second.author = "bob".into();
+    db.save(&mut second).await.unwrap();
+    step("save moving a record between groups", (1, 1, 0, 1));
+    let mut again = first.clone();
+    assert!(db.insert(&mut again).await.is_err(), "the key exists");
+    step("insert of an existing key (a lookup names it)", (1, 1, 0, 0));
+    let failed = db
+        .transaction(|tx| async move {
+            let mut p = post("ann", "live");
+            tx.save(&mut p).await?;
+            Err::<(), _>(nonrel_runtime::Error::new(nonrel_runtime::ErrorKind::Conflict, "changed its mind"))
+        })
+        .tries(2)
+        .await;
+    assert!(failed.is_err());
+    db.delete(second.id.clone().unwrap()).await.unwrap();
+    step("delete", (1, 1, 0, 1));
+    assert_eq!(db.count_by(Post::author(), "ann").await.unwrap(), 1);
+    assert_eq!(db.count_by(Post::author(), "bob").await.unwrap(), 0);
+    assert_eq!(db.query::<Post>().count().await.unwrap(), 1);
+    assert!(db.integrity_check().await.unwrap().is_ok());
+}
+
 /// Writers on several handles (each its own process, as far as Datastore knows) move
 /// records into and out of one group at once, by transactions that run again on conflict,
 /// saves, updates and deletes; the shards then equal the records.
