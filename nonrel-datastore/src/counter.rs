@@ -20,9 +20,23 @@ use nonrel_runtime::{CounterDesc, Error, ErrorKind, IntegrityProblem, IntegrityR
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashSet};
 
-/// The kind of the counter entities (shards and markers), beside the models' kinds.
+/// The kind of the counter entities (shards and markers), beside the models' kinds. A shard
+/// is named `collection/grouping/g<group>/<shard>` (the group's encoded values in URL-safe
+/// base64, or `h<hash>` when they are long), with properties `of` (`collection/grouping`,
+/// indexed), `group` (the encoded values), `shard` and `n`; a filled grouping's marker is
+/// named `collection/grouping/built`.
+///
+/// ```
+/// assert_eq!(nonrel_datastore::counter::KIND, "nonrel_counter");
+/// ```
 pub const KIND: &str = "nonrel_counter";
-/// The shards of each group: a write changes one, a count reads them all.
+/// The shards of each group: a write changes one, picked at random, so writers of one
+/// group spread over them (Datastore sustains about one write a second to one entity); a
+/// count reads them all in its one `lookup`.
+///
+/// ```
+/// assert_eq!(nonrel_datastore::counter::SHARDS, 8);
+/// ```
 pub const SHARDS: usize = 8;
 /// Groups whose encoded values are longer are named by a hash of them (a key name takes at
 /// most 1,500 bytes).

@@ -8,7 +8,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
-mod counter;
+pub mod counter;
 pub mod entity;
 mod native;
 
@@ -595,7 +595,9 @@ impl Backend for Datastore {
     }
 
     /// One `commit` per 500 keys, without reading: a deleted record's mutation result carries
-    /// the commit's version, a missing one an older version.
+    /// the commit's version, a missing one an older version. A model with maintained counts
+    /// reads the records first, in the transaction of the commit (`beginTransaction`,
+    /// `lookup`, `commit` per 500), for the groups they leave.
     async fn delete(&self, m: &'static ModelDesc, mut keys: Vec<KeyValue>) -> Result<u64> {
         // A key given twice is one record (and one mutation).
         let mut seen = std::collections::HashSet::new();
@@ -667,8 +669,10 @@ impl Backend for Datastore {
         finish(rows, &plan, true, false).map(Some)
     }
 
-    /// One `runAggregationQuery` with `COUNT` up to `upto` when Datastore runs every filter;
-    /// otherwise the matches of the native query counted in the evaluator.
+    /// One `lookup` of the group's counter shards when a filled declared grouping answers the
+    /// plan (see [`counter`]); otherwise one `runAggregationQuery` with `COUNT` up to `upto`
+    /// when Datastore runs every filter, or the matches of the native query counted in the
+    /// evaluator.
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         if let Some(n) = self.counted(m, &plan).await? {
             return Ok(upto.map_or(n, |u| n.min(u)));
@@ -761,7 +765,10 @@ impl Backend for Datastore {
 
     /// Datastore keeps its indexes with the entities (written in the same commit), so nothing
     /// can disagree: the report counts records (one keys-only query per model) and declared
-    /// indexes (the runtime adds its own checks of lookup fields and copies).
+    /// indexes (the runtime adds its own checks of lookup fields and copies). The counters of
+    /// declared groupings are compared with the records: each group whose shards sum to
+    /// another number is reported, naming model, grouping and values, and so is a grouping
+    /// not filled yet while records exist.
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<nonrel_runtime::IntegrityReport> {
         let mut report = nonrel_runtime::IntegrityReport::default();
         let none = native::everything();
@@ -777,7 +784,9 @@ impl Backend for Datastore {
     /// index is declared (or a compound index naming the field) the entities written before
     /// are written again, each collection once: read and written back in transactions of at
     /// most 500 records (a record changed meanwhile is read again, never overwritten with an
-    /// older copy). Returns the records written.
+    /// older copy). Then every declared grouping's counters are recomputed from the records
+    /// beside live writes (see [`counter`]) and marked filled. Returns the records and counter
+    /// groups written.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         let mut done: Vec<&str> = Vec::new();
         let mut written = 0;

@@ -116,19 +116,27 @@ async fn concurrent_writers_to_one_group_never_drift() {
     let mut seed: Vec<Post> = (0..8).map(|i| post("ann", if i % 2 == 0 { "draft" } else { "live" })).collect();
     db.save_many(&mut seed).await.unwrap();
     let keys: Vec<Key<Post>> = seed.iter().map(|p| p.id.clone().unwrap()).collect();
+    // Every transaction also moves this record between authors: concurrent ones conflict.
+    let mut hot = post("ann", "live");
+    db.save(&mut hot).await.unwrap();
+    let hot = hot.id.unwrap();
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut tasks = Vec::new();
     for w in 0..4u64 {
+        let attempts = attempts.clone();
         let db = Database::new(Datastore::new(host.trim_start_matches("http://"), &project));
         let keys = keys.clone();
+        let hot = hot.clone();
         tasks.push(tokio::spawn(async move {
-            for round in 0..6u64 {
+            for round in 0..8u64 {
                 let key = keys[((w * 3 + round) % keys.len() as u64) as usize].clone();
                 match (w + round) % 4 {
                     0 => {
                         // A transaction moving one record between authors (run again on conflict).
                         let to = if round % 2 == 0 { "bob" } else { "ann" };
                         db.transaction(|tx| {
-                            let key = key.clone();
+                            let (key, hot) = (key.clone(), hot.clone());
+                            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             async move {
                                 if let Some(mut p) = tx.get::<Post>(key).await? {
                                     p.author = to.into();
@@ -137,6 +145,11 @@ async fn concurrent_writers_to_one_group_never_drift() {
                                 }
                                 let mut extra = post("ann", "live");
                                 tx.save(&mut extra).await?;
+                                if let Some(mut h) = tx.get::<Post>(hot).await? {
+                                    h.author = if h.author == "ann" { "bob".into() } else { "ann".into() };
+                                    h.n += 1;
+                                    tx.save(&mut h).await?;
+                                }
                                 Ok(())
                             }
                         })
@@ -162,6 +175,10 @@ async fn concurrent_writers_to_one_group_never_drift() {
     for t in tasks {
         t.await.unwrap();
     }
+    // Each transaction moved the hot record once, however often it ran again.
+    let hot = db.get(hot).await.unwrap().unwrap();
+    assert_eq!(hot.n, 8, "one move per transaction");
+    eprintln!("8 transactions, {} attempts", attempts.load(std::sync::atomic::Ordering::Relaxed));
     let all = db.query::<Post>().all().await.unwrap();
     for author in ["ann", "bob"] {
         let want = all.iter().filter(|p| p.author == author).count() as u64;
@@ -205,6 +222,53 @@ async fn a_damaged_shard_is_reported_and_rebuilt() {
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(db.count_by(Post::author(), "ann").await.unwrap(), 2);
     assert_eq!(db.count_by(Post::author(), "zed").await.unwrap(), 0);
+}
+
+/// `rebuild_indexes()` corrects a damaged grouping while another handle keeps writing to
+/// the same groups: afterwards every count equals its records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_beside_live_writes_leaves_counts_exact() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    let mut posts: Vec<Post> = (0..30).map(|i| post(["ann", "bob"][i % 2], "live")).collect();
+    db.save_many(&mut posts).await.unwrap();
+    let group = nonrel_runtime::order::encoded(&nonrel_runtime::Value::String("ann".into()));
+    raw_commit(&ds, &format!("ds_counted/author/g{}/0", b64url(&group)), &group, 9).await;
+    let host = std::env::var("DATASTORE_EMULATOR_HOST").unwrap();
+    let other = Database::new(Datastore::new(host.trim_start_matches("http://"), ds.project()));
+    let keys: Vec<Key<Post>> = posts.iter().map(|p| p.id.clone().unwrap()).collect();
+    let writer = tokio::spawn(async move {
+        for (i, key) in keys.iter().enumerate().take(12) {
+            let mut p = post("ann", "draft");
+            other.save(&mut p).await.unwrap();
+            match i % 3 {
+                0 => {
+                    other.delete(key.clone()).await.unwrap();
+                }
+                1 => {
+                    let q = other.query::<Post>().filter(Post::id().eq(key.clone()));
+                    q.update().set(Post::author(), "ann").await.unwrap();
+                }
+                _ => {
+                    if let Some(mut p) = other.get(key.clone()).await.unwrap() {
+                        p.author = "bob".into();
+                        other.save(&mut p).await.unwrap();
+                    }
+                }
+            }
+        }
+    });
+    for _ in 0..3 {
+        db.rebuild_indexes().await.unwrap();
+    }
+    writer.await.unwrap();
+    let report = db.integrity_check().await.unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    let all = db.query::<Post>().all().await.unwrap();
+    for author in ["ann", "bob"] {
+        let want = all.iter().filter(|p| p.author == author).count() as u64;
+        assert_eq!(db.count_by(Post::author(), author).await.unwrap(), want, "author {author}");
+    }
 }
 
 /// A grouping declared after records were written has no marker (here removed behind
