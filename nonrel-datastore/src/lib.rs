@@ -8,6 +8,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
+pub mod counter;
 pub mod entity;
 mod native;
 
@@ -47,6 +48,8 @@ struct Inner {
     /// Whether a query whose order needs an undeclared compound index is an error rather
     /// than sorted in the evaluator.
     strict: std::sync::atomic::AtomicBool,
+    /// The groupings (`collection/name`) whose counters are known to be filled.
+    built: counter::Built,
 }
 
 /// How a read takes part in a transaction.
@@ -82,7 +85,8 @@ impl Datastore {
     pub fn new(host: &str, project: &str) -> Datastore {
         let client = Client::new(host, project);
         let strict = std::sync::atomic::AtomicBool::new(false);
-        Datastore { inner: Arc::new(Inner { client, writes: tokio::sync::Mutex::new(()), strict }) }
+        let built = counter::Built::default();
+        Datastore { inner: Arc::new(Inner { client, writes: tokio::sync::Mutex::new(()), strict, built }) }
     }
 
     /// A handle on the emulator `DATASTORE_EMULATOR_HOST` names (as Google's own clients
@@ -384,18 +388,29 @@ impl Datastore {
             let mut writes = Vec::with_capacity(items.len());
             let mut mutations = Vec::with_capacity(items.len());
             let mut keys = Vec::with_capacity(items.len());
+            let counted = !counter::collection_counters(m).is_empty();
+            let mut tally = counter::Tally::default();
+            // Each record's document as this batch leaves it (a key given twice moves once).
+            let mut now: HashMap<KeyValue, Option<Vec<u8>>> = HashMap::new();
             for (i, item) in items {
                 let Some(key) = &item.key else {
                     let key = new_key();
                     let entity = Self::entity(m, &key, &item.doc).map_err(|e| e.with_item(*i).with_model(m.name))?;
                     mutations.push(json!({ "insert": entity }));
+                    if counted {
+                        tally.record(m, None, Some(&item.doc)).map_err(|e| e.with_item(*i).with_model(m.name))?;
+                    }
                     writes.push((key.clone(), Some(item.doc.clone()), *i));
                     keys.push(key);
                     continue;
                 };
                 keys.push(key.clone());
                 let at = |e: Error| e.with_model(m.name).with_key(key).with_item(*i);
-                let stored = old.next().flatten();
+                let read = old.next().flatten();
+                let stored = match now.get(key) {
+                    Some(doc) => doc.clone().map(|doc| Read { doc, version: String::new() }),
+                    None => read,
+                };
                 let doc = match (&stored, mode) {
                     (Some(_), WriteMode::Insert) => {
                         return Err(at(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists")));
@@ -404,15 +419,23 @@ impl Datastore {
                     _ => item.doc.clone(),
                 };
                 mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
+                if counted {
+                    tally.record(m, stored.as_ref().map(|s| s.doc.as_slice()), Some(&doc)).map_err(at)?;
+                    now.insert(key.clone(), Some(doc.clone()));
+                }
                 writes.push((key.clone(), Some(doc), *i));
             }
             self.check_unique(m, &writes, &tx).await?;
+            mutations.extend(self.counter_mutations(&mut tally, &tx).await.map_err(|e| e.with_model(m.name))?);
             match self.commit_json(mutations, Some(&tx)).await {
                 // The stored records were read in the transaction: only a new automatic key
                 // can exist already (taken by another process), so run again with new ones.
                 Err(e) if e.kind() == ErrorKind::DuplicateKey => Err(conflict(m)),
                 Err(e) => Err(e),
-                Ok(_) => Ok(keys),
+                Ok(_) => {
+                    self.committed(&tally);
+                    Ok(keys)
+                }
             }
         }
         .await;
@@ -494,17 +517,31 @@ impl Backend for Datastore {
 
     /// One `commit` per 500 records (each batch atomic) when nothing must be read first; a
     /// `lookup` that begins a transaction, then the `commit`, when the stored records' unknown
-    /// fields must be kept or unique fields checked.
+    /// fields must be kept, unique fields checked, or maintained counts moved (see
+    /// [`counter`]: the counters' changes are mutations of the same commit).
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let unique = m.indexes.iter().any(|i| i.unique);
-        let read_first =
-            unique || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
+        // Maintained counts need the stored records, read in a transaction, unless every
+        // item is an insert (a commit that fails on an existing key writes nothing) and every
+        // grouping is known to be filled: then the counters' increments join the commit.
+        let counted = !counter::collection_counters(m).is_empty();
+        let inserts = items.iter().all(|i| i.key.is_none() || mode == WriteMode::Insert);
+        let blind = counted && inserts && self.groupings_built(m);
+        let read_first = unique
+            || (counted && !blind)
+            || (mode == WriteMode::Upsert && needs_merge(m) && items.iter().any(|i| i.key.is_some()));
         let mut keys = Vec::with_capacity(items.len());
         let numbered: Vec<(usize, PutItem)> = items.into_iter().enumerate().collect();
         for chunk in numbered.chunks(COMMIT_BATCH) {
             if read_first {
                 keys.extend(self.put_in_transaction(m, chunk.to_vec(), mode).await?);
                 continue;
+            }
+            let mut tally = counter::Tally::default();
+            if blind {
+                for (i, item) in chunk {
+                    tally.record(m, None, Some(&item.doc)).map_err(|e| e.with_model(m.name).with_item(*i))?;
+                }
             }
             let mut tries = 0;
             loop {
@@ -523,6 +560,7 @@ impl Backend for Datastore {
                     let op = if mode == WriteMode::Insert || item.key.is_none() { "insert" } else { "upsert" };
                     mutations.push(json!({ op: entity }));
                 }
+                mutations.extend(self.increments(&tally));
                 match self.commit_json(mutations, None).await {
                     Ok(_) => {
                         keys.extend(chunk_keys);
@@ -557,11 +595,16 @@ impl Backend for Datastore {
     }
 
     /// One `commit` per 500 keys, without reading: a deleted record's mutation result carries
-    /// the commit's version, a missing one an older version.
+    /// the commit's version, a missing one an older version. A model with maintained counts
+    /// reads the records first, in the transaction of the commit (`beginTransaction`,
+    /// `lookup`, `commit` per 500), for the groups they leave.
     async fn delete(&self, m: &'static ModelDesc, mut keys: Vec<KeyValue>) -> Result<u64> {
         // A key given twice is one record (and one mutation).
         let mut seen = std::collections::HashSet::new();
         keys.retain(|k| seen.insert(k.clone()));
+        if !counter::collection_counters(m).is_empty() {
+            return self.delete_counted(m, &keys).await;
+        }
         let mut existed = 0;
         for chunk in keys.chunks(COMMIT_BATCH) {
             let mutations = chunk.iter().map(|k| json!({"delete": key_json(m.collection, k)})).collect();
@@ -626,9 +669,14 @@ impl Backend for Datastore {
         finish(rows, &plan, true, false).map(Some)
     }
 
-    /// One `runAggregationQuery` with `COUNT` up to `upto` when Datastore runs every filter;
-    /// otherwise the matches of the native query counted in the evaluator.
+    /// One `lookup` of the group's counter shards when a filled declared grouping answers the
+    /// plan (see [`counter`]); otherwise one `runAggregationQuery` with `COUNT` up to `upto`
+    /// when Datastore runs every filter, or the matches of the native query counted in the
+    /// evaluator.
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        if let Some(n) = self.counted(m, &plan).await? {
+            return Ok(upto.map_or(n, |u| n.min(u)));
+        }
         let native = translate(m, &plan.filters);
         if native.exact {
             let mut count = json!({});
@@ -717,13 +765,17 @@ impl Backend for Datastore {
 
     /// Datastore keeps its indexes with the entities (written in the same commit), so nothing
     /// can disagree: the report counts records (one keys-only query per model) and declared
-    /// indexes (the runtime adds its own checks of lookup fields and copies).
+    /// indexes (the runtime adds its own checks of lookup fields and copies). The counters of
+    /// declared groupings are compared with the records: each group whose shards sum to
+    /// another number is reported, naming model, grouping and values, and so is a grouping
+    /// not filled yet while records exist.
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<nonrel_runtime::IntegrityReport> {
         let mut report = nonrel_runtime::IntegrityReport::default();
-        let none = Native { filter: None, exact: true, has_in: false, props: Vec::new(), order: Vec::new() };
+        let none = native::everything();
         for m in models {
             report.records += self.run(m, &none, true, None, None).await?.len() as u64;
             report.entries += m.indexes.len() as u64;
+            self.check_counters(m, &mut report).await?;
         }
         Ok(report)
     }
@@ -732,11 +784,14 @@ impl Backend for Datastore {
     /// index is declared (or a compound index naming the field) the entities written before
     /// are written again, each collection once: read and written back in transactions of at
     /// most 500 records (a record changed meanwhile is read again, never overwritten with an
-    /// older copy). Returns the records written.
+    /// older copy). Then every declared grouping's counters are recomputed from the records
+    /// beside live writes (see [`counter`]) and marked filled. Returns the records and counter
+    /// groups written.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         let mut done: Vec<&str> = Vec::new();
         let mut written = 0;
-        let all = Native { filter: None, exact: true, has_in: false, props: Vec::new(), order: Vec::new() };
+        let all = native::everything();
+        let models_again = models.clone();
         for m in models {
             if done.contains(&m.collection) {
                 continue;
@@ -758,11 +813,71 @@ impl Backend for Datastore {
                 }
             }
         }
+        // Then the maintained counts, each grouping of a collection once.
+        let mut counted: Vec<(&str, &str)> = Vec::new();
+        for m in models_again {
+            if m.counters.iter().all(|c| counted.contains(&(m.collection, c.name))) {
+                continue;
+            }
+            counted.extend(m.counters.iter().map(|c| (m.collection, c.name)));
+            written += self.rebuild_counters(m).await?;
+        }
         Ok(written)
     }
 }
 
 impl Datastore {
+    /// Deletes records of a model with maintained counts: each batch of [`COMMIT_BATCH`] a
+    /// `lookup` that begins a transaction (the groups the records leave), then the `commit`
+    /// of the deletions and the counters.
+    async fn delete_counted(&self, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<u64> {
+        let _serial = self.inner.writes.lock().await;
+        let mut existed = 0;
+        for chunk in keys.chunks(COMMIT_BATCH) {
+            let mut tries = 0;
+            loop {
+                match self.delete_attempt(m, chunk).await {
+                    Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
+                    Err(e) => return Err(e.with_model(m.name)),
+                    Ok(n) => {
+                        existed += n;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(existed)
+    }
+
+    async fn delete_attempt(&self, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<u64> {
+        let (found, tx) = self.lookup(m, keys, ReadIn::New).await?;
+        let tx = tx.ok_or_else(|| Error::new(ErrorKind::Storage, "Datastore began no transaction"))?;
+        let result = async {
+            let mut tally = counter::Tally::default();
+            let mut mutations = Vec::new();
+            for (key, read) in keys.iter().zip(found) {
+                if let Some(read) = read {
+                    tally.record(m, Some(&read.doc), None).map_err(|e| e.with_key(key))?;
+                    mutations.push(json!({"delete": key_json(m.collection, key)}));
+                }
+            }
+            let n = mutations.len() as u64;
+            if mutations.is_empty() {
+                self.rollback(&tx).await;
+                return Ok(0);
+            }
+            mutations.extend(self.counter_mutations(&mut tally, &tx).await?);
+            self.commit_json(mutations, Some(&tx)).await?;
+            self.committed(&tally);
+            Ok(n)
+        }
+        .await;
+        if result.is_err() {
+            self.rollback(&tx).await;
+        }
+        result
+    }
+
     async fn update_attempt(
         &self,
         m: &'static ModelDesc,
@@ -775,6 +890,7 @@ impl Datastore {
         let result = async {
             let mut counts = UpdateCounts::default();
             let (mut writes, mut mutations) = (Vec::new(), Vec::new());
+            let mut tally = counter::Tally::default();
             for (i, (key, read)) in keys.iter().zip(found).enumerate() {
                 let Some(read) = read else { continue };
                 let at = |e: Error| e.with_model(m.name).with_key(key);
@@ -786,14 +902,19 @@ impl Datastore {
                 if new != read.doc {
                     counts.modified += 1;
                     mutations.push(json!({"upsert": Self::entity(m, key, &new).map_err(at)?}));
+                    tally.record(m, Some(&read.doc), Some(&new)).map_err(at)?;
                     writes.push((key.clone(), Some(new), i));
                 }
             }
             self.check_unique(m, &writes, &tx).await?;
+            if !mutations.is_empty() {
+                mutations.extend(self.counter_mutations(&mut tally, &tx).await?);
+            }
             if mutations.is_empty() {
                 self.rollback(&tx).await;
             } else {
                 self.commit_json(mutations, Some(&tx)).await?;
+                self.committed(&tally);
             }
             Ok(counts)
         }
@@ -838,6 +959,7 @@ impl Datastore {
         let result = async {
             let mut out = Vec::with_capacity(items.len());
             let mut mutations = Vec::new();
+            let mut tally = counter::Tally::default();
             for (item, now) in items.iter().zip(found) {
                 out.push(match now {
                     None => Swapped::Missing,
@@ -845,10 +967,14 @@ impl Datastore {
                     Some(now) => {
                         let at = |e: Error| e.with_model(m.name).with_key(&item.key);
                         match &item.doc {
-                            None => mutations.push(json!({"delete": key_json(m.collection, &item.key)})),
+                            None => {
+                                mutations.push(json!({"delete": key_json(m.collection, &item.key)}));
+                                tally.record(m, Some(&now.doc), None).map_err(at)?;
+                            }
                             Some(doc) => {
                                 let doc = eval::keep_unknown(m, &now.doc, doc).map_err(at)?;
                                 mutations.push(json!({"upsert": Self::entity(m, &item.key, &doc).map_err(at)?}));
+                                tally.record(m, Some(&now.doc), Some(&doc)).map_err(at)?;
                             }
                         }
                         Swapped::Written
@@ -858,7 +984,9 @@ impl Datastore {
             if mutations.is_empty() {
                 self.rollback(&tx).await;
             } else {
+                mutations.extend(self.counter_mutations(&mut tally, &tx).await?);
                 self.commit_json(mutations, Some(&tx)).await?;
+                self.committed(&tally);
             }
             Ok(out)
         }
@@ -967,11 +1095,13 @@ impl Datastore {
         }
         let mut mutations = Vec::new();
         let mut checks: Vec<(&'static ModelDesc, Writes)> = Vec::new();
+        let mut tally = counter::Tally::default();
         for (i, (m, key, doc, mode)) in s.writes.iter().enumerate() {
             let at = |e: Error| e.with_model(m.name).with_key(key);
             let stored = now.get(&(m.collection, key.clone()));
             let Some(doc) = doc else {
                 mutations.push(json!({"delete": key_json(m.collection, key)}));
+                tally.record(m, stored.map(|s| s.doc.as_slice()), None).map_err(at)?;
                 continue;
             };
             let doc = match (stored, mode) {
@@ -980,6 +1110,7 @@ impl Datastore {
                 _ => doc.clone(),
             };
             mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
+            tally.record(m, stored.map(|s| s.doc.as_slice()), Some(&doc)).map_err(at)?;
             match checks.iter_mut().find(|(x, _)| x.collection == m.collection && x.name == m.name) {
                 Some((_, w)) => w.push((key.clone(), Some(doc), i)),
                 None => checks.push((m, vec![(key.clone(), Some(doc), i)])),
@@ -988,7 +1119,9 @@ impl Datastore {
         for (m, writes) in &checks {
             self.check_unique(m, writes, tx).await.map_err(|e| e.with_model(m.name))?;
         }
+        mutations.extend(self.counter_mutations(&mut tally, tx).await?);
         self.commit_json(mutations, Some(tx)).await?;
+        self.committed(&tally);
         Ok(())
     }
 }

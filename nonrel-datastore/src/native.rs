@@ -73,6 +73,11 @@ pub struct Native {
     pub order: Vec<Json>,
 }
 
+/// The query of every entity of a kind, in key order.
+pub fn everything() -> Native {
+    Native { filter: None, exact: true, has_in: false, props: Vec::new(), order: Vec::new() }
+}
+
 /// Translates what Datastore can run of the plan's filters: equality to strings, booleans
 /// and dates (one value, or up to [`MAX_IN`] in one `IN`) on indexed top-level properties
 /// (numbers stay for the evaluator: a decimal, stored unindexed, may equal an integer), which built-in single-property indexes
