@@ -14,9 +14,10 @@ use crate::client::Method;
 use crate::native::collection_peers;
 use crate::{Datastore, Read};
 use base64::Engine as _;
-use nonrel_runtime::order::{encoded, other_class};
-use nonrel_runtime::query::{eval, Op, Plan};
-use nonrel_runtime::{CounterDesc, Error, ErrorKind, IntegrityProblem, IntegrityReport, ModelDesc, Result, Value};
+use nonrel_runtime::backend::counter::groups as groups_of;
+pub(crate) use nonrel_runtime::backend::counter::{answering, described_groups};
+use nonrel_runtime::query::Plan;
+use nonrel_runtime::{CounterDesc, Error, ErrorKind, IntegrityProblem, IntegrityReport, ModelDesc, Result};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, HashSet};
 
@@ -99,90 +100,13 @@ fn random_shard() -> usize {
     (h.finish() % SHARDS as u64) as usize
 }
 
-/// The groups of `doc` under `counter`, each with its values as a message shows them: the
-/// encoded values of its fields, one group per combination of distinct values (a list gives
-/// each element, as an equality matches any of them; a missing field is null). The same
-/// groups as the embedded backend's.
-pub(crate) fn described_groups(counter: &CounterDesc, doc: &[u8]) -> Result<Vec<(Vec<u8>, String)>> {
-    let mut out: Vec<(Vec<u8>, String)> = vec![(Vec::new(), String::new())];
-    for path in counter.fields {
-        let mut values: Vec<(Vec<u8>, String)> = Vec::new();
-        let mut push = |v: &Value| values.push((encoded(v), format!("{path} = {v}")));
-        for leaf in eval::values_at(doc, path)? {
-            match leaf {
-                Value::Array(items) if !items.is_empty() => items.iter().for_each(&mut push),
-                other => push(&other),
-            }
-        }
-        if values.is_empty() {
-            values.push((encoded(&Value::Null), format!("{path} = null")));
-        }
-        values.sort();
-        values.dedup_by(|a, b| a.0 == b.0);
-        out = out
-            .iter()
-            .flat_map(|(prefix, text)| {
-                values.iter().map(move |(v, t)| {
-                    let mut g = prefix.clone();
-                    g.extend_from_slice(v);
-                    let text = if text.is_empty() { t.clone() } else { format!("{text}, {t}") };
-                    (g, text)
-                })
-            })
-            .collect();
-    }
-    if counter.fields.is_empty() {
-        out[0].1 = "all records".to_owned();
-    }
-    Ok(out)
-}
-
+/// The groups of `doc` under `counter` (none without a document): the runtime's rule, the
+/// same groups on every backend.
 fn groups(counter: &CounterDesc, doc: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
     match doc {
-        Some(d) => Ok(described_groups(counter, d)?.into_iter().map(|(g, _)| g).collect()),
+        Some(d) => groups_of(counter, d),
         None => Ok(Vec::new()),
     }
-}
-
-/// The grouping that answers a count of `plan` on `m`, and the groups whose sum is the count:
-/// the plan is exactly one equality on each field of a declared grouping (no other
-/// condition, no offset or limit), each on a scalar value. A number also matches the same
-/// number stored as a decimal, which keeps a group of its own.
-pub(crate) fn answering(m: &'static ModelDesc, plan: &Plan) -> Option<(&'static CounterDesc, Vec<Vec<u8>>)> {
-    if m.counters.is_empty() || plan.offset != 0 || plan.limit.is_some() {
-        return None;
-    }
-    let counter = m.counters.iter().find(|c| {
-        c.fields.len() == plan.filters.len()
-            && c.fields.iter().all(|f| plan.filters.iter().filter(|x| x.path == *f).count() == 1)
-    })?;
-    let mut out: Vec<Vec<u8>> = vec![Vec::new()];
-    for path in counter.fields {
-        let filter = plan.filters.iter().find(|x| x.path == *path)?;
-        let v = match &filter.op {
-            Op::Eq(v) => v,
-            Op::IsNull(true) => &Value::Null,
-            _ => return None,
-        };
-        if matches!(v, Value::Array(_) | Value::Document(_) | Value::Raw(..)) {
-            return None;
-        }
-        let mut alternatives = vec![encoded(v)];
-        if let Some(other) = other_class(v) {
-            alternatives.push(encoded(&other));
-        }
-        out = out
-            .iter()
-            .flat_map(|prefix| {
-                alternatives.iter().map(move |a| {
-                    let mut g = prefix.clone();
-                    g.extend_from_slice(a);
-                    g
-                })
-            })
-            .collect();
-    }
-    Some((counter, out))
 }
 
 /// The changes one commit makes to the groups: per collection, grouping and group, the
