@@ -88,7 +88,9 @@ async fn explain_lists_each_annotation_and_how_it_runs() {
     assert_eq!(explain.annotations[0].runs, AnnotationRun::FromRow);
     // Posts 0 to 9 have 0+1+2+3+0+1+2+3+0+1 = 13 comments, one approved for each with any.
     let count = |at: usize| match &explain.annotations[at].runs {
-        AnnotationRun::CountByKey { model, reference, queries, read } => (*model, reference.clone(), *queries, read.clone()),
+        AnnotationRun::CountByKey { model, reference, queries, read } => {
+            (*model, reference.clone(), *queries, read.clone())
+        }
         other => panic!("{other:?}"),
     };
     let (model, reference, queries, read) = count(1);
@@ -139,7 +141,8 @@ async fn explain_resolves_joins_inside_ors_and_nots() {
     assert_eq!((explain.branches[1].index, explain.branches[1].entries_read), (Some("text"), 1));
     assert_eq!(q.count().await.unwrap(), 16);
     // A condition no user matches leaves its branch out: one branch, no scan.
-    let q = db.query::<Memo>().filter(Memo::author().join(User::name()).eq("nobody").require() | Memo::text().eq("m01"));
+    let q =
+        db.query::<Memo>().filter(Memo::author().join(User::name()).eq("nobody").require() | Memo::text().eq("m01"));
     let explain = q.explain().unwrap();
     assert_eq!((explain.index, explain.entries_read), (Some("text"), 1), "{explain:?}");
     // A NOT is checked on the rows the rest of the query reads.

@@ -111,14 +111,12 @@ impl<M: Model> Query<M, &Database<Redb>> {
 struct Now<'a>(&'a Redb);
 
 impl Reads for Now<'_> {
-    fn rows(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        async move {
-            let plan = crate::engine::keyed::normalized(plan);
-            if crate::engine::keyed::emulated::<Redb>(&plan) {
-                crate::engine::keyed::answer(self, model, &plan).await
-            } else {
-                self.0.rows_now(model, &plan)
-            }
+    async fn rows(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let plan = crate::engine::keyed::normalized(plan);
+        if crate::engine::keyed::emulated::<Redb>(&plan) {
+            crate::engine::keyed::answer(self, model, &plan).await
+        } else {
+            self.0.rows_now(model, &plan)
         }
     }
 }

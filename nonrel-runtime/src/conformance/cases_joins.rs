@@ -352,11 +352,11 @@ pub async fn ors_mix_with_joins<B: JoinBackend>(db: &Database<B>) {
     // Conditions of different requirements mix once `require`d, as emulated lookups do.
     let mixed = username().eq("ann").require() | Memo::text().eq("n-none");
     assert_eq!(memo_texts(db, mixed).await, ["n-ann", "n-none"]);
-    let nested =
-        !(username().eq("ann").require() | (age().gte(45).require() & Memo::text().startswith("n-")));
+    let nested = !(username().eq("ann").require() | (age().gte(45).require() & Memo::text().startswith("n-")));
     assert_eq!(memo_texts(db, nested).await, ["n-none"]);
     let copies = Paper::author().join(Author::username()).eq("bob").require() | Paper::title().eq("A1");
-    let mut titles: Vec<String> = db.query::<Paper>().filter(copies).all().await.unwrap().into_iter().map(|p| p.title).collect();
+    let mut titles: Vec<String> =
+        db.query::<Paper>().filter(copies).all().await.unwrap().into_iter().map(|p| p.title).collect();
     titles.sort();
     assert_eq!(titles, ["A1", "B1"], "an OR of a copy and a local condition");
     // `&` of joins alone is the same as two `filter` calls: joins at the top level.
@@ -473,7 +473,9 @@ impl Tree {
             Tree::Atom(Atom::UsernameNe(u)) => username().ne(u.as_str()).require(),
             Tree::Atom(Atom::AgeGte(a)) => age().gte(*a).require(),
             Tree::Atom(Atom::AgeLt(a)) => age().lt(*a).require(),
-            Tree::Or(branches) => crate::query::any(branches.iter().map(|b| crate::query::all(b.iter().map(Tree::condition)))),
+            Tree::Or(branches) => {
+                crate::query::any(branches.iter().map(|b| crate::query::all(b.iter().map(Tree::condition))))
+            }
             Tree::Not(conds) => !crate::query::all(conds.iter().map(Tree::condition)),
         }
     }
@@ -484,7 +486,7 @@ impl Tree {
 /// deleted): every query, count and page gives the oracle's answer.
 pub async fn joins_inside_ors_and_nots_agree_with_an_oracle<B: JoinBackend>(db: &Database<B>) {
     let mut rng = Rng(0x6a6f_696e_5f6f_7273);
-    let mut authors: Vec<Author> = (0..6).map(|_| author(&rng.pick(&NAMES), 20 + rng.below(50) as i32)).collect();
+    let mut authors: Vec<Author> = (0..6).map(|_| author(rng.pick(&NAMES), 20 + rng.below(50) as i32)).collect();
     let keys = db.save_many(&mut authors).await.expect("authors");
     let (mut memos, mut oracle) = (Vec::new(), Vec::new());
     for i in 0..40 {
@@ -551,7 +553,8 @@ pub async fn joins_inside_ors_and_nots_agree_with_an_oracle<B: JoinBackend>(db: 
                 let p = page.unwrap_or_else(|e| panic!("a page of {tree:?}: {e}"));
                 pages.extend(p.items.into_iter().map(|m| m.text));
                 let Some(next) = p.next else { break };
-                page = db.query::<Memo>().filter(tree.condition()).order_by(Memo::text().asc()).page(7).after(next).await;
+                page =
+                    db.query::<Memo>().filter(tree.condition()).order_by(Memo::text().asc()).page(7).after(next).await;
             }
             assert_eq!(pages, expected, "the pages of {tree:?}");
         }
