@@ -357,6 +357,7 @@ pub mod refs {
 /// model referring to the row ([`count_of`](annotate::count_of)). Read them with
 /// [`Record::annotation_as`](crate::Record::annotation_as).
 pub mod annotate {
+    pub use crate::embedded::{AnnotationExplain, AnnotationRun};
     pub use crate::plan::annotate::{count_of, len, Annotate, CountOf, Listed};
 }
 

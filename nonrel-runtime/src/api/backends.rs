@@ -2,10 +2,17 @@
 //! connecting to MongoDB with the driver's own collections and aggregations at hand.
 
 use crate::api::database::Database;
-use crate::embedded::{Explain, Redb};
-use crate::error::Result;
-use crate::plan::Query;
-use crate::schema::model::Model;
+use crate::backend::Row;
+use crate::embedded::{AnnotationExplain, AnnotationRun, Explain, Redb};
+use crate::engine::keyed::KeyReads;
+use crate::engine::prepare::Reads;
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::annotate::AnnotationKind;
+use crate::plan::{Op, Plan, Query};
+use crate::schema::key::KeyValue;
+use crate::schema::model::{Model, ModelDesc};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 impl Redb {
     /// How the embedded backend would run a query: which index, if any, it reads.
@@ -21,9 +28,44 @@ impl Redb {
     /// assert_eq!(db.backend().explain(&by_body).unwrap().index, None); // a scan
     /// ```
     pub fn explain<M: Model>(&self, query: &Query<M>) -> Result<Explain> {
-        // The plan as a query runs it: emulated lookups on their index fields.
+        self.explain_query(query, <Redb as crate::backend::Backend>::MAX_IN_VALUES)
+    }
+
+    /// [`explain`](Self::explain), on the query of any target, `in` lookups split at `max_in`
+    /// values: the plan as a query runs it (emulated lookups on their index fields, the
+    /// conditions across a `Ref` inside ORs and NOTs resolved into `in` lookups by reading
+    /// the related keys now), then each annotation, explained with the rows the query has now.
+    fn explain_query<M: Model, On>(&self, query: &Query<M, On>, max_in: usize) -> Result<Explain> {
         let prepared = crate::engine::prepare::Prepared::new::<Redb, M>(query.plan()?.clone(), query.joins())?;
-        self.explain_plan(M::DESC, &prepared.plan)
+        let reads = Now(self);
+        let local = now(prepared.clone().resolve_nested(&reads))?.plan;
+        let mut explain = self.explain_plan(M::DESC, &local)?;
+        let annotations = query.annotations()?;
+        if annotations.is_empty() {
+            return Ok(explain);
+        }
+        let plan = crate::engine::keyed::normalized(now(prepared.resolve(&reads))?);
+        let rows = now(crate::engine::keyed::answer(&reads, M::DESC, &plan))?;
+        for (name, kind) in annotations {
+            let runs = match kind {
+                AnnotationKind::Len(_) => AnnotationRun::FromRow,
+                AnnotationKind::CountOf { related, reference, filters } => {
+                    let count = crate::engine::annotate::count_plan(&filters, &reference, &rows)?;
+                    let keys = match count.filters.last().map(|f| &f.op) {
+                        Some(Op::In(keys)) => keys.len(),
+                        _ => 0,
+                    };
+                    AnnotationRun::CountByKey {
+                        model: related.name,
+                        reference: reference.into_owned(),
+                        queries: keys.div_ceil(max_in.max(1)),
+                        read: Box::new(self.explain_plan(related, &count)?),
+                    }
+                }
+            };
+            explain.annotations.push(AnnotationExplain { name, runs });
+        }
+        Ok(explain)
     }
 
     /// How the embedded backend would count a query's records (up to `upto` when given):
@@ -41,7 +83,8 @@ impl Redb {
     /// ```
     pub fn explain_count<M: Model>(&self, query: &Query<M>, upto: Option<u64>) -> Result<Explain> {
         let prepared = crate::engine::prepare::Prepared::new::<Redb, M>(query.plan()?.clone(), query.joins())?;
-        self.explain_count_plan(M::DESC, &prepared.plan, upto)
+        let local = now(prepared.resolve_nested(&Now(self)))?.plan;
+        self.explain_count_plan(M::DESC, &local, upto)
     }
 }
 
@@ -58,8 +101,47 @@ impl<M: Model> Query<M, &Database<Redb>> {
     /// assert_eq!(plan.index, Some("_ix_title_grams"));
     /// ```
     pub fn explain(&self) -> Result<Explain> {
-        let plan = self.local_plan()?;
-        self.database().backend().explain_plan(M::DESC, &plan)
+        let db = self.database();
+        db.backend().explain_query(self, db.max_in())
+    }
+}
+
+/// The embedded store read now, on the calling thread, where a query's steps read (an
+/// explanation runs them before explaining): every step is ready at once.
+struct Now<'a>(&'a Redb);
+
+impl Reads for Now<'_> {
+    async fn rows(&self, model: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
+        let plan = crate::engine::keyed::normalized(plan);
+        if crate::engine::keyed::emulated::<Redb>(&plan) {
+            crate::engine::keyed::answer(self, model, &plan).await
+        } else {
+            self.0.rows_now(model, &plan)
+        }
+    }
+}
+
+impl KeyReads for Now<'_> {
+    const BOOLEAN: bool = <Redb as crate::backend::Backend>::BOOLEAN;
+    const KEY_FILTERS: bool = <Redb as crate::backend::Backend>::KEY_FILTERS;
+    fn docs(
+        &self,
+        model: &'static ModelDesc,
+        keys: Vec<KeyValue>,
+    ) -> impl Future<Output = Result<Vec<Option<Vec<u8>>>>> + Send {
+        std::future::ready(self.0.docs_now(model, &keys))
+    }
+    fn plain(&self, model: &'static ModelDesc, plan: Plan) -> impl Future<Output = Result<Vec<Row>>> + Send {
+        std::future::ready(self.0.rows_now(model, &plan))
+    }
+}
+
+/// The output of a future whose every step is ready at once (reading through [`Now`]).
+fn now<T>(step: impl Future<Output = Result<T>>) -> Result<T> {
+    let mut step = std::pin::pin!(step);
+    match step.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => Err(Error::new(ErrorKind::Storage, "an explanation's read did not complete at once")),
     }
 }
 

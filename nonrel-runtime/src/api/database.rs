@@ -492,7 +492,8 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     /// joins and selections in one command where the backend can (MongoDB's `$lookup`), else
     /// the two-step joins, the (split) query and one batched key read per selection.
     async fn fetch(&self, related: &[crate::engine::related::Selection]) -> Result<Vec<Row>> {
-        let prepared = self.prepared()?;
+        // Conditions across a `Ref` inside ORs and NOTs run in two steps on every backend.
+        let prepared = self.prepared()?.resolve_nested(&self.reads()).await?;
         let (backend, max_in) = (&*self.on.backend, self.on.max_in());
         let native = <B::Joins as crate::backend::capability::Support>::NATIVE;
         let native = native && !crate::engine::keyed::emulated::<B>(&prepared.plan);

@@ -153,7 +153,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $fresh; serde_fields_round_trip_and_match_by_equality,
             serde_fields_that_do_not_decode_name_model_field_and_value);
         $crate::conformance_tests!(@cases $fresh; or_and_not_agree_with_an_oracle,
-            updates_by_or_and_not_change_the_matching_records, ors_mix_with_joins);
+            updates_by_or_and_not_change_the_matching_records, ors_mix_with_joins,
+            joins_inside_ors_and_nots_agree_with_an_oracle);
         $crate::conformance_tests!(@cases $fresh; annotations_agree_with_an_oracle, annotation_errors_name_the_annotation);
         $crate::conformance_tests!(@cases $fresh; counters_agree_with_an_oracle, counts_outside_a_grouping_stay_exact);
         $crate::conformance_tests!(@cases $fresh; aggregates_agree_with_an_oracle,

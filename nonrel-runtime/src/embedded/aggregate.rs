@@ -112,6 +112,7 @@ impl Store {
             records_read: 0,
             branches: Vec::new(),
             counter: None,
+            annotations: Vec::new(),
         };
         let mut rows = Vec::new();
         let table = open_read(tx, Bytes::new(&super::store::index_table(m, index)))?;

@@ -43,7 +43,24 @@ impl Redb {
             records_read: parts.iter().map(|p| p.records_read).sum(),
             branches: parts,
             counter: None,
+            annotations: Vec::new(),
         })
+    }
+
+    /// The rows a plan matches, read now on the calling thread (what an explanation runs
+    /// before it explains: the related keys of a condition across a `Ref`, the rows an
+    /// annotation counts for).
+    pub(crate) fn rows_now(&self, model: &'static ModelDesc, plan: &Plan) -> Result<Vec<crate::backend::Row>> {
+        self.store.run(model, plan, None).map(|(rows, _)| rows)
+    }
+
+    /// The documents of `keys`, in their order, read now on the calling thread.
+    pub(crate) fn docs_now(
+        &self,
+        model: &'static ModelDesc,
+        keys: &[crate::schema::key::KeyValue],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        self.store.get_many(model, keys)
     }
 
     /// [`explain_plan`](Self::explain_plan) for a count of the plan's records, up to

@@ -102,6 +102,59 @@ pub struct Explain {
     /// without reading records or index entries: `entries_read` is then the counter's groups
     /// read.
     pub counter: Option<&'static str>,
+    /// For a query with annotations ([`Query::annotate`](crate::Query::annotate)), how each
+    /// is computed, in the order asked for (empty otherwise, and for a count).
+    pub annotations: Vec<AnnotationExplain>,
+}
+
+/// How an annotation of an explained query is computed ([`Explain::annotations`]).
+///
+/// ```
+/// use nonrel_runtime::annotate::{self, AnnotationRun};
+/// use nonrel_runtime::{Database, Key, Model, Ref};
+/// #[derive(Model)]
+/// struct Post { #[field(key)] id: Option<Key<Post>>, tags: Vec<String> }
+/// #[derive(Model)]
+/// struct Comment { #[field(key)] id: Option<Key<Comment>>, #[field(index)] post: Ref<Post> }
+/// let db = Database::in_memory().unwrap();
+/// let q = db
+///     .query::<Post>()
+///     .annotate("n_tags", annotate::len(Post::tags()))
+///     .annotate("comments", annotate::count_of(Comment::post()));
+/// let explain = q.explain().unwrap();
+/// assert_eq!(explain.annotations[0].runs, AnnotationRun::FromRow);
+/// let AnnotationRun::CountByKey { model, queries, read, .. } = &explain.annotations[1].runs else { panic!() };
+/// // No rows yet: the count sends no query; with rows, one reading the `post` index.
+/// assert_eq!((*model, *queries, read.index), ("Comment", 0, Some("post")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnotationExplain {
+    /// The annotation's name.
+    pub name: String,
+    /// How it is computed.
+    pub runs: AnnotationRun,
+}
+
+/// How an annotation is computed: from each row, or by one more query for the whole result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnotationRun {
+    /// In memory from each row's document as it is read (`annotate::len`): nothing more is
+    /// read.
+    FromRow,
+    /// Counted by key for the whole result (`annotate::count_of`): one more query of the
+    /// referring `model`, its conditions and `reference in [the rows' keys]`, the referring
+    /// records counted per row in memory.
+    CountByKey {
+        /// The referring model.
+        model: &'static str,
+        /// The stored path of its reference field.
+        reference: String,
+        /// The commands the query is sent as: one, split at the backend's `in` limit as every
+        /// large `in` lookup is (none when the query has no rows).
+        queries: usize,
+        /// That query explained with the keys of the rows the query has now.
+        read: Box<Explain>,
+    },
 }
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {

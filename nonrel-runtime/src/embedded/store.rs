@@ -511,6 +511,7 @@ impl Store {
                 records_read: 0,
                 counter: Some(counter),
                 branches: Vec::new(),
+                annotations: Vec::new(),
             });
         }
         let name = records_table(m);
@@ -537,6 +538,7 @@ impl Store {
                 records_read: 0,
                 branches: Vec::new(),
                 counter: None,
+                annotations: Vec::new(),
             },
             Source::Keys { ranges, .. } => super::Explain {
                 index: Some(crate::plan::KEY),
@@ -547,6 +549,7 @@ impl Store {
                 records_read: 0,
                 branches: Vec::new(),
                 counter: None,
+                annotations: Vec::new(),
             },
             Source::Index { index, ranges, ordered, .. } => super::Explain {
                 index: Some(index.path),
@@ -557,6 +560,7 @@ impl Store {
                 records_read: 0,
                 branches: Vec::new(),
                 counter: None,
+                annotations: Vec::new(),
             },
         };
         let reading = self.run_reading(m, plan, count_upto, None)?.2;

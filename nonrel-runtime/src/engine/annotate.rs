@@ -92,6 +92,18 @@ fn len_at(doc: &[u8], path: &str) -> Result<Value> {
     Ok(Value::Int64(n as i64))
 }
 
+/// The query of a `count_of` annotation for `rows`: the referring model's conditions and
+/// `reference in [the rows' keys]` (each once), loading the reference alone.
+pub(crate) fn count_plan(filters: &[Filter], reference: &str, rows: &[Row]) -> Result<Plan> {
+    let mut seen = HashSet::new();
+    let keys: Vec<Value> =
+        rows.iter().filter_map(|r| r.key.as_ref()).filter(|k| seen.insert(*k)).map(to_value).collect::<Result<_>>()?;
+    let mut plan = Plan { filters: filters.to_vec(), ..Plan::default() };
+    plan.filters.push(Filter { path: reference.to_owned().into(), op: Op::In(keys) });
+    plan.projection = Some(Projection::Only(vec![top(reference).to_owned()]));
+    Ok(plan)
+}
+
 /// For each row, how many records of `related` refer to it at `reference` and match
 /// `filters`: one query of `related` (split at `max_in`), counted in memory.
 async fn count_referring<B: Backend>(
@@ -110,16 +122,7 @@ async fn count_referring<B: Backend>(
         }
     }
     if !at.is_empty() {
-        let mut seen = HashSet::new();
-        let keys: Vec<Value> = rows
-            .iter()
-            .filter_map(|r| r.key.as_ref())
-            .filter(|k| seen.insert(*k))
-            .map(to_value)
-            .collect::<Result<_>>()?;
-        let mut plan = Plan { filters: filters.to_vec(), ..Plan::default() };
-        plan.filters.push(Filter { path: reference.to_owned().into(), op: Op::In(keys) });
-        plan.projection = Some(Projection::Only(vec![top(reference).to_owned()]));
+        let plan = count_plan(filters, reference, rows)?;
         let found = crate::engine::keyed::query(backend, related, plan, max_in).await?;
         for found in found {
             let mut done = HashSet::new();

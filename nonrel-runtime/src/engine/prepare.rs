@@ -13,12 +13,15 @@
 //! 2. [`Prepared::resolve`]: the conditions across a `Ref` that the backend does not run in
 //!    one command become one `in` lookup each on the `Ref`, from the keys of the related
 //!    records that match, read where the query reads ([`Reads`]: the backend, splitting
-//!    large `in` lookups, or a transaction's attempt).
+//!    large `in` lookups, or a transaction's attempt). Those inside an OR or a NOT
+//!    ([`Op::Join`]) are resolved so on every backend, first
+//!    ([`Prepared::resolve_nested`]), before a backend that runs joins itself is offered the
+//!    ones at the top level.
 
 use crate::backend::{Backend, Row};
 use crate::engine::related::JoinFilter;
 use crate::error::Result;
-use crate::plan::Plan;
+use crate::plan::{Op, Plan};
 use crate::schema::model::{Model, ModelDesc};
 use std::future::Future;
 
@@ -55,24 +58,42 @@ impl Prepared {
     /// Rewrites a typed plan of `M` and its conditions across a `Ref` for backend `B`.
     pub(crate) fn new<B: Backend, M: Model>(mut plan: Plan, joins: &[JoinFilter]) -> Result<Self> {
         rewrite_for::<B>(M::DESC, M::LOOKUPS, &mut plan)?;
+        // Those inside an OR or a NOT too.
+        crate::plan::visit_joins(&mut plan.filters, &mut |f| match &mut f.op {
+            Op::Join(j) => rewrite_join::<B>(j),
+            _ => Ok(()),
+        })?;
         let joins = joins
             .iter()
             .map(|j| {
-                let mut related = Plan { filters: j.filters.clone(), ..Plan::default() };
-                rewrite_for::<B>(j.related, j.lookups, &mut related)?;
-                Ok(JoinFilter { filters: related.filters, ..j.clone() })
+                let mut j = j.clone();
+                rewrite_join::<B>(&mut j)?;
+                Ok(j)
             })
             .collect::<Result<_>>()?;
         Ok(Prepared { plan, joins })
     }
 
-    /// The plan with each condition across a `Ref` replaced by an `in` lookup on the `Ref`
-    /// (the keys of the related records that match, read from `reads`).
-    pub(crate) async fn resolve(self, reads: &impl Reads) -> Result<Plan> {
-        if self.joins.is_empty() {
-            return Ok(self.plan);
+    /// The query with each condition across a `Ref` inside an OR or a NOT replaced by an
+    /// `in` lookup on the `Ref` (every backend runs those in two steps); the joins at the top
+    /// level left to the backend that runs them.
+    pub(crate) async fn resolve_nested(self, reads: &impl Reads) -> Result<Self> {
+        if !crate::plan::has_join(&self.plan.filters) {
+            return Ok(self);
         }
-        crate::engine::related::resolve_in(reads, self.plan, &self.joins).await
+        let plan = crate::engine::related::resolve_nested(reads, self.plan).await?;
+        Ok(Prepared { plan, joins: self.joins })
+    }
+
+    /// The plan with each condition across a `Ref` replaced by an `in` lookup on the `Ref`
+    /// (the keys of the related records that match, read from `reads`), at the top level and
+    /// inside ORs and NOTs.
+    pub(crate) async fn resolve(self, reads: &impl Reads) -> Result<Plan> {
+        let Prepared { plan, joins } = self.resolve_nested(reads).await?;
+        if joins.is_empty() {
+            return Ok(plan);
+        }
+        crate::engine::related::resolve_in(reads, plan, &joins).await
     }
 }
 
@@ -84,6 +105,14 @@ pub(crate) async fn backend_plan<B: Backend, M: Model>(
     joins: &[JoinFilter],
 ) -> Result<Plan> {
     Prepared::new::<B, M>(plan, joins)?.resolve(reads).await
+}
+
+/// A join's conditions rewritten onto the index fields its related model declares.
+fn rewrite_join<B: Backend>(j: &mut JoinFilter) -> Result<()> {
+    let mut related = Plan { filters: std::mem::take(&mut j.filters), ..Plan::default() };
+    rewrite_for::<B>(j.related, j.lookups, &mut related)?;
+    j.filters = related.filters;
+    Ok(())
 }
 
 fn rewrite_for<B: Backend>(

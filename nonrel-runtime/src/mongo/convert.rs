@@ -113,6 +113,8 @@ fn condition(f: &Filter) -> Value {
         Op::Contains(s) => op("$regex", regex(s, false)),
         Op::ElemMatch(filters) => op("$elemMatch", element_conditions(filters)),
         Op::Lookup(l) => super::lookup::condition(l),
+        // Resolved before a plan reaches the backend (`filter` refuses it): matches nothing.
+        Op::Join(_) => op("$in", Value::Array(Vec::new())),
         // Top-level operators (see `term`), never under a path.
         Op::Or(_) | Op::Not(_) => {
             let (name, value) = term(f);
@@ -227,6 +229,17 @@ pub(crate) fn projection(fields: Option<&Projection>) -> Result<Option<Document>
     document(names.iter().map(|n| (n.clone(), Value::Int32(keep))).collect()).map(Some)
 }
 
+/// The first condition across a `Ref` left in an OR or a NOT (the runtime resolves each
+/// before a plan reaches the backend).
+fn unresolved_join(filters: &[Filter]) -> Option<&Filter> {
+    filters.iter().find_map(|f| match &f.op {
+        Op::Join(_) => Some(f),
+        Op::Or(branches) => branches.iter().find_map(|b| unresolved_join(b)),
+        Op::Not(inner) => unresolved_join(inner),
+        _ => None,
+    })
+}
+
 /// Conditions as a filter `Value` document (for raw commands).
 pub(crate) fn filter_value(filters: &[Filter]) -> Value {
     if filters.is_empty() {
@@ -238,6 +251,10 @@ pub(crate) fn filter_value(filters: &[Filter]) -> Value {
 /// Conditions as a filter document: one field per path (the form servers plan best, with
 /// their indexes), or `$and` when a path repeats.
 pub(crate) fn filter(filters: &[Filter]) -> Result<Document> {
+    if let Some(j) = unresolved_join(filters) {
+        let msg = "a condition across a `Ref` inside an OR or a NOT reaches MongoDB only resolved into an `in` lookup";
+        return Err(Error::new(ErrorKind::Unsupported, msg).with_field(&j.path));
+    }
     let Value::Document(fields) = filter_value(filters) else { unreachable!("conditions builds a document") };
     document(fields)
 }

@@ -2,7 +2,10 @@
 //! and [`not`], nestable. A combined condition is one [`Filter`] holding an [`Op::Or`] or an
 //! [`Op::Not`]; MongoDB runs it as `$or`/`$nor`, and on other stores the runtime runs each
 //! branch of an OR through its own index and merges the rows (see
-//! [`Backend::BOOLEAN`](crate::backend::Backend::BOOLEAN)).
+//! [`Backend::BOOLEAN`](crate::backend::Backend::BOOLEAN)). A condition across a `Ref`
+//! (`Post::author().join(User::name()).eq(..)`) combines like any other: it is held as an
+//! [`Op::Join`] and resolved, on every backend, into an `in` lookup on the `Ref` (the keys of
+//! the related records that match, one query of the related model) before the plan runs.
 //!
 //! ```
 //! use nonrel_runtime::query::{any, not};
@@ -23,7 +26,7 @@
 //! ```
 
 use super::{Condition, Filter, Op, Plan, BOOLEAN_PATH};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 
 fn boolean(op: Op) -> Filter {
     Filter { path: BOOLEAN_PATH.into(), op }
@@ -77,18 +80,38 @@ pub(crate) fn any_filter(filters: &[Filter], test: &impl Fn(&Filter) -> bool) ->
     })
 }
 
-/// The filter of a condition that can be combined: a condition across a `Ref` (a two-step
-/// join) cannot.
+/// The filter of a condition as an operand of `|`, `&` or `!`: a condition across a `Ref`
+/// (a two-step join) becomes an [`Op::Join`] on the `Ref`, resolved into an `in` lookup on it
+/// before the plan runs.
 fn operand<M, R>(c: Condition<M, R>) -> Result<Filter> {
-    if let Some(via) = &c.via {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "a condition across a `Ref` cannot be combined with `|`, `&` or `!`: add it to the query with \
-             `filter` (every condition must hold), or combine conditions on a declared denormalized copy",
-        )
-        .with_field(&via.reference));
+    let filter = c.filter?;
+    Ok(match c.via {
+        Some(via) => Filter { path: via.reference.clone(), op: Op::Join(Box::new(via.with(filter))) },
+        None => filter,
+    })
+}
+
+/// Calls `visit` on each condition across a `Ref` ([`Op::Join`]) among `filters` and in
+/// every OR and NOT among them, at any depth; `visit` may change the filter.
+pub(crate) fn visit_joins(filters: &mut [Filter], visit: &mut impl FnMut(&mut Filter) -> Result<()>) -> Result<()> {
+    for f in filters {
+        match &mut f.op {
+            Op::Or(branches) => {
+                for b in branches {
+                    visit_joins(b, visit)?;
+                }
+            }
+            Op::Not(inner) => visit_joins(inner, visit)?,
+            Op::Join(_) => visit(f)?,
+            _ => {}
+        }
     }
-    c.filter
+    Ok(())
+}
+
+/// Whether a conjunction holds a condition across a `Ref` inside an OR or a NOT.
+pub(crate) fn has_join(filters: &[Filter]) -> bool {
+    any_filter(filters, &|f| matches!(f.op, Op::Join(_)))
 }
 
 fn combine<M, R>(a: Condition<M, R>, b: Condition<M, R>, f: impl FnOnce(Filter, Filter) -> Filter) -> Condition<M, R> {

@@ -115,6 +115,16 @@ pub(crate) fn sort_key_keyed(
         .collect()
 }
 
+/// The error of a condition across a `Ref` reaching a document unresolved (the runtime
+/// replaces it with an `in` lookup on the `Ref` before any plan runs).
+fn unresolved(j: &crate::plan::join::JoinFilter) -> crate::error::Error {
+    crate::error::Error::new(
+        crate::error::ErrorKind::Unsupported,
+        "a condition across a `Ref` is checked through the keys of the related records that match, not on one document",
+    )
+    .with_field(j.reference())
+}
+
 /// Whether one filter holds for the document.
 pub fn matches(filter: &Filter, doc: &[u8]) -> Result<bool> {
     match &filter.op {
@@ -127,6 +137,7 @@ pub fn matches(filter: &Filter, doc: &[u8]) -> Result<bool> {
             return Ok(false);
         }
         Op::Not(filters) => return Ok(!matches_all(filters, doc)?),
+        Op::Join(j) => return Err(unresolved(j)),
         _ => {}
     }
     let leaves = values_at(doc, &filter.path)?;
@@ -198,8 +209,9 @@ pub(crate) fn holds(op: &Op, leaves: &[Value]) -> bool {
         Op::StartsWith(p) => text(leaves, |s| s.starts_with(p.as_str())),
         Op::Contains(p) => text(leaves, |s| s.contains(p.as_str())),
         Op::Lookup(l) => crate::plan::lookup::holds(l, leaves),
-        // Checked on the whole document (see `matches`), never on one path's values.
-        Op::Or(_) | Op::Not(_) => false,
+        // Checked on the whole document (see `matches`), never on one path's values; a
+        // condition across a `Ref` is resolved before (see `matches`).
+        Op::Or(_) | Op::Not(_) | Op::Join(_) => false,
     }
 }
 

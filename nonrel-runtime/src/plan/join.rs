@@ -24,7 +24,7 @@ impl Via {
 
 /// A lookup across a `Ref` run in two steps: `filters` on the related model give keys, then
 /// `reference in keys` (or by MongoDB's `$lookup`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct JoinFilter {
     pub(crate) reference: Cow<'static, str>,
     pub(crate) related: &'static ModelDesc,
@@ -45,6 +45,28 @@ pub struct Selection {
     /// How the related records are found: a `Ref` of the rows, a list of them, or the
     /// records of `related` that refer to the rows.
     pub(crate) kind: Kind,
+}
+
+/// The `Ref`, the related model by name and the conditions (what a page cursor's fingerprint
+/// reads: nothing of the process, such as an address, enters it).
+impl std::fmt::Debug for JoinFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinFilter")
+            .field("reference", &self.reference)
+            .field("related", &self.related.name)
+            .field("filters", &self.filters)
+            .finish()
+    }
+}
+
+/// Equal when they follow the same `Ref` to the same model with the same conditions.
+impl PartialEq for JoinFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.reference == other.reference
+            && self.related.name == other.related.name
+            && self.related.collection == other.related.collection
+            && self.filters == other.filters
+    }
 }
 
 impl JoinFilter {

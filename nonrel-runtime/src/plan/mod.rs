@@ -16,7 +16,7 @@ mod serde_field;
 pub mod update;
 
 pub use boolean::{all, any, not};
-pub(crate) use boolean::{any_filter, branch_plans, conjunction};
+pub(crate) use boolean::{any_filter, branch_plans, conjunction, has_join, visit_joins};
 pub(crate) use decode::with_projection;
 pub use decode::{decode_field, encode_field, missing_field};
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};

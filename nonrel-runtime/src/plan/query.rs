@@ -49,6 +49,10 @@ pub enum Op {
     /// element matches). The filter's path is empty ([`BOOLEAN_PATH`]); a backend sees it
     /// only when it declares [`BOOLEAN`](crate::backend::Backend::BOOLEAN).
     Not(Vec<Filter>),
+    /// A condition across a `Ref` inside an [`Or`](Op::Or) or a [`Not`](Op::Not) (the
+    /// filter's path is the `Ref`'s): the runtime resolves it into an [`In`](Op::In) on the
+    /// `Ref`, the keys of the related records that match, before any backend sees the plan.
+    Join(Box<crate::plan::join::JoinFilter>),
 }
 
 impl Op {
@@ -71,6 +75,7 @@ impl Op {
             Op::Lookup(l) => l.name(),
             Op::Or(_) => "or",
             Op::Not(_) => "not",
+            Op::Join(_) => "join",
         }
     }
 }
@@ -357,8 +362,16 @@ impl<M: Model, On> Query<M, On> {
         match condition.filter {
             Ok(f) => match condition.via {
                 Some(via) => self.joins.push(via.with(f)),
-                // `a & b` (an OR of one branch) adds its conditions one by one.
-                None => self.plan.filters.extend(crate::plan::conjunction(f)),
+                // `a & b` (an OR of one branch) adds its conditions one by one, those across
+                // a `Ref` among the query's joins.
+                None => {
+                    for f in crate::plan::conjunction(f) {
+                        match f.op {
+                            Op::Join(j) => self.joins.push(*j),
+                            op => self.plan.filters.push(Filter { path: f.path, op }),
+                        }
+                    }
+                }
             },
             Err(e) => {
                 self.error.get_or_insert(e.with_model(M::DESC.name));

@@ -181,13 +181,13 @@ impl<M: Model, On> Query<M, On> {
         query: Query<T>,
     ) -> Self {
         let plan = match (query.plan(), query.joins(), query.selections()) {
-            (Ok(plan), [], []) => Ok(plan.clone()),
-            (Ok(_), [_, ..], _) => Err(Error::new(
+            (Ok(plan), [], []) if !crate::plan::has_join(&plan.filters) => Ok(plan.clone()),
+            (Ok(plan), joins, _) if !joins.is_empty() || crate::plan::has_join(&plan.filters) => Err(Error::new(
                 ErrorKind::Unsupported,
                 "a reverse prefetch cannot hold conditions across another `Ref` (joins)",
             )
             .with_model(T::DESC.name)),
-            (Ok(_), [], [_, ..]) => {
+            (Ok(_), _, _) => {
                 Err(Error::new(ErrorKind::Unsupported, "a reverse prefetch cannot select related records of its own")
                     .with_model(T::DESC.name))
             }

@@ -1,0 +1,160 @@
+//! Conditions across a `Ref` inside ORs and NOTs cost one query of the related model per
+//! distinct condition, then the query itself, on the embedded backend; and the commands an
+//! annotation's explanation counts are those its query sends. Counted from the store
+//! commands' spans (`nonrel.round_trips`), with a subscriber written here.
+
+use nonrel_runtime::annotate::{self, AnnotationRun};
+use nonrel_runtime::{Database, Key, Model, Ref};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+type Fields = BTreeMap<String, String>;
+
+/// A subscriber keeping every span's fields.
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<Fields>>>);
+
+struct Visitor<'a>(&'a mut Fields);
+
+impl Visit for Visitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl Subscriber for Collect {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &Attributes<'_>) -> Id {
+        let mut fields = Fields::new();
+        span.record(&mut Visitor(&mut fields));
+        let mut spans = self.0.lock().unwrap();
+        spans.push(fields);
+        Id::from_u64(spans.len() as u64)
+    }
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        let mut spans = self.0.lock().unwrap();
+        values.record(&mut Visitor(&mut spans[span.into_u64() as usize - 1]));
+    }
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+impl Collect {
+    /// The query spans since the last call: (collection, round trips).
+    fn queries(&self) -> Vec<(String, u64)> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+            .into_iter()
+            .filter(|s| s.get("db.operation.name").map(String::as_str) == Some("query"))
+            .map(|s| {
+                let trips = s.get("nonrel.round_trips").and_then(|n| n.parse().ok()).unwrap_or(0);
+                (s.get("db.collection.name").cloned().unwrap_or_default(), trips)
+            })
+            .collect()
+    }
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_jo_users")]
+struct User {
+    #[field(key)]
+    id: Option<Key<User>>,
+    #[field(index)]
+    name: String,
+    #[field(index)]
+    age: i32,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rt_jo_memos", join_in_memory(author))]
+struct Memo {
+    #[field(key)]
+    id: Option<Key<Memo>>,
+    #[field(index)]
+    text: String,
+    #[field(index)]
+    author: Option<Ref<User>>,
+}
+
+#[test]
+fn joins_inside_ors_cost_one_query_per_distinct_condition() {
+    let collect = Collect::default();
+    let _guard = tracing::subscriber::set_default(collect.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let db = Database::in_memory().unwrap();
+        let mut users =
+            vec![User { id: None, name: "ann".into(), age: 30 }, User { id: None, name: "bob".into(), age: 50 }];
+        let keys = db.save_many(&mut users).await.unwrap();
+        let mut memos: Vec<Memo> = (0..12)
+            .map(|i| Memo {
+                id: None,
+                text: format!("m{i:02}"),
+                author: (i % 3 < 2).then(|| keys[i % 3].clone().into()),
+            })
+            .collect();
+        db.save_many(&mut memos).await.unwrap();
+        let name = |n: &str| Memo::author().join(User::name()).eq(n).require();
+        let old = || Memo::author().join(User::age()).gte(40).require();
+        collect.queries();
+
+        // Two conditions across the `Ref`, one of them twice: two queries of users, then the
+        // memos, one read per branch of the OR on the embedded backend (three).
+        let q = db.query::<Memo>().filter((name("ann") & Memo::text().lt("m06")) | old() | !(name("ann") | old()));
+        let found = q.all().await.unwrap();
+        // ann's memos below m06 (m00, m03), bob's (m01, m04, m07, m10), those with no author
+        // (m02, m05, m08, m11).
+        assert_eq!(found.len(), 10);
+        let users = ("rt_jo_users".to_owned(), 1);
+        assert_eq!(collect.queries(), [users.clone(), users.clone(), ("rt_jo_memos".to_owned(), 3)]);
+
+        // A condition no user matches: its query, then the memos through the other branch
+        // alone (one read: the OR is left with one branch).
+        let q = db.query::<Memo>().filter(name("nobody") | Memo::text().eq("m00"));
+        assert_eq!(q.all().await.unwrap().len(), 1);
+        assert_eq!(collect.queries(), [users, ("rt_jo_memos".to_owned(), 1)]);
+    });
+}
+
+#[test]
+fn an_annotations_explained_commands_are_those_it_sends() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(collection = "rt_jo_notes")]
+    struct Note {
+        #[field(key)]
+        id: Option<Key<Note>>,
+        #[field(index)]
+        memo: Ref<Memo>,
+    }
+    let collect = Collect::default();
+    let _guard = tracing::subscriber::set_default(collect.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let db = Database::in_memory().unwrap();
+        let mut memos: Vec<Memo> = (0..10).map(|i| Memo { id: None, text: format!("m{i}"), author: None }).collect();
+        let keys = db.save_many(&mut memos).await.unwrap();
+        let mut notes: Vec<Note> = keys.iter().map(|k| Note { id: None, memo: k.clone().into() }).collect();
+        db.save_many(&mut notes).await.unwrap();
+        for max_in in [3, 10, 100] {
+            let split = db.clone().with_max_in_values(max_in);
+            let q = || split.query::<Memo>().annotate("notes", annotate::count_of(Note::memo()));
+            let AnnotationRun::CountByKey { queries, .. } = q().explain().unwrap().annotations[0].runs.clone() else {
+                panic!("count_of is counted by key")
+            };
+            collect.queries();
+            q().rows().await.unwrap();
+            let sent = collect.queries();
+            let trips: u64 = sent.iter().filter(|(c, _)| c == "rt_jo_notes").map(|(_, n)| n).sum();
+            assert_eq!(trips, queries as u64, "at most {max_in} keys a command: {sent:?}");
+        }
+    });
+}
