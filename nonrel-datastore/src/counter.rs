@@ -192,21 +192,11 @@ fn corrupt(m: &ModelDesc, c: &CounterDesc, n: i64) -> Error {
 impl Datastore {
     /// Entities by key, in the transaction `tx` when given: the found ones, by key name.
     async fn lookup_counters(&self, keys: Vec<Json>, tx: Option<&str>) -> Result<BTreeMap<String, Json>> {
+        let options = tx.map(|t| json!({"transaction": t}));
         let mut found = BTreeMap::new();
-        let mut todo = keys;
-        while !todo.is_empty() {
-            let rest = todo.split_off(todo.len().min(crate::LOOKUP_BATCH));
-            let mut body = json!({"keys": todo});
-            if let Some(t) = tx {
-                body["readOptions"] = json!({"transaction": t});
-            }
-            let r = self.client().call(Method::Lookup, &body).await?;
-            for f in r["found"].as_array().into_iter().flatten() {
-                let name = f["entity"]["key"]["path"][0]["name"].as_str().unwrap_or_default().to_string();
-                found.insert(name, f["entity"]["properties"].clone());
-            }
-            todo = r["deferred"].as_array().cloned().unwrap_or_default();
-            todo.extend(rest);
+        for mut f in self.lookup_found(keys, options).await? {
+            let name = f["entity"]["key"]["path"][0]["name"].as_str().unwrap_or_default().to_string();
+            found.insert(name, f["entity"]["properties"].take());
         }
         Ok(found)
     }

@@ -204,31 +204,43 @@ impl Datastore {
             let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
             tx = r["transaction"].as_str().map(str::to_string);
         }
+        let options = match (&tx, &read_in) {
+            (Some(t), _) => Some(json!({"transaction": t})),
+            (None, r) => r.options(),
+        };
+        let entities = self.lookup_found(keys.iter().map(|k| key_json(m.collection, k)).collect(), options).await?;
+        self.client().read(entities.len());
         let mut found: HashMap<KeyValue, Read> = HashMap::new();
-        let mut todo: Vec<Json> = keys.iter().map(|k| key_json(m.collection, k)).collect();
+        for f in entities {
+            let key = key_from_json(&f["entity"]["key"])?;
+            let none = serde_json::Map::new();
+            let props = f["entity"]["properties"].as_object().unwrap_or(&none);
+            let doc = decode(props).map_err(|e| e.with_model(m.name).with_key(&key))?;
+            found.insert(key, Read { doc, version: f["version"].as_str().unwrap_or_default().to_string() });
+        }
+        Ok((keys.iter().map(|k| found.get(k).cloned()).collect(), tx))
+    }
+
+    /// The entities of `keys` that exist (each `found` element of the replies: the entity
+    /// and its version), read in batches of [`LOOKUP_BATCH`] with `options` as the read
+    /// options, asking again for the keys the store deferred.
+    async fn lookup_found(&self, keys: Vec<Json>, options: Option<Json>) -> Result<Vec<Json>> {
+        let mut found = Vec::new();
+        let mut todo = keys;
         while !todo.is_empty() {
             let rest = todo.split_off(todo.len().min(LOOKUP_BATCH));
             let mut body = json!({"keys": todo});
-            let options = match (&tx, &read_in) {
-                (Some(t), _) => Some(json!({"transaction": t})),
-                (None, r) => r.options(),
-            };
-            if let Some(o) = options {
-                body["readOptions"] = o;
+            if let Some(o) = &options {
+                body["readOptions"] = o.clone();
             }
-            let r = self.client().call(Method::Lookup, &body).await?;
-            self.client().read(r["found"].as_array().map_or(0, Vec::len));
-            for f in r["found"].as_array().into_iter().flatten() {
-                let key = key_from_json(&f["entity"]["key"])?;
-                let none = serde_json::Map::new();
-                let props = f["entity"]["properties"].as_object().unwrap_or(&none);
-                let doc = decode(props).map_err(|e| e.with_model(m.name).with_key(&key))?;
-                found.insert(key, Read { doc, version: f["version"].as_str().unwrap_or_default().to_string() });
+            let mut r = self.client().call(Method::Lookup, &body).await?;
+            if let Some(batch) = r["found"].as_array_mut() {
+                found.append(batch);
             }
             todo = r["deferred"].as_array().cloned().unwrap_or_default();
             todo.extend(rest);
         }
-        Ok((keys.iter().map(|k| found.get(k).cloned()).collect(), tx))
+        Ok(found)
     }
 
     /// Runs a native query to its end (each batch one `runQuery`), returning key, document
