@@ -776,23 +776,13 @@ impl Item {
 
     /// A replacing put of `doc` under the stored key bytes `kb`, with its index entries.
     fn put_stored(model: &'static ModelDesc, kb: Vec<u8>, doc: Vec<u8>, kept: &Kept) -> Result<Item> {
-        let mode = WriteMode::Replace;
-        let mut item = Item {
-            model: Some(model),
-            base: 0,
-            mode,
-            kb,
-            expect: Expect::Any,
-            original: None,
-            doc: None,
-            entries: Vec::new(),
-            groups: Vec::new(),
-        };
+        // A delete's item, unconditional and replacing, given the document.
+        let mut item = Item::delete(model, 0, kb);
         item.set_doc(model, doc, kept)?;
         Ok(item)
     }
 
-    /// A delete.
+    /// A delete: an unconditional, replacing item with no document.
     fn delete(model: &'static ModelDesc, base: usize, kb: Vec<u8>) -> Item {
         let mode = WriteMode::Replace;
         Item {
