@@ -113,12 +113,24 @@ pub fn document_to_json(doc: &[u8]) -> Result<String> {
 
 /// Reads a JSON object as a stored document (BSON bytes), the inverse of
 /// [`document_to_json`].
+///
+/// The document is written straight from the text, with no parsed tree in between; only a
+/// type wrapper (`{"$date": …}`, `{"$numberInt": …}`, …) is parsed on its own first.
 pub fn document_from_json(text: &str) -> Result<Vec<u8>> {
-    let parsed = Parser::parse(text)?;
-    let Json::Object(fields) = parsed else {
+    let mut p = Parser { text, pos: 0 };
+    p.skip_ws();
+    if p.peek() != Some(b'{') {
+        // Malformed text is reported as such; well-formed text that is not an object is not a record.
+        Parser::parse(text)?;
         return Err(Error::new(ErrorKind::Decode, "JSON: a record must be an object"));
-    };
-    to_document(&fields)
+    }
+    let mut out = Vec::with_capacity(text.len());
+    p.document_into(&mut out, 0)?;
+    p.skip_ws();
+    if p.pos != text.len() {
+        return Err(p.error("unexpected text after the value"));
+    }
+    Ok(out)
 }
 
 fn write_document(doc: &[u8], out: &mut String) -> Result<()> {
@@ -374,6 +386,143 @@ impl<'a> Parser<'a> {
             Some(_) => Err(self.error("expected a value")),
             None => Err(self.error("unexpected end of text")),
         }
+    }
+
+    /// Reads the object at the current `{` as a BSON document appended to `out`.
+    fn document_into(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+        self.pos += 1;
+        let start = begin_document(out);
+        let mut names: Vec<std::borrow::Cow<'a, str>> = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return end_document(out, start);
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a field name"));
+            }
+            let name = self.text_value()?;
+            if names.contains(&name) {
+                return Err(self.error(&format!("member {} appears twice in one object", echo(&name))));
+            }
+            self.expect(b':')?;
+            if name.as_bytes().contains(&0) {
+                codec::cname(&name)?;
+            }
+            let at = out.len();
+            out.push(0);
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+            self.element_into(at, out, depth + 1).map_err(|e| e.with_field(&name))?;
+            names.push(name);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return end_document(out, start);
+                }
+                _ => return Err(self.error("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// Reads one value as the element whose type byte is at `out[at]` (a zero placeholder,
+    /// followed by the element's name): the value's bytes are appended and the type set.
+    fn element_into(&mut self, at: usize, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        self.skip_ws();
+        out[at] = match self.peek() {
+            Some(b'"') => {
+                codec::put_str(out, &self.text_value()?);
+                codec::STRING
+            }
+            Some(b't' | b'f' | b'n') => match self.value(depth)? {
+                Json::Bool(b) => {
+                    out.push(u8::from(b));
+                    codec::BOOL
+                }
+                _ => codec::NULL,
+            },
+            Some(b'-' | b'0'..=b'9') => match self.number()? {
+                Json::Int(n) => {
+                    out.extend_from_slice(&n.to_le_bytes());
+                    codec::INT64
+                }
+                Json::Float(f) => {
+                    out.extend_from_slice(&f.to_le_bytes());
+                    codec::DOUBLE
+                }
+                _ => unreachable!("a number is an integer or a float"),
+            },
+            Some(b'[') => {
+                self.pos += 1;
+                let start = begin_document(out);
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                } else {
+                    for i in 0.. {
+                        let item = out.len();
+                        out.push(0);
+                        out.extend_from_slice(codec::IndexName::new(i).as_bytes());
+                        self.element_into(item, out, depth + 1).map_err(|e| e.with_field(&format!("[{i}]")))?;
+                        self.skip_ws();
+                        match self.peek() {
+                            Some(b',') => self.pos += 1,
+                            Some(b']') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            _ => return Err(self.error("expected ',' or ']'")),
+                        }
+                    }
+                }
+                end_document(out, start)?;
+                codec::ARRAY
+            }
+            Some(b'{') if self.wrapper_ahead() => {
+                // A type wrapper: parsed whole, then written by the tree's writer.
+                let value = self.value(depth)?;
+                let name = out[at + 1..].to_vec();
+                out.truncate(at);
+                return element(&value, &name, out);
+            }
+            Some(b'{') => {
+                self.document_into(out, depth)?;
+                codec::DOCUMENT
+            }
+            Some(_) => return Err(self.error("expected a value")),
+            None => return Err(self.error("unexpected end of text")),
+        };
+        Ok(())
+    }
+
+    /// Whether the object at the current `{` starts with a type wrapper's name.
+    fn wrapper_ahead(&mut self) -> bool {
+        let at = self.pos;
+        self.pos += 1;
+        self.skip_ws();
+        let wrapper = self.peek() == Some(b'"') && self.text_value().is_ok_and(|n| is_wrapper(n.as_bytes()));
+        self.pos = at;
+        wrapper
+    }
+
+    /// A string at the current `"`, borrowed from the text when it holds no escape.
+    fn text_value(&mut self) -> Result<std::borrow::Cow<'a, str>> {
+        let text: &'a str = self.text;
+        let rest = &text[self.pos + 1..];
+        if let Some(i) = rest.find(['"', '\\']) {
+            if rest.as_bytes()[i] == b'"' && !rest[..i].bytes().any(|b| b < 0x20) {
+                self.pos += i + 2;
+                return Ok(std::borrow::Cow::Borrowed(&rest[..i]));
+            }
+        }
+        self.string().map(std::borrow::Cow::Owned)
     }
 
     fn word(&mut self, word: &str, value: Json) -> Result<Json> {
@@ -703,6 +852,83 @@ mod tests {
         round_trip(r#"{"m":{"$date":{"$numberLong":"-1"}},"n":{"$binary":{"base64":"AJ+Slg==","subType":"00"}}}"#);
         round_trip(r#"{"o":{"$oid":"65f0c1d2e3f4a5b6c7d8e9f0"},"p":[1,[],{}],"q":{"$bson":"11e803000001000000"}}"#);
         round_trip(r#"{"r":{"$document":{"$oid":"x"}},"s":{"$binary":{"base64":"","subType":"04"}}}"#);
+    }
+
+    /// The reader that writes documents straight from the text agrees with the parsed tree's
+    /// writer on random texts: the same bytes, or an error from both.
+    #[test]
+    fn the_streaming_reader_agrees_with_the_tree() {
+        fn tree(text: &str) -> Result<Vec<u8>> {
+            match Parser::parse(text)? {
+                Json::Object(fields) => to_document(&fields),
+                _ => Err(bad("not an object")),
+            }
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        const NAMES: [&str; 6] = ["a", "b", "$date", "x\\u0041", "$numberInt", "$document"];
+        const LEAVES: [&str; 14] = [
+            "1",
+            "-0.5",
+            "1e3",
+            "true",
+            "null",
+            "\"s\"",
+            "\"\\n\\u00e9\"",
+            "\"2023-11-14T22:13:20.123Z\"",
+            "\"12\"",
+            "{\"$numberLong\":\"-1\"}",
+            "01",
+            "\"unterminated",
+            "99999999999999999999",
+            "[]",
+        ];
+        fn value(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+            match if depth > 3 { 0 } else { next(4) } {
+                0 => out.push_str(LEAVES[next(LEAVES.len() as u64) as usize]),
+                1 => {
+                    out.push('[');
+                    for i in 0..next(3) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        value(next, depth + 1, out);
+                    }
+                    out.push(']');
+                }
+                _ => object(next, depth + 1, out),
+            }
+        }
+        fn object(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+            out.push('{');
+            for i in 0..next(4) {
+                if i > 0 {
+                    out.push_str(if next(20) == 0 { " ," } else { "," });
+                }
+                out.push_str(&format!("\"{}\":", NAMES[next(NAMES.len() as u64) as usize]));
+                value(next, depth, out);
+            }
+            out.push('}');
+        }
+        let (mut same, mut failed) = (0, 0);
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            object(&mut next, 0, &mut text);
+            match (document_from_json(&text), tree(&text)) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{text}");
+                    same += 1;
+                }
+                (Err(_), Err(_)) => failed += 1,
+                (a, b) => panic!("{text}: streaming {a:?}, tree {b:?}"),
+            }
+        }
+        assert!(same > 2_000 && failed > 2_000, "{same} read, {failed} refused");
     }
 
     #[test]
