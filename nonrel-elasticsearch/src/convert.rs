@@ -9,8 +9,13 @@
 //! as `{"$date": -1000}` (epoch milliseconds), and read back the other way. The record's key
 //! is stored first, as `_key` (sortable bytes in hex), and never returned.
 
+use nonrel_runtime::codec::{begin_document, end_document, Elements};
 use nonrel_runtime::json::{document_from_json, document_to_json};
 use nonrel_runtime::{KeyValue, Result};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// The field holding the key's sortable form (the tie-breaker of every sort).
 pub(crate) const KEY_FIELD: &str = "_key";
@@ -79,20 +84,26 @@ fn shorten_dates(json: &str) -> String {
     out
 }
 
-/// `"$date":-1000` (a number right after `"$date":`) becomes the runtime's form again.
+/// `{"$date":-1000}` (an object of one member, `$date`, holding an integer, as
+/// [`shorten_dates`] writes it) becomes the runtime's form again; a `$date` member holding
+/// anything else is left as it is.
 fn lengthen_dates(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + 32);
     let mut rest = json;
     while let Some(at) = rest.find("\"$date\":") {
         let after = &rest[at + 8..];
         let digits = after.bytes().take_while(|b| *b == b'-' || b.is_ascii_digit()).count();
-        out.push_str(&rest[..at + 8]);
-        if digits > 0 {
+        out.push_str(&rest[..at]);
+        let alone = out.ends_with('{') && after.as_bytes().get(digits) == Some(&b'}');
+        out.push_str("\"$date\":");
+        if digits > 0 && alone {
             out.push_str("{\"$numberLong\":\"");
             out.push_str(&after[..digits]);
             out.push_str("\"}");
+            rest = &after[digits..];
+        } else {
+            rest = after;
         }
-        rest = &after[digits..];
     }
     out.push_str(rest);
     out
@@ -141,6 +152,285 @@ fn drop_key(mut doc: Vec<u8>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A `_source` read straight into the stored document while the reply around it is parsed
+/// (one pass over the text, no copy of the source's JSON): the same document as
+/// [`from_source`] gives, or what is wrong with it (a value BSON cannot hold), kept so that the
+/// error can name the record. (Doubles read back exactly because `serde_json` is built with
+/// `float_roundtrip`.)
+pub(crate) struct Source(pub std::result::Result<Vec<u8>, Problem>);
+
+/// What is wrong with a source: the message, and the field it is in (innermost name first).
+#[derive(Debug)]
+pub(crate) struct Problem {
+    message: String,
+    path: Vec<String>,
+}
+
+impl Problem {
+    /// The error, naming the field as the runtime's JSON reader does.
+    pub(crate) fn into_error(self) -> nonrel_runtime::Error {
+        let e = nonrel_runtime::Error::new(nonrel_runtime::ErrorKind::Decode, self.message);
+        self.path.iter().fold(e, |e, name| e.with_field(name))
+    }
+}
+
+/// BSON type bytes written here.
+mod ty {
+    pub const DOUBLE: u8 = 0x01;
+    pub const STRING: u8 = 0x02;
+    pub const DOCUMENT: u8 = 0x03;
+    pub const ARRAY: u8 = 0x04;
+    pub const BOOL: u8 = 0x08;
+    pub const NULL: u8 = 0x0A;
+    pub const INT64: u8 = 0x12;
+}
+
+/// The document being written, and the first problem found in the source.
+struct Writer {
+    out: Vec<u8>,
+    problem: Option<Problem>,
+}
+
+impl Writer {
+    fn fail(&mut self, message: impl Into<String>) {
+        self.problem.get_or_insert_with(|| Problem { message: message.into(), path: Vec::new() });
+    }
+
+    /// Names the field a problem just found is in.
+    fn within(&mut self, had_problem: bool, name: impl FnOnce() -> String) {
+        if let (false, Some(p)) = (had_problem, &mut self.problem) {
+            p.path.push(name());
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let mut w = Writer { out: Vec::with_capacity(256), problem: None };
+        d.deserialize_map(Doc { w: &mut w, at: None })?;
+        Ok(Source(match w.problem {
+            None => Ok(w.out),
+            Some(p) => Err(p),
+        }))
+    }
+}
+
+/// A name of an object, borrowed from the reply when it holds no escape.
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> std::result::Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An object: the whole document (`at: None`), or the value of the element whose type byte
+/// is at `out[at]`.
+struct Doc<'w> {
+    w: &'w mut Writer,
+    at: Option<usize>,
+}
+
+impl<'de> Visitor<'de> for Doc<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+        let w = self.w;
+        let start = begin_document(&mut w.out);
+        let mut names: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Name(name)) = map.next_key()? {
+            if self.at.is_none() && name == KEY_FIELD {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            if let (Some(at), true) = (self.at, names.is_empty() && name.starts_with('$')) {
+                // Perhaps a type wrapper (`{"$date": …}`): read whole, then as the runtime reads it.
+                w.out.truncate(start);
+                return wrapped(w, at, name, map);
+            }
+            if names.contains(&name) {
+                w.fail(format!("JSON: member {name:?} appears twice in one object"));
+            }
+            if name.as_bytes().contains(&0) {
+                w.fail(format!("JSON: field name {name:?} contains a NUL byte"));
+            }
+            let at = w.out.len();
+            w.out.push(ty::NULL);
+            w.out.extend_from_slice(name.as_bytes());
+            w.out.push(0);
+            let had_problem = w.problem.is_some();
+            map.next_value_seed(Elem { w: &mut *w, at })?;
+            w.within(had_problem, || name.to_string());
+            names.push(name);
+        }
+        if let Err(e) = end_document(&mut w.out, start) {
+            w.fail(e.to_string());
+        }
+        if let Some(at) = self.at {
+            w.out[at] = ty::DOCUMENT;
+        }
+        Ok(())
+    }
+}
+
+/// An object whose first name starts with `$`: its members are read as JSON text, exactly,
+/// and the object converted as [`from_source`] converts it, giving the element's type and
+/// value.
+fn wrapped<'de, A: MapAccess<'de>>(
+    w: &mut Writer,
+    at: usize,
+    first: Cow<'de, str>,
+    mut map: A,
+) -> std::result::Result<(), A::Error> {
+    let mut text = String::from("{\"v\":{");
+    let push = |text: &mut String, name: &str, value: &RawValue| {
+        if !text.ends_with('{') {
+            text.push(',');
+        }
+        text.push_str(&serde_json::to_string(name).unwrap_or_default());
+        text.push(':');
+        text.push_str(value.get());
+    };
+    push(&mut text, &first, &map.next_value::<Box<RawValue>>()?);
+    while let Some((Name(name), value)) = map.next_entry::<Name, Box<RawValue>>()? {
+        push(&mut text, &name, &value);
+    }
+    text.push_str("}}");
+    w.out[at] = ty::NULL;
+    match from_source(&text).and_then(|doc| {
+        let el = Elements::new(&doc)?.next().transpose()?.map(|el| (el.ty, el.value.to_vec()));
+        Ok(el)
+    }) {
+        Ok(Some((t, value))) => {
+            w.out[at] = t;
+            w.out.extend_from_slice(&value);
+        }
+        Ok(None) => w.fail("JSON: an object read as nothing"),
+        Err(e) => w.fail(e.to_string()),
+    }
+    Ok(())
+}
+
+/// One value, as the element whose type byte is at `out[at]`.
+struct Elem<'w> {
+    w: &'w mut Writer,
+    at: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Elem<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Elem<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<(), E> {
+        self.w.out[self.at] = ty::BOOL;
+        self.w.out.push(u8::from(v));
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<(), E> {
+        self.w.out[self.at] = ty::INT64;
+        self.w.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<(), E> {
+        let Ok(v) = i64::try_from(v) else {
+            self.w.fail(format!("JSON: integer {v} does not fit a 64-bit signed integer"));
+            return Ok(());
+        };
+        self.visit_i64(v)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<(), E> {
+        self.w.out[self.at] = ty::DOUBLE;
+        self.w.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<(), E> {
+        let out = &mut self.w.out;
+        out[self.at] = ty::STRING;
+        out.extend_from_slice(&i32::try_from(v.len() + 1).unwrap_or(i32::MAX).to_le_bytes());
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
+        let w = self.w;
+        w.out[self.at] = ty::ARRAY;
+        let start = begin_document(&mut w.out);
+        let mut digits = [0u8; 21];
+        for i in 0usize.. {
+            let item = w.out.len();
+            w.out.push(ty::NULL);
+            w.out.extend_from_slice(index_name(i, &mut digits));
+            let had_problem = w.problem.is_some();
+            if seq.next_element_seed(Elem { w: &mut *w, at: item })?.is_none() {
+                w.out.truncate(item);
+                break;
+            }
+            w.within(had_problem, || format!("[{i}]"));
+        }
+        if let Err(e) = end_document(&mut w.out, start) {
+            w.fail(e.to_string());
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
+        Doc { w: self.w, at: Some(self.at) }.visit_map(map)
+    }
+}
+
+/// An array element's name: the index in decimal and a NUL.
+fn index_name(i: usize, buf: &mut [u8; 21]) -> &[u8] {
+    let mut n = i;
+    let mut at = buf.len() - 1;
+    buf[at] = 0;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +441,100 @@ mod tests {
         let short = shorten_dates(json);
         assert_eq!(short, r#"{"a":{"$date":-1000},"b":[{"$date":253402300800000}],"c":"\"$date\":{"}"#);
         assert_eq!(lengthen_dates(&short), json);
+        // A `$date` member that is not a shortened date is left as it is.
+        for text in [r#"{"$date":1e3}"#, r#"{"m":{"$document":{"$date":10.5}}}"#, r#"{"m":{"$date":1,"x":2}}"#] {
+            assert_eq!(lengthen_dates(text), text);
+            assert!(from_source(text).is_ok(), "{text}");
+        }
+    }
+
+    /// A source read while the reply is parsed gives the same document as [`from_source`], or
+    /// an error where it gives one, on random sources (wrappers, `$` names, escapes, `_key`
+    /// anywhere, integers out of range, names twice in one object).
+    #[test]
+    fn sources_read_in_the_reply_match_from_source() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        const NAMES: [&str; 8] = ["a", "b", "_key", "$date", "$numberInt", "$document", "x\\u00e9", "$other"];
+        const LEAVES: [&str; 15] = [
+            "1",
+            "-2.25e-300",
+            "-7",
+            "0.25",
+            "-0.0",
+            "1e3",
+            "true",
+            "false",
+            "null",
+            "\"s\"",
+            "\"t\\n\\u0041\"",
+            "\"2023-11-14T22:13:20.123Z\"",
+            "-1000",
+            "\"12\"",
+            "18446744073709551615",
+        ];
+        fn value(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+            match if depth > 3 { 0 } else { next(4) } {
+                0 => out.push_str(LEAVES[next(LEAVES.len() as u64) as usize]),
+                1 => {
+                    out.push('[');
+                    for i in 0..next(3) {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        value(next, depth + 1, out);
+                    }
+                    out.push(']');
+                }
+                _ => object(next, depth + 1, out),
+            }
+        }
+        fn object(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+            out.push('{');
+            for i in 0..next(4) {
+                if i > 0 {
+                    out.push(',');
+                }
+                // The top level's `_key` is the record's key, which every write puts first.
+                let name = match NAMES[next(NAMES.len() as u64) as usize] {
+                    "_key" if depth == 0 => "c",
+                    name => name,
+                };
+                out.push_str(&format!("\"{name}\":"));
+                value(next, depth, out);
+            }
+            out.push('}');
+        }
+        let (mut same, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            object(&mut next, 0, &mut text);
+            if next(2) == 0 {
+                let key = if text == "{}" { "{\"_key\":\"0a\"" } else { "{\"_key\":\"0a\"," };
+                text = text.replacen('{', key, 1);
+            }
+            let streamed = serde_json::from_str::<Source>(&text).map(|s| s.0);
+            match (streamed, from_source(&text)) {
+                (Ok(Ok(a)), Ok(b)) => {
+                    assert_eq!(a, b, "{text}");
+                    same += 1;
+                }
+                (Ok(Err(_)), Err(_)) => refused += 1,
+                (a, b) => panic!("{text}: in the reply {a:?}, from_source {b:?}"),
+            }
+        }
+        assert!(same > 2_000 && refused > 2_000, "{same} read, {refused} refused");
+        // The error names the field.
+        let Source(Err(p)) = serde_json::from_str(r#"{"a":{"b":[1,18446744073709551615]}}"#).unwrap() else {
+            panic!("an integer out of range is refused")
+        };
+        let text = p.into_error().to_string();
+        assert!(text.contains("does not fit") && text.contains('a') && text.contains("[1]"), "{text}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `_count`, and `_bulk` writes with optimistic concurrency (`if_seq_no`/`if_primary_term`).
 
 use crate::client::{segment, storage, Reply};
-use crate::convert::{from_source, sort_key, write_source};
+use crate::convert::{sort_key, write_source, Source};
 use crate::Elastic;
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use reqwest::{Method, StatusCode};
@@ -62,18 +62,23 @@ pub(crate) struct Hit {
     pub stored: Stored,
 }
 
-#[derive(Deserialize)]
-struct MgetReply<'a> {
-    #[serde(borrow)]
-    docs: Vec<MgetDoc<'a>>,
+/// No value (a serde default that asks nothing of `S`).
+fn none<S>() -> Option<S> {
+    None
 }
 
 #[derive(Deserialize)]
-struct MgetDoc<'a> {
+struct MgetReply<S> {
+    docs: Vec<MgetDoc<S>>,
+}
+
+/// A document of an `_mget` answer, its `_source` read as `S`.
+#[derive(Deserialize)]
+struct MgetDoc<S> {
     #[serde(default)]
     found: bool,
-    #[serde(borrow, default)]
-    _source: Option<&'a RawValue>,
+    #[serde(default = "none")]
+    _source: Option<S>,
     #[serde(default)]
     _seq_no: i64,
     #[serde(default)]
@@ -104,8 +109,8 @@ pub(crate) struct Total {
 #[derive(Deserialize)]
 struct SearchHit<'a> {
     _id: String,
-    #[serde(borrow, default)]
-    _source: Option<&'a RawValue>,
+    #[serde(default)]
+    _source: Option<Source>,
     #[serde(default)]
     _seq_no: i64,
     #[serde(default)]
@@ -160,7 +165,7 @@ impl Elastic {
         if !reply.status.is_success() {
             return Err(reply.fail("_mget"));
         }
-        let parsed: MgetReply = reply.json()?;
+        let parsed: MgetReply<Source> = reply.json()?;
         let mut out = Vec::with_capacity(keys.len());
         for (doc, key) in parsed.docs.into_iter().zip(keys) {
             if let Some(e) = doc.error {
@@ -173,7 +178,7 @@ impl Elastic {
             out.push(match (doc.found, doc._source) {
                 (true, Some(src)) => {
                     let stored = Stored {
-                        doc: from_source(src.get()).map_err(|e| e.with_key(key))?,
+                        doc: src.0.map_err(|p| p.into_error().with_key(key))?,
                         seq_no: doc._seq_no,
                         primary_term: doc._primary_term,
                     };
@@ -250,7 +255,7 @@ impl Elastic {
             for h in parsed.hits.hits {
                 let key = parse_id(m, &h._id)?;
                 let doc = match h._source {
-                    Some(src) => from_source(src.get()).map_err(|e| e.with_model(m.name).with_key(&key))?,
+                    Some(src) => src.0.map_err(|p| p.into_error().with_model(m.name).with_key(&key))?,
                     None => empty_doc(),
                 };
                 out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
@@ -417,17 +422,13 @@ impl Elastic {
         if !reply.status.is_success() {
             return Err(reply.fail("_mget"));
         }
-        let parsed: MgetReply = reply.json()?;
+        let parsed: MgetReply<Json> = reply.json()?;
         parsed
             .docs
             .into_iter()
             .map(|d| {
                 Ok(match (d.found, d._source) {
-                    (true, Some(src)) => Some((
-                        serde_json::from_str(src.get()).map_err(|e| storage(e.to_string()))?,
-                        d._seq_no,
-                        d._primary_term,
-                    )),
+                    (true, Some(src)) => Some((src, d._seq_no, d._primary_term)),
                     _ => None,
                 })
             })
@@ -525,41 +526,49 @@ pub(crate) fn id_segment(key: &KeyValue) -> String {
 /// when it holds [`Known::CAPACITY`] records.
 #[derive(Default)]
 pub(crate) struct Known {
-    records: std::sync::Mutex<std::collections::HashMap<(String, String), Stored>>,
+    /// Per index, the records by key.
+    records: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashMap<KeyValue, Stored>>>,
 }
 
 impl Known {
     /// The most records remembered.
     const CAPACITY: usize = 10_000;
 
-    fn slot(index: &str, key: &KeyValue) -> (String, String) {
-        (index.to_owned(), key.to_url_safe())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Stored>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::collections::HashMap<KeyValue, Stored>>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Remembers a record as read or written.
     pub fn remember(&self, index: &str, key: &KeyValue, stored: &Stored) {
         let mut records = self.lock();
-        if records.len() >= Self::CAPACITY {
+        if records.values().map(std::collections::HashMap::len).sum::<usize>() >= Self::CAPACITY {
             records.clear();
         }
-        records.insert(Self::slot(index, key), stored.clone());
+        let of_index = match records.get_mut(index) {
+            Some(r) => r,
+            None => records.entry(index.to_owned()).or_default(),
+        };
+        match of_index.get_mut(key) {
+            Some(known) => known.clone_from(stored),
+            None => {
+                of_index.insert(key.clone(), stored.clone());
+            }
+        }
     }
 
     /// Forgets a record (deleted, absent, or changed by a write that failed).
     pub fn forget(&self, index: &str, key: &KeyValue) {
-        let mut records = self.lock();
-        if !records.is_empty() {
-            records.remove(&Self::slot(index, key));
+        if let Some(r) = self.lock().get_mut(index) {
+            r.remove(key);
         }
     }
 
     /// The records as last known, when every one is.
     pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
         let records = self.lock();
-        keys.iter().map(|k| records.get(&Self::slot(index, k)).cloned().map(Some)).collect()
+        let of_index = records.get(index)?;
+        keys.iter().map(|k| of_index.get(k).cloned().map(Some)).collect()
     }
 }
