@@ -10,7 +10,7 @@
 //! is stored first, as `_key` (sortable bytes in hex), and never returned.
 
 use nonrel_runtime::codec::{begin_document, end_document, Elements};
-use nonrel_runtime::json::{document_from_json, document_to_json};
+use nonrel_runtime::json::{document_from_json, write_document_json};
 use nonrel_runtime::{KeyValue, Result};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -48,20 +48,26 @@ pub(crate) fn to_source(key: &KeyValue, doc: &[u8]) -> Result<String> {
     Ok(out)
 }
 
-/// Appends the `_source` of a record to `out` (a `_bulk` body).
+/// Appends the `_source` of a record to `out` (a `_bulk` body): the document's JSON written
+/// in place, then its key put first and its long dates shortened.
 pub(crate) fn write_source(key: &KeyValue, doc: &[u8], out: &mut String) -> Result<()> {
-    let json = document_to_json(doc)?;
-    let json = if json.contains(LONG_DATE) { shorten_dates(&json) } else { json };
-    out.reserve(json.len() + 40);
-    out.push_str("{\"");
-    out.push_str(KEY_FIELD);
-    out.push_str("\":\"");
-    push_sort_key(key, out);
-    out.push('"');
-    if json.len() > 2 {
-        out.push(',');
+    let at = out.len();
+    write_document_json(doc, out)?;
+    if out[at..].contains(LONG_DATE) {
+        let short = shorten_dates(&out[at..]);
+        out.truncate(at);
+        out.push_str(&short);
     }
-    out.push_str(&json[1..]);
+    let mut head = String::with_capacity(KEY_FIELD.len() + 48);
+    head.push('"');
+    head.push_str(KEY_FIELD);
+    head.push_str("\":\"");
+    push_sort_key(key, &mut head);
+    head.push('"');
+    if out.len() > at + 2 {
+        head.push(',');
+    }
+    out.insert_str(at + 1, &head);
     Ok(())
 }
 

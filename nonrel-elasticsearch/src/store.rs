@@ -182,7 +182,7 @@ impl Elastic {
                         seq_no: doc._seq_no,
                         primary_term: doc._primary_term,
                     };
-                    self.known.remember(index, key, &stored);
+                    self.known.remember(index, key, stored.clone());
                     Some(stored)
                 }
                 _ => {
@@ -350,7 +350,7 @@ impl Elastic {
             };
             match (&w.doc, item.status, item._seq_no, item._primary_term) {
                 (Some(doc), 200..=299, Some(seq_no), Some(primary_term)) if item.error.is_none() => {
-                    self.known.remember(index, &w.key, &Stored { doc: doc.clone(), seq_no, primary_term });
+                    self.known.remember(index, &w.key, Stored { doc: doc.clone(), seq_no, primary_term });
                 }
                 _ => self.known.forget(index, &w.key),
             }
@@ -541,7 +541,7 @@ impl Known {
     }
 
     /// Remembers a record as read or written.
-    pub fn remember(&self, index: &str, key: &KeyValue, stored: &Stored) {
+    pub fn remember(&self, index: &str, key: &KeyValue, stored: Stored) {
         let mut records = self.lock();
         if records.values().map(std::collections::HashMap::len).sum::<usize>() >= Self::CAPACITY {
             records.clear();
@@ -551,9 +551,9 @@ impl Known {
             None => records.entry(index.to_owned()).or_default(),
         };
         match of_index.get_mut(key) {
-            Some(known) => known.clone_from(stored),
+            Some(known) => *known = stored,
             None => {
-                of_index.insert(key.clone(), stored.clone());
+                of_index.insert(key.clone(), stored);
             }
         }
     }

@@ -111,6 +111,22 @@ pub fn document_to_json(doc: &[u8]) -> Result<String> {
     Ok(out)
 }
 
+/// Appends [`document_to_json`]'s text to `out`, for a caller building a larger text (a
+/// request body of many documents) without a string per document.
+///
+/// ```
+/// # use nonrel_runtime::json;
+/// let doc = json::document_from_json(r#"{"a":1}"#).unwrap();
+/// let mut body = String::from("[");
+/// json::write_document_json(&doc, &mut body).unwrap();
+/// body.push(']');
+/// assert_eq!(body, r#"[{"a":1}]"#);
+/// ```
+pub fn write_document_json(doc: &[u8], out: &mut String) -> Result<()> {
+    out.reserve(doc.len() * 2);
+    write_document(doc, out)
+}
+
 /// Reads a JSON object as a stored document (BSON bytes), the inverse of
 /// [`document_to_json`].
 ///

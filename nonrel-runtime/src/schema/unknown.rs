@@ -24,7 +24,23 @@ pub(crate) fn merge_embedded(fields: &[FieldDesc], old: &[u8], new: &[u8]) -> Re
 /// `new` with the unknown fields of the stored `old` kept: at the top level unless the model
 /// has an `Extra` field, and inside its embedded models.
 pub(crate) fn keep_unknown(model: &crate::schema::model::ModelDesc, old: &[u8], new: &[u8]) -> Result<Vec<u8>> {
+    // The usual case, a stored document of only fields the model names and no embedded
+    // model to merge into: the merge would copy `new` element by element.
+    if !has_embedded(model.fields) && only_known(model.fields, old)? {
+        return Ok(new.to_vec());
+    }
     merge_document(model.fields, model.has_extra, old, new, true)
+}
+
+/// Whether every field of the document `doc` is one of `fields`.
+fn only_known(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if !fields.iter().any(|f| f.name.as_bytes() == el.name) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// A document of `fields`: `new`'s elements, those with embedded models merged with the
