@@ -17,27 +17,13 @@
 //! records.
 
 use nonrel_runtime::backend::counter::groups as groups_of;
-pub(crate) use nonrel_runtime::backend::counter::{answering, described_groups, hex};
+pub(crate) use nonrel_runtime::backend::counter::{answering, collection_counters, described_groups, hex};
 use nonrel_runtime::{CounterDesc, ModelDesc, Result};
 
 /// The hash field holding the generation writes keep.
 pub(crate) const GENERATION: &[u8] = b"\0g";
 /// The hash field holding the generation that covers every record.
 pub(crate) const BUILT: &[u8] = b"\0b";
-
-/// The counters a write to `m`'s collection keeps: those every registered model stored in
-/// the collection declares (a polymorphic base and its subclasses), each grouping once.
-pub(crate) fn collection_counters(m: &'static ModelDesc) -> Vec<&'static CounterDesc> {
-    let mut out: Vec<&'static CounterDesc> = m.counters.iter().collect();
-    for other in nonrel_runtime::registered_models().filter(|o| o.collection == m.collection) {
-        for c in other.counters {
-            if !out.iter().any(|o| o.name == c.name) {
-                out.push(c);
-            }
-        }
-    }
-    out
-}
 
 /// The model to name for a counter of `m`'s collection: `m` when it declares the grouping,
 /// else the registered model of the collection that does.

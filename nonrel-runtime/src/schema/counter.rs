@@ -3,16 +3,12 @@
 pub use crate::schema::model::CounterDesc;
 use crate::schema::model::ModelDesc;
 
-/// The counters a write through `m` keeps: its own, then, in the collection of a polymorphic
-/// hierarchy, those the other registered models of the collection declare (a subclass's
-/// write keeps its base's counts, which count every record of the collection).
+/// The counters a write through `m` keeps: its own, then those every other registered model
+/// stored in the same collection declares, each grouping once. A count through any model
+/// counts the collection's records, whichever model wrote them (a polymorphic base counts its
+/// subclasses' records; a plain model sharing the collection moves the counted groups too).
 pub fn collection_counters(m: &'static ModelDesc) -> Vec<&'static CounterDesc> {
     let mut out: Vec<&'static CounterDesc> = m.counters.iter().collect();
-    let hierarchy =
-        inventory::iter::<crate::schema::class::ClassRegistration>.into_iter().any(|r| r.collection == m.collection);
-    if !hierarchy {
-        return out;
-    }
     for other in crate::schema::model::registered_models().filter(|o| o.collection == m.collection) {
         for c in other.counters {
             if !out.iter().any(|o| o.name == c.name) {
