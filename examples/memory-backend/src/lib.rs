@@ -7,13 +7,15 @@
 //! sort by itself, so it calls [`eval`], which gives every backend the same answers.
 #![doc = include_str!("../README.md")]
 
+use nonrel_runtime::backend::counter::{answering, collection_counters, described_groups, hex, moves};
 use nonrel_runtime::backend::{
-    Backend, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+    Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
 use nonrel_runtime::capability::{No, Transactions};
 use nonrel_runtime::query::{eval, Plan};
-use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
+use nonrel_runtime::{CounterDesc, Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The in-memory backend. Open a database with `Database::new(Memory::new())`; clones share
@@ -21,17 +23,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Clone, Default)]
 pub struct Memory {
     state: Arc<Mutex<State>>,
+    /// Records read by counts, for [`Memory::records_counted`].
+    counted: Arc<AtomicU64>,
 }
 
 /// Everything stored: the collections by name. Several models may share one collection (a
 /// polymorphic base and its subclasses), so records are kept by collection, not by model.
 type State = BTreeMap<&'static str, Collection>;
 
+/// A counter's groups (a group is its records' encoded values) and each one's number of records.
+type Groups = BTreeMap<Vec<u8>, i64>;
+
 /// One collection of records.
 #[derive(Clone, Default)]
 struct Collection {
     /// Records by key, iterated in key order: the order of results without `order_by`.
     records: BTreeMap<KeyValue, Vec<u8>>,
+    /// Maintained counts (`#[model(count_by(author))]`) by counter name, each present once
+    /// filled from every record (an absent one answers no count) and kept by every write.
+    counters: BTreeMap<&'static str, (&'static CounterDesc, Groups)>,
     /// The last automatic key handed out.
     last_auto: i64,
 }
@@ -40,6 +50,12 @@ impl Memory {
     /// An empty database.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many records counts have read: none for a count a counter answers (see the crate
+    /// docs).
+    pub fn records_counted(&self) -> u64 {
+        self.counted.load(Relaxed)
     }
 
     /// Takes the lock: every operation takes it once (never across an `.await`), so each runs
@@ -74,30 +90,50 @@ impl Collection {
     fn next_key(&mut self) -> KeyValue {
         loop {
             self.last_auto += 1;
-            let key = KeyValue::Int(self.last_auto);
-            if !self.records.contains_key(&key) {
-                return key;
+            if !self.records.contains_key(&KeyValue::Int(self.last_auto)) {
+                return KeyValue::Int(self.last_auto);
             }
         }
     }
 
-    /// Writes one record as `mode` says (`None` deletes it): `Insert` refuses an existing key;
-    /// `Upsert` keeps the fields of the stored record the program does not know (written by
-    /// other programs or versions); `Replace` stores `doc` exactly as given (loading a dump).
-    fn write(&mut self, m: &'static ModelDesc, key: &KeyValue, doc: Option<Vec<u8>>, mode: WriteMode) -> Result<()> {
-        let Some(doc) = doc else {
-            self.records.remove(key);
-            return Ok(());
-        };
-        let doc = match (self.records.get(key), mode) {
-            (Some(_), WriteMode::Insert) => {
+    /// Writes one record as `mode` says (`None` deletes it) and returns whether one was there:
+    /// `Insert` refuses an existing key; `Upsert` keeps the fields of the stored record the
+    /// program does not know (written by other programs or versions); `Replace` stores `doc`
+    /// exactly as given (loading a dump). Every write goes through here, so through `recount`.
+    fn write(&mut self, m: &'static ModelDesc, key: &KeyValue, doc: Option<Vec<u8>>, mode: WriteMode) -> Result<bool> {
+        let doc = match (doc, self.records.get(key), mode) {
+            (Some(_), Some(_), WriteMode::Insert) => {
                 return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
             }
-            (Some(old), WriteMode::Upsert) => eval::keep_unknown(m, old, &doc)?,
-            _ => doc,
+            (Some(doc), Some(old), WriteMode::Upsert) => Some(eval::keep_unknown(m, old, &doc)?),
+            (doc, ..) => doc,
         };
-        self.check_unique(m, key, &doc)?;
-        self.records.insert(key.clone(), doc);
+        if let Some(doc) = &doc {
+            self.check_unique(m, key, doc)?;
+        }
+        self.recount(m, key, doc.as_deref())?;
+        Ok(match doc {
+            Some(doc) => self.records.insert(key.clone(), doc),
+            None => self.records.remove(key),
+        }
+        .is_some())
+    }
+
+    /// Moves the record at `key` between the groups of every counter, as it becomes `new`,
+    /// after filling from the records those `m` declares (with its hierarchy's) not held yet.
+    fn recount(&mut self, m: &'static ModelDesc, key: &KeyValue, new: Option<&[u8]>) -> Result<()> {
+        for c in collection_counters(m) {
+            if !self.counters.contains_key(c.name) {
+                self.counters.insert(c.name, (c, filled(c, &self.records)?));
+            }
+        }
+        let old = self.records.get(key).map(Vec::as_slice);
+        for (c, groups) in self.counters.values_mut() {
+            for (group, delta) in moves(c, old, new)? {
+                *groups.entry(group).or_default() += delta;
+            }
+            groups.retain(|_, n| *n != 0); // an empty group is no entry
+        }
         Ok(())
     }
 
@@ -117,18 +153,30 @@ impl Collection {
     }
 }
 
+/// Each group of counter `c` among `records`: its number of records, and its values in words.
+fn tally(c: &CounterDesc, records: &BTreeMap<KeyValue, Vec<u8>>) -> Result<BTreeMap<Vec<u8>, (i64, String)>> {
+    let mut out = BTreeMap::new();
+    for doc in records.values() {
+        for (group, text) in described_groups(c, doc)? {
+            out.entry(group).or_insert((0, text)).0 += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Counter `c` filled from every record.
+fn filled(c: &CounterDesc, records: &BTreeMap<KeyValue, Vec<u8>>) -> Result<Groups> {
+    Ok(tally(c, records)?.into_iter().map(|(group, (n, _))| (group, n)).collect())
+}
+
 /// The values at a unique path, each list element on its own; null and empty lists hold none,
 /// so many records may lack a unique field. (`Value`s compare as on MongoDB: `1` == `1.0`.)
 fn unique_values(path: &str, doc: &[u8]) -> Result<Vec<Value>> {
-    let mut values = Vec::new();
-    for value in eval::values_at(doc, path)? {
-        match value {
-            Value::Array(items) => values.extend(items),
-            other => values.push(other),
-        }
-    }
-    values.retain(|v| !matches!(v, Value::Null | Value::Array(_)));
-    Ok(values)
+    let values = eval::values_at(doc, path)?.into_iter().flat_map(|v| match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    });
+    Ok(values.filter(|v| !matches!(v, Value::Null | Value::Array(_))).collect())
 }
 
 /// Runs a plan over records given in key order: keeps those every filter matches, sorts them
@@ -190,7 +238,7 @@ impl Backend for Memory {
 
     /// Deletes records by key; returns how many existed.
     async fn delete(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
-        self.change(m, |c| Ok(keys.iter().filter(|key| c.records.remove(key).is_some()).count() as u64))
+        self.change(m, |c| keys.iter().try_fold(0, |n, k| Ok(n + u64::from(c.write(m, k, None, WriteMode::Upsert)?))))
     }
 
     /// Runs a query: a scan of the collection. A store with indexes reads only the entries a
@@ -199,14 +247,21 @@ impl Backend for Memory {
         run(records(&self.lock(), m), &plan)
     }
 
-    /// Counts matches, stopping at `upto`; the runtime takes care of `offset` and `limit`.
+    /// Counts matches, stopping at `upto`; the runtime takes care of `offset` and `limit`. A
+    /// count `answering` matches (one equality per field of a declared grouping) sums groups.
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let (state, upto) = (self.lock(), upto.unwrap_or(u64::MAX));
+        if let Some((c, groups)) = answering(m, &plan) {
+            if let Some((_, held)) = state.get(m.collection).and_then(|col| col.counters.get(c.name)) {
+                return Ok((groups.iter().filter_map(|g| held.get(g)).sum::<i64>() as u64).min(upto));
+            }
+        }
         let mut n = 0;
         for (key, doc) in records(&state, m) {
             if n == upto {
                 break;
             }
+            self.counted.fetch_add(1, Relaxed);
             n += u64::from(eval::matches_all(&plan.filters, doc).map_err(|e| e.with_key(key))?);
         }
         Ok(n)
@@ -235,18 +290,12 @@ impl Backend for Memory {
     /// comparison and the write under one lock, so maintenance never undoes a concurrent save.
     async fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
         self.change(m, |c| {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.push(match c.records.get(&item.key) {
-                    None => Swapped::Missing,
-                    Some(now) if *now != item.expected => Swapped::Changed(now.clone()),
-                    Some(_) => {
-                        c.write(m, &item.key, item.doc, WriteMode::Upsert)?;
-                        Swapped::Written
-                    }
-                });
-            }
-            Ok(out)
+            let swap = |item: SwapItem| match c.records.get(&item.key) {
+                None => Ok(Swapped::Missing),
+                Some(now) if *now != item.expected => Ok(Swapped::Changed(now.clone())),
+                Some(_) => c.write(m, &item.key, item.doc, WriteMode::Upsert).map(|_| Swapped::Written),
+            };
+            items.into_iter().map(swap).collect()
         })
     }
 
@@ -256,22 +305,44 @@ impl Backend for Memory {
         Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
     }
 
-    /// With no index entries apart from the records nothing can disagree: the report counts
-    /// records and declared indexes, as MongoDB's does (the runtime adds its own checks).
+    /// Counts records and declared indexes, as MongoDB's report does (the runtime adds its own
+    /// checks), and compares each filled counter with its records, naming every wrong group.
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
         let state = self.lock();
         let mut report = IntegrityReport::default();
         for m in models {
             report.records += records(&state, m).count() as u64;
             report.entries += m.indexes.len() as u64;
+            let Some(col) = state.get(m.collection) else { continue };
+            for (c, (_, held)) in m.counters.iter().filter_map(|c| Some((c, col.counters.get(c.name)?))) {
+                let want = tally(c, &col.records)?;
+                report.entries += held.len() as u64;
+                for group in held.keys().chain(want.keys()).collect::<std::collections::BTreeSet<_>>() {
+                    let have = held.get(group).copied().unwrap_or(0);
+                    let wrong = match want.get(group) {
+                        Some((n, _)) if *n == have => continue,
+                        Some((n, text)) => format!("for {text} holds {have}, its records number {n}"),
+                        None => format!("holds {have} for a group no record belongs to ({})", hex(group)),
+                    };
+                    let message = format!("counter count_by({}) {wrong}", c.name);
+                    report.problems.push(IntegrityProblem { model: m.name, index: c.name, key: None, message });
+                }
+            }
         }
         Ok(report)
     }
 
-    /// Nothing to rebuild either (the runtime rewrites stale copies and lookup index fields
-    /// before calling this).
+    /// Recomputes every counter of `models` from the records (the runtime rewrites stale copies
+    /// and lookup index fields before calling this); returns how many indexes and counters.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
-        self.sync_indexes(models).await
+        let mut state = self.lock();
+        for m in &models {
+            let col = state.entry(m.collection).or_default();
+            for c in m.counters {
+                col.counters.insert(c.name, (c, filled(c, &col.records)?));
+            }
+        }
+        Ok(models.iter().map(|m| (m.indexes.len() + m.counters.len()) as u64).sum())
     }
 }
 
@@ -369,7 +440,7 @@ impl Transactions for Memory {
         run(view.into_iter(), &plan)
     }
 
-    /// Checks every read, then applies every write, all under the lock.
+    /// Checks every read, then applies every write (keeping the counters), all under the lock.
     async fn commit(&self, s: Session) -> Result<()> {
         let mut state = self.lock();
         for (m, key, seen) in &s.reads {
@@ -388,7 +459,7 @@ impl Transactions for Memory {
         for (m, key, doc, mode) in s.writes {
             match copy.entry(m.collection).or_default().write(m, &key, doc, mode) {
                 Err(e) if e.kind() == ErrorKind::DuplicateKey => return Err(conflict(m).with_key(&key)),
-                other => other.map_err(|e| e.with_model(m.name).with_key(&key))?,
+                other => other.map(drop).map_err(|e| e.with_model(m.name).with_key(&key))?,
             }
         }
         *state = copy;
