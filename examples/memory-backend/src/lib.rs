@@ -331,13 +331,13 @@ impl Transactions for Memory {
     async fn tx_put(&self, s: &mut Session, m: &'static ModelDesc, item: PutItem, mode: WriteMode) -> Result<KeyValue> {
         let mut state = self.lock();
         let (key, mode) = match (item.key, mode) {
-            // Taken now, so no other attempt gets it; `Insert`: a save that took it meanwhile conflicts.
+            // Taken now (no other attempt gets it); `Insert`, so a save taking it meanwhile conflicts.
             (None, _) => (state.entry(m.collection).or_default().next_key(), WriteMode::Insert),
             (Some(key), WriteMode::Insert) if s.read(&state, m, &key).is_some() => {
                 let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists");
                 return Err(e.with_model(m.name).with_key(&key));
             }
-            // A free key (a read, checked at commit): written as given, even over this attempt's delete.
+            // Free (a read, checked at commit): written as given, even over a record this attempt deleted.
             (Some(key), WriteMode::Insert) => (key, WriteMode::Replace),
             (Some(key), mode) => (key, mode),
         };
