@@ -348,3 +348,70 @@ async fn a_search_page_reads_what_it_returns() {
     // Reading all of them takes the pages it takes.
     assert_eq!(q().count().await.unwrap(), 300);
 }
+
+/// Counted by author, by author and status, and in total: nonrel keeps no counter on
+/// Elasticsearch (no multi-document atomic write), so each declared count is the store's.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "req_counted", count_by(author), count_by("author", "status"), count_by())]
+struct Counted {
+    #[field(key)]
+    id: i64,
+    author: String,
+    status: Option<String>,
+    words: f64,
+}
+
+/// A declared count (one equality per field of a grouping) is one request at any size: one
+/// `_count` with a `term` per field (`must_not` `exists` for a null group), or one `_search`
+/// with `track_total_hits` for `count_upto`. Pages of 10 hits make any count that read records
+/// take many requests, as a count the cluster cannot answer exactly does.
+#[tokio::test]
+async fn a_declared_count_is_one_request_at_any_size() {
+    const AUTHORS: [&str; 3] = ["ann", "bob", "cy"];
+    const STATUSES: [Option<&str>; 3] = [None, Some("draft"), Some("live")];
+    let db = Database::new(support::backend("reqcount").await.with_page_size(10));
+    db.sync_indexes().await.unwrap();
+    let mut next = 0;
+    for n in [30, 300] {
+        let mut batch: Vec<Counted> = (next..n)
+            .map(|i| Counted {
+                id: i,
+                author: AUTHORS[i as usize % 3].into(),
+                status: STATUSES[i as usize / 3 % 3].map(str::to_owned),
+                words: (i % 2) as f64,
+            })
+            .collect();
+        db.save_many(&mut batch).await.unwrap();
+        next = n;
+        let all: Vec<Counted> = db.query::<Counted>().all().await.unwrap();
+        assert_eq!(all.len() as i64, n);
+        let q = || db.query::<Counted>();
+        assert_eq!(counted(&db, async { assert_eq!(q().count().await.unwrap(), n as u64) }).await, 1, "count_by()");
+        for a in AUTHORS {
+            let want = all.iter().filter(|p| p.author == a).count() as u64;
+            let by_author = counted(&db, async { assert_eq!(db.count_by(Counted::author(), a).await.unwrap(), want) });
+            assert_eq!(by_author.await, 1, "count_by(author) of {a}, {n} records");
+            let upto = counted(&db, async {
+                assert_eq!(q().filter(Counted::author().eq(a)).count_upto(5).await.unwrap(), want.min(5));
+            });
+            assert_eq!(upto.await, 1, "count_upto of {a}");
+            for s in STATUSES {
+                let want = all.iter().filter(|p| p.author == a && p.status.as_deref() == s).count() as u64;
+                let status = match s {
+                    Some(s) => Counted::status().eq(s),
+                    None => Counted::status().isnull(true),
+                };
+                let both = counted(&db, async {
+                    assert_eq!(q().filter(Counted::author().eq(a)).filter(status).count().await.unwrap(), want);
+                });
+                assert_eq!(both.await, 1, "count_by(author, status) of {a}, {s:?}, {n} records");
+            }
+        }
+    }
+    // Not a declared grouping, and not one the cluster answers exactly (zero on a double is
+    // evaluated by nonrel): the records are read in pages.
+    let zero = counted(&db, async {
+        assert_eq!(db.query::<Counted>().filter(Counted::words().eq(0.0)).count().await.unwrap(), 150);
+    });
+    assert!(zero.await > 10);
+}

@@ -1,38 +1,37 @@
 //! The backend template: a complete nonrel backend on an in-memory ordered map, through the
-//! public API of `nonrel-runtime` alone. Copy this file to start a backend of your own.
-//!
-//! What a backend sees: the static [`ModelDesc`] of a model, keys as [`KeyValue`], records as
-//! BSON document bytes (without `_id`) and queries as a [`Plan`], never a user type. The store
-//! here is one [`BTreeMap`] of records per collection, behind one lock. It cannot filter or
-//! sort by itself, so it calls [`eval`], which gives every backend the same answers.
+//! public API of `nonrel-runtime` alone. Copy this file to start a backend of your own. It sees
+//! a model's static [`ModelDesc`], keys as [`KeyValue`], records as BSON bytes (no `_id`) and
+//! queries as a [`Plan`], never a user type; it filters and sorts with [`eval`], as others do.
 #![doc = include_str!("../README.md")]
 
+use nonrel_runtime::backend::counter::{answering, collection_counters, described_groups, hex, moves};
 use nonrel_runtime::backend::{
-    Backend, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+    Backend, IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
 };
 use nonrel_runtime::capability::{No, Transactions};
 use nonrel_runtime::query::{eval, Plan};
-use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use nonrel_runtime::{CounterDesc, Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{atomic::AtomicU64, atomic::Ordering::Relaxed, Arc, Mutex, MutexGuard};
 
-/// The in-memory backend. Open a database with `Database::new(Memory::new())`; clones share
-/// the data, which is gone when the last one drops.
+/// The in-memory backend: `Database::new(Memory::new())`. Clones share the data.
 #[derive(Clone, Default)]
 pub struct Memory {
     state: Arc<Mutex<State>>,
+    /// How many records counts have read (none for a count a counter answers; see the README).
+    pub records_counted: Arc<AtomicU64>,
 }
 
-/// Everything stored: the collections by name. Several models may share one collection (a
-/// polymorphic base and its subclasses), so records are kept by collection, not by model.
+/// The collections by name: models may share one (a polymorphic base and its subclasses).
 type State = BTreeMap<&'static str, Collection>;
 
-/// One collection of records.
 #[derive(Clone, Default)]
 struct Collection {
     /// Records by key, iterated in key order: the order of results without `order_by`.
     records: BTreeMap<KeyValue, Vec<u8>>,
-    /// The last automatic key handed out.
+    /// Maintained counts (`count_by`) by name: each group's (encoded values) number of records,
+    /// started with the collection's first record (else by `rebuild_indexes`), so never partial.
+    counters: BTreeMap<&'static str, (&'static CounterDesc, BTreeMap<Vec<u8>, i64>)>,
     last_auto: i64,
 }
 
@@ -48,8 +47,8 @@ impl Memory {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `write` on a copy of the model's collection and keeps the copy only if it
-    /// succeeds: all of a write or none of it. (A real store uses its own transactions.)
+    /// Runs `write` on a copy of the collection, kept only if it succeeds: all of a write or none
+    /// (a real store uses its own transactions).
     fn change<T>(&self, m: &'static ModelDesc, write: impl FnOnce(&mut Collection) -> Result<T>) -> Result<T> {
         let mut state = self.lock();
         let mut copy = state.get(m.collection).cloned().unwrap_or_default();
@@ -64,7 +63,6 @@ fn records<'a>(state: &'a State, m: &ModelDesc) -> impl Iterator<Item = (&'a Key
     state.get(m.collection).into_iter().flat_map(|c| c.records.iter())
 }
 
-/// One record's document.
 fn get<'a>(state: &'a State, m: &ModelDesc, key: &KeyValue) -> Option<&'a Vec<u8>> {
     state.get(m.collection)?.records.get(key)
 }
@@ -72,33 +70,44 @@ fn get<'a>(state: &'a State, m: &ModelDesc, key: &KeyValue) -> Option<&'a Vec<u8
 impl Collection {
     /// The next automatic key: one more than the last, skipping keys records already hold.
     fn next_key(&mut self) -> KeyValue {
-        loop {
-            self.last_auto += 1;
-            let key = KeyValue::Int(self.last_auto);
-            if !self.records.contains_key(&key) {
-                return key;
-            }
-        }
+        self.last_auto = (self.last_auto + 1..).find(|n| !self.records.contains_key(&KeyValue::Int(*n))).unwrap();
+        KeyValue::Int(self.last_auto)
     }
 
-    /// Writes one record as `mode` says (`None` deletes it): `Insert` refuses an existing key;
-    /// `Upsert` keeps the fields of the stored record the program does not know (written by
-    /// other programs or versions); `Replace` stores `doc` exactly as given (loading a dump).
-    fn write(&mut self, m: &'static ModelDesc, key: &KeyValue, doc: Option<Vec<u8>>, mode: WriteMode) -> Result<()> {
-        let Some(doc) = doc else {
-            self.records.remove(key);
-            return Ok(());
-        };
-        let doc = match (self.records.get(key), mode) {
-            (Some(_), WriteMode::Insert) => {
+    /// Writes one record as `mode` says (`None` deletes it); returns whether one was there.
+    /// `Insert` refuses an existing key; `Upsert` keeps stored fields the program does not know
+    /// (other versions wrote them); `Replace` stores `doc` as given. Every counter held follows
+    /// the record: a collection's first record starts those `m` keeps (its hierarchy's too).
+    fn write(&mut self, m: &'static ModelDesc, key: &KeyValue, doc: Option<Vec<u8>>, mode: WriteMode) -> Result<bool> {
+        let doc = match (doc, self.records.get(key), mode) {
+            (Some(_), Some(_), WriteMode::Insert) => {
                 return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
             }
-            (Some(old), WriteMode::Upsert) => eval::keep_unknown(m, old, &doc)?,
-            _ => doc,
+            (Some(doc), Some(old), WriteMode::Upsert) => Some(eval::keep_unknown(m, old, &doc)?),
+            (doc, ..) => doc,
         };
-        self.check_unique(m, key, &doc)?;
-        self.records.insert(key.clone(), doc);
-        Ok(())
+        doc.as_deref().map(|doc| self.check_unique(m, key, doc)).transpose()?;
+        if self.records.is_empty() {
+            self.counters.extend(collection_counters(m).into_iter().map(|c| (c.name, (c, BTreeMap::new()))));
+        }
+        for (c, groups) in self.counters.values_mut() {
+            for (group, delta) in moves(c, self.records.get(key).map(Vec::as_slice), doc.as_deref())? {
+                *groups.entry(group).or_default() += delta;
+            }
+            groups.retain(|_, n| *n != 0); // an empty group is no entry
+        }
+        let old = self.records.remove(key);
+        self.records.extend(doc.map(|doc| (key.clone(), doc)));
+        Ok(old.is_some())
+    }
+
+    /// Each group of counter `c` among the records: its number of records, its values in words.
+    fn tally(&self, c: &CounterDesc) -> Result<BTreeMap<Vec<u8>, (i64, String)>> {
+        let mut out = BTreeMap::new();
+        for doc in self.records.values() {
+            described_groups(c, doc)?.into_iter().for_each(|(g, text)| out.entry(g).or_insert((0, text)).0 += 1);
+        }
+        Ok(out)
     }
 
     /// Refuses a value of a unique field that another record holds, naming model, field and
@@ -120,20 +129,15 @@ impl Collection {
 /// The values at a unique path, each list element on its own; null and empty lists hold none,
 /// so many records may lack a unique field. (`Value`s compare as on MongoDB: `1` == `1.0`.)
 fn unique_values(path: &str, doc: &[u8]) -> Result<Vec<Value>> {
-    let mut values = Vec::new();
-    for value in eval::values_at(doc, path)? {
-        match value {
-            Value::Array(items) => values.extend(items),
-            other => values.push(other),
-        }
-    }
-    values.retain(|v| !matches!(v, Value::Null | Value::Array(_)));
-    Ok(values)
+    let values = eval::values_at(doc, path)?.into_iter().flat_map(|v| match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    });
+    Ok(values.filter(|v| !matches!(v, Value::Null | Value::Array(_))).collect())
 }
 
-/// Runs a plan over records given in key order: keeps those every filter matches, sorts them
-/// by the plan's order (a stable sort, so ties stay in key order), skips `offset`, takes
-/// `limit`, and keeps only the fields the projection loads.
+/// Runs a plan over records in key order: those every filter matches, sorted stably by the
+/// plan's order (ties stay in key order), then `offset`, `limit` and the projection.
 fn run<'a>(records: impl Iterator<Item = (&'a KeyValue, &'a Vec<u8>)>, plan: &Plan) -> Result<Vec<Row>> {
     let mut found = Vec::new();
     for (key, doc) in records {
@@ -151,13 +155,10 @@ fn run<'a>(records: impl Iterator<Item = (&'a KeyValue, &'a Vec<u8>)>, plan: &Pl
 }
 
 impl Backend for Memory {
-    /// The backend's name in messages and compile errors.
     const NAME: &'static str = "memory";
 
-    // Capabilities. `No`: the store does not do it, so the runtime runs it from what the model
-    // declares (a two-step join, an index field computed on save), and a query the model
-    // declares nothing for does not compile (see the crate docs). `Yes`: such filters reach
-    // `query` as they are. `MAX_IN_VALUES` keeps its default (no limit on `in` values).
+    // Capabilities (see the README). `No`: the runtime runs it from what the model declares, or
+    // the query does not compile; `Yes`: such filters reach `query`. `MAX_IN_VALUES`: no limit.
     type Joins = No;
     type CaseInsensitive = No;
     type Regex = No;
@@ -167,30 +168,26 @@ impl Backend for Memory {
     /// Automatic keys are integers (MongoDB assigns ObjectIds, `KeyKind::Auto`).
     const AUTO_KEY: KeyKind = KeyKind::Int;
 
-    /// Writes records, all or none; the runtime has already encoded, checked and filled
-    /// them (index fields of declared lookups, denormalized copies).
+    /// Writes records, all or none (the runtime has encoded, checked and filled them).
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.change(m, |c| {
-            let mut keys = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
+            let put = |(i, item): (usize, PutItem)| {
                 let key = item.key.unwrap_or_else(|| c.next_key());
                 // The error names the model, the key and which item of the batch failed.
                 c.write(m, &key, Some(item.doc), mode).map_err(|e| e.with_model(m.name).with_key(&key).with_item(i))?;
-                keys.push(key);
-            }
-            Ok(keys)
+                Ok(key)
+            };
+            items.into_iter().enumerate().map(put).collect()
         })
     }
 
-    /// Reads records in the order of `keys`, `None` for each one missing.
     async fn get_many(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
         let state = self.lock();
         Ok(keys.iter().map(|key| get(&state, m, key).cloned()).collect())
     }
 
-    /// Deletes records by key; returns how many existed.
     async fn delete(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
-        self.change(m, |c| Ok(keys.iter().filter(|key| c.records.remove(key).is_some()).count() as u64))
+        self.change(m, |c| keys.iter().try_fold(0, |n, k| Ok(n + u64::from(c.write(m, k, None, WriteMode::Upsert)?))))
     }
 
     /// Runs a query: a scan of the collection. A store with indexes reads only the entries a
@@ -199,14 +196,18 @@ impl Backend for Memory {
         run(records(&self.lock(), m), &plan)
     }
 
-    /// Counts matches, stopping at `upto`; the runtime takes care of `offset` and `limit`.
+    /// Counts matches, stopping at `upto`; the runtime takes care of `offset` and `limit`. A
+    /// count `answering` matches (one equality per field of a declared grouping) sums groups.
     async fn count(&self, m: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
         let (state, upto) = (self.lock(), upto.unwrap_or(u64::MAX));
-        let mut n = 0;
-        for (key, doc) in records(&state, m) {
-            if n == upto {
-                break;
+        if let Some((c, groups)) = answering(m, &plan) {
+            if let Some((_, held)) = state.get(m.collection).and_then(|col| col.counters.get(c.name)) {
+                return Ok((groups.iter().filter_map(|g| held.get(g)).sum::<i64>() as u64).min(upto));
             }
+        }
+        let (mut n, mut all) = (0, records(&state, m));
+        while let Some((key, doc)) = all.next().filter(|_| n < upto) {
+            self.records_counted.fetch_add(1, Relaxed);
             n += u64::from(eval::matches_all(&plan.filters, doc).map_err(|e| e.with_key(key))?);
         }
         Ok(n)
@@ -218,14 +219,11 @@ impl Backend for Memory {
         self.change(m, |c| {
             let matched = run(c.records.iter(), &Plan { filters: plan.filters, ..Plan::default() })?;
             let mut counts = UpdateCounts { matched: matched.len() as u64, modified: 0 };
-            for Row { key, doc, .. } in matched {
-                let key = key.expect("rows of `run` have keys");
+            for (key, doc) in matched.into_iter().filter_map(|row| Some((row.key?, row.doc))) {
                 let at = |e: Error| e.with_model(m.name).with_key(&key);
                 let new = eval::apply_update(&doc, &ops).map_err(at)?;
-                if new != doc {
-                    counts.modified += 1;
-                    c.write(m, &key, Some(new), WriteMode::Replace).map_err(at)?;
-                }
+                counts.modified += u64::from(new != doc);
+                c.write(m, &key, Some(new), WriteMode::Replace).map_err(at)?;
             }
             Ok(counts)
         })
@@ -235,49 +233,61 @@ impl Backend for Memory {
     /// comparison and the write under one lock, so maintenance never undoes a concurrent save.
     async fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
         self.change(m, |c| {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.push(match c.records.get(&item.key) {
-                    None => Swapped::Missing,
-                    Some(now) if *now != item.expected => Swapped::Changed(now.clone()),
-                    Some(_) => {
-                        c.write(m, &item.key, item.doc, WriteMode::Upsert)?;
-                        Swapped::Written
-                    }
-                });
-            }
-            Ok(out)
+            let swap = |item: SwapItem| match c.records.get(&item.key) {
+                None => Ok(Swapped::Missing),
+                Some(now) if *now != item.expected => Ok(Swapped::Changed(now.clone())),
+                Some(_) => c.write(m, &item.key, item.doc, WriteMode::Upsert).map(|_| Swapped::Written),
+            };
+            items.into_iter().map(swap).collect()
         })
     }
 
-    /// Creates the declared indexes: this store keeps none apart from its records (a unique
-    /// check reads the records), so it only counts them.
+    /// Creates the declared indexes: this store keeps none (a unique check reads the records).
     async fn sync_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
         Ok(models.iter().map(|m| m.indexes.len() as u64).sum())
     }
 
-    /// With no index entries apart from the records nothing can disagree: the report counts
-    /// records and declared indexes, as MongoDB's does (the runtime adds its own checks).
+    /// Counts records and indexes (as MongoDB's report does) and names each wrong counter group.
     async fn integrity_check(&self, models: Vec<&'static ModelDesc>) -> Result<IntegrityReport> {
         let state = self.lock();
         let mut report = IntegrityReport::default();
         for m in models {
             report.records += records(&state, m).count() as u64;
             report.entries += m.indexes.len() as u64;
+            let Some(col) = state.get(m.collection) else { continue };
+            for (c, (_, held)) in m.counters.iter().filter_map(|c| Some((c, col.counters.get(c.name)?))) {
+                let want = col.tally(c)?;
+                report.entries += held.len() as u64;
+                for group in held.keys().chain(want.keys()).collect::<BTreeSet<_>>() {
+                    let have = held.get(group).copied().unwrap_or(0);
+                    let wrong = match want.get(group) {
+                        Some((n, _)) if *n == have => continue,
+                        Some((n, text)) => format!("for {text} holds {have}, its records number {n}"),
+                        None => format!("holds {have} for a group no record belongs to ({})", hex(group)),
+                    };
+                    let message = format!("counter count_by({}) {wrong}", c.name);
+                    report.problems.push(IntegrityProblem { model: m.name, index: c.name, key: None, message });
+                }
+            }
         }
         Ok(report)
     }
 
-    /// Nothing to rebuild either (the runtime rewrites stale copies and lookup index fields
-    /// before calling this).
+    /// Recomputes every counter of `models` from the records (the runtime refreshes copies and
+    /// lookup index fields first); returns how many indexes and counters.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
-        self.sync_indexes(models).await
+        let mut state = self.lock();
+        for (m, c) in models.iter().flat_map(|m| m.counters.iter().map(move |c| (m, c))) {
+            let col = state.entry(m.collection).or_default();
+            let groups = col.tally(c)?.into_iter().map(|(group, (n, _))| (group, n)).collect();
+            col.counters.insert(c.name, (c, groups));
+        }
+        Ok(models.iter().map(|m| (m.indexes.len() + m.counters.len()) as u64).sum())
     }
 }
 
-/// One attempt of a transaction. It holds no lock while the caller's code runs: it remembers
-/// what it read and keeps its writes; `commit` checks under the lock that every read still
-/// gives the same, then applies the writes (optimistic, serializable).
+/// One attempt of a transaction, holding no lock while the caller's code runs: `commit` checks
+/// under the lock that every read still gives the same, then writes (optimistic, serializable).
 #[derive(Default)]
 pub struct Session {
     /// Each record read, with the document seen (`None`: absent).
@@ -306,11 +316,6 @@ impl Session {
     }
 }
 
-/// What the attempt read has changed since: the error kind makes the runtime run it again.
-fn conflict(m: &ModelDesc) -> Error {
-    Error::new(ErrorKind::Conflict, "changed by a concurrent write since the transaction read it").with_model(m.name)
-}
-
 /// Transactions: implementing this trait is what offers `db.transaction(...)` on `Memory`.
 impl Transactions for Memory {
     type Session = Session;
@@ -325,34 +330,26 @@ impl Transactions for Memory {
 
     async fn tx_put(&self, s: &mut Session, m: &'static ModelDesc, item: PutItem, mode: WriteMode) -> Result<KeyValue> {
         let mut state = self.lock();
-        let Some(key) = item.key else {
-            // An automatic key is taken now, so no other attempt gets it; written with
-            // `Insert`, so a save outside the transaction that took it meanwhile conflicts.
-            let key = state.entry(m.collection).or_default().next_key();
-            s.write(m, key.clone(), Some(item.doc), WriteMode::Insert);
-            return Ok(key);
+        let (key, mode) = match (item.key, mode) {
+            // Taken now (no other attempt gets it); `Insert`, so a save taking it meanwhile conflicts.
+            (None, _) => (state.entry(m.collection).or_default().next_key(), WriteMode::Insert),
+            (Some(key), WriteMode::Insert) if s.read(&state, m, &key).is_some() => {
+                let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists");
+                return Err(e.with_model(m.name).with_key(&key));
+            }
+            // Free (a read, checked at commit): written as given, even over a record this attempt deleted.
+            (Some(key), WriteMode::Insert) => (key, WriteMode::Replace),
+            (Some(key), mode) => (key, mode),
         };
-        if mode == WriteMode::Insert && s.read(&state, m, &key).is_some() {
-            let e = Error::new(ErrorKind::DuplicateKey, "a record with this key already exists");
-            return Err(e.with_model(m.name).with_key(&key));
-        }
-        // The insert found the key free (a read, checked at commit), so the commit writes the
-        // document as given, even over a record this attempt deleted.
-        let mode = if mode == WriteMode::Insert { WriteMode::Replace } else { mode };
         s.write(m, key.clone(), Some(item.doc), mode);
         Ok(key)
     }
 
     async fn tx_delete(&self, s: &mut Session, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
         let state = self.lock();
-        let mut existed = 0;
-        for key in keys {
-            if s.read(&state, m, &key).is_some() {
-                existed += 1;
-                s.write(m, key, None, WriteMode::Upsert);
-            }
-        }
-        Ok(existed)
+        let existed: Vec<KeyValue> = keys.into_iter().filter(|key| s.read(&state, m, key).is_some()).collect();
+        existed.iter().for_each(|key| s.write(m, key.clone(), None, WriteMode::Upsert));
+        Ok(existed.len() as u64)
     }
 
     /// Runs the query on the committed records with the attempt's own writes laid over them;
@@ -361,21 +358,21 @@ impl Transactions for Memory {
         let state = self.lock();
         let whole = Plan { offset: 0, limit: None, projection: None, ..plan.clone() };
         s.queries.push((m, whole.clone(), run(records(&state, m), &whole)?));
-        let mut view: BTreeMap<&KeyValue, &Vec<u8>> = records(&state, m).collect();
-        for (_, key, doc, _) in s.writes.iter().filter(|w| w.0.collection == m.collection) {
-            view.remove(key);
-            view.extend(doc.as_ref().map(|doc| (key, doc)));
-        }
-        run(view.into_iter(), &plan)
+        let mine = s.writes.iter().filter(|w| w.0.collection == m.collection).map(|w| (&w.1, w.2.as_ref()));
+        let view: BTreeMap<_, _> = records(&state, m).map(|(key, doc)| (key, Some(doc))).chain(mine).collect();
+        run(view.into_iter().filter_map(|(key, doc)| Some((key, doc?))), &plan)
     }
 
-    /// Checks every read, then applies every write, all under the lock.
+    /// Checks every read, then applies every write (keeping the counters), all under the lock.
     async fn commit(&self, s: Session) -> Result<()> {
         let mut state = self.lock();
-        for (m, key, seen) in &s.reads {
-            if get(&state, m, key) != seen.as_ref() {
-                return Err(conflict(m).with_key(key));
-            }
+        // What the attempt read has changed since: the error kind makes the runtime run it again.
+        let conflict = |m: &ModelDesc| {
+            Error::new(ErrorKind::Conflict, "changed by a concurrent write since the transaction read it")
+                .with_model(m.name)
+        };
+        if let Some((m, key, _)) = s.reads.iter().find(|(m, key, seen)| get(&state, m, key) != seen.as_ref()) {
+            return Err(conflict(m).with_key(key));
         }
         for (m, plan, seen) in &s.queries {
             let now = run(records(&state, m), plan)?;
@@ -388,7 +385,7 @@ impl Transactions for Memory {
         for (m, key, doc, mode) in s.writes {
             match copy.entry(m.collection).or_default().write(m, &key, doc, mode) {
                 Err(e) if e.kind() == ErrorKind::DuplicateKey => return Err(conflict(m).with_key(&key)),
-                other => other.map_err(|e| e.with_model(m.name).with_key(&key))?,
+                other => other.map(drop).map_err(|e| e.with_model(m.name).with_key(&key))?,
             }
         }
         *state = copy;
