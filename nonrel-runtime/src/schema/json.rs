@@ -150,16 +150,26 @@ pub fn document_from_json(text: &str) -> Result<Vec<u8>> {
 }
 
 fn write_document(doc: &[u8], out: &mut String) -> Result<()> {
-    let elements: Vec<_> = Elements::new(doc)?.collect::<Result<_>>()?;
-    let escaped = elements.len() == 1 && is_wrapper(elements[0].name);
+    // A document of one field named like a type wrapper is escaped: `{"$document": …}`.
+    let mut elements = Elements::new(doc)?;
+    let escaped = match Elements::new(doc)?.next().transpose()? {
+        Some(first) if is_wrapper(first.name) => {
+            let mut rest = Elements::new(doc)?.skip(1);
+            rest.next().is_none()
+        }
+        _ => false,
+    };
     if escaped {
         out.push_str("{\"$document\":");
     }
     out.push('{');
-    for (i, el) in elements.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for el in &mut elements {
+        let el = el?;
+        if !first {
             out.push(',');
         }
+        first = false;
         write_name(el.name, out)?;
         write_value(el.ty, el.value, out).map_err(|e| e.with_field(&el.name_str()))?;
     }
@@ -198,9 +208,7 @@ fn write_value(ty: u8, value: &[u8], out: &mut String) -> Result<()> {
     match ty {
         codec::NULL => out.push_str("null"),
         codec::BOOL => out.push_str(if value == [1] { "true" } else { "false" }),
-        codec::INT64 => {
-            let _ = write!(out, "{}", i64::from_le_bytes(codec::fixed_bytes(value)?));
-        }
+        codec::INT64 => write_int(i64::from_le_bytes(codec::fixed_bytes(value)?), out),
         codec::INT32 => {
             let _ = write!(out, "{{\"$numberInt\":\"{}\"}}", i32::from_le_bytes(codec::fixed_bytes(value)?));
         }
@@ -289,20 +297,47 @@ fn write_decimal(bytes: [u8; 16], out: &mut String) {
 
 pub(crate) fn write_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    let bytes = s.as_bytes();
+    let mut clean = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        // Every byte that needs an escape is ASCII, so `i` is a character boundary.
+        out.push_str(&s[clean..i]);
+        clean = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            other => {
+                let _ = write!(out, "\\u{:04x}", other);
             }
-            c => out.push(c),
         }
     }
+    out.push_str(&s[clean..]);
     out.push('"');
+}
+
+/// Writes an integer in decimal (without the formatting machinery).
+fn write_int(n: i64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 fn hex(bytes: &[u8], out: &mut String) {
@@ -868,6 +903,7 @@ mod tests {
         round_trip(r#"{"m":{"$date":{"$numberLong":"-1"}},"n":{"$binary":{"base64":"AJ+Slg==","subType":"00"}}}"#);
         round_trip(r#"{"o":{"$oid":"65f0c1d2e3f4a5b6c7d8e9f0"},"p":[1,[],{}],"q":{"$bson":"11e803000001000000"}}"#);
         round_trip(r#"{"r":{"$document":{"$oid":"x"}},"s":{"$binary":{"base64":"","subType":"04"}}}"#);
+        round_trip(r#"{"t":-9223372036854775808,"u":0,"v":9223372036854775807,"w":"\u001f\t\r\\","x":{"$document":{"$date":1}}}"#);
     }
 
     /// The reader that writes documents straight from the text agrees with the parsed tree's
