@@ -50,8 +50,10 @@ struct Inner {
     kept: Mutex<HashMap<&'static str, Arc<Kept>>>,
 }
 
-/// What every write to a collection keeps beside its records.
+/// What every write to a collection keeps beside its records, and its keys' base.
 pub(crate) struct Kept {
+    /// The hash-tagged base of the collection's keys (see [`Redis::base`]).
+    pub(crate) base: String,
     /// The declared indexes of every model stored in the collection, each path once.
     pub(crate) indexes: Vec<&'static IndexDesc>,
     /// The declared counters of every model stored in the collection, each grouping once.
@@ -176,7 +178,12 @@ impl Redis {
 
     /// The hash-tagged base of a collection's keys: `{<prefix>:<collection>}`, or
     /// `{<prefix>}:<collection>` in one slot.
-    fn base(&self, m: &ModelDesc) -> String {
+    fn base(&self, m: &'static ModelDesc) -> String {
+        self.kept(m).base.clone()
+    }
+
+    /// [`base`](Self::base), written out (once per collection: [`kept`](Self::kept) keeps it).
+    fn base_of(&self, m: &ModelDesc) -> String {
         if self.inner.one_slot {
             format!("{{{}}}:{}", self.inner.prefix, m.collection)
         } else {
@@ -199,7 +206,7 @@ impl Redis {
                         }
                     }
                 }
-                Arc::new(Kept { indexes: all, counters: counter::collection_counters(m) })
+                Arc::new(Kept { base: self.base_of(m), indexes: all, counters: counter::collection_counters(m) })
             })
             .clone()
     }
@@ -215,8 +222,31 @@ impl Redis {
     /// Runs the write script and reads its answer.
     async fn write(&self, bases: &[String], checks: &[Check], items: &[Item], swap: bool) -> Result<Written> {
         let s = &self.inner.scripts.write;
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&s.sha).arg(bases.len());
+        // The command's size, known before it is built: its buffers grow no more.
+        let (mut args, mut size) = (6 + bases.len() + 5 * checks.len(), 64);
+        size += bases.iter().map(String::len).sum::<usize>();
+        for c in checks {
+            size += match c {
+                Check::Record { kb, seen, .. } => kb.len() + seen.as_ref().map_or(0, Vec::len) + 8,
+                Check::Version { seen, .. } => seen.len() + 8,
+            };
+        }
+        for it in items {
+            args += 10 + 3 * it.entries.len() + it.groups.iter().map(|(_, g)| 2 + g.len()).sum::<usize>();
+            size += 32 + it.kb.len() + it.doc.as_ref().map_or(0, Vec::len);
+            size += match &it.expect {
+                Expect::Exactly(d) => d.len(),
+                _ => 0,
+            };
+            for e in &it.entries {
+                size += e.index.path.len() + e.enc.len() + e.unique_end.len();
+            }
+            for (name, groups) in &it.groups {
+                size += name.len() + 8 + groups.iter().map(Vec::len).sum::<usize>();
+            }
+        }
+        let mut cmd = redis::Cmd::with_capacity(args, size);
+        cmd.arg("EVALSHA").arg(&s.sha).arg(bases.len());
         for b in bases {
             cmd.arg(b);
         }
@@ -258,6 +288,9 @@ impl Redis {
             }
         }
         let reply = self.eval(s, &cmd).await?;
+        if let Reply::Int(_) = reply {
+            return Ok(Written::Done);
+        }
         let parts = array(reply)?;
         let tag = parts.first().map(text).unwrap_or_default();
         let int = |i: usize| parts.get(i).and_then(integer).unwrap_or(0) as usize;
@@ -390,22 +423,27 @@ impl Redis {
         };
         let s = &self.inner.scripts.read;
         let mut first: Option<Vec<u8>> = None;
+        let bounds: usize = ranges.iter().map(|r| bound_len(&r.0) + bound_len(&r.1)).sum();
         loop {
-            let mut cmd = redis::cmd("EVALSHA");
-            cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg(if how.backward { "1" } else { "0" });
+            let size = 64 + base.len() + name.len() + after.len() + bounds;
+            let mut cmd = redis::Cmd::with_capacity(10 + 2 * ranges.len(), size);
+            cmd.arg("EVALSHA").arg(&s.sha).arg(1).arg(base).arg(name).arg(batch);
+            cmd.arg(if how.backward { "1" } else { "0" });
             cmd.arg(at).arg(&after).arg(check);
             for r in ranges {
                 cmd.arg(lex(&r.0, true)).arg(lex(&r.1, false));
             }
             let parts = array(self.eval(s, &cmd).await?)?;
             let mut parts = parts.into_iter();
-            let next = parts.next().as_ref().and_then(integer).unwrap_or(i64::MAX);
-            if next < 0 {
-                return Ok(None);
-            }
-            let next = next as usize;
-            let last = parts.next().and_then(owned).unwrap_or_default();
-            let seen = parts.next().and_then(owned).unwrap_or_default();
+            let head = match parts.next() {
+                Some(Reply::BulkString(head)) => head,
+                _ => return Ok(None), // a failed check: `{-1}`
+            };
+            // `<next range> <version> <last member>`: the member may hold spaces, the others not.
+            let mut split = head.splitn(3, |&b| b == b' ');
+            let mut field = || split.next().unwrap_or_default();
+            let (next, seen, last) = (field(), field().to_vec(), field().to_vec());
+            let next = std::str::from_utf8(next).ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
             // The first batch's write count: a write between batches changes it, so a
             // transaction that checks it sees every batch as one read.
             let version = first.get_or_insert(seen).clone();
@@ -692,6 +730,14 @@ fn row(kb: Vec<u8>, doc: Vec<u8>, plan: &Plan) -> Result<Row> {
     Ok(Row { key: Some(KeyValue::from_storage(&kb)?), doc, ..Row::default() })
 }
 
+/// The length of a bound in `ZRANGEBYLEX` syntax (see [`lex`]).
+fn bound_len(bound: &std::ops::Bound<Vec<u8>>) -> usize {
+    match bound {
+        std::ops::Bound::Included(b) | std::ops::Bound::Excluded(b) => b.len() + 1,
+        std::ops::Bound::Unbounded => 1,
+    }
+}
+
 /// How [`Redis::read_with`] reads.
 #[derive(Debug, Clone, Copy)]
 struct Reading {
@@ -819,6 +865,8 @@ pub(crate) enum Check {
 /// The write script's answer.
 #[derive(Debug)]
 pub(crate) enum Written {
+    /// Every item written as given: no automatic key assigned, no compare-and-set refused.
+    Done,
     Keys(Vec<Vec<u8>>),
     Swapped(Vec<(String, Vec<u8>)>),
     Duplicate(usize),
@@ -897,11 +945,15 @@ impl Backend for Redis {
         }
         let kept = self.kept(m);
         let mut prepared = Vec::with_capacity(items.len());
+        let mut given = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let it = Item::put(m, 0, item.key.as_ref(), item.doc, mode, &kept).map_err(|e| e.with_item(i))?;
             prepared.push(it);
+            given.push(item.key);
         }
-        match self.write_items(m, &[self.base(m)], &[], &mut prepared, false).await? {
+        match self.write_items(m, std::slice::from_ref(&kept.base), &[], &mut prepared, false).await? {
+            // No key was assigned: the keys are those given.
+            Written::Done => Ok(given.into_iter().flatten().collect()),
             Written::Keys(keys) => keys.iter().map(|kb| KeyValue::from_storage(kb)).collect(),
             other => Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
         }
@@ -1007,7 +1059,7 @@ impl Backend for Redis {
         let plan = Plan { filters: plan.filters, ..Plan::default() };
         let (found, _) = self.matching(m, &plan, None).await?;
         let kept = self.kept(m);
-        let base = [self.base(m)];
+        let base = std::slice::from_ref(&kept.base);
         let mut counts = UpdateCounts { matched: found.len() as u64, modified: 0 };
         let mut pending = found;
         while !pending.is_empty() {
@@ -1025,7 +1077,11 @@ impl Backend for Redis {
             if items.is_empty() {
                 break;
             }
-            let swapped = match self.write_items(m, &base, &[], &mut items, true).await? {
+            let swapped = match self.write_items(m, base, &[], &mut items, true).await? {
+                Written::Done => {
+                    counts.modified += items.len() as u64;
+                    break;
+                }
                 Written::Swapped(s) => s,
                 other => return Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
             };
@@ -1071,6 +1127,7 @@ impl Backend for Redis {
             prepared.push(it);
         }
         match self.write_items(m, &[self.base(m)], &[], &mut prepared, true).await? {
+            Written::Done => Ok(prepared.iter().map(|_| Swapped::Written).collect()),
             Written::Swapped(s) => Ok(s
                 .into_iter()
                 .map(|(status, doc)| match status.as_str() {

@@ -94,9 +94,12 @@ end
 /// counters the collection keeps and per counter: its grouping's name, the number of the
 /// document's groups, and each group's encoded values.
 ///
-/// Returns `{'OK', key...}`, `{'SWAP', status, doc, ...}` (status `W` written, `M` missing,
-/// `C` changed with its current doc), `{'DUP', item}`, `{'UNIQUE', item, entry, owner}`,
-/// `{'MERGE', item, current-or-nil, ...}` or `{'CONFLICT', check}`.
+/// Returns the number of items when every item was written as given (no automatic key
+/// assigned, no compare-and-set refused), else `{'OK', key...}`, `{'SWAP', status, doc, ...}`
+/// (status `W` written, `M` missing, `C` changed with its current doc), `{'DUP', item}`,
+/// `{'UNIQUE', item, entry, owner}`, `{'MERGE', item, current-or-nil, ...}` or
+/// `{'CONFLICT', check}`. (A bare integer is the cheapest answer to read: the common write
+/// needs nothing back.)
 pub(crate) const WRITE: &str = r#"
 local kind = ARGV[1]
 local a = 2
@@ -194,10 +197,13 @@ for _, it in ipairs(items) do
 end
 local out = {kind == 'S' and 'SWAP' or 'OK'}
 local touched = {}
+local plain = true
 for i, it in ipairs(items) do
   local base, kb = it.base, it.kb
+  if it.skip then plain = false end
   if not it.skip then
     if kb == '' then
+      plain = false
       repeat
         local x = redis.call('INCR', base .. ':a')
         local t = {}
@@ -241,6 +247,7 @@ for i, it in ipairs(items) do
 end
 flush()
 for base in pairs(touched) do redis.call('INCR', base .. ':v') end
+if plain then return n end
 return out
 "#;
 
@@ -275,9 +282,11 @@ return n
 /// index holds an entry for every record (at least as many members as the key set: an index
 /// declared after records were saved holds none for them until `rebuild_indexes`), then each
 /// range's low and high bound in `ZRANGEBYLEX` syntax.
-/// Returns `{next range, last member, version, key, doc, key, doc, ...}` (doc nil when a
-/// record is missing); the next range is past the last when everything was read. A failed
-/// check returns `{-1}` and reads nothing.
+/// Returns `{head, key, doc, key, doc, ...}` (doc nil when a record is missing), `head`
+/// being the next range, the version and the last member read, in one string separated by
+/// spaces (one part of the answer rather than three: each part costs the client a parse);
+/// the next range is past the last when everything was read. A failed check returns `{-1}`
+/// and reads nothing.
 pub(crate) const READ: &str = r#"
 local base, src = KEYS[1], ARGV[1]
 local zkey = (src == '') and (base .. ':k') or (base .. ':i:' .. src)
@@ -289,7 +298,8 @@ if ARGV[6] ~= '0' then
   if #num > 0 and #dec > 0 then return {-1} end
 end
 local nr = (#ARGV - 6) / 2
-local out = {0, '', redis.call('GET', base .. ':v') or '0'}
+local version = redis.call('GET', base .. ':v') or '0'
+local out = {''}
 local left = limit
 while r <= nr do
   local lo, hi = ARGV[5 + 2 * r], ARGV[6 + 2 * r]
@@ -313,16 +323,14 @@ while r <= nr do
   if limit > 0 then
     left = left - #ms
     if left <= 0 then
-      out[1] = r
-      out[2] = after
+      out[1] = r .. ' ' .. version .. ' ' .. after
       return out
     end
   end
   r = r + 1
   after = ''
 end
-out[1] = r
-out[2] = ''
+out[1] = r .. ' ' .. version .. ' '
 return out
 "#;
 

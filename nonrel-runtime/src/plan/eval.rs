@@ -263,9 +263,16 @@ pub(crate) fn declared_scalar(model: &crate::schema::model::ModelDesc, path: &st
 /// Whether a Rust type, as written, stores one scalar value (not a list, map, embedded model
 /// or dynamic `Value`).
 fn scalar_type(ty: &str) -> bool {
-    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    // Copied only when written with spaces: planning asks this on every query.
+    let spaced: String;
+    let mut ty = if ty.contains(char::is_whitespace) {
+        spaced = ty.chars().filter(|c| !c.is_whitespace()).collect();
+        spaced.as_str()
+    } else {
+        ty
+    };
     while let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
-        ty = inner.to_string();
+        ty = inner;
     }
     let head = ty.split('<').next().unwrap_or_default();
     let name = head.rsplit("::").next().unwrap_or_default();

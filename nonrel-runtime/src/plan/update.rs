@@ -1,7 +1,7 @@
 //! Update operations and their application to a stored document, for backends
 //! without native update operators.
 
-use crate::core::codec::{begin_document, cname, end_document, Encode};
+use crate::core::codec::{begin_document, cname, end_document, Elements, Encode};
 use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
 use rust_decimal::Decimal;
@@ -33,6 +33,9 @@ pub enum UpdateKind {
 
 /// Applies operations to a stored document (for backends without update operators).
 pub(crate) fn apply(doc: &[u8], ops: &[UpdateOp]) -> Result<Vec<u8>> {
+    if let Some(out) = set_in_place(doc, ops)? {
+        return Ok(out);
+    }
     let mut fields = Value::fields_of(doc)?;
     for op in ops {
         let segments: Vec<&str> = op.path.split('.').collect();
@@ -45,6 +48,83 @@ pub(crate) fn apply(doc: &[u8], ops: &[UpdateOp]) -> Result<Vec<u8>> {
     }
     end_document(&mut out, start)?;
     Ok(out)
+}
+
+/// [`apply`] for the common update: every operation sets a top-level field. The other
+/// fields' bytes are copied as they are, where `apply` decodes every field and encodes it
+/// again; taken only when that gives the same bytes (`None` otherwise: decode them).
+fn set_in_place(doc: &[u8], ops: &[UpdateOp]) -> Result<Option<Vec<u8>>> {
+    if ops.is_empty() || ops.iter().any(|op| op.kind != UpdateKind::Set || op.path.contains('.')) {
+        return Ok(None);
+    }
+    // A path set twice takes its last value, in the place of its first.
+    let last = |path: &str| ops.iter().rev().find(|op| op.path == path).map(|op| &op.value);
+    let mut placed = vec![false; ops.len()];
+    let mut out = Vec::with_capacity(doc.len() + 16);
+    let start = begin_document(&mut out);
+    for el in Elements::new(doc)? {
+        let el = el?;
+        let name = std::str::from_utf8(el.name).ok();
+        let set = name.and_then(|n| ops.iter().position(|op| op.path == n));
+        match set {
+            Some(i) if !placed[i] => {
+                for (j, op) in ops.iter().enumerate() {
+                    placed[j] |= op.path == ops[i].path;
+                }
+                let value = last(&ops[i].path).expect("the path is set");
+                value.encode(&cname(&ops[i].path)?, &mut out)?;
+            }
+            _ if name.is_some() && round_trips(el.ty, el.value, 0) => out.extend_from_slice(el.raw),
+            _ => return Ok(None),
+        }
+    }
+    for (i, op) in ops.iter().enumerate() {
+        if !placed[i] {
+            for (j, other) in ops.iter().enumerate() {
+                placed[j] |= other.path == op.path;
+            }
+            last(&op.path).expect("the path is set").encode(&cname(&op.path)?, &mut out)?;
+        }
+    }
+    end_document(&mut out, start)?;
+    Ok(Some(out))
+}
+
+/// Whether reading a value into a [`Value`] and writing it again gives back its bytes,
+/// known without building the value (`false`: not known to; documents and lists are
+/// checked a few levels deep).
+fn round_trips(ty: u8, value: &[u8], depth: usize) -> bool {
+    use crate::core::codec::{self, Decode};
+    match ty {
+        codec::NULL => true,
+        codec::OBJECT_ID => crate::core::key::ObjectId::decode(ty, value).is_ok(),
+        codec::INT32 => i32::decode(ty, value).is_ok(),
+        codec::INT64 => i64::decode(ty, value).is_ok(),
+        codec::DOUBLE => f64::decode(ty, value).is_ok(),
+        codec::BOOL => bool::decode(ty, value).is_ok(),
+        codec::STRING => codec::read_str(ty, value).is_ok(),
+        codec::DATETIME => chrono::DateTime::<chrono::Utc>::decode(ty, value).is_ok(),
+        codec::ARRAY | codec::DOCUMENT if depth < 4 => {
+            let Ok(elements) = Elements::new(value) else { return false };
+            let mut i = 0usize;
+            for el in elements {
+                let Ok(el) = el else { return false };
+                // A list's elements are named by their position, as it is written again.
+                let named = if ty == codec::ARRAY {
+                    let at = codec::IndexName::new(i);
+                    el.name == &at.as_bytes()[..at.as_bytes().len() - 1]
+                } else {
+                    std::str::from_utf8(el.name).is_ok()
+                };
+                if !named || !round_trips(el.ty, el.value, depth + 1) {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        _ => false,
+    }
 }
 
 fn apply_at(fields: &mut Vec<(String, Value)>, segments: &[&str], op: &UpdateOp) -> Result<()> {
