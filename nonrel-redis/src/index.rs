@@ -5,9 +5,9 @@
 //! The ranges chosen here hold at least every record that matches (each candidate is then
 //! checked with [`eval::matches_all`]), so answers are the same as on every other backend.
 
+use nonrel_runtime::codec::Elements;
 use nonrel_runtime::order::{class_tag, encoded, escaped_prefix, ordered_class, other_class, successor};
 use nonrel_runtime::query::{eval, Filter, Op, Plan};
-use nonrel_runtime::codec::Elements;
 use nonrel_runtime::{IndexDesc, ModelDesc, Result, Value};
 use std::ops::Bound;
 

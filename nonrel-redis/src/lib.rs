@@ -394,7 +394,7 @@ impl Redis {
         batch: usize,
         each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
     ) -> Result<Vec<u8>> {
-        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false };
+        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false, version: true };
         Ok(self.read_with(base, source, how, each).await?.unwrap_or_default())
     }
 
@@ -426,19 +426,20 @@ impl Redis {
         let bounds: usize = ranges.iter().map(|r| bound_len(&r.0) + bound_len(&r.1)).sum();
         loop {
             let size = 64 + base.len() + name.len() + after.len() + bounds;
-            let mut cmd = redis::Cmd::with_capacity(10 + 2 * ranges.len(), size);
+            let mut cmd = redis::Cmd::with_capacity(11 + 2 * ranges.len(), size);
             cmd.arg("EVALSHA").arg(&s.sha).arg(1).arg(base).arg(name).arg(batch);
             cmd.arg(if how.backward { "1" } else { "0" });
-            cmd.arg(at).arg(&after).arg(check);
+            let head = how.version || batch > 0;
+            cmd.arg(at).arg(&after).arg(check).arg(if head { "1" } else { "0" });
             for r in ranges {
                 cmd.arg(lex(&r.0, true)).arg(lex(&r.1, false));
             }
             let parts = array(self.eval(s, &cmd).await?)?;
             let mut parts = parts.into_iter();
-            let head = match parts.next() {
-                Some(Reply::BulkString(head)) => head,
-                _ => return Ok(None), // a failed check: `{-1}`
-            };
+            if let Some(Reply::Int(_)) = parts.as_slice().first() {
+                return Ok(None); // a failed check: `{-1}`
+            }
+            let head = if head { parts.next().and_then(owned).unwrap_or_default() } else { Vec::new() };
             // `<next range> <version> <last member>`: the member may hold spaces, the others not.
             let mut split = head.splitn(3, |&b| b == b' ');
             let mut field = || split.next().unwrap_or_default();
@@ -511,8 +512,14 @@ impl Redis {
 
     /// A query's rows, read as [`Backend::query`] reads them (ordered index reads and key
     /// order with a limit stop early), with the collection's write count the read saw
-    /// (`None`: nothing was read, and no write could change the answer).
-    pub(crate) async fn query_read(&self, m: &'static ModelDesc, plan: &Plan) -> Result<(Vec<Row>, Option<Vec<u8>>)> {
+    /// (`None`: nothing was read, and no write could change the answer; without `version`,
+    /// the count may be empty).
+    pub(crate) async fn query_read(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        version: bool,
+    ) -> Result<(Vec<Row>, Option<Vec<u8>>)> {
         let stop = match (plan.order.is_empty(), plan.limit) {
             (true, Some(limit)) => Some(plan.offset + limit),
             _ => None,
@@ -525,7 +532,7 @@ impl Redis {
                 return Ok(read);
             }
         }
-        let (found, version) = self.matching(m, plan, stop).await?;
+        let (found, version) = self.matching(m, plan, stop, version).await?;
         Ok((page(found, plan)?, Some(version)))
     }
 
@@ -582,7 +589,7 @@ impl Redis {
         }
         let source = Source::Index { index, ranges };
         let batch = need.saturating_add(1).min(1000);
-        let how = Reading { batch, backward: !upwards, numeric_check: true, complete_check: whole };
+        let how = Reading { batch, backward: !upwards, numeric_check: true, complete_check: whole, version: true };
         let mut rows: Vec<(Vec<Value>, Vec<u8>, Vec<u8>)> = Vec::new();
         // An index on a declared single-valued field holds one entry a record: no record
         // comes twice.
@@ -640,8 +647,13 @@ impl Redis {
             (std::ops::Bound::Excluded(at), std::ops::Bound::Unbounded)
         };
         let source = Source::Keys(range);
-        let how =
-            Reading { batch: limit.min(1000), backward: seek.backward, numeric_check: false, complete_check: false };
+        let how = Reading {
+            batch: limit.min(1000),
+            backward: seek.backward,
+            numeric_check: false,
+            complete_check: false,
+            version: true,
+        };
         let mut rows = Vec::new();
         self.read_with(&self.base(m), &source, how, |kb, doc| {
             let Some(doc) = doc else { return Ok(true) };
@@ -659,12 +671,14 @@ impl Redis {
 
     /// The records matching every filter of the plan, in key order, each once; with `stop`,
     /// reading ends once that many matched (only where candidates come in key order). Also
-    /// returns the collection's write count the read saw.
+    /// returns the collection's write count the read saw (with `version`; else it may be
+    /// empty).
     async fn matching(
         &self,
         m: &'static ModelDesc,
         plan: &Plan,
         stop: Option<usize>,
+        version: bool,
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> {
         let source = index::choose(m, plan);
         let in_key_order = matches!(source, Source::Scan);
@@ -679,8 +693,9 @@ impl Redis {
         let batch = stop.map_or(0, |n| n.clamp(1, 1000));
         let mut found = Vec::new();
         let mut seen = HashSet::new();
+        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false, version };
         let version = self
-            .read(&self.base(m), &source, batch, |kb, doc| {
+            .read_with(&self.base(m), &source, how, |kb, doc| {
                 let Some(doc) = doc else { return Ok(true) };
                 if dedupe && !seen.insert(kb.clone()) {
                     return Ok(true);
@@ -690,7 +705,8 @@ impl Redis {
                 }
                 Ok(stop.is_none_or(|n| found.len() < n))
             })
-            .await?;
+            .await?
+            .unwrap_or_default();
         if !in_key_order {
             found.sort_by(|a, b| a.0.cmp(&b.0));
         }
@@ -751,6 +767,9 @@ struct Reading {
     /// Check first that the index holds an entry for every record (the whole index is read
     /// in place of the key set).
     complete_check: bool,
+    /// The caller needs the collection's write count (a read in batches gets it anyway);
+    /// without it, a read of everything at once returns an empty one.
+    version: bool,
 }
 
 /// Adds the record's key to an error, when the bytes name one.
@@ -999,7 +1018,7 @@ impl Backend for Redis {
     /// collection's key set), records included, in one script per batch; checks every filter
     /// on each candidate, sorts by the plan's order, then skips and limits.
     async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
-        Ok(self.query_read(m, &plan).await?.0)
+        Ok(self.query_read(m, &plan, false).await?.0)
     }
 
     /// A page from a cursor starts reading at the cursor: in the index on the first ordering
@@ -1057,7 +1076,7 @@ impl Backend for Redis {
     /// again, checked against the filters and updated again, so no update is lost.
     async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
         let plan = Plan { filters: plan.filters, ..Plan::default() };
-        let (found, _) = self.matching(m, &plan, None).await?;
+        let (found, _) = self.matching(m, &plan, None, false).await?;
         let kept = self.kept(m);
         let base = std::slice::from_ref(&kept.base);
         let mut counts = UpdateCounts { matched: found.len() as u64, modified: 0 };

@@ -280,8 +280,9 @@ return n
 /// (integers and doubles, tag 0x10, against decimals, tag 0x12: their encodings are classes
 /// of their own, so such an index is not in sort order), `2` to check that and also that the
 /// index holds an entry for every record (at least as many members as the key set: an index
-/// declared after records were saved holds none for them until `rebuild_indexes`), then each
-/// range's low and high bound in `ZRANGEBYLEX` syntax.
+/// declared after records were saved holds none for them until `rebuild_indexes`), `ARGV[7]`
+/// `1` to answer with the head below (`0`: a read of everything at once whose caller needs no
+/// version), then each range's low and high bound in `ZRANGEBYLEX` syntax.
 /// Returns `{head, key, doc, key, doc, ...}` (doc nil when a record is missing), `head`
 /// being the next range, the version and the last member read, in one string separated by
 /// spaces (one part of the answer rather than three: each part costs the client a parse);
@@ -297,12 +298,14 @@ if ARGV[6] ~= '0' then
   local dec = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(18), '(' .. string.char(19), 'LIMIT', 0, 1)
   if #num > 0 and #dec > 0 then return {-1} end
 end
-local nr = (#ARGV - 6) / 2
-local version = redis.call('GET', base .. ':v') or '0'
-local out = {''}
+local nr = (#ARGV - 7) / 2
+local head = ARGV[7] == '1'
+local version = head and (redis.call('GET', base .. ':v') or '0')
+local out = {}
+if head then out[1] = '' end
 local left = limit
 while r <= nr do
-  local lo, hi = ARGV[5 + 2 * r], ARGV[6 + 2 * r]
+  local lo, hi = ARGV[6 + 2 * r], ARGV[7 + 2 * r]
   if after ~= '' then
     if rev then hi = '(' .. after else lo = '(' .. after end
   end
@@ -323,14 +326,14 @@ while r <= nr do
   if limit > 0 then
     left = left - #ms
     if left <= 0 then
-      out[1] = r .. ' ' .. version .. ' ' .. after
+      if head then out[1] = r .. ' ' .. version .. ' ' .. after end
       return out
     end
   end
   r = r + 1
   after = ''
 end
-out[1] = r .. ' ' .. version .. ' '
+if head then out[1] = r .. ' ' .. version .. ' ' end
 return out
 "#;
 

@@ -91,7 +91,8 @@ fn main() {
     let db = Database::new(ours);
     let hand = rt.block_on(hand::Hand::connect(&url, &format!("{tag}-hand")));
 
-    let drive_n = std::env::var("REDIS_BENCH_DRIVE").ok().map(|n| n.parse::<u64>().expect("REDIS_BENCH_DRIVE: a count"));
+    let drive_n =
+        std::env::var("REDIS_BENCH_DRIVE").ok().map(|n| n.parse::<u64>().expect("REDIS_BENCH_DRIVE: a count"));
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(load(&db, 0, RECORDS));
         rt.block_on(hand.load(0, RECORDS));

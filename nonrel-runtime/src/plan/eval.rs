@@ -275,7 +275,8 @@ fn scalar_type(ty: &str) -> bool {
         ty = inner;
     }
     let head = ty.split('<').next().unwrap_or_default();
-    let name = head.rsplit("::").next().unwrap_or_default();
+    // Past the last `::` (a type path holds no single colon).
+    let name = head.rsplit(':').next().unwrap_or_default();
     const SCALARS: &[&str] = &[
         "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
         "char", "String", "Decimal", "DateTime", "Key", "Ref", "ObjectId", "Blob",
