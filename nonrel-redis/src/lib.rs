@@ -532,7 +532,7 @@ impl Redis {
                 return Ok(read);
             }
         }
-        let (found, version) = self.matching(m, plan, stop, version).await?;
+        let (found, version) = self.matching(m, &self.base(m), plan, stop, version).await?;
         Ok((page(found, plan)?, Some(version)))
     }
 
@@ -669,13 +669,15 @@ impl Redis {
         rows.into_iter().map(|(kb, doc)| row(kb, doc, plan)).collect::<Result<_>>().map(Some)
     }
 
-    /// The records matching every filter of the plan, in key order, each once; with `stop`,
+    /// The records (of the collection whose keys start with `base`) matching every filter of
+    /// the plan, in key order, each once; with `stop`,
     /// reading ends once that many matched (only where candidates come in key order). Also
     /// returns the collection's write count the read saw (with `version`; else it may be
     /// empty).
     async fn matching(
         &self,
         m: &'static ModelDesc,
+        base: &str,
         plan: &Plan,
         stop: Option<usize>,
         version: bool,
@@ -695,7 +697,7 @@ impl Redis {
         let mut seen = HashSet::new();
         let how = Reading { batch, backward: false, numeric_check: false, complete_check: false, version };
         let version = self
-            .read_with(&self.base(m), &source, how, |kb, doc| {
+            .read_with(base, &source, how, |kb, doc| {
                 let Some(doc) = doc else { return Ok(true) };
                 if dedupe && !seen.insert(kb.clone()) {
                     return Ok(true);
@@ -1076,8 +1078,8 @@ impl Backend for Redis {
     /// again, checked against the filters and updated again, so no update is lost.
     async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
         let plan = Plan { filters: plan.filters, ..Plan::default() };
-        let (found, _) = self.matching(m, &plan, None, false).await?;
         let kept = self.kept(m);
+        let (found, _) = self.matching(m, &kept.base, &plan, None, false).await?;
         let base = std::slice::from_ref(&kept.base);
         let mut counts = UpdateCounts { matched: found.len() as u64, modified: 0 };
         let mut pending = found;

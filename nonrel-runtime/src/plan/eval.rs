@@ -265,7 +265,7 @@ pub(crate) fn declared_scalar(model: &crate::schema::model::ModelDesc, path: &st
 fn scalar_type(ty: &str) -> bool {
     // Copied only when written with spaces: planning asks this on every query.
     let spaced: String;
-    let mut ty = if ty.contains(char::is_whitespace) {
+    let mut ty = if !ty.bytes().all(|b| b.is_ascii() && !b.is_ascii_whitespace()) {
         spaced = ty.chars().filter(|c| !c.is_whitespace()).collect();
         spaced.as_str()
     } else {

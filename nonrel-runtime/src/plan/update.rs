@@ -113,8 +113,7 @@ fn round_trips(ty: u8, value: &[u8], depth: usize) -> bool {
         codec::DATETIME => chrono::DateTime::<chrono::Utc>::decode(ty, value).is_ok(),
         codec::ARRAY | codec::DOCUMENT if depth < 4 => {
             let Ok(elements) = Elements::new(value) else { return false };
-            let mut i = 0usize;
-            for el in elements {
+            for (i, el) in elements.enumerate() {
                 let Ok(el) = el else { return false };
                 // A list's elements are named by their position, as it is written again.
                 let named = if ty == codec::ARRAY {
@@ -126,7 +125,6 @@ fn round_trips(ty: u8, value: &[u8], depth: usize) -> bool {
                 if !named || !round_trips(el.ty, el.value, depth + 1) {
                     return false;
                 }
-                i += 1;
             }
             true
         }
