@@ -232,7 +232,7 @@ impl Redis {
             };
         }
         for it in items {
-            args += 10 + 3 * it.entries.len() + it.groups.iter().map(|(_, g)| 2 + g.len()).sum::<usize>();
+            args += 6 + 3 * it.entries.len() + it.groups.iter().map(|(_, g)| 2 + g.len()).sum::<usize>();
             size += 32 + it.kb.len() + it.doc.as_ref().map_or(0, Vec::len);
             size += match &it.expect {
                 Expect::Exactly(d) => d.len(),
@@ -264,16 +264,11 @@ impl Redis {
         }
         cmd.arg(items.len());
         for it in items {
-            let mode = match it.mode {
-                WriteMode::Insert => "I",
-                WriteMode::Upsert => "U",
-                WriteMode::Replace => "R",
-            };
-            cmd.arg(it.base + 1).arg(mode).arg(&it.kb).arg(if it.doc.is_some() { "P" } else { "D" });
+            let (head, len) = item_head(it);
+            cmd.arg(&head[..len]).arg(&it.kb);
             match &it.expect {
-                Expect::Any => cmd.arg("*").arg(""),
-                Expect::Absent => cmd.arg("-").arg(""),
-                Expect::Exactly(d) => cmd.arg("=").arg(d),
+                Expect::Exactly(d) => cmd.arg(d),
+                _ => cmd.arg(""),
             };
             cmd.arg(it.doc.as_deref().unwrap_or_default()).arg(it.entries.len());
             for e in &it.entries {
@@ -746,6 +741,37 @@ fn row(kb: Vec<u8>, doc: Vec<u8>, plan: &Plan) -> Result<Row> {
         None => doc,
     };
     Ok(Row { key: Some(KeyValue::from_storage(&kb)?), doc, ..Row::default() })
+}
+
+/// An item's head for the write script, one argument: mode, op, expect, then the base's
+/// position (from 1) in digits; the bytes and how many of them are used.
+fn item_head(it: &Item) -> ([u8; 24], usize) {
+    let mut head = [0u8; 24];
+    head[0] = match it.mode {
+        WriteMode::Insert => b'I',
+        WriteMode::Upsert => b'U',
+        WriteMode::Replace => b'R',
+    };
+    head[1] = if it.doc.is_some() { b'P' } else { b'D' };
+    head[2] = match it.expect {
+        Expect::Any => b'*',
+        Expect::Absent => b'-',
+        Expect::Exactly(_) => b'=',
+    };
+    let mut digits = [0u8; 20];
+    let (mut n, mut d) = (it.base + 1, 0);
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for k in 0..d {
+        head[3 + k] = digits[d - 1 - k];
+    }
+    (head, 3 + d)
 }
 
 /// The length of a bound in `ZRANGEBYLEX` syntax (see [`lex`]).
@@ -1391,5 +1417,41 @@ fn problem(m: &'static ModelDesc, index: &IndexDesc, member: &[u8], what: &str) 
         index: index.path,
         key: member_key(member).and_then(|kb| KeyValue::from_storage(kb).ok()),
         message: what.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The head names mode, op and expectation by their letters and the base by its position
+    /// from 1, in as many digits as it takes.
+    #[test]
+    fn item_heads_spell_mode_op_expectation_and_base() {
+        let head = |it: &Item| {
+            let (h, n) = item_head(it);
+            String::from_utf8(h[..n].to_vec()).unwrap()
+        };
+        let mut it = Item {
+            model: None,
+            base: 0,
+            mode: WriteMode::Replace,
+            kb: Vec::new(),
+            expect: Expect::Any,
+            original: None,
+            doc: None,
+            entries: Vec::new(),
+            groups: Vec::new(),
+        };
+        assert_eq!(head(&it), "RD*1");
+        it.base = 11;
+        it.mode = WriteMode::Insert;
+        it.expect = Expect::Absent;
+        it.doc = Some(Vec::new());
+        assert_eq!(head(&it), "IP-12");
+        it.base = 98;
+        it.mode = WriteMode::Upsert;
+        it.expect = Expect::Exactly(b"x".to_vec());
+        assert_eq!(head(&it), "UP=99");
     }
 }

@@ -86,10 +86,11 @@ end
 ///
 /// `KEYS`: the collection bases (`{p:c}`). `ARGV`: kind (`W` write, `S` compare-and-set),
 /// the number of checks, each check (`R` base-index key present expected-doc, or `V`
-/// base-index version), the number of items, then each item: base index, mode (`I` insert,
-/// `U` upsert, `R` replace), key bytes (empty: automatic), op (`P` put, `D` delete), expect
-/// (`*` anything, `-` absent (else return it for merging), `=` exactly the expected bytes),
-/// expected bytes, document, entry count, then per entry: index name, encoded value, and the
+/// base-index version), the number of items, then each item: its head (one argument: mode
+/// `I` insert, `U` upsert or `R` replace, op `P` put or `D` delete, expect `*` anything, `-`
+/// absent (else return it for merging) or `=` exactly the expected bytes, then the base
+/// index in digits), key bytes (empty: automatic), expected bytes, document, entry count,
+/// then per entry: index name, encoded value, and the
 /// end of the value's range for a unique index (empty otherwise), then the number of
 /// counters the collection keeps and per counter: its grouping's name, the number of the
 /// document's groups, and each group's encoded values.
@@ -118,10 +119,11 @@ end
 local n = tonumber(ARGV[a]); a = a + 1
 local items = {}
 for i = 1, n do
-  local it = {base = KEYS[tonumber(ARGV[a])], mode = ARGV[a + 1], kb = ARGV[a + 2], op = ARGV[a + 3],
-    expect = ARGV[a + 4], expected = ARGV[a + 5], doc = ARGV[a + 6], e = {}}
-  local ne = tonumber(ARGV[a + 7])
-  a = a + 8
+  local h = ARGV[a]
+  local it = {base = KEYS[tonumber(string.sub(h, 4))], mode = string.sub(h, 1, 1), kb = ARGV[a + 1],
+    op = string.sub(h, 2, 2), expect = string.sub(h, 3, 3), expected = ARGV[a + 2], doc = ARGV[a + 3], e = {}}
+  local ne = tonumber(ARGV[a + 4])
+  a = a + 5
   for j = 1, ne do
     it.e[j] = {ARGV[a], ARGV[a + 1], ARGV[a + 2]}
     a = a + 3
