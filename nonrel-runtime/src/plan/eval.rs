@@ -276,12 +276,33 @@ fn scalar_type(ty: &str) -> bool {
     }
     let head = ty.split('<').next().unwrap_or_default();
     // Past the last `::` (a type path holds no single colon).
-    let name = head.rsplit(':').next().unwrap_or_default();
-    const SCALARS: &[&str] = &[
-        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
-        "char", "String", "Decimal", "DateTime", "Key", "Ref", "ObjectId", "Blob",
-    ];
-    SCALARS.contains(&name)
+    let name = head.rfind(':').map_or(head, |at| &head[at + 1..]);
+    matches!(
+        name,
+        "bool"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "u8"
+            | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "f32"
+            | "f64"
+            | "char"
+            | "String"
+            | "Decimal"
+            | "DateTime"
+            | "Key"
+            | "Ref"
+            | "ObjectId"
+            | "Blob"
+    )
 }
 
 /// Compares two sort keys under the ordering terms.
