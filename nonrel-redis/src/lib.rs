@@ -679,13 +679,14 @@ impl Redis {
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> {
         let source = index::choose(m, plan);
         let in_key_order = matches!(source, Source::Scan);
-        // A record comes twice only from an index on a field holding several values.
-        let dedupe = match &source {
-            Source::Index { index, .. } => !index::one_entry(m, index.path),
-            _ => false,
-        };
         // The index ranges hold exactly the matches: nothing to check again.
         let exact = index::exact(m, plan);
+        // A record comes twice only from an index on a field holding several values (not
+        // the one-entry index an exact read uses).
+        let dedupe = match &source {
+            Source::Index { index, .. } if !exact => !index::one_entry(m, index.path),
+            _ => false,
+        };
         let stop = stop.filter(|_| in_key_order);
         let batch = stop.map_or(0, |n| n.clamp(1, 1000));
         let mut found = Vec::new();
