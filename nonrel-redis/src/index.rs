@@ -5,6 +5,7 @@
 //! The ranges chosen here hold at least every record that matches (each candidate is then
 //! checked with [`eval::matches_all`]), so answers are the same as on every other backend.
 
+use nonrel_runtime::codec::Elements;
 use nonrel_runtime::order::{class_tag, encoded, escaped_prefix, ordered_class, other_class, successor};
 use nonrel_runtime::query::{eval, Filter, Op, Plan};
 use nonrel_runtime::{IndexDesc, ModelDesc, Result, Value};
@@ -24,8 +25,21 @@ pub(crate) struct Entry {
 /// elements one by one, an empty list as itself, null when missing); unique indexes skip
 /// null and empty lists, so many records may lack a unique field.
 pub(crate) fn entries(indexes: &[&'static IndexDesc], doc: &[u8]) -> Result<Vec<Entry>> {
-    let mut out: Vec<Entry> = Vec::new();
+    let mut out: Vec<Entry> = Vec::with_capacity(indexes.len());
     for &index in indexes {
+        if !index.path.contains('.') {
+            // A top-level field: its one element, read in place.
+            match top_level(doc, index.path)? {
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    for item in items {
+                        add(&mut out, index, item);
+                    }
+                }
+                Some(value) => add(&mut out, index, value),
+                None => add(&mut out, index, Value::Null),
+            }
+            continue;
+        }
         let mut values = Vec::new();
         for leaf in eval::values_at(doc, index.path)? {
             match leaf {
@@ -38,18 +52,36 @@ pub(crate) fn entries(indexes: &[&'static IndexDesc], doc: &[u8]) -> Result<Vec<
             values.push(Value::Null);
         }
         for value in values {
-            if index.unique && matches!(value, Value::Null | Value::Array(_)) {
-                continue;
-            }
-            let enc = encoded(&value);
-            if out.iter().any(|e| std::ptr::eq(e.index, index) && e.enc == enc) {
-                continue;
-            }
-            let unique_end = if index.unique { successor(&enc).unwrap_or_default() } else { Vec::new() };
-            out.push(Entry { index, enc, unique_end, value });
+            add(&mut out, index, value);
         }
     }
     Ok(out)
+}
+
+/// The value of a document's top-level field `name` (what [`eval::values_at`] finds for a
+/// path of one segment), without splitting the path or collecting a list.
+fn top_level(doc: &[u8], name: &str) -> Result<Option<Value>> {
+    for el in Elements::new(doc)? {
+        let el = el?;
+        if el.name == name.as_bytes() {
+            return Value::from_element(el.ty, el.value).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Adds the entry of one value unless the record already has it; unique indexes skip null
+/// and empty lists.
+fn add(out: &mut Vec<Entry>, index: &'static IndexDesc, value: Value) {
+    if index.unique && matches!(value, Value::Null | Value::Array(_)) {
+        return;
+    }
+    let enc = encoded(&value);
+    if out.iter().any(|e| std::ptr::eq(e.index, index) && e.enc == enc) {
+        return;
+    }
+    let unique_end = if index.unique { successor(&enc).unwrap_or_default() } else { Vec::new() };
+    out.push(Entry { index, enc, unique_end, value });
 }
 
 /// A range of members: `ZRANGEBYLEX` bounds.

@@ -50,8 +50,10 @@ struct Inner {
     kept: Mutex<HashMap<&'static str, Arc<Kept>>>,
 }
 
-/// What every write to a collection keeps beside its records.
+/// What every write to a collection keeps beside its records, and its keys' base.
 pub(crate) struct Kept {
+    /// The hash-tagged base of the collection's keys (see [`Redis::base`]).
+    pub(crate) base: String,
     /// The declared indexes of every model stored in the collection, each path once.
     pub(crate) indexes: Vec<&'static IndexDesc>,
     /// The declared counters of every model stored in the collection, each grouping once.
@@ -176,7 +178,12 @@ impl Redis {
 
     /// The hash-tagged base of a collection's keys: `{<prefix>:<collection>}`, or
     /// `{<prefix>}:<collection>` in one slot.
-    fn base(&self, m: &ModelDesc) -> String {
+    fn base(&self, m: &'static ModelDesc) -> String {
+        self.kept(m).base.clone()
+    }
+
+    /// [`base`](Self::base), written out (once per collection: [`kept`](Self::kept) keeps it).
+    fn base_of(&self, m: &ModelDesc) -> String {
         if self.inner.one_slot {
             format!("{{{}}}:{}", self.inner.prefix, m.collection)
         } else {
@@ -199,7 +206,7 @@ impl Redis {
                         }
                     }
                 }
-                Arc::new(Kept { indexes: all, counters: counter::collection_counters(m) })
+                Arc::new(Kept { base: self.base_of(m), indexes: all, counters: counter::collection_counters(m) })
             })
             .clone()
     }
@@ -215,8 +222,31 @@ impl Redis {
     /// Runs the write script and reads its answer.
     async fn write(&self, bases: &[String], checks: &[Check], items: &[Item], swap: bool) -> Result<Written> {
         let s = &self.inner.scripts.write;
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&s.sha).arg(bases.len());
+        // The command's size, known before it is built: its buffers grow no more.
+        let (mut args, mut size) = (6 + bases.len() + 5 * checks.len(), 64);
+        size += bases.iter().map(String::len).sum::<usize>();
+        for c in checks {
+            size += match c {
+                Check::Record { kb, seen, .. } => kb.len() + seen.as_ref().map_or(0, Vec::len) + 8,
+                Check::Version { seen, .. } => seen.len() + 8,
+            };
+        }
+        for it in items {
+            args += 6 + 3 * it.entries.len() + it.groups.iter().map(|(_, g)| 2 + g.len()).sum::<usize>();
+            size += 32 + it.kb.len() + it.doc.as_ref().map_or(0, Vec::len);
+            size += match &it.expect {
+                Expect::Exactly(d) => d.len(),
+                _ => 0,
+            };
+            for e in &it.entries {
+                size += e.index.path.len() + e.enc.len() + e.unique_end.len();
+            }
+            for (name, groups) in &it.groups {
+                size += name.len() + 8 + groups.iter().map(Vec::len).sum::<usize>();
+            }
+        }
+        let mut cmd = redis::Cmd::with_capacity(args, size);
+        cmd.arg("EVALSHA").arg(&s.sha).arg(bases.len());
         for b in bases {
             cmd.arg(b);
         }
@@ -234,16 +264,11 @@ impl Redis {
         }
         cmd.arg(items.len());
         for it in items {
-            let mode = match it.mode {
-                WriteMode::Insert => "I",
-                WriteMode::Upsert => "U",
-                WriteMode::Replace => "R",
-            };
-            cmd.arg(it.base + 1).arg(mode).arg(&it.kb).arg(if it.doc.is_some() { "P" } else { "D" });
+            let (head, len) = item_head(it);
+            cmd.arg(&head[..len]).arg(&it.kb);
             match &it.expect {
-                Expect::Any => cmd.arg("*").arg(""),
-                Expect::Absent => cmd.arg("-").arg(""),
-                Expect::Exactly(d) => cmd.arg("=").arg(d),
+                Expect::Exactly(d) => cmd.arg(d),
+                _ => cmd.arg(""),
             };
             cmd.arg(it.doc.as_deref().unwrap_or_default()).arg(it.entries.len());
             for e in &it.entries {
@@ -258,6 +283,9 @@ impl Redis {
             }
         }
         let reply = self.eval(s, &cmd).await?;
+        if let Reply::Int(_) = reply {
+            return Ok(Written::Done);
+        }
         let parts = array(reply)?;
         let tag = parts.first().map(text).unwrap_or_default();
         let int = |i: usize| parts.get(i).and_then(integer).unwrap_or(0) as usize;
@@ -361,7 +389,7 @@ impl Redis {
         batch: usize,
         each: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<bool>,
     ) -> Result<Vec<u8>> {
-        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false };
+        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false, version: true };
         Ok(self.read_with(base, source, how, each).await?.unwrap_or_default())
     }
 
@@ -390,22 +418,28 @@ impl Redis {
         };
         let s = &self.inner.scripts.read;
         let mut first: Option<Vec<u8>> = None;
+        let bounds: usize = ranges.iter().map(|r| bound_len(&r.0) + bound_len(&r.1)).sum();
         loop {
-            let mut cmd = redis::cmd("EVALSHA");
-            cmd.arg(&s.sha).arg(1).arg(base).arg(name).arg(batch).arg(if how.backward { "1" } else { "0" });
-            cmd.arg(at).arg(&after).arg(check);
+            let size = 64 + base.len() + name.len() + after.len() + bounds;
+            let mut cmd = redis::Cmd::with_capacity(11 + 2 * ranges.len(), size);
+            cmd.arg("EVALSHA").arg(&s.sha).arg(1).arg(base).arg(name).arg(batch);
+            cmd.arg(if how.backward { "1" } else { "0" });
+            let head = how.version || batch > 0;
+            cmd.arg(at).arg(&after).arg(check).arg(if head { "1" } else { "0" });
             for r in ranges {
                 cmd.arg(lex(&r.0, true)).arg(lex(&r.1, false));
             }
             let parts = array(self.eval(s, &cmd).await?)?;
             let mut parts = parts.into_iter();
-            let next = parts.next().as_ref().and_then(integer).unwrap_or(i64::MAX);
-            if next < 0 {
-                return Ok(None);
+            if let Some(Reply::Int(_)) = parts.as_slice().first() {
+                return Ok(None); // a failed check: `{-1}`
             }
-            let next = next as usize;
-            let last = parts.next().and_then(owned).unwrap_or_default();
-            let seen = parts.next().and_then(owned).unwrap_or_default();
+            let head = if head { parts.next().and_then(owned).unwrap_or_default() } else { Vec::new() };
+            // `<next range> <version> <last member>`: the member may hold spaces, the others not.
+            let mut split = head.splitn(3, |&b| b == b' ');
+            let mut field = || split.next().unwrap_or_default();
+            let (next, seen, last) = (field(), field().to_vec(), field().to_vec());
+            let next = std::str::from_utf8(next).ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
             // The first batch's write count: a write between batches changes it, so a
             // transaction that checks it sees every batch as one read.
             let version = first.get_or_insert(seen).clone();
@@ -473,8 +507,14 @@ impl Redis {
 
     /// A query's rows, read as [`Backend::query`] reads them (ordered index reads and key
     /// order with a limit stop early), with the collection's write count the read saw
-    /// (`None`: nothing was read, and no write could change the answer).
-    pub(crate) async fn query_read(&self, m: &'static ModelDesc, plan: &Plan) -> Result<(Vec<Row>, Option<Vec<u8>>)> {
+    /// (`None`: nothing was read, and no write could change the answer; without `version`,
+    /// the count may be empty).
+    pub(crate) async fn query_read(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        version: bool,
+    ) -> Result<(Vec<Row>, Option<Vec<u8>>)> {
         let stop = match (plan.order.is_empty(), plan.limit) {
             (true, Some(limit)) => Some(plan.offset + limit),
             _ => None,
@@ -487,7 +527,7 @@ impl Redis {
                 return Ok(read);
             }
         }
-        let (found, version) = self.matching(m, plan, stop).await?;
+        let (found, version) = self.matching(m, &self.base(m), plan, stop, version).await?;
         Ok((page(found, plan)?, Some(version)))
     }
 
@@ -544,7 +584,7 @@ impl Redis {
         }
         let source = Source::Index { index, ranges };
         let batch = need.saturating_add(1).min(1000);
-        let how = Reading { batch, backward: !upwards, numeric_check: true, complete_check: whole };
+        let how = Reading { batch, backward: !upwards, numeric_check: true, complete_check: whole, version: true };
         let mut rows: Vec<(Vec<Value>, Vec<u8>, Vec<u8>)> = Vec::new();
         // An index on a declared single-valued field holds one entry a record: no record
         // comes twice.
@@ -602,8 +642,13 @@ impl Redis {
             (std::ops::Bound::Excluded(at), std::ops::Bound::Unbounded)
         };
         let source = Source::Keys(range);
-        let how =
-            Reading { batch: limit.min(1000), backward: seek.backward, numeric_check: false, complete_check: false };
+        let how = Reading {
+            batch: limit.min(1000),
+            backward: seek.backward,
+            numeric_check: false,
+            complete_check: false,
+            version: true,
+        };
         let mut rows = Vec::new();
         self.read_with(&self.base(m), &source, how, |kb, doc| {
             let Some(doc) = doc else { return Ok(true) };
@@ -619,30 +664,36 @@ impl Redis {
         rows.into_iter().map(|(kb, doc)| row(kb, doc, plan)).collect::<Result<_>>().map(Some)
     }
 
-    /// The records matching every filter of the plan, in key order, each once; with `stop`,
+    /// The records (of the collection whose keys start with `base`) matching every filter of
+    /// the plan, in key order, each once; with `stop`,
     /// reading ends once that many matched (only where candidates come in key order). Also
-    /// returns the collection's write count the read saw.
+    /// returns the collection's write count the read saw (with `version`; else it may be
+    /// empty).
     async fn matching(
         &self,
         m: &'static ModelDesc,
+        base: &str,
         plan: &Plan,
         stop: Option<usize>,
+        version: bool,
     ) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>)> {
         let source = index::choose(m, plan);
         let in_key_order = matches!(source, Source::Scan);
-        // A record comes twice only from an index on a field holding several values.
-        let dedupe = match &source {
-            Source::Index { index, .. } => !index::one_entry(m, index.path),
-            _ => false,
-        };
         // The index ranges hold exactly the matches: nothing to check again.
         let exact = index::exact(m, plan);
+        // A record comes twice only from an index on a field holding several values (not
+        // the one-entry index an exact read uses).
+        let dedupe = match &source {
+            Source::Index { index, .. } if !exact => !index::one_entry(m, index.path),
+            _ => false,
+        };
         let stop = stop.filter(|_| in_key_order);
         let batch = stop.map_or(0, |n| n.clamp(1, 1000));
         let mut found = Vec::new();
         let mut seen = HashSet::new();
+        let how = Reading { batch, backward: false, numeric_check: false, complete_check: false, version };
         let version = self
-            .read(&self.base(m), &source, batch, |kb, doc| {
+            .read_with(base, &source, how, |kb, doc| {
                 let Some(doc) = doc else { return Ok(true) };
                 if dedupe && !seen.insert(kb.clone()) {
                     return Ok(true);
@@ -652,7 +703,8 @@ impl Redis {
                 }
                 Ok(stop.is_none_or(|n| found.len() < n))
             })
-            .await?;
+            .await?
+            .unwrap_or_default();
         if !in_key_order {
             found.sort_by(|a, b| a.0.cmp(&b.0));
         }
@@ -692,6 +744,45 @@ fn row(kb: Vec<u8>, doc: Vec<u8>, plan: &Plan) -> Result<Row> {
     Ok(Row { key: Some(KeyValue::from_storage(&kb)?), doc, ..Row::default() })
 }
 
+/// An item's head for the write script, one argument: mode, op, expect, then the base's
+/// position (from 1) in digits; the bytes and how many of them are used.
+fn item_head(it: &Item) -> ([u8; 24], usize) {
+    let mut head = [0u8; 24];
+    head[0] = match it.mode {
+        WriteMode::Insert => b'I',
+        WriteMode::Upsert => b'U',
+        WriteMode::Replace => b'R',
+    };
+    head[1] = if it.doc.is_some() { b'P' } else { b'D' };
+    head[2] = match it.expect {
+        Expect::Any => b'*',
+        Expect::Absent => b'-',
+        Expect::Exactly(_) => b'=',
+    };
+    let mut digits = [0u8; 20];
+    let (mut n, mut d) = (it.base + 1, 0);
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for k in 0..d {
+        head[3 + k] = digits[d - 1 - k];
+    }
+    (head, 3 + d)
+}
+
+/// The length of a bound in `ZRANGEBYLEX` syntax (see [`lex`]).
+fn bound_len(bound: &std::ops::Bound<Vec<u8>>) -> usize {
+    match bound {
+        std::ops::Bound::Included(b) | std::ops::Bound::Excluded(b) => b.len() + 1,
+        std::ops::Bound::Unbounded => 1,
+    }
+}
+
 /// How [`Redis::read_with`] reads.
 #[derive(Debug, Clone, Copy)]
 struct Reading {
@@ -705,6 +796,9 @@ struct Reading {
     /// Check first that the index holds an entry for every record (the whole index is read
     /// in place of the key set).
     complete_check: bool,
+    /// The caller needs the collection's write count (a read in batches gets it anyway);
+    /// without it, a read of everything at once returns an empty one.
+    version: bool,
 }
 
 /// Adds the record's key to an error, when the bytes name one.
@@ -819,6 +913,8 @@ pub(crate) enum Check {
 /// The write script's answer.
 #[derive(Debug)]
 pub(crate) enum Written {
+    /// Every item written as given: no automatic key assigned, no compare-and-set refused.
+    Done,
     Keys(Vec<Vec<u8>>),
     Swapped(Vec<(String, Vec<u8>)>),
     Duplicate(usize),
@@ -897,11 +993,15 @@ impl Backend for Redis {
         }
         let kept = self.kept(m);
         let mut prepared = Vec::with_capacity(items.len());
+        let mut given = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             let it = Item::put(m, 0, item.key.as_ref(), item.doc, mode, &kept).map_err(|e| e.with_item(i))?;
             prepared.push(it);
+            given.push(item.key);
         }
-        match self.write_items(m, &[self.base(m)], &[], &mut prepared, false).await? {
+        match self.write_items(m, std::slice::from_ref(&kept.base), &[], &mut prepared, false).await? {
+            // No key was assigned: the keys are those given.
+            Written::Done => Ok(given.into_iter().flatten().collect()),
             Written::Keys(keys) => keys.iter().map(|kb| KeyValue::from_storage(kb)).collect(),
             other => Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
         }
@@ -947,7 +1047,7 @@ impl Backend for Redis {
     /// collection's key set), records included, in one script per batch; checks every filter
     /// on each candidate, sorts by the plan's order, then skips and limits.
     async fn query(&self, m: &'static ModelDesc, plan: Plan) -> Result<Vec<Row>> {
-        Ok(self.query_read(m, &plan).await?.0)
+        Ok(self.query_read(m, &plan, false).await?.0)
     }
 
     /// A page from a cursor starts reading at the cursor: in the index on the first ordering
@@ -1005,9 +1105,9 @@ impl Backend for Redis {
     /// again, checked against the filters and updated again, so no update is lost.
     async fn update(&self, m: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
         let plan = Plan { filters: plan.filters, ..Plan::default() };
-        let (found, _) = self.matching(m, &plan, None).await?;
         let kept = self.kept(m);
-        let base = [self.base(m)];
+        let (found, _) = self.matching(m, &kept.base, &plan, None, false).await?;
+        let base = std::slice::from_ref(&kept.base);
         let mut counts = UpdateCounts { matched: found.len() as u64, modified: 0 };
         let mut pending = found;
         while !pending.is_empty() {
@@ -1025,7 +1125,11 @@ impl Backend for Redis {
             if items.is_empty() {
                 break;
             }
-            let swapped = match self.write_items(m, &base, &[], &mut items, true).await? {
+            let swapped = match self.write_items(m, base, &[], &mut items, true).await? {
+                Written::Done => {
+                    counts.modified += items.len() as u64;
+                    break;
+                }
                 Written::Swapped(s) => s,
                 other => return Err(Error::new(ErrorKind::Storage, format!("unexpected answer {other:?}"))),
             };
@@ -1071,6 +1175,7 @@ impl Backend for Redis {
             prepared.push(it);
         }
         match self.write_items(m, &[self.base(m)], &[], &mut prepared, true).await? {
+            Written::Done => Ok(prepared.iter().map(|_| Swapped::Written).collect()),
             Written::Swapped(s) => Ok(s
                 .into_iter()
                 .map(|(status, doc)| match status.as_str() {
@@ -1313,5 +1418,41 @@ fn problem(m: &'static ModelDesc, index: &IndexDesc, member: &[u8], what: &str) 
         index: index.path,
         key: member_key(member).and_then(|kb| KeyValue::from_storage(kb).ok()),
         message: what.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The head names mode, op and expectation by their letters and the base by its position
+    /// from 1, in as many digits as it takes.
+    #[test]
+    fn item_heads_spell_mode_op_expectation_and_base() {
+        let head = |it: &Item| {
+            let (h, n) = item_head(it);
+            String::from_utf8(h[..n].to_vec()).unwrap()
+        };
+        let mut it = Item {
+            model: None,
+            base: 0,
+            mode: WriteMode::Replace,
+            kb: Vec::new(),
+            expect: Expect::Any,
+            original: None,
+            doc: None,
+            entries: Vec::new(),
+            groups: Vec::new(),
+        };
+        assert_eq!(head(&it), "RD*1");
+        it.base = 11;
+        it.mode = WriteMode::Insert;
+        it.expect = Expect::Absent;
+        it.doc = Some(Vec::new());
+        assert_eq!(head(&it), "IP-12");
+        it.base = 98;
+        it.mode = WriteMode::Upsert;
+        it.expect = Expect::Exactly(b"x".to_vec());
+        assert_eq!(head(&it), "UP=99");
     }
 }

@@ -86,17 +86,21 @@ end
 ///
 /// `KEYS`: the collection bases (`{p:c}`). `ARGV`: kind (`W` write, `S` compare-and-set),
 /// the number of checks, each check (`R` base-index key present expected-doc, or `V`
-/// base-index version), the number of items, then each item: base index, mode (`I` insert,
-/// `U` upsert, `R` replace), key bytes (empty: automatic), op (`P` put, `D` delete), expect
-/// (`*` anything, `-` absent (else return it for merging), `=` exactly the expected bytes),
-/// expected bytes, document, entry count, then per entry: index name, encoded value, and the
+/// base-index version), the number of items, then each item: its head (one argument: mode
+/// `I` insert, `U` upsert or `R` replace, op `P` put or `D` delete, expect `*` anything, `-`
+/// absent (else return it for merging) or `=` exactly the expected bytes, then the base
+/// index in digits), key bytes (empty: automatic), expected bytes, document, entry count,
+/// then per entry: index name, encoded value, and the
 /// end of the value's range for a unique index (empty otherwise), then the number of
 /// counters the collection keeps and per counter: its grouping's name, the number of the
 /// document's groups, and each group's encoded values.
 ///
-/// Returns `{'OK', key...}`, `{'SWAP', status, doc, ...}` (status `W` written, `M` missing,
-/// `C` changed with its current doc), `{'DUP', item}`, `{'UNIQUE', item, entry, owner}`,
-/// `{'MERGE', item, current-or-nil, ...}` or `{'CONFLICT', check}`.
+/// Returns the number of items when every item was written as given (no automatic key
+/// assigned, no compare-and-set refused), else `{'OK', key...}`, `{'SWAP', status, doc, ...}`
+/// (status `W` written, `M` missing, `C` changed with its current doc), `{'DUP', item}`,
+/// `{'UNIQUE', item, entry, owner}`, `{'MERGE', item, current-or-nil, ...}` or
+/// `{'CONFLICT', check}`. (A bare integer is the cheapest answer to read: the common write
+/// needs nothing back.)
 pub(crate) const WRITE: &str = r#"
 local kind = ARGV[1]
 local a = 2
@@ -115,10 +119,11 @@ end
 local n = tonumber(ARGV[a]); a = a + 1
 local items = {}
 for i = 1, n do
-  local it = {base = KEYS[tonumber(ARGV[a])], mode = ARGV[a + 1], kb = ARGV[a + 2], op = ARGV[a + 3],
-    expect = ARGV[a + 4], expected = ARGV[a + 5], doc = ARGV[a + 6], e = {}}
-  local ne = tonumber(ARGV[a + 7])
-  a = a + 8
+  local h = ARGV[a]
+  local it = {base = KEYS[tonumber(string.sub(h, 4))], mode = string.sub(h, 1, 1), kb = ARGV[a + 1],
+    op = string.sub(h, 2, 2), expect = string.sub(h, 3, 3), expected = ARGV[a + 2], doc = ARGV[a + 3], e = {}}
+  local ne = tonumber(ARGV[a + 4])
+  a = a + 5
   for j = 1, ne do
     it.e[j] = {ARGV[a], ARGV[a + 1], ARGV[a + 2]}
     a = a + 3
@@ -194,10 +199,13 @@ for _, it in ipairs(items) do
 end
 local out = {kind == 'S' and 'SWAP' or 'OK'}
 local touched = {}
+local plain = true
 for i, it in ipairs(items) do
   local base, kb = it.base, it.kb
+  if it.skip then plain = false end
   if not it.skip then
     if kb == '' then
+      plain = false
       repeat
         local x = redis.call('INCR', base .. ':a')
         local t = {}
@@ -241,6 +249,7 @@ for i, it in ipairs(items) do
 end
 flush()
 for base in pairs(touched) do redis.call('INCR', base .. ':v') end
+if plain then return n end
 return out
 "#;
 
@@ -273,11 +282,14 @@ return n
 /// (integers and doubles, tag 0x10, against decimals, tag 0x12: their encodings are classes
 /// of their own, so such an index is not in sort order), `2` to check that and also that the
 /// index holds an entry for every record (at least as many members as the key set: an index
-/// declared after records were saved holds none for them until `rebuild_indexes`), then each
-/// range's low and high bound in `ZRANGEBYLEX` syntax.
-/// Returns `{next range, last member, version, key, doc, key, doc, ...}` (doc nil when a
-/// record is missing); the next range is past the last when everything was read. A failed
-/// check returns `{-1}` and reads nothing.
+/// declared after records were saved holds none for them until `rebuild_indexes`), `ARGV[7]`
+/// `1` to answer with the head below (`0`: a read of everything at once whose caller needs no
+/// version), then each range's low and high bound in `ZRANGEBYLEX` syntax.
+/// Returns `{head, key, doc, key, doc, ...}` (doc nil when a record is missing), `head`
+/// being the next range, the version and the last member read, in one string separated by
+/// spaces (one part of the answer rather than three: each part costs the client a parse);
+/// the next range is past the last when everything was read. A failed check returns `{-1}`
+/// and reads nothing.
 pub(crate) const READ: &str = r#"
 local base, src = KEYS[1], ARGV[1]
 local zkey = (src == '') and (base .. ':k') or (base .. ':i:' .. src)
@@ -288,11 +300,14 @@ if ARGV[6] ~= '0' then
   local dec = redis.call('ZRANGEBYLEX', zkey, '[' .. string.char(18), '(' .. string.char(19), 'LIMIT', 0, 1)
   if #num > 0 and #dec > 0 then return {-1} end
 end
-local nr = (#ARGV - 6) / 2
-local out = {0, '', redis.call('GET', base .. ':v') or '0'}
+local nr = (#ARGV - 7) / 2
+local head = ARGV[7] == '1'
+local version = head and (redis.call('GET', base .. ':v') or '0')
+local out = {}
+if head then out[1] = '' end
 local left = limit
 while r <= nr do
-  local lo, hi = ARGV[5 + 2 * r], ARGV[6 + 2 * r]
+  local lo, hi = ARGV[6 + 2 * r], ARGV[7 + 2 * r]
   if after ~= '' then
     if rev then hi = '(' .. after else lo = '(' .. after end
   end
@@ -313,16 +328,14 @@ while r <= nr do
   if limit > 0 then
     left = left - #ms
     if left <= 0 then
-      out[1] = r
-      out[2] = after
+      if head then out[1] = r .. ' ' .. version .. ' ' .. after end
       return out
     end
   end
   r = r + 1
   after = ''
 end
-out[1] = r
-out[2] = ''
+if head then out[1] = r .. ' ' .. version .. ' ' end
 return out
 "#;
 

@@ -133,7 +133,7 @@ impl Transactions for Redis {
             // Nothing of the attempt's own to lay over the collection: the reads of a plain
             // query, which stop once they have the answer (an ordered index read with a
             // limit, key order with a limit).
-            let (rows, version) = self.query_read(m, &plan).await?;
+            let (rows, version) = self.query_read(m, &plan, true).await?;
             if let Some(version) = version {
                 s.remember(b, version);
             }

@@ -15,7 +15,15 @@
 //! value encoding (the layout's), and its own Lua scripts through `redis::Script`.
 //!
 //! Needs `REDIS_URL`. Alone: `cargo bench -p nonrel-redis --bench redis`.
+//!
+//! With `REDIS_BENCH_DRIVE=<n>` set, the binary runs no criterion group: it loads the same
+//! records, runs each CPU benchmark's operation `n` times per side in its own function
+//! (`drive_ours_save`, `drive_hand_save`, ... `drive_hand_update`), and exits, so an
+//! instruction counter can compare the two sides per operation, e.g.
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*drive_*'
+//! --dump-after='*drive_*' <bench binary>`.
 
+mod drive;
 mod hand;
 mod model;
 
@@ -83,10 +91,16 @@ fn main() {
     let db = Database::new(ours);
     let hand = rt.block_on(hand::Hand::connect(&url, &format!("{tag}-hand")));
 
+    let drive_n =
+        std::env::var("REDIS_BENCH_DRIVE").ok().map(|n| n.parse::<u64>().expect("REDIS_BENCH_DRIVE: a count"));
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(load(&db, 0, RECORDS));
         rt.block_on(hand.load(0, RECORDS));
         rt.block_on(check(&db, &hand));
+        if let Some(n) = drive_n {
+            drive::all(&rt, &db, &hand, n);
+            return;
+        }
         save(&mut c, &rt, &db, &hand);
         get(&mut c, &rt, &db, &hand);
         query_10(&mut c, &rt, &db, &hand);
@@ -96,6 +110,9 @@ fn main() {
     rt.block_on(hand::remove(&url, &tag));
     if let Err(panic) = run {
         std::panic::resume_unwind(panic);
+    }
+    if drive_n.is_some() {
+        return;
     }
     c.final_summary();
     print(&out, since, RATIOS);

@@ -263,17 +263,46 @@ pub(crate) fn declared_scalar(model: &crate::schema::model::ModelDesc, path: &st
 /// Whether a Rust type, as written, stores one scalar value (not a list, map, embedded model
 /// or dynamic `Value`).
 fn scalar_type(ty: &str) -> bool {
-    let mut ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+    // Copied only when written with spaces: planning asks this on every query.
+    let spaced: String;
+    let mut ty = if !ty.bytes().all(|b| b.is_ascii() && !b.is_ascii_whitespace()) {
+        spaced = ty.chars().filter(|c| !c.is_whitespace()).collect();
+        spaced.as_str()
+    } else {
+        ty
+    };
     while let Some(inner) = ty.strip_prefix("Option<").and_then(|t| t.strip_suffix('>')) {
-        ty = inner.to_string();
+        ty = inner;
     }
     let head = ty.split('<').next().unwrap_or_default();
-    let name = head.rsplit("::").next().unwrap_or_default();
-    const SCALARS: &[&str] = &[
-        "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize", "f32", "f64",
-        "char", "String", "Decimal", "DateTime", "Key", "Ref", "ObjectId", "Blob",
-    ];
-    SCALARS.contains(&name)
+    // Past the last `::` (a type path holds no single colon).
+    let name = head.rfind(':').map_or(head, |at| &head[at + 1..]);
+    matches!(
+        name,
+        "bool"
+            | "i8"
+            | "i16"
+            | "i32"
+            | "i64"
+            | "i128"
+            | "isize"
+            | "u8"
+            | "u16"
+            | "u32"
+            | "u64"
+            | "u128"
+            | "usize"
+            | "f32"
+            | "f64"
+            | "char"
+            | "String"
+            | "Decimal"
+            | "DateTime"
+            | "Key"
+            | "Ref"
+            | "ObjectId"
+            | "Blob"
+    )
 }
 
 /// Compares two sort keys under the ordering terms.
