@@ -153,37 +153,6 @@ fn elements(doc: &[u8]) -> Result<Vec<Element<'_>>> {
     Ok(out)
 }
 
-/// Builds a BSON document.
-struct Writer {
-    out: Vec<u8>,
-}
-
-impl Writer {
-    fn new() -> Writer {
-        Writer { out: vec![0, 0, 0, 0] }
-    }
-    fn element(&mut self, ty: u8, name: &str, value: &[u8]) {
-        self.out.push(ty);
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.push(0);
-        self.out.extend_from_slice(value);
-    }
-    fn finish(mut self) -> Vec<u8> {
-        self.out.push(0);
-        let len = (self.out.len() as i32).to_le_bytes();
-        self.out[..4].copy_from_slice(&len);
-        self.out
-    }
-}
-
-fn string_bytes(s: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(s.len() + 5);
-    v.extend_from_slice(&((s.len() + 1) as i32).to_le_bytes());
-    v.extend_from_slice(s.as_bytes());
-    v.push(0);
-    v
-}
-
 // ---- encoding ----
 
 /// One step of a path: a field name or a list position.
@@ -434,93 +403,157 @@ pub fn decode(props: &Map<String, Json>) -> Result<Vec<u8>> {
         }
     };
     let mut path = Vec::new();
-    decode_doc(props, &tags, &mut path, true)
+    let mut out = Vec::with_capacity(256);
+    decode_doc(props, &tags, &mut path, true, &mut out)?;
+    Ok(out)
 }
 
-fn decode_doc(props: &Map<String, Json>, tags: &Tags, path: &mut Vec<Json>, top: bool) -> Result<Vec<u8>> {
-    let mut w = Writer::new();
+/// Appends the document of `props`. `path` (the names and positions down to here) is kept
+/// only when the entity has type tags to look up.
+fn decode_doc(
+    props: &Map<String, Json>,
+    tags: &Tags,
+    path: &mut Vec<Json>,
+    top: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
     for (name, v) in props {
         if top && name == TYPES {
             continue;
         }
-        path.push(Json::String(name.clone()));
-        let (ty, bytes) = decode_value(v, tags, path)?;
-        path.pop();
-        w.element(ty, name, &bytes);
+        let tracked = !tags.0.is_empty();
+        if tracked {
+            path.push(Json::String(name.clone()));
+        }
+        let at = element_head(out, name.as_bytes());
+        out[at] = decode_value(v, tags, path, out)?;
+        if tracked {
+            path.pop();
+        }
     }
-    Ok(w.finish())
+    finish_doc(out, start);
+    Ok(())
 }
 
-fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>) -> Result<(u8, Vec<u8>)> {
+/// Appends an element's head (a type byte to be set, the name and its NUL); returns where
+/// the type byte is.
+fn element_head(out: &mut Vec<u8>, name: &[u8]) -> usize {
+    let at = out.len();
+    out.push(0);
+    out.extend_from_slice(name);
+    out.push(0);
+    at
+}
+
+/// Closes the document begun at `start`.
+fn finish_doc(out: &mut Vec<u8>, start: usize) {
+    out.push(0);
+    let len = ((out.len() - start) as i32).to_le_bytes();
+    out[start..start + 4].copy_from_slice(&len);
+}
+
+/// Appends the BSON value of a Datastore value; returns its BSON type. The value's kind is
+/// its one member named `…Value` (beside `excludeFromIndexes` and `meaning`).
+fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) -> Result<u8> {
     let tag = if tags.0.is_empty() { None } else { tags.find(path) };
     let obj = v.as_object().ok_or_else(|| bad_value(v))?;
-    if let Some(s) = obj.get("stringValue") {
-        return Ok((0x02, string_bytes(s.as_str().ok_or_else(|| bad_value(v))?)));
-    }
-    if let Some(n) = obj.get("integerValue") {
-        let n: i64 = n.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad_value(v))?;
-        return Ok(match tag {
-            Some("i") => (0x10, (n as i32).to_le_bytes().to_vec()),
-            Some("t") => (0x09, n.to_le_bytes().to_vec()),
-            _ => (0x12, n.to_le_bytes().to_vec()),
-        });
-    }
-    if let Some(d) = obj.get("doubleValue") {
-        let f = match d {
-            Json::Number(n) => n.as_f64().ok_or_else(|| bad_value(v))?,
-            Json::String(s) if s == "NaN" => f64::NAN,
-            Json::String(s) if s == "Infinity" => f64::INFINITY,
-            Json::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-            _ => return Err(bad_value(v)),
-        };
-        let f = if tag == Some("z") { -0.0 } else { f };
-        return Ok((0x01, f.to_le_bytes().to_vec()));
-    }
-    if let Some(b) = obj.get("booleanValue") {
-        return Ok((0x08, vec![u8::from(b.as_bool().ok_or_else(|| bad_value(v))?)]));
-    }
-    if obj.contains_key("nullValue") {
-        return Ok((0x0A, Vec::new()));
-    }
-    if let Some(t) = obj.get("timestampValue") {
-        let d = t.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).ok_or_else(|| bad_value(v))?;
-        return Ok((0x09, d.timestamp_millis().to_le_bytes().to_vec()));
-    }
-    if let Some(b) = obj.get("blobValue") {
-        let bytes = B64.decode(b.as_str().ok_or_else(|| bad_value(v))?).map_err(|_| bad_value(v))?;
-        return Ok(match tag {
-            Some("o") => (0x07, bytes),
-            Some("d") => (0x13, bytes),
-            Some(t) if t.starts_with('r') => (t[1..].parse().map_err(|_| bad_value(v))?, bytes),
-            Some(t) if t.starts_with('b') => {
-                let sub: u8 = t[1..].parse().map_err(|_| bad_value(v))?;
-                (0x05, binary(sub, &bytes))
+    let Some((kind, value)) = obj.iter().find(|(k, _)| k.ends_with("Value")) else {
+        return Err(bad_value(v));
+    };
+    Ok(match kind.as_str() {
+        "stringValue" => {
+            let s = value.as_str().ok_or_else(|| bad_value(v))?;
+            out.extend_from_slice(&((s.len() + 1) as i32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+            out.push(0);
+            0x02
+        }
+        "integerValue" => {
+            let n: i64 = value.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad_value(v))?;
+            match tag {
+                Some("i") => {
+                    out.extend_from_slice(&(n as i32).to_le_bytes());
+                    0x10
+                }
+                Some("t") => {
+                    out.extend_from_slice(&n.to_le_bytes());
+                    0x09
+                }
+                _ => {
+                    out.extend_from_slice(&n.to_le_bytes());
+                    0x12
+                }
             }
-            _ => (0x05, binary(0, &bytes)),
-        });
-    }
-    if let Some(e) = obj.get("entityValue") {
-        let empty = Map::new();
-        let props = e.get("properties").and_then(Json::as_object).unwrap_or(&empty);
-        if tag == Some("l") {
-            let inner = props.get("v").ok_or_else(|| bad_value(v))?;
-            return decode_value(inner, tags, path);
         }
-        return Ok((0x03, decode_doc(props, tags, path, false)?));
-    }
-    if let Some(a) = obj.get("arrayValue") {
-        let mut w = Writer::new();
-        for (i, item) in
-            a.get("values").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
-        {
-            path.push(Json::from(i));
-            let (ty, bytes) = decode_value(item, tags, path)?;
-            path.pop();
-            w.element(ty, &i.to_string(), &bytes);
+        "doubleValue" => {
+            let f = match value {
+                Json::Number(n) => n.as_f64().ok_or_else(|| bad_value(v))?,
+                Json::String(s) if s == "NaN" => f64::NAN,
+                Json::String(s) if s == "Infinity" => f64::INFINITY,
+                Json::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
+                _ => return Err(bad_value(v)),
+            };
+            let f = if tag == Some("z") { -0.0 } else { f };
+            out.extend_from_slice(&f.to_le_bytes());
+            0x01
         }
-        return Ok((0x04, w.finish()));
-    }
-    Err(bad_value(v))
+        "booleanValue" => {
+            out.push(u8::from(value.as_bool().ok_or_else(|| bad_value(v))?));
+            0x08
+        }
+        "nullValue" => 0x0A,
+        "timestampValue" => {
+            let d = value.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).ok_or_else(|| bad_value(v))?;
+            out.extend_from_slice(&d.timestamp_millis().to_le_bytes());
+            0x09
+        }
+        "blobValue" => {
+            let bytes = B64.decode(value.as_str().ok_or_else(|| bad_value(v))?).map_err(|_| bad_value(v))?;
+            let (ty, bytes) = match tag {
+                Some("o") => (0x07, bytes),
+                Some("d") => (0x13, bytes),
+                Some(t) if t.starts_with('r') => (t[1..].parse().map_err(|_| bad_value(v))?, bytes),
+                Some(t) if t.starts_with('b') => {
+                    let sub: u8 = t[1..].parse().map_err(|_| bad_value(v))?;
+                    (0x05, binary(sub, &bytes))
+                }
+                _ => (0x05, binary(0, &bytes)),
+            };
+            out.extend_from_slice(&bytes);
+            ty
+        }
+        "entityValue" => {
+            let empty = Map::new();
+            let props = value.get("properties").and_then(Json::as_object).unwrap_or(&empty);
+            if tag == Some("l") {
+                let inner = props.get("v").ok_or_else(|| bad_value(v))?;
+                return decode_value(inner, tags, path, out);
+            }
+            decode_doc(props, tags, path, false, out)?;
+            0x03
+        }
+        "arrayValue" => {
+            let start = out.len();
+            out.extend_from_slice(&[0; 4]);
+            let items = value.get("values").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
+            let tracked = !tags.0.is_empty();
+            for (i, item) in items.iter().enumerate() {
+                if tracked {
+                    path.push(Json::from(i));
+                }
+                let at = element_head(out, i.to_string().as_bytes());
+                out[at] = decode_value(item, tags, path, out)?;
+                if tracked {
+                    path.pop();
+                }
+            }
+            finish_doc(out, start);
+            0x04
+        }
+        _ => return Err(bad_value(v)),
+    })
 }
 
 fn binary(sub: u8, bytes: &[u8]) -> Vec<u8> {
