@@ -156,8 +156,14 @@ impl Client {
     /// One call: the JSON answer, or the API's error as a nonrel error (`ABORTED` is a
     /// `Conflict`, `ALREADY_EXISTS` a `DuplicateKey`).
     pub(crate) async fn call(&self, method: Method, body: &Json) -> Result<Json> {
+        let body = serde_json::to_vec(body).map_err(|e| Error::new(ErrorKind::Encode, e.to_string()))?;
+        self.call_bytes(method, body).await
+    }
+
+    /// [`call`](Self::call) with the request's JSON already written.
+    pub(crate) async fn call_bytes(&self, method: Method, body: Vec<u8>) -> Result<Json> {
         self.counts[method as usize].fetch_add(1, Ordering::Relaxed);
-        let body = Bytes::from(serde_json::to_vec(body).map_err(|e| Error::new(ErrorKind::Encode, e.to_string()))?);
+        let body = Bytes::from(body);
         // A pooled connection the server closed meanwhile fails before sending anything:
         // try again once on a new one.
         for attempt in 0..2 {

@@ -194,7 +194,7 @@ impl Datastore {
     async fn lookup_counters(&self, keys: Vec<Json>, tx: Option<&str>) -> Result<BTreeMap<String, Json>> {
         let options = tx.map(|t| json!({"transaction": t}));
         let mut found = BTreeMap::new();
-        for mut f in self.lookup_found(keys, options).await? {
+        for mut f in self.lookup_found(keys.iter().map(Json::to_string).collect(), options).await? {
             let name = f["entity"]["key"]["path"][0]["name"].as_str().unwrap_or_default().to_string();
             found.insert(name, f["entity"]["properties"].take());
         }

@@ -54,6 +54,53 @@ pub fn key_json(kind: &str, key: &KeyValue) -> Json {
     json!({"path": [key_element(kind, key)]})
 }
 
+/// [`key_json`] as JSON text appended to `out`, written without building the JSON value.
+pub fn write_key_json(kind: &str, key: &KeyValue, out: &mut String) {
+    out.push_str("{\"path\":[{\"kind\":");
+    push_json_str(kind, out);
+    match key {
+        KeyValue::Int(i) if *i > 0 => {
+            out.push_str(",\"id\":\"");
+            out.push_str(&i.to_string());
+            out.push('"');
+        }
+        KeyValue::Str(s) if !(s.starts_with(MARK) || (s.len() >= 4 && s.starts_with("__") && s.ends_with("__"))) => {
+            out.push_str(",\"name\":");
+            push_json_str(s, out);
+        }
+        _ => {
+            // Names nonrel marks: the same text as the JSON value gives.
+            let element = key_element(kind, key);
+            out.push_str(",\"name\":");
+            out.push_str(&element["name"].to_string());
+        }
+    }
+    out.push_str("}]}");
+}
+
+/// A JSON string literal for `s`.
+fn push_json_str(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    out.push('"');
+    let mut clean = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.push_str(&s[clean..i]);
+        clean = i + 1;
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            other => {
+                let _ = write!(out, "\\u{other:04x}");
+            }
+        }
+    }
+    out.push_str(&s[clean..]);
+    out.push('"');
+}
+
 /// A new automatic key: a positive id larger than every id this process assigned before,
 /// so records inserted one after another come back in that order without `order_by` (as on
 /// every other backend; Datastore's own `allocateIds` scatters its ids). The id is the time
@@ -562,4 +609,31 @@ fn binary(sub: u8, bytes: &[u8]) -> Vec<u8> {
     out.push(sub);
     out.extend_from_slice(bytes);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key written as text is the JSON of [`key_json`], for every kind of key.
+    #[test]
+    fn key_text_is_the_key_json() {
+        let keys = [
+            KeyValue::Int(7),
+            KeyValue::Int(0),
+            KeyValue::Int(-3),
+            KeyValue::Str("plain".into()),
+            KeyValue::Str("q\"uo\\te\n\u{1}x".into()),
+            KeyValue::Str("__reserved__".into()),
+            KeyValue::ObjectId(nonrel_runtime::ObjectId::new()),
+        ];
+        for key in &keys {
+            for kind in ["Post", "we\"ird"] {
+                let mut text = String::new();
+                write_key_json(kind, key, &mut text);
+                let parsed: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(parsed, key_json(kind, key), "{text}");
+            }
+        }
+    }
 }

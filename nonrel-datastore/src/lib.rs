@@ -208,7 +208,15 @@ impl Datastore {
             (Some(t), _) => Some(json!({"transaction": t})),
             (None, r) => r.options(),
         };
-        let entities = self.lookup_found(keys.iter().map(|k| key_json(m.collection, k)).collect(), options).await?;
+        let texts = keys
+            .iter()
+            .map(|k| {
+                let mut text = String::with_capacity(64);
+                entity::write_key_json(m.collection, k, &mut text);
+                text
+            })
+            .collect();
+        let entities = self.lookup_found(texts, options).await?;
         self.client().read(entities.len());
         let mut found: HashMap<KeyValue, Read> = HashMap::new();
         for f in entities {
@@ -224,20 +232,26 @@ impl Datastore {
     /// The entities of `keys` that exist (each `found` element of the replies: the entity
     /// and its version), read in batches of [`LOOKUP_BATCH`] with `options` as the read
     /// options, asking again for the keys the store deferred.
-    async fn lookup_found(&self, keys: Vec<Json>, options: Option<Json>) -> Result<Vec<Json>> {
+    async fn lookup_found(&self, keys: Vec<String>, options: Option<Json>) -> Result<Vec<Json>> {
+        let options = options.map(|o| o.to_string());
         let mut found = Vec::new();
         let mut todo = keys;
         while !todo.is_empty() {
             let rest = todo.split_off(todo.len().min(LOOKUP_BATCH));
-            let mut body = json!({"keys": todo});
+            let mut body = String::with_capacity(todo.iter().map(|k| k.len() + 1).sum::<usize>() + 64);
+            body.push_str("{\"keys\":[");
+            body.push_str(&todo.join(","));
+            body.push(']');
             if let Some(o) = &options {
-                body["readOptions"] = o.clone();
+                body.push_str(",\"readOptions\":");
+                body.push_str(o);
             }
-            let mut r = self.client().call(Method::Lookup, &body).await?;
+            body.push('}');
+            let mut r = self.client().call_bytes(Method::Lookup, body.into_bytes()).await?;
             if let Some(batch) = r["found"].as_array_mut() {
                 found.append(batch);
             }
-            todo = r["deferred"].as_array().cloned().unwrap_or_default();
+            todo = r["deferred"].as_array().map(|d| d.iter().map(Json::to_string).collect()).unwrap_or_default();
             todo.extend(rest);
         }
         Ok(found)
