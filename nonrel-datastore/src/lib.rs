@@ -512,18 +512,16 @@ fn finish(rows: Vec<(KeyValue, Vec<u8>)>, plan: &Plan, filtered: bool, in_key_or
     if !plan.order.is_empty() {
         found.sort_by(|a, b| eval::compare_keys(&a.0, &b.0, &plan.order));
     }
-    found
-        .into_iter()
-        .skip(plan.offset)
-        .take(plan.limit.unwrap_or(usize::MAX))
-        .map(|(_, key, doc)| {
-            let doc = match &plan.projection {
-                Some(p) => eval::project(&doc, p)?,
-                None => doc,
-            };
-            Ok(Row { key: Some(key), doc, ..Row::default() })
-        })
-        .collect()
+    let wanted = found.len().saturating_sub(plan.offset).min(plan.limit.unwrap_or(usize::MAX));
+    let mut out = Vec::with_capacity(wanted);
+    for (_, key, doc) in found.into_iter().skip(plan.offset).take(wanted) {
+        let doc = match &plan.projection {
+            Some(p) => eval::project(&doc, p)?,
+            None => doc,
+        };
+        out.push(Row { key: Some(key), doc, ..Row::default() });
+    }
+    Ok(out)
 }
 
 impl Backend for Datastore {

@@ -543,13 +543,14 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         }
         let related_projections = crate::engine::related::projections(&self.related);
         crate::plan::with_projection(projection.as_ref(), || {
-            rows.into_iter()
-                .map(|r| {
-                    let record = decode(r.key.as_ref(), &r.doc)?;
-                    let related_projections = related_projections.clone();
-                    Ok(Record { record, related: r.related, annotations: r.annotations, related_projections })
-                })
-                .collect()
+            // Collected into a list sized once (a collect of results grows it step by step).
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let record = decode(r.key.as_ref(), &r.doc)?;
+                let related_projections = related_projections.clone();
+                out.push(Record { record, related: r.related, annotations: r.annotations, related_projections });
+            }
+            Ok(out)
         })
     }
 
@@ -558,7 +559,11 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         let projection = self.plan()?.projection.clone();
         let rows = self.run().await?;
         crate::plan::with_projection(projection.as_ref(), || {
-            rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect()
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(decode(r.key.as_ref(), &r.doc)?);
+            }
+            Ok(out)
         })
     }
 

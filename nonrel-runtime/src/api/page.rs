@@ -212,7 +212,11 @@ impl<'db, B: Backend, M: Model> PageBuilder<'db, B, M> {
         }
         let projection = plan.projection.clone();
         let items = crate::plan::with_projection(projection.as_ref(), || {
-            rows.into_iter().map(|r| decode(r.key.as_ref(), &r.doc)).collect::<Result<Vec<M>>>()
+            let mut items = Vec::with_capacity(rows.len());
+            for r in &rows {
+                items.push(decode(r.key.as_ref(), &r.doc)?);
+            }
+            Ok::<_, crate::error::Error>(items)
         })?;
         Ok(Page { items, next, prev })
     }

@@ -903,7 +903,9 @@ mod tests {
         round_trip(r#"{"m":{"$date":{"$numberLong":"-1"}},"n":{"$binary":{"base64":"AJ+Slg==","subType":"00"}}}"#);
         round_trip(r#"{"o":{"$oid":"65f0c1d2e3f4a5b6c7d8e9f0"},"p":[1,[],{}],"q":{"$bson":"11e803000001000000"}}"#);
         round_trip(r#"{"r":{"$document":{"$oid":"x"}},"s":{"$binary":{"base64":"","subType":"04"}}}"#);
-        round_trip(r#"{"t":-9223372036854775808,"u":0,"v":9223372036854775807,"w":"\u001f\t\r\\","x":{"$document":{"$date":1}}}"#);
+        round_trip(
+            r#"{"t":-9223372036854775808,"u":0,"v":9223372036854775807,"w":"\u001f\t\r\\","x":{"$document":{"$date":1}}}"#,
+        );
     }
 
     /// The reader that writes documents straight from the text agrees with the parsed tree's
