@@ -17,6 +17,7 @@
 
 mod aggregate;
 pub(crate) mod convert;
+mod counted;
 mod counter;
 mod join;
 mod lookup;
@@ -173,6 +174,9 @@ impl Backend for Mongo {
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let items: Vec<(KeyValue, Vec<u8>)> =
             items.into_iter().map(|i| (i.key.unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new())), i.doc)).collect();
+        if let Some(counters) = counted::counters_of(model) {
+            return counted::put(self, model, counters, items, mode).await;
+        }
         write::put(self, model, items, mode).await
     }
 
@@ -207,6 +211,9 @@ impl Backend for Mongo {
     }
 
     async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        if let Some(counters) = counted::counters_of(model) {
+            return counted::delete(self, model, counters, keys).await;
+        }
         let result = self
             .raw_collection(model)
             .delete_many(convert::keys_filter(&keys)?)
@@ -216,6 +223,9 @@ impl Backend for Mongo {
     }
 
     async fn swap(&self, model: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        if let Some(counters) = counted::counters_of(model) {
+            return counted::swap(self, model, counters, items).await;
+        }
         swap::swap(self, model, items).await
     }
 
@@ -244,6 +254,9 @@ impl Backend for Mongo {
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        if let Some(n) = counter::answer(self, model, &plan, upto).await? {
+            return Ok(n);
+        }
         if convert::names_where(&plan.filters) {
             return self.count_command(model, &plan, upto).await;
         }
@@ -256,7 +269,11 @@ impl Backend for Mongo {
     }
 
     async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
-        let (matched, modified) = write::update(self, model, &plan, &ops).await?;
+        let counted = counted::counters_of(model).filter(|c| counted::touches(c, &ops));
+        let (matched, modified) = match counted {
+            Some(counters) => counted::update(self, model, counters, &plan, &ops).await?,
+            None => write::update(self, model, &plan, &ops).await?,
+        };
         Ok(UpdateCounts { matched, modified })
     }
 
@@ -288,6 +305,9 @@ impl Backend for Mongo {
             }
             created += (m.indexes.len() + m.compound_indexes.len() + counter::specs(m).len()) as u64;
         }
+        for m in models.iter().filter(|m| !m.counters.is_empty()) {
+            counter::mark_if_empty(self, m).await?;
+        }
         Ok(created)
     }
 
@@ -316,6 +336,7 @@ impl Backend for Mongo {
                 let message = format!("index of count_by({}) not created: run sync_indexes()", c.name);
                 report.problems.push(IntegrityProblem { model: m.name, index: c.name, key: None, message });
             }
+            counter::check_counters(self, m, &mut report).await?;
         }
         Ok(report)
     }
@@ -326,6 +347,10 @@ impl Backend for Mongo {
                 let _ = self.raw_collection(m).drop_index(name).await;
             }
         }
-        self.sync_indexes(models).await
+        let mut written = self.sync_indexes(models.clone()).await?;
+        for m in models {
+            written += counter::rebuild(self, m).await?;
+        }
+        Ok(written)
     }
 }
