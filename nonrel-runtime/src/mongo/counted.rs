@@ -7,7 +7,8 @@
 //! transaction starts the whole write again, after a random pause.
 //!
 //! A save of one record is thus four commands (read, write, `$inc`, commit) where a save
-//! through a collection without counters is one; an insert is three. The same steps run in
+//! through a collection without counters is one; an insert is three; an update by query that
+//! cannot change a counted field two (the native update, commit). The same steps run in
 //! the session of a `db.transaction`, committed with it.
 
 use super::counter::Tally;
@@ -120,7 +121,10 @@ pub(super) async fn swap(
 }
 
 /// A counted update by query: the matched records' counted fields are read before and after
-/// the native update, all in the transaction.
+/// the native update, all in the transaction. An update that cannot change a counted field is
+/// the native update alone, still in a transaction: a multi-document write outside one beside
+/// the transactions of the other writes is what a server must order against them, and some
+/// MongoDB-compatible servers wait on both sides instead of failing one with a write conflict.
 pub(super) async fn update(
     mongo: &Mongo,
     m: &'static ModelDesc,
@@ -133,7 +137,7 @@ pub(super) async fn update(
 
 /// Whether an update operation may change a counted field: it writes the field, a field
 /// inside it, or a document holding it.
-pub(super) fn touches(counters: &[&'static CounterDesc], ops: &[UpdateOp]) -> bool {
+fn touches(counters: &[&'static CounterDesc], ops: &[UpdateOp]) -> bool {
     let overlaps = |a: &str, b: &str| {
         a == b
             || a.strip_prefix(b).is_some_and(|rest| rest.starts_with('.'))
@@ -328,6 +332,9 @@ async fn update_in(
     plan: &Plan,
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
+    if !touches(counters, ops) {
+        return write::update_in(mongo, Some(&mut *s), m, plan, ops).await;
+    }
     let mut tally = Tally::new(m, counters.to_vec());
     let before = stored(mongo, s, m, convert::filter(&plan.filters)?, Some(tally.projection())).await?;
     let counts = write::update_in(mongo, Some(&mut *s), m, plan, ops).await?;

@@ -12,6 +12,10 @@
 //! saved by a pipeline update that merges each embedded model with the stored one, so the
 //! fields other programs wrote inside it survive too, still without a read.
 //!
+//! A write through a collection that declares counters (`#[model(count_by(...))]`) is the
+//! exception: it runs in a session transaction with the changes of its counters (see
+//! `counted` and `counter`), and a count of a declared grouping reads those counters.
+//!
 //! Indexes are created from the models' declarations by [`Database::sync_indexes`](crate::Database::sync_indexes)
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
@@ -269,8 +273,7 @@ impl Backend for Mongo {
     }
 
     async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
-        let counted = counted::counters_of(model).filter(|c| counted::touches(c, &ops));
-        let (matched, modified) = match counted {
+        let (matched, modified) = match counted::counters_of(model) {
             Some(counters) => counted::update(self, model, counters, &plan, &ops).await?,
             None => write::update(self, model, &plan, &ops).await?,
         };
