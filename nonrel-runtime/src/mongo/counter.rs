@@ -215,7 +215,8 @@ pub(super) async fn mark_if_empty(mongo: &Mongo, m: &'static ModelDesc) -> Resul
         return Ok(0);
     }
     let records = mongo.raw_collection(m);
-    let any = records.find_one(doc! {}).projection(doc! { "_id": 1 }).await.map_err(|e| driver(e, "reading records"))?;
+    let any =
+        records.find_one(doc! {}).projection(doc! { "_id": 1 }).await.map_err(|e| driver(e, "reading records"))?;
     if any.is_some() {
         return Ok(0);
     }
@@ -358,7 +359,12 @@ pub(super) async fn rebuild(mongo: &Mongo, m: &'static ModelDesc) -> Result<u64>
 }
 
 /// One attempt of rebuilding grouping `c` in `s`.
-async fn rebuild_one(mongo: &Mongo, s: &mut MongoSession, m: &'static ModelDesc, c: &'static CounterDesc) -> Result<u64> {
+async fn rebuild_one(
+    mongo: &Mongo,
+    s: &mut MongoSession,
+    m: &'static ModelDesc,
+    c: &'static CounterDesc,
+) -> Result<u64> {
     let expected = expected(mongo, &mut s.session, m, &[c]).await?.pop().unwrap_or_default();
     let held = held(mongo, &mut s.session, m, c).await?;
     let mut sets: Vec<Bson> = Vec::new();

@@ -221,7 +221,9 @@ pub(super) async fn update_in(
     let checked = reply.and_then(|r| check_reply(&r, model, &[], 0).map_err(Error::without_item).map(|_| r));
     let reply = match checked {
         Ok(reply) => reply,
-        Err(e) if pipeline && e.kind() != ErrorKind::Conflict => return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e)),
+        Err(e) if pipeline && e.kind() != ErrorKind::Conflict => {
+            return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e))
+        }
         Err(e) => return Err(e),
     };
     let count = |name| reply.get(name).and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
