@@ -344,12 +344,13 @@ impl Backend for Mongo {
         Ok(report)
     }
 
+    /// The server keeps its indexes itself, so a rebuild (re)creates the declared ones
+    /// ([`sync_indexes`](Backend::sync_indexes), which replaces a unique index made with other
+    /// options) and recomputes the counters; it drops no other index. A drop beside live transactions (every write through a
+    /// counted collection is one) can wedge some MongoDB-compatible servers for ever: the drop
+    /// holds a lock while it waits for a transaction holding entries of the index, whose commit
+    /// waits on another transaction's statement, which waits on that lock.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
-        for m in &models {
-            for name in m.indexes.iter().flat_map(unique::names) {
-                let _ = self.raw_collection(m).drop_index(name).await;
-            }
-        }
         let mut written = self.sync_indexes(models.clone()).await?;
         for m in models {
             written += counter::rebuild(self, m).await?;
