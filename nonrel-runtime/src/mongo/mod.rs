@@ -12,11 +12,16 @@
 //! saved by a pipeline update that merges each embedded model with the stored one, so the
 //! fields other programs wrote inside it survive too, still without a read.
 //!
+//! A write through a collection that declares counters (`#[model(count_by(...))]`) is the
+//! exception: it runs in a session transaction with the changes of its counters (see
+//! `counted` and `counter`), and a count of a declared grouping reads those counters.
+//!
 //! Indexes are created from the models' declarations by [`Database::sync_indexes`](crate::Database::sync_indexes)
 //! (`createIndexes`, idempotent), never implicitly by a save or a query.
 
 mod aggregate;
 pub(crate) mod convert;
+mod counted;
 mod counter;
 mod join;
 mod lookup;
@@ -173,6 +178,9 @@ impl Backend for Mongo {
     async fn put(&self, model: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let items: Vec<(KeyValue, Vec<u8>)> =
             items.into_iter().map(|i| (i.key.unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new())), i.doc)).collect();
+        if let Some(counters) = counted::counters_of(model) {
+            return counted::put(self, model, counters, items, mode).await;
+        }
         write::put(self, model, items, mode).await
     }
 
@@ -207,6 +215,9 @@ impl Backend for Mongo {
     }
 
     async fn delete(&self, model: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        if let Some(counters) = counted::counters_of(model) {
+            return counted::delete(self, model, counters, keys).await;
+        }
         let result = self
             .raw_collection(model)
             .delete_many(convert::keys_filter(&keys)?)
@@ -216,6 +227,9 @@ impl Backend for Mongo {
     }
 
     async fn swap(&self, model: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
+        if let Some(counters) = counted::counters_of(model) {
+            return counted::swap(self, model, counters, items).await;
+        }
         swap::swap(self, model, items).await
     }
 
@@ -244,6 +258,9 @@ impl Backend for Mongo {
     }
 
     async fn count(&self, model: &'static ModelDesc, plan: Plan, upto: Option<u64>) -> Result<u64> {
+        if let Some(n) = counter::answer(self, model, &plan, upto).await? {
+            return Ok(n);
+        }
         if convert::names_where(&plan.filters) {
             return self.count_command(model, &plan, upto).await;
         }
@@ -256,7 +273,10 @@ impl Backend for Mongo {
     }
 
     async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
-        let (matched, modified) = write::update(self, model, &plan, &ops).await?;
+        let (matched, modified) = match counted::counters_of(model) {
+            Some(counters) => counted::update(self, model, counters, &plan, &ops).await?,
+            None => write::update(self, model, &plan, &ops).await?,
+        };
         Ok(UpdateCounts { matched, modified })
     }
 
@@ -288,6 +308,9 @@ impl Backend for Mongo {
             }
             created += (m.indexes.len() + m.compound_indexes.len() + counter::specs(m).len()) as u64;
         }
+        for m in models.iter().filter(|m| !m.counters.is_empty()) {
+            counter::mark_if_empty(self, m).await?;
+        }
         Ok(created)
     }
 
@@ -316,16 +339,22 @@ impl Backend for Mongo {
                 let message = format!("index of count_by({}) not created: run sync_indexes()", c.name);
                 report.problems.push(IntegrityProblem { model: m.name, index: c.name, key: None, message });
             }
+            counter::check_counters(self, m, &mut report).await?;
         }
         Ok(report)
     }
 
+    /// The server keeps its indexes itself, so a rebuild (re)creates the declared ones
+    /// ([`sync_indexes`](Backend::sync_indexes), which replaces a unique index made with other
+    /// options) and recomputes the counters; it drops no other index. A drop beside live transactions (every write through a
+    /// counted collection is one) can wedge some MongoDB-compatible servers for ever: the drop
+    /// holds a lock while it waits for a transaction holding entries of the index, whose commit
+    /// waits on another transaction's statement, which waits on that lock.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
-        for m in &models {
-            for name in m.indexes.iter().flat_map(unique::names) {
-                let _ = self.raw_collection(m).drop_index(name).await;
-            }
+        let mut written = self.sync_indexes(models.clone()).await?;
+        for m in models {
+            written += counter::rebuild(self, m).await?;
         }
-        self.sync_indexes(models).await
+        Ok(written)
     }
 }

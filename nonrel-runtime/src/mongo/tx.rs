@@ -1,6 +1,8 @@
-//! Session transactions on MongoDB: every operation of an attempt carries its session.
+//! Session transactions on MongoDB: every operation of an attempt carries its session. A
+//! write through a collection with counters adds its counters' changes to the same
+//! transaction (see [`counted`]).
 
-use super::{convert, driver, write, Mongo};
+use super::{convert, counted, driver, write, Mongo};
 use crate::backend::capability::Transactions;
 use crate::backend::{PutItem, Row, WriteMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -18,10 +20,10 @@ const COMMIT_RETRIES: u32 = 3;
 
 /// One attempt of a MongoDB transaction: a session with a transaction started.
 pub struct MongoSession {
-    session: ClientSession,
+    pub(super) session: ClientSession,
 }
 
-fn is_conflict(e: &mongodb::error::Error) -> bool {
+pub(super) fn is_conflict(e: &mongodb::error::Error) -> bool {
     let code = match e.kind.as_ref() {
         mongodb::error::ErrorKind::Command(c) => Some(c.code),
         _ => None,
@@ -30,7 +32,7 @@ fn is_conflict(e: &mongodb::error::Error) -> bool {
 }
 
 /// A driver error inside a transaction: a conflict (retried) or a failure.
-fn tx_error(e: mongodb::error::Error, m: &ModelDesc, doing: &str) -> Error {
+pub(super) fn tx_error(e: mongodb::error::Error, m: &ModelDesc, doing: &str) -> Error {
     if is_conflict(&e) {
         let msg = format!("a concurrent transaction wrote the same records while {doing}");
         return Error::new(ErrorKind::Conflict, msg).with_model(m.name).with_source(e);
@@ -39,7 +41,7 @@ fn tx_error(e: mongodb::error::Error, m: &ModelDesc, doing: &str) -> Error {
 }
 
 /// A write error of code 112 in a reply is a conflict too.
-fn reply_conflict(reply: &bson::Document, m: &ModelDesc) -> Option<Error> {
+pub(super) fn reply_conflict(reply: &bson::Document, m: &ModelDesc) -> Option<Error> {
     let errors = reply.get_array("writeErrors").ok()?;
     let conflicted =
         errors.iter().filter_map(|e| e.as_document()).any(|e| e.get_i32("code").ok() == Some(WRITE_CONFLICT));
@@ -76,6 +78,10 @@ impl Transactions for Mongo {
     ) -> Result<KeyValue> {
         let key = item.key.unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()));
         let items = vec![(key, item.doc)];
+        if let Some(counters) = counted::counters_of(m) {
+            counted::put_in(self, &mut s.session, m, &counters, &items, mode).await.map_err(Error::without_item)?;
+            return Ok(items.into_iter().next().map(|(k, _)| k).expect("one item"));
+        }
         let command = write::write_command(m, &items, mode)?;
         let reply = self
             .db
@@ -91,6 +97,9 @@ impl Transactions for Mongo {
     }
 
     async fn tx_delete(&self, s: &mut MongoSession, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<u64> {
+        if let Some(counters) = counted::counters_of(m) {
+            return counted::delete_in(self, &mut s.session, m, &counters, &keys).await;
+        }
         let done = self
             .raw_collection(m)
             .delete_many(convert::keys_filter(&keys)?)

@@ -14,7 +14,7 @@ const BATCH_ITEMS: usize = 1000;
 const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// Splits items into batches that fit one command.
-fn batches(items: &[(KeyValue, Vec<u8>)]) -> Vec<std::ops::Range<usize>> {
+pub(super) fn batches(items: &[(KeyValue, Vec<u8>)]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, (_, doc)) in items.iter().enumerate() {
@@ -177,6 +177,18 @@ pub(super) async fn update(
     plan: &crate::plan::Plan,
     ops: &[UpdateOp],
 ) -> Result<(u64, u64)> {
+    update_in(mongo, None, model, plan, ops).await
+}
+
+/// [`update`], in a session's transaction when given one (a write conflict is then a
+/// conflict).
+pub(super) async fn update_in(
+    mongo: &Mongo,
+    session: Option<&mut mongodb::ClientSession>,
+    model: &'static ModelDesc,
+    plan: &crate::plan::Plan,
+    ops: &[UpdateOp],
+) -> Result<(u64, u64)> {
     let pipeline = pipeline::needs_pipeline(ops);
     let mut out = Vec::with_capacity(256);
     let start = begin_document(&mut out);
@@ -198,11 +210,20 @@ pub(super) async fn update(
     end_document(&mut out, list)?;
     true.encode(b"ordered\0", &mut out)?;
     end_document(&mut out, start)?;
-    let reply = mongo.db.run_raw_command(raw(out)?).await.map_err(|e| driver(e, "updating records"));
+    let command = mongo.db.run_raw_command(raw(out)?);
+    let reply = match session {
+        None => command.await.map_err(|e| driver(e, "updating records")),
+        Some(s) => match command.session(s).await {
+            Ok(reply) => super::tx::reply_conflict(&reply, model).map_or(Ok(reply), Err),
+            Err(e) => Err(super::tx::tx_error(e, model, "updating records")),
+        },
+    };
     let checked = reply.and_then(|r| check_reply(&r, model, &[], 0).map_err(Error::without_item).map(|_| r));
     let reply = match checked {
         Ok(reply) => reply,
-        Err(e) if pipeline => return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e)),
+        Err(e) if pipeline && e.kind() != ErrorKind::Conflict => {
+            return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e))
+        }
         Err(e) => return Err(e),
     };
     let count = |name| reply.get(name).and_then(|v| v.as_i32().map(i64::from).or_else(|| v.as_i64())).unwrap_or(0);
