@@ -12,7 +12,7 @@
 //! the session of a `db.transaction`, committed with it.
 
 use super::counter::Tally;
-use super::tx::{reply_conflict, tx_error, MongoSession};
+use super::session::{backoff, finish, reply_conflict, tx_error, ATTEMPTS};
 use super::{convert, write, Mongo};
 use crate::backend::capability::Transactions;
 use crate::backend::{SwapItem, Swapped, UpdateOp, WriteMode};
@@ -25,10 +25,6 @@ use crate::schema::model::ModelDesc;
 use bson::Document;
 use mongodb::ClientSession;
 use std::collections::HashMap;
-use std::time::Duration;
-
-/// How many times a counted write starts again after a conflict before reporting it.
-pub(super) const ATTEMPTS: u32 = 40;
 
 /// Most records read or deleted by one command.
 const BATCH: usize = 1000;
@@ -38,33 +34,6 @@ const BATCH: usize = 1000;
 pub(super) fn counters_of(m: &'static ModelDesc) -> Option<Vec<&'static CounterDesc>> {
     let list = collection_counters(m);
     (!list.is_empty()).then_some(list)
-}
-
-/// Commits an attempt that succeeded, or aborts it.
-pub(super) async fn finish<T>(mongo: &Mongo, s: MongoSession, outcome: Result<T>) -> Result<T> {
-    match outcome {
-        Ok(value) => mongo.commit(s).await.map(|()| value),
-        Err(e) => {
-            mongo.abort(s).await;
-            Err(e)
-        }
-    }
-}
-
-/// A random pause before the next attempt, growing with the attempts (up to 64 ms), slept on
-/// the blocking pool (the runtime may have no timer).
-pub(super) async fn backoff(attempt: u32) {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let ceiling = 1u64 << attempt.min(6);
-    let pause = Duration::from_micros(h.finish() % (ceiling * 1000));
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            let _ = handle.spawn_blocking(move || std::thread::sleep(pause)).await;
-        }
-        Err(_) => std::thread::sleep(pause),
-    }
 }
 
 /// Runs `$body` (using the session `$s`) in a transaction, committed when it succeeds and

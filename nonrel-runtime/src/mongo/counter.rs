@@ -27,7 +27,7 @@
 //! write's own change). The transaction holds the whole collection's read, so it is bound by
 //! the server's transaction lifetime (60 seconds by default).
 
-use super::tx::{reply_conflict, tx_error, MongoSession};
+use super::session::{backoff, finish, reply_conflict, tx_error, MongoSession, ATTEMPTS};
 use super::{convert, driver, Mongo};
 use crate::backend::capability::Transactions;
 use crate::backend::counter as counters;
@@ -342,14 +342,14 @@ pub(super) async fn rebuild(mongo: &Mongo, m: &'static ModelDesc) -> Result<u64>
         loop {
             let mut s = mongo.begin().await?;
             let outcome = rebuild_one(mongo, &mut s, m, c).await;
-            match super::counted::finish(mongo, s, outcome).await {
+            match finish(mongo, s, outcome).await {
                 Ok(n) => {
                     written += n;
                     break;
                 }
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt < super::counted::ATTEMPTS => {
+                Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
                     attempt += 1;
-                    super::counted::backoff(attempt).await;
+                    backoff(attempt).await;
                 }
                 Err(e) => return Err(e),
             }

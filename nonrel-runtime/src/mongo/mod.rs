@@ -27,6 +27,7 @@ mod join;
 mod lookup;
 mod pipeline;
 mod seek;
+mod session;
 mod swap;
 mod tx;
 mod unique;

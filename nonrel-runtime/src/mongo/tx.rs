@@ -2,6 +2,7 @@
 //! write through a collection with counters adds its counters' changes to the same
 //! transaction (see [`counted`]).
 
+use super::session::{is_conflict, reply_conflict, tx_error, MongoSession};
 use super::{convert, counted, driver, write, Mongo};
 use crate::backend::capability::Transactions;
 use crate::backend::{PutItem, Row, WriteMode};
@@ -9,45 +10,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crate::schema::key::{KeyValue, ObjectId};
 use crate::schema::model::ModelDesc;
-use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
-use mongodb::ClientSession;
-
-/// The server's code for a write that conflicts with another transaction.
-const WRITE_CONFLICT: i32 = 112;
+use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 
 /// How many times a commit whose outcome is unknown is sent again (commits are idempotent).
 const COMMIT_RETRIES: u32 = 3;
-
-/// One attempt of a MongoDB transaction: a session with a transaction started.
-pub struct MongoSession {
-    pub(super) session: ClientSession,
-}
-
-pub(super) fn is_conflict(e: &mongodb::error::Error) -> bool {
-    let code = match e.kind.as_ref() {
-        mongodb::error::ErrorKind::Command(c) => Some(c.code),
-        _ => None,
-    };
-    e.contains_label(TRANSIENT_TRANSACTION_ERROR) || code == Some(WRITE_CONFLICT)
-}
-
-/// A driver error inside a transaction: a conflict (retried) or a failure.
-pub(super) fn tx_error(e: mongodb::error::Error, m: &ModelDesc, doing: &str) -> Error {
-    if is_conflict(&e) {
-        let msg = format!("a concurrent transaction wrote the same records while {doing}");
-        return Error::new(ErrorKind::Conflict, msg).with_model(m.name).with_source(e);
-    }
-    driver(e, doing).with_model(m.name)
-}
-
-/// A write error of code 112 in a reply is a conflict too.
-pub(super) fn reply_conflict(reply: &bson::Document, m: &ModelDesc) -> Option<Error> {
-    let errors = reply.get_array("writeErrors").ok()?;
-    let conflicted =
-        errors.iter().filter_map(|e| e.as_document()).any(|e| e.get_i32("code").ok() == Some(WRITE_CONFLICT));
-    conflicted
-        .then(|| Error::new(ErrorKind::Conflict, "a concurrent transaction wrote the same record").with_model(m.name))
-}
 
 impl Transactions for Mongo {
     type Session = MongoSession;

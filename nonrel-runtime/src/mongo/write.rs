@@ -214,8 +214,8 @@ pub(super) async fn update_in(
     let reply = match session {
         None => command.await.map_err(|e| driver(e, "updating records")),
         Some(s) => match command.session(s).await {
-            Ok(reply) => super::tx::reply_conflict(&reply, model).map_or(Ok(reply), Err),
-            Err(e) => Err(super::tx::tx_error(e, model, "updating records")),
+            Ok(reply) => super::session::reply_conflict(&reply, model).map_or(Ok(reply), Err),
+            Err(e) => Err(super::session::tx_error(e, model, "updating records")),
         },
     };
     let checked = reply.and_then(|r| check_reply(&r, model, &[], 0).map_err(Error::without_item).map(|_| r));
