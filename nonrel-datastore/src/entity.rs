@@ -57,7 +57,7 @@ pub fn key_json(kind: &str, key: &KeyValue) -> Json {
 /// [`key_json`] as JSON text appended to `out`, written without building the JSON value.
 pub fn write_key_json(kind: &str, key: &KeyValue, out: &mut String) {
     out.push_str("{\"path\":[{\"kind\":");
-    push_json_str(kind, out);
+    nonrel_runtime::json::write_json_str(kind, out);
     match key {
         KeyValue::Int(i) if *i > 0 => {
             out.push_str(",\"id\":\"");
@@ -66,7 +66,7 @@ pub fn write_key_json(kind: &str, key: &KeyValue, out: &mut String) {
         }
         KeyValue::Str(s) if !(s.starts_with(MARK) || (s.len() >= 4 && s.starts_with("__") && s.ends_with("__"))) => {
             out.push_str(",\"name\":");
-            push_json_str(s, out);
+            nonrel_runtime::json::write_json_str(s, out);
         }
         _ => {
             // Names nonrel marks: the same text as the JSON value gives.
@@ -76,29 +76,6 @@ pub fn write_key_json(kind: &str, key: &KeyValue, out: &mut String) {
         }
     }
     out.push_str("}]}");
-}
-
-/// A JSON string literal for `s`.
-fn push_json_str(s: &str, out: &mut String) {
-    use std::fmt::Write as _;
-    out.push('"');
-    let mut clean = 0;
-    for (i, b) in s.bytes().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            continue;
-        }
-        out.push_str(&s[clean..i]);
-        clean = i + 1;
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            other => {
-                let _ = write!(out, "\\u{other:04x}");
-            }
-        }
-    }
-    out.push_str(&s[clean..]);
-    out.push('"');
 }
 
 /// A new automatic key: a positive id larger than every id this process assigned before,
@@ -590,7 +567,10 @@ fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) 
                 if tracked {
                     path.push(Json::from(i));
                 }
-                let at = element_head(out, i.to_string().as_bytes());
+                // The element's head: a type byte to be set and its name (NUL included).
+                let at = out.len();
+                out.push(0);
+                out.extend_from_slice(nonrel_runtime::codec::IndexName::new(i).as_bytes());
                 out[at] = decode_value(item, tags, path, out)?;
                 if tracked {
                     path.pop();

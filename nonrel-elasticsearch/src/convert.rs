@@ -398,11 +398,10 @@ impl<'de> Visitor<'de> for Elem<'_> {
         let w = self.w;
         w.out[self.at] = ty::ARRAY;
         let start = begin_document(&mut w.out);
-        let mut digits = [0u8; 21];
         for i in 0usize.. {
             let item = w.out.len();
             w.out.push(ty::NULL);
-            w.out.extend_from_slice(index_name(i, &mut digits));
+            w.out.extend_from_slice(nonrel_runtime::codec::IndexName::new(i).as_bytes());
             let had_problem = w.problem.is_some();
             if seq.next_element_seed(Elem { w: &mut *w, at: item })?.is_none() {
                 w.out.truncate(item);
@@ -419,22 +418,6 @@ impl<'de> Visitor<'de> for Elem<'_> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<(), A::Error> {
         Doc { w: self.w, at: Some(self.at) }.visit_map(map)
     }
-}
-
-/// An array element's name: the index in decimal and a NUL.
-fn index_name(i: usize, buf: &mut [u8; 21]) -> &[u8] {
-    let mut n = i;
-    let mut at = buf.len() - 1;
-    buf[at] = 0;
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[at..]
 }
 
 #[cfg(test)]

@@ -554,7 +554,26 @@ impl Backend for Elastic {
         self.check_claims(models, false).await.map(|(report, _)| report)
     }
 
+    /// Indexes every record again under its index's current mapping (an `_update_by_query`
+    /// without a script, which skips records a live write changed meanwhile: that write
+    /// indexed them), so fields that became indexed after records were written (references,
+    /// before this crate indexed them) answer queries for those records too; then repairs
+    /// the unique claims.
     async fn rebuild_indexes(&self, models: Vec<&'static ModelDesc>) -> Result<u64> {
+        let mut done = HashSet::new();
+        for m in &models {
+            let index = self.index(m);
+            if !done.insert(index.clone()) {
+                continue;
+            }
+            self.ensure(m).await?;
+            let path = format!("/{index}/_update_by_query?conflicts=proceed&refresh=true");
+            let reply =
+                self.client.json(reqwest::Method::POST, &path, &json!({ "query": { "match_all": {} } })).await?;
+            if !reply.status.is_success() {
+                return Err(reply.fail(&format!("indexing the records of {index} again")).with_model(m.name));
+            }
+        }
         self.check_claims(models, true).await.map(|(_, written)| written)
     }
 }

@@ -5,12 +5,13 @@
 //! case-insensitive lookups), int64 numbers `long`, int32 `integer` inside their wrapper,
 //! doubles `double`, booleans `boolean`, dates `date` inside their wrapper, ObjectIds
 //! `keyword` inside theirs; embedded models are objects and lists of embedded models
-//! `nested`. Everything else (maps, dynamic values, references, decimals, blobs, fields
+//! `nested`; a reference `Ref<T>` is indexed as the keys of `T` are (automatic keys are
+//! ObjectIds here). Everything else (maps, dynamic values, decimals, blobs, fields
 //! other programs wrote) stays in `_source` unindexed (`dynamic: false`): queries on them
 //! are answered by evaluating the documents.
 
 use crate::convert::KEY_FIELD;
-use nonrel_runtime::{FieldDesc, ModelDesc, Shape};
+use nonrel_runtime::{FieldDesc, KeyKind, ModelDesc, Shape};
 use serde_json::{json, Map, Value as Json};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -94,6 +95,9 @@ fn kind_of(ty: &str) -> (Option<Kind>, bool) {
     }
     let head = ty.split('<').next().unwrap_or_default();
     let name = head.rsplit("::").next().unwrap_or_default();
+    if name == "Ref" {
+        return (reference_kind(&ty), list);
+    }
     let kind = match name {
         "String" | "str" => Kind::Keyword,
         "i64" | "u32" | "u64" | "isize" | "usize" => Kind::Long,
@@ -105,6 +109,22 @@ fn kind_of(ty: &str) -> (Option<Kind>, bool) {
         _ => return (None, list),
     };
     (Some(kind), list)
+}
+
+/// The indexed kind of a reference `Ref<Target>`: the kind of the target's keys on this
+/// store (automatic keys are ObjectIds here), found among the registered models by the
+/// target's name. `None`, and the reference stays unindexed, when no registered model or
+/// several with keys of different kinds bear that name.
+fn reference_kind(ty: &str) -> Option<Kind> {
+    let target = ty.strip_prefix(ty.split('<').next()?)?.strip_prefix('<')?.strip_suffix('>')?;
+    let target = target.split('<').next()?.rsplit("::").next()?;
+    let mut kinds = nonrel_runtime::registered_models().filter(|m| m.name == target).map(|m| match m.key.kind {
+        KeyKind::Auto => Kind::Oid,
+        KeyKind::Int => Kind::Long,
+        KeyKind::Str => Kind::Keyword,
+    });
+    let first = kinds.next()?;
+    kinds.all(|k| k == first).then_some(first)
 }
 
 /// How deep the mapping follows embedded models (a model may hold itself).
@@ -264,7 +284,9 @@ mod tests {
         assert_eq!(kind_of("chrono::DateTime<Utc>"), (Some(Kind::Date), false));
         assert_eq!(kind_of("i32"), (Some(Kind::Int), false));
         assert_eq!(kind_of("BTreeMap<String, i64>"), (None, false));
-        assert_eq!(kind_of("Ref<User>"), (None, false));
+        // No registered model is named `Unknown`: the reference stays unindexed.
+        assert_eq!(kind_of("Ref<Unknown>"), (None, false));
+        assert_eq!(kind_of("Option<nonrel::Ref<crate::Unknown>>"), (None, false));
         assert_eq!(kind_of("Vec<Vec<i64>>"), (None, true));
     }
 }

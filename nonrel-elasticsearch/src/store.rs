@@ -319,9 +319,9 @@ impl Elastic {
             body.push_str("{\"");
             body.push_str(action);
             body.push_str("\":{\"_index\":");
-            push_json_str(index, &mut body);
+            nonrel_runtime::json::write_json_str(index, &mut body);
             body.push_str(",\"_id\":");
-            push_json_str(&w.key.to_url_safe(), &mut body);
+            nonrel_runtime::json::write_json_str(&w.key.to_url_safe(), &mut body);
             match w.cond {
                 Cond::Any => {}
                 Cond::Create if w.doc.is_some() => body.push_str(",\"op_type\":\"create\""),
@@ -495,17 +495,6 @@ fn item_error(status: u16, error: Option<Json>) -> Error {
         .and_then(Json::as_str)
         .map_or_else(|| format!("status {status}"), str::to_string);
     Error::new(kind, format!("the server refused the write: {reason}"))
-}
-
-/// Appends `s` as a JSON string.
-fn push_json_str(s: &str, out: &mut String) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push('"');
-        out.push_str(s);
-        out.push('"');
-    } else {
-        out.push_str(&Json::from(s).to_string());
-    }
 }
 
 /// `sort_key` re-exported for the query module.

@@ -415,3 +415,140 @@ async fn a_declared_count_is_one_request_at_any_size() {
     });
     assert!(zero.await > 10);
 }
+
+/// Replies refer to an article (integer keys), an account (string keys) and a note
+/// (automatic keys: ObjectIds on this store), each a declared grouping.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "req_replies", count_by(article), count_by(account), count_by(note))]
+struct Reply {
+    #[field(key)]
+    id: i64,
+    article: nonrel_runtime::Ref<Article>,
+    account: Option<nonrel_runtime::Ref<Account>>,
+    note: nonrel_runtime::Ref<Note>,
+}
+
+/// A reference is indexed as its target's keys are: a count of the records referring to
+/// one record is one request at any size, and so is a page of a query on a reference.
+#[tokio::test]
+async fn a_count_or_a_query_by_reference_is_one_request_at_any_size() {
+    use nonrel_runtime::{Key, KeyValue, ObjectId, Ref};
+    let db = Database::new(support::backend("reqref").await.with_page_size(10));
+    db.sync_indexes().await.unwrap();
+    let articles: Vec<Ref<Article>> = (1..=4).map(|i| Ref::from(Key::from_value(KeyValue::Int(i)))).collect();
+    let accounts: Vec<Ref<Account>> =
+        ["ann", "bob", "cy"].iter().map(|s| Ref::from(Key::from_value(KeyValue::Str(s.to_string())))).collect();
+    let notes: Vec<Ref<Note>> =
+        (0..5).map(|_| Ref::from(Key::from_value(KeyValue::ObjectId(ObjectId::new())))).collect();
+    let mut next = 0;
+    for n in [30usize, 300] {
+        let mut batch: Vec<Reply> = (next..n)
+            .map(|i| Reply {
+                id: i as i64,
+                article: articles[i % 4].clone(),
+                account: (i % 4 != 0).then(|| accounts[i % 3].clone()),
+                note: notes[i % 5].clone(),
+            })
+            .collect();
+        db.save_many(&mut batch).await.unwrap();
+        next = n;
+        let all: Vec<Reply> = db.query::<Reply>().all().await.unwrap();
+        assert_eq!(all.len(), n);
+        for a in &articles {
+            let want = all.iter().filter(|r| &r.article == a).count() as u64;
+            let by = counted(&db, async { assert_eq!(db.count_by(Reply::article(), a.clone()).await.unwrap(), want) });
+            assert_eq!(by.await, 1, "count_by(article) of {a:?}, {n} records");
+            let first = counted(&db, async {
+                let page: Vec<Reply> =
+                    db.query::<Reply>().filter(Reply::article().eq(a.clone())).limit(5).all().await.unwrap();
+                assert_eq!(page.len() as u64, want.min(5));
+                assert!(page.iter().all(|r| &r.article == a));
+            });
+            assert_eq!(first.await, 1, "a page of replies to {a:?}, {n} records");
+        }
+        for c in &accounts {
+            let want = all.iter().filter(|r| r.account.as_ref() == Some(c)).count() as u64;
+            let by = counted(&db, async { assert_eq!(db.count_by(Reply::account(), c.clone()).await.unwrap(), want) });
+            assert_eq!(by.await, 1, "count_by(account) of {c:?}, {n} records");
+        }
+        for o in &notes {
+            let want = all.iter().filter(|r| &r.note == o).count() as u64;
+            let by = counted(&db, async { assert_eq!(db.count_by(Reply::note(), o.clone()).await.unwrap(), want) });
+            assert_eq!(by.await, 1, "count_by(note) of {o:?}, {n} records");
+        }
+        let several = articles[..2].to_vec();
+        let want = all.iter().filter(|r| several.contains(&r.article)).count() as u64;
+        let within = counted(&db, async {
+            assert_eq!(db.query::<Reply>().filter(Reply::article().is_in(several.clone())).count().await.unwrap(), want)
+        });
+        assert_eq!(within.await, 1, "a count of replies to two articles, {n} records");
+    }
+}
+
+/// Records written into an index whose mapping left references unindexed (as the crate's
+/// earlier versions created them) are not found by a query on a reference until
+/// `rebuild_indexes()` indexes them again under the mapping `sync_indexes()` completed.
+#[tokio::test]
+async fn rebuild_indexes_indexes_records_written_before_references_were() {
+    use nonrel_runtime::{Key, KeyValue, Ref};
+    let http = reqwest::Client::new();
+    let url = support::url();
+    // The records, as nonrel writes them.
+    let source = Database::new(support::backend("reqnew").await);
+    let article: Ref<Article> = Ref::from(Key::from_value(KeyValue::Int(7)));
+    let note: Ref<Note> = Ref::from(Key::from_value(KeyValue::ObjectId(nonrel_runtime::ObjectId::new())));
+    let mut replies: Vec<Reply> =
+        (0..12).map(|i| Reply { id: i, article: article.clone(), account: None, note: note.clone() }).collect();
+    source.save_many(&mut replies).await.unwrap();
+    let hits: serde_json::Value = http
+        .post(format!("{url}/{}/_search", source.backend().index(Reply::DESC)))
+        .json(&serde_json::json!({ "size": 100, "query": { "match_all": {} } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hits = hits["hits"]["hits"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 12);
+    // The same documents in an index whose mapping names none of the fields (with the
+    // settings the crate creates its indexes with).
+    let old = support::backend("reqold").await;
+    let index = old.index(Reply::DESC);
+    let created = http
+        .put(format!("{url}/{index}"))
+        .json(&serde_json::json!({
+            "settings": {
+                "analysis": { "normalizer": { "nonrel_lower": { "type": "custom", "filter": ["lowercase"] } } }
+            },
+            "mappings": { "dynamic": false, "properties": {} }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let mut bulk = String::new();
+    for h in &hits {
+        bulk.push_str(&serde_json::json!({ "index": { "_id": h["_id"] } }).to_string());
+        bulk.push('\n');
+        bulk.push_str(&h["_source"].to_string());
+        bulk.push('\n');
+    }
+    let written = http
+        .post(format!("{url}/{index}/_bulk?refresh=true"))
+        .header("content-type", "application/x-ndjson")
+        .body(bulk)
+        .send()
+        .await
+        .unwrap();
+    assert!(written.status().is_success());
+    let db = Database::new(old);
+    db.sync_indexes().await.unwrap();
+    assert_eq!(db.query::<Reply>().count().await.unwrap(), 12);
+    assert_eq!(db.count_by(Reply::article(), article.clone()).await.unwrap(), 0, "not indexed yet");
+    db.rebuild_indexes().await.unwrap();
+    assert_eq!(db.count_by(Reply::article(), article.clone()).await.unwrap(), 12);
+    assert_eq!(db.count_by(Reply::note(), note.clone()).await.unwrap(), 12);
+    let found: Vec<Reply> = db.query::<Reply>().filter(Reply::article().eq(article)).all().await.unwrap();
+    assert_eq!(found.len(), 12);
+}

@@ -343,7 +343,9 @@ pub mod json {
     //! assert_eq!(json::from_json::<Post>(&text).unwrap(), post);
     //! ```
 
-    pub use crate::schema::json::{document_from_json, document_to_json, from_json, to_json, write_document_json};
+    pub use crate::schema::json::{
+        document_from_json, document_to_json, from_json, to_json, write_document_json, write_json_str,
+    };
 }
 
 /// Reference fields: [`RefField`], what a `Ref<T>`, `Option<Ref<T>>` or

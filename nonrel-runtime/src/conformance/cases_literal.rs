@@ -361,6 +361,6 @@ pub async fn unreadable_map_keys_are_refused<B: Backend>(db: &Database<B>) {
 
 fn json_str(s: &str) -> String {
     let mut out = String::new();
-    crate::schema::json::write_str(s, &mut out);
+    crate::schema::json::write_json_str(s, &mut out);
     out
 }

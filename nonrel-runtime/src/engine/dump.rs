@@ -56,9 +56,9 @@ pub(crate) fn collections() -> Result<Vec<&'static ModelDesc>> {
 pub(crate) fn dump_line(m: &ModelDesc, row: &crate::backend::Row, out: &mut String) -> Result<()> {
     let key = row.key.as_ref().ok_or_else(|| Error::new(ErrorKind::Storage, "a stored record has no key"))?;
     out.push_str("{\"collection\":");
-    json::write_str(m.collection, out);
+    json::write_json_str(m.collection, out);
     out.push_str(",\"model\":");
-    json::write_str(m.name, out);
+    json::write_json_str(m.name, out);
     out.push_str(",\"_id\":");
     json::write_key(key, out);
     out.push_str(",\"record\":");

@@ -85,7 +85,7 @@ pub(crate) fn write_key(key: &KeyValue, out: &mut String) {
         KeyValue::Int(n) => {
             let _ = write!(out, "{n}");
         }
-        KeyValue::Str(s) => write_str(s, out),
+        KeyValue::Str(s) => write_json_str(s, out),
         KeyValue::ObjectId(o) => {
             let _ = write!(out, "{{\"$oid\":\"{}\"}}", o.to_hex());
         }
@@ -199,7 +199,7 @@ fn is_wrapper(name: &[u8]) -> bool {
 
 fn write_name(name: &[u8], out: &mut String) -> Result<()> {
     let name = std::str::from_utf8(name).map_err(|_| codec::malformed("field name is not UTF-8"))?;
-    write_str(name, out);
+    write_json_str(name, out);
     out.push(':');
     Ok(())
 }
@@ -213,7 +213,7 @@ fn write_value(ty: u8, value: &[u8], out: &mut String) -> Result<()> {
             let _ = write!(out, "{{\"$numberInt\":\"{}\"}}", i32::from_le_bytes(codec::fixed_bytes(value)?));
         }
         codec::DOUBLE => write_double(f64::from_le_bytes(codec::fixed_bytes(value)?), out),
-        codec::STRING => write_str(codec::read_str(ty, value)?, out),
+        codec::STRING => write_json_str(codec::read_str(ty, value)?, out),
         codec::DOCUMENT => codec::nested(|| write_document(value, out))?,
         codec::ARRAY => codec::nested(|| write_array(value, out))?,
         codec::OBJECT_ID => {
@@ -295,7 +295,19 @@ fn write_decimal(bytes: [u8; 16], out: &mut String) {
     }
 }
 
-pub(crate) fn write_str(s: &str, out: &mut String) {
+/// Appends `s` to `out` as a JSON string: quoted, with `"`, `\\` and the control characters
+/// escaped (`\n`, `\r`, `\t`, the rest as `\u00XX`) and everything else as it is, for a
+/// caller writing JSON by hand (a request body, a key).
+///
+/// ```
+/// # use nonrel_runtime::json;
+/// let mut out = String::from("{\"k\":");
+/// json::write_json_str("say \"hi\"\n\u{1}é", &mut out);
+/// out.push('}');
+/// assert_eq!(out, r#"{"k":"say \"hi\"\n\u0001é"}"#);
+/// assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["k"], "say \"hi\"\n\u{1}é");
+/// ```
+pub fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut clean = 0;

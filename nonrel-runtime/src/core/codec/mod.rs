@@ -219,14 +219,23 @@ pub(crate) fn cname(key: &str) -> Result<Vec<u8>> {
     Ok(name)
 }
 
-/// Array element names "0\0", "1\0", ... without allocating.
-pub(crate) struct IndexName {
+/// The name of a BSON array's element `i` ("0\0", "1\0", …: its index in decimal and the
+/// NUL that ends a name), without allocating: for a backend writing arrays into a document.
+///
+/// ```
+/// use nonrel_runtime::codec::IndexName;
+/// assert_eq!(IndexName::new(0).as_bytes(), b"0\0");
+/// assert_eq!(IndexName::new(1234).as_bytes(), b"1234\0");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct IndexName {
     buf: [u8; 21],
     len: usize,
 }
 
 impl IndexName {
-    pub(crate) fn new(i: usize) -> Self {
+    /// The name of element `i`.
+    pub fn new(i: usize) -> Self {
         let mut digits = [0u8; 20];
         let mut n = i;
         let mut d = 0;
@@ -245,7 +254,8 @@ impl IndexName {
         IndexName { buf, len: d + 1 }
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    /// The name's bytes, its NUL included.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 }
