@@ -50,7 +50,7 @@ async fn emulated_lookups_read_their_index() {
     let db = Database::in_memory().unwrap();
     let mut a = ArticleV2 { id: None, title: "Hello World".into(), published: date("2024-03-05T10:00:00Z") };
     db.save(&mut a).await.unwrap();
-    let explain = |q: nonrel_runtime::QueryBuilder<'_, _, ArticleV2>| q.explain().unwrap().index;
+    let explain = |q: nonrel_runtime::QueryBuilder<'_, nonrel_runtime::Redb, ArticleV2>| q.explain().unwrap().index;
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().icontains("world"))), Some("_ix_title_grams"));
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().icontains("wo"))), Some("_ix_title_grams"));
     assert_eq!(explain(db.query::<ArticleV2>().filter(ArticleV2::title().icontains(""))), Some("_ix_title_grams"));

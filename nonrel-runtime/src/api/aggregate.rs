@@ -598,3 +598,50 @@ impl<M: Model> Query<M, &Database<crate::embedded::Redb>> {
         self.database().backend().explain_aggregate_plan(M::DESC, &self.local_plan()?, &grouping)
     }
 }
+
+#[cfg(feature = "mongodb")]
+impl<'db, M: Model, K, A: Aggregates<M>> GroupedAggregates<'db, crate::mongo::Mongo, M, K, A>
+where
+    K: GroupKey<M, &'db Database<crate::mongo::Mongo>>,
+{
+    /// How MongoDB computes these groups: one `$group` pipeline (the command and the indexes
+    /// the server's plan reads), or `None` when the runtime computes them from the records
+    /// (a filter an aggregation refuses, a path it cannot name).
+    ///
+    /// ```no_run
+    /// use nonrel_runtime::aggregate::Sum;
+    /// use nonrel_runtime::mongo::MongoRuns;
+    /// # use nonrel_runtime::{Database, Key, Model};
+    /// # #[derive(Model)]
+    /// # struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] category: String, views: u32 }
+    /// # async fn run() -> nonrel_runtime::Result<()> {
+    /// let db = Database::connect("mongodb://127.0.0.1:27017", "blog").await?;
+    /// let rust = db.query::<Post>().filter(Post::category().eq("rust"));
+    /// let how = rust.group_by(Post::category()).aggregate(Sum(Post::views())).explain().await?.unwrap();
+    /// assert_eq!(how.runs, MongoRuns::Pipeline);
+    /// # Ok(()) }
+    /// ```
+    pub async fn explain(&self) -> Result<Option<crate::mongo::MongoExplain>> {
+        let plan = self.query.backend_plan().await.map_err(|e| e.with_model(M::DESC.name))?;
+        self.query.database().backend().explain_aggregate_plan(M::DESC, &mongo_plan(plan), &self.grouping).await
+    }
+}
+
+#[cfg(feature = "mongodb")]
+impl<M: Model> Query<M, &Database<crate::mongo::Mongo>> {
+    /// How MongoDB reads the distinct values of a field ([`distinct`](Self::distinct)): one
+    /// `$group` pipeline on the field, as [`GroupedAggregates::explain`] tells.
+    pub async fn explain_distinct<T, F>(&self, field: Field<M, T, F>) -> Result<Option<crate::mongo::MongoExplain>> {
+        let grouping = Grouping { keys: vec![owned(field.path())], ..Grouping::default() };
+        let plan = self.backend_plan().await.map_err(|e| e.with_model(M::DESC.name))?;
+        self.database().backend().explain_aggregate_plan(M::DESC, &mongo_plan(plan), &grouping).await
+    }
+}
+
+/// The plan an aggregate sends MongoDB (as `engine::aggregate` prepares it).
+#[cfg(feature = "mongodb")]
+fn mongo_plan(plan: crate::plan::Plan) -> crate::plan::Plan {
+    let mut plan = crate::engine::keyed::normalized(plan);
+    plan.projection = None;
+    plan
+}

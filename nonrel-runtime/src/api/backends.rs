@@ -148,11 +148,94 @@ fn now<T>(step: impl Future<Output = Result<T>>) -> Result<T> {
 #[cfg(feature = "mongodb")]
 mod mongo {
     use crate::api::database::Database;
+    use crate::backend::Backend;
+    use crate::engine::prepare::{Direct, Prepared};
     use crate::error::Result;
     use crate::mongo::convert;
-    use crate::mongo::{driver, Mongo};
+    use crate::mongo::{driver, Mongo, MongoExplain};
+    use crate::plan::Query;
     use crate::schema::model::Model;
     use bson::{Document, RawDocumentBuf};
+
+    impl Mongo {
+        /// How MongoDB runs a query: the command nonrel sends (one `find`, or one aggregate
+        /// with `$lookup`s for conditions across a `Ref`, as the handle's join strategy
+        /// says) and the indexes the server's plan reads. Conditions across a `Ref` that
+        /// run in two steps (inside an OR or a NOT, or with the two-step strategy) are
+        /// resolved first by reading the related keys, as the query would.
+        ///
+        /// ```no_run
+        /// use nonrel_runtime::mongo::MongoRuns;
+        /// use nonrel_runtime::{Database, Key, Model, Query};
+        /// #[derive(Model)]
+        /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String, votes: i64 }
+        /// # async fn run() -> nonrel_runtime::Result<()> {
+        /// let db = Database::connect("mongodb://127.0.0.1:27017", "blog").await?;
+        /// db.sync_indexes().await?;
+        /// let hot = Query::<Post>::new().filter(Post::title().eq("Hi") | Post::votes().gt(100));
+        /// let how = db.backend().explain(&hot).await?;
+        /// assert_eq!(how.runs, MongoRuns::Find); // the server evaluates the `$or`
+        /// println!("{:?} reads {:?}", how.command, how.indexes);
+        /// # Ok(()) }
+        /// ```
+        pub async fn explain<M: Model>(&self, query: &Query<M>) -> Result<MongoExplain> {
+            self.explain_query(query, <Mongo as Backend>::MAX_IN_VALUES).await
+        }
+
+        /// [`explain`](Self::explain) on the query of any target, `in` lookups split at
+        /// `max_in` values.
+        async fn explain_query<M: Model, On>(&self, query: &Query<M, On>, max_in: usize) -> Result<MongoExplain> {
+            let reads = Direct { backend: self, max_in };
+            let prepared = Prepared::new::<Mongo, M>(query.plan()?.clone(), query.joins())?;
+            let prepared = prepared.resolve_nested(&reads).await?;
+            if !prepared.joins.is_empty() {
+                let plan = crate::engine::keyed::normalized(prepared.plan.clone());
+                if let Some(joined) = self.explain_joined(M::DESC, &plan, &prepared.joins, &[], max_in).await? {
+                    return Ok(joined);
+                }
+            }
+            let plan = crate::engine::keyed::normalized(prepared.resolve(&reads).await?);
+            self.explain_find(M::DESC, &plan).await
+        }
+
+        /// How MongoDB counts a query's records (up to `upto` when given): from a declared
+        /// counter (`#[model(count_by(...))]`) when one answers the query and is built, else
+        /// by counting the records the filter matches.
+        ///
+        /// ```no_run
+        /// use nonrel_runtime::mongo::MongoRuns;
+        /// use nonrel_runtime::{Database, Key, Model, Query};
+        /// #[derive(Model)]
+        /// #[model(count_by(author))]
+        /// struct Post { #[field(key)] id: Option<Key<Post>>, author: String }
+        /// # async fn run() -> nonrel_runtime::Result<()> {
+        /// let db = Database::connect("mongodb://127.0.0.1:27017", "blog").await?;
+        /// db.sync_indexes().await?; // on an empty collection: the counter is built at once
+        /// let by_ann = Query::<Post>::new().filter(Post::author().eq("ann"));
+        /// assert_eq!(db.backend().explain_count(&by_ann, None).await?.runs, MongoRuns::Counter("author"));
+        /// # Ok(()) }
+        /// ```
+        pub async fn explain_count<M: Model>(&self, query: &Query<M>, upto: Option<u64>) -> Result<MongoExplain> {
+            let reads = Direct { backend: self, max_in: <Mongo as Backend>::MAX_IN_VALUES };
+            let plan =
+                crate::engine::prepare::backend_plan::<Mongo, M>(&reads, query.plan()?.clone(), query.joins()).await?;
+            let mut plan = crate::engine::keyed::normalized(plan);
+            let offset = std::mem::take(&mut plan.offset) as u64;
+            let cap = match (plan.limit.take().map(|l| l as u64), upto) {
+                (Some(l), Some(n)) => Some(l.min(n)),
+                (l, n) => l.or(n),
+            };
+            self.explain_count_plan(M::DESC, &plan, cap.map(|c| c.saturating_add(offset))).await
+        }
+    }
+
+    impl<M: Model> Query<M, &Database<Mongo>> {
+        /// How MongoDB runs this query: see [`Mongo::explain`].
+        pub async fn explain(&self) -> Result<MongoExplain> {
+            let db = self.database();
+            db.backend().explain_query(self, db.max_in()).await
+        }
+    }
 
     impl Database<Mongo> {
         /// Connects to MongoDB at `uri` and uses `database`.

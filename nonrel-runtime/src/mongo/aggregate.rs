@@ -18,6 +18,13 @@ fn expressible(path: &str) -> bool {
     path.split('.').all(|s| !s.is_empty() && !s.starts_with('$'))
 }
 
+/// Whether one `$group` pipeline computes the groups: the filters hold nothing an
+/// aggregation refuses, and every path of the grouping can be named in one.
+pub(super) fn runs_on_server(plan: &Plan, grouping: &Grouping) -> bool {
+    let paths = grouping.keys.iter().map(|k| k.as_ref()).chain(grouping.aggregates.iter().filter_map(|a| a.path()));
+    !convert::names_where(&plan.filters) && paths.into_iter().all(expressible)
+}
+
 /// The groups, or `None` when the plan holds what an aggregation refuses.
 pub(super) async fn aggregate(
     mongo: &Mongo,
@@ -25,8 +32,7 @@ pub(super) async fn aggregate(
     plan: &Plan,
     grouping: &Grouping,
 ) -> Result<Option<Vec<GroupRow>>> {
-    let paths = grouping.keys.iter().map(|k| k.as_ref()).chain(grouping.aggregates.iter().filter_map(|a| a.path()));
-    if convert::names_where(&plan.filters) || !paths.into_iter().all(expressible) {
+    if !runs_on_server(plan, grouping) {
         return Ok(None);
     }
     if plan.limit == Some(0) || grouping.limit == Some(0) {

@@ -184,12 +184,30 @@ pub(super) async fn answer(
     plan: &Plan,
     upto: Option<u64>,
 ) -> Result<Option<u64>> {
-    let Some((counter, groups)) = counters::answering(m, plan) else { return Ok(None) };
+    let Some((counter, filter)) = reading(m, plan) else { return Ok(None) };
+    let Some(total) = read(mongo, filter).await? else { return Ok(None) };
+    let total = u64::try_from(total).map_err(|_| {
+        let msg = format!("counter count_by({}) holds {total}: run rebuild_indexes()", counter.name);
+        Error::new(ErrorKind::Corrupt, msg).with_model(m.name)
+    })?;
+    Ok(Some(upto.map_or(total, |n| total.min(n))))
+}
+
+/// The declared grouping that answers a count of `plan`, and the filter of the `find` on
+/// [`COLLECTION`] that reads its groups and its marker.
+pub(super) fn reading(m: &'static ModelDesc, plan: &Plan) -> Option<(&'static CounterDesc, Document)> {
+    let (counter, groups) = counters::answering(m, plan)?;
     let mut ids: Vec<Bson> = groups.iter().map(|g| Bson::Document(group_id(m.collection, counter.name, g))).collect();
     ids.push(Bson::Document(marker_id(m.collection, counter.name)));
+    Some((counter, doc! { "_id": { "$in": ids } }))
+}
+
+/// The sum of the groups a [`reading`] filter finds, or `None` when the grouping is not
+/// marked built.
+pub(super) async fn read(mongo: &Mongo, filter: Document) -> Result<Option<i64>> {
     let coll = mongo.db.collection::<Document>(COLLECTION);
     let reading = "reading counters";
-    let mut cursor = coll.find(doc! { "_id": { "$in": ids } }).await.map_err(|e| driver(e, reading))?;
+    let mut cursor = coll.find(filter).await.map_err(|e| driver(e, reading))?;
     let (mut built, mut total) = (false, 0i64);
     while cursor.advance().await.map_err(|e| driver(e, reading))? {
         let d = cursor.deserialize_current().map_err(|e| driver(e, reading))?;
@@ -198,14 +216,7 @@ pub(super) async fn answer(
             None => built = d.get_bool("built").unwrap_or(false),
         }
     }
-    if !built {
-        return Ok(None);
-    }
-    let total = u64::try_from(total).map_err(|_| {
-        let msg = format!("counter count_by({}) holds {total}: run rebuild_indexes()", counter.name);
-        Error::new(ErrorKind::Corrupt, msg).with_model(m.name)
-    })?;
-    Ok(Some(upto.map_or(total, |n| total.min(n))))
+    Ok(built.then_some(total))
 }
 
 /// Marks the groupings of `m` built when its collection holds no record (every later write

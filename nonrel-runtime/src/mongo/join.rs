@@ -154,34 +154,62 @@ pub(super) async fn query(
     related: &[Selection],
     max_in: usize,
 ) -> Result<Option<Vec<Row>>> {
+    match planned(mongo, model, plan, joins, related, max_in)? {
+        Planned::Declined => Ok(None),
+        Planned::Empty => Ok(Some(Vec::new())),
+        Planned::Aggregate { collection, pipeline, related: in_pipeline } => {
+            // Selections left out of the pipeline are read by key by the runtime.
+            let rows =
+                aggregate(mongo, collection, pipeline, in_pipeline).await.map_err(|e| e.with_model(model.name))?;
+            Ok(Some(rows))
+        }
+    }
+}
+
+/// What [`query`] sends for a query with joins and related selections.
+pub(super) enum Planned<'r> {
+    /// No command of its own: the runtime runs its fallbacks.
+    Declined,
+    /// The answer is empty (a limit of 0): no command.
+    Empty,
+    /// One aggregate on `collection`, with the selections `related` in its pipeline.
+    Aggregate { collection: &'static str, pipeline: Vec<Document>, related: &'r [Selection] },
+}
+
+/// The aggregate [`query`] runs, as the handle's strategies say.
+pub(super) fn planned<'r>(
+    mongo: &Mongo,
+    model: &'static ModelDesc,
+    plan: &Plan,
+    joins: &[JoinFilter],
+    related: &'r [Selection],
+    max_in: usize,
+) -> Result<Planned<'r>> {
     if convert::names_where(&plan.filters) || joins.iter().any(|j| convert::names_where(&j.filters)) {
         // An aggregation refuses these filters: the two steps and key reads run on `find`.
-        return Ok(None);
+        return Ok(Planned::Declined);
     }
     let s = mongo.strategies;
     let join_by_lookup = !joins.is_empty() && s.joins != JoinStrategy::TwoStep && !too_large(plan, joins, max_in);
     let related_by_lookup = !related.is_empty() && s.related == RelatedStrategy::Lookup;
     if !join_by_lookup && (!joins.is_empty() || !related_by_lookup) {
-        return Ok(None);
+        return Ok(Planned::Declined);
     }
     if joins.is_empty() && crate::plan::needs_split(plan, max_in) {
         // Too large for one command: the runtime splits the query, then reads the keys.
-        return Ok(None);
+        return Ok(Planned::Declined);
     }
-    let lookup_joins = joins;
     if plan.limit == Some(0) {
-        return Ok(Some(Vec::new()));
+        return Ok(Planned::Empty);
     }
     let in_pipeline = if related_by_lookup { related } else { &[] };
-    let (collection, pipeline) = match (lookup_joins, s.joins) {
+    let (collection, pipeline) = match (joins, s.joins) {
         ([join], JoinStrategy::LookupFromRelated) => {
             (join.related.collection, from_related(model, plan, join, in_pipeline)?)
         }
-        _ => (model.collection, from_parent(plan, lookup_joins, in_pipeline)?),
+        _ => (model.collection, from_parent(plan, joins, in_pipeline)?),
     };
-    // Selections left out of the pipeline are read by key by the runtime.
-    let rows = aggregate(mongo, collection, pipeline, in_pipeline).await.map_err(|e| e.with_model(model.name))?;
-    Ok(Some(rows))
+    Ok(Planned::Aggregate { collection, pipeline, related: in_pipeline })
 }
 
 /// Whether the query's own conditions or a join's related condition hold an `in` larger than

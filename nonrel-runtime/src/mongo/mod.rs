@@ -23,6 +23,7 @@ mod aggregate;
 pub(crate) mod convert;
 mod counted;
 mod counter;
+mod explain;
 mod join;
 mod lookup;
 mod pipeline;
@@ -46,6 +47,7 @@ use bson::{doc, Document, RawDocumentBuf};
 use mongodb::options::{ClientOptions, FindOptions};
 use std::time::Duration;
 
+pub use explain::{MongoExplain, MongoRuns};
 pub use join::{JoinStrategy, RelatedStrategy};
 pub use mongodb;
 
