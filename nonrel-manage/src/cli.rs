@@ -20,8 +20,8 @@ pub enum Exit {
     Refused,
     /// 4: the database could not be opened, read or written (or a file could not be).
     Store,
-    /// 5: the backend cannot do it (`explain` runs on the embedded store), or the program
-    /// was built without the feature a URL needs.
+    /// 5: the backend cannot do it (a lookup it does not run), or the program was built
+    /// without the feature a URL needs.
     Unsupported,
 }
 

@@ -62,7 +62,7 @@ async fn command(cli: &Cli) -> Result<Exit, Failure> {
         Command::Explain { model, lookups, order, limit } => {
             let m = query::model(model)?;
             let plan = query::plan(m, lookups, order.as_deref(), *limit)?;
-            explain(db(Open::Existing).await?, m, &plan)
+            explain(db(Open::Existing).await?, m, &plan).await
         }
     }
 }
@@ -233,15 +233,18 @@ async fn count<B: Backend>(db: &Database<B>, m: &'static ModelDesc, plan: Plan) 
     Ok(Exit::Ok)
 }
 
-fn explain(target: Target, m: &'static ModelDesc, plan: &Plan) -> Result<Exit, Failure> {
+async fn explain(target: Target, m: &'static ModelDesc, plan: &Plan) -> Result<Exit, Failure> {
     let explained = match target {
         Target::Embedded(db) => db.backend().explain_plan(m, plan).map_err(|e| e.with_model(m.name))?,
         #[cfg(feature = "mongodb")]
-        Target::Mongo(_) => {
-            return Err(Failure::new(
-                Exit::Unsupported,
-                "explain runs on the embedded store; on MongoDB, use the server's explain",
-            ))
+        Target::Mongo(db) => {
+            let how = db.backend().explain_plan(m, plan).await.map_err(|e| e.with_model(m.name))?;
+            match how.indexes.as_slice() {
+                [] => println!("{}: one find on MongoDB, a scan of the collection", m.name),
+                names => println!("{}: one find on MongoDB, the index(es) {}", m.name, names.join(", ")),
+            }
+            println!("command: {}", how.command);
+            return Ok(Exit::Ok);
         }
     };
     let read = explained.entries_read;

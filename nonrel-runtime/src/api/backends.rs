@@ -195,7 +195,7 @@ mod mongo {
                 }
             }
             let plan = crate::engine::keyed::normalized(prepared.resolve(&reads).await?);
-            self.explain_find(M::DESC, &plan).await
+            self.explain_plan(M::DESC, &plan).await
         }
 
         /// How MongoDB counts a query's records (up to `upto` when given): from a declared

@@ -64,7 +64,7 @@ impl Mongo {
     /// How a query of `model` with conditions across a `Ref` (`joins`) or related
     /// selections runs when [`join::query`] takes it: one aggregate with its `$lookup`s.
     /// `None` when it declines, and the runtime resolves the joins first (then
-    /// [`explain_find`](Self::explain_find) tells the rest).
+    /// [`explain_plan`](Self::explain_plan) tells the rest).
     pub(crate) async fn explain_joined(
         &self,
         model: &'static ModelDesc,
@@ -83,8 +83,24 @@ impl Mongo {
         }
     }
 
-    /// How a query of `model` without conditions across a `Ref` runs: one `find`.
-    pub(crate) async fn explain_find(&self, model: &'static ModelDesc, plan: &Plan) -> Result<MongoExplain> {
+    /// How a plan of `model` (without conditions across a `Ref`: those are resolved into
+    /// `in` lookups first, as [`Mongo::explain`] does) runs: one `find`, the indexes its
+    /// server plan reads, or nothing for a limit of 0. For tools that build plans from
+    /// descriptors rather than typed queries (the management commands).
+    ///
+    /// ```no_run
+    /// use nonrel_runtime::mongo::MongoRuns;
+    /// use nonrel_runtime::{Database, Key, Model, Query};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, #[field(index)] title: String }
+    /// # async fn run() -> nonrel_runtime::Result<()> {
+    /// let db = Database::connect("mongodb://127.0.0.1:27017", "blog").await?;
+    /// let plan = Query::<Post>::new().filter(Post::title().eq("Hi"));
+    /// let how = db.backend().explain_plan(Post::DESC, plan.plan()?).await?;
+    /// assert_eq!(how.runs, MongoRuns::Find);
+    /// # Ok(()) }
+    /// ```
+    pub async fn explain_plan(&self, model: &'static ModelDesc, plan: &Plan) -> Result<MongoExplain> {
         if plan.limit == Some(0) {
             return Ok(nothing());
         }
