@@ -72,6 +72,34 @@ fn joins_inside_ors_cost_one_query_per_distinct_condition() {
 }
 
 #[test]
+fn related_selections_on_the_embedded_backend_are_one_command() {
+    let collect = Collect::default();
+    let _guard = tracing::subscriber::set_default(collect.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    rt.block_on(async {
+        let db = Database::in_memory().unwrap();
+        let mut users = vec![User { id: None, name: "ann".into(), age: 30 }];
+        let keys = db.save_many(&mut users).await.unwrap();
+        let mut memos: Vec<Memo> = (0..4)
+            .map(|i| Memo { id: None, text: format!("m{i:02}"), author: (i % 2 == 0).then(|| keys[0].clone().into()) })
+            .collect();
+        db.save_many(&mut memos).await.unwrap();
+        collect.queries();
+        // An index range: the selections are read in the query's read transaction.
+        let rows = db.query::<Memo>().filter(Memo::text().lt("m03")).select_related(Memo::author()).rows().await;
+        let rows = rows.unwrap();
+        let names: Vec<Option<String>> =
+            rows.iter().map(|r| r.related(Memo::author()).unwrap().map(|u| u.name)).collect();
+        assert_eq!(names, [Some("ann".to_owned()), None, Some("ann".to_owned())]);
+        assert_eq!(collect.queries(), [("rt_jo_memos".to_owned(), 1)]);
+        // A scan, which the backend declines to read with its selections: still one command.
+        let rows = db.query::<Memo>().select_related(Memo::author()).rows().await.unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(collect.queries(), [("rt_jo_memos".to_owned(), 1)]);
+    });
+}
+
+#[test]
 fn an_annotations_explained_commands_are_those_it_sends() {
     #[derive(Model, Debug, Clone, PartialEq)]
     #[model(collection = "rt_jo_notes")]

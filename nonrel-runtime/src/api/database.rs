@@ -490,7 +490,9 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
 
     /// The rows with their `related` selections: the plan prepared once, then run with its
     /// joins and selections in one command where the backend can (MongoDB's `$lookup`), else
-    /// the two-step joins, the (split) query and one batched key read per selection.
+    /// the two-step joins, then the query with its selections where a backend without joins
+    /// reads them together (the embedded backend, in one read transaction), else the (split)
+    /// query and one batched key read per selection.
     async fn fetch(&self, related: &[crate::engine::related::Selection]) -> Result<Vec<Row>> {
         // Conditions across a `Ref` inside ORs and NOTs run in two steps on every backend.
         let prepared = self.prepared()?.resolve_nested(&self.reads()).await?;
@@ -514,7 +516,30 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
                 return Ok(rows);
             }
         }
-        let mut rows = crate::engine::keyed::query(backend, M::DESC, plan, max_in).await?;
+        let joinless = !<B::Joins as crate::backend::capability::Support>::NATIVE;
+        let mut rows = if joinless && !related.is_empty() && !crate::engine::keyed::emulated::<B>(&plan) {
+            // A backend without joins is offered the selections alone, to read them with the
+            // query (the embedded backend, in one read transaction): one command, as the
+            // query it replaces.
+            let plan = crate::engine::keyed::normalized(plan);
+            let describe = || Command::planned(B::NAME, "query", M::DESC, &plan);
+            let run = async {
+                if let Some(rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
+                    trace::round_trips(1);
+                    return Ok(trace::NotedRows(rows, true));
+                }
+                let rows = crate::engine::split::query(backend, M::DESC, plan.clone(), max_in).await?;
+                Ok(trace::NotedRows(rows, false))
+            };
+            let trace::NotedRows(mut rows, filled) = trace::command(describe, run).await?;
+            if filled {
+                crate::engine::related::load_missing(backend, related, &mut rows).await?;
+                return Ok(rows);
+            }
+            rows
+        } else {
+            crate::engine::keyed::query(backend, M::DESC, plan, max_in).await?
+        };
         if !related.is_empty() {
             crate::engine::related::load(backend, related, &mut rows).await?;
         }

@@ -4,7 +4,7 @@
 //! copies of a record about to be written, and the outbox entry noting a fan-out.
 
 use crate::backend::{PutItem, UpdateOp};
-use crate::core::codec::{begin_document, cname, end_document, Elements, Encode};
+use crate::core::codec::{self, begin_document, cname, end_document, Decode, Elements, Encode};
 use crate::core::key::{KeyKind, KeyValue};
 use crate::core::value::Value;
 use crate::error::Result;
@@ -19,11 +19,15 @@ pub(crate) fn ref_key(doc: &[u8], path: &str) -> Result<Option<KeyValue>> {
     let value = if path.contains('.') {
         values_at(doc, path)?.into_iter().next()
     } else {
-        // A top-level field: its first element of that name, as `values_at` reads it.
+        // A top-level field: its first element of that name, as `values_at` reads it; a key
+        // is read as one, without a `Value` first.
         let mut found = None;
         for el in Elements::new(doc)? {
             let el = el?;
             if el.name == path.as_bytes() {
+                if matches!(el.ty, codec::INT32 | codec::INT64 | codec::STRING | codec::OBJECT_ID) {
+                    return KeyValue::decode(el.ty, el.value).map(Some);
+                }
                 found = Some(Value::from_element(el.ty, el.value)?);
                 break;
             }

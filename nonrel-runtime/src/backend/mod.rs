@@ -222,8 +222,12 @@ pub trait Backend: Send + Sync + 'static {
     /// `plan`) and its related selections (`related`), each row's selections filled, when the
     /// store does so in fewer round trips (MongoDB's `$lookup`). `None`, the default, leaves
     /// both to the runtime: two-step joins, then one batched key read per selection; the
-    /// runtime also offers the selections alone after resolving the joins itself. Only called
-    /// when the backend declares [`Joins = Yes`](Self::Joins).
+    /// runtime also offers the selections alone after resolving the joins itself. With
+    /// `joins`, only called when the backend declares [`Joins = Yes`](Self::Joins); a backend
+    /// declaring [`No`](capability::No) is offered the selections alone (`joins` empty, the
+    /// plan naming the key or holding an OR or a NOT only as its
+    /// [`KEY_FILTERS`](Self::KEY_FILTERS) and [`BOOLEAN`](Self::BOOLEAN) allow), and may fill
+    /// them with the query (the embedded backend reads them in the query's read transaction).
     fn query_joined(
         &self,
         model: &'static ModelDesc,

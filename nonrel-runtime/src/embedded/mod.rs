@@ -223,6 +223,24 @@ impl Backend for Redb {
         self.store.run(model, &plan, None).map(|r| r.0)
     }
 
+    /// Offered the related selections alone (this backend declares no joins): the query
+    /// and the selected records are read in one read transaction, each related record by
+    /// key as its row is kept. A query that may scan declines (it runs on the blocking pool).
+    async fn query_joined(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        joins: &[crate::plan::join::JoinFilter],
+        related: &[crate::plan::join::Selection],
+        max_in: usize,
+    ) -> Result<Option<Vec<Row>>> {
+        let _ = max_in; // no `in` limit
+        if !joins.is_empty() || related.is_empty() || !related.iter().all(|s| s.is_single()) || may_scan(model, plan) {
+            return Ok(None);
+        }
+        self.store.run_related(model, plan, related).map(Some)
+    }
+
     async fn query_seek(
         &self,
         model: &'static ModelDesc,

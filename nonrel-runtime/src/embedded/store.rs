@@ -9,6 +9,7 @@ use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
 pub(super) use crate::plan::eval::project;
 use crate::plan::eval::{compare_keys, matches_all_keyed, sort_key_keyed};
+use crate::plan::join::Selection;
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
 use crate::schema::model::{IndexDesc, ModelDesc};
@@ -282,13 +283,62 @@ impl Store {
         count_upto: Option<u64>,
         sink: Option<Sink<'p>>,
     ) -> Result<(Vec<Row>, u64, Reading)> {
+        self.run_in(&self.read()?, m, plan, count_upto, sink)
+    }
+
+    /// Runs a plan and fills each row's related selections (each a `Ref` to one record) in
+    /// the same read transaction: every row's reference read from its document, then its
+    /// record by key from the related records table, opened once per selection.
+    pub(crate) fn run_related(&self, m: &'static ModelDesc, plan: &Plan, related: &[Selection]) -> Result<Vec<Row>> {
         let read = self.read()?;
+        let (mut rows, _, _) = self.run_in(&read, m, plan, None, None)?;
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let tables = related
+            .iter()
+            .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
+            .collect::<Result<Vec<_>>>()?;
+        let mut pk = Vec::with_capacity(16);
+        for row in &mut rows {
+            if row.related.is_empty() {
+                row.related = Vec::with_capacity(related.len());
+            }
+            for (s, table) in related.iter().zip(&tables) {
+                let key = crate::backend::copies::ref_key(&row.doc, s.reference())?;
+                let mut found = None;
+                if let (Some(key), Some(table)) = (key, table) {
+                    key.write_storage(&mut pk);
+                    if let Some(guard) = table.get(pk.as_slice()).map_err(storage)? {
+                        let doc = match s.projection() {
+                            Some(p) => project(guard.value(), p)?,
+                            None => guard.value().to_vec(),
+                        };
+                        found = Some(Row { key: Some(key), doc, ..Row::default() });
+                    }
+                }
+                // A list of exactly one row (or none), allocated once.
+                row.related.push((s.reference().to_owned(), found.map_or_else(Vec::new, |r| vec![r])));
+            }
+        }
+        Ok(rows)
+    }
+
+    /// [`run_reading`](Self::run_reading) in a read transaction begun by the caller.
+    fn run_in<'p>(
+        &self,
+        read: &Read,
+        m: &'static ModelDesc,
+        plan: &'p Plan,
+        count_upto: Option<u64>,
+        sink: Option<Sink<'p>>,
+    ) -> Result<(Vec<Row>, u64, Reading)> {
         let tx = &read.tx;
         if let Some((upto, (_, n, groups))) = count_upto.zip(self.counted(tx, m, plan)?) {
             return Ok((Vec::new(), n.min(upto), Reading { entries: groups, docs: 0 }));
         }
         let name = records_table(m);
-        let built = self.built(&read, m)?;
+        let built = self.built(read, m)?;
         // The index tables the choice looks into stay open for the read (opened once each;
         // `None`: never written).
         let opened: std::cell::RefCell<Vec<(*const IndexDesc, Option<Index>)>> = Default::default();
@@ -302,7 +352,7 @@ impl Store {
             Ok(opened.len() - 1)
         };
         let holds = |i: &IndexDesc, tag| match at(i) {
-            Ok(at) => opened.borrow()[at].1.as_ref().is_some_and(|t| self.holds(&read, i, t, tag)),
+            Ok(at) => opened.borrow()[at].1.as_ref().is_some_and(|t| self.holds(read, i, t, tag)),
             // As `index_holds`: an error counts as holding one.
             Err(_) => true,
         };
