@@ -36,6 +36,16 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// keys, ObjectIds, and strings Datastore reserves or that start with the marker).
 const MARK: char = '\u{1}';
 
+/// A JSON object of `members`, moved in: `json!` serializes each value it is given into a
+/// copy, which for a built entity or list is a second walk and a second set of allocations.
+pub fn object<const N: usize>(members: [(&str, Json); N]) -> Json {
+    let mut map = Map::with_capacity(N);
+    for (name, value) in members {
+        map.insert(name.to_string(), value);
+    }
+    Json::Object(map)
+}
+
 /// The path element of a key: positive integers are ids; other keys are names.
 pub fn key_element(kind: &str, key: &KeyValue) -> Json {
     match key {
@@ -51,7 +61,7 @@ pub fn key_element(kind: &str, key: &KeyValue) -> Json {
 
 /// A key as the API takes it.
 pub fn key_json(kind: &str, key: &KeyValue) -> Json {
-    json!({"path": [key_element(kind, key)]})
+    object([("path", Json::Array(vec![key_element(kind, key)]))])
 }
 
 /// [`key_json`] as JSON text appended to `out`, written without building the JSON value.
@@ -281,7 +291,7 @@ impl Enc<'_> {
                 let props = self.doc(v);
                 self.nesting -= 1;
                 let props = props?;
-                let mut e = json!({"entityValue": {"properties": props}});
+                let mut e = object([("entityValue", object([("properties", Json::Object(props))]))]);
                 if !indexed {
                     e["excludeFromIndexes"] = Json::Bool(true);
                 }
@@ -304,10 +314,11 @@ impl Enc<'_> {
                     }
                 }
                 self.nesting = around;
-                let array = json!({"arrayValue": {"values": values}});
+                let array = object([("arrayValue", object([("values", Json::Array(values))]))]);
                 if in_list {
                     self.tag("l");
-                    return Ok(json!({"entityValue": {"properties": {"v": array}}, "excludeFromIndexes": true}));
+                    let props = object([("properties", object([("v", array)]))]);
+                    return Ok(object([("entityValue", props), ("excludeFromIndexes", Json::Bool(true))]));
                 }
                 return Ok(array);
             }

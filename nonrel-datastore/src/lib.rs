@@ -15,7 +15,7 @@ mod native;
 pub use client::RpcCounts;
 
 use client::{Client, Method};
-use entity::{decode, encode, key_from_json, key_json, new_key};
+use entity::{decode, encode, key_from_json, key_json, new_key, object};
 use native::{collection_peers, is_indexed, key_order_native, plan_order, query_json, translate, Native, Order};
 use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Transactions};
@@ -186,7 +186,7 @@ impl Datastore {
     fn entity(m: &'static ModelDesc, key: &KeyValue, doc: &[u8]) -> Result<Json> {
         let others = collection_peers(m);
         let props = encode(m, doc, &|p| is_indexed(m, p) || others.iter().any(|o| is_indexed(o, p)))?;
-        Ok(json!({"key": key_json(m.collection, key), "properties": props}))
+        Ok(object([("key", key_json(m.collection, key)), ("properties", Json::Object(props))]))
     }
 
     /// Reads records by key (batches of [`LOOKUP_BATCH`]); with [`ReadIn::New`], returns the
@@ -267,6 +267,19 @@ impl Datastore {
         limit: Option<usize>,
         tx: Option<&str>,
     ) -> Result<Vec<(KeyValue, Option<Read>)>> {
+        self.run_with(m, native, None, keys_only, limit, tx).await
+    }
+
+    /// [`run`](Self::run) with `more`, a filter's JSON text, ANDed to the native filter.
+    async fn run_with(
+        &self,
+        m: &'static ModelDesc,
+        native: &Native,
+        more: Option<&str>,
+        keys_only: bool,
+        limit: Option<usize>,
+        tx: Option<&str>,
+    ) -> Result<Vec<(KeyValue, Option<Read>)>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -274,20 +287,20 @@ impl Datastore {
             if left == Some(0) {
                 break;
             }
-            let mut body = json!({"query": query_json(m, native, keys_only, left, cursor.as_deref())});
-            if let Some(t) = tx {
-                body["readOptions"] = json!({"transaction": t});
-            }
-            let r = self.client().call(Method::RunQuery, &body).await.map_err(|e| e.with_model(m.name))?;
+            let body = native::write_run_query(m, native, more, keys_only, left, cursor.as_deref(), tx);
+            let r = self.client().call_bytes(Method::RunQuery, body).await.map_err(|e| e.with_model(m.name))?;
             let batch = &r["batch"];
-            self.client().read(batch["entityResults"].as_array().map_or(0, Vec::len));
-            for e in batch["entityResults"].as_array().into_iter().flatten() {
-                let key = key_from_json(&e["entity"]["key"])?;
+            let results = batch["entityResults"].as_array().map(Vec::as_slice).unwrap_or_default();
+            self.client().read(results.len());
+            out.reserve(results.len());
+            for e in results {
+                let entity = &e["entity"];
+                let key = key_from_json(&entity["key"])?;
                 let read = if keys_only {
                     None
                 } else {
                     let none = serde_json::Map::new();
-                    let props = e["entity"]["properties"].as_object().unwrap_or(&none);
+                    let props = entity["properties"].as_object().unwrap_or(&none);
                     let doc = decode(props).map_err(|err| err.with_model(m.name).with_key(&key))?;
                     Some(Read { doc, version: e["version"].as_str().unwrap_or_default().to_string() })
                 };
@@ -306,7 +319,7 @@ impl Datastore {
 
     /// One `commit`: in `tx`, or in a single-use transaction (atomic) when `None`.
     async fn commit_json(&self, mutations: Vec<Json>, tx: Option<&str>) -> Result<Json> {
-        let mut body = json!({"mode": "TRANSACTIONAL", "mutations": mutations});
+        let mut body = object([("mode", Json::from("TRANSACTIONAL")), ("mutations", Json::Array(mutations))]);
         match tx {
             Some(t) => body["transaction"] = Json::from(t),
             None => body["singleUseTransaction"] = json!({"readWrite": {}}),
@@ -422,7 +435,7 @@ impl Datastore {
                 let Some(key) = &item.key else {
                     let key = new_key();
                     let entity = Self::entity(m, &key, &item.doc).map_err(|e| e.with_item(*i).with_model(m.name))?;
-                    mutations.push(json!({ "insert": entity }));
+                    mutations.push(object([("insert", entity)]));
                     if counted {
                         tally.record(m, None, Some(&item.doc)).map_err(|e| e.with_item(*i).with_model(m.name))?;
                     }
@@ -444,7 +457,7 @@ impl Datastore {
                     (Some(s), WriteMode::Upsert) => eval::keep_unknown(m, &s.doc, &item.doc).map_err(at)?,
                     _ => item.doc.clone(),
                 };
-                mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
+                mutations.push(object([("upsert", Self::entity(m, key, &doc).map_err(at)?)]));
                 if counted {
                     tally.record(m, stored.as_ref().map(|s| s.doc.as_slice()), Some(&doc)).map_err(at)?;
                     now.insert(key.clone(), Some(doc.clone()));
@@ -582,7 +595,7 @@ impl Backend for Datastore {
                     };
                     let entity = Self::entity(m, key, &item.doc).map_err(at)?;
                     let op = if mode == WriteMode::Insert || item.key.is_none() { "insert" } else { "upsert" };
-                    mutations.push(json!({ op: entity }));
+                    mutations.push(object([(op, entity)]));
                 }
                 mutations.extend(self.increments(&tally));
                 match self.commit_json(mutations, None).await {
@@ -631,7 +644,7 @@ impl Backend for Datastore {
         }
         let mut existed = 0;
         for chunk in keys.chunks(COMMIT_BATCH) {
-            let mutations = chunk.iter().map(|k| json!({"delete": key_json(m.collection, k)})).collect();
+            let mutations = chunk.iter().map(|k| object([("delete", key_json(m.collection, k))])).collect();
             let r = self.commit_json(mutations, None).await.map_err(|e| e.with_model(m.name))?;
             let commit = r["commitVersion"].as_str().unwrap_or_default();
             existed += r["mutationResults"]
@@ -668,9 +681,13 @@ impl Backend for Datastore {
         if seek.backward || plan.offset != 0 || !self.order(m, &plan, &mut native)? {
             return Ok(None);
         }
-        let after_key = native::key_filter(m.collection, "GREATER_THAN", &seek.key);
         let rows = match (&plan.order[..], &seek.values[..]) {
-            ([], _) => self.run(m, &native::and(&native, vec![after_key]), false, plan.limit, None).await?,
+            // The key filter joins the query's filter as text (see `native::write_run_query`).
+            ([], _) => {
+                let mut after = String::with_capacity(96);
+                native::write_key_filter(m.collection, "GREATER_THAN", &seek.key, &mut after);
+                self.run_with(m, &native, Some(&after), false, plan.limit, None).await?
+            }
             ([o], [v]) => {
                 let op = if o.direction == Direction::Desc { "LESS_THAN" } else { "GREATER_THAN" };
                 let (Some(same), Some(after)) =
@@ -678,12 +695,13 @@ impl Backend for Datastore {
                 else {
                     return Ok(None);
                 };
-                let mut rest = native::and(&native, vec![same, after_key]);
+                let after_key = native::key_filter(m.collection, "GREATER_THAN", &seek.key);
+                let mut rest = native::and(native.clone(), vec![same, after_key]);
                 rest.order = Vec::new();
                 let mut rows = self.run(m, &rest, false, plan.limit, None).await?;
                 let left = plan.limit.map(|l| l.saturating_sub(rows.len()));
                 if left != Some(0) {
-                    rows.extend(self.run(m, &native::and(&native, vec![after]), false, left, None).await?);
+                    rows.extend(self.run(m, &native::and(native, vec![after]), false, left, None).await?);
                 }
                 rows
             }
@@ -882,7 +900,7 @@ impl Datastore {
             for (key, read) in keys.iter().zip(found) {
                 if let Some(read) = read {
                     tally.record(m, Some(&read.doc), None).map_err(|e| e.with_key(key))?;
-                    mutations.push(json!({"delete": key_json(m.collection, key)}));
+                    mutations.push(object([("delete", key_json(m.collection, key))]));
                 }
             }
             let n = mutations.len() as u64;
@@ -925,7 +943,7 @@ impl Datastore {
                 let new = eval::apply_update(&read.doc, ops).map_err(at)?;
                 if new != read.doc {
                     counts.modified += 1;
-                    mutations.push(json!({"upsert": Self::entity(m, key, &new).map_err(at)?}));
+                    mutations.push(object([("upsert", Self::entity(m, key, &new).map_err(at)?)]));
                     tally.record(m, Some(&read.doc), Some(&new)).map_err(at)?;
                     writes.push((key.clone(), Some(new), i));
                 }
@@ -958,7 +976,7 @@ impl Datastore {
         for (key, read) in keys.iter().zip(found) {
             if let Some(read) = read {
                 match Self::entity(m, key, &read.doc) {
-                    Ok(e) => mutations.push(json!({"upsert": e})),
+                    Ok(e) => mutations.push(object([("upsert", e)])),
                     Err(e) => {
                         self.rollback(&tx).await;
                         return Err(e.with_model(m.name).with_key(key));
@@ -992,12 +1010,12 @@ impl Datastore {
                         let at = |e: Error| e.with_model(m.name).with_key(&item.key);
                         match &item.doc {
                             None => {
-                                mutations.push(json!({"delete": key_json(m.collection, &item.key)}));
+                                mutations.push(object([("delete", key_json(m.collection, &item.key))]));
                                 tally.record(m, Some(&now.doc), None).map_err(at)?;
                             }
                             Some(doc) => {
                                 let doc = eval::keep_unknown(m, &now.doc, doc).map_err(at)?;
-                                mutations.push(json!({"upsert": Self::entity(m, &item.key, &doc).map_err(at)?}));
+                                mutations.push(object([("upsert", Self::entity(m, &item.key, &doc).map_err(at)?)]));
                                 tally.record(m, Some(&now.doc), Some(&doc)).map_err(at)?;
                             }
                         }
@@ -1124,7 +1142,7 @@ impl Datastore {
             let at = |e: Error| e.with_model(m.name).with_key(key);
             let stored = now.get(&(m.collection, key.clone()));
             let Some(doc) = doc else {
-                mutations.push(json!({"delete": key_json(m.collection, key)}));
+                mutations.push(object([("delete", key_json(m.collection, key))]));
                 tally.record(m, stored.map(|s| s.doc.as_slice()), None).map_err(at)?;
                 continue;
             };
@@ -1133,7 +1151,7 @@ impl Datastore {
                 (Some(old), WriteMode::Upsert) => eval::keep_unknown(m, &old.doc, doc).map_err(at)?,
                 _ => doc.clone(),
             };
-            mutations.push(json!({"upsert": Self::entity(m, key, &doc).map_err(at)?}));
+            mutations.push(object([("upsert", Self::entity(m, key, &doc).map_err(at)?)]));
             tally.record(m, stored.map(|s| s.doc.as_slice()), Some(&doc)).map_err(at)?;
             match checks.iter_mut().find(|(x, _)| x.collection == m.collection && x.name == m.name) {
                 Some((_, w)) => w.push((key.clone(), Some(doc), i)),

@@ -1,7 +1,7 @@
 //! What of a plan Datastore runs itself: equality and `in` on indexed properties. The rest
 //! of the plan runs in nonrel's evaluator on the entities the native query returns.
 
-use crate::entity::{key_json, MAX_INDEXED_STRING};
+use crate::entity::{key_json, object, MAX_INDEXED_STRING};
 use nonrel_runtime::query::{Direction, Filter, Op, Plan};
 use nonrel_runtime::{KeyKind, ModelDesc, Value};
 use serde_json::{json, Value as Json};
@@ -59,6 +59,7 @@ fn equal_values(v: &Value) -> Option<Vec<Json>> {
 }
 
 /// The native part of a plan.
+#[derive(Clone)]
 pub struct Native {
     /// The query's filter (`None`: every entity of the kind).
     pub filter: Option<Json>,
@@ -111,7 +112,8 @@ pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
             Some((vals, _)) if !vals.is_empty() && vals.len() <= MAX_IN && !has_in => {
                 used.push(&f.path);
                 has_in = true;
-                parts.push(property_filter(&f.path, "IN", json!({"arrayValue": {"values": vals}})));
+                let values = object([("values", Json::Array(vals))]);
+                parts.push(property_filter(&f.path, "IN", object([("arrayValue", values)])));
             }
             _ => exact = false,
         }
@@ -119,7 +121,7 @@ pub fn translate(m: &ModelDesc, filters: &[Filter]) -> Native {
     let filter = match parts.len() {
         0 => None,
         1 => parts.pop(),
-        _ => Some(json!({"compositeFilter": {"op": "AND", "filters": parts}})),
+        _ => Some(and_filter(parts)),
     };
     let props = if has_in { Vec::new() } else { used.iter().map(|p| p.to_string()).collect() };
     Native { filter, exact, has_in, props, order: Vec::new() }
@@ -223,7 +225,13 @@ fn indexed_path(m: &ModelDesc, path: &str) -> bool {
 }
 
 fn property_filter(path: &str, op: &str, value: Json) -> Json {
-    json!({"propertyFilter": {"property": {"name": path}, "op": op, "value": value}})
+    let property = object([("name", Json::from(path))]);
+    object([("propertyFilter", object([("property", property), ("op", Json::from(op)), ("value", value)]))])
+}
+
+/// The composite filter of `parts` ANDed.
+fn and_filter(parts: Vec<Json>) -> Json {
+    object([("compositeFilter", object([("op", Json::from("AND")), ("filters", Json::Array(parts))]))])
 }
 
 /// The query body: the kind, the native filter, optionally keys only and a limit.
@@ -247,6 +255,86 @@ pub fn query_json(m: &ModelDesc, native: &Native, keys_only: bool, limit: Option
     q
 }
 
+/// [`query_json`] as the text of a `runQuery` body, `{"query": …}`, with `more` (a
+/// filter's JSON text) ANDed to the native filter and the read options of transaction `tx`
+/// when given. Written without building the query as a JSON value: the native filter's
+/// parts and its order are serialized where they are.
+pub fn write_run_query(
+    m: &ModelDesc,
+    native: &Native,
+    more: Option<&str>,
+    keys_only: bool,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+    tx: Option<&str>,
+) -> Vec<u8> {
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"query\":{\"kind\":[{\"name\":");
+    nonrel_runtime::json::write_json_str(m.collection, &mut out);
+    out.push_str("}]");
+    let mut out = out.into_bytes();
+    let parts: &[Json] = match &native.filter {
+        None => &[],
+        Some(f) => match f["compositeFilter"]["filters"].as_array() {
+            Some(parts) if more.is_some() => parts,
+            _ => std::slice::from_ref(f),
+        },
+    };
+    match more {
+        None if parts.is_empty() => {}
+        Some(more) if parts.is_empty() => {
+            out.extend_from_slice(b",\"filter\":");
+            out.extend_from_slice(more.as_bytes());
+        }
+        None => {
+            out.extend_from_slice(b",\"filter\":");
+            serde_json::to_writer(&mut out, &parts[0]).expect("JSON values serialize");
+        }
+        Some(more) => {
+            out.extend_from_slice(b",\"filter\":{\"compositeFilter\":{\"op\":\"AND\",\"filters\":[");
+            for part in parts {
+                serde_json::to_writer(&mut out, part).expect("JSON values serialize");
+                out.push(b',');
+            }
+            out.extend_from_slice(more.as_bytes());
+            out.extend_from_slice(b"]}}");
+        }
+    }
+    if keys_only {
+        out.extend_from_slice(b",\"projection\":[{\"property\":{\"name\":\"__key__\"}}]");
+    }
+    if !native.order.is_empty() {
+        out.extend_from_slice(b",\"order\":");
+        serde_json::to_writer(&mut out, &native.order).expect("JSON values serialize");
+    }
+    let mut text = String::from_utf8(out).expect("JSON text is UTF-8");
+    if let Some(n) = limit {
+        text.push_str(",\"limit\":");
+        text.push_str(&n.to_string());
+    }
+    if let Some(c) = cursor {
+        text.push_str(",\"startCursor\":");
+        nonrel_runtime::json::write_json_str(c, &mut text);
+    }
+    text.push('}');
+    if let Some(t) = tx {
+        text.push_str(",\"readOptions\":{\"transaction\":");
+        nonrel_runtime::json::write_json_str(t, &mut text);
+        text.push('}');
+    }
+    text.push('}');
+    text.into_bytes()
+}
+
+/// [`key_filter`] as JSON text appended to `out`.
+pub fn write_key_filter(kind: &str, op: &str, key: &nonrel_runtime::KeyValue, out: &mut String) {
+    out.push_str("{\"propertyFilter\":{\"property\":{\"name\":\"__key__\"},\"op\":");
+    nonrel_runtime::json::write_json_str(op, out);
+    out.push_str(",\"value\":{\"keyValue\":");
+    crate::entity::write_key_json(kind, key, out);
+    out.push_str("}}}");
+}
+
 /// Whether Datastore's own result order (by key) is nonrel's key order for this model:
 /// automatic keys are all ids, compared as numbers.
 pub fn key_order_native(m: &ModelDesc, plan: &Plan) -> bool {
@@ -255,7 +343,7 @@ pub fn key_order_native(m: &ModelDesc, plan: &Plan) -> bool {
 
 /// A filter on the key: `op` is `GREATER_THAN`, `EQUAL`, ….
 pub fn key_filter(kind: &str, op: &str, key: &nonrel_runtime::KeyValue) -> Json {
-    property_filter("__key__", op, json!({"keyValue": key_json(kind, key)}))
+    property_filter("__key__", op, object([("keyValue", key_json(kind, key))]))
 }
 
 /// A filter on a property orderable natively (see [`plan_order`]); `None` for a value of
@@ -272,30 +360,23 @@ pub fn order_filter(path: &str, op: &str, v: &Value) -> Option<Json> {
 }
 
 /// `native`'s filter with `more` ANDed to it.
-pub fn and(native: &Native, more: Vec<Json>) -> Native {
-    let mut parts = match &native.filter {
+pub fn and(native: Native, more: Vec<Json>) -> Native {
+    let mut parts = match native.filter {
         None => Vec::new(),
-        Some(f) => match f["compositeFilter"]["filters"].as_array() {
-            Some(parts) => parts.clone(),
-            None => vec![f.clone()],
+        Some(mut f) => match f.get_mut("compositeFilter").and_then(|c| c.get_mut("filters")).map(Json::take) {
+            Some(Json::Array(parts)) => parts,
+            _ => vec![f],
         },
     };
     parts.extend(more);
-    let filter =
-        if parts.len() == 1 { parts.pop() } else { Some(json!({"compositeFilter": {"op": "AND", "filters": parts}})) };
-    Native {
-        filter,
-        exact: native.exact,
-        has_in: native.has_in,
-        props: native.props.clone(),
-        order: native.order.clone(),
-    }
+    let filter = if parts.len() == 1 { parts.pop() } else { Some(and_filter(parts)) };
+    Native { filter, ..native }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nonrel_runtime::{Key, Model};
+    use nonrel_runtime::{Key, KeyValue, Model, ObjectId};
 
     #[derive(Model)]
     #[model(collection = "native_notes")]
@@ -332,5 +413,80 @@ mod tests {
         let native = translate(Note::DESC, &filters[..1]);
         assert_eq!(names(&native), ["tags"]);
         assert!(native.exact);
+    }
+
+    /// The `runQuery` body written as text is the JSON of [`query_json`] with the extra
+    /// filter ANDed by [`and`] and the read options, for every combination of filter shape,
+    /// extra key filter (ids, names needing escapes, marked names, ObjectIds), projection,
+    /// order, limit, cursor and transaction.
+    #[test]
+    fn run_query_text_is_the_query_json() {
+        let on = |path: &'static str, op: Op| Filter { path: path.into(), op };
+        let s = |t: &str| Value::String(t.into());
+        let filter_sets: Vec<Vec<Filter>> = vec![
+            vec![],
+            vec![on("kind", Op::Eq(s("memo")))],
+            vec![on("kind", Op::Eq(s("a \"quoted\" \\ kind\n"))), on("tags", Op::Has(s("é✓")))],
+            vec![on("tags", Op::In(vec![s("x"), s("y"), s("z")]))],
+            vec![on("kind", Op::Eq(s("memo"))), on("tags", Op::In(vec![s("x"), s("y")])), on("n", Op::Eq(s("left")))],
+        ];
+        let keys = [
+            None,
+            Some(KeyValue::Int(7)),
+            Some(KeyValue::Int(-3)),
+            Some(KeyValue::Str("plain".into())),
+            Some(KeyValue::Str("with \"quotes\" and \\ and \u{1}".into())),
+            Some(KeyValue::Str("__reserved__".into())),
+            Some(KeyValue::ObjectId(ObjectId::from_bytes([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]))),
+        ];
+        let order = vec![json!({"property": {"name": "kind"}, "direction": "DESCENDING"})];
+        let mut checked = 0;
+        for filters in &filter_sets {
+            for ordered in [false, true] {
+                let mut native = translate(Note::DESC, filters);
+                if ordered {
+                    native.order = order.clone();
+                }
+                for key in &keys {
+                    let mut more = String::new();
+                    if let Some(k) = key {
+                        write_key_filter("native_notes", "GREATER_THAN", k, &mut more);
+                        let parsed: Json = serde_json::from_str(&more).expect("the key filter is JSON");
+                        assert_eq!(parsed, key_filter("native_notes", "GREATER_THAN", k));
+                    }
+                    let expected_native = match key {
+                        Some(k) => and(native.clone(), vec![key_filter("native_notes", "GREATER_THAN", k)]),
+                        None => native.clone(),
+                    };
+                    for keys_only in [false, true] {
+                        for limit in [None, Some(11)] {
+                            for cursor in [None, Some("Cj4\"cursor/+=")] {
+                                for tx in [None, Some("tx\\\"1")] {
+                                    let text = write_run_query(
+                                        Note::DESC,
+                                        &native,
+                                        key.as_ref().map(|_| more.as_str()),
+                                        keys_only,
+                                        limit,
+                                        cursor,
+                                        tx,
+                                    );
+                                    let got: Json = serde_json::from_slice(&text).expect("the body is JSON");
+                                    let mut expected = json!({
+                                        "query": query_json(Note::DESC, &expected_native, keys_only, limit, cursor)
+                                    });
+                                    if let Some(t) = tx {
+                                        expected["readOptions"] = json!({"transaction": t});
+                                    }
+                                    assert_eq!(got, expected, "{}", String::from_utf8_lossy(&text));
+                                    checked += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 2 * 7 * 16);
     }
 }
