@@ -60,6 +60,9 @@ pub struct Elastic {
     refresh: Refresh,
     page_size: usize,
     ensured: Arc<Mutex<HashSet<(String, &'static str)>>>,
+    /// The addresses of the model descriptions `ensured` holds, the check of every write
+    /// (a few: read by a scan, without making the index name).
+    ensured_models: Arc<Mutex<Vec<usize>>>,
     /// Records this handle (and its clones) read or wrote last, with their versions.
     known: Arc<store::Known>,
 }
@@ -95,6 +98,7 @@ impl Elastic {
             refresh: Refresh::default(),
             page_size: 1000,
             ensured: Arc::default(),
+            ensured_models: Arc::default(),
             known: Arc::default(),
         })
     }
@@ -121,7 +125,13 @@ impl Elastic {
     /// collection name with lowercase letters, digits and `_` kept and every other character
     /// written `~` and its code in hex (index names are lowercase).
     pub fn index(&self, m: &ModelDesc) -> String {
-        let mut out = format!("{}_", self.prefix);
+        let mut out = String::with_capacity(self.prefix.len() + 1 + m.collection.len());
+        out.push_str(&self.prefix);
+        out.push('_');
+        if m.collection.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            out.push_str(m.collection);
+            return out;
+        }
         for c in m.collection.chars() {
             if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
                 out.push(c);
@@ -142,6 +152,7 @@ impl Elastic {
     async fn commit(
         &self,
         m: &'static ModelDesc,
+        index: &str,
         writes: Vec<Write>,
         old: Vec<Option<Vec<u8>>>,
     ) -> Result<Vec<Outcome>> {
@@ -165,7 +176,7 @@ impl Elastic {
                 self.claim(m, &items).await?;
             }
         }
-        let outcomes = self.bulk(&self.index(m), &writes, true).await?;
+        let outcomes = self.bulk(index, writes, true).await?;
         if unique {
             let mut release = Vec::new();
             for ((o, g), l) in outcomes.iter().zip(gained).zip(lost) {
@@ -220,7 +231,7 @@ impl Elastic {
                 writes.push(Write { key: key.clone(), doc: Some(doc), cond });
             }
             let old_docs = old.into_iter().map(|s| s.map(|s| s.doc)).collect();
-            let outcomes = self.commit(m, writes, old_docs).await?;
+            let outcomes = self.commit(m, &index, writes, old_docs).await?;
             let mut again = false;
             for (i, o) in outcomes.into_iter().enumerate() {
                 match o {
@@ -372,7 +383,7 @@ impl Backend for Elastic {
         if !m.indexes.iter().any(|i| i.unique) {
             let writes: Vec<Write> = keys.into_iter().map(|key| Write { key, doc: None, cond: Cond::Any }).collect();
             let mut n = 0;
-            for o in self.bulk(&self.index(m), &writes, true).await? {
+            for o in self.bulk(&self.index(m), writes, true).await? {
                 match o {
                     Outcome::Done { existed } => n += u64::from(existed),
                     Outcome::Failed(e) => return Err(e.with_model(m.name)),
@@ -395,7 +406,9 @@ impl Backend for Elastic {
                 }
             }
             let mut retry = Vec::new();
-            for (w, o) in writes.iter().zip(self.commit(m, writes.iter().map(clone_write).collect(), olds).await?) {
+            for (w, o) in
+                writes.iter().zip(self.commit(m, &self.index(m), writes.iter().map(clone_write).collect(), olds).await?)
+            {
                 match o {
                     Outcome::Done { existed } => deleted += u64::from(existed),
                     Outcome::Conflict => retry.push(w.key.clone()),
@@ -472,7 +485,7 @@ impl Backend for Elastic {
             }
             let keys: Vec<KeyValue> = writes.iter().map(|w| w.key.clone()).collect();
             let mut retry = Vec::new();
-            for (key, o) in keys.into_iter().zip(self.commit(m, writes, olds).await?) {
+            for (key, o) in keys.into_iter().zip(self.commit(m, &self.index(m), writes, olds).await?) {
                 match o {
                     Outcome::Done { .. } => counts.modified += 1,
                     Outcome::Conflict => retry.push(key),
@@ -525,7 +538,7 @@ impl Backend for Elastic {
                 }
             }
             let mut retry = Vec::new();
-            for (i, o) in which.into_iter().zip(self.commit(m, writes, olds).await?) {
+            for (i, o) in which.into_iter().zip(self.commit(m, &self.index(m), writes, olds).await?) {
                 match o {
                     Outcome::Done { .. } => out[i] = Some(Swapped::Written),
                     Outcome::Conflict => retry.push(i),

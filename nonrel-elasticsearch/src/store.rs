@@ -120,15 +120,36 @@ struct SearchHit<'a> {
 }
 
 #[derive(Deserialize)]
-struct BulkReply {
-    items: Vec<std::collections::BTreeMap<String, BulkItem>>,
+struct BulkReply<'a> {
+    #[serde(borrow)]
+    items: Vec<BulkEntry<'a>>,
+}
+
+/// One item of a `_bulk` answer: an object whose one member is named after the action.
+#[derive(Deserialize)]
+struct BulkEntry<'a> {
+    #[serde(borrow, default)]
+    index: Option<BulkItem<'a>>,
+    #[serde(borrow, default)]
+    create: Option<BulkItem<'a>>,
+    #[serde(borrow, default)]
+    update: Option<BulkItem<'a>>,
+    #[serde(borrow, default)]
+    delete: Option<BulkItem<'a>>,
+}
+
+impl<'a> BulkEntry<'a> {
+    /// What the item's action did.
+    fn into_item(self) -> Option<BulkItem<'a>> {
+        self.index.or(self.create).or(self.update).or(self.delete)
+    }
 }
 
 #[derive(Deserialize)]
-struct BulkItem {
+struct BulkItem<'a> {
     status: u16,
-    #[serde(default)]
-    result: Option<String>,
+    #[serde(borrow, default)]
+    result: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
     _seq_no: Option<i64>,
     #[serde(default)]
@@ -309,12 +330,12 @@ impl Elastic {
     }
 
     /// Writes in one `_bulk` request; `refresh` makes the writes visible to searches.
-    pub(crate) async fn bulk(&self, index: &str, writes: &[Write], refresh: bool) -> Result<Vec<Outcome>> {
+    pub(crate) async fn bulk(&self, index: &str, writes: Vec<Write>, refresh: bool) -> Result<Vec<Outcome>> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
         let mut body = String::with_capacity(writes.len() * 256);
-        for w in writes {
+        for w in &writes {
             let action = if w.doc.is_some() { "index" } else { "delete" };
             body.push_str("{\"");
             body.push_str(action);
@@ -328,7 +349,10 @@ impl Elastic {
                 // A delete of a record that must not exist deletes nothing.
                 Cond::Create => {}
                 Cond::Version(s, p) => {
-                    let _ = write!(body, ",\"if_seq_no\":{s},\"if_primary_term\":{p}");
+                    body.push_str(",\"if_seq_no\":");
+                    push_int(s, &mut body);
+                    body.push_str(",\"if_primary_term\":");
+                    push_int(p, &mut body);
                 }
             }
             body.push_str("}}\n");
@@ -345,26 +369,28 @@ impl Elastic {
         let parsed: BulkReply = reply.json()?;
         let mut out = Vec::with_capacity(writes.len());
         for (item, w) in parsed.items.into_iter().zip(writes) {
-            let Some(item) = item.into_values().next() else {
+            let Some(item) = item.into_item() else {
                 return Err(storage("_bulk answered an empty item"));
             };
-            match (&w.doc, item.status, item._seq_no, item._primary_term) {
-                (Some(doc), 200..=299, Some(seq_no), Some(primary_term)) if item.error.is_none() => {
-                    self.known.remember(index, &w.key, Stored { doc: doc.clone(), seq_no, primary_term });
-                }
-                _ => self.known.forget(index, &w.key),
-            }
-            out.push(match (item.status, item.error) {
+            let delete = w.doc.is_none();
+            let outcome = match (item.status, item.error) {
                 (409, _) => Outcome::Conflict,
-                (404, None) if w.doc.is_none() => Outcome::Done { existed: false },
+                (404, None) if delete => Outcome::Done { existed: false },
                 (404, Some(e))
-                    if w.doc.is_none() && e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") =>
+                    if delete && e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") =>
                 {
                     Outcome::Done { existed: false }
                 }
                 (s, None) if s < 300 => Outcome::Done { existed: item.result.as_deref() != Some("created") },
                 (s, e) => Outcome::Failed(item_error(s, e)),
-            });
+            };
+            match (w.doc, item.status, item._seq_no, item._primary_term, &outcome) {
+                (Some(doc), 200..=299, Some(seq_no), Some(primary_term), Outcome::Done { .. }) => {
+                    self.known.remember(index, &w.key, Stored { doc, seq_no, primary_term });
+                }
+                _ => self.known.forget(index, &w.key),
+            }
+            out.push(outcome);
         }
         Ok(out)
     }
@@ -372,8 +398,13 @@ impl Elastic {
     /// Creates the index of `m` with its mapping, or adds the model's fields to the mapping
     /// of an index another model of the collection created (once per handle).
     pub(crate) async fn ensure(&self, m: &'static ModelDesc) -> Result<()> {
+        let address = std::ptr::from_ref(m) as usize;
+        if self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).contains(&address) {
+            return Ok(());
+        }
         let index = self.index(m);
         if self.ensured.lock().unwrap_or_else(|p| p.into_inner()).contains(&(index.clone(), m.name)) {
+            self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push(address);
             return Ok(());
         }
         let reply = self.client.json(Method::PUT, &format!("/{index}"), &crate::mapping::index_body(m)).await?;
@@ -407,6 +438,7 @@ impl Elastic {
             }
         }
         self.ensured.lock().unwrap_or_else(|p| p.into_inner()).insert((index, m.name));
+        self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push(address);
         Ok(())
     }
 
@@ -466,7 +498,7 @@ impl Elastic {
         Ok(parsed
             .items
             .into_iter()
-            .map(|item| match item.into_values().next() {
+            .map(|item| match item.into_item() {
                 Some(BulkItem { status: 409, .. }) => Outcome::Conflict,
                 Some(BulkItem { status, error: None, result, .. }) if status < 300 || status == 404 => {
                     Outcome::Done { existed: result.as_deref() != Some("created") && status != 404 }
@@ -476,6 +508,26 @@ impl Elastic {
             })
             .collect())
     }
+}
+
+/// Appends an integer in decimal (without the formatting machinery: a `_bulk` body has two a
+/// record).
+fn push_int(n: i64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 /// An empty document (a hit whose `_source` was filtered to nothing).
@@ -515,49 +567,143 @@ pub(crate) fn id_segment(key: &KeyValue) -> String {
 /// when it holds [`Known::CAPACITY`] records.
 #[derive(Default)]
 pub(crate) struct Known {
-    /// Per index, the records by key.
-    records: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashMap<KeyValue, Stored>>>,
+    records: std::sync::Mutex<KnownRecords>,
+}
+
+/// Per index, the records by key, and how many there are in all.
+#[derive(Default)]
+struct KnownRecords {
+    by_index: std::collections::HashMap<String, std::collections::HashMap<KeyValue, Stored>>,
+    /// The number of records of every index (kept as they come and go, not counted).
+    len: usize,
 }
 
 impl Known {
     /// The most records remembered.
     const CAPACITY: usize = 10_000;
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::collections::HashMap<KeyValue, Stored>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KnownRecords> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Remembers a record as read or written.
     pub fn remember(&self, index: &str, key: &KeyValue, stored: Stored) {
         let mut records = self.lock();
-        if records.values().map(std::collections::HashMap::len).sum::<usize>() >= Self::CAPACITY {
-            records.clear();
+        if records.len >= Self::CAPACITY {
+            records.by_index.clear();
+            records.len = 0;
         }
-        let of_index = match records.get_mut(index) {
+        let KnownRecords { by_index, len } = &mut *records;
+        let of_index = match by_index.get_mut(index) {
             Some(r) => r,
-            None => records.entry(index.to_owned()).or_default(),
+            None => by_index.entry(index.to_owned()).or_default(),
         };
         match of_index.get_mut(key) {
             Some(known) => *known = stored,
             None => {
                 of_index.insert(key.clone(), stored);
+                *len += 1;
             }
         }
     }
 
     /// Forgets a record (deleted, absent, or changed by a write that failed).
     pub fn forget(&self, index: &str, key: &KeyValue) {
-        if let Some(r) = self.lock().get_mut(index) {
-            r.remove(key);
+        let mut records = self.lock();
+        let KnownRecords { by_index, len } = &mut *records;
+        if by_index.get_mut(index).and_then(|r| r.remove(key)).is_some() {
+            *len -= 1;
         }
     }
 
     /// The records as last known, when every one is.
     pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
         let records = self.lock();
-        let of_index = records.get(index)?;
+        let of_index = records.by_index.get(index)?;
         keys.iter().map(|k| of_index.get(k).cloned().map(Some)).collect()
+    }
+
+    /// How many records are remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len
+    }
+}
+
+#[cfg(test)]
+mod known_tests {
+    use super::{push_int, Known, Stored};
+    use nonrel_runtime::KeyValue;
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut cases = vec![0, 1, -1, 9, 10, -10, i64::MAX, i64::MIN, 1_000_000];
+        for _ in 0..10_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            cases.push((seed as i64) >> (seed % 64));
+        }
+        for n in cases {
+            let mut out = String::from("x");
+            push_int(n, &mut out);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
+
+    fn stored(n: i64) -> Stored {
+        Stored { doc: vec![5, 0, 0, 0, 0], seq_no: n, primary_term: 1 }
+    }
+
+    /// The running count is the number of records held, through random sequences of
+    /// remembers and forgets over a few indexes and keys (against a map as the oracle).
+    #[test]
+    fn the_count_follows_the_records() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..200 {
+            let known = Known::default();
+            let mut model = std::collections::BTreeMap::new();
+            for _ in 0..next(300) {
+                let index = format!("i{}", next(3));
+                let key = next(40) as i64;
+                let k = KeyValue::Int(key);
+                if next(3) > 0 {
+                    let n = next(1000) as i64;
+                    known.remember(&index, &k, stored(n));
+                    model.insert((index, key), n);
+                } else {
+                    known.forget(&index, &k);
+                    model.remove(&(index, key));
+                }
+                assert_eq!(known.len(), model.len());
+                let held: usize = known.lock().by_index.values().map(|r| r.len()).sum();
+                assert_eq!(held, model.len());
+            }
+            for ((index, key), n) in &model {
+                let got = known.recall(index, &[KeyValue::Int(*key)]).expect("known");
+                assert_eq!(got[0].as_ref().map(|s| s.seq_no), Some(*n));
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_cache_is_emptied() {
+        let known = Known::default();
+        for n in 0..Known::CAPACITY as i64 {
+            known.remember("i", &KeyValue::Int(n), stored(n));
+        }
+        assert_eq!(known.len(), Known::CAPACITY);
+        known.remember("j", &KeyValue::Int(0), stored(0));
+        assert_eq!(known.len(), 1);
+        assert!(known.recall("i", &[KeyValue::Int(1)]).is_none());
+        known.remember("j", &KeyValue::Int(0), stored(1));
+        assert_eq!(known.len(), 1);
     }
 }

@@ -34,9 +34,12 @@ pub(crate) fn keep_unknown(model: &crate::schema::model::ModelDesc, old: &[u8], 
 
 /// Whether every field of the document `doc` is one of `fields`.
 fn only_known(fields: &[FieldDesc], doc: &[u8]) -> Result<bool> {
-    for el in Elements::new(doc)? {
+    for (i, el) in Elements::new(doc)?.enumerate() {
         let el = el?;
-        if !fields.iter().any(|f| f.name.as_bytes() == el.name) {
+        // A document the model wrote holds its fields in the model's order: the field at
+        // the same position is tried first.
+        let here = fields.get(i).is_some_and(|f| f.name.as_bytes() == el.name);
+        if !here && !fields.iter().any(|f| f.name.as_bytes() == el.name) {
             return Ok(false);
         }
     }
