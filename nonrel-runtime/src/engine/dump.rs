@@ -94,7 +94,9 @@ pub(crate) fn load_line(line: &str) -> Result<Item> {
     let model = model_for(&collection, model_name.as_deref())?;
     let key = key_of(key.ok_or_else(|| bad("_id is missing"))?, model)?;
     let doc = match record {
-        Some(Json::Object(fields)) => json::to_document(fields).map_err(|e| e.with_model(model.name).with_key(&key))?,
+        Some(Json::Object(fields)) => {
+            json::record_to_document(fields).map_err(|e| e.with_model(model.name).with_key(&key))?
+        }
         Some(_) => return Err(bad("record must be an object").with_key(&key)),
         None => return Err(bad("record is missing").with_key(&key)),
     };
