@@ -10,7 +10,7 @@
 //! is stored first, as `_key` (sortable bytes in hex), and never returned.
 
 use nonrel_runtime::codec::{begin_document, end_document, Elements};
-use nonrel_runtime::json::{document_from_json, write_document_json};
+use nonrel_runtime::json::{fields_from_json, write_fields_json};
 use nonrel_runtime::{KeyValue, Result};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -64,7 +64,9 @@ pub(crate) fn write_source(key: &KeyValue, doc: &[u8], out: &mut String) -> Resu
     push_sort_key(key, out);
     out.push('"');
     let at = out.len();
-    write_document_json(doc, out)?;
+    // The fields as they are: beside `_key` a field named like a type wrapper is never the
+    // object's one member, so it needs no escape (and the readers take none off).
+    write_fields_json(doc, out)?;
     if out.len() == at + 2 {
         out.truncate(at);
         out.push('}');
@@ -125,11 +127,8 @@ fn lengthen_dates(json: &str) -> String {
 
 /// The stored document of a `_source` (its `_key` excluded by the request, or dropped here).
 pub(crate) fn from_source(json: &str) -> Result<Vec<u8>> {
-    let doc = if json.contains("\"$date\":") {
-        document_from_json(&lengthen_dates(json))?
-    } else {
-        document_from_json(json)?
-    };
+    let doc =
+        if json.contains("\"$date\":") { fields_from_json(&lengthen_dates(json))? } else { fields_from_json(json)? };
     if !json.contains("\"_key\"") {
         return Ok(doc);
     }
@@ -546,5 +545,25 @@ mod tests {
         assert_eq!(from_source(&moved).unwrap(), doc);
         let empty = nonrel_runtime::json::document_from_json("{}").unwrap();
         assert_eq!(from_source(&to_source(&key, &empty).unwrap()).unwrap(), empty);
+    }
+
+    /// A record of one field named like a type wrapper (`$date` holding an integer, say)
+    /// reads back as itself, from the text and in a reply: beside `_key` it is a field.
+    #[test]
+    fn a_lone_field_named_like_a_wrapper_reads_back_as_a_field() {
+        let key = KeyValue::Int(7);
+        for text in [
+            r#"{"$document":{"$date":5}}"#,
+            r#"{"$document":{"$numberLong":{"a":"b"}}}"#,
+            r#"{"$document":{"$document":{"a":1}}}"#,
+            r#"{"$document":{"$oid":[1,2]}}"#,
+        ] {
+            let doc = nonrel_runtime::json::document_from_json(text).unwrap();
+            let source = to_source(&key, &doc).unwrap();
+            assert!(!source.contains("\"$document\":{\"$date"), "{source}");
+            assert_eq!(from_source(&source).unwrap(), doc, "{source}");
+            let streamed = serde_json::from_str::<Source>(&source).unwrap().0.unwrap();
+            assert_eq!(streamed, doc, "{source}");
+        }
     }
 }

@@ -133,6 +133,24 @@ pub fn write_document_json(doc: &[u8], out: &mut String) -> Result<()> {
 /// The document is written straight from the text, with no parsed tree in between; only a
 /// type wrapper (`{"$date": …}`, `{"$numberInt": …}`, …) is parsed on its own first.
 pub fn document_from_json(text: &str) -> Result<Vec<u8>> {
+    read_document(text, true)
+}
+
+/// Reads a JSON object's members as a document's fields, the inverse of
+/// [`write_fields_json`]: a lone `$document` member is a field like any other.
+///
+/// ```
+/// # use nonrel_runtime::json;
+/// let doc = json::fields_from_json(r#"{"$document":{"a":1}}"#).unwrap();
+/// assert_eq!(json::document_to_json(&doc).unwrap(), r#"{"$document":{"$document":{"a":1}}}"#);
+/// ```
+pub fn fields_from_json(text: &str) -> Result<Vec<u8>> {
+    read_document(text, false)
+}
+
+/// Reads a record; `escaped`: a record of one `$document` member holding an object is that
+/// object's document (as [`document_to_json`] writes it).
+fn read_document(text: &str, escaped: bool) -> Result<Vec<u8>> {
     let mut p = Parser { text, pos: 0 };
     p.skip_ws();
     if p.peek() != Some(b'{') {
@@ -140,7 +158,7 @@ pub fn document_from_json(text: &str) -> Result<Vec<u8>> {
         Parser::parse(text)?;
         return Err(Error::new(ErrorKind::Decode, "JSON: a record must be an object"));
     }
-    if p.begins_escaped() {
+    if escaped && p.begins_escaped() {
         // Rare: read through the tree, which tells a record of that one member (escaped by
         // the writer) from one with other fields beside it.
         return match Parser::parse(text)? {
@@ -157,16 +175,39 @@ pub fn document_from_json(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Appends a document's fields as one JSON object, without the escape
+/// [`write_document_json`] puts around a document of one field named like a type wrapper
+/// (`{"$document": …}`): for a caller that adds members of its own to the object, and reads
+/// it back with [`fields_from_json`]. Documents inside it are written as
+/// [`write_document_json`] writes them.
+///
+/// ```
+/// # use nonrel_runtime::json;
+/// let doc = json::document_from_json(r#"{"$document":{"$date":"x"}}"#).unwrap(); // one field, `$date`
+/// let mut fields = String::new();
+/// json::write_fields_json(&doc, &mut fields).unwrap();
+/// assert_eq!(fields, r#"{"$date":"x"}"#);
+/// assert_eq!(json::fields_from_json(&fields).unwrap(), doc);
+/// ```
+pub fn write_fields_json(doc: &[u8], out: &mut String) -> Result<()> {
+    write_object(doc, out, false)
+}
+
 fn write_document(doc: &[u8], out: &mut String) -> Result<()> {
-    // A document of one field named like a type wrapper is escaped: `{"$document": …}`.
+    write_object(doc, out, true)
+}
+
+/// A document's JSON object; `escape`: a document of one field named like a type wrapper is
+/// written `{"$document": …}`, so it cannot be read as that wrapper.
+fn write_object(doc: &[u8], out: &mut String, escape: bool) -> Result<()> {
     // One pass: the first element, and the second only when the first is named so.
     let mut elements = Elements::new(doc)?;
     let head = elements.next().transpose()?;
     let second = match &head {
-        Some(el) if is_wrapper(el.name) => elements.next(),
+        Some(el) if escape && is_wrapper(el.name) => elements.next(),
         _ => None,
     };
-    let escaped = second.is_none() && head.as_ref().is_some_and(|el| is_wrapper(el.name));
+    let escaped = escape && second.is_none() && head.as_ref().is_some_and(|el| is_wrapper(el.name));
     if escaped {
         out.push_str("{\"$document\":");
     }
