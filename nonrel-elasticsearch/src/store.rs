@@ -350,9 +350,9 @@ impl Elastic {
                 Cond::Create => {}
                 Cond::Version(s, p) => {
                     body.push_str(",\"if_seq_no\":");
-                    push_int(s, &mut body);
+                    nonrel_runtime::json::write_json_int(s, &mut body);
                     body.push_str(",\"if_primary_term\":");
-                    push_int(p, &mut body);
+                    nonrel_runtime::json::write_json_int(p, &mut body);
                 }
             }
             body.push_str("}}\n");
@@ -510,26 +510,6 @@ impl Elastic {
     }
 }
 
-/// Appends an integer in decimal (without the formatting machinery: a `_bulk` body has two a
-/// record).
-fn push_int(n: i64, out: &mut String) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        out.push('-');
-    }
-    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
-}
-
 /// An empty document (a hit whose `_source` was filtered to nothing).
 fn empty_doc() -> Vec<u8> {
     vec![5, 0, 0, 0, 0]
@@ -632,25 +612,8 @@ impl Known {
 
 #[cfg(test)]
 mod known_tests {
-    use super::{push_int, Known, Stored};
+    use super::{Known, Stored};
     use nonrel_runtime::KeyValue;
-
-    #[test]
-    fn integers_are_written_as_display_writes_them() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut cases = vec![0, 1, -1, 9, 10, -10, i64::MAX, i64::MIN, 1_000_000];
-        for _ in 0..10_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            cases.push((seed as i64) >> (seed % 64));
-        }
-        for n in cases {
-            let mut out = String::from("x");
-            push_int(n, &mut out);
-            assert_eq!(out, format!("x{n}"));
-        }
-    }
 
     fn stored(n: i64) -> Stored {
         Stored { doc: vec![5, 0, 0, 0, 0], seq_no: n, primary_term: 1 }

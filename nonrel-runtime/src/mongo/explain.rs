@@ -139,11 +139,7 @@ impl Mongo {
             }
         }
         if convert::names_where(&plan.filters) {
-            let mut command = doc! { "count": model.collection, "query": convert::filter(&plan.filters)? };
-            if let Some(n) = upto {
-                command.insert("limit", n as i64);
-            }
-            return self.explained(MongoRuns::Count, command).await;
+            return self.explained(MongoRuns::Count, super::count_command(model, plan, upto)?).await;
         }
         let mut pipeline = vec![doc! { "$match": convert::filter(&plan.filters)? }];
         if let Some(n) = upto {

@@ -133,14 +133,20 @@ impl Mongo {
     }
 }
 
+/// The `count` command of `plan`'s records, limited to `upto`.
+fn count_command(model: &ModelDesc, plan: &Plan, upto: Option<u64>) -> Result<Document> {
+    let mut command = doc! { "count": model.collection, "query": convert::filter(&plan.filters)? };
+    if let Some(n) = upto {
+        command.insert("limit", n as i64);
+    }
+    Ok(command)
+}
+
 impl Mongo {
     /// A count by the `count` command, for filters an aggregation's `$match` refuses
     /// ([`convert::names_where`]).
     async fn count_command(&self, model: &'static ModelDesc, plan: &Plan, upto: Option<u64>) -> Result<u64> {
-        let mut command = doc! { "count": model.collection, "query": convert::filter(&plan.filters)? };
-        if let Some(n) = upto {
-            command.insert("limit", n as i64);
-        }
+        let command = count_command(model, plan, upto)?;
         let reply = self.db.run_command(command).await.map_err(|e| driver(e, "counting records"))?;
         let n = reply.get("n").and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from))).unwrap_or(0);
         Ok(n as u64)

@@ -257,7 +257,7 @@ fn write_value(ty: u8, value: &[u8], out: &mut String) -> Result<()> {
     match ty {
         codec::NULL => out.push_str("null"),
         codec::BOOL => out.push_str(if value == [1] { "true" } else { "false" }),
-        codec::INT64 => write_int(i64::from_le_bytes(codec::fixed_bytes(value)?), out),
+        codec::INT64 => write_json_int(i64::from_le_bytes(codec::fixed_bytes(value)?), out),
         codec::INT32 => {
             let _ = write!(out, "{{\"$numberInt\":\"{}\"}}", i32::from_le_bytes(codec::fixed_bytes(value)?));
         }
@@ -382,8 +382,16 @@ pub fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// Writes an integer in decimal (without the formatting machinery).
-fn write_int(n: i64, out: &mut String) {
+/// Appends an integer in decimal, as `Display` writes it, without the formatting machinery:
+/// for a caller writing JSON by hand (a request body's version numbers).
+///
+/// ```
+/// # use nonrel_runtime::json;
+/// let mut out = String::from("[");
+/// json::write_json_int(-42, &mut out);
+/// assert_eq!(out, "[-42");
+/// ```
+pub fn write_json_int(n: i64, out: &mut String) {
     let mut buf = [0u8; 20];
     let mut at = buf.len();
     let mut v = n.unsigned_abs();
@@ -968,6 +976,23 @@ fn raw_element(hex_text: &str, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut cases = vec![0, 1, -1, 9, 10, -10, i64::MAX, i64::MIN, 1_000_000];
+        for _ in 0..10_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            cases.push((seed as i64) >> (seed % 64));
+        }
+        for n in cases {
+            let mut out = String::from("x");
+            write_json_int(n, &mut out);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     fn round_trip(json: &str) {
         let doc = document_from_json(json).unwrap_or_else(|e| panic!("{json}: {e}"));
