@@ -361,18 +361,11 @@ impl Datastore {
     pub(crate) async fn rebuild_counters(&self, m: &'static ModelDesc) -> Result<u64> {
         let mut written = 0;
         for c in m.counters {
-            let mut tries = 0;
             loop {
-                match self.rebuild_round(m, c).await {
-                    Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < crate::INTERNAL_TRIES => tries += 1,
-                    Err(e) => return Err(e.with_model(m.name)),
-                    Ok((n, done)) => {
-                        written += n;
-                        tries = 0;
-                        if done {
-                            break;
-                        }
-                    }
+                let (n, done) = crate::retrying(|| self.rebuild_round(m, c)).await.map_err(|e| e.with_model(m.name))?;
+                written += n;
+                if done {
+                    break;
                 }
             }
             self.set_built(m.collection, c);

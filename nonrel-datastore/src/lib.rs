@@ -17,7 +17,7 @@ pub use client::RpcCounts;
 use client::{Client, Method};
 use entity::{decode, encode, key_from_json, key_json, new_key, object};
 use native::{collection_peers, is_indexed, key_order_native, plan_order, query_json, translate, Native, Order};
-use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
+use nonrel_runtime::backend::{retry, Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Transactions};
 use nonrel_runtime::query::{eval, Direction, Plan, Seek};
 use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
@@ -29,8 +29,23 @@ use std::sync::Arc;
 const LOOKUP_BATCH: usize = 1000;
 /// The most mutations of one `commit`.
 const COMMIT_BATCH: usize = 500;
-/// How often an internal read-modify-write runs again when Datastore aborts it.
-const INTERNAL_TRIES: usize = 8;
+/// How often an internal read-modify-write runs when Datastore aborts it. Two
+/// transactions that read one entity and then both write it wait on each other's lock until
+/// the lock times out (two seconds on the emulator), and one of them is aborted; under
+/// contention an attempt can lose several times in a row.
+const INTERNAL_TRIES: u32 = 16;
+/// The longest pause before an attempt runs again (see [`retry::backoff`]).
+const PAUSE_CEILING: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Runs an internal read-modify-write until Datastore does not abort it (see
+/// [`INTERNAL_TRIES`]).
+async fn retrying<T, F, Fut>(attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    retry::on_conflict(INTERNAL_TRIES, PAUSE_CEILING, attempt).await
+}
 
 /// The Datastore backend. Open a database with `Database::new(Datastore::new(host, project))`
 /// or [`Datastore::from_env`]; clones share the connections and the counts.
@@ -208,6 +223,26 @@ impl Datastore {
             (Some(t), _) => Some(json!({"transaction": t})),
             (None, r) => r.options(),
         };
+        match self.lookup_in(m, keys, options).await {
+            Ok(found) => Ok((found, tx)),
+            Err(e) => {
+                // A transaction left open would hold the locks of what it read until the
+                // store expires it, and every writer of those records would wait on them.
+                if let Some(t) = &tx {
+                    self.rollback(t).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The records of `keys` (each `None` when absent), read with `options`.
+    async fn lookup_in(
+        &self,
+        m: &'static ModelDesc,
+        keys: &[KeyValue],
+        options: Option<Json>,
+    ) -> Result<Vec<Option<Read>>> {
         let texts = keys
             .iter()
             .map(|k| {
@@ -226,7 +261,7 @@ impl Datastore {
             let doc = decode(props).map_err(|e| e.with_model(m.name).with_key(&key))?;
             found.insert(key, Read { doc, version: f["version"].as_str().unwrap_or_default().to_string() });
         }
-        Ok((keys.iter().map(|k| found.get(k).cloned()).collect(), tx))
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     /// The entities of `keys` that exist (each `found` element of the replies: the entity
@@ -404,13 +439,7 @@ impl Datastore {
         mode: WriteMode,
     ) -> Result<Vec<KeyValue>> {
         let _serial = self.inner.writes.lock().await;
-        let mut tries = 0;
-        loop {
-            match self.put_attempt(m, &items, mode).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
-                other => return other,
-            }
-        }
+        retrying(|| self.put_attempt(m, &items, mode)).await
     }
 
     async fn put_attempt(
@@ -769,18 +798,9 @@ impl Backend for Datastore {
         let mut counts = UpdateCounts::default();
         let _serial = self.inner.writes.lock().await;
         for chunk in keys.chunks(COMMIT_BATCH) {
-            let mut tries = 0;
-            loop {
-                match self.update_attempt(m, chunk, &plan, &ops).await {
-                    Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
-                    Err(e) => return Err(e),
-                    Ok(c) => {
-                        counts.matched += c.matched;
-                        counts.modified += c.modified;
-                        break;
-                    }
-                }
-            }
+            let c = retrying(|| self.update_attempt(m, chunk, &plan, &ops)).await?;
+            counts.matched += c.matched;
+            counts.modified += c.modified;
         }
         Ok(counts)
     }
@@ -788,13 +808,7 @@ impl Backend for Datastore {
     /// Compares and writes in one transaction: a `lookup` that begins it, then the `commit`.
     async fn swap(&self, m: &'static ModelDesc, items: Vec<SwapItem>) -> Result<Vec<Swapped>> {
         let _serial = self.inner.writes.lock().await;
-        let mut tries = 0;
-        loop {
-            match self.swap_attempt(m, &items).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
-                other => return other,
-            }
-        }
+        retrying(|| self.swap_attempt(m, &items)).await
     }
 
     /// Datastore's built-in single-property indexes serve every native query this backend
@@ -842,17 +856,7 @@ impl Backend for Datastore {
             let keys: Vec<KeyValue> = self.run(m, &all, true, None, None).await?.into_iter().map(|(k, _)| k).collect();
             let _serial = self.inner.writes.lock().await;
             for chunk in keys.chunks(COMMIT_BATCH) {
-                let mut tries = 0;
-                loop {
-                    match self.rewrite_attempt(m, chunk).await {
-                        Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
-                        Err(e) => return Err(e),
-                        Ok(n) => {
-                            written += n;
-                            break;
-                        }
-                    }
-                }
+                written += retrying(|| self.rewrite_attempt(m, chunk)).await?;
             }
         }
         // Then the maintained counts, each grouping of a collection once.
@@ -876,17 +880,7 @@ impl Datastore {
         let _serial = self.inner.writes.lock().await;
         let mut existed = 0;
         for chunk in keys.chunks(COMMIT_BATCH) {
-            let mut tries = 0;
-            loop {
-                match self.delete_attempt(m, chunk).await {
-                    Err(e) if e.kind() == ErrorKind::Conflict && tries + 1 < INTERNAL_TRIES => tries += 1,
-                    Err(e) => return Err(e.with_model(m.name)),
-                    Ok(n) => {
-                        existed += n;
-                        break;
-                    }
-                }
-            }
+            existed += retrying(|| self.delete_attempt(m, chunk)).await.map_err(|e| e.with_model(m.name))?;
         }
         Ok(existed)
     }

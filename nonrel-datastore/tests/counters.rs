@@ -280,7 +280,11 @@ async fn a_grouping_declared_after_records_reads_records_until_rebuilt() {
     let db = Database::new(ds.clone());
     let mut posts: Vec<Post> = ["ann", "ann", "bob"].iter().map(|a| post(a, "live")).collect();
     db.save_many(&mut posts).await.unwrap();
-    raw(&ds, r#"{"delete":{"path":[{"kind":"nonrel_counter","name":"ds_counted/author/built"}]}}"#.into()).await;
+    support::raw_commit(
+        &ds,
+        r#"{"delete":{"path":[{"kind":"nonrel_counter","name":"ds_counted/author/built"}]}}"#.into(),
+    )
+    .await;
     let group = nonrel_runtime::order::encoded(&nonrel_runtime::Value::String("ann".into()));
     raw_commit(&ds, &format!("ds_counted/author/g{}/1", b64url(&group)), &group, -4).await;
     let mut more = post("ann", "draft");
@@ -324,48 +328,7 @@ async fn raw_commit(ds: &Datastore, name: &str, group: &[u8], delta: i64) {
         r#"{{"upsert":{{"key":{{"path":[{{"kind":"nonrel_counter","name":"{name}"}}]}},"properties":{{"of":{{"stringValue":"{of}"}},"group":{{"blobValue":"{}","excludeFromIndexes":true}}}}}},"propertyMask":{{"paths":["of","group"]}},"propertyTransforms":[{{"property":"n","increment":{{"integerValue":"{delta}"}}}}]}}"#,
         b64(group)
     );
-    raw(ds, mutation).await;
-}
-
-/// One non-transactional `commit` of `mutation` (JSON), sent by hand.
-async fn raw(ds: &Datastore, mutation: String) {
-    use std::io::{Read, Write};
-    let host = std::env::var("DATASTORE_EMULATOR_HOST").unwrap();
-    let host = host.trim_start_matches("http://").to_string();
-    let body = format!(r#"{{"mode":"NON_TRANSACTIONAL","mutations":[{mutation}]}}"#);
-    let path = format!("/v1/projects/{}:commit", ds.project());
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut s = std::net::TcpStream::connect(&host).unwrap();
-        write!(
-            s,
-            "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        // The emulator keeps the connection open: read the head, then its content-length.
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = s.read(&mut buf).unwrap();
-            out.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&out).into_owned();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length = text[..end]
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0);
-                if n == 0 || out.len() >= end + 4 + length {
-                    return text;
-                }
-            } else if n == 0 {
-                return text;
-            }
-        }
-    })
-    .await
-    .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    support::raw_commit(ds, mutation).await;
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -101,3 +101,38 @@ async fn calls_per_transaction() {
     assert_eq!((d.begin_transaction, d.lookup, d.commit, d.total()), (1, 2, 1, 4));
     assert_eq!(db.get::<Note>(a.id.clone().unwrap()).await.unwrap().unwrap().n, 2);
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(collection = "rpc_plain")]
+struct Plain {
+    #[field(key)]
+    id: i64,
+    tag: String,
+}
+
+/// A save reads the stored record in the transaction it begins; when that record cannot be
+/// read (here a value type nonrel does not write), the save fails naming model and key, and
+/// the transaction is rolled back at once: another client's write of the same entity does
+/// not wait on a lock left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_fails_in_a_transaction_leaves_no_lock_behind() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    let entity = |tag: &str| {
+        format!(r#"{{"upsert":{{"key":{{"path":[{{"kind":"rpc_plain","id":"7"}}]}},"properties":{{"tag":{tag}}}}}}}"#)
+    };
+    support::raw_commit(&ds, entity(r#"{"geoPointValue":{"latitude":1.5,"longitude":2.5}}"#)).await;
+    let before = ds.rpc_counts();
+    let err = db.save(&mut Plain { id: 7, tag: "new".into() }).await.unwrap_err();
+    assert_eq!(err.kind(), nonrel_runtime::ErrorKind::Decode, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("Plain") && text.contains('7') && text.contains("geoPointValue"), "{text}");
+    let d = ds.rpc_counts() - before;
+    assert_eq!((d.begin_transaction, d.lookup, d.commit, d.rollback), (1, 1, 0, 1), "rolled back: {d:?}");
+    // Another client writes the entity at once: no lock is held on it (a transaction left
+    // open would hold this write until the store expires it, about a minute on the emulator).
+    support::raw_commit(&ds, entity(r#"{"stringValue":"fixed"}"#)).await;
+    assert_eq!(db.get::<Plain>(7).await.unwrap().unwrap().tag, "fixed");
+    db.save(&mut Plain { id: 7, tag: "new".into() }).await.unwrap();
+    assert_eq!(db.get::<Plain>(7).await.unwrap().unwrap().tag, "new");
+}

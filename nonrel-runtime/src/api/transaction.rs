@@ -133,7 +133,7 @@ where
             if let Some(e) = &last {
                 trace::retry(attempt + 1, e);
             }
-            backoff(attempt).await;
+            crate::backend::retry::backoff(attempt, Duration::from_millis(64)).await;
         }
     }
     Err(gave_up(tries, last))
@@ -178,29 +178,6 @@ fn gave_up(tries: u32, last: Option<Error>) -> Error {
         Some(e) => err.with_source(e),
         None => err,
     }
-}
-
-/// A random pause before the next try, growing with the tries (1 ms, 2 ms, ... up to
-/// 64 ms), so that attempts that keep colliding spread out. It sleeps on the blocking pool:
-/// the runtime may have no timer.
-async fn backoff(attempt: u32) {
-    let ceiling = 1u64 << attempt.min(6);
-    let micros = jitter() % (ceiling * 1000);
-    let pause = Duration::from_micros(micros);
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            let _ = handle.spawn_blocking(move || std::thread::sleep(pause)).await;
-        }
-        Err(_) => std::thread::sleep(pause),
-    }
-}
-
-/// A cheap pseudo-random number (no cryptographic use).
-fn jitter() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    h.finish()
 }
 
 /// The handle a transaction's closure works with: typed operations inside one attempt.

@@ -46,6 +46,7 @@
 pub mod capability;
 pub(crate) mod copies;
 pub mod counter;
+pub mod retry;
 
 pub use crate::plan::update::{UpdateKind, UpdateOp};
 

@@ -12,9 +12,10 @@
 //! the session of a `db.transaction`, committed with it.
 
 use super::counter::Tally;
-use super::session::{backoff, finish, reply_conflict, tx_error, ATTEMPTS};
+use super::session::{finish, reply_conflict, tx_error, ATTEMPTS, PAUSE_CEILING};
 use super::{convert, write, Mongo};
 use crate::backend::capability::Transactions;
+use crate::backend::retry::backoff;
 use crate::backend::{SwapItem, Swapped, UpdateOp, WriteMode};
 use crate::core::codec::{begin_document, end_document, Elements};
 use crate::error::{ErrorKind, Result};
@@ -48,7 +49,7 @@ macro_rules! in_transaction {
                 Ok(value) => break Ok(value),
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
                     attempt += 1;
-                    backoff(attempt).await;
+                    backoff(attempt, PAUSE_CEILING).await;
                 }
                 Err(e) => break Err(e),
             }

@@ -27,10 +27,11 @@
 //! write's own change). The transaction holds the whole collection's read, so it is bound by
 //! the server's transaction lifetime (60 seconds by default).
 
-use super::session::{backoff, finish, reply_conflict, tx_error, MongoSession, ATTEMPTS};
+use super::session::{finish, reply_conflict, tx_error, MongoSession, ATTEMPTS, PAUSE_CEILING};
 use super::{convert, driver, Mongo};
 use crate::backend::capability::Transactions;
 use crate::backend::counter as counters;
+use crate::backend::retry::backoff;
 use crate::backend::{IntegrityProblem, IntegrityReport};
 use crate::core::value::Value;
 use crate::error::{Error, ErrorKind, Result};
@@ -360,7 +361,7 @@ pub(super) async fn rebuild(mongo: &Mongo, m: &'static ModelDesc) -> Result<u64>
                 }
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
                     attempt += 1;
-                    backoff(attempt).await;
+                    backoff(attempt, PAUSE_CEILING).await;
                 }
                 Err(e) => return Err(e),
             }

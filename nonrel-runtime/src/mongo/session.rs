@@ -59,18 +59,6 @@ pub(super) async fn finish<T>(mongo: &Mongo, s: MongoSession, outcome: Result<T>
     }
 }
 
-/// A random pause before the next attempt, growing with the attempts (up to 64 ms), slept on
-/// the blocking pool (the runtime may have no timer).
-pub(super) async fn backoff(attempt: u32) {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(attempt);
-    let ceiling = 1u64 << attempt.min(6);
-    let pause = Duration::from_micros(h.finish() % (ceiling * 1000));
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            let _ = handle.spawn_blocking(move || std::thread::sleep(pause)).await;
-        }
-        Err(_) => std::thread::sleep(pause),
-    }
-}
+/// The longest pause between two attempts of a counted write (see
+/// [`backoff`](crate::backend::retry::backoff)).
+pub(super) const PAUSE_CEILING: Duration = Duration::from_millis(64);
