@@ -377,8 +377,7 @@ impl Datastore {
     /// group now agrees.
     async fn rebuild_round(&self, m: &'static ModelDesc, c: &'static CounterDesc) -> Result<(u64, bool)> {
         let _serial = self.inner.writes.lock().await;
-        let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
-        let tx = r["transaction"].as_str().unwrap_or_default().to_string();
+        let tx = self.begin().await?;
         let result = async {
             let records = self.run(m, &crate::native::everything(), false, None, Some(&tx)).await?;
             let expected = expected(c, records)?;

@@ -23,6 +23,7 @@ use nonrel_runtime::query::{eval, Direction, Plan, Seek};
 use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, Result, Value};
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 /// The most keys of one `lookup`.
@@ -52,6 +53,48 @@ where
 #[derive(Clone)]
 pub struct Datastore {
     inner: Arc<Inner>,
+}
+
+/// A Datastore transaction this handle began. The emulator keeps the locks of an open
+/// transaction's reads for about a minute, and every writer of those entities waits on them:
+/// a transaction dropped before its commit or rollback was sent (the future working in it
+/// was dropped, by a timeout say) is rolled back on a task of its own.
+struct OpenTx {
+    ds: Datastore,
+    id: String,
+    settled: AtomicBool,
+}
+
+impl OpenTx {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its commit or rollback was sent.
+    fn settle(&self) {
+        self.settled.store(true, AtomicOrdering::Relaxed);
+    }
+}
+
+impl std::ops::Deref for OpenTx {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Drop for OpenTx {
+    fn drop(&mut self) {
+        if self.settled.load(AtomicOrdering::Relaxed) {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (ds, id) = (self.ds.clone(), std::mem::take(&mut self.id));
+            handle.spawn(async move {
+                let _ = ds.client().call(Method::Rollback, &json!({"transaction": id})).await;
+            });
+        }
+    }
 }
 
 struct Inner {
@@ -211,16 +254,15 @@ impl Datastore {
         m: &'static ModelDesc,
         keys: &[KeyValue],
         read_in: ReadIn<'_>,
-    ) -> Result<(Vec<Option<Read>>, Option<String>)> {
+    ) -> Result<(Vec<Option<Read>>, Option<OpenTx>)> {
         // `newTransaction` on a lookup is not used: the emulator's commit of such a
         // transaction waits on a lock of its own read until the lock timeout.
-        let mut tx: Option<String> = None;
+        let mut tx: Option<OpenTx> = None;
         if let ReadIn::New = read_in {
-            let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
-            tx = r["transaction"].as_str().map(str::to_string);
+            tx = Some(self.begin().await?);
         }
         let options = match (&tx, &read_in) {
-            (Some(t), _) => Some(json!({"transaction": t})),
+            (Some(t), _) => Some(json!({"transaction": t.id()})),
             (None, r) => r.options(),
         };
         match self.lookup_in(m, keys, options).await {
@@ -353,17 +395,32 @@ impl Datastore {
     }
 
     /// One `commit`: in `tx`, or in a single-use transaction (atomic) when `None`.
-    async fn commit_json(&self, mutations: Vec<Json>, tx: Option<&str>) -> Result<Json> {
+    async fn commit_json(&self, mutations: Vec<Json>, tx: Option<&OpenTx>) -> Result<Json> {
         let mut body = object([("mode", Json::from("TRANSACTIONAL")), ("mutations", Json::Array(mutations))]);
         match tx {
-            Some(t) => body["transaction"] = Json::from(t),
+            Some(t) => body["transaction"] = Json::from(t.id()),
             None => body["singleUseTransaction"] = json!({"readWrite": {}}),
         }
-        self.client().call(Method::Commit, &body).await
+        let reply = self.client().call(Method::Commit, &body).await;
+        if let Some(t) = tx {
+            // Committed, or aborted by the store: either way it holds no locks now.
+            t.settle();
+        }
+        reply
     }
 
-    async fn rollback(&self, tx: &str) {
-        let _ = self.client().call(Method::Rollback, &json!({"transaction": tx})).await;
+    /// Begins a Datastore transaction, rolled back if it is dropped unsettled.
+    async fn begin(&self) -> Result<OpenTx> {
+        let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
+        match r["transaction"].as_str() {
+            Some(id) => Ok(OpenTx { ds: self.clone(), id: id.to_string(), settled: AtomicBool::new(false) }),
+            None => Err(Error::new(ErrorKind::Storage, format!("Datastore began no transaction: {r}"))),
+        }
+    }
+
+    async fn rollback(&self, tx: &OpenTx) {
+        tx.settle();
+        let _ = self.client().call(Method::Rollback, &json!({"transaction": tx.id()})).await;
     }
 
     /// The keys of stored records (other than `except`) holding one of `values` at `path`:
@@ -1084,7 +1141,7 @@ impl Datastore {
         Ok(out)
     }
 
-    async fn commit_attempt(&self, s: &Session, tx: &str) -> Result<()> {
+    async fn commit_attempt(&self, s: &Session, tx: &OpenTx) -> Result<()> {
         // The reads again, in the transaction, with the records to write (for unknown fields).
         let mut by_model: Vec<(&'static ModelDesc, Vec<KeyValue>)> = Vec::new();
         let mut add =
@@ -1248,8 +1305,7 @@ impl Transactions for Datastore {
             return Ok(());
         }
         let _serial = self.inner.writes.lock().await;
-        let r = self.client().call(Method::BeginTransaction, &json!({})).await?;
-        let tx = r["transaction"].as_str().unwrap_or_default().to_string();
+        let tx = self.begin().await?;
         let result = self.commit_attempt(&s, &tx).await;
         if result.is_err() {
             self.rollback(&tx).await;

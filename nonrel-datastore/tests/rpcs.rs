@@ -4,6 +4,7 @@
 mod support;
 
 use nonrel_runtime::{Database, Key, Model};
+use std::future::Future;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(collection = "rpc_notes")]
@@ -135,4 +136,44 @@ async fn a_read_that_fails_in_a_transaction_leaves_no_lock_behind() {
     assert_eq!(db.get::<Plain>(7).await.unwrap().unwrap().tag, "fixed");
     db.save(&mut Plain { id: 7, tag: "new".into() }).await.unwrap();
     assert_eq!(db.get::<Plain>(7).await.unwrap().unwrap().tag, "new");
+}
+
+/// A save dropped while it waits on the store (a timeout around it, say) after its
+/// transaction began still rolls that transaction back, so no lock outlives it; and the
+/// record can be written at once afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_save_dropped_midway_rolls_its_transaction_back() {
+    let ds = support::backend();
+    let db = Database::new(ds.clone());
+    db.save(&mut Plain { id: 8, tag: "old".into() }).await.unwrap();
+    let before = ds.rpc_counts();
+    let mut record = Plain { id: 8, tag: "dropped".into() };
+    {
+        let mut save = Box::pin(db.save(&mut record));
+        // Poll the save until its transaction has begun and its read is under way.
+        std::future::poll_fn(|cx| {
+            let d = ds.rpc_counts() - before;
+            if d.begin_transaction == 1 && d.lookup == 1 {
+                return std::task::Poll::Ready(());
+            }
+            match save.as_mut().poll(cx) {
+                std::task::Poll::Ready(r) => panic!("the save ended before its read was sent: {r:?}"),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        })
+        .await;
+    }
+    // The rollback runs on a task of its own: wait for it to be sent (a bounded wait).
+    for _ in 0..500 {
+        if (ds.rpc_counts() - before).rollback == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let d = ds.rpc_counts() - before;
+    assert_eq!((d.begin_transaction, d.commit, d.rollback), (1, 0, 1), "{d:?}");
+    db.save(&mut Plain { id: 8, tag: "new".into() }).await.unwrap();
+    assert_eq!(db.get::<Plain>(8).await.unwrap().unwrap().tag, "new");
+    let d = ds.rpc_counts() - before;
+    assert_eq!(d.rollback, 1, "the second save committed without help: {d:?}");
 }
