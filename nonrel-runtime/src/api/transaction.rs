@@ -110,6 +110,7 @@ where
 {
     let mut last = None;
     for attempt in 1..=tries {
+        let started = std::time::Instant::now();
         let state = Arc::new(tokio::sync::Mutex::new(Some(db.backend().begin().await?)));
         let after = Arc::new(std::sync::Mutex::new(Vec::new()));
         let attempt_work = work(Transaction { db: db.clone(), state: state.clone(), after: after.clone() });
@@ -133,7 +134,7 @@ where
             if let Some(e) = &last {
                 trace::retry(attempt + 1, e);
             }
-            crate::backend::retry::backoff(attempt, Duration::from_millis(64)).await;
+            crate::backend::retry::backoff(attempt, Duration::from_millis(64), started.elapsed()).await;
         }
     }
     Err(gave_up(tries, last))

@@ -49,7 +49,7 @@ macro_rules! in_transaction {
                 Ok(value) => break Ok(value),
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
                     attempt += 1;
-                    backoff(attempt, PAUSE_CEILING).await;
+                    backoff(attempt, PAUSE_CEILING, std::time::Duration::ZERO).await;
                 }
                 Err(e) => break Err(e),
             }

@@ -361,7 +361,7 @@ pub(super) async fn rebuild(mongo: &Mongo, m: &'static ModelDesc) -> Result<u64>
                 }
                 Err(e) if e.kind() == ErrorKind::Conflict && attempt < ATTEMPTS => {
                     attempt += 1;
-                    backoff(attempt, PAUSE_CEILING).await;
+                    backoff(attempt, PAUSE_CEILING, std::time::Duration::ZERO).await;
                 }
                 Err(e) => return Err(e),
             }
