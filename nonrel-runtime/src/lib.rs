@@ -377,7 +377,7 @@ pub mod transaction {
     //! insert, delete, query) all belong to one attempt. When the closure returns `Ok`, the attempt
     //! commits; when the backend reports a conflict with a concurrent write (at commit, or on an
     //! operation), the attempt is dropped, nothing it wrote is kept, and the closure runs again,
-    //! after a random pause (see [`backend::retry::backoff`]), up to [`TransactionBuilder::tries`] times. When the tries run
+    //! after a random pause (see [`backoff`](crate::backend::retry::backoff)), up to [`TransactionBuilder::tries`] times. When the tries run
     //! out, the result is an [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) error naming the model of the last conflict.
     //! Any other error ends the transaction at once, with nothing written.
     //!
