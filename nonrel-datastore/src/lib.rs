@@ -90,9 +90,7 @@ impl Drop for OpenTx {
         }
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let (ds, id) = (self.ds.clone(), std::mem::take(&mut self.id));
-            handle.spawn(async move {
-                let _ = ds.client().call(Method::Rollback, &json!({"transaction": id})).await;
-            });
+            handle.spawn(async move { ds.send_rollback(&id).await });
         }
     }
 }
@@ -420,7 +418,13 @@ impl Datastore {
 
     async fn rollback(&self, tx: &OpenTx) {
         tx.settle();
-        let _ = self.client().call(Method::Rollback, &json!({"transaction": tx.id()})).await;
+        self.send_rollback(tx.id()).await;
+    }
+
+    /// Rolls the transaction `id` back; a failure is not reported (the store expires the
+    /// transaction in the end).
+    async fn send_rollback(&self, id: &str) {
+        let _ = self.client().call(Method::Rollback, &json!({"transaction": id})).await;
     }
 
     /// The keys of stored records (other than `except`) holding one of `values` at `path`:
