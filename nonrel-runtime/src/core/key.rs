@@ -106,12 +106,12 @@ impl KeyValue {
         match kind {
             KeyKind::Int => parse_int(s).map(KeyValue::Int),
             KeyKind::Str => percent_decode(s).map(KeyValue::Str),
-            KeyKind::Auto if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                ObjectId::parse(s).map(KeyValue::ObjectId)
-            }
-            KeyKind::Auto => parse_int(s)
-                .map(KeyValue::Int)
-                .map_err(|_| invalid(format!("{} is neither an integer nor a 24-digit hex ObjectId", echo(s)))),
+            KeyKind::Auto => match ObjectId::from_hex(s) {
+                Some(id) => Ok(KeyValue::ObjectId(id)),
+                None => parse_int(s)
+                    .map(KeyValue::Int)
+                    .map_err(|_| invalid(format!("{} is neither an integer nor a 24-digit hex ObjectId", echo(s)))),
+            },
         }
     }
 
@@ -253,14 +253,25 @@ impl ObjectId {
 
     /// Parses 24 hex digits.
     pub fn parse(s: &str) -> Result<Self> {
-        if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(format!("{} is not a 24-digit hex ObjectId", echo(s))));
+        Self::from_hex(s).ok_or_else(|| invalid(format!("{} is not a 24-digit hex ObjectId", echo(s))))
+    }
+
+    /// The ObjectId of exactly 24 hex digits (either case), in one pass.
+    fn from_hex(s: &str) -> Option<Self> {
+        fn nibble(c: u8) -> Option<u8> {
+            match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                b'A'..=b'F' => Some(c - b'A' + 10),
+                _ => None,
+            }
         }
+        let digits: &[u8; 24] = s.as_bytes().try_into().ok()?;
         let mut b = [0u8; 12];
-        for (i, byte) in b.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex digits");
+        for (byte, pair) in b.iter_mut().zip(digits.chunks_exact(2)) {
+            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
         }
-        Ok(ObjectId(b))
+        Some(ObjectId(b))
     }
 }
 
@@ -351,5 +362,65 @@ mod tests {
             }
         }
         assert!(sorted.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// `ObjectId::parse` against the rule it states, checked by the standard library's hex
+    /// reading: every 24-digit hex string in either case reads back to its bytes, and every
+    /// other string (a digit too few or too many, one non-hex byte anywhere, multibyte text)
+    /// is refused; `KeyValue::parse` then falls back to an integer as before.
+    #[test]
+    fn object_ids_parse_exactly_24_hex_digits() {
+        let reference = |s: &str| -> Option<[u8; 12]> {
+            if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let mut b = [0u8; 12];
+            for (i, byte) in b.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+            }
+            Some(b)
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet: Vec<char> = "0123456789abcdefABCDEFgxG/:@`- é".chars().collect();
+        for round in 0..20_000 {
+            let mut bytes = [0u8; 12];
+            bytes.iter_mut().for_each(|b| *b = next() as u8);
+            let hex = ObjectId::from_bytes(bytes).to_hex();
+            let text = match round % 4 {
+                0 => hex.clone(),
+                1 => hex.to_uppercase(),
+                2 => {
+                    // One character replaced, or the length changed by one.
+                    let mut chars: Vec<char> = hex.chars().collect();
+                    let at = (next() % 24) as usize;
+                    match next() % 3 {
+                        0 => chars[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                        1 => {
+                            chars.remove(at);
+                        }
+                        _ => chars.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                    }
+                    chars.into_iter().collect()
+                }
+                _ => (0..(next() % 30)).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect(),
+            };
+            let got = ObjectId::parse(&text).ok().map(|o| o.0);
+            assert_eq!(got, reference(&text), "{text:?}");
+            if round % 4 < 2 {
+                assert_eq!(got, Some(bytes));
+                assert_eq!(KeyValue::parse(KeyKind::Auto, &text).unwrap(), KeyValue::ObjectId(ObjectId(bytes)));
+            }
+        }
+        // Not 24 hex digits: an integer, or an error naming both forms.
+        assert_eq!(KeyValue::parse(KeyKind::Auto, "123").unwrap(), KeyValue::Int(123));
+        let err = KeyValue::parse(KeyKind::Auto, "65f0c1d2e3f4a5b6c7d8e9fg").unwrap_err();
+        assert!(err.to_string().contains("neither an integer nor a 24-digit hex ObjectId"), "{err}");
+        assert!(ObjectId::parse("65f0c1d2e3f4a5b6c7d8e9f").is_err());
     }
 }
