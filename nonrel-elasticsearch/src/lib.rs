@@ -15,7 +15,7 @@ mod translate;
 mod unique;
 
 use client::Client;
-use nonrel_runtime::backend::{Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
+use nonrel_runtime::backend::{retry, Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Yes};
 use nonrel_runtime::query::{eval, Plan, Seek};
 use nonrel_runtime::{Error, ErrorKind, KeyKind, KeyValue, ModelDesc, ObjectId, Result};
@@ -69,6 +69,16 @@ pub struct Elastic {
 
 /// How often a write that met a concurrent one is tried again.
 const TRIES: usize = 20;
+
+/// Before a write's attempt after the first (a concurrent write changed a record it read):
+/// a random pause growing with the attempts, up to 64 ms, so that writers that keep
+/// meeting spread out (see [`retry::backoff`]).
+async fn pause_before(attempt: usize) {
+    if attempt > 0 {
+        let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
+        retry::backoff(attempt, std::time::Duration::from_millis(64), std::time::Duration::ZERO).await;
+    }
+}
 
 impl std::fmt::Debug for Elastic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,6 +209,7 @@ impl Elastic {
         let docs: Vec<Vec<u8>> = items.into_iter().map(|i| i.doc).collect();
         let index = self.index(m);
         for attempt in 0..TRIES {
+            pause_before(attempt).await;
             let read = mode == WriteMode::Upsert || unique;
             let old = if !read || (fresh && attempt == 0) {
                 vec![None; keys.len()]
@@ -395,7 +406,8 @@ impl Backend for Elastic {
         // With unique fields the records are read first, to release their claims.
         let mut deleted = 0;
         let mut keys = keys;
-        for _ in 0..TRIES {
+        for attempt in 0..TRIES {
+            pause_before(attempt).await;
             let old = self.mget(&self.index(m), &keys).await?;
             let mut writes = Vec::new();
             let mut olds = Vec::new();
@@ -468,7 +480,8 @@ impl Backend for Elastic {
             return Ok(counts);
         }
         self.ensure(m).await?;
-        for _ in 0..TRIES {
+        for attempt in 0..TRIES {
+            pause_before(attempt).await;
             let mut writes = Vec::new();
             let mut olds = Vec::new();
             for (key, s) in &current {
@@ -514,7 +527,8 @@ impl Backend for Elastic {
         self.ensure(m).await?;
         let mut out: Vec<Option<Swapped>> = vec![None; items.len()];
         let mut pending: Vec<usize> = (0..items.len()).collect();
-        for _ in 0..TRIES {
+        for attempt in 0..TRIES {
+            pause_before(attempt).await;
             let keys: Vec<KeyValue> = pending.iter().map(|&i| items[i].key.clone()).collect();
             let now = self.mget(&self.index(m), &keys).await?;
             let mut writes = Vec::new();
