@@ -3,10 +3,7 @@
 //! however deep it is.
 
 use super::index::{self, Source};
-use super::store::{
-    count_opening, doc_of, index_holds, index_table, open_read, project, records_table, storage, usable_indexes, Bytes,
-    Store,
-};
+use super::store::{count_opening, doc_of, index_table, open_read, project, records_table, storage, Bytes, Store};
 use crate::backend::Row;
 use crate::core::value::Value;
 use crate::error::Result;
@@ -15,22 +12,23 @@ use crate::plan::seek::Seek;
 use crate::plan::Plan;
 use crate::schema::key::KeyValue;
 use crate::schema::model::ModelDesc;
-use redb::ReadableDatabase;
 use std::collections::HashSet;
 
 /// The rows a seek wants, read from the cursor's place in the index of the first ordering
 /// term; `None` when no index gives that order (the caller filters the whole result).
 pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek: &Seek) -> Result<Option<Vec<Row>>> {
-    let tx = store.db.begin_read().map_err(storage)?;
+    let read = store.read()?;
+    let tx = &read.tx;
     let name = records_table(m);
-    let Some(records) = open_read(&tx, Bytes::new(&name))? else { return Ok(Some(Vec::new())) };
-    let built = usable_indexes(&tx, m, false)?;
-    let Source::Index { index, ranges, ordered: true, reverse, served, .. } = index::choose(
+    let Some(records) = open_read(tx, Bytes::new(&name))? else { return Ok(Some(Vec::new())) };
+    // Which indexes are built, as the main query path learns it: once per commit epoch.
+    let built = store.built(&read, m)?;
+    let Source::Index { index, ranges, ordered: true, reverse, served, distinct, .. } = index::choose(
         m,
         plan,
         |i| built.contains(i.path),
-        |i, tag| index_holds(&tx, m, i, tag),
-        |i, ranges, cap| count_opening(&tx, m, i, ranges, cap),
+        |i, tag| store.holds_opening(&read, m, i, tag),
+        |i, ranges, cap| count_opening(tx, m, i, ranges, cap),
     )?
     else {
         return Ok(None);
@@ -43,7 +41,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let upwards = reverse == seek.backward;
     let Some(narrow) = narrowed(range.clone(), &seek.values[0], upwards) else { return Ok(Some(Vec::new())) };
     let iname = index_table(m, index);
-    let Some(table) = open_read(&tx, Bytes::new(&iname))? else { return Ok(Some(Vec::new())) };
+    let Some(table) = open_read(tx, Bytes::new(&iname))? else { return Ok(Some(Vec::new())) };
     let range = table.range::<&[u8]>(index::bounds(&narrow)).map_err(storage)?;
     let entries: Box<dyn Iterator<Item = _>> = if upwards { Box::new(range) } else { Box::new(range.rev()) };
     let residual = index::residual(plan, &served);
@@ -53,7 +51,9 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     for entry in entries {
         let (_, value) = entry.map_err(storage)?;
         let (pk, inline) = index::read_value(index, value.value())?;
-        if !seen.insert(pk.to_vec()) {
+        // A record with several entries (a list) is read once; an index with one entry per
+        // record needs no set.
+        if !distinct && !seen.insert(pk.to_vec()) {
             continue;
         }
         let Some(doc) = doc_of(inline, pk, &records)? else { continue };

@@ -137,7 +137,7 @@ impl Store {
     }
 
     /// The indexes of `m` a query may read ([`usable_indexes`] of a database with records).
-    fn built(&self, read: &Read, m: &ModelDesc) -> Result<HashSet<&'static str>> {
+    pub(super) fn built(&self, read: &Read, m: &ModelDesc) -> Result<HashSet<&'static str>> {
         let mut out = HashSet::with_capacity(m.indexes.len());
         for idx in m.indexes {
             match self.known(read, Fact::Built(idx as *const IndexDesc as usize)) {
@@ -159,6 +159,20 @@ impl Store {
 
     /// Whether index `idx` (its table open in `read` as `table`) holds an entry of the type
     /// class `tag` ([`holds_class`]).
+    /// [`Store::holds`] for a caller without the index table open: a fact already learned at
+    /// `read`'s epoch opens nothing.
+    pub(super) fn holds_opening(&self, read: &Read, m: &ModelDesc, idx: &IndexDesc, tag: u8) -> bool {
+        if let Some(known) = self.known(read, Fact::Holds(idx as *const IndexDesc as usize, tag)) {
+            return known;
+        }
+        match open_read(&read.tx, Bytes::new(&index_table(m, idx))) {
+            Ok(Some(table)) => self.holds(read, idx, &table, tag),
+            Ok(None) => false,
+            // As `index_holds`: an error counts as holding one.
+            Err(_) => true,
+        }
+    }
+
     fn holds(&self, read: &Read, idx: &IndexDesc, table: &Index, tag: u8) -> bool {
         let fact = Fact::Holds(idx as *const IndexDesc as usize, tag);
         if let Some(known) = self.known(read, fact) {
