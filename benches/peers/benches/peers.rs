@@ -420,7 +420,7 @@ fn sqlite_insert(tx: &rusqlite::Connection, items: &[Plain]) {
 impl Sides {
     fn build(dir: &Path, n: i64) -> Sides {
         let started = Instant::now();
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("tokio runtime");
         let all: Vec<Plain> = (0..n).map(|i| plain(i, n)).collect();
 
         let nonrel = nonrel_runtime::Database::open(dir.join("nonrel.redb")).expect("nonrel");
@@ -844,7 +844,7 @@ fn main() {
     // eq_limit10 on nonrel at 10,000 records and at the big size, interleaved the same way.
     let small = scaling_db(dir.path(), "small", 10_000);
     let large = scaling_db(dir.path(), "big", big);
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("tokio runtime");
     {
         let mut g = c.benchmark_group("peers_scaling");
         g.sampling_mode(SamplingMode::Flat);
@@ -906,7 +906,7 @@ fn main() {
 /// A nonrel database of `n` records of the workload's shape.
 fn scaling_db(dir: &Path, name: &str, n: i64) -> nonrel_runtime::Database<nonrel_runtime::Redb> {
     let started = Instant::now();
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("tokio runtime");
     let db = nonrel_runtime::Database::open(dir.join(format!("scaling-{name}.redb"))).expect("nonrel");
     for start in (0..n).step_by(5_000) {
         let mut recs: Vec<ours::Rec> = (start..(start + 5_000).min(n)).map(|i| plain(i, n).into()).collect();
