@@ -162,6 +162,13 @@ impl Client {
 
     /// [`call`](Self::call) with the request's JSON already written.
     pub(crate) async fn call_bytes(&self, method: Method, body: Vec<u8>) -> Result<Json> {
+        let bytes = self.call_raw(method, body).await?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    }
+
+    /// [`call_bytes`](Self::call_bytes) returning the reply's bytes, for a caller that reads
+    /// them into types of its own (see [`reply`](crate::reply)).
+    pub(crate) async fn call_raw(&self, method: Method, body: Vec<u8>) -> Result<Bytes> {
         self.counts[method as usize].fetch_add(1, Ordering::Relaxed);
         let body = Bytes::from(body);
         // A pooled connection the server closed meanwhile fails before sending anything:
@@ -191,10 +198,10 @@ impl Client {
             let status = response.status();
             let bytes = response.into_body().collect().await.map_err(|e| unreachable(&self.host, e))?.to_bytes();
             self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(send);
-            let json: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
             if status.is_success() {
-                return Ok(json);
+                return Ok(bytes);
             }
+            let json: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
             return Err(api_error(method, status.as_u16(), &json, &bytes));
         }
         Err(unreachable(&self.host, "the connection closed"))

@@ -12,6 +12,7 @@
 //! a blob), and any other BSON type (its value bytes as a blob). So a document loads back with the same
 //! values and types; the fields of a document come back sorted by name.
 
+use crate::reply::{Key, PathElement, Props, Val};
 use base64::Engine as _;
 use nonrel_runtime::chrono::{DateTime, SecondsFormat};
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, ObjectId, Result};
@@ -113,14 +114,22 @@ pub fn new_key() -> KeyValue {
     }
 }
 
-/// The nonrel key of a Datastore key.
-pub fn key_from_json(key: &Json) -> Result<KeyValue> {
-    let bad = || Error::new(ErrorKind::Decode, format!("Datastore key {key} is not a nonrel key"));
-    let last = key["path"].as_array().and_then(|p| p.last()).ok_or_else(bad)?;
-    if let Some(id) = last.get("id") {
-        return id.as_str().and_then(|s| s.parse().ok()).map(KeyValue::Int).ok_or_else(bad);
+/// The nonrel key of a Datastore key (the last element of its path).
+pub(crate) fn key_of(key: &Key) -> Result<KeyValue> {
+    let last = key.path.last();
+    let bad = || {
+        let shown = match last {
+            Some(PathElement { id: Some(id), .. }) => format!("id {:?}", &**id),
+            Some(PathElement { name: Some(name), .. }) => format!("name {:?}", &**name),
+            _ => "without an id or name".to_string(),
+        };
+        Error::new(ErrorKind::Decode, format!("Datastore key {shown} is not a nonrel key"))
+    };
+    let last = last.ok_or_else(bad)?;
+    if let Some(id) = &last.id {
+        return id.parse().map(KeyValue::Int).map_err(|_| bad());
     }
-    let name = last["name"].as_str().ok_or_else(bad)?;
+    let name = last.name.as_deref().ok_or_else(bad)?;
     let Some(rest) = name.strip_prefix(MARK) else { return Ok(KeyValue::Str(name.to_string())) };
     match rest.split_at_checked(1) {
         Some(("i", n)) => n.parse().map(KeyValue::Int).map_err(|_| bad()),
@@ -422,20 +431,26 @@ impl Tags {
     }
 }
 
-fn bad_value(v: &Json) -> Error {
-    Error::new(ErrorKind::Decode, format!("Datastore value {v} is not one nonrel reads"))
+fn bad_value(v: &Val) -> Error {
+    let text = match v {
+        Val::Other(text) => text.clone(),
+        v => format!("{v:?}"),
+    };
+    Error::new(ErrorKind::Decode, format!("Datastore value {text} is not one nonrel reads"))
 }
 
 /// The record of an entity's properties (the [`TYPES`] property read, not kept).
-pub fn decode(props: &Map<String, Json>) -> Result<Vec<u8>> {
-    let tags = match props.get(TYPES).and_then(|t| t["stringValue"].as_str()) {
+pub(crate) fn decode(props: &Props) -> Result<Vec<u8>> {
+    let types = props.0.iter().find(|(name, _)| &**name == TYPES).map(|(_, v)| v);
+    let tags = match types {
         None => Tags(Vec::new()),
-        Some(s) => {
+        Some(Val::Str(s)) => {
             let list: Vec<Json> = serde_json::from_str(s).map_err(|e| Error::new(ErrorKind::Decode, e.to_string()))?;
             Tags(
                 list.into_iter().filter_map(|e| Some((e[0].as_array()?.clone(), e[1].as_str()?.to_string()))).collect(),
             )
         }
+        Some(v) => return Err(bad_value(v)),
     };
     let mut path = Vec::new();
     let mut out = Vec::with_capacity(256);
@@ -445,22 +460,16 @@ pub fn decode(props: &Map<String, Json>) -> Result<Vec<u8>> {
 
 /// Appends the document of `props`. `path` (the names and positions down to here) is kept
 /// only when the entity has type tags to look up.
-fn decode_doc(
-    props: &Map<String, Json>,
-    tags: &Tags,
-    path: &mut Vec<Json>,
-    top: bool,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+fn decode_doc(props: &Props, tags: &Tags, path: &mut Vec<Json>, top: bool, out: &mut Vec<u8>) -> Result<()> {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    for (name, v) in props {
-        if top && name == TYPES {
+    for (name, v) in &props.0 {
+        if top && &**name == TYPES {
             continue;
         }
         let tracked = !tags.0.is_empty();
         if tracked {
-            path.push(Json::String(name.clone()));
+            path.push(Json::String(name.to_string()));
         }
         let at = element_head(out, name.as_bytes());
         out[at] = decode_value(v, tags, path, out)?;
@@ -489,24 +498,18 @@ fn finish_doc(out: &mut Vec<u8>, start: usize) {
     out[start..start + 4].copy_from_slice(&len);
 }
 
-/// Appends the BSON value of a Datastore value; returns its BSON type. The value's kind is
-/// its one member named `…Value` (beside `excludeFromIndexes` and `meaning`).
-fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) -> Result<u8> {
+/// Appends the BSON value of a Datastore value; returns its BSON type.
+fn decode_value(v: &Val, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) -> Result<u8> {
     let tag = if tags.0.is_empty() { None } else { tags.find(path) };
-    let obj = v.as_object().ok_or_else(|| bad_value(v))?;
-    let Some((kind, value)) = obj.iter().find(|(k, _)| k.ends_with("Value")) else {
-        return Err(bad_value(v));
-    };
-    Ok(match kind.as_str() {
-        "stringValue" => {
-            let s = value.as_str().ok_or_else(|| bad_value(v))?;
+    Ok(match v {
+        Val::Str(s) => {
             out.extend_from_slice(&((s.len() + 1) as i32).to_le_bytes());
             out.extend_from_slice(s.as_bytes());
             out.push(0);
             0x02
         }
-        "integerValue" => {
-            let n: i64 = value.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| bad_value(v))?;
+        Val::Int(text) => {
+            let n: i64 = text.parse().map_err(|_| bad_value(v))?;
             match tag {
                 Some("i") => {
                     out.extend_from_slice(&(n as i32).to_le_bytes());
@@ -522,30 +525,23 @@ fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) 
                 }
             }
         }
-        "doubleValue" => {
-            let f = match value {
-                Json::Number(n) => n.as_f64().ok_or_else(|| bad_value(v))?,
-                Json::String(s) if s == "NaN" => f64::NAN,
-                Json::String(s) if s == "Infinity" => f64::INFINITY,
-                Json::String(s) if s == "-Infinity" => f64::NEG_INFINITY,
-                _ => return Err(bad_value(v)),
-            };
-            let f = if tag == Some("z") { -0.0 } else { f };
+        Val::Double(f) => {
+            let f = if tag == Some("z") { -0.0 } else { *f };
             out.extend_from_slice(&f.to_le_bytes());
             0x01
         }
-        "booleanValue" => {
-            out.push(u8::from(value.as_bool().ok_or_else(|| bad_value(v))?));
+        Val::Bool(b) => {
+            out.push(u8::from(*b));
             0x08
         }
-        "nullValue" => 0x0A,
-        "timestampValue" => {
-            let d = value.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).ok_or_else(|| bad_value(v))?;
+        Val::Null => 0x0A,
+        Val::Timestamp(text) => {
+            let d = DateTime::parse_from_rfc3339(text).map_err(|_| bad_value(v))?;
             out.extend_from_slice(&d.timestamp_millis().to_le_bytes());
             0x09
         }
-        "blobValue" => {
-            let bytes = B64.decode(value.as_str().ok_or_else(|| bad_value(v))?).map_err(|_| bad_value(v))?;
+        Val::Blob(text) => {
+            let bytes = B64.decode(text.as_bytes()).map_err(|_| bad_value(v))?;
             let (ty, bytes) = match tag {
                 Some("o") => (0x07, bytes),
                 Some("d") => (0x13, bytes),
@@ -559,20 +555,17 @@ fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) 
             out.extend_from_slice(&bytes);
             ty
         }
-        "entityValue" => {
-            let empty = Map::new();
-            let props = value.get("properties").and_then(Json::as_object).unwrap_or(&empty);
+        Val::Entity(props) => {
             if tag == Some("l") {
-                let inner = props.get("v").ok_or_else(|| bad_value(v))?;
-                return decode_value(inner, tags, path, out);
+                let inner = props.0.iter().find(|(name, _)| &**name == "v").ok_or_else(|| bad_value(v))?;
+                return decode_value(&inner.1, tags, path, out);
             }
             decode_doc(props, tags, path, false, out)?;
             0x03
         }
-        "arrayValue" => {
+        Val::Array(items) => {
             let start = out.len();
             out.extend_from_slice(&[0; 4]);
-            let items = value.get("values").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
             let tracked = !tags.0.is_empty();
             for (i, item) in items.iter().enumerate() {
                 if tracked {
@@ -590,7 +583,7 @@ fn decode_value(v: &Json, tags: &Tags, path: &mut Vec<Json>, out: &mut Vec<u8>) 
             finish_doc(out, start);
             0x04
         }
-        _ => return Err(bad_value(v)),
+        Val::Other(_) => return Err(bad_value(v)),
     })
 }
 
@@ -625,6 +618,142 @@ mod tests {
                 let parsed: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
                 assert_eq!(parsed, key_json(kind, key), "{text}");
             }
+        }
+    }
+
+    /// A seeded xorshift generator, so a failure names the case that made it.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Text with quotes, escapes, control characters and characters beyond ASCII.
+    fn text(r: &mut Rng) -> String {
+        const PARTS: [&str; 9] = ["a", "Z", "\"", "\\", "\n", "\u{1}", "é", "漢", "/"];
+        (0..r.below(6)).map(|_| PARTS[r.below(PARTS.len() as u64) as usize]).collect()
+    }
+
+    /// A random BSON value: its type and bytes.
+    fn value(r: &mut Rng, depth: usize) -> (u8, Vec<u8>) {
+        let kinds = if depth > 23 { 11 } else { 14 };
+        match r.below(kinds) {
+            0 => {
+                let f = [1.5, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, (r.next() >> 11) as f64 / 7.0]
+                    [r.below(7) as usize];
+                (0x01, f.to_le_bytes().to_vec())
+            }
+            1 => {
+                let s = text(r);
+                let mut b = ((s.len() + 1) as i32).to_le_bytes().to_vec();
+                b.extend_from_slice(s.as_bytes());
+                b.push(0);
+                (0x02, b)
+            }
+            2 => {
+                let bytes: Vec<u8> = (0..r.below(9)).map(|_| r.next() as u8).collect();
+                let mut b = (bytes.len() as i32).to_le_bytes().to_vec();
+                b.push([0, 4, 128][r.below(3) as usize]);
+                b.extend_from_slice(&bytes);
+                (0x05, b)
+            }
+            3 => (0x07, (0..12).map(|_| r.next() as u8).collect()),
+            4 => (0x08, vec![r.below(2) as u8]),
+            5 => {
+                // Within the years 1 to 9999 (a timestamp value) or outside them.
+                let ms = [0, 1_700_000_000_123, -62_135_596_800_000, 253_402_300_799_999, i64::MIN / 2, i64::MAX / 3]
+                    [r.below(6) as usize];
+                (0x09, ms.to_le_bytes().to_vec())
+            }
+            6 => (0x0A, Vec::new()),
+            7 => (0x10, (r.next() as i32).to_le_bytes().to_vec()),
+            8 => (0x12, (r.next() as i64).to_le_bytes().to_vec()),
+            9 => (0x13, (0..16).map(|_| r.next() as u8).collect()),
+            10 => (0x11, (r.next()).to_le_bytes().to_vec()),
+            11 => (0x03, doc(r, depth + 1, false)),
+            _ => (0x04, doc(r, depth + 1, true)),
+        }
+    }
+
+    /// A random document (a list's when `list`: its names are the positions).
+    fn doc(r: &mut Rng, depth: usize, list: bool) -> Vec<u8> {
+        let mut out = vec![0; 4];
+        for i in 0..r.below(if depth > 3 { 2 } else { 5 }) {
+            let (ty, bytes) = value(r, depth);
+            out.push(ty);
+            let name = if list { i.to_string() } else { format!("f{i}{}", text(r).replace('\0', "")) };
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+            out.extend_from_slice(&bytes);
+        }
+        out.push(0);
+        let len = (out.len() as i32).to_le_bytes();
+        out[..4].copy_from_slice(&len);
+        out
+    }
+
+    /// Every document written as entity properties reads back the same from the reply's
+    /// text (as the store writes it, indented, and compact), through the borrowing reply
+    /// types; so does every kind of key.
+    #[test]
+    fn documents_read_back_from_reply_text() {
+        use crate::reply::{LookupReply, QueryReply};
+        let model = <nonrel_runtime::conformance::models::User as nonrel_runtime::Model>::DESC;
+        let keys = [
+            KeyValue::Int(7),
+            KeyValue::Int(0),
+            KeyValue::Int(-3),
+            KeyValue::Str("q\"uo\\te\n\u{1}x".into()),
+            KeyValue::Str("__reserved__".into()),
+            KeyValue::ObjectId(nonrel_runtime::ObjectId::new()),
+        ];
+        let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+        for case in 0..3000 {
+            let doc = doc(&mut r, 0, false);
+            let props = encode(model, &doc, &|_| r.0 % 2 == 0).unwrap_or_else(|e| panic!("case {case}: {e}"));
+            let key = &keys[case % keys.len()];
+            let entity = json!({"key": key_json("Kind", key), "properties": props});
+            let found = json!({"found": [{"entity": entity, "version": "12", "cursor": "abc"}], "readTime": "x"});
+            let query = json!({"batch": {"entityResults": [{"entity": entity, "version": "12"}],
+                "endCursor": "c", "moreResults": "NO_MORE_RESULTS"}});
+            for text in [serde_json::to_string_pretty(&found).unwrap(), serde_json::to_string(&found).unwrap()] {
+                let reply: LookupReply = serde_json::from_str(&text).unwrap_or_else(|e| panic!("case {case}: {e}"));
+                let e = &reply.found[0].entity;
+                assert_eq!(&key_of(&e.key).unwrap(), key, "case {case}");
+                assert_eq!(decode(&e.properties).unwrap_or_else(|e| panic!("case {case}: {e}")), doc, "case {case}");
+            }
+            let text = serde_json::to_string_pretty(&query).unwrap();
+            let reply: QueryReply = serde_json::from_str(&text).unwrap();
+            assert_eq!(decode(&reply.batch.entity_results[0].entity.properties).unwrap(), doc, "case {case}");
+            assert_eq!(reply.batch.more_results.as_deref(), Some("NO_MORE_RESULTS"));
+        }
+    }
+
+    /// A value nonrel does not read fails the decode naming it; a malformed one too.
+    #[test]
+    fn values_nonrel_does_not_read_are_named() {
+        let cases = [
+            (r#"{"p":{"geoPointValue":{"latitude":1.5,"longitude":2.5}}}"#, "geoPointValue"),
+            (r#"{"p":{"keyValue":{"path":[]}}}"#, "keyValue"),
+            (r#"{"p":{"integerValue":"x1"}}"#, "x1"),
+            (r#"{"p":{"integerValue":5}}"#, "integerValue"),
+            (r#"{"p":{"booleanValue":"yes"}}"#, "booleanValue"),
+            (r#"{"p":{"excludeFromIndexes":true}}"#, "{}"),
+            (r#"{"p":{"timestampValue":"yesterday"}}"#, "yesterday"),
+        ];
+        for (text, named) in cases {
+            let props: Props = serde_json::from_str(text).unwrap();
+            let err = decode(&props).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{text}");
+            assert!(err.to_string().contains(named), "{text}: {err}");
         }
     }
 }

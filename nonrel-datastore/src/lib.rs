@@ -11,11 +11,12 @@ mod client;
 pub mod counter;
 pub mod entity;
 mod native;
+mod reply;
 
 pub use client::RpcCounts;
 
 use client::{Client, Method};
-use entity::{decode, encode, key_from_json, key_json, new_key, object};
+use entity::{decode, encode, key_json, key_of, new_key, object};
 use native::{collection_peers, is_indexed, key_order_native, plan_order, query_json, translate, Native, Order};
 use nonrel_runtime::backend::{retry, Backend, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode};
 use nonrel_runtime::capability::{No, Transactions};
@@ -291,16 +292,18 @@ impl Datastore {
                 text
             })
             .collect();
-        let entities = self.lookup_found(texts, options).await?;
-        self.client().read(entities.len());
-        let mut found: HashMap<KeyValue, Read> = HashMap::new();
-        for f in entities {
-            let key = key_from_json(&f["entity"]["key"])?;
-            let none = serde_json::Map::new();
-            let props = f["entity"]["properties"].as_object().unwrap_or(&none);
-            let doc = decode(props).map_err(|e| e.with_model(m.name).with_key(&key))?;
-            found.insert(key, Read { doc, version: f["version"].as_str().unwrap_or_default().to_string() });
-        }
+        let mut found: HashMap<KeyValue, Read> = HashMap::with_capacity(keys.len());
+        self.lookup_batches(texts, options, |bytes| {
+            let reply: reply::LookupReply = serde_json::from_slice(bytes).map_err(|e| bad_reply(m, e))?;
+            self.client().read(reply.found.len());
+            for f in reply.found {
+                let key = key_of(&f.entity.key)?;
+                let doc = decode(&f.entity.properties).map_err(|e| e.with_model(m.name).with_key(&key))?;
+                found.insert(key, Read { doc, version: f.version.map(|v| v.0.into_owned()).unwrap_or_default() });
+            }
+            Ok(reply.deferred)
+        })
+        .await?;
         Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
@@ -308,8 +311,28 @@ impl Datastore {
     /// and its version), read in batches of [`LOOKUP_BATCH`] with `options` as the read
     /// options, asking again for the keys the store deferred.
     async fn lookup_found(&self, keys: Vec<String>, options: Option<Json>) -> Result<Vec<Json>> {
-        let options = options.map(|o| o.to_string());
         let mut found = Vec::new();
+        self.lookup_batches(keys, options, |bytes| {
+            let mut r: Json = serde_json::from_slice(bytes).unwrap_or(Json::Null);
+            if let Some(batch) = r["found"].as_array_mut() {
+                found.append(batch);
+            }
+            Ok(r["deferred"].as_array_mut().map(std::mem::take).unwrap_or_default())
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// One `lookup` per batch of [`LOOKUP_BATCH`] `keys` (their JSON text) with `options` as
+    /// the read options; `each` reads a reply's bytes and returns the keys the store
+    /// deferred, which are asked for again.
+    async fn lookup_batches(
+        &self,
+        keys: Vec<String>,
+        options: Option<Json>,
+        mut each: impl FnMut(&[u8]) -> Result<Vec<Json>>,
+    ) -> Result<()> {
+        let options = options.map(|o| o.to_string());
         let mut todo = keys;
         while !todo.is_empty() {
             let rest = todo.split_off(todo.len().min(LOOKUP_BATCH));
@@ -322,14 +345,11 @@ impl Datastore {
                 body.push_str(o);
             }
             body.push('}');
-            let mut r = self.client().call_bytes(Method::Lookup, body.into_bytes()).await?;
-            if let Some(batch) = r["found"].as_array_mut() {
-                found.append(batch);
-            }
-            todo = r["deferred"].as_array().map(|d| d.iter().map(Json::to_string).collect()).unwrap_or_default();
+            let bytes = self.client().call_raw(Method::Lookup, body.into_bytes()).await?;
+            todo = each(&bytes)?.iter().map(Json::to_string).collect();
             todo.extend(rest);
         }
-        Ok(found)
+        Ok(())
     }
 
     /// Runs a native query to its end (each batch one `runQuery`), returning key, document
@@ -363,26 +383,22 @@ impl Datastore {
                 break;
             }
             let body = native::write_run_query(m, native, more, keys_only, left, cursor.as_deref(), tx);
-            let r = self.client().call_bytes(Method::RunQuery, body).await.map_err(|e| e.with_model(m.name))?;
-            let batch = &r["batch"];
-            let results = batch["entityResults"].as_array().map(Vec::as_slice).unwrap_or_default();
-            self.client().read(results.len());
-            out.reserve(results.len());
-            for e in results {
-                let entity = &e["entity"];
-                let key = key_from_json(&entity["key"])?;
+            let bytes = self.client().call_raw(Method::RunQuery, body).await.map_err(|e| e.with_model(m.name))?;
+            let batch = serde_json::from_slice::<reply::QueryReply>(&bytes).map_err(|e| bad_reply(m, e))?.batch;
+            self.client().read(batch.entity_results.len());
+            out.reserve(batch.entity_results.len());
+            for e in batch.entity_results {
+                let key = key_of(&e.entity.key).map_err(|err| err.with_model(m.name))?;
                 let read = if keys_only {
                     None
                 } else {
-                    let none = serde_json::Map::new();
-                    let props = entity["properties"].as_object().unwrap_or(&none);
-                    let doc = decode(props).map_err(|err| err.with_model(m.name).with_key(&key))?;
-                    Some(Read { doc, version: e["version"].as_str().unwrap_or_default().to_string() })
+                    let doc = decode(&e.entity.properties).map_err(|err| err.with_model(m.name).with_key(&key))?;
+                    Some(Read { doc, version: e.version.map(|v| v.0.into_owned()).unwrap_or_default() })
                 };
                 out.push((key, read));
             }
-            match batch["moreResults"].as_str() {
-                Some("NOT_FINISHED") => cursor = batch["endCursor"].as_str().map(str::to_string),
+            match batch.more_results.as_deref() {
+                Some("NOT_FINISHED") => cursor = batch.end_cursor.map(|c| c.0.into_owned()),
                 _ => break,
             }
             if cursor.is_none() {
@@ -1093,6 +1109,11 @@ impl Datastore {
         }
         result
     }
+}
+
+/// A reply that does not have the shape of the call's reply.
+fn bad_reply(m: &ModelDesc, e: serde_json::Error) -> Error {
+    Error::new(ErrorKind::Decode, format!("malformed Datastore reply: {e}")).with_model(m.name)
 }
 
 /// The keys and versions a query returned.
