@@ -718,7 +718,7 @@ mod tests {
         let mut r = Rng(0x9E37_79B9_7F4A_7C15);
         for case in 0..3000 {
             let doc = doc(&mut r, 0, false);
-            let props = encode(model, &doc, &|_| r.0 % 2 == 0).unwrap_or_else(|e| panic!("case {case}: {e}"));
+            let props = encode(model, &doc, &|_| r.0.is_multiple_of(2)).unwrap_or_else(|e| panic!("case {case}: {e}"));
             let key = &keys[case % keys.len()];
             let entity = json!({"key": key_json("Kind", key), "properties": props});
             let found = json!({"found": [{"entity": entity, "version": "12", "cursor": "abc"}], "readTime": "x"});
