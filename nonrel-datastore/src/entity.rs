@@ -598,11 +598,12 @@ fn binary(sub: u8, bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nonrel_runtime::conformance::Rng;
 
-    /// The key written as text is the JSON of [`key_json`], for every kind of key.
-    #[test]
-    fn key_text_is_the_key_json() {
-        let keys = [
+    /// A key of every kind: ids, names for the integers that are not ids, names that need
+    /// escapes or that Datastore reserves, ObjectIds.
+    fn keys() -> Vec<KeyValue> {
+        vec![
             KeyValue::Int(7),
             KeyValue::Int(0),
             KeyValue::Int(-3),
@@ -610,8 +611,13 @@ mod tests {
             KeyValue::Str("q\"uo\\te\n\u{1}x".into()),
             KeyValue::Str("__reserved__".into()),
             KeyValue::ObjectId(nonrel_runtime::ObjectId::new()),
-        ];
-        for key in &keys {
+        ]
+    }
+
+    /// The key written as text is the JSON of [`key_json`], for every kind of key.
+    #[test]
+    fn key_text_is_the_key_json() {
+        for key in &keys() {
             for kind in ["Post", "we\"ird"] {
                 let mut text = String::new();
                 write_key_json(kind, key, &mut text);
@@ -621,34 +627,19 @@ mod tests {
         }
     }
 
-    /// A seeded xorshift generator, so a failure names the case that made it.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// Text with quotes, escapes, control characters and characters beyond ASCII.
     fn text(r: &mut Rng) -> String {
         const PARTS: [&str; 9] = ["a", "Z", "\"", "\\", "\n", "\u{1}", "é", "漢", "/"];
-        (0..r.below(6)).map(|_| PARTS[r.below(PARTS.len() as u64) as usize]).collect()
+        (0..r.below_u64(6)).map(|_| PARTS[r.below_u64(PARTS.len() as u64) as usize]).collect()
     }
 
     /// A random BSON value: its type and bytes.
     fn value(r: &mut Rng, depth: usize) -> (u8, Vec<u8>) {
         let kinds = if depth > 23 { 11 } else { 14 };
-        match r.below(kinds) {
+        match r.below_u64(kinds) {
             0 => {
                 let f = [1.5, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, (r.next() >> 11) as f64 / 7.0]
-                    [r.below(7) as usize];
+                    [r.below_u64(7) as usize];
                 (0x01, f.to_le_bytes().to_vec())
             }
             1 => {
@@ -659,18 +650,18 @@ mod tests {
                 (0x02, b)
             }
             2 => {
-                let bytes: Vec<u8> = (0..r.below(9)).map(|_| r.next() as u8).collect();
+                let bytes: Vec<u8> = (0..r.below_u64(9)).map(|_| r.next() as u8).collect();
                 let mut b = (bytes.len() as i32).to_le_bytes().to_vec();
-                b.push([0, 4, 128][r.below(3) as usize]);
+                b.push([0, 4, 128][r.below_u64(3) as usize]);
                 b.extend_from_slice(&bytes);
                 (0x05, b)
             }
             3 => (0x07, (0..12).map(|_| r.next() as u8).collect()),
-            4 => (0x08, vec![r.below(2) as u8]),
+            4 => (0x08, vec![r.below_u64(2) as u8]),
             5 => {
                 // Within the years 1 to 9999 (a timestamp value) or outside them.
                 let ms = [0, 1_700_000_000_123, -62_135_596_800_000, 253_402_300_799_999, i64::MIN / 2, i64::MAX / 3]
-                    [r.below(6) as usize];
+                    [r.below_u64(6) as usize];
                 (0x09, ms.to_le_bytes().to_vec())
             }
             6 => (0x0A, Vec::new()),
@@ -686,7 +677,7 @@ mod tests {
     /// A random document (a list's when `list`: its names are the positions).
     fn doc(r: &mut Rng, depth: usize, list: bool) -> Vec<u8> {
         let mut out = vec![0; 4];
-        for i in 0..r.below(if depth > 3 { 2 } else { 5 }) {
+        for i in 0..r.below_u64(if depth > 3 { 2 } else { 5 }) {
             let (ty, bytes) = value(r, depth);
             out.push(ty);
             let name = if list { i.to_string() } else { format!("f{i}{}", text(r).replace('\0', "")) };
@@ -707,18 +698,13 @@ mod tests {
     fn documents_read_back_from_reply_text() {
         use crate::reply::{LookupReply, QueryReply};
         let model = <nonrel_runtime::conformance::models::User as nonrel_runtime::Model>::DESC;
-        let keys = [
-            KeyValue::Int(7),
-            KeyValue::Int(0),
-            KeyValue::Int(-3),
-            KeyValue::Str("q\"uo\\te\n\u{1}x".into()),
-            KeyValue::Str("__reserved__".into()),
-            KeyValue::ObjectId(nonrel_runtime::ObjectId::new()),
-        ];
-        let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+        let keys = keys();
+        let mut r = Rng::new(0x9E37_79B9_7F4A_7C15);
         for case in 0..3000 {
             let doc = doc(&mut r, 0, false);
-            let props = encode(model, &doc, &|_| r.0.is_multiple_of(2)).unwrap_or_else(|e| panic!("case {case}: {e}"));
+            // Every property indexed, or none (which writes `excludeFromIndexes`).
+            let indexed = r.one_in(2);
+            let props = encode(model, &doc, &|_| indexed).unwrap_or_else(|e| panic!("case {case}: {e}"));
             let key = &keys[case % keys.len()];
             let entity = json!({"key": key_json("Kind", key), "properties": props});
             let found = json!({"found": [{"entity": entity, "version": "12", "cursor": "abc"}], "readTime": "x"});

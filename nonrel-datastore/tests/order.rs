@@ -6,6 +6,7 @@
 mod support;
 
 use nonrel_datastore::Datastore;
+use nonrel_runtime::conformance::Rng;
 use nonrel_runtime::{Database, ErrorKind, Key, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -35,29 +36,17 @@ struct Plain {
     title: String,
 }
 
-/// A small deterministic generator (xorshift), so a failure repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 const CATEGORIES: [&str; 4] = ["a", "b", "c", "d"];
 
 async fn fill(ds: &Datastore, n: usize) -> Database<Datastore> {
     let db = Database::new(ds.clone());
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut posts = Vec::new();
     let mut plains = Vec::new();
     for i in 0..n {
-        let category = CATEGORIES[rng.next(4) as usize].to_string();
+        let category = CATEGORIES[rng.below_u64(4) as usize].to_string();
         // Few distinct values: many ties, broken by key.
-        let (views, rank) = (rng.next(12) as i64 - 3, rng.next(9) as i32 - 4);
+        let (views, rank) = (rng.below_u64(12) as i64 - 3, rng.below_u64(9) as i32 - 4);
         let title = format!("t{i:04}");
         posts.push(Post { id: None, category: category.clone(), views, rank, title: title.clone() });
         plains.push(Plain { id: None, category, views, rank, title });
@@ -82,10 +71,10 @@ fn titles_of_plains(v: &[Plain]) -> Vec<String> {
 async fn ordered_queries_agree_with_the_evaluator_and_read_only_the_page() {
     let ds = support::backend();
     let db = fill(&ds, 240).await;
-    let mut rng = Rng(77);
+    let mut rng = Rng::new(77);
     for round in 0..60 {
-        let c = CATEGORIES[rng.next(4) as usize];
-        let limit = 1 + rng.next(15) as usize;
+        let c = CATEGORIES[rng.below_u64(4) as usize];
+        let limit = 1 + rng.below_u64(15) as usize;
         let (posts, plains) = match round % 4 {
             0 => (
                 db.query::<Post>()

@@ -5,6 +5,7 @@
 
 use crate::aggregate::{Avg, Count, Max, Min, Sum};
 use crate::conformance::models::User;
+use crate::conformance::Rng;
 use crate::query::Direction;
 use crate::{Backend, Database, ErrorKind, Key, KeyValue, Query, Ref};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,21 +27,6 @@ pub struct AggItem {
     pub owner: Ref<User>,
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const CATEGORIES: [&str; 5] = ["books", "games", "music", "tools", "toys"];
 const OWNERS: [&str; 3] = ["ann", "bob", "cy"];
 
@@ -51,13 +37,13 @@ fn owner(name: &str) -> Ref<User> {
 fn item(rng: &mut Rng, id: i64) -> AggItem {
     AggItem {
         id,
-        category: CATEGORIES[rng.below(5) as usize].into(),
-        shelf: rng.below(4) as i32,
-        views: rng.below(2_000) as i64 - 500,
-        qty: (rng.below(4) != 0).then(|| rng.below(50) as i32),
+        category: CATEGORIES[rng.below_u64(5) as usize].into(),
+        shelf: rng.below_u64(4) as i32,
+        views: rng.below_u64(2_000) as i64 - 500,
+        qty: (rng.below_u64(4) != 0).then(|| rng.below_u64(50) as i32),
         // Quarters: every sum of them is exact, so every store adds them up alike.
-        price: rng.below(4_000) as f64 / 4.0,
-        owner: owner(OWNERS[rng.below(3) as usize]),
+        price: rng.below_u64(4_000) as f64 / 4.0,
+        owner: owner(OWNERS[rng.below_u64(3) as usize]),
     }
 }
 
@@ -74,10 +60,10 @@ struct Case {
 }
 
 fn cases(rng: &mut Rng) -> Vec<Case> {
-    let cat = CATEGORIES[rng.below(5) as usize];
-    let views = rng.below(2_000) as i64 - 500;
-    let id = rng.below(60) as i64;
-    let shelves: Vec<i32> = (0..4).filter(|_| rng.below(2) == 0).collect();
+    let cat = CATEGORIES[rng.below_u64(5) as usize];
+    let views = rng.below_u64(2_000) as i64 - 500;
+    let id = rng.below_u64(60) as i64;
+    let shelves: Vec<i32> = (0..4).filter(|_| rng.below_u64(2) == 0).collect();
     let s2 = shelves.clone();
     vec![
         Case { name: "all".into(), query: Query::new(), holds: Box::new(|_| true) },
@@ -124,8 +110,8 @@ fn int_avg(values: impl Iterator<Item = i64>) -> Option<f64> {
 /// aggregate, limited; distinct values and value tuples; all against the oracle.
 pub async fn aggregates_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
     for seed in 0..3u64 {
-        let mut rng = Rng(seed ^ 0xA66);
-        let n = 40 + rng.below(30) as i64;
+        let mut rng = Rng::new(seed ^ 0xA66);
+        let n = 40 + rng.below_u64(30) as i64;
         let mut items: Vec<AggItem> = (0..n).map(|id| item(&mut rng, id)).collect();
         clear(db).await;
         db.save_many(&mut items).await.unwrap();

@@ -4,6 +4,7 @@
 //! Every backend gives the same values.
 #![allow(missing_docs)]
 
+use crate::conformance::Rng;
 use crate::{annotate, Backend, Database, ErrorKind, Key, Query, Ref};
 
 /// A post with a list that is always there and one that may be null.
@@ -41,18 +42,6 @@ pub struct AnMention {
     pub notes: Vec<Ref<AnNote>>,
 }
 
-/// A small seeded generator (xorshift), so every backend sees the same records.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 const POSTS: usize = 40;
 
 /// What the oracle expects of one post.
@@ -76,13 +65,13 @@ struct Seeded {
 
 /// Seeds posts, notes and mentions.
 async fn seed<B: Backend>(db: &Database<B>) -> Seeded {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut posts: Vec<AnPost> = (0..POSTS)
         .map(|i| {
-            let tags = (0..rng.below(5)).map(|t| format!("t{t}")).collect();
-            let labels = match rng.below(3) {
+            let tags = (0..rng.below_u64(5)).map(|t| format!("t{t}")).collect();
+            let labels = match rng.below_u64(3) {
                 0 => None,
-                _ => Some((0..rng.below(4) as i32).collect()),
+                _ => Some((0..rng.below_u64(4) as i32).collect()),
             };
             AnPost { id: None, n: i as i32, tags, labels, body: format!("body {i}") }
         })
@@ -101,11 +90,11 @@ async fn seed<B: Backend>(db: &Database<B>) -> Seeded {
     // Posts from 30 on get no notes; about one note in eight refers to no post.
     let mut notes: Vec<AnNote> = (0..150)
         .map(|_| {
-            let post = match rng.below(8) {
+            let post = match rng.below_u64(8) {
                 0 => None,
-                _ => Some(rng.below(30) as usize),
+                _ => Some(rng.below_u64(30) as usize),
             };
-            let approved = rng.below(2) == 0;
+            let approved = rng.below_u64(2) == 0;
             if let Some(p) = post {
                 want[p].notes += 1;
                 want[p].approved += u64::from(approved);
@@ -117,14 +106,15 @@ async fn seed<B: Backend>(db: &Database<B>) -> Seeded {
     let mut note_mentions = vec![0u64; note_keys.len()];
     let mut mentions: Vec<AnMention> = (0..25)
         .map(|_| {
-            let listed: Vec<usize> = (0..rng.below(4)).map(|_| rng.below(POSTS as u64) as usize).collect();
+            let listed: Vec<usize> = (0..rng.below_u64(4)).map(|_| rng.below_u64(POSTS as u64) as usize).collect();
             let mut counted = listed.clone();
             counted.sort_unstable();
             counted.dedup();
             for &p in &counted {
                 want[p].mentions += 1;
             }
-            let mut noted: Vec<usize> = (0..rng.below(3)).map(|_| rng.below(note_keys.len() as u64) as usize).collect();
+            let mut noted: Vec<usize> =
+                (0..rng.below_u64(3)).map(|_| rng.below_u64(note_keys.len() as u64) as usize).collect();
             noted.sort_unstable();
             noted.dedup();
             for &n in &noted {

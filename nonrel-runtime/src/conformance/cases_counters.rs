@@ -7,6 +7,7 @@
 //! (`NONREL_STRESS_SEED` replays one).
 #![allow(missing_docs)]
 
+use crate::conformance::Rng;
 use crate::{Backend, Database};
 use std::collections::BTreeMap;
 
@@ -25,17 +26,6 @@ const AUTHORS: [&str; 4] = ["ann", "bob", "cy", "dee"];
 const STATUSES: [Option<&str>; 3] = [None, Some("draft"), Some("live")];
 const IDS: u64 = 24;
 
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 fn rounds() -> u64 {
     std::env::var("NONREL_STRESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
 }
@@ -51,9 +41,9 @@ fn seed() -> u64 {
 fn random(rng: &mut Rng, id: i64) -> Counted {
     Counted {
         id,
-        author: AUTHORS[rng.below(AUTHORS.len() as u64) as usize].to_owned(),
-        status: STATUSES[rng.below(STATUSES.len() as u64) as usize].map(str::to_owned),
-        score: rng.below(100) as i64,
+        author: AUTHORS[rng.below_u64(AUTHORS.len() as u64) as usize].to_owned(),
+        status: STATUSES[rng.below_u64(STATUSES.len() as u64) as usize].map(str::to_owned),
+        score: rng.below_u64(100) as i64,
     }
 }
 
@@ -87,13 +77,13 @@ async fn check_counts<B: Backend>(db: &Database<B>, oracle: &BTreeMap<i64, Count
 /// check is clean at the end.
 pub async fn counters_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
     let seed = seed();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut oracle: BTreeMap<i64, Counted> = BTreeMap::new();
     check_counts(db, &oracle, "empty store").await;
     for round in 0..rounds() {
         let ctx = format!("round {round}, seed {seed} (NONREL_STRESS_SEED={seed} replays it)");
-        let id = rng.below(IDS) as i64;
-        match rng.below(6) {
+        let id = rng.below_u64(IDS) as i64;
+        match rng.below_u64(6) {
             0 | 1 => {
                 let mut p = random(&mut rng, id);
                 db.save(&mut p).await.expect("save");
@@ -113,8 +103,8 @@ pub async fn counters_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
             }
             4 => {
                 // Every record of one author moves to another.
-                let from = AUTHORS[rng.below(AUTHORS.len() as u64) as usize];
-                let to = AUTHORS[rng.below(AUTHORS.len() as u64) as usize];
+                let from = AUTHORS[rng.below_u64(AUTHORS.len() as u64) as usize];
+                let to = AUTHORS[rng.below_u64(AUTHORS.len() as u64) as usize];
                 db.query::<Counted>()
                     .filter(Counted::author().eq(from))
                     .update()
@@ -128,7 +118,7 @@ pub async fn counters_agree_with_an_oracle<B: Backend>(db: &Database<B>) {
             _ => {
                 // One record's status changes by key (an update, or a save of the record read
                 // back for no status); its author group stays.
-                let status = STATUSES[rng.below(STATUSES.len() as u64) as usize].map(str::to_owned);
+                let status = STATUSES[rng.below_u64(STATUSES.len() as u64) as usize].map(str::to_owned);
                 match &status {
                     Some(s) => {
                         let by_key = db.query::<Counted>().filter(Counted::id().eq(id));

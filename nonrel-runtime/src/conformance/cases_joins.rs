@@ -3,6 +3,7 @@
 #![allow(missing_docs)]
 
 use crate::backend::capability::Runs;
+use crate::conformance::Rng;
 use crate::engine::related::{Join, JoinOrder};
 use crate::plan::Native;
 use crate::{Backend, Database, Key, Ref};
@@ -403,44 +404,28 @@ enum Tree {
     Not(Vec<Tree>),
 }
 
-/// A small deterministic generator (xorshift64*), so every backend sees the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize].clone()
-    }
-}
-
 const NAMES: [&str; 4] = ["ann", "bob", "cy", "dee"];
 
 impl Tree {
     fn draw(rng: &mut Rng, depth: u32) -> Tree {
-        match rng.below(if depth == 0 { 3 } else { 5 }) {
-            3 => Tree::Or((0..rng.below(4)).map(|_| Tree::conjunction(rng, depth - 1)).collect()),
+        match rng.below_u64(if depth == 0 { 3 } else { 5 }) {
+            3 => Tree::Or((0..rng.below_u64(4)).map(|_| Tree::conjunction(rng, depth - 1)).collect()),
             4 => Tree::Not(Tree::conjunction(rng, depth - 1)),
-            _ => Tree::Atom(match rng.below(8) {
-                0 => Atom::TextPrefix(format!("m{}", rng.below(4))),
-                1 => Atom::TextGt(format!("m{:02}", rng.below(40))),
+            _ => Tree::Atom(match rng.below_u64(8) {
+                0 => Atom::TextPrefix(format!("m{}", rng.below_u64(4))),
+                1 => Atom::TextGt(format!("m{:02}", rng.below_u64(40))),
                 2 => Atom::NoAuthor,
                 3 => Atom::Username(rng.pick(&NAMES).into()),
-                4 => Atom::UsernameIn((0..rng.below(3)).map(|_| rng.pick(&NAMES).to_string()).collect()),
+                4 => Atom::UsernameIn((0..rng.below_u64(3)).map(|_| rng.pick(&NAMES).to_string()).collect()),
                 5 => Atom::UsernameNe(rng.pick(&NAMES).into()),
-                6 => Atom::AgeGte(20 + rng.below(50) as i32),
-                _ => Atom::AgeLt(20 + rng.below(50) as i32),
+                6 => Atom::AgeGte(20 + rng.below_u64(50) as i32),
+                _ => Atom::AgeLt(20 + rng.below_u64(50) as i32),
             }),
         }
     }
 
     fn conjunction(rng: &mut Rng, depth: u32) -> Vec<Tree> {
-        (0..1 + rng.below(2)).map(|_| Tree::draw(rng, depth)).collect()
+        (0..1 + rng.below_u64(2)).map(|_| Tree::draw(rng, depth)).collect()
     }
 
     /// Whether the condition holds for a memo, with MongoDB's meaning: a condition across
@@ -485,13 +470,13 @@ impl Tree {
 /// memo and its `Ref`, on random memos (some without an author, some whose author was
 /// deleted): every query, count and page gives the oracle's answer.
 pub async fn joins_inside_ors_and_nots_agree_with_an_oracle<B: JoinBackend>(db: &Database<B>) {
-    let mut rng = Rng(0x6a6f_696e_5f6f_7273);
-    let mut authors: Vec<Author> = (0..6).map(|_| author(rng.pick(&NAMES), 20 + rng.below(50) as i32)).collect();
+    let mut rng = Rng::new(0x6a6f_696e_5f6f_7273);
+    let mut authors: Vec<Author> = (0..6).map(|_| author(rng.pick(&NAMES), 20 + rng.below_u64(50) as i32)).collect();
     let keys = db.save_many(&mut authors).await.expect("authors");
     let (mut memos, mut oracle) = (Vec::new(), Vec::new());
     for i in 0..40 {
         // Authors 0 to 4, none, or author 5 (deleted below).
-        let by = match rng.below(8) as usize {
+        let by = match rng.below_u64(8) as usize {
             6 => None,
             7 => Some(5),
             at => Some(at.min(4)),

@@ -3,6 +3,7 @@
 //! atomically; the key itself cannot be updated.
 #![allow(missing_docs)]
 
+use crate::conformance::Rng;
 use crate::query::Query;
 use crate::{Backend, Database, ErrorKind, Key};
 
@@ -23,18 +24,6 @@ pub struct KeyUser {
     #[field(key)]
     pub name: String,
     pub visits: i64,
-}
-
-/// A small seeded generator (xorshift), so a failing case replays.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
 }
 
 /// A condition on the key, with the test the oracle applies (keys compare by their order).
@@ -58,7 +47,7 @@ pub async fn conditions_on_the_key_agree_with_an_oracle<B: Backend>(db: &Databas
     assert_eq!(all.len(), 40);
     all.sort_by(|a, b| a.id.cmp(&b.id));
     let key = |i: usize| all[i].id.clone().expect("saved");
-    let mut rng = Rng(0x005E_ED0F_0001);
+    let mut rng = Rng::new(0x005E_ED0F_0001);
     for case in 0..120 {
         let on_key = match rng.below(5) {
             0 => OnKey::Eq(rng.below(40)),

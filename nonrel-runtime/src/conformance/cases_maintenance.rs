@@ -8,6 +8,7 @@
 //! prints the seed (`NONREL_STRESS_SEED` replays one).
 #![allow(missing_docs)]
 
+use crate::conformance::Rng;
 use crate::{Backend, Database, Ref};
 use std::collections::BTreeMap;
 
@@ -43,21 +44,6 @@ const ITEMS: i64 = 12;
 /// Labels items may refer to; labels from `SAFE` on are never deleted.
 const LABELS: i64 = 6;
 const SAFE: i64 = 3;
-
-/// A small seeded generator (xorshift), so a failing seed replays.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn rounds() -> u64 {
     std::env::var("NONREL_STRESS_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
@@ -100,15 +86,15 @@ async fn seed_store<B: Backend>(db: &Database<B>) -> BTreeMap<i64, Option<MaintI
 
 /// One writer: saves and deletes its own items; returns the last acknowledged state of each.
 async fn writer<B: Backend>(db: Database<B>, w: i64, seed: u64) -> BTreeMap<i64, Option<MaintItem>> {
-    let mut rng = Rng(seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut acked = BTreeMap::new();
     for round in 1..=rounds() {
-        let id = w * ITEMS + rng.below(ITEMS as u64) as i64;
-        let label = rng.below(LABELS as u64) as i64;
-        if rng.below(4) == 0 {
+        let id = w * ITEMS + rng.below_u64(ITEMS as u64) as i64;
+        let label = rng.below_u64(LABELS as u64) as i64;
+        if rng.below_u64(4) == 0 {
             db.delete(crate::Key::<MaintItem>::from_value(crate::KeyValue::Int(id))).await.expect("delete");
             acked.insert(id, None);
-        } else if rng.below(3) == 0 {
+        } else if rng.below_u64(3) == 0 {
             let mut batch = vec![item(id, round, label)];
             db.save_many(&mut batch).await.expect("save_many");
             acked.insert(id, batch.pop());
@@ -124,9 +110,9 @@ async fn writer<B: Backend>(db: Database<B>, w: i64, seed: u64) -> BTreeMap<i64,
 
 /// Renames the safe labels, so copies change while items are saved.
 async fn renamer<B: Backend>(db: Database<B>, seed: u64) {
-    let mut rng = Rng(seed.rotate_left(17) | 1);
+    let mut rng = Rng::new(seed.rotate_left(17) | 1);
     for round in 1..=rounds() / 2 {
-        let id = SAFE + rng.below((LABELS - SAFE) as u64) as i64;
+        let id = SAFE + rng.below_u64((LABELS - SAFE) as u64) as i64;
         db.save(&mut Label { id, name: format!("label {id} v{round}") }).await.expect("rename");
         tokio::task::yield_now().await;
     }

@@ -5,6 +5,7 @@
 //! 0.0, NaN equals NaN and sorts below every number.
 #![allow(missing_docs)]
 
+use crate::conformance::Rng;
 use crate::{Backend, Database, Key, KeyValue, Model, ObjectId, Query};
 use std::cmp::Ordering;
 
@@ -61,28 +62,6 @@ pub struct Reading {
     #[field(index)]
     pub x: f64,
     pub x_plain: f64,
-}
-
-/// A small deterministic generator (xorshift64*), so every backend sees the same records.
-pub(super) struct Rng(pub(super) u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub(super) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i as u64 + 1) as usize);
-        }
-    }
 }
 
 fn key_of<M: Model>(m: &M) -> KeyValue {
@@ -166,17 +145,17 @@ fn item(rng: &mut Rng, id: i64) -> Item {
     const NAMES: [&str; 6] = ["bolt", "nut", "bar", "axle", "band", "cog"];
     const LABELS: [&str; 5] = ["a", "ab", "abc", "b", "ba"];
     const TAGS: [&str; 4] = ["t1", "t2", "t3", "t4"];
-    let group = rng.below(4) as i64;
-    let parts: Vec<Part> = (0..rng.below(4))
-        .map(|_| Part { name: NAMES[rng.below(6) as usize].into(), size: rng.below(9) as i64 })
+    let group = rng.below_u64(4) as i64;
+    let parts: Vec<Part> = (0..rng.below_u64(4))
+        .map(|_| Part { name: NAMES[rng.below_u64(6) as usize].into(), size: rng.below_u64(9) as i64 })
         .collect();
-    let tags: Vec<String> = (0..rng.below(3)).map(|_| TAGS[rng.below(4) as usize].to_string()).collect();
-    Item { id, group, group_plain: group, label: LABELS[rng.below(5) as usize].into(), tags, parts }
+    let tags: Vec<String> = (0..rng.below_u64(3)).map(|_| TAGS[rng.below_u64(4) as usize].to_string()).collect();
+    Item { id, group, group_plain: group, label: LABELS[rng.below_u64(5) as usize].into(), tags, parts }
 }
 
 /// 77 items with distinct keys from −500 to 500, saved in an order unrelated to the keys.
 async fn seed_items<B: Backend>(db: &Database<B>) -> Vec<Item> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut ids: Vec<i64> = (-500..=500).collect();
     rng.shuffle(&mut ids);
     let mut items: Vec<Item> = ids[..77].iter().map(|&id| item(&mut rng, id)).collect();
@@ -262,13 +241,13 @@ pub async fn ties_on_an_ordering_are_broken_by_key<B: Backend>(db: &Database<B>)
 
 /// String keys order by their bytes and ObjectId keys by theirs, the same on every backend.
 pub async fn string_and_object_id_keys_order_alike<B: Backend>(db: &Database<B>) {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut names: Vec<String> =
         ["b", "a", "ab", "B", "aa", "é", "ź", "~", "0", "10", "9", "a b", "Z", "zz", "ä", "a\u{7f}"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-    names.extend((0..30).map(|_| format!("k{}", rng.below(1000))));
+    names.extend((0..30).map(|_| format!("k{}", rng.below_u64(1000))));
     names.sort();
     names.dedup();
     rng.shuffle(&mut names);
@@ -278,7 +257,7 @@ pub async fn string_and_object_id_keys_order_alike<B: Backend>(db: &Database<B>)
     let mut tokens: Vec<Token> = (0..30)
         .map(|i| {
             let mut bytes = [0u8; 12];
-            bytes.iter_mut().for_each(|b| *b = rng.below(256) as u8);
+            bytes.iter_mut().for_each(|b| *b = rng.below_u64(256) as u8);
             Token { id: Some(Key::from_value(KeyValue::ObjectId(ObjectId::from_bytes(bytes)))), bucket: i % 3 }
         })
         .collect();
@@ -358,7 +337,7 @@ fn reading_queries<F>(field: Field<F>) -> Vec<Case> {
 /// ranges and ordering (ties then by key), indexed or not, on every backend (MongoDB's
 /// semantics).
 pub async fn negative_zero_and_nan_compare_as_on_mongodb<B: Backend>(db: &Database<B>) {
-    let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+    let mut rng = Rng::new(0x5851_f42d_4c95_7f2d);
     let values = [-0.0, 0.0, 1.5, -1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 2.0, -2.0, 1e-9, -1e-9, 7.0];
     let mut ids: Vec<i64> = (-60..60).collect();
     rng.shuffle(&mut ids);
@@ -366,7 +345,7 @@ pub async fn negative_zero_and_nan_compare_as_on_mongodb<B: Backend>(db: &Databa
         .iter()
         .enumerate()
         .map(|(i, &id)| {
-            let x = if i % 5 == 4 { -f64::NAN } else { values[rng.below(values.len() as u64) as usize] };
+            let x = if i % 5 == 4 { -f64::NAN } else { values[rng.below_u64(values.len() as u64) as usize] };
             Reading { id, x, x_plain: x }
         })
         .collect();

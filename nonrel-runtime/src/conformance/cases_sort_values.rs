@@ -5,7 +5,8 @@
 //! indexed and unindexed fields.
 #![allow(missing_docs)]
 
-use super::cases_order::{check_with_pages, keys_of, Rng};
+use super::cases_order::{check_with_pages, keys_of};
+use crate::conformance::Rng;
 use crate::{Backend, Database, Decimal, KeyValue, Query, Value};
 use std::str::FromStr;
 
@@ -51,12 +52,12 @@ fn sort_by(lists: &[&Vec<i64>], descending: bool) -> SortBy {
 
 /// Up to `n - 1` numbers from −5 to 5.
 fn small_list(rng: &mut Rng, n: u64) -> Vec<i64> {
-    (0..rng.below(n)).map(|_| rng.below(11) as i64 - 5).collect()
+    (0..rng.below_u64(n)).map(|_| rng.below_u64(11) as i64 - 5).collect()
 }
 
 fn bin(rng: &mut Rng, id: i64) -> Bin {
     let sizes = small_list(rng, 4);
-    let reviews = (0..rng.below(3)).map(|_| BinReview { votes: small_list(rng, 3) }).collect();
+    let reviews = (0..rng.below_u64(3)).map(|_| BinReview { votes: small_list(rng, 3) }).collect();
     Bin { id, sizes_plain: sizes.clone(), sizes, reviews }
 }
 
@@ -69,7 +70,7 @@ type Pred = fn(&Bin) -> bool;
 /// first ascending and last descending; limits stop at the right place and pages walk
 /// forward and back without skipping or repeating.
 pub async fn ordering_by_a_list_uses_its_smallest_or_largest_element<B: Backend>(db: &Database<B>) {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut bins: Vec<Bin> = (0..60).map(|i| bin(&mut rng, (i * 37) % 61 - 30)).collect();
     db.save_many(&mut bins).await.expect("seed");
     let sizes: Lists = |b| vec![&b.sizes];
