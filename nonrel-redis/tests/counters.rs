@@ -254,11 +254,9 @@ async fn race(db: &Database<Redis>, seed: u64, rebuild: bool) {
     for t in 0..12u64 {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
-            let mut x = seed + t * 7919 + 1;
+            let mut rng = nonrel_runtime::conformance::Rng::new(seed + t * 7919 + 1);
             for _ in 0..40 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = rng.next();
                 let id = (x % 16) as i64;
                 let author = if x.is_multiple_of(3) { "bob" } else { "ann" };
                 match (x >> 8) % 5 {
