@@ -95,6 +95,11 @@ impl Client {
         self.send(method, path, Some((bytes, "application/json"))).await
     }
 
+    /// Sends a body of JSON text.
+    pub async fn json_bytes(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Reply> {
+        self.send(method, path, Some((body, "application/json"))).await
+    }
+
     /// Sends a `_bulk` body (newline-delimited JSON).
     pub async fn bulk(&self, path: &str, body: String) -> Result<Reply> {
         self.send(Method::POST, path, Some((body.into_bytes(), "application/x-ndjson"))).await

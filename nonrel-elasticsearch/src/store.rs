@@ -3,6 +3,7 @@
 
 use crate::client::{segment, storage, Reply};
 use crate::convert::{sort_key, write_source, Source};
+use crate::translate::Native;
 use crate::Elastic;
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use reqwest::{Method, StatusCode};
@@ -215,9 +216,9 @@ impl Elastic {
         Ok(out)
     }
 
-    /// One `_search` request; `None` when the index does not exist.
-    pub(crate) async fn search_once(&self, index: &str, body: &Json) -> Result<Option<Reply>> {
-        let reply = self.client.json(Method::POST, &format!("/{index}/_search"), body).await?;
+    /// One `_search` request with a JSON body; `None` when the index does not exist.
+    pub(crate) async fn search_once(&self, index: &str, body: Vec<u8>) -> Result<Option<Reply>> {
+        let reply = self.client.json_bytes(Method::POST, &format!("/{index}/_search"), body).await?;
         if missing_index(&reply) {
             return Ok(None);
         }
@@ -227,13 +228,13 @@ impl Elastic {
         Ok(Some(reply))
     }
 
-    /// Searches `index` with `body` (its query, sort, `_source`), reading pages of `size`
-    /// with `search_after` from the first page's `from` until `limit` hits (or all) are read,
-    /// or `stop` says enough.
+    /// Searches `index` with `body` (its query and sort), reading pages of `size` with
+    /// `search_after` from the first page's `from` until `limit` hits (or all) are read, or
+    /// `stop` says enough.
     pub(crate) async fn search(
         &self,
         m: &'static ModelDesc,
-        body: Json,
+        body: SearchBody,
         from: usize,
         limit: Option<usize>,
         stop: impl FnMut(&[Hit]) -> Result<bool>,
@@ -246,7 +247,7 @@ impl Elastic {
     pub(crate) async fn search_pages(
         &self,
         m: &'static ModelDesc,
-        mut body: Json,
+        mut body: SearchBody,
         from: usize,
         limit: Option<usize>,
         page: usize,
@@ -254,33 +255,18 @@ impl Elastic {
     ) -> Result<Vec<Hit>> {
         let index = self.index(m);
         let page = page.clamp(1, self.page_size);
-        let by_score = body.get("sort").and_then(|s| s.get(0)).and_then(|s| s.get("_score")).is_some();
         let mut out: Vec<Hit> = Vec::new();
-        body["seq_no_primary_term"] = json!(true);
-        body["track_total_hits"] = json!(false);
-        if from > 0 {
-            body["from"] = json!(from);
-        }
+        // Where the next page starts by position (`from`, left out when 0).
+        let mut at = from;
         loop {
             let want = limit.map_or(page, |l| (l - out.len()).min(page));
             if want == 0 {
                 break;
             }
-            body["size"] = json!(want);
-            let Some(reply) = self.search_once(&index, &body).await? else { break };
-            let parsed: SearchReply = reply.json()?;
-            let n = parsed.hits.hits.len();
+            let Some(reply) = self.search_once(&index, body.page(at, want)).await? else { break };
             let start = out.len();
-            // The sort values of the page's last hit: where the next page starts.
-            let last = parsed.hits.hits.last().and_then(|h| h.sort).map(|raw| raw.get().to_owned());
-            for h in parsed.hits.hits {
-                let key = parse_id(m, &h._id)?;
-                let doc = match h._source {
-                    Some(src) => src.0.map_err(|p| p.into_error().with_model(m.name).with_key(&key))?,
-                    None => empty_doc(),
-                };
-                out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
-            }
+            let last = read_page(m, &reply, &mut out)?;
+            let n = out.len() - start;
             let enough = stop(&out[start..])?;
             if n < want || enough {
                 break;
@@ -289,18 +275,13 @@ impl Elastic {
             // in `search_after` is a decimal rendering of a 32-bit float, which a server may
             // read back as a slightly different number and skip a tie.
             let next = from + out.len();
-            if by_score && body.get("search_after").is_none() && next + page <= MAX_WINDOW {
-                body["from"] = json!(next);
+            if body.by_score && body.after.is_none() && next + page <= MAX_WINDOW {
+                at = next;
                 continue;
             }
-            let last = match last {
-                Some(text) => serde_json::from_str(&text).map_err(|e| storage(format!("a hit's sort values: {e}")))?,
-                None => Json::Array(Vec::new()),
-            };
-            if let Some(obj) = body.as_object_mut() {
-                obj.remove("from");
-            }
-            body["search_after"] = last;
+            at = 0;
+            // The sort values as the answer wrote them (both readers checked they are JSON).
+            body.after = Some(last.unwrap_or_else(|| "[]".to_owned()));
         }
         Ok(out)
     }
@@ -311,7 +292,7 @@ impl Elastic {
         let index = self.index(m);
         if let Some(upto) = upto {
             let body = json!({ "size": 0, "query": query, "track_total_hits": upto.min(i32::MAX as u64) });
-            let Some(reply) = self.search_once(&index, &body).await? else { return Ok(0) };
+            let Some(reply) = self.search_once(&index, body.to_string().into_bytes()).await? else { return Ok(0) };
             let parsed: SearchReply = reply.json()?;
             return Ok(parsed.hits.total.map_or(0, |t| t.value).min(upto));
         }
@@ -510,6 +491,79 @@ impl Elastic {
     }
 }
 
+/// A `_search` body as JSON text: its `query` and `sort`, which every page repeats, written
+/// once; each page's body adds its size and where it starts.
+pub(crate) struct SearchBody {
+    /// `{"query":…,"sort":…`, without the closing brace.
+    head: String,
+    /// Whether the order starts with relevance (`_score`).
+    by_score: bool,
+    /// The `search_after` values (a JSON array's text): where the pages start.
+    pub after: Option<String>,
+}
+
+impl SearchBody {
+    /// The body of `query` and `sort` (a JSON array's text, as [`translate::sort`] writes it).
+    ///
+    /// [`translate::sort`]: crate::translate::sort
+    pub fn new(query: &Native, sort: &str) -> SearchBody {
+        let mut head = String::with_capacity(96 + sort.len());
+        head.push_str("{\"query\":");
+        query.write_query(&mut head);
+        head.push_str(",\"sort\":");
+        head.push_str(sort);
+        SearchBody { head, by_score: sort.starts_with("[{\"_score\""), after: None }
+    }
+
+    /// The body of one page: `size` hits from position `from` (left out when 0), after
+    /// [`after`](Self::after) when set.
+    pub fn page(&self, from: usize, size: usize) -> Vec<u8> {
+        let after = self.after.as_deref().map_or(0, str::len);
+        let mut out = String::with_capacity(self.head.len() + after + 96);
+        out.push_str(&self.head);
+        out.push_str(",\"seq_no_primary_term\":true,\"track_total_hits\":false,\"size\":");
+        nonrel_runtime::json::write_json_int(i64::try_from(size).unwrap_or(i64::MAX), &mut out);
+        if from > 0 {
+            out.push_str(",\"from\":");
+            nonrel_runtime::json::write_json_int(i64::try_from(from).unwrap_or(i64::MAX), &mut out);
+        }
+        if let Some(after) = &self.after {
+            out.push_str(",\"search_after\":");
+            out.push_str(after);
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+}
+
+/// Appends the hits of a `_search` answer to `out`, and gives the text of the last one's sort
+/// values (where the next page starts): read in one pass by [`scan::search_hits`], or by
+/// serde when the answer is not of the shape that reader takes.
+fn read_page(m: &'static ModelDesc, reply: &Reply, out: &mut Vec<Hit>) -> Result<Option<String>> {
+    if let Some(hits) = crate::scan::search_hits(&reply.body) {
+        let last = hits.last().and_then(|h| h.sort).map(str::to_owned);
+        out.reserve(hits.len());
+        for h in hits {
+            let key = parse_id(m, h.id)?;
+            let doc = h.source.unwrap_or_else(empty_doc);
+            out.push(Hit { key, stored: Stored { doc, seq_no: h.seq_no, primary_term: h.primary_term } });
+        }
+        return Ok(last);
+    }
+    let parsed: SearchReply = reply.json()?;
+    let last = parsed.hits.hits.last().and_then(|h| h.sort).map(|raw| raw.get().to_owned());
+    out.reserve(parsed.hits.hits.len());
+    for h in parsed.hits.hits {
+        let key = parse_id(m, &h._id)?;
+        let doc = match h._source {
+            Some(src) => src.0.map_err(|p| p.into_error().with_model(m.name).with_key(&key))?,
+            None => empty_doc(),
+        };
+        out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
+    }
+    Ok(last)
+}
+
 /// An empty document (a hit whose `_source` was filtered to nothing).
 fn empty_doc() -> Vec<u8> {
     vec![5, 0, 0, 0, 0]
@@ -668,5 +722,300 @@ mod known_tests {
         assert!(known.recall("i", &[KeyValue::Int(1)]).is_none());
         known.remember("j", &KeyValue::Int(0), stored(1));
         assert_eq!(known.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::SearchReply;
+    use crate::scan::search_hits;
+
+    /// A seeded xorshift generator: a number below `n`.
+    fn rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
+    const NAMES: [&str; 10] = ["a", "b", "_key", "$date", "$numberInt", "é", "x\\u00e9", "$other", "n", "tags"];
+    const LEAVES: [&str; 30] = [
+        "1",
+        "0",
+        "-0",
+        "-0.0",
+        "-2.25e-300",
+        "-7",
+        "0.25",
+        "1e3",
+        "1E+3",
+        "2.5e-3",
+        "true",
+        "false",
+        "null",
+        "\"s\"",
+        "\"\"",
+        "\"t\\n\\u0041\"",
+        "\"héllo wörld\"",
+        "\"2023-11-14T22:13:20.123Z\"",
+        "-1000",
+        "999999999999999999",
+        "-999999999999999999",
+        "9223372036854775807",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e400",
+        "-1e-400",
+        "0.1",
+        "123456789.123456789e-5",
+        "01",
+        "1.",
+    ];
+
+    fn ws(next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
+        if next(6) == 0 {
+            out.push_str([" ", "\n", "\t ", "\r\n  "][next(4) as usize]);
+        }
+    }
+
+    fn leaf(next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
+        match next(7) {
+            // Short decimals, most read without the parser: digits, a fraction, an exponent.
+            5 | 6 => {
+                let sign = ["", "-"][next(2) as usize];
+                let int_digits = next(12) as u32 + 1;
+                let int = next(10u64.pow(int_digits));
+                let frac = match next(3) {
+                    0 => String::new(),
+                    _ => {
+                        let (digits, width) = (next(9) as u32 + 1, next(8) as usize);
+                        format!(".{:0width$}", next(10u64.pow(digits)))
+                    }
+                };
+                let exp = match next(3) {
+                    0 => String::new(),
+                    _ => format!("{}{}", ["e", "E", "e+", "e-", "E-"][next(5) as usize], next(40)),
+                };
+                out.push_str(&format!("{sign}{int}{frac}{exp}"));
+            }
+            // A double written by Rust, or random digits: read to the same bits by both.
+            0 => {
+                let f = f64::from_bits(next(u64::MAX));
+                if f.is_finite() {
+                    out.push_str(&if next(2) == 0 { format!("{f:e}") } else { format!("{f:?}") });
+                } else {
+                    out.push_str("2.5");
+                }
+            }
+            1 => {
+                let digits: String = (0..1 + next(25)).map(|_| char::from(b'0' + next(10) as u8)).collect();
+                let digits = digits.trim_start_matches('0');
+                let digits = if digits.is_empty() { "0" } else { digits };
+                out.push_str(&format!("{digits}.{}e{}", next(1000), next(700) as i64 - 350));
+            }
+            _ => out.push_str(LEAVES[next(LEAVES.len() as u64) as usize]),
+        }
+    }
+
+    fn value(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+        ws(next, out);
+        match if depth > 3 { 0 } else { next(4) } {
+            0 => leaf(next, out),
+            1 => {
+                out.push('[');
+                for i in 0..next(3) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    value(next, depth + 1, out);
+                }
+                out.push(']');
+            }
+            _ => object(next, depth + 1, out),
+        }
+        ws(next, out);
+    }
+
+    fn object(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+        out.push('{');
+        for i in 0..next(5) {
+            if i > 0 {
+                out.push(',');
+            }
+            ws(next, out);
+            out.push_str(&format!("\"{}\"", NAMES[next(NAMES.len() as u64) as usize]));
+            ws(next, out);
+            out.push(':');
+            value(next, depth, out);
+        }
+        out.push('}');
+    }
+
+    fn hit(next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
+        let mut members = vec![
+            format!("\"_index\":\"idx\",\"_score\":{}", ["null", "1.5", "0"][next(3) as usize]),
+            format!("\"_id\":\"{}\"", ["65f0c1d2e3f4a5b6c7d8e9f0", "a b", "x\\\"y", "é"][next(4) as usize]),
+        ];
+        if next(8) > 0 {
+            members.push(format!("\"_seq_no\":{}", ["12", "0", "null", "1.5", "-3"][next(5) as usize]));
+            members.push(format!("\"_primary_term\":{}", ["1", "2"][next(2) as usize]));
+        }
+        if next(8) > 0 {
+            let mut src = String::new();
+            object(next, 0, &mut src);
+            if next(2) == 0 {
+                let key = if src == "{}" { "{\"_key\":\"0a\"" } else { "{\"_key\":\"0a\"," };
+                src = src.replacen('{', key, 1);
+            }
+            members.push(format!("\"_source\":{src}"));
+        }
+        match next(6) {
+            0 => {}
+            1 => members.push("\"sort\":null".into()),
+            _ => members.push(format!("\"sort\":[{},\"0a\"]", next(100))),
+        }
+        if next(20) == 0 {
+            members.push("\"_id\":\"twice\"".into());
+        }
+        for i in (1..members.len()).rev() {
+            members.swap(i, next(i as u64 + 1) as usize);
+        }
+        out.push('{');
+        out.push_str(&members.join(","));
+        out.push('}');
+    }
+
+    fn reply(next: &mut dyn FnMut(u64) -> u64) -> String {
+        let mut hits = String::new();
+        for i in 0..next(5) {
+            if i > 0 {
+                hits.push(',');
+                ws(next, &mut hits);
+            }
+            hit(next, &mut hits);
+        }
+        let total =
+            ["", "\"total\":null,", "\"total\":{\"value\":5,\"relation\":\"eq\"},", "\"total\":{\"relation\":\"eq\"},"]
+                [next(4) as usize];
+        format!(
+            "{{\"took\":3,\"timed_out\":false,\"_shards\":{{\"total\":1,\"failed\":0}},\"hits\":{{{total}\"max_score\":null,\"hits\":[{hits}]}}}}"
+        )
+    }
+
+    /// Where the one-pass reader reads an answer, it reads what serde reads: the same ids,
+    /// versions, sort values and documents; on random answers (wrappers, `$` names, escapes,
+    /// `_key`, numbers of every form, names twice, whitespace, `null`s).
+    #[test]
+    fn the_one_pass_reader_reads_what_serde_reads() {
+        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        let (mut scanned, mut left) = (0, 0);
+        for _ in 0..20_000 {
+            let text = reply(&mut next);
+            let Some(fast) = search_hits(text.as_bytes()) else {
+                left += 1;
+                continue;
+            };
+            scanned += 1;
+            let slow: SearchReply = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(fast.len(), slow.hits.hits.len(), "{text}");
+            for (f, s) in fast.into_iter().zip(slow.hits.hits) {
+                assert_eq!(f.id, s._id, "{text}");
+                assert_eq!((f.seq_no, f.primary_term), (s._seq_no, s._primary_term), "{text}");
+                assert_eq!(f.sort, s.sort.map(|r| r.get()), "{text}");
+                let slow_doc = s._source.map(|src| src.0.unwrap_or_else(|p| panic!("{text}: {p:?}")));
+                assert_eq!(f.source, slow_doc, "{text}");
+            }
+        }
+        assert!(scanned > 3_000 && left > 3_000, "{scanned} read in one pass, {left} left to serde");
+    }
+
+    /// Strings of every length with quotes, backslashes, control and non-ASCII characters at
+    /// every offset (the reader looks at eight bytes at a time): read as serde reads them, or
+    /// left to it; a string of plain characters is always read.
+    #[test]
+    fn strings_read_as_serde_reads_them() {
+        const PIECES: [&str; 10] = ["a", " ", "\"", "\\", "\u{1}", "\u{1f}", "\u{7f}", "é", "😀", "\\n"];
+        let mut next = rng(0x1234_5678_9abc_def1);
+        let mut read = 0;
+        for _ in 0..50_000 {
+            let len = next(40);
+            let plain = next(2) == 0;
+            let s: String = (0..len)
+                .map(|_| {
+                    let i = next(PIECES.len() as u64) as usize;
+                    if plain && ((1..=6).contains(&i) || i == 9) {
+                        "b"
+                    } else {
+                        PIECES[i]
+                    }
+                })
+                .collect();
+            let body = format!("{{\"hits\":{{\"hits\":[{{\"_id\":\"{s}\",\"_source\":{{\"{s}\":\"{s}\"}}}}]}}}}");
+            let fast = search_hits(body.as_bytes());
+            if plain {
+                assert!(fast.is_some(), "{body}");
+            }
+            let Some(fast) = fast else { continue };
+            let slow: SearchReply = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+            let slow = slow.hits.hits.into_iter().next().expect("a hit");
+            assert_eq!(fast[0].id, slow._id);
+            assert_eq!(fast[0].source, slow._source.map(|s| s.0.expect("a document")), "{body}");
+            read += 1;
+        }
+        assert!(read > 25_000, "{read} read in one pass");
+    }
+
+    /// A page's body is the JSON the search sent as a value before: the query and sort, the
+    /// versions asked for, no total, the size, `from` when not 0, `search_after` when set.
+    #[test]
+    fn page_bodies_are_the_former_values() {
+        use serde_json::json;
+        let native = crate::translate::Native {
+            must: vec![json!({ "term": { "group": 3 } })],
+            must_not: vec![json!({ "exists": { "field": "a\"b" } })],
+            ..Default::default()
+        };
+        let sort = r#"[{"_score":{"order":"desc"}},{"_key":{"order":"asc"}}]"#;
+        for (from, size, after) in [(0, 10, None), (5, 1, None), (0, 1000, Some("[1,\"0a\"]")), (20, 3, Some("[]"))] {
+            let mut body = super::SearchBody::new(&native, sort);
+            assert!(body.by_score);
+            body.after = after.map(str::to_owned);
+            let text = String::from_utf8(body.page(from, size)).expect("UTF-8");
+            let mut want = json!({
+                "query": native.query(),
+                "sort": serde_json::from_str::<serde_json::Value>(sort).expect("JSON"),
+                "seq_no_primary_term": true,
+                "track_total_hits": false,
+                "size": size,
+            });
+            if from > 0 {
+                want["from"] = json!(from);
+            }
+            if let Some(a) = after {
+                want["search_after"] = serde_json::from_str(a).expect("JSON");
+            }
+            assert_eq!(serde_json::from_str::<serde_json::Value>(&text).expect("JSON"), want, "{text}");
+        }
+        assert!(!super::SearchBody::new(&native, r#"[{"_key":{"order":"asc"}}]"#).by_score);
+    }
+
+    /// Doubles read in one pass are serde's to the bit.
+    #[test]
+    fn doubles_read_as_serde_reads_them() {
+        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        let mut read = 0;
+        for _ in 0..50_000 {
+            let mut text = String::new();
+            leaf(&mut next, &mut text);
+            let body = format!("{{\"hits\":{{\"hits\":[{{\"_id\":\"k\",\"_source\":{{\"v\":{text}}}}}]}}}}");
+            let Some(fast) = search_hits(body.as_bytes()) else { continue };
+            let slow: SearchReply = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+            let slow = slow.hits.hits.into_iter().next().and_then(|h| h._source).map(|s| s.0.expect("a value"));
+            assert_eq!(fast[0].source, slow, "{text}");
+            read += 1;
+        }
+        assert!(read > 30_000, "{read} read in one pass");
     }
 }
