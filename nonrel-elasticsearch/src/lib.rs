@@ -379,8 +379,9 @@ impl Backend for Elastic {
 
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.ensure(m).await?;
-        let given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
-        if given.len() > 1 && given.iter().collect::<HashSet<_>>().len() < given.len() {
+        let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
+        given.sort_unstable();
+        if given.windows(2).any(|pair| pair[0] == pair[1]) {
             // One key twice in a batch: written in order, the last one wins.
             let mut keys = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {

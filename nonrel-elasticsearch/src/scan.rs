@@ -64,6 +64,54 @@ pub(crate) fn search_hits(body: &[u8]) -> Option<Vec<ScannedHit<'_>>> {
     hits
 }
 
+/// What one item of a `_bulk` answer says of its write.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ScannedItem<'a> {
+    pub status: u16,
+    pub result: Option<&'a str>,
+    pub seq_no: Option<i64>,
+    pub primary_term: Option<i64>,
+}
+
+/// The items of a `_bulk` answer, each the write of its action (`index`, `create`, `update`,
+/// `delete`, the first present in that order; `None` for an item naming none), or `None`
+/// when the answer is not of the shape read here (an item with an `error`, among others).
+pub(crate) fn bulk_items(body: &[u8]) -> Option<Vec<Option<ScannedItem<'_>>>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut s = Scan { text, b: body, pos: 0, names: Vec::with_capacity(16) };
+    let mut items = None;
+    s.object(|s, name| {
+        if name != "items" {
+            return s.skip(1);
+        }
+        let mut out = Vec::with_capacity(64);
+        s.array(|s, _| {
+            // By action: index, create, update, delete.
+            let mut actions: [Option<ScannedItem<'_>>; 4] = [None, None, None, None];
+            s.object(|s, name| {
+                let slot = match name {
+                    "index" => 0,
+                    "create" => 1,
+                    "update" => 2,
+                    "delete" => 3,
+                    _ => return s.skip(2),
+                };
+                actions[slot] = Some(s.bulk_item()?);
+                Some(())
+            })?;
+            out.push(actions.into_iter().flatten().next());
+            Some(())
+        })?;
+        items = Some(out);
+        Some(())
+    })?;
+    s.ws();
+    if s.pos != s.b.len() {
+        return None;
+    }
+    items
+}
+
 /// Whether a byte ends a run of plain string bytes: `"`, `\` or a control character.
 const fn special() -> [bool; 256] {
     let mut t = [false; 256];
@@ -394,6 +442,30 @@ impl<'a> Scan<'a> {
         })?;
         hit.id = id?;
         Some(hit)
+    }
+
+    /// One action's item of a `_bulk` answer.
+    fn bulk_item(&mut self) -> Option<ScannedItem<'a>> {
+        let mut status = None;
+        let mut item = ScannedItem { status: 0, result: None, seq_no: None, primary_term: None };
+        self.object(|s, name| {
+            match name {
+                "status" => status = Some(u16::try_from(s.int()?).ok()?),
+                "result" if s.peek()? == b'n' => s.literal(b"null")?,
+                "result" => item.result = Some(s.string()?),
+                "_seq_no" if s.peek()? == b'n' => s.literal(b"null")?,
+                "_seq_no" => item.seq_no = Some(s.int()?),
+                "_primary_term" if s.peek()? == b'n' => s.literal(b"null")?,
+                "_primary_term" => item.primary_term = Some(s.int()?),
+                // The reason is read by serde.
+                "error" if s.peek()? == b'n' => s.literal(b"null")?,
+                "error" => return None,
+                _ => s.skip(4)?,
+            }
+            Some(())
+        })?;
+        item.status = status?;
+        Some(item)
     }
 
     /// An object as a document appended to `out`: the whole source (`at: None`, its `_key`

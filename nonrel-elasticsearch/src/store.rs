@@ -316,12 +316,15 @@ impl Elastic {
             return Ok(Vec::new());
         }
         let mut body = String::with_capacity(writes.len() * 256);
+        // `"_index":"…"` once, copied into every action.
+        let mut index_member = String::with_capacity(index.len() + 12);
+        index_member.push_str("\":{\"_index\":");
+        nonrel_runtime::json::write_json_str(index, &mut index_member);
         for w in &writes {
             let action = if w.doc.is_some() { "index" } else { "delete" };
             body.push_str("{\"");
             body.push_str(action);
-            body.push_str("\":{\"_index\":");
-            nonrel_runtime::json::write_json_str(index, &mut body);
+            body.push_str(&index_member);
             body.push_str(",\"_id\":");
             nonrel_runtime::json::write_json_str(&w.key.to_url_safe(), &mut body);
             match w.cond {
@@ -347,10 +350,13 @@ impl Elastic {
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
-        let parsed: BulkReply = reply.json()?;
+        let items = read_bulk(&reply)?;
         let mut out = Vec::with_capacity(writes.len());
-        for (item, w) in parsed.items.into_iter().zip(writes) {
-            let Some(item) = item.into_item() else {
+        // What the handle knows of each record now, recorded at once (one lock).
+        let mut known = Vec::with_capacity(writes.len());
+        for (item, w) in items.into_iter().zip(writes) {
+            let Some(item) = item else {
+                self.known.record(index, known);
                 return Err(storage("_bulk answered an empty item"));
             };
             let delete = w.doc.is_none();
@@ -367,12 +373,13 @@ impl Elastic {
             };
             match (w.doc, item.status, item._seq_no, item._primary_term, &outcome) {
                 (Some(doc), 200..=299, Some(seq_no), Some(primary_term), Outcome::Done { .. }) => {
-                    self.known.remember(index, &w.key, Stored { doc, seq_no, primary_term });
+                    known.push((w.key, Some(Stored { doc, seq_no, primary_term })));
                 }
-                _ => self.known.forget(index, &w.key),
+                _ => known.push((w.key, None)),
             }
             out.push(outcome);
         }
+        self.known.record(index, known);
         Ok(out)
     }
 
@@ -475,11 +482,9 @@ impl Elastic {
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
-        let parsed: BulkReply = reply.json()?;
-        Ok(parsed
-            .items
+        Ok(read_bulk(&reply)?
             .into_iter()
-            .map(|item| match item.into_item() {
+            .map(|item| match item {
                 Some(BulkItem { status: 409, .. }) => Outcome::Conflict,
                 Some(BulkItem { status, error: None, result, .. }) if status < 300 || status == 404 => {
                     Outcome::Done { existed: result.as_deref() != Some("created") && status != 404 }
@@ -534,6 +539,28 @@ impl SearchBody {
         out.push('}');
         out.into_bytes()
     }
+}
+
+/// The items of a `_bulk` answer, each the write of its action: read in one pass by
+/// [`scan::bulk_items`](crate::scan::bulk_items), or by serde when the answer is not of the
+/// shape that reader takes (an item with an error, among others).
+fn read_bulk(reply: &Reply) -> Result<Vec<Option<BulkItem<'_>>>> {
+    if let Some(items) = crate::scan::bulk_items(&reply.body) {
+        return Ok(items
+            .into_iter()
+            .map(|i| {
+                i.map(|i| BulkItem {
+                    status: i.status,
+                    result: i.result.map(std::borrow::Cow::Borrowed),
+                    _seq_no: i.seq_no,
+                    _primary_term: i.primary_term,
+                    error: None,
+                })
+            })
+            .collect());
+    }
+    let parsed: BulkReply = reply.json()?;
+    Ok(parsed.items.into_iter().map(BulkEntry::into_item).collect())
 }
 
 /// Appends the hits of a `_search` answer to `out`, and gives the text of the last one's sort
@@ -650,6 +677,48 @@ impl Known {
         }
     }
 
+    /// Remembers records as written (`Some`) and forgets others (`None`), in order, as
+    /// [`remember`](Self::remember) and [`forget`](Self::forget) one by one would (under
+    /// one lock, the index looked up once).
+    pub fn record(&self, index: &str, changes: Vec<(KeyValue, Option<Stored>)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut records = self.lock();
+        let KnownRecords { by_index, len } = &mut *records;
+        let mut of_index = by_index.get_mut(index);
+        for (key, stored) in changes {
+            match stored {
+                Some(stored) => {
+                    if *len >= Self::CAPACITY {
+                        of_index = None;
+                        by_index.clear();
+                        *len = 0;
+                    }
+                    let map = match of_index {
+                        Some(map) => map,
+                        None => by_index.entry(index.to_owned()).or_default(),
+                    };
+                    match map.get_mut(&key) {
+                        Some(known) => *known = stored,
+                        None => {
+                            map.insert(key, stored);
+                            *len += 1;
+                        }
+                    }
+                    of_index = Some(map);
+                }
+                None => {
+                    if let Some(map) = &mut of_index {
+                        if map.remove(&key).is_some() {
+                            *len -= 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The records as last known, when every one is.
     pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
         let records = self.lock();
@@ -707,6 +776,51 @@ mod known_tests {
                 let got = known.recall(index, &[KeyValue::Int(*key)]).expect("known");
                 assert_eq!(got[0].as_ref().map(|s| s.seq_no), Some(*n));
             }
+        }
+    }
+
+    /// Recording a batch leaves what remembering and forgetting its records one by one
+    /// leaves, through random batches over a few indexes and keys, across emptyings.
+    #[test]
+    fn a_batch_records_what_one_by_one_does() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (batched, single) = (Known::default(), Known::default());
+        for round in 0..800 {
+            let index = format!("i{}", next(3));
+            let changes: Vec<(KeyValue, Option<Stored>)> = (0..next(200))
+                .map(|_| {
+                    let key = KeyValue::Int(next(8_000) as i64);
+                    (key, (next(4) > 0).then(|| stored(next(1_000) as i64)))
+                })
+                .collect();
+            for (key, s) in &changes {
+                match s {
+                    Some(s) => single.remember(&index, key, s.clone()),
+                    None => single.forget(&index, key),
+                }
+            }
+            batched.record(&index, changes);
+            assert_eq!(batched.len(), single.len(), "round {round}");
+            if round % 20 != 0 {
+                continue;
+            }
+            let state = |k: &Known| {
+                let records = k.lock();
+                let mut all: Vec<(String, KeyValue, i64)> = records
+                    .by_index
+                    .iter()
+                    .flat_map(|(i, r)| r.iter().map(move |(k, s)| (i.clone(), k.clone(), s.seq_no)))
+                    .collect();
+                all.sort();
+                all
+            };
+            assert_eq!(state(&batched), state(&single), "round {round}");
         }
     }
 
@@ -999,6 +1113,85 @@ mod scan_tests {
             assert_eq!(serde_json::from_str::<serde_json::Value>(&text).expect("JSON"), want, "{text}");
         }
         assert!(!super::SearchBody::new(&native, r#"[{"_key":{"order":"asc"}}]"#).by_score);
+    }
+
+    /// Where the one-pass reader reads a `_bulk` answer, it reads what serde reads, on random
+    /// answers: every action, members in any order, `null`s, errors, statuses out of range,
+    /// escapes, names twice, items naming no action.
+    #[test]
+    fn bulk_answers_read_as_serde_reads_them() {
+        use super::{BulkEntry, BulkReply};
+        let mut next = rng(0x0bad_5eed_1234_5678);
+        let (mut scanned, mut left) = (0, 0);
+        for _ in 0..20_000 {
+            let mut items = Vec::new();
+            for _ in 0..next(5) {
+                let mut members = vec![
+                    format!("\"_index\":\"i\",\"_id\":\"{}\",\"_version\":3", ["a", "b\\\"c"][next(2) as usize]),
+                    format!("\"status\":{}", ["200", "201", "404", "409", "70000", "-1", "2e2"][next(7) as usize]),
+                    "\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0}".to_owned(),
+                ];
+                let optional = [
+                    ["\"result\":\"created\"", "\"result\":\"updated\"", "\"result\":null", "\"result\":\"x\\ny\""],
+                    ["\"_seq_no\":12", "\"_seq_no\":null", "\"_seq_no\":1.5", "\"_seq_no\":99999999999999999999"],
+                    ["\"_primary_term\":1", "\"_primary_term\":null", "\"_primary_term\":-4", "\"_primary_term\":0"],
+                    [
+                        "\"error\":null",
+                        "\"error\":{\"type\":\"version_conflict_engine_exception\"}",
+                        "\"error\":null",
+                        "\"error\":null",
+                    ],
+                ];
+                for choices in optional {
+                    if next(3) > 0 {
+                        members.push(choices[next(4) as usize].to_owned());
+                    }
+                }
+                if next(20) == 0 {
+                    members.push("\"status\":200".into());
+                }
+                if next(10) == 0 {
+                    members.retain(|m| !m.starts_with("\"status\""));
+                }
+                for i in (1..members.len()).rev() {
+                    members.swap(i, next(i as u64 + 1) as usize);
+                }
+                let item = format!("{{{}}}", members.join(","));
+                let mut actions = Vec::new();
+                for _ in 0..next(3) {
+                    let action = ["index", "create", "update", "delete", "other"][next(5) as usize];
+                    actions.push(format!("\"{action}\":{item}"));
+                }
+                if actions.is_empty() && next(2) == 0 {
+                    actions.push(format!("\"index\":{item}"));
+                }
+                items.push(format!("{{{}}}", actions.join(",")));
+            }
+            let text = format!("{{\"took\":4,\"errors\":false,\"items\":[{}]}}", items.join(","));
+            let Some(fast) = crate::scan::bulk_items(text.as_bytes()) else {
+                left += 1;
+                continue;
+            };
+            scanned += 1;
+            let slow: BulkReply = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let slow: Vec<_> = slow.items.into_iter().map(BulkEntry::into_item).collect();
+            assert_eq!(fast.len(), slow.len(), "{text}");
+            for (f, s) in fast.into_iter().zip(slow) {
+                match (f, s) {
+                    (None, None) => {}
+                    (Some(f), Some(s)) => {
+                        assert!(s.error.is_none(), "{text}");
+                        assert_eq!(
+                            (f.status, f.result, f.seq_no, f.primary_term),
+                            (s.status, s.result.as_deref(), s._seq_no, s._primary_term),
+                            "{text}"
+                        );
+                    }
+                    (f, s) => panic!("{text}: {f:?} against {:?}", s.map(|s| s.status)),
+                }
+            }
+        }
+        assert!(scanned > 3_000 && left > 3_000, "{scanned} read in one pass, {left} left to serde");
     }
 
     /// Doubles read in one pass are serde's to the bit.
