@@ -64,6 +64,65 @@ pub(crate) fn search_hits(body: &[u8]) -> Option<Vec<ScannedHit<'_>>> {
     hits
 }
 
+/// One document of an `_mget` answer.
+#[derive(Debug, PartialEq)]
+pub(crate) struct ScannedDoc {
+    pub found: bool,
+    /// The stored document of its `_source` (its `_key` left out), if it has one.
+    pub source: Option<Vec<u8>>,
+    pub seq_no: i64,
+    pub primary_term: i64,
+}
+
+/// The documents of an `_mget` answer, or `None` when the answer is not of the shape read
+/// here (a document with an `error`, among others).
+pub(crate) fn mget_docs(body: &[u8]) -> Option<Vec<ScannedDoc>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut s = Scan { text, b: body, pos: 0, names: Vec::with_capacity(16) };
+    let mut docs = None;
+    s.object(|s, name| {
+        if name != "docs" {
+            return s.skip(1);
+        }
+        let mut out = Vec::new();
+        s.array(|s, _| {
+            let mut doc = ScannedDoc { found: false, source: None, seq_no: 0, primary_term: 0 };
+            s.object(|s, name| {
+                match name {
+                    "found" if s.peek()? == b't' => {
+                        s.literal(b"true")?;
+                        doc.found = true;
+                    }
+                    "found" => {
+                        s.literal(b"false")?;
+                        doc.found = false;
+                    }
+                    "_seq_no" => doc.seq_no = s.int()?,
+                    "_primary_term" => doc.primary_term = s.int()?,
+                    "_source" => {
+                        let mut out = Vec::with_capacity(256);
+                        s.document(&mut out, None, 3)?;
+                        doc.source = Some(out);
+                    }
+                    // The error is read by serde.
+                    "error" => return None,
+                    _ => s.skip(3)?,
+                }
+                Some(())
+            })?;
+            out.push(doc);
+            Some(())
+        })?;
+        docs = Some(out);
+        Some(())
+    })?;
+    s.ws();
+    if s.pos != s.b.len() {
+        return None;
+    }
+    docs
+}
+
 /// What one item of a `_bulk` answer says of its write.
 #[derive(Debug, PartialEq)]
 pub(crate) struct ScannedItem<'a> {
