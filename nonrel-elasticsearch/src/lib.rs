@@ -43,11 +43,12 @@ pub enum Refresh {
 }
 
 impl Refresh {
-    fn param(self) -> &'static str {
+    /// The path of a `_bulk` request with this policy.
+    fn bulk_path(self) -> &'static str {
         match self {
-            Refresh::WaitFor => "wait_for",
-            Refresh::Immediate => "true",
-            Refresh::NearRealTime => "false",
+            Refresh::WaitFor => "/_bulk?refresh=wait_for",
+            Refresh::Immediate => "/_bulk?refresh=true",
+            Refresh::NearRealTime => "/_bulk?refresh=false",
         }
     }
 }

@@ -2,9 +2,9 @@
 //! `_count`, and `_bulk` writes with optimistic concurrency (`if_seq_no`/`if_primary_term`).
 
 use crate::client::{segment, storage, Reply};
-use crate::convert::{sort_key, write_source, Source};
+use crate::convert::{push_id_json, sort_key, write_source, Source};
 use crate::translate::Native;
-use crate::Elastic;
+use crate::{Elastic, Refresh};
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -184,7 +184,7 @@ impl Elastic {
             if i > 0 {
                 body.push(',');
             }
-            nonrel_runtime::json::write_json_str(&key.to_url_safe(), &mut body);
+            push_id_json(key, &mut body);
         }
         body.push_str("]}");
         let path = format!("/{index}/_mget");
@@ -346,7 +346,7 @@ impl Elastic {
             body.push_str(action);
             body.push_str(&index_member);
             body.push_str(",\"_id\":");
-            nonrel_runtime::json::write_json_str(&w.key.to_url_safe(), &mut body);
+            push_id_json(&w.key, &mut body);
             match w.cond {
                 Cond::Any => {}
                 Cond::Create if w.doc.is_some() => body.push_str(",\"op_type\":\"create\""),
@@ -365,8 +365,8 @@ impl Elastic {
                 body.push('\n');
             }
         }
-        let refresh = if refresh { self.refresh.param() } else { "false" };
-        let reply = self.client.bulk(&format!("/_bulk?refresh={refresh}"), body).await?;
+        let path = if refresh { self.refresh.bulk_path() } else { Refresh::NearRealTime.bulk_path() };
+        let reply = self.client.bulk(path, body).await?;
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
