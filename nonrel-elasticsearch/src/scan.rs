@@ -1,13 +1,15 @@
-//! `_search` answers read in one pass over their text: each hit's `_source` is written as its
-//! stored document (BSON) while the bytes are scanned, with no serde visitor in between.
+//! `_search`, `_mget` and `_bulk` answers read in one pass over their text: each `_source` is
+//! written as its stored document (BSON) while the bytes are scanned, with no serde visitor
+//! in between.
 //!
-//! The reader takes the answer's common shape only and gives up (`None`) on anything else: a
+//! The reader takes the answers' common shape only and gives up (`None`) on anything else: a
 //! string holding an escape, a name starting with `$` first in an object inside a source (a
 //! type wrapper), a name twice in one object, a number an `i64` or a finite double does not
-//! hold as written (or `-0`), a `null` where a hit's member is expected, nesting deeper than
-//! [`DEPTH`], text that is not JSON. The caller then reads the answer with serde (the
-//! [`Source`](crate::convert::Source) visitor), which gives the same documents and the errors
-//! that name the field; a test compares both readers on random answers.
+//! hold as written (or `-0`), a `null` where a member is expected, an item or document with
+//! an `error`, nesting deeper than [`DEPTH`], text that is not JSON. The caller then reads the
+//! answer with serde (the [`Source`](crate::convert::Source) visitor for sources), which gives
+//! the same values and the errors that name the field; tests compare both readers on random
+//! answers.
 
 use crate::convert::KEY_FIELD;
 use nonrel_runtime::codec::{begin_document, end_document, IndexName};
@@ -44,7 +46,7 @@ pub(crate) struct ScannedHit<'a> {
 /// The hits of a `_search` answer, or `None` when the answer is not of the shape read here.
 pub(crate) fn search_hits(body: &[u8]) -> Option<Vec<ScannedHit<'_>>> {
     let text = std::str::from_utf8(body).ok()?;
-    let mut s = Scan { text, b: body, pos: 0, names: Vec::new() };
+    let mut s = Scan { text, b: body, pos: 0, names: Vec::with_capacity(32) };
     let mut hits = None;
     s.object(|s, name| {
         if name == "hits" {
@@ -448,7 +450,7 @@ impl<'a> Scan<'a> {
         let mut hits = None;
         self.object(|s, name| match name {
             "hits" => {
-                let mut out = Vec::new();
+                let mut out = Vec::with_capacity(16);
                 s.array(|s, _| {
                     out.push(s.hit()?);
                     Some(())
