@@ -73,7 +73,10 @@ impl Client {
     /// Sends one request; `path` starts with `/` and is already percent-encoded.
     pub async fn send(&self, method: Method, path: &str, body: Option<(Vec<u8>, &'static str)>) -> Result<Reply> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut url = String::with_capacity(self.base.len() + path.len());
+        url.push_str(&self.base);
+        url.push_str(path);
+        let mut req = self.http.request(method, url);
         if let Some((body, content_type)) = body {
             req = req.header("content-type", content_type).body(body);
         }
@@ -93,6 +96,11 @@ impl Client {
     pub async fn json(&self, method: Method, path: &str, body: &serde_json::Value) -> Result<Reply> {
         let bytes = serde_json::to_vec(body).map_err(|e| storage(e.to_string()))?;
         self.send(method, path, Some((bytes, "application/json"))).await
+    }
+
+    /// Sends a body of JSON text.
+    pub async fn json_bytes(&self, method: Method, path: &str, body: Vec<u8>) -> Result<Reply> {
+        self.send(method, path, Some((body, "application/json"))).await
     }
 
     /// Sends a `_bulk` body (newline-delimited JSON).

@@ -31,8 +31,12 @@ pub(crate) fn sort_key(key: &KeyValue) -> String {
 
 /// Appends [`sort_key`] to `out`.
 fn push_sort_key(key: &KeyValue, out: &mut String) {
+    push_hex(&key.to_storage(), out);
+}
+
+/// Appends bytes in lowercase hex to `out`.
+fn push_hex(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = key.to_storage();
     // A chunk at a time through a buffer: one append per 32 bytes, not two per byte.
     let mut buf = [0u8; 64];
     for chunk in bytes.chunks(32) {
@@ -42,6 +46,18 @@ fn push_sort_key(key: &KeyValue, out: &mut String) {
         }
         out.push_str(std::str::from_utf8(&buf[..chunk.len() * 2]).unwrap_or_default());
     }
+}
+
+/// Appends a key's `_id` to `out` as a JSON string: its URL-safe form, which holds nothing
+/// JSON escapes (unreserved characters, `%` and hex digits), an ObjectId's hex written
+/// without a string of its own.
+pub(crate) fn push_id_json(key: &KeyValue, out: &mut String) {
+    out.push('"');
+    match key {
+        KeyValue::ObjectId(o) => push_hex(&o.bytes(), out),
+        _ => out.push_str(&key.to_url_safe()),
+    }
+    out.push('"');
 }
 
 /// The `_source` of a record.
@@ -430,6 +446,36 @@ impl<'de> Visitor<'de> for Elem<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key's `_id` as JSON is its URL-safe form escaped as a JSON string, for keys of
+    /// every kind (strings with every kind of character).
+    #[test]
+    fn ids_are_their_url_safe_form_as_json() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        const PIECES: [&str; 9] = ["a", "Z", "0", "-._~", " ", "\"", "\\", "é/%", "\u{1}😀"];
+        for _ in 0..5_000 {
+            let key = match next(3) {
+                0 => KeyValue::Int(next(u64::MAX) as i64),
+                1 => {
+                    let mut b = [0u8; 12];
+                    b.iter_mut().for_each(|x| *x = next(256) as u8);
+                    KeyValue::ObjectId(nonrel_runtime::ObjectId::from_bytes(b))
+                }
+                _ => KeyValue::Str((0..next(6)).map(|_| PIECES[next(9) as usize]).collect()),
+            };
+            let mut want = String::new();
+            nonrel_runtime::json::write_json_str(&key.to_url_safe(), &mut want);
+            let mut got = String::from("x");
+            push_id_json(&key, &mut got);
+            assert_eq!(got[1..], want, "{key:?}");
+        }
+    }
 
     #[test]
     fn long_dates_are_numbers_in_the_source_and_read_back() {

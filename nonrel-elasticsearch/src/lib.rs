@@ -10,6 +10,7 @@
 mod client;
 mod convert;
 mod mapping;
+mod scan;
 mod store;
 mod translate;
 mod unique;
@@ -23,7 +24,7 @@ use serde_json::{json, Value as Json};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{Cond, Hit, Outcome, Stored, Write};
+use store::{Cond, Hit, Outcome, SearchBody, Stored, Write};
 
 /// When writes become visible to searches (`refresh` on every write request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,11 +43,12 @@ pub enum Refresh {
 }
 
 impl Refresh {
-    fn param(self) -> &'static str {
+    /// The path of a `_bulk` request with this policy.
+    fn bulk_path(self) -> &'static str {
         match self {
-            Refresh::WaitFor => "wait_for",
-            Refresh::Immediate => "true",
-            Refresh::NearRealTime => "false",
+            Refresh::WaitFor => "/_bulk?refresh=wait_for",
+            Refresh::Immediate => "/_bulk?refresh=true",
+            Refresh::NearRealTime => "/_bulk?refresh=false",
         }
     }
 }
@@ -66,6 +68,10 @@ pub struct Elastic {
     /// Records this handle (and its clones) read or wrote last, with their versions.
     known: Arc<store::Known>,
 }
+
+/// The key's order: the sort of a search that reads candidates (`_key` is
+/// [`convert::KEY_FIELD`]).
+const KEY_ORDER: &str = "[{\"_key\":{\"order\":\"asc\"}}]";
 
 /// How often a write that met a concurrent one is tried again.
 const TRIES: usize = 20;
@@ -267,7 +273,7 @@ impl Elastic {
         let sort = translate::sort(m, &plan.order, reverse);
         let window = plan.offset.saturating_add(plan.limit.unwrap_or(0));
         if let (true, Some(sort), true) = (native.exact, sort, window <= 10_000) {
-            let mut body = json!({ "query": native.query(), "sort": sort });
+            let mut body = SearchBody::new(&native, &sort);
             if let Some(seek) = seek {
                 let mut after = Vec::new();
                 for (o, v) in plan.order.iter().zip(&seek.values) {
@@ -277,7 +283,7 @@ impl Elastic {
                     }
                 }
                 after.push(store::key_sort_value(&seek.key));
-                body["search_after"] = Json::Array(after);
+                body.after = Some(Json::Array(after).to_string());
             }
             let mut hits = self.search(m, body, plan.offset, plan.limit, |_| Ok(false)).await?;
             if reverse {
@@ -296,10 +302,10 @@ impl Elastic {
         // Ordered by relevance: the cluster's order (`_score`, then the other terms), kept.
         let by_score = plan.order.first().is_some_and(|o| o.path == nonrel_runtime::lookup::RELEVANCE);
         let sort = match translate::sort(m, &plan.order, false) {
-            Some(sort) if by_score => Json::Array(sort),
-            _ => json!([{ convert::KEY_FIELD: { "order": "asc" } }]),
+            Some(sort) if by_score => sort,
+            _ => KEY_ORDER.to_owned(),
         };
-        let body = json!({ "query": native.query(), "sort": sort });
+        let body = SearchBody::new(&native, &sort);
         // Candidates come in the plan's order (relevance, or the key with no ordering term):
         // reading stops once `offset + limit` of them match, in pages near that size
         // (`search_after` from one page to the next).
@@ -374,8 +380,9 @@ impl Backend for Elastic {
 
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.ensure(m).await?;
-        let given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
-        if given.len() > 1 && given.iter().collect::<HashSet<_>>().len() < given.len() {
+        let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
+        given.sort_unstable();
+        if given.windows(2).any(|pair| pair[0] == pair[1]) {
             // One key twice in a batch: written in order, the last one wins.
             let mut keys = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
@@ -448,10 +455,7 @@ impl Backend for Elastic {
         if native.exact {
             return self.count_native(m, native.query(), upto).await;
         }
-        let body = json!({
-            "query": native.query(),
-            "sort": [{ convert::KEY_FIELD: { "order": "asc" } }]
-        });
+        let body = SearchBody::new(&native, KEY_ORDER);
         let upto = upto.unwrap_or(u64::MAX);
         let page = usize::try_from(upto).unwrap_or(usize::MAX).saturating_mul(2).max(10);
         let mut n = 0u64;
@@ -627,7 +631,7 @@ impl Elastic {
             if !done.insert(self.index(m)) {
                 continue;
             }
-            let body = json!({ "query": { "match_all": {} }, "sort": [{ convert::KEY_FIELD: "asc" }] });
+            let body = SearchBody::new(&translate::Native::default(), "[{\"_key\":\"asc\"}]");
             let records = self.search(m, body, 0, None, |_| Ok(false)).await?;
             report.records += records.len() as u64;
             if !m.indexes.iter().any(|i| i.unique) {
@@ -689,7 +693,7 @@ impl Elastic {
             if let Some(a) = &after {
                 body["search_after"] = a.clone();
             }
-            let Some(reply) = self.search_once(index, &body).await? else { return Ok(out) };
+            let Some(reply) = self.search_once(index, body.to_string().into_bytes()).await? else { return Ok(out) };
             let v: Json = reply.json()?;
             let hits = v["hits"]["hits"].as_array().cloned().unwrap_or_default();
             for h in &hits {

@@ -2,8 +2,9 @@
 //! `_count`, and `_bulk` writes with optimistic concurrency (`if_seq_no`/`if_primary_term`).
 
 use crate::client::{segment, storage, Reply};
-use crate::convert::{sort_key, write_source, Source};
-use crate::Elastic;
+use crate::convert::{push_id_json, sort_key, write_source, Source};
+use crate::translate::Native;
+use crate::{Elastic, Refresh};
 use nonrel_runtime::{Error, ErrorKind, KeyValue, ModelDesc, Result};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -177,18 +178,38 @@ impl Elastic {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = keys.iter().map(KeyValue::to_url_safe).collect();
+        let mut body = String::with_capacity(12 + keys.len() * 28);
+        body.push_str("{\"ids\":[");
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            push_id_json(key, &mut body);
+        }
+        body.push_str("]}");
         let path = format!("/{index}/_mget");
-        let reply = self.client.json(Method::POST, &path, &json!({ "ids": ids })).await?;
+        let reply = self.client.json_bytes(Method::POST, &path, body.into_bytes()).await?;
         if missing_index(&reply) {
             return Ok(vec![None; keys.len()]);
         }
         if !reply.status.is_success() {
             return Err(reply.fail("_mget"));
         }
-        let parsed: MgetReply<Source> = reply.json()?;
+        let docs = match crate::scan::mget_docs(&reply.body) {
+            Some(docs) => docs
+                .into_iter()
+                .map(|d| MgetDoc {
+                    found: d.found,
+                    _source: d.source.map(|doc| Source(Ok(doc))),
+                    _seq_no: d.seq_no,
+                    _primary_term: d.primary_term,
+                    error: None,
+                })
+                .collect(),
+            None => reply.json::<MgetReply<Source>>()?.docs,
+        };
         let mut out = Vec::with_capacity(keys.len());
-        for (doc, key) in parsed.docs.into_iter().zip(keys) {
+        for (doc, key) in docs.into_iter().zip(keys) {
             if let Some(e) = doc.error {
                 if e.get("type").and_then(Json::as_str) == Some("index_not_found_exception") {
                     out.push(None);
@@ -215,9 +236,9 @@ impl Elastic {
         Ok(out)
     }
 
-    /// One `_search` request; `None` when the index does not exist.
-    pub(crate) async fn search_once(&self, index: &str, body: &Json) -> Result<Option<Reply>> {
-        let reply = self.client.json(Method::POST, &format!("/{index}/_search"), body).await?;
+    /// One `_search` request with a JSON body; `None` when the index does not exist.
+    pub(crate) async fn search_once(&self, index: &str, body: Vec<u8>) -> Result<Option<Reply>> {
+        let reply = self.client.json_bytes(Method::POST, &format!("/{index}/_search"), body).await?;
         if missing_index(&reply) {
             return Ok(None);
         }
@@ -227,13 +248,13 @@ impl Elastic {
         Ok(Some(reply))
     }
 
-    /// Searches `index` with `body` (its query, sort, `_source`), reading pages of `size`
-    /// with `search_after` from the first page's `from` until `limit` hits (or all) are read,
-    /// or `stop` says enough.
+    /// Searches `index` with `body` (its query and sort), reading pages of `size` with
+    /// `search_after` from the first page's `from` until `limit` hits (or all) are read, or
+    /// `stop` says enough.
     pub(crate) async fn search(
         &self,
         m: &'static ModelDesc,
-        body: Json,
+        body: SearchBody,
         from: usize,
         limit: Option<usize>,
         stop: impl FnMut(&[Hit]) -> Result<bool>,
@@ -246,7 +267,7 @@ impl Elastic {
     pub(crate) async fn search_pages(
         &self,
         m: &'static ModelDesc,
-        mut body: Json,
+        mut body: SearchBody,
         from: usize,
         limit: Option<usize>,
         page: usize,
@@ -254,33 +275,18 @@ impl Elastic {
     ) -> Result<Vec<Hit>> {
         let index = self.index(m);
         let page = page.clamp(1, self.page_size);
-        let by_score = body.get("sort").and_then(|s| s.get(0)).and_then(|s| s.get("_score")).is_some();
         let mut out: Vec<Hit> = Vec::new();
-        body["seq_no_primary_term"] = json!(true);
-        body["track_total_hits"] = json!(false);
-        if from > 0 {
-            body["from"] = json!(from);
-        }
+        // Where the next page starts by position (`from`, left out when 0).
+        let mut at = from;
         loop {
             let want = limit.map_or(page, |l| (l - out.len()).min(page));
             if want == 0 {
                 break;
             }
-            body["size"] = json!(want);
-            let Some(reply) = self.search_once(&index, &body).await? else { break };
-            let parsed: SearchReply = reply.json()?;
-            let n = parsed.hits.hits.len();
+            let Some(reply) = self.search_once(&index, body.page(at, want)).await? else { break };
             let start = out.len();
-            // The sort values of the page's last hit: where the next page starts.
-            let last = parsed.hits.hits.last().and_then(|h| h.sort).map(|raw| raw.get().to_owned());
-            for h in parsed.hits.hits {
-                let key = parse_id(m, &h._id)?;
-                let doc = match h._source {
-                    Some(src) => src.0.map_err(|p| p.into_error().with_model(m.name).with_key(&key))?,
-                    None => empty_doc(),
-                };
-                out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
-            }
+            let last = read_page(m, &reply, &mut out)?;
+            let n = out.len() - start;
             let enough = stop(&out[start..])?;
             if n < want || enough {
                 break;
@@ -289,18 +295,13 @@ impl Elastic {
             // in `search_after` is a decimal rendering of a 32-bit float, which a server may
             // read back as a slightly different number and skip a tie.
             let next = from + out.len();
-            if by_score && body.get("search_after").is_none() && next + page <= MAX_WINDOW {
-                body["from"] = json!(next);
+            if body.by_score && body.after.is_none() && next + page <= MAX_WINDOW {
+                at = next;
                 continue;
             }
-            let last = match last {
-                Some(text) => serde_json::from_str(&text).map_err(|e| storage(format!("a hit's sort values: {e}")))?,
-                None => Json::Array(Vec::new()),
-            };
-            if let Some(obj) = body.as_object_mut() {
-                obj.remove("from");
-            }
-            body["search_after"] = last;
+            at = 0;
+            // The sort values as the answer wrote them (both readers checked they are JSON).
+            body.after = Some(last.unwrap_or_else(|| "[]".to_owned()));
         }
         Ok(out)
     }
@@ -311,7 +312,7 @@ impl Elastic {
         let index = self.index(m);
         if let Some(upto) = upto {
             let body = json!({ "size": 0, "query": query, "track_total_hits": upto.min(i32::MAX as u64) });
-            let Some(reply) = self.search_once(&index, &body).await? else { return Ok(0) };
+            let Some(reply) = self.search_once(&index, body.to_string().into_bytes()).await? else { return Ok(0) };
             let parsed: SearchReply = reply.json()?;
             return Ok(parsed.hits.total.map_or(0, |t| t.value).min(upto));
         }
@@ -335,14 +336,17 @@ impl Elastic {
             return Ok(Vec::new());
         }
         let mut body = String::with_capacity(writes.len() * 256);
+        // `"_index":"…"` once, copied into every action.
+        let mut index_member = String::with_capacity(index.len() + 12);
+        index_member.push_str("\":{\"_index\":");
+        nonrel_runtime::json::write_json_str(index, &mut index_member);
         for w in &writes {
             let action = if w.doc.is_some() { "index" } else { "delete" };
             body.push_str("{\"");
             body.push_str(action);
-            body.push_str("\":{\"_index\":");
-            nonrel_runtime::json::write_json_str(index, &mut body);
+            body.push_str(&index_member);
             body.push_str(",\"_id\":");
-            nonrel_runtime::json::write_json_str(&w.key.to_url_safe(), &mut body);
+            push_id_json(&w.key, &mut body);
             match w.cond {
                 Cond::Any => {}
                 Cond::Create if w.doc.is_some() => body.push_str(",\"op_type\":\"create\""),
@@ -361,15 +365,18 @@ impl Elastic {
                 body.push('\n');
             }
         }
-        let refresh = if refresh { self.refresh.param() } else { "false" };
-        let reply = self.client.bulk(&format!("/_bulk?refresh={refresh}"), body).await?;
+        let path = if refresh { self.refresh.bulk_path() } else { Refresh::NearRealTime.bulk_path() };
+        let reply = self.client.bulk(path, body).await?;
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
-        let parsed: BulkReply = reply.json()?;
+        let items = read_bulk(&reply)?;
         let mut out = Vec::with_capacity(writes.len());
-        for (item, w) in parsed.items.into_iter().zip(writes) {
-            let Some(item) = item.into_item() else {
+        // What the handle knows of each record now, recorded at once (one lock).
+        let mut known = Vec::with_capacity(writes.len());
+        for (item, w) in items.into_iter().zip(writes) {
+            let Some(item) = item else {
+                self.known.record(index, known);
                 return Err(storage("_bulk answered an empty item"));
             };
             let delete = w.doc.is_none();
@@ -386,12 +393,13 @@ impl Elastic {
             };
             match (w.doc, item.status, item._seq_no, item._primary_term, &outcome) {
                 (Some(doc), 200..=299, Some(seq_no), Some(primary_term), Outcome::Done { .. }) => {
-                    self.known.remember(index, &w.key, Stored { doc, seq_no, primary_term });
+                    known.push((w.key, Some(Stored { doc, seq_no, primary_term })));
                 }
-                _ => self.known.forget(index, &w.key),
+                _ => known.push((w.key, None)),
             }
             out.push(outcome);
         }
+        self.known.record(index, known);
         Ok(out)
     }
 
@@ -494,11 +502,9 @@ impl Elastic {
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
-        let parsed: BulkReply = reply.json()?;
-        Ok(parsed
-            .items
+        Ok(read_bulk(&reply)?
             .into_iter()
-            .map(|item| match item.into_item() {
+            .map(|item| match item {
                 Some(BulkItem { status: 409, .. }) => Outcome::Conflict,
                 Some(BulkItem { status, error: None, result, .. }) if status < 300 || status == 404 => {
                     Outcome::Done { existed: result.as_deref() != Some("created") && status != 404 }
@@ -508,6 +514,101 @@ impl Elastic {
             })
             .collect())
     }
+}
+
+/// A `_search` body as JSON text: its `query` and `sort`, which every page repeats, written
+/// once; each page's body adds its size and where it starts.
+pub(crate) struct SearchBody {
+    /// `{"query":…,"sort":…`, without the closing brace.
+    head: String,
+    /// Whether the order starts with relevance (`_score`).
+    by_score: bool,
+    /// The `search_after` values (a JSON array's text): where the pages start.
+    pub after: Option<String>,
+}
+
+impl SearchBody {
+    /// The body of `query` and `sort` (a JSON array's text, as [`translate::sort`] writes it).
+    ///
+    /// [`translate::sort`]: crate::translate::sort
+    pub fn new(query: &Native, sort: &str) -> SearchBody {
+        let mut head = String::with_capacity(96 + sort.len());
+        head.push_str("{\"query\":");
+        query.write_query(&mut head);
+        head.push_str(",\"sort\":");
+        head.push_str(sort);
+        SearchBody { head, by_score: sort.starts_with("[{\"_score\""), after: None }
+    }
+
+    /// The body of one page: `size` hits from position `from` (left out when 0), after
+    /// [`after`](Self::after) when set.
+    pub fn page(&self, from: usize, size: usize) -> Vec<u8> {
+        let after = self.after.as_deref().map_or(0, str::len);
+        let mut out = String::with_capacity(self.head.len() + after + 96);
+        out.push_str(&self.head);
+        out.push_str(",\"seq_no_primary_term\":true,\"track_total_hits\":false,\"size\":");
+        nonrel_runtime::json::write_json_int(i64::try_from(size).unwrap_or(i64::MAX), &mut out);
+        if from > 0 {
+            out.push_str(",\"from\":");
+            nonrel_runtime::json::write_json_int(i64::try_from(from).unwrap_or(i64::MAX), &mut out);
+        }
+        if let Some(after) = &self.after {
+            out.push_str(",\"search_after\":");
+            out.push_str(after);
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+}
+
+/// The items of a `_bulk` answer, each the write of its action: read in one pass by
+/// [`scan::bulk_items`](crate::scan::bulk_items), or by serde when the answer is not of the
+/// shape that reader takes (an item with an error, among others).
+fn read_bulk(reply: &Reply) -> Result<Vec<Option<BulkItem<'_>>>> {
+    if let Some(items) = crate::scan::bulk_items(&reply.body) {
+        return Ok(items
+            .into_iter()
+            .map(|i| {
+                i.map(|i| BulkItem {
+                    status: i.status,
+                    result: i.result.map(std::borrow::Cow::Borrowed),
+                    _seq_no: i.seq_no,
+                    _primary_term: i.primary_term,
+                    error: None,
+                })
+            })
+            .collect());
+    }
+    let parsed: BulkReply = reply.json()?;
+    Ok(parsed.items.into_iter().map(BulkEntry::into_item).collect())
+}
+
+/// Appends the hits of a `_search` answer to `out`, and gives the text of the last one's sort
+/// values (where the next page starts): read in one pass by [`scan::search_hits`], or by
+/// serde when the answer is not of the shape that reader takes.
+fn read_page(m: &'static ModelDesc, reply: &Reply, out: &mut Vec<Hit>) -> Result<Option<String>> {
+    if let Some(hits) = crate::scan::search_hits(&reply.body) {
+        let last = hits.last().and_then(|h| h.sort).map(str::to_owned);
+        out.reserve(hits.len());
+        for h in hits {
+            let key = parse_id(m, h.id)?;
+            let doc = h.source.unwrap_or_else(empty_doc);
+            out.push(Hit { key, stored: Stored { doc, seq_no: h.seq_no, primary_term: h.primary_term } });
+        }
+        return Ok(last);
+    }
+    let parsed: SearchReply = reply.json()?;
+    let last = parsed.hits.hits.last().and_then(|h| h.sort).map(|raw| raw.get().to_owned());
+    out.reserve(parsed.hits.hits.len());
+    for h in parsed.hits.hits {
+        let key = parse_id(m, &h._id)?;
+        let doc = match h._source {
+            Some(src) => src.0.map_err(|p| p.into_error().with_model(m.name).with_key(&key))?,
+            None => empty_doc(),
+        };
+        out.push(Hit { key, stored: Stored { doc, seq_no: h._seq_no, primary_term: h._primary_term } });
+    }
+    Ok(last)
 }
 
 /// An empty document (a hit whose `_source` was filtered to nothing).
@@ -596,6 +697,48 @@ impl Known {
         }
     }
 
+    /// Remembers records as written (`Some`) and forgets others (`None`), in order, as
+    /// [`remember`](Self::remember) and [`forget`](Self::forget) one by one would (under
+    /// one lock, the index looked up once).
+    pub fn record(&self, index: &str, changes: Vec<(KeyValue, Option<Stored>)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut records = self.lock();
+        let KnownRecords { by_index, len } = &mut *records;
+        let mut of_index = by_index.get_mut(index);
+        for (key, stored) in changes {
+            match stored {
+                Some(stored) => {
+                    if *len >= Self::CAPACITY {
+                        of_index = None;
+                        by_index.clear();
+                        *len = 0;
+                    }
+                    let map = match of_index {
+                        Some(map) => map,
+                        None => by_index.entry(index.to_owned()).or_default(),
+                    };
+                    match map.get_mut(&key) {
+                        Some(known) => *known = stored,
+                        None => {
+                            map.insert(key, stored);
+                            *len += 1;
+                        }
+                    }
+                    of_index = Some(map);
+                }
+                None => {
+                    if let Some(map) = &mut of_index {
+                        if map.remove(&key).is_some() {
+                            *len -= 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The records as last known, when every one is.
     pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
         let records = self.lock();
@@ -656,6 +799,51 @@ mod known_tests {
         }
     }
 
+    /// Recording a batch leaves what remembering and forgetting its records one by one
+    /// leaves, through random batches over a few indexes and keys, across emptyings.
+    #[test]
+    fn a_batch_records_what_one_by_one_does() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (batched, single) = (Known::default(), Known::default());
+        for round in 0..800 {
+            let index = format!("i{}", next(3));
+            let changes: Vec<(KeyValue, Option<Stored>)> = (0..next(200))
+                .map(|_| {
+                    let key = KeyValue::Int(next(8_000) as i64);
+                    (key, (next(4) > 0).then(|| stored(next(1_000) as i64)))
+                })
+                .collect();
+            for (key, s) in &changes {
+                match s {
+                    Some(s) => single.remember(&index, key, s.clone()),
+                    None => single.forget(&index, key),
+                }
+            }
+            batched.record(&index, changes);
+            assert_eq!(batched.len(), single.len(), "round {round}");
+            if round % 20 != 0 {
+                continue;
+            }
+            let state = |k: &Known| {
+                let records = k.lock();
+                let mut all: Vec<(String, KeyValue, i64)> = records
+                    .by_index
+                    .iter()
+                    .flat_map(|(i, r)| r.iter().map(move |(k, s)| (i.clone(), k.clone(), s.seq_no)))
+                    .collect();
+                all.sort();
+                all
+            };
+            assert_eq!(state(&batched), state(&single), "round {round}");
+        }
+    }
+
     #[test]
     fn a_full_cache_is_emptied() {
         let known = Known::default();
@@ -668,5 +856,439 @@ mod known_tests {
         assert!(known.recall("i", &[KeyValue::Int(1)]).is_none());
         known.remember("j", &KeyValue::Int(0), stored(1));
         assert_eq!(known.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::SearchReply;
+    use crate::scan::search_hits;
+
+    /// A seeded xorshift generator: a number below `n`.
+    fn rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
+    const NAMES: [&str; 10] = ["a", "b", "_key", "$date", "$numberInt", "é", "x\\u00e9", "$other", "n", "tags"];
+    const LEAVES: [&str; 30] = [
+        "1",
+        "0",
+        "-0",
+        "-0.0",
+        "-2.25e-300",
+        "-7",
+        "0.25",
+        "1e3",
+        "1E+3",
+        "2.5e-3",
+        "true",
+        "false",
+        "null",
+        "\"s\"",
+        "\"\"",
+        "\"t\\n\\u0041\"",
+        "\"héllo wörld\"",
+        "\"2023-11-14T22:13:20.123Z\"",
+        "-1000",
+        "999999999999999999",
+        "-999999999999999999",
+        "9223372036854775807",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1e400",
+        "-1e-400",
+        "0.1",
+        "123456789.123456789e-5",
+        "01",
+        "1.",
+    ];
+
+    fn ws(next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
+        if next(6) == 0 {
+            out.push_str([" ", "\n", "\t ", "\r\n  "][next(4) as usize]);
+        }
+    }
+
+    fn leaf(next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
+        match next(7) {
+            // Short decimals, most read without the parser: digits, a fraction, an exponent.
+            5 | 6 => {
+                let sign = ["", "-"][next(2) as usize];
+                let int_digits = next(12) as u32 + 1;
+                let int = next(10u64.pow(int_digits));
+                let frac = match next(3) {
+                    0 => String::new(),
+                    _ => {
+                        let (digits, width) = (next(9) as u32 + 1, next(8) as usize);
+                        format!(".{:0width$}", next(10u64.pow(digits)))
+                    }
+                };
+                let exp = match next(3) {
+                    0 => String::new(),
+                    _ => format!("{}{}", ["e", "E", "e+", "e-", "E-"][next(5) as usize], next(40)),
+                };
+                out.push_str(&format!("{sign}{int}{frac}{exp}"));
+            }
+            // A double written by Rust, or random digits: read to the same bits by both.
+            0 => {
+                let f = f64::from_bits(next(u64::MAX));
+                if f.is_finite() {
+                    out.push_str(&if next(2) == 0 { format!("{f:e}") } else { format!("{f:?}") });
+                } else {
+                    out.push_str("2.5");
+                }
+            }
+            1 => {
+                let digits: String = (0..1 + next(25)).map(|_| char::from(b'0' + next(10) as u8)).collect();
+                let digits = digits.trim_start_matches('0');
+                let digits = if digits.is_empty() { "0" } else { digits };
+                out.push_str(&format!("{digits}.{}e{}", next(1000), next(700) as i64 - 350));
+            }
+            _ => out.push_str(LEAVES[next(LEAVES.len() as u64) as usize]),
+        }
+    }
+
+    fn value(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+        ws(next, out);
+        match if depth > 3 { 0 } else { next(4) } {
+            0 => leaf(next, out),
+            1 => {
+                out.push('[');
+                for i in 0..next(3) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    value(next, depth + 1, out);
+                }
+                out.push(']');
+            }
+            _ => object(next, depth + 1, out),
+        }
+        ws(next, out);
+    }
+
+    fn object(next: &mut dyn FnMut(u64) -> u64, depth: u32, out: &mut String) {
+        out.push('{');
+        for i in 0..next(5) {
+            if i > 0 {
+                out.push(',');
+            }
+            ws(next, out);
+            out.push_str(&format!("\"{}\"", NAMES[next(NAMES.len() as u64) as usize]));
+            ws(next, out);
+            out.push(':');
+            value(next, depth, out);
+        }
+        out.push('}');
+    }
+
+    fn hit(next: &mut dyn FnMut(u64) -> u64, out: &mut String) {
+        let mut members = vec![
+            format!("\"_index\":\"idx\",\"_score\":{}", ["null", "1.5", "0"][next(3) as usize]),
+            format!("\"_id\":\"{}\"", ["65f0c1d2e3f4a5b6c7d8e9f0", "a b", "x\\\"y", "é"][next(4) as usize]),
+        ];
+        if next(8) > 0 {
+            members.push(format!("\"_seq_no\":{}", ["12", "0", "null", "1.5", "-3"][next(5) as usize]));
+            members.push(format!("\"_primary_term\":{}", ["1", "2"][next(2) as usize]));
+        }
+        if next(8) > 0 {
+            let mut src = String::new();
+            object(next, 0, &mut src);
+            if next(2) == 0 {
+                let key = if src == "{}" { "{\"_key\":\"0a\"" } else { "{\"_key\":\"0a\"," };
+                src = src.replacen('{', key, 1);
+            }
+            members.push(format!("\"_source\":{src}"));
+        }
+        match next(6) {
+            0 => {}
+            1 => members.push("\"sort\":null".into()),
+            _ => members.push(format!("\"sort\":[{},\"0a\"]", next(100))),
+        }
+        if next(20) == 0 {
+            members.push("\"_id\":\"twice\"".into());
+        }
+        for i in (1..members.len()).rev() {
+            members.swap(i, next(i as u64 + 1) as usize);
+        }
+        out.push('{');
+        out.push_str(&members.join(","));
+        out.push('}');
+    }
+
+    fn reply(next: &mut dyn FnMut(u64) -> u64) -> String {
+        let mut hits = String::new();
+        for i in 0..next(5) {
+            if i > 0 {
+                hits.push(',');
+                ws(next, &mut hits);
+            }
+            hit(next, &mut hits);
+        }
+        let total =
+            ["", "\"total\":null,", "\"total\":{\"value\":5,\"relation\":\"eq\"},", "\"total\":{\"relation\":\"eq\"},"]
+                [next(4) as usize];
+        format!(
+            "{{\"took\":3,\"timed_out\":false,\"_shards\":{{\"total\":1,\"failed\":0}},\"hits\":{{{total}\"max_score\":null,\"hits\":[{hits}]}}}}"
+        )
+    }
+
+    /// Where the one-pass reader reads an answer, it reads what serde reads: the same ids,
+    /// versions, sort values and documents; on random answers (wrappers, `$` names, escapes,
+    /// `_key`, numbers of every form, names twice, whitespace, `null`s).
+    #[test]
+    fn the_one_pass_reader_reads_what_serde_reads() {
+        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        let (mut scanned, mut left) = (0, 0);
+        for _ in 0..20_000 {
+            let text = reply(&mut next);
+            let Some(fast) = search_hits(text.as_bytes()) else {
+                left += 1;
+                continue;
+            };
+            scanned += 1;
+            let slow: SearchReply = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(fast.len(), slow.hits.hits.len(), "{text}");
+            for (f, s) in fast.into_iter().zip(slow.hits.hits) {
+                assert_eq!(f.id, s._id, "{text}");
+                assert_eq!((f.seq_no, f.primary_term), (s._seq_no, s._primary_term), "{text}");
+                assert_eq!(f.sort, s.sort.map(|r| r.get()), "{text}");
+                let slow_doc = s._source.map(|src| src.0.unwrap_or_else(|p| panic!("{text}: {p:?}")));
+                assert_eq!(f.source, slow_doc, "{text}");
+            }
+        }
+        assert!(scanned > 3_000 && left > 3_000, "{scanned} read in one pass, {left} left to serde");
+    }
+
+    /// Strings of every length with quotes, backslashes, control and non-ASCII characters at
+    /// every offset (the reader looks at eight bytes at a time): read as serde reads them, or
+    /// left to it; a string of plain characters is always read.
+    #[test]
+    fn strings_read_as_serde_reads_them() {
+        const PIECES: [&str; 10] = ["a", " ", "\"", "\\", "\u{1}", "\u{1f}", "\u{7f}", "é", "😀", "\\n"];
+        let mut next = rng(0x1234_5678_9abc_def1);
+        let mut read = 0;
+        for _ in 0..50_000 {
+            let len = next(40);
+            let plain = next(2) == 0;
+            let s: String = (0..len)
+                .map(|_| {
+                    let i = next(PIECES.len() as u64) as usize;
+                    if plain && ((1..=6).contains(&i) || i == 9) {
+                        "b"
+                    } else {
+                        PIECES[i]
+                    }
+                })
+                .collect();
+            let body = format!("{{\"hits\":{{\"hits\":[{{\"_id\":\"{s}\",\"_source\":{{\"{s}\":\"{s}\"}}}}]}}}}");
+            let fast = search_hits(body.as_bytes());
+            if plain {
+                assert!(fast.is_some(), "{body}");
+            }
+            let Some(fast) = fast else { continue };
+            let slow: SearchReply = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+            let slow = slow.hits.hits.into_iter().next().expect("a hit");
+            assert_eq!(fast[0].id, slow._id);
+            assert_eq!(fast[0].source, slow._source.map(|s| s.0.expect("a document")), "{body}");
+            read += 1;
+        }
+        assert!(read > 25_000, "{read} read in one pass");
+    }
+
+    /// A page's body is the JSON the search sent as a value before: the query and sort, the
+    /// versions asked for, no total, the size, `from` when not 0, `search_after` when set.
+    #[test]
+    fn page_bodies_are_the_former_values() {
+        use serde_json::json;
+        let native = crate::translate::Native {
+            must: vec![json!({ "term": { "group": 3 } })],
+            must_not: vec![json!({ "exists": { "field": "a\"b" } })],
+            ..Default::default()
+        };
+        let sort = r#"[{"_score":{"order":"desc"}},{"_key":{"order":"asc"}}]"#;
+        for (from, size, after) in [(0, 10, None), (5, 1, None), (0, 1000, Some("[1,\"0a\"]")), (20, 3, Some("[]"))] {
+            let mut body = super::SearchBody::new(&native, sort);
+            assert!(body.by_score);
+            body.after = after.map(str::to_owned);
+            let text = String::from_utf8(body.page(from, size)).expect("UTF-8");
+            let mut want = json!({
+                "query": native.query(),
+                "sort": serde_json::from_str::<serde_json::Value>(sort).expect("JSON"),
+                "seq_no_primary_term": true,
+                "track_total_hits": false,
+                "size": size,
+            });
+            if from > 0 {
+                want["from"] = json!(from);
+            }
+            if let Some(a) = after {
+                want["search_after"] = serde_json::from_str(a).expect("JSON");
+            }
+            assert_eq!(serde_json::from_str::<serde_json::Value>(&text).expect("JSON"), want, "{text}");
+        }
+        assert!(!super::SearchBody::new(&native, r#"[{"_key":{"order":"asc"}}]"#).by_score);
+    }
+
+    /// Where the one-pass reader reads a `_bulk` answer, it reads what serde reads, on random
+    /// answers: every action, members in any order, `null`s, errors, statuses out of range,
+    /// escapes, names twice, items naming no action.
+    #[test]
+    fn bulk_answers_read_as_serde_reads_them() {
+        use super::{BulkEntry, BulkReply};
+        let mut next = rng(0x0bad_5eed_1234_5678);
+        let (mut scanned, mut left) = (0, 0);
+        for _ in 0..20_000 {
+            let mut items = Vec::new();
+            for _ in 0..next(5) {
+                let mut members = vec![
+                    format!("\"_index\":\"i\",\"_id\":\"{}\",\"_version\":3", ["a", "b\\\"c"][next(2) as usize]),
+                    format!("\"status\":{}", ["200", "201", "404", "409", "70000", "-1", "2e2"][next(7) as usize]),
+                    "\"_shards\":{\"total\":2,\"successful\":1,\"failed\":0}".to_owned(),
+                ];
+                let optional = [
+                    ["\"result\":\"created\"", "\"result\":\"updated\"", "\"result\":null", "\"result\":\"x\\ny\""],
+                    ["\"_seq_no\":12", "\"_seq_no\":null", "\"_seq_no\":1.5", "\"_seq_no\":99999999999999999999"],
+                    ["\"_primary_term\":1", "\"_primary_term\":null", "\"_primary_term\":-4", "\"_primary_term\":0"],
+                    [
+                        "\"error\":null",
+                        "\"error\":{\"type\":\"version_conflict_engine_exception\"}",
+                        "\"error\":null",
+                        "\"error\":null",
+                    ],
+                ];
+                for choices in optional {
+                    if next(3) > 0 {
+                        members.push(choices[next(4) as usize].to_owned());
+                    }
+                }
+                if next(20) == 0 {
+                    members.push("\"status\":200".into());
+                }
+                if next(10) == 0 {
+                    members.retain(|m| !m.starts_with("\"status\""));
+                }
+                for i in (1..members.len()).rev() {
+                    members.swap(i, next(i as u64 + 1) as usize);
+                }
+                let item = format!("{{{}}}", members.join(","));
+                let mut actions = Vec::new();
+                for _ in 0..next(3) {
+                    let action = ["index", "create", "update", "delete", "other"][next(5) as usize];
+                    actions.push(format!("\"{action}\":{item}"));
+                }
+                if actions.is_empty() && next(2) == 0 {
+                    actions.push(format!("\"index\":{item}"));
+                }
+                items.push(format!("{{{}}}", actions.join(",")));
+            }
+            let text = format!("{{\"took\":4,\"errors\":false,\"items\":[{}]}}", items.join(","));
+            let Some(fast) = crate::scan::bulk_items(text.as_bytes()) else {
+                left += 1;
+                continue;
+            };
+            scanned += 1;
+            let slow: BulkReply = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let slow: Vec<_> = slow.items.into_iter().map(BulkEntry::into_item).collect();
+            assert_eq!(fast.len(), slow.len(), "{text}");
+            for (f, s) in fast.into_iter().zip(slow) {
+                match (f, s) {
+                    (None, None) => {}
+                    (Some(f), Some(s)) => {
+                        assert!(s.error.is_none(), "{text}");
+                        assert_eq!(
+                            (f.status, f.result, f.seq_no, f.primary_term),
+                            (s.status, s.result.as_deref(), s._seq_no, s._primary_term),
+                            "{text}"
+                        );
+                    }
+                    (f, s) => panic!("{text}: {f:?} against {:?}", s.map(|s| s.status)),
+                }
+            }
+        }
+        assert!(scanned > 3_000 && left > 3_000, "{scanned} read in one pass, {left} left to serde");
+    }
+
+    /// Where the one-pass reader reads an `_mget` answer, it reads what serde reads, on
+    /// random answers: found or not, sources of every shape, versions, errors, `null`s.
+    #[test]
+    fn mget_answers_read_as_serde_reads_them() {
+        use super::MgetReply;
+        use crate::convert::Source;
+        let mut next = rng(0x5eed_0f6e_7000_0001_u64);
+        let (mut scanned, mut left) = (0, 0);
+        for _ in 0..20_000 {
+            let mut docs = Vec::new();
+            for _ in 0..next(4) {
+                let mut members = vec!["\"_index\":\"i\",\"_id\":\"k\"".to_owned()];
+                let optional = [
+                    ["\"found\":true", "\"found\":false", "\"found\":null", "\"found\":true"],
+                    ["\"_seq_no\":12", "\"_seq_no\":null", "\"_seq_no\":1.5", "\"_seq_no\":0"],
+                    ["\"_primary_term\":1", "\"_primary_term\":-4", "\"_primary_term\":2", "\"_primary_term\":3"],
+                    [
+                        "\"error\":{\"type\":\"index_not_found_exception\"}",
+                        "\"_version\":2",
+                        "\"x\":[1]",
+                        "\"_version\":1",
+                    ],
+                ];
+                for choices in optional {
+                    if next(3) > 0 {
+                        members.push(choices[next(4) as usize].to_owned());
+                    }
+                }
+                if next(4) > 0 {
+                    let mut src = String::new();
+                    object(&mut next, 0, &mut src);
+                    if next(2) == 0 {
+                        let key = if src == "{}" { "{\"_key\":\"0a\"" } else { "{\"_key\":\"0a\"," };
+                        src = src.replacen('{', key, 1);
+                    }
+                    members.push(format!("\"_source\":{src}"));
+                }
+                for i in (1..members.len()).rev() {
+                    members.swap(i, next(i as u64 + 1) as usize);
+                }
+                docs.push(format!("{{{}}}", members.join(",")));
+            }
+            let text = format!("{{\"docs\":[{}]}}", docs.join(","));
+            let Some(fast) = crate::scan::mget_docs(text.as_bytes()) else {
+                left += 1;
+                continue;
+            };
+            scanned += 1;
+            let slow: MgetReply<Source> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(fast.len(), slow.docs.len(), "{text}");
+            for (f, s) in fast.into_iter().zip(slow.docs) {
+                assert!(s.error.is_none(), "{text}");
+                assert_eq!((f.found, f.seq_no, f.primary_term), (s.found, s._seq_no, s._primary_term), "{text}");
+                let slow_doc = s._source.map(|src| src.0.unwrap_or_else(|p| panic!("{text}: {p:?}")));
+                assert_eq!(f.source, slow_doc, "{text}");
+            }
+        }
+        assert!(scanned > 2_000 && left > 2_000, "{scanned} read in one pass, {left} left to serde");
+    }
+
+    /// Doubles read in one pass are serde's to the bit.
+    #[test]
+    fn doubles_read_as_serde_reads_them() {
+        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        let mut read = 0;
+        for _ in 0..50_000 {
+            let mut text = String::new();
+            leaf(&mut next, &mut text);
+            let body = format!("{{\"hits\":{{\"hits\":[{{\"_id\":\"k\",\"_source\":{{\"v\":{text}}}}}]}}}}");
+            let Some(fast) = search_hits(body.as_bytes()) else { continue };
+            let slow: SearchReply = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+            let slow = slow.hits.hits.into_iter().next().and_then(|h| h._source).map(|s| s.0.expect("a value"));
+            assert_eq!(fast[0].source, slow, "{text}");
+            read += 1;
+        }
+        assert!(read > 30_000, "{read} read in one pass");
     }
 }

@@ -42,6 +42,67 @@ impl Native {
         }
         json!({ "bool": { "filter": self.must, "must_not": self.must_not } })
     }
+
+    /// Appends [`query`](Self::query) as JSON text to `out`, without building it as a value
+    /// (the clauses are serialized where they are).
+    pub fn write_query(&self, out: &mut String) {
+        if self.must.is_empty() && self.must_not.is_empty() && self.score.is_empty() {
+            out.push_str("{\"match_all\":{}}");
+            return;
+        }
+        let list = |out: &mut String, name: &str, clauses: &[Json]| {
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\":[");
+            for (i, c) in clauses.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(c, out);
+            }
+            out.push(']');
+        };
+        out.push_str("{\"bool\":{");
+        list(out, "filter", &self.must);
+        out.push(',');
+        list(out, "must_not", &self.must_not);
+        if !self.score.is_empty() {
+            // Beside `filter`, `should` clauses match nothing away: they only score.
+            out.push(',');
+            list(out, "should", &self.score);
+            out.push_str(",\"minimum_should_match\":0");
+        }
+        out.push_str("}}");
+    }
+}
+
+/// Appends a JSON value's text to `out`: a term on one field (`{"term":{"group":3}}`, the
+/// common clause) without the serializer's machinery, anything else through it.
+fn write_json(v: &Json, out: &mut String) {
+    match v {
+        Json::Object(outer) if outer.len() == 1 => {
+            let (name, inner) = outer.iter().next().expect("one member");
+            match inner {
+                Json::Object(body) if body.len() == 1 => {
+                    let (field, value) = body.iter().next().expect("one member");
+                    out.push('{');
+                    nonrel_runtime::json::write_json_str(name, out);
+                    out.push_str(":{");
+                    nonrel_runtime::json::write_json_str(field, out);
+                    out.push(':');
+                    write_json(value, out);
+                    out.push_str("}}");
+                }
+                _ => out.push_str(&v.to_string()),
+            }
+        }
+        Json::String(s) => nonrel_runtime::json::write_json_str(s, out),
+        Json::Number(n) if n.is_i64() => {
+            nonrel_runtime::json::write_json_int(n.as_i64().expect("an i64"), out);
+        }
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        _ => out.push_str(&v.to_string()),
+    }
 }
 
 /// Translates all filters of a plan on `fields`.
@@ -254,13 +315,14 @@ fn escape(s: &str) -> String {
 /// The native sort of a plan's order, the key breaking ties; `None` when a term is not an
 /// indexed field holding one value whose order is the runtime's (doubles are sorted by
 /// `eval`: NaN and `-0.0` sort differently in Lucene).
-pub(crate) fn sort(m: &'static ModelDesc, order: &[OrderBy], reverse: bool) -> Option<Vec<Json>> {
+pub(crate) fn sort(m: &'static ModelDesc, order: &[OrderBy], reverse: bool) -> Option<String> {
     let skip = crate::mapping::conflicts(m);
-    let mut out = Vec::with_capacity(order.len() + 1);
+    let mut out = String::with_capacity(48 * (order.len() + 1));
+    out.push('[');
     for o in order {
         if o.path == nonrel_runtime::lookup::RELEVANCE {
             let desc = (o.direction == Direction::Desc) != reverse;
-            out.push(json!({ "_score": { "order": if desc { "desc" } else { "asc" } } }));
+            out.push_str(if desc { "{\"_score\":{\"order\":\"desc\"}}," } else { "{\"_score\":{\"order\":\"asc\"}}," });
             continue;
         }
         if skip.contains(o.path.split('.').next().unwrap_or_default()) {
@@ -272,10 +334,17 @@ pub(crate) fn sort(m: &'static ModelDesc, order: &[OrderBy], reverse: bool) -> O
         }
         let asc = (o.direction == Direction::Asc) != reverse;
         // Null and missing sort before every value ascending, as on MongoDB.
-        let (order, missing) = if asc { ("asc", "_first") } else { ("desc", "_last") };
-        out.push(json!({ r.field: { "order": order, "missing": missing } }));
+        out.push('{');
+        nonrel_runtime::json::write_json_str(&r.field, &mut out);
+        out.push_str(if asc {
+            ":{\"missing\":\"_first\",\"order\":\"asc\"}},"
+        } else {
+            ":{\"missing\":\"_last\",\"order\":\"desc\"}},"
+        });
     }
-    out.push(json!({ crate::convert::KEY_FIELD: { "order": if reverse { "desc" } else { "asc" } } }));
+    out.push_str("{\"");
+    out.push_str(crate::convert::KEY_FIELD);
+    out.push_str(if reverse { "\":{\"order\":\"desc\"}}]" } else { "\":{\"order\":\"asc\"}}]" });
     Some(out)
 }
 
@@ -288,5 +357,122 @@ pub(crate) fn after_value(fields: &[FieldDesc], o: &OrderBy, v: &Value) -> Optio
         (Kind::Date, Value::DateTime(d)) => Some(json!(d.timestamp_millis())),
         (Kind::Keyword, Value::String(_)) | (Kind::Oid, Value::ObjectId(_)) => literal(r.kind, v),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nonrel_runtime::Model;
+
+    /// A seeded xorshift generator: a number below `n`.
+    fn rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
+    fn random_json(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> Json {
+        const STRINGS: [&str; 6] = ["group", "a.b", "q\"x", "é\u{1}\\", "", "ünï"];
+        match if depth > 3 { next(5) } else { next(8) } {
+            0 => Json::from(next(u64::MAX) as i64),
+            1 => Json::from(STRINGS[next(6) as usize]),
+            2 => Json::from(next(2) == 0),
+            3 => Json::from(f64::from_bits(next(u64::MAX))),
+            4 => Json::Null,
+            5 => Json::Array((0..next(3)).map(|_| random_json(next, depth + 1)).collect()),
+            _ => Json::Object(
+                (0..next(3)).map(|_| (STRINGS[next(6) as usize].to_owned(), random_json(next, depth + 1))).collect(),
+            ),
+        }
+    }
+
+    /// The query's text reads back as the value [`Native::query`] builds, on random clauses
+    /// (terms on one field, other shapes, strings to escape, every JSON type).
+    #[test]
+    fn query_text_is_the_query_value() {
+        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        for _ in 0..5_000 {
+            let clauses = |next: &mut dyn FnMut(u64) -> u64| -> Vec<Json> {
+                (0..next(3))
+                    .map(|_| match next(3) {
+                        0 => json!({ "term": { "group": random_json(next, 3) } }),
+                        1 => json!({ "term": { "f\"é": random_json(next, 0) } }),
+                        _ => random_json(next, 0),
+                    })
+                    .collect()
+            };
+            let native = Native {
+                must: clauses(&mut next),
+                must_not: clauses(&mut next),
+                score: if next(3) == 0 { clauses(&mut next) } else { Vec::new() },
+                exact: true,
+            };
+            let mut text = String::new();
+            native.write_query(&mut text);
+            let read: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(read, native.query(), "{text}");
+        }
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(collection = "sort_items")]
+    struct Item {
+        #[field(key)]
+        id: i64,
+        group: i64,
+        name: String,
+        score: f64,
+        tags: Vec<String>,
+        active: bool,
+    }
+
+    /// The sort as it was built, as a JSON value.
+    fn sort_value(m: &'static ModelDesc, order: &[OrderBy], reverse: bool) -> Option<Vec<Json>> {
+        let mut out = Vec::new();
+        for o in order {
+            if o.path == nonrel_runtime::lookup::RELEVANCE {
+                let desc = (o.direction == Direction::Desc) != reverse;
+                out.push(json!({ "_score": { "order": if desc { "desc" } else { "asc" } } }));
+                continue;
+            }
+            let r = resolve(m.fields, &o.path)?;
+            if r.many || r.nested.is_some() || r.kind == Kind::Double {
+                return None;
+            }
+            let asc = (o.direction == Direction::Asc) != reverse;
+            let (order, missing) = if asc { ("asc", "_first") } else { ("desc", "_last") };
+            out.push(json!({ r.field: { "order": order, "missing": missing } }));
+        }
+        out.push(json!({ crate::convert::KEY_FIELD: { "order": if reverse { "desc" } else { "asc" } } }));
+        Some(out)
+    }
+
+    /// The sort's text is the value it was built as, written compactly, for random orders.
+    #[test]
+    fn sort_text_is_the_sort_value() {
+        let m = <Item as Model>::DESC;
+        const PATHS: [&str; 7] = ["group", "name", "score", "tags", "active", "missing", "_score"];
+        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        let mut written = 0;
+        for _ in 0..2_000 {
+            let order: Vec<OrderBy> = (0..next(4))
+                .map(|_| {
+                    let path = PATHS[next(7) as usize];
+                    let path = if path == "_score" { nonrel_runtime::lookup::RELEVANCE } else { path };
+                    let direction = if next(2) == 0 { Direction::Asc } else { Direction::Desc };
+                    OrderBy { path: path.into(), direction }
+                })
+                .collect();
+            let reverse = next(2) == 0;
+            let text = sort(m, &order, reverse);
+            let value = sort_value(m, &order, reverse).map(|v| Json::Array(v).to_string());
+            assert_eq!(text, value, "{order:?}");
+            written += usize::from(text.is_some());
+        }
+        assert!(written > 200, "{written}");
     }
 }
