@@ -766,13 +766,8 @@ mod known_tests {
     /// remembers and forgets over a few indexes and keys (against a map as the oracle).
     #[test]
     fn the_count_follows_the_records() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = nonrel_runtime::conformance::Rng::new(0x9e37_79b9_7f4a_7c15_u64);
+        let mut next = move |n: u64| rng.below_u64(n);
         for _ in 0..200 {
             let known = Known::default();
             let mut model = std::collections::BTreeMap::new();
@@ -803,13 +798,8 @@ mod known_tests {
     /// leaves, through random batches over a few indexes and keys, across emptyings.
     #[test]
     fn a_batch_records_what_one_by_one_does() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = nonrel_runtime::conformance::Rng::new(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = move |n: u64| rng.below_u64(n);
         let (batched, single) = (Known::default(), Known::default());
         for round in 0..800 {
             let index = format!("i{}", next(3));
@@ -864,14 +854,10 @@ mod scan_tests {
     use super::SearchReply;
     use crate::scan::search_hits;
 
-    /// A seeded xorshift generator: a number below `n`.
-    fn rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
-        move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        }
+    /// A seeded generator (the conformance kit's): a number below `n`.
+    fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut rng = nonrel_runtime::conformance::Rng::new(seed);
+        move |n: u64| rng.below_u64(n)
     }
 
     const NAMES: [&str; 10] = ["a", "b", "_key", "$date", "$numberInt", "é", "x\\u00e9", "$other", "n", "tags"];

@@ -365,14 +365,10 @@ mod tests {
     use super::*;
     use nonrel_runtime::Model;
 
-    /// A seeded xorshift generator: a number below `n`.
-    fn rng(mut seed: u64) -> impl FnMut(u64) -> u64 {
-        move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        }
+    /// A seeded generator (the conformance kit's): a number below `n`.
+    fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut rng = nonrel_runtime::conformance::Rng::new(seed);
+        move |n: u64| rng.below_u64(n)
     }
 
     fn random_json(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> Json {
