@@ -203,8 +203,8 @@ impl Problem {
     }
 }
 
-/// BSON type bytes written here.
-mod ty {
+/// BSON type bytes written here (and by the one-pass reader, `scan`).
+pub(crate) mod ty {
     pub const DOUBLE: u8 = 0x01;
     pub const STRING: u8 = 0x02;
     pub const DOCUMENT: u8 = 0x03;

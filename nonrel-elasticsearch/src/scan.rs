@@ -11,7 +11,7 @@
 //! the same values and the errors that name the field; tests compare both readers on random
 //! answers.
 
-use crate::convert::KEY_FIELD;
+use crate::convert::{ty, KEY_FIELD};
 use nonrel_runtime::codec::{begin_document, end_document, IndexName};
 
 /// The deepest nesting read here (the serde reader takes the rest).
@@ -19,17 +19,6 @@ const DEPTH: usize = 64;
 
 /// The most members of one object read here (names are checked against each other).
 const MEMBERS: usize = 256;
-
-/// BSON type bytes written here.
-mod ty {
-    pub const DOUBLE: u8 = 0x01;
-    pub const STRING: u8 = 0x02;
-    pub const DOCUMENT: u8 = 0x03;
-    pub const ARRAY: u8 = 0x04;
-    pub const BOOL: u8 = 0x08;
-    pub const NULL: u8 = 0x0A;
-    pub const INT64: u8 = 0x12;
-}
 
 /// One hit of a `_search` answer.
 #[derive(Debug, PartialEq)]
