@@ -464,12 +464,28 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
 
     pub(crate) async fn run_update(
         self,
-        mut ops: Vec<crate::backend::UpdateOp>,
+        ops: Vec<crate::backend::UpdateOp>,
     ) -> Result<crate::backend::UpdateCounts> {
         let (db, reads) = (self.on, self.reads());
         // Runs once: the plan moves to the backend rather than being copied.
         let (plan, joins) = self.into_plan()?;
         let plan = crate::engine::prepare::backend_plan::<B, M>(&reads, plan, &joins).await?;
+        let backend = &*db.backend;
+        if !crate::engine::related::update_has_copies(M::DESC, &ops) {
+            let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, db.max_in()).await;
+            return counts.map_err(|e| e.with_model(M::DESC.name));
+        }
+        // Boxed: the copies' reads and writes would otherwise make every update's future as large.
+        Box::pin(Self::update_with_copies(db, plan, ops)).await
+    }
+
+    /// [`Self::run_update`] of an update that sets a `Ref` with copies or changes copied
+    /// fields: the copies follow.
+    async fn update_with_copies(
+        db: &'db Database<B>,
+        plan: crate::plan::Plan,
+        mut ops: Vec<crate::backend::UpdateOp>,
+    ) -> Result<crate::backend::UpdateCounts> {
         let backend = &*db.backend;
         let mut copies = crate::engine::related::before_update(backend, M::DESC, &plan, &mut ops).await?;
         if copies.is_active() {

@@ -228,10 +228,12 @@ pub(crate) async fn query<B: Backend>(
     max_in: usize,
 ) -> Result<Vec<Row>> {
     let plan = normalized(plan);
-    let command = || Command::planned(B::NAME, "query", m, &plan);
-    let command = crate::engine::trace::command(command, async {
+    // The plan moves into the work; its description keeps a copy only while tracing is on.
+    let kept = crate::engine::trace::keep(&plan);
+    let command = move || Command::planned(B::NAME, "query", m, &kept.unwrap_or_default());
+    let command = crate::engine::trace::command(command, async move {
         if !emulated::<B>(&plan) {
-            return crate::engine::split::query(backend, m, plan.clone(), max_in).await;
+            return crate::engine::split::query(backend, m, plan, max_in).await;
         }
         answer(&FromBackend { backend, max_in }, m, &plan).await
     });
@@ -248,10 +250,11 @@ pub(crate) async fn count<B: Backend>(
     max_in: usize,
 ) -> Result<u64> {
     let plan = normalized(plan);
-    let command = || Command::planned(B::NAME, "count", m, &plan);
-    let command = crate::engine::trace::command(command, async {
+    let kept = crate::engine::trace::keep(&plan);
+    let command = move || Command::planned(B::NAME, "count", m, &kept.unwrap_or_default());
+    let command = crate::engine::trace::command(command, async move {
         if !emulated::<B>(&plan) {
-            return crate::engine::split::count(backend, m, plan.clone(), upto, max_in).await;
+            return crate::engine::split::count(backend, m, plan, upto, max_in).await;
         }
         let n = candidates(&FromBackend { backend, max_in }, m, &plan).await?.len() as u64;
         Ok(upto.map_or(n, |u| n.min(u)))
@@ -271,22 +274,27 @@ pub(crate) async fn update<B: Backend>(
     max_in: usize,
 ) -> Result<UpdateCounts> {
     let plan = normalized(plan);
-    let command = || Command::planned(B::NAME, "update", m, &plan);
-    crate::engine::trace::command(command, update_plan(backend, m, plan.clone(), ops, max_in)).await
+    let kept = crate::engine::trace::keep(&plan);
+    let command = move || Command::planned(B::NAME, "update", m, &kept.unwrap_or_default());
+    if !emulated::<B>(&plan) {
+        let native = async {
+            crate::engine::trace::round_trips(1);
+            backend.update(m, plan, ops).await
+        };
+        return crate::engine::trace::command(command, native).await;
+    }
+    // Boxed: its reads and retries would otherwise make every update's future as large.
+    crate::engine::trace::command(command, Box::pin(update_emulated(backend, m, plan, ops, max_in))).await
 }
 
-/// [`update`], in its span.
-async fn update_plan<B: Backend>(
+/// [`update`] of a plan whose key terms the backend does not answer, in its span.
+async fn update_emulated<B: Backend>(
     backend: &B,
     m: &'static ModelDesc,
     plan: Plan,
     ops: Vec<UpdateOp>,
     max_in: usize,
 ) -> Result<UpdateCounts> {
-    if !emulated::<B>(&plan) {
-        crate::engine::trace::round_trips(1);
-        return backend.update(m, plan, ops).await;
-    }
     let mut counts = UpdateCounts::default();
     let mut pending: Vec<Row> =
         candidates(&FromBackend { backend, max_in }, m, &Plan { projection: None, ..plan.clone() }).await?;

@@ -104,7 +104,12 @@ pub(crate) async fn backend_plan<B: Backend, M: Model>(
     plan: Plan,
     joins: &[JoinFilter],
 ) -> Result<Plan> {
-    Prepared::new::<B, M>(plan, joins)?.resolve(reads).await
+    let prepared = Prepared::new::<B, M>(plan, joins)?;
+    if prepared.joins.is_empty() && !crate::plan::has_join(&prepared.plan.filters) {
+        return Ok(prepared.plan);
+    }
+    // Boxed: the reads of related records would otherwise make every query's future as large.
+    Box::pin(prepared.resolve(reads)).await
 }
 
 /// A join's conditions rewritten onto the index fields its related model declares.

@@ -140,6 +140,14 @@ mod off {
         work
     }
 
+    /// A copy of what a command's description needs, kept only when tracing may describe
+    /// it: never without the feature.
+    #[inline(always)]
+    pub(crate) fn keep<T: Clone>(value: &T) -> Option<T> {
+        let _ = value;
+        None
+    }
+
     /// Notes `n` round trips of the current command: nothing without the feature.
     #[inline(always)]
     pub(crate) fn round_trips(n: u64) {
@@ -154,10 +162,10 @@ mod off {
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) use off::{command, retry, round_trips};
+pub(crate) use off::{command, keep, retry, round_trips};
 
 #[cfg(feature = "tracing")]
-pub(crate) use on::{command, retry, round_trips};
+pub(crate) use on::{command, keep, retry, round_trips};
 
 #[cfg(feature = "tracing")]
 pub use on::{enabled, set_enabled, set_slow_threshold, slow_threshold};
@@ -238,6 +246,12 @@ mod on {
         if enabled() {
             tracing::info!(attempt, reason = %why, "retry after conflict");
         }
+    }
+
+    /// A copy of what a command's description needs, kept only while tracing is on: the
+    /// original can then move into the command's work.
+    pub(crate) fn keep<T: Clone>(value: &T) -> Option<T> {
+        enabled().then(|| value.clone())
     }
 
     /// Runs `work` as one store command, in a span when tracing is on and a subscriber

@@ -283,7 +283,8 @@ impl Backend for Mongo {
 
     async fn update(&self, model: &'static ModelDesc, plan: Plan, ops: Vec<UpdateOp>) -> Result<UpdateCounts> {
         let (matched, modified) = match counted::counters_of(model) {
-            Some(counters) => counted::update(self, model, counters, &plan, &ops).await?,
+            // Boxed: its transaction would otherwise make every update's future as large.
+            Some(counters) => Box::pin(counted::update(self, model, counters, &plan, &ops)).await?,
             None => write::update(self, model, &plan, &ops).await?,
         };
         Ok(UpdateCounts { matched, modified })

@@ -222,7 +222,8 @@ pub(super) async fn update_in(
     let reply = match checked {
         Ok(reply) => reply,
         Err(e) if pipeline && e.kind() != ErrorKind::Conflict => {
-            return Err(pipeline::inc_failure(mongo, model, plan, ops).await?.unwrap_or(e))
+            // Boxed: a rare path, kept out of every update's future.
+            return Err(Box::pin(pipeline::inc_failure(mongo, model, plan, ops)).await?.unwrap_or(e))
         }
         Err(e) => return Err(e),
     };

@@ -8,7 +8,7 @@
 
 use super::{copies_held_by, copies_of, CopyDesc};
 pub(crate) use crate::backend::copies::{
-    by_reference, copied_value, copied_values, ref_key, set_copies, touches_copies,
+    by_reference, copied_value, copied_values, ref_key, set_copies, sets_copied_ref, touches_copies,
 };
 use crate::backend::{Backend, IntegrityProblem, PutItem, SwapItem, Swapped, UpdateKind, UpdateOp};
 use crate::core::value::Value;
@@ -278,6 +278,12 @@ pub(crate) struct UpdateCopies {
     /// The related record a `set` of a `Ref` copied from, as read, checked once the update
     /// is done.
     set_ref: Option<(&'static ModelDesc, KeyValue, Option<Vec<u8>>)>,
+}
+
+/// Whether an update has work for copies ([`before_update`]): it sets a `Ref` whose
+/// related fields `m` copies, or changes fields of `m` that other models copy.
+pub(crate) fn update_has_copies(m: &ModelDesc, ops: &[UpdateOp]) -> bool {
+    sets_copied_ref(m, ops) || touches_copies(m, ops)
 }
 
 /// Prepares an update: a `set` of a `Ref` with copies also sets the copies (one read of the
