@@ -462,21 +462,30 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         self.on
     }
 
-    pub(crate) async fn run_update(
+    pub(crate) fn run_update(
         self,
         ops: Vec<crate::backend::UpdateOp>,
-    ) -> Result<crate::backend::UpdateCounts> {
+    ) -> impl Future<Output = Result<crate::backend::UpdateCounts>> + Send + 'db {
         let (db, reads) = (self.on, self.reads());
-        // Runs once: the plan moves to the backend rather than being copied.
-        let (plan, joins) = self.into_plan()?;
-        let plan = crate::engine::prepare::backend_plan::<B, M>(&reads, plan, &joins).await?;
-        let backend = &*db.backend;
-        if !crate::engine::related::update_has_copies(M::DESC, &ops) {
-            let counts = crate::engine::keyed::update(backend, M::DESC, plan, ops, db.max_in()).await;
-            return counts.map_err(|e| e.with_model(M::DESC.name));
+        // Prepared before the future exists, so the future holds the prepared plan alone; the
+        // plan then moves to the backend rather than being copied.
+        let prepared =
+            self.into_plan().and_then(|(plan, joins)| crate::engine::prepare::Prepared::new::<B, M>(plan, &joins));
+        async move {
+            let plan = match prepared?.ready() {
+                Ok(plan) => plan,
+                // Boxed: the reads of related records would otherwise make every update's
+                // future as large.
+                Err(prepared) => Box::pin(prepared.resolve(&reads)).await?,
+            };
+            if !crate::engine::related::update_has_copies(M::DESC, &ops) {
+                let counts = crate::engine::keyed::update(&*db.backend, M::DESC, plan, ops, db.max_in()).await;
+                return counts.map_err(|e| e.with_model(M::DESC.name));
+            }
+            // Boxed: the copies' reads and writes would otherwise make every update's future as
+            // large.
+            Box::pin(Self::update_with_copies(db, plan, ops)).await
         }
-        // Boxed: the copies' reads and writes would otherwise make every update's future as large.
-        Box::pin(Self::update_with_copies(db, plan, ops)).await
     }
 
     /// [`Self::run_update`] of an update that sets a `Ref` with copies or changes copied

@@ -117,17 +117,19 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
         self.op(field, UpdateKind::Pull, value.into_lookup())
     }
 
-    async fn run(self) -> Result<UpdateCounts> {
+    /// The checks before the store is asked: `Ok(None)` when there is nothing to update,
+    /// else the query and its operations with the derived index fields they change.
+    fn checked(self) -> Result<Option<(QueryBuilder<'db, B, M>, Vec<UpdateOp>)>> {
         if let Some(e) = self.error {
             return Err(e);
         }
         check_paths(&self.ops).map_err(|e| e.with_model(M::DESC.name))?;
         if self.ops.is_empty() {
-            return Ok(UpdateCounts::default());
+            return Ok(None);
         }
         let mut ops = self.ops;
         crate::engine::lookup::derived_updates(M::LOOKUPS, &mut ops).map_err(|e| e.with_model(M::DESC.name))?;
-        self.query.run_update(ops).await
+        Ok(Some((self.query, ops)))
     }
 }
 
@@ -136,7 +138,12 @@ impl<'db, B: Backend, M: Model> IntoFuture for UpdateBuilder<'db, B, M> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<UpdateCounts>> + Send + 'db>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        // The checks run here, so the boxed future is the store's work alone.
+        match self.checked() {
+            Ok(Some((query, ops))) => Box::pin(query.run_update(ops)),
+            Ok(None) => Box::pin(std::future::ready(Ok(UpdateCounts::default()))),
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        }
     }
 }
 

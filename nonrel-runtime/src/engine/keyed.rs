@@ -266,25 +266,24 @@ pub(crate) async fn count<B: Backend>(
 /// the backend does not: each record is written with a compare-and-set of the document
 /// read, and read again and retried when a concurrent write changed it, so no update is
 /// lost and each record's update is atomic.
-pub(crate) async fn update<B: Backend>(
-    backend: &B,
+pub(crate) fn update<'a, B: Backend>(
+    backend: &'a B,
     m: &'static ModelDesc,
     plan: Plan,
     ops: Vec<UpdateOp>,
     max_in: usize,
-) -> Result<UpdateCounts> {
+) -> impl Future<Output = Result<UpdateCounts>> + Send + 'a {
     let plan = normalized(plan);
     let kept = crate::engine::trace::keep(&plan);
     let command = move || Command::planned(B::NAME, "update", m, &kept.unwrap_or_default());
-    if !emulated::<B>(&plan) {
-        let native = async {
+    crate::engine::trace::command(command, async move {
+        if !emulated::<B>(&plan) {
             crate::engine::trace::round_trips(1);
-            backend.update(m, plan, ops).await
-        };
-        return crate::engine::trace::command(command, native).await;
-    }
-    // Boxed: its reads and retries would otherwise make every update's future as large.
-    crate::engine::trace::command(command, Box::pin(update_emulated(backend, m, plan, ops, max_in))).await
+            return backend.update(m, plan, ops).await;
+        }
+        // Boxed: its reads and retries would otherwise make every update's future as large.
+        Box::pin(update_emulated(backend, m, plan, ops, max_in)).await
+    })
 }
 
 /// [`update`] of a plan whose key terms the backend does not answer, in its span.

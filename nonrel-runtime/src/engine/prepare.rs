@@ -74,6 +74,14 @@ impl Prepared {
         Ok(Prepared { plan, joins })
     }
 
+    /// The plan, when it has no condition across a `Ref` to resolve; else the query as it is.
+    pub(crate) fn ready(self) -> std::result::Result<Plan, Self> {
+        if self.joins.is_empty() && !crate::plan::has_join(&self.plan.filters) {
+            return Ok(self.plan);
+        }
+        Err(self)
+    }
+
     /// The query with each condition across a `Ref` inside an OR or a NOT replaced by an
     /// `in` lookup on the `Ref` (every backend runs those in two steps); the joins at the top
     /// level left to the backend that runs them.
@@ -104,12 +112,11 @@ pub(crate) async fn backend_plan<B: Backend, M: Model>(
     plan: Plan,
     joins: &[JoinFilter],
 ) -> Result<Plan> {
-    let prepared = Prepared::new::<B, M>(plan, joins)?;
-    if prepared.joins.is_empty() && !crate::plan::has_join(&prepared.plan.filters) {
-        return Ok(prepared.plan);
+    match Prepared::new::<B, M>(plan, joins)?.ready() {
+        Ok(plan) => Ok(plan),
+        // Boxed: the reads of related records would otherwise make every query's future as large.
+        Err(prepared) => Box::pin(prepared.resolve(reads)).await,
     }
-    // Boxed: the reads of related records would otherwise make every query's future as large.
-    Box::pin(prepared.resolve(reads)).await
 }
 
 /// A join's conditions rewritten onto the index fields its related model declares.

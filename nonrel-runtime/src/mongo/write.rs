@@ -223,7 +223,7 @@ pub(super) async fn update_in(
         Ok(reply) => reply,
         Err(e) if pipeline && e.kind() != ErrorKind::Conflict => {
             // Boxed: a rare path, kept out of every update's future.
-            return Err(Box::pin(pipeline::inc_failure(mongo, model, plan, ops)).await?.unwrap_or(e))
+            return Err(Box::pin(pipeline::inc_failure(mongo, model, plan, ops)).await?.unwrap_or(e));
         }
         Err(e) => return Err(e),
     };

@@ -31,8 +31,8 @@ pub use crate::plan::join::{JoinFilter, Selection};
 pub(crate) use crate::schema::copies::{copies_held_by, copies_of, copy_for};
 pub use crate::schema::copies::{registered_copies, CopyDesc, CopyRegistration};
 pub(crate) use copies::{
-    before_put, before_update, check_copies, finish_all as finish_outbox, refresh_copies, update_has_copies, with_copies,
-    Copied, Pending, REWRITE_ROUNDS,
+    before_put, before_update, check_copies, finish_all as finish_outbox, refresh_copies, update_has_copies,
+    with_copies, Copied, Pending, REWRITE_ROUNDS,
 };
 pub use lookups::JoinLookup;
 pub(crate) use prefetch::{keys_at, load as load_prefetches, partition};
