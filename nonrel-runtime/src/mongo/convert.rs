@@ -62,6 +62,15 @@ pub(crate) fn key_value(k: &KeyValue) -> Value {
     }
 }
 
+/// A key as the driver's `Bson`, taken by value.
+pub(crate) fn key_bson(k: KeyValue) -> Bson {
+    match k {
+        KeyValue::Int(n) => Bson::Int64(n),
+        KeyValue::Str(s) => Bson::String(s),
+        KeyValue::ObjectId(o) => Bson::ObjectId(bson::oid::ObjectId::from_bytes(o.bytes())),
+    }
+}
+
 /// A filter on `_id` for these keys.
 pub(crate) fn keys_filter(keys: &[KeyValue]) -> Result<Document> {
     let ids = Value::Array(keys.iter().map(key_value).collect());

@@ -194,7 +194,8 @@ impl Backend for Mongo {
     }
 
     async fn get(&self, model: &'static ModelDesc, key: KeyValue) -> Result<Option<Vec<u8>>> {
-        let filter = convert::document(vec![("_id".into(), convert::key_value(&key))])?;
+        let mut filter = bson::Document::new();
+        filter.insert("_id", convert::key_bson(key));
         let found = self.raw_collection(model).find_one(filter).await.map_err(|e| driver(e, "reading a record"))?;
         found.map(|d| convert::without_id(d.as_bytes())).transpose()
     }
