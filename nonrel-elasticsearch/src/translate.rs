@@ -465,8 +465,14 @@ mod tests {
                 .collect();
             let reverse = next(2) == 0;
             let text = sort(m, &order, reverse);
-            let value = sort_value(m, &order, reverse).map(|v| Json::Array(v).to_string());
-            assert_eq!(text, value, "{order:?}");
+            // Compared as values: serde_json orders an object's members by name or as
+            // inserted, depending on its features, and the text need not follow either.
+            let read = text.as_deref().map(|t| serde_json::from_str::<Json>(t).unwrap_or_else(|e| panic!("{t}: {e}")));
+            assert_eq!(read, sort_value(m, &order, reverse).map(Json::Array), "{order:?}");
+            // Compact: as long as serde_json writes the same value.
+            if let (Some(t), Some(v)) = (&text, &read) {
+                assert_eq!(t.len(), v.to_string().len(), "{t}");
+            }
             written += usize::from(text.is_some());
         }
         assert!(written > 200, "{written}");
