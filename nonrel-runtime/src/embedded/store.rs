@@ -3,7 +3,8 @@
 use super::index::{self, Source};
 pub(super) use super::tables::{index_table, open_read, records_table, storage, Bytes, RecordsTable, BUILT, SEQUENCES};
 use crate::backend::{
-    IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+    IntegrityProblem, IntegrityReport, PutItem, Row, RowRef, SwapItem, Swapped, UpdateCounts, UpdateOp, Visit,
+    WriteMode,
 };
 use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
@@ -338,6 +339,79 @@ impl Store {
         Ok(rows)
     }
 
+    /// Runs a plan and hands each row, then its related selections (each a `Ref` to one
+    /// record), to `visit` in the same read transaction, every document read in place: the
+    /// rows' documents are kept one after another in one buffer until they are in order, the
+    /// related records are read by key from their tables, opened once per selection, and
+    /// given as redb holds them (projected when the selection asks).
+    pub(crate) fn visit_related(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        related: &[Selection],
+        visit: &mut dyn FnMut(Visit<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let read = self.read()?;
+        let mut run = Run::new(plan, None);
+        let (rows, arena) = VISIT_BUFFERS.take();
+        (run.rows, run.arena) = (rows, Some(arena));
+        let visited = self.visit_run(&read, m, plan, related, &mut run, visit);
+        // The buffers go back for the next visit on this thread, emptied, unless large.
+        let (mut rows, mut arena) = (std::mem::take(&mut run.rows), run.arena.take().unwrap_or_default());
+        if rows.capacity() <= 1024 && arena.capacity() <= 256 << 10 {
+            rows.clear();
+            arena.clear();
+            VISIT_BUFFERS.set((rows, arena));
+        }
+        visited
+    }
+
+    /// [`visit_related`](Self::visit_related) with the run to fill.
+    fn visit_run<'p>(
+        &self,
+        read: &Read,
+        m: &'static ModelDesc,
+        plan: &'p Plan,
+        related: &[Selection],
+        run: &mut Run<'p>,
+        visit: &mut dyn FnMut(Visit<'_>) -> Result<()>,
+    ) -> Result<()> {
+        if self.collect(read, m, plan, None, run)?.is_some() {
+            return Ok(());
+        }
+        let tables = related
+            .iter()
+            .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
+            .collect::<Result<Vec<_>>>()?;
+        let mut pk = Vec::with_capacity(16);
+        let limit = plan.limit.unwrap_or(usize::MAX);
+        visit(Visit::Rows(run.rows.len().saturating_sub(plan.offset).min(limit)))?;
+        run.finish_in_place(|key, doc| {
+            visit(Visit::Row(RowRef { key: Some(key), doc }))?;
+            for (s, table) in related.iter().zip(&tables) {
+                let key = crate::backend::copies::ref_key(doc, s.reference())?;
+                let found = match (key, table) {
+                    (Some(key), Some(table)) => {
+                        key.write_storage(&mut pk);
+                        table.get(pk.as_slice()).map_err(storage)?.map(|guard| (key, guard))
+                    }
+                    _ => None,
+                };
+                match (&found, s.projection()) {
+                    (Some((key, guard)), Some(p)) => {
+                        let doc = project(guard.value(), p)?;
+                        visit(Visit::Related(Some(RowRef { key: Some(key), doc: &doc })))?;
+                    }
+                    (Some((key, guard)), None) => {
+                        visit(Visit::Related(Some(RowRef { key: Some(key), doc: guard.value() })))?
+                    }
+                    (None, _) => visit(Visit::Related(None))?,
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// [`run_reading`](Self::run_reading) in a read transaction begun by the caller.
     fn run_in<'p>(
         &self,
@@ -347,9 +421,29 @@ impl Store {
         count_upto: Option<u64>,
         sink: Option<Sink<'p>>,
     ) -> Result<(Vec<Row>, u64, Reading)> {
+        let mut run = Run::new(plan, count_upto);
+        run.sink = sink;
+        if let Some((n, reading)) = self.collect(read, m, plan, count_upto, &mut run)? {
+            return Ok((Vec::new(), n, reading));
+        }
+        let reading = Reading { entries: run.read, docs: run.docs };
+        Ok((run.finish(), run.matched, reading))
+    }
+
+    /// Offers `run` the candidates of a plan, read in a read transaction begun by the caller;
+    /// `Some` when the answer came without them (a count from a counter or from index
+    /// entries, or nothing to read: what was counted and read).
+    fn collect<'p>(
+        &self,
+        read: &Read,
+        m: &'static ModelDesc,
+        plan: &'p Plan,
+        count_upto: Option<u64>,
+        run: &mut Run<'p>,
+    ) -> Result<Option<(u64, Reading)>> {
         let tx = &read.tx;
         if let Some((upto, (_, n, groups))) = count_upto.zip(self.counted(tx, m, plan)?) {
-            return Ok((Vec::new(), n.min(upto), Reading { entries: groups, docs: 0 }));
+            return Ok(Some((n.min(upto), Reading { entries: groups, docs: 0 })));
         }
         let name = records_table(m);
         let built = self.built(read, m)?;
@@ -388,13 +482,11 @@ impl Store {
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
         let records = if covering { None } else { records };
         if records.is_none() && !covering {
-            return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 }));
+            return Ok(Some((0, Reading { entries: 0, docs: 0 })));
         }
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
         }
-        let mut run = Run::new(plan, count_upto);
-        run.sink = sink;
         // Records read in key order are in the plan's order when it is ordered by the key.
         let by_key = plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
         match source {
@@ -420,7 +512,7 @@ impl Store {
                 // Every condition answered by the ranges: a count counts the entries, reading
                 // no document.
                 if let (true, Some(upto)) = (run.filters.is_empty(), count_upto) {
-                    return count_entries(records, &ranges, upto);
+                    return count_entries(records, &ranges, upto).map(|(_, n, r)| Some((n, r)));
                 }
                 let ordered: Box<dyn Iterator<Item = &index::KeyRange>> =
                     if reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
@@ -446,12 +538,12 @@ impl Store {
                     Some(at) => opened.swap_remove(at).1,
                     None => open_read(tx, Bytes::new(&index_table(m, index)))?,
                 };
-                let Some(table) = table else { return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 })) };
+                let Some(table) = table else { return Ok(Some((0, Reading { entries: 0, docs: 0 }))) };
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
                 if let (true, Some(upto)) = (exact && distinct, count_upto) {
-                    return count_entries(&table, &ranges, upto);
+                    return count_entries(&table, &ranges, upto).map(|(_, n, r)| Some((n, r)));
                 }
                 run.dedup = !distinct;
                 let track = !distinct && (count_upto.is_some() || plan.limit.is_some() || run.sink.is_some());
@@ -487,8 +579,7 @@ impl Store {
                 }
             }
         }
-        let reading = Reading { entries: run.read, docs: run.docs };
-        Ok((run.finish(), run.matched, reading))
+        Ok(None)
     }
 
     /// A count a declared counter answers (see `counter::answer`).
@@ -1102,7 +1193,12 @@ struct Run<'p> {
     /// the records, or one value of an index, is in key order; an index on the one ordering
     /// term is in its order), so a limit can stop the reading early.
     in_order: bool,
-    rows: Vec<(Vec<crate::core::value::Value>, Row)>,
+    /// The rows kept, each with its sort values and, when documents go to the arena, its
+    /// document's place there (start, end).
+    rows: Vec<Kept>,
+    /// Where the kept documents go one after another when the rows are visited in place
+    /// ([`Store::visit_related`]): each row's `doc` is then empty, its document in here.
+    arena: Option<Vec<u8>>,
     matched: u64,
     /// The index entries (or records, in a scan) read.
     read: u64,
@@ -1123,6 +1219,7 @@ impl<'p> Run<'p> {
             count_upto,
             in_order: false,
             rows: Vec::new(),
+            arena: None,
             matched: 0,
             read: 0,
             docs: 0,
@@ -1159,17 +1256,27 @@ impl<'p> Run<'p> {
         let sort = sort_key_keyed(doc, Some(&key), &self.plan.order)?;
         if let (Some(needed), true) = (self.needed(), self.in_order) {
             // Ties on the sort value must all be seen before the key breaks them.
-            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _)| last == &sort);
+            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _, _)| last == &sort);
             if self.rows.len() >= needed && !tie {
                 return Ok(true);
             }
         }
         self.matched += 1;
-        let doc = match &self.plan.projection {
-            Some(p) => project(doc, p)?,
-            None => doc.to_vec(),
+        let mut span = (0, 0);
+        let doc = match (&mut self.arena, &self.plan.projection) {
+            (Some(arena), projection) => {
+                let start = arena.len();
+                match projection {
+                    Some(p) => arena.extend_from_slice(&project(doc, p)?),
+                    None => arena.extend_from_slice(doc),
+                }
+                span = (start, arena.len());
+                Vec::new()
+            }
+            (None, Some(p)) => project(doc, p)?,
+            (None, None) => doc.to_vec(),
         };
-        self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
+        self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }, span));
         // In key order with no ordering term (or one on the key, which nothing ties on),
         // nothing read later can come before these.
         let full = self.needed().is_some_and(|needed| self.rows.len() >= needed);
@@ -1188,27 +1295,61 @@ impl<'p> Run<'p> {
         if self.rows.len() >= needed.saturating_mul(2).max(64) {
             self.sort();
             self.rows.truncate(needed);
+            self.compact();
         }
+    }
+
+    /// The arena holding only the kept rows' documents (after a trim dropped rows).
+    fn compact(&mut self) {
+        let Some(arena) = self.arena.as_mut() else { return };
+        let mut kept = Vec::with_capacity(self.rows.iter().map(|(_, _, (a, b))| b - a).sum());
+        for (_, _, span) in &mut self.rows {
+            let start = kept.len();
+            kept.extend_from_slice(&arena[span.0..span.1]);
+            *span = (start, kept.len());
+        }
+        *arena = kept;
     }
 
     fn sort(&mut self) {
         let order = &self.plan.order;
-        let cmp = |(a, ra): &(Vec<crate::core::value::Value>, Row), (b, rb): &(Vec<crate::core::value::Value>, Row)| {
-            compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key))
-        };
+        let cmp = |(a, ra, _): &Kept, (b, rb, _): &Kept| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key));
         // Rows read in the plan's order (an index range often is) need no sorting.
         if !self.rows.is_sorted_by(|x, y| cmp(x, y).is_le()) {
             self.rows.sort_by(cmp);
         }
         if self.dedup {
             // One record's rows have the same sort values and key: adjacent once sorted.
-            self.rows.dedup_by(|(_, a), (_, b)| a.key.is_some() && a.key == b.key);
+            self.rows.dedup_by(|(_, a, _), (_, b, _)| a.key.is_some() && a.key == b.key);
         }
     }
 
     fn finish(&mut self) -> Vec<Row> {
         self.sort();
         let limit = self.plan.limit.unwrap_or(usize::MAX);
-        std::mem::take(&mut self.rows).into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
+        std::mem::take(&mut self.rows).into_iter().skip(self.plan.offset).take(limit).map(|(_, r, _)| r).collect()
+    }
+
+    /// The rows in the plan's order, offset and limit applied, each given to `f` with its
+    /// document read in place from the arena.
+    fn finish_in_place(&mut self, mut f: impl FnMut(&KeyValue, &[u8]) -> Result<()>) -> Result<()> {
+        self.sort();
+        let limit = self.plan.limit.unwrap_or(usize::MAX);
+        let arena = self.arena.as_deref().unwrap_or_default();
+        for (_, row, (start, end)) in self.rows.iter().skip(self.plan.offset).take(limit) {
+            let key = row.key.as_ref().expect("a kept row has its key");
+            f(key, &arena[*start..*end])?;
+        }
+        Ok(())
     }
 }
+
+thread_local! {
+    /// The rows and documents buffers of the last in-place visit on this thread
+    /// ([`Store::visit_related`]), emptied, for the next to read into room already there.
+    static VISIT_BUFFERS: std::cell::Cell<(Vec<Kept>, Vec<u8>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// A row a run keeps: its sort values, the row, and its document's place in the run's arena
+/// (start, end) when documents go there.
+type Kept = (Vec<crate::core::value::Value>, Row, (usize, usize));
