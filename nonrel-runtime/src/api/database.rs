@@ -1,7 +1,7 @@
 //! The database handle: typed operations on any backend.
 
-use crate::backend::capability::Runs;
 use crate::api::related::Related;
+use crate::backend::capability::Runs;
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
 use crate::core::value::Value;
 use crate::embedded::Redb;
@@ -583,10 +583,8 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
             let mut records = Vec::new();
             let mut visit = |v: crate::backend::Visit<'_>| {
                 match v {
-                    crate::backend::Visit::Row(row) => records.push(crate::plan::with_projection(
-                        projection.as_ref(),
-                        || decode::<M>(row.key, row.doc),
-                    )?),
+                    crate::backend::Visit::Row(row) => records
+                        .push(crate::plan::with_projection(projection.as_ref(), || decode::<M>(row.key, row.doc))?),
                     crate::backend::Visit::Related(found) => set.push_one(found),
                     crate::backend::Visit::Rows(n) => {
                         records.reserve_exact(n);

@@ -263,7 +263,12 @@ impl<M: Model> Record<M> {
     /// # Ok(()) }
     /// ```
     pub fn missing_related<T: Model, F>(&self, field: Field<M, Vec<Ref<T>>, F>) -> Vec<Key<T>> {
-        self.related.rows(field.path()).filter(|r| r.doc.is_empty()).filter_map(|r| r.key.cloned()).map(Key::from_value).collect()
+        self.related
+            .rows(field.path())
+            .filter(|r| r.doc.is_empty())
+            .filter_map(|r| r.key.cloned())
+            .map(Key::from_value)
+            .collect()
     }
 
     /// The records of model `T` whose reference field `field` refers to this row, loaded by

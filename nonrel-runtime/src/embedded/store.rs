@@ -383,13 +383,19 @@ impl Store {
             .iter()
             .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
             .collect::<Result<Vec<_>>>()?;
+        // Each `Ref`'s name when it is a top-level field (read without looking for a dot).
+        let top_level: Vec<Option<&[u8]>> =
+            related.iter().map(|s| (!s.reference().contains('.')).then_some(s.reference().as_bytes())).collect();
         let mut pk = Vec::with_capacity(16);
         let limit = plan.limit.unwrap_or(usize::MAX);
         visit(Visit::Rows(run.rows.len().saturating_sub(plan.offset).min(limit)))?;
         run.finish_in_place(|key, doc| {
             visit(Visit::Row(RowRef { key: Some(key), doc }))?;
-            for (s, table) in related.iter().zip(&tables) {
-                let key = crate::backend::copies::ref_key(doc, s.reference())?;
+            for ((s, table), top) in related.iter().zip(&tables).zip(&top_level) {
+                let key = match top {
+                    Some(name) => crate::backend::copies::top_level_ref_key(doc, name)?,
+                    None => crate::backend::copies::ref_key(doc, s.reference())?,
+                };
                 let found = match (key, table) {
                     (Some(key), Some(table)) => {
                         key.write_storage(&mut pk);
@@ -1284,7 +1290,9 @@ impl<'p> Run<'p> {
         if full && self.in_order && by_key {
             return Ok(true);
         }
-        self.trim();
+        if self.plan.limit.is_some() {
+            self.trim();
+        }
         Ok(false)
     }
 
