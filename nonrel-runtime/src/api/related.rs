@@ -75,6 +75,7 @@ impl Related {
     }
 
     /// The selection `name`'s projection and this row's records under it, as kept.
+    #[inline]
     fn named(&self, name: &str) -> Option<(&RelatedSet, Option<&Projection>, &[Entry])> {
         let set = self.set.as_deref()?;
         let n = set.names.iter().position(|s| s == name)?;

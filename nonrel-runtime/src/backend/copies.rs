@@ -26,6 +26,10 @@ pub(crate) fn ref_key(doc: &[u8], path: &str) -> Result<Option<KeyValue>> {
 /// `values_at` reads it; a key is read as one, without a `Value` first.
 pub(crate) fn top_level_ref_key(doc: &[u8], name: &[u8]) -> Result<Option<KeyValue>> {
     match Elements::new(doc)?.find(name)? {
+        // The usual automatic key, read in place.
+        Some((codec::INT64, value)) if value.len() == 8 => {
+            Ok(Some(KeyValue::Int(i64::from_le_bytes(value.try_into().expect("eight bytes")))))
+        }
         Some((ty, value)) if matches!(ty, codec::INT32 | codec::INT64 | codec::STRING | codec::OBJECT_ID) => {
             KeyValue::decode(ty, value).map(Some)
         }

@@ -353,15 +353,17 @@ impl Store {
     ) -> Result<()> {
         let read = self.read()?;
         let mut run = Run::new(plan, None);
-        let (rows, arena) = VISIT_BUFFERS.take();
-        (run.rows, run.arena) = (rows, Some(arena));
+        let (rows, arena, keys) = VISIT_BUFFERS.take();
+        (run.rows, run.arena, run.keys) = (rows, Some(arena), keys);
         let visited = self.visit_run(&read, m, plan, related, &mut run, visit);
         // The buffers go back for the next visit on this thread, emptied, unless large.
-        let (mut rows, mut arena) = (std::mem::take(&mut run.rows), run.arena.take().unwrap_or_default());
-        if rows.capacity() <= 1024 && arena.capacity() <= 256 << 10 {
+        let (mut rows, mut arena, mut keys) =
+            (std::mem::take(&mut run.rows), run.arena.take().unwrap_or_default(), std::mem::take(&mut run.keys));
+        if rows.capacity() <= 1024 && arena.capacity() <= 256 << 10 && keys.capacity() <= 4096 {
             rows.clear();
             arena.clear();
-            VISIT_BUFFERS.set((rows, arena));
+            keys.clear();
+            VISIT_BUFFERS.set((rows, arena, keys));
         }
         visited
     }
@@ -376,9 +378,6 @@ impl Store {
         run: &mut Run<'p>,
         visit: &mut dyn FnMut(Visit<'_>) -> Result<()>,
     ) -> Result<()> {
-        if self.collect(read, m, plan, None, run)?.is_some() {
-            return Ok(());
-        }
         let tables = related
             .iter()
             .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
@@ -387,9 +386,11 @@ impl Store {
         let top_level: Vec<Option<&[u8]>> =
             related.iter().map(|s| (!s.reference().contains('.')).then_some(s.reference().as_bytes())).collect();
         let mut pk = Vec::with_capacity(16);
-        let limit = plan.limit.unwrap_or(usize::MAX);
-        visit(Visit::Rows(run.rows.len().saturating_sub(plan.offset).min(limit)))?;
-        run.finish_in_place(|key, doc| {
+        let mut emit = |out: Streamed<'_>| -> Result<()> {
+            let (key, doc) = match out {
+                Streamed::Expect(n) => return visit(Visit::Rows(n)),
+                Streamed::Row(key, doc) => (key, doc),
+            };
             visit(Visit::Row(RowRef { key: Some(key), doc }))?;
             for ((s, table), top) in related.iter().zip(&tables).zip(&top_level) {
                 let key = match top {
@@ -415,7 +416,13 @@ impl Store {
                 }
             }
             Ok(())
-        })
+        };
+        if self.collect(read, m, plan, None, run, Some(&mut emit))?.is_some() {
+            return Ok(());
+        }
+        let limit = plan.limit.unwrap_or(usize::MAX);
+        emit(Streamed::Expect(run.rows.len().saturating_sub(plan.offset).min(limit)))?;
+        run.finish_in_place(|key, doc| emit(Streamed::Row(key, doc)))
     }
 
     /// [`run_reading`](Self::run_reading) in a read transaction begun by the caller.
@@ -429,7 +436,7 @@ impl Store {
     ) -> Result<(Vec<Row>, u64, Reading)> {
         let mut run = Run::new(plan, count_upto);
         run.sink = sink;
-        if let Some((n, reading)) = self.collect(read, m, plan, count_upto, &mut run)? {
+        if let Some((n, reading)) = self.collect(read, m, plan, count_upto, &mut run, None)? {
             return Ok((Vec::new(), n, reading));
         }
         let reading = Reading { entries: run.read, docs: run.docs };
@@ -446,6 +453,7 @@ impl Store {
         plan: &'p Plan,
         count_upto: Option<u64>,
         run: &mut Run<'p>,
+        stream: Option<Stream<'_>>,
     ) -> Result<Option<(u64, Reading)>> {
         let tx = &read.tx;
         if let Some((upto, (_, n, groups))) = count_upto.zip(self.counted(tx, m, plan)?) {
@@ -550,6 +558,12 @@ impl Store {
                 // limit, which stop reading early, keep the keys seen.
                 if let (true, Some(upto)) = (exact && distinct, count_upto) {
                     return count_entries(&table, &ranges, upto).map(|(_, n, r)| Some((n, r)));
+                }
+                // Rows wanted in key order, handed over as they are read: the keys first,
+                // sorted once, then each record by key, read in place.
+                if let (Some(stream), Some(records), true) = (stream, &records, plan.order.is_empty()) {
+                    stream_by_key(index, &table, &ranges, records, run, stream)?;
+                    return Ok(Some((run.matched, Reading { entries: run.read, docs: run.docs })));
                 }
                 run.dedup = !distinct;
                 let track = !distinct && (count_upto.is_some() || plan.limit.is_some() || run.sink.is_some());
@@ -1205,6 +1219,8 @@ struct Run<'p> {
     /// Where the kept documents go one after another when the rows are visited in place
     /// ([`Store::visit_related`]): each row's `doc` is then empty, its document in here.
     arena: Option<Vec<u8>>,
+    /// The records' keys of a run handed over by key (kept for its buffer).
+    keys: Vec<KeyValue>,
     matched: u64,
     /// The index entries (or records, in a scan) read.
     read: u64,
@@ -1226,6 +1242,7 @@ impl<'p> Run<'p> {
             in_order: false,
             rows: Vec::new(),
             arena: None,
+            keys: Vec::new(),
             matched: 0,
             read: 0,
             docs: 0,
@@ -1259,10 +1276,11 @@ impl<'p> Run<'p> {
         if self.count_upto.is_some() {
             return Ok(self.count_only());
         }
-        let sort = sort_key_keyed(doc, Some(&key), &self.plan.order)?;
+        let sort =
+            if self.plan.order.is_empty() { Vec::new() } else { sort_key_keyed(doc, Some(&key), &self.plan.order)? };
         if let (Some(needed), true) = (self.needed(), self.in_order) {
             // Ties on the sort value must all be seen before the key breaks them.
-            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _, _)| last == &sort);
+            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|last| last.sort == sort);
             if self.rows.len() >= needed && !tie {
                 return Ok(true);
             }
@@ -1282,7 +1300,7 @@ impl<'p> Run<'p> {
             (None, Some(p)) => project(doc, p)?,
             (None, None) => doc.to_vec(),
         };
-        self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }, span));
+        self.rows.push(Kept { sort, key, doc, span });
         // In key order with no ordering term (or one on the key, which nothing ties on),
         // nothing read later can come before these.
         let full = self.needed().is_some_and(|needed| self.rows.len() >= needed);
@@ -1310,32 +1328,37 @@ impl<'p> Run<'p> {
     /// The arena holding only the kept rows' documents (after a trim dropped rows).
     fn compact(&mut self) {
         let Some(arena) = self.arena.as_mut() else { return };
-        let mut kept = Vec::with_capacity(self.rows.iter().map(|(_, _, (a, b))| b - a).sum());
-        for (_, _, span) in &mut self.rows {
+        let mut kept = Vec::with_capacity(self.rows.iter().map(|k| k.span.1 - k.span.0).sum());
+        for row in &mut self.rows {
             let start = kept.len();
-            kept.extend_from_slice(&arena[span.0..span.1]);
-            *span = (start, kept.len());
+            kept.extend_from_slice(&arena[row.span.0..row.span.1]);
+            row.span = (start, kept.len());
         }
         *arena = kept;
     }
 
     fn sort(&mut self) {
         let order = &self.plan.order;
-        let cmp = |(a, ra, _): &Kept, (b, rb, _): &Kept| compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key));
+        let cmp = |a: &Kept, b: &Kept| compare_keys(&a.sort, &b.sort, order).then_with(|| a.key.cmp(&b.key));
         // Rows read in the plan's order (an index range often is) need no sorting.
         if !self.rows.is_sorted_by(|x, y| cmp(x, y).is_le()) {
             self.rows.sort_by(cmp);
         }
         if self.dedup {
             // One record's rows have the same sort values and key: adjacent once sorted.
-            self.rows.dedup_by(|(_, a, _), (_, b, _)| a.key.is_some() && a.key == b.key);
+            self.rows.dedup_by(|a, b| a.key == b.key);
         }
     }
 
     fn finish(&mut self) -> Vec<Row> {
         self.sort();
         let limit = self.plan.limit.unwrap_or(usize::MAX);
-        std::mem::take(&mut self.rows).into_iter().skip(self.plan.offset).take(limit).map(|(_, r, _)| r).collect()
+        std::mem::take(&mut self.rows)
+            .into_iter()
+            .skip(self.plan.offset)
+            .take(limit)
+            .map(|k| Row { key: Some(k.key), doc: k.doc, ..Row::default() })
+            .collect()
     }
 
     /// The rows in the plan's order, offset and limit applied, each given to `f` with its
@@ -1344,20 +1367,96 @@ impl<'p> Run<'p> {
         self.sort();
         let limit = self.plan.limit.unwrap_or(usize::MAX);
         let arena = self.arena.as_deref().unwrap_or_default();
-        for (_, row, (start, end)) in self.rows.iter().skip(self.plan.offset).take(limit) {
-            let key = row.key.as_ref().expect("a kept row has its key");
-            f(key, &arena[*start..*end])?;
+        for row in self.rows.iter().skip(self.plan.offset).take(limit) {
+            f(&row.key, &arena[row.span.0..row.span.1])?;
         }
         Ok(())
     }
 }
 
-thread_local! {
-    /// The rows and documents buffers of the last in-place visit on this thread
-    /// ([`Store::visit_related`]), emptied, for the next to read into room already there.
-    static VISIT_BUFFERS: std::cell::Cell<(Vec<Kept>, Vec<u8>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+/// What a run hands over in place as it reads ([`Store::visit_related`]): how many rows
+/// may follow, then each row's key and document.
+pub(super) enum Streamed<'a> {
+    Expect(usize),
+    Row(&'a KeyValue, &'a [u8]),
 }
 
-/// A row a run keeps: its sort values, the row, and its document's place in the run's arena
-/// (start, end) when documents go there.
-type Kept = (Vec<crate::core::value::Value>, Row, (usize, usize));
+/// Where a run hands its rows over in place.
+pub(super) type Stream<'s> = &'s mut dyn FnMut(Streamed<'_>) -> Result<()>;
+
+/// The rows of an index's ranges in key order (a plan with no ordering terms), handed to
+/// `stream` read in place: the records' keys from the entries first, sorted and deduplicated
+/// (a record with several entries is one row), then each record by key, its remaining
+/// conditions checked, offset and limit applied as rows pass.
+fn stream_by_key(
+    index: &IndexDesc,
+    table: &Index,
+    ranges: &[index::KeyRange],
+    records: &Index,
+    run: &mut Run<'_>,
+    stream: Stream<'_>,
+) -> Result<()> {
+    let mut keys = std::mem::take(&mut run.keys);
+    keys.clear();
+    for range in ranges {
+        for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
+            let (_, value) = entry.map_err(storage)?;
+            run.read += 1;
+            keys.push(KeyValue::from_storage(index::read_value(index, value.value())?.0)?);
+        }
+    }
+    if !keys.is_sorted() {
+        keys.sort_unstable();
+    }
+    keys.dedup();
+    let plan = run.plan;
+    let (mut skip, limit) = (plan.offset, plan.limit.unwrap_or(usize::MAX));
+    let streamed = (|| {
+        // How many rows follow, when no condition remains to drop some.
+        if run.filters.is_empty() {
+            stream(Streamed::Expect(keys.len().saturating_sub(skip).min(limit)))?;
+        }
+        let mut pk = Vec::with_capacity(16);
+        for key in &keys {
+            if run.matched as usize >= limit {
+                break;
+            }
+            key.write_storage(&mut pk);
+            let Some(guard) = records.get(pk.as_slice()).map_err(storage)? else { continue };
+            let doc = guard.value();
+            run.docs += 1;
+            if !matches_all_keyed(run.filters.iter().copied(), doc, key).map_err(|e| e.with_key(key))? {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            run.matched += 1;
+            match &plan.projection {
+                Some(p) => stream(Streamed::Row(key, &project(doc, p)?))?,
+                None => stream(Streamed::Row(key, doc))?,
+            }
+        }
+        Ok(())
+    })();
+    run.keys = keys;
+    streamed
+}
+
+thread_local! {
+    /// The rows, documents and keys buffers of the last in-place visit on this thread
+    /// ([`Store::visit_related`]), emptied, for the next to read into room already there.
+    #[allow(clippy::type_complexity)]
+    static VISIT_BUFFERS: std::cell::Cell<(Vec<Kept>, Vec<u8>, Vec<KeyValue>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+/// A row a run keeps: its sort values, its key, and its document, or the document's place
+/// in the run's arena (start, end) when documents go there (`doc` is then empty).
+struct Kept {
+    sort: Vec<crate::core::value::Value>,
+    key: KeyValue,
+    doc: Vec<u8>,
+    span: (usize, usize),
+}

@@ -313,14 +313,24 @@ impl<'a> Elements<'a> {
             let ty = self.bytes[self.pos];
             let name_start = self.pos + 1;
             let rest = &self.bytes[name_start..self.end];
-            let matched = rest.get(name.len()) == Some(&0) && &rest[..name.len()] == name;
+            // The first byte and the terminator first: most names differ there.
+            let matched = (name.is_empty() || rest.first() == name.first())
+                && rest.get(name.len()) == Some(&0)
+                && &rest[..name.len()] == name;
             let name_len = if matched {
                 name.len()
             } else {
                 rest.iter().position(|&b| b == 0).ok_or_else(|| malformed("element name is not terminated"))?
             };
             let value_start = name_start + name_len + 1;
-            let value_end = value_start + value_len(ty, &self.bytes[value_start..self.end])?;
+            let rest = &self.bytes[value_start..self.end];
+            // The common fixed sizes inline, anything else (and a truncated value) as `next`.
+            let len = match ty {
+                DOUBLE | DATETIME | INT64 if rest.len() >= 8 => 8,
+                INT32 if rest.len() >= 4 => 4,
+                _ => value_len(ty, rest)?,
+            };
+            let value_end = value_start + len;
             if matched {
                 return Ok(Some((ty, &self.bytes[value_start..value_end])));
             }
