@@ -498,7 +498,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     async fn fetch(
         &self,
         related: &[crate::engine::related::Selection],
-        visit: Option<&mut (dyn FnMut(crate::backend::Visit<'_>) -> Result<()> + Send)>,
+        visit: Option<&mut Visitor<'_>>,
     ) -> Result<Option<Vec<Row>>> {
         // Conditions across a `Ref` inside ORs and NOTs run in two steps on every backend.
         let prepared = self.prepared()?.resolve_nested(&self.reads()).await?;
@@ -696,6 +696,9 @@ impl<'db, B: Backend, M: Model> IntoFuture for Query<M, &'db Database<B>> {
         Box::pin(self.all())
     }
 }
+
+/// What takes the rows a backend hands over in place ([`Backend::visit_related`]).
+type Visitor<'v> = dyn FnMut(crate::backend::Visit<'_>) -> Result<()> + Send + 'v;
 
 /// What a backend without joins did with a query and its selections: rows, with whether it
 /// filled their selections, or the rows it handed over in place, counted.

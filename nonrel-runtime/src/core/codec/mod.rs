@@ -474,12 +474,15 @@ pub fn embedded_elements(ty: u8, value: &[u8]) -> Result<Elements<'_>> {
 #[cfg(test)]
 mod tests {
     // Random cases from the kit's seeded generator, compiled with it.
-    #![cfg(feature = "conformance")]
+    #[cfg(feature = "conformance")]
     use super::{begin_document, cname, end_document, Elements, Encode};
+    #[cfg(feature = "conformance")]
     use crate::conformance::Rng;
+    #[cfg(feature = "conformance")]
     use crate::core::value::Value;
 
     /// The first element named `name` as the iterator finds it (what `find` must give).
+    #[cfg(feature = "conformance")]
     fn first_named<'a>(doc: &'a [u8], name: &[u8]) -> crate::error::Result<Option<(u8, &'a [u8])>> {
         for el in Elements::new(doc)? {
             let el = el?;
@@ -490,6 +493,7 @@ mod tests {
         Ok(None)
     }
 
+    #[cfg(feature = "conformance")]
     fn value(rng: &mut Rng) -> Value {
         match rng.below(7) {
             0 => Value::Null,
@@ -506,6 +510,7 @@ mod tests {
     /// searched for), some cut short or with a byte changed: `find` answers as the iterator
     /// does, errors included.
     #[test]
+    #[cfg(feature = "conformance")]
     fn find_agrees_with_the_iterator() {
         let names = ["a", "au", "author", "authors", "n", "", "b"];
         let mut rng = Rng::new(0xf1d);
