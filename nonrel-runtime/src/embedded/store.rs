@@ -562,7 +562,7 @@ impl Store {
                 // Rows wanted in key order, handed over as they are read: the keys first,
                 // sorted once, then each record by key, read in place.
                 if let (Some(stream), Some(records), true) = (stream, &records, plan.order.is_empty()) {
-                    stream_by_key(index, &table, &ranges, records, run, stream)?;
+                    stream_by_key(index, &table, &ranges, key_order, records, run, stream)?;
                     return Ok(Some((run.matched, Reading { entries: run.read, docs: run.docs })));
                 }
                 run.dedup = !distinct;
@@ -1387,15 +1387,37 @@ pub(super) type Stream<'s> = &'s mut dyn FnMut(Streamed<'_>) -> Result<()>;
 /// The rows of an index's ranges in key order (a plan with no ordering terms), handed to
 /// `stream` read in place: the records' keys from the entries first, sorted and deduplicated
 /// (a record with several entries is one row), then each record by key, its remaining
-/// conditions checked, offset and limit applied as rows pass.
+/// conditions checked, offset and limit applied as rows pass. Entries already in key order,
+/// one per record (one value of the index: `key_order`), are followed as they are read, so a
+/// limit stops the reading.
 fn stream_by_key(
     index: &IndexDesc,
     table: &Index,
     ranges: &[index::KeyRange],
+    key_order: bool,
     records: &Index,
     run: &mut Run<'_>,
     stream: Stream<'_>,
 ) -> Result<()> {
+    let plan = run.plan;
+    let (mut skip, limit) = (plan.offset, plan.limit.unwrap_or(usize::MAX));
+    if key_order {
+        let mut pk = Vec::with_capacity(16);
+        for range in ranges {
+            for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
+                if run.matched as usize >= limit {
+                    return Ok(());
+                }
+                let (_, value) = entry.map_err(storage)?;
+                run.read += 1;
+                pk.clear();
+                pk.extend_from_slice(index::read_value(index, value.value())?.0);
+                let key = KeyValue::from_storage(&pk)?;
+                stream_one(records, &pk, &key, run, &mut skip, &mut *stream)?;
+            }
+        }
+        return Ok(());
+    }
     let mut keys = std::mem::take(&mut run.keys);
     keys.clear();
     for range in ranges {
@@ -1409,8 +1431,6 @@ fn stream_by_key(
         keys.sort_unstable();
     }
     keys.dedup();
-    let plan = run.plan;
-    let (mut skip, limit) = (plan.offset, plan.limit.unwrap_or(usize::MAX));
     let streamed = (|| {
         // How many rows follow, when no condition remains to drop some.
         if run.filters.is_empty() {
@@ -1422,26 +1442,40 @@ fn stream_by_key(
                 break;
             }
             key.write_storage(&mut pk);
-            let Some(guard) = records.get(pk.as_slice()).map_err(storage)? else { continue };
-            let doc = guard.value();
-            run.docs += 1;
-            if !matches_all_keyed(run.filters.iter().copied(), doc, key).map_err(|e| e.with_key(key))? {
-                continue;
-            }
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            run.matched += 1;
-            match &plan.projection {
-                Some(p) => stream(Streamed::Row(key, &project(doc, p)?))?,
-                None => stream(Streamed::Row(key, doc))?,
-            }
+            stream_one(records, &pk, key, run, &mut skip, &mut *stream)?;
         }
         Ok(())
     })();
     run.keys = keys;
     streamed
+}
+
+/// Hands over record `pk` (key `key`) if it exists and meets the run's remaining conditions,
+/// once `skip` rows have passed.
+#[inline(always)]
+fn stream_one(
+    records: &Index,
+    pk: &[u8],
+    key: &KeyValue,
+    run: &mut Run<'_>,
+    skip: &mut usize,
+    stream: Stream<'_>,
+) -> Result<()> {
+    let Some(guard) = records.get(pk).map_err(storage)? else { return Ok(()) };
+    let doc = guard.value();
+    run.docs += 1;
+    if !matches_all_keyed(run.filters.iter().copied(), doc, key).map_err(|e| e.with_key(key))? {
+        return Ok(());
+    }
+    if *skip > 0 {
+        *skip -= 1;
+        return Ok(());
+    }
+    run.matched += 1;
+    match &run.plan.projection {
+        Some(p) => stream(Streamed::Row(key, &project(doc, p)?)),
+        None => stream(Streamed::Row(key, doc)),
+    }
 }
 
 thread_local! {
