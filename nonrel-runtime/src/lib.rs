@@ -423,6 +423,7 @@ pub mod trace {
 
 pub use crate::api::database::{Database, QueryBuilder, Record};
 pub use crate::api::page::{Page, PageBuilder};
+pub use crate::api::related::Related;
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
 pub use crate::embedded::{Explain, Redb};

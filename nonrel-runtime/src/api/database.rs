@@ -1,5 +1,6 @@
 //! The database handle: typed operations on any backend.
 
+use crate::api::related::Related;
 use crate::backend::capability::Runs;
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
 use crate::core::value::Value;
@@ -347,12 +348,12 @@ impl<B: Backend> Database<B> {
 pub struct Record<M: Model> {
     /// The record.
     pub record: M,
-    /// Related records selected with it, by relation name (raw rows, decoded by their model).
-    pub related: Vec<(String, Vec<Row>)>,
+    /// Related records selected with it, by relation name, as stored documents (decoded by
+    /// [`related`](Record::related()), [`related_many`](Record::related_many) and
+    /// [`reverse`](Record::reverse)).
+    pub related: Related,
     /// Computed values, by name.
     pub annotations: Vec<(String, Value)>,
-    /// The fields loaded of each related selection, to decode the others as defaults.
-    pub(crate) related_projections: Vec<(String, crate::plan::Projection)>,
 }
 
 impl<M: Model> Record<M> {
@@ -510,15 +511,20 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
 
     /// Runs the query, splitting `in` lookups larger than the backend takes.
     pub(crate) async fn run(&self) -> Result<Vec<Row>> {
-        self.fetch(&[]).await
+        Ok(self.fetch(&[], None).await?.unwrap_or_default())
     }
 
     /// The rows with their `related` selections: the plan prepared once, then run with its
     /// joins and selections in one command where the backend can (MongoDB's `$lookup`), else
     /// the two-step joins, then the query with its selections where a backend without joins
     /// reads them together (the embedded backend, in one read transaction), else the (split)
-    /// query and one batched key read per selection.
-    async fn fetch(&self, related: &[crate::engine::related::Selection]) -> Result<Vec<Row>> {
+    /// query and one batched key read per selection. With `visit`, such a backend is first
+    /// offered to hand it the rows in place ([`Backend::visit_related`]): `None` when it did.
+    async fn fetch(
+        &self,
+        related: &[crate::engine::related::Selection],
+        visit: Option<&mut Visitor<'_>>,
+    ) -> Result<Option<Vec<Row>>> {
         // Conditions across a `Ref` inside ORs and NOTs run in two steps on every backend.
         let prepared = self.prepared()?.resolve_nested(&self.reads()).await?;
         let (backend, max_in) = (&*self.on.backend, self.on.max_in());
@@ -529,7 +535,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
                 query_joined::<B, M>(backend, &prepared.plan, &prepared.joins, related, max_in).await?
             {
                 crate::engine::related::load_missing(backend, related, &mut rows).await?;
-                return Ok(rows);
+                return Ok(Some(rows));
             }
         }
         let had_joins = !prepared.joins.is_empty();
@@ -538,7 +544,7 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
             // The backend declined the joins: offer it the selections alone.
             if let Some(mut rows) = query_joined::<B, M>(backend, &plan, &[], related, max_in).await? {
                 crate::engine::related::load_missing(backend, related, &mut rows).await?;
-                return Ok(rows);
+                return Ok(Some(rows));
             }
         }
         let joinless = !<B::Joins as crate::backend::capability::Support>::NATIVE;
@@ -549,26 +555,39 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
             let plan = crate::engine::keyed::normalized(plan);
             let describe = || Command::planned(B::NAME, "query", M::DESC, &plan);
             let run = async {
+                if let Some(visit) = visit {
+                    let mut visited = 0;
+                    let mut counting = |v: crate::backend::Visit<'_>| {
+                        visited += u64::from(matches!(v, crate::backend::Visit::Row(_)));
+                        visit(v)
+                    };
+                    if backend.visit_related(M::DESC, &plan, related, &mut counting).await? {
+                        trace::round_trips(1);
+                        return Ok(Joinless::Visited(visited));
+                    }
+                }
                 if let Some(rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
                     trace::round_trips(1);
-                    return Ok(trace::NotedRows(rows, true));
+                    return Ok(Joinless::Rows(rows, true));
                 }
                 let rows = crate::engine::split::query(backend, M::DESC, plan.clone(), max_in).await?;
-                Ok(trace::NotedRows(rows, false))
+                Ok(Joinless::Rows(rows, false))
             };
-            let trace::NotedRows(mut rows, filled) = trace::command(describe, run).await?;
-            if filled {
-                crate::engine::related::load_missing(backend, related, &mut rows).await?;
-                return Ok(rows);
+            match trace::command(describe, run).await? {
+                Joinless::Visited(_) => return Ok(None),
+                Joinless::Rows(mut rows, true) => {
+                    crate::engine::related::load_missing(backend, related, &mut rows).await?;
+                    return Ok(Some(rows));
+                }
+                Joinless::Rows(rows, false) => rows,
             }
-            rows
         } else {
             crate::engine::keyed::query(backend, M::DESC, plan, max_in).await?
         };
         if !related.is_empty() {
             crate::engine::related::load(backend, related, &mut rows).await?;
         }
-        Ok(rows)
+        Ok(Some(rows))
     }
 
     /// The matching rows: records with their related selections and annotations.
@@ -582,7 +601,34 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         }
         // Selections of one `Ref` may run with the query ($lookup); prefetches run after it.
         let (single, prefetches) = crate::engine::related::partition(&self.related);
-        let mut rows = self.fetch(&single).await?;
+        let mut set = crate::api::related::RelatedSet::new(&self.related);
+        if prefetches.is_empty() && annotations.is_empty() && !single.is_empty() {
+            // Nothing else needs the rows: a backend may hand them over in place, each decoded
+            // as it comes and its related documents kept together for the whole result.
+            let mut records = Vec::new();
+            let mut visit = |v: crate::backend::Visit<'_>| {
+                match v {
+                    crate::backend::Visit::Row(row) => records
+                        .push(crate::plan::with_projection(projection.as_ref(), || decode::<M>(row.key, row.doc))?),
+                    crate::backend::Visit::Related(found) => set.push_one(found),
+                    crate::backend::Visit::Rows(n) => {
+                        records.reserve_exact(n);
+                        set.reserve(n);
+                    }
+                }
+                Ok(())
+            };
+            let Some(mut rows) = self.fetch(&single, Some(&mut visit)).await? else {
+                let related = set.shared(records.len());
+                return Ok(records
+                    .into_iter()
+                    .zip(related)
+                    .map(|(record, related)| Record { record, related, annotations: Vec::new() })
+                    .collect());
+            };
+            return self.finish_rows(&mut rows, set, projection.as_ref());
+        }
+        let mut rows = self.fetch(&single, None).await?.unwrap_or_default();
         crate::engine::related::load_prefetches(&*self.on.backend, &prefetches, &mut rows, self.on.max_in()).await?;
         if !annotations.is_empty() {
             let restore = widened.and(projection.as_ref());
@@ -591,14 +637,27 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
                 .await
                 .map_err(|e| e.with_model(M::DESC.name))?;
         }
-        let related_projections = crate::engine::related::projections(&self.related);
-        crate::plan::with_projection(projection.as_ref(), || {
+        self.finish_rows(&mut rows, set, projection.as_ref())
+    }
+
+    /// The rows decoded as records, their related records kept together in `set`.
+    fn finish_rows(
+        &self,
+        rows: &mut Vec<Row>,
+        mut set: crate::api::related::RelatedSet,
+        projection: Option<&crate::plan::Projection>,
+    ) -> Result<Vec<Record<M>>> {
+        for r in rows.iter_mut() {
+            set.push_row(std::mem::take(&mut r.related));
+        }
+        let mut related = set.shared(rows.len());
+        crate::plan::with_projection(projection, || {
             // Collected into a list sized once (a collect of results grows it step by step).
             let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
+            for r in rows.drain(..) {
                 let record = decode(r.key.as_ref(), &r.doc)?;
-                let related_projections = related_projections.clone();
-                out.push(Record { record, related: r.related, annotations: r.annotations, related_projections });
+                let related = related.next().unwrap_or_default();
+                out.push(Record { record, related, annotations: r.annotations });
             }
             Ok(out)
         })
@@ -660,6 +719,25 @@ impl<'db, B: Backend, M: Model> IntoFuture for Query<M, &'db Database<B>> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.all())
+    }
+}
+
+/// What takes the rows a backend hands over in place ([`Backend::visit_related`]).
+type Visitor<'v> = dyn FnMut(crate::backend::Visit<'_>) -> Result<()> + Send + 'v;
+
+/// What a backend without joins did with a query and its selections: rows, with whether it
+/// filled their selections, or the rows it handed over in place, counted.
+enum Joinless {
+    Rows(Vec<Row>, bool),
+    Visited(u64),
+}
+
+impl trace::Returned for Joinless {
+    fn returned(&self) -> Option<u64> {
+        Some(match self {
+            Joinless::Rows(rows, _) => rows.len() as u64,
+            Joinless::Visited(n) => *n,
+        })
     }
 }
 

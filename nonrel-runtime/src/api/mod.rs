@@ -8,7 +8,7 @@ pub mod database;
 mod maintenance;
 pub mod page;
 mod poly;
-mod related;
+pub mod related;
 #[cfg(feature = "serde")]
 mod serde_impls;
 pub mod transaction;

@@ -16,31 +16,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The key a stored `Ref` holds at `path`, if any.
 pub(crate) fn ref_key(doc: &[u8], path: &str) -> Result<Option<KeyValue>> {
-    let value = if path.contains('.') {
-        values_at(doc, path)?.into_iter().next()
-    } else {
-        // A top-level field: its first element of that name, as `values_at` reads it; a key
-        // is read as one, without a `Value` first.
-        let mut found = None;
-        for el in Elements::new(doc)? {
-            let el = el?;
-            if el.name == path.as_bytes() {
-                if matches!(el.ty, codec::INT32 | codec::INT64 | codec::STRING | codec::OBJECT_ID) {
-                    return KeyValue::decode(el.ty, el.value).map(Some);
-                }
-                found = Some(Value::from_element(el.ty, el.value)?);
-                break;
-            }
+    if !path.contains('.') {
+        return top_level_ref_key(doc, path.as_bytes());
+    }
+    Ok(ref_key_of(values_at(doc, path)?.into_iter().next()))
+}
+
+/// [`ref_key`] of a top-level field `name` (no dot): its first element of that name, as
+/// `values_at` reads it; a key is read as one, without a `Value` first.
+pub(crate) fn top_level_ref_key(doc: &[u8], name: &[u8]) -> Result<Option<KeyValue>> {
+    match Elements::new(doc)?.find(name)? {
+        // The usual automatic key, read in place.
+        Some((codec::INT64, value)) if value.len() == 8 => {
+            Ok(Some(KeyValue::Int(i64::from_le_bytes(value.try_into().expect("eight bytes")))))
         }
-        found
-    };
-    Ok(match value {
+        Some((ty, value)) if matches!(ty, codec::INT32 | codec::INT64 | codec::STRING | codec::OBJECT_ID) => {
+            KeyValue::decode(ty, value).map(Some)
+        }
+        Some((ty, value)) => Ok(ref_key_of(Some(Value::from_element(ty, value)?))),
+        None => Ok(None),
+    }
+}
+
+/// The key a `Ref`'s stored value names, if any.
+fn ref_key_of(value: Option<Value>) -> Option<KeyValue> {
+    match value {
         Some(Value::Int32(n)) => Some(KeyValue::Int(n.into())),
         Some(Value::Int64(n)) => Some(KeyValue::Int(n)),
         Some(Value::String(s)) => Some(KeyValue::Str(s)),
         Some(Value::ObjectId(o)) => Some(KeyValue::ObjectId(o)),
         _ => None,
-    })
+    }
 }
 
 /// The value a copy of `field` holds for a related document (null when it has none).

@@ -116,6 +116,32 @@ pub struct Row {
     pub annotations: Vec<(String, Value)>,
 }
 
+/// A row read in place: its key and its document (without `_id`, as in [`Row`]), borrowed
+/// from the store for the duration of one call of the visitor given to
+/// [`Backend::visit_related`].
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'a> {
+    /// The record's key.
+    pub key: Option<&'a KeyValue>,
+    /// The record's document.
+    pub doc: &'a [u8],
+}
+
+/// What [`Backend::visit_related`] hands its visitor, in this order for each row: the row,
+/// then one related record (or `None`) per selection, in the order of the selections. A
+/// backend that knows how many rows follow may say so first ([`Visit::Rows`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Visit<'a> {
+    /// How many rows follow (before the first, if at all): room to reserve, not a promise
+    /// the visitor may rely on.
+    Rows(usize),
+    /// A row of the query.
+    Row(RowRef<'a>),
+    /// The record the last row's next selection refers to: `None` when its reference is
+    /// missing or null, or names no record.
+    Related(Option<RowRef<'a>>),
+}
+
 /// What [`Backend::integrity_check`] found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IntegrityReport {
@@ -239,6 +265,30 @@ pub trait Backend: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Vec<Row>>>> + Send {
         let _ = (model, plan, joins, related, max_in);
         async { Ok(None) }
+    }
+
+    /// Runs a query with its related selections, each a `Ref` to one record, and hands every
+    /// row to `visit` borrowed instead of returning owned [`Row`]s: first the row
+    /// ([`Visit::Row`]), then one [`Visit::Related`] per selection in the order of `related`
+    /// (`None` when the row's reference is missing or null, or names no record). Rows come
+    /// in the plan's order, offset and limit applied, the related records projected as their
+    /// selection asks. An error from `visit` stops the query and is returned.
+    ///
+    /// Returns whether the backend ran it: `false`, the default, visits nothing and leaves the
+    /// query to [`query_joined`](Self::query_joined) and the runtime. Offered under the same
+    /// conditions as the selections alone are to `query_joined` (a backend declaring
+    /// [`Joins = No`](Self::Joins), no joins left in `plan`), when the caller needs nothing
+    /// else of the rows (no prefetches, no annotations). The embedded backend reads the
+    /// documents in place in one read transaction, so a row costs no copy of its own.
+    fn visit_related(
+        &self,
+        model: &'static ModelDesc,
+        plan: &Plan,
+        related: &[crate::plan::join::Selection],
+        visit: &mut (dyn FnMut(Visit<'_>) -> Result<()> + Send),
+    ) -> impl Future<Output = Result<bool>> + Send {
+        let _ = (model, plan, related, visit);
+        async { Ok(false) }
     }
 
     /// Writes each item only if its record still holds exactly the document the caller read

@@ -48,6 +48,7 @@ impl KeyValue {
 
     /// Writes the bytes of [`KeyValue::to_storage`] into `out`, replacing what it held (so
     /// one buffer serves many keys).
+    #[inline(always)]
     pub(crate) fn write_storage(&self, out: &mut Vec<u8>) {
         out.clear();
         match self {

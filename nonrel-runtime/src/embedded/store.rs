@@ -3,7 +3,8 @@
 use super::index::{self, Source};
 pub(super) use super::tables::{index_table, open_read, records_table, storage, Bytes, RecordsTable, BUILT, SEQUENCES};
 use crate::backend::{
-    IntegrityProblem, IntegrityReport, PutItem, Row, SwapItem, Swapped, UpdateCounts, UpdateOp, WriteMode,
+    IntegrityProblem, IntegrityReport, PutItem, Row, RowRef, SwapItem, Swapped, UpdateCounts, UpdateOp, Visit,
+    WriteMode,
 };
 use crate::core::codec::{self, Elements};
 use crate::error::{Error, ErrorKind, Result};
@@ -338,6 +339,92 @@ impl Store {
         Ok(rows)
     }
 
+    /// Runs a plan and hands each row, then its related selections (each a `Ref` to one
+    /// record), to `visit` in the same read transaction, every document read in place: the
+    /// rows' documents are kept one after another in one buffer until they are in order, the
+    /// related records are read by key from their tables, opened once per selection, and
+    /// given as redb holds them (projected when the selection asks).
+    pub(crate) fn visit_related(
+        &self,
+        m: &'static ModelDesc,
+        plan: &Plan,
+        related: &[Selection],
+        visit: &mut dyn FnMut(Visit<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let read = self.read()?;
+        let mut run = Run::new(plan, None);
+        let (rows, arena, keys) = VISIT_BUFFERS.take();
+        (run.rows, run.arena, run.keys) = (rows, Some(arena), keys);
+        let visited = self.visit_run(&read, m, plan, related, &mut run, visit);
+        // The buffers go back for the next visit on this thread, emptied, unless large.
+        let (mut rows, mut arena, mut keys) =
+            (std::mem::take(&mut run.rows), run.arena.take().unwrap_or_default(), std::mem::take(&mut run.keys));
+        if rows.capacity() <= 1024 && arena.capacity() <= 256 << 10 && keys.capacity() <= 4096 {
+            rows.clear();
+            arena.clear();
+            keys.clear();
+            VISIT_BUFFERS.set((rows, arena, keys));
+        }
+        visited
+    }
+
+    /// [`visit_related`](Self::visit_related) with the run to fill.
+    fn visit_run<'p>(
+        &self,
+        read: &Read,
+        m: &'static ModelDesc,
+        plan: &'p Plan,
+        related: &[Selection],
+        run: &mut Run<'p>,
+        visit: &mut dyn FnMut(Visit<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let tables = related
+            .iter()
+            .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
+            .collect::<Result<Vec<_>>>()?;
+        // Each `Ref`'s name when it is a top-level field (read without looking for a dot).
+        let top_level: Vec<Option<&[u8]>> =
+            related.iter().map(|s| (!s.reference().contains('.')).then_some(s.reference().as_bytes())).collect();
+        let mut pk = Vec::with_capacity(16);
+        let mut emit = |out: Streamed<'_>| -> Result<()> {
+            let (key, doc) = match out {
+                Streamed::Expect(n) => return visit(Visit::Rows(n)),
+                Streamed::Row(key, doc) => (key, doc),
+            };
+            visit(Visit::Row(RowRef { key: Some(key), doc }))?;
+            for ((s, table), top) in related.iter().zip(&tables).zip(&top_level) {
+                let key = match top {
+                    Some(name) => crate::backend::copies::top_level_ref_key(doc, name)?,
+                    None => crate::backend::copies::ref_key(doc, s.reference())?,
+                };
+                let found = match (key, table) {
+                    (Some(key), Some(table)) => {
+                        key.write_storage(&mut pk);
+                        table.get(pk.as_slice()).map_err(storage)?.map(|guard| (key, guard))
+                    }
+                    _ => None,
+                };
+                match (&found, s.projection()) {
+                    (Some((key, guard)), Some(p)) => {
+                        let doc = project(guard.value(), p)?;
+                        visit(Visit::Related(Some(RowRef { key: Some(key), doc: &doc })))?;
+                    }
+                    (Some((key, guard)), None) => {
+                        visit(Visit::Related(Some(RowRef { key: Some(key), doc: guard.value() })))?
+                    }
+                    (None, _) => visit(Visit::Related(None))?,
+                }
+            }
+            Ok(())
+        };
+        if self.collect(read, m, plan, None, run, Some(&mut emit))?.is_some() {
+            return Ok(());
+        }
+        let limit = plan.limit.unwrap_or(usize::MAX);
+        emit(Streamed::Expect(run.rows.len().saturating_sub(plan.offset).min(limit)))?;
+        run.finish_in_place(|key, doc| emit(Streamed::Row(key, doc)))
+    }
+
     /// [`run_reading`](Self::run_reading) in a read transaction begun by the caller.
     fn run_in<'p>(
         &self,
@@ -347,9 +434,30 @@ impl Store {
         count_upto: Option<u64>,
         sink: Option<Sink<'p>>,
     ) -> Result<(Vec<Row>, u64, Reading)> {
+        let mut run = Run::new(plan, count_upto);
+        run.sink = sink;
+        if let Some((n, reading)) = self.collect(read, m, plan, count_upto, &mut run, None)? {
+            return Ok((Vec::new(), n, reading));
+        }
+        let reading = Reading { entries: run.read, docs: run.docs };
+        Ok((run.finish(), run.matched, reading))
+    }
+
+    /// Offers `run` the candidates of a plan, read in a read transaction begun by the caller;
+    /// `Some` when the answer came without them (a count from a counter or from index
+    /// entries, or nothing to read: what was counted and read).
+    fn collect<'p>(
+        &self,
+        read: &Read,
+        m: &'static ModelDesc,
+        plan: &'p Plan,
+        count_upto: Option<u64>,
+        run: &mut Run<'p>,
+        stream: Option<Stream<'_>>,
+    ) -> Result<Option<(u64, Reading)>> {
         let tx = &read.tx;
         if let Some((upto, (_, n, groups))) = count_upto.zip(self.counted(tx, m, plan)?) {
-            return Ok((Vec::new(), n.min(upto), Reading { entries: groups, docs: 0 }));
+            return Ok(Some((n.min(upto), Reading { entries: groups, docs: 0 })));
         }
         let name = records_table(m);
         let built = self.built(read, m)?;
@@ -388,13 +496,11 @@ impl Store {
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
         let records = if covering { None } else { records };
         if records.is_none() && !covering {
-            return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 }));
+            return Ok(Some((0, Reading { entries: 0, docs: 0 })));
         }
         if matches!(source, Source::Scan) {
             super::lookup::check_filled(m, plan, &built)?;
         }
-        let mut run = Run::new(plan, count_upto);
-        run.sink = sink;
         // Records read in key order are in the plan's order when it is ordered by the key.
         let by_key = plan.order.first().is_none_or(|o| o.path == crate::plan::KEY);
         match source {
@@ -420,7 +526,7 @@ impl Store {
                 // Every condition answered by the ranges: a count counts the entries, reading
                 // no document.
                 if let (true, Some(upto)) = (run.filters.is_empty(), count_upto) {
-                    return count_entries(records, &ranges, upto);
+                    return count_entries(records, &ranges, upto).map(|(_, n, r)| Some((n, r)));
                 }
                 let ordered: Box<dyn Iterator<Item = &index::KeyRange>> =
                     if reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
@@ -446,12 +552,18 @@ impl Store {
                     Some(at) => opened.swap_remove(at).1,
                     None => open_read(tx, Bytes::new(&index_table(m, index)))?,
                 };
-                let Some(table) = table else { return Ok((Vec::new(), 0, Reading { entries: 0, docs: 0 })) };
+                let Some(table) = table else { return Ok(Some((0, Reading { entries: 0, docs: 0 }))) };
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
                 if let (true, Some(upto)) = (exact && distinct, count_upto) {
-                    return count_entries(&table, &ranges, upto);
+                    return count_entries(&table, &ranges, upto).map(|(_, n, r)| Some((n, r)));
+                }
+                // Rows wanted in key order, handed over as they are read: the keys first,
+                // sorted once, then each record by key, read in place.
+                if let (Some(stream), Some(records), true) = (stream, &records, plan.order.is_empty()) {
+                    stream_by_key(index, &table, &ranges, key_order, records, run, stream)?;
+                    return Ok(Some((run.matched, Reading { entries: run.read, docs: run.docs })));
                 }
                 run.dedup = !distinct;
                 let track = !distinct && (count_upto.is_some() || plan.limit.is_some() || run.sink.is_some());
@@ -487,8 +599,7 @@ impl Store {
                 }
             }
         }
-        let reading = Reading { entries: run.read, docs: run.docs };
-        Ok((run.finish(), run.matched, reading))
+        Ok(None)
     }
 
     /// A count a declared counter answers (see `counter::answer`).
@@ -1102,7 +1213,14 @@ struct Run<'p> {
     /// the records, or one value of an index, is in key order; an index on the one ordering
     /// term is in its order), so a limit can stop the reading early.
     in_order: bool,
-    rows: Vec<(Vec<crate::core::value::Value>, Row)>,
+    /// The rows kept, each with its sort values and, when documents go to the arena, its
+    /// document's place there (start, end).
+    rows: Vec<Kept>,
+    /// Where the kept documents go one after another when the rows are visited in place
+    /// ([`Store::visit_related`]): each row's `doc` is then empty, its document in here.
+    arena: Option<Vec<u8>>,
+    /// The records' keys of a run handed over by key (kept for its buffer).
+    keys: Vec<KeyValue>,
     matched: u64,
     /// The index entries (or records, in a scan) read.
     read: u64,
@@ -1123,6 +1241,8 @@ impl<'p> Run<'p> {
             count_upto,
             in_order: false,
             rows: Vec::new(),
+            arena: None,
+            keys: Vec::new(),
             matched: 0,
             read: 0,
             docs: 0,
@@ -1156,20 +1276,31 @@ impl<'p> Run<'p> {
         if self.count_upto.is_some() {
             return Ok(self.count_only());
         }
-        let sort = sort_key_keyed(doc, Some(&key), &self.plan.order)?;
+        let sort =
+            if self.plan.order.is_empty() { Vec::new() } else { sort_key_keyed(doc, Some(&key), &self.plan.order)? };
         if let (Some(needed), true) = (self.needed(), self.in_order) {
             // Ties on the sort value must all be seen before the key breaks them.
-            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|(last, _)| last == &sort);
+            let tie = !self.plan.order.is_empty() && self.rows.last().is_some_and(|last| last.sort == sort);
             if self.rows.len() >= needed && !tie {
                 return Ok(true);
             }
         }
         self.matched += 1;
-        let doc = match &self.plan.projection {
-            Some(p) => project(doc, p)?,
-            None => doc.to_vec(),
+        let mut span = (0, 0);
+        let doc = match (&mut self.arena, &self.plan.projection) {
+            (Some(arena), projection) => {
+                let start = arena.len();
+                match projection {
+                    Some(p) => arena.extend_from_slice(&project(doc, p)?),
+                    None => arena.extend_from_slice(doc),
+                }
+                span = (start, arena.len());
+                Vec::new()
+            }
+            (None, Some(p)) => project(doc, p)?,
+            (None, None) => doc.to_vec(),
         };
-        self.rows.push((sort, Row { key: Some(key), doc, ..Row::default() }));
+        self.rows.push(Kept { sort, key, doc, span });
         // In key order with no ordering term (or one on the key, which nothing ties on),
         // nothing read later can come before these.
         let full = self.needed().is_some_and(|needed| self.rows.len() >= needed);
@@ -1177,7 +1308,9 @@ impl<'p> Run<'p> {
         if full && self.in_order && by_key {
             return Ok(true);
         }
-        self.trim();
+        if self.plan.limit.is_some() {
+            self.trim();
+        }
         Ok(false)
     }
 
@@ -1188,27 +1321,176 @@ impl<'p> Run<'p> {
         if self.rows.len() >= needed.saturating_mul(2).max(64) {
             self.sort();
             self.rows.truncate(needed);
+            self.compact();
         }
+    }
+
+    /// The arena holding only the kept rows' documents (after a trim dropped rows).
+    fn compact(&mut self) {
+        let Some(arena) = self.arena.as_mut() else { return };
+        let mut kept = Vec::with_capacity(self.rows.iter().map(|k| k.span.1 - k.span.0).sum());
+        for row in &mut self.rows {
+            let start = kept.len();
+            kept.extend_from_slice(&arena[row.span.0..row.span.1]);
+            row.span = (start, kept.len());
+        }
+        *arena = kept;
     }
 
     fn sort(&mut self) {
         let order = &self.plan.order;
-        let cmp = |(a, ra): &(Vec<crate::core::value::Value>, Row), (b, rb): &(Vec<crate::core::value::Value>, Row)| {
-            compare_keys(a, b, order).then_with(|| ra.key.cmp(&rb.key))
-        };
+        let cmp = |a: &Kept, b: &Kept| compare_keys(&a.sort, &b.sort, order).then_with(|| a.key.cmp(&b.key));
         // Rows read in the plan's order (an index range often is) need no sorting.
         if !self.rows.is_sorted_by(|x, y| cmp(x, y).is_le()) {
             self.rows.sort_by(cmp);
         }
         if self.dedup {
             // One record's rows have the same sort values and key: adjacent once sorted.
-            self.rows.dedup_by(|(_, a), (_, b)| a.key.is_some() && a.key == b.key);
+            self.rows.dedup_by(|a, b| a.key == b.key);
         }
     }
 
     fn finish(&mut self) -> Vec<Row> {
         self.sort();
         let limit = self.plan.limit.unwrap_or(usize::MAX);
-        std::mem::take(&mut self.rows).into_iter().skip(self.plan.offset).take(limit).map(|(_, r)| r).collect()
+        std::mem::take(&mut self.rows)
+            .into_iter()
+            .skip(self.plan.offset)
+            .take(limit)
+            .map(|k| Row { key: Some(k.key), doc: k.doc, ..Row::default() })
+            .collect()
     }
+
+    /// The rows in the plan's order, offset and limit applied, each given to `f` with its
+    /// document read in place from the arena.
+    fn finish_in_place(&mut self, mut f: impl FnMut(&KeyValue, &[u8]) -> Result<()>) -> Result<()> {
+        self.sort();
+        let limit = self.plan.limit.unwrap_or(usize::MAX);
+        let arena = self.arena.as_deref().unwrap_or_default();
+        for row in self.rows.iter().skip(self.plan.offset).take(limit) {
+            f(&row.key, &arena[row.span.0..row.span.1])?;
+        }
+        Ok(())
+    }
+}
+
+/// What a run hands over in place as it reads ([`Store::visit_related`]): how many rows
+/// may follow, then each row's key and document.
+pub(super) enum Streamed<'a> {
+    Expect(usize),
+    Row(&'a KeyValue, &'a [u8]),
+}
+
+/// Where a run hands its rows over in place.
+pub(super) type Stream<'s> = &'s mut dyn FnMut(Streamed<'_>) -> Result<()>;
+
+/// The rows of an index's ranges in key order (a plan with no ordering terms), handed to
+/// `stream` read in place: the records' keys from the entries first, sorted and deduplicated
+/// (a record with several entries is one row), then each record by key, its remaining
+/// conditions checked, offset and limit applied as rows pass. Entries already in key order,
+/// one per record (one value of the index: `key_order`), are followed as they are read, so a
+/// limit stops the reading.
+fn stream_by_key(
+    index: &IndexDesc,
+    table: &Index,
+    ranges: &[index::KeyRange],
+    key_order: bool,
+    records: &Index,
+    run: &mut Run<'_>,
+    stream: Stream<'_>,
+) -> Result<()> {
+    let plan = run.plan;
+    let (mut skip, limit) = (plan.offset, plan.limit.unwrap_or(usize::MAX));
+    if key_order {
+        let mut pk = Vec::with_capacity(16);
+        for range in ranges {
+            for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
+                if run.matched as usize >= limit {
+                    return Ok(());
+                }
+                let (_, value) = entry.map_err(storage)?;
+                run.read += 1;
+                pk.clear();
+                pk.extend_from_slice(index::read_value(index, value.value())?.0);
+                let key = KeyValue::from_storage(&pk)?;
+                stream_one(records, &pk, &key, run, &mut skip, &mut *stream)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut keys = std::mem::take(&mut run.keys);
+    keys.clear();
+    for range in ranges {
+        for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
+            let (_, value) = entry.map_err(storage)?;
+            run.read += 1;
+            keys.push(KeyValue::from_storage(index::read_value(index, value.value())?.0)?);
+        }
+    }
+    if !keys.is_sorted() {
+        keys.sort_unstable();
+    }
+    keys.dedup();
+    let streamed = (|| {
+        // How many rows follow, when no condition remains to drop some.
+        if run.filters.is_empty() {
+            stream(Streamed::Expect(keys.len().saturating_sub(skip).min(limit)))?;
+        }
+        let mut pk = Vec::with_capacity(16);
+        for key in &keys {
+            if run.matched as usize >= limit {
+                break;
+            }
+            key.write_storage(&mut pk);
+            stream_one(records, &pk, key, run, &mut skip, &mut *stream)?;
+        }
+        Ok(())
+    })();
+    run.keys = keys;
+    streamed
+}
+
+/// Hands over record `pk` (key `key`) if it exists and meets the run's remaining conditions,
+/// once `skip` rows have passed.
+#[inline(always)]
+fn stream_one(
+    records: &Index,
+    pk: &[u8],
+    key: &KeyValue,
+    run: &mut Run<'_>,
+    skip: &mut usize,
+    stream: Stream<'_>,
+) -> Result<()> {
+    let Some(guard) = records.get(pk).map_err(storage)? else { return Ok(()) };
+    let doc = guard.value();
+    run.docs += 1;
+    if !matches_all_keyed(run.filters.iter().copied(), doc, key).map_err(|e| e.with_key(key))? {
+        return Ok(());
+    }
+    if *skip > 0 {
+        *skip -= 1;
+        return Ok(());
+    }
+    run.matched += 1;
+    match &run.plan.projection {
+        Some(p) => stream(Streamed::Row(key, &project(doc, p)?)),
+        None => stream(Streamed::Row(key, doc)),
+    }
+}
+
+thread_local! {
+    /// The rows, documents and keys buffers of the last in-place visit on this thread
+    /// ([`Store::visit_related`]), emptied, for the next to read into room already there.
+    #[allow(clippy::type_complexity)]
+    static VISIT_BUFFERS: std::cell::Cell<(Vec<Kept>, Vec<u8>, Vec<KeyValue>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+/// A row a run keeps: its sort values, its key, and its document, or the document's place
+/// in the run's arena (start, end) when documents go there (`doc` is then empty).
+struct Kept {
+    sort: Vec<crate::core::value::Value>,
+    key: KeyValue,
+    doc: Vec<u8>,
+    span: (usize, usize),
 }

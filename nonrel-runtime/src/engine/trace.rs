@@ -116,15 +116,6 @@ impl<T> Returned for MaybeRows<T> {
 }
 impl Returned for crate::backend::UpdateCounts {}
 
-/// Rows, with a note of how they were read (not part of what the span records).
-pub(crate) struct NotedRows<T, N>(pub(crate) Vec<T>, pub(crate) N);
-
-impl<T, N> Returned for NotedRows<T, N> {
-    fn returned(&self) -> Option<u64> {
-        Some(self.0.len() as u64)
-    }
-}
-
 #[cfg(not(feature = "tracing"))]
 mod off {
     use super::*;

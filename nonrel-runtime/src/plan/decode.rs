@@ -9,11 +9,18 @@ thread_local! {
 }
 
 /// Runs `f` (which decodes query results) knowing which fields the query did not load.
+/// Inlined, so decoding everything (no projection, the usual case) costs a test.
+#[inline]
 pub(crate) fn with_projection<R>(projection: Option<&super::Projection>, f: impl FnOnce() -> R) -> R {
-    if projection.is_none() {
-        return f();
+    match projection {
+        None => f(),
+        Some(p) => with_projection_set(p, f),
     }
-    PROJECTION.with(|p| *p.borrow_mut() = projection.cloned());
+}
+
+/// [`with_projection`] with a projection to note.
+fn with_projection_set<R>(projection: &super::Projection, f: impl FnOnce() -> R) -> R {
+    PROJECTION.with(|p| *p.borrow_mut() = Some(projection.clone()));
     let out = f();
     PROJECTION.with(|p| *p.borrow_mut() = None);
     out

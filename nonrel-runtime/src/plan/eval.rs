@@ -106,6 +106,9 @@ pub(crate) fn sort_key_keyed(
     key: Option<&crate::core::key::KeyValue>,
     order: &[OrderBy],
 ) -> Result<Vec<Value>> {
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
     order
         .iter()
         .map(|o| match key {

@@ -305,6 +305,40 @@ impl<'a> Elements<'a> {
         Elements { bytes: raw, pos: 0, end: raw.len() }
     }
 
+    /// The type and value of the first element named `name` from here, the elements before
+    /// it stepped over: each name is compared in place and only searched for its end when it
+    /// differs. Malformed elements before it are errors, as [`next`](Iterator::next) finds them.
+    pub(crate) fn find(mut self, name: &[u8]) -> Result<Option<(u8, &'a [u8])>> {
+        while self.pos < self.end {
+            let ty = self.bytes[self.pos];
+            let name_start = self.pos + 1;
+            let rest = &self.bytes[name_start..self.end];
+            // The first byte and the terminator first: most names differ there.
+            let matched = (name.is_empty() || rest.first() == name.first())
+                && rest.get(name.len()) == Some(&0)
+                && &rest[..name.len()] == name;
+            let name_len = if matched {
+                name.len()
+            } else {
+                rest.iter().position(|&b| b == 0).ok_or_else(|| malformed("element name is not terminated"))?
+            };
+            let value_start = name_start + name_len + 1;
+            let rest = &self.bytes[value_start..self.end];
+            // The common fixed sizes inline, anything else (and a truncated value) as `next`.
+            let len = match ty {
+                DOUBLE | DATETIME | INT64 if rest.len() >= 8 => 8,
+                INT32 if rest.len() >= 4 => 4,
+                _ => value_len(ty, rest)?,
+            };
+            let value_end = value_start + len;
+            if matched {
+                return Ok(Some((ty, &self.bytes[value_start..value_end])));
+            }
+            self.pos = value_end;
+        }
+        Ok(None)
+    }
+
     fn next_element(&mut self) -> Result<Element<'a>> {
         let start = self.pos;
         let ty = self.bytes[start];
@@ -435,4 +469,70 @@ pub(crate) fn sub_elements<'a>(ty: u8, want: u8, value: &'a [u8]) -> Result<Elem
 #[inline]
 pub fn embedded_elements(ty: u8, value: &[u8]) -> Result<Elements<'_>> {
     sub_elements(ty, DOCUMENT, value)
+}
+
+#[cfg(test)]
+mod tests {
+    // Random cases from the kit's seeded generator, compiled with it.
+    #[cfg(feature = "conformance")]
+    use super::{begin_document, cname, end_document, Elements, Encode};
+    #[cfg(feature = "conformance")]
+    use crate::conformance::Rng;
+    #[cfg(feature = "conformance")]
+    use crate::core::value::Value;
+
+    /// The first element named `name` as the iterator finds it (what `find` must give).
+    #[cfg(feature = "conformance")]
+    fn first_named<'a>(doc: &'a [u8], name: &[u8]) -> crate::error::Result<Option<(u8, &'a [u8])>> {
+        for el in Elements::new(doc)? {
+            let el = el?;
+            if el.name == name {
+                return Ok(Some((el.ty, el.value)));
+            }
+        }
+        Ok(None)
+    }
+
+    #[cfg(feature = "conformance")]
+    fn value(rng: &mut Rng) -> Value {
+        match rng.below(7) {
+            0 => Value::Null,
+            1 => Value::Int32(rng.next() as i32),
+            2 => Value::Int64(rng.next() as i64),
+            3 => Value::String("s".repeat(rng.below(5))),
+            4 => Value::Bool(rng.one_in(2)),
+            5 => Value::Array((0..rng.below(3)).map(|i| Value::Int32(i as i32)).collect()),
+            _ => Value::Document(vec![("author".into(), Value::Int64(1))]),
+        }
+    }
+
+    /// Random documents (names repeated, prefixes of each other, one nested under a name
+    /// searched for), some cut short or with a byte changed: `find` answers as the iterator
+    /// does, errors included.
+    #[test]
+    #[cfg(feature = "conformance")]
+    fn find_agrees_with_the_iterator() {
+        let names = ["a", "au", "author", "authors", "n", "", "b"];
+        let mut rng = Rng::new(0xf1d);
+        for case in 0..5_000 {
+            let mut doc = Vec::new();
+            let start = begin_document(&mut doc);
+            for _ in 0..rng.below(6) {
+                value(&mut rng).encode(&cname(rng.pick(&names)).unwrap(), &mut doc).unwrap();
+            }
+            end_document(&mut doc, start).unwrap();
+            if rng.one_in(4) && doc.len() > 5 {
+                let at = 4 + rng.below(doc.len() - 5);
+                doc[at] = rng.next() as u8;
+            }
+            for name in names {
+                let (found, expected) =
+                    (Elements::new(&doc).and_then(|e| e.find(name.as_bytes())), first_named(&doc, name.as_bytes()));
+                match (found, expected) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "case {case}, {name:?} in {doc:?}"),
+                    (a, b) => assert_eq!(a.is_err(), b.is_err(), "case {case}, {name:?} in {doc:?}"),
+                }
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ pub(crate) use copies::{
 pub use lookups::JoinLookup;
 pub(crate) use prefetch::{keys_at, load as load_prefetches, partition};
 pub(crate) use resolve::{resolve_in, resolve_nested};
-pub(crate) use select::{load, load_missing, projections};
+pub(crate) use select::{load, load_missing};
 
 use crate::backend::capability::Runs;
 use crate::core::codec::Encode;

@@ -9,7 +9,6 @@
 use crate::backend::{Backend, Row};
 use crate::error::Result;
 use crate::plan::join::Selection;
-use crate::plan::Projection;
 use crate::schema::key::KeyValue;
 
 /// Fills each row's related selections: one batched read per selection. Only selections
@@ -64,10 +63,4 @@ pub(crate) async fn load_missing<B: Backend>(backend: &B, selections: &[Selectio
         return Ok(());
     }
     load(backend, &missing, rows).await
-}
-
-/// The projections of a query's related selections, by relation name (kept on its records
-/// to decode deferred fields as defaults).
-pub(crate) fn projections(selections: &[Selection]) -> Vec<(String, Projection)> {
-    selections.iter().filter_map(|s| Some((s.name(), s.projection.clone()?))).collect()
 }
