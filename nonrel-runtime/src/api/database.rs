@@ -473,11 +473,13 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
         let prepared =
             self.into_plan().and_then(|(plan, joins)| crate::engine::prepare::Prepared::new::<B, M>(plan, &joins));
         async move {
-            let plan = match prepared?.ready() {
-                Ok(plan) => plan,
+            let prepared = prepared?;
+            let plan = if prepared.is_resolved() {
+                prepared.plan
+            } else {
                 // Boxed: the reads of related records would otherwise make every update's
                 // future as large.
-                Err(prepared) => Box::pin(prepared.resolve(&reads)).await?,
+                Box::pin(prepared.resolve(&reads)).await?
             };
             if !crate::engine::related::update_has_copies(M::DESC, &ops) {
                 let counts = crate::engine::keyed::update(&*db.backend, M::DESC, plan, ops, db.max_in()).await;

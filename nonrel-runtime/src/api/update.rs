@@ -63,6 +63,9 @@ pub struct UpdateBuilder<'db, B, M> {
     error: Option<Error>,
 }
 
+/// An update ready for the store: its query and its operations.
+type Checked<'db, B, M> = (QueryBuilder<'db, B, M>, Vec<UpdateOp>);
+
 impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
     pub(crate) fn new(query: QueryBuilder<'db, B, M>) -> Self {
         UpdateBuilder { query, ops: Vec::new(), error: None }
@@ -119,7 +122,7 @@ impl<'db, B: Backend, M: Model> UpdateBuilder<'db, B, M> {
 
     /// The checks before the store is asked: `Ok(None)` when there is nothing to update,
     /// else the query and its operations with the derived index fields they change.
-    fn checked(self) -> Result<Option<(QueryBuilder<'db, B, M>, Vec<UpdateOp>)>> {
+    fn checked(self) -> Result<Option<Checked<'db, B, M>>> {
         if let Some(e) = self.error {
             return Err(e);
         }

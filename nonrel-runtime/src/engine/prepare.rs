@@ -74,12 +74,10 @@ impl Prepared {
         Ok(Prepared { plan, joins })
     }
 
-    /// The plan, when it has no condition across a `Ref` to resolve; else the query as it is.
-    pub(crate) fn ready(self) -> std::result::Result<Plan, Self> {
-        if self.joins.is_empty() && !crate::plan::has_join(&self.plan.filters) {
-            return Ok(self.plan);
-        }
-        Err(self)
+    /// Whether the query has no condition across a `Ref` to resolve: its plan is then the
+    /// one the backend runs.
+    pub(crate) fn is_resolved(&self) -> bool {
+        self.joins.is_empty() && !crate::plan::has_join(&self.plan.filters)
     }
 
     /// The query with each condition across a `Ref` inside an OR or a NOT replaced by an
@@ -112,11 +110,12 @@ pub(crate) async fn backend_plan<B: Backend, M: Model>(
     plan: Plan,
     joins: &[JoinFilter],
 ) -> Result<Plan> {
-    match Prepared::new::<B, M>(plan, joins)?.ready() {
-        Ok(plan) => Ok(plan),
-        // Boxed: the reads of related records would otherwise make every query's future as large.
-        Err(prepared) => Box::pin(prepared.resolve(reads)).await,
+    let prepared = Prepared::new::<B, M>(plan, joins)?;
+    if prepared.is_resolved() {
+        return Ok(prepared.plan);
     }
+    // Boxed: the reads of related records would otherwise make every query's future as large.
+    Box::pin(prepared.resolve(reads)).await
 }
 
 /// A join's conditions rewritten onto the index fields its related model declares.
