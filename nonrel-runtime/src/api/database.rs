@@ -1,9 +1,8 @@
 //! The database handle: typed operations on any backend.
 
-use crate::api::related::Related;
+pub use crate::api::related::Record;
 use crate::backend::capability::Runs;
 use crate::backend::{Backend, IntegrityReport, PutItem, Row, WriteMode};
-use crate::core::value::Value;
 use crate::embedded::Redb;
 use crate::engine::trace::{self, Command};
 use crate::error::{Error, ErrorKind, Result};
@@ -340,52 +339,6 @@ impl<B: Backend> Database<B> {
             self.backend.put(m, batch, mode).await?;
         }
         Ok(n)
-    }
-}
-
-/// A record with its related selections and annotations.
-#[derive(Debug, Clone)]
-pub struct Record<M: Model> {
-    /// The record.
-    pub record: M,
-    /// Related records selected with it, by relation name, as stored documents (decoded by
-    /// [`related`](Record::related()), [`related_many`](Record::related_many) and
-    /// [`reverse`](Record::reverse)).
-    pub related: Related,
-    /// Computed values, by name.
-    pub annotations: Vec<(String, Value)>,
-}
-
-impl<M: Model> Record<M> {
-    /// An annotation by name.
-    pub fn annotation(&self, name: &str) -> Option<&Value> {
-        self.annotations.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-
-    /// An annotation by name, read as type `T` (`u64` for
-    /// [`len`](crate::annotate::len) and [`count_of`](crate::annotate::count_of)): `None`
-    /// when the query has no annotation of that name, an error naming the model and the
-    /// annotation when its value does not fit `T`.
-    ///
-    /// ```
-    /// use nonrel_runtime::{annotate, Database, ErrorKind, Key, Model};
-    /// #[derive(Model)]
-    /// struct Post { #[field(key)] id: Option<Key<Post>>, tags: Vec<String> }
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> nonrel_runtime::Result<()> {
-    /// let db = Database::in_memory()?;
-    /// db.save(&mut Post { id: None, tags: vec!["a".into()] }).await?;
-    /// let rows = db.query::<Post>().annotate("n_tags", annotate::len(Post::tags())).rows().await?;
-    /// assert_eq!(rows[0].annotation_as::<u64>("n_tags")?, Some(1));
-    /// assert_eq!(rows[0].annotation_as::<u64>("other")?, None);
-    /// let wrong = rows[0].annotation_as::<String>("n_tags").unwrap_err();
-    /// assert_eq!(wrong.kind(), ErrorKind::Decode);
-    /// assert!(wrong.to_string().contains("n_tags"));
-    /// # Ok(()) }
-    /// ```
-    pub fn annotation_as<T: crate::core::codec::Decode>(&self, name: &str) -> Result<Option<T>> {
-        self.annotation(name).map(|v| crate::engine::annotate::read_as(v, name, M::DESC.name)).transpose()
     }
 }
 

@@ -3,8 +3,8 @@
 //! [`prefetch_related`](crate::Query::prefetch_related) and
 //! [`prefetch_reverse`](crate::Query::prefetch_reverse).
 
-use crate::api::database::Record;
 use crate::backend::{Row, RowRef};
+use crate::core::value::Value;
 use crate::error::Result;
 use crate::plan::join::{reverse_name, Selection};
 use crate::plan::{Field, Projection};
@@ -176,6 +176,52 @@ impl RelatedSet {
     }
 }
 
+/// A record with its related selections and annotations.
+#[derive(Debug, Clone)]
+pub struct Record<M: Model> {
+    /// The record.
+    pub record: M,
+    /// Related records selected with it, by relation name, as stored documents (decoded by
+    /// [`related`](Record::related()), [`related_many`](Record::related_many) and
+    /// [`reverse`](Record::reverse)).
+    pub related: Related,
+    /// Computed values, by name.
+    pub annotations: Vec<(String, Value)>,
+}
+
+impl<M: Model> Record<M> {
+    /// An annotation by name.
+    pub fn annotation(&self, name: &str) -> Option<&Value> {
+        self.annotations.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// An annotation by name, read as type `T` (`u64` for
+    /// [`len`](crate::annotate::len) and [`count_of`](crate::annotate::count_of)): `None`
+    /// when the query has no annotation of that name, an error naming the model and the
+    /// annotation when its value does not fit `T`.
+    ///
+    /// ```
+    /// use nonrel_runtime::{annotate, Database, ErrorKind, Key, Model};
+    /// #[derive(Model)]
+    /// struct Post { #[field(key)] id: Option<Key<Post>>, tags: Vec<String> }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> nonrel_runtime::Result<()> {
+    /// let db = Database::in_memory()?;
+    /// db.save(&mut Post { id: None, tags: vec!["a".into()] }).await?;
+    /// let rows = db.query::<Post>().annotate("n_tags", annotate::len(Post::tags())).rows().await?;
+    /// assert_eq!(rows[0].annotation_as::<u64>("n_tags")?, Some(1));
+    /// assert_eq!(rows[0].annotation_as::<u64>("other")?, None);
+    /// let wrong = rows[0].annotation_as::<String>("n_tags").unwrap_err();
+    /// assert_eq!(wrong.kind(), ErrorKind::Decode);
+    /// assert!(wrong.to_string().contains("n_tags"));
+    /// # Ok(()) }
+    /// ```
+    pub fn annotation_as<T: crate::core::codec::Decode>(&self, name: &str) -> Result<Option<T>> {
+        self.annotation(name).map(|v| crate::engine::annotate::read_as(v, name, M::DESC.name)).transpose()
+    }
+}
+
 impl<M: Model> Record<M> {
     /// The record this row's `Ref` (or `Option<Ref>`) field refers to, loaded by
     /// [`select_related`](crate::Query::select_related): `None` when the query did not select
@@ -201,7 +247,7 @@ impl<M: Model> Record<M> {
         let Some((set, projection, entries)) = self.related.named(field.path()) else { return Ok(None) };
         let Some(e) = entries.iter().find(|e| e.start < e.end) else { return Ok(None) };
         crate::plan::with_projection(projection, || {
-            crate::api::database::decode::<V::Target>(e.key.as_ref(), &set.docs[e.start..e.end]).map(Some)
+            crate::schema::model::decode::<V::Target>(e.key.as_ref(), &set.docs[e.start..e.end]).map(Some)
         })
     }
 
@@ -213,7 +259,7 @@ impl<M: Model> Record<M> {
             entries
                 .iter()
                 .filter(|e| e.start < e.end)
-                .map(|e| crate::api::database::decode::<T>(e.key.as_ref(), &set.docs[e.start..e.end]))
+                .map(|e| crate::schema::model::decode::<T>(e.key.as_ref(), &set.docs[e.start..e.end]))
                 .collect()
         })
     }
