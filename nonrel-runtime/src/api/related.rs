@@ -145,23 +145,26 @@ impl RelatedSet {
                 // Records of one model are often of similar sizes: room for as many as expected.
                 self.docs.reserve(row.doc.len().saturating_mul(self.expected.saturating_sub(at)).min(1 << 20));
             }
-            let start = self.docs.len();
-            self.docs.extend_from_slice(row.doc);
-            self.entries.push(Entry { key: row.key.cloned(), start, end: self.docs.len() });
+            self.push_entry(row.key.cloned(), row.doc);
         }
         self.lists.push((at, self.entries.len()));
+    }
+
+    /// Appends one record: its document to the buffer, its key and place to the entries.
+    fn push_entry(&mut self, key: Option<KeyValue>, doc: &[u8]) {
+        let start = self.docs.len();
+        self.docs.extend_from_slice(doc);
+        self.entries.push(Entry { key, start, end: self.docs.len() });
     }
 
     /// Appends a row's related records as a backend or the runtime gave them (by name; a
     /// selection missing from them has none).
     pub(crate) fn push_row(&mut self, related: Vec<(String, Vec<Row>)>) {
-        for name in &self.names {
+        for i in 0..self.names.len() {
             let at = self.entries.len();
-            if let Some((_, rows)) = related.iter().find(|(n, _)| n == name) {
+            if let Some((_, rows)) = related.iter().find(|(n, _)| *n == self.names[i]) {
                 for row in rows {
-                    let start = self.docs.len();
-                    self.docs.extend_from_slice(&row.doc);
-                    self.entries.push(Entry { key: row.key.clone(), start, end: self.docs.len() });
+                    self.push_entry(row.key.clone(), &row.doc);
                 }
             }
             self.lists.push((at, self.entries.len()));

@@ -24,7 +24,7 @@ pub(crate) fn ref_key(doc: &[u8], path: &str) -> Result<Option<KeyValue>> {
 
 /// [`ref_key`] of a top-level field `name` (no dot): its first element of that name, as
 /// `values_at` reads it; a key is read as one, without a `Value` first.
-pub(crate) fn top_level_ref_key(doc: &[u8], name: &[u8]) -> Result<Option<KeyValue>> {
+fn top_level_ref_key(doc: &[u8], name: &[u8]) -> Result<Option<KeyValue>> {
     match Elements::new(doc)?.find(name)? {
         // The usual automatic key, read in place.
         Some((codec::INT64, value)) if value.len() == 8 => {

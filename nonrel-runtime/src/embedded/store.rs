@@ -382,9 +382,6 @@ impl Store {
             .iter()
             .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
             .collect::<Result<Vec<_>>>()?;
-        // Each `Ref`'s name when it is a top-level field (read without looking for a dot).
-        let top_level: Vec<Option<&[u8]>> =
-            related.iter().map(|s| (!s.reference().contains('.')).then_some(s.reference().as_bytes())).collect();
         let mut pk = Vec::with_capacity(16);
         let mut emit = |out: Streamed<'_>| -> Result<()> {
             let (key, doc) = match out {
@@ -392,12 +389,8 @@ impl Store {
                 Streamed::Row(key, doc) => (key, doc),
             };
             visit(Visit::Row(RowRef { key: Some(key), doc }))?;
-            for ((s, table), top) in related.iter().zip(&tables).zip(&top_level) {
-                let key = match top {
-                    Some(name) => crate::backend::copies::top_level_ref_key(doc, name)?,
-                    None => crate::backend::copies::ref_key(doc, s.reference())?,
-                };
-                let found = match (key, table) {
+            for (s, table) in related.iter().zip(&tables) {
+                let found = match (crate::backend::copies::ref_key(doc, s.reference())?, table) {
                     (Some(key), Some(table)) => {
                         key.write_storage(&mut pk);
                         table.get(pk.as_slice()).map_err(storage)?.map(|guard| (key, guard))
