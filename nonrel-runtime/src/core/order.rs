@@ -151,6 +151,13 @@ pub fn escaped_prefix(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Appends the encoding of a text value: [`encode`] of `Value::String(s)`, without
+/// the `String` it would take to build one.
+pub(crate) fn encode_str(s: &str, out: &mut Vec<u8>) {
+    out.push(STRING);
+    escaped(s.as_bytes(), out);
+}
+
 /// The encoding of `v` as a fresh buffer.
 pub fn encoded(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);

@@ -533,3 +533,15 @@ impl std::fmt::Debug for Extra {
         f.debug_list().entries(self.names()).finish()
     }
 }
+
+/// A document of the given fields, in order (for tests).
+#[cfg(test)]
+pub(crate) fn test_document(fields: &[(&str, Value)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let start = codec::begin_document(&mut out);
+    for (k, v) in fields {
+        v.encode(&codec::cname(k).expect("a field name"), &mut out).expect("an encodable value");
+    }
+    codec::end_document(&mut out, start).expect("a document within the size limit");
+    out
+}

@@ -16,7 +16,7 @@ use crate::schema::key::KeyValue;
 use crate::schema::model::{IndexDesc, ModelDesc};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, Table};
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// Whether an index table holds any entry of a type class (an error counts as holding one,
 /// which only keeps the index from serving what it might not answer exactly).
@@ -926,8 +926,8 @@ fn fill_index(
     for item in records.iter().map_err(storage)? {
         let (k, v) = item.map_err(storage)?;
         let stored = index::entry_value(idx, v.value(), k.value());
-        for (entry, value) in index::entries_with_values(idx, v.value(), k.value())? {
-            insert_entry(m, idx, table, &entry, &value, &stored)?;
+        for entry in index::entries(idx, v.value(), k.value())? {
+            insert_entry(m, idx, table, &entry, v.value(), k.value(), &stored)?;
             n += 1;
         }
     }
@@ -959,47 +959,77 @@ pub(super) fn write_one(
     mode: WriteMode,
 ) -> Result<()> {
     let pk = key.to_storage();
-    let old = records.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
-    if mode == WriteMode::Insert && old.is_some() {
-        return Err(Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
-    }
-    if let (Some(old), false) = (&old, mode == WriteMode::Replace) {
-        if crate::schema::unknown::has_embedded(m.fields) {
-            doc = crate::schema::unknown::merge_embedded(m.fields, old, &doc)?;
-        }
-        if !m.has_extra {
-            keep_unknown_fields(m, old, &mut doc)?;
-        }
-    }
-    for (idx, table) in indexes.iter_mut() {
-        let new = index::entries_with_values(idx, &doc, &pk)?;
-        let old: BTreeSet<Vec<u8>> = match &old {
-            Some(old) => index::entries(idx, old, &pk)?.into_iter().collect(),
-            None => BTreeSet::new(),
+    // One descent of the records tree: the new document goes in and the old one comes back.
+    let old = records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
+    if let Some(prev) = &old {
+        // A refused write puts back what was there.
+        let restore = |records: &mut Table<'_, &'static [u8], &'static [u8]>, e: Error| {
+            records.insert(pk.as_slice(), prev.as_slice()).map_err(storage)?;
+            Err(e)
         };
-        let new_keys: BTreeSet<&Vec<u8>> = new.iter().map(|(k, _)| k).collect();
-        for gone in old.iter().filter(|o| !new_keys.contains(o)) {
-            table.remove(gone.as_slice()).map_err(storage)?;
+        if mode == WriteMode::Insert {
+            return restore(records, Error::new(ErrorKind::DuplicateKey, "a record with this key already exists"));
         }
+        if mode != WriteMode::Replace {
+            let written = doc.len();
+            let mut merged = false;
+            if crate::schema::unknown::has_embedded(m.fields) {
+                match crate::schema::unknown::merge_embedded(m.fields, prev, &doc) {
+                    Ok(d) => {
+                        merged = d != doc;
+                        doc = d;
+                    }
+                    Err(e) => return restore(records, e),
+                }
+            }
+            if !m.has_extra {
+                if let Err(e) = keep_unknown_fields(m, prev, &mut doc) {
+                    return restore(records, e);
+                }
+            }
+            // Kept unknown fields only ever add to the document.
+            if merged || doc.len() != written {
+                records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?;
+            }
+        }
+    }
+    let mut new_keys = Vec::new();
+    let mut old_keys = Vec::new();
+    for (idx, table) in indexes.iter_mut() {
+        index::entry_keys(idx, &doc, &pk, &mut new_keys)?;
         // A covering entry holds the document, so every entry is written again.
         let stored = index::entry_value(idx, &doc, &pk);
-        for (added, value) in new.iter().filter(|(n, _)| idx.covering || !old.contains(n)) {
-            insert_entry(m, idx, table, added, value, &stored)?;
+        if let Some(prev) = &old {
+            index::entry_keys(idx, prev, &pk, &mut old_keys)?;
+            new_keys.sort_unstable();
+            old_keys.sort_unstable();
+            for gone in old_keys.iter().filter(|o| new_keys.binary_search(o).is_err()) {
+                table.remove(gone.as_slice()).map_err(storage)?;
+            }
+            for added in new_keys.iter().filter(|n| idx.covering || old_keys.binary_search(n).is_err()) {
+                insert_entry(m, idx, table, added, &doc, &pk, &stored)?;
+            }
+        } else {
+            for added in &new_keys {
+                insert_entry(m, idx, table, added, &doc, &pk, &stored)?;
+            }
         }
     }
     if let Some(counters) = &mut indexes.counters {
         super::counter::apply(counters, old.as_deref(), Some(&doc))?;
     }
-    records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?;
     Ok(())
 }
 
+/// Writes one index entry; on a unique index, fails if the entry belongs to another record
+/// (the message names the value, read again from `doc` only then).
 fn insert_entry(
     m: &ModelDesc,
     idx: &IndexDesc,
     table: &mut Table<'_, &'static [u8], &'static [u8]>,
     entry: &[u8],
-    value: &crate::core::value::Value,
+    doc: &[u8],
+    pk: &[u8],
     stored: &[u8],
 ) -> Result<()> {
     if idx.unique {
@@ -1007,6 +1037,10 @@ fn insert_entry(
             let (owner, _) = index::read_value(idx, other.value())?;
             if owner != index::read_value(idx, stored)?.0 {
                 let owner = KeyValue::from_storage(owner).map(|k| k.to_string()).unwrap_or_default();
+                let value = index::entries_with_values(idx, doc, pk)?
+                    .into_iter()
+                    .find_map(|(k, v)| (k == entry).then_some(v))
+                    .unwrap_or(crate::core::value::Value::Null);
                 let msg = format!("value {value} of unique field `{}` already belongs to record {owner}", idx.path);
                 return Err(Error::new(ErrorKind::UniqueViolation, msg).with_model(m.name).with_field(idx.path));
             }
@@ -1486,4 +1520,65 @@ struct Kept {
     key: KeyValue,
     doc: Vec<u8>,
     span: (usize, usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::value::{test_document, Value};
+
+    #[derive(crate::Model, Debug, Clone, PartialEq)]
+    struct Item {
+        #[field(key)]
+        id: Option<crate::Key<Item>>,
+        #[field(index)]
+        name: String,
+        #[field(unique)]
+        code: i64,
+    }
+
+    fn entries_of(indexes: &Indexes<'_>) -> Vec<Vec<Vec<u8>>> {
+        let all = |(_, t): &IndexTable<'_>| t.iter().unwrap().map(|e| e.unwrap().0.value().to_vec()).collect();
+        indexes.iter().map(all).collect()
+    }
+
+    #[test]
+    fn a_refused_insert_leaves_the_record_and_its_entries_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
+        let m = <Item as crate::Model>::DESC;
+        let tx = db.begin_write().unwrap();
+        let name = records_table(m);
+        let mut records = tx.open_table(Bytes::new(&name)).unwrap();
+        let mut indexes = open_indexes(&tx, m, &records).unwrap();
+        let key = KeyValue::Int(1);
+        let first = test_document(&[("name", Value::String("a".into())), ("code", Value::Int64(7))]);
+        write_one(m, &mut records, &mut indexes, &key, first.clone(), WriteMode::Upsert).unwrap();
+        let before = entries_of(&indexes);
+        assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 2);
+
+        let second = test_document(&[("name", Value::String("b".into())), ("code", Value::Int64(8))]);
+        let e = write_one(m, &mut records, &mut indexes, &key, second, WriteMode::Insert).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DuplicateKey);
+        let pk = key.to_storage();
+        assert_eq!(records.get(pk.as_slice()).unwrap().unwrap().value(), first.as_slice());
+        assert_eq!(entries_of(&indexes), before);
+    }
+
+    #[test]
+    fn a_unique_violation_names_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
+        let m = <Item as crate::Model>::DESC;
+        let tx = db.begin_write().unwrap();
+        let name = records_table(m);
+        let mut records = tx.open_table(Bytes::new(&name)).unwrap();
+        let mut indexes = open_indexes(&tx, m, &records).unwrap();
+        let doc = |n: &str| test_document(&[("name", Value::String(n.into())), ("code", Value::Int64(7))]);
+        write_one(m, &mut records, &mut indexes, &KeyValue::Int(1), doc("a"), WriteMode::Upsert).unwrap();
+        let e = write_one(m, &mut records, &mut indexes, &KeyValue::Int(2), doc("b"), WriteMode::Upsert).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UniqueViolation);
+        let text = e.to_string();
+        assert!(text.contains("value 7 of unique field `code`") && text.contains("record 1"), "{text}");
+    }
 }

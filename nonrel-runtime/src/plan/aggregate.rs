@@ -373,15 +373,7 @@ pub fn decode_value<T: Decode>(v: &Value) -> Result<T> {
 mod tests {
     use super::*;
 
-    fn doc(fields: &[(&str, Value)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let start = codec::begin_document(&mut out);
-        for (k, v) in fields {
-            v.encode(&codec::cname(k).unwrap(), &mut out).unwrap();
-        }
-        codec::end_document(&mut out, start).unwrap();
-        out
-    }
+    use crate::core::value::test_document as doc;
 
     #[test]
     fn integer_sums_overflow_as_errors() {

@@ -230,15 +230,7 @@ mod tests {
     use super::*;
     use crate::core::codec::header;
 
-    fn doc(fields: &[(&str, Value)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let start = begin_document(&mut out);
-        for (k, v) in fields {
-            v.encode(&cname(k).unwrap(), &mut out).unwrap();
-        }
-        end_document(&mut out, start).unwrap();
-        out
-    }
+    use crate::core::value::test_document as doc;
 
     fn set(path: &'static str, value: Value) -> UpdateOp {
         UpdateOp { path: path.into(), kind: UpdateKind::Set, value }
