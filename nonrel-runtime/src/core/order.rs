@@ -158,6 +158,44 @@ pub(crate) fn encode_str(s: &str, out: &mut Vec<u8>) {
     escaped(s.as_bytes(), out);
 }
 
+/// The length of the one encoded value at the start of `bytes`, as [`encode`] writes it,
+/// or `None` when `bytes` does not start with a whole one. (Index entry keys are a value's
+/// encoding followed by the record key: this finds where the record key starts.)
+pub(crate) fn encoded_len(bytes: &[u8]) -> Option<usize> {
+    let (&tag, rest) = bytes.split_first()?;
+    let body = match tag {
+        NULL => 0,
+        NUMBER => 16,
+        BOOL => 1,
+        DATETIME => 8,
+        OBJECT_ID => 12,
+        BINARY => 4 + u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize,
+        // Zero alone; else the sign, the exponent, the digits (never 0x00 or 0xFF) and a
+        // terminator: 0xFF after a negative's, 0x00 after a positive's.
+        DECIMAL => match *rest.first()? {
+            0x81 => 1,
+            0x80 => 2 + rest.get(2..)?.iter().position(|&b| b == 0xFF)? + 1,
+            0x82 => 2 + rest.get(2..)?.iter().position(|&b| b == 0x00)? + 1,
+            _ => return None,
+        },
+        // Escaped bytes up to the 0x00 0x00 terminator (text, BSON of documents, lists and
+        // the other types, MinKey and MaxKey among them).
+        STRING | DOCUMENT | ARRAY | OTHER | MIN_KEY | MAX_KEY => {
+            let mut i = 0;
+            loop {
+                match (rest.get(i)?, rest.get(i + 1)) {
+                    (0, Some(0)) => break i + 2,
+                    (0, Some(0xFF)) => i += 2,
+                    (0, _) => return None,
+                    _ => i += 1,
+                }
+            }
+        }
+        _ => return None,
+    };
+    (body <= rest.len()).then_some(1 + body)
+}
+
 /// The encoding of `v` as a fresh buffer.
 pub fn encoded(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
@@ -182,6 +220,48 @@ mod tests {
     use super::*;
     use rust_decimal::Decimal;
     use std::str::FromStr;
+
+    #[test]
+    fn encoded_len_finds_where_each_value_ends() {
+        let inner = Value::Document(vec![("a".into(), Value::String("x\0y".into()))]);
+        let values = [
+            Value::Null,
+            Value::Raw(0xFF, Vec::new()),
+            Value::Raw(0x7F, Vec::new()),
+            Value::Raw(0x0D, b"\x02\0\0\0x\0".to_vec()),
+            Value::Int32(-7),
+            Value::Int64(i64::MAX),
+            Value::Double(f64::NAN),
+            Value::Decimal(Decimal::ZERO),
+            Value::Decimal(Decimal::from_str("-120.5").unwrap()),
+            Value::Decimal(Decimal::from_str("0.0000001").unwrap()),
+            Value::Decimal(Decimal::MAX),
+            Value::Decimal(Decimal::MIN),
+            Value::String(String::new()),
+            Value::String("\0\0\u{ff}".into()),
+            Value::Binary(vec![0, 0, 0xFF]),
+            Value::Binary(Vec::new()),
+            Value::ObjectId(crate::core::key::ObjectId::new()),
+            Value::Bool(false),
+            Value::DateTime(chrono::DateTime::from_timestamp_millis(0).unwrap()),
+            Value::Array(vec![inner.clone(), Value::Null]),
+            Value::Array(Vec::new()),
+            inner,
+        ];
+        let suffixes: [&[u8]; 4] = [b"", b"\x01\0\0\0\0\0\0\0\x07", b"\x02\0\0", b"\xFF"];
+        for v in &values {
+            let e = encoded(v);
+            for s in suffixes {
+                let mut bytes = e.clone();
+                bytes.extend_from_slice(s);
+                assert_eq!(encoded_len(&bytes), Some(e.len()), "{v:?} then {s:?}");
+            }
+            // Cut short, it is not a whole value.
+            assert_eq!(encoded_len(&e[..e.len() - 1]), None, "{v:?} cut short");
+        }
+        assert_eq!(encoded_len(b""), None);
+        assert_eq!(encoded_len(&[0x33]), None);
+    }
 
     fn assert_sorted(values: &[Value]) {
         for w in values.windows(2) {

@@ -128,7 +128,7 @@ impl Store {
             explain.entries_read += 1;
             explain.ranges += 1;
             let (key, value) = (k.value(), v.value());
-            let (pk, inline) = super::index::read_value(index, value)?;
+            let (pk, inline) = super::index::read_entry(index, key, value)?;
             let prefix = if index.unique { key } else { &key[..key.len().saturating_sub(pk.len())] };
             let doc = match (inline, &records) {
                 (Some(doc), _) => Some(doc.to_vec()),

@@ -88,32 +88,50 @@ pub(crate) fn entries_with_values(index: &IndexDesc, doc: &[u8], pk: &[u8]) -> R
     Ok(out)
 }
 
-/// The value an index entry holds: the record key, and on a covering index the record's
-/// document before it (a BSON document states its own length, so no separator is needed).
+/// The value an index entry holds: on a covering index the record's document, then its key
+/// (a BSON document states its own length, so no separator is needed); on a unique index
+/// the record key (the entry's key is the value alone); on any other index nothing, as the
+/// entry's key ends with the record key.
 pub(crate) fn entry_value<'a>(index: &IndexDesc, doc: &[u8], pk: &'a [u8]) -> Cow<'a, [u8]> {
-    if !index.covering {
+    if index.covering {
+        let mut value = Vec::with_capacity(doc.len() + pk.len());
+        value.extend_from_slice(doc);
+        value.extend_from_slice(pk);
+        return Cow::Owned(value);
+    }
+    if index.unique {
         return Cow::Borrowed(pk);
     }
-    let mut value = Vec::with_capacity(doc.len() + pk.len());
-    value.extend_from_slice(doc);
-    value.extend_from_slice(pk);
-    Cow::Owned(value)
+    Cow::Borrowed(&[])
 }
 
-/// An index entry's value read back: the record key, and the record on a covering index.
-pub(crate) fn read_value<'a>(index: &IndexDesc, value: &'a [u8]) -> Result<(&'a [u8], Option<&'a [u8]>)> {
-    if !index.covering {
-        return Ok((value, None));
-    }
-    let corrupt = || {
-        let msg = format!("an entry of the covering index on `{}` does not hold a document", index.path);
+/// An index entry read back (its key and value): the record key, and on a covering index the
+/// record. Entries of an index neither unique nor covering written before their value was
+/// left empty hold the record key as their value, and read the same.
+pub(crate) fn read_entry<'a>(
+    index: &IndexDesc,
+    key: &'a [u8],
+    value: &'a [u8],
+) -> Result<(&'a [u8], Option<&'a [u8]>)> {
+    let corrupt = |kind: &str, what: &str| {
+        let msg = format!("an entry of the {kind}index on `{}` {what}", index.path);
         Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
     };
-    let len = value.get(..4).ok_or_else(corrupt)?;
-    let len = i32::from_le_bytes([len[0], len[1], len[2], len[3]]);
-    let len = usize::try_from(len).ok().filter(|&n| n >= 5 && n <= value.len()).ok_or_else(corrupt)?;
-    let (doc, pk) = value.split_at(len);
-    Ok((pk, Some(doc)))
+    if index.covering {
+        let len = value.get(..4).ok_or_else(|| corrupt("covering ", "does not hold a document"))?;
+        let len = i32::from_le_bytes([len[0], len[1], len[2], len[3]]);
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&n| n >= 5 && n <= value.len())
+            .ok_or_else(|| corrupt("covering ", "does not hold a document"))?;
+        let (doc, pk) = value.split_at(len);
+        return Ok((pk, Some(doc)));
+    }
+    if index.unique || !value.is_empty() {
+        return Ok((value, None));
+    }
+    let at = keys::encoded_len(key).ok_or_else(|| corrupt("", "does not start with a value"))?;
+    Ok((&key[at..], None))
 }
 
 /// A byte range of an index.
@@ -675,5 +693,27 @@ mod tests {
             entry_keys(&index, cut, b"k", &mut out).expect_err("cut short").kind(),
             entries(&index, cut, b"k").expect_err("cut short").kind()
         );
+    }
+
+    #[test]
+    fn an_entry_reads_its_record_key_from_where_it_is_kept() {
+        let pk = crate::core::key::KeyValue::Int(5).to_storage();
+        let doc = test_document(&[("f", Value::String("v".into()))]);
+        for (unique, covering) in [(false, false), (true, false), (false, true), (true, true)] {
+            let index = IndexDesc { path: "f", unique, covering };
+            let mut keys = Vec::new();
+            entry_keys(&index, &doc, &pk, &mut keys).expect("entry keys");
+            let value = entry_value(&index, &doc, &pk);
+            let (read, inline) = read_entry(&index, &keys[0], &value).expect("an entry");
+            assert_eq!(read, pk.as_slice(), "unique {unique} covering {covering}");
+            assert_eq!(inline, covering.then_some(doc.as_slice()));
+        }
+        // A plain entry whose key does not start with a value is corrupt, not a wrong key.
+        let index = IndexDesc { path: "f", unique: false, covering: false };
+        for key in [&b""[..], &[0x33, 1], &[0x20, b'v', 0]] {
+            let e = read_entry(&index, key, b"").expect_err("corrupt");
+            assert_eq!(e.kind(), ErrorKind::Corrupt);
+            assert!(e.to_string().contains("index on `f`"), "{e}");
+        }
     }
 }

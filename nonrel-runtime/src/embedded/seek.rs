@@ -49,8 +49,8 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let mut rows: Vec<(Vec<Value>, Row)> = Vec::new();
     let mut seen = HashSet::new();
     for entry in entries {
-        let (_, value) = entry.map_err(storage)?;
-        let (pk, inline) = index::read_value(index, value.value())?;
+        let (key, value) = entry.map_err(storage)?;
+        let (pk, inline) = index::read_entry(index, key.value(), value.value())?;
         // A record with several entries (a list) is read once; an index with one entry per
         // record needs no set.
         if !distinct && !seen.insert(pk.to_vec()) {

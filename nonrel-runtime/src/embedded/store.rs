@@ -50,7 +50,8 @@ pub(super) fn index_holds(tx: &redb::ReadTransaction, m: &ModelDesc, idx: &Index
 }
 
 /// The redb database with nonrel's table layout: one table of records per collection (key
-/// bytes to BSON), one table per declared index (value and key bytes to key bytes).
+/// bytes to BSON), one table per declared index (value and key bytes; see
+/// [`index::entry_value`] for what an entry holds).
 pub(crate) struct Store {
     pub(crate) db: redb::Database,
     /// Automatic keys handed to transactions not committed yet, by collection.
@@ -566,9 +567,9 @@ impl Store {
                     let entries: Box<dyn Iterator<Item = _>> =
                         if reverse { Box::new(range.rev()) } else { Box::new(range) };
                     for entry in entries {
-                        let (_, value) = entry.map_err(storage)?;
+                        let (key, value) = entry.map_err(storage)?;
                         run.read += 1;
-                        let (pk, inline) = index::read_value(index, value.value())?;
+                        let (pk, inline) = index::read_entry(index, key.value(), value.value())?;
                         if track && !seen.insert(pk.to_vec()) {
                             continue;
                         }
@@ -879,7 +880,8 @@ fn candidates(
             let mut seen = HashSet::new();
             for range in &ranges {
                 for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
-                    let pk = index::read_value(index, entry.map_err(storage)?.1.value())?.0.to_vec();
+                    let (k, v) = entry.map_err(storage)?;
+                    let pk = index::read_entry(index, k.value(), v.value())?.0.to_vec();
                     if seen.insert(pk.clone()) {
                         out.push(pk);
                     }
@@ -1034,8 +1036,8 @@ fn insert_entry(
 ) -> Result<()> {
     if idx.unique {
         if let Some(other) = table.get(entry).map_err(storage)? {
-            let (owner, _) = index::read_value(idx, other.value())?;
-            if owner != index::read_value(idx, stored)?.0 {
+            let (owner, _) = index::read_entry(idx, entry, other.value())?;
+            if owner != index::read_entry(idx, entry, stored)?.0 {
                 let owner = KeyValue::from_storage(owner).map(|k| k.to_string()).unwrap_or_default();
                 let value = index::entries_with_values(idx, doc, pk)?
                     .into_iter()
@@ -1193,15 +1195,19 @@ fn check_index(
             let key = || KeyValue::from_storage(k.value()).ok();
             match actual.remove(&entry) {
                 Some(held) if held == *expected => {}
-                Some(held) if idx.covering && index::read_value(idx, &held).is_ok_and(|(pk, _)| pk == k.value()) => {
+                // As entries were written before their value was left empty.
+                Some(held) if !idx.covering && !idx.unique && held == k.value() => {}
+                Some(held)
+                    if idx.covering && index::read_entry(idx, &entry, &held).is_ok_and(|(pk, _)| pk == k.value()) =>
+                {
                     report.problems.push(problem(key(), "covering index entry holds a stale copy of its record".into()))
                 }
                 _ => report.problems.push(problem(key(), "index entry missing".into())),
             }
         }
     }
-    for (_, held) in actual {
-        let key = index::read_value(idx, &held).ok().and_then(|(pk, _)| KeyValue::from_storage(pk).ok());
+    for (entry, held) in actual {
+        let key = index::read_entry(idx, &entry, &held).ok().and_then(|(pk, _)| KeyValue::from_storage(pk).ok());
         report.problems.push(problem(key, "index entry does not match its record".into()));
     }
     Ok(())
@@ -1435,10 +1441,10 @@ fn stream_by_key(
                 if run.matched as usize >= limit {
                     return Ok(());
                 }
-                let (_, value) = entry.map_err(storage)?;
+                let (key, value) = entry.map_err(storage)?;
                 run.read += 1;
                 pk.clear();
-                pk.extend_from_slice(index::read_value(index, value.value())?.0);
+                pk.extend_from_slice(index::read_entry(index, key.value(), value.value())?.0);
                 let key = KeyValue::from_storage(&pk)?;
                 stream_one(records, &pk, &key, run, &mut skip, &mut *stream)?;
             }
@@ -1449,9 +1455,9 @@ fn stream_by_key(
     keys.clear();
     for range in ranges {
         for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
-            let (_, value) = entry.map_err(storage)?;
+            let (key, value) = entry.map_err(storage)?;
             run.read += 1;
-            keys.push(KeyValue::from_storage(index::read_value(index, value.value())?.0)?);
+            keys.push(KeyValue::from_storage(index::read_entry(index, key.value(), value.value())?.0)?);
         }
     }
     if !keys.is_sorted() {
@@ -1580,5 +1586,61 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::UniqueViolation);
         let text = e.to_string();
         assert!(text.contains("value 7 of unique field `code`") && text.contains("record 1"), "{text}");
+    }
+
+    /// Entries written before an index's entries left their value empty held the record
+    /// key there: such a database reads, counts, checks and updates as a new one.
+    #[test]
+    fn entries_that_hold_their_record_key_read_as_before() {
+        use crate::plan::{Filter, Op, Plan};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(redb::Database::create(dir.path().join("t.redb")).unwrap());
+        let m = <Item as crate::Model>::DESC;
+        let item = |id: i64, name: &str, code: i64| PutItem {
+            key: Some(KeyValue::Int(id)),
+            doc: test_document(&[("name", Value::String(name.into())), ("code", Value::Int64(code))]),
+        };
+        store
+            .put(m, vec![item(1, "a", 7), item(2, "b", 8), item(3, "a", 9), item(4, "a\0", 10)], WriteMode::Upsert)
+            .unwrap();
+        let idx = m.indexes.iter().find(|i| i.path == "name").unwrap();
+        let name = index_table(m, idx);
+        // Every entry but the first as it was written before: its record key as its value.
+        let tx = store.db.begin_write().unwrap();
+        {
+            let mut table = tx.open_table(Bytes::new(&name)).unwrap();
+            let entries: Vec<(Vec<u8>, Vec<u8>)> = table
+                .iter()
+                .unwrap()
+                .map(|e| e.unwrap())
+                .map(|(k, v)| {
+                    assert!(v.value().is_empty(), "a new entry holds nothing");
+                    let pk = index::read_entry(idx, k.value(), v.value()).unwrap().0.to_vec();
+                    (k.value().to_vec(), pk)
+                })
+                .collect();
+            assert_eq!(entries.len(), 4);
+            for (k, pk) in entries.iter().skip(1) {
+                table.insert(k.as_slice(), pk.as_slice()).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+        let named = |n: &str| Plan {
+            filters: vec![Filter { path: "name".into(), op: Op::Eq(Value::String(n.into())) }],
+            ..Plan::default()
+        };
+        let keys =
+            |n: &str| store.run(m, &named(n), None).unwrap().0.into_iter().map(|r| r.key.unwrap()).collect::<Vec<_>>();
+        assert_eq!(keys("a"), [KeyValue::Int(1), KeyValue::Int(3)]);
+        assert_eq!(keys("a\0"), [KeyValue::Int(4)]);
+        assert_eq!(store.run(m, &named("a"), Some(u64::MAX)).unwrap().1, 2);
+        assert!(store.integrity_check(&[m]).unwrap().is_ok());
+        // A rewrite moves an entry of each kind.
+        store.put(m, vec![item(3, "c", 9), item(1, "c", 7)], WriteMode::Upsert).unwrap();
+        assert_eq!(keys("a"), Vec::<KeyValue>::new());
+        assert_eq!(keys("c"), [KeyValue::Int(1), KeyValue::Int(3)]);
+        let report = store.integrity_check(&[m]).unwrap();
+        assert!(report.is_ok(), "{:?}", report.problems);
+        assert_eq!(report.entries, 8);
     }
 }
