@@ -339,6 +339,7 @@ impl<'a> Elements<'a> {
         Ok(None)
     }
 
+    #[inline]
     fn next_element(&mut self) -> Result<Element<'a>> {
         let start = self.pos;
         let ty = self.bytes[start];
@@ -348,7 +349,20 @@ impl<'a> Elements<'a> {
             .position(|&b| b == 0)
             .ok_or_else(|| malformed("element name is not terminated"))?;
         let value_start = name_start + name_len + 1;
-        let value_len = value_len(ty, &self.bytes[value_start..self.end])?;
+        let rest = &self.bytes[value_start..self.end];
+        // The common types inline (as `find` does), anything else (and a truncated or
+        // malformed value) through `value_len`.
+        let value_len = match ty {
+            DOUBLE | DATETIME | INT64 if rest.len() >= 8 => 8,
+            INT32 if rest.len() >= 4 => 4,
+            BOOL if !rest.is_empty() => 1,
+            NULL => 0,
+            STRING => match rest.get(..4).map(|n| i32::from_le_bytes([n[0], n[1], n[2], n[3]])) {
+                Some(n) if n >= 1 && (n as usize) + 4 <= rest.len() && rest[n as usize + 3] == 0 => n as usize + 4,
+                _ => value_len(ty, rest)?,
+            },
+            _ => value_len(ty, rest)?,
+        };
         let value_end = value_start + value_len;
         self.pos = value_end;
         Ok(Element {
