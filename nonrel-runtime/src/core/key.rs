@@ -68,6 +68,25 @@ impl KeyValue {
         }
     }
 
+    /// Calls `f` with the bytes of [`KeyValue::to_storage`], built on the stack for integer
+    /// and ObjectId keys (a point read then allocates nothing for its key).
+    #[inline]
+    pub(crate) fn with_storage<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            KeyValue::Int(n) => {
+                let mut b = [TAG_INT; 9];
+                b[1..].copy_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
+                f(&b)
+            }
+            KeyValue::ObjectId(o) => {
+                let mut b = [TAG_OID; 13];
+                b[1..].copy_from_slice(&o.0);
+                f(&b)
+            }
+            KeyValue::Str(_) => f(&self.to_storage()),
+        }
+    }
+
     /// Reads bytes written by [`KeyValue::to_storage`].
     pub fn from_storage(bytes: &[u8]) -> Result<KeyValue> {
         let bad = || Error::new(ErrorKind::InvalidKey, "stored key bytes are malformed");
@@ -319,6 +338,23 @@ pub fn decode_id(el: &crate::core::codec::Element<'_>) -> Result<KeyValue> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn storage_on_the_stack_is_the_storage() {
+        let keys = [
+            KeyValue::Int(i64::MIN),
+            KeyValue::Int(-1),
+            KeyValue::Int(0),
+            KeyValue::Int(i64::MAX),
+            KeyValue::ObjectId(ObjectId::new()),
+            KeyValue::Str(String::new()),
+            KeyValue::Str("k\0é".into()),
+        ];
+        for k in &keys {
+            assert_eq!(k.with_storage(<[u8]>::to_vec), k.to_storage(), "{k:?}");
+        }
+    }
+
     use super::*;
 
     /// The order results come in without `order_by` is `KeyValue`'s: the embedded backend

@@ -95,7 +95,7 @@ impl Store {
     ) -> Result<Option<(Vec<GroupRow>, Explain)>> {
         let read = self.read()?;
         let tx = &read.tx;
-        let records = open_read(tx, Bytes::new(&records_table(m)))?;
+        let records = open_read(tx, Bytes::new(records_table(m)))?;
         let empty = match &records {
             Some(t) => t.is_empty().map_err(storage)?,
             None => true,
@@ -115,7 +115,7 @@ impl Store {
             annotations: Vec::new(),
         };
         let mut rows = Vec::new();
-        let table = open_read(tx, Bytes::new(&super::store::index_table(m, index)))?;
+        let table = open_read(tx, Bytes::new(super::store::index_table(m, index)))?;
         let (Some(table), false) = (table, empty) else { return Ok(Some((rows, explain))) };
         let mut from: Option<Vec<u8>> = None;
         while limit.is_none_or(|l| rows.len() < l) {

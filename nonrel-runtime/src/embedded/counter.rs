@@ -127,7 +127,7 @@ pub(super) fn answer(
     let name = table_name(m);
     let Some(table) = open_read(tx, Def::new(&name))? else {
         // No counter written yet: answered only when there is no record either.
-        let records = open_read(tx, super::tables::Bytes::new(&super::tables::records_table(m)))?;
+        let records = open_read(tx, super::tables::Bytes::new(super::tables::records_table(m)))?;
         let empty = match records {
             Some(r) => r.is_empty().map_err(storage)?,
             None => true,

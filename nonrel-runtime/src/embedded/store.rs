@@ -34,7 +34,7 @@ pub(super) fn count_opening(
     ranges: &[index::KeyRange],
     cap: usize,
 ) -> Result<usize> {
-    match open_read(tx, Bytes::new(&index_table(m, idx)))? {
+    match open_read(tx, Bytes::new(index_table(m, idx)))? {
         Some(table) => index::count_in(&table, ranges, cap),
         None => Ok(0),
     }
@@ -42,7 +42,7 @@ pub(super) fn count_opening(
 
 pub(super) fn index_holds(tx: &redb::ReadTransaction, m: &ModelDesc, idx: &IndexDesc, tag: u8) -> bool {
     let name = index_table(m, idx);
-    match open_read(tx, Bytes::new(&name)) {
+    match open_read(tx, Bytes::new(name)) {
         Ok(Some(table)) => holds_class(&table, tag),
         Ok(None) => false,
         Err(_) => true,
@@ -167,7 +167,7 @@ impl Store {
         if let Some(known) = self.known(read, Fact::Holds(idx as *const IndexDesc as usize, tag)) {
             return known;
         }
-        match open_read(&read.tx, Bytes::new(&index_table(m, idx))) {
+        match open_read(&read.tx, Bytes::new(index_table(m, idx))) {
             Ok(Some(table)) => self.holds(read, idx, &table, tag),
             Ok(None) => false,
             // As `index_holds`: an error counts as holding one.
@@ -196,7 +196,7 @@ impl Store {
         copies_in_tx(&tx, m, items.iter_mut().map(|i| &mut i.doc), None, |_, _| None)?;
         let keys = {
             let name = records_table(m);
-            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
             let mut sequences = tx.open_table(SEQUENCES).map_err(storage)?;
             let mut keys = Vec::with_capacity(items.len());
@@ -224,7 +224,7 @@ impl Store {
         let mut out = Vec::with_capacity(items.len());
         {
             let name = records_table(m);
-            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
             for item in items {
                 let pk = item.key.to_storage();
@@ -251,15 +251,14 @@ impl Store {
     pub(crate) fn get(&self, m: &ModelDesc, key: &KeyValue) -> Result<Option<Vec<u8>>> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
-        let Some(table) = open_read(&tx, Bytes::new(&name))? else { return Ok(None) };
-        let found = table.get(key.to_storage().as_slice()).map_err(storage)?;
-        Ok(found.map(|g| g.value().to_vec()))
+        let Some(table) = open_read(&tx, Bytes::new(name))? else { return Ok(None) };
+        key.with_storage(|pk| Ok(table.get(pk).map_err(storage)?.map(|g| g.value().to_vec())))
     }
 
     pub(crate) fn get_many(&self, m: &ModelDesc, keys: &[KeyValue]) -> Result<Vec<Option<Vec<u8>>>> {
         let tx = self.db.begin_read().map_err(storage)?;
         let name = records_table(m);
-        let Some(table) = open_read(&tx, Bytes::new(&name))? else { return Ok(vec![None; keys.len()]) };
+        let Some(table) = open_read(&tx, Bytes::new(name))? else { return Ok(vec![None; keys.len()]) };
         let mut pk = Vec::with_capacity(16);
         keys.iter()
             .map(|k| {
@@ -274,7 +273,7 @@ impl Store {
         let mut removed = 0;
         {
             let name = records_table(m);
-            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
             for key in keys {
                 removed += u64::from(remove_one(&mut records, &mut indexes, &key.to_storage())?);
@@ -313,7 +312,7 @@ impl Store {
         }
         let tables = related
             .iter()
-            .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
+            .map(|s| open_read(&read.tx, Bytes::new(records_table(s.related()))))
             .collect::<Result<Vec<_>>>()?;
         let mut pk = Vec::with_capacity(16);
         for row in &mut rows {
@@ -381,7 +380,7 @@ impl Store {
     ) -> Result<()> {
         let tables = related
             .iter()
-            .map(|s| open_read(&read.tx, Bytes::new(&records_table(s.related()))))
+            .map(|s| open_read(&read.tx, Bytes::new(records_table(s.related()))))
             .collect::<Result<Vec<_>>>()?;
         let mut pk = Vec::with_capacity(16);
         let mut emit = |out: Streamed<'_>| -> Result<()> {
@@ -463,7 +462,7 @@ impl Store {
             if let Some(at) = opened.iter().position(|(d, _)| std::ptr::eq(*d, i)) {
                 return Ok(at);
             }
-            let table = open_read(tx, Bytes::new(&index_table(m, i)))?;
+            let table = open_read(tx, Bytes::new(index_table(m, i)))?;
             opened.push((i, table));
             Ok(opened.len() - 1)
         };
@@ -479,7 +478,7 @@ impl Store {
                 None => Ok(0),
             }
         };
-        let records = open_read(tx, Bytes::new(&name))?;
+        let records = open_read(tx, Bytes::new(name))?;
         let count_keys = |ranges: &[index::KeyRange], cap: usize| match &records {
             Some(table) => index::count_in(table, ranges, cap),
             None => Ok(0),
@@ -544,7 +543,7 @@ impl Store {
                 let exact = run.filters.is_empty();
                 let table = match opened.iter().position(|(d, _)| std::ptr::eq(*d, index)) {
                     Some(at) => opened.swap_remove(at).1,
-                    None => open_read(tx, Bytes::new(&index_table(m, index)))?,
+                    None => open_read(tx, Bytes::new(index_table(m, index)))?,
                 };
                 let Some(table) = table else { return Ok(Some((0, Reading { entries: 0, docs: 0 }))) };
                 // A record with several entries in the ranges is read once: rows kept whole
@@ -617,7 +616,7 @@ impl Store {
         let sets_ref = crate::backend::copies::sets_copied_ref(m, ops);
         {
             let name = records_table(m);
-            let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
             for pk in candidates(m, plan, &records, &indexes)? {
                 let Some(old) = records.get(pk.as_slice()).map_err(storage)?.map(|g| g.value().to_vec()) else {
@@ -654,7 +653,7 @@ impl Store {
         let mut n = 0;
         for &m in models.iter().filter(|m| !m.indexes.is_empty() || !m.counters.is_empty()) {
             let name = records_table(m);
-            let records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+            let records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             n += open_indexes(&tx, m, &records)?.len() as u64;
         }
         self.commit(tx)?;
@@ -684,14 +683,14 @@ impl Store {
             });
         }
         let name = records_table(m);
-        let empty = match open_read(&tx, Bytes::new(&name))? {
+        let empty = match open_read(&tx, Bytes::new(name))? {
             Some(t) => t.is_empty().map_err(storage)?,
             None => true,
         };
         let built = usable_indexes(&tx, m, empty)?;
         let holds = |i: &IndexDesc, tag| index_holds(&tx, m, i, tag);
         let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap| count_opening(&tx, m, i, ranges, cap);
-        let records = open_read(&tx, Bytes::new(&name))?;
+        let records = open_read(&tx, Bytes::new(name))?;
         let count_keys = |ranges: &[index::KeyRange], cap| match &records {
             Some(table) => index::count_in(table, ranges, cap),
             None => Ok(0),
@@ -743,7 +742,7 @@ impl Store {
         let mut report = IntegrityReport::default();
         for &m in models {
             let name = records_table(m);
-            let Some(records) = open_read(&tx, Bytes::new(&name))? else { continue };
+            let Some(records) = open_read(&tx, Bytes::new(name))? else { continue };
             report.records += records.len().map_err(storage)?;
             for idx in m.indexes {
                 check_index(&tx, m, idx, &records, &mut report)?;
@@ -761,13 +760,13 @@ impl Store {
             let mut built = tx.open_table(BUILT).map_err(storage)?;
             for &m in models {
                 let name = records_table(m);
-                let records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+                let records = tx.open_table(Bytes::new(name)).map_err(storage)?;
                 for idx in m.indexes {
                     let iname = index_table(m, idx);
-                    tx.delete_table(Bytes::new(&iname)).map_err(storage)?;
-                    let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
+                    tx.delete_table(Bytes::new(iname)).map_err(storage)?;
+                    let mut table = tx.open_table(Bytes::new(iname)).map_err(storage)?;
                     written += fill_index(m, idx, &records, &mut table)?;
-                    built.insert(iname.as_str(), 1).map_err(storage)?;
+                    built.insert(iname, 1).map_err(storage)?;
                 }
                 written += super::counter::rebuild(&tx, m, &records, &mut built)?;
             }
@@ -802,7 +801,7 @@ pub(super) fn copies_in_tx<'d>(
             _ => {
                 let table = match tables.entry(related.collection) {
                     Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(tx.open_table(Bytes::new(&records_table(related))).map_err(storage)?),
+                    Entry::Vacant(e) => e.insert(tx.open_table(Bytes::new(records_table(related))).map_err(storage)?),
                 };
                 table.get(pk.as_slice())
             }
@@ -819,7 +818,7 @@ pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[Ke
         return Ok(());
     }
     let name = records_table(&crate::backend::copies::OUTBOX);
-    let mut table = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+    let mut table = tx.open_table(Bytes::new(name)).map_err(storage)?;
     for key in keys {
         let entry = crate::backend::copies::entry(m, key)?;
         let id = entry.key.as_ref().map(KeyValue::to_storage).unwrap_or_default();
@@ -907,10 +906,10 @@ pub(super) fn open_indexes<'tx>(
     let mut out = Vec::with_capacity(m.indexes.len());
     for idx in crate::schema::class::collection_indexes(m) {
         let iname = index_table(m, idx);
-        let mut table = tx.open_table(Bytes::new(&iname)).map_err(storage)?;
-        if built.get(iname.as_str()).map_err(storage)?.is_none() {
+        let mut table = tx.open_table(Bytes::new(iname)).map_err(storage)?;
+        if built.get(iname).map_err(storage)?.is_none() {
             fill_index(m, idx, records, &mut table)?;
-            built.insert(iname.as_str(), 1).map_err(storage)?;
+            built.insert(iname, 1).map_err(storage)?;
         }
         out.push((idx, table));
     }
@@ -1158,7 +1157,7 @@ fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<HashSet<&'stat
     let Some(table) = open_read(tx, BUILT)? else { return Ok(HashSet::new()) };
     let mut out = HashSet::new();
     for idx in m.indexes {
-        if table.get(index_table(m, idx).as_str()).map_err(storage)?.is_some() {
+        if table.get(index_table(m, idx)).map_err(storage)?.is_some() {
             out.insert(idx.path);
         }
     }
@@ -1176,7 +1175,7 @@ fn check_index(
         |key: Option<KeyValue>, message: String| IntegrityProblem { model: m.name, index: idx.path, key, message };
     let iname = index_table(m, idx);
     let mut actual = std::collections::BTreeMap::new();
-    if let Some(t) = open_read(tx, Bytes::new(&iname))? {
+    if let Some(t) = open_read(tx, Bytes::new(iname))? {
         for item in t.iter().map_err(storage)? {
             let (k, v) = item.map_err(storage)?;
             actual.insert(k.value().to_vec(), v.value().to_vec());
@@ -1555,7 +1554,7 @@ mod tests {
         let m = <Item as crate::Model>::DESC;
         let tx = db.begin_write().unwrap();
         let name = records_table(m);
-        let mut records = tx.open_table(Bytes::new(&name)).unwrap();
+        let mut records = tx.open_table(Bytes::new(name)).unwrap();
         let mut indexes = open_indexes(&tx, m, &records).unwrap();
         let key = KeyValue::Int(1);
         let first = test_document(&[("name", Value::String("a".into())), ("code", Value::Int64(7))]);
@@ -1578,7 +1577,7 @@ mod tests {
         let m = <Item as crate::Model>::DESC;
         let tx = db.begin_write().unwrap();
         let name = records_table(m);
-        let mut records = tx.open_table(Bytes::new(&name)).unwrap();
+        let mut records = tx.open_table(Bytes::new(name)).unwrap();
         let mut indexes = open_indexes(&tx, m, &records).unwrap();
         let doc = |n: &str| test_document(&[("name", Value::String(n.into())), ("code", Value::Int64(7))]);
         write_one(m, &mut records, &mut indexes, &KeyValue::Int(1), doc("a"), WriteMode::Upsert).unwrap();
@@ -1608,7 +1607,7 @@ mod tests {
         // Every entry but the first as it was written before: its record key as its value.
         let tx = store.db.begin_write().unwrap();
         {
-            let mut table = tx.open_table(Bytes::new(&name)).unwrap();
+            let mut table = tx.open_table(Bytes::new(name)).unwrap();
             let entries: Vec<(Vec<u8>, Vec<u8>)> = table
                 .iter()
                 .unwrap()

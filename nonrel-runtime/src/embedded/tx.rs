@@ -133,7 +133,7 @@ fn reserve(store: &Store, m: &'static ModelDesc) -> Result<KeyValue> {
     };
     let mut n = sequence.max(reserved.get(m.collection).copied().unwrap_or(0));
     let name = records_table(m);
-    let records = open_read(&tx, Bytes::new(&name))?;
+    let records = open_read(&tx, Bytes::new(name))?;
     loop {
         n += 1;
         let taken = match &records {
@@ -215,7 +215,7 @@ fn apply<'w>(
     writes: impl Iterator<Item = &'w Write>,
 ) -> Result<()> {
     let name = records_table(m);
-    let mut records = tx.open_table(Bytes::new(&name)).map_err(storage)?;
+    let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
     let mut indexes = open_indexes(tx, m, &records)?;
     let mut last_auto = 0;
     let mut written = Vec::new();
