@@ -1547,8 +1547,9 @@ mod tests {
         indexes.iter().map(all).collect()
     }
 
-    #[test]
-    fn a_refused_insert_leaves_the_record_and_its_entries_as_they_were() {
+    /// Runs `f` on `Item`'s records table and indexes, open in a write transaction of a new
+    /// database.
+    fn in_write(f: impl FnOnce(&'static ModelDesc, &mut Table<'_, &'static [u8], &'static [u8]>, &mut Indexes<'_>)) {
         let dir = tempfile::tempdir().unwrap();
         let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
         let m = <Item as crate::Model>::DESC;
@@ -1556,35 +1557,37 @@ mod tests {
         let name = records_table(m);
         let mut records = tx.open_table(Bytes::new(name)).unwrap();
         let mut indexes = open_indexes(&tx, m, &records).unwrap();
-        let key = KeyValue::Int(1);
-        let first = test_document(&[("name", Value::String("a".into())), ("code", Value::Int64(7))]);
-        write_one(m, &mut records, &mut indexes, &key, first.clone(), WriteMode::Upsert).unwrap();
-        let before = entries_of(&indexes);
-        assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 2);
+        f(m, &mut records, &mut indexes);
+    }
 
-        let second = test_document(&[("name", Value::String("b".into())), ("code", Value::Int64(8))]);
-        let e = write_one(m, &mut records, &mut indexes, &key, second, WriteMode::Insert).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::DuplicateKey);
-        let pk = key.to_storage();
-        assert_eq!(records.get(pk.as_slice()).unwrap().unwrap().value(), first.as_slice());
-        assert_eq!(entries_of(&indexes), before);
+    #[test]
+    fn a_refused_insert_leaves_the_record_and_its_entries_as_they_were() {
+        in_write(|m, records, indexes| {
+            let key = KeyValue::Int(1);
+            let first = test_document(&[("name", Value::String("a".into())), ("code", Value::Int64(7))]);
+            write_one(m, records, indexes, &key, first.clone(), WriteMode::Upsert).unwrap();
+            let before = entries_of(indexes);
+            assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 2);
+
+            let second = test_document(&[("name", Value::String("b".into())), ("code", Value::Int64(8))]);
+            let e = write_one(m, records, indexes, &key, second, WriteMode::Insert).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DuplicateKey);
+            let pk = key.to_storage();
+            assert_eq!(records.get(pk.as_slice()).unwrap().unwrap().value(), first.as_slice());
+            assert_eq!(entries_of(indexes), before);
+        });
     }
 
     #[test]
     fn a_unique_violation_names_the_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
-        let m = <Item as crate::Model>::DESC;
-        let tx = db.begin_write().unwrap();
-        let name = records_table(m);
-        let mut records = tx.open_table(Bytes::new(name)).unwrap();
-        let mut indexes = open_indexes(&tx, m, &records).unwrap();
-        let doc = |n: &str| test_document(&[("name", Value::String(n.into())), ("code", Value::Int64(7))]);
-        write_one(m, &mut records, &mut indexes, &KeyValue::Int(1), doc("a"), WriteMode::Upsert).unwrap();
-        let e = write_one(m, &mut records, &mut indexes, &KeyValue::Int(2), doc("b"), WriteMode::Upsert).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::UniqueViolation);
-        let text = e.to_string();
-        assert!(text.contains("value 7 of unique field `code`") && text.contains("record 1"), "{text}");
+        in_write(|m, records, indexes| {
+            let doc = |n: &str| test_document(&[("name", Value::String(n.into())), ("code", Value::Int64(7))]);
+            write_one(m, records, indexes, &KeyValue::Int(1), doc("a"), WriteMode::Upsert).unwrap();
+            let e = write_one(m, records, indexes, &KeyValue::Int(2), doc("b"), WriteMode::Upsert).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::UniqueViolation);
+            let text = e.to_string();
+            assert!(text.contains("value 7 of unique field `code`") && text.contains("record 1"), "{text}");
+        });
     }
 
     /// Entries written before an index's entries left their value empty held the record
