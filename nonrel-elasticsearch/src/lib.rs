@@ -24,7 +24,7 @@ use serde_json::{json, Value as Json};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{Cond, Hit, Outcome, SearchBody, Stored, Write};
+use store::{Cond, Hit, Outcome, Prior, SearchBody, Stored, Write};
 
 /// When writes become visible to searches (`refresh` on every write request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -192,7 +192,7 @@ impl Elastic {
                 self.claim(m, &items).await?;
             }
         }
-        let outcomes = self.bulk(index, writes, true).await?;
+        let outcomes = self.bulk(m, index, writes, true).await?;
         if unique {
             let mut release = Vec::new();
             for ((o, g), l) in outcomes.iter().zip(gained).zip(lost) {
@@ -217,15 +217,16 @@ impl Elastic {
         for attempt in 0..TRIES {
             pause_before(attempt).await;
             let read = mode == WriteMode::Upsert || unique;
-            let old = if !read || (fresh && attempt == 0) {
+            let old: Vec<Option<Prior>> = if !read || (fresh && attempt == 0) {
                 vec![None; keys.len()]
             } else {
                 // A save over records this handle knows writes at the version it knows (a
                 // concurrent write fails the condition, and the next attempt reads).
-                let known = (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(&index, &keys));
+                let known =
+                    (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(&index, &keys, m, unique));
                 match known.flatten() {
                     Some(known) => known,
-                    None => self.mget(&index, &keys).await?,
+                    None => self.mget(&index, &keys).await?.into_iter().map(|s| s.map(Prior::from)).collect(),
                 }
             };
             let mut writes = Vec::with_capacity(keys.len());
@@ -235,8 +236,11 @@ impl Elastic {
                     return Err(duplicate(m, key, i));
                 }
                 let doc = match (mode, before) {
-                    (WriteMode::Upsert, Some(s)) => eval::keep_unknown(m, &s.doc, doc)
-                        .map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?,
+                    // A document this handle wrote for the model with only its fields has
+                    // nothing to keep: the merge would give `doc` back.
+                    (WriteMode::Upsert, Some(Prior { doc: Some(old), plain: false, .. })) => {
+                        eval::keep_unknown(m, old, doc).map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?
+                    }
                     _ => doc.clone(),
                 };
                 let cond = match mode {
@@ -247,7 +251,7 @@ impl Elastic {
                 };
                 writes.push(Write { key: key.clone(), doc: Some(doc), cond });
             }
-            let old_docs = old.into_iter().map(|s| s.map(|s| s.doc)).collect();
+            let old_docs = old.into_iter().map(|s| s.and_then(|s| s.doc)).collect();
             let outcomes = self.commit(m, &index, writes, old_docs).await?;
             let mut again = false;
             for (i, o) in outcomes.into_iter().enumerate() {
@@ -401,7 +405,7 @@ impl Backend for Elastic {
         if !m.indexes.iter().any(|i| i.unique) {
             let writes: Vec<Write> = keys.into_iter().map(|key| Write { key, doc: None, cond: Cond::Any }).collect();
             let mut n = 0;
-            for o in self.bulk(&self.index(m), writes, true).await? {
+            for o in self.bulk(m, &self.index(m), writes, true).await? {
                 match o {
                     Outcome::Done { existed } => n += u64::from(existed),
                     Outcome::Failed(e) => return Err(e.with_model(m.name)),
