@@ -245,13 +245,25 @@ fn write_object(doc: &[u8], out: &mut String, escape: bool, known: Option<&[Fiel
             out.push(',');
         }
         first = false;
-        if let Some(fields) = known {
-            // A document the model wrote holds its fields in the model's order: the field at
-            // the same position is tried first.
-            let here = fields.get(i).is_some_and(|f| f.name.as_bytes() == el.name);
-            all_known &= here || fields.iter().any(|f| f.name.as_bytes() == el.name);
+        // A document the model wrote holds its fields in the model's order: the field at the
+        // same position is tried first.
+        let field = known.and_then(|fields| {
+            fields
+                .get(i)
+                .filter(|f| f.name.as_bytes() == el.name)
+                .or_else(|| fields.iter().find(|f| f.name.as_bytes() == el.name))
+        });
+        match field {
+            // The same name, already text.
+            Some(f) => {
+                write_json_str(f.name, out);
+                out.push(':');
+            }
+            None => {
+                all_known &= known.is_none();
+                write_name(el.name, out)?;
+            }
         }
-        write_name(el.name, out)?;
         write_value(el.ty, el.value, out).map_err(|e| e.with_field(&el.name_str()))?;
     }
     out.push('}');
@@ -389,44 +401,50 @@ fn write_decimal(bytes: [u8; 16], out: &mut String) {
 /// assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["k"], "say \"hi\"\n\u{1}é");
 /// ```
 pub fn write_json_str(s: &str, out: &mut String) {
-    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     let mut clean = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Plain bytes are passed over eight at a time, up to the first that needs an escape.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let flags = escape_flags(u64::from_le_bytes(word));
-            if flags == 0 {
-                i += 8;
-                continue;
-            }
-            i += (flags.trailing_zeros() / 8) as usize;
-        } else if !needs_escape(bytes[i]) {
-            i += 1;
+    // Plain bytes are passed over eight at a time, up to the first that needs an escape.
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let flags = escape_flags(u64::from_le_bytes(word));
+        if flags == 0 {
+            i += 8;
             continue;
         }
-        let b = bytes[i];
-        // Every byte that needs an escape is ASCII, so `i` is a character boundary.
-        out.push_str(&s[clean..i]);
+        i += (flags.trailing_zeros() / 8) as usize;
+        push_escaped(s, clean, i, out);
         i += 1;
         clean = i;
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            other => {
-                let _ = write!(out, "\\u{:04x}", other);
-            }
+    }
+    // The last few bytes one at a time.
+    while i < bytes.len() {
+        if needs_escape(bytes[i]) {
+            push_escaped(s, clean, i, out);
+            clean = i + 1;
         }
+        i += 1;
     }
     out.push_str(&s[clean..]);
     out.push('"');
+}
+
+/// Appends the plain text of `s` from `clean` to `at`, then the escape of the byte at `at`
+/// (one that [needs](needs_escape) an escape: ASCII, so `at` is a character boundary).
+fn push_escaped(s: &str, clean: usize, at: usize, out: &mut String) {
+    out.push_str(&s[clean..at]);
+    match s.as_bytes()[at] {
+        b'"' => out.push_str("\\\""),
+        b'\\' => out.push_str("\\\\"),
+        b'\n' => out.push_str("\\n"),
+        b'\r' => out.push_str("\\r"),
+        b'\t' => out.push_str("\\t"),
+        other => {
+            let _ = write!(out, "\\u{:04x}", other);
+        }
+    }
 }
 
 /// Whether a byte needs an escape in a JSON string: `"`, `\\` or a control character.
