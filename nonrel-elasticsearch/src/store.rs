@@ -364,7 +364,10 @@ impl Elastic {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut body = String::with_capacity(writes.len() * 256);
+        // Room for each action line and the document's JSON (rarely over twice its BSON), so
+        // the body is written without growing.
+        let room: usize = writes.iter().map(|w| 128 + index.len() + w.doc.as_ref().map_or(0, |d| d.len() * 2)).sum();
+        let mut body = String::with_capacity(room);
         // Per write, whether a later save of `m` over the document keeps nothing of it.
         let mut keeps_nothing = Vec::with_capacity(writes.len());
         // `"_index":"…"` once, copied into every action.
@@ -689,9 +692,41 @@ pub(crate) struct Known {
 /// Per index, the records by key, and how many there are in all.
 #[derive(Default)]
 struct KnownRecords {
-    by_index: std::collections::HashMap<String, std::collections::HashMap<KeyValue, KnownRecord>>,
+    by_index: ByIndex,
     /// The number of records of every index (kept as they come and go, not counted).
     len: usize,
+}
+
+/// The records of each index, by key, by the index's name.
+type ByIndex = std::collections::HashMap<
+    String,
+    std::collections::HashMap<KeyValue, KnownRecord>,
+    std::hash::BuildHasherDefault<NameHasher>,
+>;
+
+/// A fast hash of index names, eight bytes at a time (FxHash's step). Index names are this
+/// handle's own (its prefix and its models' collections), not data a client chooses, so a
+/// hash without a random key is safe here; record keys keep the standard one.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A record as written, and the model whose save over it keeps nothing of it, if any.
