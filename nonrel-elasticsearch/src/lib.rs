@@ -384,9 +384,13 @@ impl Backend for Elastic {
 
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         self.ensure(m).await?;
-        let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
-        given.sort_unstable();
-        if given.windows(2).any(|pair| pair[0] == pair[1]) {
+        // One record names one key at most: only a batch can hold a key twice.
+        let twice = items.len() > 1 && {
+            let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
+            given.sort_unstable();
+            given.windows(2).any(|pair| pair[0] == pair[1])
+        };
+        if twice {
             // One key twice in a batch: written in order, the last one wins.
             let mut keys = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
