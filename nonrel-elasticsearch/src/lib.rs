@@ -62,12 +62,15 @@ pub struct Elastic {
     refresh: Refresh,
     page_size: usize,
     ensured: Arc<Mutex<HashSet<(String, &'static str)>>>,
-    /// The addresses of the model descriptions `ensured` holds, the check of every write
-    /// (a few: read by a scan, without making the index name).
-    ensured_models: Arc<Mutex<Vec<usize>>>,
+    /// The addresses of the model descriptions `ensured` holds, with their index names: the
+    /// check of every write (a few: read by a scan), which gives the name without making it.
+    ensured_models: Arc<Mutex<Vec<EnsuredModel>>>,
     /// Records this handle (and its clones) read or wrote last, with their versions.
     known: Arc<store::Known>,
 }
+
+/// A model description's address, and the name of its index.
+type EnsuredModel = (usize, Arc<str>);
 
 /// The key's order: the sort of a search that reads candidates (`_key` is
 /// [`convert::KEY_FIELD`]).
@@ -206,14 +209,19 @@ impl Elastic {
     /// Writes a batch whose keys are distinct: reads the records when a save must keep
     /// their unknown fields or release their unique values, claims new unique values, and
     /// writes with the version read, again from the read when a concurrent write came first.
-    async fn put_distinct(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+    async fn put_distinct(
+        &self,
+        m: &'static ModelDesc,
+        index: &str,
+        items: Vec<PutItem>,
+        mode: WriteMode,
+    ) -> Result<Vec<KeyValue>> {
         let unique = m.indexes.iter().any(|i| i.unique);
         // Keys made here name no record yet: nothing to read for them.
         let fresh = items.iter().all(|i| i.key.is_none());
         let keys: Vec<KeyValue> =
             items.iter().map(|i| i.key.clone().unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()))).collect();
         let docs: Vec<Vec<u8>> = items.into_iter().map(|i| i.doc).collect();
-        let index = self.index(m);
         for attempt in 0..TRIES {
             pause_before(attempt).await;
             let read = mode == WriteMode::Upsert || unique;
@@ -223,10 +231,10 @@ impl Elastic {
                 // A save over records this handle knows writes at the version it knows (a
                 // concurrent write fails the condition, and the next attempt reads).
                 let known =
-                    (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(&index, &keys, m, unique));
+                    (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(index, &keys, m, unique));
                 match known.flatten() {
                     Some(known) => known,
-                    None => self.mget(&index, &keys).await?.into_iter().map(|s| s.map(Prior::from)).collect(),
+                    None => self.mget(index, &keys).await?.into_iter().map(|s| s.map(Prior::from)).collect(),
                 }
             };
             let mut writes = Vec::with_capacity(keys.len());
@@ -252,7 +260,7 @@ impl Elastic {
                 writes.push(Write { key: key.clone(), doc: Some(doc), cond });
             }
             let old_docs = old.into_iter().map(|s| s.and_then(|s| s.doc)).collect();
-            let outcomes = self.commit(m, &index, writes, old_docs).await?;
+            let outcomes = self.commit(m, index, writes, old_docs).await?;
             let mut again = false;
             for (i, o) in outcomes.into_iter().enumerate() {
                 match o {
@@ -383,7 +391,7 @@ impl Backend for Elastic {
     const MAX_IN_VALUES: usize = 65_536;
 
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
-        self.ensure(m).await?;
+        let index = self.ensured_index(m).await?;
         // One record names one key at most: only a batch can hold a key twice.
         let twice = items.len() > 1 && {
             let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
@@ -394,11 +402,11 @@ impl Backend for Elastic {
             // One key twice in a batch: written in order, the last one wins.
             let mut keys = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                keys.extend(self.put_distinct(m, vec![item], mode).await.map_err(|e| e.with_item(i))?);
+                keys.extend(self.put_distinct(m, &index, vec![item], mode).await.map_err(|e| e.with_item(i))?);
             }
             return Ok(keys);
         }
-        self.put_distinct(m, items, mode).await
+        self.put_distinct(m, &index, items, mode).await
     }
 
     async fn get_many(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {

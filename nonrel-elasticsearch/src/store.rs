@@ -444,14 +444,24 @@ impl Elastic {
     /// Creates the index of `m` with its mapping, or adds the model's fields to the mapping
     /// of an index another model of the collection created (once per handle).
     pub(crate) async fn ensure(&self, m: &'static ModelDesc) -> Result<()> {
+        self.ensured_index(m).await.map(drop)
+    }
+
+    /// [`ensure`](Self::ensure), giving the name of the model's index (made once per handle).
+    pub(crate) async fn ensured_index(&self, m: &'static ModelDesc) -> Result<std::sync::Arc<str>> {
         let address = std::ptr::from_ref(m) as usize;
-        if self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).contains(&address) {
-            return Ok(());
+        let ensured = {
+            let models = self.ensured_models.lock().unwrap_or_else(|p| p.into_inner());
+            models.iter().find(|(a, _)| *a == address).map(|(_, index)| index.clone())
+        };
+        if let Some(index) = ensured {
+            return Ok(index);
         }
         let index = self.index(m);
+        let name: std::sync::Arc<str> = index.as_str().into();
         if self.ensured.lock().unwrap_or_else(|p| p.into_inner()).contains(&(index.clone(), m.name)) {
-            self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push(address);
-            return Ok(());
+            self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push((address, name.clone()));
+            return Ok(name);
         }
         let reply = self.client.json(Method::PUT, &format!("/{index}"), &crate::mapping::index_body(m)).await?;
         if !reply.status.is_success() {
@@ -484,8 +494,8 @@ impl Elastic {
             }
         }
         self.ensured.lock().unwrap_or_else(|p| p.into_inner()).insert((index, m.name));
-        self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push(address);
-        Ok(())
+        self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push((address, name.clone()));
+        Ok(name)
     }
 
     /// Reads one document of any index by id (the unique claims), with its version.
