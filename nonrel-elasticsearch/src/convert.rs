@@ -10,8 +10,8 @@
 //! is stored first, as `_key` (sortable bytes in hex), and never returned.
 
 use nonrel_runtime::codec::{begin_document, end_document, Elements};
-use nonrel_runtime::json::{fields_from_json, write_fields_json};
-use nonrel_runtime::{KeyValue, Result};
+use nonrel_runtime::json::{fields_from_json, write_fields_json, write_fields_json_of};
+use nonrel_runtime::{KeyValue, ModelDesc, Result};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -64,13 +64,15 @@ pub(crate) fn push_id_json(key: &KeyValue, out: &mut String) {
 #[cfg(test)]
 pub(crate) fn to_source(key: &KeyValue, doc: &[u8]) -> Result<String> {
     let mut out = String::new();
-    write_source(key, doc, &mut out)?;
+    write_source(key, doc, None, &mut out)?;
     Ok(out)
 }
 
 /// Appends the `_source` of a record to `out` (a `_bulk` body): its key first, then the
-/// document's JSON written in place, its long dates shortened.
-pub(crate) fn write_source(key: &KeyValue, doc: &[u8], out: &mut String) -> Result<()> {
+/// document's JSON written in place, its long dates shortened. With the model the document
+/// is saved for, returns whether a later save of that model over it keeps nothing of it
+/// ([`write_fields_json_of`]); else `false`.
+pub(crate) fn write_source(key: &KeyValue, doc: &[u8], of: Option<&ModelDesc>, out: &mut String) -> Result<bool> {
     // `{"_key":"…"` first, then the document's text, whose opening `{` becomes the `,`
     // before its first member (or, for an empty document, whose `{}` becomes the `}`):
     // nothing is written twice or moved.
@@ -82,11 +84,17 @@ pub(crate) fn write_source(key: &KeyValue, doc: &[u8], out: &mut String) -> Resu
     let at = out.len();
     // The fields as they are: beside `_key` a field named like a type wrapper is never the
     // object's one member, so it needs no escape (and the readers take none off).
-    write_fields_json(doc, out)?;
+    let keeps_nothing = match of {
+        Some(m) => write_fields_json_of(m, doc, out)?,
+        None => {
+            write_fields_json(doc, out)?;
+            false
+        }
+    };
     if out.len() == at + 2 {
         out.truncate(at);
         out.push('}');
-        return Ok(());
+        return Ok(keeps_nothing);
     }
     out.replace_range(at..at + 1, ",");
     if out[at..].contains(LONG_DATE) {
@@ -94,7 +102,7 @@ pub(crate) fn write_source(key: &KeyValue, doc: &[u8], out: &mut String) -> Resu
         out.truncate(at);
         out.push_str(&short);
     }
-    Ok(())
+    Ok(keeps_nothing)
 }
 
 /// `"$date":{"$numberLong":"-1000"}` becomes `"$date":-1000`. The text cannot occur inside a

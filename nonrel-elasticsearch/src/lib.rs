@@ -24,7 +24,7 @@ use serde_json::{json, Value as Json};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{Cond, Hit, Outcome, SearchBody, Stored, Write};
+use store::{Cond, Hit, Outcome, Prior, SearchBody, Stored, Write};
 
 /// When writes become visible to searches (`refresh` on every write request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,12 +62,15 @@ pub struct Elastic {
     refresh: Refresh,
     page_size: usize,
     ensured: Arc<Mutex<HashSet<(String, &'static str)>>>,
-    /// The addresses of the model descriptions `ensured` holds, the check of every write
-    /// (a few: read by a scan, without making the index name).
-    ensured_models: Arc<Mutex<Vec<usize>>>,
+    /// The addresses of the model descriptions `ensured` holds, with their index names: the
+    /// check of every write (a few: read by a scan), which gives the name without making it.
+    ensured_models: Arc<Mutex<Vec<EnsuredModel>>>,
     /// Records this handle (and its clones) read or wrote last, with their versions.
     known: Arc<store::Known>,
 }
+
+/// A model description's address, and the name of its index.
+type EnsuredModel = (usize, Arc<str>);
 
 /// The key's order: the sort of a search that reads candidates (`_key` is
 /// [`convert::KEY_FIELD`]).
@@ -192,7 +195,7 @@ impl Elastic {
                 self.claim(m, &items).await?;
             }
         }
-        let outcomes = self.bulk(index, writes, true).await?;
+        let outcomes = self.bulk(m, index, writes, true).await?;
         if unique {
             let mut release = Vec::new();
             for ((o, g), l) in outcomes.iter().zip(gained).zip(lost) {
@@ -206,26 +209,32 @@ impl Elastic {
     /// Writes a batch whose keys are distinct: reads the records when a save must keep
     /// their unknown fields or release their unique values, claims new unique values, and
     /// writes with the version read, again from the read when a concurrent write came first.
-    async fn put_distinct(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
+    async fn put_distinct(
+        &self,
+        m: &'static ModelDesc,
+        index: &str,
+        items: Vec<PutItem>,
+        mode: WriteMode,
+    ) -> Result<Vec<KeyValue>> {
         let unique = m.indexes.iter().any(|i| i.unique);
         // Keys made here name no record yet: nothing to read for them.
         let fresh = items.iter().all(|i| i.key.is_none());
         let keys: Vec<KeyValue> =
             items.iter().map(|i| i.key.clone().unwrap_or_else(|| KeyValue::ObjectId(ObjectId::new()))).collect();
         let docs: Vec<Vec<u8>> = items.into_iter().map(|i| i.doc).collect();
-        let index = self.index(m);
         for attempt in 0..TRIES {
             pause_before(attempt).await;
             let read = mode == WriteMode::Upsert || unique;
-            let old = if !read || (fresh && attempt == 0) {
+            let old: Vec<Option<Prior>> = if !read || (fresh && attempt == 0) {
                 vec![None; keys.len()]
             } else {
                 // A save over records this handle knows writes at the version it knows (a
                 // concurrent write fails the condition, and the next attempt reads).
-                let known = (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(&index, &keys));
+                let known =
+                    (attempt == 0 && mode == WriteMode::Upsert).then(|| self.known.recall(index, &keys, m, unique));
                 match known.flatten() {
                     Some(known) => known,
-                    None => self.mget(&index, &keys).await?,
+                    None => self.mget(index, &keys).await?.into_iter().map(|s| s.map(Prior::from)).collect(),
                 }
             };
             let mut writes = Vec::with_capacity(keys.len());
@@ -235,8 +244,11 @@ impl Elastic {
                     return Err(duplicate(m, key, i));
                 }
                 let doc = match (mode, before) {
-                    (WriteMode::Upsert, Some(s)) => eval::keep_unknown(m, &s.doc, doc)
-                        .map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?,
+                    // A document this handle wrote for the model with only its fields has
+                    // nothing to keep: the merge would give `doc` back.
+                    (WriteMode::Upsert, Some(Prior { doc: Some(old), plain: false, .. })) => {
+                        eval::keep_unknown(m, old, doc).map_err(|e| e.with_model(m.name).with_key(key).with_item(i))?
+                    }
                     _ => doc.clone(),
                 };
                 let cond = match mode {
@@ -247,8 +259,8 @@ impl Elastic {
                 };
                 writes.push(Write { key: key.clone(), doc: Some(doc), cond });
             }
-            let old_docs = old.into_iter().map(|s| s.map(|s| s.doc)).collect();
-            let outcomes = self.commit(m, &index, writes, old_docs).await?;
+            let old_docs = old.into_iter().map(|s| s.and_then(|s| s.doc)).collect();
+            let outcomes = self.commit(m, index, writes, old_docs).await?;
             let mut again = false;
             for (i, o) in outcomes.into_iter().enumerate() {
                 match o {
@@ -379,18 +391,22 @@ impl Backend for Elastic {
     const MAX_IN_VALUES: usize = 65_536;
 
     async fn put(&self, m: &'static ModelDesc, items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
-        self.ensure(m).await?;
-        let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
-        given.sort_unstable();
-        if given.windows(2).any(|pair| pair[0] == pair[1]) {
+        let index = self.ensured_index(m).await?;
+        // One record names one key at most: only a batch can hold a key twice.
+        let twice = items.len() > 1 && {
+            let mut given: Vec<&KeyValue> = items.iter().filter_map(|i| i.key.as_ref()).collect();
+            given.sort_unstable();
+            given.windows(2).any(|pair| pair[0] == pair[1])
+        };
+        if twice {
             // One key twice in a batch: written in order, the last one wins.
             let mut keys = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                keys.extend(self.put_distinct(m, vec![item], mode).await.map_err(|e| e.with_item(i))?);
+                keys.extend(self.put_distinct(m, &index, vec![item], mode).await.map_err(|e| e.with_item(i))?);
             }
             return Ok(keys);
         }
-        self.put_distinct(m, items, mode).await
+        self.put_distinct(m, &index, items, mode).await
     }
 
     async fn get_many(&self, m: &'static ModelDesc, keys: Vec<KeyValue>) -> Result<Vec<Option<Vec<u8>>>> {
@@ -401,7 +417,7 @@ impl Backend for Elastic {
         if !m.indexes.iter().any(|i| i.unique) {
             let writes: Vec<Write> = keys.into_iter().map(|key| Write { key, doc: None, cond: Cond::Any }).collect();
             let mut n = 0;
-            for o in self.bulk(&self.index(m), writes, true).await? {
+            for o in self.bulk(m, &self.index(m), writes, true).await? {
                 match o {
                     Outcome::Done { existed } => n += u64::from(existed),
                     Outcome::Failed(e) => return Err(e.with_model(m.name)),

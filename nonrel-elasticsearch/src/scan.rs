@@ -126,7 +126,8 @@ pub(crate) struct ScannedItem<'a> {
 /// The items of a `_bulk` answer, each the write of its action (`index`, `create`, `update`,
 /// `delete`, the first present in that order; `None` for an item naming none), or `None`
 /// when the answer is not of the shape read here (an item with an `error`, among others).
-pub(crate) fn bulk_items(body: &[u8]) -> Option<Vec<Option<ScannedItem<'_>>>> {
+/// `expected`: the number of items the request wrote (the room made for them).
+pub(crate) fn bulk_items(body: &[u8], expected: usize) -> Option<Vec<Option<ScannedItem<'_>>>> {
     let text = std::str::from_utf8(body).ok()?;
     let mut s = Scan { text, b: body, pos: 0, names: Vec::with_capacity(16) };
     let mut items = None;
@@ -134,7 +135,7 @@ pub(crate) fn bulk_items(body: &[u8]) -> Option<Vec<Option<ScannedItem<'_>>>> {
         if name != "items" {
             return s.skip(1);
         }
-        let mut out = Vec::with_capacity(64);
+        let mut out = Vec::with_capacity(expected);
         s.array(|s, _| {
             // By action: index, create, update, delete.
             let mut actions: [Option<ScannedItem<'_>>; 4] = [None, None, None, None];

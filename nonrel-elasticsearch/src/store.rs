@@ -33,8 +33,30 @@ pub(crate) enum Cond {
 
 impl Cond {
     /// The condition that the record is still as read (absent, or at its version).
-    pub fn as_read(old: Option<&Stored>) -> Cond {
+    pub fn as_read(old: Option<&Prior>) -> Cond {
         old.map_or(Cond::Create, |s| Cond::Version(s.seq_no, s.primary_term))
+    }
+}
+
+/// What a save over a record knows of it before writing: its version, and its document when
+/// the save needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Prior {
+    pub seq_no: i64,
+    pub primary_term: i64,
+    /// The stored document: `None` only when [`plain`](Self::plain) and the save has no
+    /// unique values to release.
+    pub doc: Option<Vec<u8>>,
+    /// Whether a save of the model over the record keeps nothing of the stored document, so
+    /// the new one is written as it is: this handle wrote that document for the same model,
+    /// and it held only fields the model names ([`Known::recall`]).
+    pub plain: bool,
+}
+
+impl From<Stored> for Prior {
+    /// A record as read: its document is needed, for the fields the model does not know.
+    fn from(s: Stored) -> Prior {
+        Prior { seq_no: s.seq_no, primary_term: s.primary_term, doc: Some(s.doc), plain: false }
     }
 }
 
@@ -330,12 +352,24 @@ impl Elastic {
         Ok(reply.json::<Count>()?.count)
     }
 
-    /// Writes in one `_bulk` request; `refresh` makes the writes visible to searches.
-    pub(crate) async fn bulk(&self, index: &str, writes: Vec<Write>, refresh: bool) -> Result<Vec<Outcome>> {
+    /// Writes records of `m` in one `_bulk` request; `refresh` makes the writes visible to
+    /// searches.
+    pub(crate) async fn bulk(
+        &self,
+        m: &'static ModelDesc,
+        index: &str,
+        writes: Vec<Write>,
+        refresh: bool,
+    ) -> Result<Vec<Outcome>> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let mut body = String::with_capacity(writes.len() * 256);
+        // Room for each action line and the document's JSON (rarely over twice its BSON), so
+        // the body is written without growing.
+        let room: usize = writes.iter().map(|w| 128 + index.len() + w.doc.as_ref().map_or(0, |d| d.len() * 2)).sum();
+        let mut body = String::with_capacity(room);
+        // Per write, whether a later save of `m` over the document keeps nothing of it.
+        let mut keeps_nothing = Vec::with_capacity(writes.len());
         // `"_index":"…"` once, copied into every action.
         let mut index_member = String::with_capacity(index.len() + 12);
         index_member.push_str("\":{\"_index\":");
@@ -360,21 +394,25 @@ impl Elastic {
                 }
             }
             body.push_str("}}\n");
-            if let Some(doc) = &w.doc {
-                write_source(&w.key, doc, &mut body)?;
-                body.push('\n');
-            }
+            keeps_nothing.push(match &w.doc {
+                Some(doc) => {
+                    let plain = write_source(&w.key, doc, Some(m), &mut body)?;
+                    body.push('\n');
+                    plain
+                }
+                None => false,
+            });
         }
         let path = if refresh { self.refresh.bulk_path() } else { Refresh::NearRealTime.bulk_path() };
         let reply = self.client.bulk(path, body).await?;
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
-        let items = read_bulk(&reply)?;
+        let items = read_bulk(&reply, writes.len())?;
         let mut out = Vec::with_capacity(writes.len());
         // What the handle knows of each record now, recorded at once (one lock).
         let mut known = Vec::with_capacity(writes.len());
-        for (item, w) in items.into_iter().zip(writes) {
+        for ((item, w), plain) in items.into_iter().zip(writes).zip(keeps_nothing) {
             let Some(item) = item else {
                 self.known.record(index, known);
                 return Err(storage("_bulk answered an empty item"));
@@ -393,7 +431,7 @@ impl Elastic {
             };
             match (w.doc, item.status, item._seq_no, item._primary_term, &outcome) {
                 (Some(doc), 200..=299, Some(seq_no), Some(primary_term), Outcome::Done { .. }) => {
-                    known.push((w.key, Some(Stored { doc, seq_no, primary_term })));
+                    known.push((w.key, Some((Stored { doc, seq_no, primary_term }, plain.then_some(m)))));
                 }
                 _ => known.push((w.key, None)),
             }
@@ -406,14 +444,24 @@ impl Elastic {
     /// Creates the index of `m` with its mapping, or adds the model's fields to the mapping
     /// of an index another model of the collection created (once per handle).
     pub(crate) async fn ensure(&self, m: &'static ModelDesc) -> Result<()> {
+        self.ensured_index(m).await.map(drop)
+    }
+
+    /// [`ensure`](Self::ensure), giving the name of the model's index (made once per handle).
+    pub(crate) async fn ensured_index(&self, m: &'static ModelDesc) -> Result<std::sync::Arc<str>> {
         let address = std::ptr::from_ref(m) as usize;
-        if self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).contains(&address) {
-            return Ok(());
+        let ensured = {
+            let models = self.ensured_models.lock().unwrap_or_else(|p| p.into_inner());
+            models.iter().find(|(a, _)| *a == address).map(|(_, index)| index.clone())
+        };
+        if let Some(index) = ensured {
+            return Ok(index);
         }
         let index = self.index(m);
+        let name: std::sync::Arc<str> = index.as_str().into();
         if self.ensured.lock().unwrap_or_else(|p| p.into_inner()).contains(&(index.clone(), m.name)) {
-            self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push(address);
-            return Ok(());
+            self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push((address, name.clone()));
+            return Ok(name);
         }
         let reply = self.client.json(Method::PUT, &format!("/{index}"), &crate::mapping::index_body(m)).await?;
         if !reply.status.is_success() {
@@ -446,8 +494,8 @@ impl Elastic {
             }
         }
         self.ensured.lock().unwrap_or_else(|p| p.into_inner()).insert((index, m.name));
-        self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push(address);
-        Ok(())
+        self.ensured_models.lock().unwrap_or_else(|p| p.into_inner()).push((address, name.clone()));
+        Ok(name)
     }
 
     /// Reads one document of any index by id (the unique claims), with its version.
@@ -502,7 +550,7 @@ impl Elastic {
         if !reply.status.is_success() {
             return Err(reply.fail("_bulk"));
         }
-        Ok(read_bulk(&reply)?
+        Ok(read_bulk(&reply, ops.len())?
             .into_iter()
             .map(|item| match item {
                 Some(BulkItem { status: 409, .. }) => Outcome::Conflict,
@@ -564,8 +612,8 @@ impl SearchBody {
 /// The items of a `_bulk` answer, each the write of its action: read in one pass by
 /// [`scan::bulk_items`](crate::scan::bulk_items), or by serde when the answer is not of the
 /// shape that reader takes (an item with an error, among others).
-fn read_bulk(reply: &Reply) -> Result<Vec<Option<BulkItem<'_>>>> {
-    if let Some(items) = crate::scan::bulk_items(&reply.body) {
+fn read_bulk(reply: &Reply, expected: usize) -> Result<Vec<Option<BulkItem<'_>>>> {
+    if let Some(items) = crate::scan::bulk_items(&reply.body, expected) {
         return Ok(items
             .into_iter()
             .map(|i| {
@@ -654,9 +702,55 @@ pub(crate) struct Known {
 /// Per index, the records by key, and how many there are in all.
 #[derive(Default)]
 struct KnownRecords {
-    by_index: std::collections::HashMap<String, std::collections::HashMap<KeyValue, Stored>>,
+    by_index: ByIndex,
     /// The number of records of every index (kept as they come and go, not counted).
     len: usize,
+}
+
+/// The records of each index, by key, by the index's name.
+type ByIndex = std::collections::HashMap<
+    String,
+    std::collections::HashMap<KeyValue, KnownRecord>,
+    std::hash::BuildHasherDefault<NameHasher>,
+>;
+
+/// A fast hash of index names, eight bytes at a time (FxHash's step). Index names are this
+/// handle's own (its prefix and its models' collections), not data a client chooses, so a
+/// hash without a random key is safe here; record keys keep the standard one.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A record as written, and the model whose save over it keeps nothing of it, if any.
+pub(crate) type Written = (Stored, Option<&'static ModelDesc>);
+
+/// A record as this handle last read or wrote it.
+struct KnownRecord {
+    stored: Stored,
+    /// The model this handle wrote the document for, when a save of that model over it keeps
+    /// nothing of it ([`write_fields_json_of`](nonrel_runtime::json::write_fields_json_of)):
+    /// the document is that model's fields and nothing else, so there are no unknown fields
+    /// to keep. `None` for a record read (another client may have written fields this
+    /// program does not know) and for a document with fields its model does not name.
+    keeps_nothing_for: Option<&'static ModelDesc>,
 }
 
 impl Known {
@@ -667,8 +761,9 @@ impl Known {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers a record as read or written.
+    /// Remembers a record as read.
     pub fn remember(&self, index: &str, key: &KeyValue, stored: Stored) {
+        let stored = KnownRecord { stored, keeps_nothing_for: None };
         let mut records = self.lock();
         if records.len >= Self::CAPACITY {
             records.by_index.clear();
@@ -697,10 +792,11 @@ impl Known {
         }
     }
 
-    /// Remembers records as written (`Some`) and forgets others (`None`), in order, as
+    /// Remembers records as written (`Some`, with the model whose save over the document
+    /// keeps nothing of it, if any) and forgets others (`None`), in order, as
     /// [`remember`](Self::remember) and [`forget`](Self::forget) one by one would (under
     /// one lock, the index looked up once).
-    pub fn record(&self, index: &str, changes: Vec<(KeyValue, Option<Stored>)>) {
+    pub fn record(&self, index: &str, changes: Vec<(KeyValue, Option<Written>)>) {
         if changes.is_empty() {
             return;
         }
@@ -709,7 +805,8 @@ impl Known {
         let mut of_index = by_index.get_mut(index);
         for (key, stored) in changes {
             match stored {
-                Some(stored) => {
+                Some((stored, keeps_nothing_for)) => {
+                    let stored = KnownRecord { stored, keeps_nothing_for };
                     if *len >= Self::CAPACITY {
                         of_index = None;
                         by_index.clear();
@@ -739,11 +836,31 @@ impl Known {
         }
     }
 
-    /// The records as last known, when every one is.
-    pub fn recall(&self, index: &str, keys: &[KeyValue]) -> Option<Vec<Option<Stored>>> {
+    /// The records as last known, when every one is, for a save of `m` over them: a
+    /// document this handle wrote for `m` with only fields `m` names is
+    /// [`plain`](Prior::plain), and copied only when `with_doc` (the save releases unique
+    /// values it held); any other is copied.
+    pub fn recall(
+        &self,
+        index: &str,
+        keys: &[KeyValue],
+        m: &'static ModelDesc,
+        with_doc: bool,
+    ) -> Option<Vec<Option<Prior>>> {
         let records = self.lock();
         let of_index = records.by_index.get(index)?;
-        keys.iter().map(|k| of_index.get(k).cloned().map(Some)).collect()
+        keys.iter()
+            .map(|k| {
+                let known = of_index.get(k)?;
+                let plain = known.keeps_nothing_for.is_some_and(|w| std::ptr::eq(w, m));
+                Some(Some(Prior {
+                    seq_no: known.stored.seq_no,
+                    primary_term: known.stored.primary_term,
+                    doc: (with_doc || !plain).then(|| known.stored.doc.clone()),
+                    plain,
+                }))
+            })
+            .collect()
     }
 
     /// How many records are remembered.
@@ -755,8 +872,30 @@ impl Known {
 
 #[cfg(test)]
 mod known_tests {
-    use super::{Known, Stored};
-    use nonrel_runtime::KeyValue;
+    use super::{Known, Stored, Written};
+    use nonrel_runtime::{KeyValue, ModelDesc};
+
+    /// A model of the tests (`N`, a second one sharing its index).
+    static M: ModelDesc = ModelDesc {
+        name: "M",
+        collection: "m",
+        key: nonrel_runtime::KeyDesc { field: "id", kind: nonrel_runtime::KeyKind::Int },
+        fields: &[],
+        indexes: &[],
+        compound_indexes: &[],
+        counters: &[],
+        has_extra: false,
+    };
+    static N: ModelDesc = ModelDesc {
+        name: "N",
+        collection: "m",
+        key: nonrel_runtime::KeyDesc { field: "id", kind: nonrel_runtime::KeyKind::Int },
+        fields: &[],
+        indexes: &[],
+        compound_indexes: &[],
+        counters: &[],
+        has_extra: false,
+    };
 
     fn stored(n: i64) -> Stored {
         Stored { doc: vec![5, 0, 0, 0, 0], seq_no: n, primary_term: 1 }
@@ -788,7 +927,7 @@ mod known_tests {
                 assert_eq!(held, model.len());
             }
             for ((index, key), n) in &model {
-                let got = known.recall(index, &[KeyValue::Int(*key)]).expect("known");
+                let got = known.recall(index, &[KeyValue::Int(*key)], &M, false).expect("known");
                 assert_eq!(got[0].as_ref().map(|s| s.seq_no), Some(*n));
             }
         }
@@ -803,15 +942,15 @@ mod known_tests {
         let (batched, single) = (Known::default(), Known::default());
         for round in 0..800 {
             let index = format!("i{}", next(3));
-            let changes: Vec<(KeyValue, Option<Stored>)> = (0..next(200))
+            let changes: Vec<(KeyValue, Option<Written>)> = (0..next(200))
                 .map(|_| {
                     let key = KeyValue::Int(next(8_000) as i64);
-                    (key, (next(4) > 0).then(|| stored(next(1_000) as i64)))
+                    (key, (next(4) > 0).then(|| (stored(next(1_000) as i64), (next(2) == 0).then_some(&M))))
                 })
                 .collect();
             for (key, s) in &changes {
                 match s {
-                    Some(s) => single.remember(&index, key, s.clone()),
+                    Some((s, _)) => single.remember(&index, key, s.clone()),
                     None => single.forget(&index, key),
                 }
             }
@@ -825,13 +964,55 @@ mod known_tests {
                 let mut all: Vec<(String, KeyValue, i64)> = records
                     .by_index
                     .iter()
-                    .flat_map(|(i, r)| r.iter().map(move |(k, s)| (i.clone(), k.clone(), s.seq_no)))
+                    .flat_map(|(i, r)| r.iter().map(move |(k, s)| (i.clone(), k.clone(), s.stored.seq_no)))
                     .collect();
                 all.sort();
                 all
             };
             assert_eq!(state(&batched), state(&single), "round {round}");
         }
+    }
+
+    /// A record is plain for a save only when this handle wrote it for the same model and
+    /// its document kept nothing: not one read (another client may have written fields this
+    /// program does not know), nor one written for another model of the index, nor one
+    /// with fields its model does not name; then its document is copied only when asked.
+    #[test]
+    fn only_a_record_written_for_the_same_model_is_plain() {
+        let known = Known::default();
+        let doc = |n: i64| Stored { doc: vec![5, 0, 0, 0, 0, n as u8], seq_no: n, primary_term: 1 };
+        known.remember("i", &KeyValue::Int(1), doc(1));
+        known.record(
+            "i",
+            vec![
+                (KeyValue::Int(2), Some((doc(2), Some(&M)))),
+                (KeyValue::Int(3), Some((doc(3), Some(&N)))),
+                (KeyValue::Int(4), Some((doc(4), None))),
+            ],
+        );
+        let keys: Vec<KeyValue> = (1..=4).map(KeyValue::Int).collect();
+        for with_doc in [false, true] {
+            let got = known.recall("i", &keys, &M, with_doc).expect("all known");
+            let got: Vec<_> = got.into_iter().map(|p| p.expect("found")).collect();
+            assert_eq!(got.iter().map(|p| p.plain).collect::<Vec<_>>(), [false, true, false, false]);
+            assert_eq!(got.iter().map(|p| p.seq_no).collect::<Vec<_>>(), [1, 2, 3, 4]);
+            for (n, p) in (1..=4).zip(&got) {
+                let copied = p.doc.clone();
+                if p.plain && !with_doc {
+                    assert_eq!(copied, None);
+                } else {
+                    assert_eq!(copied, Some(doc(n).doc));
+                }
+            }
+        }
+        // Read again (by another path): no longer plain.
+        known.remember("i", &KeyValue::Int(2), doc(5));
+        let got = known.recall("i", &keys[1..2], &M, false).expect("known");
+        assert!(got[0].as_ref().is_some_and(|p| !p.plain && p.doc.is_some()));
+        // Written again for `N`: plain for `N` only.
+        known.record("i", vec![(KeyValue::Int(2), Some((doc(6), Some(&N))))]);
+        assert!(known.recall("i", &keys[1..2], &N, false).expect("known")[0].as_ref().is_some_and(|p| p.plain));
+        assert!(!known.recall("i", &keys[1..2], &M, false).expect("known")[0].as_ref().is_some_and(|p| p.plain));
     }
 
     #[test]
@@ -843,7 +1024,7 @@ mod known_tests {
         assert_eq!(known.len(), Known::CAPACITY);
         known.remember("j", &KeyValue::Int(0), stored(0));
         assert_eq!(known.len(), 1);
-        assert!(known.recall("i", &[KeyValue::Int(1)]).is_none());
+        assert!(known.recall("i", &[KeyValue::Int(1)], &M, false).is_none());
         known.remember("j", &KeyValue::Int(0), stored(1));
         assert_eq!(known.len(), 1);
     }
@@ -1174,7 +1355,7 @@ mod scan_tests {
                 items.push(format!("{{{}}}", actions.join(",")));
             }
             let text = format!("{{\"took\":4,\"errors\":false,\"items\":[{}]}}", items.join(","));
-            let Some(fast) = crate::scan::bulk_items(text.as_bytes()) else {
+            let Some(fast) = crate::scan::bulk_items(text.as_bytes(), 4) else {
                 left += 1;
                 continue;
             };

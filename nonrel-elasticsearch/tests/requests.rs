@@ -254,6 +254,66 @@ async fn a_save_writes_at_once_only_over_the_version_it_knows() {
     assert_eq!(one.get::<Narrow>(1).await.unwrap(), Some(read));
 }
 
+/// A save over a record this handle wrote last writes the new document as it is only when
+/// that record held the same model's fields and nothing else: fields another model of the
+/// collection wrote through the same handle, fields another client wrote since, and fields
+/// kept from either by an earlier save all stay. (Checked through a second handle, whose
+/// reads leave what the first knows as it is.)
+#[tokio::test]
+async fn a_save_over_its_own_write_keeps_the_fields_its_model_does_not_know() {
+    let url = support::url();
+    let prefix = support::fresh_prefix("reqk");
+    let one = Database::new(nonrel_elasticsearch::Elastic::connect(&url, &prefix).await.unwrap());
+    let two = Database::new(nonrel_elasticsearch::Elastic::connect(&url, &prefix).await.unwrap());
+    one.sync_indexes().await.unwrap();
+    two.sync_indexes().await.unwrap();
+    let wide = |id: i64, title: &str, legacy: &str| Wide { id, title: title.into(), legacy: legacy.into() };
+    // Written as `Wide`, then saved as `Narrow` through the same handle, at the version it
+    // knows (one request each): `legacy` stays, on the first save and the ones after it.
+    one.save(&mut wide(1, "a", "keep")).await.unwrap();
+    let mut narrow = Narrow { id: 1, title: String::new() };
+    for title in ["b", "c", "d"] {
+        narrow.title = title.into();
+        assert_eq!(
+            counted(&one, async {
+                one.save(&mut narrow).await.unwrap();
+            })
+            .await,
+            1
+        );
+        assert_eq!(two.get::<Wide>(1).await.unwrap(), Some(wide(1, title, "keep")));
+    }
+    // Written and saved again as `Narrow` only (its own fields, nothing to keep): one
+    // request each, the document as given.
+    let mut own = Narrow { id: 2, title: "x".into() };
+    for title in ["x", "y"] {
+        own.title = title.into();
+        one.save(&mut own).await.unwrap();
+        assert_eq!(two.get::<Narrow>(2).await.unwrap(), Some(own.clone()));
+    }
+    // Another client adds a field: the next save's write at the version it knows is
+    // refused, it reads, and the field stays; so it does on the saves after that one.
+    two.save(&mut wide(2, "y", "theirs")).await.unwrap();
+    for (title, requests) in [("z", 3), ("w", 1), ("v", 1)] {
+        own.title = title.into();
+        assert_eq!(
+            counted(&one, async {
+                one.save(&mut own).await.unwrap();
+            })
+            .await,
+            requests
+        );
+        assert_eq!(two.get::<Wide>(2).await.unwrap(), Some(wide(2, title, "theirs")));
+    }
+    // A model's own save after it wrote every field: the next `Wide` save through the same
+    // handle writes what it is given.
+    let mut full = wide(3, "p", "mine");
+    one.save(&mut full).await.unwrap();
+    full.legacy = "changed".into();
+    one.save(&mut full).await.unwrap();
+    assert_eq!(two.get::<Wide>(3).await.unwrap(), Some(full));
+}
+
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(collection = "req_notes")]
 struct Note {

@@ -345,7 +345,7 @@ pub mod json {
 
     pub use crate::schema::json::{
         document_from_json, document_to_json, fields_from_json, from_json, to_json, write_document_json,
-        write_fields_json, write_json_int, write_json_str,
+        write_fields_json, write_fields_json_of, write_json_int, write_json_str,
     };
 }
 

@@ -125,7 +125,8 @@ impl<B: Backend> Database<B> {
         let mut items = vec![PutItem { key: key_of(m)?, doc: encode(m)? }];
         let copied = crate::engine::related::before_put(&*self.backend, M::DESC, &mut items).await?;
         let copies =
-            crate::engine::related::Pending::noted(self.backend(), self.finish_pending_once(), M::DESC, &items).await?;
+            crate::engine::related::Pending::noted(self.backend(), || self.finish_pending_once(), M::DESC, &items)
+                .await?;
         let key = self.backend.put(M::DESC, items, mode).await.map_err(Error::without_item)?.pop();
         let key = key.ok_or_else(|| Error::new(ErrorKind::Storage, "backend returned no key"))?;
         copied.check(&*self.backend).await?;
@@ -161,7 +162,8 @@ impl<B: Backend> Database<B> {
         }
         let copied = crate::engine::related::before_put(&*self.backend, M::DESC, &mut items).await?;
         let copies =
-            crate::engine::related::Pending::noted(self.backend(), self.finish_pending_once(), M::DESC, &items).await?;
+            crate::engine::related::Pending::noted(self.backend(), || self.finish_pending_once(), M::DESC, &items)
+                .await?;
         let keys = self.backend.put(M::DESC, items, WriteMode::Upsert).await?;
         copied.check(&*self.backend).await?;
         copies.run(&*self.backend, &keys).await?;

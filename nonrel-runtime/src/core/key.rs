@@ -41,7 +41,12 @@ fn unreserved(b: u8) -> bool {
 impl KeyValue {
     /// Bytes that sort like the keys themselves (used as the embedded store's record key).
     pub fn to_storage(&self) -> Vec<u8> {
-        let mut v = Vec::new();
+        // Made at its size: the tag and the value's bytes.
+        let mut v = Vec::with_capacity(match self {
+            KeyValue::Int(_) => 9,
+            KeyValue::Str(s) => s.len() + 1,
+            KeyValue::ObjectId(_) => 13,
+        });
         self.write_storage(&mut v);
         v
     }

@@ -4,7 +4,7 @@ use crate::core::codec::Decode as _;
 use crate::core::codec::{self, base64, begin_document, end_document, header, Elements};
 use crate::error::{echo, Error, ErrorKind, Result};
 use crate::schema::key::KeyValue;
-use crate::schema::model::Model;
+use crate::schema::model::{FieldDesc, Model, ModelDesc};
 use std::fmt::Write as _;
 
 /// A record as JSON: `_id` first, then its stored fields. The index fields of emulated
@@ -190,16 +190,41 @@ fn read_document(text: &str, escaped: bool) -> Result<Vec<u8>> {
 /// assert_eq!(json::fields_from_json(&fields).unwrap(), doc);
 /// ```
 pub fn write_fields_json(doc: &[u8], out: &mut String) -> Result<()> {
-    write_object(doc, out, false)
+    write_object(doc, out, false, None).map(|_| ())
+}
+
+/// [`write_fields_json`] of a document of `model`, telling in the same pass whether a later
+/// save of `model` over this document keeps nothing of it: whether
+/// [`keep_unknown`](crate::query::eval::keep_unknown)`(model, doc, new)` is `new` for every
+/// document `new` (the model has no embedded model, and every field of the document is one
+/// the model names). A backend that remembers what it wrote can skip that merge on the next
+/// save over the record.
+///
+/// ```
+/// # use nonrel_runtime::{json, Model};
+/// #[derive(Model)]
+/// struct Note { #[field(key)] id: i64, text: String }
+///
+/// let known = json::fields_from_json(r#"{"text":"hi"}"#).unwrap();
+/// let mut out = String::new();
+/// assert!(json::write_fields_json_of(Note::DESC, &known, &mut out).unwrap());
+/// assert_eq!(out, r#"{"text":"hi"}"#);
+/// let unknown = json::fields_from_json(r#"{"text":"hi","old":1}"#).unwrap();
+/// assert!(!json::write_fields_json_of(Note::DESC, &unknown, &mut String::new()).unwrap());
+/// ```
+pub fn write_fields_json_of(model: &ModelDesc, doc: &[u8], out: &mut String) -> Result<bool> {
+    let only_known = write_object(doc, out, false, Some(model.fields))?;
+    Ok(only_known && !crate::schema::unknown::has_embedded(model.fields))
 }
 
 fn write_document(doc: &[u8], out: &mut String) -> Result<()> {
-    write_object(doc, out, true)
+    write_object(doc, out, true, None).map(|_| ())
 }
 
 /// A document's JSON object; `escape`: a document of one field named like a type wrapper is
-/// written `{"$document": …}`, so it cannot be read as that wrapper.
-fn write_object(doc: &[u8], out: &mut String, escape: bool) -> Result<()> {
+/// written `{"$document": …}`, so it cannot be read as that wrapper. With `known`, returns
+/// whether every field's name is one of theirs (else `true`).
+fn write_object(doc: &[u8], out: &mut String, escape: bool, known: Option<&[FieldDesc]>) -> Result<bool> {
     // One pass: the first element, and the second only when the first is named so.
     let mut elements = Elements::new(doc)?;
     let head = elements.next().transpose()?;
@@ -213,20 +238,39 @@ fn write_object(doc: &[u8], out: &mut String, escape: bool) -> Result<()> {
     }
     out.push('{');
     let mut first = true;
-    for el in head.map(Ok).into_iter().chain(second).chain(elements) {
+    let mut all_known = true;
+    for (i, el) in head.map(Ok).into_iter().chain(second).chain(elements).enumerate() {
         let el = el?;
         if !first {
             out.push(',');
         }
         first = false;
-        write_name(el.name, out)?;
+        // A document the model wrote holds its fields in the model's order: the field at the
+        // same position is tried first.
+        let field = known.and_then(|fields| {
+            fields
+                .get(i)
+                .filter(|f| f.name.as_bytes() == el.name)
+                .or_else(|| fields.iter().find(|f| f.name.as_bytes() == el.name))
+        });
+        match field {
+            // The same name, already text.
+            Some(f) => {
+                write_json_str(f.name, out);
+                out.push(':');
+            }
+            None => {
+                all_known &= known.is_none();
+                write_name(el.name, out)?;
+            }
+        }
         write_value(el.ty, el.value, out).map_err(|e| e.with_field(&el.name_str()))?;
     }
     out.push('}');
     if escaped {
         out.push('}');
     }
-    Ok(())
+    Ok(all_known)
 }
 
 const WRAPPERS: [&str; 10] = [
@@ -360,26 +404,67 @@ pub fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut clean = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
+    let mut i = 0;
+    // Plain bytes are passed over eight at a time, up to the first that needs an escape.
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let flags = escape_flags(u64::from_le_bytes(word));
+        if flags == 0 {
+            i += 8;
             continue;
         }
-        // Every byte that needs an escape is ASCII, so `i` is a character boundary.
-        out.push_str(&s[clean..i]);
-        clean = i + 1;
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            other => {
-                let _ = write!(out, "\\u{:04x}", other);
-            }
+        i += (flags.trailing_zeros() / 8) as usize;
+        push_escaped(s, clean, i, out);
+        i += 1;
+        clean = i;
+    }
+    // The last few bytes one at a time.
+    while i < bytes.len() {
+        if needs_escape(bytes[i]) {
+            push_escaped(s, clean, i, out);
+            clean = i + 1;
         }
+        i += 1;
     }
     out.push_str(&s[clean..]);
     out.push('"');
+}
+
+/// Appends the plain text of `s` from `clean` to `at`, then the escape of the byte at `at`
+/// (one that [needs](needs_escape) an escape: ASCII, so `at` is a character boundary).
+fn push_escaped(s: &str, clean: usize, at: usize, out: &mut String) {
+    out.push_str(&s[clean..at]);
+    match s.as_bytes()[at] {
+        b'"' => out.push_str("\\\""),
+        b'\\' => out.push_str("\\\\"),
+        b'\n' => out.push_str("\\n"),
+        b'\r' => out.push_str("\\r"),
+        b'\t' => out.push_str("\\t"),
+        other => {
+            let _ = write!(out, "\\u{:04x}", other);
+        }
+    }
+}
+
+/// Whether a byte needs an escape in a JSON string: `"`, `\\` or a control character.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// The high bit of each byte of `word` (eight bytes of a string, little-endian) that needs an
+/// escape, and maybe of some bytes after the first such: the lowest flag is exact (a borrow
+/// only runs upward from a flagged byte). Bytes of multi-byte characters (0x80 and above)
+/// are never flagged.
+fn escape_flags(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let flags = (quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (word.wrapping_sub(ONES * 0x20) & !word);
+    flags & HIGH
 }
 
 /// Appends an integer in decimal, as `Display` writes it, without the formatting machinery:
@@ -976,6 +1061,126 @@ fn raw_element(hex_text: &str, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `write_json_str` one byte at a time, as it was written first: the reference.
+    fn write_json_str_bytewise(s: &str, out: &mut String) {
+        out.push('"');
+        let mut clean = 0;
+        for (i, &b) in s.as_bytes().iter().enumerate() {
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            out.push_str(&s[clean..i]);
+            clean = i + 1;
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                b'\r' => out.push_str("\\r"),
+                b'\t' => out.push_str("\\t"),
+                other => {
+                    let _ = write!(out, "\\u{:04x}", other);
+                }
+            }
+        }
+        out.push_str(&s[clean..]);
+        out.push('"');
+    }
+
+    /// Strings of every length up to 40 with quotes, backslashes, control characters, DEL and
+    /// multi-byte characters at every offset (the writer passes over eight bytes at a time):
+    /// written as the byte-at-a-time writer writes them, and read back by serde as themselves.
+    #[test]
+    fn strings_are_escaped_as_one_byte_at_a_time() {
+        const PIECES: [&str; 12] = ["a", " ", "\"", "\\", "\u{0}", "\u{1f}", "\u{7f}", "é", "😀", "\n", "~", "\t"];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..50_000 {
+            let len = next(41);
+            let plain = next(3) == 0;
+            let s: String = (0..len)
+                .map(|_| {
+                    let i = next(PIECES.len() as u64) as usize;
+                    if plain && !matches!(i, 0 | 1 | 6 | 7 | 8 | 10) {
+                        "b"
+                    } else {
+                        PIECES[i]
+                    }
+                })
+                .collect();
+            let (mut fast, mut slow) = (String::from("x"), String::from("x"));
+            write_json_str(&s, &mut fast);
+            write_json_str_bytewise(&s, &mut slow);
+            assert_eq!(fast, slow, "{s:?}");
+            assert_eq!(serde_json::from_str::<String>(&fast[1..]).expect("JSON"), s);
+        }
+    }
+
+    /// `write_fields_json_of` writes what `write_fields_json` writes, and says a document holds
+    /// nothing a save keeps exactly when the merge gives the new document back: documents of
+    /// the model's fields in any order, with fields it does not name, and a model with an
+    /// embedded one.
+    #[test]
+    fn write_fields_json_of_tells_when_the_merge_keeps_nothing() {
+        use crate::schema::model::{KeyDesc, Shape};
+        fn field(name: &'static str, shape: Shape) -> FieldDesc {
+            FieldDesc { name, rust_name: name, ty: "T", shape }
+        }
+        fn inner() -> &'static [FieldDesc] {
+            static INNER: [FieldDesc; 1] = [FieldDesc { name: "x", rust_name: "x", ty: "i64", shape: Shape::Plain }];
+            &INNER
+        }
+        fn model(fields: &'static [FieldDesc]) -> &'static ModelDesc {
+            Box::leak(Box::new(ModelDesc {
+                name: "M",
+                collection: "m",
+                key: KeyDesc { field: "id", kind: crate::KeyKind::Int },
+                fields,
+                indexes: &[],
+                compound_indexes: &[],
+                counters: &[],
+                has_extra: false,
+            }))
+        }
+        let plain = model(Box::leak(Box::new([field("a", Shape::Plain), field("b", Shape::Plain)])));
+        let nested = model(Box::leak(Box::new([
+            field("a", Shape::Plain),
+            field("b", Shape::Nested { fields: inner, has_extra: false }),
+        ])));
+        let docs = [
+            r#"{"a":1,"b":"two"}"#,
+            r#"{"b":"two","a":1}"#,
+            r#"{"a":1}"#,
+            r#"{}"#,
+            r#"{"a":1,"b":{"x":1},"c":3}"#,
+            r#"{"c":3}"#,
+            r#"{"a":1,"_dn_r_f":"copy"}"#,
+            r#"{"$date":"x"}"#,
+        ];
+        let new = document_from_json(r#"{"a":5,"b":{"x":2,"y":3}}"#).expect("a document");
+        for m in [plain, nested] {
+            for text in docs {
+                let doc = fields_from_json(text).expect("a document");
+                let mut want = String::from("[");
+                write_fields_json(&doc, &mut want).expect("written");
+                let mut got = String::from("[");
+                let keeps_nothing = write_fields_json_of(m, &doc, &mut got).expect("written");
+                assert_eq!(got, want, "{text}");
+                let merged = crate::schema::unknown::keep_unknown(m, &doc, &new).expect("merged");
+                if keeps_nothing {
+                    assert_eq!(merged, new, "{text}");
+                }
+                let expected =
+                    std::ptr::eq(m, plain) && !text.contains('c') && !text.contains('_') && !text.contains('$');
+                assert_eq!(keeps_nothing, expected, "{text}");
+            }
+        }
+    }
 
     #[test]
     fn integers_are_written_as_display_writes_them() {

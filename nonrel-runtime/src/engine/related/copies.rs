@@ -218,16 +218,16 @@ impl Pending {
     /// The fan-out of a write of `items` of `m`, noted in the outbox before the write on a
     /// backend that does not note it in the write itself.
     /// The first such write through a handle finishes what a crash left pending first
-    /// (`finish_pending_once`, run only when the write owes a fan-out).
-    pub(crate) async fn noted<B: Backend>(
+    /// (`finish_pending_once`, made and run only when the write owes a fan-out).
+    pub(crate) async fn noted<B: Backend, F: Future<Output = Result<()>>>(
         backend: &B,
-        finish_pending_once: impl Future<Output = Result<()>>,
+        finish_pending_once: impl FnOnce() -> F,
         m: &'static ModelDesc,
         items: &[PutItem],
     ) -> Result<Pending> {
         let mut pending = Pending::new(m, items);
         if pending.active {
-            finish_pending_once.await?;
+            finish_pending_once().await?;
             let keys = items.iter().filter_map(|i| i.key.as_ref());
             pending.noted = super::outbox::note(backend, m, keys).await?;
         }
