@@ -875,27 +875,23 @@ mod known_tests {
     use super::{Known, Stored, Written};
     use nonrel_runtime::{KeyValue, ModelDesc};
 
+    /// A model of the tests named `name`, of collection `m`.
+    const fn model(name: &'static str) -> ModelDesc {
+        ModelDesc {
+            name,
+            collection: "m",
+            key: nonrel_runtime::KeyDesc { field: "id", kind: nonrel_runtime::KeyKind::Int },
+            fields: &[],
+            indexes: &[],
+            compound_indexes: &[],
+            counters: &[],
+            has_extra: false,
+        }
+    }
+
     /// A model of the tests (`N`, a second one sharing its index).
-    static M: ModelDesc = ModelDesc {
-        name: "M",
-        collection: "m",
-        key: nonrel_runtime::KeyDesc { field: "id", kind: nonrel_runtime::KeyKind::Int },
-        fields: &[],
-        indexes: &[],
-        compound_indexes: &[],
-        counters: &[],
-        has_extra: false,
-    };
-    static N: ModelDesc = ModelDesc {
-        name: "N",
-        collection: "m",
-        key: nonrel_runtime::KeyDesc { field: "id", kind: nonrel_runtime::KeyKind::Int },
-        fields: &[],
-        indexes: &[],
-        compound_indexes: &[],
-        counters: &[],
-        has_extra: false,
-    };
+    static M: ModelDesc = model("M");
+    static N: ModelDesc = model("N");
 
     fn stored(n: i64) -> Stored {
         Stored { doc: vec![5, 0, 0, 0, 0], seq_no: n, primary_term: 1 }

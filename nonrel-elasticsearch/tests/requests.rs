@@ -180,12 +180,7 @@ struct Narrow {
 /// survive, and automatic keys (made here, so new) are written without a read.
 #[tokio::test]
 async fn a_save_writes_at_once_only_over_the_version_it_knows() {
-    let url = support::url();
-    let prefix = support::fresh_prefix("reqv");
-    let one = Database::new(nonrel_elasticsearch::Elastic::connect(&url, &prefix).await.unwrap());
-    let two = Database::new(nonrel_elasticsearch::Elastic::connect(&url, &prefix).await.unwrap());
-    one.sync_indexes().await.unwrap();
-    two.sync_indexes().await.unwrap();
+    let (one, two) = support::two_handles("reqv").await;
     let mut wide = Wide { id: 1, title: "a".into(), legacy: "keep".into() };
     one.save(&mut wide).await.unwrap();
     // A handle that never saw the record: `_mget`, then the conditional `_bulk`.
@@ -261,12 +256,7 @@ async fn a_save_writes_at_once_only_over_the_version_it_knows() {
 /// reads leave what the first knows as it is.)
 #[tokio::test]
 async fn a_save_over_its_own_write_keeps_the_fields_its_model_does_not_know() {
-    let url = support::url();
-    let prefix = support::fresh_prefix("reqk");
-    let one = Database::new(nonrel_elasticsearch::Elastic::connect(&url, &prefix).await.unwrap());
-    let two = Database::new(nonrel_elasticsearch::Elastic::connect(&url, &prefix).await.unwrap());
-    one.sync_indexes().await.unwrap();
-    two.sync_indexes().await.unwrap();
+    let (one, two) = support::two_handles("reqk").await;
     let wide = |id: i64, title: &str, legacy: &str| Wide { id, title: title.into(), legacy: legacy.into() };
     // Written as `Wide`, then saved as `Narrow` through the same handle, at the version it
     // knows (one request each): `legacy` stays, on the first save and the ones after it.

@@ -32,6 +32,16 @@ pub async fn backend(prefix: &str) -> Elastic {
     })
 }
 
+/// Two handles on the same fresh indexes (two clients of one cluster), their indexes made.
+pub async fn two_handles(prefix: &str) -> (Database<Elastic>, Database<Elastic>) {
+    let (url, prefix) = (url(), fresh_prefix(prefix));
+    let one = Database::new(Elastic::connect(&url, &prefix).await.unwrap());
+    let two = Database::new(Elastic::connect(&url, &prefix).await.unwrap());
+    one.sync_indexes().await.unwrap();
+    two.sync_indexes().await.unwrap();
+    (one, two)
+}
+
 /// A fresh, empty database.
 pub async fn fresh() -> Database<Elastic> {
     Database::new(backend("t").await)
