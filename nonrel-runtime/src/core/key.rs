@@ -38,6 +38,23 @@ fn unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
+/// An integer key's storage bytes: its tag, then the number with the sign bit flipped, big
+/// endian (so the bytes sort like the numbers).
+#[inline(always)]
+fn int_storage(n: i64) -> [u8; 9] {
+    let mut b = [TAG_INT; 9];
+    b[1..].copy_from_slice(&((n as u64) ^ (1 << 63)).to_be_bytes());
+    b
+}
+
+/// An ObjectId key's storage bytes: its tag, then the id's twelve bytes.
+#[inline(always)]
+fn oid_storage(o: &ObjectId) -> [u8; 13] {
+    let mut b = [TAG_OID; 13];
+    b[1..].copy_from_slice(&o.0);
+    b
+}
+
 impl KeyValue {
     /// Bytes that sort like the keys themselves (used as the embedded store's record key).
     pub fn to_storage(&self) -> Vec<u8> {
@@ -57,19 +74,13 @@ impl KeyValue {
     pub(crate) fn write_storage(&self, out: &mut Vec<u8>) {
         out.clear();
         match self {
-            KeyValue::Int(n) => {
-                out.push(TAG_INT);
-                out.extend_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
-            }
+            KeyValue::Int(n) => out.extend_from_slice(&int_storage(*n)),
             KeyValue::Str(s) => {
                 out.reserve(s.len() + 1);
                 out.push(TAG_STR);
                 out.extend_from_slice(s.as_bytes());
             }
-            KeyValue::ObjectId(o) => {
-                out.push(TAG_OID);
-                out.extend_from_slice(&o.0);
-            }
+            KeyValue::ObjectId(o) => out.extend_from_slice(&oid_storage(o)),
         }
     }
 
@@ -78,16 +89,8 @@ impl KeyValue {
     #[inline]
     pub(crate) fn with_storage<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
-            KeyValue::Int(n) => {
-                let mut b = [TAG_INT; 9];
-                b[1..].copy_from_slice(&((*n as u64) ^ (1 << 63)).to_be_bytes());
-                f(&b)
-            }
-            KeyValue::ObjectId(o) => {
-                let mut b = [TAG_OID; 13];
-                b[1..].copy_from_slice(&o.0);
-                f(&b)
-            }
+            KeyValue::Int(n) => f(&int_storage(*n)),
+            KeyValue::ObjectId(o) => f(&oid_storage(o)),
             KeyValue::Str(_) => f(&self.to_storage()),
         }
     }
@@ -343,6 +346,7 @@ pub fn decode_id(el: &crate::core::codec::Element<'_>) -> Result<KeyValue> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn storage_on_the_stack_is_the_storage() {
@@ -359,8 +363,6 @@ mod tests {
             assert_eq!(k.with_storage(<[u8]>::to_vec), k.to_storage(), "{k:?}");
         }
     }
-
-    use super::*;
 
     /// The order results come in without `order_by` is `KeyValue`'s: the embedded backend
     /// reads keys in their storage bytes' order and MongoDB in `_id` order (numbers, then
