@@ -105,6 +105,14 @@ pub(crate) fn entry_value<'a>(index: &IndexDesc, doc: &[u8], pk: &'a [u8]) -> Co
     Cow::Borrowed(&[])
 }
 
+/// An entry of `index` that is not as nonrel writes it (`what` it lacks): the store is
+/// damaged, and the error names the index.
+pub(crate) fn corrupt_entry(index: &IndexDesc, what: &str) -> Error {
+    let kind = if index.covering { "covering " } else { "" };
+    let msg = format!("an entry of the {kind}index on `{}` {what}", index.path);
+    Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
+}
+
 /// An index entry read back (its key and value): the record key, and on a covering index the
 /// record. Entries of an index neither unique nor covering written before their value was
 /// left empty hold the record key as their value, and read the same.
@@ -113,24 +121,20 @@ pub(crate) fn read_entry<'a>(
     key: &'a [u8],
     value: &'a [u8],
 ) -> Result<(&'a [u8], Option<&'a [u8]>)> {
-    let corrupt = |kind: &str, what: &str| {
-        let msg = format!("an entry of the {kind}index on `{}` {what}", index.path);
-        Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
-    };
     if index.covering {
-        let len = value.get(..4).ok_or_else(|| corrupt("covering ", "does not hold a document"))?;
+        let len = value.get(..4).ok_or_else(|| corrupt_entry(index, "does not hold a document"))?;
         let len = i32::from_le_bytes([len[0], len[1], len[2], len[3]]);
         let len = usize::try_from(len)
             .ok()
             .filter(|&n| n >= 5 && n <= value.len())
-            .ok_or_else(|| corrupt("covering ", "does not hold a document"))?;
+            .ok_or_else(|| corrupt_entry(index, "does not hold a document"))?;
         let (doc, pk) = value.split_at(len);
         return Ok((pk, Some(doc)));
     }
     if index.unique || !value.is_empty() {
         return Ok((value, None));
     }
-    let at = keys::encoded_len(key).ok_or_else(|| corrupt("", "does not start with a value"))?;
+    let at = keys::encoded_len(key).ok_or_else(|| corrupt_entry(index, "does not start with a value"))?;
     Ok((&key[at..], None))
 }
 

@@ -581,7 +581,7 @@ impl Store {
                                     Some(guard) => Doc::Record(guard),
                                     None => continue,
                                 },
-                                (None, None) => return Err(missing_document(index)),
+                                (None, None) => return Err(index::corrupt_entry(index, "does not hold a document")),
                             };
                             run.offer(pk, doc.bytes())?
                         };
@@ -1071,12 +1071,6 @@ pub(super) fn remove_one(
 
 /// An index table open in a read transaction.
 type Index = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
-
-/// A covering index entry that does not hold its document.
-fn missing_document(index: &IndexDesc) -> Error {
-    let msg = format!("an entry of the covering index on `{}` does not hold a document", index.path);
-    Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
-}
 
 /// A record's document read through an index entry.
 pub(super) enum Doc<'a> {
