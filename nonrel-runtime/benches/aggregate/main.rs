@@ -82,7 +82,8 @@ fn hand_scan(raw: &redb::Database) -> (u64, i64, Option<f64>) {
 }
 
 /// The index range of the text value "c3" (class tag 0x20 for text, then the escaped bytes
-/// and the 0x00 0x00 terminator; the record key follows), then a get of each record.
+/// and the 0x00 0x00 terminator; the record key follows, and the entry's value is empty), then
+/// a get of each record.
 fn hand_index(raw: &redb::Database) -> i64 {
     let tx = raw.begin_read().expect("begin_read");
     let index = tx.open_table(Bytes::new("index:agg_items:category")).expect("index");
@@ -91,8 +92,10 @@ fn hand_index(raw: &redb::Database) -> i64 {
     let end = nonrel_runtime::order::successor(&prefix).expect("a successor");
     let mut sum = 0i64;
     for entry in index.range::<&[u8]>(prefix.as_slice()..end.as_slice()).expect("range") {
-        let (_, pk) = entry.expect("entry");
-        let doc = records.get(pk.value()).expect("get").expect("indexed record exists");
+        // The entry's key is the value's encoding, then the record key.
+        let (entry, _) = entry.expect("entry");
+        let pk = &entry.value()[prefix.len()..];
+        let doc = records.get(pk).expect("get").expect("indexed record exists");
         sum = sum.checked_add(views_of(doc.value()).expect("views")).expect("no overflow");
     }
     sum

@@ -119,8 +119,10 @@ fn raw_query(raw: &redb::Database, tables: &Tables, v: i64) -> Vec<crate::model:
     }
     let records = tx.open_table(Bytes::new(&tables.records)).expect("open records");
     for entry in index.range::<&[u8]>(lo.as_slice()..hi.as_slice()).expect("range") {
-        let (_, pk) = entry.expect("entry");
-        let doc = records.get(pk.value()).expect("get").expect("indexed record exists");
+        // The entry's key is the value's 17 bytes, then the record key.
+        let (entry, _) = entry.expect("entry");
+        let pk = &entry.value()[lo.len()..];
+        let doc = records.get(pk).expect("get").expect("indexed record exists");
         out.push(hand_decode(doc.value()).expect("decode"));
     }
     out

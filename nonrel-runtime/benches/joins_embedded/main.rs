@@ -61,8 +61,9 @@ fn by_hand(raw: &redb::Database, parents: i64) -> Vec<(Post, User)> {
     let (lo, hi) = ([0x10u8], number_entry(parents));
     let mut found = Vec::with_capacity(parents as usize);
     for entry in index.range::<&[u8]>(lo.as_slice()..hi.as_slice()).expect("range") {
-        let (_, pk) = entry.expect("entry");
-        let pk = pk.value();
+        // The entry's key is the number's 17 bytes, then the record key.
+        let (entry, _) = entry.expect("entry");
+        let pk = &entry.value()[17..];
         let doc = posts.get(pk).expect("get").expect("indexed post exists");
         found.push(Post::decode(Some(&KeyValue::Int(key_int(pk))), doc.value()).expect("post decodes"));
     }
