@@ -505,10 +505,11 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
             }
         }
         let joinless = !<B::Joins as crate::backend::capability::Support>::NATIVE;
-        let mut rows = if joinless && !related.is_empty() && !crate::engine::keyed::emulated::<B>(&plan) {
+        let offered = !related.is_empty() || visit.is_some();
+        let mut rows = if joinless && offered && !crate::engine::keyed::emulated::<B>(&plan) {
             // A backend without joins is offered the selections alone, to read them with the
-            // query (the embedded backend, in one read transaction): one command, as the
-            // query it replaces.
+            // query (the embedded backend, in one read transaction), and the rows in place
+            // when they are wanted alone: one command, as the query it replaces.
             let plan = crate::engine::keyed::normalized(plan);
             let describe = || Command::planned(B::NAME, "query", M::DESC, &plan);
             let run = async {
@@ -523,7 +524,9 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
                         return Ok(Joinless::Visited(visited));
                     }
                 }
-                if let Some(rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
+                if related.is_empty() {
+                    // Rows alone, declined in place: the query as any other.
+                } else if let Some(rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
                     trace::round_trips(1);
                     return Ok(Joinless::Rows(rows, true));
                 }
@@ -623,7 +626,19 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
     /// The matching records.
     pub async fn all(self) -> Result<Vec<M>> {
         let projection = self.plan()?.projection.clone();
-        let rows = self.run().await?;
+        // A backend may hand the rows over in place, each decoded as it comes.
+        let mut records = Vec::new();
+        let mut visit = |v: crate::backend::Visit<'_>| {
+            match v {
+                crate::backend::Visit::Row(row) => {
+                    records.push(crate::plan::with_projection(projection.as_ref(), || decode::<M>(row.key, row.doc))?)
+                }
+                crate::backend::Visit::Related(_) => {}
+                crate::backend::Visit::Rows(n) => records.reserve_exact(n),
+            }
+            Ok(())
+        };
+        let Some(rows) = self.fetch(&[], Some(&mut visit)).await? else { return Ok(records) };
         crate::plan::with_projection(projection.as_ref(), || {
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {

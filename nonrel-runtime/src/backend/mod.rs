@@ -278,8 +278,10 @@ pub trait Backend: Send + Sync + 'static {
     /// query to [`query_joined`](Self::query_joined) and the runtime. Offered under the same
     /// conditions as the selections alone are to `query_joined` (a backend declaring
     /// [`Joins = No`](Self::Joins), no joins left in `plan`), when the caller needs nothing
-    /// else of the rows (no prefetches, no annotations). The embedded backend reads the
-    /// documents in place in one read transaction, so a row costs no copy of its own.
+    /// else of the rows (no prefetches, no annotations); `related` is empty when the query
+    /// has no selections and its records are all that is wanted
+    /// ([`Query::all`](crate::Query::all)). The embedded backend reads the documents in
+    /// place in one read transaction, so a row costs no copy of its own.
     fn visit_related(
         &self,
         model: &'static ModelDesc,

@@ -241,9 +241,9 @@ impl Backend for Redb {
         self.store.run_related(model, plan, related).map(Some)
     }
 
-    /// Offered the related selections of a query whose rows are wanted alone: as
-    /// [`query_joined`](Self::query_joined), in one read transaction, every document read in
-    /// place. A query that may scan declines.
+    /// Offered the related selections of a query whose rows are wanted alone, or a query's
+    /// rows without selections: as [`query_joined`](Self::query_joined), in one read
+    /// transaction, every document read in place. A query that may scan declines.
     async fn visit_related(
         &self,
         model: &'static ModelDesc,
@@ -251,7 +251,7 @@ impl Backend for Redb {
         related: &[crate::plan::join::Selection],
         visit: &mut (dyn FnMut(crate::backend::Visit<'_>) -> Result<()> + Send),
     ) -> Result<bool> {
-        if related.is_empty() || !related.iter().all(|s| s.is_single()) || may_scan(model, plan) {
+        if !related.iter().all(|s| s.is_single()) || may_scan(model, plan) {
             return Ok(false);
         }
         self.store.visit_related(model, plan, related, visit).map(|()| true)
