@@ -51,7 +51,7 @@ fn expand(input: &Embedded) -> TokenStream {
     let nr = nr();
     let (ident, all) = (&input.ident, &input.fields);
     let encode = fields::encode_body(all, quote!());
-    let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!());
+    let decode = fields::decode_loop(all, quote!(#nr::embedded_elements(__ty, __value)?), quote!(), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);
     let descriptors = fields::descriptors(all, &quote!(M), |n| quote!(#nr::join(&self.path, #n)), quote!(&self), None);

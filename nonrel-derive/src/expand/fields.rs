@@ -58,7 +58,8 @@ fn slot(f: &Field) -> syn::Ident {
 }
 
 /// A loop over `elements` filling one slot per stored field; `key_arm` handles `_id`.
-pub fn decode_loop(fields: &[Field], elements: TokenStream, key_arm: TokenStream) -> TokenStream {
+/// `lead` reads elements written before the fields (a model's `_id`) from `__elements`.
+pub fn decode_loop(fields: &[Field], elements: TokenStream, lead: TokenStream, key_arm: TokenStream) -> TokenStream {
     let nr = nr();
     let slots = fields.iter().filter(|f| f.is_stored()).map(|f| {
         let (slot, ty) = (slot(f), &f.stored);
@@ -70,6 +71,33 @@ pub fn decode_loop(fields: &[Field], elements: TokenStream, key_arm: TokenStream
         let pattern = syn::LitByteStr::new(name.as_bytes(), Span::call_site());
         quote_spanned!(f.ty.span()=> #pattern => #slot = #nr::Some(#nr::decode_field(&__el, #name)?),)
     });
+    // The fields in the order the encoder writes them, each taken where it is expected
+    // without searching for its name's end; at the first element that is not the next
+    // field, the loop below reads the rest as before (by name, the last of a name winning).
+    let in_order = fields.iter().filter(|f| f.is_stored()).map(|f| {
+        let slot = slot(f);
+        let name = &f.name;
+        let cname = syn::LitByteStr::new(format!("{name}\0").as_bytes(), Span::call_site());
+        quote_spanned!(f.ty.span()=>
+            match __elements.next_named(#cname) {
+                #nr::Some(__el) => #slot = #nr::Some(#nr::decode_field(&__el?, #name)?),
+                #nr::None => break '__in_order,
+            }
+        )
+    });
+    let in_order: Vec<TokenStream> = in_order.collect();
+    // No label, and no `mut`, that nothing would use (generated code warns of nothing).
+    let read_in_order = match (in_order.is_empty(), lead.is_empty()) {
+        (true, true) => quote!(let __elements = #elements;),
+        (true, false) => quote!(let mut __elements = #elements; #lead),
+        (false, _) => quote! {
+            let mut __elements = #elements;
+            #lead
+            '__in_order: {
+                #(#in_order)*
+            }
+        },
+    };
     let has_extra = fields.iter().any(|f| f.role == Role::Extra);
     let (extra_decl, other_arm) = if has_extra {
         (
@@ -83,7 +111,8 @@ pub fn decode_loop(fields: &[Field], elements: TokenStream, key_arm: TokenStream
     quote! {
         #(#slots)*
         #extra_decl
-        for __el in #elements {
+        #read_in_order
+        for __el in __elements {
             let __el = __el?;
             match __el.name {
                 #(#arms)*

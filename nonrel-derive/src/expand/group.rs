@@ -38,7 +38,7 @@ fn expand(input: &Fields) -> TokenStream {
     let nr = nr();
     let (ident, all) = (&input.ident, &input.fields);
     let encode = fields::encode_elements(all, quote!());
-    let decode = fields::decode_loop(all, quote!(#nr::group_elements(__raw)), quote!());
+    let decode = fields::decode_loop(all, quote!(#nr::group_elements(__raw)), quote!(), quote!());
     let construct = fields::constructor(all, None);
     let field_descs = fields::field_descs(all);
     let indexes = fields::field_index_descs(all);

@@ -50,7 +50,13 @@ fn expand(model: &Model) -> TokenStream {
     let inherit_arms = inherit::decode_arms(model, all);
     let key_arm = quote!(b"_id" => __key = #nr::Some(#nr::decode_id(&__el)?), #inherit_arms);
     let buffers = group::buffers(all);
-    let decode = fields::decode_loop(all, quote!(#nr::Elements::new(__doc)?), key_arm);
+    // A document that holds its key (MongoDB's) holds it first.
+    let lead = quote! {
+        if let #nr::Some(__el) = __elements.next_named(b"_id\0") {
+            __key = #nr::Some(#nr::decode_id(&__el?)?);
+        }
+    };
+    let decode = fields::decode_loop(all, quote!(#nr::Elements::new(__doc)?), lead, key_arm);
     let class_const = inherit::class_const(model);
     let inherit_impls = inherit::impls(model, all);
     let key_init = quote_spanned!(key_ty.span()=>

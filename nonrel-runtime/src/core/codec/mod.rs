@@ -339,15 +339,42 @@ impl<'a> Elements<'a> {
         Ok(None)
     }
 
+    /// The next element if it is named `cname` (the name with its terminating NUL), read
+    /// without searching for the name's end; `None`, the position unchanged, when there is
+    /// no next element or it has another name. Generated decoders read the fields in the
+    /// order they are written this way, and the rest as [`next`](Iterator::next) does.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn next_named(&mut self, cname: &[u8]) -> Option<Result<Element<'a>>> {
+        // Inlined where `cname` is a literal, the comparison is of a known length.
+        let name_start = self.pos + 1;
+        let name_end = name_start + cname.len();
+        if self.pos >= self.end || name_end > self.end || self.bytes[name_start..name_end] != *cname {
+            return None;
+        }
+        let item = self.element_at(name_start, cname.len() - 1);
+        if item.is_err() {
+            self.pos = self.end;
+        }
+        Some(item)
+    }
+
     #[inline]
     fn next_element(&mut self) -> Result<Element<'a>> {
-        let start = self.pos;
-        let ty = self.bytes[start];
-        let name_start = start + 1;
+        let name_start = self.pos + 1;
         let name_len = self.bytes[name_start..self.end]
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| malformed("element name is not terminated"))?;
+        self.element_at(name_start, name_len)
+    }
+
+    /// The element at the position, its name `name_len` bytes from `name_start` (then its
+    /// NUL); the position moves past it.
+    #[inline(always)]
+    fn element_at(&mut self, name_start: usize, name_len: usize) -> Result<Element<'a>> {
+        let start = self.pos;
+        let ty = self.bytes[start];
         let value_start = name_start + name_len + 1;
         let rest = &self.bytes[value_start..self.end];
         // The common types inline (as `find` does), anything else (and a truncated or
