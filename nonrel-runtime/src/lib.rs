@@ -480,7 +480,8 @@ pub mod __private {
     pub use crate::engine::rebuild::{registered_lookup_models, LookupRegistration};
     pub use crate::engine::related::{CopyDesc, CopyRegistration, DeclaredJoin, DenormalizedCopy, StoredName};
     pub use crate::plan::{
-        decode_field, elem_match, encode_field, join, missing_field, to_value, Describe, Field, IntoLookup, Mark,
+        decode_field, decode_next, elem_match, encode_field, join, missing_field, to_value, Describe, Field,
+        IntoLookup, Mark,
     };
     #[cfg(feature = "serde")]
     pub use crate::plan::{encode_serde_field, Serde};

@@ -467,6 +467,10 @@ struct Ordered {
     #[field(default)]
     list: Vec<i64>,
     node: Node,
+    #[field(default)]
+    price: f64,
+    #[field(default)]
+    flag: bool,
     #[field(extra)]
     extra: Extra,
 }
@@ -482,6 +486,13 @@ enum Part {
     Node(String),
     /// A name the model does not declare (a prefix or extension of one, or another).
     Unknown(&'static str, i64),
+    /// `price` stored as a double, or as an integer (read as its double).
+    Price(f64),
+    PriceInt(i64),
+    /// `flag` stored as a bool byte, valid or not (an error naming the field).
+    Flag(u8),
+    /// `a` stored as text (an error naming the field, wherever it stands).
+    AText(String),
 }
 
 /// The decoders read a document's fields in any order, the last element of a name winning,
@@ -497,13 +508,17 @@ fn decoders_read_fields_in_any_order_the_last_of_a_name_winning() {
         let mut parts = Vec::new();
         for _ in 0..rng.below(14) {
             let n = rng.next() as i64 % 1000;
-            parts.push(match rng.below(7) {
+            parts.push(match rng.below(11) {
                 0 => Part::Id(n),
                 1 => Part::A(n),
                 2 => Part::Ab(format!("s{n}")),
                 3 => Part::B(rng.chance(3).then_some(n as i32)),
                 4 => Part::List((0..rng.below(3) as i64).map(|i| i + n).collect()),
                 5 => Part::Node(format!("n{n}")),
+                6 => Part::Price(n as f64 / 4.0),
+                7 => Part::PriceInt(n),
+                8 => Part::Flag(if rng.chance(8) { 2 } else { (n & 1) as u8 }),
+                9 if rng.chance(6) => Part::AText(format!("t{n}")),
                 _ => Part::Unknown(*rng.pick(&unknown), n),
             });
         }
@@ -511,12 +526,14 @@ fn decoders_read_fields_in_any_order_the_last_of_a_name_winning() {
         if rng.chance(2) {
             parts.sort_by_key(|p| match p {
                 Part::Id(_) => 0,
-                Part::A(_) => 1,
+                Part::A(_) | Part::AText(_) => 1,
                 Part::Ab(_) => 2,
                 Part::B(_) => 3,
                 Part::List(_) => 4,
                 Part::Node(_) => 5,
-                Part::Unknown(..) => 6,
+                Part::Price(_) | Part::PriceInt(_) => 6,
+                Part::Flag(_) => 7,
+                Part::Unknown(..) => 8,
             });
         }
         let mut doc = Vec::new();
@@ -529,8 +546,12 @@ fn decoders_read_fields_in_any_order_the_last_of_a_name_winning() {
             b: None,
             list: Vec::new(),
             node: node(""),
+            price: 0.0,
+            flag: false,
             extra: Extra::default(),
         };
+        // A wrongly typed element is an error naming its field, wherever it stands.
+        let mut wrong = None;
         let (mut has_a, mut has_ab, mut has_node, mut kept) = (false, false, false, Vec::new());
         let mut stored_id = None;
         for p in &parts {
@@ -563,12 +584,40 @@ fn decoders_read_fields_in_any_order_the_last_of_a_name_winning() {
                     kept.push((*name, *n));
                     n.encode(format!("{name}\0").as_bytes(), &mut doc)
                 }
+                Part::Price(f) => {
+                    expected.price = *f;
+                    f.encode(b"price\0", &mut doc)
+                }
+                Part::PriceInt(n) => {
+                    expected.price = *n as f64;
+                    n.encode(b"price\0", &mut doc)
+                }
+                Part::Flag(byte) => {
+                    match byte {
+                        0 | 1 => expected.flag = *byte == 1,
+                        _ => wrong = wrong.or(Some("flag")),
+                    }
+                    // A bool element written by hand: type 0x08, the name, the byte.
+                    doc.push(0x08);
+                    doc.extend_from_slice(b"flag\0");
+                    doc.push(*byte);
+                    Ok(())
+                }
+                Part::AText(t) => {
+                    wrong = wrong.or(Some("a"));
+                    t.encode(b"a\0", &mut doc)
+                }
             }
             .expect("encodes");
         }
         end_document(&mut doc, start).expect("a document");
         let got = Ordered::decode(Some(&KeyValue::Int(7)), &doc);
         let what = || format!("case {case} of seed {} (NONREL_FUZZ_SEED), document {}", seed(), hex(&doc));
+        if let Some(field) = wrong {
+            let err = got.expect_err(&what());
+            assert!(err.to_string().contains(&format!("field `{field}`")), "{err}; {}", what());
+            continue;
+        }
         if !(has_a && has_ab && has_node) {
             let err = got.expect_err(&what());
             let missing = ["a", "ab", "node"][[has_a, has_ab, has_node].iter().position(|h| !h).expect("one")];

@@ -75,12 +75,12 @@ pub fn decode_loop(fields: &[Field], elements: TokenStream, lead: TokenStream, k
     // without searching for its name's end; at the first element that is not the next
     // field, the loop below reads the rest as before (by name, the last of a name winning).
     let in_order = fields.iter().filter(|f| f.is_stored()).map(|f| {
-        let slot = slot(f);
+        let (slot, ty) = (slot(f), &f.stored);
         let name = &f.name;
         let cname = syn::LitByteStr::new(format!("{name}\0").as_bytes(), Span::call_site());
         quote_spanned!(f.ty.span()=>
-            match __elements.next_named(#cname) {
-                #nr::Some(__el) => #slot = #nr::Some(#nr::decode_field(&__el?, #name)?),
+            match #nr::decode_next::<#ty>(&mut __elements, #cname, #name) {
+                #nr::Some(__value) => #slot = #nr::Some(__value?),
                 #nr::None => break '__in_order,
             }
         )

@@ -39,6 +39,21 @@ pub fn decode_field<T: super::Describe>(el: &Element<'_>, field: &str) -> Result
     value.map_err(|e| e.with_field(field))
 }
 
+/// The next element's value when it is the field `cname` (the name and its NUL), read in
+/// one step where it holds its type's usual BSON type, else as [`decode_field`] reads it;
+/// `None`, nothing consumed, when the next element is another (used by generated code).
+#[inline(always)]
+pub fn decode_next<T: super::Describe>(
+    elements: &mut codec::Elements<'_>,
+    cname: &[u8],
+    field: &str,
+) -> Option<Result<T>> {
+    if let Some(value) = T::decode_next(elements, cname) {
+        return Some(Ok(value));
+    }
+    elements.next_named(cname).map(|el| decode_field(&el?, field))
+}
+
 /// A field's value when it is absent from a document.
 #[inline]
 pub fn missing_field<T: super::Describe>(slot: Option<T>, field: &str) -> Result<T> {

@@ -18,7 +18,7 @@ pub mod update;
 pub use boolean::{all, any, not};
 pub(crate) use boolean::{any_filter, branch_plans, conjunction, has_join, visit_joins};
 pub(crate) use decode::with_projection;
-pub use decode::{decode_field, encode_field, missing_field};
+pub use decode::{decode_field, decode_next, encode_field, missing_field};
 pub use field::{join, to_value, Containable, Describe, Field, IntoLookup, Mark, Ordered, Text};
 pub(crate) use query::check_path;
 #[cfg(feature = "mongodb")]

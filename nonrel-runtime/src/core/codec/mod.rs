@@ -90,6 +90,17 @@ pub trait Decode: Sized {
     fn placeholder() -> Option<Self> {
         Self::when_missing()
     }
+
+    /// The value of the next element of `elements` when it is named `cname` (the name and
+    /// its NUL) and holds this type's usual BSON type, read in one step; `None`, nothing
+    /// consumed, otherwise (the caller then reads the element as any other, with its errors).
+    /// Generated decoders read the fields in their written order this way.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn decode_next(elements: &mut Elements<'_>, cname: &[u8]) -> Option<Self> {
+        let _ = (elements, cname);
+        None
+    }
 }
 
 thread_local! {
@@ -353,6 +364,40 @@ impl<'a> Elements<'a> {
             self.pos = self.end;
         }
         Some(item)
+    }
+
+    /// The `N` value bytes of the next element when it is named `cname` and of type `ty`
+    /// (a fixed-size type); `None`, nothing consumed, otherwise.
+    #[inline(always)]
+    pub(crate) fn next_fixed<const N: usize>(&mut self, ty: u8, cname: &[u8]) -> Option<[u8; N]> {
+        let value_start = self.pos + 1 + cname.len();
+        let value_end = value_start + N;
+        if value_end > self.end || self.bytes[self.pos] != ty || self.bytes[self.pos + 1..value_start] != *cname {
+            return None;
+        }
+        let value = self.bytes[value_start..value_end].try_into().ok()?;
+        self.pos = value_end;
+        Some(value)
+    }
+
+    /// The text of the next element when it is named `cname` and is a well-formed string
+    /// of valid UTF-8; `None`, nothing consumed, otherwise.
+    #[inline(always)]
+    pub(crate) fn next_str(&mut self, cname: &[u8]) -> Option<&'a str> {
+        let value_start = self.pos + 1 + cname.len();
+        let text_start = value_start + 4;
+        if text_start > self.end || self.bytes[self.pos] != STRING || self.bytes[self.pos + 1..value_start] != *cname {
+            return None;
+        }
+        let n = i32::from_le_bytes(self.bytes[value_start..text_start].try_into().ok()?);
+        // The length counts the text and its NUL.
+        let nul = text_start + usize::try_from(n).ok()?.checked_sub(1)?;
+        if nul >= self.end || self.bytes[nul] != 0 {
+            return None;
+        }
+        let text = std::str::from_utf8(&self.bytes[text_start..nul]).ok()?;
+        self.pos = nul + 1;
+        Some(text)
     }
 
     #[inline]

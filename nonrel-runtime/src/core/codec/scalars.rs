@@ -2,7 +2,8 @@
 
 use super::decode_error;
 use super::{
-    fixed_bytes, header, put_str, read_str, Decode, Encode, BINARY, BOOL, DATETIME, DOUBLE, INT32, INT64, NULL, STRING,
+    fixed_bytes, header, put_str, read_str, Decode, Elements, Encode, BINARY, BOOL, DATETIME, DOUBLE, INT32, INT64,
+    NULL, STRING,
 };
 use crate::core::value::Blob;
 use crate::error::{Error, ErrorKind, Result};
@@ -20,6 +21,20 @@ impl Encode for bool {
 impl Decode for bool {
     fn placeholder() -> Option<Self> {
         Some(Self::default())
+    }
+
+    #[inline(always)]
+    fn decode_next(elements: &mut Elements<'_>, cname: &[u8]) -> Option<Self> {
+        let at = elements.pos;
+        match elements.next_fixed::<1>(BOOL, cname)? {
+            [0] => Some(false),
+            [1] => Some(true),
+            _ => {
+                // Not a bool byte: read again as any element, to report it.
+                elements.pos = at;
+                None
+            }
+        }
     }
 
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
@@ -117,6 +132,11 @@ impl Decode for i64 {
         Some(Self::default())
     }
 
+    #[inline(always)]
+    fn decode_next(elements: &mut Elements<'_>, cname: &[u8]) -> Option<Self> {
+        elements.next_fixed::<8>(INT64, cname).map(i64::from_le_bytes)
+    }
+
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty == INT64 {
@@ -167,6 +187,11 @@ impl Decode for f64 {
         Some(Self::default())
     }
 
+    #[inline(always)]
+    fn decode_next(elements: &mut Elements<'_>, cname: &[u8]) -> Option<Self> {
+        elements.next_fixed::<8>(DOUBLE, cname).map(f64::from_le_bytes)
+    }
+
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         Ok(match read_number("double", ty, value)? {
@@ -212,6 +237,11 @@ impl Encode for str {
 impl Decode for String {
     fn placeholder() -> Option<Self> {
         Some(Self::default())
+    }
+
+    #[inline(always)]
+    fn decode_next(elements: &mut Elements<'_>, cname: &[u8]) -> Option<Self> {
+        elements.next_str(cname).map(str::to_owned)
     }
 
     #[inline]
@@ -282,6 +312,11 @@ impl<T: Encode> Encode for Option<T> {
 }
 
 impl<T: Decode> Decode for Option<T> {
+    #[inline(always)]
+    fn decode_next(elements: &mut Elements<'_>, cname: &[u8]) -> Option<Self> {
+        T::decode_next(elements, cname).map(Some)
+    }
+
     #[inline]
     fn decode(ty: u8, value: &[u8]) -> Result<Self> {
         if ty == NULL {
