@@ -100,7 +100,7 @@ impl Store {
             Some(t) => t.is_empty().map_err(storage)?,
             None => true,
         };
-        if !usable_indexes(tx, m, empty)?.contains(index.path) {
+        if !usable_indexes(tx, m, empty)?.contains(&index.path) {
             return Ok(None);
         }
         let mut explain = Explain {

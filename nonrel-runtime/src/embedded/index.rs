@@ -138,6 +138,34 @@ pub(crate) fn read_entry<'a>(
     Ok((&key[at..], None))
 }
 
+/// The whole value a range starts at, when its lower bound is one (an equality's range).
+pub(crate) fn point_of(range: &KeyRange) -> Option<&[u8]> {
+    match &range.0 {
+        Bound::Included(lo) if keys::encoded_len(lo) == Some(lo.len()) => Some(lo),
+        _ => None,
+    }
+}
+
+/// [`read_entry`] of an entry read from a range starting at the whole value `point`
+/// ([`point_of`]): the value encoding is prefix-free, so an entry that starts with that value
+/// holds the record key right after it, found without parsing the value again.
+#[inline]
+pub(crate) fn read_entry_at<'a>(
+    index: &IndexDesc,
+    point: Option<&[u8]>,
+    key: &'a [u8],
+    value: &'a [u8],
+) -> Result<(&'a [u8], Option<&'a [u8]>)> {
+    match point {
+        Some(p)
+            if value.is_empty() && !index.covering && !index.unique && key.len() > p.len() && key.starts_with(p) =>
+        {
+            Ok((&key[p.len()..], None))
+        }
+        _ => read_entry(index, key, value),
+    }
+}
+
 /// A byte range of an index.
 pub(crate) type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 
@@ -676,6 +704,44 @@ mod tests {
             }
         }
         assert_eq!(checked, 3 * 3 * values().len() * 3);
+    }
+
+    /// An entry read from an equality's range finds the record key the full parse finds,
+    /// for entries of every value read with every value's range start, of every index kind.
+    #[test]
+    fn entries_read_after_a_range_point_are_read_as_in_full() {
+        let pks = [
+            crate::core::key::KeyValue::Int(42).to_storage(),
+            crate::core::key::KeyValue::Str("k\0\u{ff}".into()).to_storage(),
+        ];
+        let mut checked = 0;
+        for (unique, covering) in [(false, false), (true, false), (false, true)] {
+            let index = IndexDesc { path: "f", unique, covering };
+            for v in values() {
+                for pk in &pks {
+                    let doc = test_document(&[("f", v.clone())]);
+                    for key in entries(&index, &doc, pk).expect("entries") {
+                        let value = entry_value(&index, &doc, pk);
+                        for start in values() {
+                            let lo = encoded(&start);
+                            let range =
+                                (Bound::Included(lo.clone()), successor(&lo).map_or(Bound::Unbounded, Bound::Excluded));
+                            let point = point_of(&range);
+                            assert_eq!(point, Some(lo.as_slice()), "a whole value starts the range");
+                            let full = read_entry(&index, &key, &value).expect("an entry");
+                            assert_eq!(read_entry_at(&index, point, &key, &value).expect("an entry"), full);
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 3 * 18 * 18 * 2, "{checked}");
+        // A bound that is not a whole value is no point.
+        assert_eq!(
+            point_of(&(Bound::Included(vec![keys::class_tag(&Value::String("x".into()))]), Bound::Unbounded)),
+            None
+        );
     }
 
     #[test]

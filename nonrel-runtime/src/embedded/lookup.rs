@@ -5,7 +5,6 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crate::schema::model::ModelDesc;
-use std::collections::HashSet;
 
 /// Whether a path is an emulated lookup's index field.
 fn is_index_field(path: &str) -> bool {
@@ -15,9 +14,9 @@ fn is_index_field(path: &str) -> bool {
 /// An error when a plan filters on a declared emulated index that is not filled yet (it was
 /// declared after records were written): a scan would miss nothing the index would find,
 /// but the scan is what the declaration exists to avoid, so it is reported instead.
-pub(super) fn check_filled(m: &ModelDesc, plan: &Plan, built: &HashSet<&'static str>) -> Result<()> {
+pub(super) fn check_filled(m: &ModelDesc, plan: &Plan, built: &super::store::Built) -> Result<()> {
     for f in plan.filters.iter().filter(|f| is_index_field(&f.path)) {
-        if m.index_on(&f.path).is_some_and(|i| !built.contains(i.path)) {
+        if m.index_on(&f.path).is_some_and(|i| !built.contains(&i.path)) {
             let msg = format!(
                 "the index `{}` is declared but not filled yet (declared after records were written): \
                  run `rebuild_indexes_of::<{}>()` to compute it for the existing records",

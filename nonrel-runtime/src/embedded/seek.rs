@@ -26,7 +26,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let Source::Index { index, ranges, ordered: true, reverse, served, distinct, .. } = index::choose(
         m,
         plan,
-        |i| built.contains(i.path),
+        |i| built.contains(&i.path),
         |i, tag| store.holds_opening(&read, m, i, tag),
         |i, ranges, cap| count_opening(tx, m, i, ranges, cap),
     )?

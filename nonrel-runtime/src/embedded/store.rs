@@ -72,7 +72,7 @@ struct Catalog {
     /// Commits one at a time, so the epoch's two steps around each never interleave.
     committing: std::sync::Mutex<()>,
     /// The epoch the facts hold at, and the facts.
-    facts: std::sync::Mutex<(u64, HashMap<Fact, bool>)>,
+    facts: std::sync::Mutex<(u64, HashMap<Fact, bool, std::hash::BuildHasherDefault<super::tables::Words>>)>,
 }
 
 /// A fact about an index table (the index named by its static descriptor's address).
@@ -131,7 +131,7 @@ impl Store {
         let Some(epoch) = read.epoch else { return };
         let mut facts = self.catalog.facts.lock().unwrap_or_else(|e| e.into_inner());
         if facts.0 < epoch {
-            *facts = (epoch, HashMap::new());
+            *facts = (epoch, HashMap::default());
         }
         if facts.0 == epoch {
             facts.1.insert(fact, value);
@@ -139,18 +139,16 @@ impl Store {
     }
 
     /// The indexes of `m` a query may read ([`usable_indexes`] of a database with records).
-    pub(super) fn built(&self, read: &Read, m: &ModelDesc) -> Result<HashSet<&'static str>> {
-        let mut out = HashSet::with_capacity(m.indexes.len());
+    pub(super) fn built(&self, read: &Read, m: &ModelDesc) -> Result<Built> {
+        let mut out = Vec::with_capacity(m.indexes.len());
         for idx in m.indexes {
             match self.known(read, Fact::Built(idx as *const IndexDesc as usize)) {
-                Some(true) => {
-                    out.insert(idx.path);
-                }
+                Some(true) => out.push(idx.path),
                 Some(false) => {}
                 None => {
                     let built = built_set(&read.tx, m)?;
                     for idx in m.indexes {
-                        self.learn(read, Fact::Built(idx as *const IndexDesc as usize), built.contains(idx.path));
+                        self.learn(read, Fact::Built(idx as *const IndexDesc as usize), built.contains(&idx.path));
                     }
                     return Ok(built);
                 }
@@ -483,7 +481,7 @@ impl Store {
             Some(table) => index::count_in(table, ranges, cap),
             None => Ok(0),
         };
-        let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
+        let source = index::choose_with_keys(m, plan, |i| built.contains(&i.path), holds, count, count_keys)?;
         let mut opened = opened.into_inner();
         // A covering index holds the documents: the records table is not read.
         let covering = matches!(&source, Source::Index { index, .. } if index.covering);
@@ -562,13 +560,14 @@ impl Store {
                 let track = !distinct && (count_upto.is_some() || plan.limit.is_some() || run.sink.is_some());
                 let mut seen = HashSet::new();
                 'ranges: for range in &ranges {
+                    let point = index::point_of(range);
                     let range = table.range::<&[u8]>(index::bounds(range)).map_err(storage)?;
                     let entries: Box<dyn Iterator<Item = _>> =
                         if reverse { Box::new(range.rev()) } else { Box::new(range) };
                     for entry in entries {
                         let (key, value) = entry.map_err(storage)?;
                         run.read += 1;
-                        let (pk, inline) = index::read_entry(index, key.value(), value.value())?;
+                        let (pk, inline) = index::read_entry_at(index, point, key.value(), value.value())?;
                         if track && !seen.insert(pk.to_vec()) {
                             continue;
                         }
@@ -695,7 +694,7 @@ impl Store {
             Some(table) => index::count_in(table, ranges, cap),
             None => Ok(0),
         };
-        let source = index::choose_with_keys(m, plan, |i| built.contains(i.path), holds, count, count_keys)?;
+        let source = index::choose_with_keys(m, plan, |i| built.contains(&i.path), holds, count, count_keys)?;
         let mut explain = match source {
             Source::Scan => super::Explain {
                 index: None,
@@ -1136,27 +1135,26 @@ fn keep_unknown_fields(m: &ModelDesc, old: &[u8], doc: &mut Vec<u8>) -> Result<(
 }
 
 /// The indexes a query may read: those filled, or all of them while there are no records.
-pub(super) fn usable_indexes(
-    tx: &redb::ReadTransaction,
-    m: &ModelDesc,
-    no_records: bool,
-) -> Result<HashSet<&'static str>> {
+pub(super) fn usable_indexes(tx: &redb::ReadTransaction, m: &ModelDesc, no_records: bool) -> Result<Built> {
     if no_records {
         return Ok(m.indexes.iter().map(|i| i.path).collect());
     }
     built_set(tx, m)
 }
 
-fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<HashSet<&'static str>> {
-    let Some(table) = open_read(tx, BUILT)? else { return Ok(HashSet::new()) };
-    let mut out = HashSet::new();
+fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<Built> {
+    let Some(table) = open_read(tx, BUILT)? else { return Ok(Vec::new()) };
+    let mut out = Vec::with_capacity(m.indexes.len());
     for idx in m.indexes {
         if table.get(index_table(m, idx)).map_err(storage)?.is_some() {
-            out.insert(idx.path);
+            out.push(idx.path);
         }
     }
     Ok(out)
 }
+
+/// The paths of a model's indexes whose entries cover every record (a model has few).
+pub(super) type Built = Vec<&'static str>;
 
 fn check_index(
     tx: &redb::ReadTransaction,
@@ -1176,7 +1174,7 @@ fn check_index(
         }
     }
     report.entries += actual.len() as u64;
-    let built = built_set(tx, m)?.contains(idx.path);
+    let built = built_set(tx, m)?.contains(&idx.path);
     if !built && !records.is_empty().map_err(storage)? {
         report.problems.push(problem(None, "index not built yet: run rebuild_indexes()".into()));
         return Ok(());
@@ -1430,6 +1428,7 @@ fn stream_by_key(
     if key_order {
         let mut pk = Vec::with_capacity(16);
         for range in ranges {
+            let point = index::point_of(range);
             for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
                 if run.matched as usize >= limit {
                     return Ok(());
@@ -1437,7 +1436,7 @@ fn stream_by_key(
                 let (key, value) = entry.map_err(storage)?;
                 run.read += 1;
                 pk.clear();
-                pk.extend_from_slice(index::read_entry(index, key.value(), value.value())?.0);
+                pk.extend_from_slice(index::read_entry_at(index, point, key.value(), value.value())?.0);
                 let key = KeyValue::from_storage(&pk)?;
                 stream_one(records, &pk, &key, run, &mut skip, &mut *stream)?;
             }
@@ -1447,10 +1446,11 @@ fn stream_by_key(
     let mut keys = std::mem::take(&mut run.keys);
     keys.clear();
     for range in ranges {
+        let point = index::point_of(range);
         for entry in table.range::<&[u8]>(index::bounds(range)).map_err(storage)? {
             let (key, value) = entry.map_err(storage)?;
             run.read += 1;
-            keys.push(KeyValue::from_storage(index::read_entry(index, key.value(), value.value())?.0)?);
+            keys.push(KeyValue::from_storage(index::read_entry_at(index, point, key.value(), value.value())?.0)?);
         }
     }
     if !keys.is_sorted() {

@@ -60,7 +60,7 @@ fn named(parts: NameParts, make: impl FnOnce() -> String) -> &'static str {
 /// A hasher of a few machine words (multiply and rotate; the keys are addresses and lengths,
 /// not input an attacker chooses).
 #[derive(Default)]
-struct Words(u64);
+pub(super) struct Words(u64);
 
 impl std::hash::Hasher for Words {
     fn finish(&self) -> u64 {
