@@ -72,8 +72,11 @@ struct Catalog {
     /// Commits one at a time, so the epoch's two steps around each never interleave.
     committing: std::sync::Mutex<()>,
     /// The epoch the facts hold at, and the facts.
-    facts: std::sync::Mutex<(u64, HashMap<Fact, bool, std::hash::BuildHasherDefault<super::tables::Words>>)>,
+    facts: std::sync::Mutex<(u64, Facts)>,
 }
+
+/// What is known of the index tables at one epoch (keys are addresses: a word hasher).
+type Facts = HashMap<Fact, bool, std::hash::BuildHasherDefault<super::tables::Words>>;
 
 /// A fact about an index table (the index named by its static descriptor's address).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
