@@ -14,7 +14,7 @@ fn is_index_field(path: &str) -> bool {
 /// An error when a plan filters on a declared emulated index that is not filled yet (it was
 /// declared after records were written): a scan would miss nothing the index would find,
 /// but the scan is what the declaration exists to avoid, so it is reported instead.
-pub(super) fn check_filled(m: &ModelDesc, plan: &Plan, built: &super::store::Built) -> Result<()> {
+pub(super) fn check_filled(m: &ModelDesc, plan: &Plan, built: &[&'static str]) -> Result<()> {
     for f in plan.filters.iter().filter(|f| is_index_field(&f.path)) {
         if m.index_on(&f.path).is_some_and(|i| !built.contains(&i.path)) {
             let msg = format!(
