@@ -624,7 +624,7 @@ mod tests {
     #[test]
     #[cfg(feature = "conformance")]
     fn find_agrees_with_the_iterator() {
-        let names = ["a", "au", "author", "authors", "n", "", "b"];
+        let names = ["a", "au", "author", "authors", "authored", "authorities", "n", "", "b"];
         let mut rng = Rng::new(0xf1d);
         for case in 0..5_000 {
             let mut doc = Vec::new();
