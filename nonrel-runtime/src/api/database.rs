@@ -524,11 +524,12 @@ impl<'db, B: Backend, M: Model> Query<M, &'db Database<B>> {
                         return Ok(Joinless::Visited(visited));
                     }
                 }
-                if related.is_empty() {
-                    // Rows alone, declined in place: the query as any other.
-                } else if let Some(rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
-                    trace::round_trips(1);
-                    return Ok(Joinless::Rows(rows, true));
+                // Rows alone, declined in place, run as any other query.
+                if !related.is_empty() {
+                    if let Some(rows) = backend.query_joined(M::DESC, &plan, &[], related, max_in).await? {
+                        trace::round_trips(1);
+                        return Ok(Joinless::Rows(rows, true));
+                    }
                 }
                 let rows = crate::engine::split::query(backend, M::DESC, plan.clone(), max_in).await?;
                 Ok(Joinless::Rows(rows, false))

@@ -353,13 +353,8 @@ impl<'a> Elements<'a> {
     #[doc(hidden)]
     #[inline(always)]
     pub fn next_named(&mut self, cname: &[u8]) -> Option<Result<Element<'a>>> {
-        // Inlined where `cname` is a literal, the comparison is of a known length.
-        let name_start = self.pos + 1;
-        let name_end = name_start + cname.len();
-        if self.pos >= self.end || name_end > self.end || self.bytes[name_start..name_end] != *cname {
-            return None;
-        }
-        let item = self.element_at(name_start, cname.len() - 1);
+        self.value_after(cname)?;
+        let item = self.element_at(self.pos + 1, cname.len() - 1);
         if item.is_err() {
             self.pos = self.end;
         }
@@ -370,9 +365,9 @@ impl<'a> Elements<'a> {
     /// (a fixed-size type); `None`, nothing consumed, otherwise.
     #[inline(always)]
     pub(crate) fn next_fixed<const N: usize>(&mut self, ty: u8, cname: &[u8]) -> Option<[u8; N]> {
-        let value_start = self.pos + 1 + cname.len();
+        let value_start = self.value_after(cname)?;
         let value_end = value_start + N;
-        if value_end > self.end || self.bytes[self.pos] != ty || self.bytes[self.pos + 1..value_start] != *cname {
+        if value_end > self.end || self.bytes[self.pos] != ty {
             return None;
         }
         let value = self.bytes[value_start..value_end].try_into().ok()?;
@@ -384,20 +379,25 @@ impl<'a> Elements<'a> {
     /// of valid UTF-8; `None`, nothing consumed, otherwise.
     #[inline(always)]
     pub(crate) fn next_str(&mut self, cname: &[u8]) -> Option<&'a str> {
-        let value_start = self.pos + 1 + cname.len();
-        let text_start = value_start + 4;
-        if text_start > self.end || self.bytes[self.pos] != STRING || self.bytes[self.pos + 1..value_start] != *cname {
+        let value_start = self.value_after(cname)?;
+        if self.bytes[self.pos] != STRING {
             return None;
         }
-        let n = i32::from_le_bytes(self.bytes[value_start..text_start].try_into().ok()?);
-        // The length counts the text and its NUL.
-        let nul = text_start + usize::try_from(n).ok()?.checked_sub(1)?;
-        if nul >= self.end || self.bytes[nul] != 0 {
-            return None;
-        }
-        let text = std::str::from_utf8(&self.bytes[text_start..nul]).ok()?;
-        self.pos = nul + 1;
+        let value_end = value_start + string_value_len(&self.bytes[value_start..self.end])?;
+        // The text lies between its length and its NUL.
+        let text = std::str::from_utf8(&self.bytes[value_start + 4..value_end - 1]).ok()?;
+        self.pos = value_end;
         Some(text)
+    }
+
+    /// Where the value of the next element starts, when that element is named `cname` (the
+    /// name and its NUL). Inlined where `cname` is a literal, the comparison is of a known
+    /// length.
+    #[inline(always)]
+    fn value_after(&self, cname: &[u8]) -> Option<usize> {
+        // With its NUL a name is never empty, so no element past the end matches.
+        let value_start = self.pos + 1 + cname.len();
+        (value_start <= self.end && self.bytes[self.pos + 1..value_start] == *cname).then_some(value_start)
     }
 
     #[inline]
@@ -422,9 +422,9 @@ impl<'a> Elements<'a> {
             INT32 if rest.len() >= 4 => 4,
             BOOL if !rest.is_empty() => 1,
             NULL => 0,
-            STRING => match rest.get(..4).map(|n| i32::from_le_bytes([n[0], n[1], n[2], n[3]])) {
-                Some(n) if n >= 1 && (n as usize) + 4 <= rest.len() && rest[n as usize + 3] == 0 => n as usize + 4,
-                _ => value_len(ty, rest)?,
+            STRING => match string_value_len(rest) {
+                Some(len) => len,
+                None => value_len(ty, rest)?,
             },
             _ => value_len(ty, rest)?,
         };
@@ -467,6 +467,14 @@ fn name_len(rest: &[u8]) -> Result<usize> {
         }
     }
     rest.iter().position(|&b| b == 0).ok_or_else(|| malformed("element name is not terminated"))
+}
+
+/// The length of a well-formed string value at the start of `rest`: its length field (which
+/// counts the text and its NUL), the text and the NUL; `None` for anything else.
+#[inline(always)]
+fn string_value_len(rest: &[u8]) -> Option<usize> {
+    let n = usize::try_from(i32::from_le_bytes(*rest.first_chunk::<4>()?)).ok()?;
+    (n >= 1 && n + 4 <= rest.len() && rest[n + 3] == 0).then_some(n + 4)
 }
 
 pub(crate) fn malformed(what: &str) -> Error {
