@@ -112,3 +112,21 @@ async fn pages_keep_their_ordering_fields_under_only_and_defer() {
     let deferred = db.query::<Note>().order_by(Note::rank().desc()).defer(Note::rank()).page(4).await.unwrap();
     assert!(deferred.next.is_some());
 }
+
+#[tokio::test]
+async fn an_automatic_key_skips_the_keys_the_transaction_wrote() {
+    let db = Database::in_memory().unwrap();
+    let keys = db
+        .transaction(|tx| async move {
+            let mut given = note(1, "given");
+            given.id = Some(Key::from_value(nonrel_runtime::KeyValue::Int(1)));
+            let a = tx.save(&mut given).await?;
+            let b = tx.save(&mut note(2, "automatic")).await?;
+            Ok((a, b))
+        })
+        .await
+        .unwrap();
+    assert_ne!(keys.0, keys.1, "{keys:?}");
+    let texts: Vec<String> = db.query::<Note>().all().await.unwrap().into_iter().map(|n| n.text).collect();
+    assert_eq!(texts, ["given", "automatic"]);
+}

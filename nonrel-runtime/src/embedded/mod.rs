@@ -12,6 +12,7 @@
 //! reads and index-served queries touch a few cached pages and run on the calling task.
 
 mod aggregate;
+mod append;
 mod counter;
 mod explain_plan;
 mod index;

@@ -1,5 +1,6 @@
 //! The synchronous redb operations behind the embedded backend.
 
+use super::append::{Appends, BATCH};
 use super::index::{self, Source};
 pub(super) use super::tables::{index_table, open_read, records_table, storage, Bytes, RecordsTable, BUILT, SEQUENCES};
 use crate::backend::{
@@ -201,14 +202,36 @@ impl Store {
             let mut indexes = open_indexes(&tx, m, &records)?;
             let mut sequences = tx.open_table(SEQUENCES).map_err(storage)?;
             let mut keys = Vec::with_capacity(items.len());
+            // Many new records past the greatest key are held and written in key order.
+            let mut appends = match items.len() >= BATCH {
+                true => Some(Appends::new(&records, indexes.len())?),
+                false => None,
+            };
             for (i, item) in items.into_iter().enumerate() {
                 let key = match item.key {
                     Some(k) => k,
-                    None => next_key(m, &mut sequences, &records)?,
+                    None => next_key(m, &mut sequences, &records, |pk| appends.as_ref().is_some_and(|a| a.holds(pk)))?,
                 };
                 let at = |e: Error| e.with_model(m.name).with_key(&key).with_item(i);
-                write_one(m, &mut records, &mut indexes, &key, item.doc, mode).map_err(at)?;
+                match &mut appends {
+                    Some(a) => {
+                        let pk = key.to_storage();
+                        // A key at or below the greatest may name a stored record: written as it
+                        // comes, after what is held (an earlier item may be that record).
+                        if a.takes(&pk) {
+                            hold_one(m, &mut indexes, a, i, pk, item.doc).map_err(at)?;
+                        } else {
+                            a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t))
+                                .map_err(|e| e.with_model(m.name))?;
+                            write_one(m, &mut records, &mut indexes, &key, item.doc, mode).map_err(at)?;
+                        }
+                    }
+                    None => write_one(m, &mut records, &mut indexes, &key, item.doc, mode).map_err(at)?,
+                }
                 keys.push(key);
+            }
+            if let Some(a) = &mut appends {
+                a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))?;
             }
             keys
         };
@@ -937,16 +960,20 @@ fn fill_index(
     Ok(n)
 }
 
+/// The next automatic key: past the last one given, and held by no record (`held` says whether
+/// a record not yet written has it).
 fn next_key(
     m: &ModelDesc,
     sequences: &mut Table<'_, &'static str, u64>,
     records: &Table<'_, &'static [u8], &'static [u8]>,
+    held: impl Fn(&[u8]) -> bool,
 ) -> Result<KeyValue> {
     let mut n = sequences.get(m.collection).map_err(storage)?.map_or(0, |g| g.value());
     loop {
         n += 1;
         let key = KeyValue::Int(n as i64);
-        if records.get(key.to_storage().as_slice()).map_err(storage)?.is_none() {
+        let pk = key.to_storage();
+        if !held(&pk) && records.get(pk.as_slice()).map_err(storage)?.is_none() {
             sequences.insert(m.collection, n).map_err(storage)?;
             return Ok(key);
         }
@@ -1021,6 +1048,36 @@ pub(super) fn write_one(
     if let Some(counters) = &mut indexes.counters {
         super::counter::apply(counters, old.as_deref(), Some(&doc))?;
     }
+    Ok(())
+}
+
+/// Writes a new record's unique index entries and counters, and holds the record and its
+/// other index entries in `appends` (the record's key is past every stored one, so nothing
+/// is replaced). The same entries as [`write_one`] gives a new record.
+fn hold_one(
+    m: &'static ModelDesc,
+    indexes: &mut Indexes<'_>,
+    appends: &mut Appends,
+    item: usize,
+    pk: Vec<u8>,
+    doc: Vec<u8>,
+) -> Result<()> {
+    let mut keys = Vec::new();
+    for (at, (idx, table)) in indexes.tables.iter_mut().enumerate() {
+        index::entry_keys(idx, &doc, &pk, &mut keys)?;
+        let stored = index::entry_value(idx, &doc, &pk);
+        if idx.unique {
+            for key in &keys {
+                insert_entry(m, idx, table, key, &doc, &pk, &stored)?;
+            }
+        } else {
+            appends.hold_entries(at, keys.drain(..), &stored);
+        }
+    }
+    if let Some(counters) = &mut indexes.counters {
+        super::counter::apply(counters, None, Some(&doc))?;
+    }
+    appends.hold(item, pk, doc);
     Ok(())
 }
 

@@ -271,7 +271,13 @@ impl Transactions for Redb {
     ) -> Result<KeyValue> {
         let (key, auto) = match item.key {
             Some(k) => (k, false),
-            None => (reserve(&self.store, m)?, true),
+            None => loop {
+                // A key this attempt wrote (or deleted) is not free either: reserve past it.
+                let key = reserve(&self.store, m)?;
+                if !s.positions.contains_key(&(m.collection, key.to_storage())) {
+                    break (key, true);
+                }
+            },
         };
         // An insert reads the key: its absence is then checked again at commit.
         if mode == WriteMode::Insert && !auto && s.lookup(&self.store, m, &key)?.is_some() {

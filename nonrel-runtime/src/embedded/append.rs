@@ -1,0 +1,131 @@
+//! Records a batch adds past the greatest key, and their index entries, written in key order
+//! through redb's insertion cursors.
+//!
+//! A write of many new records (`save_many` with automatic or ascending keys, a load) adds
+//! its records at the end of the records table, and on each index its entries often fall in
+//! runs with no stored entry between them: a timestamp's or a sequence's entries at one end,
+//! a category's new entries after that category's stored ones. Inserted one by one, each
+//! entry descends the tree and shifts its leaf; a cursor open at the run's gap buffers the
+//! run and packs it into leaves once, several times cheaper an entry. Entries with no
+//! neighbour of the batch before the next stored entry are inserted one by one, as before.
+
+use super::tables::{storage, RecordsTable};
+use crate::error::{Error, Result};
+use std::ops::Bound;
+
+/// The fewest records a write batches: below this, each record is written as it comes.
+pub(super) const BATCH: usize = 8;
+
+/// After this many entries in a row found alone in their gap, the rest of an index's entries
+/// are inserted one by one without looking for runs (their values are spread out).
+const ALONE: usize = 4;
+
+/// A key and its value, owned.
+type Pair = (Vec<u8>, Vec<u8>);
+
+/// New records of a batch held back to be written in key order, and their index entries
+/// (indexes neither unique nor covering nor, for unique ones, checked here: a unique index's
+/// entry is checked and written with its record).
+pub(super) struct Appends {
+    /// The greatest record key stored or held: a key above it belongs to no record.
+    top: Option<Vec<u8>>,
+    /// Held records, in ascending key order, each with its place in the batch.
+    records: Vec<(usize, Pair)>,
+    /// Held entries of each index, in the order the indexes are declared.
+    entries: Vec<Vec<Pair>>,
+}
+
+impl Appends {
+    /// Nothing held yet; `top` is the greatest key of the records table.
+    pub(super) fn new(records: &RecordsTable<'_>, indexes: usize) -> Result<Self> {
+        use redb::ReadableTable;
+        let top = records.last().map_err(storage)?.map(|(k, _)| k.value().to_vec());
+        Ok(Appends { top, records: Vec::new(), entries: vec![Vec::new(); indexes] })
+    }
+
+    /// Whether a record of key `pk` is new and comes after every held one, so it can be held.
+    pub(super) fn takes(&self, pk: &[u8]) -> bool {
+        self.top.as_deref().is_none_or(|top| pk > top)
+    }
+
+    /// Whether a held record has key `pk` (an automatic key must not take it).
+    pub(super) fn holds(&self, pk: &[u8]) -> bool {
+        self.records.binary_search_by(|(_, (k, _))| k.as_slice().cmp(pk)).is_ok()
+    }
+
+    /// Holds the new record `pk` (which [`takes`](Self::takes) accepted), item `item` of the batch.
+    pub(super) fn hold(&mut self, item: usize, pk: Vec<u8>, doc: Vec<u8>) {
+        self.top = Some(pk.clone());
+        self.records.push((item, (pk, doc)));
+    }
+
+    /// Holds entries of the index declared at `index`, each holding `stored`.
+    pub(super) fn hold_entries(&mut self, index: usize, keys: impl Iterator<Item = Vec<u8>>, stored: &[u8]) {
+        self.entries[index].extend(keys.map(|k| (k, stored.to_vec())));
+    }
+
+    /// Writes every held record and entry; `tables` are the index tables in declaration order.
+    /// A failure names the batch item whose record could not be written.
+    pub(super) fn flush<'a, 'tx: 'a>(
+        &mut self,
+        records: &mut RecordsTable<'tx>,
+        tables: impl Iterator<Item = &'a mut RecordsTable<'tx>>,
+    ) -> Result<()> {
+        let held = std::mem::take(&mut self.records);
+        let (items, pairs): (Vec<usize>, Vec<Pair>) = held.into_iter().unzip();
+        insert_sorted(records, &pairs).map_err(|(at, e)| e.with_item(items[at]))?;
+        for (table, entries) in tables.zip(&mut self.entries) {
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            insert_sorted(table, entries).map_err(|(_, e)| e)?;
+            entries.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Inserts `pairs` (ascending, distinct keys) into `table`, a run at a time where no stored
+/// key falls between two of them; a stored key equal to one is overwritten, as
+/// [`Table::insert`](redb::Table::insert) does. A failure gives the place of the pair that
+/// failed (the first of its run).
+fn insert_sorted(table: &mut RecordsTable<'_>, pairs: &[Pair]) -> std::result::Result<(), (usize, Error)> {
+    let mut i = 0;
+    let mut alone = 0;
+    while let Some((key, value)) = pairs.get(i) {
+        let one = |table: &mut RecordsTable<'_>| table.insert(key.as_slice(), value.as_slice()).map(drop);
+        if alone >= ALONE {
+            one(table).map_err(|e| (i, storage(e)))?;
+            i += 1;
+            continue;
+        }
+        let mut cursor = table.lower_bound_mut(Bound::Included(key.as_slice())).map_err(|e| (i, storage(e)))?;
+        // A run: the next pair too sorts before the stored entry after the gap.
+        let run = match (cursor.peek_next().map_err(|e| (i, storage(e)))?, pairs.get(i + 1)) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some((next, _)), Some((second, _))) => next.value() > key.as_slice() && next.value() > second.as_slice(),
+        };
+        if !run {
+            cursor.close().map_err(|e| (i, storage(e)))?;
+            one(table).map_err(|e| (i, storage(e)))?;
+            alone += 1;
+            i += 1;
+            continue;
+        }
+        alone = 0;
+        let start = i;
+        while let Some((key, value)) = pairs.get(i) {
+            match cursor.insert_before(key.as_slice(), value.as_slice()) {
+                Ok(()) => i += 1,
+                Err(redb::CursorError::UnorderedKey) => break,
+                Err(e) => return Err((i, storage(e))),
+            }
+        }
+        cursor.close().map_err(|e| (start, storage(e)))?;
+        if i == start {
+            // Not expected (the run was checked), but never loop: insert it alone.
+            one(table).map_err(|e| (i, storage(e)))?;
+            i += 1;
+        }
+    }
+    Ok(())
+}
