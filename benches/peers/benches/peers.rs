@@ -8,7 +8,8 @@
 //! (every commit waits for the disk on all five). The sides are interleaved: every sample of
 //! every operation runs each side in turn for the same number of iterations, so the load of
 //! a shared machine falls on all of them alike. Each side's time per operation is its
-//! fastest sample (as in the foundation benchmarks: neighbours only ever add time).
+//! fastest sample (as in the foundation benchmarks: neighbours only ever add time). The async
+//! sides run on a multi-threaded tokio runtime, the one `#[tokio::main]` builds.
 //!
 //! Prints `time` lines, then one `ratio peer_<op>_vs_best <nonrel / best of native_db,
 //! Toasty and SQLite> 1.0` and one `ratio peer_<op>_vs_redb <nonrel / redb by hand> 1.3` per
@@ -420,7 +421,8 @@ fn sqlite_insert(tx: &rusqlite::Connection, items: &[Plain]) {
 impl Sides {
     fn build(dir: &Path, n: i64) -> Sides {
         let started = Instant::now();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("tokio runtime");
+        // The runtime `#[tokio::main]` builds: multi-threaded.
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_time().build().expect("tokio runtime");
         let all: Vec<Plain> = (0..n).map(|i| plain(i, n)).collect();
 
         let nonrel = nonrel_runtime::Database::open(dir.join("nonrel.redb")).expect("nonrel");

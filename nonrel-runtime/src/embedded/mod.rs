@@ -8,8 +8,10 @@
 //! its cost grows with the result, not the collection; a query with no such filter reads every
 //! record (a scan), or walks the index of its first ordering term.
 //!
-//! Async: writes (which wait for the disk) and scans run on tokio's blocking pool; point
-//! reads and index-served queries touch a few cached pages and run on the calling task.
+//! Async: writes (which wait for the disk) and scans run in place on a multi-threaded tokio
+//! runtime (`block_in_place`: the worker's other tasks move to another thread) and on the
+//! blocking pool on a current-thread runtime; point reads and index-served queries touch a
+//! few cached pages and run on the calling task.
 
 mod aggregate;
 mod append;
@@ -61,14 +63,25 @@ impl Redb {
         Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 
+    /// Runs work that waits for the disk or reads many records: on a multi-threaded runtime in
+    /// place, the worker's other tasks handed to another thread meanwhile
+    /// ([`block_in_place`](tokio::task::block_in_place)); on a current-thread runtime on the
+    /// blocking pool, so the runtime's one thread goes on with other tasks; outside a runtime
+    /// on the calling thread.
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Store) -> Result<T> + Send + 'static) -> Result<T> {
-        let store = self.store.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle
-                .spawn_blocking(move || work(&store))
-                .await
-                .map_err(|e| Error::new(ErrorKind::Storage, format!("embedded store task failed: {e}")))?,
-            Err(_) => work(&store),
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| work(&self.store))
+            }
+            Ok(handle) => {
+                let store = self.store.clone();
+                handle
+                    .spawn_blocking(move || work(&store))
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Storage, format!("embedded store task failed: {e}")))?
+            }
+            Err(_) => work(&self.store),
         }
     }
 }
