@@ -20,6 +20,14 @@ pub(super) const BATCH: usize = 8;
 /// are inserted one by one without looking for runs (their values are spread out).
 const ALONE: usize = 4;
 
+/// Held bytes (keys, documents, entries) past which what is held is written: a very large
+/// batch is written in parts of about this size rather than held whole (a few KiB in unit
+/// tests, so their batches are written in parts).
+#[cfg(not(test))]
+const HOLD_BYTES: usize = 32 << 20;
+#[cfg(test)]
+const HOLD_BYTES: usize = 4 << 10;
+
 /// A key and its value, owned.
 type Pair = (Vec<u8>, Vec<u8>);
 
@@ -33,6 +41,8 @@ pub(super) struct Appends {
     records: Vec<(usize, Pair)>,
     /// Held entries of each index, in the order the indexes are declared.
     entries: Vec<Vec<Pair>>,
+    /// The bytes held.
+    bytes: usize,
 }
 
 impl Appends {
@@ -40,7 +50,7 @@ impl Appends {
     pub(super) fn new(records: &RecordsTable<'_>, indexes: usize) -> Result<Self> {
         use redb::ReadableTable;
         let top = records.last().map_err(storage)?.map(|(k, _)| k.value().to_vec());
-        Ok(Appends { top, records: Vec::new(), entries: vec![Vec::new(); indexes] })
+        Ok(Appends { top, records: Vec::new(), entries: vec![Vec::new(); indexes], bytes: 0 })
     }
 
     /// Whether a record of key `pk` is new and comes after every held one, so it can be held.
@@ -55,13 +65,22 @@ impl Appends {
 
     /// Holds the new record `pk` (which [`takes`](Self::takes) accepted), item `item` of the batch.
     pub(super) fn hold(&mut self, item: usize, pk: Vec<u8>, doc: Vec<u8>) {
+        self.bytes += pk.len() + doc.len();
         self.top = Some(pk.clone());
         self.records.push((item, (pk, doc)));
     }
 
     /// Holds entries of the index declared at `index`, each holding `stored`.
     pub(super) fn hold_entries(&mut self, index: usize, keys: impl Iterator<Item = Vec<u8>>, stored: &[u8]) {
-        self.entries[index].extend(keys.map(|k| (k, stored.to_vec())));
+        let held = &mut self.entries[index];
+        let before = held.len();
+        held.extend(keys.map(|k| (k, stored.to_vec())));
+        self.bytes += held[before..].iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    }
+
+    /// Whether enough is held that it should be written now.
+    pub(super) fn full(&self) -> bool {
+        self.bytes >= HOLD_BYTES
     }
 
     /// Writes every held record and entry; `tables` are the index tables in declaration order.
@@ -71,6 +90,7 @@ impl Appends {
         records: &mut RecordsTable<'tx>,
         tables: impl Iterator<Item = &'a mut RecordsTable<'tx>>,
     ) -> Result<()> {
+        self.bytes = 0;
         let held = std::mem::take(&mut self.records);
         let (items, pairs): (Vec<usize>, Vec<Pair>) = held.into_iter().unzip();
         insert_sorted(records, &pairs).map_err(|(at, e)| e.with_item(items[at]))?;
@@ -128,4 +148,46 @@ fn insert_sorted(table: &mut RecordsTable<'_>, pairs: &[Pair]) -> std::result::R
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Database, Key, Model};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(collection = "append_notes")]
+    struct Note {
+        #[field(key)]
+        id: Option<Key<Note>>,
+        #[field(index)]
+        rank: i64,
+        #[field(index)]
+        text: String,
+    }
+
+    #[tokio::test]
+    async fn a_batch_past_the_held_bytes_is_written_in_parts_with_every_entry() {
+        let db = Database::in_memory().unwrap();
+        let long = "x".repeat(1_000);
+        // About 200 KiB: some fifty parts of 4 KiB.
+        let note = |i: i64| Note { id: None, rank: (i * 37) % 200, text: format!("{long}{i:03}") };
+        let mut notes: Vec<Note> = (0..200).map(note).collect();
+        let keys = db.save_many(&mut notes).await.unwrap();
+        assert_eq!(keys.len(), 200);
+        let all = db.query::<Note>().order_by(Note::id().asc()).all().await.unwrap();
+        assert_eq!(all, notes);
+        for r in [0, 57, 199] {
+            let found = db.query::<Note>().filter(Note::rank().eq(r)).all().await.unwrap();
+            assert_eq!(found.len(), 1, "rank {r}");
+            assert_eq!(found[0].rank, r);
+        }
+        let q = db
+            .query::<Note>()
+            .filter(Note::text().gte(format!("{long}100")))
+            .filter(Note::text().lt(format!("{long}150")));
+        assert_eq!(q.count().await.unwrap(), 50);
+        let report = db.integrity_check().await.unwrap();
+        assert!(report.problems.is_empty(), "{report:?}");
+        assert_eq!(report.records, 200);
+    }
 }

@@ -220,6 +220,10 @@ impl Store {
                         // comes, after what is held (an earlier item may be that record).
                         if a.takes(&pk) {
                             hold_one(m, &mut indexes, a, i, pk, item.doc).map_err(at)?;
+                            if a.full() {
+                                a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t))
+                                    .map_err(|e| e.with_model(m.name))?;
+                            }
                         } else {
                             a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t))
                                 .map_err(|e| e.with_model(m.name))?;
