@@ -221,12 +221,10 @@ impl Store {
                         if a.takes(&pk) {
                             hold_one(m, &mut indexes, a, i, pk, item.doc).map_err(at)?;
                             if a.full() {
-                                a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t))
-                                    .map_err(|e| e.with_model(m.name))?;
+                                write_held(m, a, &mut records, &mut indexes)?;
                             }
                         } else {
-                            a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t))
-                                .map_err(|e| e.with_model(m.name))?;
+                            write_held(m, a, &mut records, &mut indexes)?;
                             write_one(m, &mut records, &mut indexes, &key, item.doc, mode).map_err(at)?;
                         }
                     }
@@ -235,7 +233,7 @@ impl Store {
                 keys.push(key);
             }
             if let Some(a) = &mut appends {
-                a.flush(&mut records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))?;
+                write_held(m, a, &mut records, &mut indexes)?;
             }
             keys
         };
@@ -1083,6 +1081,16 @@ fn hold_one(
     }
     appends.hold(item, pk, doc);
     Ok(())
+}
+
+/// Writes what `appends` holds into the records table and the index tables.
+fn write_held<'tx>(
+    m: &ModelDesc,
+    appends: &mut Appends,
+    records: &mut RecordsTable<'tx>,
+    indexes: &mut Indexes<'tx>,
+) -> Result<()> {
+    appends.flush(records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))
 }
 
 /// Writes one index entry; on a unique index, fails if the entry belongs to another record
