@@ -11,6 +11,7 @@
 
 use super::tables::{storage, RecordsTable};
 use crate::error::{Error, Result};
+use crate::schema::key::KeyValue;
 use std::ops::Bound;
 
 /// The fewest records a write batches: below this, each record is written as it comes.
@@ -84,7 +85,7 @@ impl Appends {
     }
 
     /// Writes every held record and entry; `tables` are the index tables in declaration order.
-    /// A failure names the batch item whose record could not be written.
+    /// A failure names the batch item (and its key) whose record could not be written.
     pub(super) fn flush<'a, 'tx: 'a>(
         &mut self,
         records: &mut RecordsTable<'tx>,
@@ -93,7 +94,13 @@ impl Appends {
         self.bytes = 0;
         let held = std::mem::take(&mut self.records);
         let (items, pairs): (Vec<usize>, Vec<Pair>) = held.into_iter().unzip();
-        insert_sorted(records, &pairs).map_err(|(at, e)| e.with_item(items[at]))?;
+        insert_sorted(records, &pairs).map_err(|(at, e)| {
+            let e = e.with_item(items[at]);
+            match KeyValue::from_storage(&pairs[at].0) {
+                Ok(key) => e.with_key(&key),
+                Err(_) => e,
+            }
+        })?;
         for (table, entries) in tables.zip(&mut self.entries) {
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             insert_sorted(table, entries).map_err(|(_, e)| e)?;
