@@ -8,8 +8,9 @@
 //! # Writing a backend
 //!
 //! 1. Implement [`Backend`]. Every method returns a `Send` future; a store with a blocking
-//!    client runs slow work on a blocking pool (see the embedded backend: writes and
-//!    collection scans go to `spawn_blocking`, point reads run inline).
+//!    client runs slow work off the async workers (see the embedded backend: writes and
+//!    collection scans run through `block_in_place` on a multi-threaded runtime and
+//!    `spawn_blocking` on a current-thread one, point reads run inline).
 //! 2. Filter and sort with [`eval`](crate::plan::eval) if the store cannot: it gives every
 //!    backend the same semantics (MongoDB's), which the conformance suite checks.
 //! 3. Keep declared indexes ([`ModelDesc::indexes`]) with the record in one atomic write,
