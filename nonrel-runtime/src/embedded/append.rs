@@ -32,12 +32,13 @@ const HOLD_BYTES: usize = 4 << 10;
 /// A key and its value, owned.
 type Pair = (Vec<u8>, Vec<u8>);
 
-/// New records of a batch held back to be written in key order, and their index entries
-/// (indexes neither unique nor covering nor, for unique ones, checked here: a unique index's
-/// entry is checked and written with its record).
+/// New records of a batch held back to be written in key order, and their entries in the
+/// indexes that are not unique (a unique index's entry is checked and written with its
+/// record).
 pub(super) struct Appends {
-    /// The greatest record key stored or held: a key above it belongs to no record.
-    top: Option<Vec<u8>>,
+    /// The greatest key of the records table when nothing is held (the held records' keys
+    /// are all above it).
+    stored_top: Option<Vec<u8>>,
     /// Held records, in ascending key order, each with its place in the batch.
     records: Vec<(usize, Pair)>,
     /// Held entries of each index, in the order the indexes are declared.
@@ -50,13 +51,15 @@ impl Appends {
     /// Nothing held yet; `top` is the greatest key of the records table.
     pub(super) fn new(records: &RecordsTable<'_>, indexes: usize) -> Result<Self> {
         use redb::ReadableTable;
-        let top = records.last().map_err(storage)?.map(|(k, _)| k.value().to_vec());
-        Ok(Appends { top, records: Vec::new(), entries: vec![Vec::new(); indexes], bytes: 0 })
+        let stored_top = records.last().map_err(storage)?.map(|(k, _)| k.value().to_vec());
+        Ok(Appends { stored_top, records: Vec::new(), entries: vec![Vec::new(); indexes], bytes: 0 })
     }
 
-    /// Whether a record of key `pk` is new and comes after every held one, so it can be held.
+    /// Whether a record of key `pk` is new and comes after every held one, so it can be held:
+    /// above the last held key, or, with nothing held, the greatest stored one.
     pub(super) fn takes(&self, pk: &[u8]) -> bool {
-        self.top.as_deref().is_none_or(|top| pk > top)
+        let top = self.records.last().map(|(_, (k, _))| k.as_slice()).or(self.stored_top.as_deref());
+        top.is_none_or(|top| pk > top)
     }
 
     /// Whether a held record has key `pk` (an automatic key must not take it).
@@ -67,7 +70,6 @@ impl Appends {
     /// Holds the new record `pk` (which [`takes`](Self::takes) accepted), item `item` of the batch.
     pub(super) fn hold(&mut self, item: usize, pk: Vec<u8>, doc: Vec<u8>) {
         self.bytes += pk.len() + doc.len();
-        self.top = Some(pk.clone());
         self.records.push((item, (pk, doc)));
     }
 
@@ -105,6 +107,10 @@ impl Appends {
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             insert_sorted(table, entries).map_err(|(_, e)| e)?;
             entries.clear();
+        }
+        // The last record written is now the greatest stored.
+        if let Some((key, _)) = pairs.into_iter().next_back() {
+            self.stored_top = Some(key);
         }
         Ok(())
     }
