@@ -426,7 +426,7 @@ pub use crate::api::page::{Page, PageBuilder};
 pub use crate::api::related::Related;
 pub use crate::api::update::UpdateBuilder;
 pub use crate::core::value::{Blob, Extra, Value};
-pub use crate::embedded::{Explain, Redb};
+pub use crate::embedded::{Explain, Redb, StoredKey};
 pub use crate::engine::cascade::{cascades_to, Cascade};
 pub use crate::engine::related::{
     registered_copies, CopyDesc, DeclaredJoin, DenormalizedCopy, Join, JoinLookup, JoinOrder, Joined,

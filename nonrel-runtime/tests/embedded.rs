@@ -177,7 +177,7 @@ struct OutlineV2 {
     words: u32,
 }
 
-type RawTable = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
+type RawTable = redb::TableDefinition<'static, nonrel_runtime::StoredKey, &'static [u8]>;
 const COVERING_TITLE: RawTable = redb::TableDefinition::new("covering:covered_notes:title");
 
 /// Rewrites every entry of the covering title index with `edit` (the file must be closed).

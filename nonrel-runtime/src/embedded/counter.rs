@@ -104,7 +104,7 @@ fn fill(counter: &CounterDesc, records: &RecordsTable<'_>, table: &mut Table<'_,
 /// Every group of `counter` in `records`, with its number of records and its description.
 fn expected(
     counter: &CounterDesc,
-    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    records: &impl ReadableTable<super::tables::StoredKey, &'static [u8]>,
 ) -> Result<BTreeMap<Vec<u8>, (i64, String)>> {
     let mut out: BTreeMap<Vec<u8>, (i64, String)> = BTreeMap::new();
     for item in records.iter().map_err(storage)? {
@@ -159,7 +159,7 @@ fn damaged(m: &ModelDesc, c: &CounterDesc, n: i64) -> Error {
 pub(super) fn check(
     tx: &redb::ReadTransaction,
     m: &'static ModelDesc,
-    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    records: &impl ReadableTable<super::tables::StoredKey, &'static [u8]>,
     built: Option<&impl ReadableTable<&'static str, u8>>,
     report: &mut IntegrityReport,
 ) -> Result<()> {

@@ -441,7 +441,7 @@ struct Pick<'p> {
 
 /// Counts the entries of an index's ranges, up to a cap.
 pub(crate) fn count_in(
-    table: &impl redb::ReadableTable<&'static [u8], &'static [u8]>,
+    table: &impl redb::ReadableTable<super::tables::StoredKey, &'static [u8]>,
     ranges: &[KeyRange],
     cap: usize,
 ) -> Result<usize> {

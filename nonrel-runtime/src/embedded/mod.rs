@@ -22,6 +22,7 @@ mod lookup;
 mod seek;
 mod store;
 mod tables;
+pub use tables::StoredKey;
 mod tx;
 
 use crate::backend::capability::No;
@@ -47,6 +48,7 @@ impl Redb {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
+        tables::upgrade(&db)?;
         Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 
@@ -54,6 +56,7 @@ impl Redb {
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let db = redb::Database::open(path).map_err(|e| open_error(path, e))?;
+        tables::upgrade(&db)?;
         Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 

@@ -2,7 +2,9 @@
 
 use super::append::{Appends, BATCH};
 use super::index::{self, Source};
-pub(super) use super::tables::{index_table, open_read, records_table, storage, Bytes, RecordsTable, BUILT, SEQUENCES};
+pub(super) use super::tables::{
+    index_table, open_read, records_table, storage, Bytes, RecordsTable, StoredKey, BUILT, SEQUENCES,
+};
 use crate::backend::{
     IntegrityProblem, IntegrityReport, PutItem, Row, RowRef, SwapItem, Swapped, UpdateCounts, UpdateOp, Visit,
     WriteMode,
@@ -21,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 /// Whether an index table holds any entry of a type class (an error counts as holding one,
 /// which only keeps the index from serving what it might not answer exactly).
-pub(super) fn holds_class(table: &impl ReadableTable<&'static [u8], &'static [u8]>, tag: u8) -> bool {
+pub(super) fn holds_class(table: &impl ReadableTable<StoredKey, &'static [u8]>, tag: u8) -> bool {
     let class = index::class_of(tag);
     table.range::<&[u8]>(index::bounds(&class)).map_or(true, |mut r| r.next().is_some())
 }
@@ -855,7 +857,7 @@ pub(super) fn note_outbox(tx: &redb::WriteTransaction, m: &ModelDesc, keys: &[Ke
 }
 
 /// An index table open in a write transaction, with its declaration.
-pub(super) type IndexTable<'tx> = (&'static IndexDesc, Table<'tx, &'static [u8], &'static [u8]>);
+pub(super) type IndexTable<'tx> = (&'static IndexDesc, Table<'tx, StoredKey, &'static [u8]>);
 
 /// The index tables a write keeps (a list, as the indexes are declared), and its counters.
 pub(super) struct Indexes<'tx> {
@@ -881,7 +883,7 @@ impl std::ops::DerefMut for Indexes<'_> {
 fn candidates(
     m: &'static ModelDesc,
     plan: &Plan,
-    records: &Table<'_, &'static [u8], &'static [u8]>,
+    records: &Table<'_, StoredKey, &'static [u8]>,
     indexes: &Indexes<'_>,
 ) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
@@ -927,7 +929,7 @@ fn candidates(
 pub(super) fn open_indexes<'tx>(
     tx: &'tx redb::WriteTransaction,
     m: &'static ModelDesc,
-    records: &Table<'tx, &'static [u8], &'static [u8]>,
+    records: &Table<'tx, StoredKey, &'static [u8]>,
 ) -> Result<Indexes<'tx>> {
     let mut built = tx.open_table(BUILT).map_err(storage)?;
     let mut out = Vec::with_capacity(m.indexes.len());
@@ -947,8 +949,8 @@ pub(super) fn open_indexes<'tx>(
 fn fill_index(
     m: &'static ModelDesc,
     idx: &'static IndexDesc,
-    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    records: &impl ReadableTable<StoredKey, &'static [u8]>,
+    table: &mut Table<'_, StoredKey, &'static [u8]>,
 ) -> Result<u64> {
     let mut n = 0;
     for item in records.iter().map_err(storage)? {
@@ -967,7 +969,7 @@ fn fill_index(
 fn next_key(
     m: &ModelDesc,
     sequences: &mut Table<'_, &'static str, u64>,
-    records: &Table<'_, &'static [u8], &'static [u8]>,
+    records: &Table<'_, StoredKey, &'static [u8]>,
     held: impl Fn(&[u8]) -> bool,
 ) -> Result<KeyValue> {
     let mut n = sequences.get(m.collection).map_err(storage)?.map_or(0, |g| g.value());
@@ -984,7 +986,7 @@ fn next_key(
 
 pub(super) fn write_one(
     m: &'static ModelDesc,
-    records: &mut Table<'_, &'static [u8], &'static [u8]>,
+    records: &mut Table<'_, StoredKey, &'static [u8]>,
     indexes: &mut Indexes<'_>,
     key: &KeyValue,
     mut doc: Vec<u8>,
@@ -995,7 +997,7 @@ pub(super) fn write_one(
     let old = records.insert(pk.as_slice(), doc.as_slice()).map_err(storage)?.map(|g| g.value().to_vec());
     if let Some(prev) = &old {
         // A refused write puts back what was there.
-        let restore = |records: &mut Table<'_, &'static [u8], &'static [u8]>, e: Error| {
+        let restore = |records: &mut Table<'_, StoredKey, &'static [u8]>, e: Error| {
             records.insert(pk.as_slice(), prev.as_slice()).map_err(storage)?;
             Err(e)
         };
@@ -1098,7 +1100,7 @@ fn write_held<'tx>(
 fn insert_entry(
     m: &ModelDesc,
     idx: &IndexDesc,
-    table: &mut Table<'_, &'static [u8], &'static [u8]>,
+    table: &mut Table<'_, StoredKey, &'static [u8]>,
     entry: &[u8],
     doc: &[u8],
     pk: &[u8],
@@ -1124,7 +1126,7 @@ fn insert_entry(
 
 /// Removes a record and its index entries; whether it existed.
 pub(super) fn remove_one(
-    records: &mut Table<'_, &'static [u8], &'static [u8]>,
+    records: &mut Table<'_, StoredKey, &'static [u8]>,
     indexes: &mut Indexes<'_>,
     pk: &[u8],
 ) -> Result<bool> {
@@ -1141,7 +1143,7 @@ pub(super) fn remove_one(
 }
 
 /// An index table open in a read transaction.
-type Index = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+type Index = redb::ReadOnlyTable<StoredKey, &'static [u8]>;
 
 /// A record's document read through an index entry.
 pub(super) enum Doc<'a> {
@@ -1165,7 +1167,7 @@ impl Doc<'_> {
 pub(super) fn doc_of<'a>(
     inline: Option<&'a [u8]>,
     pk: &[u8],
-    records: &'a impl ReadableTable<&'static [u8], &'static [u8]>,
+    records: &'a impl ReadableTable<StoredKey, &'static [u8]>,
 ) -> Result<Option<Doc<'a>>> {
     Ok(match inline {
         Some(doc) => Some(Doc::Entry(doc)),
@@ -1232,7 +1234,7 @@ fn check_index(
     tx: &redb::ReadTransaction,
     m: &'static ModelDesc,
     idx: &'static IndexDesc,
-    records: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    records: &impl ReadableTable<StoredKey, &'static [u8]>,
     report: &mut IntegrityReport,
 ) -> Result<()> {
     let problem =
@@ -1279,7 +1281,7 @@ fn check_index(
 /// A count that ranges answer alone (each record in them once): their entries, up to
 /// `upto`, counted without reading a value.
 fn count_entries(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    table: &impl ReadableTable<StoredKey, &'static [u8]>,
     ranges: &[index::KeyRange],
     upto: u64,
 ) -> Result<(Vec<Row>, u64, Reading)> {
@@ -1615,7 +1617,7 @@ mod tests {
 
     /// Runs `f` on `Item`'s records table and indexes, open in a write transaction of a new
     /// database.
-    fn in_write(f: impl FnOnce(&'static ModelDesc, &mut Table<'_, &'static [u8], &'static [u8]>, &mut Indexes<'_>)) {
+    fn in_write(f: impl FnOnce(&'static ModelDesc, &mut Table<'_, StoredKey, &'static [u8]>, &mut Indexes<'_>)) {
         let dir = tempfile::tempdir().unwrap();
         let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
         let m = <Item as crate::Model>::DESC;

@@ -3,12 +3,136 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::model::{IndexDesc, ModelDesc};
-use redb::{Table, TableDefinition, TableError};
+use redb::{Table, TableDefinition, TableError, TypeName};
+use std::cmp::Ordering;
 
-/// A records table open in a write transaction.
-pub(super) type RecordsTable<'tx> = Table<'tx, &'static [u8], &'static [u8]>;
+/// A records or index table open in a write transaction.
+pub(super) type RecordsTable<'tx> = Table<'tx, StoredKey, &'static [u8]>;
 
-pub(super) type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+/// The definition of a records or index table: [`StoredKey`] keys, byte-string values.
+pub(super) type Bytes<'a> = TableDefinition<'a, StoredKey, &'static [u8]>;
+
+/// The key type of the embedded backend's records and index tables: byte strings (read and
+/// written as `&[u8]`) in the order of their bytes, as redb orders `&[u8]`, compared eight
+/// bytes at a time.
+///
+/// A records table's keys are a record key's stored form (an integer key is a tag byte and
+/// eight bytes), an index table's the indexed value's order-preserving encoding and the
+/// record's key; a lookup compares a key against a dozen or more of them, and the
+/// comparison redb gives `&[u8]` calls `memcmp` for each. Files written before this type
+/// (their tables typed `&[u8]`) are converted when they are opened
+/// ([`Database::open`](crate::Database::open)).
+///
+/// Open a table of a nonrel file with redb directly through this type, when inspecting one:
+///
+/// ```
+/// use nonrel_runtime::StoredKey;
+/// let def = redb::TableDefinition::<StoredKey, &[u8]>::new("records:posts");
+/// # let _ = def;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct StoredKey;
+
+impl redb::Value for StoredKey {
+    type SelfType<'a> = &'a [u8];
+    type AsBytes<'a> = &'a [u8];
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> &'a [u8]
+    where
+        Self: 'a,
+    {
+        data
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a &'b [u8]) -> &'a [u8]
+    where
+        Self: 'b,
+    {
+        value
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("nonrel::StoredKey")
+    }
+}
+
+impl redb::Key for StoredKey {
+    #[inline]
+    fn compare(a: &[u8], b: &[u8]) -> Ordering {
+        compare_bytes(a, b)
+    }
+}
+
+/// `a.cmp(b)`, byte order, without a call: an integer key's nine bytes in two comparisons,
+/// longer keys eight bytes at a time.
+#[inline]
+pub(crate) fn compare_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    if let (Some((x, xs)), Some((y, ys))) = (a.split_first_chunk::<1>(), b.split_first_chunk::<1>()) {
+        if let (Ok(xs), Ok(ys)) = (<&[u8; 8]>::try_from(xs), <&[u8; 8]>::try_from(ys)) {
+            return x.cmp(y).then(u64::from_be_bytes(*xs).cmp(&u64::from_be_bytes(*ys)));
+        }
+    }
+    let (mut a, mut b) = (a, b);
+    while let (Some((x, rest_a)), Some((y, rest_b))) = (a.split_first_chunk::<8>(), b.split_first_chunk::<8>()) {
+        if x != y {
+            return u64::from_be_bytes(*x).cmp(&u64::from_be_bytes(*y));
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+    a.cmp(b)
+}
+
+/// A records or index table as files written before [`StoredKey`] typed it.
+type Untyped<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+
+/// Whether a table's name is one of a records or index table.
+fn keyed_by_stored_key(name: &str) -> bool {
+    ["records:", "index:", "unique:", "covering:", "unique-covering:"].iter().any(|p| name.starts_with(p))
+}
+
+/// Converts the records and index tables of a file written before [`StoredKey`] (typed
+/// `&[u8]`, the same bytes in the same order) to it, in one write transaction: each table
+/// is copied to a scratch table, deleted, created with the new type and filled from the
+/// scratch table. A file already converted (or new) is only looked at: one read
+/// transaction, each table's type checked.
+pub(super) fn upgrade(db: &redb::Database) -> Result<()> {
+    use redb::{ReadableDatabase, ReadableTable, TableHandle};
+    let old: Vec<String> = {
+        let tx = db.begin_read().map_err(storage)?;
+        let names: Vec<String> = tx.list_tables().map_err(storage)?.map(|t| t.name().to_owned()).collect();
+        names.into_iter().filter(|n| keyed_by_stored_key(n) && tx.open_table(Untyped::new(n)).is_ok()).collect()
+    };
+    if old.is_empty() {
+        return Ok(());
+    }
+    const SCRATCH: Bytes<'static> = TableDefinition::new("nonrel:upgrading");
+    let tx = db.begin_write().map_err(storage)?;
+    for name in &old {
+        {
+            let from = tx.open_table(Untyped::new(name)).map_err(storage)?;
+            let mut to = tx.open_table(SCRATCH).map_err(storage)?;
+            for entry in from.iter().map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                to.insert(k.value(), v.value()).map_err(storage)?;
+            }
+        }
+        tx.delete_table(Untyped::new(name)).map_err(storage)?;
+        {
+            let from = tx.open_table(SCRATCH).map_err(storage)?;
+            let mut to = tx.open_table(Bytes::new(name)).map_err(storage)?;
+            for entry in from.iter().map_err(storage)? {
+                let (k, v) = entry.map_err(storage)?;
+                to.insert(k.value(), v.value()).map_err(storage)?;
+            }
+        }
+        tx.delete_table(SCRATCH).map_err(storage)?;
+    }
+    tx.commit().map_err(storage)
+}
 
 /// Indexes whose entries cover every record (an index declared after records were written
 /// is used once its first write or `rebuild_indexes` has filled it).
