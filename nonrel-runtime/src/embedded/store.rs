@@ -1500,6 +1500,11 @@ fn stream_by_key(
     let plan = run.plan;
     let (mut skip, limit) = (plan.offset, plan.limit.unwrap_or(usize::MAX));
     if key_order {
+        // A small limit is room enough for the rows that follow (how many match is not
+        // known before they are read).
+        if limit <= EXPECT_UP_TO {
+            stream(Streamed::Expect(limit))?;
+        }
         let mut pk = Vec::with_capacity(16);
         for range in ranges {
             let point = index::point_of(range);
@@ -1549,6 +1554,10 @@ fn stream_by_key(
     run.keys = keys;
     streamed
 }
+
+/// The greatest limit a run following an index in key order announces as the rows to
+/// expect: room a page of rows needs, never much more than the answer.
+const EXPECT_UP_TO: usize = 128;
 
 /// Hands over record `pk` (key `key`) if it exists and meets the run's remaining conditions,
 /// once `skip` rows have passed.

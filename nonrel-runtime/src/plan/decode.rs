@@ -54,19 +54,27 @@ pub fn decode_next<T: super::Describe>(
     elements.next_named(cname).map(|el| decode_field(&el?, field))
 }
 
-/// A field's value when it is absent from a document.
-#[inline]
+/// A field's value: the one read, else its value when it is absent from a document.
+#[inline(always)]
 pub fn missing_field<T: super::Describe>(slot: Option<T>, field: &str) -> Result<T> {
     match slot {
         Some(v) => Ok(v),
-        None => match T::when_missing() {
-            Some(v) => Ok(v),
-            None if not_loaded(field) => T::placeholder().ok_or_else(|| {
-                let msg = "was not loaded (only/defer) and its type has no default";
-                Error::new(ErrorKind::Decode, msg).with_field(field)
-            }),
-            None => Err(Error::new(ErrorKind::Decode, "missing from the stored document").with_field(field)),
-        },
+        None => absent_field(field),
+    }
+}
+
+/// A field's value when it is absent from a document (out of line: decoders read most
+/// fields).
+#[cold]
+#[inline(never)]
+fn absent_field<T: super::Describe>(field: &str) -> Result<T> {
+    match T::when_missing() {
+        Some(v) => Ok(v),
+        None if not_loaded(field) => T::placeholder().ok_or_else(|| {
+            let msg = "was not loaded (only/defer) and its type has no default";
+            Error::new(ErrorKind::Decode, msg).with_field(field)
+        }),
+        None => Err(Error::new(ErrorKind::Decode, "missing from the stored document").with_field(field)),
     }
 }
 

@@ -196,6 +196,14 @@ pub trait IntoLookup<T> {
 
 /// Any storable value, as the stored value (via its encoding, so both always agree).
 pub fn to_value<T: Encode + ?Sized>(v: &T) -> Result<Value> {
+    match v.direct_value() {
+        Some(value) => Ok(value),
+        None => encoded_value(v),
+    }
+}
+
+/// [`to_value`] through the encoding: the element `v` writes, read back.
+fn encoded_value<T: Encode + ?Sized>(v: &T) -> Result<Value> {
     let mut doc = Vec::with_capacity(32);
     let start = begin_document(&mut doc);
     v.encode(b"v\0", &mut doc)?;
@@ -455,5 +463,46 @@ impl<M: Model, On> Query<M, On> {
             _ => self.plan.projection = Some(Projection::Defer(vec![name])),
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same value, doubles compared by their bits (so NaN and -0.0 count).
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Double(x), Value::Double(y)) => x.to_bits() == y.to_bits(),
+            _ => a == b,
+        }
+    }
+
+    fn check<T: Encode + ?Sized + std::fmt::Debug>(v: &T) {
+        let direct = v.direct_value().unwrap_or_else(|| panic!("{v:?} is made directly"));
+        let encoded = encoded_value(v).unwrap();
+        assert!(same(&direct, &encoded), "{v:?}: {direct:?} made directly, {encoded:?} through the encoding");
+        assert!(same(&to_value(v).unwrap(), &encoded));
+    }
+
+    #[test]
+    fn values_made_directly_are_the_values_their_encoding_reads_back_as() {
+        let long = "x".repeat(300);
+        for t in ["", "a", "a\0b", "\u{e9}t\u{e9}", long.as_str()] {
+            check(t);
+            check(&t.to_owned());
+            check(&Box::new(t.to_owned()));
+        }
+        for n in [0i64, 1, -1, i64::MIN, i64::MAX, 1 << 40, -(1 << 31)] {
+            check(&n);
+        }
+        for f in [0.0f64, -0.0, 1.5, -2.25e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MIN_POSITIVE] {
+            check(&f);
+        }
+        check(&true);
+        check(&false);
+        // Types without a direct value go through the encoding, as before.
+        assert!(7i32.direct_value().is_none());
+        assert_eq!(to_value(&7i32).unwrap(), Value::Int32(7));
     }
 }

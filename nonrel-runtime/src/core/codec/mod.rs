@@ -73,6 +73,14 @@ pub fn type_name(ty: u8) -> &'static str {
 pub trait Encode {
     /// Appends the element (type byte, `name`, value) to `out`.
     fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()>;
+
+    /// The [`Value`](crate::Value) this value's element reads back as, made directly where
+    /// that is plain (text, 64-bit integers, doubles, booleans); `None` (the default) to
+    /// make it through the encoding. A query's condition values are made this way.
+    #[doc(hidden)]
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        None
+    }
 }
 
 /// Reads a value from one BSON element.

@@ -16,6 +16,11 @@ impl Encode for bool {
         out.push(u8::from(*self));
         Ok(())
     }
+
+    #[inline]
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        Some(crate::core::value::Value::Bool(*self))
+    }
 }
 
 impl Decode for bool {
@@ -125,6 +130,11 @@ impl Encode for i64 {
         out.extend_from_slice(&self.to_le_bytes());
         Ok(())
     }
+
+    #[inline]
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        Some(crate::core::value::Value::Int64(*self))
+    }
 }
 
 impl Decode for i64 {
@@ -180,6 +190,11 @@ impl Encode for f64 {
         out.extend_from_slice(&self.to_le_bytes());
         Ok(())
     }
+
+    #[inline]
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        Some(crate::core::value::Value::Double(*self))
+    }
 }
 
 impl Decode for f64 {
@@ -223,6 +238,11 @@ impl Encode for String {
     fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
         self.as_str().encode(name, out)
     }
+
+    #[inline]
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        Some(crate::core::value::Value::String(self.clone()))
+    }
 }
 
 impl Encode for str {
@@ -231,6 +251,11 @@ impl Encode for str {
         header(out, STRING, name);
         put_str(out, self);
         Ok(())
+    }
+
+    #[inline]
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        Some(crate::core::value::Value::String(self.to_owned()))
     }
 }
 
@@ -333,6 +358,10 @@ impl<T: Decode> Decode for Option<T> {
 impl<T: Encode + ?Sized> Encode for Box<T> {
     fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()> {
         (**self).encode(name, out)
+    }
+
+    fn direct_value(&self) -> Option<crate::core::value::Value> {
+        (**self).direct_value()
     }
 }
 
