@@ -94,7 +94,7 @@ impl Store {
         limit: Option<usize>,
     ) -> Result<Option<(Vec<GroupRow>, Explain)>> {
         let read = self.read()?;
-        let tx = &read.tx;
+        let tx = read.tx();
         let records = open_read(tx, Bytes::new(records_table(m)))?;
         let empty = match &records {
             Some(t) => t.is_empty().map_err(storage)?,

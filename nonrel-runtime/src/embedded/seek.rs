@@ -18,7 +18,7 @@ use std::collections::HashSet;
 /// term; `None` when no index gives that order (the caller filters the whole result).
 pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek: &Seek) -> Result<Option<Vec<Row>>> {
     let read = store.read()?;
-    let tx = &read.tx;
+    let tx = read.tx();
     let name = records_table(m);
     let Some(records) = open_read(tx, Bytes::new(name))? else { return Ok(Some(Vec::new())) };
     // Which indexes are built, as the main query path learns it: once per commit epoch.

@@ -76,6 +76,19 @@ struct Catalog {
     committing: std::sync::Mutex<()>,
     /// The epoch the facts hold at, and the facts.
     facts: std::sync::Mutex<(u64, Facts)>,
+    /// The last read transaction begun at an even epoch, with the tables opened in it:
+    /// reads at that epoch share it (nothing was written since) and find their tables
+    /// open. Dropped by the next commit.
+    snapshot: std::sync::Mutex<Option<std::sync::Arc<Snapshot>>>,
+}
+
+/// A read transaction and the records and index tables opened in it.
+pub(super) struct Snapshot {
+    tx: redb::ReadTransaction,
+    /// The epoch it sees the database at (`None`: a commit may have landed while it began).
+    epoch: Option<u64>,
+    /// Tables by name (`None`: never written), opened once each.
+    tables: std::sync::Mutex<Vec<(&'static str, Option<std::sync::Arc<Index>>)>>,
 }
 
 /// What is known of the index tables at one epoch (keys are addresses: a word hasher).
@@ -93,8 +106,29 @@ enum Fact {
 /// A read transaction, with the epoch it sees the database at (`None`: a commit may have
 /// landed while it began, so nothing learned is reused).
 pub(super) struct Read {
-    pub(super) tx: redb::ReadTransaction,
+    snapshot: std::sync::Arc<Snapshot>,
     epoch: Option<u64>,
+}
+
+impl Read {
+    /// The read transaction.
+    pub(super) fn tx(&self) -> &redb::ReadTransaction {
+        &self.snapshot.tx
+    }
+
+    /// A records or index table open in the read transaction (`None`: never written),
+    /// opened once for every read that shares the transaction.
+    pub(super) fn table(&self, name: &'static str) -> Result<Option<std::sync::Arc<Index>>> {
+        let mut tables = self.snapshot.tables.lock().unwrap_or_else(|e| e.into_inner());
+        // Names are formatted once per process (`records_table`, `index_table`): the same
+        // table is the same text.
+        if let Some((_, t)) = tables.iter().find(|(n, _)| std::ptr::eq(*n, name) || *n == name) {
+            return Ok(t.clone());
+        }
+        let table = open_read(self.tx(), Bytes::new(name))?.map(std::sync::Arc::new);
+        tables.push((name, table.clone()));
+        Ok(table)
+    }
 }
 
 impl Store {
@@ -109,16 +143,34 @@ impl Store {
         self.catalog.epoch.fetch_add(1, SeqCst);
         let done = tx.commit().map_err(storage);
         self.catalog.epoch.fetch_add(1, SeqCst);
+        // The kept read transaction shows the database before this commit: dropped, so the
+        // pages it holds can be reused (reads still using it finish with it).
+        let kept = self.catalog.snapshot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(kept);
         done
     }
 
-    /// Begins a read transaction, noting the epoch it sees.
+    /// A read transaction, noting the epoch it sees: the one kept at this epoch when
+    /// nothing was written since it began, else a new one (kept for the reads after it when
+    /// no commit landed while it began).
     pub(super) fn read(&self) -> Result<Read> {
         use std::sync::atomic::Ordering::SeqCst;
         let before = self.catalog.epoch.load(SeqCst);
+        if before.is_multiple_of(2) {
+            let kept = self.catalog.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(snapshot) = kept.as_ref().filter(|s| s.epoch == Some(before)) {
+                return Ok(Read { snapshot: snapshot.clone(), epoch: Some(before) });
+            }
+        }
         let tx = self.db.begin_read().map_err(storage)?;
         let after = self.catalog.epoch.load(SeqCst);
-        Ok(Read { tx, epoch: (before == after && before.is_multiple_of(2)).then_some(before) })
+        let epoch = (before == after && before.is_multiple_of(2)).then_some(before);
+        let snapshot = std::sync::Arc::new(Snapshot { tx, epoch, tables: Default::default() });
+        if epoch.is_some() {
+            let replaced = self.catalog.snapshot.lock().unwrap_or_else(|e| e.into_inner()).replace(snapshot.clone());
+            drop(replaced);
+        }
+        Ok(Read { snapshot, epoch })
     }
 
     /// A fact learned at the epoch `read` sees, if any.
@@ -152,7 +204,7 @@ impl Store {
                 Some(true) => out.push(idx.path),
                 Some(false) => {}
                 None => {
-                    let built = built_set(&read.tx, m)?;
+                    let built = built_set(read.tx(), m)?;
                     for idx in m.indexes {
                         self.learn(read, Fact::Built(idx as *const IndexDesc as usize), built.contains(&idx.path));
                     }
@@ -171,7 +223,7 @@ impl Store {
         if let Some(known) = self.known(read, Fact::Holds(idx as *const IndexDesc as usize, tag)) {
             return known;
         }
-        match open_read(&read.tx, Bytes::new(index_table(m, idx))) {
+        match read.table(index_table(m, idx)) {
             Ok(Some(table)) => self.holds(read, idx, &table, tag),
             Ok(None) => false,
             // As `index_holds`: an error counts as holding one.
@@ -277,16 +329,12 @@ impl Store {
     }
 
     pub(crate) fn get(&self, m: &ModelDesc, key: &KeyValue) -> Result<Option<Vec<u8>>> {
-        let tx = self.db.begin_read().map_err(storage)?;
-        let name = records_table(m);
-        let Some(table) = open_read(&tx, Bytes::new(name))? else { return Ok(None) };
+        let Some(table) = self.read()?.table(records_table(m))? else { return Ok(None) };
         key.with_storage(|pk| Ok(table.get(pk).map_err(storage)?.map(|g| g.value().to_vec())))
     }
 
     pub(crate) fn get_many(&self, m: &ModelDesc, keys: &[KeyValue]) -> Result<Vec<Option<Vec<u8>>>> {
-        let tx = self.db.begin_read().map_err(storage)?;
-        let name = records_table(m);
-        let Some(table) = open_read(&tx, Bytes::new(name))? else { return Ok(vec![None; keys.len()]) };
+        let Some(table) = self.read()?.table(records_table(m))? else { return Ok(vec![None; keys.len()]) };
         let mut pk = Vec::with_capacity(16);
         keys.iter()
             .map(|k| {
@@ -338,10 +386,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(rows);
         }
-        let tables = related
-            .iter()
-            .map(|s| open_read(&read.tx, Bytes::new(records_table(s.related()))))
-            .collect::<Result<Vec<_>>>()?;
+        let tables = related.iter().map(|s| read.table(records_table(s.related()))).collect::<Result<Vec<_>>>()?;
         let mut pk = Vec::with_capacity(16);
         for row in &mut rows {
             if row.related.is_empty() {
@@ -406,10 +451,7 @@ impl Store {
         run: &mut Run<'p>,
         visit: &mut dyn FnMut(Visit<'_>) -> Result<()>,
     ) -> Result<()> {
-        let tables = related
-            .iter()
-            .map(|s| open_read(&read.tx, Bytes::new(records_table(s.related()))))
-            .collect::<Result<Vec<_>>>()?;
+        let tables = related.iter().map(|s| read.table(records_table(s.related()))).collect::<Result<Vec<_>>>()?;
         let mut pk = Vec::with_capacity(16);
         let mut emit = |out: Streamed<'_>| -> Result<()> {
             let (key, doc) = match out {
@@ -476,7 +518,7 @@ impl Store {
         run: &mut Run<'p>,
         stream: Option<Stream<'_>>,
     ) -> Result<Option<(u64, Reading)>> {
-        let tx = &read.tx;
+        let tx = read.tx();
         if let Some((upto, (_, n, groups))) = count_upto.zip(self.counted(tx, m, plan)?) {
             return Ok(Some((n.min(upto), Reading { entries: groups, docs: 0 })));
         }
@@ -484,13 +526,13 @@ impl Store {
         let built = self.built(read, m)?;
         // The index tables the choice looks into stay open for the read (opened once each;
         // `None`: never written).
-        let opened: std::cell::RefCell<Vec<(*const IndexDesc, Option<Index>)>> = Default::default();
+        let opened: std::cell::RefCell<Vec<(*const IndexDesc, Option<std::sync::Arc<Index>>)>> = Default::default();
         let at = |i: &IndexDesc| -> Result<usize> {
             let mut opened = opened.borrow_mut();
             if let Some(at) = opened.iter().position(|(d, _)| std::ptr::eq(*d, i)) {
                 return Ok(at);
             }
-            let table = open_read(tx, Bytes::new(index_table(m, i)))?;
+            let table = read.table(index_table(m, i))?;
             opened.push((i, table));
             Ok(opened.len() - 1)
         };
@@ -502,13 +544,13 @@ impl Store {
         let count = |i: &IndexDesc, ranges: &[index::KeyRange], cap: usize| {
             let at = at(i)?;
             match &opened.borrow()[at].1 {
-                Some(table) => index::count_in(table, ranges, cap),
+                Some(table) => index::count_in(&**table, ranges, cap),
                 None => Ok(0),
             }
         };
-        let records = open_read(tx, Bytes::new(name))?;
+        let records = read.table(name)?;
         let count_keys = |ranges: &[index::KeyRange], cap: usize| match &records {
-            Some(table) => index::count_in(table, ranges, cap),
+            Some(table) => index::count_in(&**table, ranges, cap),
             None => Ok(0),
         };
         let source = index::choose_with_keys(m, plan, |i| built.contains(&i.path), holds, count, count_keys)?;
@@ -547,7 +589,7 @@ impl Store {
                 // Every condition answered by the ranges: a count counts the entries, reading
                 // no document.
                 if let (true, Some(upto)) = (run.filters.is_empty(), count_upto) {
-                    return count_entries(records, &ranges, upto).map(|(_, n, r)| Some((n, r)));
+                    return count_entries(&**records, &ranges, upto).map(|(_, n, r)| Some((n, r)));
                 }
                 let ordered: Box<dyn Iterator<Item = &index::KeyRange>> =
                     if reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
@@ -571,14 +613,14 @@ impl Store {
                 let exact = run.filters.is_empty();
                 let table = match opened.iter().position(|(d, _)| std::ptr::eq(*d, index)) {
                     Some(at) => opened.swap_remove(at).1,
-                    None => open_read(tx, Bytes::new(index_table(m, index)))?,
+                    None => read.table(index_table(m, index))?,
                 };
                 let Some(table) = table else { return Ok(Some((0, Reading { entries: 0, docs: 0 }))) };
                 // A record with several entries in the ranges is read once: rows kept whole
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
                 if let (true, Some(upto)) = (exact && distinct, count_upto) {
-                    return count_entries(&table, &ranges, upto).map(|(_, n, r)| Some((n, r)));
+                    return count_entries(&*table, &ranges, upto).map(|(_, n, r)| Some((n, r)));
                 }
                 // Rows wanted in key order, handed over as they are read: the keys first,
                 // sorted once, then each record by key, read in place.

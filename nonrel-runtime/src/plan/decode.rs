@@ -57,7 +57,11 @@ pub fn decode_next<T: super::Describe>(
 /// [`decode_next`] for an element its type does not read in one step: out of line, so a
 /// decoder of many fields stays small where every field is read in one step.
 #[inline(never)]
-fn decode_named<T: super::Describe>(elements: &mut codec::Elements<'_>, cname: &[u8], field: &str) -> Option<Result<T>> {
+fn decode_named<T: super::Describe>(
+    elements: &mut codec::Elements<'_>,
+    cname: &[u8],
+    field: &str,
+) -> Option<Result<T>> {
     elements.next_named(cname).map(|el| decode_field(&el?, field))
 }
 
