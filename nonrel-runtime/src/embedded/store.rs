@@ -88,7 +88,7 @@ pub(super) struct Snapshot {
     /// The epoch it sees the database at (`None`: a commit may have landed while it began).
     epoch: Option<u64>,
     /// Tables by name (`None`: never written), opened once each.
-    tables: std::sync::Mutex<Vec<(&'static str, Option<std::sync::Arc<Index>>)>>,
+    tables: std::sync::Mutex<Vec<(&'static str, Shared)>>,
 }
 
 /// What is known of the index tables at one epoch (keys are addresses: a word hasher).
@@ -526,7 +526,7 @@ impl Store {
         let built = self.built(read, m)?;
         // The index tables the choice looks into stay open for the read (opened once each;
         // `None`: never written).
-        let opened: std::cell::RefCell<Vec<(*const IndexDesc, Option<std::sync::Arc<Index>>)>> = Default::default();
+        let opened: std::cell::RefCell<Vec<(*const IndexDesc, Shared)>> = Default::default();
         let at = |i: &IndexDesc| -> Result<usize> {
             let mut opened = opened.borrow_mut();
             if let Some(at) = opened.iter().position(|(d, _)| std::ptr::eq(*d, i)) {
@@ -1186,6 +1186,9 @@ pub(super) fn remove_one(
 
 /// An index table open in a read transaction.
 type Index = redb::ReadOnlyTable<StoredKey, &'static [u8]>;
+
+/// A records or index table open in a shared read transaction (`None`: never written).
+type Shared = Option<std::sync::Arc<Index>>;
 
 /// A record's document read through an index entry.
 pub(super) enum Doc<'a> {
