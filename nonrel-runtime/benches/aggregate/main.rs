@@ -21,7 +21,7 @@ use nonrel_runtime::{Database, Key, Model, Redb};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use std::time::{Duration, Instant, SystemTime};
 
-type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+type Bytes<'a> = TableDefinition<'a, nonrel_runtime::StoredKey, &'static [u8]>;
 
 const RECORDS: i64 = 100_000;
 

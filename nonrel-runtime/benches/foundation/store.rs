@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 use tokio::runtime::Runtime;
 
-type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+type Bytes<'a> = TableDefinition<'a, nonrel_runtime::StoredKey, &'static [u8]>;
 
 /// nonrel's layout (embedded/store.rs) of model `M`'s tables: `records:<collection>`, key
 /// bytes -> BSON document; `index:<collection>:<path>`, value ++ key -> key, or for a

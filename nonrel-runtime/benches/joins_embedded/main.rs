@@ -22,7 +22,7 @@ use redb::{ReadableDatabase, TableDefinition};
 use related::{load, measure, select_related, Post, User};
 use std::time::Duration;
 
-type Bytes<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
+type Bytes<'a> = TableDefinition<'a, nonrel_runtime::StoredKey, &'static [u8]>;
 
 /// `KeyValue::Int(n)` as the embedded store keys its records: tag 0x10, then n with its sign
 /// bit flipped, big-endian.
