@@ -74,13 +74,27 @@ pub trait Encode {
     /// Appends the element (type byte, `name`, value) to `out`.
     fn encode(&self, name: &[u8], out: &mut Vec<u8>) -> Result<()>;
 
-    /// The [`Value`](crate::Value) this value's element reads back as, made directly where
-    /// that is plain (text, 64-bit integers, doubles, booleans); `None` (the default) to
-    /// make it through the encoding. A query's condition values are made this way.
+    /// This value as the scalar its element reads back as, where it is one of the plain
+    /// ones (text, 64-bit integers, doubles, booleans); `None` (the default) to read it
+    /// from its encoding. A query's condition values are made this way.
     #[doc(hidden)]
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
+    fn scalar(&self) -> Option<Scalar<'_>> {
         None
     }
+}
+
+/// A plain value as its element reads back ([`Encode::scalar`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string element.
+    Text(&'a str),
+    /// An int64 element.
+    Int64(i64),
+    /// A double element.
+    Double(f64),
+    /// A boolean element.
+    Bool(bool),
 }
 
 /// Reads a value from one BSON element.

@@ -18,8 +18,8 @@ impl Encode for bool {
     }
 
     #[inline]
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
-        Some(crate::core::value::Value::Bool(*self))
+    fn scalar(&self) -> Option<super::Scalar<'_>> {
+        Some(super::Scalar::Bool(*self))
     }
 }
 
@@ -132,8 +132,8 @@ impl Encode for i64 {
     }
 
     #[inline]
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
-        Some(crate::core::value::Value::Int64(*self))
+    fn scalar(&self) -> Option<super::Scalar<'_>> {
+        Some(super::Scalar::Int64(*self))
     }
 }
 
@@ -192,8 +192,8 @@ impl Encode for f64 {
     }
 
     #[inline]
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
-        Some(crate::core::value::Value::Double(*self))
+    fn scalar(&self) -> Option<super::Scalar<'_>> {
+        Some(super::Scalar::Double(*self))
     }
 }
 
@@ -240,8 +240,8 @@ impl Encode for String {
     }
 
     #[inline]
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
-        Some(crate::core::value::Value::String(self.clone()))
+    fn scalar(&self) -> Option<super::Scalar<'_>> {
+        Some(super::Scalar::Text(self))
     }
 }
 
@@ -254,8 +254,8 @@ impl Encode for str {
     }
 
     #[inline]
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
-        Some(crate::core::value::Value::String(self.to_owned()))
+    fn scalar(&self) -> Option<super::Scalar<'_>> {
+        Some(super::Scalar::Text(self))
     }
 }
 
@@ -360,8 +360,8 @@ impl<T: Encode + ?Sized> Encode for Box<T> {
         (**self).encode(name, out)
     }
 
-    fn direct_value(&self) -> Option<crate::core::value::Value> {
-        (**self).direct_value()
+    fn scalar(&self) -> Option<super::Scalar<'_>> {
+        (**self).scalar()
     }
 }
 
