@@ -3,7 +3,7 @@
 //! however deep it is.
 
 use super::index::{self, Source};
-use super::store::{count_opening, doc_of, index_table, open_read, project, records_table, storage, Bytes, Store};
+use super::store::{count_opening, doc_of, index_table, project, records_table, storage, Store};
 use crate::backend::Row;
 use crate::core::value::Value;
 use crate::error::Result;
@@ -20,7 +20,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let read = store.read()?;
     let tx = read.tx();
     let name = records_table(m);
-    let Some(records) = open_read(tx, Bytes::new(name))? else { return Ok(Some(Vec::new())) };
+    let Some(records) = read.table(name)? else { return Ok(Some(Vec::new())) };
     // Which indexes are built, as the main query path learns it: once per commit epoch.
     let built = store.built(&read, m)?;
     let Source::Index { index, ranges, ordered: true, reverse, served, distinct, .. } = index::choose(
@@ -41,7 +41,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
     let upwards = reverse == seek.backward;
     let Some(narrow) = narrowed(range.clone(), &seek.values[0], upwards) else { return Ok(Some(Vec::new())) };
     let iname = index_table(m, index);
-    let Some(table) = open_read(tx, Bytes::new(iname))? else { return Ok(Some(Vec::new())) };
+    let Some(table) = read.table(iname)? else { return Ok(Some(Vec::new())) };
     let range = table.range::<&[u8]>(index::bounds(&narrow)).map_err(storage)?;
     let entries: Box<dyn Iterator<Item = _>> = if upwards { Box::new(range) } else { Box::new(range.rev()) };
     let residual = index::residual(plan, &served);
@@ -56,7 +56,7 @@ pub(super) fn from_index(store: &Store, m: &'static ModelDesc, plan: &Plan, seek
         if !distinct && !seen.insert(pk.to_vec()) {
             continue;
         }
-        let Some(doc) = doc_of(inline, pk, &records)? else { continue };
+        let Some(doc) = doc_of(inline, pk, &*records)? else { continue };
         let doc = doc.bytes();
         let key = KeyValue::from_storage(pk)?;
         if !matches_all_keyed(residual.iter().copied(), doc, &key).map_err(|e| e.with_key(&key))? {
