@@ -103,14 +103,18 @@ enum Fact {
     Holds(usize, u8),
 }
 
-/// A read transaction, with the epoch it sees the database at (`None`: a commit may have
-/// landed while it began, so nothing learned is reused).
+/// A read transaction, shared or not (its snapshot's epoch says at which epoch it sees the
+/// database; `None`: a commit may have landed while it began, so nothing learned is reused).
 pub(super) struct Read {
     snapshot: std::sync::Arc<Snapshot>,
-    epoch: Option<u64>,
 }
 
 impl Read {
+    /// The epoch the transaction sees the database at, if known.
+    fn epoch(&self) -> Option<u64> {
+        self.snapshot.epoch
+    }
+
     /// The read transaction.
     pub(super) fn tx(&self) -> &redb::ReadTransaction {
         &self.snapshot.tx
@@ -159,7 +163,7 @@ impl Store {
         if before.is_multiple_of(2) {
             let kept = self.catalog.snapshot.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(snapshot) = kept.as_ref().filter(|s| s.epoch == Some(before)) {
-                return Ok(Read { snapshot: snapshot.clone(), epoch: Some(before) });
+                return Ok(Read { snapshot: snapshot.clone() });
             }
         }
         let tx = self.db.begin_read().map_err(storage)?;
@@ -170,12 +174,12 @@ impl Store {
             let replaced = self.catalog.snapshot.lock().unwrap_or_else(|e| e.into_inner()).replace(snapshot.clone());
             drop(replaced);
         }
-        Ok(Read { snapshot, epoch })
+        Ok(Read { snapshot })
     }
 
     /// A fact learned at the epoch `read` sees, if any.
     fn known(&self, read: &Read, fact: Fact) -> Option<bool> {
-        let epoch = read.epoch?;
+        let epoch = read.epoch()?;
         let facts = self.catalog.facts.lock().unwrap_or_else(|e| e.into_inner());
         if facts.0 == epoch {
             facts.1.get(&fact).copied()
@@ -186,7 +190,7 @@ impl Store {
 
     /// Keeps a fact `read` found, for the reads at its epoch.
     fn learn(&self, read: &Read, fact: Fact, value: bool) {
-        let Some(epoch) = read.epoch else { return };
+        let Some(epoch) = read.epoch() else { return };
         let mut facts = self.catalog.facts.lock().unwrap_or_else(|e| e.into_inner());
         if facts.0 < epoch {
             *facts = (epoch, HashMap::default());
