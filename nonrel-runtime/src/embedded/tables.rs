@@ -91,7 +91,23 @@ type Untyped<'a> = TableDefinition<'a, &'static [u8], &'static [u8]>;
 
 /// Whether a table's name is one of a records or index table.
 fn keyed_by_stored_key(name: &str) -> bool {
-    ["records:", "index:", "unique:", "covering:", "unique-covering:"].iter().any(|p| name.starts_with(p))
+    std::iter::once(RECORDS).chain(INDEX_KINDS).any(|kind| name.strip_prefix(kind).is_some_and(|r| r.starts_with(':')))
+}
+
+/// Copies every entry of `from` into `to`.
+fn copy_entries<K: redb::Key + 'static>(
+    from: &impl redb::ReadableTable<K, &'static [u8]>,
+    to: &mut RecordsTable<'_>,
+) -> Result<()>
+where
+    for<'a> K::SelfType<'a>: std::borrow::Borrow<&'a [u8]>,
+{
+    use std::borrow::Borrow;
+    for entry in from.iter().map_err(storage)? {
+        let (k, v) = entry.map_err(storage)?;
+        to.insert(*k.value().borrow(), v.value()).map_err(storage)?;
+    }
+    Ok(())
 }
 
 /// Converts the records and index tables of a file written before [`StoredKey`] (typed
@@ -100,7 +116,7 @@ fn keyed_by_stored_key(name: &str) -> bool {
 /// scratch table. A file already converted (or new) is only looked at: one read
 /// transaction, each table's type checked.
 pub(super) fn upgrade(db: &redb::Database) -> Result<()> {
-    use redb::{ReadableDatabase, ReadableTable, TableHandle};
+    use redb::{ReadableDatabase, TableHandle};
     let old: Vec<String> = {
         let tx = db.begin_read().map_err(storage)?;
         let names: Vec<String> = tx.list_tables().map_err(storage)?.map(|t| t.name().to_owned()).collect();
@@ -112,23 +128,13 @@ pub(super) fn upgrade(db: &redb::Database) -> Result<()> {
     const SCRATCH: Bytes<'static> = TableDefinition::new("nonrel:upgrading");
     let tx = db.begin_write().map_err(storage)?;
     for name in &old {
-        {
-            let from = tx.open_table(Untyped::new(name)).map_err(storage)?;
-            let mut to = tx.open_table(SCRATCH).map_err(storage)?;
-            for entry in from.iter().map_err(storage)? {
-                let (k, v) = entry.map_err(storage)?;
-                to.insert(k.value(), v.value()).map_err(storage)?;
-            }
-        }
+        let old = tx.open_table(Untyped::new(name)).map_err(storage)?;
+        copy_entries(&old, &mut tx.open_table(SCRATCH).map_err(storage)?)?;
+        drop(old);
         tx.delete_table(Untyped::new(name)).map_err(storage)?;
-        {
-            let from = tx.open_table(SCRATCH).map_err(storage)?;
-            let mut to = tx.open_table(Bytes::new(name)).map_err(storage)?;
-            for entry in from.iter().map_err(storage)? {
-                let (k, v) = entry.map_err(storage)?;
-                to.insert(k.value(), v.value()).map_err(storage)?;
-            }
-        }
+        let scratch = tx.open_table(SCRATCH).map_err(storage)?;
+        copy_entries(&scratch, &mut tx.open_table(Bytes::new(name)).map_err(storage)?)?;
+        drop(scratch);
         tx.delete_table(SCRATCH).map_err(storage)?;
     }
     tx.commit().map_err(storage)
@@ -141,22 +147,21 @@ pub(crate) const BUILT: TableDefinition<&str, u8> = TableDefinition::new("nonrel
 /// Last automatic key of each collection.
 pub(super) const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("nonrel:sequences");
 
+/// The kind that names a records table.
+const RECORDS: &str = "records";
+
+/// The kinds that name an index table, by `unique + 2 * covering`. A covering index's
+/// entries hold documents: its own table, so a declaration that changes is filled afresh
+/// rather than read in the other layout.
+const INDEX_KINDS: [&str; 4] = ["index", "unique", "covering", "unique-covering"];
+
 pub(super) fn records_table(m: &ModelDesc) -> &'static str {
-    named((m.collection, "", 0), || format!("records:{}", m.collection))
+    named((m.collection, "", 0), || format!("{RECORDS}:{}", m.collection))
 }
 
 pub(super) fn index_table(m: &ModelDesc, i: &IndexDesc) -> &'static str {
-    // A covering index's entries hold documents: its own table, so a declaration that
-    // changes is filled afresh rather than read in the other layout.
-    let kind = match (i.unique, i.covering) {
-        (false, false) => "index",
-        (true, false) => "unique",
-        (false, true) => "covering",
-        (true, true) => "unique-covering",
-    };
-    named((m.collection, i.path, 1 + u8::from(i.unique) + 2 * u8::from(i.covering)), || {
-        format!("{kind}:{}:{}", m.collection, i.path)
-    })
+    let at = u8::from(i.unique) + 2 * u8::from(i.covering);
+    named((m.collection, i.path, 1 + at), || format!("{}:{}:{}", INDEX_KINDS[usize::from(at)], m.collection, i.path))
 }
 
 /// What a table name is made of: a collection, an index path (empty for the records table)
