@@ -194,7 +194,8 @@ pub trait IntoLookup<T> {
     fn into_lookup(self) -> Result<Value>;
 }
 
-/// Any storable value, as the stored value (via its encoding, so both always agree).
+/// Any storable value, as the stored value: a plain scalar directly, anything else through
+/// its encoding (so both always agree; a unit test checks the scalars).
 pub fn to_value<T: Encode + ?Sized>(v: &T) -> Result<Value> {
     use crate::core::codec::Scalar;
     Ok(match v.scalar() {
