@@ -143,6 +143,21 @@ fn check_field_attrs(cx: &mut Accumulator, fields: &[Field], is_model: bool) {
             !f.index.lookups.is_empty() || !f.index.patterns.is_empty(),
             "a field stored through serde has no known shape: it takes `index` and `unique` (equality), not declared lookups",
         );
+        if let Some(span) = f.index.counted {
+            use crate::ty::TypeShape;
+            let inner = match &f.shape {
+                TypeShape::Option(inner) => inner,
+                other => other,
+            };
+            if matches!(inner, TypeShape::String | TypeShape::Vec(_)) {
+                let msg = format!(
+                    "`counted` keeps counts by blocks of numbers and dates, and `{}` holds {}: drop `counted`",
+                    f.ident,
+                    if matches!(inner, TypeShape::String) { "text" } else { "a list" }
+                );
+                cx.push(Error::custom(msg).with_span(&span));
+            }
+        }
         extra_seen |= w.extra.is_some();
     }
 }
@@ -484,6 +499,20 @@ mod tests {
             }
         );
         assert_eq!(count(check, extras), 1);
+        let counted = quote!(
+            struct A {
+                id: i64,
+                #[field(index(counted))]
+                a: String,
+                #[field(index(counted, covering))]
+                b: Option<Vec<i64>>,
+                #[field(index(counted))]
+                c: Option<i64>,
+                #[field(unique, index(counted))]
+                d: f64,
+            }
+        );
+        assert_eq!(count(check, counted), 2, "text and a list refused, numbers taken");
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct IndexAttr {
     /// The plain (or unique) index holds a copy of each record (`covering` in the list;
     /// implies the plain index).
     pub covering: bool,
+    /// The plain (or unique) index keeps counts of its entries by blocks of values, for
+    /// counts over a range (`counted` in the list; implies the plain index). Where it was
+    /// written, for messages.
+    pub counted: Option<Span>,
     /// The emulated lookups, by name, with where they are written.
     pub lookups: Vec<(String, Span)>,
     /// The declared `regex` patterns.
@@ -63,6 +67,15 @@ impl IndexAttr {
                     }
                     self.covering = true;
                     self.plain = true;
+                    return Ok(());
+                }
+                if name == "counted" {
+                    if self.counted.is_some() {
+                        return Err(Error::custom("`counted` is declared twice").with_span(p));
+                    }
+                    // The plain index is set once the list is read, so `exact` and `covering`
+                    // may still be written beside it.
+                    self.counted = Some(p.span());
                     return Ok(());
                 }
                 if !LOOKUPS.contains(&name.as_str()) {
@@ -107,7 +120,7 @@ impl IndexAttr {
 
 fn unknown(name: &str) -> Error {
     Error::custom(format!(
-        "unknown lookup `{name}` in `index(...)`; expected {}, `covering`, or `regex = \"pattern\"`",
+        "unknown lookup `{name}` in `index(...)`; expected {}, `covering`, `counted`, or `regex = \"pattern\"`",
         LOOKUPS.map(|l| format!("`{l}`")).join(", ")
     ))
 }
@@ -128,6 +141,7 @@ impl FromMeta for IndexAttr {
                     errors.handle(attr.add(item));
                 }
                 errors.finish()?;
+                attr.plain |= attr.counted.is_some();
             }
             Meta::NameValue(nv) => {
                 let msg = "write `index` or `index(icontains, month, ...)`, not `index = ...`";

@@ -254,8 +254,8 @@ pub fn marker_types(ident: &syn::Ident, vis: &syn::Visibility, fields: &[Field])
 pub fn field_index_descs(fields: &[Field]) -> TokenStream {
     let nr = nr();
     let descs = fields.iter().filter(|f| f.is_stored() && (f.index.plain || f.unique)).map(|f| {
-        let (path, unique, covering) = (&f.name, f.unique, f.index.covering);
-        quote!(#nr::IndexDesc { path: #path, unique: #unique, covering: #covering },)
+        let (path, unique, covering, counted) = (&f.name, f.unique, f.index.covering, f.index.counted.is_some());
+        quote!(#nr::IndexDesc { path: #path, unique: #unique, covering: #covering, counted: #counted },)
     });
     quote!(#(#descs)*)
 }

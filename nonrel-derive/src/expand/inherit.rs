@@ -24,7 +24,7 @@ pub fn desc_parts(
     let (class_fields, class_indexes) = match input.extends {
         Some(_) => (
             quote!(&[#nr::FieldDesc { name: "_class", rust_name: "_class", ty: "class list", shape: #nr::Shape::Plain }]),
-            quote!(&[#nr::IndexDesc { path: "_class", unique: false, covering: false }]),
+            quote!(&[#nr::IndexDesc { path: "_class", unique: false, covering: false, counted: false }]),
         ),
         None => (quote!(&[]), quote!(&[])),
     };

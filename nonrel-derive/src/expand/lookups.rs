@@ -60,7 +60,7 @@ pub fn index_descs(fields: &[Field]) -> TokenStream {
     for f in with_lookups(fields) {
         for s in suffixes(f) {
             let path = index_field(f, s);
-            descs.push(quote!(#nr::IndexDesc { path: #path, unique: false, covering: false },));
+            descs.push(quote!(#nr::IndexDesc { path: #path, unique: false, covering: false, counted: false },));
         }
     }
     quote!(#(#descs)*)

@@ -184,8 +184,10 @@ fn counter_descs(model: &Model) -> TokenStream {
 fn index_descs(model: &Model) -> TokenStream {
     let nr = nr();
     let on_fields = fields::field_index_descs(&model.fields);
-    let on_paths =
-        model.index_paths.iter().map(|p| quote!(#nr::IndexDesc { path: #p, unique: false, covering: false },));
+    let on_paths = model
+        .index_paths
+        .iter()
+        .map(|p| quote!(#nr::IndexDesc { path: #p, unique: false, covering: false, counted: false },));
     let lookups = super::lookups::index_descs(&model.fields);
     let copies = super::related::copy_indexes(model);
     quote!(&[#on_fields #(#on_paths)* #lookups #copies])

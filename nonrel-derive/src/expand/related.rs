@@ -30,7 +30,7 @@ pub fn copy_indexes(model: &Model) -> TokenStream {
     let nr = nr();
     let descs = model.copies.iter().map(|c| {
         let path = copy_name(model, c);
-        quote!(#nr::IndexDesc { path: #path, unique: false, covering: false },)
+        quote!(#nr::IndexDesc { path: #path, unique: false, covering: false, counted: false },)
     });
     quote!(#(#descs)*)
 }

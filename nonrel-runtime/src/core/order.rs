@@ -16,7 +16,7 @@ const ARRAY: u8 = 0x40;
 const BINARY: u8 = 0x50;
 const OBJECT_ID: u8 = 0x60;
 const BOOL: u8 = 0x70;
-const DATETIME: u8 = 0x80;
+pub(crate) const DATETIME: u8 = 0x80;
 const OTHER: u8 = 0x90;
 const MAX_KEY: u8 = 0xF0;
 

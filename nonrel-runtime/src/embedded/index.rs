@@ -683,7 +683,7 @@ mod tests {
         let mut checked = 0;
         for path in ["f", "f.g", "other"] {
             for (unique, covering) in [(false, false), (true, false), (false, true)] {
-                let index = IndexDesc { path, unique, covering };
+                let index = IndexDesc { path, unique, covering, counted: false };
                 for v in values() {
                     // The field alone, between others, and after one of the same name deeper down.
                     let docs = [
@@ -716,7 +716,7 @@ mod tests {
         ];
         let mut checked = 0;
         for (unique, covering) in [(false, false), (true, false), (false, true)] {
-            let index = IndexDesc { path: "f", unique, covering };
+            let index = IndexDesc { path: "f", unique, covering, counted: false };
             for v in values() {
                 for pk in &pks {
                     let doc = test_document(&[("f", v.clone())]);
@@ -746,7 +746,7 @@ mod tests {
 
     #[test]
     fn entry_keys_refuse_what_entries_refuse() {
-        let index = IndexDesc { path: "f", unique: false, covering: false };
+        let index = IndexDesc { path: "f", unique: false, covering: false, counted: false };
         // A text value that is not UTF-8.
         let mut doc = test_document(&[("f", Value::String("ab".into()))]);
         let at = doc.iter().position(|&b| b == b'a').expect("the text");
@@ -770,7 +770,7 @@ mod tests {
         let pk = crate::core::key::KeyValue::Int(5).to_storage();
         let doc = test_document(&[("f", Value::String("v".into()))]);
         for (unique, covering) in [(false, false), (true, false), (false, true), (true, true)] {
-            let index = IndexDesc { path: "f", unique, covering };
+            let index = IndexDesc { path: "f", unique, covering, counted: false };
             let mut keys = Vec::new();
             entry_keys(&index, &doc, &pk, &mut keys).expect("entry keys");
             let value = entry_value(&index, &doc, &pk);
@@ -779,7 +779,7 @@ mod tests {
             assert_eq!(inline, covering.then_some(doc.as_slice()));
         }
         // A plain entry whose key does not start with a value is corrupt, not a wrong key.
-        let index = IndexDesc { path: "f", unique: false, covering: false };
+        let index = IndexDesc { path: "f", unique: false, covering: false, counted: false };
         for key in [&b""[..], &[0x33, 1], &[0x20, b'v', 0]] {
             let e = read_entry(&index, key, b"").expect_err("corrupt");
             assert_eq!(e.kind(), ErrorKind::Corrupt);

@@ -15,6 +15,7 @@
 
 mod aggregate;
 mod append;
+mod blocks;
 mod counter;
 mod explain_plan;
 mod index;
@@ -104,7 +105,9 @@ pub struct Explain {
     /// records table is not read.
     pub covering: bool,
     /// How many index entries (or records, for a scan or a key range) the query reads,
-    /// counted by running it: a limit that stops the read early shows here.
+    /// counted by running it: a limit that stops the read early shows here. A count on a
+    /// counted index (`#[field(index(counted))]`) shows the blocks it added up and the
+    /// entries it read at the range's ends.
     pub entries_read: u64,
     /// How many documents the query reads to check its conditions or return them (none for
     /// a count that its index or key ranges answer alone), counted by running it.

@@ -1,9 +1,10 @@
 //! The synchronous redb operations behind the embedded backend.
 
 use super::append::{Appends, BATCH};
+use super::blocks;
 use super::index::{self, Source};
 pub(super) use super::tables::{
-    index_table, open_read, records_table, storage, Bytes, RecordsTable, StoredKey, BUILT, SEQUENCES,
+    counts_table, index_table, open_read, records_table, storage, Bytes, RecordsTable, StoredKey, BUILT, SEQUENCES,
 };
 use crate::backend::{
     IntegrityProblem, IntegrityReport, PutItem, Row, RowRef, SwapItem, Swapped, UpdateCounts, UpdateOp, Visit,
@@ -624,6 +625,20 @@ impl Store {
                 // are told apart after sorting (equal keys are then adjacent); a count or a
                 // limit, which stop reading early, keep the keys seen.
                 if let (true, Some(upto)) = (exact && distinct, count_upto) {
+                    // A counted index adds up its blocks, unless a few entries answer.
+                    let counts = match index.counted && upto > COUNT_IN_BLOCKS_PAST {
+                        true => read.table(counts_table(m, index))?,
+                        false => None,
+                    };
+                    if let Some(counts) = counts {
+                        let (mut n, mut read) = (0, 0);
+                        for range in &ranges {
+                            let (c, r) = blocks::count(index, &*table, &*counts, range)?;
+                            n += c;
+                            read += r;
+                        }
+                        return Ok(Some((n.min(upto), Reading { entries: read, docs: 0 })));
+                    }
                     return count_entries(&*table, &ranges, upto).map(|(_, n, r)| Some((n, r)));
                 }
                 // Rows wanted in key order, handed over as they are read: the keys first,
@@ -821,6 +836,7 @@ impl Store {
             report.records += records.len().map_err(storage)?;
             for idx in m.indexes {
                 check_index(&tx, m, idx, &records, &mut report)?;
+                check_counts(&tx, m, idx, &mut report)?;
             }
             let built = open_read(&tx, BUILT)?;
             super::counter::check(&tx, m, &records, built.as_ref(), &mut report)?;
@@ -842,6 +858,12 @@ impl Store {
                     let mut table = tx.open_table(Bytes::new(iname)).map_err(storage)?;
                     written += fill_index(m, idx, &records, &mut table)?;
                     built.insert(iname, 1).map_err(storage)?;
+                    if idx.counted {
+                        let cname = counts_table(m, idx);
+                        let mut counts = tx.open_table(Bytes::new(cname)).map_err(storage)?;
+                        written += blocks::fill(idx, &table, &mut counts)?;
+                        built.insert(cname, 1).map_err(storage)?;
+                    }
                 }
                 written += super::counter::rebuild(&tx, m, &records, &mut built)?;
             }
@@ -908,7 +930,15 @@ pub(super) type IndexTable<'tx> = (&'static IndexDesc, Table<'tx, StoredKey, &'s
 /// The index tables a write keeps (a list, as the indexes are declared), and its counters.
 pub(super) struct Indexes<'tx> {
     tables: Vec<IndexTable<'tx>>,
+    /// Beside each index, its counts when it is counted.
+    counts: Vec<Option<Counts<'tx>>>,
     counters: Option<super::counter::Counters<'tx>>,
+}
+
+/// A counted index's counts, open in a write transaction, and the changes a batch holds.
+pub(super) struct Counts<'tx> {
+    table: blocks::CountsTable<'tx>,
+    pending: blocks::Pending,
 }
 
 impl<'tx> std::ops::Deref for Indexes<'tx> {
@@ -979,6 +1009,7 @@ pub(super) fn open_indexes<'tx>(
 ) -> Result<Indexes<'tx>> {
     let mut built = tx.open_table(BUILT).map_err(storage)?;
     let mut out = Vec::with_capacity(m.indexes.len());
+    let mut counts = Vec::with_capacity(m.indexes.len());
     for idx in crate::schema::class::collection_indexes(m) {
         let iname = index_table(m, idx);
         let mut table = tx.open_table(Bytes::new(iname)).map_err(storage)?;
@@ -986,10 +1017,41 @@ pub(super) fn open_indexes<'tx>(
             fill_index(m, idx, records, &mut table)?;
             built.insert(iname, 1).map_err(storage)?;
         }
+        counts.push(if counted(m, idx) { Some(open_counts(tx, idx, m, &table, &mut built)?) } else { None });
         out.push((idx, table));
     }
     let counters = super::counter::open(tx, m, records, &mut built)?;
-    Ok(Indexes { tables: out, counters })
+    Ok(Indexes { tables: out, counts, counters })
+}
+
+/// Whether a write through `m` keeps counts for `idx`: it is counted, or another registered
+/// model of the collection counts the same index (its counts must follow every write, as
+/// counters do).
+fn counted(m: &'static ModelDesc, idx: &IndexDesc) -> bool {
+    idx.counted
+        || crate::schema::model::registered_models().filter(|o| o.collection == m.collection).any(|o| {
+            o.indexes
+                .iter()
+                .any(|i| i.counted && i.path == idx.path && i.unique == idx.unique && i.covering == idx.covering)
+        })
+}
+
+/// Opens a counted index's counts, counting its entries when the counts are not built yet
+/// (the index declared `counted` after entries were written).
+fn open_counts<'tx>(
+    tx: &'tx redb::WriteTransaction,
+    idx: &IndexDesc,
+    m: &ModelDesc,
+    entries: &Table<'tx, StoredKey, &'static [u8]>,
+    built: &mut Table<'_, &'static str, u8>,
+) -> Result<Counts<'tx>> {
+    let name = counts_table(m, idx);
+    let mut table = tx.open_table(Bytes::new(name)).map_err(storage)?;
+    if built.get(name).map_err(storage)?.is_none() {
+        blocks::fill(idx, entries, &mut table)?;
+        built.insert(name, 1).map_err(storage)?;
+    }
+    Ok(Counts { table, pending: blocks::Pending::new() })
 }
 
 fn fill_index(
@@ -1075,7 +1137,7 @@ pub(super) fn write_one(
     }
     let mut new_keys = Vec::new();
     let mut old_keys = Vec::new();
-    for (idx, table) in indexes.iter_mut() {
+    for ((idx, table), counts) in indexes.tables.iter_mut().zip(&mut indexes.counts) {
         index::entry_keys(idx, &doc, &pk, &mut new_keys)?;
         // A covering entry holds the document, so every entry is written again.
         let stored = index::entry_value(idx, &doc, &pk);
@@ -1085,13 +1147,22 @@ pub(super) fn write_one(
             old_keys.sort_unstable();
             for gone in old_keys.iter().filter(|o| new_keys.binary_search(o).is_err()) {
                 table.remove(gone.as_slice()).map_err(storage)?;
+                if let Some(c) = counts {
+                    blocks::add(idx, &mut c.table, gone, -1)?;
+                }
             }
             for added in new_keys.iter().filter(|n| idx.covering || old_keys.binary_search(n).is_err()) {
                 insert_entry(m, idx, table, added, &doc, &pk, &stored)?;
+                if let (Some(c), false) = (&mut *counts, old_keys.binary_search(added).is_ok()) {
+                    blocks::add(idx, &mut c.table, added, 1)?;
+                }
             }
         } else {
             for added in &new_keys {
                 insert_entry(m, idx, table, added, &doc, &pk, &stored)?;
+                if let Some(c) = counts {
+                    blocks::add(idx, &mut c.table, added, 1)?;
+                }
             }
         }
     }
@@ -1113,8 +1184,11 @@ fn hold_one(
     doc: Vec<u8>,
 ) -> Result<()> {
     let mut keys = Vec::new();
-    for (at, (idx, table)) in indexes.tables.iter_mut().enumerate() {
+    for (at, ((idx, table), counts)) in indexes.tables.iter_mut().zip(&mut indexes.counts).enumerate() {
         index::entry_keys(idx, &doc, &pk, &mut keys)?;
+        if let Some(c) = counts {
+            keys.iter().for_each(|k| blocks::hold(&mut c.pending, k));
+        }
         let stored = index::entry_value(idx, &doc, &pk);
         if idx.unique {
             for key in &keys {
@@ -1138,7 +1212,13 @@ fn write_held<'tx>(
     records: &mut RecordsTable<'tx>,
     indexes: &mut Indexes<'tx>,
 ) -> Result<()> {
-    appends.flush(records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))
+    appends.flush(records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))?;
+    for ((idx, _), counts) in indexes.tables.iter().zip(&mut indexes.counts) {
+        if let Some(c) = counts {
+            blocks::flush(idx, &mut c.table, &mut c.pending).map_err(|e| e.with_model(m.name))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes one index entry; on a unique index, fails if the entry belongs to another record
@@ -1177,9 +1257,12 @@ pub(super) fn remove_one(
     pk: &[u8],
 ) -> Result<bool> {
     let Some(old) = records.remove(pk).map_err(storage)?.map(|g| g.value().to_vec()) else { return Ok(false) };
-    for (desc, table) in indexes.iter_mut() {
+    for ((desc, table), counts) in indexes.tables.iter_mut().zip(&mut indexes.counts) {
         for entry in index::entries(desc, &old, pk)? {
             table.remove(entry.as_slice()).map_err(storage)?;
+            if let Some(c) = counts {
+                blocks::add(desc, &mut c.table, &entry, -1)?;
+            }
         }
     }
     if let Some(counters) = &mut indexes.counters {
@@ -1279,6 +1362,37 @@ fn built_set(tx: &redb::ReadTransaction, m: &ModelDesc) -> Result<Built> {
 /// The paths of a model's indexes whose entries cover every record (a model has few).
 pub(super) type Built = Vec<&'static str>;
 
+/// Compares a counted index's counts with its entries (once they are built).
+fn check_counts(
+    tx: &redb::ReadTransaction,
+    m: &'static ModelDesc,
+    idx: &'static IndexDesc,
+    report: &mut IntegrityReport,
+) -> Result<()> {
+    if !idx.counted {
+        return Ok(());
+    }
+    let Some(entries) = open_read(tx, Bytes::new(index_table(m, idx)))? else { return Ok(()) };
+    let built = match open_read(tx, BUILT)? {
+        Some(b) => b.get(counts_table(m, idx)).map_err(storage)?.is_some(),
+        None => false,
+    };
+    if !built {
+        if !entries.is_empty().map_err(storage)? {
+            let message = "counts of the counted index not built yet: run rebuild_indexes()".to_owned();
+            report.problems.push(IntegrityProblem { model: m.name, index: idx.path, key: None, message });
+        }
+        return Ok(());
+    }
+    let counts = open_read(tx, Bytes::new(counts_table(m, idx)))?;
+    let (problems, held) = blocks::check(idx, &entries, counts.as_ref())?;
+    report.entries += held;
+    for message in problems {
+        report.problems.push(IntegrityProblem { model: m.name, index: idx.path, key: None, message });
+    }
+    Ok(())
+}
+
 fn check_index(
     tx: &redb::ReadTransaction,
     m: &'static ModelDesc,
@@ -1326,6 +1440,10 @@ fn check_index(
     }
     Ok(())
 }
+
+/// A bounded count up to this many reads entries even on a counted index (`exists`,
+/// `count_upto(n)` with a small `n`): they are found before the blocks are added up.
+const COUNT_IN_BLOCKS_PAST: u64 = 64;
 
 /// A count that ranges answer alone (each record in them once): their entries, up to
 /// `upto`, counted without reading a value.

@@ -164,6 +164,15 @@ pub(super) fn index_table(m: &ModelDesc, i: &IndexDesc) -> &'static str {
     named((m.collection, i.path, 1 + at), || format!("{}:{}:{}", INDEX_KINDS[usize::from(at)], m.collection, i.path))
 }
 
+/// The counts table of a counted index (`#[field(index(counted))]`): its index table's
+/// name after `counts:`.
+pub(super) fn counts_table(m: &ModelDesc, i: &IndexDesc) -> &'static str {
+    let at = u8::from(i.unique) + 2 * u8::from(i.covering);
+    // The index table's name first: `named` holds its lock while it formats.
+    let index = index_table(m, i);
+    named((m.collection, i.path, 8 + at), || format!("counts:{index}"))
+}
+
 /// What a table name is made of: a collection, an index path (empty for the records table)
 /// and the table's kind.
 type NameParts = (&'static str, &'static str, u8);
@@ -251,9 +260,9 @@ mod tests {
     fn table_names_are_formatted_once_and_differ_by_kind() {
         let m = <Note as crate::Model>::DESC;
         let (plain, unique, covering) = (
-            IndexDesc { path: "title", unique: false, covering: false },
-            IndexDesc { path: "title", unique: true, covering: false },
-            IndexDesc { path: "title", unique: false, covering: true },
+            IndexDesc { path: "title", unique: false, covering: false, counted: false },
+            IndexDesc { path: "title", unique: true, covering: false, counted: false },
+            IndexDesc { path: "title", unique: false, covering: true, counted: false },
         );
         assert_eq!(records_table(m), "records:name_notes");
         assert_eq!(index_table(m, &plain), "index:name_notes:title");
@@ -262,7 +271,8 @@ mod tests {
         assert!(std::ptr::eq(records_table(m), records_table(m)));
         assert!(std::ptr::eq(index_table(m, &plain), index_table(m, &plain)));
         // The same path held elsewhere names the same table.
-        let elsewhere = IndexDesc { path: String::leak("title".to_owned()), unique: false, covering: false };
+        let elsewhere =
+            IndexDesc { path: String::leak("title".to_owned()), unique: false, covering: false, counted: false };
         assert_eq!(index_table(m, &elsewhere), "index:name_notes:title");
     }
 }

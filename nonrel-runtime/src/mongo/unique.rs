@@ -112,26 +112,26 @@ mod tests {
 
     #[test]
     fn unique_indexes_leave_null_out() {
-        let unique = spec(&IndexDesc { path: "email", unique: true, covering: false });
+        let unique = spec(&IndexDesc { path: "email", unique: true, covering: false, counted: false });
         let Value::Document(fields) = &unique else { panic!("a document") };
         let (_, filter) = fields.iter().find(|(n, _)| n == "partialFilterExpression").expect("partial");
         let text = filter.to_string();
         assert!(text.contains("email") && text.contains("$type") && text.contains("string"), "{text}");
         assert!(!text.contains("\"null\""), "{text}");
-        let plain = spec(&IndexDesc { path: "title", unique: false, covering: false });
+        let plain = spec(&IndexDesc { path: "title", unique: false, covering: false, counted: false });
         let Value::Document(fields) = &plain else { panic!("a document") };
         assert!(fields.iter().all(|(n, _)| n != "partialFilterExpression"));
     }
 
     #[test]
     fn unique_indexes_come_with_a_plain_index_for_lookups() {
-        let unique = IndexDesc { path: "email", unique: true, covering: false };
+        let unique = IndexDesc { path: "email", unique: true, covering: false, counted: false };
         let all = specs(&unique);
         assert_eq!(all.len(), 2);
         let Value::Document(fields) = &all[1] else { panic!("a document") };
         assert!(fields.iter().all(|(n, _)| n != "partialFilterExpression" && n != "unique"));
         assert_eq!(names(&unique), ["email", "email lookup"]);
-        let plain = IndexDesc { path: "title", unique: false, covering: false };
+        let plain = IndexDesc { path: "title", unique: false, covering: false, counted: false };
         assert_eq!((specs(&plain).len(), names(&plain)), (1, vec!["title".to_string()]));
     }
 }

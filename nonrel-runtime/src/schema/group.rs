@@ -42,7 +42,7 @@ pub fn group_elements(raw: &[u8]) -> Elements<'_> {
 
 /// A placeholder for const arrays being filled.
 const NO_FIELD: FieldDesc = FieldDesc { name: "", rust_name: "", ty: "", shape: crate::schema::model::Shape::Plain };
-const NO_INDEX: IndexDesc = IndexDesc { path: "", unique: false, covering: false };
+const NO_INDEX: IndexDesc = IndexDesc { path: "", unique: false, covering: false, counted: false };
 
 /// The field descriptions of a model and its groups, as one array (used by generated code).
 #[doc(hidden)]

@@ -165,6 +165,11 @@ pub struct IndexDesc {
     /// query the index serves reads the index alone. The embedded backend honours it;
     /// MongoDB keeps its own indexes and ignores it.
     pub covering: bool,
+    /// Whether the index keeps the number of its entries in blocks of adjacent numbers and
+    /// dates (`#[field(index(counted))]`), so a count over a range adds up a few blocks and
+    /// reads only the entries at its two ends. The embedded backend honours it; the other
+    /// backends count with their own indexes and ignore it.
+    pub counted: bool,
 }
 
 /// A declared compound index: fields in order, each ascending or descending.
