@@ -20,7 +20,8 @@ use proc_macro::TokenStream;
 /// `index` or `index(exact, iexact, istartswith, endswith, icontains, year, month, day,
 /// week_day, regex = "pattern")` (emulated lookups; `covering` in the list makes the plain or
 /// unique index hold a copy of each record, so the embedded backend answers from the index
-/// alone), `unique`, `skip`, `default` or `default = "path::to::fn"`, `extra`.
+/// alone; `counted` makes it keep the number of its entries by blocks of numbers or dates, so
+/// the embedded backend counts a range by adding up blocks), `unique`, `skip`, `default` or `default = "path::to::fn"`, `extra`.
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     expand::model::derive(input.into()).into()

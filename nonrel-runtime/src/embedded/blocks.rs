@@ -11,8 +11,12 @@
 //! 2.2 years), 2^32 (50 days), 2^28 (3.1 days) and 2^24 (4.7 hours). Entries of other values
 //! (text, null, flags) are in no block, and a count of them reads them.
 //!
-//! The counts are written in the write transaction of the entries (an entry written adds one
-//! to each of its four blocks, an entry removed takes one away; a block at zero is removed).
+//! A write changes four blocks for each entry it writes or removes. The changes of a
+//! committed write are kept in memory beside the table (a few hundred blocks at most, so a
+//! single write does not rewrite pages of the counts table too) and written to the table by
+//! a later write once they add up, by a batch, and when the database is closed; a count adds
+//! both. While changes are held only in memory the table of built markers says so, and a
+//! file opened after a crash recounts those counts from their entries ([`recover`]).
 
 use super::index::{self, KeyRange};
 use super::tables::{storage, StoredKey};
@@ -35,8 +39,19 @@ pub(super) type Block = [u8; 10];
 /// The counts table of a counted index, open in a write transaction.
 pub(super) type CountsTable<'tx> = Table<'tx, StoredKey, &'static [u8]>;
 
-/// Changes to blocks not yet written (a batch's new records add to the same blocks).
+/// Changes to blocks made by one write, by block.
 pub(super) type Pending = BTreeMap<Block, i64>;
+
+/// Changes to blocks committed but held in memory: each counts table's, sorted by block.
+pub(super) type Held = Vec<(&'static str, Vec<(Block, i64)>)>;
+
+/// The key, in the table of built markers, saying a counts table has changes held only in
+/// memory (so it is recounted when the file is opened again).
+pub(super) fn held_marker(counts_table: &str) -> String {
+    format!("{HELD}{counts_table}")
+}
+
+const HELD: &str = "counts-held:";
 
 fn shifts_of(tag: u8) -> Option<&'static [u32; LEVELS]> {
     CLASSES.iter().find(|(t, _)| *t == tag).map(|(_, s)| s)
@@ -80,20 +95,20 @@ pub(super) fn blocks_of(entry: &[u8]) -> impl Iterator<Item = Block> {
     class.into_iter().flat_map(|(tag, shifts, at)| (0..LEVELS).map(move |level| block(level, tag, at >> shifts[level])))
 }
 
-fn held(index: &IndexDesc, bytes: &[u8]) -> Result<i64> {
-    let bytes: [u8; 8] = bytes.try_into().map_err(|_| damaged(index, "holds a count that is not eight bytes"))?;
+fn held(path: &str, bytes: &[u8]) -> Result<i64> {
+    let bytes: [u8; 8] = bytes.try_into().map_err(|_| damaged(path, "holds a count that is not eight bytes"))?;
     Ok(i64::from_le_bytes(bytes))
 }
 
-fn damaged(index: &IndexDesc, what: &str) -> Error {
-    let msg = format!("the counts of the counted index on `{}` {what}: run rebuild_indexes()", index.path);
-    Error::new(ErrorKind::Corrupt, msg).with_field(index.path)
+fn damaged(path: &str, what: &str) -> Error {
+    let msg = format!("the counts of the counted index {path} {what}: run rebuild_indexes()");
+    Error::new(ErrorKind::Corrupt, msg)
 }
 
 /// Adds `delta` to one block.
-fn bump(index: &IndexDesc, table: &mut CountsTable<'_>, b: &Block, delta: i64) -> Result<()> {
+fn bump(path: &str, table: &mut CountsTable<'_>, b: &Block, delta: i64) -> Result<()> {
     let now = match table.get(b.as_slice()).map_err(storage)? {
-        Some(g) => held(index, g.value())?,
+        Some(g) => held(path, g.value())?,
         None => 0,
     };
     let next = now + delta;
@@ -105,27 +120,75 @@ fn bump(index: &IndexDesc, table: &mut CountsTable<'_>, b: &Block, delta: i64) -
     Ok(())
 }
 
-/// Counts an entry written (`delta` 1) or removed (`-1`) in its blocks.
-pub(super) fn add(index: &IndexDesc, table: &mut CountsTable<'_>, entry: &[u8], delta: i64) -> Result<()> {
+/// Counts an entry written (`delta` 1) or removed (`-1`) in its blocks, in `pending`.
+pub(super) fn hold(pending: &mut Pending, entry: &[u8], delta: i64) {
     for b in blocks_of(entry) {
-        bump(index, table, &b, delta)?;
+        *pending.entry(b).or_insert(0) += delta;
+    }
+}
+
+/// Writes changes to blocks into a counts table (`path` names its index in messages).
+pub(super) fn write(
+    path: &str,
+    table: &mut CountsTable<'_>,
+    changes: impl IntoIterator<Item = (Block, i64)>,
+) -> Result<()> {
+    for (b, delta) in changes {
+        if delta != 0 {
+            bump(path, table, &b, delta)?;
+        }
     }
     Ok(())
 }
 
-/// Counts an entry written in `pending`, to be written by [`flush`].
-pub(super) fn hold(pending: &mut Pending, entry: &[u8]) {
-    for b in blocks_of(entry) {
-        *pending.entry(b).or_insert(0) += 1;
+/// Adds one write's changes to those held for a counts table (blocks back at zero dropped).
+pub(super) fn merge(held: &mut Vec<(Block, i64)>, changes: &Pending) {
+    for (b, delta) in changes {
+        match held.binary_search_by(|(h, _)| h.cmp(b)) {
+            Ok(at) => {
+                held[at].1 += delta;
+                if held[at].1 == 0 {
+                    held.remove(at);
+                }
+            }
+            Err(at) if *delta != 0 => held.insert(at, (*b, *delta)),
+            Err(_) => {}
+        }
     }
 }
 
-/// Writes what `pending` holds (and empties it).
-pub(super) fn flush(index: &IndexDesc, table: &mut CountsTable<'_>, pending: &mut Pending) -> Result<()> {
-    for (b, delta) in std::mem::take(pending) {
-        bump(index, table, &b, delta)?;
+/// The sum of the held changes to blocks in `lo..hi`.
+fn held_in(held: &[(Block, i64)], lo: &Block, hi: &Block) -> i64 {
+    let from = held.partition_point(|(b, _)| b < lo);
+    held[from..].iter().take_while(|(b, _)| b < hi).map(|(_, d)| d).sum()
+}
+
+/// Recounts, in one write transaction, every counts table whose changes were held only in
+/// memory when the file was last written (a process that stopped without closing the
+/// database): each from its index's entries. Called when a file is opened.
+pub(super) fn recover(db: &redb::Database) -> Result<()> {
+    use super::tables::{Bytes, BUILT};
+    let tx = db.begin_write().map_err(storage)?;
+    let names: Vec<String> = {
+        let built = tx.open_table(BUILT).map_err(storage)?;
+        // Every marker: the names after `counts-held:`, before `counts-held;`.
+        let found = built.range(HELD.."counts-held;").map_err(storage)?;
+        found
+            .map(|item| item.map(|(k, _)| k.value()[HELD.len()..].to_owned()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(storage)?
+    };
+    if names.is_empty() {
+        return tx.abort().map_err(storage);
     }
-    Ok(())
+    for name in &names {
+        let Some(index) = name.strip_prefix("counts:") else { continue };
+        let entries = tx.open_table(Bytes::new(index)).map_err(storage)?;
+        let mut table = tx.open_table(Bytes::new(name)).map_err(storage)?;
+        fill(index, &entries, &mut table)?;
+        tx.open_table(BUILT).map_err(storage)?.remove(held_marker(name).as_str()).map_err(storage)?;
+    }
+    tx.commit().map_err(storage)
 }
 
 /// The blocks the entries of `entries` fill, with their counts.
@@ -134,7 +197,7 @@ fn expected(entries: &impl ReadableTable<StoredKey, &'static [u8]>) -> Result<Pe
     for (tag, _) in CLASSES {
         let (lo, hi) = ([tag], [tag + 1]);
         for item in entries.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(storage)? {
-            hold(&mut out, item.map_err(storage)?.0.value());
+            hold(&mut out, item.map_err(storage)?.0.value(), 1);
         }
     }
     Ok(out)
@@ -142,37 +205,42 @@ fn expected(entries: &impl ReadableTable<StoredKey, &'static [u8]>) -> Result<Pe
 
 /// Counts every entry of `entries` into `table` (emptied first): the blocks written.
 pub(super) fn fill(
-    index: &IndexDesc,
+    path: &str,
     entries: &impl ReadableTable<StoredKey, &'static [u8]>,
     table: &mut CountsTable<'_>,
 ) -> Result<u64> {
     table.retain(|_, _| false).map_err(storage)?;
-    let mut blocks = expected(entries)?;
+    let blocks = expected(entries)?;
     let n = blocks.len() as u64;
-    flush(index, table, &mut blocks)?;
+    write(path, table, blocks)?;
     Ok(n)
 }
 
-/// How the counts differ from the entries: one message per block that differs, and the
-/// number of blocks held.
+/// How the counts (the table's, with the changes held in memory) differ from the entries:
+/// one message per block that differs, and the number of blocks held.
 pub(super) fn check(
-    index: &IndexDesc,
+    path: &str,
     entries: &impl ReadableTable<StoredKey, &'static [u8]>,
     table: Option<&impl ReadableTable<StoredKey, &'static [u8]>>,
+    changes: &[(Block, i64)],
 ) -> Result<(Vec<String>, u64)> {
     let mut want = expected(entries)?;
-    let mut problems = Vec::new();
-    let mut blocks = 0;
+    let mut have: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     if let Some(table) = table {
         for item in table.iter().map_err(storage)? {
             let (k, v) = item.map_err(storage)?;
-            blocks += 1;
-            let have = held(index, v.value())?;
-            let k = k.value();
-            let n = Block::try_from(k).ok().and_then(|b| want.remove(&b)).unwrap_or(0);
-            if have != n {
-                problems.push(format!("block {} of the counted index holds {have}, its entries number {n}", hex(k)));
-            }
+            have.insert(k.value().to_vec(), held(path, v.value())?);
+        }
+    }
+    let blocks = have.len() as u64;
+    for (b, delta) in changes {
+        *have.entry(b.to_vec()).or_insert(0) += delta;
+    }
+    let mut problems = Vec::new();
+    for (k, have) in have {
+        let n = Block::try_from(k.as_slice()).ok().and_then(|b| want.remove(&b)).unwrap_or(0);
+        if have != n {
+            problems.push(format!("block {} of the counted index holds {have}, its entries number {n}", hex(&k)));
         }
     }
     for (b, n) in want {
@@ -196,8 +264,10 @@ pub(super) fn count(
     index: &IndexDesc,
     entries: &impl ReadableTable<StoredKey, &'static [u8]>,
     counts: &impl ReadableTable<StoredKey, &'static [u8]>,
+    changes: &[(Block, i64)],
     range: &KeyRange,
 ) -> Result<(u64, u64)> {
+    let blocks = Blocks { index: index.path, entries, counts, changes };
     let mut pieces = Vec::new();
     let mut rest = range.clone();
     for cut in boundaries() {
@@ -222,13 +292,13 @@ pub(super) fn count(
             Bound::Unbounded => None,
         };
         let (c, r) = match class {
-            Some((tag, shifts)) => in_class(entries, counts, index, tag, shifts, piece.clone(), 0)?,
+            Some((tag, shifts)) => blocks.in_class(tag, shifts, piece.clone(), 0)?,
             None => walk(entries, piece)?,
         };
         n += c;
         read += r;
     }
-    let n = u64::try_from(n).map_err(|_| damaged(index, &format!("add up to {n}")))?;
+    let n = u64::try_from(n).map_err(|_| damaged(index.path, &format!("add up to {n}")))?;
     Ok((n, read))
 }
 
@@ -238,70 +308,76 @@ fn walk(entries: &impl ReadableTable<StoredKey, &'static [u8]>, range: &KeyRange
     Ok((n as i64, n as u64))
 }
 
-/// [`count`] of a range inside one class, from blocks of `level` down.
-fn in_class(
-    entries: &impl ReadableTable<StoredKey, &'static [u8]>,
-    counts: &impl ReadableTable<StoredKey, &'static [u8]>,
-    index: &IndexDesc,
-    tag: u8,
-    shifts: &[u32; LEVELS],
-    range: KeyRange,
-    level: usize,
-) -> Result<(i64, u64)> {
-    if level == LEVELS {
-        return walk(entries, &range);
-    }
-    let shift = shifts[level];
-    let last = 1u64 << (64 - shift);
-    // The first block whose every key is in the range, and the block past the last one.
-    let first = match &range.0 {
-        Bound::Included(lo) | Bound::Excluded(lo) => {
-            let n = position(lo) >> shift;
-            let start = block_start(tag, n, shift);
-            let inside = if matches!(range.0, Bound::Included(_)) { start >= *lo } else { start > *lo };
-            if inside {
-                n
-            } else {
-                n + 1
-            }
+/// What a count reads: the entries, the counts table, and the changes held in memory.
+struct Blocks<'a, E, C> {
+    index: &'a str,
+    entries: &'a E,
+    counts: &'a C,
+    changes: &'a [(Block, i64)],
+}
+
+impl<E, C> Blocks<'_, E, C>
+where
+    E: ReadableTable<StoredKey, &'static [u8]>,
+    C: ReadableTable<StoredKey, &'static [u8]>,
+{
+    /// [`count`] of a range inside one class, from blocks of `level` down.
+    fn in_class(&self, tag: u8, shifts: &[u32; LEVELS], range: KeyRange, level: usize) -> Result<(i64, u64)> {
+        if level == LEVELS {
+            return walk(self.entries, &range);
         }
-        Bound::Unbounded => 0,
-    };
-    let end = match &range.1 {
-        Bound::Included(hi) | Bound::Excluded(hi) if hi.first().is_some_and(|&t| t == tag) => {
-            let n = position(hi) >> shift;
-            if block_start(tag, n, shift) <= *hi {
-                Some(n)
-            } else {
-                n.checked_sub(1)
+        let shift = shifts[level];
+        let last = 1u64 << (64 - shift);
+        // The first block whose every key is in the range, and the block past the last one.
+        let first = match &range.0 {
+            Bound::Included(lo) | Bound::Excluded(lo) => {
+                let n = position(lo) >> shift;
+                let start = block_start(tag, n, shift);
+                let inside = if matches!(range.0, Bound::Included(_)) { start >= *lo } else { start > *lo };
+                if inside {
+                    n
+                } else {
+                    n + 1
+                }
             }
+            Bound::Unbounded => 0,
+        };
+        let end = match &range.1 {
+            Bound::Included(hi) | Bound::Excluded(hi) if hi.first().is_some_and(|&t| t == tag) => {
+                let n = position(hi) >> shift;
+                if block_start(tag, n, shift) <= *hi {
+                    Some(n)
+                } else {
+                    n.checked_sub(1)
+                }
+            }
+            _ => Some(last),
+        };
+        let Some(end) = end.filter(|&end| first < end) else {
+            return self.in_class(tag, shifts, range, level + 1);
+        };
+        let (lo, hi) = (block(level, tag, first), block(level, tag, end));
+        let (mut n, mut read) = (held_in(self.changes, &lo, &hi), 0u64);
+        for item in self.counts.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(storage)? {
+            n += held(self.index, item.map_err(storage)?.1.value())?;
+            read += 1;
         }
-        _ => Some(last),
-    };
-    let Some(end) = end.filter(|&end| first < end) else {
-        return in_class(entries, counts, index, tag, shifts, range, level + 1);
-    };
-    let (lo, hi) = (block(level, tag, first), block(level, tag, end));
-    let (mut n, mut read) = (0i64, 0u64);
-    for item in counts.range::<&[u8]>(lo.as_slice()..hi.as_slice()).map_err(storage)? {
-        n += held(index, item.map_err(storage)?.1.value())?;
-        read += 1;
-    }
-    let below = (range.0, Bound::Excluded(block_start(tag, first, shift)));
-    if index::non_empty(&below) {
-        let (c, r) = in_class(entries, counts, index, tag, shifts, below, level + 1)?;
-        n += c;
-        read += r;
-    }
-    if end < last {
-        let above = (Bound::Included(block_start(tag, end, shift)), range.1);
-        if index::non_empty(&above) {
-            let (c, r) = in_class(entries, counts, index, tag, shifts, above, level + 1)?;
+        let below = (range.0, Bound::Excluded(block_start(tag, first, shift)));
+        if index::non_empty(&below) {
+            let (c, r) = self.in_class(tag, shifts, below, level + 1)?;
             n += c;
             read += r;
         }
+        if end < last {
+            let above = (Bound::Included(block_start(tag, end, shift)), range.1);
+            if index::non_empty(&above) {
+                let (c, r) = self.in_class(tag, shifts, above, level + 1)?;
+                n += c;
+                read += r;
+            }
+        }
+        Ok((n, read))
     }
-    Ok((n, read))
 }
 
 #[cfg(test)]
@@ -390,6 +466,8 @@ mod tests {
         let db = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()).unwrap();
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut live: Vec<Vec<u8>> = Vec::new();
+        // Changes held in memory, not written to the table (as a store holds them).
+        let mut kept: Vec<(Block, i64)> = Vec::new();
         for round in 0..4 {
             let tx = db.begin_write().unwrap();
             {
@@ -397,38 +475,48 @@ mod tests {
                 let mut counts = tx.open_table(COUNTS).unwrap();
                 let mut pending = Pending::new();
                 for i in 0..3_000u64 {
-                    if !live.is_empty() && rng.below(4) == 0 {
+                    let (key, delta) = if !live.is_empty() && rng.below(4) == 0 {
                         let gone = live.swap_remove(rng.below(live.len() as u64) as usize);
                         entries.remove(gone.as_slice()).unwrap();
-                        add(&INDEX, &mut counts, &gone, -1).unwrap();
-                        continue;
-                    }
-                    let mut key = encoded(&value(&mut rng));
-                    key.extend_from_slice(&(round * 10_000 + i).to_be_bytes());
-                    entries.insert(key.as_slice(), [].as_slice()).unwrap();
-                    // Half the writes one by one, half held as a batch's are.
-                    if i % 2 == 0 {
-                        add(&INDEX, &mut counts, &key, 1).unwrap();
+                        (gone, -1)
                     } else {
-                        hold(&mut pending, &key);
+                        let mut key = encoded(&value(&mut rng));
+                        key.extend_from_slice(&(round * 10_000 + i).to_be_bytes());
+                        entries.insert(key.as_slice(), [].as_slice()).unwrap();
+                        live.push(key.clone());
+                        (key, 1)
+                    };
+                    // A third written one by one, a third added up first, a third held.
+                    match i % 3 {
+                        0 => {
+                            let mut one = Pending::new();
+                            hold(&mut one, &key, delta);
+                            write("f", &mut counts, one).unwrap();
+                        }
+                        1 => hold(&mut pending, &key, delta),
+                        _ => {
+                            let mut one = Pending::new();
+                            hold(&mut one, &key, delta);
+                            merge(&mut kept, &one);
+                        }
                     }
-                    live.push(key);
                 }
-                flush(&INDEX, &mut counts, &mut pending).unwrap();
+                write("f", &mut counts, pending).unwrap();
             }
             tx.commit().unwrap();
 
             let tx = db.begin_read().unwrap();
             let entries = tx.open_table(ENTRIES).unwrap();
             let counts = tx.open_table(COUNTS).unwrap();
-            let (problems, held) = check(&INDEX, &entries, Some(&counts)).unwrap();
+            let (problems, held) = check("f", &entries, Some(&counts), &kept).unwrap();
             assert!(problems.is_empty(), "{problems:?}");
             assert!(held > 0);
+            assert!(!kept.is_empty() && kept.windows(2).all(|w| w[0].0 < w[1].0) && kept.iter().all(|(_, d)| *d != 0));
             let mut wide = 0;
             for _ in 0..1_000 {
                 let range = (bound(&mut rng), bound(&mut rng));
                 let want = index::count_in(&entries, std::slice::from_ref(&range), usize::MAX).unwrap() as u64;
-                let (n, read) = count(&INDEX, &entries, &counts, &range).unwrap();
+                let (n, read) = count(&INDEX, &entries, &counts, &kept, &range).unwrap();
                 assert_eq!(n, want, "{range:?}");
                 // Entries of other classes are read; those in blocks mostly are not.
                 let classes: Vec<KeyRange> = boundaries()
@@ -449,13 +537,16 @@ mod tests {
             }
             assert!(wide > 25, "{wide} wide ranges");
         }
-        // Filled at once from the entries: the same blocks.
+        // Filled at once from the entries: the same blocks as those kept with the held ones
+        // written.
         let tx = db.begin_write().unwrap();
         {
             let entries = tx.open_table(ENTRIES).unwrap();
             let mut counts = tx.open_table(TableDefinition::<StoredKey, &[u8]>::new("filled")).unwrap();
-            fill(&INDEX, &entries, &mut counts).unwrap();
-            let kept = tx.open_table(COUNTS).unwrap();
+            fill("f", &entries, &mut counts).unwrap();
+            let mut kept_table = tx.open_table(COUNTS).unwrap();
+            write("f", &mut kept_table, kept).unwrap();
+            let kept = kept_table;
             let a: Vec<_> = kept
                 .iter()
                 .unwrap()
@@ -484,7 +575,9 @@ mod tests {
                 let mut key = encoded(&Value::Int64(n));
                 key.extend_from_slice(&n.to_be_bytes());
                 entries.insert(key.as_slice(), [].as_slice()).unwrap();
-                add(&INDEX, &mut counts, &key, 1).unwrap();
+                let mut one = Pending::new();
+                hold(&mut one, &key, 1);
+                write("f", &mut counts, one).unwrap();
             }
         }
         tx.commit().unwrap();
@@ -493,7 +586,7 @@ mod tests {
         let mut most = 0;
         for a in (0..99_000).step_by(997) {
             let range = (Bound::Included(encoded(&Value::Int64(a))), Bound::Excluded(encoded(&Value::Int64(a + 1000))));
-            let (n, read) = count(&INDEX, &entries, &counts, &range).unwrap();
+            let (n, read) = count(&INDEX, &entries, &counts, &[], &range).unwrap();
             assert_eq!(n, 1000);
             most = most.max(read);
         }

@@ -50,6 +50,7 @@ impl Redb {
         let path = path.as_ref();
         let db = redb::Database::create(path).map_err(|e| open_error(path, e))?;
         tables::upgrade(&db)?;
+        blocks::recover(&db)?;
         Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 
@@ -58,6 +59,7 @@ impl Redb {
         let path = path.as_ref();
         let db = redb::Database::open(path).map_err(|e| open_error(path, e))?;
         tables::upgrade(&db)?;
+        blocks::recover(&db)?;
         Ok(Redb { store: Arc::new(Store::new(db)) })
     }
 

@@ -81,6 +81,37 @@ struct Catalog {
     /// reads at that epoch share it (nothing was written since) and find their tables
     /// open. Dropped by the next commit.
     snapshot: std::sync::Mutex<Option<std::sync::Arc<Snapshot>>>,
+    /// The changes to counted indexes' blocks committed but not written to their tables, and
+    /// the epoch they hold at (set by every commit).
+    held: std::sync::Mutex<(u64, std::sync::Arc<blocks::Held>)>,
+    /// The counts tables whose held marker is in the file.
+    marked: std::sync::Mutex<HashSet<&'static str>>,
+}
+
+/// Held changes to blocks are written to their tables once they number this many.
+const HOLD_UP_TO: usize = 256;
+
+/// What a write transaction changed in counted indexes' blocks (by counts table), handed to
+/// [`Store::commit_with`].
+#[derive(Default)]
+pub(super) struct Changes {
+    blocks: Vec<(&'static str, blocks::Pending)>,
+    /// Counts tables recounted in the transaction: the changes held for them are void.
+    recounted: Vec<&'static str>,
+    /// Write every held change to its table (closing the database).
+    write_all: bool,
+}
+
+impl Changes {
+    pub(super) fn add(&mut self, other: Changes) {
+        for (name, pending) in other.blocks {
+            match self.blocks.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, mine)) => pending.into_iter().for_each(|(b, d)| *mine.entry(b).or_insert(0) += d),
+                None => self.blocks.push((name, pending)),
+            }
+        }
+        self.recounted.extend(other.recounted);
+    }
 }
 
 /// A read transaction and the records and index tables opened in it.
@@ -136,6 +167,14 @@ impl Read {
     }
 }
 
+/// Closing the database writes the changes to counted indexes' blocks held in memory (a
+/// failure here leaves their held markers, and the next open recounts them).
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.write_held_counts();
+    }
+}
+
 impl Store {
     pub(crate) fn new(db: redb::Database) -> Self {
         Store { db, reserved: Default::default(), catalog: Catalog::default() }
@@ -143,16 +182,96 @@ impl Store {
 
     /// Commits a write transaction (every write of the store commits here).
     pub(super) fn commit(&self, tx: redb::WriteTransaction) -> Result<()> {
+        self.commit_with(tx, Changes::default())
+    }
+
+    /// Commits a write transaction that changed counted indexes' blocks: the changes are
+    /// held in memory once it commits, unless the changes held reach [`HOLD_UP_TO`] blocks
+    /// (or `changes` asks), when this transaction writes them all to their tables. While a
+    /// table has changes only in memory, its held marker is in the file.
+    pub(super) fn commit_with(&self, tx: redb::WriteTransaction, changes: Changes) -> Result<()> {
         use std::sync::atomic::Ordering::SeqCst;
+        // Write transactions run one at a time: nothing else changes what is held meanwhile.
+        let touches = !changes.blocks.is_empty() || !changes.recounted.is_empty() || changes.write_all;
+        let update = if touches { Some(self.stage_held(&tx, changes)?) } else { None };
         let _one = self.catalog.committing.lock().unwrap_or_else(|e| e.into_inner());
         self.catalog.epoch.fetch_add(1, SeqCst);
         let done = tx.commit().map_err(storage);
-        self.catalog.epoch.fetch_add(1, SeqCst);
+        let epoch = self.catalog.epoch.fetch_add(1, SeqCst) + 1;
+        {
+            let mut kept = self.catalog.held.lock().unwrap_or_else(|e| e.into_inner());
+            if let (Some((held, marked)), true) = (update, done.is_ok()) {
+                kept.1 = std::sync::Arc::new(held);
+                *self.catalog.marked.lock().unwrap_or_else(|e| e.into_inner()) = marked;
+            }
+            kept.0 = epoch;
+        }
         // The kept read transaction shows the database before this commit: dropped, so the
         // pages it holds can be reused (reads still using it finish with it).
         let kept = self.catalog.snapshot.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(kept);
         done
+    }
+
+    /// The changes held in memory once `tx` commits with `changes`, and the counts tables
+    /// then marked as holding changes in memory: writes them all to their tables in `tx`
+    /// when they reach [`HOLD_UP_TO`] blocks (or `changes` asks), and sets or removes the
+    /// held markers in `tx` to match.
+    fn stage_held(
+        &self,
+        tx: &redb::WriteTransaction,
+        changes: Changes,
+    ) -> Result<(blocks::Held, HashSet<&'static str>)> {
+        let mut held: blocks::Held = (*self.catalog.held.lock().unwrap_or_else(|e| e.into_inner()).1).clone();
+        held.retain(|(name, _)| !changes.recounted.contains(name));
+        for (name, pending) in &changes.blocks {
+            match held.iter_mut().find(|(n, _)| n == name) {
+                Some((_, mine)) => blocks::merge(mine, pending),
+                None => {
+                    let mut mine = Vec::new();
+                    blocks::merge(&mut mine, pending);
+                    held.push((name, mine));
+                }
+            }
+        }
+        held.retain(|(_, blocks)| !blocks.is_empty());
+        let size: usize = held.iter().map(|(_, b)| b.len()).sum();
+        if changes.write_all || size > HOLD_UP_TO {
+            for (name, blocks) in held.drain(..) {
+                let mut table = tx.open_table(Bytes::new(name)).map_err(storage)?;
+                blocks::write(name, &mut table, blocks)?;
+            }
+        }
+        let marked = self.catalog.marked.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let now: HashSet<&'static str> = held.iter().map(|(n, _)| *n).collect();
+        if now != marked {
+            let mut built = tx.open_table(BUILT).map_err(storage)?;
+            for name in marked.difference(&now) {
+                built.remove(blocks::held_marker(name).as_str()).map_err(storage)?;
+            }
+            for name in now.difference(&marked) {
+                built.insert(blocks::held_marker(name).as_str(), 1).map_err(storage)?;
+            }
+        }
+        Ok((held, now))
+    }
+
+    /// The changes to blocks held in memory at the epoch `read` sees (`None`: unknown, so a
+    /// count reads entries).
+    pub(super) fn held_at(&self, read: &Read) -> Option<std::sync::Arc<blocks::Held>> {
+        let epoch = read.epoch()?;
+        let held = self.catalog.held.lock().unwrap_or_else(|e| e.into_inner());
+        (held.0 == epoch).then(|| held.1.clone())
+    }
+
+    /// Writes every change held in memory to the counts tables (when the database closes).
+    pub(crate) fn write_held_counts(&self) -> Result<()> {
+        let empty = self.catalog.held.lock().unwrap_or_else(|e| e.into_inner()).1.is_empty();
+        if empty {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(storage)?;
+        self.commit_with(tx, Changes { write_all: true, ..Changes::default() })
     }
 
     /// A read transaction, noting the epoch it sees: the one kept at this epoch when
@@ -255,7 +374,7 @@ impl Store {
     pub(crate) fn put(&self, m: &'static ModelDesc, mut items: Vec<PutItem>, mode: WriteMode) -> Result<Vec<KeyValue>> {
         let tx = self.db.begin_write().map_err(storage)?;
         copies_in_tx(&tx, m, items.iter_mut().map(|i| &mut i.doc), None, |_, _| None)?;
-        let keys = {
+        let (keys, changes) = {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
@@ -294,10 +413,10 @@ impl Store {
             if let Some(a) = &mut appends {
                 write_held(m, a, &mut records, &mut indexes)?;
             }
-            keys
+            (keys, indexes.changes())
         };
         note_outbox(&tx, m, &keys)?;
-        self.commit(tx)?;
+        self.commit_with(tx, changes)?;
         Ok(keys)
     }
 
@@ -307,7 +426,7 @@ impl Store {
         let tx = self.db.begin_write().map_err(storage)?;
         copies_in_tx(&tx, m, items.iter_mut().filter_map(|i| i.doc.as_mut()), None, |_, _| None)?;
         let mut out = Vec::with_capacity(items.len());
-        {
+        let changes = {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
@@ -328,8 +447,9 @@ impl Store {
                     }
                 });
             }
-        }
-        self.commit(tx)?;
+            indexes.changes()
+        };
+        self.commit_with(tx, changes)?;
         Ok(out)
     }
 
@@ -352,15 +472,16 @@ impl Store {
     pub(crate) fn delete(&self, m: &'static ModelDesc, keys: &[KeyValue]) -> Result<u64> {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut removed = 0;
-        {
+        let changes = {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
             for key in keys {
                 removed += u64::from(remove_one(&mut records, &mut indexes, &key.to_storage())?);
             }
-        }
-        self.commit(tx)?;
+            indexes.changes()
+        };
+        self.commit_with(tx, changes)?;
         Ok(removed)
     }
 
@@ -626,14 +747,20 @@ impl Store {
                 // limit, which stop reading early, keep the keys seen.
                 if let (true, Some(upto)) = (exact && distinct, count_upto) {
                     // A counted index adds up its blocks, unless a few entries answer.
-                    let counts = match index.counted && upto > COUNT_IN_BLOCKS_PAST {
-                        true => read.table(counts_table(m, index))?,
+                    let name = counts_table(m, index);
+                    let held = match index.counted && upto > COUNT_IN_BLOCKS_PAST {
+                        true => self.held_at(read),
                         false => None,
                     };
-                    if let Some(counts) = counts {
+                    let counts = match held {
+                        Some(held) => read.table(name)?.map(|t| (t, held)),
+                        None => None,
+                    };
+                    if let Some((counts, held)) = counts {
+                        let changes = held.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, c)| c.as_slice());
                         let (mut n, mut read) = (0, 0);
                         for range in &ranges {
-                            let (c, r) = blocks::count(index, &*table, &*counts, range)?;
+                            let (c, r) = blocks::count(index, &*table, &*counts, changes, range)?;
                             n += c;
                             read += r;
                         }
@@ -704,7 +831,7 @@ impl Store {
         let mut counts = UpdateCounts::default();
         let mut changed = Vec::new();
         let sets_ref = crate::backend::copies::sets_copied_ref(m, ops);
-        {
+        let changes = {
             let name = records_table(m);
             let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
             let mut indexes = open_indexes(&tx, m, &records)?;
@@ -729,11 +856,12 @@ impl Store {
                     changed.push(key);
                 }
             }
-        }
+            indexes.changes()
+        };
         if crate::backend::copies::touches_copies(m, ops) {
             note_outbox(&tx, m, &changed)?;
         }
-        self.commit(tx)?;
+        self.commit_with(tx, changes)?;
         Ok(counts)
     }
 
@@ -828,7 +956,14 @@ impl Store {
     }
 
     pub(crate) fn integrity_check(&self, models: &[&'static ModelDesc]) -> Result<IntegrityReport> {
-        let tx = self.db.begin_read().map_err(storage)?;
+        // A read at a known epoch, with the changes to blocks held at it.
+        let (read, held) = loop {
+            let read = self.read()?;
+            if let Some(held) = self.held_at(&read) {
+                break (read, held);
+            }
+        };
+        let tx = read.tx();
         let mut report = IntegrityReport::default();
         for &m in models {
             let name = records_table(m);
@@ -836,7 +971,7 @@ impl Store {
             report.records += records.len().map_err(storage)?;
             for idx in m.indexes {
                 check_index(&tx, m, idx, &records, &mut report)?;
-                check_counts(&tx, m, idx, &mut report)?;
+                check_counts(tx, m, idx, &held, &mut report)?;
             }
             let built = open_read(&tx, BUILT)?;
             super::counter::check(&tx, m, &records, built.as_ref(), &mut report)?;
@@ -847,6 +982,7 @@ impl Store {
     pub(crate) fn rebuild_indexes(&self, models: &[&'static ModelDesc]) -> Result<u64> {
         let tx = self.db.begin_write().map_err(storage)?;
         let mut written = 0;
+        let mut recounted = Vec::new();
         {
             let mut built = tx.open_table(BUILT).map_err(storage)?;
             for &m in models {
@@ -861,14 +997,15 @@ impl Store {
                     if idx.counted {
                         let cname = counts_table(m, idx);
                         let mut counts = tx.open_table(Bytes::new(cname)).map_err(storage)?;
-                        written += blocks::fill(idx, &table, &mut counts)?;
+                        written += blocks::fill(idx.path, &table, &mut counts)?;
                         built.insert(cname, 1).map_err(storage)?;
+                        recounted.push(cname);
                     }
                 }
                 written += super::counter::rebuild(&tx, m, &records, &mut built)?;
             }
         }
-        self.commit(tx)?;
+        self.commit_with(tx, Changes { recounted, ..Changes::default() })?;
         Ok(written)
     }
 }
@@ -931,14 +1068,23 @@ pub(super) type IndexTable<'tx> = (&'static IndexDesc, Table<'tx, StoredKey, &'s
 pub(super) struct Indexes<'tx> {
     tables: Vec<IndexTable<'tx>>,
     /// Beside each index, its counts when it is counted.
-    counts: Vec<Option<Counts<'tx>>>,
+    counts: Vec<Option<Counts>>,
     counters: Option<super::counter::Counters<'tx>>,
 }
 
-/// A counted index's counts, open in a write transaction, and the changes a batch holds.
-pub(super) struct Counts<'tx> {
-    table: blocks::CountsTable<'tx>,
+/// A counted index's counts table, and the changes a write transaction makes to its
+/// blocks (held in memory once it commits, see [`Store::commit_with`]).
+pub(super) struct Counts {
+    name: &'static str,
     pending: blocks::Pending,
+}
+
+impl Indexes<'_> {
+    /// The changes made to counted indexes' blocks, for [`Store::commit_with`].
+    pub(super) fn changes(&mut self) -> Changes {
+        let blocks = self.counts.iter_mut().flatten().map(|c| (c.name, std::mem::take(&mut c.pending))).collect();
+        Changes { blocks, ..Changes::default() }
+    }
 }
 
 impl<'tx> std::ops::Deref for Indexes<'tx> {
@@ -1038,20 +1184,20 @@ fn counted(m: &'static ModelDesc, idx: &IndexDesc) -> bool {
 
 /// Opens a counted index's counts, counting its entries when the counts are not built yet
 /// (the index declared `counted` after entries were written).
-fn open_counts<'tx>(
-    tx: &'tx redb::WriteTransaction,
+fn open_counts(
+    tx: &redb::WriteTransaction,
     idx: &IndexDesc,
     m: &ModelDesc,
-    entries: &Table<'tx, StoredKey, &'static [u8]>,
+    entries: &Table<'_, StoredKey, &'static [u8]>,
     built: &mut Table<'_, &'static str, u8>,
-) -> Result<Counts<'tx>> {
+) -> Result<Counts> {
     let name = counts_table(m, idx);
-    let mut table = tx.open_table(Bytes::new(name)).map_err(storage)?;
     if built.get(name).map_err(storage)?.is_none() {
-        blocks::fill(idx, entries, &mut table)?;
+        let mut table = tx.open_table(Bytes::new(name)).map_err(storage)?;
+        blocks::fill(idx.path, entries, &mut table)?;
         built.insert(name, 1).map_err(storage)?;
     }
-    Ok(Counts { table, pending: blocks::Pending::new() })
+    Ok(Counts { name, pending: blocks::Pending::new() })
 }
 
 fn fill_index(
@@ -1148,20 +1294,20 @@ pub(super) fn write_one(
             for gone in old_keys.iter().filter(|o| new_keys.binary_search(o).is_err()) {
                 table.remove(gone.as_slice()).map_err(storage)?;
                 if let Some(c) = counts {
-                    blocks::add(idx, &mut c.table, gone, -1)?;
+                    blocks::hold(&mut c.pending, gone, -1);
                 }
             }
             for added in new_keys.iter().filter(|n| idx.covering || old_keys.binary_search(n).is_err()) {
                 insert_entry(m, idx, table, added, &doc, &pk, &stored)?;
                 if let (Some(c), false) = (&mut *counts, old_keys.binary_search(added).is_ok()) {
-                    blocks::add(idx, &mut c.table, added, 1)?;
+                    blocks::hold(&mut c.pending, added, 1);
                 }
             }
         } else {
             for added in &new_keys {
                 insert_entry(m, idx, table, added, &doc, &pk, &stored)?;
                 if let Some(c) = counts {
-                    blocks::add(idx, &mut c.table, added, 1)?;
+                    blocks::hold(&mut c.pending, added, 1);
                 }
             }
         }
@@ -1187,7 +1333,7 @@ fn hold_one(
     for (at, ((idx, table), counts)) in indexes.tables.iter_mut().zip(&mut indexes.counts).enumerate() {
         index::entry_keys(idx, &doc, &pk, &mut keys)?;
         if let Some(c) = counts {
-            keys.iter().for_each(|k| blocks::hold(&mut c.pending, k));
+            keys.iter().for_each(|k| blocks::hold(&mut c.pending, k, 1));
         }
         let stored = index::entry_value(idx, &doc, &pk);
         if idx.unique {
@@ -1212,13 +1358,7 @@ fn write_held<'tx>(
     records: &mut RecordsTable<'tx>,
     indexes: &mut Indexes<'tx>,
 ) -> Result<()> {
-    appends.flush(records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))?;
-    for ((idx, _), counts) in indexes.tables.iter().zip(&mut indexes.counts) {
-        if let Some(c) = counts {
-            blocks::flush(idx, &mut c.table, &mut c.pending).map_err(|e| e.with_model(m.name))?;
-        }
-    }
-    Ok(())
+    appends.flush(records, indexes.tables.iter_mut().map(|(_, t)| t)).map_err(|e| e.with_model(m.name))
 }
 
 /// Writes one index entry; on a unique index, fails if the entry belongs to another record
@@ -1261,7 +1401,7 @@ pub(super) fn remove_one(
         for entry in index::entries(desc, &old, pk)? {
             table.remove(entry.as_slice()).map_err(storage)?;
             if let Some(c) = counts {
-                blocks::add(desc, &mut c.table, &entry, -1)?;
+                blocks::hold(&mut c.pending, &entry, -1);
             }
         }
     }
@@ -1367,6 +1507,7 @@ fn check_counts(
     tx: &redb::ReadTransaction,
     m: &'static ModelDesc,
     idx: &'static IndexDesc,
+    held: &blocks::Held,
     report: &mut IntegrityReport,
 ) -> Result<()> {
     if !idx.counted {
@@ -1385,8 +1526,10 @@ fn check_counts(
         return Ok(());
     }
     let counts = open_read(tx, Bytes::new(counts_table(m, idx)))?;
-    let (problems, held) = blocks::check(idx, &entries, counts.as_ref())?;
-    report.entries += held;
+    let name = counts_table(m, idx);
+    let changes = held.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, c)| c.as_slice());
+    let (problems, blocks) = blocks::check(idx.path, &entries, counts.as_ref(), changes)?;
+    report.entries += blocks;
     for message in problems {
         report.problems.push(IntegrityProblem { model: m.name, index: idx.path, key: None, message });
     }

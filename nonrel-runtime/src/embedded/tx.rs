@@ -202,10 +202,11 @@ fn commit_sync(store: &Store, mut s: EmbeddedSession) -> Result<()> {
             models.push(w.model);
         }
     }
+    let mut changes = store::Changes::default();
     for m in models {
-        apply(&tx, m, s.writes.iter().filter(|w| std::ptr::eq(w.model, m)))?;
+        changes.add(apply(&tx, m, s.writes.iter().filter(|w| std::ptr::eq(w.model, m)))?);
     }
-    store.commit(tx)
+    store.commit_with(tx, changes)
 }
 
 /// Writes one model's records and index entries inside the commit's write transaction.
@@ -213,7 +214,7 @@ fn apply<'w>(
     tx: &redb::WriteTransaction,
     m: &'static ModelDesc,
     writes: impl Iterator<Item = &'w Write>,
-) -> Result<()> {
+) -> Result<store::Changes> {
     let name = records_table(m);
     let mut records = tx.open_table(Bytes::new(name)).map_err(storage)?;
     let mut indexes = open_indexes(tx, m, &records)?;
@@ -240,6 +241,7 @@ fn apply<'w>(
             }
         }
     }
+    let changes = indexes.changes();
     drop(indexes);
     drop(records);
     store::note_outbox(tx, m, &written)?;
@@ -248,7 +250,7 @@ fn apply<'w>(
         let current = sequences.get(m.collection).map_err(storage)?.map_or(0, |g| g.value());
         sequences.insert(m.collection, current.max(last_auto)).map_err(storage)?;
     }
-    Ok(())
+    Ok(changes)
 }
 
 impl Transactions for Redb {
