@@ -967,14 +967,14 @@ impl Store {
         let mut report = IntegrityReport::default();
         for &m in models {
             let name = records_table(m);
-            let Some(records) = open_read(&tx, Bytes::new(name))? else { continue };
+            let Some(records) = open_read(tx, Bytes::new(name))? else { continue };
             report.records += records.len().map_err(storage)?;
             for idx in m.indexes {
-                check_index(&tx, m, idx, &records, &mut report)?;
+                check_index(tx, m, idx, &records, &mut report)?;
                 check_counts(tx, m, idx, &held, &mut report)?;
             }
-            let built = open_read(&tx, BUILT)?;
-            super::counter::check(&tx, m, &records, built.as_ref(), &mut report)?;
+            let built = open_read(tx, BUILT)?;
+            super::counter::check(tx, m, &records, built.as_ref(), &mut report)?;
         }
         Ok(report)
     }
