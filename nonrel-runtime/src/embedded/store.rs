@@ -956,11 +956,16 @@ impl Store {
     }
 
     pub(crate) fn integrity_check(&self, models: &[&'static ModelDesc]) -> Result<IntegrityReport> {
-        // A read at a known epoch, with the changes to blocks held at it.
-        let (read, held) = loop {
-            let read = self.read()?;
-            if let Some(held) = self.held_at(&read) {
-                break (read, held);
+        // A read at a known epoch, with the changes to blocks held at it: begun while a write
+        // transaction is open, so no commit lands meanwhile (a commit that has just landed
+        // may still be setting its epoch, hence the second try).
+        let (read, held) = {
+            let _no_commits = self.db.begin_write().map_err(storage)?;
+            loop {
+                let read = self.read()?;
+                if let Some(held) = self.held_at(&read) {
+                    break (read, held);
+                }
             }
         };
         let tx = read.tx();
@@ -1082,7 +1087,8 @@ pub(super) struct Counts {
 impl Indexes<'_> {
     /// The changes made to counted indexes' blocks, for [`Store::commit_with`].
     pub(super) fn changes(&mut self) -> Changes {
-        let blocks = self.counts.iter_mut().flatten().map(|c| (c.name, std::mem::take(&mut c.pending))).collect();
+        let changed = self.counts.iter_mut().flatten().filter(|c| !c.pending.is_empty());
+        let blocks = changed.map(|c| (c.name, std::mem::take(&mut c.pending))).collect();
         Changes { blocks, ..Changes::default() }
     }
 }
