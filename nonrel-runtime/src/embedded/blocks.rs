@@ -157,6 +157,11 @@ pub(super) fn merge(held: &mut Vec<(Block, i64)>, changes: &Pending) {
     }
 }
 
+/// The changes `held` keeps for one counts table (none when it keeps none).
+pub(super) fn held_for<'h>(held: &'h Held, counts_table: &str) -> &'h [(Block, i64)] {
+    held.iter().find(|(n, _)| *n == counts_table).map_or(&[][..], |(_, c)| c.as_slice())
+}
+
 /// The sum of the held changes to blocks in `lo..hi`.
 fn held_in(held: &[(Block, i64)], lo: &Block, hi: &Block) -> i64 {
     let from = held.partition_point(|(b, _)| b < lo);
@@ -547,19 +552,10 @@ mod tests {
             let mut kept_table = tx.open_table(COUNTS).unwrap();
             write("f", &mut kept_table, kept).unwrap();
             let kept = kept_table;
-            let a: Vec<_> = kept
-                .iter()
-                .unwrap()
-                .map(|i| i.unwrap())
-                .map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
-                .collect();
-            let b: Vec<_> = counts
-                .iter()
-                .unwrap()
-                .map(|i| i.unwrap())
-                .map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
-                .collect();
-            assert_eq!(a, b);
+            let rows = |t: &CountsTable<'_>| -> Vec<(Vec<u8>, Vec<u8>)> {
+                t.iter().unwrap().map(|i| i.unwrap()).map(|(k, v)| (k.value().to_vec(), v.value().to_vec())).collect()
+            };
+            assert_eq!(rows(&kept), rows(&counts));
         }
         tx.abort().unwrap();
     }

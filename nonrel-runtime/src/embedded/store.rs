@@ -757,7 +757,7 @@ impl Store {
                         None => None,
                     };
                     if let Some((counts, held)) = counts {
-                        let changes = held.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, c)| c.as_slice());
+                        let changes = blocks::held_for(&held, name);
                         let (mut n, mut read) = (0, 0);
                         for range in &ranges {
                             let (c, r) = blocks::count(index, &*table, &*counts, changes, range)?;
@@ -1533,7 +1533,7 @@ fn check_counts(
     }
     let counts = open_read(tx, Bytes::new(counts_table(m, idx)))?;
     let name = counts_table(m, idx);
-    let changes = held.iter().find(|(n, _)| *n == name).map_or(&[][..], |(_, c)| c.as_slice());
+    let changes = blocks::held_for(held, name);
     let (problems, blocks) = blocks::check(idx.path, &entries, counts.as_ref(), changes)?;
     report.entries += blocks;
     for message in problems {
